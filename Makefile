@@ -1,0 +1,113 @@
+# pop3d: see README.md.  "make" builds, "make check" tests, "make sanitize"
+# runs the tests again under AddressSanitizer and UBSan.
+
+PREFIX	?= /usr/local
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+DESTDIR	?=
+
+# Objects and programs go to $(O); the sanitizer build uses its own.
+O	?= build
+CC	?= cc
+PKG_CONFIG ?= pkg-config
+PYTHON	?= python3
+
+WARN	= -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
+DEFS	= -D_GNU_SOURCE
+ifeq ($(SAN),1)
+OPT	= -O1 -g -fno-omit-frame-pointer \
+	  -fsanitize=address,undefined -fno-sanitize-recover=all
+else
+OPT	= -O2 -g -D_FORTIFY_SOURCE=2
+endif
+HARDEN	= -fstack-protector-strong -fPIE
+LDHARDEN = -pie -Wl,-z,relro,-z,now
+
+CDB_CFLAGS	= $(shell $(PKG_CONFIG) --cflags libcdb)
+CDB_LIBS	= $(shell $(PKG_CONFIG) --libs libcdb)
+CRYPTO_CFLAGS	= $(shell $(PKG_CONFIG) --cflags libcrypto)
+CRYPTO_LIBS	= $(shell $(PKG_CONFIG) --libs libcrypto)
+
+ALL_CFLAGS = $(OPT) $(HARDEN) $(WARN) $(DEFS) -Ilib -Imaildrop \
+	     $(CDB_CFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(OPT) $(LDHARDEN) $(LDFLAGS)
+
+LIB_SRC	= lib/io.c lib/log.c lib/num.c lib/pop3.c
+MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c maildrop/wire.c
+LIB_OBJ	= $(LIB_SRC:%.c=$(O)/%.o)
+MD_OBJ	= $(MD_SRC:%.c=$(O)/%.o)
+
+PROGS	= $(O)/pop3d-maildrop
+MAN8	= man/pop3d-maildrop.8
+
+UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log
+UNIT_BIN = $(UNIT:%=$(O)/tests/%)
+
+.PHONY: all check unit e2e sanitize deps install uninstall run lint fuzz \
+	clean
+
+all: $(PROGS)
+
+$(O)/%.o: %.c lib/*.h maildrop/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/libpop3d.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/libmaildrop.a: $(MD_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/pop3d-maildrop: $(O)/maildrop/main.o $(O)/libmaildrop.a $(O)/libpop3d.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CDB_LIBS) $(CRYPTO_LIBS)
+
+$(O)/tests/%: tests/unit/%.c tests/unit/check.h $(O)/libmaildrop.a \
+	    $(O)/libpop3d.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
+	    $(O)/libmaildrop.a $(O)/libpop3d.a $(CDB_LIBS) $(CRYPTO_LIBS)
+
+# The whole suite: unit tests, end-to-end tests, man page lint.
+check: $(PROGS) $(UNIT_BIN)
+	BUILD=$(O) PYTHON=$(PYTHON) sh tests/run.sh
+
+sanitize:
+	$(MAKE) O=build/sanitize SAN=1 check
+
+deps:
+	sh tests/deps.sh
+
+lint:
+	mandoc -Tlint -Wwarning $(MAN8)
+
+run: $(PROGS)
+	sh tests/demo.sh $(O)
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(PROGS) $(DESTDIR)$(SBINDIR)
+	install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8
+
+uninstall:
+	rm -f $(PROGS:$(O)/%=$(DESTDIR)$(SBINDIR)/%)
+	rm -f $(MAN8:man/%=$(DESTDIR)$(MANDIR)/man8/%)
+
+# Fuzz targets (clang's libFuzzer): FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 30
+FUZZ	= fuzz_pop3 fuzz_wire
+fuzz:
+	@mkdir -p build/fuzz
+	for f in $(FUZZ); do \
+	    clang -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) -Ilib \
+	        -Imaildrop $(CDB_CFLAGS) -o build/fuzz/$$f tests/fuzz/$$f.c \
+	        $(LIB_SRC) $(MD_SRC) $(CDB_LIBS) $(CRYPTO_LIBS) || exit 1; \
+	    mkdir -p build/fuzz/$$f.corpus; \
+	    build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) \
+	        -artifact_prefix=build/fuzz/ -print_final_stats=0 \
+	        build/fuzz/$$f.corpus tests/fuzz/$$f.seed || exit 1; \
+	done
+
+clean:
+	rm -rf build

@@ -1,0 +1,228 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io.h"
+
+static void
+set_nonblock(int fd)
+{
+	int	fl = fcntl(fd, F_GETFL);
+
+	if (fl != -1 && !(fl & O_NONBLOCK))
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until fd is ready for events or the deadline passes: 0 or -1. */
+static int
+wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd	pfd;
+	int64_t		left;
+	int		r;
+
+	for (;;) {
+		left = deadline - now_ms();
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		pfd.fd = fd;
+		pfd.events = events;
+		r = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		if (r > 0)
+			return 0;
+		if (r == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+void
+out_init(struct out *o, int fd, int timeout_ms)
+{
+	o->fd = fd;
+	o->timeout_ms = timeout_ms;
+	o->failed = 0;
+	o->len = 0;
+	o->total = 0;
+	set_nonblock(fd);
+}
+
+int
+out_flush(struct out *o)
+{
+	size_t		off = 0;
+	ssize_t		n;
+	int64_t		deadline = now_ms() + o->timeout_ms;
+
+	while (!o->failed && off < o->len) {
+		n = write(o->fd, o->buf + off, o->len - off);
+		if (n > 0) {
+			off += n;
+			o->total += n;
+			deadline = now_ms() + o->timeout_ms;
+		} else if (n == -1 && errno == EINTR) {
+			continue;
+		} else if (n == -1 && errno == EAGAIN) {
+			if (wait_fd(o->fd, POLLOUT, deadline) == -1)
+				o->failed = 1;
+		} else {
+			o->failed = 1;
+		}
+	}
+	o->len = 0;
+	return o->failed ? -1 : 0;
+}
+
+void
+out_write(struct out *o, const void *p, size_t n)
+{
+	const char	*s = p;
+	size_t		 room;
+
+	while (n > 0 && !o->failed) {
+		room = sizeof(o->buf) - o->len;
+		if (room == 0) {
+			out_flush(o);
+			continue;
+		}
+		if (room > n)
+			room = n;
+		memcpy(o->buf + o->len, s, room);
+		o->len += room;
+		s += room;
+		n -= room;
+	}
+}
+
+void
+out_str(struct out *o, const char *s)
+{
+	out_write(o, s, strlen(s));
+}
+
+void
+out_line(struct out *o, const char *fmt, ...)
+{
+	char	line[POP3_REPLY_MAX];
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(line) - 2)
+		n = sizeof(line) - 3;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	out_write(o, line, n);
+}
+
+void
+in_init(struct in *in, int fd, int timeout_ms, struct out *flush)
+{
+	in->fd = fd;
+	in->timeout_ms = timeout_ms;
+	in->flush = flush;
+	in->start = in->end = 0;
+	set_nonblock(fd);
+}
+
+size_t
+in_pending(const struct in *in)
+{
+	return in->end - in->start;
+}
+
+/* Reads more into the buffer: 1 for data, or the terminal status. */
+static int
+in_fill(struct in *in, int64_t deadline, enum in_status *st)
+{
+	ssize_t	n;
+
+	if (in->start == in->end)
+		in->start = in->end = 0;
+	for (;;) {
+		n = read(in->fd, in->buf + in->end, sizeof(in->buf) - in->end);
+		if (n > 0) {
+			in->end += n;
+			return 1;
+		}
+		if (n == 0) {
+			*st = IN_EOF;
+			return 0;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			*st = IN_ERROR;
+			return 0;
+		}
+		if (in->flush != NULL && in->flush->len > 0)
+			out_flush(in->flush);
+		if (wait_fd(in->fd, POLLIN, deadline) == -1) {
+			*st = errno == ETIMEDOUT ? IN_TIMEOUT : IN_ERROR;
+			return 0;
+		}
+	}
+}
+
+enum in_status
+in_line(struct in *in, char *line, size_t max, size_t hostile, size_t *len)
+{
+	int64_t		deadline = now_ms() + in->timeout_ms;
+	size_t		seen = 0, chunk, keep;
+	char		*lf, last = '\0';
+	enum in_status	st;
+
+	for (;;) {
+		chunk = in->end - in->start;
+		lf = memchr(in->buf + in->start, '\n', chunk);
+		if (lf != NULL)
+			chunk = lf - (in->buf + in->start);
+		/* Copy what fits (a CR may follow max); past that only count. */
+		if (seen < max + 1) {
+			keep = max + 1 - seen;
+			if (keep > chunk)
+				keep = chunk;
+			memcpy(line + seen, in->buf + in->start, keep);
+		}
+		if (chunk > 0)
+			last = in->buf[in->start + chunk - 1];
+		seen += chunk;
+		in->start += chunk;
+		if (lf != NULL) {
+			in->start++;		/* the LF */
+			break;
+		}
+		if (seen > hostile + 1)		/* + 1: the CR of a CRLF */
+			return IN_HOSTILE;
+		if (!in_fill(in, deadline, &st))
+			return st;
+	}
+	if (last == '\r' && seen > 0)
+		seen--;
+	if (seen > hostile)
+		return IN_HOSTILE;
+	if (seen > max)
+		return IN_TOOLONG;
+	line[seen] = '\0';
+	*len = seen;
+	return IN_LINE;
+}

@@ -1,0 +1,66 @@
+/*
+ * Line input and buffered output on the client's descriptors, with the idle
+ * timeout and the line limits applied here once for every program.
+ *
+ * Both set O_NONBLOCK on their descriptor and wait with poll(), so that a
+ * client that stops reading or writing is dropped after the timeout rather
+ * than holding the process forever.
+ */
+#ifndef POP3D_IO_H
+#define POP3D_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pop3d_limits.h"
+
+struct out {
+	int		fd;
+	int		timeout_ms;
+	int		failed;		/* sticky: peer gone, stalled or error */
+	size_t		len;
+	uint64_t	total;		/* octets handed to the kernel */
+	char		buf[IO_OUTBUF];
+};
+
+struct in {
+	int		fd;
+	int		timeout_ms;
+	struct out	*flush;		/* flushed before waiting for input */
+	size_t		start, end;
+	char		buf[IO_INBUF];
+};
+
+enum in_status {
+	IN_LINE,	/* a line within max, in line[] without its CRLF/LF */
+	IN_TOOLONG,	/* longer than max, within hostile: consumed, dropped */
+	IN_HOSTILE,	/* longer than hostile: the rest is left unread */
+	IN_EOF,		/* the peer closed (a partial last line is dropped) */
+	IN_TIMEOUT,	/* nothing complete within the timeout */
+	IN_ERROR	/* read error; errno is set */
+};
+
+void	out_init(struct out *, int, int);
+/* Queue bytes; flushed when the buffer fills.  No-ops once failed. */
+void	out_write(struct out *, const void *, size_t);
+void	out_str(struct out *, const char *);
+/* Queue one formatted reply line: text cut to fit, then CRLF. */
+void	out_line(struct out *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Write out everything queued; 0, or -1 when the peer is gone. */
+int	out_flush(struct out *);
+
+void	in_init(struct in *, int, int, struct out *);
+/*
+ * Reads one line ending in LF (a CR before the LF is dropped too).  line
+ * must hold max + 1 bytes; the line is NUL-terminated there and its length
+ * stored in *len.  Lines longer than max and at most hostile are consumed
+ * whole; a line longer than hostile is not.  Before blocking, the output
+ * named at in_init is flushed, so that pipelined commands are answered in
+ * one write.
+ */
+enum in_status in_line(struct in *, char *, size_t, size_t, size_t *);
+/* Octets received but not yet returned as lines. */
+size_t	in_pending(const struct in *);
+
+#endif

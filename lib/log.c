@@ -1,0 +1,167 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pop3d_limits.h"
+
+static const char *progname = "pop3d";
+
+void
+log_init(const char *name)
+{
+	const char	*slash;
+
+	if (name == NULL || *name == '\0')
+		return;
+	slash = strrchr(name, '/');
+	progname = slash != NULL ? slash + 1 : name;
+}
+
+const char *
+log_progname(void)
+{
+	return progname;
+}
+
+/* A log that cannot be written has nowhere to report that: carry on. */
+static void
+log_write(const char *p, size_t n)
+{
+	ssize_t	r;
+
+	do
+		r = write(STDERR_FILENO, p, n);
+	while (r == -1 && errno == EINTR);
+}
+
+static void
+log_vwrite(const char *fmt, va_list ap)
+{
+	char	line[LOGLINE_MAX];
+	int	n, m;
+
+	n = snprintf(line, sizeof(line), "%s: ", progname);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	if (m < 0)
+		return;
+	if ((size_t)m >= sizeof(line) - n - 1)
+		m = sizeof(line) - n - 2;
+	line[n + m] = '\n';
+	/* One write per line, so that lines of concurrent sessions don't mix. */
+	log_write(line, n + m + 1);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved = errno;
+
+	va_start(ap, fmt);
+	log_vwrite(fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+die(int code, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vwrite(fmt, ap);
+	va_end(ap);
+	_exit(code);
+}
+
+void
+log_escape(char *dst, size_t n, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t	o = 0, i;
+	unsigned char c;
+
+	if (n == 0)
+		return;
+	for (i = 0; s[i] != '\0' && i < LOG_VALUE_MAX; i++) {
+		c = (unsigned char)s[i];
+		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') {
+			if (o + 1 >= n)
+				break;
+			dst[o++] = c;
+		} else {
+			if (o + 4 >= n)
+				break;
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 15];
+		}
+	}
+	dst[o] = '\0';
+}
+
+void
+logline_start(struct logline *l, const char *event)
+{
+	int	n;
+
+	n = snprintf(l->buf, sizeof(l->buf), "%s: %s", progname, event);
+	l->len = (n < 0 || (size_t)n >= sizeof(l->buf)) ? 0 : (size_t)n;
+}
+
+static void
+logline_append(struct logline *l, const char *key, const char *val)
+{
+	int	n;
+
+	n = snprintf(l->buf + l->len, sizeof(l->buf) - l->len, " %s=%s",
+	    key, val);
+	if (n > 0 && (size_t)n < sizeof(l->buf) - l->len)
+		l->len += n;
+}
+
+void
+logline_str(struct logline *l, const char *key, const char *val)
+{
+	char	esc[LOG_VALUE_MAX * 4 + 1];
+
+	char	quoted[sizeof(esc) + 2];
+
+	log_escape(esc, sizeof(esc), val != NULL ? val : "");
+	if (esc[0] == '\0') {
+		logline_append(l, key, "-");
+		return;
+	}
+	if (strpbrk(esc, " =") == NULL) {
+		logline_append(l, key, esc);
+		return;
+	}
+	/* A value with spaces or "=" is quoted, so that it stays one value. */
+	snprintf(quoted, sizeof(quoted), "\"%s\"", esc);
+	logline_append(l, key, quoted);
+}
+
+void
+logline_num(struct logline *l, const char *key, uint64_t val)
+{
+	char	num[24];
+
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)val);
+	logline_append(l, key, num);
+}
+
+void
+logline_emit(struct logline *l)
+{
+	if (l->len + 1 > sizeof(l->buf))
+		l->len = sizeof(l->buf) - 1;
+	l->buf[l->len] = '\n';
+	log_write(l->buf, l->len + 1);
+}

@@ -1,0 +1,41 @@
+/*
+ * Logging: one line per event on stderr, "program: event key=value ...".
+ * Values are escaped (control characters, non-ASCII, quote and backslash
+ * as \xHH) so that a line stays one line whatever a client or a file name
+ * holds, quoted when they hold a space or "=", and cut at LOG_VALUE_MAX.  Nothing secret is ever passed
+ * here; callers own that promise.
+ */
+#ifndef POP3D_LOG_H
+#define POP3D_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LOGLINE_MAX	1024
+
+struct logline {
+	char	buf[LOGLINE_MAX];
+	size_t	len;
+};
+
+/* Remembers the program name used as the prefix of every line. */
+void	log_init(const char *);
+const char *log_progname(void);
+
+/* "program: message" on stderr. */
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* "program: message", then exit with the given code. */
+void	die(int, const char *, ...)
+	    __attribute__((format(printf, 2, 3), noreturn));
+
+/* Builds "program: EVENT" and appends key=value pairs; emit writes it. */
+void	logline_start(struct logline *, const char *);
+void	logline_str(struct logline *, const char *, const char *);
+void	logline_num(struct logline *, const char *, uint64_t);
+void	logline_emit(struct logline *);
+
+/* Escapes s into dst (size n, always terminated); for tests and callers. */
+void	log_escape(char *, size_t, const char *);
+
+#endif

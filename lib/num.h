@@ -1,0 +1,28 @@
+/* Parsing numbers from the network and the environment, in one call each. */
+#ifndef POP3D_NUM_H
+#define POP3D_NUM_H
+
+#include <stdint.h>
+
+/*
+ * Parses all of s as a plain decimal number (digits only: no sign, no
+ * spaces, no base prefix) within [min, max].  Returns 0 and sets *out, or
+ * -1 with errno EINVAL (not a number) or ERANGE (a number out of range,
+ * overflow included).  *out is untouched on failure.
+ */
+int	num_parse(const char *, uint64_t, uint64_t, uint64_t *);
+
+/*
+ * Reads a numeric setting from the environment.  Unset or empty gives the
+ * default; a value that is not a number in [min, max] is logged and gives
+ * the default too, so that a typo never stops the service.
+ */
+uint64_t env_num(const char *, uint64_t, uint64_t, uint64_t);
+
+/*
+ * Reads a text setting: NULL when unset or empty.  A value longer than max
+ * or holding characters outside 0x20-0x7E is logged and treated as unset.
+ */
+const char *env_text(const char *, size_t);
+
+#endif

@@ -1,0 +1,176 @@
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "io.h"
+#include "pop3.h"
+
+enum pop3_parse
+pop3_parse(const char *line, size_t len, struct pop3_cmd *cmd)
+{
+	size_t	i, v;
+	char	*w;
+
+	cmd->verb[0] = '\0';
+	cmd->rest = "";
+	cmd->nargs = 0;
+	if (len > POP3_LINE_TEXT_MAX)
+		len = POP3_LINE_TEXT_MAX;
+	for (i = 0; i < len; i++) {
+		unsigned char c = line[i];
+		if (c < 0x20 || c == 0x7f)
+			return POP3_BADCHAR;
+	}
+	for (i = 0; i < len && line[i] == ' '; i++)
+		;
+	if (i == len)
+		return POP3_EMPTY;
+	for (v = 0; i < len && line[i] != ' '; i++, v++) {
+		char c = line[i];
+		if (v >= POP3_VERB_MAX ||
+		    !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+			return POP3_BADVERB;
+		cmd->verb[v] = c & ~0x20;
+	}
+	cmd->verb[v] = '\0';
+	if (i < len)
+		cmd->rest = line + i + 1;
+
+	/* Words: copy the remainder, then cut it at each run of spaces. */
+	memcpy(cmd->words, line + i, len - i);
+	cmd->words[len - i] = '\0';
+	for (w = cmd->words; *w != '\0';) {
+		while (*w == ' ')
+			w++;
+		if (*w == '\0')
+			break;
+		if (cmd->nargs < POP3_ARGS_MAX)
+			cmd->argv[cmd->nargs] = w;
+		cmd->nargs++;
+		while (*w != '\0' && *w != ' ')
+			w++;
+		if (*w == ' ')
+			*w++ = '\0';
+	}
+	return POP3_PARSED;
+}
+
+const struct pop3_verb *
+pop3_lookup(const struct pop3_verb *t, const char *verb)
+{
+	for (; t->name != NULL; t++)
+		if (strcmp(t->name, verb) == 0)
+			return t;
+	return NULL;
+}
+
+int
+pop3_known_verb(const char *verb)
+{
+	static const char *const all[] = {
+		"APOP", "AUTH", "CAPA", "DELE", "LANG", "LIST", "NOOP",
+		"PASS", "QUIT", "RETR", "RSET", "STAT", "STLS", "TOP",
+		"UIDL", "USER", "UTF8", "XTND", NULL
+	};
+	int	i;
+
+	for (i = 0; all[i] != NULL; i++)
+		if (strcmp(all[i], verb) == 0)
+			return 1;
+	return 0;
+}
+
+const char *
+pop3_refusal(enum pop3_parse p, const struct pop3_verb *v,
+    const struct pop3_cmd *cmd, char *buf, size_t n)
+{
+	switch (p) {
+	case POP3_EMPTY:
+		return "-ERR empty command";
+	case POP3_BADCHAR:
+		return "-ERR control character in command";
+	case POP3_BADVERB:
+		return "-ERR unknown command";
+	case POP3_PARSED:
+		break;
+	}
+	if (v == NULL)
+		return pop3_known_verb(cmd->verb) ?
+		    "-ERR command not valid in this state" :
+		    "-ERR unknown command";
+	if (cmd->nargs < v->min_args || cmd->nargs > v->max_args) {
+		if ((size_t)snprintf(buf, n, "-ERR %s; usage: %s",
+		    cmd->nargs < v->min_args ? "missing argument" :
+		    "too many arguments", v->usage) >= n)
+			return "-ERR wrong arguments";
+		return buf;
+	}
+	return NULL;
+}
+
+enum pop3_end
+pop3_run(struct in *in, struct out *out, const struct pop3_verb *table,
+    void *ctx)
+{
+	char			 line[POP3_CMD_TEXT_MAX + 1], buf[POP3_REPLY_MAX];
+	struct pop3_cmd		 cmd;
+	const struct pop3_verb	*v;
+	const char		*refusal;
+	enum pop3_parse		 p;
+	size_t			 len;
+
+	for (;;) {
+		switch (in_line(in, line, POP3_CMD_TEXT_MAX,
+		    POP3_LINE_TEXT_MAX, &len)) {
+		case IN_LINE:
+			break;
+		case IN_TOOLONG:
+			out_line(out, "-ERR command line too long (at most %d"
+			    " octets)", POP3_CMD_MAX);
+			continue;
+		case IN_HOSTILE:
+			out_line(out, "-ERR command line far too long;"
+			    " closing");
+			out_flush(out);
+			return POP3_END_HOSTILE;
+		case IN_TIMEOUT:
+			out_line(out, "-ERR idle for too long; closing");
+			out_flush(out);
+			return POP3_END_TIMEOUT;
+		case IN_EOF:
+			out_flush(out);
+			return POP3_END_EOF;
+		case IN_ERROR:
+			return POP3_END_IOERR;
+		}
+		p = pop3_parse(line, len, &cmd);
+		v = p == POP3_PARSED ? pop3_lookup(table, cmd.verb) : NULL;
+		refusal = pop3_refusal(p, v, &cmd, buf, sizeof(buf));
+		if (refusal != NULL)
+			out_line(out, "%s", refusal);
+		else if (v->fn(ctx, &cmd) == POP3_END) {
+			out_flush(out);
+			return POP3_END_HANDLER;
+		}
+		if (out->failed)
+			return POP3_END_IOERR;
+	}
+}
+
+const char *
+pop3_end_name(enum pop3_end e)
+{
+	switch (e) {
+	case POP3_END_HANDLER:
+		return "quit";
+	case POP3_END_EOF:
+		return "eof";
+	case POP3_END_TIMEOUT:
+		return "timeout";
+	case POP3_END_HOSTILE:
+		return "hostile";
+	case POP3_END_IOERR:
+		break;
+	}
+	return "ioerr";
+}

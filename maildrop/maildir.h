@@ -1,0 +1,100 @@
+/*
+ * A Maildir as one session of pop3d-maildrop sees it: the messages of cur/
+ * and new/ (new ones moved to cur/ at the scan), numbered oldest delivery
+ * first, each with its wire size and its UIDL.
+ */
+#ifndef POP3D_MAILDIR_H
+#define POP3D_MAILDIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pop3d_limits.h"
+
+enum md_dir { MD_CUR, MD_NEW };
+
+struct msg {
+	char		*name;		/* file name within cur/ or new/ */
+	const char	*uidl;		/* not NUL-terminated: uidl_len */
+	int64_t		 order_sec;	/* delivery time from the name */
+	uint32_t	 order_usec;
+	uint64_t	 disk;		/* file size; valid if disk_known */
+	uint64_t	 wire;		/* octets RETR sends, unstuffed */
+	uint16_t	 uniq_len;	/* the name up to its ':' */
+	uint8_t		 uidl_len;
+	uint8_t		 dir;		/* enum md_dir */
+	uint8_t		 disk_known;
+	uint8_t		 wire_known;
+	uint8_t		 deleted;
+};
+
+struct arena;
+
+struct maildir {
+	int		 fd, curfd, newfd, lockfd;
+	struct msg	*msgs;
+	size_t		 count, cap, max;
+	int		 truncated;	/* more messages than max */
+	uint64_t	 octets;	/* sum of wire sizes */
+	struct arena	*arena;
+};
+
+/* Whether a failure is worth retrying later: [SYS/TEMP], else [SYS/PERM]. */
+int	maildir_error_temporary(int);
+
+/*
+ * Opens the maildrop at path (a directory with cur/ and new/): 0, or -1
+ * with errno (ENOTDIR when path or cur/ or new/ is not a directory).
+ */
+int	maildir_open(struct maildir *, const char *, size_t);
+void	maildir_close(struct maildir *);
+
+/*
+ * Lists cur/, then moves each file of new/ into cur/ (adding ":2,") and
+ * lists it, up to md->max messages; sorts them oldest delivery first.
+ * Dot-files and directories are skipped.  0, or -1 with errno.
+ */
+int	maildir_scan(struct maildir *);
+
+/* Drops the messages whose wire size is unknown (gone since the scan). */
+void	maildir_prune(struct maildir *);
+
+/*
+ * Gives every message its UIDL: the unique part of its name when that is
+ * 1 to UIDL_MAX octets 0x21-0x7E, otherwise a stable digest of it; then
+ * makes the UIDLs unique within the maildrop.  0, or -1 (out of memory).
+ */
+int	maildir_uidls(struct maildir *);
+
+/* The descriptor of the directory a message lives in. */
+int	maildir_dirfd(const struct maildir *, const struct msg *);
+
+/*
+ * Opens a message for reading.  If its file was renamed (flags changed by
+ * another program) it is found again by its unique part.  A descriptor, or
+ * -1 with errno (ENOENT: removed behind this session's back).
+ */
+int	maildir_open_msg(struct maildir *, struct msg *);
+
+/* Removes a message's file; a file already gone counts as removed. */
+int	maildir_remove(struct maildir *, struct msg *);
+
+/* Parses ",S=" or ",W=" (key 'S' or 'W') from a unique name: 1 if found. */
+int	maildir_name_size(const char *, size_t, char, uint64_t *);
+
+/* Whether the unique part of a name can be a UIDL as it is. */
+int	maildir_uidl_plain(const char *, size_t);
+
+/* Writes the digest form of a UIDL for data (NUL-terminated, 33 octets). */
+void	maildir_uidl_digest(const char *, size_t, char[33]);
+
+#endif
+
+#define MAILDIR_LOCK_FILE	"pop3d.lock"
+
+/*
+ * Takes the maildrop's session lock (an open file description lock on
+ * MAILDIR_LOCK_FILE, released by the kernel however the process ends).
+ * 0, or -1 with errno; EAGAIN means another session holds it.
+ */
+int	maildir_lock(struct maildir *);

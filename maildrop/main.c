@@ -1,0 +1,174 @@
+/*
+ * pop3d-maildrop: the TRANSACTION and UPDATE states of POP3 over a Maildir,
+ * run after authentication as the mail user with the client on fd 0 and 1.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "log.h"
+#include "maildir.h"
+#include "num.h"
+#include "pop3.h"
+#include "pop3d_limits.h"
+#include "sizes.h"
+#include "trans.h"
+
+/* Exit codes: pop3d-maildrop.8 lists them. */
+#define EXIT_SESSION	0	/* the session ran and ended */
+#define EXIT_USAGE	2
+#define EXIT_PERM	100	/* refused for good; -ERR [SYS/PERM] sent */
+#define EXIT_TEMP	111	/* refused for now; -ERR [SYS/TEMP]/[IN-USE] */
+
+struct settings {
+	const char	*path;
+	int		 timeout_ms;
+	size_t		 max_msgs;
+	const char	*implementation;
+	const char	*expire;
+};
+
+/* Tells the client, logs, and exits: the session never started. */
+static void __attribute__((noreturn))
+refuse(struct out *out, int code, const char *reply, const char *why)
+{
+	struct logline	l;
+
+	out_line(out, "-ERR %s", reply);
+	out_flush(out);
+	logline_start(&l, "refused");
+	logline_str(&l, "user", getenv("USER"));
+	logline_str(&l, "reason", why);
+	logline_emit(&l);
+	exit(code);
+}
+
+static const char *
+expire_setting(void)
+{
+	const char	*e = env_text("POP3D_EXPIRE", 5);
+	uint64_t	 days;
+
+	if (e == NULL || strcmp(e, "NEVER") == 0 ||
+	    num_parse(e, 0, EXPIRE_DAYS_MAX, &days) == 0)
+		return e;
+	log_warn("setting ignored: POP3D_EXPIRE must be NEVER or 0 to %d",
+	    EXPIRE_DAYS_MAX);
+	return NULL;
+}
+
+static void
+settings_read(struct settings *set, int argc, char **argv)
+{
+	const char	*env = getenv("MAILDROP");
+
+	set->path = argc > 1 ? argv[1] :
+	    env != NULL && *env != '\0' ? env : "Maildir";
+	set->timeout_ms = 1000 * env_num("POP3D_IDLE_TIMEOUT",
+	    POP3_IDLE_DEFAULT, POP3_IDLE_MIN, POP3_IDLE_MAX);
+	set->max_msgs = env_num("POP3D_MAX_MESSAGES", MAILDROP_MSGS_DEFAULT,
+	    MAILDROP_MSGS_MIN, MAILDROP_MSGS_MAX);
+	set->implementation = env_text("POP3D_IMPLEMENTATION",
+	    IMPLEMENTATION_MAX);
+	set->expire = expire_setting();
+}
+
+/* Refuses with the response code that fits errno, naming what failed. */
+static void __attribute__((noreturn))
+refuse_errno(struct out *out, const char *what)
+{
+	char	why[256];
+	int	temp = maildir_error_temporary(errno);
+
+	snprintf(why, sizeof(why), "%s: %s", what, strerror(errno));
+	refuse(out, temp ? EXIT_TEMP : EXIT_PERM, temp ?
+	    "[SYS/TEMP] maildrop unavailable, try again later" :
+	    "[SYS/PERM] maildrop unavailable", why);
+}
+
+static void
+session_log(const struct session *s, const struct sizes_stats *st,
+    enum pop3_end end)
+{
+	struct logline	l;
+	const char	*remote = getenv("TCPREMOTEIP");
+
+	if (remote == NULL)
+		remote = getenv("REMOTE_ADDR");
+	logline_start(&l, "session");
+	logline_str(&l, "user", getenv("USER"));
+	logline_str(&l, "remote", remote);
+	logline_num(&l, "msgs", s->md->count);
+	logline_num(&l, "octets", s->md->octets);
+	logline_num(&l, "retr", s->retr);
+	logline_num(&l, "retr_octets", s->retr_octets);
+	logline_num(&l, "top", s->top);
+	logline_num(&l, "dele", s->quit ? s->dele : 0);
+	logline_num(&l, "removed", s->removed);
+	if (s->unremoved > 0)
+		logline_num(&l, "unremoved", s->unremoved);
+	if (s->md->truncated)
+		logline_num(&l, "truncated", 1);
+	logline_num(&l, "size_name", st->from_name);
+	logline_num(&l, "size_cache", st->from_cache);
+	logline_num(&l, "size_read", st->computed);
+	logline_str(&l, "cache", st->cache);
+	logline_str(&l, "end", s->broken ? "ioerr" : pop3_end_name(end));
+	logline_emit(&l);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct out	out;
+	static struct in	in;
+	struct settings		set;
+	struct maildir		md;
+	struct sizes_stats	st;
+	struct session		s;
+	enum pop3_end		end;
+
+	log_init(argv[0]);
+	signal(SIGPIPE, SIG_IGN);
+	settings_read(&set, argc, argv);
+	out_init(&out, STDOUT_FILENO, set.timeout_ms);
+	in_init(&in, STDIN_FILENO, set.timeout_ms, &out);
+	if (argc > 2)
+		refuse(&out, EXIT_USAGE, "[SYS/PERM] server misconfigured",
+		    "usage: pop3d-maildrop [MAILDROP]");
+	if (getuid() == 0 || geteuid() == 0)
+		refuse(&out, EXIT_PERM, "[SYS/PERM] server misconfigured",
+		    "refusing to run as root");
+
+	if (maildir_open(&md, set.path, set.max_msgs) == -1)
+		refuse_errno(&out, set.path);
+	if (maildir_lock(&md) == -1) {
+		if (errno == EAGAIN)
+			refuse(&out, EXIT_TEMP, "[IN-USE] maildrop is in use"
+			    " by another session", "in use");
+		refuse_errno(&out, "lock");
+	}
+	if (maildir_scan(&md) == -1)
+		refuse_errno(&out, "scan");
+	if (sizes_fill(&md, &st) == -1)
+		refuse_errno(&out, "sizes");
+	maildir_prune(&md);
+	if (maildir_uidls(&md) == -1)
+		refuse_errno(&out, "uidl");
+
+	memset(&s, 0, sizeof(s));
+	s.md = &md;
+	s.out = &out;
+	s.implementation = set.implementation;
+	s.expire = set.expire;
+	out_line(&out, "+OK maildrop has %zu messages (%llu octets)",
+	    md.count, (unsigned long long)md.octets);
+	end = pop3_run(&in, &out, trans_verbs, &s);
+	session_log(&s, &st, end);
+	maildir_close(&md);
+	return s.unremoved > 0 ? EXIT_TEMP : EXIT_SESSION;
+}

@@ -1,0 +1,313 @@
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "num.h"
+#include "trans.h"
+#include "wire.h"
+
+/*
+ * The message an argument names, or NULL after telling the client why:
+ * not a number, no such message, or deleted in this session.
+ */
+static struct msg *
+msg_arg(struct session *s, const char *arg)
+{
+	uint64_t	n;
+	struct msg	*m;
+
+	if (num_parse(arg, 1, s->md->count, &n) == -1) {
+		out_line(s->out, errno == ERANGE ? "-ERR no such message" :
+		    "-ERR invalid message number");
+		return NULL;
+	}
+	m = &s->md->msgs[n - 1];
+	if (m->deleted) {
+		out_line(s->out, "-ERR message %llu is deleted",
+		    (unsigned long long)n);
+		return NULL;
+	}
+	return m;
+}
+
+static unsigned long long
+msg_number(const struct session *s, const struct msg *m)
+{
+	return (unsigned long long)(m - s->md->msgs) + 1;
+}
+
+/* Messages and octets not marked deleted. */
+static void
+live_totals(const struct session *s, size_t *count, uint64_t *octets)
+{
+	*count = s->md->count - s->dele;
+	*octets = s->md->octets - s->dele_octets;
+}
+
+static enum pop3_next
+cmd_capa(void *ctx, const struct pop3_cmd *cmd)
+{
+	struct session	*s = ctx;
+
+	(void)cmd;
+	out_line(s->out, "+OK capability list follows");
+	out_str(s->out, "TOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\n");
+	if (s->expire != NULL)
+		out_line(s->out, "EXPIRE %s", s->expire);
+	if (s->implementation != NULL)
+		out_line(s->out, "IMPLEMENTATION %s", s->implementation);
+	out_str(s->out, ".\r\n");
+	return POP3_CONTINUE;
+}
+
+static enum pop3_next
+cmd_stat(void *ctx, const struct pop3_cmd *cmd)
+{
+	struct session	*s = ctx;
+	size_t		 count;
+	uint64_t	 octets;
+
+	(void)cmd;
+	live_totals(s, &count, &octets);
+	out_line(s->out, "+OK %zu %llu", count, (unsigned long long)octets);
+	return POP3_CONTINUE;
+}
+
+/* LIST and UIDL: one message, or every message not deleted. */
+static enum pop3_next
+list_or_uidl(struct session *s, const struct pop3_cmd *cmd, int uidl)
+{
+	struct msg	*m;
+	size_t		 i, count;
+	uint64_t	 octets;
+
+	if (cmd->nargs == 1) {
+		if ((m = msg_arg(s, cmd->argv[0])) == NULL)
+			return POP3_CONTINUE;
+		if (uidl)
+			out_line(s->out, "+OK %llu %.*s", msg_number(s, m),
+			    (int)m->uidl_len, m->uidl);
+		else
+			out_line(s->out, "+OK %llu %llu", msg_number(s, m),
+			    (unsigned long long)m->wire);
+		return POP3_CONTINUE;
+	}
+	live_totals(s, &count, &octets);
+	if (uidl)
+		out_line(s->out, "+OK unique-id listing follows");
+	else
+		out_line(s->out, "+OK %zu messages (%llu octets)", count,
+		    (unsigned long long)octets);
+	for (i = 0; i < s->md->count; i++) {
+		m = &s->md->msgs[i];
+		if (m->deleted)
+			continue;
+		if (uidl)
+			out_line(s->out, "%zu %.*s", i + 1, (int)m->uidl_len,
+			    m->uidl);
+		else
+			out_line(s->out, "%zu %llu", i + 1,
+			    (unsigned long long)m->wire);
+	}
+	out_str(s->out, ".\r\n");
+	return POP3_CONTINUE;
+}
+
+static enum pop3_next
+cmd_list(void *ctx, const struct pop3_cmd *cmd)
+{
+	return list_or_uidl(ctx, cmd, 0);
+}
+
+static enum pop3_next
+cmd_uidl(void *ctx, const struct pop3_cmd *cmd)
+{
+	return list_or_uidl(ctx, cmd, 1);
+}
+
+static void
+emit_out(void *ctx, const char *p, size_t n)
+{
+	out_write(ctx, p, n);
+}
+
+/* Streams a message's wire form after its +OK: 0, or -1 on a read error. */
+static int
+stream_msg(struct session *s, int fd, uint64_t top)
+{
+	struct wire	w;
+	char		buf[IO_FILEBUF];
+	ssize_t		n;
+
+	wire_init(&w, emit_out, s->out, 1, top);
+	while (!wire_done(&w) && !s->out->failed) {
+		n = read(fd, buf, sizeof(buf));
+		if (n == 0)
+			break;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		wire_feed(&w, buf, n);
+	}
+	wire_finish(&w);
+	out_str(s->out, ".\r\n");
+	return 0;
+}
+
+/* RETR and TOP: the message, whole or its headers and top lines. */
+static enum pop3_next
+send_msg(struct session *s, struct msg *m, uint64_t top)
+{
+	int	fd, r;
+
+	if ((fd = maildir_open_msg(s->md, m)) == -1) {
+		if (errno == ENOENT) {
+			out_line(s->out, "-ERR message %llu was removed by"
+			    " another program", msg_number(s, m));
+			return POP3_CONTINUE;
+		}
+		log_warn("cannot open message %s: %s", m->name,
+		    strerror(errno));
+		out_line(s->out, "-ERR [SYS/TEMP] cannot read message %llu",
+		    msg_number(s, m));
+		return POP3_CONTINUE;
+	}
+	if (top == UINT64_MAX)
+		out_line(s->out, "+OK %llu octets",
+		    (unsigned long long)m->wire);
+	else
+		out_line(s->out, "+OK top of message follows");
+	r = stream_msg(s, fd, top);
+	close(fd);
+	if (r == -1) {
+		/* Past +OK there is no way to say -ERR: end the session. */
+		log_warn("reading message %s failed: %s", m->name,
+		    strerror(errno));
+		s->broken = 1;
+		return POP3_END;
+	}
+	if (top == UINT64_MAX) {
+		s->retr++;
+		s->retr_octets += m->wire;
+	} else
+		s->top++;
+	return POP3_CONTINUE;
+}
+
+static enum pop3_next
+cmd_retr(void *ctx, const struct pop3_cmd *cmd)
+{
+	struct session	*s = ctx;
+	struct msg	*m;
+
+	if ((m = msg_arg(s, cmd->argv[0])) == NULL)
+		return POP3_CONTINUE;
+	return send_msg(s, m, UINT64_MAX);
+}
+
+static enum pop3_next
+cmd_top(void *ctx, const struct pop3_cmd *cmd)
+{
+	struct session	*s = ctx;
+	struct msg	*m;
+	uint64_t	 lines;
+
+	if ((m = msg_arg(s, cmd->argv[0])) == NULL)
+		return POP3_CONTINUE;
+	if (num_parse(cmd->argv[1], 0, UINT64_MAX - 1, &lines) == -1) {
+		out_line(s->out, "-ERR invalid number of lines");
+		return POP3_CONTINUE;
+	}
+	return send_msg(s, m, lines);
+}
+
+static enum pop3_next
+cmd_dele(void *ctx, const struct pop3_cmd *cmd)
+{
+	struct session	*s = ctx;
+	struct msg	*m;
+
+	if ((m = msg_arg(s, cmd->argv[0])) == NULL)
+		return POP3_CONTINUE;
+	m->deleted = 1;
+	s->dele++;
+	s->dele_octets += m->wire;
+	out_line(s->out, "+OK message %llu deleted", msg_number(s, m));
+	return POP3_CONTINUE;
+}
+
+static enum pop3_next
+cmd_rset(void *ctx, const struct pop3_cmd *cmd)
+{
+	struct session	*s = ctx;
+	size_t		 i;
+
+	(void)cmd;
+	for (i = 0; i < s->md->count; i++)
+		s->md->msgs[i].deleted = 0;
+	s->dele = s->dele_octets = 0;
+	out_line(s->out, "+OK maildrop has %zu messages (%llu octets)",
+	    s->md->count, (unsigned long long)s->md->octets);
+	return POP3_CONTINUE;
+}
+
+static enum pop3_next
+cmd_noop(void *ctx, const struct pop3_cmd *cmd)
+{
+	struct session	*s = ctx;
+
+	(void)cmd;
+	out_line(s->out, "+OK");
+	return POP3_CONTINUE;
+}
+
+/*
+ * The UPDATE state: removes the marked messages before answering, so that a
+ * client that closes without reading the reply still has its deletions.
+ */
+static enum pop3_next
+cmd_quit(void *ctx, const struct pop3_cmd *cmd)
+{
+	struct session	*s = ctx;
+	struct msg	*m;
+	size_t		 i;
+
+	(void)cmd;
+	for (i = 0; i < s->md->count; i++) {
+		m = &s->md->msgs[i];
+		if (!m->deleted)
+			continue;
+		if (maildir_remove(s->md, m) == 0)
+			s->removed++;
+		else {
+			log_warn("cannot remove message %s: %s", m->name,
+			    strerror(errno));
+			s->unremoved++;
+		}
+	}
+	s->quit = 1;
+	if (s->unremoved > 0)
+		out_line(s->out, "-ERR [SYS/TEMP] %llu of %llu deleted messages"
+		    " could not be removed", (unsigned long long)s->unremoved,
+		    (unsigned long long)(s->unremoved + s->removed));
+	else
+		out_line(s->out, "+OK bye, %llu messages removed",
+		    (unsigned long long)s->removed);
+	return POP3_END;
+}
+
+const struct pop3_verb trans_verbs[] = {
+	{ "CAPA", 0, 0, "CAPA", cmd_capa },
+	{ "STAT", 0, 0, "STAT", cmd_stat },
+	{ "LIST", 0, 1, "LIST [msg]", cmd_list },
+	{ "UIDL", 0, 1, "UIDL [msg]", cmd_uidl },
+	{ "RETR", 1, 1, "RETR msg", cmd_retr },
+	{ "TOP", 2, 2, "TOP msg lines", cmd_top },
+	{ "DELE", 1, 1, "DELE msg", cmd_dele },
+	{ "RSET", 0, 0, "RSET", cmd_rset },
+	{ "NOOP", 0, 0, "NOOP", cmd_noop },
+	{ "QUIT", 0, 0, "QUIT", cmd_quit },
+	{ NULL, 0, 0, NULL, NULL }
+};

@@ -1,0 +1,28 @@
+/*
+ * The TRANSACTION state of RFC 1939 over one scanned Maildir, and the
+ * UPDATE that QUIT performs.
+ */
+#ifndef POP3D_TRANS_H
+#define POP3D_TRANS_H
+
+#include <stdint.h>
+
+#include "io.h"
+#include "maildir.h"
+#include "pop3.h"
+
+struct session {
+	struct maildir	*md;
+	struct out	*out;
+	const char	*implementation;	/* CAPA IMPLEMENTATION, or NULL */
+	const char	*expire;		/* CAPA EXPIRE, or NULL */
+	uint64_t	 retr, retr_octets, top;
+	uint64_t	 dele, dele_octets;
+	uint64_t	 removed, unremoved;	/* by the UPDATE */
+	int		 quit;			/* QUIT seen, UPDATE done */
+	int		 broken;		/* a message failed mid-reply */
+};
+
+extern const struct pop3_verb trans_verbs[];
+
+#endif

@@ -1,0 +1,259 @@
+"""The end-to-end tests' small framework: a loopback spawner that starts a
+program per connection with the socket on fd 0/1 (as tcpserver does), Maildir
+builders, and ok/not ok reporting that tests/run.sh adds up."""
+
+import atexit
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
+ROOT = os.geteuid() == 0
+# pop3d-maildrop refuses root: as root, the programs run as nobody.
+RUN_UID = pwd.getpwnam("nobody").pw_uid if ROOT else os.geteuid()
+RUN_GID = pwd.getpwnam("nobody").pw_gid if ROOT else os.getegid()
+
+_tests = []
+_counts = {"passed": 0, "failed": 0}
+
+
+def test(fn):
+    _tests.append(fn)
+    return fn
+
+
+def check(cond, what):
+    """Records one assertion; returns cond so tests may branch on it."""
+    if cond:
+        _counts["passed"] += 1
+        print("ok - %s" % what)
+    else:
+        _counts["failed"] += 1
+        print("not ok - %s" % what)
+    sys.stdout.flush()
+    return cond
+
+
+def check_eq(got, want, what):
+    ok = got == want
+    check(ok, what)
+    if not ok:
+        print("#   got:  %r" % (got if len(repr(got)) < 2000 else repr(got)[:2000]))
+        print("#   want: %r" % (want if len(repr(want)) < 2000 else repr(want)[:2000]))
+    return ok
+
+
+def run_all(only=None):
+    for fn in _tests:
+        if only and fn.__name__ not in only:
+            continue
+        try:
+            fn()
+        except Exception:
+            check(False, "%s raised" % fn.__name__)
+            traceback.print_exc(file=sys.stdout)
+    print("%d passed, %d failed" % (_counts["passed"], _counts["failed"]))
+    sys.exit(1 if _counts["failed"] else 0)
+
+
+class TempDir:
+    """A directory the programs under test can use (owned by RUN_UID)."""
+
+    def __init__(self):
+        self.path = tempfile.mkdtemp(prefix="pop3d-test.")
+        os.chmod(self.path, 0o755)
+
+    def give(self):
+        """Hands everything below the directory to the user under test."""
+        if ROOT:
+            for top, dirs, files in os.walk(self.path):
+                os.chown(top, RUN_UID, RUN_GID)
+                for f in files:
+                    os.lchown(os.path.join(top, f), RUN_UID, RUN_GID)
+
+    def cleanup(self):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+def make_maildir(path, cur=(), new=()):
+    """A Maildir with (name, bytes) messages in cur/ and new/."""
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(path, sub), exist_ok=True)
+    for sub, msgs in (("cur", cur), ("new", new)):
+        for name, data in msgs:
+            with open(os.path.join(path, sub, name), "wb") as f:
+                f.write(data)
+    return path
+
+
+def wire_form(data, top=None):
+    """RFC 1939's wire form of a stored message, written independently of
+    the C code: lines split at LF (a CR before it belongs to the line end),
+    dot-stuffed, CRLF-terminated, the last line terminated too."""
+    if data.endswith(b"\r") and not data.endswith(b"\r\n"):
+        data = data[:-1] + b"\n"
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    lines = [l[:-1] if l.endswith(b"\r") else l for l in lines]
+    if top is not None:
+        try:
+            sep = lines.index(b"")
+            lines = lines[: sep + 1 + top]
+        except ValueError:
+            pass
+    out = b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n"
+                   for l in lines)
+    return out
+
+
+def unstuffed_size(data):
+    return len(wire_form(data)) - sum(
+        1 for l in wire_form(data).split(b"\r\n") if l.startswith(b"."))
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+class Spawner:
+    """Listens on 127.0.0.1 and runs argv for each connection with the
+    socket as stdin and stdout, like tcpserver; remembers the processes."""
+
+    def __init__(self, argv, env=None, cwd=None, as_root=False):
+        self.argv = argv
+        self.env = dict(env or {})
+        self.env.setdefault("PATH", "/usr/bin:/bin")
+        self.cwd = cwd
+        self.as_root = as_root
+        self.procs = []
+        fd, self.logpath = tempfile.mkstemp(prefix="pop3d-test-log.")
+        os.close(fd)
+        atexit.register(_unlink, self.logpath)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            env = dict(self.env)
+            env["TCPREMOTEIP"] = "127.0.0.1"
+            kw = {}
+            if ROOT and not self.as_root:
+                kw = {"user": RUN_UID, "group": RUN_GID, "extra_groups": []}
+            with open(self.logpath, "ab") as log:
+                p = subprocess.Popen(self.argv, stdin=conn, stdout=conn,
+                                     stderr=log, env=env, cwd=self.cwd,
+                                     close_fds=True, **kw)
+            conn.close()
+            self.procs.append(p)
+
+    def connect(self, timeout=30):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        return s
+
+    def last_proc(self, wait=10):
+        deadline = time.time() + wait
+        while not self.procs and time.time() < deadline:
+            time.sleep(0.01)
+        return self.procs[-1]
+
+    def wait_all(self, timeout=30):
+        for p in self.procs:
+            try:
+                p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def log(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def close(self):
+        self.sock.close()
+        self.wait_all()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Raw:
+    """A raw POP3 connection, for what poplib will not send."""
+
+    def __init__(self, sock):
+        self.s = sock
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            d = self.s.recv(65536)
+            if not d:
+                raise EOFError("connection closed; have %r" % self.buf)
+            self.buf += d
+        l, self.buf = self.buf.split(b"\r\n", 1)
+        return l
+
+    def cmd(self, text):
+        self.send(text + b"\r\n")
+        return self.line()
+
+    def multiline(self):
+        """The body of a multi-line reply, exactly as sent (stuffed)."""
+        while b"\r\n.\r\n" not in b"\r\n" + self.buf:
+            d = self.s.recv(65536)
+            if not d:
+                raise EOFError("closed in a multi-line reply")
+            self.buf += d
+        i = (b"\r\n" + self.buf).index(b"\r\n.\r\n")
+        body, self.buf = self.buf[:i], self.buf[i + 3:]
+        return body
+
+    def closed(self, timeout=10):
+        """Whether the server closes the connection (after what's buffered)."""
+        self.s.settimeout(timeout)
+        try:
+            while True:
+                d = self.s.recv(65536)
+                if not d:
+                    return True
+                self.buf += d
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return True
+
+    def close(self):
+        self.s.close()

@@ -1,0 +1,563 @@
+"""pop3d-maildrop end to end: the real binary on a loopback socket, driven
+with Python's poplib and with raw sockets for what poplib won't send."""
+
+import os
+import poplib
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (BUILD, ROOT, Raw, Spawner, TempDir, check, check_eq,
+                     make_maildir, run_all, test, unstuffed_size, wire_form)
+
+PROG = os.path.join(BUILD, "pop3d-maildrop")
+
+# Messages covering the wire-form cases: CRLF and LF files, dot lines,
+# no final newline, an empty message, headers only, a bare CR.
+MSGS = [
+    ("1600000001.M1P1.test", b"Subject: one\n\nHello\n.\n..\n.x\nbye\n"),
+    ("1600000002.M1P1.test", b"Subject: two\r\n\r\nCRLF body\r\n.\r\n"),
+    ("1600000003.M1P1.test", b"Subject: three\n\nno final newline"),
+    ("1600000004.M1P1.test", b""),
+    ("1600000005.M1P1.test", b"From: a\nTo: b\n"),
+    ("1600000006.M1P1.test", b"Subject: six\r\n\r\nbare\rCR\r\n"),
+]
+
+
+def setup(tmp, cur=None, new=None):
+    md = make_maildir(os.path.join(tmp.path, "Maildir"),
+                      cur=[(n + ":2,", d) for n, d in (cur or [])],
+                      new=new if new is not None else MSGS)
+    tmp.give()
+    return md
+
+
+def spawner(tmp, env=None, args=None):
+    return Spawner([PROG] + (args if args is not None else ["Maildir"]),
+                   env=env, cwd=tmp.path)
+
+
+def pop(srv):
+    p = poplib.POP3("127.0.0.1", srv.port, timeout=30)
+    return p
+
+
+def files(md):
+    return sorted(os.listdir(os.path.join(md, "cur")) +
+                  os.listdir(os.path.join(md, "new")))
+
+
+@test
+def retr_matches_wire_form_and_list_sizes():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            check(p.getwelcome().startswith(b"+OK"), "greeting is +OK")
+            count, octets = p.stat()
+            check_eq(count, len(MSGS), "STAT counts every message")
+            check_eq(octets, sum(unstuffed_size(d) for _, d in MSGS),
+                     "STAT octets are the sum of wire sizes")
+            _, lst, _ = p.list()
+            sizes = [int(l.split()[1]) for l in lst]
+            for i, (name, data) in enumerate(MSGS, 1):
+                _, lines, got = p.retr(i)
+                check_eq(got, sizes[i - 1],
+                         "LIST size of %d equals the octets RETR sent" % i)
+                check_eq(int(p.list(i).split()[2]), sizes[i - 1],
+                         "LIST %d agrees with LIST" % i)
+            p.quit()
+            # Byte for byte, dot-stuffing included, on a raw socket.
+            r = Raw(srv.connect())
+            r.line()
+            for i, (name, data) in enumerate(MSGS, 1):
+                head = r.cmd(b"RETR %d" % i)
+                check_eq(head, b"+OK %d octets" % unstuffed_size(data),
+                         "RETR %d announces its size" % i)
+                check_eq(r.multiline(), wire_form(data),
+                         "RETR %d is the exact wire form" % i)
+            check_eq(r.cmd(b"QUIT")[:3], b"+OK", "QUIT")
+            r.close()
+        check_eq(len(os.listdir(os.path.join(md, "new"))), 0,
+                 "new/ is emptied into cur/")
+        check(all(f.endswith(":2,") for f in os.listdir(os.path.join(md, "cur"))),
+              "moved messages get the :2, info")
+
+
+@test
+def top_sends_headers_and_lines():
+    msg = b"Subject: t\nX: y\n\nl1\n.l2\nl3\nl4\n"
+    with TempDir() as tmp:
+        setup(tmp, new=[("1700000000.M1P1.t", msg)])
+        with spawner(tmp) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            for n in (0, 1, 2, 10, 18446744073709551614):
+                check_eq(r.cmd(b"TOP 1 %d" % n)[:3], b"+OK", "TOP 1 %d" % n)
+                check_eq(r.multiline(), wire_form(msg, top=n),
+                         "TOP 1 %d sends headers and %d lines" % (n, n))
+            check_eq(r.cmd(b"TOP 1 -1"), b"-ERR invalid number of lines",
+                     "TOP with a negative count")
+            check_eq(r.cmd(b"TOP 1 18446744073709551616"),
+                     b"-ERR invalid number of lines", "TOP count overflow")
+            check_eq(r.cmd(b"TOP 1"),
+                     b"-ERR missing argument; usage: TOP msg lines",
+                     "TOP without a count")
+            check_eq(r.cmd(b"NOOP"), b"+OK", "session goes on")
+            r.cmd(b"QUIT")
+
+
+@test
+def uidl_is_the_unique_name_and_stable():
+    with TempDir() as tmp:
+        md = setup(tmp, cur=[("1500000000.M9P9.old,S=10", b"Subject: o\n\nx\n")])
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            _, lst, _ = p.uidl()
+            first = [l.split()[1] for l in lst]
+            check_eq(first[0], b"1500000000.M9P9.old,S=10",
+                     "UIDL is the name before :2, (oldest first)")
+            check_eq(first[1:], [n.encode() for n, _ in MSGS],
+                     "UIDLs of new messages are their names")
+            check_eq(p.uidl(2).split()[2], first[1], "UIDL msg agrees")
+            p.quit()
+            # Flags change (another program renames); UIDLs stay.
+            cur = os.path.join(md, "cur")
+            for f in os.listdir(cur):
+                os.rename(os.path.join(cur, f), os.path.join(cur, f + "S"))
+            p = pop(srv)
+            _, lst, _ = p.uidl()
+            check_eq([l.split()[1] for l in lst], first,
+                     "UIDLs survive flag changes and the move to cur/")
+            p.quit()
+
+
+@test
+def dele_quit_removes_and_disconnect_keeps():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            p.dele(1)
+            p.dele(3)
+            check_eq(p.stat()[0], len(MSGS) - 2, "STAT leaves out deleted")
+            _, lst, _ = p.list()
+            check_eq([int(l.split()[0]) for l in lst], [2, 4, 5, 6],
+                     "LIST leaves out deleted")
+            # A session that ends without QUIT removes nothing.
+            p.sock.close()
+            srv.wait_all()
+            check_eq(len(files(md)), len(MSGS), "disconnect removes nothing")
+
+            p = pop(srv)
+            p.dele(1)
+            p.rset()
+            check_eq(p.stat()[0], len(MSGS), "RSET undeletes")
+            p.dele(2)
+            p.dele(6)
+            resp = p.quit()
+            check(resp.startswith(b"+OK"), "QUIT after DELE answers +OK")
+            srv.wait_all()
+            left = files(md)
+            check_eq(len(left), len(MSGS) - 2, "QUIT removed two messages")
+            check(not any(f.startswith(MSGS[1][0]) or f.startswith(MSGS[5][0])
+                          for f in left), "the right two are gone")
+        check(srv.procs[-1].returncode == 0, "exit status 0 after QUIT")
+        check("removed=2" in srv.log() and "end=quit" in srv.log(),
+              "the session log line counts the removals")
+
+
+@test
+def quit_then_close_without_reading_still_updates():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        with spawner(tmp) as srv:
+            # As Outlook does: QUIT, then close at once.
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"DELE 1")
+            r.cmd(b"DELE 2")
+            r.send(b"QUIT\r\n")
+            r.s.shutdown(socket.SHUT_RDWR)
+            r.close()
+            srv.wait_all()
+        check_eq(len(files(md)), len(MSGS) - 2,
+                 "UPDATE done though the client never read the reply")
+
+
+@test
+def deleted_messages_are_errors():
+    with TempDir() as tmp:
+        setup(tmp)
+        with spawner(tmp) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            check_eq(r.cmd(b"DELE 2"), b"+OK message 2 deleted", "DELE 2")
+            for c in (b"LIST 2", b"RETR 2", b"TOP 2 0", b"UIDL 2", b"DELE 2"):
+                check_eq(r.cmd(c), b"-ERR message 2 is deleted",
+                         c.decode() + " of a deleted message")
+            check_eq(r.cmd(b"NOOP"), b"+OK", "the session goes on")
+            r.cmd(b"QUIT")
+
+
+@test
+def argument_and_command_errors():
+    cases = [
+        (b"RETR", b"-ERR missing argument; usage: RETR msg"),
+        (b"RETR 1 2", b"-ERR too many arguments; usage: RETR msg"),
+        (b"RETR x", b"-ERR invalid message number"),
+        (b"RETR -1", b"-ERR invalid message number"),
+        (b"RETR +1", b"-ERR invalid message number"),
+        (b"RETR 0", b"-ERR no such message"),
+        (b"RETR 7", b"-ERR no such message"),
+        (b"RETR 99999999999999999999999", b"-ERR no such message"),
+        (b"LIST 1x", b"-ERR invalid message number"),
+        (b"STAT 1", b"-ERR too many arguments; usage: STAT"),
+        (b"DELE", b"-ERR missing argument; usage: DELE msg"),
+        (b"FOO", b"-ERR unknown command"),
+        (b"USER bob", b"-ERR command not valid in this state"),
+        (b"PASS secret", b"-ERR command not valid in this state"),
+        (b"APOP bob 0123", b"-ERR command not valid in this state"),
+        (b"STLS", b"-ERR command not valid in this state"),
+        (b"", b"-ERR empty command"),
+        (b"ST\x00T", b"-ERR control character in command"),
+        (b"NOOP\rX", b"-ERR control character in command"),
+    ]
+    with TempDir() as tmp:
+        setup(tmp)
+        with spawner(tmp) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            for c, want in cases:
+                check_eq(r.cmd(c), want, "%r gets %r" % (c, want))
+            check_eq(r.cmd(b"stat"), b"+OK 6 %d" %
+                     sum(unstuffed_size(d) for _, d in MSGS),
+                     "lower-case commands; the session went on")
+            check_eq(r.cmd(b"  noop  "), b"+OK", "spaces around a command")
+            r.send(b"NOOP\n")
+            check_eq(r.line(), b"+OK", "a bare LF ends a line too")
+            r.cmd(b"QUIT")
+
+
+@test
+def line_limits():
+    with TempDir() as tmp:
+        setup(tmp)
+        with spawner(tmp) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            ok = b"NOOP " + b"x" * (253 - 5)
+            check_eq(len(ok) + 2, 255, "a 255-octet line")
+            check_eq(r.cmd(ok), b"-ERR too many arguments; usage: NOOP",
+                     "255 octets with CRLF are parsed")
+            check_eq(r.cmd(ok + b"x"),
+                     b"-ERR command line too long (at most 255 octets)",
+                     "256 octets are refused")
+            check_eq(r.cmd(b"N" * 510),
+                     b"-ERR command line too long (at most 255 octets)",
+                     "512 octets are refused, the session goes on")
+            check_eq(r.cmd(b"NOOP"), b"+OK", "... and the next command works")
+            check_eq(r.cmd(b"N" * 511),
+                     b"-ERR command line far too long; closing",
+                     "513 octets are hostile")
+            check(r.closed(), "the session ends after a hostile line")
+        check("end=hostile" in srv.log(), "a hostile line is logged")
+
+
+@test
+def capa_lists_what_applies():
+    with TempDir() as tmp:
+        setup(tmp)
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            check_eq(sorted(p.capa().keys()),
+                     ["PIPELINING", "RESP-CODES", "TOP", "UIDL"],
+                     "CAPA without settings")
+            p.quit()
+        env = {"POP3D_IMPLEMENTATION": "pop3d test", "POP3D_EXPIRE": "NEVER"}
+        with spawner(tmp, env=env) as srv:
+            p = pop(srv)
+            caps = p.capa()
+            check_eq(caps.get("IMPLEMENTATION"), ["pop3d", "test"],
+                     "IMPLEMENTATION when configured")
+            check_eq(caps.get("EXPIRE"), ["NEVER"], "EXPIRE when configured")
+            p.quit()
+        env = {"POP3D_IMPLEMENTATION": "x" * 65, "POP3D_EXPIRE": "soon"}
+        with spawner(tmp, env=env) as srv:
+            p = pop(srv)
+            caps = p.capa()
+            check("IMPLEMENTATION" not in caps and "EXPIRE" not in caps,
+                  "bad settings are ignored")
+            p.quit()
+        check("POP3D_EXPIRE" in srv.log(), "... and logged")
+
+
+@test
+def pipelined_commands_all_answered():
+    with TempDir() as tmp:
+        setup(tmp)
+        with spawner(tmp) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.send(b"STAT\r\nLIST\r\nUIDL\r\nRETR 2\r\nNOOP\r\nQUIT\r\n")
+            check(r.line().startswith(b"+OK 6 "), "pipelined STAT")
+            r.line()
+            check_eq(len(r.multiline().split(b"\r\n")) - 1, 6, "pipelined LIST")
+            r.line()
+            check_eq(len(r.multiline().split(b"\r\n")) - 1, 6, "pipelined UIDL")
+            r.line()
+            check_eq(r.multiline(), wire_form(MSGS[1][1]), "pipelined RETR")
+            check_eq(r.line(), b"+OK", "pipelined NOOP")
+            check(r.line().startswith(b"+OK"), "pipelined QUIT")
+
+
+@test
+def second_session_is_in_use():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            p.dele(1)
+            r = Raw(srv.connect())
+            check_eq(r.line(), b"-ERR [IN-USE] maildrop is in use by another"
+                     b" session", "a concurrent session gets [IN-USE]")
+            check(r.closed(), "and is closed")
+            p.quit()
+            srv.wait_all()
+            check_eq(srv.procs[1].returncode, 111, "exit status 111")
+            check_eq(len(files(md)), len(MSGS) - 1,
+                     "the first session's UPDATE went through")
+            # The lock died with the process: a new session gets in.
+            p = pop(srv)
+            check_eq(p.stat()[0], len(MSGS) - 1, "the lock is released")
+            p.sock.close()
+            srv.wait_all()
+            # Even when the holder is killed.
+            p = pop(srv)
+            srv.last_proc().kill()
+            srv.wait_all()
+            p.sock.close()
+            p = pop(srv)
+            check_eq(p.stat()[0], len(MSGS) - 1, "killed holder releases it")
+            p.quit()
+
+
+@test
+def message_removed_behind_the_back():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        with spawner(tmp) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            cur = os.path.join(md, "cur")
+            names = sorted(os.listdir(cur))
+            os.unlink(os.path.join(cur, names[0]))
+            check_eq(r.cmd(b"RETR 1"),
+                     b"-ERR message 1 was removed by another program",
+                     "RETR of a message removed behind our back")
+            check_eq(r.cmd(b"TOP 1 0"),
+                     b"-ERR message 1 was removed by another program",
+                     "TOP of it too")
+            os.rename(os.path.join(cur, names[1]),
+                      os.path.join(cur, names[1] + "S"))
+            check_eq(r.cmd(b"RETR 2")[:3], b"+OK",
+                     "a message whose flags changed is found again")
+            check_eq(r.multiline(), wire_form(MSGS[1][1]), "... whole")
+            check_eq(r.cmd(b"DELE 1"), b"+OK message 1 deleted", "DELE it")
+            check_eq(r.cmd(b"DELE 2"), b"+OK message 2 deleted", "DELE 2")
+            check(r.cmd(b"QUIT").startswith(b"+OK"),
+                  "QUIT: a gone message counts as removed")
+            srv.wait_all()
+        check_eq(len(files(md)), len(MSGS) - 2, "renamed message removed")
+
+
+@test
+def missing_and_unusable_maildrops():
+    with TempDir() as tmp:
+        tmp.give()
+        with spawner(tmp, args=["nowhere"]) as srv:
+            r = Raw(srv.connect())
+            check_eq(r.line(), b"-ERR [SYS/PERM] maildrop unavailable",
+                     "a missing maildrop is [SYS/PERM]")
+            srv.wait_all()
+            check_eq(srv.procs[0].returncode, 100, "exit status 100")
+            check("nowhere" in srv.log(), "logged with its path")
+        os.makedirs(os.path.join(tmp.path, "half", "cur"))
+        tmp.give()
+        with spawner(tmp, args=["half"]) as srv:
+            r = Raw(srv.connect())
+            check_eq(r.line(), b"-ERR [SYS/PERM] maildrop unavailable",
+                     "a maildrop without new/ is [SYS/PERM]")
+        md = setup(tmp)
+        os.chmod(md, 0)
+        with spawner(tmp) as srv:
+            r = Raw(srv.connect())
+            check_eq(r.line(), b"-ERR [SYS/PERM] maildrop unavailable",
+                     "an unreadable maildrop is [SYS/PERM]")
+        os.chmod(md, 0o700)
+        with spawner(tmp, args=["a", "b"]) as srv:
+            r = Raw(srv.connect())
+            check(r.line().startswith(b"-ERR [SYS/PERM]"), "usage error")
+            srv.wait_all()
+            check_eq(srv.procs[0].returncode, 2, "exit status 2")
+
+
+@test
+def maildrop_from_environment_and_default():
+    with TempDir() as tmp:
+        setup(tmp)
+        os.rename(os.path.join(tmp.path, "Maildir"),
+                  os.path.join(tmp.path, "Other"))
+        with spawner(tmp, env={"MAILDROP": "Other"}, args=[]) as srv:
+            p = pop(srv)
+            check_eq(p.stat()[0], len(MSGS), "$MAILDROP names the maildrop")
+            p.quit()
+        os.rename(os.path.join(tmp.path, "Other"),
+                  os.path.join(tmp.path, "Maildir"))
+        with spawner(tmp, args=[]) as srv:
+            p = pop(srv)
+            check_eq(p.stat()[0], len(MSGS), "Maildir is the default")
+            p.quit()
+
+
+@test
+def refuses_to_run_as_root():
+    if not ROOT:
+        check(True, "not root here: the root refusal is tested under CI")
+        return
+    with TempDir() as tmp:
+        setup(tmp)
+        srv = Spawner([PROG, "Maildir"], cwd=tmp.path, as_root=True)
+        r = Raw(srv.connect())
+        check_eq(r.line(), b"-ERR [SYS/PERM] server misconfigured",
+                 "as root: refused")
+        srv.wait_all()
+        check_eq(srv.procs[0].returncode, 100, "exit status 100 as root")
+        check("refusing to run as root" in srv.log(), "logged")
+        srv.close()
+
+
+@test
+def idle_timeout_ends_the_session():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        with spawner(tmp, env={"POP3D_IDLE_TIMEOUT": "1"}) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"DELE 1")
+            check(r.closed(timeout=20), "an idle session is closed")
+            check_eq(r.buf, b"-ERR idle for too long; closing\r\n",
+                     "with a last word")
+            srv.wait_all()
+        check_eq(len(files(md)), len(MSGS), "a timed-out session removes nothing")
+        check("end=timeout" in srv.log(), "logged as a timeout")
+
+
+@test
+def message_count_limit():
+    with TempDir() as tmp:
+        setup(tmp)
+        with spawner(tmp, env={"POP3D_MAX_MESSAGES": "3"}) as srv:
+            p = pop(srv)
+            check_eq(p.stat()[0], 3, "no more than POP3D_MAX_MESSAGES served")
+            p.quit()
+        check("truncated=1" in srv.log(), "the cut is logged")
+
+
+def vm_hwm_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return -1
+
+
+def peak_after_retr(size):
+    body = (b"0123456789" * 7 + b"\n") * (size // 71 + 1)
+    with TempDir() as tmp:
+        setup(tmp, new=[("1700000000.M1P1.big", b"Subject: big\n\n" + body)])
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            _, _, octets = p.retr(1)
+            peak = vm_hwm_kb(srv.last_proc().pid)
+            p.quit()
+    return peak, octets, len(wire_form(b"Subject: big\n\n" + body))
+
+
+@test
+def memory_is_flat_in_message_size():
+    small_peak, _, _ = peak_after_retr(2000)
+    big_peak, octets, want = peak_after_retr(20 * 1024 * 1024)
+    check_eq(octets, want, "a 20 MB message retrieved whole")
+    check(big_peak > 0 and big_peak - small_peak < 2048,
+          "peak memory for 20 MB within 2 MB of a 2 KB message's "
+          "(%d kB vs %d kB)" % (big_peak, small_peak))
+
+
+@test
+def big_maildrop_second_session_uses_the_cache():
+    n = 100000
+    with TempDir() as tmp:
+        md = make_maildir(os.path.join(tmp.path, "Maildir"))
+        new = os.path.join(md, "new")
+        for i in range(n):
+            with open(os.path.join(new, "%d.M%dP1.big" % (1600000000 + i, i)),
+                      "wb") as f:
+                f.write(b"Subject: %d\n\nbody %d\n" % (i, i))
+        tmp.give()
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            first = p.stat()
+            p.quit()
+            check_eq(first[0], n, "100,000 messages listed")
+            check("size_read=%d" % n in srv.log(), "first session reads them")
+            # Bodies unreadable now: only the cache can give the sizes.
+            cur = os.path.join(md, "cur")
+            for f in os.listdir(cur):
+                os.chmod(os.path.join(cur, f), 0)
+            p = pop(srv)
+            check_eq(p.stat(), first, "second session: same STAT from cache")
+            _, lst, _ = p.list()
+            check_eq(len(lst), n, "second session: LIST complete")
+            p.quit()
+            log = srv.log().splitlines()[-1]
+            check("size_cache=%d" % n in log and "size_read=0" in log,
+                  "second session read no message body: " + log)
+
+
+@test
+def corrupt_or_stale_cache_is_rebuilt():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            want = p.stat()
+            p.quit()
+            cache = os.path.join(md, "pop3d-sizes.cdb")
+            check(os.path.exists(cache), "the size cache is written")
+            good = open(cache, "rb").read()
+            for label, data in (("garbage", b"\xff" * 4096),
+                                ("truncated", good[:100]),
+                                ("flipped", good[:-40] + b"\xee" * 40)):
+                with open(cache, "wb") as f:
+                    f.write(data)
+                p = pop(srv)
+                check_eq(p.stat(), want, "%s cache: sizes still right" % label)
+                p.quit()
+            check("cache=corrupt" in srv.log(), "a corrupt cache is logged")
+            # A message replaced by a different one under the same name.
+            cur = os.path.join(md, "cur")
+            name = sorted(os.listdir(cur))[0]
+            with open(os.path.join(cur, name), "wb") as f:
+                f.write(b"Subject: other\n\nlonger body than before\n\n\n")
+            p = pop(srv)
+            _, lines, octets = p.retr(1)
+            check_eq(int(p.list(1).split()[2]), octets,
+                     "a stale cache entry is not trusted")
+            p.quit()
+
+
+if __name__ == "__main__":
+    run_all(sys.argv[2:])

@@ -1,0 +1,66 @@
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "num.h"
+
+static int
+parses(const char *s, uint64_t min, uint64_t max, uint64_t want)
+{
+	uint64_t v = 12345;
+
+	return num_parse(s, min, max, &v) == 0 && v == want;
+}
+
+static int
+fails(const char *s, uint64_t min, uint64_t max, int err)
+{
+	uint64_t v = 777;
+
+	errno = 0;
+	return num_parse(s, min, max, &v) == -1 && errno == err && v == 777;
+}
+
+int
+main(void)
+{
+	CHECK(parses("1", 1, 10, 1));
+	CHECK(parses("10", 1, 10, 10));
+	CHECK(parses("007", 1, 10, 7));
+	CHECK(parses("0", 0, 0, 0));
+	CHECK(parses("18446744073709551615", 0, UINT64_MAX, UINT64_MAX));
+	CHECK(fails("18446744073709551616", 0, UINT64_MAX, ERANGE));
+	CHECK(fails("99999999999999999999999", 0, UINT64_MAX, ERANGE));
+	CHECK(fails("11", 1, 10, ERANGE));
+	CHECK(fails("0", 1, 10, ERANGE));
+	CHECK(fails("", 0, 10, EINVAL));
+	CHECK(fails("+1", 0, 10, EINVAL));
+	CHECK(fails("-1", 0, 10, EINVAL));
+	CHECK(fails(" 1", 0, 10, EINVAL));
+	CHECK(fails("1 ", 0, 10, EINVAL));
+	CHECK(fails("0x1", 0, 10, EINVAL));
+	CHECK(fails("1e3", 0, 10000, EINVAL));
+	CHECK(fails("99999999999999999999999x", 0, UINT64_MAX, EINVAL));
+	CHECK(fails(NULL, 0, 10, EINVAL));
+
+	setenv("T_NUM", "42", 1);
+	CHECK(env_num("T_NUM", 5, 1, 100) == 42);
+	setenv("T_NUM", "420", 1);
+	CHECK(env_num("T_NUM", 5, 1, 100) == 5);	/* out of range */
+	setenv("T_NUM", "4x", 1);
+	CHECK(env_num("T_NUM", 5, 1, 100) == 5);
+	setenv("T_NUM", "", 1);
+	CHECK(env_num("T_NUM", 5, 1, 100) == 5);
+	unsetenv("T_NUM");
+	CHECK(env_num("T_NUM", 5, 1, 100) == 5);
+
+	setenv("T_TEXT", "hello world", 1);
+	CHECK(env_text("T_TEXT", 11) != NULL);
+	CHECK(env_text("T_TEXT", 10) == NULL);		/* too long */
+	setenv("T_TEXT", "bad\tchar", 1);
+	CHECK(env_text("T_TEXT", 64) == NULL);
+	unsetenv("T_TEXT");
+	CHECK(env_text("T_TEXT", 64) == NULL);
+	return check_done();
+}

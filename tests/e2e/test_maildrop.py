@@ -559,5 +559,70 @@ def corrupt_or_stale_cache_is_rebuilt():
             p.quit()
 
 
+@test
+def sizes_from_w_in_names_need_no_reading():
+    body = b"Subject: w\n\nbody\n"
+    name = "1700000000.M1P1.w,S=%d,W=%d" % (len(body), unstuffed_size(body))
+    with TempDir() as tmp:
+        md = setup(tmp, cur=[(name, body)], new=[])
+        os.chmod(os.path.join(md, "cur", name + ":2,"), 0)
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            check_eq(p.stat(), (1, unstuffed_size(body)),
+                     "STAT from ,W= in the name, body unreadable")
+            p.quit()
+        log = srv.log()
+        check("size_name=1" in log and "size_read=0" in log,
+              "the size came from the name")
+
+
+@test
+def a_client_that_stops_reading_is_dropped():
+    body = (b"x" * 70 + b"\n") * (8 * 1024 * 1024 // 71)
+    with TempDir() as tmp:
+        md = setup(tmp, new=[("1700000000.M1P1.big", b"S: b\n\n" + body),
+                             ("1700000001.M1P1.small", b"S: s\n\nx\n")])
+        with spawner(tmp, env={"POP3D_IDLE_TIMEOUT": "1"}) as srv:
+            s = srv.connect()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(b"DELE 2\r\nRETR 1\r\n")
+            proc = srv.last_proc()
+            try:
+                proc.wait(timeout=60)
+                exited = True
+            except subprocess.TimeoutExpired:
+                exited = False
+            check(exited, "a stalled reader does not hold the process")
+            s.close()
+        check_eq(len(files(md)), 2, "and nothing is removed")
+        check("end=ioerr" in srv.log(), "logged as an I/O end")
+
+
+@test
+def multiline_replies_go_out_in_one_write():
+    strace = subprocess.run(["sh", "-c", "command -v strace"],
+                            capture_output=True, text=True).stdout.strip()
+    if not strace:
+        check(True, "strace is not installed: write counting not tested")
+        return
+    with TempDir() as tmp:
+        setup(tmp)
+        trace = os.path.join(tmp.path, "trace")
+        with Spawner([strace, "-e", "trace=write", "-o", trace, PROG,
+                      "Maildir"], cwd=tmp.path) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            for c in (b"LIST", b"UIDL", b"CAPA"):
+                r.send(c + b"\r\n")
+                r.line()
+                r.multiline()
+            r.cmd(b"QUIT")
+            srv.wait_all()
+        writes = [l for l in open(trace).read().splitlines()
+                  if l.startswith("write(1,")]
+        check_eq(len(writes), 5,
+                 "greeting, LIST, UIDL, CAPA and QUIT: one write each")
+
+
 if __name__ == "__main__":
     run_all(sys.argv[2:])

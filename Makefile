@@ -99,14 +99,19 @@ FUZZ_SECONDS ?= 30
 FUZZ	= fuzz_pop3 fuzz_wire
 fuzz:
 	@mkdir -p build/fuzz
-	for f in $(FUZZ); do \
+	@for f in $(FUZZ); do \
 	    clang -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) -Ilib \
 	        -Imaildrop $(CDB_CFLAGS) -o build/fuzz/$$f tests/fuzz/$$f.c \
 	        $(LIB_SRC) $(MD_SRC) $(CDB_LIBS) $(CRYPTO_LIBS) || exit 1; \
 	    mkdir -p build/fuzz/$$f.corpus; \
-	    build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) \
-	        -artifact_prefix=build/fuzz/ -print_final_stats=0 \
-	        build/fuzz/$$f.corpus tests/fuzz/$$f.seed || exit 1; \
+	    if build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) \
+	        -artifact_prefix=build/fuzz/ build/fuzz/$$f.corpus \
+	        tests/fuzz/$$f.seed >build/fuzz/$$f.log 2>&1; then \
+	        echo "fuzz $$f: $$(grep -o 'Done [0-9]* runs' \
+	            build/fuzz/$$f.log), no failure"; \
+	    else \
+	        tail -40 build/fuzz/$$f.log; echo "fuzz $$f: FAILED"; exit 1; \
+	    fi; \
 	done
 
 clean:

@@ -25,15 +25,16 @@ LDHARDEN = -pie -Wl,-z,relro,-z,now
 
 CDB_CFLAGS	= $(shell $(PKG_CONFIG) --cflags libcdb)
 CDB_LIBS	= $(shell $(PKG_CONFIG) --libs libcdb)
-CRYPTO_CFLAGS	= $(shell $(PKG_CONFIG) --cflags libcrypto)
-CRYPTO_LIBS	= $(shell $(PKG_CONFIG) --libs libcrypto)
+MD_CFLAGS	= $(shell $(PKG_CONFIG) --cflags libmd)
+MD_LIBS		= $(shell $(PKG_CONFIG) --libs libmd)
 
 ALL_CFLAGS = $(OPT) $(HARDEN) $(WARN) $(DEFS) -Ilib -Imaildrop \
-	     $(CDB_CFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS)
+	     $(CDB_CFLAGS) $(MD_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPT) $(LDHARDEN) $(LDFLAGS)
 
 LIB_SRC	= lib/io.c lib/log.c lib/num.c lib/pop3.c
-MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c maildrop/wire.c
+MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \
+	  maildrop/uidl.c maildrop/wire.c
 LIB_OBJ	= $(LIB_SRC:%.c=$(O)/%.o)
 MD_OBJ	= $(MD_SRC:%.c=$(O)/%.o)
 
@@ -61,13 +62,13 @@ $(O)/libmaildrop.a: $(MD_OBJ)
 	$(AR) rcs $@ $^
 
 $(O)/pop3d-maildrop: $(O)/maildrop/main.o $(O)/libmaildrop.a $(O)/libpop3d.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CDB_LIBS) $(CRYPTO_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CDB_LIBS) $(MD_LIBS)
 
 $(O)/tests/%: tests/unit/%.c tests/unit/check.h $(O)/libmaildrop.a \
 	    $(O)/libpop3d.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
-	    $(O)/libmaildrop.a $(O)/libpop3d.a $(CDB_LIBS) $(CRYPTO_LIBS)
+	    $(O)/libmaildrop.a $(O)/libpop3d.a $(CDB_LIBS) $(MD_LIBS)
 
 # The whole suite: unit tests, end-to-end tests, man page lint.
 check: $(PROGS) $(UNIT_BIN)
@@ -102,7 +103,7 @@ fuzz:
 	@for f in $(FUZZ); do \
 	    clang -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) -Ilib \
 	        -Imaildrop $(CDB_CFLAGS) -o build/fuzz/$$f tests/fuzz/$$f.c \
-	        $(LIB_SRC) $(MD_SRC) $(CDB_LIBS) $(CRYPTO_LIBS) || exit 1; \
+	        $(LIB_SRC) $(MD_SRC) $(CDB_LIBS) $(MD_LIBS) || exit 1; \
 	    mkdir -p build/fuzz/$$f.corpus; \
 	    if build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) \
 	        -artifact_prefix=build/fuzz/ build/fuzz/$$f.corpus \

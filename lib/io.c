@@ -191,14 +191,14 @@ in_line(struct in *in, char *line, size_t max, size_t hostile, size_t *len)
 	char		*lf, last = '\0';
 	enum in_status	st;
 
+	/* seen: octets before the LF.  A line of max octets fits in line[]. */
 	for (;;) {
 		chunk = in->end - in->start;
 		lf = memchr(in->buf + in->start, '\n', chunk);
 		if (lf != NULL)
 			chunk = lf - (in->buf + in->start);
-		/* Copy what fits (a CR may follow max); past that only count. */
-		if (seen < max + 1) {
-			keep = max + 1 - seen;
+		if (seen < max - 1) {
+			keep = max - 1 - seen;
 			if (keep > chunk)
 				keep = chunk;
 			memcpy(line + seen, in->buf + in->start, keep);
@@ -211,17 +211,17 @@ in_line(struct in *in, char *line, size_t max, size_t hostile, size_t *len)
 			in->start++;		/* the LF */
 			break;
 		}
-		if (seen > hostile + 1)		/* + 1: the CR of a CRLF */
+		if (seen + 1 > hostile)		/* too long even if LF came now */
 			return IN_HOSTILE;
 		if (!in_fill(in, deadline, &st))
 			return st;
 	}
+	if (seen + 1 > hostile)
+		return IN_HOSTILE;
+	if (seen + 1 > max)
+		return IN_TOOLONG;
 	if (last == '\r' && seen > 0)
 		seen--;
-	if (seen > hostile)
-		return IN_HOSTILE;
-	if (seen > max)
-		return IN_TOOLONG;
 	line[seen] = '\0';
 	*len = seen;
 	return IN_LINE;

@@ -32,7 +32,7 @@ struct in {
 };
 
 enum in_status {
-	IN_LINE,	/* a line within max, in line[] without its CRLF/LF */
+	IN_LINE,	/* a line within max, in line[] without its CRLF or LF */
 	IN_TOOLONG,	/* longer than max, within hostile: consumed, dropped */
 	IN_HOSTILE,	/* longer than hostile: the rest is left unread */
 	IN_EOF,		/* the peer closed (a partial last line is dropped) */
@@ -52,12 +52,12 @@ int	out_flush(struct out *);
 
 void	in_init(struct in *, int, int, struct out *);
 /*
- * Reads one line ending in LF (a CR before the LF is dropped too).  line
- * must hold max + 1 bytes; the line is NUL-terminated there and its length
- * stored in *len.  Lines longer than max and at most hostile are consumed
- * whole; a line longer than hostile is not.  Before blocking, the output
- * named at in_init is flushed, so that pipelined commands are answered in
- * one write.
+ * Reads one line ending in LF (a CR before the LF is dropped too).  max and
+ * hostile count the whole line, its CRLF or LF included.  line must hold
+ * max bytes; the text is NUL-terminated there and its length stored in
+ * *len.  A line longer than max and at most hostile is consumed whole; a
+ * longer one is not.  Before blocking, the output named at in_init is
+ * flushed, so that pipelined commands are answered in one write.
  */
 enum in_status in_line(struct in *, char *, size_t, size_t, size_t *);
 /* Octets received but not yet returned as lines. */

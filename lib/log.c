@@ -44,7 +44,8 @@ log_vwrite(const char *fmt, va_list ap)
 	char	line[LOGLINE_MAX];
 	int	n, m;
 
-	n = snprintf(line, sizeof(line), "%s: ", progname);
+	n = snprintf(line, sizeof(line), "%s[%ld]: ", progname,
+	    (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
@@ -112,7 +113,8 @@ logline_start(struct logline *l, const char *event)
 {
 	int	n;
 
-	n = snprintf(l->buf, sizeof(l->buf), "%s: %s", progname, event);
+	n = snprintf(l->buf, sizeof(l->buf), "%s[%ld]: %s", progname,
+	    (long)getpid(), event);
 	l->len = (n < 0 || (size_t)n >= sizeof(l->buf)) ? 0 : (size_t)n;
 }
 

@@ -1,5 +1,6 @@
 /*
- * Logging: one line per event on stderr, "program: event key=value ...".
+ * Logging: one line per event on stderr, "program[pid]: event key=value",
+ * the pid telling the lines of concurrent sessions apart.
  * Values are escaped (control characters, non-ASCII, quote and backslash
  * as \xHH) so that a line stays one line whatever a client or a file name
  * holds, quoted when they hold a space or "=", and cut at LOG_VALUE_MAX.  Nothing secret is ever passed

@@ -108,49 +108,57 @@ pop3_refusal(enum pop3_parse p, const struct pop3_verb *v,
 	return NULL;
 }
 
+/* The end of a loop on a line that never came; says goodbye if it fits. */
+static enum pop3_end
+pop3_stop(struct out *out, enum in_status st)
+{
+	switch (st) {
+	case IN_HOSTILE:
+		out_line(out, "-ERR command line far too long; closing");
+		out_flush(out);
+		return POP3_END_HOSTILE;
+	case IN_TIMEOUT:
+		out_line(out, "-ERR idle for too long; closing");
+		out_flush(out);
+		return POP3_END_TIMEOUT;
+	case IN_EOF:
+		out_flush(out);
+		return POP3_END_EOF;
+	default:
+		return POP3_END_IOERR;
+	}
+}
+
 enum pop3_end
 pop3_run(struct in *in, struct out *out, const struct pop3_verb *table,
     void *ctx)
 {
-	char			 line[POP3_CMD_TEXT_MAX + 1], buf[POP3_REPLY_MAX];
+	char			 line[POP3_CMD_MAX], buf[POP3_REPLY_MAX];
 	struct pop3_cmd		 cmd;
 	const struct pop3_verb	*v;
 	const char		*refusal;
 	enum pop3_parse		 p;
+	enum in_status		 st;
 	size_t			 len;
 
 	for (;;) {
-		switch (in_line(in, line, POP3_CMD_TEXT_MAX,
-		    POP3_LINE_TEXT_MAX, &len)) {
-		case IN_LINE:
-			break;
-		case IN_TOOLONG:
+		st = in_line(in, line, POP3_CMD_MAX, POP3_LINE_HOSTILE, &len);
+		if (st == IN_TOOLONG)
 			out_line(out, "-ERR command line too long (at most %d"
 			    " octets)", POP3_CMD_MAX);
-			continue;
-		case IN_HOSTILE:
-			out_line(out, "-ERR command line far too long;"
-			    " closing");
-			out_flush(out);
-			return POP3_END_HOSTILE;
-		case IN_TIMEOUT:
-			out_line(out, "-ERR idle for too long; closing");
-			out_flush(out);
-			return POP3_END_TIMEOUT;
-		case IN_EOF:
-			out_flush(out);
-			return POP3_END_EOF;
-		case IN_ERROR:
-			return POP3_END_IOERR;
-		}
-		p = pop3_parse(line, len, &cmd);
-		v = p == POP3_PARSED ? pop3_lookup(table, cmd.verb) : NULL;
-		refusal = pop3_refusal(p, v, &cmd, buf, sizeof(buf));
-		if (refusal != NULL)
-			out_line(out, "%s", refusal);
-		else if (v->fn(ctx, &cmd) == POP3_END) {
-			out_flush(out);
-			return POP3_END_HANDLER;
+		else if (st != IN_LINE)
+			return pop3_stop(out, st);
+		else {
+			p = pop3_parse(line, len, &cmd);
+			v = p == POP3_PARSED ? pop3_lookup(table, cmd.verb) :
+			    NULL;
+			refusal = pop3_refusal(p, v, &cmd, buf, sizeof(buf));
+			if (refusal != NULL)
+				out_line(out, "%s", refusal);
+			else if (v->fn(ctx, &cmd) == POP3_END) {
+				out_flush(out);
+				return POP3_END_HANDLER;
+			}
 		}
 		if (out->failed)
 			return POP3_END_IOERR;

@@ -9,10 +9,10 @@
 
 /*
  * RFC 2449 section 4: a command line is at most 255 octets including the
- * CRLF.  Longer lines are refused with -ERR and the session goes on.
+ * CRLF.  Longer lines are refused with -ERR and the session goes on.  The
+ * line end counts as it came: a bare LF leaves 254 octets of text.
  */
 #define POP3_CMD_MAX		255
-#define POP3_CMD_TEXT_MAX	(POP3_CMD_MAX - 2)
 
 /*
  * No client needs more than a response line's 512 octets (RFC 2449) for a
@@ -20,7 +20,7 @@
  * session ends without reading the rest.
  */
 #define POP3_LINE_HOSTILE	512
-#define POP3_LINE_TEXT_MAX	(POP3_LINE_HOSTILE - 2)
+#define POP3_LINE_TEXT_MAX	(POP3_LINE_HOSTILE - 1)
 
 /* Replies we compose stay within RFC 2449's 512 octets with CRLF. */
 #define POP3_REPLY_MAX		512
@@ -43,10 +43,10 @@
 #define POP3_IDLE_MAX		86400
 
 /*
- * Messages served in one session.  Each costs about 100 bytes of memory
- * and one LIST/UIDL line; past the setting the oldest found are served and
- * the rest wait for a later session.  The hard maximum bounds memory at
- * about 100 MB even when an operator raises the setting.
+ * Messages served in one session.  Each costs about 130 bytes of memory
+ * and one LIST/UIDL line; past the setting the newest are served (so that
+ * new mail shows) and the older wait for a later session.  The hard
+ * maximum bounds memory at about 130 MB even when an operator raises it.
  */
 #define MAILDROP_MSGS_DEFAULT	200000
 #define MAILDROP_MSGS_MIN	1
@@ -54,10 +54,10 @@
 
 /*
  * A size cache larger than this cannot belong to MAILDROP_MSGS_MAX
- * messages (each record is a unique name of at most 255 octets and
- * 16 octets of sizes, plus cdb's 24 octets of overhead): treat it as corrupt.
+ * messages (each record is a unique name of at most 255 octets, 32 octets
+ * of sizes and identity, and cdb's 24 octets of overhead): it is corrupt.
  */
-#define SIZECACHE_FILE_MAX	(MAILDROP_MSGS_MAX * 300L)
+#define SIZECACHE_FILE_MAX	(MAILDROP_MSGS_MAX * 320L)
 
 /* RFC 1939 section 7: a unique-id is 1 to 70 characters 0x21 to 0x7E. */
 #define UIDL_MAX		70

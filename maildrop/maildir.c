@@ -8,8 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
+#include "log.h"
 #include "maildir.h"
 
 /* Names live in chunks freed together: one allocation per 64 KB of names. */
@@ -21,10 +20,10 @@ struct arena {
 
 #define ARENA_CHUNK	65536
 
-static char *
-arena_dup(struct arena **a, const char *s, size_t n)
+char *
+maildir_strdup(struct maildir *md, const char *s, size_t n)
 {
-	struct arena	*c = *a;
+	struct arena	*c = md->arena;
 	char		*p;
 	size_t		 size;
 
@@ -32,10 +31,10 @@ arena_dup(struct arena **a, const char *s, size_t n)
 		size = n + 1 > ARENA_CHUNK ? n + 1 : ARENA_CHUNK;
 		if ((c = malloc(sizeof(*c) + size)) == NULL)
 			return NULL;
-		c->next = *a;
+		c->next = md->arena;
 		c->used = 0;
 		c->size = size;
-		*a = c;
+		md->arena = c;
 	}
 	p = c->data + c->used;
 	memcpy(p, s, n);
@@ -88,6 +87,16 @@ fail:
 	return -1;
 }
 
+static void
+msgs_forget(struct maildir *md)
+{
+	free(md->msgs);
+	md->msgs = NULL;
+	md->count = md->cap = 0;
+	arena_free(md->arena);
+	md->arena = NULL;
+}
+
 void
 maildir_close(struct maildir *md)
 {
@@ -102,11 +111,28 @@ maildir_close(struct maildir *md)
 	if (md->lockfd != -1)
 		close(md->lockfd);
 	md->fd = md->curfd = md->newfd = md->lockfd = -1;
-	free(md->msgs);
-	md->msgs = NULL;
-	arena_free(md->arena);
-	md->arena = NULL;
+	msgs_forget(md);
 	errno = saved;
+}
+
+int
+maildir_lock(struct maildir *md)
+{
+	struct flock	fl;
+
+	md->lockfd = openat(md->fd, MAILDIR_LOCK_FILE,
+	    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (md->lockfd == -1)
+		return -1;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(md->lockfd, F_OFD_SETLK, &fl) == -1) {
+		if (errno == EACCES)
+			errno = EAGAIN;
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -126,19 +152,20 @@ uniq_len(const char *name)
 int
 maildir_name_size(const char *uniq, size_t len, char key, uint64_t *size)
 {
-	size_t		i;
+	size_t		i, start;
 	uint64_t	v;
 
 	for (i = 0; i + 3 < len; i++) {
 		if (uniq[i] != ',' || uniq[i + 1] != key || uniq[i + 2] != '=')
 			continue;
 		v = 0;
-		for (i += 3; i < len && uniq[i] >= '0' && uniq[i] <= '9'; i++) {
+		for (start = i += 3; i < len && uniq[i] >= '0' &&
+		    uniq[i] <= '9'; i++) {
 			if (v > (UINT64_MAX - 9) / 10)
 				return 0;
 			v = v * 10 + (uniq[i] - '0');
 		}
-		if (i < len && uniq[i] != ',')
+		if (i == start || (i < len && uniq[i] != ','))
 			return 0;
 		*size = v;
 		return 1;
@@ -147,35 +174,42 @@ maildir_name_size(const char *uniq, size_t len, char key, uint64_t *size)
 }
 
 /*
- * Delivery order from a name "SECONDS.M<usec>P<pid>.host" (the Maildir
- * convention); 0 when the name doesn't start with seconds, and then the
- * file's mtime stands in.
+ * Delivery order: the time at the start of a Maildir name
+ * "SECONDS.M<usec>P<pid>.host", else the file's mtime.  0, or -1 when the
+ * file is gone.
  */
 static int
-order_from_name(const char *name, int64_t *sec, uint32_t *usec)
+entry_order(int dirfd, const char *name, int64_t *sec, uint32_t *usec)
 {
-	int64_t	s = 0;
-	uint32_t u = 0;
-	int	digits = 0;
+	struct stat	st;
+	int64_t		s = 0;
+	uint32_t	u = 0;
+	int		digits;
 
-	for (; *name >= '0' && *name <= '9' && digits < 18; name++, digits++)
+	for (digits = 0; *name >= '0' && *name <= '9' && digits < 18; name++,
+	    digits++)
 		s = s * 10 + (*name - '0');
-	if (digits == 0)
+	if (digits > 0) {
+		if (name[0] == '.' && name[1] == 'M')
+			for (name += 2, digits = 0; *name >= '0' &&
+			    *name <= '9' && digits < 9; name++, digits++)
+				u = u * 10 + (*name - '0');
+		*sec = s;
+		*usec = u;
 		return 0;
-	if (name[0] == '.' && name[1] == 'M')
-		for (name += 2, digits = 0; *name >= '0' && *name <= '9' &&
-		    digits < 9; name++, digits++)
-			u = u * 10 + (*name - '0');
-	*sec = s;
-	*usec = u;
-	return 1;
+	}
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	*sec = st.st_mtim.tv_sec;
+	*usec = st.st_mtim.tv_nsec / 1000;
+	return 0;
 }
 
 static int
-msg_add(struct maildir *md, int dirfd, const char *name, enum md_dir dir)
+msg_add(struct maildir *md, int dirfd, const char *name, enum md_dir dir,
+    uint64_t ino)
 {
 	struct msg	*m, *n;
-	struct stat	 st;
 	size_t		 len = strlen(name), cap;
 
 	if (md->count == md->cap) {
@@ -187,32 +221,34 @@ msg_add(struct maildir *md, int dirfd, const char *name, enum md_dir dir)
 	}
 	m = &md->msgs[md->count];
 	memset(m, 0, sizeof(*m));
-	if ((m->name = arena_dup(&md->arena, name, len)) == NULL)
+	if (entry_order(dirfd, name, &m->order_sec, &m->order_usec) == -1)
+		return 0;		/* gone already */
+	if ((m->name = maildir_strdup(md, name, len)) == NULL)
 		return -1;
 	m->dir = dir;
+	m->d_ino = ino;
 	m->uniq_len = uniq_len(name);
-	m->disk_known = maildir_name_size(name, m->uniq_len, 'S', &m->disk);
-	m->wire_known = maildir_name_size(name, m->uniq_len, 'W', &m->wire);
-	if (!order_from_name(name, &m->order_sec, &m->order_usec)) {
-		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-			return errno == ENOENT ? 0 : -1;
-		m->order_sec = st.st_mtim.tv_sec;
-		m->order_usec = st.st_mtim.tv_nsec / 1000;
-		m->disk = st.st_size;
-		m->disk_known = 1;
-	}
+	if (maildir_name_size(name, m->uniq_len, 'W', &m->wire))
+		m->size_from = SIZE_NAME;
 	md->count++;
 	return 0;
 }
 
-/* Whether a directory entry can be a message. */
+/*
+ * Whether a directory entry can be a message: not a dot-file, directory or
+ * symbolic link (messages are opened with O_NOFOLLOW; a link is logged).
+ */
 static int
 entry_is_message(const struct dirent *d)
 {
-	if (d->d_name[0] == '.')
+	if (d->d_name[0] == '.' || d->d_type == DT_DIR)
 		return 0;
-	return d->d_type == DT_REG || d->d_type == DT_UNKNOWN ||
-	    d->d_type == DT_LNK;
+	if (d->d_type == DT_LNK) {
+		log_warn("skipping %s: a symbolic link is not a message",
+		    d->d_name);
+		return 0;
+	}
+	return 1;
 }
 
 /* Moves new/name to cur/name:2, and stores the name it now has in to. */
@@ -236,14 +272,58 @@ stay:
 	return MD_NEW;
 }
 
+/* Delivery times, compared: the order messages are numbered in. */
+struct order {
+	int64_t		sec;
+	uint32_t	usec;
+};
+
 static int
-scan_dir(struct maildir *md, enum md_dir dir)
+order_cmp(const struct order *a, const struct order *b)
+{
+	if (a->sec != b->sec)
+		return a->sec < b->sec ? -1 : 1;
+	if (a->usec != b->usec)
+		return a->usec < b->usec ? -1 : 1;
+	return 0;
+}
+
+/*
+ * With more messages than md->max, the newest md->max are kept: those after
+ * the cut, and as many as still fit of those exactly at it.
+ */
+struct cutoff {
+	struct order	at;
+	size_t		equal_left;
+};
+
+static int
+cutoff_keeps(struct cutoff *c, int dirfd, const char *name)
+{
+	struct order	o;
+	int		r;
+
+	if (entry_order(dirfd, name, &o.sec, &o.usec) == -1)
+		return 0;
+	r = order_cmp(&o, &c->at);
+	if (r > 0)
+		return 1;
+	if (r == 0 && c->equal_left > 0) {
+		c->equal_left--;
+		return 1;
+	}
+	return 0;
+}
+
+/* 1 when the directory held more than md->max messages (cut off == NULL). */
+static int
+scan_dir(struct maildir *md, enum md_dir dir, struct cutoff *cut)
 {
 	int		 fd = dir == MD_NEW ? md->newfd : md->curfd, dfd;
 	DIR		*dp;
 	struct dirent	*d;
 	char		 to[NAME_MAX + 1];
-	enum md_dir	 at;
+	enum md_dir	 at = dir;
 	int		 ret = 0;
 
 	if ((dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
@@ -255,24 +335,22 @@ scan_dir(struct maildir *md, enum md_dir dir)
 	for (;;) {
 		errno = 0;
 		if ((d = readdir(dp)) == NULL) {
-			if (errno != 0)
-				ret = -1;
+			ret = errno != 0 ? -1 : 0;
 			break;
 		}
 		if (!entry_is_message(d))
 			continue;
-		if (md->count >= md->max) {
-			md->truncated = 1;
+		if (cut != NULL && !cutoff_keeps(cut, fd, d->d_name))
+			continue;
+		if (cut == NULL && md->count >= md->max) {
+			ret = 1;
 			break;
 		}
-		if (dir == MD_NEW) {
+		snprintf(to, sizeof(to), "%s", d->d_name);
+		if (dir == MD_NEW)
 			at = move_to_cur(md, d->d_name, to, sizeof(to));
-			if (msg_add(md, at == MD_CUR ? md->curfd : md->newfd,
-			    to, at) == -1) {
-				ret = -1;
-				break;
-			}
-		} else if (msg_add(md, md->curfd, d->d_name, MD_CUR) == -1) {
+		if (msg_add(md, at == MD_CUR ? md->curfd : md->newfd, to, at,
+		    d->d_ino) == -1) {
 			ret = -1;
 			break;
 		}
@@ -281,24 +359,113 @@ scan_dir(struct maildir *md, enum md_dir dir)
 	return ret;
 }
 
+/* Keeps the newest max delivery times seen in a min-heap: heap[0] is cut. */
+static void
+heap_offer(struct order *heap, size_t *n, size_t max, const struct order *o)
+{
+	struct order	tmp;
+	size_t		i, c;
+
+	if (*n < max) {
+		for (i = (*n)++; i > 0 && order_cmp(o, &heap[(i - 1) / 2]) < 0;
+		    i = (i - 1) / 2)
+			heap[i] = heap[(i - 1) / 2];
+		heap[i] = *o;
+		return;
+	}
+	if (order_cmp(o, &heap[0]) <= 0)
+		return;
+	heap[0] = *o;
+	for (i = 0; (c = 2 * i + 1) < *n; i = c) {
+		if (c + 1 < *n && order_cmp(&heap[c + 1], &heap[c]) < 0)
+			c++;
+		if (order_cmp(&heap[c], &heap[i]) >= 0)
+			break;
+		tmp = heap[i];
+		heap[i] = heap[c];
+		heap[c] = tmp;
+	}
+}
+
+/* Reads every entry's delivery time to find where the newest max begin. */
+static int
+cutoff_find(struct maildir *md, struct cutoff *cut)
+{
+	int		 fds[2] = { md->curfd, md->newfd }, i, dfd;
+	struct order	*heap, o;
+	struct dirent	*d;
+	size_t		 n = 0, k;
+	DIR		*dp;
+
+	if ((heap = calloc(md->max, sizeof(*heap))) == NULL)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		dfd = openat(fds[i], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd == -1 || (dp = fdopendir(dfd)) == NULL) {
+			if (dfd != -1)
+				close(dfd);
+			free(heap);
+			return -1;
+		}
+		while ((d = readdir(dp)) != NULL)
+			if (d->d_name[0] != '.' && d->d_type != DT_DIR &&
+			    d->d_type != DT_LNK &&
+			    entry_order(fds[i], d->d_name, &o.sec, &o.usec) == 0)
+				heap_offer(heap, &n, md->max, &o);
+		closedir(dp);
+	}
+	cut->at = heap[0];
+	for (k = 0, cut->equal_left = 0; k < n; k++)
+		if (order_cmp(&heap[k], &cut->at) == 0)
+			cut->equal_left++;
+	free(heap);
+	return 0;
+}
+
+/*
+ * Oldest delivery first; at the same time, by unique name, then by
+ * directory and inode: nothing a flag change alters.
+ */
 static int
 msg_cmp(const void *a, const void *b)
 {
 	const struct msg *x = a, *y = b;
+	struct order	ox = { x->order_sec, x->order_usec };
+	struct order	oy = { y->order_sec, y->order_usec };
+	size_t		n = x->uniq_len < y->uniq_len ? x->uniq_len : y->uniq_len;
+	int		c;
 
-	if (x->order_sec != y->order_sec)
-		return x->order_sec < y->order_sec ? -1 : 1;
-	if (x->order_usec != y->order_usec)
-		return x->order_usec < y->order_usec ? -1 : 1;
-	return strcmp(x->name, y->name);
+	if ((c = order_cmp(&ox, &oy)) != 0)
+		return c;
+	if ((c = memcmp(x->name, y->name, n)) != 0)
+		return c;
+	if (x->uniq_len != y->uniq_len)
+		return x->uniq_len < y->uniq_len ? -1 : 1;
+	if (x->dir != y->dir)
+		return x->dir < y->dir ? -1 : 1;
+	return x->d_ino < y->d_ino ? -1 : x->d_ino > y->d_ino;
 }
 
 int
 maildir_scan(struct maildir *md)
 {
+	struct cutoff	cut;
+	int		r;
+
 	/* cur/ first: what new/ adds to cur/ must not be listed twice. */
-	if (scan_dir(md, MD_CUR) == -1 || scan_dir(md, MD_NEW) == -1)
+	if ((r = scan_dir(md, MD_CUR, NULL)) == 0)
+		r = scan_dir(md, MD_NEW, NULL);
+	if (r == -1)
 		return -1;
+	if (r == 1) {
+		/* Too many: start again, keeping only the newest. */
+		msgs_forget(md);
+		md->truncated = 1;
+		if (cutoff_find(md, &cut) == -1 ||
+		    scan_dir(md, MD_CUR, &cut) == -1 ||
+		    scan_dir(md, MD_NEW, &cut) == -1)
+			return -1;
+	}
 	if (md->count > 0)
 		qsort(md->msgs, md->count, sizeof(*md->msgs), msg_cmp);
 	return 0;
@@ -311,7 +478,7 @@ maildir_prune(struct maildir *md)
 
 	md->octets = 0;
 	for (i = j = 0; i < md->count; i++) {
-		if (!md->msgs[i].wire_known)
+		if (md->msgs[i].size_from == SIZE_NONE)
 			continue;
 		md->octets += md->msgs[i].wire;
 		md->msgs[j++] = md->msgs[i];
@@ -319,156 +486,36 @@ maildir_prune(struct maildir *md)
 	md->count = j;
 }
 
-int
-maildir_uidl_plain(const char *s, size_t len)
-{
-	size_t	i;
-
-	if (len == 0 || len > UIDL_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
-void
-maildir_uidl_digest(const char *s, size_t len, char out[33])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char	md[EVP_MAX_MD_SIZE];
-	unsigned int	mdlen = 0;
-	int		i;
-
-	if (EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen < 16)
-		memset(md, 0, sizeof(md));	/* dedup keeps them unique */
-	for (i = 0; i < 16; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[32] = '\0';
-}
-
-static int
-uidl_digest_of(struct maildir *md, struct msg *m, const char *s, size_t len)
-{
-	char	hex[33];
-
-	maildir_uidl_digest(s, len, hex);
-	if ((m->uidl = arena_dup(&md->arena, hex, 32)) == NULL)
-		return -1;
-	m->uidl_len = 32;
-	return 0;
-}
-
-/* Indexes sorted by UIDL, ties by message number (the older keeps it). */
-static int
-uidl_cmp(const void *a, const void *b, void *arg)
-{
-	const struct maildir *md = arg;
-	const struct msg *x = &md->msgs[*(const size_t *)a];
-	const struct msg *y = &md->msgs[*(const size_t *)b];
-	size_t	n = x->uidl_len < y->uidl_len ? x->uidl_len : y->uidl_len;
-	int	c = memcmp(x->uidl, y->uidl, n);
-
-	if (c != 0)
-		return c;
-	if (x->uidl_len != y->uidl_len)
-		return x->uidl_len < y->uidl_len ? -1 : 1;
-	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
-}
-
 /*
- * The same unique name twice (a copy in new/ and cur/, or one message
- * under two flag sets): the later ones get a digest of where they are,
- * salted by the round; repeated until no two are equal.
+ * Looks for the message's file in cur/, then new/: the same unique name and
+ * the same inode, so that another message of that unique name is never
+ * taken for it.
  */
-static int
-uidls_dedup(struct maildir *md, size_t *idx)
-{
-	char	 salted[NAME_MAX + 32];
-	size_t	 i, dups;
-	int	 round, n;
-	struct msg *m, *prev;
-
-	for (round = 0; round < 16; round++) {
-		for (i = 0; i < md->count; i++)
-			idx[i] = i;
-		qsort_r(idx, md->count, sizeof(*idx), uidl_cmp, md);
-		for (i = 1, dups = 0; i < md->count; i++) {
-			prev = &md->msgs[idx[i - 1]];
-			m = &md->msgs[idx[i]];
-			if (prev->uidl_len != m->uidl_len ||
-			    memcmp(prev->uidl, m->uidl, m->uidl_len) != 0)
-				continue;
-			n = snprintf(salted, sizeof(salted), "%d:%s/%s:%zu",
-			    round, m->dir == MD_NEW ? "new" : "cur", m->name,
-			    round < 8 ? 0 : idx[i]);
-			if (n < 0 || (size_t)n >= sizeof(salted))
-				n = sizeof(salted) - 1;
-			if (uidl_digest_of(md, m, salted, n) == -1)
-				return -1;
-			dups++;
-		}
-		if (dups == 0)
-			return 0;
-	}
-	return 0;
-}
-
-int
-maildir_uidls(struct maildir *md)
-{
-	size_t	 i, *idx;
-	struct msg *m;
-	int	 ret;
-
-	for (i = 0; i < md->count; i++) {
-		m = &md->msgs[i];
-		if (maildir_uidl_plain(m->name, m->uniq_len)) {
-			m->uidl = m->name;
-			m->uidl_len = m->uniq_len;
-		} else if (uidl_digest_of(md, m, m->name, m->uniq_len) == -1)
-			return -1;
-	}
-	if (md->count < 2)
-		return 0;
-	if ((idx = calloc(md->count, sizeof(*idx))) == NULL)
-		return -1;
-	ret = uidls_dedup(md, idx);
-	free(idx);
-	return ret;
-}
-
-/* Looks for the message's unique name in cur/, then new/. */
 static int
 msg_locate(struct maildir *md, struct msg *m)
 {
-	enum md_dir	 dirs[2] = { MD_CUR, MD_NEW };
+	int		 fds[2] = { md->curfd, md->newfd }, i, dfd, found = 0;
 	DIR		*dp;
 	struct dirent	*d;
 	char		*name;
-	int		 i, dfd, found = 0;
 
 	for (i = 0; i < 2 && !found; i++) {
-		dfd = openat(dirs[i] == MD_NEW ? md->newfd : md->curfd, ".",
-		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		dfd = openat(fds[i], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd == -1 || (dp = fdopendir(dfd)) == NULL) {
 			if (dfd != -1)
 				close(dfd);
 			return -1;
 		}
 		while ((d = readdir(dp)) != NULL) {
-			if (strncmp(d->d_name, m->name, m->uniq_len) != 0 ||
+			if (d->d_ino != m->d_ino ||
+			    strncmp(d->d_name, m->name, m->uniq_len) != 0 ||
 			    (d->d_name[m->uniq_len] != ':' &&
 			    d->d_name[m->uniq_len] != '\0'))
 				continue;
-			name = arena_dup(&md->arena, d->d_name,
-			    strlen(d->d_name));
+			name = maildir_strdup(md, d->d_name, strlen(d->d_name));
 			if (name != NULL) {
 				m->name = name;
-				m->dir = dirs[i];
+				m->dir = i == 0 ? MD_CUR : MD_NEW;
 				found = 1;
 			}
 			break;
@@ -512,24 +559,4 @@ maildir_remove(struct maildir *md, struct msg *m)
 	if (unlinkat(maildir_dirfd(md, m), m->name, 0) == 0 || errno == ENOENT)
 		return 0;
 	return -1;
-}
-
-int
-maildir_lock(struct maildir *md)
-{
-	struct flock	fl;
-
-	md->lockfd = openat(md->fd, MAILDIR_LOCK_FILE,
-	    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (md->lockfd == -1)
-		return -1;
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	if (fcntl(md->lockfd, F_OFD_SETLK, &fl) == -1) {
-		if (errno == EACCES)
-			errno = EAGAIN;
-		return -1;
-	}
-	return 0;
 }

@@ -1,7 +1,10 @@
 /*
  * A Maildir as one session of pop3d-maildrop sees it: the messages of cur/
  * and new/ (new ones moved to cur/ at the scan), numbered oldest delivery
- * first, each with its wire size and its UIDL.
+ * first, each with its wire size and its UIDL.  A message is known by its
+ * directory entry's inode number as well as its name, so that a file
+ * renamed by another program is found again, and never confused with
+ * another file of the same unique name.
  */
 #ifndef POP3D_MAILDIR_H
 #define POP3D_MAILDIR_H
@@ -13,18 +16,23 @@
 
 enum md_dir { MD_CUR, MD_NEW };
 
+/* Where a message's wire size came from. */
+enum md_size { SIZE_NONE, SIZE_NAME, SIZE_CACHE, SIZE_READ };
+
 struct msg {
 	char		*name;		/* file name within cur/ or new/ */
 	const char	*uidl;		/* not NUL-terminated: uidl_len */
 	int64_t		 order_sec;	/* delivery time from the name */
 	uint32_t	 order_usec;
-	uint64_t	 disk;		/* file size; valid if disk_known */
+	uint64_t	 d_ino;		/* readdir's inode number */
+	uint64_t	 disk;		/* from stat: size, inode, mtime */
+	uint64_t	 st_ino;
+	int64_t		 mtime_ns;
 	uint64_t	 wire;		/* octets RETR sends, unstuffed */
 	uint16_t	 uniq_len;	/* the name up to its ':' */
 	uint8_t		 uidl_len;
 	uint8_t		 dir;		/* enum md_dir */
-	uint8_t		 disk_known;
-	uint8_t		 wire_known;
+	uint8_t		 size_from;	/* enum md_size; SIZE_NONE: unknown */
 	uint8_t		 deleted;
 };
 
@@ -51,12 +59,17 @@ void	maildir_close(struct maildir *);
 
 /*
  * Lists cur/, then moves each file of new/ into cur/ (adding ":2,") and
- * lists it, up to md->max messages; sorts them oldest delivery first.
- * Dot-files and directories are skipped.  0, or -1 with errno.
+ * lists it; sorts them oldest delivery first.  Dot-files, directories and
+ * symbolic links are skipped.  With more than md->max messages, the newest
+ * md->max are listed (so that new mail shows) and md->truncated is set.
+ * 0, or -1 with errno.
  */
 int	maildir_scan(struct maildir *);
 
-/* Drops the messages whose wire size is unknown (gone since the scan). */
+/*
+ * Drops the messages whose wire size is unknown (gone or unreadable since
+ * the scan) and adds up md->octets.
+ */
 void	maildir_prune(struct maildir *);
 
 /*
@@ -65,6 +78,9 @@ void	maildir_prune(struct maildir *);
  * makes the UIDLs unique within the maildrop.  0, or -1 (out of memory).
  */
 int	maildir_uidls(struct maildir *);
+
+/* A copy of n octets of s that lives as long as the maildir; or NULL. */
+char	*maildir_strdup(struct maildir *, const char *, size_t);
 
 /* The descriptor of the directory a message lives in. */
 int	maildir_dirfd(const struct maildir *, const struct msg *);
@@ -79,13 +95,19 @@ int	maildir_open_msg(struct maildir *, struct msg *);
 /* Removes a message's file; a file already gone counts as removed. */
 int	maildir_remove(struct maildir *, struct msg *);
 
-/* Parses ",S=" or ",W=" (key 'S' or 'W') from a unique name: 1 if found. */
+/*
+ * Parses ",S=" or ",W=" (key 'S' or 'W') and its digits from a unique name:
+ * 1 if found, 0 if absent or malformed.
+ */
 int	maildir_name_size(const char *, size_t, char, uint64_t *);
 
 /* Whether the unique part of a name can be a UIDL as it is. */
 int	maildir_uidl_plain(const char *, size_t);
 
-/* Writes the digest form of a UIDL for data (NUL-terminated, 33 octets). */
+/*
+ * Writes the digest form of a UIDL for data: the first 32 hexadecimal
+ * digits of its SHA-256, NUL-terminated.
+ */
 void	maildir_uidl_digest(const char *, size_t, char[33]);
 
 #endif

@@ -113,6 +113,8 @@ session_log(const struct session *s, const struct sizes_stats *st,
 		logline_num(&l, "unremoved", s->unremoved);
 	if (s->md->truncated)
 		logline_num(&l, "truncated", 1);
+	if (st->unreadable > 0)
+		logline_num(&l, "unreadable", st->unreadable);
 	logline_num(&l, "size_name", st->from_name);
 	logline_num(&l, "size_cache", st->from_cache);
 	logline_num(&l, "size_read", st->computed);

@@ -13,12 +13,15 @@
 #include "wire.h"
 
 /*
- * Record layout: key = unique name, value = disk size and wire size, each
- * 8 octets little-endian.  A header record under SIZES_MAGIC holds the
- * record count, so that entries of removed messages are noticed (stale).
+ * Record layout: key = unique name; value = file size, wire size, inode
+ * and mtime in nanoseconds, each 8 octets little-endian.  A header record
+ * under SIZES_MAGIC holds the record count, so that entries of removed
+ * messages are noticed (stale) and the file is rewritten without them.
  */
-#define SIZES_MAGIC	"\0pop3d-sizes-1"
+#define SIZES_MAGIC	"\0pop3d-sizes-2"
 #define SIZES_MAGIC_LEN	(sizeof(SIZES_MAGIC) - 1)
+#define SIZES_VALUE	32
+#define SIZES_TMP	SIZES_FILE ".tmp"	/* one writer: the lock holder */
 
 static void
 put64(unsigned char *p, uint64_t v)
@@ -42,19 +45,29 @@ get64(const unsigned char *p)
 
 struct cache {
 	int		fd;
-	int		open;
+	int		usable;
 	uint64_t	records;
 	struct cdb	cdb;
 };
+
+static void
+cache_close(struct cache *c)
+{
+	if (c->usable) {
+		cdb_free(&c->cdb);
+		close(c->fd);
+	}
+	c->usable = 0;
+}
 
 /* Opens the cache: 1 usable, 0 absent, -1 corrupt (rebuilt, not trusted). */
 static int
 cache_open(struct maildir *md, struct cache *c)
 {
-	struct stat		 st;
-	unsigned char		 v[8];
+	struct stat	st;
+	unsigned char	v[8];
 
-	c->open = 0;
+	c->usable = 0;
 	c->fd = openat(md->fd, SIZES_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (c->fd == -1)
 		return errno == ENOENT ? 0 : -1;
@@ -64,46 +77,42 @@ cache_open(struct maildir *md, struct cache *c)
 		close(c->fd);
 		return -1;
 	}
-	c->open = 1;
+	c->usable = 1;
 	if (cdb_find(&c->cdb, SIZES_MAGIC, SIZES_MAGIC_LEN) != 1 ||
 	    cdb_datalen(&c->cdb) != 8 ||
-	    cdb_read(&c->cdb, v, 8, cdb_datapos(&c->cdb)) != 0)
+	    cdb_read(&c->cdb, v, 8, cdb_datapos(&c->cdb)) != 0) {
+		cache_close(c);
 		return -1;
+	}
 	c->records = get64(v);
 	return 1;
 }
 
-static void
-cache_close(struct cache *c)
-{
-	if (c->open) {
-		cdb_free(&c->cdb);
-		close(c->fd);
-	}
-	c->open = 0;
-}
-
-/* 1 and the wire size when a record matches the file, 0 if none, -1 bad. */
+/*
+ * 1 and the wire size when a record matches the file (size, inode, mtime),
+ * 0 when there is none or it is for another file, -1 when it is corrupt.
+ */
 static int
 cache_get(struct cache *c, const struct msg *m, uint64_t *wire)
 {
-	unsigned char	v[16];
+	unsigned char	v[SIZES_VALUE];
 	uint64_t	disk, w;
 	int		r;
 
 	r = cdb_find(&c->cdb, m->name, m->uniq_len);
 	if (r != 1)
 		return r;
-	if (cdb_datalen(&c->cdb) != 16 ||
-	    cdb_read(&c->cdb, v, 16, cdb_datapos(&c->cdb)) != 0)
+	if (cdb_datalen(&c->cdb) != SIZES_VALUE ||
+	    cdb_read(&c->cdb, v, SIZES_VALUE, cdb_datapos(&c->cdb)) != 0)
 		return -1;
 	disk = get64(v);
 	w = get64(v + 8);
 	/* Every octet is sent once, plus at most a CR each and a CRLF. */
 	if (w < disk || w > 2 * disk + 2)
 		return -1;
-	if (disk != m->disk)
-		return 0;		/* another file of that name: stale */
+	if (disk != m->disk || get64(v + 16) != m->st_ino ||
+	    (int64_t)get64(v + 24) != m->mtime_ns)
+		return 0;
 	*wire = w;
 	return 1;
 }
@@ -113,48 +122,62 @@ static int
 cache_write(struct maildir *md)
 {
 	struct cdb_make	 cm;
-	char		 tmp[64];
-	unsigned char	 v[16];
+	unsigned char	 v[SIZES_VALUE];
 	uint64_t	 records = 0;
 	size_t		 i;
-	int		 fd;
+	int		 fd, ok;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", SIZES_FILE,
-	    (long)getpid()) >= sizeof(tmp))
-		return -1;
-	fd = openat(md->fd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
+	fd = openat(md->fd, SIZES_TMP, O_RDWR | O_CREAT | O_TRUNC |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return -1;
-	if (cdb_make_start(&cm, fd) != 0)
-		goto fail;
-	for (i = 0; i < md->count; i++) {
+	ok = cdb_make_start(&cm, fd) == 0;
+	for (i = 0; ok && i < md->count; i++) {
 		const struct msg *m = &md->msgs[i];
 
-		if (!m->wire_known || !m->disk_known)
+		if (m->size_from != SIZE_CACHE && m->size_from != SIZE_READ)
 			continue;
 		put64(v, m->disk);
 		put64(v + 8, m->wire);
-		if (cdb_make_add(&cm, m->name, m->uniq_len, v, 16) != 0)
-			goto fail;
+		put64(v + 16, m->st_ino);
+		put64(v + 24, (uint64_t)m->mtime_ns);
+		ok = cdb_make_add(&cm, m->name, m->uniq_len, v,
+		    SIZES_VALUE) == 0;
 		records++;
 	}
 	put64(v, records);
-	if (cdb_make_add(&cm, SIZES_MAGIC, SIZES_MAGIC_LEN, v, 8) != 0 ||
-	    cdb_make_finish(&cm) != 0 || fsync(fd) == -1 || close(fd) == -1) {
-		fd = -1;
-		goto fail;
-	}
-	if (renameat(md->fd, tmp, md->fd, SIZES_FILE) == -1) {
-		unlinkat(md->fd, tmp, 0);
-		return -1;
-	}
-	return 0;
-fail:
-	if (fd != -1)
-		close(fd);
-	unlinkat(md->fd, tmp, 0);
+	/* cdb_make_finish frees what cdb_make holds, so it runs regardless. */
+	ok = ok && cdb_make_add(&cm, SIZES_MAGIC, SIZES_MAGIC_LEN, v, 8) == 0;
+	ok = cdb_make_finish(&cm) == 0 && ok;
+	ok = ok && fsync(fd) == 0;
+	ok = close(fd) == 0 && ok;
+	if (ok && renameat(md->fd, SIZES_TMP, md->fd, SIZES_FILE) == 0)
+		return 0;
+	unlinkat(md->fd, SIZES_TMP, 0);
 	return -1;
+}
+
+/* Errors that say this process, not the message, is in trouble. */
+static int
+error_of_process(int err)
+{
+	return err == ENOMEM || err == EMFILE || err == ENFILE;
+}
+
+/* The file's identity and size: 1 known, 0 gone, -1 error. */
+static int
+size_stat(struct maildir *md, struct msg *m)
+{
+	struct stat	st;
+
+	if (fstatat(maildir_dirfd(md, m), m->name, &st,
+	    AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 0 : -1;
+	m->disk = st.st_size;
+	m->st_ino = st.st_ino;
+	m->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+	    st.st_mtim.tv_nsec;
+	return 1;
 }
 
 /* Reads a message to learn its sizes: 1 done, 0 gone, -1 error. */
@@ -172,90 +195,112 @@ size_compute(struct maildir *md, struct msg *m)
 	}
 	close(fd);
 	m->disk = st.st_size;
-	m->disk_known = 1;
-	m->wire_known = 1;
+	m->st_ino = st.st_ino;
+	m->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+	    st.st_mtim.tv_nsec;
+	m->size_from = SIZE_READ;
 	return 1;
 }
 
-/* The file size, from ",S=" or stat: 1 known, 0 gone, -1 error. */
+/* One message's size: 1 known, 0 gone, -1 unreadable, -2 corrupt cache. */
 static int
-size_disk(struct maildir *md, struct msg *m)
+size_one(struct maildir *md, struct msg *m, struct cache *c)
 {
-	struct stat	st;
+	int	r;
 
-	if (m->disk_known)
+	if (m->size_from == SIZE_NAME)
 		return 1;
-	if (fstatat(maildir_dirfd(md, m), m->name, &st,
-	    AT_SYMLINK_NOFOLLOW) == -1)
-		return errno == ENOENT ? 0 : -1;
-	m->disk = st.st_size;
-	m->disk_known = 1;
-	return 1;
+	if ((r = size_stat(md, m)) != 1)	/* gone: maybe renamed */
+		return r == 0 ? size_compute(md, m) : r;
+	if (c->usable && (r = cache_get(c, m, &m->wire)) != 0) {
+		if (r == -1)
+			return -2;
+		m->size_from = SIZE_CACHE;
+		return 1;
+	}
+	return size_compute(md, m);
+}
+
+static void
+stats_count(struct sizes_stats *s, const struct maildir *md)
+{
+	size_t	i;
+
+	s->from_name = s->from_cache = s->computed = 0;
+	for (i = 0; i < md->count; i++)
+		switch (md->msgs[i].size_from) {
+		case SIZE_NAME:
+			s->from_name++;
+			break;
+		case SIZE_CACHE:
+			s->from_cache++;
+			break;
+		case SIZE_READ:
+			s->computed++;
+			break;
+		}
+}
+
+/* Sizes every message once: 0, -1 (process out of resources), -2 corrupt. */
+static int
+sizes_pass(struct maildir *md, struct cache *c, struct sizes_stats *s)
+{
+	struct msg	*m;
+	size_t		 i;
+	int		 r;
+
+	s->vanished = s->unreadable = 0;
+	for (i = 0; i < md->count; i++) {
+		m = &md->msgs[i];
+		if (m->size_from != SIZE_NAME)
+			m->size_from = SIZE_NONE;
+		if ((r = size_one(md, m, c)) == -2)
+			return -2;
+		if (r == 0)
+			s->vanished++;
+		else if (r == -1 && error_of_process(errno))
+			return -1;
+		else if (r == -1) {
+			log_warn("skipping message %s: %s", m->name,
+			    strerror(errno));
+			s->unreadable++;
+		}
+	}
+	return 0;
 }
 
 int
 sizes_fill(struct maildir *md, struct sizes_stats *s)
 {
-	struct cache	 c;
-	struct msg	*m;
-	size_t		 i, hits = 0, cacheable = 0;
-	int		 cached, r;
+	struct cache	c;
+	int		state, r;
 
 	memset(s, 0, sizeof(*s));
-	cached = cache_open(md, &c);
-	s->cache = cached == 1 ? "ok" : cached == 0 ? "none" : "corrupt";
-	for (i = 0; i < md->count; i++) {
-		m = &md->msgs[i];
-		if (m->wire_known) {
-			s->from_name++;
-			continue;
-		}
-		if ((r = size_disk(md, m)) == 0 && (r = size_compute(md, m)) ==
-		    0) {
-			s->vanished++;
-			continue;
-		}
-		if (r == -1)
-			goto fail;
-		cacheable++;
-		if (m->wire_known) {		/* just read by size_compute */
-			s->computed++;
-			continue;
-		}
-		if (cached == 1 && (r = cache_get(&c, m, &m->wire)) == 1) {
-			m->wire_known = 1;
-			s->from_cache++;
-			hits++;
-			continue;
-		}
-		if (r == -1 && cached == 1) {
-			cached = -1;		/* stop trusting any of it */
-			s->cache = "corrupt";
-		}
-		if ((r = size_compute(md, m)) == 0) {
-			s->vanished++;
-			continue;
-		}
-		if (r == -1)
-			goto fail;
-		s->computed++;
+	state = cache_open(md, &c);
+	s->cache = state == 1 ? "ok" : state == 0 ? "none" : "corrupt";
+	if ((r = sizes_pass(md, &c, s)) == -2) {
+		/* Trust none of it, not even the records that matched. */
+		cache_close(&c);
+		s->cache = "corrupt";
+		r = sizes_pass(md, &c, s);
 	}
-	if (cached == 1 && s->computed == 0 && hits == c.records) {
+	if (r == -1) {
+		cache_close(&c);
+		return -1;
+	}
+	stats_count(s, md);
+	if (c.usable && s->computed == 0 && s->from_cache == c.records) {
 		cache_close(&c);
 		return 0;
 	}
-	cache_close(&c);
-	if (cached == 1)
+	if (c.usable)
 		s->cache = "stale";
-	if (cacheable > 0 || cached != 0) {
-		if (cache_write(md) == -1) {
-			log_warn("cannot write the size cache %s: %s",
-			    SIZES_FILE, strerror(errno));
-			s->cache = "unwritable";
-		}
+	cache_close(&c);
+	if ((s->computed > 0 || s->from_cache > 0 || state != 0) &&
+	    cache_write(md) == -1) {
+		log_warn("cannot write the size cache %s: %s", SIZES_FILE,
+		    strerror(errno));
+		s->cache = "unwritable";
 	}
 	return 0;
-fail:
-	cache_close(&c);
-	return -1;
 }

@@ -158,7 +158,7 @@ stream_msg(struct session *s, int fd, uint64_t top)
 
 /* RETR and TOP: the message, whole or its headers and top lines. */
 static enum pop3_next
-send_msg(struct session *s, struct msg *m, uint64_t top)
+send_msg(struct session *s, struct msg *m, int is_top, uint64_t top)
 {
 	int	fd, r;
 
@@ -174,12 +174,12 @@ send_msg(struct session *s, struct msg *m, uint64_t top)
 		    msg_number(s, m));
 		return POP3_CONTINUE;
 	}
-	if (top == UINT64_MAX)
+	if (is_top)
+		out_line(s->out, "+OK top of message follows");
+	else
 		out_line(s->out, "+OK %llu octets",
 		    (unsigned long long)m->wire);
-	else
-		out_line(s->out, "+OK top of message follows");
-	r = stream_msg(s, fd, top);
+	r = stream_msg(s, fd, is_top ? top : UINT64_MAX);
 	close(fd);
 	if (r == -1) {
 		/* Past +OK there is no way to say -ERR: end the session. */
@@ -188,11 +188,14 @@ send_msg(struct session *s, struct msg *m, uint64_t top)
 		s->broken = 1;
 		return POP3_END;
 	}
-	if (top == UINT64_MAX) {
+	if (s->out->failed)
+		return POP3_CONTINUE;	/* not sent: the loop ends the session */
+	if (is_top)
+		s->top++;
+	else {
 		s->retr++;
 		s->retr_octets += m->wire;
-	} else
-		s->top++;
+	}
 	return POP3_CONTINUE;
 }
 
@@ -204,7 +207,7 @@ cmd_retr(void *ctx, const struct pop3_cmd *cmd)
 
 	if ((m = msg_arg(s, cmd->argv[0])) == NULL)
 		return POP3_CONTINUE;
-	return send_msg(s, m, UINT64_MAX);
+	return send_msg(s, m, 0, 0);
 }
 
 static enum pop3_next
@@ -216,11 +219,11 @@ cmd_top(void *ctx, const struct pop3_cmd *cmd)
 
 	if ((m = msg_arg(s, cmd->argv[0])) == NULL)
 		return POP3_CONTINUE;
-	if (num_parse(cmd->argv[1], 0, UINT64_MAX - 1, &lines) == -1) {
+	if (num_parse(cmd->argv[1], 0, UINT64_MAX, &lines) == -1) {
 		out_line(s->out, "-ERR invalid number of lines");
 		return POP3_CONTINUE;
 	}
-	return send_msg(s, m, lines);
+	return send_msg(s, m, 1, lines);
 }
 
 static enum pop3_next

@@ -34,6 +34,7 @@ for t in tests/e2e/test_*.py; do
 	run "$PYTHON" "$t" "$BUILD"
 done
 run sh tests/hardening.sh "$BUILD"
+run sh tests/install.sh "$BUILD"
 run sh tests/lint.sh
 
 passed=$(grep -c '^ok' "$BUILD/tests/results")

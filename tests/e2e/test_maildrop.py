@@ -94,7 +94,7 @@ def top_sends_headers_and_lines():
         with spawner(tmp) as srv:
             r = Raw(srv.connect())
             r.line()
-            for n in (0, 1, 2, 10, 18446744073709551614):
+            for n in (0, 1, 2, 10, 18446744073709551615):
                 check_eq(r.cmd(b"TOP 1 %d" % n)[:3], b"+OK", "TOP 1 %d" % n)
                 check_eq(r.multiline(), wire_form(msg, top=n),
                          "TOP 1 %d sends headers and %d lines" % (n, n))
@@ -259,6 +259,19 @@ def line_limits():
                      b"-ERR command line too long (at most 255 octets)",
                      "512 octets are refused, the session goes on")
             check_eq(r.cmd(b"NOOP"), b"+OK", "... and the next command works")
+            # The line end counts as it came: a bare LF is one octet.
+            check_eq(r.cmd(b"NOOP" + b" " * 249), b"+OK",
+                     "253 octets and CRLF: 255, trailing spaces ignored")
+            r.send(b"NOOP" + b" " * 250 + b"\n")
+            check_eq(r.line(), b"+OK", "254 octets and a bare LF: 255, parsed")
+            r.send(b"NOOP" + b" " * 251 + b"\n")
+            check_eq(r.line(),
+                     b"-ERR command line too long (at most 255 octets)",
+                     "255 octets and a bare LF: 256, refused")
+            r.send(b"N" * 511 + b"\n")
+            check_eq(r.line(),
+                     b"-ERR command line too long (at most 255 octets)",
+                     "511 octets and a bare LF: 512, refused")
             check_eq(r.cmd(b"N" * 511),
                      b"-ERR command line far too long; closing",
                      "513 octets are hostile")
@@ -459,9 +472,30 @@ def idle_timeout_ends_the_session():
 def message_count_limit():
     with TempDir() as tmp:
         setup(tmp)
+        md = os.path.join(tmp.path, "Maildir")
+        # Older ones already in cur/, the newest still in new/.
+        for i in range(4):
+            name = "1500000000.M%dP1.old:2," % i
+            with open(os.path.join(md, "cur", name), "wb") as f:
+                f.write(b"Subject: old\n\nold\n")
+        tmp.give()
         with spawner(tmp, env={"POP3D_MAX_MESSAGES": "3"}) as srv:
             p = pop(srv)
             check_eq(p.stat()[0], 3, "no more than POP3D_MAX_MESSAGES served")
+            _, lst, _ = p.uidl()
+            check_eq([l.split()[1] for l in lst],
+                     [n.encode() for n, _ in MSGS[-3:]],
+                     "the newest are served, oldest first, so new mail shows")
+            p.dele(1)
+            p.dele(2)
+            p.dele(3)
+            p.quit()
+            p = pop(srv)
+            check_eq(p.stat()[0], 3, "after deleting them, the next three")
+            _, lst, _ = p.uidl()
+            check_eq([l.split()[1] for l in lst],
+                     [n.encode() for n, _ in MSGS[:3]],
+                     "... are the next newest")
             p.quit()
         check("truncated=1" in srv.log(), "the cut is logged")
 
@@ -622,6 +656,118 @@ def multiline_replies_go_out_in_one_write():
                   if l.startswith("write(1,")]
         check_eq(len(writes), 5,
                  "greeting, LIST, UIDL, CAPA and QUIT: one write each")
+
+
+def a_b_pair(tmp):
+    """Two files with one unique name and different flags (A, then B)."""
+    md = make_maildir(os.path.join(tmp.path, "Maildir"))
+    a = os.path.join(md, "cur", "1700000000.M1P1.h:2,S")
+    b = os.path.join(md, "cur", "1700000000.M1P1.h:2,T")
+    with open(a, "wb") as f:
+        f.write(b"Subject: A\n\nthis is A\n")
+    with open(b, "wb") as f:
+        f.write(b"Subject: B\n\nthis is B, longer\n")
+    tmp.give()
+    return md, a, b
+
+
+@test
+def same_unique_name_never_confused():
+    with TempDir() as tmp:
+        md, a, b = a_b_pair(tmp)
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            _, lst, _ = p.uidl()
+            uidls = [l.split()[1] for l in lst]
+            check_eq(len(set(uidls)), 2, "two files of one name: two UIDLs")
+            i = uidls.index(b"1700000000.M1P1.h") + 1
+            body = b"\n".join(p.retr(i)[1])
+            check(b"this is A" in body, "the name's UIDL is the first file's")
+            p.quit()
+            # B's flags change: the UIDLs stay with their files.
+            os.rename(b, b + "F")
+            p = pop(srv)
+            _, lst, _ = p.uidl()
+            check_eq(sorted(l.split()[1] for l in lst), sorted(uidls),
+                     "a flag change moves no UIDL")
+            i = [l.split()[1] for l in lst].index(b"1700000000.M1P1.h") + 1
+            check(b"this is A" in b"\n".join(p.retr(i)[1]),
+                  "... the name's UIDL still gives A")
+            p.quit()
+            # A goes behind the session's back: B must not stand in for it.
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"UIDL")
+            listing = r.multiline()
+            num = [l.split()[0] for l in listing.split(b"\r\n")
+                   if l.endswith(b" 1700000000.M1P1.h")][0]
+            os.unlink(a)
+            check_eq(r.cmd(b"RETR " + num),
+                     b"-ERR message %s was removed by another program" % num,
+                     "a removed file is not replaced by its namesake")
+            r.cmd(b"DELE " + num)
+            check(r.cmd(b"QUIT").startswith(b"+OK"), "QUIT")
+            srv.wait_all()
+        check(os.path.exists(b + "F"), "DELE of A did not remove B")
+
+
+@test
+def bad_files_are_skipped_not_fatal():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        cur = os.path.join(md, "cur")
+        os.symlink("/etc/passwd", os.path.join(cur, "1700000001.M1P1.link:2,"))
+        os.mkfifo(os.path.join(cur, "1700000002.M1P1.fifo:2,"))
+        locked = os.path.join(cur, "1700000003.M1P1.locked:2,")
+        with open(locked, "wb") as f:
+            f.write(b"Subject: locked\n\n")
+        os.chmod(locked, 0)
+        tmp.give()
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            check_eq(p.stat()[0], len(MSGS),
+                     "a symlink, a FIFO and an unreadable file are skipped")
+            p.quit()
+        log = srv.log()
+        check("unreadable=2" in log, "the unreadable ones are counted")
+        check("symbolic link" in log and "locked" in log,
+              "each skipped file is logged")
+
+
+@test
+def rewritten_message_is_not_sized_from_cache():
+    with TempDir() as tmp:
+        md = make_maildir(os.path.join(tmp.path, "Maildir"))
+        path = os.path.join(md, "cur", "1700000000.M1P1.h,S=11:2,")
+        with open(path, "wb") as f:
+            f.write(b"A: b\n\nxyzw\n")               # 11 octets, LF
+        tmp.give()
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            p.stat()
+            p.quit()
+            with open(path, "wb") as f:
+                f.write(b"A: b\r\n\r\nx\r\n")      # 11 octets, CRLF
+            check_eq(os.path.getsize(path), 11, "the same size as before")
+            os.utime(path, ns=(1, 1))
+            p = pop(srv)
+            _, _, octets = p.retr(1)
+            check_eq(int(p.list(1).split()[2]), octets,
+                     "same size, same name, other content: sized anew")
+            p.quit()
+
+
+@test
+def size_field_without_digits_is_ignored():
+    data = b"abc\nd"
+    with TempDir() as tmp:
+        setup(tmp, cur=[("1700000004.M1P1.h,W=,S=5", data)], new=[])
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            _, _, octets = p.retr(1)
+            check_eq(int(p.list(1).split()[2]), octets,
+                     "an empty ,W= is not a size of 0")
+            p.quit()
 
 
 if __name__ == "__main__":

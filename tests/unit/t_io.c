@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,7 @@
 #include "pop3d_limits.h"
 
 static struct in	in;
-static char		line[POP3_CMD_TEXT_MAX + 1];
+static char		line[POP3_CMD_MAX];
 static size_t		len;
 
 /* A reader over a pipe that holds data; the write end is closed. */
@@ -27,7 +28,7 @@ feed(const char *data, size_t n)
 static enum in_status
 next(void)
 {
-	return in_line(&in, line, POP3_CMD_TEXT_MAX, POP3_LINE_TEXT_MAX, &len);
+	return in_line(&in, line, POP3_CMD_MAX, POP3_LINE_HOSTILE, &len);
 }
 
 /* A line of n octets of 'x' and the given ending. */
@@ -59,34 +60,49 @@ main(void)
 	CHECK(next() == IN_EOF);		/* "QUIT" had no LF */
 	close(in.fd);
 
-	/* 253 octets + CRLF = 255 is the RFC 2449 maximum: accepted. */
-	s = long_line(POP3_CMD_TEXT_MAX, "\r\n");
-	t = long_line(POP3_CMD_TEXT_MAX + 1, "\r\nNOOP\r\n");
-	feed(s, strlen(s));
-	CHECK(next() == IN_LINE && len == POP3_CMD_TEXT_MAX);
-	close(in.fd);
-	/* One more octet: refused, consumed, and the next line is intact. */
-	feed(t, strlen(t));
-	CHECK(next() == IN_TOOLONG);
-	CHECK(next() == IN_LINE && strcmp(line, "NOOP") == 0);
-	close(in.fd);
-	free(s);
-	free(t);
+	/* The limits count the line end as it came: CRLF or a bare LF. */
+	{
+		struct {
+			size_t		text;
+			const char	*end;
+			enum in_status	want;
+		} cases[] = {
+			{ 253, "\r\n", IN_LINE },	/* 255: RFC 2449's most */
+			{ 254, "\n", IN_LINE },
+			{ 254, "\r\n", IN_TOOLONG },	/* 256 */
+			{ 255, "\n", IN_TOOLONG },
+			{ 510, "\r\n", IN_TOOLONG },	/* 512: not yet hostile */
+			{ 511, "\n", IN_TOOLONG },
+			{ 511, "\r\n", IN_HOSTILE },	/* 513 */
+			{ 512, "\n", IN_HOSTILE },
+		};
+		size_t	i;
+		char	label[80];
 
-	/* 510 + CRLF = 512: still only too long; with a bare LF as well. */
-	s = long_line(POP3_LINE_TEXT_MAX, "\r\nNOOP\n");
-	feed(s, strlen(s));
-	CHECK(next() == IN_TOOLONG);
-	CHECK(next() == IN_LINE && strcmp(line, "NOOP") == 0);
-	close(in.fd);
-	free(s);
-	s = long_line(POP3_LINE_TEXT_MAX + 1, "\n");
-	feed(s, strlen(s));
-	CHECK(next() == IN_HOSTILE);
-	close(in.fd);
-	free(s);
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			s = long_line(cases[i].text, cases[i].end);
+			t = malloc(strlen(s) + 7);
+			sprintf(t, "%sNOOP\n", s);
+			feed(t, strlen(t));
+			snprintf(label, sizeof(label), "%zu octets and %s",
+			    cases[i].text, cases[i].end[0] == '\r' ? "CRLF" :
+			    "LF");
+			check_report(next() == cases[i].want, __FILE__,
+			    __LINE__, label);
+			if (cases[i].want == IN_LINE)
+				CHECK(len == cases[i].text && line[len - 1] ==
+				    'x');
+			/* Within the hostile limit the next line is intact. */
+			if (cases[i].want != IN_HOSTILE)
+				CHECK(next() == IN_LINE &&
+				    strcmp(line, "NOOP") == 0);
+			close(in.fd);
+			free(s);
+			free(t);
+		}
+	}
 	/* 513 octets with no line end at all: hostile without waiting. */
-	s = long_line(POP3_LINE_TEXT_MAX + 3, "");
+	s = long_line(POP3_LINE_HOSTILE + 1, "");
 	if (pipe(p) == -1 || write(p[1], s, strlen(s)) < 0)
 		abort();
 	in_init(&in, p[0], 1000, NULL);

@@ -1,4 +1,6 @@
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "log.h"
@@ -32,7 +34,9 @@ main(void)
 	logline_str(&l, "why", "a=b");
 	logline_num(&l, "retr", 18446744073709551615ULL);
 	l.buf[l.len] = '\0';
-	CHECK_STR(l.buf, "pop3d-test: session user=\"bob smith\" remote=-"
+	snprintf(out, sizeof(out), "pop3d-test[%ld]: session", (long)getpid());
+	CHECK(strncmp(l.buf, out, strlen(out)) == 0);
+	CHECK_STR(strchr(l.buf, ' ') + 1, "session user=\"bob smith\" remote=-"
 	    " why=\"a=b\" retr=18446744073709551615");
 	return check_done();
 }

@@ -112,7 +112,7 @@ main(void)
 	CHECK(maildir_open(&md, root, 100) == 0);
 	CHECK(maildir_scan(&md) == 0);
 	for (i = 0; i < md.count; i++)
-		md.msgs[i].wire_known = 1;
+		md.msgs[i].size_from = SIZE_READ;
 	maildir_prune(&md);
 	CHECK(maildir_uidls(&md) == 0);
 	CHECK(md.count == 7);		/* no dot-file, nothing from tmp/ */
@@ -157,7 +157,7 @@ main(void)
 	/* The same maildrop scanned again gives the same UIDLs. */
 	CHECK(maildir_open(&md, root, 100) == 0 && maildir_scan(&md) == 0);
 	for (i = 0; i < md.count; i++)
-		md.msgs[i].wire_known = 1;
+		md.msgs[i].size_from = SIZE_READ;
 	maildir_prune(&md);
 	CHECK(maildir_uidls(&md) == 0);
 	CHECK(uidl_is(find(&md, "1003."), digest));

@@ -1,0 +1,129 @@
+/*
+ * UIDLs (RFC 1939 section 7) from Maildir names: the unique part when it
+ * can be one, else a digest; then made unique within the maildrop.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sha2.h>
+
+#include "maildir.h"
+
+int
+maildir_uidl_plain(const char *s, size_t len)
+{
+	size_t	i;
+
+	if (len == 0 || len > UIDL_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+void
+maildir_uidl_digest(const char *s, size_t len, char out[33])
+{
+	char	hex[SHA256_DIGEST_STRING_LENGTH];
+
+	SHA256Data((const uint8_t *)s, len, hex);
+	memcpy(out, hex, 32);
+	out[32] = '\0';
+}
+
+static int
+uidl_digest_of(struct maildir *md, struct msg *m, const char *s, size_t len)
+{
+	char	hex[33];
+
+	maildir_uidl_digest(s, len, hex);
+	if ((m->uidl = maildir_strdup(md, hex, 32)) == NULL)
+		return -1;
+	m->uidl_len = 32;
+	return 0;
+}
+
+/*
+ * Indexes sorted by UIDL; equal ones by directory (cur/ first) and inode,
+ * which a flag change does not alter, so the same file keeps the name.
+ */
+static int
+uidl_cmp(const void *a, const void *b, void *arg)
+{
+	const struct maildir *md = arg;
+	const struct msg *x = &md->msgs[*(const size_t *)a];
+	const struct msg *y = &md->msgs[*(const size_t *)b];
+	size_t	n = x->uidl_len < y->uidl_len ? x->uidl_len : y->uidl_len;
+	int	c = memcmp(x->uidl, y->uidl, n);
+
+	if (c != 0)
+		return c;
+	if (x->uidl_len != y->uidl_len)
+		return x->uidl_len < y->uidl_len ? -1 : 1;
+	if (x->dir != y->dir)
+		return x->dir < y->dir ? -1 : 1;
+	return x->d_ino < y->d_ino ? -1 : x->d_ino > y->d_ino;
+}
+
+/*
+ * The same unique name twice (a copy in new/ and cur/, or one message
+ * under two flag sets): all but the first get a digest of their directory
+ * and inode, salted by the round; repeated until no two are equal.
+ */
+static int
+uidls_dedup(struct maildir *md, size_t *idx)
+{
+	char	 salted[64];
+	size_t	 i, dups;
+	int	 round, n;
+	struct msg *m, *prev;
+
+	for (round = 0; round < 16; round++) {
+		for (i = 0; i < md->count; i++)
+			idx[i] = i;
+		qsort_r(idx, md->count, sizeof(*idx), uidl_cmp, md);
+		for (i = 1, dups = 0; i < md->count; i++) {
+			prev = &md->msgs[idx[i - 1]];
+			m = &md->msgs[idx[i]];
+			if (prev->uidl_len != m->uidl_len ||
+			    memcmp(prev->uidl, m->uidl, m->uidl_len) != 0)
+				continue;
+			/* Past 8 rounds, the message number settles it. */
+			n = snprintf(salted, sizeof(salted), "%d:%s:%llu:%zu",
+			    round, m->dir == MD_NEW ? "new" : "cur",
+			    (unsigned long long)m->d_ino, round < 8 ? 0 : idx[i]);
+			if (uidl_digest_of(md, m, salted, n) == -1)
+				return -1;
+			dups++;
+		}
+		if (dups == 0)
+			break;
+	}
+	return 0;
+}
+
+int
+maildir_uidls(struct maildir *md)
+{
+	size_t	 i, *idx;
+	struct msg *m;
+	int	 ret;
+
+	for (i = 0; i < md->count; i++) {
+		m = &md->msgs[i];
+		if (maildir_uidl_plain(m->name, m->uniq_len)) {
+			m->uidl = m->name;
+			m->uidl_len = m->uniq_len;
+		} else if (uidl_digest_of(md, m, m->name, m->uniq_len) == -1)
+			return -1;
+	}
+	if (md->count < 2)
+		return 0;
+	if ((idx = calloc(md->count, sizeof(*idx))) == NULL)
+		return -1;
+	ret = uidls_dedup(md, idx);
+	free(idx);
+	return ret;
+}

@@ -1,0 +1,17 @@
+#!/bin/sh
+# make install honours DESTDIR and PREFIX, installs programs and man pages,
+# and make uninstall takes them away again.
+BUILD=${1:-build}
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+check() {
+	if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; fi
+}
+make -s install O="$BUILD" DESTDIR="$dest" PREFIX=/opt/p >/dev/null 2>&1
+check "install puts pop3d-maildrop in PREFIX/sbin" \
+    "[ -x '$dest/opt/p/sbin/pop3d-maildrop' ]"
+check "install puts its man page in PREFIX/share/man/man8" \
+    "[ -f '$dest/opt/p/share/man/man8/pop3d-maildrop.8' ]"
+make -s uninstall O="$BUILD" DESTDIR="$dest" PREFIX=/opt/p >/dev/null 2>&1
+check "uninstall removes them" \
+    "[ -z \"\$(find '$dest' -type f)\" ]"

@@ -426,24 +426,38 @@ cutoff_find(struct maildir *md, struct cutoff *cut)
  * Oldest delivery first; at the same time, by unique name, then by
  * directory and inode: nothing a flag change alters.
  */
+int
+maildir_tiebreak(const struct msg *x, const struct msg *y)
+{
+	if (x->dir != y->dir)
+		return x->dir < y->dir ? -1 : 1;
+	return x->d_ino < y->d_ino ? -1 : x->d_ino > y->d_ino;
+}
+
+int
+maildir_bytes_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int	c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c != 0 || alen == blen)
+		return c;
+	return alen < blen ? -1 : 1;
+}
+
 static int
 msg_cmp(const void *a, const void *b)
 {
 	const struct msg *x = a, *y = b;
 	struct order	ox = { x->order_sec, x->order_usec };
 	struct order	oy = { y->order_sec, y->order_usec };
-	size_t		n = x->uniq_len < y->uniq_len ? x->uniq_len : y->uniq_len;
 	int		c;
 
 	if ((c = order_cmp(&ox, &oy)) != 0)
 		return c;
-	if ((c = memcmp(x->name, y->name, n)) != 0)
+	if ((c = maildir_bytes_cmp(x->name, x->uniq_len, y->name,
+	    y->uniq_len)) != 0)
 		return c;
-	if (x->uniq_len != y->uniq_len)
-		return x->uniq_len < y->uniq_len ? -1 : 1;
-	if (x->dir != y->dir)
-		return x->dir < y->dir ? -1 : 1;
-	return x->d_ino < y->d_ino ? -1 : x->d_ino > y->d_ino;
+	return maildir_tiebreak(x, y);
 }
 
 int

@@ -79,6 +79,15 @@ void	maildir_prune(struct maildir *);
  */
 int	maildir_uidls(struct maildir *);
 
+/*
+ * Orders two messages that share a unique name or UIDL by what a flag
+ * change does not alter: cur/ before new/, then inode number.
+ */
+int	maildir_tiebreak(const struct msg *, const struct msg *);
+
+/* Compares two octet strings as memcmp would, the shorter first on a tie. */
+int	maildir_bytes_cmp(const char *, size_t, const char *, size_t);
+
 /* A copy of n octets of s that lives as long as the maildir; or NULL. */
 char	*maildir_strdup(struct maildir *, const char *, size_t);
 

@@ -55,16 +55,10 @@ uidl_cmp(const void *a, const void *b, void *arg)
 	const struct maildir *md = arg;
 	const struct msg *x = &md->msgs[*(const size_t *)a];
 	const struct msg *y = &md->msgs[*(const size_t *)b];
-	size_t	n = x->uidl_len < y->uidl_len ? x->uidl_len : y->uidl_len;
-	int	c = memcmp(x->uidl, y->uidl, n);
+	int	c = maildir_bytes_cmp(x->uidl, x->uidl_len, y->uidl,
+	    y->uidl_len);
 
-	if (c != 0)
-		return c;
-	if (x->uidl_len != y->uidl_len)
-		return x->uidl_len < y->uidl_len ? -1 : 1;
-	if (x->dir != y->dir)
-		return x->dir < y->dir ? -1 : 1;
-	return x->d_ino < y->d_ino ? -1 : x->d_ino > y->d_ino;
+	return c != 0 ? c : maildir_tiebreak(x, y);
 }
 
 /*

@@ -143,6 +143,7 @@ class Spawner:
         self.cwd = cwd
         self.as_root = as_root
         self.procs = []
+        self.connections = 0        # made by connect() or counted by pop()
         fd, self.logpath = tempfile.mkstemp(prefix="pop3d-test-log.")
         os.close(fd)
         atexit.register(_unlink, self.logpath)
@@ -173,15 +174,22 @@ class Spawner:
 
     def connect(self, timeout=30):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        self.connections += 1
         return s
 
-    def last_proc(self, wait=10):
+    def _spawned(self, wait=10):
+        """Waits until every connection made so far has its process: the
+        reply a test reads may come before the spawner thread records it."""
         deadline = time.time() + wait
-        while not self.procs and time.time() < deadline:
+        while len(self.procs) < self.connections and time.time() < deadline:
             time.sleep(0.01)
+
+    def last_proc(self, wait=10):
+        self._spawned(wait)
         return self.procs[-1]
 
     def wait_all(self, timeout=30):
+        self._spawned()
         for p in self.procs:
             try:
                 p.wait(timeout=timeout)

@@ -41,6 +41,7 @@ def spawner(tmp, env=None, args=None):
 
 def pop(srv):
     p = poplib.POP3("127.0.0.1", srv.port, timeout=30)
+    srv.connections += 1
     return p
 
 

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,47 @@
 #include <unistd.h>
 
 #include "io.h"
+
+/*
+ * A signal handler can only leave a note, so this is the one piece of
+ * state shared with it: which signal asked the session to end, and the
+ * mask that lets it through while waiting (it stays blocked elsewhere, so
+ * it can only arrive inside ppoll and never goes unnoticed).
+ */
+static volatile sig_atomic_t	io_signal;
+static sigset_t			io_waitmask;
+static int			io_catching;
+
+static void
+io_on_signal(int sig)
+{
+	io_signal = sig;
+}
+
+void
+io_catch_signals(void)
+{
+	struct sigaction	sa;
+	sigset_t		block;
+	int			sigs[] = { SIGTERM, SIGHUP, SIGINT }, i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = io_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	for (i = 0; i < 3; i++) {
+		sigaction(sigs[i], &sa, NULL);
+		sigaddset(&block, sigs[i]);
+	}
+	sigprocmask(SIG_BLOCK, &block, &io_waitmask);
+	io_catching = 1;
+}
+
+int
+io_signalled(void)
+{
+	return io_signal;
+}
 
 static void
 set_nonblock(int fd)
@@ -27,15 +69,23 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits until fd is ready for events or the deadline passes: 0 or -1. */
+/*
+ * Waits until fd is ready for events: 0, or -1 with errno ETIMEDOUT when
+ * the deadline passes, EINTR when a caught signal asks to stop.
+ */
 static int
 wait_fd(int fd, short events, int64_t deadline)
 {
 	struct pollfd	pfd;
+	struct timespec	ts;
 	int64_t		left;
 	int		r;
 
 	for (;;) {
+		if (io_signal) {
+			errno = EINTR;
+			return -1;
+		}
 		left = deadline - now_ms();
 		if (left <= 0) {
 			errno = ETIMEDOUT;
@@ -43,7 +93,9 @@ wait_fd(int fd, short events, int64_t deadline)
 		}
 		pfd.fd = fd;
 		pfd.events = events;
-		r = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		ts.tv_sec = left / 1000;
+		ts.tv_nsec = (left % 1000) * 1000000;
+		r = ppoll(&pfd, 1, &ts, io_catching ? &io_waitmask : NULL);
 		if (r > 0)
 			return 0;
 		if (r == -1 && errno != EINTR)
@@ -177,7 +229,8 @@ in_fill(struct in *in, int64_t deadline, enum in_status *st)
 		if (in->flush != NULL && in->flush->len > 0)
 			out_flush(in->flush);
 		if (wait_fd(in->fd, POLLIN, deadline) == -1) {
-			*st = errno == ETIMEDOUT ? IN_TIMEOUT : IN_ERROR;
+			*st = errno == ETIMEDOUT ? IN_TIMEOUT :
+			    errno == EINTR ? IN_SIGNAL : IN_ERROR;
 			return 0;
 		}
 	}

@@ -37,8 +37,18 @@ enum in_status {
 	IN_HOSTILE,	/* longer than hostile: the rest is left unread */
 	IN_EOF,		/* the peer closed (a partial last line is dropped) */
 	IN_TIMEOUT,	/* nothing complete within the timeout */
+	IN_SIGNAL,	/* SIGTERM, SIGHUP or SIGINT asked to stop */
 	IN_ERROR	/* read error; errno is set */
 };
+
+/*
+ * Makes SIGTERM, SIGHUP and SIGINT end the session cleanly instead of
+ * killing the process: they are blocked except while waiting for the
+ * client, where they make in_line return IN_SIGNAL and out_flush fail.
+ */
+void	io_catch_signals(void);
+/* The signal that asked to stop, or 0. */
+int	io_signalled(void);
 
 void	out_init(struct out *, int, int);
 /* Queue bytes; flushed when the buffer fills.  No-ops once failed. */

@@ -160,6 +160,18 @@ logline_num(struct logline *l, const char *key, uint64_t val)
 }
 
 void
+log_file(const char *event, const char *file, int err)
+{
+	struct logline	l;
+
+	logline_start(&l, event);
+	logline_str(&l, "file", file);
+	if (err != 0)
+		logline_str(&l, "error", strerror(err));
+	logline_emit(&l);
+}
+
+void
 logline_emit(struct logline *l)
 {
 	if (l->len + 1 > sizeof(l->buf))

@@ -36,6 +36,12 @@ void	logline_str(struct logline *, const char *, const char *);
 void	logline_num(struct logline *, const char *, uint64_t);
 void	logline_emit(struct logline *);
 
+/*
+ * "program[pid]: EVENT file=NAME error=STRERROR": a file name is data from
+ * outside and goes through the escaping; err 0 leaves error out.
+ */
+void	log_file(const char *, const char *, int);
+
 /* Escapes s into dst (size n, always terminated); for tests and callers. */
 void	log_escape(char *, size_t, const char *);
 

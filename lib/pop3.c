@@ -121,6 +121,10 @@ pop3_stop(struct out *out, enum in_status st)
 		out_line(out, "-ERR idle for too long; closing");
 		out_flush(out);
 		return POP3_END_TIMEOUT;
+	case IN_SIGNAL:
+		out_line(out, "-ERR [SYS/TEMP] server shutting down; closing");
+		out_flush(out);
+		return POP3_END_SIGNAL;
 	case IN_EOF:
 		out_flush(out);
 		return POP3_END_EOF;
@@ -161,7 +165,7 @@ pop3_run(struct in *in, struct out *out, const struct pop3_verb *table,
 			}
 		}
 		if (out->failed)
-			return POP3_END_IOERR;
+			return io_signalled() ? POP3_END_SIGNAL : POP3_END_IOERR;
 	}
 }
 
@@ -177,6 +181,8 @@ pop3_end_name(enum pop3_end e)
 		return "timeout";
 	case POP3_END_HOSTILE:
 		return "hostile";
+	case POP3_END_SIGNAL:
+		return "signal";
 	case POP3_END_IOERR:
 		break;
 	}

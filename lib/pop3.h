@@ -70,6 +70,7 @@ enum pop3_end {
 	POP3_END_EOF,		/* the client closed the connection */
 	POP3_END_TIMEOUT,	/* idle past the timeout: told, closed */
 	POP3_END_HOSTILE,	/* a line past POP3_LINE_HOSTILE: told, closed */
+	POP3_END_SIGNAL,	/* asked to stop by a signal: told, closed */
 	POP3_END_IOERR		/* reading or writing failed */
 };
 
@@ -82,7 +83,10 @@ enum pop3_end {
 enum pop3_end pop3_run(struct in *, struct out *, const struct pop3_verb *,
 	    void *);
 
-/* The word the logs use for an ending: quit, eof, timeout, hostile, ioerr. */
+/*
+ * The word the logs use for an ending: quit, eof, timeout, hostile,
+ * signal, ioerr.
+ */
 const char *pop3_end_name(enum pop3_end);
 
 #endif

@@ -235,20 +235,19 @@ msg_add(struct maildir *md, int dirfd, const char *name, enum md_dir dir,
 }
 
 /*
- * Whether a directory entry can be a message: not a dot-file, directory or
- * symbolic link (messages are opened with O_NOFOLLOW; a link is logged).
+ * Whether a directory entry can be a message: a regular file (or one whose
+ * type the file system does not tell: stat decides later) and not a
+ * dot-file.  Anything else but a directory is logged as skipped.
  */
 static int
 entry_is_message(const struct dirent *d)
 {
 	if (d->d_name[0] == '.' || d->d_type == DT_DIR)
 		return 0;
-	if (d->d_type == DT_LNK) {
-		log_warn("skipping %s: a symbolic link is not a message",
-		    d->d_name);
-		return 0;
-	}
-	return 1;
+	if (d->d_type == DT_REG || d->d_type == DT_UNKNOWN)
+		return 1;
+	log_file("skip", d->d_name, d->d_type == DT_LNK ? ELOOP : EINVAL);
+	return 0;
 }
 
 /* Moves new/name to cur/name:2, and stores the name it now has in to. */
@@ -289,30 +288,22 @@ order_cmp(const struct order *a, const struct order *b)
 }
 
 /*
- * With more messages than md->max, the newest md->max are kept: those after
- * the cut, and as many as still fit of those exactly at it.
+ * With more messages than md->max, only those delivered at or after the
+ * cut are listed; the sorted list is then trimmed to the newest md->max
+ * (ties at the cut, and mail delivered since the cut was found, make more).
  */
 struct cutoff {
 	struct order	at;
-	size_t		equal_left;
 };
 
 static int
 cutoff_keeps(struct cutoff *c, int dirfd, const char *name)
 {
 	struct order	o;
-	int		r;
 
 	if (entry_order(dirfd, name, &o.sec, &o.usec) == -1)
 		return 0;
-	r = order_cmp(&o, &c->at);
-	if (r > 0)
-		return 1;
-	if (r == 0 && c->equal_left > 0) {
-		c->equal_left--;
-		return 1;
-	}
-	return 0;
+	return order_cmp(&o, &c->at) >= 0;
 }
 
 /* 1 when the directory held more than md->max messages (cut off == NULL). */
@@ -394,7 +385,7 @@ cutoff_find(struct maildir *md, struct cutoff *cut)
 	int		 fds[2] = { md->curfd, md->newfd }, i, dfd;
 	struct order	*heap, o;
 	struct dirent	*d;
-	size_t		 n = 0, k;
+	size_t		 n = 0;
 	DIR		*dp;
 
 	if ((heap = calloc(md->max, sizeof(*heap))) == NULL)
@@ -408,16 +399,13 @@ cutoff_find(struct maildir *md, struct cutoff *cut)
 			return -1;
 		}
 		while ((d = readdir(dp)) != NULL)
-			if (d->d_name[0] != '.' && d->d_type != DT_DIR &&
-			    d->d_type != DT_LNK &&
+			if (d->d_name[0] != '.' && (d->d_type == DT_REG ||
+			    d->d_type == DT_UNKNOWN) &&
 			    entry_order(fds[i], d->d_name, &o.sec, &o.usec) == 0)
 				heap_offer(heap, &n, md->max, &o);
 		closedir(dp);
 	}
 	cut->at = heap[0];
-	for (k = 0, cut->equal_left = 0; k < n; k++)
-		if (order_cmp(&heap[k], &cut->at) == 0)
-			cut->equal_left++;
 	free(heap);
 	return 0;
 }
@@ -482,6 +470,11 @@ maildir_scan(struct maildir *md)
 	}
 	if (md->count > 0)
 		qsort(md->msgs, md->count, sizeof(*md->msgs), msg_cmp);
+	if (md->count > md->max) {
+		memmove(md->msgs, md->msgs + (md->count - md->max),
+		    md->max * sizeof(*md->msgs));
+		md->count = md->max;
+	}
 	return 0;
 }
 
@@ -541,35 +534,69 @@ msg_locate(struct maildir *md, struct msg *m)
 	return found ? 0 : -1;
 }
 
-int
-maildir_open_msg(struct maildir *md, struct msg *m)
+/*
+ * Whether the message's recorded name still holds its file (the inode it
+ * had when it was sized): 1 yes, 0 no (gone, or another file now), -1
+ * error.
+ */
+static int
+msg_at_name(struct maildir *md, const struct msg *m)
 {
 	struct stat	st;
-	int		fd, flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
 
-	fd = openat(maildir_dirfd(md, m), m->name, flags);
-	if (fd == -1 && errno == ENOENT && msg_locate(md, m) == 0)
-		fd = openat(maildir_dirfd(md, m), m->name, flags);
+	if (fstatat(maildir_dirfd(md, m), m->name, &st,
+	    AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 0 : -1;
+	return st.st_ino == m->st_ino;
+}
+
+static int
+open_checked(struct maildir *md, const struct msg *m)
+{
+	struct stat	st;
+	int		fd;
+
+	fd = openat(maildir_dirfd(md, m), m->name,
+	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
-	/* A FIFO or device in a maildrop is not a message. */
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) == -1) {
 		close(fd);
-		errno = EINVAL;
+		return -1;
+	}
+	if (st.st_ino != m->st_ino) {
+		close(fd);
+		errno = ENOENT;		/* another file took the name */
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;		/* a FIFO or device is no message */
 		return -1;
 	}
 	return fd;
 }
 
 int
+maildir_open_msg(struct maildir *md, struct msg *m)
+{
+	int	fd;
+
+	fd = open_checked(md, m);
+	if (fd == -1 && errno == ENOENT && msg_locate(md, m) == 0)
+		fd = open_checked(md, m);
+	return fd;
+}
+
+int
 maildir_remove(struct maildir *md, struct msg *m)
 {
-	if (unlinkat(maildir_dirfd(md, m), m->name, 0) == 0)
-		return 0;
-	if (errno != ENOENT)
+	int	r;
+
+	if ((r = msg_at_name(md, m)) == -1)
 		return -1;
-	if (msg_locate(md, m) == -1)
-		return errno == ENOENT ? 0 : -1;
+	if (r == 0 && msg_locate(md, m) == -1)
+		return errno == ENOENT ? 0 : -1;	/* gone already */
 	if (unlinkat(maildir_dirfd(md, m), m->name, 0) == 0 || errno == ENOENT)
 		return 0;
 	return -1;

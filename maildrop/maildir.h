@@ -95,13 +95,18 @@ char	*maildir_strdup(struct maildir *, const char *, size_t);
 int	maildir_dirfd(const struct maildir *, const struct msg *);
 
 /*
- * Opens a message for reading.  If its file was renamed (flags changed by
- * another program) it is found again by its unique part.  A descriptor, or
- * -1 with errno (ENOENT: removed behind this session's back).
+ * Opens a message for reading, making sure it is the file that was sized
+ * (same inode).  If its file was renamed (flags changed by another program)
+ * it is found again by its unique part and inode.  A descriptor, or -1
+ * with errno (ENOENT: removed behind this session's back; EINVAL: not a
+ * regular file).  st_ino must be known (sizes_fill).
  */
 int	maildir_open_msg(struct maildir *, struct msg *);
 
-/* Removes a message's file; a file already gone counts as removed. */
+/*
+ * Removes a message's file, checked as maildir_open_msg does; a file
+ * already gone counts as removed.
+ */
 int	maildir_remove(struct maildir *, struct msg *);
 
 /*

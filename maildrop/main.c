@@ -136,6 +136,7 @@ main(int argc, char **argv)
 
 	log_init(argv[0]);
 	signal(SIGPIPE, SIG_IGN);
+	io_catch_signals();
 	settings_read(&set, argc, argv);
 	out_init(&out, STDOUT_FILENO, set.timeout_ms);
 	in_init(&in, STDIN_FILENO, set.timeout_ms, &out);
@@ -172,5 +173,8 @@ main(int argc, char **argv)
 	end = pop3_run(&in, &out, trans_verbs, &s);
 	session_log(&s, &st, end);
 	maildir_close(&md);
-	return s.unremoved > 0 ? EXIT_TEMP : EXIT_SESSION;
+	/* The session ended, but not as the client would have it. */
+	if (s.unremoved > 0 || s.broken || end == POP3_END_SIGNAL)
+		return EXIT_TEMP;
+	return EXIT_SESSION;
 }

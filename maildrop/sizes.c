@@ -3,6 +3,7 @@
 #include <cdb.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,14 +14,16 @@
 #include "wire.h"
 
 /*
- * Record layout: key = unique name; value = file size, wire size, inode
- * and mtime in nanoseconds, each 8 octets little-endian.  A header record
- * under SIZES_MAGIC holds the record count, so that entries of removed
- * messages are noticed (stale) and the file is rewritten without them.
+ * Record layout: key = unique name and inode (8 octets), so that two files
+ * of one unique name have a record each; value = file size, wire size and
+ * mtime in nanoseconds, each 8 octets little-endian.  A header record under
+ * SIZES_MAGIC holds the record count, so that entries of removed messages
+ * are noticed (stale) and the file is rewritten without them.
  */
-#define SIZES_MAGIC	"\0pop3d-sizes-2"
+#define SIZES_MAGIC	"\0pop3d-sizes-3"
 #define SIZES_MAGIC_LEN	(sizeof(SIZES_MAGIC) - 1)
-#define SIZES_VALUE	32
+#define SIZES_VALUE	24
+#define SIZES_KEY_MAX	(NAME_MAX + 8)
 #define SIZES_TMP	SIZES_FILE ".tmp"	/* one writer: the lock holder */
 
 static void
@@ -30,6 +33,15 @@ put64(unsigned char *p, uint64_t v)
 
 	for (i = 0; i < 8; i++)
 		p[i] = v >> (8 * i);
+}
+
+/* The key of a message's record: its unique name, then its inode. */
+static size_t
+cache_key(const struct msg *m, unsigned char *key)
+{
+	memcpy(key, m->name, m->uniq_len);
+	put64(key + m->uniq_len, m->st_ino);
+	return m->uniq_len + 8;
 }
 
 static uint64_t
@@ -89,17 +101,18 @@ cache_open(struct maildir *md, struct cache *c)
 }
 
 /*
- * 1 and the wire size when a record matches the file (size, inode, mtime),
- * 0 when there is none or it is for another file, -1 when it is corrupt.
+ * 1 and the wire size when a record matches the file (size and mtime; the
+ * inode is in the key), 0 when there is none or it is out of date, -1 when
+ * it is corrupt.
  */
 static int
 cache_get(struct cache *c, const struct msg *m, uint64_t *wire)
 {
-	unsigned char	v[SIZES_VALUE];
+	unsigned char	v[SIZES_VALUE], key[SIZES_KEY_MAX];
 	uint64_t	disk, w;
 	int		r;
 
-	r = cdb_find(&c->cdb, m->name, m->uniq_len);
+	r = cdb_find(&c->cdb, key, cache_key(m, key));
 	if (r != 1)
 		return r;
 	if (cdb_datalen(&c->cdb) != SIZES_VALUE ||
@@ -110,8 +123,7 @@ cache_get(struct cache *c, const struct msg *m, uint64_t *wire)
 	/* Every octet is sent once, plus at most a CR each and a CRLF. */
 	if (w < disk || w > 2 * disk + 2)
 		return -1;
-	if (disk != m->disk || get64(v + 16) != m->st_ino ||
-	    (int64_t)get64(v + 24) != m->mtime_ns)
+	if (disk != m->disk || (int64_t)get64(v + 16) != m->mtime_ns)
 		return 0;
 	*wire = w;
 	return 1;
@@ -122,7 +134,7 @@ static int
 cache_write(struct maildir *md)
 {
 	struct cdb_make	 cm;
-	unsigned char	 v[SIZES_VALUE];
+	unsigned char	 v[SIZES_VALUE], key[SIZES_KEY_MAX];
 	uint64_t	 records = 0;
 	size_t		 i;
 	int		 fd, ok;
@@ -139,9 +151,8 @@ cache_write(struct maildir *md)
 			continue;
 		put64(v, m->disk);
 		put64(v + 8, m->wire);
-		put64(v + 16, m->st_ino);
-		put64(v + 24, (uint64_t)m->mtime_ns);
-		ok = cdb_make_add(&cm, m->name, m->uniq_len, v,
+		put64(v + 16, (uint64_t)m->mtime_ns);
+		ok = cdb_make_add(&cm, key, cache_key(m, key), v,
 		    SIZES_VALUE) == 0;
 		records++;
 	}
@@ -164,7 +175,7 @@ error_of_process(int err)
 	return err == ENOMEM || err == EMFILE || err == ENFILE;
 }
 
-/* The file's identity and size: 1 known, 0 gone, -1 error. */
+/* The file's identity and size: 1 known, 0 gone, -1 error or no file. */
 static int
 size_stat(struct maildir *md, struct msg *m)
 {
@@ -173,6 +184,10 @@ size_stat(struct maildir *md, struct msg *m)
 	if (fstatat(maildir_dirfd(md, m), m->name, &st,
 	    AT_SYMLINK_NOFOLLOW) == -1)
 		return errno == ENOENT ? 0 : -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = S_ISLNK(st.st_mode) ? ELOOP : EINVAL;
+		return -1;
+	}
 	m->disk = st.st_size;
 	m->st_ino = st.st_ino;
 	m->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
@@ -202,16 +217,20 @@ size_compute(struct maildir *md, struct msg *m)
 	return 1;
 }
 
-/* One message's size: 1 known, 0 gone, -1 unreadable, -2 corrupt cache. */
+/*
+ * One message's size: 1 known, 0 gone, -1 unreadable, -2 corrupt cache.
+ * Every message is stat'ed, ",W=" or not: its inode is how later opens
+ * and the UPDATE know it is still the same file.
+ */
 static int
 size_one(struct maildir *md, struct msg *m, struct cache *c)
 {
 	int	r;
 
+	if ((r = size_stat(md, m)) != 1)
+		return r;
 	if (m->size_from == SIZE_NAME)
 		return 1;
-	if ((r = size_stat(md, m)) != 1)	/* gone: maybe renamed */
-		return r == 0 ? size_compute(md, m) : r;
 	if (c->usable && (r = cache_get(c, m, &m->wire)) != 0) {
 		if (r == -1)
 			return -2;
@@ -256,15 +275,17 @@ sizes_pass(struct maildir *md, struct cache *c, struct sizes_stats *s)
 			m->size_from = SIZE_NONE;
 		if ((r = size_one(md, m, c)) == -2)
 			return -2;
+		if (r == 1)
+			continue;
+		if (r == -1 && error_of_process(errno))
+			return -1;
 		if (r == 0)
 			s->vanished++;
-		else if (r == -1 && error_of_process(errno))
-			return -1;
-		else if (r == -1) {
-			log_warn("skipping message %s: %s", m->name,
-			    strerror(errno));
+		else {
+			log_file("skip", m->name, errno);
 			s->unreadable++;
 		}
+		m->size_from = SIZE_NONE;	/* pruned */
 	}
 	return 0;
 }
@@ -298,8 +319,7 @@ sizes_fill(struct maildir *md, struct sizes_stats *s)
 	cache_close(&c);
 	if ((s->computed > 0 || s->from_cache > 0 || state != 0) &&
 	    cache_write(md) == -1) {
-		log_warn("cannot write the size cache %s: %s", SIZES_FILE,
-		    strerror(errno));
+		log_file("cache-unwritable", SIZES_FILE, errno);
 		s->cache = "unwritable";
 	}
 	return 0;

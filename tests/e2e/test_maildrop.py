@@ -734,9 +734,11 @@ def bad_files_are_skipped_not_fatal():
                      "a symlink, a FIFO and an unreadable file are skipped")
             p.quit()
         log = srv.log()
-        check("unreadable=2" in log, "the unreadable ones are counted")
-        check("symbolic link" in log and "locked" in log,
-              "each skipped file is logged")
+        check("unreadable=1" in log, "the unreadable file is counted")
+        skips = [l for l in log.splitlines() if " skip file=" in l]
+        check_eq(len(skips), 3, "each skipped file is logged")
+        check(any("link" in l and "symbolic" in l for l in skips),
+              "the link as a link")
 
 
 @test
@@ -770,6 +772,96 @@ def size_field_without_digits_is_ignored():
             p = pop(srv)
             check_list_is_retr(p, 1, "an empty ,W= is not a size of 0")
             p.quit()
+
+
+@test
+def namesake_taking_the_name_is_not_served_or_removed():
+    with TempDir() as tmp:
+        md = make_maildir(os.path.join(tmp.path, "Maildir"))
+        a = os.path.join(md, "cur", "1700000000.M1P1.u:2,")
+        b = os.path.join(md, "new", "1700000000.M1P1.u")
+        with open(a, "wb") as f:
+            f.write(b"Subject: A\n\nthis is A\n")
+        with open(b, "wb") as f:
+            f.write(b"Subject: B\n\nthis is B\n")
+        tmp.give()
+        with spawner(tmp) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            check_eq(r.cmd(b"STAT")[:6], b"+OK 2 ", "A in cur/, B kept in new/")
+            # Another program removes A and moves B to A's name.
+            os.unlink(a)
+            os.rename(b, a)
+            check_eq(r.cmd(b"RETR 1"),
+                     b"-ERR message 1 was removed by another program",
+                     "B under A's name is not served as A")
+            check_eq(r.cmd(b"RETR 2")[:3], b"+OK", "B is found at its new name")
+            check(b"this is B" in r.multiline(), "... and served as B")
+            r.cmd(b"DELE 1")
+            check(r.cmd(b"QUIT").startswith(b"+OK"), "QUIT")
+            srv.wait_all()
+        check(os.path.exists(a), "DELE of A did not remove B under A's name")
+
+
+@test
+def namesakes_both_sized_from_the_cache():
+    with TempDir() as tmp:
+        a_b_pair(tmp)
+        with spawner(tmp) as srv:
+            for _ in range(3):
+                p = pop(srv)
+                p.stat()
+                p.quit()
+            srv.wait_all()
+        last = srv.log().splitlines()[-1]
+        check("size_cache=2 size_read=0" in last and "cache=ok" in last,
+              "two files of one unique name: two cache records: " + last)
+
+
+@test
+def w_named_fifo_is_skipped():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        os.mkfifo(os.path.join(md, "cur", "1700000009.M1P1.f,W=5:2,"))
+        tmp.give()
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            check_eq(p.stat()[0], len(MSGS), "a FIFO is skipped, ,W= or not")
+            p.quit()
+
+
+@test
+def file_names_are_escaped_in_the_log():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        os.symlink("/etc/passwd", os.path.join(
+            md, "cur", "1700000001.x\npop3d-maildrop[1]: session forged:2,"))
+        tmp.give()
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            p.quit()
+        log = srv.log()
+        check(not any(l.startswith("pop3d-maildrop[1]") for l in log.splitlines()),
+              "a file name cannot forge a log line")
+        check("\\x0apop3d-maildrop[1]:" in log, "the newline is escaped")
+
+
+@test
+def sigterm_ends_the_session_cleanly():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        with spawner(tmp) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"DELE 1")
+            srv.last_proc().terminate()
+            check_eq(r.line(), b"-ERR [SYS/TEMP] server shutting down; closing",
+                     "SIGTERM: the client is told")
+            check(r.closed(), "and the connection closed")
+            srv.wait_all()
+            check_eq(srv.procs[0].returncode, 111, "exit status 111")
+        check_eq(len(files(md)), len(MSGS), "nothing removed")
+        check("end=signal" in srv.log(), "the session line says signal")
 
 
 if __name__ == "__main__":

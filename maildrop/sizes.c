@@ -175,6 +175,16 @@ error_of_process(int err)
 	return err == ENOMEM || err == EMFILE || err == ENFILE;
 }
 
+/* What the cache and the later checks know a message's file by. */
+static void
+msg_identity(struct msg *m, const struct stat *st)
+{
+	m->disk = st->st_size;
+	m->st_ino = st->st_ino;
+	m->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
+	    st->st_mtim.tv_nsec;
+}
+
 /* The file's identity and size: 1 known, 0 gone, -1 error or no file. */
 static int
 size_stat(struct maildir *md, struct msg *m)
@@ -188,10 +198,7 @@ size_stat(struct maildir *md, struct msg *m)
 		errno = S_ISLNK(st.st_mode) ? ELOOP : EINVAL;
 		return -1;
 	}
-	m->disk = st.st_size;
-	m->st_ino = st.st_ino;
-	m->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
-	    st.st_mtim.tv_nsec;
+	msg_identity(m, &st);
 	return 1;
 }
 
@@ -209,10 +216,7 @@ size_compute(struct maildir *md, struct msg *m)
 		return -1;
 	}
 	close(fd);
-	m->disk = st.st_size;
-	m->st_ino = st.st_ino;
-	m->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
-	    st.st_mtim.tv_nsec;
+	msg_identity(m, &st);
 	m->size_from = SIZE_READ;
 	return 1;
 }

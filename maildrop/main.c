@@ -18,11 +18,14 @@
 #include "sizes.h"
 #include "trans.h"
 
-/* Exit codes: pop3d-maildrop.8 lists them. */
+/*
+ * Exit codes: pop3d-maildrop.8 lists them.  Never 1, 2 or 111: a
+ * checkpassword front reads those as the verdict of authentication, and
+ * would answer the client a second time.
+ */
 #define EXIT_SESSION	0	/* the session ran and ended */
-#define EXIT_USAGE	2
 #define EXIT_PERM	100	/* refused for good; -ERR [SYS/PERM] sent */
-#define EXIT_TEMP	111	/* refused for now; -ERR [SYS/TEMP]/[IN-USE] */
+#define EXIT_TEMP	101	/* refused for now; -ERR [SYS/TEMP]/[IN-USE] */
 
 struct settings {
 	const char	*path;
@@ -141,7 +144,7 @@ main(int argc, char **argv)
 	out_init(&out, STDOUT_FILENO, set.timeout_ms);
 	in_init(&in, STDIN_FILENO, set.timeout_ms, &out);
 	if (argc > 2)
-		refuse(&out, EXIT_USAGE, "[SYS/PERM] server misconfigured",
+		refuse(&out, EXIT_PERM, "[SYS/PERM] server misconfigured",
 		    "usage: pop3d-maildrop [MAILDROP]");
 	if (getuid() == 0 || geteuid() == 0)
 		refuse(&out, EXIT_PERM, "[SYS/PERM] server misconfigured",

@@ -346,7 +346,7 @@ def second_session_is_in_use():
             check(r.closed(), "and is closed")
             p.quit()
             srv.wait_all()
-            check_eq(srv.procs[1].returncode, 111, "exit status 111")
+            check_eq(srv.procs[1].returncode, 101, "exit status 101")
             check_eq(len(files(md)), len(MSGS) - 1,
                      "the first session's UPDATE went through")
             # The lock died with the process: a new session gets in.
@@ -421,7 +421,7 @@ def missing_and_unusable_maildrops():
             r = Raw(srv.connect())
             check(r.line().startswith(b"-ERR [SYS/PERM]"), "usage error")
             srv.wait_all()
-            check_eq(srv.procs[0].returncode, 2, "exit status 2")
+            check_eq(srv.procs[0].returncode, 100, "exit status 100 for usage")
 
 
 @test
@@ -859,7 +859,7 @@ def sigterm_ends_the_session_cleanly():
                      "SIGTERM: the client is told")
             check(r.closed(), "and the connection closed")
             srv.wait_all()
-            check_eq(srv.procs[0].returncode, 111, "exit status 111")
+            check_eq(srv.procs[0].returncode, 101, "exit status 101")
         check_eq(len(files(md)), len(MSGS), "nothing removed")
         check("end=signal" in srv.log(), "the session line says signal")
 

@@ -40,8 +40,13 @@ MD_OBJ	= $(MD_SRC:%.c=$(O)/%.o)
 
 PROGS	= $(O)/pop3d-maildrop
 MAN8	= man/pop3d-maildrop.8
+MAN5	=
 
 UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log
+
+# Each program's folder adds its programs, pages and testers.
+include auth/auth.mk
+
 UNIT_BIN = $(UNIT:%=$(O)/tests/%)
 
 .PHONY: all check unit e2e sanitize deps install uninstall run lint fuzz \
@@ -81,19 +86,22 @@ deps:
 	sh tests/deps.sh
 
 lint:
-	mandoc -Tlint -Wwarning $(MAN8)
+	mandoc -Tlint -Wwarning $(MAN8) $(MAN5)
 
 run: $(PROGS)
 	sh tests/demo.sh $(O)
 
 install: $(PROGS)
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(PROGS) $(DESTDIR)$(SBINDIR)
 	install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8
+	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5)
 
 uninstall:
 	rm -f $(PROGS:$(O)/%=$(DESTDIR)$(SBINDIR)/%)
 	rm -f $(MAN8:man/%=$(DESTDIR)$(MANDIR)/man8/%)
+	rm -f $(MAN5:man/%=$(DESTDIR)$(MANDIR)/man5/%)
 
 # Fuzz targets (clang's libFuzzer): FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30

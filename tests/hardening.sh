@@ -5,7 +5,8 @@ BUILD=${1:-build}
 check() {
 	if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; fi
 }
-for prog in "$BUILD"/pop3d-maildrop; do
+for prog in "$BUILD"/pop3d*; do
+	[ -f "$prog" ] && [ -x "$prog" ] || continue
 	name=${prog##*/}
 	check "$name is PIE" \
 	    "readelf -h '$prog' | grep -q 'Type:.*DYN'"

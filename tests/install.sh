@@ -8,10 +8,14 @@ check() {
 	if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; fi
 }
 make -s install O="$BUILD" DESTDIR="$dest" PREFIX=/opt/p >/dev/null 2>&1
-check "install puts pop3d-maildrop in PREFIX/sbin" \
-    "[ -x '$dest/opt/p/sbin/pop3d-maildrop' ]"
-check "install puts its man page in PREFIX/share/man/man8" \
-    "[ -f '$dest/opt/p/share/man/man8/pop3d-maildrop.8' ]"
+for bin in "$BUILD"/pop3d*; do
+	[ -f "$bin" ] && [ -x "$bin" ] || continue
+	prog=${bin##*/}
+	check "install puts $prog in PREFIX/sbin" \
+	    "[ -x '$dest/opt/p/sbin/$prog' ]"
+	check "install puts its man page in PREFIX/share/man/man8" \
+	    "[ -f '$dest/opt/p/share/man/man8/$prog.8' ]"
+done
 make -s uninstall O="$BUILD" DESTDIR="$dest" PREFIX=/opt/p >/dev/null 2>&1
 check "uninstall removes them" \
     "[ -z \"\$(find '$dest' -type f)\" ]"

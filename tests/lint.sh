@@ -8,7 +8,10 @@ for page in man/*.[1-8]; do
 		echo "$out"
 	fi
 done
-for prog in pop3d-maildrop; do
+BUILD=${1:-build}
+for bin in "$BUILD"/pop3d*; do
+	[ -f "$bin" ] && [ -x "$bin" ] || continue
+	prog=${bin##*/}
 	if [ -f "man/$prog.8" ]; then
 		echo "ok - $prog has a man page"
 	else

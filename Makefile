@@ -45,6 +45,7 @@ MAN5	=
 UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log
 
 # Each program's folder adds its programs, pages and testers.
+include front/front.mk
 include auth/auth.mk
 
 UNIT_BIN = $(UNIT:%=$(O)/tests/%)
@@ -105,13 +106,14 @@ uninstall:
 
 # Fuzz targets (clang's libFuzzer): FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
-FUZZ	= fuzz_pop3 fuzz_wire
+FUZZ	= fuzz_pop3 fuzz_wire fuzz_ipc
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ); do \
 	    clang -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) -Ilib \
-	        -Imaildrop $(CDB_CFLAGS) -o build/fuzz/$$f tests/fuzz/$$f.c \
-	        $(LIB_SRC) $(MD_SRC) $(CDB_LIBS) $(MD_LIBS) || exit 1; \
+	        -Imaildrop -Ifront $(CDB_CFLAGS) -o build/fuzz/$$f \
+	        tests/fuzz/$$f.c $(LIB_SRC) $(MD_SRC) front/ipc.c \
+	        $(CDB_LIBS) $(MD_LIBS) || exit 1; \
 	    mkdir -p build/fuzz/$$f.corpus; \
 	    if build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) \
 	        -artifact_prefix=build/fuzz/ build/fuzz/$$f.corpus \

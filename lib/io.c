@@ -1,3 +1,5 @@
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -191,9 +193,43 @@ in_init(struct in *in, int fd, int timeout_ms, struct out *flush)
 {
 	in->fd = fd;
 	in->timeout_ms = timeout_ms;
+	in->exact = 0;
+	in->deadline = 0;
 	in->flush = flush;
 	in->start = in->end = 0;
 	set_nonblock(fd);
+}
+
+void
+in_exact(struct in *in)
+{
+	in->exact = 1;
+}
+
+void
+in_deadline(struct in *in, int ms)
+{
+	in->deadline = now_ms() + ms;
+}
+
+/*
+ * One read that stops at the first LF: a peek shows how far that is, and
+ * only that much is taken.  Not a socket: one octet.
+ */
+static ssize_t
+read_exact(int fd, char *buf, size_t n)
+{
+	ssize_t	got;
+	char	*lf;
+
+	got = recv(fd, buf, n, MSG_PEEK | MSG_DONTWAIT);
+	if (got == -1 && errno == ENOTSOCK)
+		return read(fd, buf, 1);
+	if (got <= 0)
+		return got;
+	if ((lf = memchr(buf, '\n', got)) != NULL)
+		got = lf - buf + 1;
+	return read(fd, buf, got);
 }
 
 size_t
@@ -211,7 +247,12 @@ in_fill(struct in *in, int64_t deadline, enum in_status *st)
 	if (in->start == in->end)
 		in->start = in->end = 0;
 	for (;;) {
-		n = read(in->fd, in->buf + in->end, sizeof(in->buf) - in->end);
+		if (in->exact)
+			n = read_exact(in->fd, in->buf + in->end,
+			    sizeof(in->buf) - in->end);
+		else
+			n = read(in->fd, in->buf + in->end,
+			    sizeof(in->buf) - in->end);
 		if (n > 0) {
 			in->end += n;
 			return 1;
@@ -244,6 +285,8 @@ in_line(struct in *in, char *line, size_t max, size_t hostile, size_t *len)
 	char		*lf, last = '\0';
 	enum in_status	st;
 
+	if (in->deadline != 0 && in->deadline < deadline)
+		deadline = in->deadline;
 	/* seen: octets before the LF.  A line of max octets fits in line[]. */
 	for (;;) {
 		chunk = in->end - in->start;

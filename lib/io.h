@@ -26,6 +26,8 @@ struct out {
 struct in {
 	int		fd;
 	int		timeout_ms;
+	int		exact;		/* never read past the line's LF */
+	int64_t		deadline;	/* CLOCK_MONOTONIC ms, or 0: none */
 	struct out	*flush;		/* flushed before waiting for input */
 	size_t		start, end;
 	char		buf[IO_INBUF];
@@ -70,6 +72,16 @@ void	in_init(struct in *, int, int, struct out *);
  * flushed, so that pipelined commands are answered in one write.
  */
 enum in_status in_line(struct in *, char *, size_t, size_t, size_t *);
+/*
+ * Reads no octet past the end of each line (peeking at a socket first, one
+ * octet at a time otherwise), so that what follows stays in the kernel for
+ * the next program in the chain: pipelined commands after PASS are the
+ * mailbox stage's.
+ */
+void	in_exact(struct in *);
+/* No line may end later than ms from now (a deadline for a whole phase). */
+void	in_deadline(struct in *, int);
+
 /* Octets received but not yet returned as lines. */
 size_t	in_pending(const struct in *);
 

@@ -36,36 +36,79 @@ num_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+int
+env_num_strict(const char *name, uint64_t def, uint64_t min, uint64_t max,
+    uint64_t *out)
+{
+	const char	*s = getenv(name);
+
+	*out = def;
+	if (s == NULL || *s == '\0' || num_parse(s, min, max, out) == 0)
+		return 0;
+	log_warn("bad setting: %s is not a number from %llu to %llu", name,
+	    (unsigned long long)min, (unsigned long long)max);
+	return -1;
+}
+
 uint64_t
 env_num(const char *name, uint64_t def, uint64_t min, uint64_t max)
 {
-	const char	*s = getenv(name);
-	uint64_t	 v;
+	uint64_t	v;
 
-	if (s == NULL || *s == '\0')
-		return def;
-	if (num_parse(s, min, max, &v) == -1) {
-		log_warn("setting ignored: %s is not a number from %llu to %llu;"
-		    " using %llu", name, (unsigned long long)min,
-		    (unsigned long long)max, (unsigned long long)def);
+	if (env_num_strict(name, def, min, max, &v) == -1) {
+		log_warn("setting ignored: using %s=%llu", name,
+		    (unsigned long long)def);
 		return def;
 	}
 	return v;
 }
 
-const char *
-env_text(const char *name, size_t max)
+int
+env_flag_strict(const char *name, int def, int *out)
+{
+	const char	*s = getenv(name);
+
+	*out = def;
+	if (s == NULL || *s == '\0')
+		return 0;
+	if (strcmp(s, "1") == 0 || strcmp(s, "yes") == 0)
+		*out = 1;
+	else if (strcmp(s, "0") == 0 || strcmp(s, "no") == 0)
+		*out = 0;
+	else {
+		log_warn("bad setting: %s must be 0 or 1", name);
+		return -1;
+	}
+	return 0;
+}
+
+int
+env_text_strict(const char *name, size_t max, const char **out)
 {
 	const char	*s = getenv(name), *p;
 
+	*out = NULL;
 	if (s == NULL || *s == '\0')
-		return NULL;
+		return 0;
 	for (p = s; *p != '\0'; p++)
 		if (*p < 0x20 || *p > 0x7e)
 			break;
 	if (*p != '\0' || (size_t)(p - s) > max) {
-		log_warn("setting ignored: %s must be at most %zu printable"
+		log_warn("bad setting: %s must be at most %zu printable"
 		    " characters", name, max);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+const char *
+env_text(const char *name, size_t max)
+{
+	const char	*s;
+
+	if (env_text_strict(name, max, &s) == -1) {
+		log_warn("setting ignored: %s", name);
 		return NULL;
 	}
 	return s;

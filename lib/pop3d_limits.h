@@ -80,4 +80,93 @@
 /* Values quoted in log lines are cut at this length. */
 #define LOG_VALUE_MAX		128
 
+
+/* ---- the front (pop3d) ---- */
+
+/* A user name as USER or APOP gives it: longer ones are no account's. */
+#define POP3_USER_MAX		128
+
+/* The checkpassword interface: user, secret and timestamp on fd 3. */
+#define CHECKPASSWORD_MAX	512
+
+/* The greeting text an operator may set (RFC 2449: lines of 512). */
+#define GREETING_MAX		400
+
+/* The host name in the APOP timestamp, as DNS allows. */
+#define HOSTNAME_MAX		253
+
+/* Characters an operator may let stand for '@' in user names. */
+#define ALT_AT_MAX		8
+
+/* Failed logins before the connection ends, and the pause after each. */
+#define AUTH_FAILURES_DEFAULT	3
+#define AUTH_FAILURES_MAX	100
+#define AUTH_DELAY_DEFAULT	2
+#define AUTH_DELAY_MAX		60
+
+/* The whole AUTHORIZATION phase, against slow clients (slow-loris). */
+#define LOGIN_TIMEOUT_DEFAULT	120
+#define LOGIN_TIMEOUT_MAX	3600
+
+/* LOGIN-DELAY (RFC 2449 section 6.8), seconds. */
+#define LOGIN_DELAY_MAX		86400
+
+/*
+ * The pre-login process: descriptors (0, 1, 2 and the one to the front),
+ * memory and file size, so that a bug in the code that parses strangers'
+ * input has little to work with.
+ */
+#define PREAUTH_NOFILE		8
+#define PREAUTH_AS		(64L * 1024 * 1024)
+
+
+/* ---- auth: pop3d-auth and pop3d-users ---- */
+
+/* A user name: the longest the front hands on, so every account can log in. */
+#define USERS_NAME_MAX		POP3_USER_MAX
+
+/*
+ * A crypt(3) hash: the longest libxcrypt makes for the accepted methods is
+ * sha512-crypt with "rounds=" (about 120 octets); yescrypt and bcrypt are
+ * shorter.  Twice that leaves room for tuned parameters.
+ */
+#define USERS_HASH_MAX		256
+
+/* The home directory and the maildrop: a path an operator types. */
+#define USERS_PATH_MAX		1024
+
+/*
+ * The APOP secret: a shared secret typed by the user into the client, not
+ * a hash; 128 characters is more than any client's field takes.
+ */
+#define USERS_APOP_MAX		128
+
+/*
+ * A password set with pop3d-users: the longest argument PASS can carry in
+ * RFC 2449's 255-octet command line ("PASS " and CRLF take 7).  A longer
+ * one could never be typed at login.
+ */
+#define USERS_PASSWORD_MAX	(POP3_CMD_MAX - 7)
+
+/* uid and gid: 0 is root (refused); (uid_t)-1 means "no change" to setuid. */
+#define USERS_ID_MIN		1
+#define USERS_ID_MAX		4294967294UL
+
+/* One line of the users file: every field at its longest, and 6 colons. */
+#define USERS_LINE_MAX		(USERS_NAME_MAX + USERS_HASH_MAX + 2 * 10 + \
+				    2 * USERS_PATH_MAX + USERS_APOP_MAX + 6)
+
+/*
+ * Accounts in one users file: compiling keeps about 24 octets per record
+ * in memory, and the database stays far below cdb's 4 GB.
+ */
+#define USERS_COUNT_MAX		1000000
+
+/*
+ * How long pop3d-auth waits for the front to write fd 3 and close it: the
+ * front writes at most CHECKPASSWORD_MAX octets at once, so a stall means
+ * a broken front, not a slow client.
+ */
+#define AUTH_FD3_TIMEOUT	10
+
 #endif

@@ -1,0 +1,60 @@
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "handoff.h"
+#include "log.h"
+
+/* In the child: fd 3 is the pipe, then the exec; 111 if that fails. */
+static void __attribute__((noreturn))
+handoff_exec(char **argv, const char *mech, int rd)
+{
+	if (rd != 3) {
+		if (dup2(rd, 3) == -1)
+			_exit(111);
+		close(rd);
+	} else if (fcntl(3, F_SETFD, 0) == -1)
+		_exit(111);
+	/* The front ignores SIGPIPE; the chain must not inherit that. */
+	signal(SIGPIPE, SIG_DFL);
+	if (setenv("AUTHMECH", mech, 1) == -1)
+		_exit(111);
+	execvp(argv[0], argv);
+	log_warn("cannot run %s: %s", argv[0], strerror(errno));
+	_exit(111);
+}
+
+int
+handoff_run(char **argv, const char *mech, const char *cred, size_t len)
+{
+	int	p[2], status;
+	pid_t	pid;
+	ssize_t	n;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	if ((pid = fork()) == -1) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[1]);
+		handoff_exec(argv, mech, p[0]);
+	}
+	close(p[0]);
+	/* At most 512 octets: the pipe takes them whole, no deadlock. */
+	do
+		n = write(p[1], cred, len);
+	while (n == -1 && errno == EINTR);
+	close(p[1]);
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	return status;
+}

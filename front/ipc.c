@@ -1,0 +1,73 @@
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "ipc.h"
+
+int
+ipc_send(int fd, char type, const void *payload, size_t len)
+{
+	char	msg[IPC_MAX];
+	ssize_t	n;
+
+	if (len > IPC_MAX - 1) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	msg[0] = type;
+	if (len > 0)
+		memcpy(msg + 1, payload, len);
+	do
+		n = send(fd, msg, len + 1, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	explicit_bzero(msg, sizeof(msg));
+	return n == (ssize_t)(len + 1) ? 0 : -1;
+}
+
+int
+ipc_recv(int fd, char *buf)
+{
+	ssize_t	n;
+
+	do
+		n = recv(fd, buf, IPC_MAX, MSG_TRUNC);
+	while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return -1;
+	if (n > IPC_MAX) {
+		explicit_bzero(buf, IPC_MAX);
+		errno = EPROTO;
+		return -1;
+	}
+	return (int)n;
+}
+
+int
+ipc_cred_check(const char *msg, size_t len, const char **mech)
+{
+	const char	*p, *end = msg + len, *nul;
+	size_t		 field;
+	int		 i;
+
+	if (len < 2 || msg[0] != IPC_CRED)
+		return -1;
+	switch (msg[1]) {
+	case MECH_USER:
+		*mech = "USER";
+		break;
+	case MECH_APOP:
+		*mech = "APOP";
+		break;
+	default:
+		return -1;
+	}
+	for (i = 0, p = msg + 2; i < 3; i++, p = nul + 1) {
+		if (p >= end || (nul = memchr(p, '\0', end - p)) == NULL)
+			return -1;
+		field = nul - p;
+		if (i == 0 && (field == 0 || field > POP3_USER_MAX))
+			return -1;
+	}
+	return p == end ? 0 : -1;	/* nothing left over */
+}

@@ -1,0 +1,47 @@
+/*
+ * Messages between the privileged front and the pre-login process, over a
+ * SOCK_SEQPACKET pair: one message per send, a type octet and a payload
+ * whose length each type fixes or bounds.  The front checks every message
+ * before it acts on it; it parses nothing else the client sent.
+ */
+#ifndef POP3D_IPC_H
+#define POP3D_IPC_H
+
+#include <stddef.h>
+
+#include "pop3d_limits.h"
+
+/* From the pre-login process. */
+#define IPC_CRED	'C'	/* mech octet, then user\0secret\0timestamp\0 */
+#define IPC_HOSTILE	'H'	/* no payload: a hostile line, session ends */
+
+/* From the front: IPC_VERDICT with one of the octets below. */
+#define IPC_VERDICT	'V'
+#define VERDICT_FAIL	'F'	/* bad credentials: -ERR [AUTH], go on */
+#define VERDICT_LAST	'L'	/* bad credentials, too many: close */
+#define VERDICT_TEMP	'T'	/* temporary failure: [SYS/TEMP], go on */
+#define VERDICT_END	'E'	/* the auth program crashed: [SYS/TEMP], close */
+
+/* Mechanisms in IPC_CRED, as AUTHMECH names them. */
+#define MECH_USER	'U'
+#define MECH_APOP	'A'
+
+#define IPC_MAX		(1 + 1 + CHECKPASSWORD_MAX)
+
+/* Sends one message: 0, or -1 with errno. */
+int	ipc_send(int, char, const void *, size_t);
+
+/*
+ * Receives one message into buf (IPC_MAX octets): its length, 0 when the
+ * other side has gone, or -1 (errno EPROTO for an oversized or empty one).
+ */
+int	ipc_recv(int, char *);
+
+/*
+ * Checks an IPC_CRED message of len octets: its mechanism, and exactly
+ * three NUL-terminated fields with a user of 1 to POP3_USER_MAX octets.
+ * 0 and the mechanism's AUTHMECH name, or -1.
+ */
+int	ipc_cred_check(const char *, size_t, const char **);
+
+#endif

@@ -1,0 +1,245 @@
+#include <sys/random.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "ipc.h"
+#include "log.h"
+#include "pop3.h"
+#include "preauth.h"
+
+struct preauth {
+	const struct preauth_settings *set;
+	struct out	*out;
+	int		 ipc;
+	int		 have_user;
+	char		 user[POP3_USER_MAX + 1];
+	char		 timestamp[HOSTNAME_MAX + 64];
+};
+
+int
+preauth_timestamp(char *buf, size_t n, const char *host)
+{
+	unsigned char	rnd[8];
+	int		r;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return -1;
+	/* Letters, digits and dots only: some clients refuse anything else. */
+	r = snprintf(buf, n, "<%ld.%02x%02x%02x%02x%02x%02x%02x%02x@%s>",
+	    (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5],
+	    rnd[6], rnd[7], host);
+	return r < 0 || (size_t)r >= n ? -1 : 0;
+}
+
+static enum pop3_next
+cmd_capa(void *ctx, const struct pop3_cmd *cmd)
+{
+	struct preauth	*pa = ctx;
+	const struct preauth_settings *set = pa->set;
+
+	(void)cmd;
+	out_line(pa->out, "+OK capability list follows");
+	if (set->cleartext)
+		out_str(pa->out, "USER\r\n");
+	out_str(pa->out, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+	    "PIPELINING\r\n");
+	if (set->expire != NULL)
+		out_line(pa->out, "EXPIRE %s", set->expire);
+	if (set->login_delay >= 0)
+		out_line(pa->out, "LOGIN-DELAY %ld", set->login_delay);
+	if (set->implementation != NULL)
+		out_line(pa->out, "IMPLEMENTATION %s", set->implementation);
+	out_str(pa->out, ".\r\n");
+	return POP3_CONTINUE;
+}
+
+/* Copies a user name, mapping the operator's alternate '@' characters. */
+static int
+user_copy(struct preauth *pa, const char *name)
+{
+	size_t	i, len = strlen(name);
+
+	if (len == 0 || len > POP3_USER_MAX)
+		return -1;
+	for (i = 0; i <= len; i++) {
+		pa->user[i] = name[i];
+		if (name[i] != '\0' && pa->set->alt_at != NULL &&
+		    strchr(pa->set->alt_at, name[i]) != NULL)
+			pa->user[i] = '@';
+	}
+	return 0;
+}
+
+static enum pop3_next
+cmd_user(void *ctx, const struct pop3_cmd *cmd)
+{
+	struct preauth	*pa = ctx;
+
+	pa->have_user = 0;
+	if (!pa->set->cleartext) {
+		out_line(pa->out, "-ERR [AUTH] cleartext login is not allowed"
+		    " on this connection");
+		return POP3_CONTINUE;
+	}
+	if (user_copy(pa, cmd->argv[0]) == -1) {
+		out_line(pa->out, "-ERR [AUTH] user name too long (at most %d"
+		    " octets)", POP3_USER_MAX);
+		return POP3_CONTINUE;
+	}
+	pa->have_user = 1;
+	out_line(pa->out, "+OK send PASS");
+	return POP3_CONTINUE;
+}
+
+/*
+ * Hands the credentials to the front and answers by its verdict.  On
+ * success the front never answers: the chain has served the client, and
+ * this process ends without a word when the front goes.
+ */
+static enum pop3_next
+login(struct preauth *pa, char mech, const char *secret, size_t slen)
+{
+	char	msg[IPC_MAX];
+	size_t	ulen = strlen(pa->user), tlen = strlen(pa->timestamp), len;
+	int	n;
+
+	len = 1 + ulen + 1 + slen + 1 + tlen + 1;
+	if (len - 1 > CHECKPASSWORD_MAX) {	/* less the mechanism */
+		out_line(pa->out, "-ERR [AUTH] credentials too long");
+		return POP3_CONTINUE;
+	}
+	msg[0] = mech;
+	memcpy(msg + 1, pa->user, ulen + 1);
+	memcpy(msg + 2 + ulen, secret, slen);
+	msg[2 + ulen + slen] = '\0';
+	memcpy(msg + 3 + ulen + slen, pa->timestamp, tlen + 1);
+	out_flush(pa->out);
+	n = ipc_send(pa->ipc, IPC_CRED, msg, len);
+	explicit_bzero(msg, sizeof(msg));
+	pa->have_user = 0;
+	if (n == -1 || (n = ipc_recv(pa->ipc, msg)) <= 0)
+		_exit(0);		/* the front is gone: so is the session */
+	if (n != 2 || msg[0] != IPC_VERDICT)
+		_exit(111);
+	switch (msg[1]) {
+	case VERDICT_FAIL:
+		out_line(pa->out, "-ERR [AUTH] authentication failed");
+		return POP3_CONTINUE;
+	case VERDICT_LAST:
+		out_line(pa->out, "-ERR [AUTH] authentication failed;"
+		    " closing");
+		return POP3_END;
+	case VERDICT_TEMP:
+		out_line(pa->out, "-ERR [SYS/TEMP] temporary failure,"
+		    " try again later");
+		return POP3_CONTINUE;
+	default:
+		out_line(pa->out, "-ERR [SYS/TEMP] temporary failure;"
+		    " closing");
+		return POP3_END;
+	}
+}
+
+static enum pop3_next
+cmd_pass(void *ctx, const struct pop3_cmd *cmd)
+{
+	struct preauth	*pa = ctx;
+
+	if (!pa->have_user) {
+		out_line(pa->out, "-ERR give USER first");
+		return POP3_CONTINUE;
+	}
+	/* The password is the raw rest of the line: spaces belong to it. */
+	return login(pa, MECH_USER, cmd->rest, strlen(cmd->rest));
+}
+
+static enum pop3_next
+cmd_apop(void *ctx, const struct pop3_cmd *cmd)
+{
+	struct preauth	*pa = ctx;
+	char		 digest[33];
+	size_t		 i;
+
+	pa->have_user = 0;
+	if (!pa->set->apop) {
+		out_line(pa->out, "-ERR APOP is not offered");
+		return POP3_CONTINUE;
+	}
+	if (strlen(cmd->argv[1]) != 32) {
+		out_line(pa->out, "-ERR [AUTH] the digest is 32 hex digits");
+		return POP3_CONTINUE;
+	}
+	for (i = 0; i < 32; i++) {
+		char c = cmd->argv[1][i];
+		if (c >= 'A' && c <= 'F')
+			c += 'a' - 'A';
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+			out_line(pa->out, "-ERR [AUTH] the digest is 32 hex"
+			    " digits");
+			return POP3_CONTINUE;
+		}
+		digest[i] = c;
+	}
+	digest[32] = '\0';
+	if (user_copy(pa, cmd->argv[0]) == -1) {
+		out_line(pa->out, "-ERR [AUTH] user name too long (at most %d"
+		    " octets)", POP3_USER_MAX);
+		return POP3_CONTINUE;
+	}
+	return login(pa, MECH_APOP, digest, 32);
+}
+
+static enum pop3_next
+cmd_quit(void *ctx, const struct pop3_cmd *cmd)
+{
+	struct preauth	*pa = ctx;
+
+	(void)cmd;
+	out_line(pa->out, "+OK bye");
+	return POP3_END;
+}
+
+static const struct pop3_verb auth_verbs[] = {
+	{ "CAPA", 0, 0, "CAPA", cmd_capa },
+	{ "USER", 1, 1, "USER name", cmd_user },
+	{ "PASS", 1, POP3_CMD_MAX, "PASS password", cmd_pass },
+	{ "APOP", 2, 2, "APOP name digest", cmd_apop },
+	{ "QUIT", 0, 0, "QUIT", cmd_quit },
+	{ NULL, 0, 0, NULL, NULL }
+};
+
+void
+preauth_run(const struct preauth_settings *set, int ipc)
+{
+	static struct out	out;
+	static struct in	in;
+	struct preauth		pa;
+	enum pop3_end		end;
+
+	memset(&pa, 0, sizeof(pa));
+	pa.set = set;
+	pa.out = &out;
+	pa.ipc = ipc;
+	out_init(&out, STDOUT_FILENO, set->idle_ms);
+	in_init(&in, STDIN_FILENO, set->idle_ms, &out);
+	in_exact(&in);
+	in_deadline(&in, set->login_ms);
+	if (set->apop) {
+		if (preauth_timestamp(pa.timestamp, sizeof(pa.timestamp),
+		    set->hostname) == -1)
+			die(111, "no random timestamp: %s", strerror(errno));
+		out_line(&out, "+OK %s %s", pa.timestamp, set->greeting);
+	} else
+		out_line(&out, "+OK %s", set->greeting);
+	end = pop3_run(&in, &out, auth_verbs, &pa);
+	if (end == POP3_END_HOSTILE)
+		(void)ipc_send(ipc, IPC_HOSTILE, NULL, 0);
+	out_flush(&out);
+	_exit(0);
+}

@@ -1,0 +1,30 @@
+/*
+ * The pre-login process: the AUTHORIZATION state of RFC 1939, run with no
+ * privileges.  It answers the client itself and sends the front only the
+ * credentials (and word of a hostile line), then acts on the verdict.
+ */
+#ifndef POP3D_PREAUTH_H
+#define POP3D_PREAUTH_H
+
+#include "pop3d_limits.h"
+
+struct preauth_settings {
+	const char	*hostname;
+	const char	*greeting;
+	const char	*implementation;
+	const char	*expire;
+	const char	*alt_at;
+	int		 apop;
+	int		 cleartext;	/* USER/PASS allowed here */
+	int		 idle_ms, login_ms;
+	long		 login_delay;	/* -1: not announced */
+};
+
+/* Serves the client on fd 0/1 until login, QUIT or an end; never returns. */
+void	preauth_run(const struct preauth_settings *, int)
+	    __attribute__((noreturn));
+
+/* Writes an APOP timestamp <digits.hex@host> (random part from getrandom). */
+int	preauth_timestamp(char *, size_t, const char *);
+
+#endif

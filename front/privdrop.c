@@ -1,0 +1,94 @@
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pop3d_limits.h"
+#include "privdrop.h"
+
+int
+privdrop_prepare(struct privdrop *pd, const char *user, const char *dir)
+{
+	struct passwd	*pw;
+
+	memset(pd, 0, sizeof(*pd));
+	pd->dir = dir;
+	pd->root = geteuid() == 0;
+	if (!pd->root) {
+		pd->uid = getuid();
+		pd->gid = getgid();
+		pd->user = "-";
+		return 0;
+	}
+	if ((pw = getpwnam(user)) == NULL && (pw = getpwnam("nobody")) == NULL) {
+		log_warn("no user %s and no user nobody for the pre-login"
+		    " process", user);
+		return -1;
+	}
+	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+		log_warn("the pre-login user %s must not be root", pw->pw_name);
+		return -1;
+	}
+	pd->uid = pw->pw_uid;
+	pd->gid = pw->pw_gid;
+	pd->user = strcmp(pw->pw_name, user) == 0 ? user : "nobody";
+	/* The empty directory: made root-owned and read-only if missing. */
+	if (mkdir(dir, 0555) == -1 && errno != EEXIST) {
+		log_warn("cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void __attribute__((noreturn))
+privdrop_fail(const char *what)
+{
+	die(111, "pre-login privilege drop failed: %s: %s", what,
+	    strerror(errno));
+}
+
+static void
+limit(int resource, rlim_t value, const char *what)
+{
+	struct rlimit	rl = { value, value };
+
+	if (setrlimit(resource, &rl) == -1)
+		privdrop_fail(what);
+}
+
+void
+privdrop_apply(const struct privdrop *pd)
+{
+	if (pd->root) {
+		if (chdir(pd->dir) == -1 || chroot(".") == -1 ||
+		    chdir("/") == -1)
+			privdrop_fail("chroot");
+		if (setgroups(0, NULL) == -1)
+			privdrop_fail("setgroups");
+		if (setresgid(pd->gid, pd->gid, pd->gid) == -1)
+			privdrop_fail("setresgid");
+		if (setresuid(pd->uid, pd->uid, pd->uid) == -1)
+			privdrop_fail("setresuid");
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		privdrop_fail("no_new_privs");
+	limit(RLIMIT_NOFILE, PREAUTH_NOFILE, "RLIMIT_NOFILE");
+	limit(RLIMIT_NPROC, 0, "RLIMIT_NPROC");
+	limit(RLIMIT_FSIZE, 0, "RLIMIT_FSIZE");
+	limit(RLIMIT_CORE, 0, "RLIMIT_CORE");
+#if !defined(__SANITIZE_ADDRESS__)
+	/* AddressSanitizer reserves terabytes of address space. */
+	limit(RLIMIT_AS, PREAUTH_AS, "RLIMIT_AS");
+#endif
+	/* Verify: the ids are the ones asked for, and root is out of reach. */
+	if (pd->root && (getuid() != pd->uid || geteuid() != pd->uid ||
+	    getgid() != pd->gid || getegid() != pd->gid ||
+	    setuid(0) != -1 || setgid(0) != -1))
+		die(111, "pre-login privilege drop did not hold");
+}

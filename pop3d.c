@@ -1,0 +1,295 @@
+/*
+ * pop3d: the front of the chain.  Started once per connection with the
+ * client on fd 0/1, it runs the AUTHORIZATION dialogue in an unprivileged,
+ * chrooted child, hands the credentials that child sends to the
+ * checkpassword program named on its command line, and tells the child the
+ * verdict.  It parses nothing the client sent beyond those typed messages.
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "handoff.h"
+#include "io.h"
+#include "ipc.h"
+#include "log.h"
+#include "num.h"
+#include "pop3d_limits.h"
+#include "preauth.h"
+#include "privdrop.h"
+
+#define DEFAULT_GREETING	"POP3 server ready"
+#define DEFAULT_PREAUTH_USER	"pop3d"
+#define DEFAULT_CHROOT		"/var/empty"
+
+struct front {
+	struct preauth_settings	 pa;
+	struct privdrop		 pd;
+	char			**authargv;
+	char			 remote[INET6_ADDRSTRLEN];
+	unsigned		 auth_delay, max_failures, failures;
+	const char		*mech;
+	const char		*end;
+};
+
+/* Answers before any dialogue (bad setup): -ERR [SYS/TEMP] and exit 111. */
+static void __attribute__((noreturn))
+refuse(const char *why)
+{
+	const char	msg[] = "-ERR [SYS/TEMP] server misconfigured\r\n";
+	ssize_t		n;
+
+	n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
+	die(111, "refused: %s", why);
+}
+
+static int
+hostname_ok(const char *h)
+{
+	size_t	n = strlen(h), i;
+
+	if (n == 0 || n > HOSTNAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' &&
+		    h[i] <= 'Z') || (h[i] >= '0' && h[i] <= '9') ||
+		    h[i] == '.' || h[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* Loopback: 127.0.0.0/8, ::1, and IPv4-mapped 127/8. */
+static int
+remote_is_loopback(const char *a)
+{
+	return strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0 ||
+	    strncmp(a, "::ffff:127.", 11) == 0;
+}
+
+/* The peer: getpeername(0), else what the spawner said; exported. */
+static void
+remote_find(struct front *f)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	const char		*env;
+	int			 one = 1;
+
+	strcpy(f->remote, "unknown");
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) == 0 &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+		(void)setsockopt(STDIN_FILENO, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+			    f->remote, sizeof(f->remote));
+		else
+			inet_ntop(AF_INET6,
+			    &((struct sockaddr_in6 *)&ss)->sin6_addr, f->remote,
+			    sizeof(f->remote));
+	} else if (((env = getenv("TCPREMOTEIP")) != NULL ||
+	    (env = getenv("REMOTE_ADDR")) != NULL) &&
+	    strlen(env) < sizeof(f->remote))
+		strcpy(f->remote, env);
+	if (setenv("TCPREMOTEIP", f->remote, 1) == -1)
+		die(111, "setenv: %s", strerror(errno));
+}
+
+/* Every setting, strictly: a bad one refuses the connection. */
+static void
+settings_read(struct front *f)
+{
+	struct preauth_settings	*pa = &f->pa;
+	uint64_t		 idle, login, delay, failures, ldelay;
+	const char		*user, *dir, *ldelay_s;
+	int			 cleartext, bad = 0;
+
+	if (env_text_strict("POP3D_GREETING", GREETING_MAX * 4,
+	    &pa->greeting) == -1)
+		bad = 1;
+	if (pa->greeting == NULL || strlen(pa->greeting) > GREETING_MAX) {
+		if (pa->greeting != NULL)
+			log_warn("POP3D_GREETING longer than %d characters:"
+			    " the default greeting is used", GREETING_MAX);
+		pa->greeting = DEFAULT_GREETING;
+	}
+	bad |= env_flag_strict("POP3D_APOP", 0, &pa->apop) == -1;
+	bad |= env_flag_strict("POP3D_CLEARTEXT", 0, &cleartext) == -1;
+	bad |= env_num_strict("POP3D_IDLE_TIMEOUT", POP3_IDLE_DEFAULT,
+	    POP3_IDLE_MIN, POP3_IDLE_MAX, &idle) == -1;
+	bad |= env_num_strict("POP3D_LOGIN_TIMEOUT", LOGIN_TIMEOUT_DEFAULT, 1,
+	    LOGIN_TIMEOUT_MAX, &login) == -1;
+	bad |= env_num_strict("POP3D_AUTH_DELAY", AUTH_DELAY_DEFAULT, 0,
+	    AUTH_DELAY_MAX, &delay) == -1;
+	bad |= env_num_strict("POP3D_AUTH_FAILURES", AUTH_FAILURES_DEFAULT, 1,
+	    AUTH_FAILURES_MAX, &failures) == -1;
+	bad |= env_text_strict("POP3D_IMPLEMENTATION", IMPLEMENTATION_MAX,
+	    &pa->implementation) == -1;
+	bad |= env_text_strict("POP3D_EXPIRE", 5, &pa->expire) == -1;
+	if (pa->expire != NULL && strcmp(pa->expire, "NEVER") != 0 &&
+	    num_parse(pa->expire, 0, EXPIRE_DAYS_MAX, &ldelay) == -1) {
+		log_warn("bad setting: POP3D_EXPIRE must be NEVER or 0 to %d",
+		    EXPIRE_DAYS_MAX);
+		bad = 1;
+	}
+	bad |= env_text_strict("POP3D_LOGIN_DELAY", 5, &ldelay_s) == -1;
+	pa->login_delay = -1;
+	if (ldelay_s != NULL) {
+		if (num_parse(ldelay_s, 0, LOGIN_DELAY_MAX, &ldelay) == -1) {
+			log_warn("bad setting: POP3D_LOGIN_DELAY must be 0 to"
+			    " %d", LOGIN_DELAY_MAX);
+			bad = 1;
+		} else
+			pa->login_delay = (long)ldelay;
+	}
+	bad |= env_text_strict("POP3D_ALT_AT", ALT_AT_MAX, &pa->alt_at) == -1;
+	bad |= env_text_strict("POP3D_PREAUTH_USER", 32, &user) == -1;
+	bad |= env_text_strict("POP3D_CHROOT", 256, &dir) == -1;
+	if (bad)
+		refuse("bad settings");
+	pa->idle_ms = (int)idle * 1000;
+	pa->login_ms = (int)login * 1000;
+	pa->cleartext = cleartext || remote_is_loopback(f->remote);
+	f->auth_delay = (unsigned)delay;
+	f->max_failures = (unsigned)failures;
+	if (privdrop_prepare(&f->pd, user != NULL ? user :
+	    DEFAULT_PREAUTH_USER, dir != NULL ? dir : DEFAULT_CHROOT) == -1)
+		refuse("pre-login user");
+	if (!f->pd.root)
+		log_warn("running as uid %ld, not root: the pre-login process"
+		    " is not chrooted and keeps this uid", (long)getuid());
+}
+
+/* The hook the access policy will use: a hostile client, for now logged. */
+static void
+front_hostile(struct front *f)
+{
+	struct logline	l;
+
+	logline_start(&l, "hostile");
+	logline_str(&l, "remote", f->remote);
+	logline_emit(&l);
+}
+
+/* Runs the chain on credentials; 1 when the session ran and is over. */
+static int
+front_login(struct front *f, int ipc, char *msg, size_t len)
+{
+	struct logline	l;
+	char		verdict;
+	int		status, code;
+
+	if (ipc_cred_check(msg, len, &f->mech) == -1)
+		die(111, "malformed credentials message from the pre-login"
+		    " process");
+	status = handoff_run(f->authargv, f->mech, msg + 2, len - 2);
+	logline_start(&l, "auth");
+	logline_str(&l, "remote", f->remote);
+	logline_str(&l, "user", msg + 2);
+	logline_str(&l, "mech", f->mech);
+	explicit_bzero(msg, len);
+	if (status == -1) {
+		logline_str(&l, "result", "cannot-run");
+		verdict = VERDICT_TEMP;
+	} else if (WIFSIGNALED(status)) {
+		logline_str(&l, "result", "crash");
+		logline_num(&l, "signal", WTERMSIG(status));
+		verdict = VERDICT_END;
+	} else if ((code = WEXITSTATUS(status)) == 1) {
+		logline_str(&l, "result", "fail");
+		f->failures++;
+		verdict = f->failures >= f->max_failures ? VERDICT_LAST :
+		    VERDICT_FAIL;
+	} else if (code == 2 || code == 111) {
+		logline_str(&l, "result", code == 2 ? "misuse" : "temp");
+		verdict = VERDICT_TEMP;
+	} else {
+		logline_str(&l, "result", "ok");
+		logline_num(&l, "status", code);
+		logline_emit(&l);
+		f->end = "login";
+		return 1;
+	}
+	logline_emit(&l);
+	if (verdict == VERDICT_FAIL || verdict == VERDICT_LAST)
+		sleep(f->auth_delay);	/* an unknown user costs the same */
+	if (ipc_send(ipc, IPC_VERDICT, &verdict, 1) == -1)
+		return 1;
+	return 0;
+}
+
+/* Reads the pre-login process's messages until the session is over. */
+static void
+front_serve(struct front *f, int ipc)
+{
+	char	msg[IPC_MAX];
+	int	n;
+
+	for (;;) {
+		if ((n = ipc_recv(ipc, msg)) <= 0) {
+			f->end = "preauth-end";
+			return;
+		}
+		if (msg[0] == IPC_HOSTILE && n == 1)
+			front_hostile(f);
+		else if (msg[0] == IPC_CRED) {
+			if (front_login(f, ipc, msg, n))
+				return;
+		} else
+			die(111, "unknown message from the pre-login process");
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct front	f;
+	struct logline	l;
+	int		sp[2];
+	pid_t		child;
+
+	log_init(argv[0]);
+	memset(&f, 0, sizeof(f));
+	if (argc < 3) {
+		log_warn("usage: pop3d hostname authprog [args...]");
+		return 2;
+	}
+	if (!hostname_ok(argv[1]))
+		refuse("the host name must be letters, digits, dots, dashes");
+	f.pa.hostname = argv[1];
+	f.authargv = argv + 2;
+	signal(SIGPIPE, SIG_IGN);
+	remote_find(&f);
+	settings_read(&f);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1 ||
+	    (child = fork()) == -1)
+		refuse(strerror(errno));
+	if (child == 0) {
+		close(sp[0]);
+		privdrop_apply(&f.pd);
+		preauth_run(&f.pa, sp[1]);
+	}
+	close(sp[1]);
+	front_serve(&f, sp[0]);
+	close(sp[0]);
+	kill(child, SIGKILL);
+	while (waitpid(child, NULL, 0) == -1 && errno == EINTR)
+		;
+	logline_start(&l, "end");
+	logline_str(&l, "remote", f.remote);
+	logline_num(&l, "auth_failures", f.failures);
+	logline_str(&l, "end", f.end);
+	logline_emit(&l);
+	return 0;
+}

@@ -1,0 +1,425 @@
+"""pop3d, the front, end to end: the real chain (pop3d, a checkpassword
+program, pop3d-maildrop) under tcpserver, systemd-socket-activate and the
+tests' own spawner, driven with poplib, curl and raw sockets.  The
+checkpassword program here is tests/e2e/checkpassword.py, a third-party
+kind, which proves the interface."""
+
+import os
+import poplib
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (BUILD, ROOT, RUN_GID, RUN_UID, Raw, Spawner, TempDir,
+                     check, check_eq, make_maildir, run_all, test)
+
+POP3D = os.path.join(BUILD, "pop3d")
+MAILDROP = os.path.join(BUILD, "pop3d-maildrop")
+CHECKPW = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "checkpassword.py")
+MSG = b"Subject: hello\n\nHello from the chain.\n"
+
+
+def setup(tmp):
+    make_maildir(os.path.join(tmp.path, "Maildir"),
+                 new=[("1700000000.M1P1.front", MSG),
+                      ("1700000001.M1P1.front", MSG + b"second\n")])
+    os.makedirs(os.path.join(tmp.path, "empty"))
+    tmp.give()
+    os.chown(os.path.join(tmp.path, "empty"), 0, 0) if ROOT else None
+
+
+def chain(tmp, env=None, auth=None):
+    """The argv of the chain and its environment."""
+    e = {"CP_HOME": tmp.path, "CP_UID": str(RUN_UID), "CP_GID": str(RUN_GID),
+         "POP3D_AUTH_DELAY": "0", "POP3D_CHROOT": os.path.join(tmp.path,
+                                                               "empty"),
+         "CP_LOG": os.path.join(tmp.path, "cp.log")}
+    e.update(env or {})
+    argv = [POP3D, "mail.example.org"] + (auth or [CHECKPW]) + [MAILDROP,
+                                                                "Maildir"]
+    return argv, e
+
+
+def front(tmp, env=None, auth=None):
+    argv, e = chain(tmp, env, auth)
+    return Spawner(argv, env=e, cwd=tmp.path, as_root=True)
+
+
+def pop(srv):
+    p = poplib.POP3("127.0.0.1", srv.port, timeout=30)
+    srv.connections += 1
+    return p
+
+
+def cp_log(tmp):
+    try:
+        return open(os.path.join(tmp.path, "cp.log")).read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+@test
+def login_and_retrieve():
+    with TempDir() as tmp:
+        setup(tmp)
+        with front(tmp) as srv:
+            p = pop(srv)
+            check_eq(p.getwelcome(), b"+OK POP3 server ready",
+                     "the default greeting reveals no version")
+            caps = p.capa()
+            check("USER" in caps and "AUTH-RESP-CODE" in caps and
+                  "RESP-CODES" in caps, "CAPA before login (loopback): USER")
+            p.user("alice")
+            check(p.pass_("secret").startswith(b"+OK maildrop has 2"),
+                  "PASS answered by the mailbox stage")
+            check_eq(b"\n".join(p.retr(1)[1]) + b"\n", MSG, "RETR 1")
+            p.dele(1)
+            p.quit()
+            srv.wait_all()
+            check_eq(srv.procs[0].returncode, 0, "pop3d exits 0")
+        check_eq(len(os.listdir(os.path.join(tmp.path, "Maildir", "cur"))),
+                 1, "DELE + QUIT through the chain")
+        check_eq(cp_log(tmp), ["USER alice  6"],
+                 "the checkpassword program got user, secret, no timestamp")
+
+
+@test
+def wrong_password_and_unknown_user_look_the_same():
+    with TempDir() as tmp:
+        setup(tmp)
+        with front(tmp, env={"POP3D_AUTH_DELAY": "1"}) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            replies, waits = [], []
+            for user, pw in ((b"alice", b"wrong"), (b"nobodyhere", b"secret")):
+                r.cmd(b"USER " + user)
+                t = time.monotonic()
+                replies.append(r.cmd(b"PASS " + pw))
+                waits.append(time.monotonic() - t)
+            check_eq(replies[0], b"-ERR [AUTH] authentication failed",
+                     "wrong password: [AUTH]")
+            check_eq(replies[1], replies[0], "unknown user: the same reply")
+            check(min(waits) >= 0.9, "each after the delay (%.2f s, %.2f s)"
+                  % tuple(waits))
+            r.cmd(b"USER alice")
+            check_eq(r.cmd(b"PASS wrong"),
+                     b"-ERR [AUTH] authentication failed; closing",
+                     "the third failure ends the connection")
+            check(r.closed(), "closed")
+        check(srv.log().count("result=fail") == 3, "each failure logged")
+
+
+@test
+def pipelined_login_loses_nothing():
+    with TempDir() as tmp:
+        setup(tmp)
+        with front(tmp) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.send(b"USER alice\r\nPASS secret\r\nSTAT\r\nLIST\r\nQUIT\r\n")
+            check_eq(r.line(), b"+OK send PASS", "USER")
+            check(r.line().startswith(b"+OK maildrop has 2"), "PASS")
+            check(r.line().startswith(b"+OK 2 "), "STAT, sent with PASS")
+            r.line()
+            check_eq(len(r.multiline().split(b"\r\n")) - 1, 2, "LIST")
+            check(r.line().startswith(b"+OK bye"), "QUIT")
+            check(r.closed(), "closed after QUIT")
+
+
+@test
+def pass_with_spaces_and_alternate_at():
+    with TempDir() as tmp:
+        setup(tmp)
+        env = {"POP3D_ALT_AT": "#%", "CP_USER": "alice@example.org",
+               "CP_PASS": "two words "}
+        with front(tmp, env=env) as srv:
+            p = pop(srv)
+            p.user("alice#example.org")
+            check(p.pass_("two words ").startswith(b"+OK"),
+                  "alice#example.org logs in as alice@example.org, and"
+                  " the password keeps its spaces")
+            p.quit()
+        check_eq(cp_log(tmp)[0].split()[:2], ["USER", "alice@example.org"],
+                 "the auth program got the @ form")
+
+
+@test
+def apop_login():
+    with TempDir() as tmp:
+        setup(tmp)
+        env = {"POP3D_APOP": "1", "CP_APOP": "tanstaaf"}
+        with front(tmp, env=env) as srv:
+            p = pop(srv)
+            greeting = p.getwelcome()
+            m = re.match(rb"\+OK (<([A-Za-z0-9.]+)@mail\.example\.org>) ", greeting)
+            check(m is not None, "the APOP timestamp right after +OK, only"
+                  " letters, digits and dots: %r" % greeting)
+            check(p.apop("alice", "tanstaaf").startswith(b"+OK"), "APOP")
+            p.quit()
+            p = pop(srv)
+            check(p.getwelcome() != greeting, "a new timestamp per connection")
+            try:
+                p.apop("alice", "wrong")
+                check(False, "a wrong APOP secret")
+            except poplib.error_proto as e:
+                check_eq(e.args[0], b"-ERR [AUTH] authentication failed",
+                         "a wrong APOP digest")
+            p.quit()
+        check(cp_log(tmp)[0].startswith("APOP alice <"),
+              "AUTHMECH=APOP and the timestamp reach the auth program")
+        with front(tmp) as srv:
+            r = Raw(srv.connect())
+            check(b"<" not in r.line(), "no timestamp when APOP is off")
+            check_eq(r.cmd(b"APOP alice 0123456789abcdef0123456789abcdef"),
+                     b"-ERR APOP is not offered", "APOP refused when off")
+
+
+@test
+def temporary_failure_and_crash():
+    with TempDir() as tmp:
+        setup(tmp)
+        with front(tmp, env={"CP_EXIT": "111"}) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"USER alice")
+            check_eq(r.cmd(b"PASS secret"),
+                     b"-ERR [SYS/TEMP] temporary failure, try again later",
+                     "exit 111: [SYS/TEMP]")
+            check_eq(r.cmd(b"CAPA")[:3], b"+OK", "and the dialogue goes on")
+            r.multiline()
+        with front(tmp, env={"CP_CRASH": "1"}) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"USER alice")
+            check_eq(r.cmd(b"PASS secret"),
+                     b"-ERR [SYS/TEMP] temporary failure; closing",
+                     "a crash: [SYS/TEMP] and the end")
+            check(r.closed(), "closed")
+        check("result=crash signal=9" in srv.log(), "logged as a crash")
+
+
+@test
+def hostile_line_and_limits():
+    with TempDir() as tmp:
+        setup(tmp)
+        with front(tmp) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            check_eq(r.cmd(b"USER " + b"a" * 129),
+                     b"-ERR [AUTH] user name too long (at most 128 octets)",
+                     "a user name over 128 octets")
+            check_eq(r.cmd(b"X" * 300),
+                     b"-ERR command line too long (at most 255 octets)",
+                     "a 302-octet line is refused")
+            check_eq(r.cmd(b"STAT"), b"-ERR command not valid in this state",
+                     "STAT before login")
+            check_eq(r.cmd(b"PASS x"), b"-ERR give USER first", "PASS first")
+            check_eq(r.cmd(b"X" * 600),
+                     b"-ERR command line far too long; closing",
+                     "a 602-octet line is hostile")
+            check(r.closed(), "and ends the connection")
+            srv.wait_all()
+        check("hostile remote=127.0.0.1" in srv.log(),
+              "logged with the address for the policy hook")
+
+
+@test
+def idle_and_login_deadlines():
+    with TempDir() as tmp:
+        setup(tmp)
+        with front(tmp, env={"POP3D_IDLE_TIMEOUT": "1"}) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            check(r.closed(timeout=20), "idle before login: closed")
+            check_eq(r.buf, b"-ERR idle for too long; closing\r\n",
+                     "with a last word")
+        with front(tmp, env={"POP3D_LOGIN_TIMEOUT": "2"}) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            start = time.monotonic()
+            closed = False
+            while time.monotonic() - start < 20:
+                try:
+                    r.send(b"CAPA\r\n")
+                except OSError:
+                    closed = True
+                    break
+                time.sleep(0.3)
+                if r.closed(timeout=0.1):
+                    closed = True
+                    break
+            check(closed, "a client that keeps talking but never logs in"
+                  " is closed at the login deadline")
+
+
+@test
+def preauth_process_is_unprivileged_and_chrooted():
+    if not ROOT:
+        check(True, "not root: the privilege drop is tested under CI")
+        return
+    with TempDir() as tmp:
+        setup(tmp)
+        with front(tmp) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            fpid = srv.last_proc().pid
+            kids = open("/proc/%d/task/%d/children" % (fpid, fpid)).read().split()
+            check_eq(len(kids), 1, "one pre-login child")
+            pid = int(kids[0])
+            status = open("/proc/%d/status" % pid).read()
+            uids = re.search(r"^Uid:\s+(.*)$", status, re.M).group(1).split()
+            check(all(u != "0" for u in uids), "the pre-login process is not"
+                  " root: Uid " + " ".join(uids))
+            check(re.search(r"^NoNewPrivs:\s+1$", status, re.M) is not None,
+                  "no_new_privs is set")
+            check_eq(os.readlink("/proc/%d/root" % pid),
+                     os.path.join(tmp.path, "empty"),
+                     "chrooted into the empty directory")
+            limits = open("/proc/%d/limits" % pid).read()
+            check(re.search(r"Max open files\s+8\s+8", limits) is not None,
+                  "few descriptors")
+            fstatus = open("/proc/%d/status" % fpid).read()
+            check(re.search(r"^Uid:\s+0\s", fstatus, re.M) is not None,
+                  "the front stays root (it parses no client input)")
+            r.cmd(b"QUIT")
+
+
+@test
+def cleartext_only_from_loopback_unless_allowed():
+    with TempDir() as tmp:
+        setup(tmp)
+        argv, env = chain(tmp, env={"TCPREMOTEIP": "192.0.2.7"})
+        for allow, want in ((None, False), ("1", True)):
+            e = dict(env, PATH="/usr/bin:/bin")
+            if allow:
+                e["POP3D_CLEARTEXT"] = allow
+            a, b = socket.socketpair()
+            p = subprocess.Popen(argv, stdin=b, stdout=b, env=e, cwd=tmp.path,
+                                 stderr=subprocess.DEVNULL)
+            b.close()
+            r = Raw(a)
+            r.line()
+            r.cmd(b"CAPA")
+            caps = r.multiline().split(b"\r\n")
+            check_eq(b"USER" in caps, want,
+                     "USER in CAPA from 192.0.2.7, POP3D_CLEARTEXT=%s" % allow)
+            reply = r.cmd(b"USER alice")
+            check_eq(reply.startswith(b"+OK"), want, "USER: %r" % reply)
+            if not want:
+                check_eq(reply, b"-ERR [AUTH] cleartext login is not allowed"
+                         b" on this connection", "refused with [AUTH]")
+            r.cmd(b"QUIT")
+            r.close()
+            p.wait(timeout=30)
+
+
+@test
+def settings_are_checked():
+    with TempDir() as tmp:
+        setup(tmp)
+        for env in ({"POP3D_AUTH_DELAY": "soon"}, {"POP3D_APOP": "maybe"},
+                    {"POP3D_IDLE_TIMEOUT": "0"}, {"POP3D_EXPIRE": "x"}):
+            with front(tmp, env=env) as srv:
+                r = Raw(srv.connect())
+                check_eq(r.line(), b"-ERR [SYS/TEMP] server misconfigured",
+                         "%r refuses the connection" % env)
+                srv.wait_all()
+                check_eq(srv.procs[0].returncode, 111, "exit 111")
+            check(list(env)[0] in srv.log(), "the log names the setting")
+        with front(tmp, env={"POP3D_GREETING": "Welcome to example.org",
+                             "POP3D_LOGIN_DELAY": "60",
+                             "POP3D_IMPLEMENTATION": "pop3d"}) as srv:
+            p = pop(srv)
+            check_eq(p.getwelcome(), b"+OK Welcome to example.org",
+                     "the greeting is settable")
+            caps = p.capa()
+            check_eq((caps.get("LOGIN-DELAY"), caps.get("IMPLEMENTATION")),
+                     (["60"], ["pop3d"]), "LOGIN-DELAY, IMPLEMENTATION")
+            p.quit()
+        with front(tmp, env={"POP3D_GREETING": "x" * 401}) as srv:
+            p = pop(srv)
+            check_eq(p.getwelcome(), b"+OK POP3 server ready",
+                     "a greeting over 400 characters: the default")
+            p.quit()
+
+
+@test
+def under_tcpserver_with_curl():
+    with TempDir() as tmp:
+        setup(tmp)
+        argv, env = chain(tmp)
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        env = dict(env, PATH="/usr/bin:/bin")
+        ts = subprocess.Popen(["tcpserver", "-H", "-R", "-l", "localhost",
+                               "127.0.0.1", str(port)] + argv, env=env,
+                              cwd=tmp.path, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port)).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            out = subprocess.run(["curl", "-s", "--max-time", "20",
+                                  "pop3://127.0.0.1:%d/1" % port,
+                                  "-u", "alice:secret"],
+                                 capture_output=True).stdout
+            check_eq(out.replace(b"\r\n", b"\n"), MSG,
+                     "curl retrieves message 1 through tcpserver")
+            lst = subprocess.run(["curl", "-s", "--max-time", "20",
+                                  "pop3://127.0.0.1:%d/" % port,
+                                  "-u", "alice:secret"],
+                                 capture_output=True).stdout
+            check_eq(lst.count(b"\r\n"), 2, "curl LIST: two messages")
+        finally:
+            ts.terminate()
+            ts.wait()
+
+
+@test
+def under_systemd_socket_activate():
+    if shutil.which("systemd-socket-activate") is None:
+        check(True, "systemd-socket-activate is not installed")
+        return
+    with TempDir() as tmp:
+        setup(tmp)
+        argv, env = chain(tmp)
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        env = dict(env, PATH="/usr/bin:/bin")
+        # It passes on only the variables named with -E.
+        pass_env = sum((["-E", k] for k in env), [])
+        sa = subprocess.Popen(["systemd-socket-activate", "--inetd", "-a",
+                               "-l", "127.0.0.1:%d" % port] + pass_env + argv,
+                              env=env,
+                              cwd=tmp.path, stderr=subprocess.DEVNULL)
+        try:
+            p = None
+            for _ in range(100):
+                try:
+                    p = poplib.POP3("127.0.0.1", port, timeout=30)
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            p.user("alice")
+            p.pass_("secret")
+            check_eq(p.stat()[0], 2, "login and STAT under"
+                     " systemd-socket-activate --inetd")
+            p.quit()
+        finally:
+            sa.terminate()
+            sa.wait()
+
+
+if __name__ == "__main__":
+    run_all(sys.argv[2:])

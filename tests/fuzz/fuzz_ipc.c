@@ -1,0 +1,39 @@
+/*
+ * libFuzzer target for the check the privileged front makes of every
+ * credentials message from the pre-login process: whatever that process
+ * sends, an accepted message has exactly three NUL-terminated fields, a
+ * user within bounds, and nothing left over.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipc.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char	*mech, *p, *end;
+	int		 nuls = 0;
+
+	if (size > IPC_MAX)
+		return 0;
+	if (ipc_cred_check((const char *)data, size, &mech) == -1)
+		return 0;
+	if (strcmp(mech, "USER") != 0 && strcmp(mech, "APOP") != 0)
+		abort();
+	p = (const char *)data + 2;
+	end = (const char *)data + size;
+	if (p >= end || end[-1] != '\0')
+		abort();
+	for (; p < end; p++)
+		nuls += *p == '\0';
+	if (nuls != 3)
+		abort();
+	if (strlen((const char *)data + 2) == 0 ||
+	    strlen((const char *)data + 2) > POP3_USER_MAX)
+		abort();
+	return 0;
+}

@@ -16,6 +16,7 @@ int
 privdrop_prepare(struct privdrop *pd, const char *user, const char *dir)
 {
 	struct passwd	*pw;
+	struct stat	 st;
 
 	memset(pd, 0, sizeof(*pd));
 	pd->dir = dir;
@@ -41,6 +42,13 @@ privdrop_prepare(struct privdrop *pd, const char *user, const char *dir)
 	/* The empty directory: made root-owned and read-only if missing. */
 	if (mkdir(dir, 0555) == -1 && errno != EEXIST) {
 		log_warn("cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	/* One the pre-login user could write to would be no jail. */
+	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 022) != 0) {
+		log_warn("%s must be a directory owned by root and writable"
+		    " by no one else", dir);
 		return -1;
 	}
 	return 0;

@@ -421,5 +421,21 @@ def under_systemd_socket_activate():
             sa.wait()
 
 
+@test
+def a_writable_chroot_is_refused():
+    if not ROOT:
+        check(True, "not root: no chroot to test")
+        return
+    with TempDir() as tmp:
+        setup(tmp)
+        os.chmod(os.path.join(tmp.path, "empty"), 0o777)
+        with front(tmp) as srv:
+            r = Raw(srv.connect())
+            check_eq(r.line(), b"-ERR [SYS/TEMP] server misconfigured",
+                     "a chroot directory others can write to is refused")
+            srv.wait_all()
+        check("writable" in srv.log(), "and the log says why")
+
+
 if __name__ == "__main__":
     run_all(sys.argv[2:])

@@ -232,6 +232,12 @@ read_exact(int fd, char *buf, size_t n)
 	return read(fd, buf, got);
 }
 
+void
+in_forget(struct in *in)
+{
+	explicit_bzero(in->buf, in->start);
+}
+
 size_t
 in_pending(const struct in *in)
 {

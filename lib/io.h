@@ -82,6 +82,9 @@ void	in_exact(struct in *);
 /* No line may end later than ms from now (a deadline for a whole phase). */
 void	in_deadline(struct in *, int);
 
+/* Wipes what has been returned as lines already (it may hold secrets). */
+void	in_forget(struct in *);
+
 /* Octets received but not yet returned as lines. */
 size_t	in_pending(const struct in *);
 

@@ -133,6 +133,15 @@ pop3_stop(struct out *out, enum in_status st)
 	}
 }
 
+/* A line may have been PASS: no copy of it outlives its handling. */
+static void
+pop3_forget(struct in *in, char *line, struct pop3_cmd *cmd)
+{
+	explicit_bzero(line, POP3_CMD_MAX);
+	explicit_bzero(cmd->words, sizeof(cmd->words));
+	in_forget(in);
+}
+
 enum pop3_end
 pop3_run(struct in *in, struct out *out, const struct pop3_verb *table,
     void *ctx)
@@ -160,9 +169,11 @@ pop3_run(struct in *in, struct out *out, const struct pop3_verb *table,
 			if (refusal != NULL)
 				out_line(out, "%s", refusal);
 			else if (v->fn(ctx, &cmd) == POP3_END) {
+				pop3_forget(in, line, &cmd);
 				out_flush(out);
 				return POP3_END_HANDLER;
 			}
+			pop3_forget(in, line, &cmd);
 		}
 		if (out->failed)
 			return io_signalled() ? POP3_END_SIGNAL : POP3_END_IOERR;

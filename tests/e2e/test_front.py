@@ -437,5 +437,24 @@ def a_writable_chroot_is_refused():
         check("writable" in srv.log(), "and the log says why")
 
 
+@test
+def runs_as_a_mail_user_without_root():
+    with TempDir() as tmp:
+        setup(tmp)
+        argv, env = chain(tmp)
+        with Spawner(argv, env=env, cwd=tmp.path) as srv:
+            p = pop(srv)
+            p.user("alice")
+            check(p.pass_("secret").startswith(b"+OK"),
+                  "single-uid mode: login works without root")
+            check_eq(p.stat()[0], 2, "and the mailbox is served")
+            p.quit()
+            srv.wait_all()
+        if ROOT:
+            check("not root" in srv.log(), "the log says what was not done")
+        else:
+            check(True, "(the suite itself runs without root)")
+
+
 if __name__ == "__main__":
     run_all(sys.argv[2:])

@@ -52,6 +52,7 @@ UNIT_BIN = $(UNIT:%=$(O)/tests/%)
 
 .PHONY: all check unit e2e sanitize deps install uninstall run lint fuzz \
 	clean
+.DEFAULT_GOAL := all
 
 all: $(PROGS)
 

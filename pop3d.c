@@ -5,6 +5,7 @@
  * checkpassword program named on its command line, and tells the child the
  * verdict.  It parses nothing the client sent beyond those typed messages.
  */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -13,10 +14,12 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "handoff.h"
@@ -182,50 +185,94 @@ front_hostile(struct front *f)
 	logline_emit(&l);
 }
 
-/* Runs the chain on credentials; 1 when the session ran and is over. */
+/*
+ * The checkpassword data: the user and secret the pre-login process sent,
+ * and the front's own APOP timestamp.  Its length, or 0 if it is too long.
+ */
+static size_t
+front_cred(const struct front *f, const char *msg, size_t len, char *cred)
+{
+	size_t	fields = len - 2, tlen = strlen(f->pa.timestamp);
+
+	if (fields + tlen + 1 > CHECKPASSWORD_MAX)
+		return 0;
+	memcpy(cred, msg + 2, fields);
+	memcpy(cred + fields, f->pa.timestamp, tlen + 1);
+	return fields + tlen + 1;
+}
+
+/* What the auth program's end means, for the log and for the client. */
+static char
+front_verdict(struct front *f, int status, struct logline *l)
+{
+	int	code;
+
+	if (status == -1) {
+		logline_str(l, "result", "cannot-run");
+		return VERDICT_TEMP;
+	}
+	if (WIFSIGNALED(status)) {
+		logline_str(l, "result", "crash");
+		logline_num(l, "signal", WTERMSIG(status));
+		return VERDICT_END;
+	}
+	if ((code = WEXITSTATUS(status)) == 1) {
+		logline_str(l, "result", "fail");
+		f->failures++;
+		return f->failures >= f->max_failures ? VERDICT_LAST :
+		    VERDICT_FAIL;
+	}
+	if (code == 2 || code == 111) {
+		logline_str(l, "result", code == 2 ? "misuse" : "temp");
+		return VERDICT_TEMP;
+	}
+	/* The chain ran: it answered the client, whatever its status. */
+	logline_str(l, "result", code == 0 ? "ok" : "exit");
+	logline_num(l, "status", code);
+	return 0;
+}
+
+/*
+ * Runs the chain on credentials; 1 when the connection is over (the chain
+ * served it, or the front ended it), 0 to go on.
+ */
 static int
 front_login(struct front *f, int ipc, char *msg, size_t len)
 {
 	struct logline	l;
-	char		verdict;
-	int		status, code;
+	char		cred[CHECKPASSWORD_MAX], verdict;
+	size_t		clen;
+	pid_t		pid;
 
 	if (ipc_cred_check(msg, len, &f->mech) == -1)
 		die(111, "malformed credentials message from the pre-login"
 		    " process");
-	status = handoff_run(f->authargv, f->mech, msg + 2, len - 2);
 	logline_start(&l, "auth");
 	logline_str(&l, "remote", f->remote);
 	logline_str(&l, "user", msg + 2);
 	logline_str(&l, "mech", f->mech);
+	if ((clen = front_cred(f, msg, len, cred)) == 0)
+		die(111, "credentials too long from the pre-login process");
 	explicit_bzero(msg, len);
-	if (status == -1) {
-		logline_str(&l, "result", "cannot-run");
-		verdict = VERDICT_TEMP;
-	} else if (WIFSIGNALED(status)) {
-		logline_str(&l, "result", "crash");
-		logline_num(&l, "signal", WTERMSIG(status));
-		verdict = VERDICT_END;
-	} else if ((code = WEXITSTATUS(status)) == 1) {
-		logline_str(&l, "result", "fail");
-		f->failures++;
-		verdict = f->failures >= f->max_failures ? VERDICT_LAST :
-		    VERDICT_FAIL;
-	} else if (code == 2 || code == 111) {
-		logline_str(&l, "result", code == 2 ? "misuse" : "temp");
-		verdict = VERDICT_TEMP;
-	} else {
-		logline_str(&l, "result", "ok");
-		logline_num(&l, "status", code);
-		logline_emit(&l);
+	pid = handoff_start(f->authargv, f->mech, cred, clen);
+	explicit_bzero(cred, sizeof(cred));
+	verdict = front_verdict(f, pid == -1 ? -1 : handoff_wait(pid), &l);
+	logline_emit(&l);
+	if (verdict == 0) {
 		f->end = "login";
 		return 1;
 	}
-	logline_emit(&l);
 	if (verdict == VERDICT_FAIL || verdict == VERDICT_LAST)
 		sleep(f->auth_delay);	/* an unknown user costs the same */
-	if (ipc_send(ipc, IPC_VERDICT, &verdict, 1) == -1)
+	if (ipc_send(ipc, IPC_VERDICT, &verdict, 1) == -1) {
+		f->end = "preauth-end";
 		return 1;
+	}
+	/* The front, not the pre-login process, decides that it is over. */
+	if (verdict == VERDICT_LAST || verdict == VERDICT_END) {
+		f->end = verdict == VERDICT_LAST ? "auth-failures" : "crash";
+		return 1;
+	}
 	return 0;
 }
 
@@ -251,6 +298,26 @@ front_serve(struct front *f, int ipc)
 	}
 }
 
+/*
+ * After the front ended the dialogue (too many failures, a crash), the
+ * pre-login process still has its last word to write: it gets a moment,
+ * then the kill.  After a login nothing is waited for.
+ */
+static void
+front_await(const struct front *f, int ipc)
+{
+	struct pollfd	pfd = { ipc, POLLIN, 0 };
+	char		msg[IPC_MAX];
+	time_t		until = time(NULL) + 5;
+
+	if (strcmp(f->end, "auth-failures") != 0 && strcmp(f->end, "crash") != 0)
+		return;
+	/* Whatever it sends now is read and dropped; EOF is the goodbye. */
+	while (time(NULL) < until && poll(&pfd, 1, 1000) >= 0)
+		if ((pfd.revents & (POLLIN | POLLHUP)) && ipc_recv(ipc, msg) <= 0)
+			break;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -272,16 +339,25 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	remote_find(&f);
 	settings_read(&f);
+	if (f.pa.apop && preauth_timestamp(f.pa.timestamp,
+	    sizeof(f.pa.timestamp), f.pa.hostname) == -1)
+		refuse("no random APOP timestamp");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1 ||
 	    (child = fork()) == -1)
 		refuse(strerror(errno));
 	if (child == 0) {
+		/* fd 3 to the front and 0-2; nothing else into the chroot. */
 		close(sp[0]);
+		if ((sp[1] != 3 && dup2(sp[1], 3) == -1) ||
+		    close_range(4, ~0U, 0) == -1 ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+			die(111, "pre-login setup: %s", strerror(errno));
 		privdrop_apply(&f.pd);
-		preauth_run(&f.pa, sp[1]);
+		preauth_run(&f.pa, 3);
 	}
 	close(sp[1]);
 	front_serve(&f, sp[0]);
+	front_await(&f, sp[0]);
 	close(sp[0]);
 	kill(child, SIGKILL);
 	while (waitpid(child, NULL, 0) == -1 && errno == EINTR)

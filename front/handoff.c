@@ -10,6 +10,16 @@
 #include "handoff.h"
 #include "log.h"
 
+/* Blocking again: a next stage may well expect it. */
+static void
+set_blocking(int fd)
+{
+	int	fl = fcntl(fd, F_GETFL);
+
+	if (fl != -1 && (fl & O_NONBLOCK))
+		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+}
+
 /* In the child: fd 3 is the pipe, then the exec; 111 if that fails. */
 static void __attribute__((noreturn))
 handoff_exec(char **argv, const char *mech, int rd)
@@ -20,6 +30,11 @@ handoff_exec(char **argv, const char *mech, int rd)
 		close(rd);
 	} else if (fcntl(3, F_SETFD, 0) == -1)
 		_exit(111);
+	/* Nothing of the front's (or the spawner's) beyond 0-3 goes along. */
+	if (close_range(4, ~0U, 0) == -1)
+		_exit(111);
+	set_blocking(STDIN_FILENO);
+	set_blocking(STDOUT_FILENO);
 	/* The front ignores SIGPIPE; the chain must not inherit that. */
 	signal(SIGPIPE, SIG_DFL);
 	if (setenv("AUTHMECH", mech, 1) == -1)
@@ -29,10 +44,10 @@ handoff_exec(char **argv, const char *mech, int rd)
 	_exit(111);
 }
 
-int
-handoff_run(char **argv, const char *mech, const char *cred, size_t len)
+pid_t
+handoff_start(char **argv, const char *mech, const char *cred, size_t len)
 {
-	int	p[2], status;
+	int	p[2];
 	pid_t	pid;
 	ssize_t	n;
 
@@ -53,6 +68,14 @@ handoff_run(char **argv, const char *mech, const char *cred, size_t len)
 		n = write(p[1], cred, len);
 	while (n == -1 && errno == EINTR);
 	close(p[1]);
+	return pid;
+}
+
+int
+handoff_wait(pid_t pid)
+{
+	int	status;
+
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
 			return -1;

@@ -4,12 +4,18 @@
 
 #include <stddef.h>
 
+#include <sys/types.h>
+
 /*
  * Starts argv (the auth program and the rest of the chain) with the client
- * on fd 0/1, the credentials (len octets: user\0secret\0timestamp\0) on a
- * pipe at fd 3 and AUTHMECH=mech, and waits for it.  Its wait status, or
- * -1 when it could not be started.
+ * on fd 0/1 (blocking again), the credentials (len octets:
+ * user\0secret\0timestamp\0) written to a pipe at fd 3, AUTHMECH=mech, and
+ * no other descriptor.  Its pid, or -1 when it could not be started.  The
+ * caller may wipe the credentials as soon as this returns.
  */
-int	handoff_run(char **, const char *, const char *, size_t);
+pid_t	handoff_start(char **, const char *, const char *, size_t);
+
+/* Waits for it: its wait status, or -1. */
+int	handoff_wait(pid_t);
 
 #endif

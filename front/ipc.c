@@ -62,7 +62,7 @@ ipc_cred_check(const char *msg, size_t len, const char **mech)
 	default:
 		return -1;
 	}
-	for (i = 0, p = msg + 2; i < 3; i++, p = nul + 1) {
+	for (i = 0, p = msg + 2; i < 2; i++, p = nul + 1) {
 		if (p >= end || (nul = memchr(p, '\0', end - p)) == NULL)
 			return -1;
 		field = nul - p;

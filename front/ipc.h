@@ -12,7 +12,7 @@
 #include "pop3d_limits.h"
 
 /* From the pre-login process. */
-#define IPC_CRED	'C'	/* mech octet, then user\0secret\0timestamp\0 */
+#define IPC_CRED	'C'	/* mech octet, then user\0secret\0 */
 #define IPC_HOSTILE	'H'	/* no payload: a hostile line, session ends */
 
 /* From the front: IPC_VERDICT with one of the octets below. */
@@ -39,7 +39,8 @@ int	ipc_recv(int, char *);
 
 /*
  * Checks an IPC_CRED message of len octets: its mechanism, and exactly
- * three NUL-terminated fields with a user of 1 to POP3_USER_MAX octets.
+ * two NUL-terminated fields with a user of 1 to POP3_USER_MAX octets.  The
+ * APOP timestamp is the front's own, never the pre-login process's word.
  * 0 and the mechanism's AUTHMECH name, or -1.
  */
 int	ipc_cred_check(const char *, size_t, const char **);

@@ -15,11 +15,11 @@
 
 struct preauth {
 	const struct preauth_settings *set;
+	struct in	*in;
 	struct out	*out;
 	int		 ipc;
 	int		 have_user;
 	char		 user[POP3_USER_MAX + 1];
-	char		 timestamp[HOSTNAME_MAX + 64];
 };
 
 int
@@ -38,7 +38,7 @@ preauth_timestamp(char *buf, size_t n, const char *host)
 }
 
 static enum pop3_next
-cmd_capa(void *ctx, const struct pop3_cmd *cmd)
+cmd_capa(void *ctx, struct pop3_cmd *cmd)
 {
 	struct preauth	*pa = ctx;
 	const struct preauth_settings *set = pa->set;
@@ -77,7 +77,7 @@ user_copy(struct preauth *pa, const char *name)
 }
 
 static enum pop3_next
-cmd_user(void *ctx, const struct pop3_cmd *cmd)
+cmd_user(void *ctx, struct pop3_cmd *cmd)
 {
 	struct preauth	*pa = ctx;
 
@@ -98,19 +98,21 @@ cmd_user(void *ctx, const struct pop3_cmd *cmd)
 }
 
 /*
- * Hands the credentials to the front and answers by its verdict.  On
- * success the front never answers: the chain has served the client, and
- * this process ends without a word when the front goes.
+ * Hands the credentials to the front and answers by its verdict.  Every
+ * copy of the secret here is wiped before the wait.  On success the front
+ * never answers: the chain has served the client, and this process ends
+ * without a word when the front goes.
  */
 static enum pop3_next
-login(struct preauth *pa, char mech, const char *secret, size_t slen)
+login(struct preauth *pa, struct pop3_cmd *cmd, char mech, const char *secret,
+    size_t slen)
 {
 	char	msg[IPC_MAX];
-	size_t	ulen = strlen(pa->user), tlen = strlen(pa->timestamp), len;
+	size_t	ulen = strlen(pa->user), len;
 	int	n;
 
-	len = 1 + ulen + 1 + slen + 1 + tlen + 1;
-	if (len - 1 > CHECKPASSWORD_MAX) {	/* less the mechanism */
+	len = 1 + ulen + 1 + slen + 1;
+	if (len - 1 + strlen(pa->set->timestamp) + 1 > CHECKPASSWORD_MAX) {
 		out_line(pa->out, "-ERR [AUTH] credentials too long");
 		return POP3_CONTINUE;
 	}
@@ -118,7 +120,9 @@ login(struct preauth *pa, char mech, const char *secret, size_t slen)
 	memcpy(msg + 1, pa->user, ulen + 1);
 	memcpy(msg + 2 + ulen, secret, slen);
 	msg[2 + ulen + slen] = '\0';
-	memcpy(msg + 3 + ulen + slen, pa->timestamp, tlen + 1);
+	explicit_bzero(cmd->rest, strlen(cmd->rest));
+	explicit_bzero(cmd->words, sizeof(cmd->words));
+	in_forget(pa->in);
 	out_flush(pa->out);
 	n = ipc_send(pa->ipc, IPC_CRED, msg, len);
 	explicit_bzero(msg, sizeof(msg));
@@ -147,7 +151,7 @@ login(struct preauth *pa, char mech, const char *secret, size_t slen)
 }
 
 static enum pop3_next
-cmd_pass(void *ctx, const struct pop3_cmd *cmd)
+cmd_pass(void *ctx, struct pop3_cmd *cmd)
 {
 	struct preauth	*pa = ctx;
 
@@ -156,11 +160,11 @@ cmd_pass(void *ctx, const struct pop3_cmd *cmd)
 		return POP3_CONTINUE;
 	}
 	/* The password is the raw rest of the line: spaces belong to it. */
-	return login(pa, MECH_USER, cmd->rest, strlen(cmd->rest));
+	return login(pa, cmd, MECH_USER, cmd->rest, strlen(cmd->rest));
 }
 
 static enum pop3_next
-cmd_apop(void *ctx, const struct pop3_cmd *cmd)
+cmd_apop(void *ctx, struct pop3_cmd *cmd)
 {
 	struct preauth	*pa = ctx;
 	char		 digest[33];
@@ -192,11 +196,11 @@ cmd_apop(void *ctx, const struct pop3_cmd *cmd)
 		    " octets)", POP3_USER_MAX);
 		return POP3_CONTINUE;
 	}
-	return login(pa, MECH_APOP, digest, 32);
+	return login(pa, cmd, MECH_APOP, digest, 32);
 }
 
 static enum pop3_next
-cmd_quit(void *ctx, const struct pop3_cmd *cmd)
+cmd_quit(void *ctx, struct pop3_cmd *cmd)
 {
 	struct preauth	*pa = ctx;
 
@@ -224,18 +228,17 @@ preauth_run(const struct preauth_settings *set, int ipc)
 
 	memset(&pa, 0, sizeof(pa));
 	pa.set = set;
+	pa.in = &in;
 	pa.out = &out;
 	pa.ipc = ipc;
 	out_init(&out, STDOUT_FILENO, set->idle_ms);
 	in_init(&in, STDIN_FILENO, set->idle_ms, &out);
 	in_exact(&in);
 	in_deadline(&in, set->login_ms);
-	if (set->apop) {
-		if (preauth_timestamp(pa.timestamp, sizeof(pa.timestamp),
-		    set->hostname) == -1)
-			die(111, "no random timestamp: %s", strerror(errno));
-		out_line(&out, "+OK %s %s", pa.timestamp, set->greeting);
-	} else
+	out_deadline(&out, set->login_ms);
+	if (set->apop)
+		out_line(&out, "+OK %s %s", set->timestamp, set->greeting);
+	else
 		out_line(&out, "+OK %s", set->greeting);
 	end = pop3_run(&in, &out, auth_verbs, &pa);
 	if (end == POP3_END_HOSTILE)

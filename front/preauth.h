@@ -18,13 +18,20 @@ struct preauth_settings {
 	int		 cleartext;	/* USER/PASS allowed here */
 	int		 idle_ms, login_ms;
 	long		 login_delay;	/* -1: not announced */
+	char		 timestamp[HOSTNAME_MAX + 64];	/* APOP's, or "" */
 };
 
-/* Serves the client on fd 0/1 until login, QUIT or an end; never returns. */
+/*
+ * Serves the client on fd 0/1 until login, QUIT or an end; never returns.
+ * The timestamp in the settings is the front's: the greeting shows it.
+ */
 void	preauth_run(const struct preauth_settings *, int)
 	    __attribute__((noreturn));
 
-/* Writes an APOP timestamp <digits.hex@host> (random part from getrandom). */
+/*
+ * Writes an APOP timestamp <pid.hex@host> (16 hex digits from getrandom);
+ * the front makes it, so that the pre-login process cannot choose it.
+ */
 int	preauth_timestamp(char *, size_t, const char *);
 
 #endif

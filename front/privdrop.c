@@ -1,6 +1,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <linux/capability.h>
 
 #include <errno.h>
 #include <grp.h>
@@ -61,6 +64,40 @@ privdrop_fail(const char *what)
 	    strerror(errno));
 }
 
+/*
+ * No capabilities, whatever the start (systemd's AmbientCapabilities= or
+ * file capabilities can give a non-root pop3d some): ambient cleared, and
+ * effective, permitted and inheritable emptied.
+ */
+static void
+caps_clear(void)
+{
+	struct __user_cap_header_struct	h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct	d[2];
+
+	memset(d, 0, sizeof(d));
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
+	    errno != EINVAL)
+		privdrop_fail("clearing ambient capabilities");
+	if (syscall(SYS_capset, &h, d) == -1)
+		privdrop_fail("capset");
+}
+
+static int
+caps_empty(void)
+{
+	struct __user_cap_header_struct	h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct	d[2];
+	int				i;
+
+	if (syscall(SYS_capget, &h, d) == -1)
+		return 0;
+	for (i = 0; i < 2; i++)
+		if (d[i].effective || d[i].permitted || d[i].inheritable)
+			return 0;
+	return 1;
+}
+
 static void
 limit(int resource, rlim_t value, const char *what)
 {
@@ -84,6 +121,7 @@ privdrop_apply(const struct privdrop *pd)
 		if (setresuid(pd->uid, pd->uid, pd->uid) == -1)
 			privdrop_fail("setresuid");
 	}
+	caps_clear();
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		privdrop_fail("no_new_privs");
 	limit(RLIMIT_NOFILE, PREAUTH_NOFILE, "RLIMIT_NOFILE");
@@ -94,9 +132,9 @@ privdrop_apply(const struct privdrop *pd)
 	/* AddressSanitizer reserves terabytes of address space. */
 	limit(RLIMIT_AS, PREAUTH_AS, "RLIMIT_AS");
 #endif
-	/* Verify: the ids are the ones asked for, and root is out of reach. */
-	if (pd->root && (getuid() != pd->uid || geteuid() != pd->uid ||
-	    getgid() != pd->gid || getegid() != pd->gid ||
-	    setuid(0) != -1 || setgid(0) != -1))
+	/* Verify: the ids asked for, no capability, root out of reach. */
+	if (!caps_empty() || (pd->root && (getuid() != pd->uid ||
+	    geteuid() != pd->uid || getgid() != pd->gid ||
+	    getegid() != pd->gid || setuid(0) != -1 || setgid(0) != -1)))
 		die(111, "pre-login privilege drop did not hold");
 }

@@ -110,6 +110,7 @@ out_init(struct out *o, int fd, int timeout_ms)
 {
 	o->fd = fd;
 	o->timeout_ms = timeout_ms;
+	o->deadline = 0;
 	o->failed = 0;
 	o->len = 0;
 	o->total = 0;
@@ -132,6 +133,8 @@ out_flush(struct out *o)
 		} else if (n == -1 && errno == EINTR) {
 			continue;
 		} else if (n == -1 && errno == EAGAIN) {
+			if (o->deadline != 0 && o->deadline < deadline)
+				deadline = o->deadline;
 			if (wait_fd(o->fd, POLLOUT, deadline) == -1)
 				o->failed = 1;
 		} else {
@@ -204,6 +207,12 @@ void
 in_exact(struct in *in)
 {
 	in->exact = 1;
+}
+
+void
+out_deadline(struct out *o, int ms)
+{
+	o->deadline = now_ms() + ms;
 }
 
 void

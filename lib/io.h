@@ -17,6 +17,7 @@
 struct out {
 	int		fd;
 	int		timeout_ms;
+	int64_t		deadline;	/* CLOCK_MONOTONIC ms, or 0: none */
 	int		failed;		/* sticky: peer gone, stalled or error */
 	size_t		len;
 	uint64_t	total;		/* octets handed to the kernel */
@@ -81,6 +82,8 @@ enum in_status in_line(struct in *, char *, size_t, size_t, size_t *);
 void	in_exact(struct in *);
 /* No line may end later than ms from now (a deadline for a whole phase). */
 void	in_deadline(struct in *, int);
+/* No write may wait past ms from now. */
+void	out_deadline(struct out *, int);
 
 /* Wipes what has been returned as lines already (it may hold secrets). */
 void	in_forget(struct in *);

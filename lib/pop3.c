@@ -6,13 +6,13 @@
 #include "pop3.h"
 
 enum pop3_parse
-pop3_parse(const char *line, size_t len, struct pop3_cmd *cmd)
+pop3_parse(char *line, size_t len, struct pop3_cmd *cmd)
 {
 	size_t	i, v;
 	char	*w;
 
 	cmd->verb[0] = '\0';
-	cmd->rest = "";
+	cmd->rest = line + len;
 	cmd->nargs = 0;
 	if (len > POP3_LINE_TEXT_MAX)
 		len = POP3_LINE_TEXT_MAX;
@@ -82,7 +82,7 @@ pop3_known_verb(const char *verb)
 
 const char *
 pop3_refusal(enum pop3_parse p, const struct pop3_verb *v,
-    const struct pop3_cmd *cmd, char *buf, size_t n)
+    struct pop3_cmd *cmd, char *buf, size_t n)
 {
 	switch (p) {
 	case POP3_EMPTY:

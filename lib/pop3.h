@@ -11,7 +11,7 @@
 
 struct pop3_cmd {
 	char		 verb[POP3_VERB_MAX + 1];	/* upper case */
-	const char	*rest;		/* raw text after the verb's space */
+	char		*rest;		/* raw text after the verb's space */
 	int		 nargs;		/* words after the verb, all counted */
 	char		*argv[POP3_ARGS_MAX];	/* the first POP3_ARGS_MAX */
 	char		 words[POP3_LINE_TEXT_MAX + 1];
@@ -30,9 +30,11 @@ enum pop3_parse {
  * as one and leading or trailing spaces are ignored.  rest keeps the raw
  * text after the first space following the verb (PASS takes spaces).
  * Octets 0x80-0xFF are allowed in arguments (UTF-8), never in the verb.
- * cmd->rest points into line, which must outlive cmd.
+ * cmd->rest points into line (at its end when there is nothing after the
+ * verb), which must outlive cmd and be NUL-terminated at len; a handler
+ * may wipe it.
  */
-enum pop3_parse pop3_parse(const char *, size_t, struct pop3_cmd *);
+enum pop3_parse pop3_parse(char *, size_t, struct pop3_cmd *);
 
 /* Handlers answer the client themselves and say what happens next. */
 enum pop3_next {
@@ -44,7 +46,7 @@ struct pop3_verb {
 	const char	*name;
 	int		 min_args, max_args;
 	const char	*usage;
-	enum pop3_next	(*fn)(void *, const struct pop3_cmd *);
+	enum pop3_next	(*fn)(void *, struct pop3_cmd *);
 };
 
 /* Finds the verb in a table ending with a NULL name, or NULL. */
@@ -58,7 +60,7 @@ int	pop3_known_verb(const char *);
  * the form "-ERR ..." without CRLF; NULL when the command is acceptable.
  */
 const char *pop3_refusal(enum pop3_parse, const struct pop3_verb *,
-	    const struct pop3_cmd *, char *, size_t);
+	    struct pop3_cmd *, char *, size_t);
 
 
 struct in;

@@ -46,7 +46,7 @@ live_totals(const struct session *s, size_t *count, uint64_t *octets)
 }
 
 static enum pop3_next
-cmd_capa(void *ctx, const struct pop3_cmd *cmd)
+cmd_capa(void *ctx, struct pop3_cmd *cmd)
 {
 	struct session	*s = ctx;
 
@@ -62,7 +62,7 @@ cmd_capa(void *ctx, const struct pop3_cmd *cmd)
 }
 
 static enum pop3_next
-cmd_stat(void *ctx, const struct pop3_cmd *cmd)
+cmd_stat(void *ctx, struct pop3_cmd *cmd)
 {
 	struct session	*s = ctx;
 	size_t		 count;
@@ -76,7 +76,7 @@ cmd_stat(void *ctx, const struct pop3_cmd *cmd)
 
 /* LIST and UIDL: one message, or every message not deleted. */
 static enum pop3_next
-list_or_uidl(struct session *s, const struct pop3_cmd *cmd, int uidl)
+list_or_uidl(struct session *s, struct pop3_cmd *cmd, int uidl)
 {
 	struct msg	*m;
 	size_t		 i, count;
@@ -115,13 +115,13 @@ list_or_uidl(struct session *s, const struct pop3_cmd *cmd, int uidl)
 }
 
 static enum pop3_next
-cmd_list(void *ctx, const struct pop3_cmd *cmd)
+cmd_list(void *ctx, struct pop3_cmd *cmd)
 {
 	return list_or_uidl(ctx, cmd, 0);
 }
 
 static enum pop3_next
-cmd_uidl(void *ctx, const struct pop3_cmd *cmd)
+cmd_uidl(void *ctx, struct pop3_cmd *cmd)
 {
 	return list_or_uidl(ctx, cmd, 1);
 }
@@ -198,7 +198,7 @@ send_msg(struct session *s, struct msg *m, int is_top, uint64_t top)
 }
 
 static enum pop3_next
-cmd_retr(void *ctx, const struct pop3_cmd *cmd)
+cmd_retr(void *ctx, struct pop3_cmd *cmd)
 {
 	struct session	*s = ctx;
 	struct msg	*m;
@@ -209,7 +209,7 @@ cmd_retr(void *ctx, const struct pop3_cmd *cmd)
 }
 
 static enum pop3_next
-cmd_top(void *ctx, const struct pop3_cmd *cmd)
+cmd_top(void *ctx, struct pop3_cmd *cmd)
 {
 	struct session	*s = ctx;
 	struct msg	*m;
@@ -225,7 +225,7 @@ cmd_top(void *ctx, const struct pop3_cmd *cmd)
 }
 
 static enum pop3_next
-cmd_dele(void *ctx, const struct pop3_cmd *cmd)
+cmd_dele(void *ctx, struct pop3_cmd *cmd)
 {
 	struct session	*s = ctx;
 	struct msg	*m;
@@ -240,7 +240,7 @@ cmd_dele(void *ctx, const struct pop3_cmd *cmd)
 }
 
 static enum pop3_next
-cmd_rset(void *ctx, const struct pop3_cmd *cmd)
+cmd_rset(void *ctx, struct pop3_cmd *cmd)
 {
 	struct session	*s = ctx;
 	size_t		 i;
@@ -255,7 +255,7 @@ cmd_rset(void *ctx, const struct pop3_cmd *cmd)
 }
 
 static enum pop3_next
-cmd_noop(void *ctx, const struct pop3_cmd *cmd)
+cmd_noop(void *ctx, struct pop3_cmd *cmd)
 {
 	struct session	*s = ctx;
 
@@ -269,7 +269,7 @@ cmd_noop(void *ctx, const struct pop3_cmd *cmd)
  * client that closes without reading the reply still has its deletions.
  */
 static enum pop3_next
-cmd_quit(void *ctx, const struct pop3_cmd *cmd)
+cmd_quit(void *ctx, struct pop3_cmd *cmd)
 {
 	struct session	*s = ctx;
 	struct msg	*m;

@@ -5,6 +5,7 @@ CP_USER / CP_PASS (APOP: CP_APOP is the shared secret).  CP_EXIT forces an
 exit status; CP_LOG names a file to record what it was given.  On success it
 becomes CP_UID/CP_GID, changes to CP_HOME and execs the rest of its argv."""
 
+import fcntl
 import hashlib
 import os
 import sys
@@ -24,6 +25,14 @@ if os.environ.get("CP_LOG"):
     with open(os.environ["CP_LOG"], "a") as f:
         f.write("%s %s %s %d\n" % (mech, user.decode(), stamp.decode(),
                                    len(secret)))
+if os.environ.get("CP_STATE"):
+    # What it was started with: its descriptors, and whether the client
+    # socket came blocking, as a next stage may expect.
+    fds = sorted(int(f) for f in os.listdir("/proc/self/fd"))
+    with open(os.environ["CP_STATE"], "w") as f:
+        f.write("fds=%s nonblock=%d\n" % (
+            ",".join(map(str, fds)),
+            bool(fcntl.fcntl(0, fcntl.F_GETFL) & os.O_NONBLOCK)))
 if os.environ.get("CP_EXIT"):
     sys.exit(int(os.environ["CP_EXIT"]))
 if os.environ.get("CP_CRASH"):

@@ -456,5 +456,45 @@ def runs_as_a_mail_user_without_root():
             check(True, "(the suite itself runs without root)")
 
 
+@test
+def the_chain_gets_a_clean_start():
+    with TempDir() as tmp:
+        setup(tmp)
+        state = os.path.join(tmp.path, "state")
+        with front(tmp, env={"CP_STATE": state}) as srv:
+            p = pop(srv)
+            if ROOT:
+                fpid = srv.last_proc().pid
+                kid = open("/proc/%d/task/%d/children" % (fpid, fpid)).read().split()[0]
+                check_eq(sorted(os.listdir("/proc/%s/fd" % kid)),
+                         ["0", "1", "2", "3"],
+                         "the pre-login process holds fds 0-3 only")
+            p.user("alice")
+            p.pass_("secret")
+            p.quit()
+        # The auth program's own reading of fd 3 may add one descriptor
+        # (its listing of /proc/self/fd); nothing of the front's is there.
+        got = open(state).read().split()
+        fds = [int(x) for x in got[0][4:].split(",")]
+        check(max(fds) <= 4 and 3 in fds,
+              "the auth program has 0-3 (and its own listing): %s" % got[0])
+        check_eq(got[1], "nonblock=0", "the client socket is blocking again")
+
+
+@test
+def other_exit_statuses_end_the_connection():
+    with TempDir() as tmp:
+        setup(tmp)
+        with front(tmp, env={"CP_EXIT": "3"}) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"USER alice")
+            r.send(b"PASS secret\r\n")
+            check(r.closed(), "exit 3: the chain ran, the connection ends")
+            srv.wait_all()
+        check("result=exit status=3" in srv.log(),
+              "logged as an exit, not as a login")
+
+
 if __name__ == "__main__":
     run_all(sys.argv[2:])

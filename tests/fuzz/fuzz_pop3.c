@@ -11,7 +11,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static enum pop3_next
-fn(void *ctx, const struct pop3_cmd *c)
+fn(void *ctx, struct pop3_cmd *c)
 {
 	(void)ctx;
 	(void)c;

@@ -1,2 +1,38 @@
 # auth/: pop3d-auth and pop3d-users (issue 3).  Included by the Makefile;
 # adds to PROGS, MAN8, MAN5 and UNIT.
+#
+# Only pop3d-auth and pop3d-users link libcrypt (passwords), and only
+# pop3d-auth needs libmd (APOP); nettle's memeql_sec compares in constant
+# time (this libbsd has no timingsafe_bcmp).
+CRYPT_LIBS	= $(shell $(PKG_CONFIG) --libs libcrypt)
+NETTLE_LIBS	= $(shell $(PKG_CONFIG) --libs nettle)
+
+AUTH_SRC = auth/apop.c auth/atomic.c auth/passwd.c auth/user.c \
+	   auth/userdb.c auth/usersfile.c
+AUTH_OBJ = $(AUTH_SRC:%.c=$(O)/%.o)
+AUTH_LIBS = $(CDB_LIBS) $(CRYPT_LIBS) $(NETTLE_LIBS)
+
+PROGS	+= $(O)/pop3d-auth $(O)/pop3d-users
+MAN8	+= man/pop3d-auth.8 man/pop3d-users.8
+MAN5	+= man/pop3d-users.5
+UNIT	+= t_users
+
+$(O)/auth/%.o: auth/%.c auth/*.h lib/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iauth -c -o $@ $<
+
+$(O)/libauth.a: $(AUTH_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/pop3d-auth: $(O)/auth/pop3d-auth.o $(O)/libauth.a $(O)/libpop3d.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AUTH_LIBS) $(MD_LIBS)
+
+$(O)/pop3d-users: $(O)/auth/pop3d-users.o $(O)/libauth.a $(O)/libpop3d.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AUTH_LIBS)
+
+$(O)/tests/t_users: tests/unit/t_users.c tests/unit/check.h auth/*.h \
+	    $(O)/libauth.a $(O)/libpop3d.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iauth -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
+	    $(O)/libauth.a $(O)/libpop3d.a $(AUTH_LIBS)

@@ -1,32 +1,56 @@
 #!/bin/sh
-# make run: a demo Maildir and pop3d-maildrop on 127.0.0.1 port 1110 under
-# tcpserver.  pop3d-maildrop is the stage after login, so the demo session
-# starts in the TRANSACTION state: type STAT, LIST, RETR 1, QUIT.
+# make run: the whole chain on 127.0.0.1 port 1110 under tcpserver, with a
+# demo account "demo" (password "demo", APOP secret "demo-apop") and a
+# Maildir holding a welcome message, all under build/demo.
 set -e
 BUILD=${1:-build}
 PORT=${PORT:-1110}
-DEMO=$(pwd)/$BUILD/demo
+TOP=$(pwd)
+DEMO=$TOP/$BUILD/demo
+B=$TOP/$BUILD
 rm -rf "$DEMO"
-mkdir -p "$DEMO/Maildir/cur" "$DEMO/Maildir/new" "$DEMO/Maildir/tmp"
+mkdir -p "$DEMO/home/Maildir/cur" "$DEMO/home/Maildir/new" \
+    "$DEMO/home/Maildir/tmp" "$DEMO/etc" "$DEMO/empty"
 now=$(date +%s)
-for i in 1 2 3; do
-	cat >"$DEMO/Maildir/new/$((now + i)).M${i}P$$.demo" <<MSG
-From: demo@example.org
-To: you@example.org
-Subject: demo message $i
+cat >"$DEMO/home/Maildir/new/$now.M1P$$.demo" <<MSG
+From: postmaster@localhost
+To: demo@localhost
+Subject: Welcome to pop3d
 
-This is demo message $i, served by pop3d-maildrop.
-.A line starting with a dot, to see dot-stuffing.
+This message came through the whole chain: pop3d (the front), pop3d-auth
+(the user database) and pop3d-maildrop (this Maildir).
+.A line starting with a dot, to see dot-stuffing at work.
 MSG
-done
-uid=$(id -u)
-set --
-if [ "$uid" -eq 0 ]; then
-	# Never as root: the demo mailbox belongs to nobody.
-	chown -R nobody:nogroup "$DEMO"
-	set -- -u "$(id -u nobody)" -g "$(id -g nobody)"
+if [ "$(id -u)" -eq 0 ]; then
+	# The mail belongs to nobody; the pre-login jail to root alone.
+	uid=$(id -u nobody)
+	gid=$(id -g nobody)
+	chown -R "$uid:$gid" "$DEMO/home"
+	chmod 555 "$DEMO/empty"
+	if ! setpriv --reuid="$uid" --regid="$gid" --clear-groups \
+	    test -x "$DEMO/home/Maildir"; then
+		echo "run: user nobody cannot reach $DEMO/home;" \
+		    "use a checkout under a directory others can enter" >&2
+		exit 1
+	fi
+else
+	uid=$(id -u)
+	gid=$(id -g)
 fi
-echo "pop3d-maildrop serving $DEMO/Maildir on 127.0.0.1:$PORT"
-echo "try: nc -C 127.0.0.1 $PORT   (then STAT, LIST, RETR 1, QUIT; Ctrl-C here stops)"
-exec tcpserver -v -R -H -l localhost "$@" 127.0.0.1 "$PORT" \
-    "$(pwd)/$BUILD/pop3d-maildrop" "$DEMO/Maildir"
+users() { "$B/pop3d-users" -f "$DEMO/etc/users" -d "$DEMO/etc/users.cdb" "$@"; }
+users add demo "$uid" "$gid" "$DEMO/home" >/dev/null
+echo demo | users passwd -s demo >/dev/null
+echo demo-apop | users apop -s demo >/dev/null
+users compile >/dev/null
+
+export POP3D_USERS_CDB="$DEMO/etc/users.cdb"
+export POP3D_CHROOT="$DEMO/empty"
+export POP3D_APOP=1
+cat <<TXT
+pop3d serving the demo account on 127.0.0.1:$PORT (Ctrl-C stops it)
+  curl -u demo:demo pop3://127.0.0.1:$PORT/1
+  python3 -c 'import poplib; p = poplib.POP3("127.0.0.1", $PORT); p.user("demo"); p.pass_("demo"); print(p.stat()); p.quit()'
+  nc -C 127.0.0.1 $PORT      (then USER demo, PASS demo, LIST, RETR 1, QUIT)
+TXT
+exec tcpserver -v -R -H -l localhost 127.0.0.1 "$PORT" \
+    "$B/pop3d" localhost "$B/pop3d-auth" "$B/pop3d-maildrop" Maildir

@@ -496,5 +496,50 @@ def other_exit_statuses_end_the_connection():
               "logged as an exit, not as a login")
 
 
+@test
+def whole_chain_with_pop3d_auth():
+    users_bin = os.path.join(BUILD, "pop3d-users")
+    with TempDir() as tmp:
+        setup(tmp)
+        etc = os.path.join(tmp.path, "etc")
+        os.makedirs(etc)
+        u = [users_bin, "-f", os.path.join(etc, "users"), "-d",
+             os.path.join(etc, "users.cdb")]
+        subprocess.run(u + ["add", "carol", str(RUN_UID), str(RUN_GID),
+                            tmp.path], check=True, capture_output=True)
+        subprocess.run(u + ["passwd", "-s", "carol"], input=b"c4r0l\n",
+                       check=True, capture_output=True)
+        subprocess.run(u + ["compile"], check=True, capture_output=True)
+        auth = [os.path.join(BUILD, "pop3d-auth")]
+        env = {"POP3D_USERS_CDB": os.path.join(etc, "users.cdb"),
+               "POP3D_AUTH_DELAY": "1"}
+        with front(tmp, env=env, auth=auth) as srv:
+            p = pop(srv)
+            p.user("carol")
+            check(p.pass_("c4r0l").startswith(b"+OK maildrop has 2"),
+                  "pop3d + pop3d-auth + pop3d-maildrop: login")
+            check_eq(b"\n".join(p.retr(1)[1]) + b"\n", MSG, "and RETR")
+            p.quit()
+            replies = []
+            for user, pw in (("carol", "wrong"), ("nosuchuser", "c4r0l")):
+                p = pop(srv)
+                p.user(user)
+                try:
+                    p.pass_(pw)
+                    replies.append(b"+OK")
+                except poplib.error_proto as e:
+                    replies.append(e.args[0])
+                p.quit()
+            check_eq(replies, [b"-ERR [AUTH] authentication failed"] * 2,
+                     "wrong password and unknown user: the same [AUTH]")
+            out = subprocess.run(["curl", "-s", "--max-time", "20",
+                                  "pop3://127.0.0.1:%d/2" % srv.port,
+                                  "-u", "carol:c4r0l"],
+                                 capture_output=True).stdout
+            srv.connections += 1
+            check_eq(out.replace(b"\r\n", b"\n"), MSG + b"second\n",
+                     "curl through the whole chain")
+
+
 if __name__ == "__main__":
     run_all(sys.argv[2:])

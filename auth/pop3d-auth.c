@@ -1,0 +1,323 @@
+/*
+ * pop3d-auth: the checkpassword stage.  Reads user\0secret\0timestamp\0 on
+ * fd 3, checks it against users.cdb, becomes the user and execs the rest
+ * of its argv (pop3d-auth.8).
+ */
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apop.h"
+#include "log.h"
+#include "passwd.h"
+#include "pop3d_limits.h"
+#include "userdb.h"
+
+/* The checkpassword exit codes (DESIGN.md, pop3d-auth.8). */
+#define EXIT_BAD	1	/* bad credentials */
+#define EXIT_USAGE	2	/* misuse: no program, bad fd 3 */
+#define EXIT_TEMP	111	/* temporary failure: try again later */
+
+#define CREDS_FD	3
+
+enum mech {
+	MECH_PASSWORD,	/* USER/PASS, AUTH PLAIN, AUTH LOGIN */
+	MECH_APOP
+};
+
+struct creds {
+	char		 buf[CHECKPASSWORD_MAX + 1];
+	const char	*user, *secret, *stamp;
+	const char	*mech;
+};
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	die(EXIT_USAGE, "auth_usage reason=\"usage: pop3d-auth [-d users.cdb]"
+	    " program [args ...]\"");
+}
+
+/* Logs one failure (never a secret), wipes the credentials and exits. */
+static void __attribute__((noreturn))
+auth_exit(struct creds *c, int code, const char *reason, int err)
+{
+	struct logline	l;
+
+	logline_start(&l, code == EXIT_BAD ? "auth_fail" :
+	    code == EXIT_USAGE ? "auth_usage" : "auth_temp");
+	if (c->user != NULL)
+		logline_str(&l, "user", c->user);
+	if (c->mech != NULL)
+		logline_str(&l, "mech", c->mech);
+	logline_str(&l, "reason", reason);
+	if (err != 0)
+		logline_str(&l, "error", strerror(err));
+	logline_emit(&l);
+	explicit_bzero(c->buf, sizeof(c->buf));
+	exit(code);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Reads fd 3 to its end, at most CHECKPASSWORD_MAX octets, within
+ * AUTH_FD3_TIMEOUT.  Returns the length, or -1: errno EMSGSIZE when there
+ * is more, ETIMEDOUT, or the read's error.
+ */
+static ssize_t
+creds_read(char *buf, size_t max)
+{
+	struct pollfd	pfd = { .fd = CREDS_FD, .events = POLLIN };
+	int64_t		deadline = now_ms() + AUTH_FD3_TIMEOUT * 1000;
+	size_t		len = 0;
+	ssize_t		r;
+	int		left;
+
+	for (;;) {
+		if ((left = deadline - now_ms()) <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if ((r = poll(&pfd, 1, left)) == -1 && errno != EINTR)
+			return -1;
+		if (r <= 0)
+			continue;
+		if (pfd.revents & POLLNVAL) {
+			errno = EBADF;
+			return -1;
+		}
+		r = read(CREDS_FD, buf + len, max + 1 - len);
+		if (r == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0)
+			return r == 0 ? (ssize_t)len : -1;
+		if ((len += r) > max) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+	}
+}
+
+/* user\0secret\0timestamp\0 and nothing else: 0, or -1. */
+static int
+creds_split(struct creds *c, size_t len)
+{
+	const char	*f[3];
+	size_t		 i, n = 0;
+
+	for (i = 0; i < len && n < 3; i++) {
+		f[n++] = c->buf + i;
+		i += strlen(c->buf + i);	/* buf[len] is a NUL */
+		if (i >= len)
+			return -1;	/* the last field is unterminated */
+	}
+	if (n != 3 || i != len)
+		return -1;
+	c->user = f[0];
+	c->secret = f[1];
+	c->stamp = f[2];
+	return 0;
+}
+
+static void
+creds_get(struct creds *c)
+{
+	ssize_t	len;
+
+	len = creds_read(c->buf, CHECKPASSWORD_MAX);
+	close(CREDS_FD);
+	if (len == -1)
+		auth_exit(c, errno == ETIMEDOUT || errno == EIO ? EXIT_TEMP :
+		    EXIT_USAGE, errno == EMSGSIZE ? "fd 3 longer than 512"
+		    : "cannot read fd 3", errno == EMSGSIZE ? 0 : errno);
+	c->buf[len] = '\0';
+	if (creds_split(c, len) == -1)
+		auth_exit(c, EXIT_USAGE, "malformed fd 3", 0);
+}
+
+/* AUTHMECH: which kind of secret fd 3 holds. */
+static enum mech
+mech_get(struct creds *c)
+{
+	const char	*m = getenv("AUTHMECH");
+
+	if (m == NULL || *m == '\0')
+		m = "USER";
+	c->mech = m;
+	if (strcmp(m, "USER") == 0 || strcmp(m, "PLAIN") == 0 ||
+	    strcmp(m, "LOGIN") == 0)
+		return MECH_PASSWORD;
+	if (strcmp(m, "APOP") == 0)
+		return MECH_APOP;
+	if (strcmp(m, "CRAM-MD5") == 0)
+		auth_exit(c, EXIT_BAD, "mechanism not supported", 0);
+	auth_exit(c, EXIT_USAGE, "unknown AUTHMECH", 0);
+}
+
+/*
+ * Checks the secret.  For an unknown user (u NULL) the same work is done
+ * against a dummy, so that the answer takes as long.
+ */
+static void
+creds_verify(struct creds *c, enum mech m, const struct user *u)
+{
+	int	r;
+
+	if (m == MECH_APOP) {
+		r = apop_verify(c->stamp, u != NULL ? u->apop : NULL,
+		    c->secret) && c->stamp[0] != '\0';
+		if (u == NULL)
+			auth_exit(c, EXIT_BAD, "unknown user", 0);
+		if (!r)
+			auth_exit(c, EXIT_BAD, u->apop == NULL ?
+			    "no APOP secret" : "bad digest", 0);
+		return;
+	}
+	if (u == NULL) {
+		passwd_dummy(c->secret);
+		auth_exit(c, EXIT_BAD, "unknown user", 0);
+	}
+	if ((r = passwd_verify(c->secret, u->hash)) == -1)
+		auth_exit(c, EXIT_TEMP, "password hash unusable", errno);
+	if (r == 0)
+		auth_exit(c, EXIT_BAD, user_hash_locked(u->hash) ?
+		    "account locked" : "bad password", 0);
+}
+
+/*
+ * Becomes the user: never root; without root, only as ourselves.
+ * Returns 0, or -1 with *why.
+ */
+static int
+become(const struct user *u, const char **why)
+{
+	*why = "uid or gid 0 refused";
+	errno = EPERM;
+	if (u->uid == 0 || u->gid == 0)
+		return -1;
+	if (geteuid() != 0) {
+		*why = "not root, and the user's uid is not ours";
+		if (getuid() != u->uid || geteuid() != u->uid)
+			return -1;
+		*why = "not root, and the user's gid is not ours";
+		if ((getgid() != u->gid || getegid() != u->gid) &&
+		    setgid(u->gid) == -1)
+			return -1;
+		return 0;
+	}
+	*why = "cannot switch to the user";
+	if (initgroups(u->name, u->gid) == -1 || setgid(u->gid) == -1 ||
+	    setuid(u->uid) == -1)
+		return -1;
+	*why = "still privileged after switching";
+	if (getuid() != u->uid || geteuid() != u->uid ||
+	    getgid() != u->gid || getegid() != u->gid || setuid(0) != -1) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+/* The environment of the next stage: USER, HOME, SHELL, MAILDROP. */
+static int
+env_set(const struct user *u)
+{
+	if (setenv("USER", u->name, 1) == -1 ||
+	    setenv("HOME", u->home, 1) == -1 ||
+	    setenv("SHELL", "/bin/sh", 1) == -1)
+		return -1;
+	if (u->maildrop != NULL && setenv("MAILDROP", u->maildrop, 1) == -1)
+		return -1;
+	return 0;
+}
+
+static const char *
+db_path(const char *opt)
+{
+	const char	*p = getenv(USERDB_PATH_ENV);
+
+	if (opt != NULL)
+		return opt;
+	return p != NULL && *p != '\0' ? p : USERDB_PATH_DEFAULT;
+}
+
+/* Finds the user: NULL when unknown; exits 111 on a database problem. */
+static const struct user *
+user_find(struct creds *c, struct userdb *db, const char *path,
+    struct user *u)
+{
+	const char	*why;
+	int		 r;
+
+	if (userdb_open(db, path) == -1)
+		auth_exit(c, EXIT_TEMP, errno == EINVAL ?
+		    "users database damaged or not ours" :
+		    "cannot open users database", errno == EINVAL ? 0 : errno);
+	if ((r = userdb_lookup(db, c->user, u, &why)) == -1)
+		auth_exit(c, EXIT_TEMP, why != NULL ? why :
+		    "users database unreadable", why != NULL ? 0 : errno);
+	return r == 1 ? u : NULL;
+}
+
+static void
+accepted(const struct creds *c, const struct user *u)
+{
+	struct logline	l;
+
+	logline_start(&l, "auth_ok");
+	logline_str(&l, "user", u->name);
+	logline_str(&l, "mech", c->mech);
+	logline_num(&l, "uid", u->uid);
+	logline_num(&l, "gid", u->gid);
+	logline_emit(&l);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct creds	c;
+	static struct userdb	db;
+	struct user		u;
+	const struct user	*found;
+	const char		*dbopt = NULL, *why;
+	enum mech		m;
+	int			ch;
+
+	log_init(argv[0]);
+	while ((ch = getopt(argc, argv, "+d:")) != -1) {
+		if (ch != 'd')
+			usage();
+		dbopt = optarg;
+	}
+	if (optind >= argc)
+		usage();
+	creds_get(&c);
+	m = mech_get(&c);
+	found = user_find(&c, &db, db_path(dbopt), &u);
+	creds_verify(&c, m, found);
+	/* The user's name stays for the log lines; the secret goes. */
+	explicit_bzero(c.buf + (c.secret - c.buf), strlen(c.secret));
+	c.secret = NULL;
+	if (become(&u, &why) == -1)
+		auth_exit(&c, EXIT_TEMP, why, errno);
+	if (chdir(u.home) == -1)
+		auth_exit(&c, EXIT_TEMP, "cannot enter home", errno);
+	if (env_set(&u) == -1)
+		auth_exit(&c, EXIT_TEMP, "cannot set the environment", errno);
+	accepted(&c, &u);
+	userdb_close(&db);
+	execvp(argv[optind], argv + optind);
+	auth_exit(&c, EXIT_TEMP, "cannot run the next program", errno);
+}

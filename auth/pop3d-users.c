@@ -1,0 +1,410 @@
+/*
+ * pop3d-users: manages the users file and compiles it to users.cdb for
+ * pop3d-auth (pop3d-users.8, pop3d-users.5).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "log.h"
+#include "num.h"
+#include "passwd.h"
+#include "pop3d_limits.h"
+#include "userdb.h"
+#include "usersfile.h"
+
+/* Exit codes (pop3d-users.8). */
+#define EXIT_DATA	1	/* the file, a user or a value is wrong */
+#define EXIT_USAGE	2	/* bad command line */
+#define EXIT_TEMP	111	/* a system error: nothing changed */
+
+struct paths {
+	const char	*file;
+	const char	*db;
+};
+
+struct command {
+	const char	*name;
+	int		 (*run)(const struct paths *, int, char **);
+	const char	*usage;
+};
+
+static void __attribute__((noreturn))
+usage(const char *text)
+{
+	fprintf(stderr, "usage: pop3d-users [-f users] [-d users.cdb] %s\n",
+	    text);
+	exit(EXIT_USAGE);
+}
+
+/* Reports what usersfile_apply refused, and gives the exit code. */
+static int
+apply_result(const struct paths *p, const char *name, const char *why)
+{
+	switch (errno) {
+	case EINVAL:
+		if (why != NULL)
+			log_warn("%s: %s", name, why);
+		else
+			log_warn("%s has errors: nothing changed", p->file);
+		return EXIT_DATA;
+	case EEXIST:
+		log_warn("%s: user exists", name);
+		return EXIT_DATA;
+	case ESRCH:
+		log_warn("%s: no such user", name);
+		return EXIT_DATA;
+	default:
+		log_warn("%s: %s", p->file, strerror(errno));
+		return EXIT_TEMP;
+	}
+}
+
+static int
+apply(const struct paths *p, const struct usersfile_edit *e)
+{
+	const char	*why;
+
+	if (usersfile_apply(p->file, e, &why) == -1)
+		return apply_result(p, e->name, why);
+	return 0;
+}
+
+/*
+ * One line from fd into buf (size n), without its line end, read an octet
+ * at a time so that no copy of the secret is left in a stdio buffer.
+ * Returns 0, or -1 with *why.
+ */
+static int
+line_read(int fd, char *buf, size_t n, const char **why)
+{
+	size_t	len = 0;
+	ssize_t	r;
+	char	c;
+
+	for (;;) {
+		r = read(fd, &c, 1);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			*why = strerror(errno);
+			return -1;
+		}
+		if (r == 0 || c == '\n')
+			break;
+		if (len + 1 >= n || c == '\0') {
+			*why = c == '\0' ? "NUL in input" : "too long";
+			return -1;
+		}
+		buf[len++] = c;
+	}
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	buf[len] = '\0';
+	*why = "empty";
+	return len > 0 ? 0 : -1;
+}
+
+/* A prompt on the terminal with echo off. */
+static int
+tty_read(const char *prompt, char *buf, size_t n, const char **why)
+{
+	struct termios	old, quiet;
+	int		r;
+
+	if (tcgetattr(STDIN_FILENO, &old) == -1) {
+		*why = strerror(errno);
+		return -1;
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(ECHO | ECHONL);
+	fprintf(stderr, "%s", prompt);
+	fflush(stderr);
+	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == -1) {
+		*why = strerror(errno);
+		return -1;
+	}
+	r = line_read(STDIN_FILENO, buf, n, why);
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	fprintf(stderr, "\n");
+	return r;
+}
+
+/*
+ * A secret of at most max characters: from the terminal, typed twice
+ * without echo, or one line of stdin when that is no terminal or when
+ * from_stdin is set.  Returns 0, or -1 after saying why.
+ */
+static int
+secret_read(int from_stdin, const char *what, char *buf, size_t max)
+{
+	char		 again[USERS_LINE_MAX + 2], prompt[64];
+	const char	*why;
+	int		 r;
+
+	if (from_stdin || !isatty(STDIN_FILENO))
+		r = line_read(STDIN_FILENO, buf, max + 1, &why);
+	else {
+		snprintf(prompt, sizeof(prompt), "New %s: ", what);
+		r = tty_read(prompt, buf, max + 1, &why);
+		snprintf(prompt, sizeof(prompt), "Retype new %s: ", what);
+		if (r == 0 && (r = tty_read(prompt, again, max + 1,
+		    &why)) == 0 && strcmp(buf, again) != 0) {
+			why = "the two differ";
+			r = -1;
+		}
+		explicit_bzero(again, sizeof(again));
+	}
+	if (r == -1)
+		log_warn("%s not read: %s (1 to %zu characters)", what, why,
+		    max);
+	return r;
+}
+
+static int
+id_arg(const char *s, const char *what, unsigned long *v)
+{
+	uint64_t	n;
+
+	if (num_parse(s, 0, USERS_ID_MAX, &n) == -1) {
+		log_warn("bad %s: %s", what, s);
+		return -1;
+	}
+	*v = n;
+	return 0;
+}
+
+static int
+cmd_add(const struct paths *p, int argc, char **argv)
+{
+	struct usersfile_edit	e = { .op = UF_ADD };
+	struct user		u;
+	unsigned long		uid, gid;
+	const char		*why;
+
+	if (argc != 5 && argc != 6)
+		return -1;
+	if (id_arg(argv[2], "uid", &uid) == -1 ||
+	    id_arg(argv[3], "gid", &gid) == -1)
+		return EXIT_DATA;
+	memset(&u, 0, sizeof(u));
+	u.name = argv[1];
+	u.hash = USER_HASH_LOCKED;
+	u.uid = uid;
+	u.gid = gid;
+	u.home = argv[4];
+	u.maildrop = argc == 6 ? argv[5] : NULL;
+	if (user_check(&u, &why) == -1) {
+		log_warn("%s: %s", argv[1], why);
+		return EXIT_DATA;
+	}
+	e.name = u.name;
+	e.user = &u;
+	return apply(p, &e);
+}
+
+static int
+cmd_passwd(const struct paths *p, int argc, char **argv)
+{
+	struct usersfile_edit	e = { .op = UF_SET_HASH };
+	char			pw[USERS_PASSWORD_MAX + 2];
+	char			hash[USERS_HASH_MAX + 1];
+	const char		*prefix = NULL;
+	int			ch, from_stdin = 0, r;
+
+	while ((ch = getopt(argc, argv, "m:s")) != -1) {
+		if (ch == 's')
+			from_stdin = 1;
+		else if (ch == 'm' && (prefix = passwd_prefix(optarg)) != NULL)
+			continue;
+		else
+			return -1;
+	}
+	if (argc - optind != 1)
+		return -1;
+	e.name = argv[optind];
+	if (secret_read(from_stdin, "password", pw, USERS_PASSWORD_MAX) == -1)
+		return EXIT_DATA;
+	r = passwd_hash(prefix, pw, hash, sizeof(hash));
+	explicit_bzero(pw, sizeof(pw));
+	if (r == -1) {
+		log_warn("cannot hash the password: %s", strerror(errno));
+		return EXIT_TEMP;
+	}
+	e.value = hash;
+	return apply(p, &e);
+}
+
+static int
+cmd_apop(const struct paths *p, int argc, char **argv)
+{
+	struct usersfile_edit	e = { .op = UF_SET_APOP };
+	char			secret[USERS_APOP_MAX + 2];
+	int			ch, from_stdin = 0, clear = 0, r;
+
+	while ((ch = getopt(argc, argv, "cs")) != -1) {
+		if (ch == 'c')
+			clear = 1;
+		else if (ch == 's')
+			from_stdin = 1;
+		else
+			return -1;
+	}
+	if (argc - optind != 1)
+		return -1;
+	e.name = argv[optind];
+	if (!clear) {
+		if (secret_read(from_stdin, "APOP secret", secret,
+		    USERS_APOP_MAX) == -1)
+			return EXIT_DATA;
+		e.value = secret;
+	}
+	r = apply(p, &e);
+	explicit_bzero(secret, sizeof(secret));
+	return r;
+}
+
+static int
+cmd_delete(const struct paths *p, int argc, char **argv)
+{
+	struct usersfile_edit	e = { .op = UF_DELETE };
+
+	if (argc != 2)
+		return -1;
+	e.name = argv[1];
+	return apply(p, &e);
+}
+
+static int
+cmd_list(const struct paths *p, int argc, char **argv)
+{
+	struct usersfile	uf;
+	struct user		u;
+	enum usersfile_kind	k;
+
+	(void)argv;
+	if (argc != 1)
+		return -1;
+	if (usersfile_open(&uf, p->file) == -1) {
+		log_warn("%s: %s", p->file, strerror(errno));
+		return EXIT_TEMP;
+	}
+	while ((k = usersfile_next(&uf, &u)) != UF_EOF && k != UF_ERROR)
+		if (k == UF_RECORD)
+			printf("%s %lu %lu %s %s %s %s\n", u.name,
+			    (unsigned long)u.uid, (unsigned long)u.gid, u.home,
+			    u.maildrop != NULL ? u.maildrop : "-",
+			    user_hash_locked(u.hash) ? "locked" : "password",
+			    u.apop != NULL ? "apop" : "-");
+	if (k == UF_ERROR)
+		log_warn("%s: %s", p->file, strerror(errno));
+	usersfile_close(&uf);
+	if (fflush(stdout) != 0)
+		return EXIT_TEMP;
+	return k == UF_ERROR ? EXIT_TEMP : uf.errors > 0 ? EXIT_DATA : 0;
+}
+
+/* What usersfile_compile's failure means for the exit code. */
+static int
+compile_result(const struct paths *p)
+{
+	if (errno == EINVAL) {
+		log_warn("%s has errors", p->file);
+		return EXIT_DATA;
+	}
+	log_warn("%s: %s", p->file, strerror(errno));
+	return EXIT_TEMP;
+}
+
+static int
+cmd_check(const struct paths *p, int argc, char **argv)
+{
+	FILE	*scratch;
+	int	 r;
+
+	(void)argv;
+	if (argc != 1)
+		return -1;
+	/* The same work as compile, into a file nobody reads. */
+	if ((scratch = tmpfile()) == NULL) {
+		log_warn("temporary file: %s", strerror(errno));
+		return EXIT_TEMP;
+	}
+	r = usersfile_compile(p->file, fileno(scratch));
+	if (r == -1)
+		r = compile_result(p);
+	fclose(scratch);
+	return r;
+}
+
+static int
+cmd_compile(const struct paths *p, int argc, char **argv)
+{
+	struct atomic	a;
+
+	(void)argv;
+	if (argc != 1)
+		return -1;
+	if (atomic_open(&a, p->db) == -1) {
+		log_warn("%s: %s", p->db, strerror(errno));
+		return EXIT_TEMP;
+	}
+	if (usersfile_compile(p->file, a.fd) == -1) {
+		atomic_abort(&a);
+		return compile_result(p);
+	}
+	if (atomic_commit(&a) == -1) {
+		log_warn("%s: %s", p->db, strerror(errno));
+		return EXIT_TEMP;
+	}
+	return 0;
+}
+
+static const struct command commands[] = {
+	{ "add", cmd_add, "add name uid gid home [maildrop]" },
+	{ "passwd", cmd_passwd,
+	    "passwd [-s] [-m yescrypt|sha512|bcrypt] name" },
+	{ "apop", cmd_apop, "apop [-cs] name" },
+	{ "delete", cmd_delete, "delete name" },
+	{ "list", cmd_list, "list" },
+	{ "check", cmd_check, "check" },
+	{ "compile", cmd_compile, "compile" },
+	{ NULL, NULL, NULL }
+};
+
+int
+main(int argc, char **argv)
+{
+	struct paths	p = { USERSFILE_PATH_DEFAULT, NULL };
+	const char	*env = getenv(USERDB_PATH_ENV);
+	size_t		i;
+	int		ch, r;
+
+	log_init(argv[0]);
+	p.db = env != NULL && *env != '\0' ? env : USERDB_PATH_DEFAULT;
+	while ((ch = getopt(argc, argv, "+d:f:")) != -1) {
+		if (ch == 'd')
+			p.db = optarg;
+		else if (ch == 'f')
+			p.file = optarg;
+		else
+			usage("command [args ...]");
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage("command [args ...]");
+	for (i = 0; commands[i].name != NULL; i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			break;
+	if (commands[i].name == NULL)
+		usage("add|passwd|apop|delete|list|check|compile ...");
+	optind = 0;	/* glibc: start over for the command's options */
+	if ((r = commands[i].run(&p, argc, argv)) == -1)
+		usage(commands[i].usage);
+	return r;
+}

@@ -1,0 +1,175 @@
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "num.h"
+#include "pop3d_limits.h"
+#include "user.h"
+
+/* The crypt(3) methods pop3d-auth accepts, by the prefix of their hash. */
+static const char *const hash_prefixes[] = {
+	"$y$",		/* yescrypt, the default */
+	"$6$",		/* sha512-crypt */
+	"$2b$", "$2a$", "$2y$",	/* bcrypt */
+	NULL
+};
+
+#define USER_FIELDS_MIN	5
+#define USER_FIELDS_MAX	7
+
+static int
+fail(const char **why, const char *reason)
+{
+	*why = reason;
+	errno = EINVAL;
+	return -1;
+}
+
+/* Printable, no space, no colon: what a path, hash or secret may hold. */
+static int
+field_valid(const char *s, size_t max)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= max || s[i] <= 0x20 || s[i] >= 0x7f || s[i] == ':')
+			return 0;
+	return i > 0;
+}
+
+int
+user_name_valid(const char *s)
+{
+	size_t	i;
+	char	c;
+
+	/* Not "-x" (an option) nor ".x": a name is never taken for either. */
+	if (s[0] == '\0' || s[0] == '-' || s[0] == '.')
+		return 0;
+	for (i = 0; (c = s[i]) != '\0'; i++) {
+		if (i >= USERS_NAME_MAX)
+			return 0;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("._+-@", c) != NULL)
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+int
+user_hash_locked(const char *hash)
+{
+	return hash[0] == '!' || hash[0] == '*';
+}
+
+static int
+hash_valid(const char *hash)
+{
+	size_t	i;
+
+	if (!field_valid(hash, USERS_HASH_MAX))
+		return 0;
+	if (user_hash_locked(hash))
+		return 1;
+	for (i = 0; hash_prefixes[i] != NULL; i++)
+		if (strncmp(hash, hash_prefixes[i],
+		    strlen(hash_prefixes[i])) == 0)
+			return 1;
+	return 0;
+}
+
+int
+user_check(const struct user *u, const char **why)
+{
+	if (u->name == NULL || !user_name_valid(u->name))
+		return fail(why, "bad user name");
+	if (u->hash == NULL || !hash_valid(u->hash))
+		return fail(why, "bad password hash (yescrypt, sha512-crypt,"
+		    " bcrypt or locked)");
+	if (u->uid == 0)
+		return fail(why, "uid 0 (root) is refused");
+	if ((uintmax_t)u->uid > USERS_ID_MAX)
+		return fail(why, "bad uid");
+	if (u->gid == 0)
+		return fail(why, "gid 0 (root) is refused");
+	if ((uintmax_t)u->gid > USERS_ID_MAX)
+		return fail(why, "bad gid");
+	if (u->home == NULL || u->home[0] != '/' ||
+	    !field_valid(u->home, USERS_PATH_MAX))
+		return fail(why, "bad home (an absolute path)");
+	if (u->maildrop != NULL && !field_valid(u->maildrop, USERS_PATH_MAX))
+		return fail(why, "bad maildrop");
+	if (u->apop != NULL && !field_valid(u->apop, USERS_APOP_MAX))
+		return fail(why, "bad APOP secret");
+	return 0;
+}
+
+static int
+id_parse(const char *s, uint64_t *v)
+{
+	return num_parse(s, 0, USERS_ID_MAX, v);
+}
+
+int
+user_parse(char *line, struct user *u, const char **why)
+{
+	char		*f[USER_FIELDS_MAX];
+	char		*p = line, *colon;
+	size_t		 n = 0;
+	uint64_t	 uid, gid;
+
+	if (strlen(line) > USERS_LINE_MAX)
+		return fail(why, "line too long");
+	for (;;) {
+		if (n == USER_FIELDS_MAX)
+			return fail(why, "too many fields");
+		f[n++] = p;
+		if ((colon = strchr(p, ':')) == NULL)
+			break;
+		*colon = '\0';
+		p = colon + 1;
+	}
+	if (n < USER_FIELDS_MIN)
+		return fail(why, "too few fields (name:hash:uid:gid:home)");
+	if (id_parse(f[2], &uid) == -1)
+		return fail(why, "bad uid");
+	if (id_parse(f[3], &gid) == -1)
+		return fail(why, "bad gid");
+	u->name = f[0];
+	u->hash = f[1];
+	u->uid = (uid_t)uid;
+	u->gid = (gid_t)gid;
+	u->home = f[4];
+	u->maildrop = n > 5 && f[5][0] != '\0' ? f[5] : NULL;
+	u->apop = n > 6 && f[6][0] != '\0' ? f[6] : NULL;
+	return user_check(u, why);
+}
+
+int
+user_format(const struct user *u, char *buf, size_t n, const char **why)
+{
+	int	r;
+
+	if (user_check(u, why) == -1)
+		return -1;
+	r = snprintf(buf, n, "%s:%s:%lu:%lu:%s%s%s%s%s", u->name, u->hash,
+	    (unsigned long)u->uid, (unsigned long)u->gid, u->home,
+	    u->maildrop != NULL || u->apop != NULL ? ":" : "",
+	    u->maildrop != NULL ? u->maildrop : "",
+	    u->apop != NULL ? ":" : "", u->apop != NULL ? u->apop : "");
+	if (r < 0 || (size_t)r >= n) {
+		*why = "record too long";
+		errno = ERANGE;
+		return -1;
+	}
+	return 0;
+}
+
+int
+user_line_blank(const char *line)
+{
+	line += strspn(line, " \t");
+	return *line == '\0' || *line == '#';
+}

@@ -1,0 +1,55 @@
+/*
+ * A user record: one line of the users file and the value of its key in
+ * users.cdb, in the same form (pop3d-users.5):
+ *
+ *	name:hash:uid:gid:home[:maildrop[:apop]]
+ *
+ * Every record is checked by user_parse before anything uses it, whether
+ * it comes from the text file or from the database.
+ */
+#ifndef POP3D_USER_H
+#define POP3D_USER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct user {
+	const char	*name;
+	const char	*hash;	/* crypt(3); locked: "!..." or "*..." */
+	uid_t		 uid;
+	gid_t		 gid;
+	const char	*home;
+	const char	*maildrop; /* NULL when the record has none */
+	const char	*apop;	/* NULL when APOP is off for the user */
+};
+
+/* The hash that pop3d-users add gives a new account: no login yet. */
+#define USER_HASH_LOCKED	"!"
+
+/*
+ * Splits line (a record without its line end) in place at the colons and
+ * checks every field.  Returns 0 with u pointing into line, or -1 with
+ * errno EINVAL and *why a short reason for the operator ("bad uid").
+ */
+int	user_parse(char *, struct user *, const char **);
+
+/* Checks the fields of u as user_parse does: 0, or -1, EINVAL and *why. */
+int	user_check(const struct user *, const char **);
+
+/*
+ * Writes u as a record (no line end) into buf of size n, leaving out
+ * empty trailing fields.  Returns 0, or -1 with errno EINVAL (a field that
+ * user_check refuses, reason in *why) or ERANGE (buf too small).
+ */
+int	user_format(const struct user *, char *, size_t, const char **);
+
+/* 1 when s is a valid user name, else 0. */
+int	user_name_valid(const char *);
+
+/* 1 when the hash can never match (an account without a password). */
+int	user_hash_locked(const char *);
+
+/* 1 when the line holds no record: empty, blanks only, or a # comment. */
+int	user_line_blank(const char *);
+
+#endif

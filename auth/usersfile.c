@@ -1,0 +1,288 @@
+#include <cdb.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "userdb.h"
+#include "usersfile.h"
+
+int
+usersfile_open(struct usersfile *uf, const char *path)
+{
+	memset(uf, 0, sizeof(*uf));
+	uf->path = path;
+	if ((uf->f = fopen(path, "re")) == NULL)
+		return -1;
+	return 0;
+}
+
+void
+usersfile_close(struct usersfile *uf)
+{
+	if (uf->f != NULL)
+		fclose(uf->f);
+	uf->f = NULL;
+	/* The lines held hashes and APOP secrets. */
+	explicit_bzero(uf->raw, sizeof(uf->raw));
+	explicit_bzero(uf->work, sizeof(uf->work));
+}
+
+void
+usersfile_report(struct usersfile *uf, const char *msg)
+{
+	fprintf(stderr, "%s:%lu: %s\n", uf->path, uf->lineno, msg);
+	uf->errors++;
+}
+
+/*
+ * One line into raw, without its LF: UF_RECORD for a line (classified by
+ * the caller), UF_BAD for one too long or holding a NUL (read to its end).
+ */
+static enum usersfile_kind
+usersfile_line(struct usersfile *uf)
+{
+	int	c, nul = 0, seen = 0;
+
+	uf->len = 0;
+	while ((c = getc(uf->f)) != EOF) {
+		seen = 1;
+		if (c == '\n')
+			break;
+		if (c == '\0')
+			nul = 1;
+		if (uf->len < sizeof(uf->raw) - 1)
+			uf->raw[uf->len] = c;
+		uf->len++;
+	}
+	if (ferror(uf->f))
+		return UF_ERROR;
+	if (!seen)
+		return UF_EOF;
+	uf->lineno++;
+	if (uf->len > USERS_LINE_MAX) {
+		uf->raw[0] = '\0';
+		usersfile_report(uf, "line too long");
+		return UF_BAD;
+	}
+	uf->raw[uf->len] = '\0';
+	if (nul) {
+		usersfile_report(uf, "NUL character in line");
+		return UF_BAD;
+	}
+	return UF_RECORD;
+}
+
+enum usersfile_kind
+usersfile_next(struct usersfile *uf, struct user *u)
+{
+	enum usersfile_kind	k;
+	const char		*why;
+
+	if ((k = usersfile_line(uf)) != UF_RECORD)
+		return k;
+	if (user_line_blank(uf->raw))
+		return UF_BLANK;
+	memcpy(uf->work, uf->raw, uf->len + 1);
+	if (user_parse(uf->work, u, &why) == -1) {
+		usersfile_report(uf, why);
+		return UF_BAD;
+	}
+	return UF_RECORD;
+}
+
+/* Adds one record under its name; a second record of a name is an error. */
+static int
+usersfile_put(struct usersfile *uf, struct cdb_make *cm, const struct user *u,
+    unsigned long *count)
+{
+	char		 rec[USERS_LINE_MAX + 1];
+	const char	*why;
+	int		 r;
+
+	if (user_format(u, rec, sizeof(rec), &why) == -1) {
+		usersfile_report(uf, why);
+		return 0;
+	}
+	if (++*count > USERS_COUNT_MAX) {
+		usersfile_report(uf, "too many users");
+		return 0;
+	}
+	r = cdb_make_put(cm, u->name, strlen(u->name), rec, strlen(rec),
+	    CDB_PUT_INSERT);
+	explicit_bzero(rec, sizeof(rec));
+	if (r == 1)
+		usersfile_report(uf, "duplicate user");
+	return r < 0 ? -1 : 0;
+}
+
+static int
+usersfile_scan(struct usersfile *uf, struct cdb_make *cm)
+{
+	struct user		u;
+	enum usersfile_kind	k;
+	unsigned long		count = 0;
+
+	while ((k = usersfile_next(uf, &u)) != UF_EOF) {
+		if (k == UF_ERROR)
+			return -1;
+		if (k == UF_RECORD && usersfile_put(uf, cm, &u, &count) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+usersfile_compile(const char *path, int fd)
+{
+	struct usersfile	uf;
+	struct cdb_make		cm;
+	int			r, saved;
+
+	if (usersfile_open(&uf, path) == -1)
+		return -1;
+	if (cdb_make_start(&cm, fd) != 0) {
+		usersfile_close(&uf);
+		return -1;
+	}
+	r = usersfile_scan(&uf, &cm);
+	if (r == 0 && cdb_make_add(&cm, USERDB_MARK_KEY, USERDB_MARK_KEYLEN,
+	    USERDB_MARK_VALUE, USERDB_MARK_VALUELEN) != 0)
+		r = -1;
+	/* cdb_make_finish frees what cdb_make holds: it runs regardless. */
+	if (cdb_make_finish(&cm) != 0)
+		r = -1;
+	saved = errno;
+	if (r == 0 && uf.errors > 0) {
+		r = -1;
+		saved = EINVAL;
+	}
+	usersfile_close(&uf);
+	errno = saved;
+	return r;
+}
+
+/* What the edit does to the record of its user: 1 keep (changed), 0 drop. */
+static int
+usersfile_change(const struct usersfile_edit *e, struct user *u)
+{
+	switch (e->op) {
+	case UF_SET_HASH:
+		u->hash = e->value;
+		return 1;
+	case UF_SET_APOP:
+		u->apop = e->value;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int
+usersfile_emit(FILE *out, const struct user *u, const char **why)
+{
+	char	rec[USERS_LINE_MAX + 1];
+	int	r;
+
+	if (user_format(u, rec, sizeof(rec), why) == -1)
+		return -1;
+	r = fprintf(out, "%s\n", rec);
+	explicit_bzero(rec, sizeof(rec));
+	return r < 0 ? -1 : 0;
+}
+
+/*
+ * Copies the file to out with the edit applied.  *found tells whether the
+ * user was there.  Returns -1 on a write error; errors in the file are
+ * counted in uf.
+ */
+static int
+usersfile_copy(struct usersfile *uf, FILE *out,
+    const struct usersfile_edit *e, int *found, const char **why)
+{
+	struct user		u;
+	enum usersfile_kind	k;
+
+	while ((k = usersfile_next(uf, &u)) != UF_EOF) {
+		if (k == UF_ERROR)
+			return -1;
+		if (k == UF_BAD)
+			continue;
+		if (k == UF_RECORD && strcmp(u.name, e->name) == 0) {
+			*found = 1;
+			if (e->op == UF_ADD)
+				usersfile_report(uf, "user exists");
+			else if (usersfile_change(e, &u) &&
+			    usersfile_emit(out, &u, why) == -1)
+				return -1;
+			continue;
+		}
+		if (fprintf(out, "%s\n", uf->raw) < 0)
+			return -1;
+	}
+	if (e->op == UF_ADD && !*found)
+		return usersfile_emit(out, e->user, why);
+	return 0;
+}
+
+/* The edit into the temporary file: 0, or -1 with errno. */
+static int
+usersfile_rewrite(struct usersfile *uf, int fd,
+    const struct usersfile_edit *e, const char **why)
+{
+	FILE	*out;
+	int	 found = 0, r, dupfd, saved;
+
+	if ((dupfd = dup(fd)) == -1)
+		return -1;
+	if ((out = fdopen(dupfd, "w")) == NULL) {
+		close(dupfd);
+		return -1;
+	}
+	*why = NULL;
+	r = usersfile_copy(uf, out, e, &found, why);
+	saved = errno;
+	if (fclose(out) != 0 && r == 0) {
+		r = -1;
+		saved = errno;
+	}
+	if (r == 0 && uf->errors > 0) {
+		r = -1;
+		saved = found && e->op == UF_ADD ? EEXIST : EINVAL;
+	} else if (r == 0 && !found && e->op != UF_ADD) {
+		r = -1;
+		saved = ESRCH;
+	} else if (r == -1 && *why != NULL)
+		saved = EINVAL;
+	errno = saved;
+	return r;
+}
+
+int
+usersfile_apply(const char *path, const struct usersfile_edit *e,
+    const char **why)
+{
+	struct usersfile	uf;
+	struct atomic		a;
+	int			r;
+
+	*why = NULL;
+	if (usersfile_open(&uf, path) == -1) {
+		if (errno != ENOENT || e->op != UF_ADD)
+			return -1;
+		/* No file yet: the first user makes it. */
+		if ((uf.f = fopen("/dev/null", "re")) == NULL)
+			return -1;
+	}
+	if (atomic_open(&a, path) == -1) {
+		usersfile_close(&uf);
+		return -1;
+	}
+	r = usersfile_rewrite(&uf, a.fd, e, why);
+	usersfile_close(&uf);
+	if (r == -1) {
+		atomic_abort(&a);
+		return -1;
+	}
+	return atomic_commit(&a);
+}

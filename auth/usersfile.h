@@ -1,0 +1,79 @@
+/*
+ * The users file (pop3d-users.5), the source of truth that pop3d-users
+ * edits and compiles: one record a line, # comments and blank lines kept.
+ * Errors are reported on stderr as "file:line: message".
+ */
+#ifndef POP3D_USERSFILE_H
+#define POP3D_USERSFILE_H
+
+#include <stdio.h>
+
+#include "pop3d_limits.h"
+#include "user.h"
+
+/* Where pop3d-users finds the file by default. */
+#define USERSFILE_PATH_DEFAULT	"/etc/pop3d/users"
+
+enum usersfile_kind {
+	UF_EOF,		/* no more lines */
+	UF_RECORD,	/* a valid record: u is filled */
+	UF_BLANK,	/* a comment or blank line */
+	UF_BAD,		/* a line with an error, reported */
+	UF_ERROR	/* a read error; errno is set */
+};
+
+struct usersfile {
+	FILE		*f;
+	const char	*path;
+	unsigned long	 lineno;
+	unsigned long	 errors;	/* lines reported so far */
+	size_t		 len;
+	char		 raw[USERS_LINE_MAX + 1];	/* as read */
+	char		 work[USERS_LINE_MAX + 1];	/* split */
+};
+
+/* Opens the file for reading: 0, or -1 with errno. */
+int	usersfile_open(struct usersfile *, const char *);
+void	usersfile_close(struct usersfile *);
+
+/*
+ * Reads the next line into raw and classifies it; for UF_RECORD u points
+ * into work.  Long lines, NULs and bad records are reported and skipped.
+ */
+enum usersfile_kind usersfile_next(struct usersfile *, struct user *);
+
+/* Reports "file:line: message" for the current line and counts it. */
+void	usersfile_report(struct usersfile *, const char *);
+
+/*
+ * Checks the whole file and writes its records as a users database to fd
+ * (read-write, empty, seekable).  Returns 0, or -1 with errno: EINVAL when
+ * the file has errors (each reported), any other on a system error.
+ */
+int	usersfile_compile(const char *, int);
+
+enum usersfile_op {
+	UF_ADD,		/* append user, which must not exist yet */
+	UF_SET_HASH,	/* replace the hash of name */
+	UF_SET_APOP,	/* set the APOP secret of name (NULL: clear it) */
+	UF_DELETE	/* remove name */
+};
+
+struct usersfile_edit {
+	enum usersfile_op	 op;
+	const char		*name;
+	const struct user	*user;	/* UF_ADD */
+	const char		*value;	/* UF_SET_HASH, UF_SET_APOP */
+};
+
+/*
+ * Applies one edit and replaces the file atomically; a missing file counts
+ * as empty for UF_ADD.  The file must be free of errors: any is reported
+ * and nothing changes.  Returns 0, or -1 with errno: EINVAL (errors in the
+ * file, or in the new record with *why set), EEXIST (UF_ADD of an existing
+ * user), ESRCH (no such user), any other on a system error.
+ */
+int	usersfile_apply(const char *, const struct usersfile_edit *,
+	    const char **);
+
+#endif

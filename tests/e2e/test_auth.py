@@ -1,0 +1,619 @@
+"""pop3d-auth and pop3d-users end to end: the real binaries, the users file
+edited and compiled by the CLI, and the checkpassword interface driven with
+fd 3 as the front drives it."""
+
+import hashlib
+import os
+import pwd
+import stat
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (BUILD, ROOT, RUN_GID, RUN_UID, TempDir, check, check_eq,
+                     run_all, test)
+
+AUTH = os.path.join(BUILD, "pop3d-auth")
+USERS = os.path.join(BUILD, "pop3d-users")
+
+# The next stage of the chain, for the tests: records who it runs as,
+# where, with which arguments and environment.
+NEXT = """#!/bin/sh
+{ echo "uid=$(id -u)"; echo "gid=$(id -g)"; echo "groups=$(id -G)"
+  echo "cwd=$(pwd)"; echo "args=$*"; env; } >"$PWD/next.out"
+exit 7
+"""
+
+
+class Box:
+    """A users file, its users.cdb, a home owned by the target user and the
+    next-stage script, in one temporary directory."""
+
+    def __init__(self, tmp):
+        self.dir = tmp.path
+        self.file = os.path.join(self.dir, "users")
+        self.db = os.path.join(self.dir, "users.cdb")
+        self.home = os.path.join(self.dir, "home")
+        os.mkdir(self.home)
+        if ROOT:
+            os.chown(self.home, RUN_UID, RUN_GID)
+        self.next = os.path.join(self.dir, "next.sh")
+        with open(self.next, "w") as f:
+            f.write(NEXT)
+        os.chmod(self.next, 0o755)
+
+    def users(self, *args, input=None):
+        return subprocess.run([USERS, "-f", self.file, "-d", self.db] +
+                              list(args), input=input, capture_output=True,
+                              timeout=60)
+
+    def add(self, name, password=None, apop=None, maildrop=None, uid=None):
+        args = ["add", name, str(uid or RUN_UID), str(RUN_GID), self.home]
+        if maildrop:
+            args.append(maildrop)
+        r = self.users(*args)
+        check_eq(r.returncode, 0, "pop3d-users add %s" % name)
+        if password is not None:
+            r = self.users("passwd", "-s", name,
+                           input=password.encode() + b"\n")
+            check_eq(r.returncode, 0, "pop3d-users passwd %s" % name)
+        if apop is not None:
+            r = self.users("apop", name, input=apop.encode() + b"\n")
+            check_eq(r.returncode, 0, "pop3d-users apop %s" % name)
+
+    def compile(self):
+        r = self.users("compile")
+        check_eq(r.returncode, 0, "pop3d-users compile")
+        return r
+
+    def out(self):
+        try:
+            with open(os.path.join(self.home, "next.out")) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def clear_out(self):
+        try:
+            os.unlink(os.path.join(self.home, "next.out"))
+        except FileNotFoundError:
+            pass
+
+
+def auth(box, data, mech=None, argv=None, env=None, fd3=True, db=None,
+         **kw):
+    """Runs pop3d-auth with data on fd 3 (a pipe, closed after data, as the
+    front does); returns (exit status, stderr, seconds)."""
+    e = {"PATH": "/usr/bin:/bin", "POP3D_USERS_CDB": db or box.db,
+         "KEEPME": "kept"}
+    if mech is not None:
+        e["AUTHMECH"] = mech
+    e.update(env or {})
+    args = [AUTH] + (argv if argv is not None else [box.next, "a1", "a 2"])
+    saved = None
+    r = w = None
+    try:
+        if fd3:
+            r, w = os.pipe()
+            os.write(w, data)
+            os.close(w)
+            try:
+                saved = os.dup(3)
+            except OSError:
+                saved = None
+            os.dup2(r, 3, inheritable=True)
+        t = time.monotonic()
+        p = subprocess.run(args, env=e, capture_output=True, timeout=60,
+                           pass_fds=(3,) if fd3 else (), **kw)
+        t = time.monotonic() - t
+    finally:
+        if fd3:
+            if saved is not None:
+                os.dup2(saved, 3)
+                os.close(saved)
+            else:
+                os.close(3)
+            os.close(r)
+    return p.returncode, p.stderr.decode("utf-8", "replace"), t
+
+
+def creds(user, secret, stamp="<1.2@test>"):
+    return b"\0".join(x.encode() if isinstance(x, str) else x
+                      for x in (user, secret, stamp)) + b"\0"
+
+
+def fields(out):
+    d = {}
+    for line in out.splitlines():
+        if "=" in line:
+            k, v = line.split("=", 1)
+            d.setdefault(k, v)
+    return d
+
+
+def cdb_write(path, items):
+    """A cdb file written independently of the C code (the format as
+    published: 256 table pointers, records, then the hash tables)."""
+    def h(k):
+        v = 5381
+        for c in k:
+            v = ((v << 5) + v ^ c) & 0xffffffff
+        return v
+    body, entries, pos = b"", [[] for _ in range(256)], 2048
+    for k, v in items:
+        entries[h(k) & 255].append((h(k), pos))
+        rec = struct.pack("<LL", len(k), len(v)) + k + v
+        body += rec
+        pos += len(rec)
+    head, tables = b"", b""
+    for ents in entries:
+        n = 2 * len(ents)
+        slots = [(0, 0)] * n
+        for hh, p in ents:
+            i = (hh >> 8) % n
+            while slots[i][1]:
+                i = (i + 1) % n
+            slots[i] = (hh, p)
+        head += struct.pack("<LL", pos + len(tables), n)
+        tables += b"".join(struct.pack("<LL", a, b) for a, b in slots)
+    with open(path, "wb") as f:
+        f.write(head + body + tables)
+
+
+MARK = (b"\0pop3d-users", b"1")
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+# ---- pop3d-users ----
+
+@test
+def users_add_list_delete():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", maildrop="Maildir")
+        box.add("bob@example.org")
+        check(stat.S_IMODE(os.stat(box.file).st_mode) == 0o600,
+              "a new users file is mode 0600")
+        r = box.users("list")
+        check_eq(r.returncode, 0, "list succeeds")
+        check_eq(r.stdout.decode().splitlines(), [
+            "alice %d %d %s Maildir locked -" % (RUN_UID, RUN_GID, box.home),
+            "bob@example.org %d %d %s - locked -" % (RUN_UID, RUN_GID,
+                                                     box.home)],
+            "list shows both users; a new account is locked")
+        r = box.users("add", "alice", "1000", "1000", "/x")
+        check_eq(r.returncode, 1, "adding an existing user exits 1")
+        check("user exists" in r.stderr.decode(), "and says the user exists")
+        r = box.users("delete", "alice")
+        check_eq(r.returncode, 0, "delete succeeds")
+        r = box.users("list")
+        check_eq(r.stdout.decode().splitlines(),
+                 ["bob@example.org %d %d %s - locked -" %
+                  (RUN_UID, RUN_GID, box.home)], "alice is gone")
+        r = box.users("delete", "alice")
+        check_eq(r.returncode, 1, "deleting an unknown user exits 1")
+        check("no such user" in r.stderr.decode(), "and says so")
+        check_eq(os.listdir(tmp.path).count("users"), 1,
+                 "no temporary file is left beside the users file")
+        check(not [n for n in os.listdir(tmp.path) if n.startswith(".")],
+              "no hidden temporary files either")
+
+
+@test
+def users_add_refuses_bad_values():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        for args, what in ((["root", "0", "1", "/h"], "uid 0"),
+                           (["root", "1", "0", "/h"], "gid 0"),
+                           (["a b", "1", "1", "/h"], "a name with a space"),
+                           (["-a", "1", "1", "/h"], "a name like an option"),
+                           (["a:b", "1", "1", "/h"], "a name with a colon"),
+                           (["x" * 129, "1", "1", "/h"], "a 129-octet name"),
+                           (["a", "1", "1", "rel"], "a relative home"),
+                           (["a", "x", "1", "/h"], "a uid that is no number"),
+                           (["a", "4294967295", "1", "/h"], "uid 2^32-1"),
+                           (["a", "1", "1", "/h", "M:d"], "a colon in the "
+                            "maildrop")):
+            r = box.users("add", *args)
+            check_eq(r.returncode, 1, "add refuses %s" % what)
+        check(not os.path.exists(box.file), "and writes no file")
+        r = box.users("add", "x" * 128, "1", "1", "/h")
+        check_eq(r.returncode, 0, "add takes a 128-octet name")
+        r = box.users("add", "a")
+        check_eq(r.returncode, 2, "add with too few arguments is misuse")
+        r = box.users("frobnicate")
+        check_eq(r.returncode, 2, "an unknown command is misuse")
+        r = subprocess.run([USERS], capture_output=True)
+        check_eq(r.returncode, 2, "no command is misuse")
+
+
+@test
+def users_passwd_from_stdin_and_methods():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="hunter2")
+        line = open(box.file).read().strip()
+        check(line.split(":")[1].startswith("$y$"),
+              "passwd hashes with yescrypt by default")
+        check("hunter2" not in line, "the password is not stored")
+        for method, prefix in (("sha512", "$6$"), ("bcrypt", "$2b$"),
+                               ("yescrypt", "$y$")):
+            r = box.users("passwd", "-m", method, "alice",
+                          input=b"pw-" + method.encode() + b"\n")
+            check_eq(r.returncode, 0, "passwd -m %s" % method)
+            h = open(box.file).read().split(":")[1]
+            check(h.startswith(prefix), "passwd -m %s makes %s" %
+                  (method, prefix))
+            box.compile()
+            rc, err, _ = auth(box, creds("alice", "pw-" + method))
+            check_eq(rc, 7, "pop3d-auth accepts a %s hash" % method)
+        r = box.users("passwd", "-m", "md5", "alice", input=b"x\n")
+        check_eq(r.returncode, 2, "passwd refuses an unknown method")
+        r = box.users("passwd", "-s", "alice", input=b"")
+        check_eq(r.returncode, 1, "passwd refuses an empty password")
+        r = box.users("passwd", "-s", "alice", input=b"x" * 249 + b"\n")
+        check_eq(r.returncode, 1, "passwd refuses a 249-character password")
+        r = box.users("passwd", "-s", "alice", input=b"y" * 248 + b"\n")
+        check_eq(r.returncode, 0, "passwd takes a 248-character password")
+        r = box.users("passwd", "-s", "nobody-here", input=b"x\n")
+        check_eq(r.returncode, 1, "passwd of an unknown user exits 1")
+
+
+@test
+def users_apop_set_and_clear():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="pw", apop="tanstaaf")
+        check_eq(open(box.file).read().strip().split(":")[6], "tanstaaf",
+                 "apop sets the record's 7th field")
+        r = box.users("list")
+        check("tanstaaf" not in r.stdout.decode() and
+              "$y$" not in r.stdout.decode(),
+              "list prints neither hashes nor secrets")
+        check(r.stdout.decode().split()[-2:] == ["password", "apop"],
+              "list says a password and an APOP secret are set")
+        r = box.users("apop", "-s", "alice", input=b"bad secret\n")
+        check_eq(r.returncode, 1, "apop refuses a secret with a space")
+        r = box.users("apop", "-s", "alice", input=b"s" * 129 + b"\n")
+        check_eq(r.returncode, 1, "apop refuses a 129-character secret")
+        r = box.users("apop", "-c", "alice")
+        check_eq(r.returncode, 0, "apop -c clears")
+        check_eq(len(open(box.file).read().strip().split(":")), 5,
+                 "the cleared record has no APOP field")
+
+
+@test
+def users_check_reports_file_and_line():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        with open(box.file, "w") as f:
+            f.write("# users\n"
+                    "alice:!:1000:1000:/home/alice\n"
+                    "bob:!:0:1000:/home/bob\n"
+                    "\n"
+                    "carol:!:1000:1000\n"
+                    "alice:!:1001:1001:/home/alice2\n"
+                    "dave:!:1000:1000:/h:" + "m" * 3000 + "\n"
+                    "erin:!:1:1:/h\0\n"
+                    "frank:!:1:1:/h")
+        r = box.users("check")
+        err = r.stderr.decode()
+        check_eq(r.returncode, 1, "check exits 1 on errors")
+        for line, what in ((3, "uid 0"), (5, "too few fields"),
+                           (6, "duplicate user"), (7, "line too long"),
+                           (8, "NUL")):
+            check("%s:%d: " % (box.file, line) in err and what in err,
+                  "check reports %s as file:%d" % (what, line))
+        check(":1:" not in err and ":2:" not in err and ":9:" not in err,
+              "and no error for the good lines")
+        check(not os.path.exists(box.db), "check writes no database")
+        r = box.users("list")
+        check_eq(r.returncode, 1, "list of a file with errors exits 1")
+        check_eq(len(r.stdout.decode().splitlines()), 3,
+                 "but lists the good records")
+        before = read(box.file)
+        r = box.users("add", "zed", "1", "1", "/z")
+        check_eq(r.returncode, 1, "an edit of a file with errors fails")
+        check_eq(read(box.file), before, "and leaves the file as it was")
+        with open(box.file, "w") as f:
+            f.write("# fine\nalice:!:1000:1000:/home/alice\n")
+        r = box.users("check")
+        check_eq((r.returncode, r.stderr), (0, b""), "a good file checks")
+
+
+@test
+def compile_is_atomic_and_keeps_old_db_on_error():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="hunter2")
+        box.compile()
+        os.chmod(box.db, 0o640)
+        old = read(box.db)
+        check(old.find(b"alice:$y$") > 0, "the database holds the record")
+        with open(box.file, "a") as f:
+            f.write("broken line\n")
+        r = box.users("compile")
+        check_eq(r.returncode, 1, "compile of a bad file exits 1")
+        check("%s:2: " % box.file in r.stderr.decode(),
+              "and names file:line")
+        check_eq(read(box.db), old, "the old users.cdb is byte for byte "
+                 "in place")
+        check_eq(sorted(os.listdir(tmp.path)),
+                 ["home", "next.sh", "users", "users.cdb"],
+                 "no temporary file is left")
+        rc, _, _ = auth(box, creds("alice", "hunter2"))
+        check_eq(rc, 7, "and logins still work with it")
+        with open(box.file, "w") as f:
+            f.write("alice:!:%d:%d:%s\n" % (RUN_UID, RUN_GID, box.home))
+        ino = os.stat(box.db).st_ino
+        box.compile()
+        check(os.stat(box.db).st_ino != ino,
+              "compile replaces the database by rename")
+        check_eq(stat.S_IMODE(os.stat(box.db).st_mode), 0o640,
+                 "and keeps its mode")
+        rc, _, _ = auth(box, creds("alice", "hunter2"))
+        check_eq(rc, 1, "a change takes effect on the next login")
+        r = box.users("-d", os.path.join(tmp.path, "nodir", "u.cdb"),
+                      "compile")
+        check_eq(r.returncode, 111, "compile into a missing directory "
+                 "exits 111")
+
+
+# ---- pop3d-auth ----
+
+@test
+def auth_good_password_execs_next_as_user():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="hunter2", maildrop="Maildir")
+        box.compile()
+        rc, err, _ = auth(box, creds("alice", "hunter2"))
+        check_eq(rc, 7, "pop3d-auth execs the next program (its status)")
+        f = fields(box.out())
+        check_eq(f.get("uid"), str(RUN_UID), "it runs as the user's uid")
+        check_eq(f.get("gid"), str(RUN_GID), "with the user's gid")
+        if ROOT:
+            check_eq(f.get("groups"), str(RUN_GID),
+                     "with the user's groups only")
+        check_eq(f.get("cwd"), box.home, "in the home directory")
+        check_eq(f.get("args"), "a1 a 2", "with the rest of argv")
+        check_eq(f.get("USER"), "alice", "USER is set")
+        check_eq(f.get("HOME"), box.home, "HOME is set")
+        check_eq(f.get("SHELL"), "/bin/sh", "SHELL is set")
+        check_eq(f.get("MAILDROP"), "Maildir", "MAILDROP is set")
+        check_eq(f.get("KEEPME"), "kept", "the rest of the environment "
+                 "is kept")
+        check("auth_ok user=alice mech=USER" in err, "a success is logged")
+        check("hunter2" not in err, "the password is not logged")
+
+
+@test
+def auth_without_maildrop_field_sets_none():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("bob", password="pw")
+        box.compile()
+        for mech in ("PLAIN", "LOGIN", ""):
+            box.clear_out()
+            rc, _, _ = auth(box, creds("bob", "pw"), mech=mech)
+            check_eq(rc, 7, "AUTHMECH=%r is a password check" % mech)
+        check("MAILDROP" not in fields(box.out()),
+              "no MAILDROP without the field")
+
+
+@test
+def auth_bad_credentials_exit_1():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="hunter2")
+        box.add("locked")
+        box.compile()
+        rc, err, _ = auth(box, creds("alice", "hunter3"))
+        check_eq(rc, 1, "a wrong password exits 1")
+        check("auth_fail user=alice" in err and "bad password" in err,
+              "and logs the user and the reason")
+        check("hunter3" not in err, "but not the password")
+        rc, err, _ = auth(box, creds("mallory", "hunter2"))
+        check_eq(rc, 1, "an unknown user exits 1")
+        check("unknown user" in err, "logged as unknown")
+        rc, _, _ = auth(box, creds("locked", ""))
+        check_eq(rc, 1, "a locked account exits 1")
+        rc, _, _ = auth(box, creds("bad name\x01", "x"))
+        check_eq(rc, 1, "an impossible user name exits 1")
+        rc, _, _ = auth(box, creds("", ""))
+        check_eq(rc, 1, "an empty user name exits 1")
+        rc, _, _ = auth(box, creds("alice", "hunter2"), mech="CRAM-MD5")
+        check_eq(rc, 1, "CRAM-MD5 is not supported: exit 1")
+        rc, err, _ = auth(box, creds("alice", "hunter2"), mech="KERBEROS")
+        check_eq(rc, 2, "an unknown AUTHMECH is misuse")
+        check_eq(box.out(), "", "the next program never ran")
+
+
+@test
+def auth_unknown_user_costs_a_hash():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="hunter2")
+        box.compile()
+        wrong = min(auth(box, creds("alice", "x"))[2] for _ in range(3))
+        unknown = min(auth(box, creds("mallory", "x"))[2] for _ in range(3))
+        check(unknown > wrong * 0.5,
+              "an unknown user takes as long as a wrong password "
+              "(%.3fs vs %.3fs)" % (unknown, wrong))
+
+
+@test
+def auth_apop():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="pw", apop="tanstaaf")
+        box.add("bob", password="pw")
+        box.compile()
+        stamp = "<1896.697170952@dbc.mtview.ca.us>"
+        digest = hashlib.md5((stamp + "tanstaaf").encode()).hexdigest()
+        check_eq(digest, "c4c9334bac560ecc979e58001b3e22fb",
+                 "the digest is RFC 1939's example")
+        rc, err, _ = auth(box, creds("alice", digest, stamp), mech="APOP")
+        check_eq(rc, 7, "APOP with the right digest logs in")
+        check("mech=APOP" in err, "logged as APOP")
+        rc, _, _ = auth(box, creds("alice", digest.upper(), stamp),
+                        mech="APOP")
+        check_eq(rc, 7, "an upper-case digest is the same digest")
+        bad = hashlib.md5((stamp + "wrong").encode()).hexdigest()
+        rc, err, _ = auth(box, creds("alice", bad, stamp), mech="APOP")
+        check_eq(rc, 1, "APOP with a wrong digest exits 1")
+        check("bad digest" in err, "logged as a bad digest")
+        rc, _, _ = auth(box, creds("alice", digest, "<other@x>"),
+                        mech="APOP")
+        check_eq(rc, 1, "the digest of another timestamp exits 1")
+        rc, _, _ = auth(box, creds("alice", digest[:31], stamp),
+                        mech="APOP")
+        check_eq(rc, 1, "a short digest exits 1")
+        rc, _, _ = auth(box, creds("alice", "tanstaaf", stamp), mech="APOP")
+        check_eq(rc, 1, "the secret itself is not a digest")
+        rc, err, _ = auth(box, creds("bob", hashlib.md5(
+            stamp.encode()).hexdigest(), stamp), mech="APOP")
+        check_eq(rc, 1, "a user without an APOP secret cannot use APOP")
+        check("no APOP secret" in err, "logged as such")
+        rc, _, _ = auth(box, creds("mallory", digest, stamp), mech="APOP")
+        check_eq(rc, 1, "APOP for an unknown user exits 1")
+        rc, _, _ = auth(box, creds("alice", "pw", stamp), mech="APOP")
+        check_eq(rc, 1, "APOP does not take the password")
+
+
+@test
+def auth_fd3_misuse_exits_2():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="hunter2")
+        box.compile()
+        rc, err, _ = auth(box, b"x" * 513)
+        check_eq(rc, 2, "513 octets on fd 3 exit 2")
+        check("auth_usage" in err, "and are logged as misuse")
+        name = "u" * (512 - len(creds("", "pw", "")))
+        rc, _, _ = auth(box, creds(name, "pw", ""))
+        check_eq(rc, 1, "512 octets on fd 3 are read (an unknown user)")
+        rc, _, _ = auth(box, b"alice\0hunter2\0stamp")
+        check_eq(rc, 2, "an unterminated last field exits 2")
+        rc, _, _ = auth(box, b"alice\0hunter2\0")
+        check_eq(rc, 2, "two fields exit 2")
+        rc, _, _ = auth(box, b"alice\0hunter2\0s\0extra\0")
+        check_eq(rc, 2, "four fields exit 2")
+        rc, _, _ = auth(box, b"")
+        check_eq(rc, 2, "an empty fd 3 exits 2")
+        rc, err, _ = auth(box, b"", fd3=False)
+        check_eq(rc, 2, "no fd 3 exits 2")
+        rc, err, _ = auth(box, creds("alice", "hunter2"), argv=[])
+        check_eq(rc, 2, "no program to run exits 2")
+        check("usage" in err, "and says how to use it")
+        check_eq(box.out(), "", "the next program never ran")
+
+
+@test
+def auth_database_trouble_exits_111():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="hunter2")
+        rc, err, _ = auth(box, creds("alice", "hunter2"))
+        check_eq(rc, 111, "a missing users.cdb exits 111")
+        check("auth_temp" in err and "cannot open" in err, "and is logged")
+        with open(box.db, "wb") as f:
+            f.write(b"garbage")
+        rc, _, _ = auth(box, creds("alice", "hunter2"))
+        check_eq(rc, 111, "a corrupt users.cdb exits 111")
+        line = open(box.file).read().strip().encode()
+        cdb_write(box.db, [(b"alice", line)])
+        rc, err, _ = auth(box, creds("alice", "hunter2"))
+        check_eq(rc, 111, "a cdb without pop3d-users' marker exits 111")
+        check("not ours" in err, "and is logged as such")
+        cdb_write(box.db, [MARK, (b"alice", line)])
+        rc, _, _ = auth(box, creds("alice", "hunter2"))
+        check_eq(rc, 7, "the test's own cdb writer makes a usable "
+                 "database")
+        box.clear_out()
+        cdb_write(box.db, [MARK, (b"alice", line.replace(b":", b";", 2))])
+        rc, err, _ = auth(box, creds("alice", "hunter2"))
+        check_eq(rc, 111, "an invalid record exits 111")
+        cdb_write(box.db, [MARK, (b"alice", b"bob" + line[5:])])
+        rc, err, _ = auth(box, creds("alice", "hunter2"))
+        check_eq(rc, 111, "a record under another name's key exits 111")
+        cdb_write(box.db, [MARK, (b"alice", line + b"x" * 4000)])
+        rc, _, _ = auth(box, creds("alice", "hunter2"))
+        check_eq(rc, 111, "an overlong record exits 111")
+        good = read(box.file)
+        box.compile()
+        rc, _, _ = auth(box, creds("alice", "hunter2"),
+                        db=os.path.join(tmp.path, "none.cdb"),
+                        argv=["-d", box.db, box.next])
+        check_eq(rc, 7, "-d names the database over POP3D_USERS_CDB")
+        check(good == read(box.file), "(the users file is untouched)")
+        box.clear_out()
+        if ROOT:
+            os.chmod(box.db, 0o600)
+            rc, _, _ = auth(box, creds("alice", "hunter2"),
+                            user=RUN_UID, group=RUN_GID, extra_groups=[])
+            check_eq(rc, 111, "an unreadable users.cdb exits 111")
+        check_eq(box.out(), "", "the next program never ran")
+
+
+@test
+def auth_refuses_root_records():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="hunter2")
+        line = open(box.file).read().strip()
+        parts = line.split(":")
+        for uid, gid, what in (("0", "1", "uid 0"), ("1", "0", "gid 0")):
+            rec = ":".join(parts[:2] + [uid, gid] + parts[4:]).encode()
+            cdb_write(box.db, [MARK, (b"alice", rec)])
+            rc, err, _ = auth(box, creds("alice", "hunter2"))
+            check_eq(rc, 111, "a record with %s exits 111" % what)
+            check("auth_temp user=alice" in err, "and is logged")
+        check_eq(box.out(), "", "the next program never ran")
+
+
+@test
+def auth_home_and_exec_failures_exit_111():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="hunter2")
+        with open(box.file, "a") as f:
+            f.write("gone:%s:%d:%d:/nonexistent/home\n" % (
+                open(box.file).read().split(":")[1], RUN_UID, RUN_GID))
+        box.compile()
+        rc, err, _ = auth(box, creds("gone", "hunter2"))
+        check_eq(rc, 111, "a missing home exits 111")
+        check("cannot enter home" in err, "and is logged")
+        rc, err, _ = auth(box, creds("alice", "hunter2"),
+                          argv=[os.path.join(tmp.path, "no-such-prog")])
+        check_eq(rc, 111, "a next program that cannot run exits 111")
+        check("cannot run" in err, "and is logged")
+
+
+@test
+def auth_not_root_only_as_itself():
+    if not ROOT:
+        check(True, "(not root: the uid switch is covered above)")
+        return
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="hunter2")
+        box.add("other", password="hunter2", uid=RUN_UID - 1)
+        box.compile()
+        os.chmod(box.db, 0o644)
+        kw = {"user": RUN_UID, "group": RUN_GID, "extra_groups": []}
+        rc, _, _ = auth(box, creds("alice", "hunter2"), **kw)
+        check_eq(rc, 7, "without root, its own uid's user logs in")
+        rc, err, _ = auth(box, creds("other", "hunter2"), **kw)
+        check_eq(rc, 111, "without root, another uid's user exits 111")
+        check("not ours" in err, "and is logged")
+
+
+if __name__ == "__main__":
+    run_all(sys.argv[2:])

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "apop.h"
+#include "io.h"
 #include "log.h"
 #include "passwd.h"
 #include "pop3d_limits.h"
@@ -62,15 +63,6 @@ auth_exit(struct creds *c, int code, const char *reason, int err)
 	exit(code);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Reads fd 3 to its end, at most CHECKPASSWORD_MAX octets, within
  * AUTH_FD3_TIMEOUT.  Returns the length, or -1: errno EMSGSIZE when there
@@ -80,13 +72,13 @@ static ssize_t
 creds_read(char *buf, size_t max)
 {
 	struct pollfd	pfd = { .fd = CREDS_FD, .events = POLLIN };
-	int64_t		deadline = now_ms() + AUTH_FD3_TIMEOUT * 1000;
+	int64_t		deadline = io_now_ms() + AUTH_FD3_TIMEOUT * 1000;
 	size_t		len = 0;
 	ssize_t		r;
 	int		left;
 
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0) {
+		if ((left = deadline - io_now_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
 		}

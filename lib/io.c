@@ -62,8 +62,8 @@ set_nonblock(int fd)
 		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-static int64_t
-now_ms(void)
+int64_t
+io_now_ms(void)
 {
 	struct timespec	ts;
 
@@ -88,7 +88,7 @@ wait_fd(int fd, short events, int64_t deadline)
 			errno = EINTR;
 			return -1;
 		}
-		left = deadline - now_ms();
+		left = deadline - io_now_ms();
 		if (left <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
@@ -122,14 +122,14 @@ out_flush(struct out *o)
 {
 	size_t		off = 0;
 	ssize_t		n;
-	int64_t		deadline = now_ms() + o->timeout_ms;
+	int64_t		deadline = io_now_ms() + o->timeout_ms;
 
 	while (!o->failed && off < o->len) {
 		n = write(o->fd, o->buf + off, o->len - off);
 		if (n > 0) {
 			off += n;
 			o->total += n;
-			deadline = now_ms() + o->timeout_ms;
+			deadline = io_now_ms() + o->timeout_ms;
 		} else if (n == -1 && errno == EINTR) {
 			continue;
 		} else if (n == -1 && errno == EAGAIN) {
@@ -212,13 +212,13 @@ in_exact(struct in *in)
 void
 out_deadline(struct out *o, int ms)
 {
-	o->deadline = now_ms() + ms;
+	o->deadline = io_now_ms() + ms;
 }
 
 void
 in_deadline(struct in *in, int ms)
 {
-	in->deadline = now_ms() + ms;
+	in->deadline = io_now_ms() + ms;
 }
 
 /*
@@ -295,7 +295,7 @@ in_fill(struct in *in, int64_t deadline, enum in_status *st)
 enum in_status
 in_line(struct in *in, char *line, size_t max, size_t hostile, size_t *len)
 {
-	int64_t		deadline = now_ms() + in->timeout_ms;
+	int64_t		deadline = io_now_ms() + in->timeout_ms;
 	size_t		seen = 0, chunk, keep;
 	char		*lf, last = '\0';
 	enum in_status	st;

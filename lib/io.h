@@ -53,6 +53,9 @@ void	io_catch_signals(void);
 /* The signal that asked to stop, or 0. */
 int	io_signalled(void);
 
+/* CLOCK_MONOTONIC in milliseconds: what every deadline is measured in. */
+int64_t	io_now_ms(void);
+
 void	out_init(struct out *, int, int);
 /* Queue bytes; flushed when the buffer fills.  No-ops once failed. */
 void	out_write(struct out *, const void *, size_t);

@@ -56,6 +56,15 @@ def pop(srv):
     return p
 
 
+def free_port():
+    """A loopback port nothing listens on, for a spawner of its own."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def cp_log(tmp):
     try:
         return open(os.path.join(tmp.path, "cp.log")).read().splitlines()
@@ -353,10 +362,7 @@ def under_tcpserver_with_curl():
     with TempDir() as tmp:
         setup(tmp)
         argv, env = chain(tmp)
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+        port = free_port()
         env = dict(env, PATH="/usr/bin:/bin")
         ts = subprocess.Popen(["tcpserver", "-H", "-R", "-l", "localhost",
                                "127.0.0.1", str(port)] + argv, env=env,
@@ -392,10 +398,7 @@ def under_systemd_socket_activate():
     with TempDir() as tmp:
         setup(tmp)
         argv, env = chain(tmp)
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+        port = free_port()
         env = dict(env, PATH="/usr/bin:/bin")
         # It passes on only the variables named with -E.
         pass_env = sum((["-E", k] for k in env), [])

@@ -241,8 +241,10 @@ preauth_run(const struct preauth_settings *set, int ipc)
 	else
 		out_line(&out, "+OK %s", set->greeting);
 	end = pop3_run(&in, &out, auth_verbs, &pa);
-	if (end == POP3_END_HOSTILE)
-		(void)ipc_send(ipc, IPC_HOSTILE, NULL, 0);
 	out_flush(&out);
+	if (end == POP3_END_HOSTILE) {
+		(void)ipc_send(ipc, IPC_HOSTILE, NULL, 0);
+		in_linger(&in);
+	}
 	_exit(0);
 }

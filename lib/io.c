@@ -292,6 +292,27 @@ in_fill(struct in *in, int64_t deadline, enum in_status *st)
 	}
 }
 
+void
+in_linger(struct in *in)
+{
+	int64_t	deadline = io_now_ms() + IO_LINGER_MS;
+	size_t	left = IO_LINGER_MAX;
+	char	drop[IO_INBUF];
+	ssize_t	n;
+
+	if (shutdown(in->fd, SHUT_WR) == -1)
+		return;			/* not a socket: no reset to fear */
+	while (left > 0) {
+		if (wait_fd(in->fd, POLLIN, deadline) == -1)
+			return;		/* the time is up, or a signal */
+		n = read(in->fd, drop, sizeof(drop));
+		if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN))
+			return;
+		if (n > 0)
+			left -= (size_t)n < left ? (size_t)n : left;
+	}
+}
+
 enum in_status
 in_line(struct in *in, char *line, size_t max, size_t hostile, size_t *len)
 {

@@ -94,4 +94,11 @@ void	in_forget(struct in *);
 /* Octets received but not yet returned as lines. */
 size_t	in_pending(const struct in *);
 
+/*
+ * Ends a session that leaves input unread (a hostile line): sends FIN and
+ * drops input until the client closes, within IO_LINGER_MS and
+ * IO_LINGER_MAX, so that the last reply is not lost to a TCP reset.
+ */
+void	in_linger(struct in *);
+
 #endif

@@ -77,6 +77,16 @@
 #define IO_OUTBUF		65536
 #define IO_FILEBUF		65536
 
+/*
+ * After a hostile line the rest of it is still on its way: closing with
+ * unread input makes TCP send a reset that can destroy the reply before the
+ * client reads it.  So the end is a lingering close: FIN, then input is
+ * read and dropped until the client closes, for at most this long and this
+ * much.
+ */
+#define IO_LINGER_MS		2000
+#define IO_LINGER_MAX		65536
+
 /* Values quoted in log lines are cut at this length. */
 #define LOG_VALUE_MAX		128
 

@@ -176,6 +176,8 @@ main(int argc, char **argv)
 	end = pop3_run(&in, &out, trans_verbs, &s);
 	session_log(&s, &st, end);
 	maildir_close(&md);
+	if (end == POP3_END_HOSTILE)
+		in_linger(&in);
 	/* The session ended, but not as the client would have it. */
 	if (s.unremoved > 0 || s.broken || end == POP3_END_SIGNAL)
 		return EXIT_TEMP;

@@ -38,7 +38,9 @@ def chain(tmp, env=None, auth=None):
     e = {"CP_HOME": tmp.path, "CP_UID": str(RUN_UID), "CP_GID": str(RUN_GID),
          "POP3D_AUTH_DELAY": "0", "POP3D_CHROOT": os.path.join(tmp.path,
                                                                "empty"),
-         "CP_LOG": os.path.join(tmp.path, "cp.log")}
+         "CP_LOG": os.path.join(tmp.path, "cp.log"),
+         # The access policy has its own tests (test_policy.py).
+         "POP3D_RULES": "", "POP3D_STATE_DIR": ""}
     e.update(env or {})
     argv = [POP3D, "mail.example.org"] + (auth or [CHECKPW]) + [MAILDROP,
                                                                 "Maildir"]
@@ -232,6 +234,14 @@ def hostile_line_and_limits():
                      b"-ERR command line far too long; closing",
                      "a 602-octet line is hostile")
             check(r.closed(), "and ends the connection")
+            # Much more behind the hostile line: the reply still arrives
+            # whole, then a clean end rather than a reset.
+            r = Raw(srv.connect())
+            r.line()
+            r.send(b"X" * 600 + b"\r\n" + b"NOOP\r\n" * 20000)
+            check_eq(r.line(), b"-ERR command line far too long; closing",
+                     "the reply survives the unread input")
+            check_eq(r.s.recv(10), b"", "then the server closes cleanly")
             srv.wait_all()
         check("hostile remote=127.0.0.1" in srv.log(),
               "logged with the address for the policy hook")

@@ -283,6 +283,12 @@ def line_limits():
                      b"-ERR command line far too long; closing",
                      "513 octets are hostile")
             check(r.closed(), "the session ends after a hostile line")
+            r = Raw(srv.connect())
+            r.line()
+            r.send(b"N" * 600 + b"\r\n" + b"NOOP\r\n" * 20000)
+            check_eq(r.line(), b"-ERR command line far too long; closing",
+                     "the reply survives the unread input behind it")
+            check_eq(r.s.recv(10), b"", "then a clean close, not a reset")
         check("end=hostile" in srv.log(), "a hostile line is logged")
 
 

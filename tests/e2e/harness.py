@@ -133,10 +133,13 @@ def _unlink(path):
 
 
 class Spawner:
-    """Listens on 127.0.0.1 and runs argv for each connection with the
-    socket as stdin and stdout, like tcpserver; remembers the processes."""
+    """Listens on 127.0.0.1 (or host: "::1", or "::ffff:127.0.0.1" for an
+    IPv6 socket that sees IPv4 clients as mapped addresses) and runs argv
+    for each connection with the socket as stdin and stdout, like
+    tcpserver; remembers the processes."""
 
-    def __init__(self, argv, env=None, cwd=None, as_root=False):
+    def __init__(self, argv, env=None, cwd=None, as_root=False,
+                 host="127.0.0.1"):
         self.argv = argv
         self.env = dict(env or {})
         self.env.setdefault("PATH", "/usr/bin:/bin")
@@ -147,8 +150,14 @@ class Spawner:
         fd, self.logpath = tempfile.mkstemp(prefix="pop3d-test-log.")
         os.close(fd)
         atexit.register(_unlink, self.logpath)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.host = host
+        if ":" in host:
+            self.sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY,
+                                 0 if host.startswith("::ffff:") else 1)
+        else:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind((host, 0))
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -161,7 +170,7 @@ class Spawner:
             except OSError:
                 return
             env = dict(self.env)
-            env["TCPREMOTEIP"] = "127.0.0.1"
+            env["TCPREMOTEIP"] = conn.getpeername()[0]
             kw = {}
             if ROOT and not self.as_root:
                 kw = {"user": RUN_UID, "group": RUN_GID, "extra_groups": []}
@@ -172,8 +181,12 @@ class Spawner:
             conn.close()
             self.procs.append(p)
 
-    def connect(self, timeout=30):
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+    def connect(self, timeout=30, source=None):
+        """A connection, from the loopback address source if given."""
+        host = "127.0.0.1" if self.host.startswith("::ffff:") else self.host
+        s = socket.create_connection((host, self.port), timeout=timeout,
+                                     source_address=(source, 0) if source
+                                     else None)
         self.connections += 1
         return s
 
@@ -205,7 +218,14 @@ class Spawner:
             return ""
 
     def close(self):
+        # A thread blocked in accept() is not woken by close(): shutdown()
+        # wakes it, so that no later test's connection meets a stale spawner.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
+        self.thread.join(10)
         self.wait_all()
 
     def __enter__(self):

@@ -4,6 +4,8 @@
 PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
+# The penalty box and connection slots (pop3d.8: POP3D_STATE_DIR).
+STATEDIR ?= /var/lib/pop3d
 DESTDIR	?=
 
 # Objects and programs go to $(O); the sanitizer build uses its own.
@@ -47,6 +49,7 @@ UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log
 # Each program's folder adds its programs, pages and testers.
 include front/front.mk
 include auth/auth.mk
+include policy/policy.mk
 
 UNIT_BIN = $(UNIT:%=$(O)/tests/%)
 
@@ -99,6 +102,7 @@ install: $(PROGS)
 	install -m 755 $(PROGS) $(DESTDIR)$(SBINDIR)
 	install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8
 	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5)
+	install -d -m 700 $(DESTDIR)$(STATEDIR)
 
 uninstall:
 	rm -f $(PROGS:$(O)/%=$(DESTDIR)$(SBINDIR)/%)
@@ -107,13 +111,13 @@ uninstall:
 
 # Fuzz targets (clang's libFuzzer): FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
-FUZZ	= fuzz_pop3 fuzz_wire fuzz_ipc
+FUZZ	= fuzz_pop3 fuzz_wire fuzz_ipc fuzz_rules
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ); do \
 	    clang -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) -Ilib \
-	        -Imaildrop -Ifront $(CDB_CFLAGS) -o build/fuzz/$$f \
-	        tests/fuzz/$$f.c $(LIB_SRC) $(MD_SRC) front/ipc.c \
+	        -Imaildrop -Ifront -Ipolicy $(CDB_CFLAGS) -o build/fuzz/$$f \
+	        tests/fuzz/$$f.c $(LIB_SRC) $(MD_SRC) front/ipc.c $(RULES_SRC) \
 	        $(CDB_LIBS) $(MD_LIBS) || exit 1; \
 	    mkdir -p build/fuzz/$$f.corpus; \
 	    if build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) \

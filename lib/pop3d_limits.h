@@ -179,4 +179,53 @@
  */
 #define AUTH_FD3_TIMEOUT	10
 
+
+/* ---- policy: pop3d-rules, the penalty box, connection limits ---- */
+
+/* One line of a rules file; a longer one is an error that names it. */
+#define RULES_LINE_MAX		4096
+
+/* A pattern as written (an IPv6 CIDR with a netmask is the longest). */
+#define RULE_PATTERN_MAX	128
+
+/* Settings of one rule, a setting's name and its value. */
+#define RULE_SETTINGS_MAX	32
+#define RULE_NAME_MAX		64
+#define RULE_VALUE_MAX		1024
+
+/*
+ * One record in rules.cdb: action, pattern, line number and settings.
+ * A record longer than this is corrupt, whatever it says.
+ */
+#define RULE_RECORD_MAX		(RULE_PATTERN_MAX + 32 + RULE_SETTINGS_MAX * \
+				    (RULE_NAME_MAX + RULE_VALUE_MAX + 2))
+
+/*
+ * Records in one rules.cdb: compiling keeps about 40 octets per record in
+ * memory to find duplicates; a range expands to at most 14 records.
+ */
+#define RULES_COUNT_MAX		4000000
+
+/* Failed logins that block (N), the window they count in, and the blocks. */
+#define PENALTY_FAILURES_DEFAULT	5
+#define PENALTY_FAILURES_MAX		100
+#define PENALTY_WINDOW_DEFAULT		600
+#define PENALTY_WINDOW_MAX		86400
+#define PENALTY_BLOCK_DEFAULT		900
+#define PENALTY_BLOCK_MAX		(30 * 86400)
+#define PENALTY_HOSTILE_DEFAULT		3600
+
+/*
+ * Failed logins from one address when failures count per address and user
+ * (POP3D_PENALTY_SCOPE=user): past this the whole address is blocked.
+ */
+#define PENALTY_ADDRESS_DEFAULT		25
+#define PENALTY_ADDRESS_MAX		1000
+
+/* Per-user blocks one address's penalty record keeps at once. */
+#define PENALTY_USERS_MAX		16
+
+/* Concurrent connections from one address (0: no limit). */
+#define CONN_PER_ADDRESS_MAX		1000
+
 #endif

@@ -16,6 +16,8 @@ for bin in "$BUILD"/pop3d*; do
 	check "install puts its man page in PREFIX/share/man/man8" \
 	    "[ -f '$dest/opt/p/share/man/man8/$prog.8' ]"
 done
+check "install makes the state directory, mode 700" \
+    "[ \"\$(stat -c %a '$dest/var/lib/pop3d')\" = 700 ]"
 make -s uninstall O="$BUILD" DESTDIR="$dest" PREFIX=/opt/p >/dev/null 2>&1
 check "uninstall removes them" \
     "[ -z \"\$(find '$dest' -type f)\" ]"

@@ -1,0 +1,36 @@
+# policy/: the IP rules, the penalty box and per-address connection limits
+# (issue 4).  Included by the Makefile; adds to PROGS, MAN8, MAN5 and UNIT.
+# The front links libpolicy.a; pop3d-rules is the operators' CLI.
+RULES_SRC  = policy/addr.c policy/rules.c policy/rulesdb.c
+PENALTY_SRC = policy/penalty.c policy/conn.c
+POLICY_SRC = $(RULES_SRC) $(PENALTY_SRC)
+POLICY_OBJ = $(POLICY_SRC:%.c=$(O)/%.o)
+
+PROGS	+= $(O)/pop3d-rules
+MAN8	+= man/pop3d-rules.8
+MAN5	+= man/pop3d-rules.5
+UNIT	+= t_rules t_penalty
+
+$(O)/policy/%.o: policy/%.c policy/*.h lib/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ipolicy -c -o $@ $<
+
+$(O)/libpolicy.a: $(POLICY_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/pop3d-rules: $(O)/policy/pop3d-rules.o $(O)/libpolicy.a $(O)/libpop3d.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CDB_LIBS)
+
+# Each tester links only what it tests.
+$(O)/tests/t_rules: tests/unit/t_rules.c tests/unit/check.h policy/*.h \
+	    $(RULES_SRC:%.c=$(O)/%.o) $(O)/libpop3d.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ipolicy -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
+	    $(RULES_SRC:%.c=$(O)/%.o) $(O)/libpop3d.a $(CDB_LIBS)
+
+$(O)/tests/t_penalty: tests/unit/t_penalty.c tests/unit/check.h policy/*.h \
+	    $(PENALTY_SRC:%.c=$(O)/%.o) $(O)/libpop3d.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ipolicy -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
+	    $(PENALTY_SRC:%.c=$(O)/%.o) $(O)/libpop3d.a

@@ -1,0 +1,471 @@
+/*
+ * pop3d-rules: compiles the rules file to rules.cdb, lists and queries it,
+ * and shows and clears the penalty box (pop3d-rules.8, pop3d-rules.5).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "num.h"
+#include "penalty.h"
+#include "pop3d_limits.h"
+#include "rules.h"
+
+/* Exit codes (pop3d-rules.8). */
+#define EXIT_DATA	1	/* the rules file or an address is wrong */
+#define EXIT_USAGE	2	/* bad command line */
+#define EXIT_TEMP	111	/* a system error, or a corrupt database */
+
+/* The layout the front uses too (pop3d.8). */
+#define RULES_FILE_DEFAULT	"/etc/pop3d/rules"
+#define RULES_CDB_DEFAULT	"/etc/pop3d/rules.cdb"
+#define RULES_CDB_ENV		"POP3D_RULES"
+#define STATE_DIR_DEFAULT	"/var/lib/pop3d"
+#define STATE_DIR_ENV		"POP3D_STATE_DIR"
+
+struct paths {
+	const char	*file;
+	const char	*db;
+	const char	*state;
+	char		 penalty[PATH_MAX];
+	char		 conn[PATH_MAX];
+};
+
+struct command {
+	const char	*name;
+	int		 (*run)(struct paths *, int, char **);
+	const char	*usage;
+};
+
+static void __attribute__((noreturn))
+usage(const char *text)
+{
+	fprintf(stderr, "usage: pop3d-rules [-f rules] [-d rules.cdb] "
+	    "[-s statedir] %s\n", text);
+	exit(EXIT_USAGE);
+}
+
+/* A value from the database or the penalty box, one printable line. */
+static void
+print_text(const char *s)
+{
+	const unsigned char	*p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p >= 0x20 && *p < 0x7f && *p != '\\')
+			putchar(*p);
+		else
+			printf("\\x%02x", *p);
+}
+
+static void
+print_time(time_t t)
+{
+	struct tm	tm;
+	char		buf[32];
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		printf("%lld", (long long)t);
+	else
+		fputs(buf, stdout);
+}
+
+static void
+print_block(const struct rule_block *b)
+{
+	char	text[ADDR_TEXT_MAX];
+
+	addr_format(&b->prefix, text, sizeof(text));
+	printf("%s/%d", text, b->len);
+}
+
+/* stdout written whole, or the system error's exit code. */
+static int
+flushed(int code)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		log_warn("standard output: %s", strerror(errno));
+		return EXIT_TEMP;
+	}
+	return code;
+}
+
+/* What rules_compile's failure means for the exit code. */
+static int
+compile_result(const char *err)
+{
+	int	data = errno == EINVAL;
+
+	log_warn("%s", err);
+	return data ? EXIT_DATA : EXIT_TEMP;
+}
+
+static int
+cmd_compile(struct paths *p, int argc, char **argv)
+{
+	char		err[512];
+	unsigned long	n;
+
+	(void)argv;
+	if (argc != 1)
+		return -1;
+	if (rules_compile(p->file, p->db, &n, err, sizeof(err)) == -1)
+		return compile_result(err);
+	printf("compiled %lu records from %s into %s\n", n, p->file, p->db);
+	return flushed(0);
+}
+
+static int
+cmd_check(struct paths *p, int argc, char **argv)
+{
+	char		err[512];
+	unsigned long	n;
+
+	(void)argv;
+	if (argc != 1)
+		return -1;
+	if (rules_compile(p->file, NULL, &n, err, sizeof(err)) == -1)
+		return compile_result(err);
+	printf("checked %lu records in %s\n", n, p->file);
+	return flushed(0);
+}
+
+/* rulesdb_open's failure, reported: the exit code. */
+static int
+open_result(const struct paths *p, int r)
+{
+	if (r == -2)
+		log_warn("%s: not a pop3d rules database, or a corrupt one",
+		    p->db);
+	else
+		log_warn("%s: %s", p->db, strerror(errno));
+	return EXIT_TEMP;
+}
+
+static void
+print_settings(const struct rule *r, const char *before)
+{
+	size_t	i;
+
+	for (i = 0; i < r->nsettings; i++) {
+		fputs(before, stdout);
+		print_text(r->settings[i]);
+		if (*before != ' ')
+			putchar('\n');
+	}
+}
+
+static int
+list_one(const struct rule_block *b, const struct rule *r, void *arg)
+{
+	(void)arg;
+	print_block(b);
+	printf(" %s line %lu pattern \"%s\"",
+	    r->action == RULE_ALLOW ? "allow" : "deny", r->line, r->pattern);
+	print_settings(r, " ");
+	putchar('\n');
+	return 0;
+}
+
+static int
+cmd_list(struct paths *p, int argc, char **argv)
+{
+	struct rulesdb	db;
+	int		r;
+
+	(void)argv;
+	if (argc != 1)
+		return -1;
+	if ((r = rulesdb_open(&db, p->db)) != 0)
+		return open_result(p, r);
+	r = rulesdb_walk(&db, list_one, NULL);
+	rulesdb_close(&db);
+	if (r != 0) {
+		log_warn("%s: corrupt record", p->db);
+		fflush(stdout);
+		return EXIT_TEMP;
+	}
+	return flushed(0);
+}
+
+/* An address argument, canonical (a mapped IPv6 address is IPv4). */
+static int
+address_arg(const char *s, struct addr *a, char *text)
+{
+	if (addr_parse(s, a) == -1) {
+		log_warn("bad address: %s", s);
+		return -1;
+	}
+	addr_format(a, text, ADDR_TEXT_MAX);
+	return 0;
+}
+
+/* The "rule" and "action" lines of query.  0 or an exit code. */
+static int
+query_rule(const struct paths *p, const struct addr *a)
+{
+	struct rulesdb		 db;
+	struct rule		*r;
+	struct rule_block	 b;
+	int			 found;
+
+	if ((found = rulesdb_open(&db, p->db)) == -1 && errno == ENOENT) {
+		printf("rule none (no database: allowed)\naction allow\n");
+		return 0;
+	}
+	if (found != 0)
+		return open_result(p, found);
+	if ((r = malloc(sizeof(*r))) == NULL) {
+		rulesdb_close(&db);
+		log_warn("%s", strerror(errno));
+		return EXIT_TEMP;
+	}
+	found = rulesdb_match(&db, a, r, &b);
+	rulesdb_close(&db);
+	if (found < 0) {
+		free(r);
+		if (found == -2)
+			log_warn("%s: corrupt record", p->db);
+		else
+			log_warn("%s: %s", p->db, strerror(errno));
+		return EXIT_TEMP;
+	}
+	if (found == 0)
+		printf("rule none (no rule matches: allowed)\naction allow\n");
+	else {
+		fputs("rule ", stdout);
+		print_block(&b);
+		printf(" line %lu (pattern \"%s\")\naction %s\n", r->line,
+		    r->pattern, r->action == RULE_ALLOW ? "allow" : "deny");
+		print_settings(r, "setting ");
+	}
+	free(r);
+	return 0;
+}
+
+/* The penalty box's settings as the front reads them (pop3d.8). */
+static void
+penalty_setup(const struct paths *p, struct penalty_conf *pc)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->dir = p->penalty;
+	pc->window = env_num("POP3D_PENALTY_WINDOW", PENALTY_WINDOW_DEFAULT, 1,
+	    PENALTY_WINDOW_MAX);
+	pc->failures = PENALTY_FAILURES_DEFAULT;
+	pc->block = PENALTY_BLOCK_DEFAULT;
+	pc->hostile = PENALTY_HOSTILE_DEFAULT;
+	pc->address_failures = PENALTY_ADDRESS_DEFAULT;
+}
+
+static const char *
+penalty_why(int why)
+{
+	return why == PENALTY_HOSTILE ? "hostile input" : "failed logins";
+}
+
+/* The "penalty", "penalty-user" and "connections" lines of query. */
+static int
+query_state(const struct paths *p, const char *text)
+{
+	struct penalty_conf	pc;
+	struct penalty_entry	e;
+	size_t			i;
+	int			n;
+
+	penalty_setup(p, &pc);
+	memset(&e, 0, sizeof(e));
+	if (penalty_check(&pc, text, time(NULL), &e) == -1 &&
+	    errno != ENOENT) {
+		log_warn("%s: %s", p->penalty, strerror(errno));
+		return EXIT_TEMP;
+	}
+	if (e.why != PENALTY_NONE) {
+		fputs("penalty blocked until ", stdout);
+		print_time(e.until);
+		printf(" (%s)\n", penalty_why(e.why));
+	} else if (e.failures > 0)
+		printf("penalty %u failures in the window\n", e.failures);
+	else
+		printf("penalty none\n");
+	for (i = 0; i < e.nusers && i < PENALTY_USERS_MAX; i++) {
+		fputs("penalty-user ", stdout);
+		print_text(e.user[i].name);
+		fputs(" blocked until ", stdout);
+		print_time(e.user[i].until);
+		putchar('\n');
+	}
+	if ((n = conn_slot_count(p->conn, text)) == -1) {
+		if (errno != ENOENT) {
+			log_warn("%s: %s", p->conn, strerror(errno));
+			return EXIT_TEMP;
+		}
+		n = 0;
+	}
+	printf("connections %d\n", n);
+	return 0;
+}
+
+static int
+cmd_query(struct paths *p, int argc, char **argv)
+{
+	struct addr	a;
+	char		text[ADDR_TEXT_MAX];
+	int		r;
+
+	if (argc != 2)
+		return -1;
+	if (address_arg(argv[1], &a, text) == -1)
+		return EXIT_DATA;
+	printf("address %s\n", text);
+	if ((r = query_rule(p, &a)) != 0 || (r = query_state(p, text)) != 0) {
+		fflush(stdout);
+		return r;
+	}
+	return flushed(0);
+}
+
+static int
+penalty_one(const struct penalty_entry *e, void *arg)
+{
+	size_t	i;
+
+	(void)arg;
+	print_text(e->addr);
+	printf(" %s ", e->why == PENALTY_HOSTILE ? "hostile" :
+	    e->why == PENALTY_FAILURES ? "blocked" : "open");
+	if (e->why != PENALTY_NONE)
+		print_time(e->until);
+	else
+		putchar('-');
+	printf(" %u ", e->failures);
+	if (e->nusers == 0)
+		putchar('-');
+	for (i = 0; i < e->nusers && i < PENALTY_USERS_MAX; i++) {
+		if (i > 0)
+			putchar(',');
+		print_text(e->user[i].name);
+	}
+	putchar('\n');
+	return 0;
+}
+
+static int
+penalty_cmd_list(struct paths *p)
+{
+	struct penalty_conf	pc;
+
+	penalty_setup(p, &pc);
+	if (penalty_list(p->penalty, pc.window, time(NULL), penalty_one,
+	    NULL) == -1) {
+		fflush(stdout);
+		log_warn("%s: %s", p->penalty, strerror(errno));
+		return EXIT_TEMP;
+	}
+	return flushed(0);
+}
+
+static int
+penalty_cmd_clear(struct paths *p, const char *arg)
+{
+	struct addr	 a;
+	char		 text[ADDR_TEXT_MAX];
+	long		 n;
+	int		 all = strcmp(arg, "all") == 0;
+
+	if (!all && address_arg(arg, &a, text) == -1)
+		return EXIT_DATA;
+	if ((n = penalty_clear(p->penalty, all ? NULL : text)) == -1) {
+		if (!all && errno == ENOENT) {
+			log_warn("no penalty record for %s", text);
+			return EXIT_DATA;
+		}
+		log_warn("%s: %s", p->penalty, strerror(errno));
+		return EXIT_TEMP;
+	}
+	printf("cleared %ld record%s\n", n, n == 1 ? "" : "s");
+	return flushed(0);
+}
+
+static int
+cmd_penalty(struct paths *p, int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "list") == 0)
+		return penalty_cmd_list(p);
+	if (argc == 3 && strcmp(argv[1], "clear") == 0)
+		return penalty_cmd_clear(p, argv[2]);
+	return -1;
+}
+
+static const struct command commands[] = {
+	{ "compile", cmd_compile, "compile" },
+	{ "check", cmd_check, "check" },
+	{ "list", cmd_list, "list" },
+	{ "query", cmd_query, "query address" },
+	{ "penalty", cmd_penalty, "penalty list | penalty clear address|all" },
+	{ NULL, NULL, NULL }
+};
+
+/* statedir/part into dst, or a usage error for a path too long. */
+static void
+state_path(char *dst, const char *dir, const char *part)
+{
+	int	n = snprintf(dst, PATH_MAX, "%s/%s", dir, part);
+
+	if (n < 0 || n >= PATH_MAX) {
+		log_warn("state directory too long: %s", dir);
+		exit(EXIT_USAGE);
+	}
+}
+
+static const char *
+env_path(const char *name, const char *def)
+{
+	const char	*s = getenv(name);
+
+	return s != NULL && *s != '\0' ? s : def;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct paths	p;
+	size_t		i;
+	int		ch, r;
+
+	log_init(argv[0]);
+	memset(&p, 0, sizeof(p));
+	p.file = RULES_FILE_DEFAULT;
+	p.db = env_path(RULES_CDB_ENV, RULES_CDB_DEFAULT);
+	p.state = env_path(STATE_DIR_ENV, STATE_DIR_DEFAULT);
+	while ((ch = getopt(argc, argv, "+d:f:s:")) != -1) {
+		if (ch == 'd')
+			p.db = optarg;
+		else if (ch == 'f')
+			p.file = optarg;
+		else if (ch == 's')
+			p.state = optarg;
+		else
+			usage("command [args ...]");
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage("command [args ...]");
+	for (i = 0; commands[i].name != NULL; i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			break;
+	if (commands[i].name == NULL)
+		usage("compile|check|list|query|penalty ...");
+	state_path(p.penalty, p.state, "penalty");
+	state_path(p.conn, p.state, "conn");
+	if ((r = commands[i].run(&p, argc, argv)) == -1)
+		usage(commands[i].usage);
+	return r;
+}

@@ -1,0 +1,304 @@
+/*
+ * rules.cdb for its readers: the front looks a peer up once per
+ * connection, pop3d-rules lists and queries.  Nothing read from the file
+ * is used before it is checked; anything wrong is -2, never an allow.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rules.h"
+
+size_t
+rule_key(const struct rule_block *b, unsigned char *key)
+{
+	size_t	n = b->prefix.family == 4 ? 4 : 16;
+
+	key[0] = b->prefix.family;
+	key[1] = b->len;
+	memcpy(key + 2, b->prefix.octet, n);
+	return n + 2;
+}
+
+/* Is "NAME=" of s among the first n settings of r? */
+static int
+decode_seen(const struct rule *r, size_t n, const char *s, size_t nl)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (strncmp(r->settings[i], s, nl + 1) == 0)
+			return 1;
+	return 0;
+}
+
+/* The settings part of a record, from octet o to its end. */
+static int
+decode_settings(const unsigned char *rec, size_t len, size_t o,
+    struct rule *r)
+{
+	const char	*s, *end, *eq;
+	size_t		 ns, i, used = 0, sl, nl;
+
+	ns = rec[o++];
+	if (ns > RULE_SETTINGS_MAX)
+		return -1;
+	for (i = 0; i < ns; i++) {
+		s = (const char *)rec + o;
+		if ((end = memchr(s, '\0', len - o)) == NULL)
+			return -1;
+		sl = end - s;
+		if ((eq = memchr(s, '=', sl)) == NULL)
+			return -1;
+		nl = eq - s;
+		if (!rule_name_valid(s, nl) || sl - nl - 1 > RULE_VALUE_MAX ||
+		    memchr(eq, '\n', sl - nl) != NULL ||
+		    memchr(eq, '\r', sl - nl) != NULL ||
+		    decode_seen(r, i, s, nl))
+			return -1;
+		/* Within RULE_RECORD_MAX: len is, and buf is that long. */
+		memcpy(r->buf + used, s, sl + 1);
+		r->settings[i] = r->buf + used;
+		used += sl + 1;
+		o += sl + 1;
+	}
+	if (o != len)
+		return -1;
+	r->nsettings = ns;
+	return 0;
+}
+
+int
+rule_decode(const unsigned char *rec, size_t len, struct rule *r)
+{
+	size_t	plen;
+
+	r->action = 0;
+	r->pattern[0] = '\0';
+	r->line = 0;
+	r->nsettings = 0;
+	/* action, line, pattern length, settings count: 7 octets at least */
+	if (len < 7 || len > RULE_RECORD_MAX)
+		return -1;
+	if (rec[0] != RULE_ALLOW && rec[0] != RULE_DENY)
+		return -1;
+	plen = rec[5];
+	if (plen > RULE_PATTERN_MAX || 6 + plen + 1 > len)
+		return -1;
+	memcpy(r->pattern, rec + 6, plen);
+	r->pattern[plen] = '\0';
+	if (strspn(r->pattern, RULE_PATTERN_CHARS) != plen)
+		return -1;
+	r->line = (unsigned long)((uint32_t)rec[1] << 24 |
+	    (uint32_t)rec[2] << 16 | (uint32_t)rec[3] << 8 | rec[4]);
+	if (r->line == 0 || decode_settings(rec, len, 6 + plen, r) == -1) {
+		r->pattern[0] = '\0';
+		r->line = 0;
+		return -1;
+	}
+	r->action = rec[0];
+	return 0;
+}
+
+/* The header: ours, of this version, and which prefix lengths are used. */
+static int
+rulesdb_head(struct rulesdb *db)
+{
+	const unsigned char	*h;
+	size_t			 i, m = sizeof(RULESDB_MAGIC);
+
+	if (cdb_find(&db->cdb, RULESDB_HEAD_KEY, RULESDB_HEAD_KEYLEN) != 1 ||
+	    cdb_datalen(&db->cdb) != RULESDB_HEAD_LEN ||
+	    (h = cdb_getdata(&db->cdb)) == NULL ||
+	    memcmp(h, RULESDB_MAGIC, m) != 0)
+		return -1;
+	for (i = m; i < RULESDB_HEAD_LEN; i++)
+		if (h[i] > 1)
+			return -1;
+	memcpy(db->len4, h + m, sizeof(db->len4));
+	memcpy(db->len6, h + m + sizeof(db->len4), sizeof(db->len6));
+	return 0;
+}
+
+/*
+ * The table of contents: every hash table within the file, the last one
+ * ending where the file ends.  A truncated file (or one with a tail) is
+ * refused here whole, rather than failing only for some addresses.
+ */
+static int
+rulesdb_toc(struct rulesdb *db, off_t size)
+{
+	const unsigned char	*toc;
+	unsigned		 pos, n, t;
+	uint64_t		 end = 2048;
+
+	if ((toc = cdb_get(&db->cdb, 2048, 0)) == NULL)
+		return -1;
+	for (t = 0; t < 256; t++) {
+		pos = cdb_unpack(toc + 8 * t);
+		n = cdb_unpack(toc + 8 * t + 4);
+		if (pos < 2048 || pos + 8 * (uint64_t)n > (uint64_t)size)
+			return -1;
+		if (pos + 8 * (uint64_t)n > end)
+			end = pos + 8 * (uint64_t)n;
+	}
+	return end == (uint64_t)size ? 0 : -1;
+}
+
+int
+rulesdb_open(struct rulesdb *db, const char *path)
+{
+	struct stat	st;
+	int		saved;
+
+	memset(db->len4, 0, sizeof(db->len4));
+	memset(db->len6, 0, sizeof(db->len6));
+	db->probes = 0;
+	if ((db->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	saved = fstat(db->fd, &st) == -1 ? errno : S_ISDIR(st.st_mode) ?
+	    EISDIR : 0;
+	if (saved != 0) {
+		close(db->fd);
+		db->fd = -1;
+		errno = saved;
+		return -1;
+	}
+	if (cdb_init(&db->cdb, db->fd) != 0) {
+		/* tinycdb: EPROTO for a file too short to be a cdb at all. */
+		saved = errno;
+		close(db->fd);
+		db->fd = -1;
+		errno = saved;
+		return saved == EPROTO ? -2 : -1;
+	}
+	if (rulesdb_toc(db, st.st_size) == -1 || rulesdb_head(db) == -1) {
+		rulesdb_close(db);
+		return -2;
+	}
+	return 0;
+}
+
+/* One cdb_find for block b: as rulesdb_lookup returns. */
+static int
+rulesdb_probe(struct rulesdb *db, const struct rule_block *b, struct rule *r)
+{
+	unsigned char		 key[RULE_KEY_MAX];
+	const unsigned char	*rec;
+	int			 found;
+
+	db->probes++;
+	found = cdb_find(&db->cdb, key, rule_key(b, key));
+	if (found <= 0)
+		return found < 0 ? -2 : 0;
+	if ((rec = cdb_getdata(&db->cdb)) == NULL ||
+	    rule_decode(rec, cdb_datalen(&db->cdb), r) == -1)
+		return -2;
+	return 1;
+}
+
+int
+rulesdb_match(struct rulesdb *db, const struct addr *a, struct rule *r,
+    struct rule_block *b)
+{
+	const unsigned char	*used;
+	int			 len, found;
+
+	db->probes = 0;
+	memset(b, 0, sizeof(*b));
+	if (a == NULL) {
+		/* An unknown peer: the default rule, kept under 0.0.0.0/0. */
+		b->prefix.family = 4;
+		return db->len4[0] ? rulesdb_probe(db, b, r) : 0;
+	}
+	if (a->family != 4 && a->family != 6) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	used = a->family == 4 ? db->len4 : db->len6;
+	/* Most specific first; a length no record has costs nothing. */
+	for (len = addr_bits(a); len >= 0; len--) {
+		if (!used[len])
+			continue;
+		b->prefix = *a;
+		addr_mask(&b->prefix, len);
+		b->len = len;
+		if ((found = rulesdb_probe(db, b, r)) != 0)
+			return found;
+	}
+	return 0;
+}
+
+int
+rulesdb_lookup(struct rulesdb *db, const struct addr *a, struct rule *r)
+{
+	struct rule_block	b;
+
+	return rulesdb_match(db, a, r, &b);
+}
+
+/*
+ * The block a key names: 0, or -1 when it is no block's key, is not
+ * masked, or has a length the header leaves out (no lookup would find it).
+ */
+static int
+key_block(const struct rulesdb *db, const unsigned char *key, size_t klen,
+    struct rule_block *b)
+{
+	struct addr	m;
+
+	memset(b, 0, sizeof(*b));
+	if (klen == 6 && key[0] == 4 && key[1] <= 32 && db->len4[key[1]])
+		b->prefix.family = 4;
+	else if (klen == 18 && key[0] == 6 && key[1] <= 128 &&
+	    db->len6[key[1]])
+		b->prefix.family = 6;
+	else
+		return -1;
+	memcpy(b->prefix.octet, key + 2, klen - 2);
+	b->len = key[1];
+	m = b->prefix;
+	addr_mask(&m, b->len);
+	return memcmp(m.octet, b->prefix.octet, sizeof(m.octet)) == 0 ? 0 : -1;
+}
+
+int
+rulesdb_walk(struct rulesdb *db, int (*fn)(const struct rule_block *,
+    const struct rule *, void *), void *arg)
+{
+	struct rule_block	 b;
+	struct rule		 r;
+	const unsigned char	*key, *rec;
+	unsigned		 pos, klen;
+	int			 more, ret;
+
+	cdb_seqinit(&pos, &db->cdb);
+	while ((more = cdb_seqnext(&pos, &db->cdb)) > 0) {
+		klen = cdb_keylen(&db->cdb);
+		if ((key = cdb_getkey(&db->cdb)) == NULL)
+			return -2;
+		if (klen == RULESDB_HEAD_KEYLEN &&
+		    memcmp(key, RULESDB_HEAD_KEY, klen) == 0)
+			continue;
+		if (key_block(db, key, klen, &b) == -1 ||
+		    (rec = cdb_getdata(&db->cdb)) == NULL ||
+		    rule_decode(rec, cdb_datalen(&db->cdb), &r) == -1)
+			return -2;
+		if ((ret = fn(&b, &r, arg)) != 0)
+			return ret;
+	}
+	return more < 0 ? -2 : 0;
+}
+
+void
+rulesdb_close(struct rulesdb *db)
+{
+	if (db->fd == -1)
+		return;
+	cdb_free(&db->cdb);
+	close(db->fd);
+	db->fd = -1;
+}

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access.h"
+#include "addr.h"
 #include "handoff.h"
 #include "io.h"
 #include "ipc.h"
@@ -37,6 +39,7 @@
 
 struct front {
 	struct preauth_settings	 pa;
+	struct access		 acc;
 	struct privdrop		 pd;
 	char			**authargv;
 	char			 remote[INET6_ADDRSTRLEN];
@@ -80,11 +83,16 @@ remote_is_loopback(const char *a)
 	    strncmp(a, "::ffff:127.", 11) == 0;
 }
 
-/* The peer: getpeername(0), else what the spawner said; exported. */
+/*
+ * The peer: getpeername(0), else what the spawner said; in canonical form
+ * (an IPv4-mapped address as IPv4), so that logs, rules and the penalty
+ * box name one client one way; exported.
+ */
 static void
 remote_find(struct front *f)
 {
 	struct sockaddr_storage	 ss;
+	struct addr		 a;
 	socklen_t		 len = sizeof(ss);
 	const char		*env;
 	int			 one = 1;
@@ -105,6 +113,8 @@ remote_find(struct front *f)
 	    (env = getenv("REMOTE_ADDR")) != NULL) &&
 	    strlen(env) < sizeof(f->remote))
 		strcpy(f->remote, env);
+	if (addr_parse(f->remote, &a) == 0)
+		addr_format(&a, f->remote, sizeof(f->remote));
 	if (setenv("TCPREMOTEIP", f->remote, 1) == -1)
 		die(111, "setenv: %s", strerror(errno));
 }
@@ -159,6 +169,7 @@ settings_read(struct front *f)
 	bad |= env_text_strict("POP3D_ALT_AT", ALT_AT_MAX, &pa->alt_at) == -1;
 	bad |= env_text_strict("POP3D_PREAUTH_USER", 32, &user) == -1;
 	bad |= env_text_strict("POP3D_CHROOT", 256, &dir) == -1;
+	bad |= access_settings(&f->acc) == -1;
 	if (bad)
 		refuse("bad settings");
 	pa->idle_ms = (int)idle * 1000;
@@ -174,7 +185,7 @@ settings_read(struct front *f)
 		    " is not chrooted and keeps this uid", (long)getuid());
 }
 
-/* The hook the access policy will use: a hostile client, for now logged. */
+/* A hostile client: logged, and its address goes to the penalty box. */
 static void
 front_hostile(struct front *f)
 {
@@ -183,6 +194,7 @@ front_hostile(struct front *f)
 	logline_start(&l, "hostile");
 	logline_str(&l, "remote", f->remote);
 	logline_emit(&l);
+	access_hostile(&f->acc);
 }
 
 /*
@@ -203,7 +215,8 @@ front_cred(const struct front *f, const char *msg, size_t len, char *cred)
 
 /* What the auth program's end means, for the log and for the client. */
 static char
-front_verdict(struct front *f, int status, struct logline *l)
+front_verdict(struct front *f, const char *user, int status,
+    struct logline *l)
 {
 	int	code;
 
@@ -219,6 +232,8 @@ front_verdict(struct front *f, int status, struct logline *l)
 	if ((code = WEXITSTATUS(status)) == 1) {
 		logline_str(l, "result", "fail");
 		f->failures++;
+		if (access_failed(&f->acc, user) == VERDICT_BLOCK)
+			return VERDICT_BLOCK;
 		return f->failures >= f->max_failures ? VERDICT_LAST :
 		    VERDICT_FAIL;
 	}
@@ -240,9 +255,11 @@ static int
 front_login(struct front *f, int ipc, char *msg, size_t len)
 {
 	struct logline	l;
-	char		cred[CHECKPASSWORD_MAX], verdict;
+	char		cred[CHECKPASSWORD_MAX], user[POP3_USER_MAX + 1];
+	char		verdict;
 	size_t		clen;
 	pid_t		pid;
+	int		ran = 0;
 
 	if (ipc_cred_check(msg, len, &f->mech) == -1)
 		die(111, "malformed credentials message from the pre-login"
@@ -253,24 +270,36 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 	logline_str(&l, "mech", f->mech);
 	if ((clen = front_cred(f, msg, len, cred)) == 0)
 		die(111, "credentials too long from the pre-login process");
+	memcpy(user, msg + 2, strlen(msg + 2) + 1);	/* checked: fits */
 	explicit_bzero(msg, len);
-	pid = handoff_start(f->authargv, f->mech, cred, clen);
+	if ((verdict = access_login(&f->acc, user)) != 0)
+		logline_str(&l, "result", "blocked");
+	else {
+		ran = 1;
+		pid = handoff_start(f->authargv, f->mech, cred, clen);
+		explicit_bzero(cred, sizeof(cred));
+		verdict = front_verdict(f, user, pid == -1 ? -1 :
+		    handoff_wait(pid), &l);
+	}
 	explicit_bzero(cred, sizeof(cred));
-	verdict = front_verdict(f, pid == -1 ? -1 : handoff_wait(pid), &l);
 	logline_emit(&l);
 	if (verdict == 0) {
 		f->end = "login";
 		return 1;
 	}
-	if (verdict == VERDICT_FAIL || verdict == VERDICT_LAST)
-		sleep(f->auth_delay);	/* an unknown user costs the same */
+	/* After a check, not a block: an unknown user costs the same. */
+	if (ran && (verdict == VERDICT_FAIL || verdict == VERDICT_LAST ||
+	    verdict == VERDICT_BLOCK))
+		sleep(f->auth_delay);
 	if (ipc_send(ipc, IPC_VERDICT, &verdict, 1) == -1) {
 		f->end = "preauth-end";
 		return 1;
 	}
 	/* The front, not the pre-login process, decides that it is over. */
-	if (verdict == VERDICT_LAST || verdict == VERDICT_END) {
-		f->end = verdict == VERDICT_LAST ? "auth-failures" : "crash";
+	if (verdict == VERDICT_LAST || verdict == VERDICT_END ||
+	    verdict == VERDICT_BLOCK) {
+		f->end = verdict == VERDICT_LAST ? "auth-failures" :
+		    verdict == VERDICT_END ? "crash" : "blocked";
 		return 1;
 	}
 	return 0;
@@ -310,7 +339,8 @@ front_await(const struct front *f, int ipc)
 	char		msg[IPC_MAX];
 	time_t		until = time(NULL) + 5;
 
-	if (strcmp(f->end, "auth-failures") != 0 && strcmp(f->end, "crash") != 0)
+	if (strcmp(f->end, "auth-failures") != 0 &&
+	    strcmp(f->end, "crash") != 0 && strcmp(f->end, "blocked") != 0)
 		return;
 	/* Whatever it sends now is read and dropped; EOF is the goodbye. */
 	while (time(NULL) < until && poll(&pfd, 1, 1000) >= 0)
@@ -338,7 +368,9 @@ main(int argc, char **argv)
 	f.authargv = argv + 2;
 	signal(SIGPIPE, SIG_IGN);
 	remote_find(&f);
+	access_rules(&f.acc, f.remote);
 	settings_read(&f);
+	access_admit(&f.acc);
 	if (f.pa.apop && preauth_timestamp(f.pa.timestamp,
 	    sizeof(f.pa.timestamp), f.pa.hostname) == -1)
 		refuse("no random APOP timestamp");

@@ -21,6 +21,8 @@
 #define VERDICT_LAST	'L'	/* bad credentials, too many: close */
 #define VERDICT_TEMP	'T'	/* temporary failure: [SYS/TEMP], go on */
 #define VERDICT_END	'E'	/* the auth program crashed: [SYS/TEMP], close */
+#define VERDICT_DELAY	'D'	/* user blocked from here: [LOGIN-DELAY], go on */
+#define VERDICT_BLOCK	'B'	/* address now blocked: [LOGIN-DELAY], close */
 
 /* Mechanisms in IPC_CRED, as AUTHMECH names them. */
 #define MECH_USER	'U'

@@ -143,6 +143,14 @@ login(struct preauth *pa, struct pop3_cmd *cmd, char mech, const char *secret,
 		out_line(pa->out, "-ERR [SYS/TEMP] temporary failure,"
 		    " try again later");
 		return POP3_CONTINUE;
+	case VERDICT_DELAY:
+		out_line(pa->out, "-ERR [LOGIN-DELAY] too many failed logins"
+		    " for this user from your address; try again later");
+		return POP3_CONTINUE;
+	case VERDICT_BLOCK:
+		out_line(pa->out, "-ERR [LOGIN-DELAY] too many failed logins"
+		    " from your address; closing");
+		return POP3_END;
 	default:
 		out_line(pa->out, "-ERR [SYS/TEMP] temporary failure;"
 		    " closing");

@@ -43,14 +43,27 @@ echo demo | users passwd -s demo >/dev/null
 echo demo-apop | users apop -s demo >/dev/null
 users compile >/dev/null
 
+# Access rules: loopback only, everything else refused (pop3d-rules(5)).
+cat >"$DEMO/etc/rules" <<RULES
+# make run's access rules
+127.0.0.0/8:allow
+::1:allow
+:deny
+RULES
+"$B/pop3d-rules" -f "$DEMO/etc/rules" -d "$DEMO/etc/rules.cdb" compile
+mkdir -m 700 "$DEMO/state"
+
 export POP3D_USERS_CDB="$DEMO/etc/users.cdb"
 export POP3D_CHROOT="$DEMO/empty"
 export POP3D_APOP=1
+export POP3D_RULES="$DEMO/etc/rules.cdb"
+export POP3D_STATE_DIR="$DEMO/state"
 cat <<TXT
 pop3d serving the demo account on 127.0.0.1:$PORT (Ctrl-C stops it)
   curl -u demo:demo pop3://127.0.0.1:$PORT/1
   python3 -c 'import poplib; p = poplib.POP3("127.0.0.1", $PORT); p.user("demo"); p.pass_("demo"); print(p.stat()); p.quit()'
   nc -C 127.0.0.1 $PORT      (then USER demo, PASS demo, LIST, RETR 1, QUIT)
+  $B/pop3d-rules -d $DEMO/etc/rules.cdb -s $DEMO/state query 127.0.0.1
 TXT
 exec tcpserver -v -R -H -l localhost 127.0.0.1 "$PORT" \
     "$B/pop3d" localhost "$B/pop3d-auth" "$B/pop3d-maildrop" Maildir

@@ -18,3 +18,18 @@ for bin in "$BUILD"/pop3d*; do
 		echo "not ok - $prog has no man page"
 	fi
 done
+# Every setting a program reads from the environment is in its man page.
+for pair in "pop3d:pop3d.c front/*.c" "pop3d-maildrop:maildrop/*.c" \
+    "pop3d-auth:auth/pop3d-auth.c" "pop3d-users:auth/pop3d-users.c" \
+    "pop3d-rules:policy/pop3d-rules.c"; do
+	prog=${pair%%:*}
+	src=${pair#*:}
+	for v in $(grep -ho '"POP3D_[A-Z_]*"' $src 2>/dev/null | tr -d '"' |
+	    sort -u); do
+		if grep -q "Ev $v" "man/$prog.8"; then
+			echo "ok - $prog.8 documents $v"
+		else
+			echo "not ok - $prog.8 does not document $v"
+		fi
+	done
+done

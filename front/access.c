@@ -1,0 +1,314 @@
+/*
+ * The front's access policy: rules.cdb, the penalty box and the
+ * per-address connection limit (see access.h and pop3d.8).
+ *
+ * Failure modes are chosen per part: a rules database that is configured
+ * but cannot be read refuses every connection, because a silent allow
+ * would open what the operator closed.  A state directory that cannot be
+ * used is logged on each connection and the penalty box and limit are
+ * skipped, because refusing then would lock every client out over a
+ * missing directory.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "access.h"
+#include "conn.h"
+#include "ipc.h"
+#include "log.h"
+#include "num.h"
+#include "rules.h"
+
+#define DEFAULT_RULES		"/etc/pop3d/rules.cdb"
+#define DEFAULT_STATE_DIR	"/var/lib/pop3d"
+
+/* A one-line answer before any greeting; the caller exits. */
+static void
+answer(const char *line)
+{
+	char	buf[POP3_REPLY_MAX];
+	int	n;
+
+	n = snprintf(buf, sizeof(buf), "%s\r\n", line);
+	if (n > 0 && (size_t)n < sizeof(buf) &&
+	    write(STDOUT_FILENO, buf, (size_t)n) == -1)
+		return;		/* the client is gone: nothing to tell */
+}
+
+static void __attribute__((noreturn))
+rules_broken(const char *path, const char *why, int err)
+{
+	struct logline	l;
+
+	logline_start(&l, "rules-error");
+	logline_str(&l, "file", path);
+	logline_str(&l, "error", err ? strerror(err) : why);
+	logline_emit(&l);
+	answer("-ERR [SYS/TEMP] access rules unavailable; try again later");
+	exit(111);
+}
+
+/* The rule's NAME=value settings, into the environment. */
+static void
+rules_apply(const struct rule *r)
+{
+	char	name[RULE_NAME_MAX + 1];
+	size_t	i, n;
+
+	for (i = 0; i < r->nsettings; i++) {
+		n = strcspn(r->settings[i], "=");
+		/* The database was checked; this only guards the copy. */
+		if (n == 0 || n > RULE_NAME_MAX || r->settings[i][n] != '=')
+			continue;
+		memcpy(name, r->settings[i], n);
+		name[n] = '\0';
+		if (setenv(name, r->settings[i] + n + 1, 1) == -1)
+			die(111, "setenv: %s", strerror(errno));
+	}
+}
+
+void
+access_rules(struct access *a, const char *remote)
+{
+	struct rulesdb	 db;
+	struct rule	 rule;
+	struct logline	 l;
+	const char	*path = getenv("POP3D_RULES");
+	int		 optional = path == NULL, r;
+
+	a->remote = remote;
+	a->slot = -1;
+	a->known = addr_parse(remote, &a->addr) == 0;
+	if (path == NULL)
+		path = DEFAULT_RULES;
+	if (*path == '\0')
+		return;
+	if ((r = rulesdb_open(&db, path)) == -1 && errno == ENOENT &&
+	    optional)
+		return;
+	if (r == -1)
+		rules_broken(path, NULL, errno);
+	if (r == -2)
+		rules_broken(path, "not a pop3d rules database", 0);
+	r = rulesdb_lookup(&db, a->known ? &a->addr : NULL, &rule);
+	rulesdb_close(&db);
+	if (r == -1)
+		rules_broken(path, NULL, errno);
+	if (r == -2)
+		rules_broken(path, "corrupt record", 0);
+	if (r == 0)
+		return;
+	if (rule.action == RULE_DENY) {
+		logline_start(&l, "deny");
+		logline_str(&l, "remote", remote);
+		logline_str(&l, "rule", rule.pattern);
+		logline_num(&l, "line", rule.line);
+		logline_emit(&l);
+		answer("-ERR [SYS/PERM] access denied");
+		exit(0);
+	}
+	rules_apply(&rule);
+}
+
+/* The state directory's part, or "" when too long (then: off). */
+static void
+state_path(char *dst, const char *dir, const char *part)
+{
+	int	n = snprintf(dst, PATH_MAX, "%s/%s", dir, part);
+
+	if (n < 0 || n >= PATH_MAX)
+		*dst = '\0';
+}
+
+int
+access_settings(struct access *a)
+{
+	struct penalty_conf	*pc = &a->pc;
+	const char		*dir = getenv("POP3D_STATE_DIR"), *scope;
+	uint64_t		 fail, win, block, hostile, addrmax, per;
+	int			 bad = 0;
+
+	bad |= env_num_strict("POP3D_PENALTY_FAILURES",
+	    PENALTY_FAILURES_DEFAULT, 0, PENALTY_FAILURES_MAX, &fail) == -1;
+	bad |= env_num_strict("POP3D_PENALTY_WINDOW", PENALTY_WINDOW_DEFAULT,
+	    1, PENALTY_WINDOW_MAX, &win) == -1;
+	bad |= env_num_strict("POP3D_PENALTY_BLOCK", PENALTY_BLOCK_DEFAULT, 1,
+	    PENALTY_BLOCK_MAX, &block) == -1;
+	bad |= env_num_strict("POP3D_PENALTY_HOSTILE", PENALTY_HOSTILE_DEFAULT,
+	    0, PENALTY_BLOCK_MAX, &hostile) == -1;
+	bad |= env_num_strict("POP3D_PENALTY_ADDRESS_FAILURES",
+	    PENALTY_ADDRESS_DEFAULT, 1, PENALTY_ADDRESS_MAX, &addrmax) == -1;
+	bad |= env_num_strict("POP3D_MAX_PER_ADDRESS", 0, 0,
+	    CONN_PER_ADDRESS_MAX, &per) == -1;
+	bad |= env_text_strict("POP3D_PENALTY_SCOPE", 8, &scope) == -1;
+	if (scope != NULL && strcmp(scope, "address") != 0 &&
+	    strcmp(scope, "user") != 0) {
+		log_warn("bad setting: POP3D_PENALTY_SCOPE must be address"
+		    " or user");
+		bad = 1;
+	}
+	if (bad)
+		return -1;
+	pc->failures = (unsigned)fail;
+	pc->window = (unsigned)win;
+	pc->block = (unsigned)block;
+	pc->hostile = (unsigned)hostile;
+	pc->address_failures = (unsigned)addrmax;
+	pc->per_user = scope != NULL && strcmp(scope, "user") == 0;
+	a->per_address = (unsigned)per;
+	if (dir == NULL)
+		dir = DEFAULT_STATE_DIR;
+	pc->dir = NULL;
+	if (*dir != '\0') {
+		state_path(a->penalty_dir, dir, "penalty");
+		state_path(a->conn_dir, dir, "conn");
+		if (*a->penalty_dir != '\0' && *a->conn_dir != '\0')
+			pc->dir = a->penalty_dir;
+		else
+			log_warn("POP3D_STATE_DIR too long: penalty box off");
+	}
+	return 0;
+}
+
+/* The state directories exist (made here on first use), or are off. */
+static int
+state_ready(struct access *a)
+{
+	if (a->pc.dir == NULL || !a->known)
+		return 0;
+	if ((mkdir(a->penalty_dir, 0700) == -1 && errno != EEXIST) ||
+	    (mkdir(a->conn_dir, 0700) == -1 && errno != EEXIST)) {
+		log_file("state-error", a->penalty_dir, errno);
+		a->pc.dir = NULL;
+		return 0;
+	}
+	return 1;
+}
+
+static void
+penalty_broken(const struct access *a, int err)
+{
+	log_file("penalty-error", a->penalty_dir, err);
+}
+
+static void
+blocked_log(const struct access *a, const char *why, time_t until,
+    const char *user)
+{
+	struct logline	l;
+	time_t		now = time(NULL);
+
+	logline_start(&l, "blocked");
+	logline_str(&l, "remote", a->remote);
+	if (user != NULL)
+		logline_str(&l, "user", user);
+	logline_str(&l, "why", why);
+	logline_num(&l, "seconds", until > now ? (uint64_t)(until - now) : 0);
+	logline_emit(&l);
+}
+
+void
+access_admit(struct access *a)
+{
+	struct penalty_entry	e;
+	struct logline		l;
+	int			r;
+
+	if (!state_ready(a))
+		return;
+	if (penalty_check(&a->pc, a->remote, time(NULL), &e) == -1)
+		penalty_broken(a, errno);
+	else if (e.why != PENALTY_NONE) {
+		blocked_log(a, e.why == PENALTY_HOSTILE ? "hostile" :
+		    "failures", e.until, NULL);
+		answer(e.why == PENALTY_HOSTILE ?
+		    "-ERR [SYS/TEMP] your address is blocked after hostile"
+		    " input; try again later" :
+		    "-ERR [LOGIN-DELAY] too many failed logins from your"
+		    " address; try again later");
+		exit(0);
+	}
+	if (a->per_address == 0)
+		return;
+	if ((r = conn_slot_take(a->conn_dir, a->remote, a->per_address,
+	    &a->slot)) == -1)
+		log_file("conn-error", a->conn_dir, errno);
+	else if (r == 0) {
+		logline_start(&l, "limit");
+		logline_str(&l, "remote", a->remote);
+		logline_num(&l, "max", a->per_address);
+		logline_emit(&l);
+		answer("-ERR [SYS/TEMP] too many connections from your"
+		    " address; try again later");
+		exit(0);
+	}
+}
+
+char
+access_login(struct access *a, const char *user)
+{
+	struct penalty_entry	e;
+	time_t			until, now = time(NULL);
+	int			r;
+
+	if (a->pc.dir == NULL || !a->known)
+		return 0;
+	/* Another connection from here may have been blocked meanwhile. */
+	if (penalty_check(&a->pc, a->remote, now, &e) == -1)
+		penalty_broken(a, errno);
+	else if (e.why != PENALTY_NONE) {
+		blocked_log(a, e.why == PENALTY_HOSTILE ? "hostile" :
+		    "failures", e.until, NULL);
+		return VERDICT_BLOCK;
+	}
+	if (!a->pc.per_user)
+		return 0;
+	if ((r = penalty_check_user(&a->pc, a->remote, user, now,
+	    &until)) == -1)
+		penalty_broken(a, errno);
+	else if (r == 1) {
+		blocked_log(a, "user-failures", until, user);
+		return VERDICT_DELAY;
+	}
+	return 0;
+}
+
+char
+access_failed(struct access *a, const char *user)
+{
+	time_t	now = time(NULL);
+	int	blocked = 0;
+
+	if (a->pc.dir == NULL || !a->known || a->pc.failures == 0)
+		return 0;
+	if (penalty_fail(&a->pc, a->remote, user, now, &blocked) == -1) {
+		penalty_broken(a, errno);
+		return 0;
+	}
+	if (penalty_sweep(&a->pc, now) == -1)
+		penalty_broken(a, errno);
+	if (blocked == PENALTY_FAILURES) {
+		blocked_log(a, "failures", now + a->pc.block, NULL);
+		return VERDICT_BLOCK;
+	}
+	if (blocked == -1)
+		blocked_log(a, "user-failures", now + a->pc.block, user);
+	return 0;
+}
+
+void
+access_hostile(struct access *a)
+{
+	if (a->pc.dir == NULL || !a->known || a->pc.hostile == 0)
+		return;
+	if (penalty_hostile(&a->pc, a->remote, time(NULL)) == -1)
+		penalty_broken(a, errno);
+	else
+		blocked_log(a, "hostile", time(NULL) + a->pc.hostile, NULL);
+}

@@ -1,0 +1,443 @@
+"""The access policy end to end: rules.cdb compiled with pop3d-rules, the
+penalty box and the per-address connection limit, through the whole chain
+(pop3d, pop3d-auth, pop3d-maildrop) on loopback, with clients on several
+127.x.y.z source addresses, on ::1, and as IPv4-mapped peers of an IPv6
+socket."""
+
+import os
+import poplib
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (BUILD, ROOT, RUN_GID, RUN_UID, Raw, Spawner, TempDir,
+                     check, check_eq, make_maildir, run_all, test)
+
+POP3D = os.path.join(BUILD, "pop3d")
+RULES = os.path.join(BUILD, "pop3d-rules")
+USERS = os.path.join(BUILD, "pop3d-users")
+MSG = b"Subject: policy\n\nHello.\n"
+DENIED = b"-ERR [SYS/PERM] access denied"
+HAMMERED = (b"-ERR [LOGIN-DELAY] too many failed logins from your address;"
+            b" try again later")
+HOSTILE = (b"-ERR [SYS/TEMP] your address is blocked after hostile input;"
+           b" try again later")
+FULL = b"-ERR [SYS/TEMP] too many connections from your address; try again later"
+
+
+class Site:
+    """A temporary installation: users alice and bob, a Maildir, a rules
+    file and its database, a state directory."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        p = tmp.path
+        make_maildir(os.path.join(p, "Maildir"),
+                     new=[("1700000000.M1P1.policy", MSG),
+                          ("1700000001.M1P1.policy", MSG + b"two\n")])
+        os.makedirs(os.path.join(p, "empty"))
+        self.etc = os.path.join(p, "etc")
+        self.state = os.path.join(p, "state")
+        os.makedirs(self.etc)
+        os.makedirs(self.state, mode=0o700)
+        self.rules = os.path.join(self.etc, "rules")
+        self.cdb = os.path.join(self.etc, "rules.cdb")
+        u = [USERS, "-f", os.path.join(self.etc, "users"), "-d",
+             os.path.join(self.etc, "users.cdb")]
+        for name, pw in (("alice", "alice-pw"), ("bob", "bob-pw")):
+            subprocess.run(u + ["add", name, str(RUN_UID), str(RUN_GID), p],
+                           check=True, capture_output=True)
+            subprocess.run(u + ["passwd", "-s", name], input=pw.encode() +
+                           b"\n", check=True, capture_output=True)
+        subprocess.run(u + ["compile"], check=True, capture_output=True)
+        tmp.give()
+        if ROOT:
+            os.chown(os.path.join(p, "empty"), 0, 0)
+            os.chown(self.state, 0, 0)
+
+    def env(self, **kw):
+        e = {"POP3D_USERS_CDB": os.path.join(self.etc, "users.cdb"),
+             "POP3D_CHROOT": os.path.join(self.tmp.path, "empty"),
+             "POP3D_AUTH_DELAY": "0", "POP3D_RULES": self.cdb,
+             "POP3D_STATE_DIR": self.state}
+        e.update(kw)
+        return e
+
+    def serve(self, host="127.0.0.1", **kw):
+        argv = [POP3D, "mail.example.org", os.path.join(BUILD, "pop3d-auth"),
+                os.path.join(BUILD, "pop3d-maildrop"), "Maildir"]
+        return Spawner(argv, env=self.env(**kw), cwd=self.tmp.path,
+                       as_root=True, host=host)
+
+    def compile(self, text):
+        with open(self.rules, "w") as f:
+            f.write(text)
+        return self.cli("-f", self.rules, "compile")
+
+    def cli(self, *args):
+        return subprocess.run([RULES, "-d", self.cdb, "-s", self.state] +
+                              list(args), capture_output=True, text=True)
+
+
+def greeting(srv, source):
+    """The first line the server sends to a client from source."""
+    r = Raw(srv.connect(source=source))
+    line = r.line()
+    r.close()
+    return line
+
+
+def login(srv, source, user, pw):
+    """USER/PASS from source: the PASS reply (or the refusal before it)."""
+    r = Raw(srv.connect(source=source))
+    first = r.line()
+    if not first.startswith(b"+OK"):
+        r.close()
+        return first
+    r.cmd(b"USER " + user)
+    reply = r.cmd(b"PASS " + pw)
+    if reply.startswith(b"+OK"):
+        r.cmd(b"QUIT")
+    r.close()
+    return reply
+
+
+def query(site, address):
+    out = site.cli("query", address)
+    return out.returncode, out.stdout
+
+
+@test
+def deny_rule_refuses_before_the_greeting():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        check_eq(site.compile("127.0.0.2:deny\n127.0.1.:deny\n").returncode,
+                 0, "compile a deny list")
+        with site.serve() as srv:
+            check_eq(greeting(srv, "127.0.0.2"), DENIED, "127.0.0.2 refused")
+            check_eq(greeting(srv, "127.0.1.9"), DENIED,
+                     "127.0.1.9 refused by the prefix 127.0.1.")
+            check(greeting(srv, "127.0.0.3").startswith(b"+OK"),
+                  "127.0.0.3 greeted: no rule matches, allowed")
+            check_eq(login(srv, "127.0.0.1", b"alice", b"alice-pw")[:21],
+                     b"+OK maildrop has 2 me", "127.0.0.1 logs in")
+            srv.wait_all()
+        check(re.search(r"deny remote=127\.0\.0\.2 rule=127\.0\.0\.2 line=1",
+                        srv.log()), "the refusal is logged with its rule")
+
+
+@test
+def deny_all_except_listed_and_ipv6():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile("# only the office\n:deny\n127.0.0.0/29:allow\n"
+                     "::1:deny\n")
+        with site.serve() as srv:
+            check(greeting(srv, "127.0.0.5").startswith(b"+OK"),
+                  "127.0.0.5 in 127.0.0.0/29 greeted")
+            check_eq(greeting(srv, "127.0.0.8"), DENIED,
+                     "127.0.0.8 outside the /29: the default denies")
+        with site.serve(host="::1") as srv:
+            check_eq(greeting(srv, None), DENIED, "::1 refused by its rule")
+        site.compile(":deny\n[::1]:allow\n")
+        with site.serve(host="::1") as srv:
+            check(greeting(srv, None).startswith(b"+OK"),
+                  "::1 allowed by [::1]:allow")
+        site.compile("127.0.0.11:deny\n")
+        with site.serve(host="::ffff:127.0.0.1") as srv:
+            check_eq(greeting(srv, "127.0.0.11"), DENIED,
+                     "an IPv4-mapped peer matches its IPv4 rule")
+            check(greeting(srv, "127.0.0.12").startswith(b"+OK"),
+                  "another mapped peer is greeted")
+            srv.wait_all()
+        check("remote=127.0.0.11 " in srv.log(),
+              "the mapped peer is logged as IPv4")
+
+
+@test
+def rule_settings_reach_the_session():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile('127.0.0.4:allow,POP3D_GREETING="Office, welcome",'
+                     "POP3D_MAX_MESSAGES=1,POP3D_IMPLEMENTATION=office-rule\n"
+                     "127.0.0.6:allow,POP3D_IDLE_TIMEOUT=nonsense\n")
+        with site.serve() as srv:
+            check_eq(greeting(srv, "127.0.0.4"), b"+OK Office, welcome",
+                     "the rule's greeting")
+            check_eq(greeting(srv, "127.0.0.5"), b"+OK POP3 server ready",
+                     "other addresses keep the default")
+            r = Raw(srv.connect(source="127.0.0.4"))
+            r.line()
+            r.cmd(b"USER alice")
+            check_eq(r.cmd(b"PASS alice-pw")[:21], b"+OK maildrop has 1 me",
+                     "POP3D_MAX_MESSAGES from the rule reaches the maildrop")
+            r.cmd(b"CAPA")
+            check(b"IMPLEMENTATION office-rule" in r.multiline(),
+                  "and POP3D_IMPLEMENTATION too")
+            r.cmd(b"QUIT")
+            r.close()
+            check_eq(greeting(srv, "127.0.0.6"),
+                     b"-ERR [SYS/TEMP] server misconfigured",
+                     "a bad setting in a rule is refused, strictly")
+
+
+@test
+def broken_database_is_never_an_allow():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile("127.0.0.2:deny\n")
+        with open(site.cdb, "r+b") as f:
+            f.truncate(100)
+        temp = b"-ERR [SYS/TEMP] access rules unavailable; try again later"
+        with site.serve() as srv:
+            check_eq(greeting(srv, "127.0.0.3"), temp,
+                     "a truncated rules.cdb: [SYS/TEMP]")
+            srv.wait_all()
+        check("rules-error" in srv.log(), "and logged")
+        with open(site.cdb, "wb") as f:
+            f.write(b"\0" * 2048)
+        with site.serve() as srv:
+            check_eq(greeting(srv, "127.0.0.3"), temp, "a garbage rules.cdb")
+        with site.serve(POP3D_RULES=site.cdb + ".missing") as srv:
+            check_eq(greeting(srv, "127.0.0.3"), temp,
+                     "a configured rules.cdb that is missing")
+        with site.serve(POP3D_RULES="") as srv:
+            check(greeting(srv, "127.0.0.3").startswith(b"+OK"),
+                  "POP3D_RULES empty: no rules")
+
+
+@test
+def rebuilding_while_connections_run():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile("127.0.0.5:allow\n")
+        with site.serve() as srv:
+            r = Raw(srv.connect(source="127.0.0.5"))
+            r.line()
+            r.cmd(b"USER alice")
+            check(r.cmd(b"PASS alice-pw").startswith(b"+OK"), "a session")
+            site.compile("127.0.0.5:deny\n")
+            check_eq(greeting(srv, "127.0.0.5"), DENIED,
+                     "the new database refuses the next connection")
+            check(r.cmd(b"STAT").startswith(b"+OK 2 "),
+                  "the running session goes on")
+            r.cmd(b"QUIT")
+            r.close()
+            # Compile over and over while clients connect: each sees the
+            # old database or the new one, never a broken one.
+            stop = threading.Event()
+            compiled = [0]
+
+            def rebuild():
+                while not stop.is_set():
+                    text = ("127.0.0.7:deny\n" if compiled[0] % 2 else
+                            "127.0.0.7:allow\n") + "".join(
+                        "10.%d.%d.0/24:deny\n" % (i // 256, i % 256)
+                        for i in range(2000))
+                    site.compile(text)
+                    compiled[0] += 1
+            t = threading.Thread(target=rebuild)
+            t.start()
+            seen = set()
+            for _ in range(60):
+                seen.add(greeting(srv, "127.0.0.7")[:16])
+            stop.set()
+            t.join()
+            check(compiled[0] >= 3, "rebuilt %d times meanwhile" % compiled[0])
+            check(seen <= {b"+OK POP3 server ", DENIED[:16]},
+                  "every connection got an answer from a whole database:"
+                  " %r" % seen)
+
+
+@test
+def failed_logins_block_the_address_then_expire():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile("127.0.0.0/8:allow\n")
+        with site.serve(POP3D_PENALTY_BLOCK="3", POP3D_AUTH_FAILURES="3") as srv:
+            replies = []
+            for i in range(5):
+                replies.append(login(srv, "127.0.0.20", b"alice", b"wrong"))
+            check_eq(replies[:4], [b"-ERR [AUTH] authentication failed"] * 4,
+                     "four failures are answered [AUTH]")
+            check_eq(replies[4], b"-ERR [LOGIN-DELAY] too many failed logins"
+                     b" from your address; closing",
+                     "the fifth blocks the address and ends the session")
+            check_eq(greeting(srv, "127.0.0.20"), HAMMERED,
+                     "the sixth connection is refused before the greeting")
+            code, out = query(site, "127.0.0.20")
+            check(re.search(r"^penalty blocked until \S+ \(failed logins\)$",
+                            out, re.M), "pop3d-rules query shows the block:"
+                  " %r" % out)
+            check(login(srv, "127.0.0.21", b"alice",
+                        b"alice-pw").startswith(b"+OK"),
+                  "another address is not affected")
+            time.sleep(3.5)
+            check(login(srv, "127.0.0.20", b"alice",
+                        b"alice-pw").startswith(b"+OK"),
+                  "after the block expires the address logs in again")
+            srv.wait_all()
+        check(re.search(r"blocked remote=127\.0\.0\.20 why=failures", srv.log()),
+              "the block is logged")
+
+
+@test
+def allow_rules_do_not_lift_a_penalty_only_clear_does():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile("127.0.0.22:allow,POP3D_GREETING=trusted\n")
+        with site.serve(POP3D_PENALTY_FAILURES="2") as srv:
+            login(srv, "127.0.0.22", b"bob", b"x")
+            login(srv, "127.0.0.22", b"bob", b"y")
+            check_eq(greeting(srv, "127.0.0.22"), HAMMERED,
+                     "an allow rule does not lift the block")
+            out = site.cli("penalty", "list")
+            check(out.returncode == 0 and "127.0.0.22" in out.stdout,
+                  "penalty list shows the address: %r" % out.stdout)
+            out = site.cli("penalty", "clear", "127.0.0.22")
+            check_eq(out.returncode, 0, "penalty clear")
+            check_eq(greeting(srv, "127.0.0.22"), b"+OK trusted",
+                     "cleared: greeted again")
+            check_eq(site.cli("penalty", "clear", "127.0.0.22").returncode, 1,
+                     "clearing a missing record exits 1")
+
+
+@test
+def a_hostile_line_bans_the_address():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile("")
+        with site.serve() as srv:
+            r = Raw(srv.connect(source="127.0.0.30"))
+            check(r.line().startswith(b"+OK"), "an empty rules file allows")
+            check_eq(r.cmd(b"X" * 600),
+                     b"-ERR command line far too long; closing",
+                     "a 602-octet line")
+            check(r.closed(), "ends the session")
+            r.close()
+            time.sleep(0.3)
+            check_eq(greeting(srv, "127.0.0.30"), HOSTILE,
+                     "and bans the address")
+            check(greeting(srv, "127.0.0.31").startswith(b"+OK"),
+                  "others are greeted")
+            code, out = query(site, "127.0.0.30")
+            check(re.search(r"^penalty blocked until \S+ \(hostile input\)$",
+                            out, re.M), "query shows the hostile block")
+            site.cli("penalty", "clear", "all")
+            check(greeting(srv, "127.0.0.30").startswith(b"+OK"),
+                  "penalty clear all lifts it")
+        with site.serve(POP3D_PENALTY_HOSTILE="0") as srv:
+            r = Raw(srv.connect(source="127.0.0.32"))
+            r.line()
+            r.cmd(b"X" * 600)
+            r.closed()
+            r.close()
+            time.sleep(0.3)
+            check(greeting(srv, "127.0.0.32").startswith(b"+OK"),
+                  "POP3D_PENALTY_HOSTILE=0: no ban")
+
+
+@test
+def per_address_connection_limit():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile("127.0.0.40:allow,POP3D_MAX_PER_ADDRESS=2\n")
+        with site.serve() as srv:
+            held = []
+            for _ in range(2):
+                r = Raw(srv.connect(source="127.0.0.40"))
+                check(r.line().startswith(b"+OK"), "a connection within 2")
+                held.append(r)
+            check_eq(greeting(srv, "127.0.0.40"), FULL, "the third is refused")
+            check(greeting(srv, "127.0.0.41").startswith(b"+OK"),
+                  "another address has no limit by default")
+            held[0].cmd(b"QUIT")
+            held[0].close()
+            time.sleep(0.3)
+            r = Raw(srv.connect(source="127.0.0.40"))
+            check(r.line().startswith(b"+OK"), "after a QUIT there is room")
+            held[0] = r
+            # A front killed outright frees its slot too.
+            srv._spawned()
+            fronts = [p for p in srv.procs if p.poll() is None]
+            os.kill(fronts[-1].pid, signal.SIGKILL)
+            fronts[-1].wait()
+            time.sleep(0.3)
+            r = Raw(srv.connect(source="127.0.0.40"))
+            check(r.line().startswith(b"+OK"), "after a SIGKILL there is room")
+            code, out = query(site, "127.0.0.40")
+            check(re.search(r"^connections 2$", out, re.M),
+                  "query counts the connections: %r" % out)
+            for h in held + [r]:
+                h.close()
+
+
+@test
+def nat_office_counts_failures_per_user():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile("127.0.0.50:allow,POP3D_PENALTY_SCOPE=user\n")
+        with site.serve(POP3D_PENALTY_FAILURES="3") as srv:
+            replies = [login(srv, "127.0.0.50", b"alice", b"typo")
+                       for _ in range(3)]
+            check_eq(replies, [b"-ERR [AUTH] authentication failed"] * 3,
+                     "alice mistypes three times")
+            check_eq(login(srv, "127.0.0.50", b"alice", b"alice-pw"),
+                     b"-ERR [LOGIN-DELAY] too many failed logins for this"
+                     b" user from your address; try again later",
+                     "alice is delayed, even with the right password")
+            check(login(srv, "127.0.0.50", b"bob", b"bob-pw").startswith(
+                b"+OK"), "bob, behind the same address, logs in")
+            check(greeting(srv, "127.0.0.50").startswith(b"+OK"),
+                  "the address itself is not blocked")
+            code, out = query(site, "127.0.0.50")
+            check(re.search(r"^penalty-user alice blocked until ", out, re.M),
+                  "query shows alice's block: %r" % out)
+        with site.serve(POP3D_PENALTY_FAILURES="3",
+                        POP3D_PENALTY_ADDRESS_FAILURES="4") as srv:
+            for user in (b"carol", b"dave", b"erin", b"frank"):
+                login(srv, "127.0.0.50", user, b"guess")
+            check_eq(greeting(srv, "127.0.0.50"), HAMMERED,
+                     "failures across many users still block the address")
+
+
+@test
+def query_output():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile("10.:allow,POP3D_GREETING='Hello, office'\n"
+                     "10.1.2.0/24:deny\n:allow\n")
+        code, out = query(site, "10.9.8.7")
+        check_eq((code, out.splitlines()[:4]),
+                 (0, ["address 10.9.8.7",
+                      'rule 10.0.0.0/8 line 1 (pattern "10.")',
+                      "action allow",
+                      "setting POP3D_GREETING=Hello, office"]),
+                 "query: the prefix rule and its setting")
+        code, out = query(site, "::ffff:10.1.2.3")
+        check_eq(out.splitlines()[:3],
+                 ["address 10.1.2.3",
+                  'rule 10.1.2.0/24 line 2 (pattern "10.1.2.0/24")',
+                  "action deny"], "query: the most specific rule, mapped")
+        code, out = query(site, "192.0.2.1")
+        check_eq(out.splitlines()[1:3],
+                 ['rule 0.0.0.0/0 line 3 (pattern "")', "action allow"],
+                 "query: the default rule")
+        check("penalty none" in out and "connections 0" in out,
+              "query: penalty and connections: %r" % out)
+        code = site.cli("query", "not-an-address").returncode
+        check_eq(code, 1, "query of a bad address exits 1")
+        bad = site.compile("10.1.2.3/8:deny\n")
+        check(bad.returncode == 1 and "rules:1:" in bad.stderr,
+              "a syntax error names file:line: %r" % bad.stderr)
+        code, out = query(site, "10.1.2.3")
+        check("action deny" in out, "and the old database stays in place")
+
+
+if __name__ == "__main__":
+    run_all(sys.argv[2:])

@@ -215,8 +215,7 @@ front_cred(const struct front *f, const char *msg, size_t len, char *cred)
 
 /* What the auth program's end means, for the log and for the client. */
 static char
-front_verdict(struct front *f, const char *user, int status,
-    struct logline *l)
+front_verdict(struct front *f, int status, struct logline *l)
 {
 	int	code;
 
@@ -232,8 +231,6 @@ front_verdict(struct front *f, const char *user, int status,
 	if ((code = WEXITSTATUS(status)) == 1) {
 		logline_str(l, "result", "fail");
 		f->failures++;
-		if (access_failed(&f->acc, user) == VERDICT_BLOCK)
-			return VERDICT_BLOCK;
 		return f->failures >= f->max_failures ? VERDICT_LAST :
 		    VERDICT_FAIL;
 	}
@@ -259,7 +256,8 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 	char		verdict;
 	size_t		clen;
 	pid_t		pid;
-	int		ran = 0;
+	int		pause = 0, failed;
+	char		settled;
 
 	if (ipc_cred_check(msg, len, &f->mech) == -1)
 		die(111, "malformed credentials message from the pre-login"
@@ -272,14 +270,28 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 		die(111, "credentials too long from the pre-login process");
 	memcpy(user, msg + 2, strlen(msg + 2) + 1);	/* checked: fits */
 	explicit_bzero(msg, len);
-	if ((verdict = access_login(&f->acc, user)) != 0)
-		logline_str(&l, "result", "blocked");
-	else {
-		ran = 1;
+	if ((verdict = access_login(&f->acc, user)) != 0) {
+		logline_str(&l, "result", verdict == VERDICT_TEMP ?
+		    "state-error" : "blocked");
+		/* A refusal counts: no free loop on it. */
+		if (verdict == VERDICT_DELAY || verdict == VERDICT_BUSY) {
+			pause = 1;
+			if (++f->failures >= f->max_failures)
+				verdict = VERDICT_LAST;
+		}
+	} else {
 		pid = handoff_start(f->authargv, f->mech, cred, clen);
 		explicit_bzero(cred, sizeof(cred));
-		verdict = front_verdict(f, user, pid == -1 ? -1 :
+		verdict = front_verdict(f, pid == -1 ? -1 :
 		    handoff_wait(pid), &l);
+		failed = verdict == VERDICT_FAIL || verdict == VERDICT_LAST;
+		/* The attempt ends: a failure may block the address. */
+		if ((settled = access_settle(&f->acc, user, failed)) != 0 &&
+		    verdict != 0)
+			verdict = settled;
+		/* After a check: an unknown user costs the same. */
+		pause = verdict == VERDICT_FAIL || verdict == VERDICT_LAST ||
+		    verdict == VERDICT_BLOCK;
 	}
 	explicit_bzero(cred, sizeof(cred));
 	logline_emit(&l);
@@ -287,9 +299,7 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 		f->end = "login";
 		return 1;
 	}
-	/* After a check, not a block: an unknown user costs the same. */
-	if (ran && (verdict == VERDICT_FAIL || verdict == VERDICT_LAST ||
-	    verdict == VERDICT_BLOCK))
+	if (pause)
 		sleep(f->auth_delay);
 	if (ipc_send(ipc, IPC_VERDICT, &verdict, 1) == -1) {
 		f->end = "preauth-end";
@@ -394,6 +404,7 @@ main(int argc, char **argv)
 	kill(child, SIGKILL);
 	while (waitpid(child, NULL, 0) == -1 && errno == EINTR)
 		;
+	access_end(&f.acc);
 	logline_start(&l, "end");
 	logline_str(&l, "remote", f.remote);
 	logline_num(&l, "auth_failures", f.failures);

@@ -5,9 +5,10 @@
  * Failure modes are chosen per part: a rules database that is configured
  * but cannot be read refuses every connection, because a silent allow
  * would open what the operator closed.  A state directory that cannot be
- * used is logged on each connection and the penalty box and limit are
- * skipped, because refusing then would lock every client out over a
- * missing directory.
+ * used (made here when missing) is logged on each connection; clients are
+ * still greeted, but no login is tried that the penalty box could not
+ * count: guessing must not get free while the disk is full.  An operator
+ * turns the box off explicitly (POP3D_STATE_DIR empty).
  */
 #include <sys/stat.h>
 
@@ -131,7 +132,7 @@ access_settings(struct access *a)
 {
 	struct penalty_conf	*pc = &a->pc;
 	const char		*dir = getenv("POP3D_STATE_DIR"), *scope;
-	uint64_t		 fail, win, block, hostile, addrmax, per;
+	uint64_t		 fail, win, block, hostile, addrmax, per, p6;
 	int			 bad = 0;
 
 	bad |= env_num_strict("POP3D_PENALTY_FAILURES",
@@ -146,6 +147,8 @@ access_settings(struct access *a)
 	    PENALTY_ADDRESS_DEFAULT, 1, PENALTY_ADDRESS_MAX, &addrmax) == -1;
 	bad |= env_num_strict("POP3D_MAX_PER_ADDRESS", 0, 0,
 	    CONN_PER_ADDRESS_MAX, &per) == -1;
+	bad |= env_num_strict("POP3D_PENALTY_PREFIX6", PENALTY_PREFIX6_DEFAULT,
+	    PENALTY_PREFIX6_MIN, 128, &p6) == -1;
 	bad |= env_text_strict("POP3D_PENALTY_SCOPE", 8, &scope) == -1;
 	if (scope != NULL && strcmp(scope, "address") != 0 &&
 	    strcmp(scope, "user") != 0) {
@@ -162,9 +165,14 @@ access_settings(struct access *a)
 	pc->address_failures = (unsigned)addrmax;
 	pc->per_user = scope != NULL && strcmp(scope, "user") == 0;
 	a->per_address = (unsigned)per;
+	if (a->known)
+		addr_state_key(&a->addr, (int)p6, a->key, sizeof(a->key));
 	if (dir == NULL)
 		dir = DEFAULT_STATE_DIR;
 	pc->dir = NULL;
+	if (strlen(dir) >= sizeof(a->state_dir))
+		dir = "";
+	strcpy(a->state_dir, dir);
 	if (*dir != '\0') {
 		state_path(a->penalty_dir, dir, "penalty");
 		state_path(a->conn_dir, dir, "conn");
@@ -176,19 +184,29 @@ access_settings(struct access *a)
 	return 0;
 }
 
-/* The state directories exist (made here on first use), or are off. */
+/*
+ * The state directory and its parts exist (made here on first use, mode
+ * 0700), or the penalty box is off for this connection, logged; a login
+ * is then refused (access_login).
+ */
 static int
 state_ready(struct access *a)
 {
+	const char	*failed = NULL;
+
 	if (a->pc.dir == NULL || !a->known)
 		return 0;
-	if ((mkdir(a->penalty_dir, 0700) == -1 && errno != EEXIST) ||
-	    (mkdir(a->conn_dir, 0700) == -1 && errno != EEXIST)) {
-		log_file("state-error", a->penalty_dir, errno);
-		a->pc.dir = NULL;
-		return 0;
-	}
-	return 1;
+	if (mkdir(a->state_dir, 0700) == -1 && errno != EEXIST)
+		failed = a->state_dir;
+	else if (mkdir(a->penalty_dir, 0700) == -1 && errno != EEXIST)
+		failed = a->penalty_dir;
+	else if (mkdir(a->conn_dir, 0700) == -1 && errno != EEXIST)
+		failed = a->conn_dir;
+	if (failed == NULL)
+		return 1;
+	log_file("state-error", failed, errno);
+	a->broken = 1;
+	return 0;
 }
 
 static void
@@ -206,10 +224,14 @@ blocked_log(const struct access *a, const char *why, time_t until,
 
 	logline_start(&l, "blocked");
 	logline_str(&l, "remote", a->remote);
+	if (strcmp(a->key, a->remote) != 0)
+		logline_str(&l, "key", a->key);
 	if (user != NULL)
 		logline_str(&l, "user", user);
 	logline_str(&l, "why", why);
-	logline_num(&l, "seconds", until > now ? (uint64_t)(until - now) : 0);
+	if (until != 0)		/* 0: not known here */
+		logline_num(&l, "seconds", until > now ?
+		    (uint64_t)(until - now) : 0);
 	logline_emit(&l);
 }
 
@@ -222,7 +244,7 @@ access_admit(struct access *a)
 
 	if (!state_ready(a))
 		return;
-	if (penalty_check(&a->pc, a->remote, time(NULL), &e) == -1)
+	if (penalty_check(&a->pc, a->key, time(NULL), &e) == -1)
 		penalty_broken(a, errno);
 	else if (e.why != PENALTY_NONE) {
 		blocked_log(a, e.why == PENALTY_HOSTILE ? "hostile" :
@@ -236,12 +258,14 @@ access_admit(struct access *a)
 	}
 	if (a->per_address == 0)
 		return;
-	if ((r = conn_slot_take(a->conn_dir, a->remote, a->per_address,
+	if ((r = conn_slot_take(a->conn_dir, a->key, a->per_address,
 	    &a->slot)) == -1)
 		log_file("conn-error", a->conn_dir, errno);
 	else if (r == 0) {
 		logline_start(&l, "limit");
 		logline_str(&l, "remote", a->remote);
+		if (strcmp(a->key, a->remote) != 0)
+			logline_str(&l, "key", a->key);
 		logline_num(&l, "max", a->per_address);
 		logline_emit(&l);
 		answer("-ERR [SYS/TEMP] too many connections from your"
@@ -253,43 +277,50 @@ access_admit(struct access *a)
 char
 access_login(struct access *a, const char *user)
 {
-	struct penalty_entry	e;
-	time_t			until, now = time(NULL);
-	int			r;
+	time_t	now = time(NULL);
+	int	state;
 
+	a->attempt = 0;
 	if (a->pc.dir == NULL || !a->known)
 		return 0;
-	/* Another connection from here may have been blocked meanwhile. */
-	if (penalty_check(&a->pc, a->remote, now, &e) == -1)
-		penalty_broken(a, errno);
-	else if (e.why != PENALTY_NONE) {
-		blocked_log(a, e.why == PENALTY_HOSTILE ? "hostile" :
-		    "failures", e.until, NULL);
+	/* No login that the penalty box could not count. */
+	if (a->broken || penalty_attempt(&a->pc, a->key, user, now, &state,
+	    &a->token) == -1) {
+		if (!a->broken)
+			penalty_broken(a, errno);
+		return VERDICT_TEMP;
+	}
+	switch (state) {
+	case PENALTY_NONE:
+		a->attempt = a->pc.failures != 0;
+		return 0;
+	case PENALTY_USER:
+		blocked_log(a, "user-failures", 0, user);
+		return VERDICT_DELAY;
+	case PENALTY_BUSY:
+		blocked_log(a, "busy", 0, user);
+		return VERDICT_BUSY;
+	default:
+		/* Another connection from here had it blocked meanwhile. */
+		blocked_log(a, state == PENALTY_HOSTILE ? "hostile" :
+		    "failures", 0, NULL);
 		return VERDICT_BLOCK;
 	}
-	if (!a->pc.per_user)
-		return 0;
-	if ((r = penalty_check_user(&a->pc, a->remote, user, now,
-	    &until)) == -1)
-		penalty_broken(a, errno);
-	else if (r == 1) {
-		blocked_log(a, "user-failures", until, user);
-		return VERDICT_DELAY;
-	}
-	return 0;
 }
 
 char
-access_failed(struct access *a, const char *user)
+access_settle(struct access *a, const char *user, int failed)
 {
 	time_t	now = time(NULL);
 	int	blocked = 0;
 
-	if (a->pc.dir == NULL || !a->known || a->pc.failures == 0)
+	if (!a->attempt)
 		return 0;
-	if (penalty_fail(&a->pc, a->remote, user, now, &blocked) == -1) {
+	a->attempt = 0;
+	if (penalty_settle(&a->pc, a->key, user, a->token, now, failed,
+	    &blocked) == -1) {
 		penalty_broken(a, errno);
-		return 0;
+		return failed ? VERDICT_LAST : 0;
 	}
 	if (penalty_sweep(&a->pc, now) == -1)
 		penalty_broken(a, errno);
@@ -303,11 +334,22 @@ access_failed(struct access *a, const char *user)
 }
 
 void
+access_end(struct access *a)
+{
+	if (a->slot == -1)
+		return;
+	if (conn_slot_release(a->conn_dir, a->key, a->slot) == -1 ||
+	    conn_sweep(a->conn_dir, time(NULL)) == -1)
+		log_file("conn-error", a->conn_dir, errno);
+	a->slot = -1;
+}
+
+void
 access_hostile(struct access *a)
 {
 	if (a->pc.dir == NULL || !a->known || a->pc.hostile == 0)
 		return;
-	if (penalty_hostile(&a->pc, a->remote, time(NULL)) == -1)
+	if (penalty_hostile(&a->pc, a->key, time(NULL)) == -1)
 		penalty_broken(a, errno);
 	else
 		blocked_log(a, "hostile", time(NULL) + a->pc.hostile, NULL);

@@ -17,11 +17,16 @@ struct access {
 	const char		*remote;	/* canonical text, or "unknown" */
 	struct addr		 addr;
 	int			 known;		/* addr is the peer's */
+	char			 key[ADDR_TEXT_MAX]; /* its name in the state */
 	struct penalty_conf	 pc;		/* pc.dir NULL: no penalty box */
+	char			 state_dir[PATH_MAX];
 	char			 penalty_dir[PATH_MAX];
 	char			 conn_dir[PATH_MAX];
 	unsigned		 per_address;	/* connection limit, 0: none */
+	int			 broken;	/* state unusable: no logins */
 	int			 slot;		/* held connection slot, or -1 */
+	int			 attempt;	/* a login attempt is counted */
+	long long		 token;		/* ... and this names it */
 };
 
 /*
@@ -41,16 +46,23 @@ int	access_settings(struct access *);
 void	access_admit(struct access *);
 
 /*
- * Before running the auth program for user: 0 to go on, or the verdict
- * (VERDICT_BLOCK, VERDICT_DELAY) that answers instead.
+ * Before running the auth program for user: 0 to go on (the attempt is
+ * counted while it runs), or the verdict that answers instead:
+ * VERDICT_BLOCK (the address), VERDICT_DELAY (the user, from here),
+ * VERDICT_BUSY (attempts in flight at a threshold), VERDICT_TEMP (the
+ * penalty box cannot count it).
  */
 char	access_login(struct access *, const char *);
 
 /*
- * A failed login of user: 0, or VERDICT_BLOCK when it blocked the
- * address (the connection ends).
+ * After the auth program: ends the attempt, a failure when failed.  0, or
+ * VERDICT_BLOCK when it blocked the address, VERDICT_LAST when a failure
+ * could not be counted (the connection ends).
  */
-char	access_failed(struct access *, const char *);
+char	access_settle(struct access *, const char *, int);
+
+/* The session is over: gives back the connection slot. */
+void	access_end(struct access *);
 
 /* A line over the hostile limit: blocks the address. */
 void	access_hostile(struct access *);

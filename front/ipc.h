@@ -23,6 +23,7 @@
 #define VERDICT_END	'E'	/* the auth program crashed: [SYS/TEMP], close */
 #define VERDICT_DELAY	'D'	/* user blocked from here: [LOGIN-DELAY], go on */
 #define VERDICT_BLOCK	'B'	/* address now blocked: [LOGIN-DELAY], close */
+#define VERDICT_BUSY	'Y'	/* logins in flight at the limit: go on */
 
 /* Mechanisms in IPC_CRED, as AUTHMECH names them. */
 #define MECH_USER	'U'

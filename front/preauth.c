@@ -151,6 +151,10 @@ login(struct preauth *pa, struct pop3_cmd *cmd, char mech, const char *secret,
 		out_line(pa->out, "-ERR [LOGIN-DELAY] too many failed logins"
 		    " from your address; closing");
 		return POP3_END;
+	case VERDICT_BUSY:
+		out_line(pa->out, "-ERR [LOGIN-DELAY] too many logins at once"
+		    " from your address; try again later");
+		return POP3_CONTINUE;
 	default:
 		out_line(pa->out, "-ERR [SYS/TEMP] temporary failure;"
 		    " closing");

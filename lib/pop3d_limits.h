@@ -129,6 +129,15 @@
 #define PREAUTH_NOFILE		8
 #define PREAUTH_AS		(64L * 1024 * 1024)
 
+/*
+ * The IPv6 prefix that names one client in the penalty box and the
+ * connection limit (POP3D_PENALTY_PREFIX6): a site usually gets a /64 or
+ * more, so counting single addresses would let it take a fresh one per
+ * connection; a /32 is a whole provider.
+ */
+#define PENALTY_PREFIX6_DEFAULT	64
+#define PENALTY_PREFIX6_MIN	32
+
 
 /* ---- auth: pop3d-auth and pop3d-users ---- */
 
@@ -225,7 +234,104 @@
 /* Per-user blocks one address's penalty record keeps at once. */
 #define PENALTY_USERS_MAX		16
 
+/*
+ * A login attempt counts towards the thresholds from before its password
+ * check until the front settles it, so that parallel connections cannot
+ * run more checks than the threshold allows.  The front learns of a
+ * success only when the mail session ends, so an attempt still unsettled
+ * after this many seconds is taken for one and stops counting: a failed
+ * check ends well within it (pop3d-auth hashes in under a second), and a
+ * longer life would let each successful session hold one of its address's
+ * attempts for nothing.
+ */
+#define PENALTY_ATTEMPT_TTL		10
+
+/*
+ * Attempts in flight one record keeps.  A threshold refuses more long
+ * before (at most PENALTY_ADDRESS_MAX with an address ceiling); this
+ * bounds the record when per-user counting has none.
+ */
+#define PENALTY_ATTEMPTS_MAX		PENALTY_ADDRESS_MAX
+
+/*
+ * How long an update of the penalty box waits for its lock, and a taker
+ * of a connection slot for a release or sweep that holds the file: a
+ * holder keeps it for one small file's write, so a longer wait means a
+ * stuck process, and the connection goes on without the penalty box
+ * rather than hanging (ETIMEDOUT).
+ */
+#define PENALTY_LOCK_TIMEOUT_MS		2000
+
+/*
+ * Files of the penalty box or of the connection slots one sweep looks at
+ * (about a second's work at most); the next sweep goes on from there.
+ */
+#define PENALTY_SWEEP_MAX		10000
+
 /* Concurrent connections from one address (0: no limit). */
 #define CONN_PER_ADDRESS_MAX		1000
+
+/*
+ * A connection slot file is removed by the last holder that releases it;
+ * one left by a killed process is removed by a sweep, at most this often
+ * (seconds).
+ */
+#define CONN_SWEEP_INTERVAL		600
+
+
+/* ---- the TLS relay (pop3d-tls) ---- */
+
+/*
+ * A certificate or key file name, as an operator writes it.  Longer than
+ * PATH_MAX is no file the relay could open.
+ */
+#define TLS_PATH_MAX		4096
+
+/*
+ * Keypairs chosen by SNI besides the default one: each is an SSL_CTX in
+ * every relay's memory and one more name check in every handshake, and no
+ * POP3 server needs more names than this.  POP3D_TLS_KEYPAIRS holds at
+ * most that many "cert:key" items and the blanks between them.
+ */
+#define TLS_KEYPAIRS_MAX	16
+#define TLS_KEYPAIRS_TEXT_MAX	(TLS_KEYPAIRS_MAX * (2 * TLS_PATH_MAX + 2))
+
+/*
+ * POP3D_TLS_PROTOCOLS, _CIPHERS, _ECDHECURVES and _DHEPARAMS: OpenSSL's
+ * longest useful cipher list is under 1000 characters.
+ */
+#define TLS_SETTING_MAX		1024
+
+/*
+ * The handshake, from "ready" to the client's Finished: a client that
+ * does not complete it in this many seconds is dropped (a slow-loris would
+ * otherwise hold a process for ever).  The front's TLS_WAIT_TIMEOUT is
+ * longer than TLS_TIMEOUT_MAX.
+ */
+#define TLS_TIMEOUT_DEFAULT	30
+#define TLS_TIMEOUT_MIN		1
+#define TLS_TIMEOUT_MAX		300
+
+/*
+ * After the chain ended the session: the client may take the rest as
+ * slowly as it likes, but one that takes nothing for POP3D_IDLE_TIMEOUT
+ * (POP3_IDLE_DEFAULT) is dropped, as the chain drops it in plaintext;
+ * then the close_notify has TLS_CLOSE_MS, and the lingering close that
+ * follows IO_LINGER_MS and IO_LINGER_MAX.
+ */
+#define TLS_CLOSE_MS		5000
+
+/*
+ * One buffer each way between the client and the chain: one TLS record's
+ * worth of plaintext (2^14 octets), so that a multi-megabyte message goes
+ * out in full records and memory does not grow with it.
+ */
+#define TLS_RELAY_BUF		16384
+
+/*
+ * Confined, the relay has the pre-login process's limits (PREAUTH_NOFILE,
+ * PREAUTH_AS): it holds fds 0 to 4, and with 17 keypairs loaded and a
+ * connection up it maps about 10 MB.
+ */
 
 #endif

@@ -67,3 +67,13 @@ addr_mask(struct addr *a, int len)
 	if (a->family == 4)
 		memset(a->octet + 4, 0, 12);
 }
+
+void
+addr_state_key(const struct addr *a, int prefix6, char *buf, size_t n)
+{
+	struct addr	m = *a;
+
+	if (m.family == 6)
+		addr_mask(&m, prefix6);
+	addr_format(&m, buf, n);
+}

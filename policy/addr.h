@@ -35,4 +35,12 @@ int	addr_bits(const struct addr *);
 /* Clears every bit past the first len. */
 void	addr_mask(struct addr *, int);
 
+/*
+ * The text that names a client in the penalty box and the connection
+ * slots: an IPv4 address itself; for IPv6 its first prefix6 bits, masked
+ * (a client usually holds a whole /64, and could otherwise take a fresh
+ * address for every connection).  Canonical text, as addr_format.
+ */
+void	addr_state_key(const struct addr *, int, char *, size_t);
+
 #endif

@@ -1,36 +1,38 @@
 /*
  * Connection slots: octet i of dir/ADDR locked (an OFD write lock) is slot
  * i taken.  The kernel drops the lock when the last descriptor of the open
- * file goes, so a crashed or killed process never leaves a slot behind,
- * and nothing needs cleaning up.
+ * file goes, so a crashed or killed process never holds a slot; only its
+ * file may stay behind.
+ *
+ * Removing a file safely: a remover (a release or a sweep) locks every
+ * slot and the octet past them, CONN_GATE, at once, without waiting; it
+ * gets them only when no one holds a slot or is taking one, then unlinks
+ * the file and closes.  A taker read-locks CONN_GATE while it looks for a
+ * free slot, so that it never mistakes a remover's momentary locks for
+ * taken slots, and then checks that the file it locked is still the one
+ * the name gives: one unlinked under it is taken again as the new file.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "penalty.h"
+#include "penalty_record.h"
+
+/* The octet a taker read-locks and a remover write-locks. */
+#define CONN_GATE	CONN_PER_ADDRESS_MAX
 
 /*
- * Attempts when the file is replaced under us between open and lock: only
- * a sweeper that holds every slot's lock unlinks it, so one more try
+ * Attempts when the file is replaced under us between open and lock: a
+ * remover holds every slot's lock while it unlinks, so one more try
  * finds the new file; more than a few means something else is wrong.
  */
 #define CONN_RETRIES	8
-
-static void
-conn_lock_octet(struct flock *fl, int type, unsigned i)
-{
-	memset(fl, 0, sizeof(*fl));
-	fl->l_type = type;
-	fl->l_whence = SEEK_SET;
-	fl->l_start = i;
-	fl->l_len = 1;
-}
 
 static void
 close_keep_errno(int fd)
@@ -41,17 +43,34 @@ close_keep_errno(int fd)
 	errno = saved;
 }
 
-/* Is fd still the file at path (not unlinked nor replaced)?  1, 0, -1. */
-static int
-conn_same_file(int fd, const char *path)
+static void
+conn_octets(struct flock *fl, int type, off_t start, off_t len)
 {
-	struct stat	a, b;
+	memset(fl, 0, sizeof(*fl));
+	fl->l_type = type;
+	fl->l_whence = SEEK_SET;
+	fl->l_start = start;
+	fl->l_len = len;
+}
 
-	if (fstat(fd, &a) == -1)
-		return -1;
-	if (stat(path, &b) == -1)
-		return errno == ENOENT ? 0 : -1;
-	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+/*
+ * The first free one of limit slots on fd (the gate held): 1 with it
+ * locked, 0 when all are taken, -1.
+ */
+static int
+conn_lock_slot(int fd, unsigned limit)
+{
+	struct flock	fl;
+	unsigned	i;
+
+	for (i = 0; i < limit; i++) {
+		conn_octets(&fl, F_WRLCK, i, 1);
+		if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+			return 1;
+		if (errno != EAGAIN && errno != EACCES)
+			return -1;
+	}
+	return 0;
 }
 
 /*
@@ -59,77 +78,150 @@ conn_same_file(int fd, const char *path)
  * file went away under us, or -1.
  */
 static int
-conn_try(const char *dir, const char *path, unsigned limit, int *fd)
+conn_try(int dfd, const char *addr, unsigned limit, int *fd)
 {
 	struct flock	fl;
-	unsigned	i;
-	int		same;
+	int		got, same;
 
-	*fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (*fd == -1 && errno == ENOENT && mkdir(dir, 0700) == 0)
-		*fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
+	*fd = openat(dfd, addr, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC, 0600);
 	if (*fd == -1)
 		return -1;
-	for (i = 0; i < limit; i++) {
-		conn_lock_octet(&fl, F_WRLCK, i);
-		if (fcntl(*fd, F_OFD_SETLK, &fl) == 0)
-			break;
-		if (errno != EAGAIN && errno != EACCES) {
-			close_keep_errno(*fd);
-			*fd = -1;
-			return -1;
-		}
-	}
-	if (i == limit) {
-		close(*fd);
-		*fd = -1;
-		return 0;
-	}
-	if ((same = conn_same_file(*fd, path)) == 1)
+	if (statedir_lock(*fd, F_RDLCK, CONN_GATE, 1) == -1)
+		goto fail;
+	got = conn_lock_slot(*fd, limit);
+	conn_octets(&fl, F_UNLCK, CONN_GATE, 1);
+	if (got == -1 || fcntl(*fd, F_OFD_SETLK, &fl) == -1)
+		goto fail;
+	/* Either way: a file unlinked under us says nothing of the count. */
+	if ((same = statedir_same(dfd, addr, *fd)) == -1)
+		goto fail;
+	if (same == 1 && got == 1)
 		return 1;
+	close(*fd);
+	*fd = -1;
+	return same == 1 ? 0 : 2;
+fail:
 	close_keep_errno(*fd);
 	*fd = -1;
-	return same == 0 ? 2 : -1;
+	return -1;
 }
 
 int
 conn_slot_take(const char *dir, const char *addr, unsigned limit, int *fd)
 {
-	char	path[PATH_MAX];
-	int	try, r;
+	int	dfd, try, r = 2;
 
 	*fd = -1;
 	if (limit == 0)
 		return 1;
-	if (limit > CONN_PER_ADDRESS_MAX) {
+	if (limit > CONN_PER_ADDRESS_MAX || addr == NULL ||
+	    !statedir_name_valid(addr)) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (penalty_path(path, sizeof(path), dir, addr) == -1)
+	if ((dfd = statedir_open(dir, 1)) == -1)
 		return -1;
-	for (try = 0; try < CONN_RETRIES; try++)
-		if ((r = conn_try(dir, path, limit, fd)) != 2)
-			return r;
-	errno = EAGAIN;
-	return -1;
+	for (try = 0; try < CONN_RETRIES && r == 2; try++)
+		r = conn_try(dfd, addr, limit, fd);
+	if (r == 2) {
+		r = -1;
+		errno = EAGAIN;
+	}
+	close_keep_errno(dfd);
+	return r;
+}
+
+/*
+ * Removes dfd/name, open as fd, if it is still that file and no one holds
+ * a slot of it or is taking one: 1 removed, 0 kept, or -1.
+ */
+static int
+conn_remove(int dfd, const char *name, int fd)
+{
+	struct flock	fl;
+	int		same;
+
+	conn_octets(&fl, F_WRLCK, 0, CONN_GATE + 1);
+	if (fcntl(fd, F_OFD_SETLK, &fl) == -1)
+		return errno == EAGAIN || errno == EACCES ? 0 : -1;
+	/* Held by us now: no one takes a slot of it until we close. */
+	if ((same = statedir_same(dfd, name, fd)) != 1)
+		return same;
+	if (unlinkat(dfd, name, 0) == -1)
+		return errno == ENOENT ? 0 : -1;
+	return 1;
+}
+
+int
+conn_slot_release(const char *dir, const char *addr, int fd)
+{
+	struct stat	a, b;
+	int		dfd, fd2, r;
+
+	if (fd == -1)
+		return 0;
+	if (addr == NULL || !statedir_name_valid(addr)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	/* No directory: no file to remove. */
+	if ((dfd = statedir_open(dir, 0)) == -1) {
+		close_keep_errno(fd);
+		return errno == ENOENT ? 0 : -1;
+	}
+	fd2 = openat(dfd, addr, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd2 == -1 || fstat(fd, &a) == -1 || fstat(fd2, &b) == -1) {
+		r = fd2 == -1 && errno == ENOENT ? 0 : -1;
+		goto done;
+	}
+	/* Not the file our slot is in: someone else's; leave it. */
+	if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+		r = 0;
+		goto done;
+	}
+	/*
+	 * Our slot goes first (a child forked with fd still holds it, and
+	 * then the file stays), then we try for all of them.
+	 */
+	close(fd);
+	fd = -1;
+	r = conn_remove(dfd, addr, fd2) == -1 ? -1 : 0;
+done:
+	if (fd != -1)
+		close_keep_errno(fd);
+	if (fd2 != -1)
+		close_keep_errno(fd2);
+	close_keep_errno(dfd);
+	return r;
 }
 
 int
 conn_slot_count(const char *dir, const char *addr)
 {
 	struct flock	fl;
-	char		path[PATH_MAX];
 	unsigned	i;
-	int		fd, n = 0;
+	int		dfd, fd, n = 0;
 
-	if (penalty_path(path, sizeof(path), dir, addr) == -1)
+	if (addr == NULL || !statedir_name_valid(addr)) {
+		errno = EINVAL;
 		return -1;
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	}
+	if ((dfd = statedir_open(dir, 0)) == -1)
 		return errno == ENOENT ? 0 : -1;
-	/* Our own descriptor holds no lock: every one found is another's. */
+	fd = openat(dfd, addr, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	close_keep_errno(dfd);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -1;
+	/* Through the gate, so that a remover's locks are not counted. */
+	if (statedir_lock(fd, F_RDLCK, CONN_GATE, 1) == -1) {
+		close_keep_errno(fd);
+		return -1;
+	}
+	/* Our own descriptor holds no slot: every one found is another's. */
 	for (i = 0; i < CONN_PER_ADDRESS_MAX; i++) {
-		conn_lock_octet(&fl, F_WRLCK, i);
+		conn_octets(&fl, F_WRLCK, i, 1);
 		if (fcntl(fd, F_OFD_GETLK, &fl) == -1) {
 			close_keep_errno(fd);
 			return -1;
@@ -138,5 +230,52 @@ conn_slot_count(const char *dir, const char *addr)
 			n++;
 	}
 	close(fd);
+	return n;
+}
+
+/* A sweep's look at one file: 1 removed, 0 kept, or -1. */
+static int
+sweep_one(int dfd, const char *name, void *arg)
+{
+	int	fd, r;
+
+	(void)arg;
+	fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1)
+		/* Gone, or no slot file (a link, a directory): not ours. */
+		return errno == ENOENT || errno == ELOOP || errno == EISDIR ||
+		    errno == ENXIO ? 0 : -1;
+	r = conn_remove(dfd, name, fd);
+	close_keep_errno(fd);
+	return r;
+}
+
+long
+conn_sweep(const char *dir, time_t now)
+{
+	uint64_t	resume;
+	long		n;
+	int		dfd, stamp, r;
+
+	if (!record_time_valid(now))
+		return -1;
+	if ((dfd = statedir_open(dir, 0)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!statedir_sweep_due(dfd, CONN_SWEEP_INTERVAL, now)) {
+		close(dfd);
+		return 0;
+	}
+	/* No update lock here: each removal is safe on its own. */
+	if ((r = statedir_sweep_begin(dfd, CONN_SWEEP_INTERVAL, now, &resume,
+	    &stamp)) != 1) {
+		close_keep_errno(dfd);
+		return r;
+	}
+	n = statedir_sweep(dfd, &resume, 0, sweep_one, NULL);
+	if (n != -1 && statedir_sweep_end(stamp, resume, now) == -1)
+		n = -1;
+	else if (n == -1)
+		close_keep_errno(stamp);
+	close_keep_errno(dfd);
 	return n;
 }

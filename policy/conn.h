@@ -2,10 +2,15 @@
  * Concurrent connections per client address, counted across processes:
  * one file per address in a directory, one locked octet per connection
  * (an OFD lock), so that a slot is free again the moment its process ends,
- * however it ends.
+ * however it ends.  The last holder to release a slot removes the file;
+ * a sweep removes those that processes which ended without releasing
+ * left behind.  The directory is checked as the penalty box's (penalty.h:
+ * ELOOP, EPERM), and locks are waited for at most PENALTY_LOCK_TIMEOUT_MS.
  */
 #ifndef POP3D_CONN_H
 #define POP3D_CONN_H
+
+#include <time.h>
 
 /*
  * Takes one of limit (at most CONN_PER_ADDRESS_MAX) connection slots of
@@ -14,14 +19,35 @@
  * process ends however it ends (an OFD lock; close-on-exec, but a child
  * forked with it holds the slot too until it closes it or ends); 0 when
  * all limit slots are taken; -1 with errno.  limit 0 is no limit: 1 and
- * *fd -1.
+ * *fd -1.  A file removed under it (by a release or sweep) is taken
+ * again as the file that replaces it.
  */
 int	conn_slot_take(const char *, const char *, unsigned, int *);
 
 /*
+ * Gives back the slot fd (from conn_slot_take for addr in dir; -1 is
+ * nothing) and closes it, whatever the outcome.  When no other process
+ * holds a slot of addr, or is taking one, the file is removed too: all
+ * its slots are locked through a second descriptor first, so no one can
+ * take one of the removed file meanwhile.  0, or -1 with errno (the slot
+ * is free all the same; the file may stay for a sweep).
+ */
+int	conn_slot_release(const char *dir, const char *addr, int fd);
+
+/*
  * Slots of addr held now by any process (for pop3d-rules): the count, 0
- * with no file, or -1.
+ * with no file or no directory, or -1.
  */
 int	conn_slot_count(const char *, const char *);
+
+/*
+ * Removes the slot files no process holds (those of processes that ended
+ * without conn_slot_release), as the release does, at most once per
+ * CONN_SWEEP_INTERVAL seconds (dir/.swept's mtime says when it last ran)
+ * and looking at no more than PENALTY_SWEEP_MAX files per call; the next
+ * call goes on from there.  The number removed (0 when dir does not
+ * exist), or -1 with errno.
+ */
+long	conn_sweep(const char *dir, time_t now);
 
 #endif

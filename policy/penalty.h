@@ -1,11 +1,17 @@
 /*
- * The penalty box: failed logins and hostile input, remembered per client
- * address across connections and processes.  State is one small file per
- * address in a directory only the front can write; a reader sees a whole
- * record (each update is a new file renamed into place, under a lock on the
- * directory's lock file), and an expired record is removed by the next
- * update or sweep.  Allow rules do not lift a block; only
- * "pop3d-rules penalty clear" does.
+ * The penalty box: failed logins, login attempts in flight and hostile
+ * input, remembered per client address across connections and processes.
+ * State is one small file per address in a directory only the front can
+ * write; a reader sees a whole record (each update is a new file renamed
+ * into place, under a lock on the directory's lock file), and an expired
+ * record is removed by the next update or sweep.  Allow rules do not lift
+ * a block; only "pop3d-rules penalty clear" does.
+ *
+ * Every function here works relative to the directory it opened, and
+ * refuses one that is a symbolic link (ELOOP), not a directory (ENOTDIR),
+ * or not owned by the effective uid or writable by group or other
+ * (EPERM): whoever could write there could forge or lift blocks.  A
+ * lock is waited for at most PENALTY_LOCK_TIMEOUT_MS, then ETIMEDOUT.
  */
 #ifndef POP3D_PENALTY_H
 #define POP3D_PENALTY_H
@@ -28,6 +34,11 @@ struct penalty_conf {
 #define PENALTY_NONE		0
 #define PENALTY_FAILURES	1	/* too many failed logins */
 #define PENALTY_HOSTILE		2	/* a line over 512 octets */
+/* States penalty_attempt reports besides the three above: */
+#define PENALTY_USER		3	/* the user is blocked from this
+					   address (per_user) */
+#define PENALTY_BUSY		4	/* attempts in flight already reach
+					   a threshold */
 
 /* An address's state, as penalty_check and penalty_list report it. */
 struct penalty_entry {
@@ -35,6 +46,7 @@ struct penalty_entry {
 	int		 why;		/* PENALTY_* of the address block */
 	time_t		 until;		/* end of the address block, or 0 */
 	unsigned	 failures;	/* failures within the window */
+	unsigned	 attempts;	/* login attempts in flight */
 	size_t		 nusers;	/* per-user blocks */
 	struct {
 		char	 name[POP3_USER_MAX + 1];
@@ -44,17 +56,20 @@ struct penalty_entry {
 
 /*
  * dir/addr into buf (size n): 0, or -1 with EINVAL when addr is not an
- * address's canonical text (only 0-9 a-f . :, shorter than 48, not
- * starting with a dot, so no name can leave dir or be a dot file), or
- * ENAMETOOLONG.  Penalty records and connection slot files are named so.
+ * address's canonical text (addr_parse reads it and addr_format gives the
+ * same text back, so no name can leave dir or be a dot file, and a masked
+ * IPv6 prefix such as 2001:db8:1:2:: is one), or ENAMETOOLONG.  Penalty
+ * records and connection slot files are named so, and a sweep or clear
+ * touches no other names.
  */
 int	penalty_path(char *, size_t, const char *, const char *);
 
 /*
  * Is addr (canonical text, see addr_format) blocked now?  0 and e filled
- * (e->why PENALTY_NONE when it is not), or -1 with errno.  A missing record
- * is no block; a corrupt one is logged, counts as none and is replaced by
- * the next update.
+ * (e->why PENALTY_NONE when it is not; e->failures those within
+ * conf->window, e->attempts those in flight), or -1 with errno.  A missing
+ * record or directory is no block; a corrupt record is logged, counts as
+ * none and is replaced by the next update.
  */
 int	penalty_check(const struct penalty_conf *, const char *, time_t,
 	    struct penalty_entry *);
@@ -67,43 +82,84 @@ int	penalty_check_user(const struct penalty_conf *, const char *,
 
 /*
  * Records a failed login of user (at most POP3_USER_MAX octets; only a
- * hash of it is kept with the failure) from addr.  0, with *blocked set to
- * PENALTY_FAILURES when this failure blocked the address, to -1 when it
- * blocked only the user from this address (per_user), else 0; or -1 with
- * errno.  A block starts the count afresh: the address's failures are
- * forgotten when it is blocked, a user's when the user is (they still
- * count towards address_failures, which 0 turns off).  failures 0 records
- * nothing.
+ * hash of it is kept with the failure) from addr, as one that no
+ * penalty_attempt began; makes dir 0700 if it is missing.  0, with
+ * *blocked set to PENALTY_FAILURES when this failure blocked the address,
+ * to -1 when it blocked only the user from this address (per_user), else
+ * 0; or -1 with errno.  A block starts the count afresh: the address's
+ * failures are forgotten when it is blocked, a user's when the user is
+ * (they still count towards address_failures, which 0 turns off).
+ * failures 0 records nothing.
  */
 int	penalty_fail(const struct penalty_conf *, const char *, const char *,
 	    time_t, int *);
 
 /*
+ * Starts a login attempt of user from addr.  Under the lock: when the
+ * address is blocked, *state is its PENALTY_FAILURES or PENALTY_HOSTILE;
+ * when per_user and the user is blocked from addr, PENALTY_USER; when
+ * failures within the window plus attempts in flight would reach a
+ * threshold (address scope: all of them against conf->failures; per_user:
+ * the user's own against conf->failures, and all of the address's against
+ * conf->address_failures when that is not 0), PENALTY_BUSY; in all those
+ * cases nothing is recorded.  Otherwise *state is PENALTY_NONE, an attempt
+ * is recorded (when = now, the user's hash) and *token identifies it.  An
+ * attempt left unsettled stops counting PENALTY_ATTEMPT_TTL seconds after
+ * it began (the front cannot tell a success until the session ends).
+ * conf->failures 0: always PENALTY_NONE, nothing recorded.  0, or -1 with
+ * errno.
+ *
+ * The token is the second the attempt began: attempts of one user begun
+ * in the same second are interchangeable, and settling one ends the first
+ * of them.  A record holds at most PENALTY_ATTEMPTS_MAX attempts; past
+ * that, PENALTY_BUSY too.  Makes dir 0700 if it is missing.
+ */
+int	penalty_attempt(const struct penalty_conf *, const char *addr,
+	    const char *user, time_t now, int *state, long long *token);
+
+/*
+ * Ends the attempt token of user from addr: removes it (if still there);
+ * when failed, records a failure at now exactly as penalty_fail does, with
+ * *blocked as there.  0, or -1 with errno.  conf->failures 0 does nothing:
+ * penalty_attempt recorded nothing.
+ */
+int	penalty_settle(const struct penalty_conf *, const char *addr,
+	    const char *user, long long token, time_t now, int failed,
+	    int *blocked);
+
+/*
  * Blocks addr for conf->hostile seconds from now, never shortening a
- * longer block.  0 or -1 with errno.
+ * longer block; makes dir 0700 if it is missing.  0 or -1 with errno.
  */
 int	penalty_hostile(const struct penalty_conf *, const char *, time_t);
 
 /*
  * Removes the record of addr, or of every address with addr NULL (0 when
  * dir does not exist).  The number removed, or -1 with errno (ENOENT: no
- * such record).
+ * such record).  Creates no file (not even the lock file): in a
+ * directory without one no update has ever run, and what records there
+ * are (none, unless put there by hand) are removed without the lock.
  */
 long	penalty_clear(const char *, const char *);
 
 /*
- * Calls fn for each address with a live record (a block or failures
- * within window seconds of now), in address order, until fn returns
- * non-zero.  0 or -1.
+ * Calls fn for each address with a live record (a block, or failures
+ * within window seconds of now; attempts in flight alone are not listed),
+ * in address order, until fn returns non-zero.  0 (also when dir does not
+ * exist) or -1.
  */
 int	penalty_list(const char *, unsigned, time_t,
 	    int (*)(const struct penalty_entry *, void *), void *);
 
 /*
- * Removes records with nothing live left (at most once per window, so a
- * busy server pays for it rarely: dir/.swept's mtime says when it last
- * ran), looking at no more than 10000 records per call; the next call
- * goes on from there.  The number removed, or -1 with errno.
+ * Removes records with nothing live left: no block, no failure within
+ * PENALTY_WINDOW_MAX (the longest window any rule may set, whatever
+ * conf->window is) and no attempt within PENALTY_ATTEMPT_TTL; also
+ * temporary files of updates that never finished.  Runs at most once per
+ * conf->window, so a busy server pays for it rarely (dir/.swept's mtime
+ * says when it last ran), looking at no more than PENALTY_SWEEP_MAX
+ * records per call; the next call goes on from there.  The number
+ * removed, or -1 with errno.
  */
 long	penalty_sweep(const struct penalty_conf *, time_t);
 

@@ -2,7 +2,8 @@
 # (issue 4).  Included by the Makefile; adds to PROGS, MAN8, MAN5 and UNIT.
 # The front links libpolicy.a; pop3d-rules is the operators' CLI.
 RULES_SRC  = policy/addr.c policy/rules.c policy/rulesdb.c
-PENALTY_SRC = policy/penalty.c policy/conn.c
+PENALTY_SRC = policy/penalty.c policy/penalty_list.c policy/penalty_record.c \
+	      policy/conn.c
 POLICY_SRC = $(RULES_SRC) $(PENALTY_SRC)
 POLICY_OBJ = $(POLICY_SRC:%.c=$(O)/%.o)
 
@@ -29,8 +30,9 @@ $(O)/tests/t_rules: tests/unit/t_rules.c tests/unit/check.h policy/*.h \
 	$(CC) $(ALL_CFLAGS) -Ipolicy -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
 	    $(RULES_SRC:%.c=$(O)/%.o) $(O)/libpop3d.a $(CDB_LIBS)
 
+# The penalty box names its files by address: it needs addr.c too.
 $(O)/tests/t_penalty: tests/unit/t_penalty.c tests/unit/check.h policy/*.h \
-	    $(PENALTY_SRC:%.c=$(O)/%.o) $(O)/libpop3d.a
+	    $(PENALTY_SRC:%.c=$(O)/%.o) $(O)/policy/addr.o $(O)/libpop3d.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ipolicy -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
-	    $(PENALTY_SRC:%.c=$(O)/%.o) $(O)/libpop3d.a
+	    $(PENALTY_SRC:%.c=$(O)/%.o) $(O)/policy/addr.o $(O)/libpop3d.a

@@ -31,7 +31,8 @@
 
 struct paths {
 	const char	*file;
-	const char	*db;
+	const char	*db;		/* NULL: POP3D_RULES empty, no rules */
+	int		 db_optional;	/* the default: may be missing */
 	const char	*state;
 	char		 penalty[PATH_MAX];
 	char		 conn[PATH_MAX];
@@ -107,6 +108,16 @@ compile_result(const char *err)
 	return data ? EXIT_DATA : EXIT_TEMP;
 }
 
+/* POP3D_RULES set but empty, and no -d: there is no database to use. */
+static int
+no_db(const struct paths *p)
+{
+	if (p->db != NULL)
+		return 0;
+	log_warn("POP3D_RULES is empty (no rules): name a database with -d");
+	return 1;
+}
+
 static int
 cmd_compile(struct paths *p, int argc, char **argv)
 {
@@ -116,6 +127,8 @@ cmd_compile(struct paths *p, int argc, char **argv)
 	(void)argv;
 	if (argc != 1)
 		return -1;
+	if (no_db(p))
+		return EXIT_USAGE;
 	if (rules_compile(p->file, p->db, &n, err, sizeof(err)) == -1)
 		return compile_result(err);
 	printf("compiled %lu records from %s into %s\n", n, p->file, p->db);
@@ -183,6 +196,8 @@ cmd_list(struct paths *p, int argc, char **argv)
 	(void)argv;
 	if (argc != 1)
 		return -1;
+	if (no_db(p))
+		return EXIT_USAGE;
 	if ((r = rulesdb_open(&db, p->db)) != 0)
 		return open_result(p, r);
 	r = rulesdb_walk(&db, list_one, NULL);
@@ -195,15 +210,21 @@ cmd_list(struct paths *p, int argc, char **argv)
 	return flushed(0);
 }
 
-/* An address argument, canonical (a mapped IPv6 address is IPv4). */
+/*
+ * An address argument, canonical (a mapped IPv6 address is IPv4), and the
+ * name of its state: for IPv6 its POP3D_PENALTY_PREFIX6 prefix (pop3d.8).
+ */
 static int
-address_arg(const char *s, struct addr *a, char *text)
+address_arg(const char *s, struct addr *a, char *text, char *key)
 {
 	if (addr_parse(s, a) == -1) {
 		log_warn("bad address: %s", s);
 		return -1;
 	}
 	addr_format(a, text, ADDR_TEXT_MAX);
+	addr_state_key(a, (int)env_num("POP3D_PENALTY_PREFIX6",
+	    PENALTY_PREFIX6_DEFAULT, PENALTY_PREFIX6_MIN, 128), key,
+	    ADDR_TEXT_MAX);
 	return 0;
 }
 
@@ -214,14 +235,26 @@ query_rule(const struct paths *p, const struct addr *a)
 	struct rulesdb		 db;
 	struct rule		*r;
 	struct rule_block	 b;
-	int			 found;
+	int			 found, saved;
 
-	if ((found = rulesdb_open(&db, p->db)) == -1 && errno == ENOENT) {
+	/* As the front (pop3d.8, POP3D_RULES) would have it. */
+	if (p->db == NULL) {
+		printf("rule none (POP3D_RULES is empty: no rules)\n"
+		    "action allow\n");
+		return 0;
+	}
+	if ((found = rulesdb_open(&db, p->db)) == -1 && errno == ENOENT &&
+	    p->db_optional) {
 		printf("rule none (no database: allowed)\naction allow\n");
 		return 0;
 	}
-	if (found != 0)
+	if (found != 0) {
+		saved = errno;
+		printf("rule unavailable (%s)\naction refused [SYS/TEMP]\n",
+		    found == -2 ? "corrupt database" : strerror(saved));
+		errno = saved;
 		return open_result(p, found);
+	}
 	if ((r = malloc(sizeof(*r))) == NULL) {
 		rulesdb_close(&db);
 		log_warn("%s", strerror(errno));
@@ -316,15 +349,17 @@ static int
 cmd_query(struct paths *p, int argc, char **argv)
 {
 	struct addr	a;
-	char		text[ADDR_TEXT_MAX];
+	char		text[ADDR_TEXT_MAX], key[ADDR_TEXT_MAX];
 	int		r;
 
 	if (argc != 2)
 		return -1;
-	if (address_arg(argv[1], &a, text) == -1)
+	if (address_arg(argv[1], &a, text, key) == -1)
 		return EXIT_DATA;
 	printf("address %s\n", text);
-	if ((r = query_rule(p, &a)) != 0 || (r = query_state(p, text)) != 0) {
+	if (strcmp(key, text) != 0)
+		printf("key %s\n", key);
+	if ((r = query_rule(p, &a)) != 0 || (r = query_state(p, key)) != 0) {
 		fflush(stdout);
 		return r;
 	}
@@ -375,15 +410,15 @@ static int
 penalty_cmd_clear(struct paths *p, const char *arg)
 {
 	struct addr	 a;
-	char		 text[ADDR_TEXT_MAX];
+	char		 text[ADDR_TEXT_MAX], key[ADDR_TEXT_MAX];
 	long		 n;
 	int		 all = strcmp(arg, "all") == 0;
 
-	if (!all && address_arg(arg, &a, text) == -1)
+	if (!all && address_arg(arg, &a, text, key) == -1)
 		return EXIT_DATA;
-	if ((n = penalty_clear(p->penalty, all ? NULL : text)) == -1) {
+	if ((n = penalty_clear(p->penalty, all ? NULL : key)) == -1) {
 		if (!all && errno == ENOENT) {
-			log_warn("no penalty record for %s", text);
+			log_warn("no penalty record for %s", key);
 			return EXIT_DATA;
 		}
 		log_warn("%s: %s", p->penalty, strerror(errno));
@@ -436,17 +471,24 @@ int
 main(int argc, char **argv)
 {
 	struct paths	p;
+	const char	*env;
 	size_t		i;
 	int		ch, r;
 
 	log_init(argv[0]);
 	memset(&p, 0, sizeof(p));
 	p.file = RULES_FILE_DEFAULT;
-	p.db = env_path(RULES_CDB_ENV, RULES_CDB_DEFAULT);
+	if ((env = getenv(RULES_CDB_ENV)) == NULL) {
+		p.db = RULES_CDB_DEFAULT;
+		p.db_optional = 1;
+	} else
+		p.db = *env != '\0' ? env : NULL;
 	p.state = env_path(STATE_DIR_ENV, STATE_DIR_DEFAULT);
 	while ((ch = getopt(argc, argv, "+d:f:s:")) != -1) {
-		if (ch == 'd')
+		if (ch == 'd') {
 			p.db = optarg;
+			p.db_optional = 0;
+		}
 		else if (ch == 'f')
 			p.file = optarg;
 		else if (ch == 's')

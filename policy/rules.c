@@ -620,6 +620,9 @@ rule_parse(const char *text, unsigned long lineno, struct rule_src *src,
 		    "octets)", RULES_LINE_MAX);
 	if (memchr(text, '\n', len) != NULL || memchr(text, '\r', len) != NULL)
 		return rule_err(err, errlen, "line end inside the line");
+	/* Trailing blanks go, as tcprules drops them. */
+	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t'))
+		len--;
 	if (line_blank(text, len))
 		return 0;
 	if ((plen = action_find(text, len, &r->action, &rest)) == -1)
@@ -863,11 +866,43 @@ compile_head(struct compile *c)
 {
 	unsigned char	head[RULESDB_HEAD_LEN];
 
-	memcpy(head, RULESDB_MAGIC, sizeof(RULESDB_MAGIC));
-	memcpy(head + sizeof(RULESDB_MAGIC), c->len4, 33);
-	memcpy(head + sizeof(RULESDB_MAGIC) + 33, c->len6, 129);
+	rulesdb_head_make(head, c->len4, c->len6, c->nseen);
 	return cdb_make_add(&c->cm, RULESDB_HEAD_KEY, RULESDB_HEAD_KEYLEN,
 	    head, sizeof(head));
+}
+
+static int
+verify_one(const struct rule_block *b, const struct rule *r, void *arg)
+{
+	(void)b;
+	(void)r;
+	(*(unsigned long *)arg)++;
+	return 0;
+}
+
+/*
+ * The file as written, read back as the front will: it opens, every
+ * record decodes, and there are as many as were compiled.  0, or -1 with
+ * errno EIO.
+ */
+static int
+compile_verify(const struct compile *c, const char *path)
+{
+	struct rulesdb	db;
+	unsigned long	n = 0;
+	int		r;
+
+	if (rulesdb_open(&db, path) != 0) {
+		errno = EIO;
+		return -1;
+	}
+	r = rulesdb_walk(&db, verify_one, &n);
+	rulesdb_close(&db);
+	if (r != 0 || n != c->nseen) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
 }
 
 /* Writes the database behind c: 0 or -1 with errno; out is untouched. */
@@ -890,6 +925,10 @@ compile_out(struct compile *c, const char *out, char *err, size_t n)
 	saved = errno;
 	/* Finishing also frees what cdb_make holds, so it runs on errors. */
 	if (cdb_make_finish(&c->cm) != 0 && r == 0) {
+		r = -1;
+		saved = errno;
+	}
+	if (r == 0 && compile_verify(c, a.tmp) == -1) {
 		r = -1;
 		saved = errno;
 	}

@@ -73,14 +73,18 @@ int	rules_compile(const char *, const char *, unsigned long *, char *,
  *	settings	1 octet of count S (at most RULE_SETTINGS_MAX), then
  *			S strings "NAME=value" each ended by a NUL
  * and nothing after.  One more record, under a key no block has (a NUL
- * and "pop3d-rules"), holds RULESDB_MAGIC with its NUL and then one
- * octet, 0 or 1, per IPv4 prefix length 0-32 and per IPv6 one 0-128: the
- * lengths that have records, the only ones a lookup probes.
+ * and "pop3d-rules"), is the header: RULESDB_MAGIC with its NUL; one
+ * octet, 0 or 1, per IPv4 prefix length 0-32 and per IPv6 one 0-128 (the
+ * lengths that have records, the only ones a lookup probes); the number
+ * of rule records, 4 octets big-endian; and the FNV-1a 64-bit hash of all
+ * of that, 8 octets big-endian.  A header whose hash is wrong, or a file
+ * whose hash tables hold another number of records than it says, is
+ * corrupt: a flipped flag would silently skip every rule of a length.
  */
 #define RULESDB_HEAD_KEY	"\0pop3d-rules"
 #define RULESDB_HEAD_KEYLEN	12
-#define RULESDB_MAGIC		"pop3d-rules 1"
-#define RULESDB_HEAD_LEN	(sizeof(RULESDB_MAGIC) + 33 + 129)
+#define RULESDB_MAGIC		"pop3d-rules 2"
+#define RULESDB_HEAD_LEN	(sizeof(RULESDB_MAGIC) + 33 + 129 + 4 + 8)
 
 /* A block's key: family, length and 16 address octets at most. */
 #define RULE_KEY_MAX		18
@@ -90,8 +94,16 @@ struct rulesdb {
 	struct cdb	cdb;
 	/* Which prefix lengths have records: one probe each, no more. */
 	unsigned char	len4[33], len6[129];
+	unsigned long	records;	/* in its hash tables, header included */
 	unsigned	probes;		/* cdb_find calls of the last lookup */
 };
+
+/*
+ * The header (RULESDB_HEAD_LEN octets) for these prefix lengths in use
+ * and this many rule records.
+ */
+void	rulesdb_head_make(unsigned char *, const unsigned char *,
+	    const unsigned char *, unsigned long);
 
 /*
  * Opens a database: 0; -1 with errno when it cannot be opened or read

@@ -103,23 +103,67 @@ rule_decode(const unsigned char *rec, size_t len, struct rule *r)
 	return 0;
 }
 
-/* The header: ours, of this version, and which prefix lengths are used. */
+/* FNV-1a, 64 bits: enough to catch damage, not meant against forgery. */
+static uint64_t
+fnv1a(const unsigned char *p, size_t n)
+{
+	uint64_t	h = 0xcbf29ce484222325ULL;
+
+	while (n-- > 0)
+		h = (h ^ *p++) * 0x100000001b3ULL;
+	return h;
+}
+
+#define HEAD_FLAGS	sizeof(RULESDB_MAGIC)
+#define HEAD_COUNT	(HEAD_FLAGS + 33 + 129)
+#define HEAD_HASH	(HEAD_COUNT + 4)
+
+void
+rulesdb_head_make(unsigned char *h, const unsigned char *len4,
+    const unsigned char *len6, unsigned long records)
+{
+	uint64_t	hash;
+	int		i;
+
+	memcpy(h, RULESDB_MAGIC, sizeof(RULESDB_MAGIC));
+	memcpy(h + HEAD_FLAGS, len4, 33);
+	memcpy(h + HEAD_FLAGS + 33, len6, 129);
+	for (i = 0; i < 4; i++)
+		h[HEAD_COUNT + i] = (records >> (24 - 8 * i)) & 0xff;
+	hash = fnv1a(h, HEAD_HASH);
+	for (i = 0; i < 8; i++)
+		h[HEAD_HASH + i] = (hash >> (56 - 8 * i)) & 0xff;
+}
+
+/*
+ * The header: ours, of this version, whole (its hash), counting as many
+ * records as the hash tables hold; and which prefix lengths are used.
+ */
 static int
 rulesdb_head(struct rulesdb *db)
 {
 	const unsigned char	*h;
-	size_t			 i, m = sizeof(RULESDB_MAGIC);
+	unsigned char		 want[RULESDB_HEAD_LEN];
+	unsigned long		 records;
+	size_t			 i;
 
 	if (cdb_find(&db->cdb, RULESDB_HEAD_KEY, RULESDB_HEAD_KEYLEN) != 1 ||
 	    cdb_datalen(&db->cdb) != RULESDB_HEAD_LEN ||
 	    (h = cdb_getdata(&db->cdb)) == NULL ||
-	    memcmp(h, RULESDB_MAGIC, m) != 0)
+	    memcmp(h, RULESDB_MAGIC, sizeof(RULESDB_MAGIC)) != 0)
 		return -1;
-	for (i = m; i < RULESDB_HEAD_LEN; i++)
+	for (i = HEAD_FLAGS; i < HEAD_COUNT; i++)
 		if (h[i] > 1)
 			return -1;
-	memcpy(db->len4, h + m, sizeof(db->len4));
-	memcpy(db->len6, h + m + sizeof(db->len4), sizeof(db->len6));
+	records = (unsigned long)h[HEAD_COUNT] << 24 |
+	    (unsigned long)h[HEAD_COUNT + 1] << 16 |
+	    (unsigned long)h[HEAD_COUNT + 2] << 8 | h[HEAD_COUNT + 3];
+	rulesdb_head_make(want, h + HEAD_FLAGS, h + HEAD_FLAGS + 33, records);
+	if (memcmp(want, h, RULESDB_HEAD_LEN) != 0 ||
+	    records + 1 != db->records)
+		return -1;
+	memcpy(db->len4, h + HEAD_FLAGS, sizeof(db->len4));
+	memcpy(db->len6, h + HEAD_FLAGS + 33, sizeof(db->len6));
 	return 0;
 }
 
@@ -133,18 +177,22 @@ rulesdb_toc(struct rulesdb *db, off_t size)
 {
 	const unsigned char	*toc;
 	unsigned		 pos, n, t;
-	uint64_t		 end = 2048;
+	uint64_t		 end = 2048, slots = 0;
 
 	if ((toc = cdb_get(&db->cdb, 2048, 0)) == NULL)
 		return -1;
 	for (t = 0; t < 256; t++) {
 		pos = cdb_unpack(toc + 8 * t);
 		n = cdb_unpack(toc + 8 * t + 4);
-		if (pos < 2048 || pos + 8 * (uint64_t)n > (uint64_t)size)
+		if (pos < 2048 || pos + 8 * (uint64_t)n > (uint64_t)size ||
+		    n % 2 != 0)
 			return -1;
 		if (pos + 8 * (uint64_t)n > end)
 			end = pos + 8 * (uint64_t)n;
+		slots += n;
 	}
+	/* cdb makes each table twice as many slots as it has records. */
+	db->records = slots / 2;
 	return end == (uint64_t)size ? 0 : -1;
 }
 

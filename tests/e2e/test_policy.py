@@ -232,6 +232,7 @@ def rebuilding_while_connections_run():
             # old database or the new one, never a broken one.
             stop = threading.Event()
             compiled = [0]
+            failed = []
 
             def rebuild():
                 while not stop.is_set():
@@ -239,7 +240,8 @@ def rebuilding_while_connections_run():
                             "127.0.0.7:allow\n") + "".join(
                         "10.%d.%d.0/24:deny\n" % (i // 256, i % 256)
                         for i in range(2000))
-                    site.compile(text)
+                    if site.compile(text).returncode != 0:
+                        failed.append(compiled[0])
                     compiled[0] += 1
             t = threading.Thread(target=rebuild)
             t.start()
@@ -248,10 +250,12 @@ def rebuilding_while_connections_run():
                 seen.add(greeting(srv, "127.0.0.7")[:16])
             stop.set()
             t.join()
-            check(compiled[0] >= 3, "rebuilt %d times meanwhile" % compiled[0])
-            check(seen <= {b"+OK POP3 server ", DENIED[:16]},
-                  "every connection got an answer from a whole database:"
-                  " %r" % seen)
+            check(compiled[0] >= 3 and not failed,
+                  "rebuilt %d times meanwhile, every compile succeeded" %
+                  compiled[0])
+            check_eq(seen, {b"+OK POP3 server ", DENIED[:16]},
+                     "every connection got an answer from a whole database,"
+                     " and both databases were seen")
 
 
 @test
@@ -284,6 +288,37 @@ def failed_logins_block_the_address_then_expire():
             srv.wait_all()
         check(re.search(r"blocked remote=127\.0\.0\.20 why=failures", srv.log()),
               "the block is logged")
+
+
+@test
+def parallel_guesses_get_no_more_than_the_threshold():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        with site.serve() as srv:
+            conns = []
+            for _ in range(30):
+                r = Raw(srv.connect(source="127.0.0.80"))
+                r.line()
+                r.cmd(b"USER bob")
+                conns.append(r)
+            for r in conns:
+                r.send(b"PASS guess\r\n")
+            replies = [r.line() for r in conns]
+            for r in conns:
+                r.close()
+            srv.wait_all()
+        checked = len(re.findall(r"auth remote=127\.0\.0\.80 user=bob "
+                                 r"mech=USER result=fail", srv.log()))
+        check_eq(checked, 5, "30 parallel guesses: exactly 5 password checks"
+                 " (%d)" % checked)
+        busy = replies.count(b"-ERR [LOGIN-DELAY] too many logins at once"
+                             b" from your address; try again later")
+        check(busy + checked <= 30 and busy > 0,
+              "the others are told to wait (%d) or that the address is"
+              " blocked" % busy)
+        check_eq(query(site, "127.0.0.80")[1].splitlines()[3][:22],
+                 "penalty blocked until ", "and the address is blocked")
 
 
 @test
@@ -375,6 +410,10 @@ def per_address_connection_limit():
                   "query counts the connections: %r" % out)
             for h in held + [r]:
                 h.close()
+            srv.wait_all()
+        check(not os.path.exists(os.path.join(site.state, "conn",
+                                              "127.0.0.40")),
+              "the last connection to end removes the slot file")
 
 
 @test
@@ -398,12 +437,80 @@ def nat_office_counts_failures_per_user():
             code, out = query(site, "127.0.0.50")
             check(re.search(r"^penalty-user alice blocked until ", out, re.M),
                   "query shows alice's block: %r" % out)
+        site.compile("127.0.0.51:allow,POP3D_PENALTY_SCOPE=user\n")
         with site.serve(POP3D_PENALTY_FAILURES="3",
                         POP3D_PENALTY_ADDRESS_FAILURES="4") as srv:
-            for user in (b"carol", b"dave", b"erin", b"frank"):
-                login(srv, "127.0.0.50", user, b"guess")
-            check_eq(greeting(srv, "127.0.0.50"), HAMMERED,
+            replies = [login(srv, "127.0.0.51", user, b"guess")
+                       for user in (b"carol", b"dave", b"erin", b"frank")]
+            check_eq(replies[:3], [b"-ERR [AUTH] authentication failed"] * 3,
+                     "one failure each for three users: no block yet")
+            check_eq(replies[3], b"-ERR [LOGIN-DELAY] too many failed logins"
+                     b" from your address; closing",
+                     "the fourth user's failure reaches the address ceiling")
+            check_eq(greeting(srv, "127.0.0.51"), HAMMERED,
                      "failures across many users still block the address")
+
+
+@test
+def ipv6_clients_count_by_prefix():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        with site.serve(host="::1", POP3D_PENALTY_FAILURES="2") as srv:
+            check_eq([login(srv, None, b"bob", b"x") for _ in range(2)],
+                     [b"-ERR [AUTH] authentication failed",
+                      b"-ERR [LOGIN-DELAY] too many failed logins from your"
+                      b" address; closing"], "two failures from ::1")
+            check_eq(greeting(srv, None), HAMMERED, "::1 is blocked")
+            srv.wait_all()
+        check(re.search(r"blocked remote=::1 key=:: why=failures", srv.log()),
+              "the log names the /64 as the key")
+        code, out = query(site, "::2")
+        check(re.search(r"^key ::$", out, re.M) and
+              re.search(r"^penalty blocked until ", out, re.M),
+              "another address of the /64 is blocked too: %r" % out)
+        out = site.cli("penalty", "clear", "::5")
+        check_eq(out.returncode, 0, "clearing any address of the /64")
+        with site.serve(host="::1", POP3D_PENALTY_FAILURES="2",
+                        POP3D_PENALTY_PREFIX6="128") as srv:
+            login(srv, None, b"bob", b"x")
+            login(srv, None, b"bob", b"x")
+            srv.wait_all()
+        out = subprocess.run(
+            [RULES, "-d", site.cdb, "-s", site.state, "query", "::1"],
+            env=dict(os.environ, POP3D_PENALTY_PREFIX6="128"),
+            capture_output=True, text=True).stdout
+        check("key" not in out and "penalty blocked" in out,
+              "POP3D_PENALTY_PREFIX6=128 counts single addresses: %r" % out)
+        check("penalty none" in query(site, "::2")[1],
+              "so ::2 is not blocked then")
+
+
+@test
+def the_state_directory_is_made_or_logins_wait():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        fresh = os.path.join(tmp.path, "var", "pop3d")
+        os.makedirs(os.path.dirname(fresh))
+        with site.serve(POP3D_STATE_DIR=fresh,
+                        POP3D_PENALTY_FAILURES="1") as srv:
+            login(srv, "127.0.0.70", b"bob", b"x")
+            check_eq(greeting(srv, "127.0.0.70"), HAMMERED,
+                     "a missing state directory is made, and blocks work")
+        check_eq(os.stat(fresh).st_mode & 0o777, 0o700, "made mode 0700")
+        broken = os.path.join(tmp.path, "not-a-dir")
+        open(broken, "w").close()
+        with site.serve(POP3D_STATE_DIR=broken) as srv:
+            check_eq(login(srv, "127.0.0.71", b"alice", b"alice-pw"),
+                     b"-ERR [SYS/TEMP] temporary failure, try again later",
+                     "an unusable state directory: no uncounted login")
+            srv.wait_all()
+        check("state-error" in srv.log(), "and it is logged")
+        with site.serve(POP3D_STATE_DIR="") as srv:
+            check(login(srv, "127.0.0.71", b"alice",
+                        b"alice-pw").startswith(b"+OK"),
+                  "POP3D_STATE_DIR empty: the box is off, logins work")
 
 
 @test

@@ -1,5 +1,5 @@
 /*
- * The penalty box and the connection slots (policy/penalty.c, conn.c).
+ * The penalty box and the connection slots (policy/penalty*.c, conn.c).
  * Time is passed in, so nothing sleeps; concurrency is real processes.
  */
 #include <sys/stat.h>
@@ -20,8 +20,21 @@
 
 #define ADDR	"192.0.2.1"
 #define T0	1000000
+#define DAY	PENALTY_WINDOW_MAX	/* the longest window a rule sets */
+
+/* A record with nothing live in it. */
+#define DEAD	"pop3d-penalty 1\nfail 1 0000000000000001\nend\n"
 
 static char	base[] = "/tmp/t_penalty.XXXXXX";
+
+/* A child's end: killed, or a minute on should the tester die first. */
+static void __attribute__((noreturn))
+hold(void)
+{
+	alarm(60);
+	for (;;)
+		pause();
+}
 
 /* A fresh directory under base with the default settings. */
 static void
@@ -81,6 +94,43 @@ user_blocked(const struct penalty_conf *c, const char *addr,
 	time_t	until;
 
 	return penalty_check_user(c, addr, user, now, &until);
+}
+
+/* An attempt's state, or -9 on an error; *token when one began. */
+static int
+try_at(const struct penalty_conf *c, const char *addr, const char *user,
+    time_t now, long long *token)
+{
+	long long	t;
+	int		state;
+
+	if (penalty_attempt(c, addr, user, now, &state, &t) == -1)
+		return -9;
+	if (token != NULL)
+		*token = t;
+	return state;
+}
+
+/* Settles an attempt: *blocked, or -9 on an error. */
+static int
+settle(const struct penalty_conf *c, const char *addr, const char *user,
+    long long token, time_t now, int failed)
+{
+	int	blocked;
+
+	if (penalty_settle(c, addr, user, token, now, failed, &blocked) == -1)
+		return -9;
+	return blocked;
+}
+
+static long
+attempts_at(const struct penalty_conf *c, const char *addr, time_t now)
+{
+	struct penalty_entry	e;
+
+	if (penalty_check(c, addr, now, &e) == -1)
+		return -1;
+	return e.attempts;
 }
 
 static const char *
@@ -340,7 +390,7 @@ test_biggest(void)
 	struct penalty_conf	c;
 	struct penalty_entry	e;
 	char			name[POP3_USER_MAX + 1];
-	static char		big[64 * 1024];
+	static char		big[128 * 1024];
 	time_t			now = ((time_t)1 << 40) - 100;
 	int			i, ok = 1;
 
@@ -349,13 +399,21 @@ test_biggest(void)
 	c.failures = 1;
 	c.address_failures = 0;
 	c.block = 50;
-	/* Failures of the longest text, then a user block for each slot. */
+	/*
+	 * Failures and attempts of the longest text, then a user block for
+	 * each slot.
+	 */
 	strcpy(big, "pop3d-penalty 1\n");
 	for (i = 0; i < PENALTY_ADDRESS_MAX; i++)
 		strcat(big, "fail 1099511627676 0000000000000000\n");
+	for (i = 0; i < PENALTY_ATTEMPTS_MAX; i++)
+		strcat(big, "try 1099511627676 ffffffffffffffff\n");
 	strcat(big, "end\n");
 	CHECK(put(c.dir, ADDR, big, strlen(big)) == 0);
 	CHECK(failures_at(&c, ADDR, now) == PENALTY_ADDRESS_MAX);
+	CHECK(attempts_at(&c, ADDR, now) == PENALTY_ATTEMPTS_MAX);
+	/* No room for another attempt, whatever the thresholds say. */
+	CHECK(try_at(&c, ADDR, "new", now, NULL) == PENALTY_BUSY);
 	memset(name, '\x01', POP3_USER_MAX);	/* each octet written as %01 */
 	name[POP3_USER_MAX] = '\0';
 	for (i = 0; i < PENALTY_USERS_MAX; i++) {
@@ -366,6 +424,7 @@ test_biggest(void)
 	CHECK(ok);
 	CHECK(penalty_check(&c, ADDR, now, &e) == 0);
 	CHECK(e.failures == PENALTY_ADDRESS_MAX);
+	CHECK(e.attempts == PENALTY_ATTEMPTS_MAX);
 	CHECK(e.nusers == PENALTY_USERS_MAX);
 	CHECK(e.user[3].until == now + 50 && strlen(e.user[3].name) == 128);
 	CHECK(e.user[3].name[0] == '\x83' && e.user[3].name[127] == 1);
@@ -384,6 +443,245 @@ test_no_failures(void)
 	c.per_user = 1;
 	CHECK(fail_n(&c, ADDR, "eve", T0, 50) == 0);
 	CHECK(user_blocked(&c, ADDR, "eve", T0) == 0);
+}
+
+static void
+test_attempt(void)
+{
+	struct penalty_conf	c;
+	long long		tok[4];
+	char			before[4096], after[4096];
+	int			i, ok = 1;
+
+	/* Exactly N attempts in flight, then busy; nothing recorded. */
+	conf_new(&c, "attempt");
+	for (i = 0; i < 3; i++)
+		if (try_at(&c, ADDR, "alice", T0 + i, &tok[i]) !=
+		    PENALTY_NONE || tok[i] != T0 + i)
+			ok = 0;
+	CHECK(ok);
+	CHECK(attempts_at(&c, ADDR, T0 + 2) == 3);
+	CHECK(slurp(c.dir, ADDR, before, sizeof(before)) > 0);
+	CHECK(strstr(before, "\ntry 1000000 ") != NULL);
+	CHECK(strstr(before, "alice") == NULL);
+	CHECK(try_at(&c, ADDR, "bob", T0 + 2, NULL) == PENALTY_BUSY);
+	CHECK(slurp(c.dir, ADDR, after, sizeof(after)) > 0);
+	CHECK_STR(before, after);
+	CHECK(attempts_at(&c, ADDR, T0 + 2) == 3);
+	/* A success frees its slot, and records no failure. */
+	CHECK(settle(&c, ADDR, "alice", tok[1], T0 + 3, 0) == 0);
+	CHECK(attempts_at(&c, ADDR, T0 + 3) == 2);
+	CHECK(failures_at(&c, ADDR, T0 + 3) == 0);
+	CHECK(try_at(&c, ADDR, "bob", T0 + 3, &tok[1]) == PENALTY_NONE);
+	CHECK(try_at(&c, ADDR, "bob", T0 + 3, NULL) == PENALTY_BUSY);
+	/* Settled again, or by another user: nothing to remove. */
+	CHECK(settle(&c, ADDR, "alice", tok[1], T0 + 3, 0) == 0);
+	CHECK(attempts_at(&c, ADDR, T0 + 3) == 3);
+	/* Failures count as the attempts did: the third blocks. */
+	CHECK(settle(&c, ADDR, "alice", tok[0], T0 + 4, 1) == 0);
+	CHECK(failures_at(&c, ADDR, T0 + 4) == 1);
+	CHECK(attempts_at(&c, ADDR, T0 + 4) == 2);
+	CHECK(try_at(&c, ADDR, "carol", T0 + 4, NULL) == PENALTY_BUSY);
+	CHECK(settle(&c, ADDR, "bob", tok[1], T0 + 4, 1) == 0);
+	CHECK(settle(&c, ADDR, "alice", tok[2], T0 + 5, 1) ==
+	    PENALTY_FAILURES);
+	CHECK(why_at(&c, ADDR, T0 + 5) == PENALTY_FAILURES);
+	CHECK(attempts_at(&c, ADDR, T0 + 5) == 0);
+	/* Blocked: reported, and nothing recorded. */
+	CHECK(slurp(c.dir, ADDR, before, sizeof(before)) > 0);
+	CHECK(try_at(&c, ADDR, "dave", T0 + 6, &tok[0]) ==
+	    PENALTY_FAILURES && tok[0] == 0);
+	CHECK(slurp(c.dir, ADDR, after, sizeof(after)) > 0);
+	CHECK_STR(before, after);
+	CHECK(penalty_hostile(&c, "192.0.2.2", T0) == 0);
+	CHECK(try_at(&c, "192.0.2.2", "dave", T0, NULL) == PENALTY_HOSTILE);
+	CHECK(attempts_at(&c, "192.0.2.2", T0) == 0);
+
+	/* Failures recorded before count with the attempts. */
+	conf_new(&c, "attempt2");
+	CHECK(fail_n(&c, ADDR, "x", T0, 2) == 0);
+	CHECK(try_at(&c, ADDR, "x", T0, &tok[0]) == PENALTY_NONE);
+	CHECK(try_at(&c, ADDR, "y", T0, NULL) == PENALTY_BUSY);
+	/* Two of one user in one second: both settle. */
+	conf_new(&c, "attempt3");
+	CHECK(try_at(&c, ADDR, "x", T0, &tok[0]) == PENALTY_NONE);
+	CHECK(try_at(&c, ADDR, "x", T0, &tok[1]) == PENALTY_NONE);
+	CHECK(settle(&c, ADDR, "x", tok[0], T0, 0) == 0);
+	CHECK(settle(&c, ADDR, "x", tok[1], T0, 0) == 0);
+	CHECK(attempts_at(&c, ADDR, T0) == 0);
+	/* Nothing left: the record is gone. */
+	CHECK(!exists(c.dir, ADDR));
+
+	/* failures 0: no attempt is ever refused or recorded. */
+	conf_new(&c, "attempt0");
+	c.failures = 0;
+	for (i = 0; i < 10; i++)
+		if (try_at(&c, ADDR, "x", T0, &tok[0]) != PENALTY_NONE ||
+		    settle(&c, ADDR, "x", tok[0], T0, 1) != 0)
+			ok = 0;
+	CHECK(ok);
+	CHECK(access(c.dir, F_OK) == -1);
+}
+
+static void
+test_attempt_ttl(void)
+{
+	struct penalty_conf	c;
+	long long		tok[3];
+	int			i, ok = 1;
+
+	conf_new(&c, "ttl");
+	for (i = 0; i < 3; i++)
+		if (try_at(&c, ADDR, "x", T0, &tok[i]) != PENALTY_NONE)
+			ok = 0;
+	CHECK(ok);
+	CHECK(try_at(&c, ADDR, "x", T0 + PENALTY_ATTEMPT_TTL - 1, NULL) ==
+	    PENALTY_BUSY);
+	CHECK(attempts_at(&c, ADDR, T0 + PENALTY_ATTEMPT_TTL - 1) == 3);
+	/* Unsettled that long: taken for successes, they stop counting. */
+	CHECK(attempts_at(&c, ADDR, T0 + PENALTY_ATTEMPT_TTL) == 0);
+	CHECK(try_at(&c, ADDR, "x", T0 + PENALTY_ATTEMPT_TTL, &tok[0]) ==
+	    PENALTY_NONE);
+	CHECK(attempts_at(&c, ADDR, T0 + PENALTY_ATTEMPT_TTL) == 1);
+	/* A late failure of an expired attempt still counts. */
+	CHECK(settle(&c, ADDR, "x", tok[1], T0 + PENALTY_ATTEMPT_TTL, 1) ==
+	    0);
+	CHECK(failures_at(&c, ADDR, T0 + PENALTY_ATTEMPT_TTL) == 1);
+	CHECK(attempts_at(&c, ADDR, T0 + PENALTY_ATTEMPT_TTL) == 1);
+	/* The clock went back: an attempt from the future expires too. */
+	CHECK(attempts_at(&c, ADDR, T0 + 1) == 1);
+	CHECK(attempts_at(&c, ADDR, T0) == 0);
+}
+
+static void
+test_attempt_user(void)
+{
+	struct penalty_conf	c;
+	long long		a[2], b[2], k[2];
+
+	conf_new(&c, "tryuser");
+	c.per_user = 1;
+	c.failures = 2;
+	c.address_failures = 5;
+	CHECK(try_at(&c, ADDR, "alice", T0, &a[0]) == PENALTY_NONE);
+	CHECK(try_at(&c, ADDR, "alice", T0, &a[1]) == PENALTY_NONE);
+	CHECK(try_at(&c, ADDR, "alice", T0, NULL) == PENALTY_BUSY);
+	/* Others have their own count... */
+	CHECK(try_at(&c, ADDR, "bob", T0, &b[0]) == PENALTY_NONE);
+	CHECK(try_at(&c, ADDR, "bob", T0, &b[1]) == PENALTY_NONE);
+	CHECK(try_at(&c, ADDR, "carol", T0, &k[0]) == PENALTY_NONE);
+	/* ...up to the address's ceiling. */
+	CHECK(try_at(&c, ADDR, "carol", T0, NULL) == PENALTY_BUSY);
+	CHECK(try_at(&c, ADDR, "dave", T0, NULL) == PENALTY_BUSY);
+	CHECK(settle(&c, ADDR, "carol", k[0], T0, 0) == 0);
+	CHECK(try_at(&c, ADDR, "dave", T0, &k[1]) == PENALTY_NONE);
+	/* alice's own two failures block her, not the address. */
+	CHECK(settle(&c, ADDR, "alice", a[0], T0 + 1, 1) == 0);
+	CHECK(try_at(&c, ADDR, "alice", T0 + 1, NULL) == PENALTY_BUSY);
+	CHECK(settle(&c, ADDR, "alice", a[1], T0 + 1, 1) == -1);
+	CHECK(user_blocked(&c, ADDR, "alice", T0 + 1) == 1);
+	CHECK(try_at(&c, ADDR, "alice", T0 + 1, &a[0]) == PENALTY_USER &&
+	    a[0] == 0);
+	CHECK(attempts_at(&c, ADDR, T0 + 1) == 3);
+	CHECK(why_at(&c, ADDR, T0 + 1) == PENALTY_NONE);
+	/* 2 failures and 3 attempts: the address ceiling is reached. */
+	CHECK(try_at(&c, ADDR, "erin", T0 + 1, NULL) == PENALTY_BUSY);
+	CHECK(settle(&c, ADDR, "bob", b[0], T0 + 2, 1) == 0);
+	CHECK(settle(&c, ADDR, "bob", b[1], T0 + 2, 1) == -1);
+	CHECK(settle(&c, ADDR, "dave", k[1], T0 + 2, 1) == PENALTY_FAILURES);
+	CHECK(try_at(&c, ADDR, "erin", T0 + 2, NULL) == PENALTY_FAILURES);
+
+	/* address_failures 0: no ceiling, each user on their own. */
+	conf_new(&c, "tryuser0");
+	c.per_user = 1;
+	c.failures = 1;
+	c.address_failures = 0;
+	CHECK(try_at(&c, ADDR, "a", T0, NULL) == PENALTY_NONE);
+	CHECK(try_at(&c, ADDR, "b", T0, NULL) == PENALTY_NONE);
+	CHECK(try_at(&c, ADDR, "a", T0, NULL) == PENALTY_BUSY);
+	CHECK(attempts_at(&c, ADDR, T0) == 2);
+}
+
+/*
+ * Each child waits for the start, begins an attempt and, when it may
+ * check, takes a while as a password check does and fails: exits 1 when
+ * it checked, 0 when refused, 255 on an error.
+ */
+static int
+guesser(const struct penalty_conf *c, const char *user, int start)
+{
+	struct timespec	check = { 0, 50 * 1000000L };
+	long long	token;
+	char		x;
+	int		state, blocked;
+
+	if (read(start, &x, 1) != 0)
+		return 255;
+	if (penalty_attempt(c, ADDR, user, T0, &state, &token) == -1)
+		return 255;
+	if (state != PENALTY_NONE)
+		return 0;
+	nanosleep(&check, NULL);
+	if (penalty_settle(c, ADDR, user, token, T0, 1, &blocked) == -1)
+		return 255;
+	return 1;
+}
+
+/* n processes guessing at once: the number that checked, or -1. */
+static int
+guessers(const struct penalty_conf *c, const char *user, int n)
+{
+	pid_t	pid[64];
+	int	p[2], i, status, sum = 0;
+
+	if (n > 64 || pipe(p) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((pid[i] = fork()) == -1)
+			return -1;
+		if (pid[i] == 0) {
+			close(p[1]);
+			_exit(guesser(c, user, p[0]));
+		}
+	}
+	/* All start at once: the pipe's end wakes them together. */
+	close(p[0]);
+	close(p[1]);
+	for (i = 0; i < n; i++) {
+		if (waitpid(pid[i], &status, 0) == -1 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) == 255)
+			sum = -1;
+		else if (sum != -1)
+			sum += WEXITSTATUS(status);
+	}
+	return sum;
+}
+
+static void
+test_attempt_parallel(void)
+{
+	struct penalty_conf	c;
+	int			n;
+
+	/* 30 connections at once against a threshold of 5. */
+	conf_new(&c, "parallel");
+	c.failures = 5;
+	n = guessers(&c, "mallory", 30);
+	printf("# %d of 30 parallel connections checked a password\n", n);
+	CHECK(n >= 1 && n <= 5);
+	CHECK(why_at(&c, ADDR, T0) == PENALTY_FAILURES);
+	CHECK(attempts_at(&c, ADDR, T0) == 0);
+	/* Blocked: a second wave checks nothing. */
+	CHECK(guessers(&c, "mallory", 30) == 0);
+
+	/* Per user: one user gets no more than their threshold. */
+	conf_new(&c, "parallel2");
+	c.per_user = 1;
+	c.failures = 3;
+	n = guessers(&c, "alice", 30);
+	CHECK(n >= 1 && n <= 3);
+	CHECK(user_blocked(&c, ADDR, "alice", T0) == 1);
+	CHECK(why_at(&c, ADDR, T0) == PENALTY_NONE);
 }
 
 /* Sends stderr to base/stderr until log_count. */
@@ -445,7 +743,8 @@ test_corrupt_one(const char *text, size_t len)
 }
 
 #define GOOD	"pop3d-penalty 1\nblock hostile 2000000\n" \
-		"user 2000000 alice\nfail 1000000 0123456789abcdef\nend\n"
+		"user 2000000 alice\nfail 1000000 0123456789abcdef\n" \
+		"try 1000000 0123456789abcdef\nend\n"
 
 static void
 test_corrupt(void)
@@ -480,6 +779,16 @@ test_corrupt(void)
 		"pop3d-penalty 1\nuser 2000000 alice\n"
 		    "block hostile 2000000\nend\n",
 		"pop3d-penalty 1\nfail  1000000 0123456789abcdef\nend\n",
+		"pop3d-penalty 1\ntry 1000000\nend\n",
+		"pop3d-penalty 1\ntry x 0123456789abcdef\nend\n",
+		"pop3d-penalty 1\ntry 1000000 0123\nend\n",
+		"pop3d-penalty 1\ntry 1000000 0000000000000000\nend\n",
+		"pop3d-penalty 1\ntry 1000000 0123456789abcdef\n"
+		    "fail 1000000 0123456789abcdef\nend\n",
+		"pop3d-penalty 1\ntry 1000000 0123456789abcdef\n"
+		    "user 2000000 alice\nend\n",
+		"pop3d-penalty 1\ntry 1000000 0123456789abcdef\n"
+		    "block hostile 2000000\nend\n",
 	};
 
 	/* The good record first, so that the bad ones' "none" means it. */
@@ -487,7 +796,7 @@ test_corrupt(void)
 	CHECK(put(c.dir, ADDR, GOOD, strlen(GOOD)) == 0);
 	CHECK(penalty_check(&c, ADDR, T0, &e) == 0);
 	CHECK(e.why == PENALTY_HOSTILE && e.until == 2000000);
-	CHECK(e.failures == 1 && e.nusers == 1);
+	CHECK(e.failures == 1 && e.nusers == 1 && e.attempts == 1);
 	CHECK_STR(e.user[0].name, "alice");
 	/* Cut anywhere, it is none. */
 	for (i = 0; i < strlen(GOOD); i++) {
@@ -518,6 +827,12 @@ test_corrupt(void)
 		strcat(big, "fail 1000000 0123456789abcdef\n");
 	strcat(big, "end\n");
 	test_corrupt_one(big, strlen(big));
+	/* One attempt more than a record holds. */
+	strcpy(big, "pop3d-penalty 1\n");
+	for (i = 0; i <= PENALTY_ATTEMPTS_MAX; i++)
+		strcat(big, "try 1000000 0123456789abcdef\n");
+	strcat(big, "end\n");
+	test_corrupt_one(big, strlen(big));
 	/* Binary garbage. */
 	for (i = 0; i < 4096; i++)
 		big[i] = (char)(i * 7919 >> 3);
@@ -530,10 +845,15 @@ test_names(void)
 	struct penalty_conf	c;
 	struct penalty_entry	e;
 	char			longname[64];
-	int			fd, blocked, i, ok = 1;
+	long long		token;
+	int			fd, blocked, state, i, ok = 1;
 	const char		*bad[] = {
 		"", ".", "..", "../x", "a/b", "1.2.3.4/", "/etc/passwd",
 		".lock", ".swept", "..1", "ABCD::1", "1.2.3.4\n", "x",
+		/* Only 0-9 a-f . : but no address, or not as addr_format
+		 * writes it. */
+		"bc", "dead", "add", "cafe", "1.2.3", "1.2.3.4.5", "::0001",
+		"2001:db8:0::1", "::ffff:192.0.2.1", "1:2:3:4:5:6:7:8:9",
 		longname,
 	};
 
@@ -548,6 +868,12 @@ test_names(void)
 		if (penalty_fail(&c, bad[i], "a", T0, &blocked) != -1 ||
 		    errno != EINVAL)
 			ok = 0;
+		if (penalty_attempt(&c, bad[i], "a", T0, &state,
+		    &token) != -1 || errno != EINVAL)
+			ok = 0;
+		if (penalty_settle(&c, bad[i], "a", T0, T0, 1,
+		    &blocked) != -1 || errno != EINVAL)
+			ok = 0;
 		if (penalty_hostile(&c, bad[i], T0) != -1 || errno != EINVAL)
 			ok = 0;
 		if (penalty_clear(c.dir, bad[i]) != -1 || errno != EINVAL)
@@ -557,6 +883,10 @@ test_names(void)
 			ok = 0;
 		if (conn_slot_count(c.dir, bad[i]) != -1 || errno != EINVAL)
 			ok = 0;
+		if (!ok) {
+			printf("# bad name accepted: \"%s\"\n", bad[i]);
+			break;
+		}
 	}
 	CHECK(ok);
 	/* Nothing was written anywhere. */
@@ -569,8 +899,48 @@ test_names(void)
 	    PENALTY_HOSTILE);
 	CHECK(penalty_hostile(&c, "::1", T0) == 0);
 	CHECK(why_at(&c, "::1", T0) == PENALTY_HOSTILE);
+	CHECK(penalty_hostile(&c, "255.255.255.255", T0) == 0);
+	/* A /64 prefix as the front may name an IPv6 client. */
+	CHECK(penalty_hostile(&c, "2001:db8:1:2::", T0) == 0);
+	CHECK(why_at(&c, "2001:db8:1:2::", T0) == PENALTY_HOSTILE);
+	CHECK(conn_slot_take(c.dir, "2001:db8:1:2::", 1, &fd) == 1);
+	CHECK(conn_slot_release(c.dir, "2001:db8:1:2::", fd) == 0);
 	longname[47] = '\0';
-	CHECK(penalty_hostile(&c, longname, T0) == 0);
+	CHECK(penalty_hostile(&c, longname, T0) == -1 && errno == EINVAL);
+}
+
+/* Files named almost like addresses: sweep, clear and list leave them. */
+static void
+test_names_kept(void)
+{
+	struct penalty_conf	c;
+	char			dir[128];
+	const char		*junk[] = { "bc", "dead", "add", "::0001" };
+	size_t			i;
+	int			ok = 1;
+
+	conf_new(&c, "namekeep");
+	for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+		if (put(c.dir, junk[i], DEAD, strlen(DEAD)) == -1)
+			ok = 0;
+	CHECK(ok);
+	CHECK(penalty_hostile(&c, ADDR, T0) == 0);
+	CHECK(penalty_sweep(&c, T0 + 5000) == 1);
+	CHECK(penalty_clear(c.dir, NULL) == 0);
+	for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+		if (!exists(c.dir, junk[i]))
+			ok = 0;
+	CHECK(ok);
+	/* Nor does the connection sweep. */
+	snprintf(dir, sizeof(dir), "%s/connkeep", base);
+	for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+		if (put(dir, junk[i], "", 0) == -1)
+			ok = 0;
+	CHECK(ok && conn_sweep(dir, T0) == 0);
+	for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+		if (!exists(dir, junk[i]))
+			ok = 0;
+	CHECK(ok);
 }
 
 static void
@@ -646,15 +1016,14 @@ test_list(void)
 	CHECK(penalty_list(c.dir, 600, T0, list_fn, &s) == 0 && s.n == 1);
 }
 
-#define DEAD	"pop3d-penalty 1\nfail 1 0000000000000001\nend\n"
-
 static void
 test_sweep(void)
 {
 	struct penalty_conf	c;
 	struct stat		st;
+	long long		token;
 	char			text[64];
-	int			i, ok = 1;
+	int			i, state, ok = 1;
 
 	conf_new(&c, "sweep");
 	CHECK(penalty_sweep(&c, T0) == 0);	/* nothing to sweep */
@@ -666,31 +1035,266 @@ test_sweep(void)
 	CHECK(put(c.dir, "192.0.2.5", "junk", 4) == 0);
 	CHECK(put(c.dir, ".192.0.2.6.AbC123", "tmp", 3) == 0);
 	CHECK(put(c.dir, ".keep", "x", 1) == 0);
-	/* .1 and .3 have left the window, .5 is corrupt; .2 and .4 live. */
-	CHECK(penalty_sweep(&c, T0 + 2000) == 3);
-	CHECK(!exists(c.dir, "192.0.2.1") && !exists(c.dir, "192.0.2.3"));
-	CHECK(!exists(c.dir, "192.0.2.5"));
+	CHECK(penalty_attempt(&c, "192.0.2.7", "x", T0 + 1000, &state,
+	    &token) == 0 && state == PENALTY_NONE);
+	/*
+	 * .1 and .3 have left this connection's window, but a rule may give
+	 * their addresses a longer one: they stay.  .5 is corrupt, .7's
+	 * attempt has outlived PENALTY_ATTEMPT_TTL; .2 and .4 live.
+	 */
+	CHECK(penalty_sweep(&c, T0 + 2000) == 2);
+	CHECK(!exists(c.dir, "192.0.2.5") && !exists(c.dir, "192.0.2.7"));
+	CHECK(exists(c.dir, "192.0.2.1") && exists(c.dir, "192.0.2.3"));
 	CHECK(exists(c.dir, "192.0.2.2") && exists(c.dir, "192.0.2.4"));
 	CHECK(!exists(c.dir, ".192.0.2.6.AbC123"));
 	CHECK(exists(c.dir, ".keep") && exists(c.dir, ".lock"));
-	/* .4 is dead by T0 + 2100, but the last sweep is too recent. */
-	CHECK(penalty_sweep(&c, T0 + 2100) == 0);
-	CHECK(exists(c.dir, "192.0.2.4"));
+	/* A rule's window of a day: .1's failure still counts there. */
+	c.window = DAY;
+	CHECK(failures_at(&c, "192.0.2.1", T0 + 2000) == 1);
+	c.window = 600;
+	/* The last sweep is too recent (sweeps run once per window). */
 	CHECK(penalty_sweep(&c, T0 + 2599) == 0);
-	CHECK(penalty_sweep(&c, T0 + 2600) == 1);
-	CHECK(!exists(c.dir, "192.0.2.4") && exists(c.dir, "192.0.2.2"));
+	/* The hostile block has ended; the failures are younger than a day. */
+	CHECK(penalty_sweep(&c, T0 + 4600) == 1);
+	CHECK(!exists(c.dir, "192.0.2.2") && exists(c.dir, "192.0.2.1"));
+	CHECK(penalty_sweep(&c, T0 + 400 + DAY) == 0);
+	CHECK(penalty_sweep(&c, T0 + 1000 + DAY) == 2);
+	CHECK(!exists(c.dir, "192.0.2.1") && !exists(c.dir, "192.0.2.3"));
+	CHECK(exists(c.dir, "192.0.2.4"));
+	CHECK(penalty_sweep(&c, T0 + 1600 + DAY) == 1);
+	CHECK(!exists(c.dir, "192.0.2.4"));
 
 	/* More dead records than one sweep looks at: the next goes on. */
 	conf_new(&c, "sweepmany");
-	for (i = 0; i < 10001; i++) {
+	for (i = 0; i < PENALTY_SWEEP_MAX + 1; i++) {
 		snprintf(text, sizeof(text), "10.0.%d.%d", i / 256, i % 256);
 		if (put(c.dir, text, DEAD, strlen(DEAD)) == -1)
 			ok = 0;
 	}
 	CHECK(ok);
-	CHECK(penalty_sweep(&c, T0) == 10000);
+	CHECK(penalty_sweep(&c, T0) == PENALTY_SWEEP_MAX);
 	CHECK(penalty_sweep(&c, T0 + 600) == 1);
 	CHECK(penalty_sweep(&c, T0 + 1200) == 0);
+}
+
+/* A penalty_conf for dir with the default settings. */
+static void
+conf_at(struct penalty_conf *c, const char *dir)
+{
+	conf_new(c, "unused");
+	c->dir = dir;
+}
+
+/* Every operation in dir fails with err: 1, or 0 (and says which not). */
+static int
+all_refused(const char *dir, int err)
+{
+	struct penalty_conf	c;
+	struct penalty_entry	e;
+	struct seen		s;
+	time_t			until;
+	long long		tok;
+	int			state, b, fd, n = 0, total = 0;
+
+#define REFUSED(call) do {						\
+	total++;							\
+	errno = 0;							\
+	if ((call) == -1 && errno == err)				\
+		n++;							\
+	else								\
+		printf("# %s in %s: not refused with %s\n", #call,	\
+		    dir, strerror(err));				\
+} while (0)
+	conf_at(&c, dir);
+	memset(&s, 0, sizeof(s));
+	REFUSED(penalty_check(&c, ADDR, T0, &e));
+	REFUSED(penalty_check_user(&c, ADDR, "a", T0, &until));
+	REFUSED(penalty_fail(&c, ADDR, "a", T0, &b));
+	REFUSED(penalty_attempt(&c, ADDR, "a", T0, &state, &tok));
+	REFUSED(penalty_settle(&c, ADDR, "a", T0, T0, 1, &b));
+	REFUSED(penalty_hostile(&c, ADDR, T0));
+	REFUSED(penalty_clear(dir, ADDR));
+	REFUSED(penalty_clear(dir, NULL));
+	REFUSED(penalty_list(dir, 600, T0, list_fn, &s));
+	REFUSED(penalty_sweep(&c, T0));
+	REFUSED(conn_slot_take(dir, ADDR, 3, &fd));
+	REFUSED(conn_slot_count(dir, ADDR));
+	REFUSED(conn_sweep(dir, T0));
+	fd = open("/dev/null", O_RDONLY);
+	REFUSED(conn_slot_release(dir, ADDR, fd));
+#undef REFUSED
+	return n == total;
+}
+
+static void
+test_dir_checks(void)
+{
+	struct penalty_conf	c;
+	char			real[128], link[128], slash[130], bad[128];
+	char			before[4096], after[4096];
+	int			fd;
+
+	/* A symbolic link to a good directory: refused, nothing touched. */
+	snprintf(real, sizeof(real), "%s/real", base);
+	snprintf(link, sizeof(link), "%s/link", base);
+	snprintf(slash, sizeof(slash), "%s/", link);
+	conf_at(&c, real);
+	CHECK(penalty_hostile(&c, ADDR, T0) == 0);
+	CHECK(conn_slot_take(real, ADDR, 1, &fd) == 1);
+	CHECK(symlink("real", link) == 0);
+	CHECK(slurp(real, ADDR, before, sizeof(before)) > 0);
+	CHECK(all_refused(link, ELOOP));
+	CHECK(all_refused(slash, ELOOP));
+	CHECK(slurp(real, ADDR, after, sizeof(after)) > 0);
+	CHECK_STR(before, after);
+	CHECK(conn_slot_count(real, ADDR) == 1);
+	close(fd);
+
+	/* Writable by group or other. */
+	snprintf(bad, sizeof(bad), "%s/groupw", base);
+	CHECK(mkdir(bad, 0700) == 0 && chmod(bad, 0770) == 0);
+	CHECK(all_refused(bad, EPERM));
+	CHECK(chmod(bad, 0702) == 0);
+	CHECK(all_refused(bad, EPERM));
+	CHECK(chmod(bad, 0755) == 0);
+	conf_at(&c, bad);
+	CHECK(penalty_hostile(&c, ADDR, T0) == 0);	/* 0755 is fine */
+	CHECK(chmod(bad, 0700) == 0);
+
+	/* Another's directory: refused; root may use a mail uid's. */
+	if (geteuid() == 0) {
+		pid_t	pid;
+		int	status;
+
+		snprintf(bad, sizeof(bad), "%s/other", base);
+		CHECK(mkdir(bad, 0700) == 0 && chown(bad, 65534, 65534) == 0);
+		conf_at(&c, bad);
+		CHECK(penalty_hostile(&c, ADDR, T0) == 0);
+		snprintf(bad, sizeof(bad), "%s/roots", base);
+		CHECK(mkdir(bad, 0755) == 0 && chmod(base, 0711) == 0);
+		if ((pid = fork()) == 0) {
+			conf_at(&c, bad);
+			if (setgid(65534) == -1 || setuid(65534) == -1)
+				_exit(2);
+			_exit(penalty_hostile(&c, ADDR, T0) == -1 &&
+			    errno == EPERM ? 0 : 1);
+		}
+		CHECK(pid > 0 && waitpid(pid, &status, 0) == pid &&
+		    WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		CHECK(access(path_of(bad, ".lock"), F_OK) == -1);
+		CHECK(chmod(base, 0700) == 0);
+	} else
+		CHECK(all_refused("/", EPERM));
+
+	/* Not a directory; a FIFO is not even opened (it would hang). */
+	CHECK(put(base, "file", "x", 1) == 0);
+	CHECK(all_refused(path_of(base, "file"), ENOTDIR));
+	CHECK(mkfifo(path_of(base, "fifo"), 0600) == 0);
+	CHECK(all_refused(path_of(base, "fifo"), ENOTDIR));
+}
+
+/* A process holding dir/.lock: its pid, once it holds it, or -1. */
+static pid_t
+lock_holder(const char *dir, int ms)
+{
+	struct flock	fl;
+	struct timespec	ts = { ms / 1000, ms % 1000 * 1000000L };
+	pid_t		pid;
+	int		p[2], fd;
+	char		x;
+
+	if (pipe(p) == -1 || (pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		close(p[0]);
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if ((fd = open(path_of(dir, ".lock"), O_RDWR)) == -1 ||
+		    fcntl(fd, F_OFD_SETLKW, &fl) == -1 ||
+		    write(p[1], "y", 1) != 1)
+			_exit(1);
+		if (ms == 0)
+			hold();
+		nanosleep(&ts, NULL);
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &x, 1) != 1)
+		pid = -1;
+	close(p[0]);
+	return pid;
+}
+
+static long long
+ms_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+test_lock_timeout(void)
+{
+	struct penalty_conf	c;
+	long long		t, tok;
+	pid_t			pid;
+	int			blocked, state, status;
+
+	/* A guard: a wait without end kills the tester. */
+	alarm(30);
+	conf_new(&c, "timeout");
+	CHECK(penalty_hostile(&c, ADDR, T0) == 0);
+	CHECK((pid = lock_holder(c.dir, 0)) > 0);
+	t = ms_now();
+	CHECK(penalty_fail(&c, ADDR, "x", T0, &blocked) == -1 &&
+	    errno == ETIMEDOUT);
+	t = ms_now() - t;
+	printf("# gave up after %lld ms\n", t);
+	CHECK(t >= PENALTY_LOCK_TIMEOUT_MS - 10 &&
+	    t < PENALTY_LOCK_TIMEOUT_MS + 1000);
+	CHECK(penalty_attempt(&c, ADDR, "x", T0, &state, &tok) == -1 &&
+	    errno == ETIMEDOUT);
+	CHECK(penalty_clear(c.dir, ADDR) == -1 && errno == ETIMEDOUT);
+	/* Readers take no lock. */
+	CHECK(why_at(&c, ADDR, T0) == PENALTY_HOSTILE);
+	kill(pid, SIGKILL);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(penalty_fail(&c, ADDR, "x", T0, &blocked) == 0);
+	/* A holder that lets go within the time: the update waits. */
+	CHECK((pid = lock_holder(c.dir, 300)) > 0);
+	t = ms_now();
+	CHECK(penalty_fail(&c, ADDR, "x", T0, &blocked) == 0);
+	CHECK(ms_now() - t >= 200);
+	CHECK(failures_at(&c, ADDR, T0) == 2);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	alarm(0);
+}
+
+static void
+test_clear_nolock(void)
+{
+	struct penalty_conf	c;
+	struct seen		s;
+
+	conf_new(&c, "nolock");
+	CHECK(put(c.dir, ADDR, GOOD, strlen(GOOD)) == 0);
+	/* Readers and clear create no file. */
+	CHECK(why_at(&c, ADDR, T0) == PENALTY_HOSTILE);
+	memset(&s, 0, sizeof(s));
+	CHECK(penalty_list(c.dir, 600, T0, list_fn, &s) == 0 && s.n == 1);
+	CHECK(penalty_clear(c.dir, "192.0.2.2") == -1 && errno == ENOENT);
+	CHECK(!exists(c.dir, ".lock"));
+	CHECK(penalty_clear(c.dir, ADDR) == 1);
+	CHECK(!exists(c.dir, ".lock") && !exists(c.dir, ADDR));
+	CHECK(put(c.dir, ADDR, GOOD, strlen(GOOD)) == 0);
+	CHECK(put(c.dir, "192.0.2.2", GOOD, strlen(GOOD)) == 0);
+	CHECK(penalty_clear(c.dir, NULL) == 2);
+	CHECK(!exists(c.dir, ".lock"));
+	CHECK(penalty_clear(c.dir, NULL) == 0);
+	CHECK(!exists(c.dir, ".lock"));
 }
 
 /* Each child records 25 failures: how many of them blocked, or 255. */
@@ -793,8 +1397,7 @@ test_conn(void)
 		if (conn_slot_take(dir, ADDR, 1, &extra) != 1 ||
 		    write(p[1], "y", 1) != 1)
 			_exit(1);
-		for (;;)
-			pause();
+		hold();
 	}
 	close(p[1]);
 	CHECK(pid > 0 && read(p[0], &c, 1) == 1 && c == 'y');
@@ -814,6 +1417,168 @@ test_conn(void)
 	CHECK(conn_slot_count(dir, ADDR) == 1);
 	close(fd[0]);
 	close(fd[1]);
+}
+
+/* A process holding a slot of addr in dir until killed: pid, or -1. */
+static pid_t
+slot_holder(const char *dir, const char *addr)
+{
+	pid_t	pid;
+	int	p[2], fd;
+	char	x;
+
+	if (pipe(p) == -1 || (pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		close(p[0]);
+		if (conn_slot_take(dir, addr, 5, &fd) != 1 ||
+		    write(p[1], "y", 1) != 1)
+			_exit(1);
+		hold();
+	}
+	close(p[1]);
+	if (read(p[0], &x, 1) != 1)
+		pid = -1;
+	close(p[0]);
+	return pid;
+}
+
+static int
+killed(pid_t pid)
+{
+	int	status;
+
+	return kill(pid, SIGKILL) == 0 && waitpid(pid, &status, 0) == pid;
+}
+
+static void
+test_conn_release(void)
+{
+	char	dir[128];
+	int	fd[2];
+	pid_t	pid;
+
+	snprintf(dir, sizeof(dir), "%s/connrel", base);
+	CHECK(conn_slot_release(dir, ADDR, -1) == 0);
+	/* The last holder removes the file. */
+	CHECK(conn_slot_take(dir, ADDR, 3, &fd[0]) == 1);
+	CHECK(exists(dir, ADDR));
+	CHECK(conn_slot_release(dir, ADDR, fd[0]) == 0);
+	CHECK(!exists(dir, ADDR));
+	CHECK(fcntl(fd[0], F_GETFD) == -1 && errno == EBADF);
+	/* Not the last: the file stays for the other. */
+	CHECK(conn_slot_take(dir, ADDR, 3, &fd[0]) == 1);
+	CHECK(conn_slot_take(dir, ADDR, 3, &fd[1]) == 1);
+	CHECK(conn_slot_release(dir, ADDR, fd[0]) == 0);
+	CHECK(exists(dir, ADDR) && conn_slot_count(dir, ADDR) == 1);
+	CHECK(conn_slot_release(dir, ADDR, fd[1]) == 0);
+	CHECK(!exists(dir, ADDR));
+	/* Nor when another process holds one. */
+	CHECK((pid = slot_holder(dir, ADDR)) > 0);
+	CHECK(conn_slot_take(dir, ADDR, 3, &fd[0]) == 1);
+	CHECK(conn_slot_release(dir, ADDR, fd[0]) == 0);
+	CHECK(exists(dir, ADDR) && conn_slot_count(dir, ADDR) == 1);
+	CHECK(killed(pid));
+	CHECK(conn_slot_count(dir, ADDR) == 0);
+	/* A child forked with the slot still holds it. */
+	CHECK(conn_slot_take(dir, ADDR, 3, &fd[0]) == 1);
+	if ((pid = fork()) == 0)
+		hold();
+	CHECK(pid > 0 && conn_slot_release(dir, ADDR, fd[0]) == 0);
+	CHECK(exists(dir, ADDR) && conn_slot_count(dir, ADDR) == 1);
+	CHECK(killed(pid));
+	/* Left behind, as by a killed process: the sweep's job. */
+	CHECK(exists(dir, ADDR) && conn_slot_count(dir, ADDR) == 0);
+	CHECK(conn_sweep(dir, T0) == 1 && !exists(dir, ADDR));
+}
+
+static void
+test_conn_sweep(void)
+{
+	char	dir[128], name[32];
+	pid_t	pid[3];
+	int	i, fd, ok = 1;
+
+	snprintf(dir, sizeof(dir), "%s/connsweep", base);
+	CHECK(conn_sweep(dir, T0) == 0 && access(dir, F_OK) == -1);
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "10.0.0.%d", i + 1);
+		if ((pid[i] = slot_holder(dir, name)) <= 0)
+			ok = 0;
+	}
+	CHECK(ok);
+	CHECK(put(dir, ".keep", "x", 1) == 0);
+	CHECK(killed(pid[0]) && killed(pid[1]));
+	CHECK(exists(dir, "10.0.0.1") && exists(dir, "10.0.0.2"));
+	CHECK(conn_sweep(dir, T0) == 2);
+	CHECK(!exists(dir, "10.0.0.1") && !exists(dir, "10.0.0.2"));
+	/* A held one stays, and so does what is not a slot file. */
+	CHECK(exists(dir, "10.0.0.3") && conn_slot_count(dir, "10.0.0.3") == 1);
+	CHECK(exists(dir, ".keep"));
+	/* One sweep per interval. */
+	CHECK(conn_slot_take(dir, "10.0.0.4", 1, &fd) == 1);
+	close(fd);
+	CHECK(conn_sweep(dir, T0 + CONN_SWEEP_INTERVAL - 1) == 0);
+	CHECK(exists(dir, "10.0.0.4"));
+	CHECK(conn_sweep(dir, T0 + CONN_SWEEP_INTERVAL) == 1);
+	CHECK(!exists(dir, "10.0.0.4"));
+	CHECK(killed(pid[2]));
+
+	/* More than one sweep looks at: the next goes on. */
+	snprintf(dir, sizeof(dir), "%s/connmany", base);
+	for (i = 0; i < PENALTY_SWEEP_MAX + 1; i++) {
+		snprintf(name, sizeof(name), "10.1.%d.%d", i / 256, i % 256);
+		if (put(dir, name, "", 0) == -1)
+			ok = 0;
+	}
+	CHECK(ok);
+	CHECK(conn_sweep(dir, T0) == PENALTY_SWEEP_MAX);
+	CHECK(conn_sweep(dir, T0 + CONN_SWEEP_INTERVAL) == 1);
+	CHECK(conn_sweep(dir, T0 + 2 * CONN_SWEEP_INTERVAL) == 0);
+}
+
+/*
+ * A remover holds every octet of the file when a taker comes, then
+ * unlinks it: the taker waits, and takes its slot in the new file.
+ */
+static void
+test_conn_race(void)
+{
+	struct timespec	nap = { 0, 200 * 1000000L };
+	struct flock	fl;
+	char		dir[128];
+	pid_t		pid;
+	int		p[2], rfd, fd;
+	signed char	r = -9;
+
+	snprintf(dir, sizeof(dir), "%s/connrace", base);
+	CHECK(put(dir, ADDR, "", 0) == 0);
+	CHECK((rfd = open(path_of(dir, ADDR), O_RDWR)) != -1);
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_len = CONN_PER_ADDRESS_MAX + 1;
+	CHECK(fcntl(rfd, F_OFD_SETLK, &fl) == 0);
+	CHECK(pipe(p) == 0);
+	if ((pid = fork()) == 0) {
+		close(p[0]);
+		close(rfd);	/* else the remover's lock lives on in us */
+		r = conn_slot_take(dir, ADDR, 1, &fd);
+		if (write(p[1], &r, 1) != 1)
+			_exit(1);
+		hold();
+	}
+	close(p[1]);
+	nanosleep(&nap, NULL);
+	CHECK(unlink(path_of(dir, ADDR)) == 0);
+	close(rfd);
+	CHECK(read(p[0], &r, 1) == 1);
+	close(p[0]);
+	CHECK(r == 1);
+	CHECK(exists(dir, ADDR) && conn_slot_count(dir, ADDR) == 1);
+	CHECK(conn_slot_take(dir, ADDR, 1, &fd) == 0);
+	CHECK(killed(pid));
+	CHECK(conn_slot_count(dir, ADDR) == 0);
 }
 
 static int
@@ -846,8 +1611,19 @@ main(void)
 	test_clear();
 	test_list();
 	test_sweep();
+	test_names_kept();
+	test_dir_checks();
+	test_clear_nolock();
+	test_lock_timeout();
+	test_attempt();
+	test_attempt_ttl();
+	test_attempt_user();
+	test_attempt_parallel();
 	test_concurrent();
 	test_conn();
+	test_conn_release();
+	test_conn_sweep();
+	test_conn_race();
 	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return check_done();
 }

@@ -34,7 +34,8 @@ ALL_CFLAGS = $(OPT) $(HARDEN) $(WARN) $(DEFS) -Ilib -Imaildrop \
 	     $(CDB_CFLAGS) $(MD_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPT) $(LDHARDEN) $(LDFLAGS)
 
-LIB_SRC	= lib/atomic.c lib/io.c lib/log.c lib/num.c lib/pop3.c
+LIB_SRC	= lib/atomic.c lib/io.c lib/log.c lib/num.c lib/pop3.c \
+	  lib/privdrop.c
 MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \
 	  maildrop/uidl.c maildrop/wire.c
 LIB_OBJ	= $(LIB_SRC:%.c=$(O)/%.o)
@@ -50,6 +51,7 @@ UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log
 include front/front.mk
 include auth/auth.mk
 include policy/policy.mk
+include tls/tls.mk
 
 UNIT_BIN = $(UNIT:%=$(O)/tests/%)
 

@@ -32,6 +32,7 @@
 #include "pop3d_limits.h"
 #include "preauth.h"
 #include "privdrop.h"
+#include "starttls.h"
 
 #define DEFAULT_GREETING	"POP3 server ready"
 #define DEFAULT_PREAUTH_USER	"pop3d"
@@ -41,9 +42,14 @@ struct front {
 	struct preauth_settings	 pa;
 	struct access		 acc;
 	struct privdrop		 pd;
+	struct starttls		 tls;
 	char			**authargv;
 	char			 remote[INET6_ADDRSTRLEN];
+	char			 relay[PATH_MAX];
 	unsigned		 auth_delay, max_failures, failures;
+	int			 cleartext;	/* POP3D_CLEARTEXT */
+	int			 implicit;	/* -t: TLS before the greeting */
+	const char		*cert;		/* POP3D_TLS_CERT */
 	const char		*mech;
 	const char		*end;
 };
@@ -119,6 +125,62 @@ remote_find(struct front *f)
 		die(111, "setenv: %s", strerror(errno));
 }
 
+/*
+ * The TLS settings the front itself reads; the relay reads the rest
+ * (pop3d-tls.8).  The relay is POP3D_TLS_RELAY, else pop3d-tls beside
+ * this program.
+ */
+static int
+tls_settings(struct front *f)
+{
+	const char	*relay;
+	char		*slash;
+	ssize_t		 n;
+	int		 bad = 0;
+
+	bad |= env_text_strict("POP3D_TLS_CERT", PATH_MAX - 1, &f->cert) == -1;
+	bad |= env_flag_strict("POP3D_TLS_REQUIRED", 0,
+	    &f->pa.tls_required) == -1;
+	bad |= env_text_strict("POP3D_TLS_RELAY", PATH_MAX - 1, &relay) == -1;
+	if (bad)
+		return -1;
+	if (f->cert != NULL && *f->cert == '\0')
+		f->cert = NULL;
+	if (relay != NULL && *relay != '\0')
+		strcpy(f->relay, relay);	/* checked: fits */
+	else {
+		n = readlink("/proc/self/exe", f->relay,
+		    sizeof(f->relay) - sizeof("/pop3d-tls"));
+		f->relay[n > 0 ? n : 0] = '\0';
+		if ((slash = strrchr(f->relay, '/')) != NULL)
+			strcpy(slash, "/pop3d-tls");
+		else
+			strcpy(f->relay, "pop3d-tls");
+	}
+	f->tls.relay = f->relay;
+	if ((f->implicit || f->pa.tls_required) && f->cert == NULL) {
+		log_warn("bad setting: %s without POP3D_TLS_CERT",
+		    f->implicit ? "-t" : "POP3D_TLS_REQUIRED");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * What TLS changes: under TLS, USER/PASS is fine and STLS is not offered;
+ * without it, cleartext login needs POP3D_CLEARTEXT or loopback, and
+ * POP3D_TLS_REQUIRED forbids it (and APOP) outright.
+ */
+static void
+front_tls_policy(struct front *f)
+{
+	struct preauth_settings	*pa = &f->pa;
+
+	pa->cleartext = pa->tls || (!pa->tls_required && (f->cleartext ||
+	    remote_is_loopback(f->remote)));
+	pa->stls = f->cert != NULL && !pa->tls;
+}
+
 /* Every setting, strictly: a bad one refuses the connection. */
 static void
 settings_read(struct front *f)
@@ -126,7 +188,7 @@ settings_read(struct front *f)
 	struct preauth_settings	*pa = &f->pa;
 	uint64_t		 idle, login, delay, failures, ldelay;
 	const char		*user, *dir, *ldelay_s;
-	int			 cleartext, bad = 0;
+	int			 bad = 0;
 
 	if (env_text_strict("POP3D_GREETING", GREETING_MAX * 4,
 	    &pa->greeting) == -1)
@@ -138,7 +200,8 @@ settings_read(struct front *f)
 		pa->greeting = DEFAULT_GREETING;
 	}
 	bad |= env_flag_strict("POP3D_APOP", 0, &pa->apop) == -1;
-	bad |= env_flag_strict("POP3D_CLEARTEXT", 0, &cleartext) == -1;
+	bad |= env_flag_strict("POP3D_CLEARTEXT", 0, &f->cleartext) == -1;
+	bad |= tls_settings(f) == -1;
 	bad |= env_num_strict("POP3D_IDLE_TIMEOUT", POP3_IDLE_DEFAULT,
 	    POP3_IDLE_MIN, POP3_IDLE_MAX, &idle) == -1;
 	bad |= env_num_strict("POP3D_LOGIN_TIMEOUT", LOGIN_TIMEOUT_DEFAULT, 1,
@@ -174,7 +237,7 @@ settings_read(struct front *f)
 		refuse("bad settings");
 	pa->idle_ms = (int)idle * 1000;
 	pa->login_ms = (int)login * 1000;
-	pa->cleartext = cleartext || remote_is_loopback(f->remote);
+	front_tls_policy(f);
 	f->auth_delay = (unsigned)delay;
 	f->max_failures = (unsigned)failures;
 	if (privdrop_prepare(&f->pd, user != NULL ? user :
@@ -315,6 +378,27 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 	return 0;
 }
 
+/*
+ * STLS: with the relay ready, the pre-login process says +OK and ends;
+ * 1 then.  Without it, [SYS/TEMP] and the dialogue goes on: 0.
+ */
+static int
+front_stls(struct front *f, int ipc)
+{
+	char	verdict = VERDICT_TEMP;
+
+	if (f->pa.stls && starttls_spawn(&f->tls) == 0)
+		verdict = VERDICT_TLS;
+	if (ipc_send(ipc, IPC_VERDICT, &verdict, 1) == -1) {
+		f->end = "preauth-end";
+		return 1;
+	}
+	if (verdict != VERDICT_TLS)
+		return 0;
+	f->end = "stls";
+	return 1;
+}
+
 /* Reads the pre-login process's messages until the session is over. */
 static void
 front_serve(struct front *f, int ipc)
@@ -329,6 +413,10 @@ front_serve(struct front *f, int ipc)
 		}
 		if (msg[0] == IPC_HOSTILE && n == 1)
 			front_hostile(f);
+		else if (msg[0] == IPC_STLS && n == 1) {
+			if (front_stls(f, ipc))
+				return;
+		}
 		else if (msg[0] == IPC_CRED) {
 			if (front_login(f, ipc, msg, n))
 				return;
@@ -350,7 +438,8 @@ front_await(const struct front *f, int ipc)
 	time_t		until = time(NULL) + 5;
 
 	if (strcmp(f->end, "auth-failures") != 0 &&
-	    strcmp(f->end, "crash") != 0 && strcmp(f->end, "blocked") != 0)
+	    strcmp(f->end, "crash") != 0 && strcmp(f->end, "blocked") != 0 &&
+	    strcmp(f->end, "stls") != 0)
 		return;
 	/* Whatever it sends now is read and dropped; EOF is the goodbye. */
 	while (time(NULL) < until && poll(&pfd, 1, 1000) >= 0)
@@ -358,32 +447,16 @@ front_await(const struct front *f, int ipc)
 			break;
 }
 
-int
-main(int argc, char **argv)
+/*
+ * One pre-login process, served until the dialogue ends: by a login, an
+ * end, or STLS (f->end says which).
+ */
+static void
+front_preauth(struct front *f)
 {
-	struct front	f;
-	struct logline	l;
-	int		sp[2];
-	pid_t		child;
+	int	sp[2];
+	pid_t	child;
 
-	log_init(argv[0]);
-	memset(&f, 0, sizeof(f));
-	if (argc < 3) {
-		log_warn("usage: pop3d hostname authprog [args...]");
-		return 2;
-	}
-	if (!hostname_ok(argv[1]))
-		refuse("the host name must be letters, digits, dots, dashes");
-	f.pa.hostname = argv[1];
-	f.authargv = argv + 2;
-	signal(SIGPIPE, SIG_IGN);
-	remote_find(&f);
-	access_rules(&f.acc, f.remote);
-	settings_read(&f);
-	access_admit(&f.acc);
-	if (f.pa.apop && preauth_timestamp(f.pa.timestamp,
-	    sizeof(f.pa.timestamp), f.pa.hostname) == -1)
-		refuse("no random APOP timestamp");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1 ||
 	    (child = fork()) == -1)
 		refuse(strerror(errno));
@@ -394,19 +467,85 @@ main(int argc, char **argv)
 		    close_range(4, ~0U, 0) == -1 ||
 		    prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
 			die(111, "pre-login setup: %s", strerror(errno));
-		privdrop_apply(&f.pd);
-		preauth_run(&f.pa, 3);
+		privdrop_apply(&f->pd);
+		preauth_run(&f->pa, 3);
 	}
 	close(sp[1]);
-	front_serve(&f, sp[0]);
-	front_await(&f, sp[0]);
+	front_serve(f, sp[0]);
+	front_await(f, sp[0]);
 	close(sp[0]);
 	kill(child, SIGKILL);
 	while (waitpid(child, NULL, 0) == -1 && errno == EINTR)
 		;
+}
+
+/* The handshake, after STLS or at once (-t): 0, or -1 to end. */
+static int
+front_tls(struct front *f)
+{
+	if (f->implicit && starttls_spawn(&f->tls) == -1)
+		return -1;
+	if (starttls_attach(&f->tls, f->remote) == -1)
+		return -1;
+	f->pa.tls = 1;
+	f->pa.greet = f->implicit;
+	front_tls_policy(f);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct front	f;
+	struct logline	l;
+	int		ch;
+
+	log_init(argv[0]);
+	memset(&f, 0, sizeof(f));
+	while ((ch = getopt(argc, argv, "+t")) != -1) {
+		if (ch != 't') {
+			log_warn("usage: pop3d [-t] hostname authprog [args...]");
+			return 2;
+		}
+		f.implicit = 1;
+	}
+	argc -= optind - 1;
+	argv += optind - 1;
+	if (argc < 3) {
+		log_warn("usage: pop3d [-t] hostname authprog [args...]");
+		return 2;
+	}
+	if (!hostname_ok(argv[1]))
+		refuse("the host name must be letters, digits, dots, dashes");
+	f.pa.hostname = argv[1];
+	f.pa.greet = 1;
+	f.authargv = argv + 2;
+	signal(SIGPIPE, SIG_IGN);
+	remote_find(&f);
+	access_rules(&f.acc, f.remote);
+	settings_read(&f);
+	access_admit(&f.acc);
+	if (f.pa.apop && preauth_timestamp(f.pa.timestamp,
+	    sizeof(f.pa.timestamp), f.pa.hostname) == -1)
+		refuse("no random APOP timestamp");
+	if (f.implicit && front_tls(&f) == -1)
+		f.end = "tls-failed";
+	else
+		for (;;) {
+			front_preauth(&f);
+			if (strcmp(f.end, "stls") != 0)
+				break;
+			if (front_tls(&f) == -1) {
+				f.end = "tls-failed";
+				break;
+			}
+		}
 	access_end(&f.acc);
+	starttls_end(&f.tls);
 	logline_start(&l, "end");
 	logline_str(&l, "remote", f.remote);
+	if (f.pa.tls)
+		logline_str(&l, "tls", f.tls.protocol);
 	logline_num(&l, "auth_failures", f.failures);
 	logline_str(&l, "end", f.end);
 	logline_emit(&l);

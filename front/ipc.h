@@ -14,6 +14,7 @@
 /* From the pre-login process. */
 #define IPC_CRED	'C'	/* mech octet, then user\0secret\0 */
 #define IPC_HOSTILE	'H'	/* no payload: a hostile line, session ends */
+#define IPC_STLS	'S'	/* no payload: the client asked for STLS */
 
 /* From the front: IPC_VERDICT with one of the octets below. */
 #define IPC_VERDICT	'V'
@@ -24,6 +25,7 @@
 #define VERDICT_DELAY	'D'	/* user blocked from here: [LOGIN-DELAY], go on */
 #define VERDICT_BLOCK	'B'	/* address now blocked: [LOGIN-DELAY], close */
 #define VERDICT_BUSY	'Y'	/* logins in flight at the limit: go on */
+#define VERDICT_TLS	'G'	/* to IPC_STLS: the relay is ready, say +OK */
 
 /* Mechanisms in IPC_CRED, as AUTHMECH names them. */
 #define MECH_USER	'U'

@@ -47,6 +47,8 @@ cmd_capa(void *ctx, struct pop3_cmd *cmd)
 	out_line(pa->out, "+OK capability list follows");
 	if (set->cleartext)
 		out_str(pa->out, "USER\r\n");
+	if (set->stls)
+		out_str(pa->out, "STLS\r\n");
 	out_str(pa->out, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\n");
 	if (set->expire != NULL)
@@ -76,12 +78,25 @@ user_copy(struct preauth *pa, const char *name)
 	return 0;
 }
 
+/* A login before TLS where the operator requires it: refused, said so. */
+static int
+tls_missing(struct preauth *pa)
+{
+	if (!pa->set->tls_required || pa->set->tls)
+		return 0;
+	out_line(pa->out, "-ERR [AUTH] TLS is required on this connection:"
+	    " use STLS first");
+	return 1;
+}
+
 static enum pop3_next
 cmd_user(void *ctx, struct pop3_cmd *cmd)
 {
 	struct preauth	*pa = ctx;
 
 	pa->have_user = 0;
+	if (tls_missing(pa))
+		return POP3_CONTINUE;
 	if (!pa->set->cleartext) {
 		out_line(pa->out, "-ERR [AUTH] cleartext login is not allowed"
 		    " on this connection");
@@ -183,6 +198,8 @@ cmd_apop(void *ctx, struct pop3_cmd *cmd)
 	size_t		 i;
 
 	pa->have_user = 0;
+	if (tls_missing(pa))
+		return POP3_CONTINUE;
 	if (!pa->set->apop) {
 		out_line(pa->out, "-ERR APOP is not offered");
 		return POP3_CONTINUE;
@@ -211,6 +228,41 @@ cmd_apop(void *ctx, struct pop3_cmd *cmd)
 	return login(pa, cmd, MECH_APOP, digest, 32);
 }
 
+/*
+ * STLS (RFC 2595): the front starts the relay; on its word the +OK goes
+ * out and this process ends, having read nothing past the STLS line.
+ * Whatever the client sent after it stays in the socket for the relay,
+ * which takes it for a TLS handshake: plaintext injected there is never
+ * run as a command.  A fresh pre-login process serves the TLS session.
+ */
+static enum pop3_next
+cmd_stls(void *ctx, struct pop3_cmd *cmd)
+{
+	struct preauth	*pa = ctx;
+	char		 msg[IPC_MAX];
+	int		 n;
+
+	(void)cmd;
+	if (!pa->set->stls) {
+		out_line(pa->out, pa->set->tls ? "-ERR TLS is already active" :
+		    "-ERR STLS is not offered");
+		return POP3_CONTINUE;
+	}
+	out_flush(pa->out);
+	if (ipc_send(pa->ipc, IPC_STLS, NULL, 0) == -1 ||
+	    (n = ipc_recv(pa->ipc, msg)) <= 0)
+		_exit(0);
+	if (n != 2 || msg[0] != IPC_VERDICT)
+		_exit(111);
+	if (msg[1] != VERDICT_TLS) {
+		out_line(pa->out, "-ERR [SYS/TEMP] TLS is not available now;"
+		    " try again later");
+		return POP3_CONTINUE;
+	}
+	out_line(pa->out, "+OK begin TLS negotiation");
+	return POP3_END;
+}
+
 static enum pop3_next
 cmd_quit(void *ctx, struct pop3_cmd *cmd)
 {
@@ -226,6 +278,7 @@ static const struct pop3_verb auth_verbs[] = {
 	{ "USER", 1, 1, "USER name", cmd_user },
 	{ "PASS", 1, POP3_CMD_MAX, "PASS password", cmd_pass },
 	{ "APOP", 2, 2, "APOP name digest", cmd_apop },
+	{ "STLS", 0, 0, "STLS", cmd_stls },
 	{ "QUIT", 0, 0, "QUIT", cmd_quit },
 	{ NULL, 0, 0, NULL, NULL }
 };
@@ -248,9 +301,10 @@ preauth_run(const struct preauth_settings *set, int ipc)
 	in_exact(&in);
 	in_deadline(&in, set->login_ms);
 	out_deadline(&out, set->login_ms);
-	if (set->apop)
+	/* After STLS there is no greeting: the client speaks first. */
+	if (set->greet && set->apop)
 		out_line(&out, "+OK %s %s", set->timestamp, set->greeting);
-	else
+	else if (set->greet)
 		out_line(&out, "+OK %s", set->greeting);
 	end = pop3_run(&in, &out, auth_verbs, &pa);
 	out_flush(&out);

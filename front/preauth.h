@@ -16,6 +16,10 @@ struct preauth_settings {
 	const char	*alt_at;
 	int		 apop;
 	int		 cleartext;	/* USER/PASS allowed here */
+	int		 greet;		/* a greeting (not after STLS) */
+	int		 tls;		/* the connection is under TLS */
+	int		 stls;		/* STLS offered: a certificate, no TLS */
+	int		 tls_required;	/* no login at all without TLS */
 	int		 idle_ms, login_ms;
 	long		 login_delay;	/* -1: not announced */
 	char		 timestamp[HOSTNAME_MAX + 64];	/* APOP's, or "" */

@@ -130,6 +130,18 @@
 #define PREAUTH_AS		(64L * 1024 * 1024)
 
 /*
+ * The front's side of TLS (front/starttls.c).  The relay's status pipe
+ * carries a word and at most three TLS facts; a fact longer than this is
+ * a broken relay.  The relay bounds the handshake itself; the front gives
+ * up on a relay silent for longer than any handshake may take, and one
+ * that has not loaded its certificate in TLS_READY_TIMEOUT seconds.
+ */
+#define TLS_FACT_MAX		255
+#define TLS_STATUS_MAX		(8 + 3 * (32 + TLS_FACT_MAX))
+#define TLS_READY_TIMEOUT	10
+#define TLS_WAIT_TIMEOUT	330
+
+/*
  * The IPv6 prefix that names one client in the penalty box and the
  * connection limit (POP3D_PENALTY_PREFIX6): a site usually gets a /64 or
  * more, so counting single addresses would let it take a fresh one per

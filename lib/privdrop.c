@@ -31,12 +31,13 @@ privdrop_prepare(struct privdrop *pd, const char *user, const char *dir)
 		return 0;
 	}
 	if ((pw = getpwnam(user)) == NULL && (pw = getpwnam("nobody")) == NULL) {
-		log_warn("no user %s and no user nobody for the pre-login"
-		    " process", user);
+		log_warn("no user %s and no user nobody to drop privileges"
+		    " to", user);
 		return -1;
 	}
 	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
-		log_warn("the pre-login user %s must not be root", pw->pw_name);
+		log_warn("the unprivileged user %s must not be root",
+		    pw->pw_name);
 		return -1;
 	}
 	pd->uid = pw->pw_uid;
@@ -47,7 +48,7 @@ privdrop_prepare(struct privdrop *pd, const char *user, const char *dir)
 		log_warn("cannot create %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	/* One the pre-login user could write to would be no jail. */
+	/* One the unprivileged user could write to would be no jail. */
 	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
 	    (st.st_mode & 022) != 0) {
 		log_warn("%s must be a directory owned by root and writable"
@@ -57,10 +58,16 @@ privdrop_prepare(struct privdrop *pd, const char *user, const char *dir)
 	return 0;
 }
 
-static void __attribute__((noreturn))
-privdrop_fail(const char *what)
+static const char *
+privdrop_role(const struct privdrop *pd)
 {
-	die(111, "pre-login privilege drop failed: %s: %s", what,
+	return pd->role != NULL ? pd->role : "pre-login";
+}
+
+static void __attribute__((noreturn))
+privdrop_fail(const struct privdrop *pd, const char *what)
+{
+	die(111, "%s privilege drop failed: %s: %s", privdrop_role(pd), what,
 	    strerror(errno));
 }
 
@@ -70,7 +77,7 @@ privdrop_fail(const char *what)
  * effective, permitted and inheritable emptied.
  */
 static void
-caps_clear(void)
+caps_clear(const struct privdrop *pd)
 {
 	struct __user_cap_header_struct	h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct	d[2];
@@ -78,9 +85,9 @@ caps_clear(void)
 	memset(d, 0, sizeof(d));
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
 	    errno != EINVAL)
-		privdrop_fail("clearing ambient capabilities");
+		privdrop_fail(pd, "clearing ambient capabilities");
 	if (syscall(SYS_capset, &h, d) == -1)
-		privdrop_fail("capset");
+		privdrop_fail(pd, "capset");
 }
 
 static int
@@ -99,12 +106,12 @@ caps_empty(void)
 }
 
 static void
-limit(int resource, rlim_t value, const char *what)
+limit(const struct privdrop *pd, int resource, rlim_t value, const char *what)
 {
 	struct rlimit	rl = { value, value };
 
 	if (setrlimit(resource, &rl) == -1)
-		privdrop_fail(what);
+		privdrop_fail(pd, what);
 }
 
 void
@@ -113,28 +120,29 @@ privdrop_apply(const struct privdrop *pd)
 	if (pd->root) {
 		if (chdir(pd->dir) == -1 || chroot(".") == -1 ||
 		    chdir("/") == -1)
-			privdrop_fail("chroot");
+			privdrop_fail(pd, "chroot");
 		if (setgroups(0, NULL) == -1)
-			privdrop_fail("setgroups");
+			privdrop_fail(pd, "setgroups");
 		if (setresgid(pd->gid, pd->gid, pd->gid) == -1)
-			privdrop_fail("setresgid");
+			privdrop_fail(pd, "setresgid");
 		if (setresuid(pd->uid, pd->uid, pd->uid) == -1)
-			privdrop_fail("setresuid");
+			privdrop_fail(pd, "setresuid");
 	}
-	caps_clear();
+	caps_clear(pd);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
-		privdrop_fail("no_new_privs");
-	limit(RLIMIT_NOFILE, PREAUTH_NOFILE, "RLIMIT_NOFILE");
-	limit(RLIMIT_NPROC, 0, "RLIMIT_NPROC");
-	limit(RLIMIT_FSIZE, 0, "RLIMIT_FSIZE");
-	limit(RLIMIT_CORE, 0, "RLIMIT_CORE");
+		privdrop_fail(pd, "no_new_privs");
+	limit(pd, RLIMIT_NOFILE, PREAUTH_NOFILE, "RLIMIT_NOFILE");
+	limit(pd, RLIMIT_NPROC, 0, "RLIMIT_NPROC");
+	if (!pd->logs)
+		limit(pd, RLIMIT_FSIZE, 0, "RLIMIT_FSIZE");
+	limit(pd, RLIMIT_CORE, 0, "RLIMIT_CORE");
 #if !defined(__SANITIZE_ADDRESS__)
 	/* AddressSanitizer reserves terabytes of address space. */
-	limit(RLIMIT_AS, PREAUTH_AS, "RLIMIT_AS");
+	limit(pd, RLIMIT_AS, PREAUTH_AS, "RLIMIT_AS");
 #endif
 	/* Verify: the ids asked for, no capability, root out of reach. */
 	if (!caps_empty() || (pd->root && (getuid() != pd->uid ||
 	    geteuid() != pd->uid || getgid() != pd->gid ||
 	    getegid() != pd->gid || setuid(0) != -1 || setgid(0) != -1)))
-		die(111, "pre-login privilege drop did not hold");
+		die(111, "%s privilege drop did not hold", privdrop_role(pd));
 }

@@ -1,0 +1,232 @@
+/*
+ * pop3d-tls: the TLS relay, and the only program of pop3d that links
+ * libtls.  The front starts it with the client's socket on fd 0/1, the
+ * chain's plaintext socket on fd 3 and a status pipe on fd 4 (see
+ * pop3d-tls.8).  It loads the certificates and keys, configures libtls,
+ * clears the configuration's copies of the keys, drops privileges, says
+ * "ready", does the handshake, reports its outcome, and relays between the
+ * client and the chain until the chain ends the session.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <tls.h>
+
+#include "conf.h"
+#include "log.h"
+#include "pop3d_limits.h"
+#include "privdrop.h"
+#include "relay.h"
+#include "status.h"
+
+#define FD_CLIENT	0
+#define FD_PLAIN	3
+#define FD_STATUS	4
+
+/* The longest reason logged or sent: libtls's messages are shorter. */
+#define REASON_MAX	512
+
+/* The client's address: what the front exported, else the socket's. */
+static void
+remote_find(char *remote, size_t n)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	const char		*env = getenv("TCPREMOTEIP");
+	const void		*a;
+
+	if (env != NULL && *env != '\0' && strlen(env) < n) {
+		memcpy(remote, env, strlen(env) + 1);
+		return;
+	}
+	memcpy(remote, "unknown", sizeof("unknown"));
+	if (getpeername(FD_CLIENT, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	if (ss.ss_family == AF_INET)
+		a = &((struct sockaddr_in *)&ss)->sin_addr;
+	else if (ss.ss_family == AF_INET6)
+		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+	else
+		return;
+	if (inet_ntop(ss.ss_family, a, remote, n) == NULL)
+		memcpy(remote, "unknown", sizeof("unknown"));
+}
+
+/* fd 0 and fd 3 are sockets and fd 4 is open, or this is misuse. */
+static void
+fds_check(void)
+{
+	struct stat	st;
+
+	if (fstat(FD_CLIENT, &st) == -1 || !S_ISSOCK(st.st_mode))
+		die(2, "usage: fd 0 must be the client's socket");
+	if (fstat(FD_PLAIN, &st) == -1 || !S_ISSOCK(st.st_mode))
+		die(2, "usage: fd 3 must be the plaintext socket");
+	if (fcntl(FD_STATUS, F_GETFD) == -1)
+		die(2, "usage: fd 4 must be the status pipe");
+}
+
+/*
+ * Before "ready": a setting, a file, libtls or the system refused.  One
+ * log line, the same reason to the front, exit 111.
+ */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+config_fail(const char *fmt, ...)
+{
+	struct logline	l;
+	struct status	s;
+	char		why[REASON_MAX];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	logline_start(&l, "tls-config");
+	logline_str(&l, "error", why);
+	logline_emit(&l);
+	status_start(&s, "error");
+	status_add(&s, NULL, why);
+	(void)status_send(&s, FD_STATUS);
+	_exit(111);
+}
+
+/*
+ * Everything that needs the files and root: the settings, the keys, the
+ * libtls server context, the user to become.  The key stays only in the
+ * SSL_CTXs of the context returned.
+ */
+static struct tls *
+relay_setup(struct tlsconf *c, struct privdrop *pd)
+{
+	char		 err[REASON_MAX];
+	struct tls	*ctx;
+
+	if (tlsconf_read(c, err, sizeof(err)) == -1)
+		config_fail("%s", err);
+	if (tls_init() == -1)
+		config_fail("tls_init failed");
+	if ((ctx = tlsconf_server(c, err, sizeof(err))) == NULL)
+		config_fail("%s", err);
+	/* privdrop_prepare has logged what is wrong with the user or dir. */
+	if (privdrop_prepare(pd, c->user, c->dir) == -1)
+		config_fail("no user or directory to drop privileges to");
+	pd->role = "TLS relay";
+	pd->logs = 1;		/* handshake failures, client errors */
+	if (!pd->root)
+		log_warn("running as uid %ld, not root: the TLS relay is not"
+		    " chrooted and keeps this uid", (long)getuid());
+	return ctx;
+}
+
+/* The handshake and its outcome on the status pipe, then closed. */
+static struct tls *
+relay_accept(struct tls *ctx, const char *remote, int timeout_ms)
+{
+	struct tls	*cctx = NULL;
+	struct status	 s;
+	struct logline	 l;
+	char		 err[REASON_MAX];
+	const char	*sni;
+
+	if (tls_accept_socket(ctx, &cctx, FD_CLIENT) == -1)
+		snprintf(err, sizeof(err), "%s", tls_error(ctx) != NULL ?
+		    tls_error(ctx) : "tls_accept_socket failed");
+	else if (relay_handshake(cctx, FD_CLIENT, timeout_ms, err,
+	    sizeof(err)) == 0) {
+		status_start(&s, "ok");
+		status_add(&s, "SSL_PROTOCOL", tls_conn_version(cctx));
+		status_add(&s, "SSL_CIPHER", tls_conn_cipher(cctx));
+		if ((sni = tls_conn_servername(cctx)) != NULL && *sni != '\0')
+			status_add(&s, "SSL_TLS_SNI_SERVERNAME", sni);
+		if (status_send(&s, FD_STATUS) == -1)
+			die(111, "status pipe: %s", strerror(errno));
+		close(FD_STATUS);
+		return cctx;
+	}
+	logline_start(&l, "tls-handshake-failed");
+	logline_str(&l, "remote", remote);
+	logline_str(&l, "error", err);
+	logline_emit(&l);
+	status_start(&s, "fail");
+	status_add(&s, NULL, err);
+	(void)status_send(&s, FD_STATUS);
+	_exit(1);
+}
+
+static void
+relay_serve(struct tls *cctx, const char *remote, int idle_ms)
+{
+	struct logline	l;
+	char		err[REASON_MAX];
+
+	switch (relay_run(cctx, FD_CLIENT, FD_PLAIN, idle_ms, err,
+	    sizeof(err))) {
+	case RELAY_CHAIN_END:
+		relay_close(cctx, FD_CLIENT);
+		return;
+	case RELAY_CLIENT_GONE:
+		return;
+	default:
+		break;
+	}
+	/* The client failed or reset: the chain's session ends with it. */
+	close(FD_PLAIN);
+	logline_start(&l, "tls-client-error");
+	logline_str(&l, "remote", remote);
+	logline_str(&l, "error", err);
+	logline_emit(&l);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct tlsconf	 c;
+	struct privdrop	 pd;
+	struct status	 s;
+	struct tls	*ctx, *cctx;
+	char		 remote[INET6_ADDRSTRLEN + 1];
+
+	log_init(argv[0]);
+	opterr = 0;
+	if (getopt(argc, argv, "") != -1 || optind != argc) {
+		log_warn("usage: pop3d-tls (fd 0/1 client, fd 3 plaintext,"
+		    " fd 4 status)");
+		return 2;
+	}
+	fds_check();
+	/* No core, no ptrace by the pre-login process's uid: keys inside. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		config_fail("prctl: %s", strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	if (close_range(FD_STATUS + 1, ~0U, 0) == -1)
+		config_fail("close_range: %s", strerror(errno));
+	remote_find(remote, sizeof(remote));
+	ctx = relay_setup(&c, &pd);
+	privdrop_apply(&pd);
+	/* A change of ids sets dumpable anew: it stays off. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		die(111, "prctl: %s", strerror(errno));
+	status_start(&s, "ready");
+	if (status_send(&s, FD_STATUS) == -1)
+		die(111, "status pipe: %s", strerror(errno));
+	cctx = relay_accept(ctx, remote, c.timeout_ms);
+	relay_serve(cctx, remote, c.idle_ms);
+	/*
+	 * _exit: nothing to flush, and the confined process runs no exit
+	 * handlers (a sanitizer's leak check would need /proc and a thread).
+	 */
+	_exit(0);
+}

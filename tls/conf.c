@@ -1,0 +1,212 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tls.h>
+
+#include "conf.h"
+#include "num.h"
+#include "pop3d_limits.h"
+
+#define DEFAULT_PROTOCOLS	"tlsv1.2,tlsv1.3"
+#define DEFAULT_CIPHERS		"secure"
+#define DEFAULT_CURVES		"default"
+#define DEFAULT_DHEPARAMS	"none"
+#define DEFAULT_USER		"pop3d"
+#define DEFAULT_DIR		"/var/empty"
+
+static int __attribute__((format(printf, 3, 4)))
+conf_error(char *err, size_t n, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, n, fmt, ap);	/* a cut reason is still a reason */
+	va_end(ap);
+	return -1;
+}
+
+/*
+ * A text setting: the default when unset or empty; -1 when longer than
+ * max or holding anything but printable ASCII (and, for a list, blanks).
+ */
+static int
+conf_text(const char *name, size_t max, int list, const char *def,
+    const char **out, char *err, size_t n)
+{
+	const char	*s = getenv(name), *p;
+
+	*out = def;
+	if (s == NULL || *s == '\0')
+		return 0;
+	for (p = s; *p != '\0'; p++)
+		if ((*p < 0x20 || *p > 0x7e) &&
+		    !(list && (*p == '\t' || *p == '\n' || *p == '\r')))
+			return conf_error(err, n, "bad setting: %s must be"
+			    " printable characters", name);
+	if ((size_t)(p - s) > max)
+		return conf_error(err, n, "bad setting: %s is longer than %zu"
+		    " characters", name, max);
+	*out = s;
+	return 0;
+}
+
+/*
+ * POP3D_TLS_KEYPAIRS: "cert:key" items separated by blanks, split in
+ * place in c->pairbuf.  A file name with a colon or a blank cannot be
+ * given here (the default pair can have one).
+ */
+static int
+conf_pairs(struct tlsconf *c, char *err, size_t n)
+{
+	const char	*text;
+	char		*p, *item, *colon;
+
+	if (conf_text("POP3D_TLS_KEYPAIRS", TLS_KEYPAIRS_TEXT_MAX, 1, NULL,
+	    &text, err, n) == -1)
+		return -1;
+	if (text == NULL)
+		return 0;
+	memcpy(c->pairbuf, text, strlen(text) + 1);	/* checked: fits */
+	for (p = c->pairbuf;;) {
+		p += strspn(p, " \t\r\n");
+		if (*p == '\0')
+			return 0;
+		item = p;
+		p += strcspn(p, " \t\r\n");
+		if (*p != '\0')
+			*p++ = '\0';
+		if (c->npairs == 1 + TLS_KEYPAIRS_MAX)
+			return conf_error(err, n, "bad setting:"
+			    " POP3D_TLS_KEYPAIRS has more than %d keypairs",
+			    TLS_KEYPAIRS_MAX);
+		if ((colon = strchr(item, ':')) == NULL || colon == item ||
+		    colon[1] == '\0' || strchr(colon + 1, ':') != NULL)
+			return conf_error(err, n, "bad setting:"
+			    " POP3D_TLS_KEYPAIRS item %zu is not"
+			    " certfile:keyfile", c->npairs);
+		*colon = '\0';
+		if (strlen(item) > TLS_PATH_MAX ||
+		    strlen(colon + 1) > TLS_PATH_MAX)
+			return conf_error(err, n, "bad setting:"
+			    " POP3D_TLS_KEYPAIRS item %zu: a file name longer"
+			    " than %d", c->npairs, TLS_PATH_MAX);
+		c->pairs[c->npairs].cert = item;
+		c->pairs[c->npairs].key = colon + 1;
+		c->npairs++;
+	}
+}
+
+int
+tlsconf_read(struct tlsconf *c, char *err, size_t n)
+{
+	const char	*protocols, *timeout, *idle;
+	uint64_t	 secs;
+
+	memset(c, 0, sizeof(*c));
+	if (conf_text("POP3D_TLS_CERT", TLS_PATH_MAX, 0, NULL,
+	    &c->pairs[0].cert, err, n) == -1 ||
+	    conf_text("POP3D_TLS_KEY", TLS_PATH_MAX, 0, NULL,
+	    &c->pairs[0].key, err, n) == -1)
+		return -1;
+	if (c->pairs[0].cert == NULL)
+		return conf_error(err, n, "POP3D_TLS_CERT is not set");
+	if (c->pairs[0].key == NULL)
+		return conf_error(err, n, "POP3D_TLS_KEY is not set");
+	c->npairs = 1;
+	if (conf_pairs(c, err, n) == -1)
+		return -1;
+	if (conf_text("POP3D_TLS_PROTOCOLS", TLS_SETTING_MAX, 0,
+	    DEFAULT_PROTOCOLS, &protocols, err, n) == -1 ||
+	    conf_text("POP3D_TLS_CIPHERS", TLS_SETTING_MAX, 0,
+	    DEFAULT_CIPHERS, &c->ciphers, err, n) == -1 ||
+	    conf_text("POP3D_TLS_ECDHECURVES", TLS_SETTING_MAX, 0,
+	    DEFAULT_CURVES, &c->curves, err, n) == -1 ||
+	    conf_text("POP3D_TLS_DHEPARAMS", TLS_SETTING_MAX, 0,
+	    DEFAULT_DHEPARAMS, &c->dheparams, err, n) == -1 ||
+	    conf_text("POP3D_TLS_TIMEOUT", 20, 0, NULL, &timeout, err,
+	    n) == -1 ||
+	    conf_text("POP3D_IDLE_TIMEOUT", 20, 0, NULL, &idle, err,
+	    n) == -1 ||
+	    conf_text("POP3D_PREAUTH_USER", 32, 0, DEFAULT_USER, &c->user,
+	    err, n) == -1 ||
+	    conf_text("POP3D_CHROOT", 256, 0, DEFAULT_DIR, &c->dir, err,
+	    n) == -1)
+		return -1;
+	if (tls_config_parse_protocols(&c->protocols, protocols) == -1 ||
+	    c->protocols == 0)
+		return conf_error(err, n, "bad setting: POP3D_TLS_PROTOCOLS"
+		    " is not a protocol list");
+	secs = TLS_TIMEOUT_DEFAULT;
+	if (timeout != NULL && num_parse(timeout, TLS_TIMEOUT_MIN,
+	    TLS_TIMEOUT_MAX, &secs) == -1)
+		return conf_error(err, n, "bad setting: POP3D_TLS_TIMEOUT is"
+		    " not a number from %d to %d", TLS_TIMEOUT_MIN,
+		    TLS_TIMEOUT_MAX);
+	c->timeout_ms = (int)secs * 1000;
+	secs = POP3_IDLE_DEFAULT;
+	if (idle != NULL && num_parse(idle, POP3_IDLE_MIN, POP3_IDLE_MAX,
+	    &secs) == -1)
+		return conf_error(err, n, "bad setting: POP3D_IDLE_TIMEOUT is"
+		    " not a number from %d to %d", POP3_IDLE_MIN,
+		    POP3_IDLE_MAX);
+	c->idle_ms = (int)secs * 1000;
+	return 0;
+}
+
+/* The settings libtls checks itself; its message says what is wrong. */
+static int
+conf_apply(const struct tlsconf *c, struct tls_config *cfg, char *err,
+    size_t n)
+{
+	size_t	i;
+
+	if (tls_config_set_protocols(cfg, c->protocols) == -1)
+		return conf_error(err, n, "bad setting: POP3D_TLS_PROTOCOLS:"
+		    " %s", tls_config_error(cfg));
+	if (tls_config_set_ciphers(cfg, c->ciphers) == -1)
+		return conf_error(err, n, "bad setting: POP3D_TLS_CIPHERS: %s",
+		    tls_config_error(cfg));
+	if (tls_config_set_ecdhecurves(cfg, c->curves) == -1)
+		return conf_error(err, n, "bad setting: POP3D_TLS_ECDHECURVES:"
+		    " %s", tls_config_error(cfg));
+	if (tls_config_set_dheparams(cfg, c->dheparams) == -1)
+		return conf_error(err, n, "bad setting: POP3D_TLS_DHEPARAMS:"
+		    " %s", tls_config_error(cfg));
+	if (tls_config_set_keypair_file(cfg, c->pairs[0].cert,
+	    c->pairs[0].key) == -1)
+		return conf_error(err, n, "%s", tls_config_error(cfg));
+	for (i = 1; i < c->npairs; i++)
+		if (tls_config_add_keypair_file(cfg, c->pairs[i].cert,
+		    c->pairs[i].key) == -1)
+			return conf_error(err, n, "POP3D_TLS_KEYPAIRS: %s",
+			    tls_config_error(cfg));
+	return 0;
+}
+
+struct tls *
+tlsconf_server(const struct tlsconf *c, char *err, size_t n)
+{
+	struct tls_config	*cfg;
+	struct tls		*ctx = NULL;
+
+	if ((cfg = tls_config_new()) == NULL) {
+		conf_error(err, n, "tls_config_new: %s", strerror(errno));
+		return NULL;
+	}
+	if (conf_apply(c, cfg, err, n) == 0) {
+		if ((ctx = tls_server()) == NULL)
+			conf_error(err, n, "tls_server: %s", strerror(errno));
+		else if (tls_configure(ctx, cfg) == -1) {
+			conf_error(err, n, "%s", tls_error(ctx));
+			tls_free(ctx);
+			ctx = NULL;
+		}
+	}
+	/* The SSL_CTXs keep the keys they need; no other copy stays. */
+	tls_config_clear_keys(cfg);
+	tls_config_free(cfg);
+	return ctx;
+}

@@ -1,0 +1,45 @@
+/*
+ * The client's TLS connection: the handshake, the relay between it and the
+ * chain's plaintext socket, and its end.  Both descriptors are made
+ * non-blocking here; every wait is a poll(2) on what can progress.
+ */
+#ifndef POP3D_TLS_RELAY_H
+#define POP3D_TLS_RELAY_H
+
+#include <stddef.h>
+
+struct tls;
+
+/*
+ * Completes the handshake of cctx (accepted on the socket sock) within
+ * timeout_ms: 0, or -1 with the reason in err.
+ */
+int	relay_handshake(struct tls *, int, int, char *, size_t);
+
+enum relay_end {
+	RELAY_CHAIN_END,	/* the chain ended; all it wrote went to TLS */
+	RELAY_CLIENT_GONE	/* the client's FIN ended the TLS session */
+};
+
+/*
+ * Relays until the chain closes the plaintext socket plain: client to
+ * chain (tls_read, then write) and chain to client (read, then tls_write),
+ * through one TLS_RELAY_BUF buffer each way.  When the client sends
+ * close_notify the chain gets EOF (shutdown SHUT_WR) after all that came
+ * before, and the other way goes on.  A FIN without close_notify ends the
+ * TLS session where OpenSSL 3 is below: the chain gets what came before
+ * and EOF, and RELAY_CLIENT_GONE is returned.  Until the chain ends, its
+ * own timeouts bound the session; after, a client that takes nothing of
+ * the rest for idle_ms is dropped.  An enum relay_end, or -1 when the
+ * client failed, reset or stalled (the reason in err).
+ */
+int	relay_run(struct tls *, int, int, int, char *, size_t);
+
+/*
+ * The clean end: close_notify within TLS_CLOSE_MS, then a lingering close
+ * of the socket (IO_LINGER_MS, IO_LINGER_MAX), so that unread input does
+ * not make TCP reset the connection before the client read the last data.
+ */
+void	relay_close(struct tls *, int);
+
+#endif

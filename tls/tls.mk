@@ -1,0 +1,25 @@
+# tls/ and pop3d-tls.c: the TLS relay (issue 5).  Included by the Makefile;
+# adds to PROGS and MAN8.
+#
+# pop3d-tls is the only program that links libtls (Debian's libtls-dev,
+# libretls): loading libssl and libcrypto costs every exec, and a
+# plaintext connection must not pay for it.
+TLS_CFLAGS	= $(shell $(PKG_CONFIG) --cflags libtls)
+TLS_LIBS	= $(shell $(PKG_CONFIG) --libs libtls)
+
+TLS_SRC	= tls/conf.c tls/relay.c tls/status.c
+TLS_OBJ	= $(TLS_SRC:%.c=$(O)/%.o)
+
+PROGS	+= $(O)/pop3d-tls
+MAN8	+= man/pop3d-tls.8
+
+$(O)/tls/%.o: tls/%.c tls/*.h lib/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itls $(TLS_CFLAGS) -c -o $@ $<
+
+$(O)/pop3d-tls.o: pop3d-tls.c tls/*.h lib/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itls $(TLS_CFLAGS) -c -o $@ $<
+
+$(O)/pop3d-tls: $(O)/pop3d-tls.o $(TLS_OBJ) $(O)/libpop3d.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS)

@@ -558,6 +558,7 @@ def big_maildrop_second_session_uses_the_cache():
             p = pop(srv)
             first = p.stat()
             p.quit()
+            srv.wait_all()      # the session's log line comes after QUIT
             check_eq(first[0], n, "100,000 messages listed")
             check("size_read=%d" % n in srv.log(), "first session reads them")
             # Bodies unreadable now: only the cache can give the sizes.
@@ -569,6 +570,7 @@ def big_maildrop_second_session_uses_the_cache():
             _, lst, _ = p.list()
             check_eq(len(lst), n, "second session: LIST complete")
             p.quit()
+            srv.wait_all()
             log = srv.log().splitlines()[-1]
             check("size_cache=%d" % n in log and "size_read=0" in log,
                   "second session read no message body: " + log)

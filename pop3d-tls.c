@@ -125,6 +125,14 @@ relay_setup(struct tlsconf *c, struct privdrop *pd)
 		config_fail("no user or directory to drop privileges to");
 	pd->role = "TLS relay";
 	pd->logs = 1;		/* handshake failures, client errors */
+	/*
+	 * Without root every stage runs as one uid, so the process that
+	 * parses strangers' input could read the key file itself.
+	 */
+	if (!pd->root && !c->nonroot)
+		config_fail("not root: the pre-login process would run as uid"
+		    " %ld too and could read the key; POP3D_TLS_NONROOT=1"
+		    " accepts that", (long)getuid());
 	if (!pd->root)
 		log_warn("running as uid %ld, not root: the TLS relay is not"
 		    " chrooted and keeps this uid", (long)getuid());

@@ -54,6 +54,9 @@ struct front {
 	const char		*end;
 };
 
+/* With -t nothing goes out before the handshake: a TLS client sees noise. */
+static int	plaintext_ok = 1;
+
 /* Answers before any dialogue (bad setup): -ERR [SYS/TEMP] and exit 111. */
 static void __attribute__((noreturn))
 refuse(const char *why)
@@ -61,8 +64,10 @@ refuse(const char *why)
 	const char	msg[] = "-ERR [SYS/TEMP] server misconfigured\r\n";
 	ssize_t		n;
 
-	n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
-	(void)n;
+	if (plaintext_ok) {
+		n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
+		(void)n;
+	}
 	die(111, "refused: %s", why);
 }
 
@@ -133,18 +138,21 @@ remote_find(struct front *f)
 static int
 tls_settings(struct front *f)
 {
-	const char	*relay;
+	const char	*relay, *key;
 	char		*slash;
 	ssize_t		 n;
 	int		 bad = 0;
 
 	bad |= env_text_strict("POP3D_TLS_CERT", PATH_MAX - 1, &f->cert) == -1;
+	bad |= env_text_strict("POP3D_TLS_KEY", PATH_MAX - 1, &key) == -1;
 	bad |= env_flag_strict("POP3D_TLS_REQUIRED", 0,
 	    &f->pa.tls_required) == -1;
 	bad |= env_text_strict("POP3D_TLS_RELAY", PATH_MAX - 1, &relay) == -1;
 	if (bad)
 		return -1;
-	if (f->cert != NULL && *f->cert == '\0')
+	/* Both or neither: a certificate without its key serves no one. */
+	if (f->cert != NULL && (*f->cert == '\0' || key == NULL ||
+	    *key == '\0'))
 		f->cert = NULL;
 	if (relay != NULL && *relay != '\0')
 		strcpy(f->relay, relay);	/* checked: fits */
@@ -159,7 +167,8 @@ tls_settings(struct front *f)
 	}
 	f->tls.relay = f->relay;
 	if ((f->implicit || f->pa.tls_required) && f->cert == NULL) {
-		log_warn("bad setting: %s without POP3D_TLS_CERT",
+		log_warn("bad setting: %s without POP3D_TLS_CERT and"
+		    " POP3D_TLS_KEY",
 		    f->implicit ? "-t" : "POP3D_TLS_REQUIRED");
 		return -1;
 	}
@@ -389,6 +398,8 @@ front_stls(struct front *f, int ipc)
 
 	if (f->pa.stls && starttls_spawn(&f->tls) == 0)
 		verdict = VERDICT_TLS;
+	else
+		f->pa.stls = 0;	/* not again: each try costs a relay */
 	if (ipc_send(ipc, IPC_VERDICT, &verdict, 1) == -1) {
 		f->end = "preauth-end";
 		return 1;
@@ -508,6 +519,8 @@ main(int argc, char **argv)
 			return 2;
 		}
 		f.implicit = 1;
+		plaintext_ok = 0;
+		access_quiet();
 	}
 	argc -= optind - 1;
 	argv += optind - 1;
@@ -540,12 +553,17 @@ main(int argc, char **argv)
 				break;
 			}
 		}
-	access_end(&f.acc);
+	/* The relay may hold the client a while yet: the slot goes after. */
 	starttls_end(&f.tls);
+	access_end(&f.acc);
 	logline_start(&l, "end");
 	logline_str(&l, "remote", f.remote);
-	if (f.pa.tls)
+	if (f.pa.tls) {
 		logline_str(&l, "tls", f.tls.protocol);
+		logline_str(&l, "cipher", f.tls.cipher);
+		if (f.tls.sni[0] != '\0')
+			logline_str(&l, "sni", f.tls.sni);
+	}
 	logline_num(&l, "auth_failures", f.failures);
 	logline_str(&l, "end", f.end);
 	logline_emit(&l);

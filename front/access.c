@@ -29,12 +29,23 @@
 #define DEFAULT_RULES		"/etc/pop3d/rules.cdb"
 #define DEFAULT_STATE_DIR	"/var/lib/pop3d"
 
+static int	quiet;		/* implicit TLS: no plaintext answers */
+
+void
+access_quiet(void)
+{
+	quiet = 1;
+}
+
 /* A one-line answer before any greeting; the caller exits. */
 static void
 answer(const char *line)
 {
 	char	buf[POP3_REPLY_MAX];
 	int	n;
+
+	if (quiet)
+		return;
 
 	n = snprintf(buf, sizeof(buf), "%s\r\n", line);
 	if (n > 0 && (size_t)n < sizeof(buf) &&

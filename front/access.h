@@ -64,6 +64,12 @@ char	access_settle(struct access *, const char *, int);
 /* The session is over: gives back the connection slot. */
 void	access_end(struct access *);
 
+/*
+ * Implicit TLS: refusals before the handshake are logged and the
+ * connection closed, with no plaintext answer.
+ */
+void	access_quiet(void);
+
 /* A line over the hostile limit: blocks the address. */
 void	access_hostile(struct access *);
 

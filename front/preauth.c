@@ -19,6 +19,7 @@ struct preauth {
 	struct out	*out;
 	int		 ipc;
 	int		 have_user;
+	int		 stls_failed;	/* STLS was tried and could not be */
 	char		 user[POP3_USER_MAX + 1];
 };
 
@@ -47,7 +48,7 @@ cmd_capa(void *ctx, struct pop3_cmd *cmd)
 	out_line(pa->out, "+OK capability list follows");
 	if (set->cleartext)
 		out_str(pa->out, "USER\r\n");
-	if (set->stls)
+	if (set->stls && !pa->stls_failed)
 		out_str(pa->out, "STLS\r\n");
 	out_str(pa->out, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\n");
@@ -243,7 +244,7 @@ cmd_stls(void *ctx, struct pop3_cmd *cmd)
 	int		 n;
 
 	(void)cmd;
-	if (!pa->set->stls) {
+	if (!pa->set->stls || pa->stls_failed) {
 		out_line(pa->out, pa->set->tls ? "-ERR TLS is already active" :
 		    "-ERR STLS is not offered");
 		return POP3_CONTINUE;
@@ -255,6 +256,7 @@ cmd_stls(void *ctx, struct pop3_cmd *cmd)
 	if (n != 2 || msg[0] != IPC_VERDICT)
 		_exit(111);
 	if (msg[1] != VERDICT_TLS) {
+		pa->stls_failed = 1;	/* the front will not try again */
 		out_line(pa->out, "-ERR [SYS/TEMP] TLS is not available now;"
 		    " try again later");
 		return POP3_CONTINUE;

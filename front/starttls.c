@@ -152,6 +152,18 @@ fact_take(struct starttls *t, const char *f)
 		for (n = 0; v[n] != '\0'; n++)
 			if (v[n] < 0x21 || v[n] > 0x7e)
 				return -1;
+		/*
+		 * The server name is a stranger's word, bound for scripts'
+		 * environments: a host name's characters, or nothing.
+		 */
+		if (facts[i].off == offsetof(struct starttls, sni) &&
+		    (strlen(v) > HOSTNAME_MAX ||
+		    strspn(v, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != strlen(v))) {
+			log_warn("tls: a server name that is no host name:"
+			    " dropped");
+			return 0;
+		}
 		strcpy((char *)t + facts[i].off, v);
 		return 0;
 	}
@@ -213,6 +225,8 @@ starttls_attach(struct starttls *t, const char *remote)
 void
 starttls_end(struct starttls *t)
 {
+	int	status;
+
 	if (t->pid <= 0)
 		return;
 	/* The relay ends when the plaintext side closes: ours are the last. */
@@ -220,7 +234,14 @@ starttls_end(struct starttls *t)
 	close(STDOUT_FILENO);
 	if (t->status != -1)
 		close(t->status);
-	while (waitpid(t->pid, NULL, 0) == -1 && errno == EINTR)
-		;
+	while (waitpid(t->pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return;
 	t->pid = 0;
+	/* 0: relayed; 1: the handshake failed, which the relay logged. */
+	if (WIFSIGNALED(status))
+		log_warn("tls: the relay was killed by signal %d",
+		    WTERMSIG(status));
+	else if (WEXITSTATUS(status) > 1)
+		log_warn("tls: the relay exited %d", WEXITSTATUS(status));
 }

@@ -128,6 +128,12 @@ privdrop_apply(const struct privdrop *pd)
 		if (setresuid(pd->uid, pd->uid, pd->uid) == -1)
 			privdrop_fail(pd, "setresuid");
 	}
+	/*
+	 * The uid change may have made the process dumpable again (with
+	 * fs.suid_dumpable set): no ptrace by another process of this uid.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		privdrop_fail(pd, "PR_SET_DUMPABLE");
 	caps_clear(pd);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		privdrop_fail(pd, "no_new_privs");

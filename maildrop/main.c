@@ -105,6 +105,9 @@ session_log(const struct session *s, const struct sizes_stats *st,
 	logline_start(&l, "session");
 	logline_str(&l, "user", getenv("USER"));
 	logline_str(&l, "remote", remote);
+	/* The front exports the handshake's facts (pop3d.8). */
+	if (getenv("SSL_PROTOCOL") != NULL)
+		logline_str(&l, "tls", getenv("SSL_PROTOCOL"));
 	logline_num(&l, "msgs", s->md->count);
 	logline_num(&l, "octets", s->md->octets);
 	logline_num(&l, "retr", s->retr);

@@ -102,7 +102,7 @@ conf_pairs(struct tlsconf *c, char *err, size_t n)
 int
 tlsconf_read(struct tlsconf *c, char *err, size_t n)
 {
-	const char	*protocols, *timeout, *idle;
+	const char	*protocols, *timeout, *idle, *user, *nonroot;
 	uint64_t	 secs;
 
 	memset(c, 0, sizeof(*c));
@@ -130,8 +130,12 @@ tlsconf_read(struct tlsconf *c, char *err, size_t n)
 	    n) == -1 ||
 	    conf_text("POP3D_IDLE_TIMEOUT", 20, 0, NULL, &idle, err,
 	    n) == -1 ||
-	    conf_text("POP3D_PREAUTH_USER", 32, 0, DEFAULT_USER, &c->user,
+	    conf_text("POP3D_PREAUTH_USER", 32, 0, DEFAULT_USER, &user,
 	    err, n) == -1 ||
+	    conf_text("POP3D_TLS_USER", 32, 0, user, &c->user, err,
+	    n) == -1 ||
+	    conf_text("POP3D_TLS_NONROOT", 1, 0, "0", &nonroot, err,
+	    n) == -1 ||
 	    conf_text("POP3D_CHROOT", 256, 0, DEFAULT_DIR, &c->dir, err,
 	    n) == -1)
 		return -1;
@@ -153,6 +157,10 @@ tlsconf_read(struct tlsconf *c, char *err, size_t n)
 		    " not a number from %d to %d", POP3_IDLE_MIN,
 		    POP3_IDLE_MAX);
 	c->idle_ms = (int)secs * 1000;
+	if (strcmp(nonroot, "0") != 0 && strcmp(nonroot, "1") != 0)
+		return conf_error(err, n, "bad setting: POP3D_TLS_NONROOT is"
+		    " 0 or 1");
+	c->nonroot = nonroot[0] == '1';
 	return 0;
 }
 

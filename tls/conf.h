@@ -27,6 +27,7 @@ struct tlsconf {
 	int		 timeout_ms;	/* the handshake */
 	int		 idle_ms;	/* a stalled client, after the chain */
 	const char	*user;		/* to drop privileges to */
+	int		 nonroot;	/* may run without root (key exposed) */
 	const char	*dir;		/* the empty directory to chroot into */
 	char		 pairbuf[TLS_KEYPAIRS_TEXT_MAX + 1];
 };

@@ -285,6 +285,9 @@ def tls_required_by_a_rule():
             check_eq(r.cmd(b"USER alice"), b"-ERR [AUTH] TLS is required on"
                      b" this connection: use STLS first",
                      "USER before TLS is refused, with the reason")
+            check_eq(r.cmd(b"APOP alice " + b"0" * 32), b"-ERR [AUTH] TLS is"
+                     b" required on this connection: use STLS first",
+                     "so is APOP")
             r.cmd(b"QUIT")
             r.close()
             p = poplib.POP3("localhost", srv.port, timeout=30)
@@ -329,11 +332,9 @@ def a_missing_certificate_is_a_clean_refusal():
 
 
 def maps(pid):
-    try:
-        with open("/proc/%d/maps" % pid) as f:
-            return f.read()
-    except OSError:
-        return ""
+    """The process's mappings; unreadable is an error, not "none"."""
+    with open("/proc/%d/maps" % pid) as f:
+        return f.read()
 
 
 def children(pid):
@@ -400,20 +401,29 @@ def libtls_and_the_key_stay_in_the_relay():
                 check(all(os.readlink("/proc/%d/root" % k) ==
                           os.path.join(tmp.path, "empty") for k in relay),
                       "the relay is chrooted to the empty directory")
+                # The key as the live pre-login process would try it: its
+                # uid and gid, from its root (its chroot hides the path).
                 key = site.key()
-                check(os.stat(key).st_mode & 0o077 == 0,
-                      "the key file is for root alone")
+                ids = {}
+                with open("/proc/%d/status" % pre[0]) as f:
+                    for line in f:
+                        if line.startswith(("Uid:", "Gid:")):
+                            ids[line[:3]] = int(line.split()[1])
+                check(os.readlink("/proc/%d/root" % pre[0]) != "/",
+                      "the pre-login process is chrooted")
                 pid = os.fork()
                 if pid == 0:
-                    os.setgid(RUN_GID)
-                    os.setuid(RUN_UID)
+                    os.setgroups([])
+                    os.setgid(ids["Gid"])
+                    os.setuid(ids["Uid"])
                     try:
                         open(key).close()
                         os._exit(1)
                     except PermissionError:
                         os._exit(0)
                 _, st = os.waitpid(pid, 0)
-                check_eq(st, 0, "the unprivileged user cannot read the key")
+                check_eq(st, 0, "even outside its chroot, the pre-login"
+                         " process's uid could not read the key")
             p.user("alice")
             p.pass_("secret")
             # Logged in: the mailbox stage parses POP3; no TLS in it.
@@ -435,6 +445,59 @@ def libtls_and_the_key_stay_in_the_relay():
                   "the mailbox stage has SSL_PROTOCOL and SSL_CIPHER")
             p.quit()
             srv.wait_all()
+
+
+@test
+def implicit_tls_refusals_send_no_plaintext():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        rules = os.path.join(tmp.path, "rules")
+        cdb = os.path.join(tmp.path, "rules.cdb")
+        with open(rules, "w") as f:
+            f.write("127.0.0.1:deny\n")
+        subprocess.run([RULES, "-f", rules, "-d", cdb, "compile"], check=True,
+                       capture_output=True)
+        with site.serve(implicit=True, POP3D_RULES=cdb) as srv:
+            s = srv.connect()
+            s.settimeout(10)
+            check_eq(s.recv(100), b"", "a deny rule on port 995: closed,"
+                     " no plaintext -ERR")
+            s.close()
+            srv.wait_all()
+        check("deny remote=127.0.0.1" in srv.log(), "and logged")
+        with site.serve(implicit=True, POP3D_IDLE_TIMEOUT="nonsense") as srv:
+            s = srv.connect()
+            s.settimeout(10)
+            check_eq(s.recv(100), b"", "a bad setting: closed, no plaintext")
+            s.close()
+            srv.wait_all()
+
+
+@test
+def a_failed_stls_is_not_offered_again():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        with site.serve(POP3D_TLS_KEY=os.path.join(tmp.path, "nope")) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            check(r.cmd(b"STLS").startswith(b"-ERR [SYS/TEMP]"),
+                  "STLS fails once")
+            r.cmd(b"CAPA")
+            check(b"STLS" not in r.multiline(), "then CAPA drops it")
+            check_eq(r.cmd(b"STLS"), b"-ERR STLS is not offered",
+                     "and STLS is refused without starting a relay")
+            r.cmd(b"QUIT")
+            r.close()
+            srv.wait_all()
+        check_eq(srv.log().count("tls-config"), 1, "one relay was started")
+        with site.serve(POP3D_TLS_KEY="") as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"CAPA")
+            check(b"STLS" not in r.multiline(),
+                  "a certificate without a key: no STLS offered")
+            r.cmd(b"QUIT")
+            r.close()
 
 
 @test

@@ -8,6 +8,7 @@ import os
 import pwd
 import re
 import select
+import shutil
 import socket
 import ssl
 import struct
@@ -56,18 +57,22 @@ def base_env(tmp):
         os.chmod(empty, 0o755)
         if ROOT:
             os.chown(empty, 0, 0)
-    return {"PATH": "/usr/bin:/bin",
-            "POP3D_TLS_CERT": cert("localhost"),
-            "POP3D_TLS_KEY": key("localhost"),
-            "POP3D_TLS_KEYPAIRS": "%s:%s" % (cert(SNI_NAME), key(SNI_NAME)),
-            "POP3D_CHROOT": empty}
+    e = {"PATH": "/usr/bin:/bin",
+         "POP3D_TLS_CERT": cert("localhost"),
+         "POP3D_TLS_KEY": key("localhost"),
+         "POP3D_TLS_KEYPAIRS": "%s:%s" % (cert(SNI_NAME), key(SNI_NAME)),
+         "POP3D_CHROOT": empty}
+    if not ROOT:
+        e["POP3D_TLS_NONROOT"] = "1"
+    return e
 
 
 class Relay:
     """One pop3d-tls with a real TCP connection from 127.0.0.1: .client is
     the client's raw socket, .plain the chain's end of fd 3."""
 
-    def __init__(self, tmp, env=None, unset=(), argv=None, external=None):
+    def __init__(self, tmp, env=None, unset=(), argv=None, external=None,
+                 become=None):
         """external(port), if given, starts a client program that connects
         to port; it is .external, and .client is None."""
         e = base_env(tmp)
@@ -100,6 +105,10 @@ class Relay:
             s = os.dup2(wr, 101)
             os.dup2(p, 3)
             os.dup2(s, 4)
+            if become is not None:
+                os.setgroups([])
+                os.setgid(become.pw_gid)
+                os.setuid(become.pw_uid)
 
         self.proc = subprocess.Popen(argv or [RELAY], stdin=conn, stdout=conn,
                                      stderr=log, env=e, preexec_fn=fds,
@@ -624,6 +633,32 @@ def the_relay_drops_privileges():
             check(hidden, "not dumpable: its own uid cannot look inside")
         s.sendall(b"x")
         check_eq(recv_exactly(r.plain, 1), b"x", "and it relays confined")
+
+
+@test
+def without_root_only_by_consent():
+    if not ROOT:
+        check(True, "not root: cannot start the relay as another user")
+        return
+    nobody = pwd.getpwnam("nobody")
+    with TempDir() as tmp:
+        mine = os.path.join(tmp.path, "mine")
+        os.makedirs(mine)
+        for f in ("localhost.pem", "localhost.key"):
+            shutil.copy(os.path.join(CERTS.path, f), mine)
+            os.chown(os.path.join(mine, f), nobody.pw_uid, nobody.pw_gid)
+        env = {"POP3D_TLS_CERT": os.path.join(mine, "localhost.pem"),
+               "POP3D_TLS_KEY": os.path.join(mine, "localhost.key")}
+        with Relay(tmp, env=env, unset=("POP3D_TLS_KEYPAIRS",),
+                   become=nobody) as r:
+            f = r.fields(2)
+            check(f[:1] == ["error"] and "POP3D_TLS_NONROOT" in "".join(f),
+                  "started as a mail uid: refused, the key would be"
+                  " readable by the pre-login process: %r" % f)
+            check_eq(r.proc.wait(timeout=15), 111, "exit 111")
+        with Relay(tmp, env=dict(env, POP3D_TLS_NONROOT="1"),
+                   unset=("POP3D_TLS_KEYPAIRS",), become=nobody) as r:
+            check_eq(r.word(), "ready", "POP3D_TLS_NONROOT=1: it runs")
 
 
 def cpu_ticks(pid):

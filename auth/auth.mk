@@ -3,8 +3,9 @@
 #
 # Only pop3d-auth and pop3d-users link libcrypt (passwords), and only
 # pop3d-auth needs libmd (APOP); nettle's memeql_sec compares in constant
-# time (this libbsd has no timingsafe_bcmp).
+# time (this libbsd has no timingsafe_bcmp) and makes CRAM-MD5's HMAC-MD5.
 CRYPT_LIBS	= $(shell $(PKG_CONFIG) --libs libcrypt)
+NETTLE_CFLAGS	= $(shell $(PKG_CONFIG) --cflags nettle)
 NETTLE_LIBS	= $(shell $(PKG_CONFIG) --libs nettle)
 
 AUTH_SRC = auth/apop.c auth/passwd.c auth/user.c \
@@ -15,11 +16,11 @@ AUTH_LIBS = $(CDB_LIBS) $(CRYPT_LIBS) $(NETTLE_LIBS)
 PROGS	+= $(O)/pop3d-auth $(O)/pop3d-users
 MAN8	+= man/pop3d-auth.8 man/pop3d-users.8
 MAN5	+= man/pop3d-users.5
-UNIT	+= t_users
+UNIT	+= t_users t_cram
 
 $(O)/auth/%.o: auth/%.c auth/*.h lib/*.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Iauth -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(NETTLE_CFLAGS) -Iauth -c -o $@ $<
 
 $(O)/libauth.a: $(AUTH_OBJ)
 	rm -f $@
@@ -36,3 +37,9 @@ $(O)/tests/t_users: tests/unit/t_users.c tests/unit/check.h auth/*.h \
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Iauth -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
 	    $(O)/libauth.a $(O)/libpop3d.a $(AUTH_LIBS)
+
+$(O)/tests/t_cram: tests/unit/t_cram.c tests/unit/check.h auth/*.h \
+	    $(O)/libauth.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iauth -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
+	    $(O)/libauth.a $(NETTLE_LIBS) $(MD_LIBS)

@@ -27,7 +27,8 @@
 
 enum mech {
 	MECH_PASSWORD,	/* USER/PASS, AUTH PLAIN, AUTH LOGIN */
-	MECH_APOP
+	MECH_APOP,	/* the secret is a digest of the timestamp */
+	MECH_CRAM	/* the secret is a digest of the challenge */
 };
 
 struct creds {
@@ -154,8 +155,34 @@ mech_get(struct creds *c)
 	if (strcmp(m, "APOP") == 0)
 		return MECH_APOP;
 	if (strcmp(m, "CRAM-MD5") == 0)
-		auth_exit(c, EXIT_BAD, "mechanism not supported", 0);
+		return MECH_CRAM;
 	auth_exit(c, EXIT_USAGE, "unknown AUTHMECH", 0);
+}
+
+/*
+ * APOP and CRAM-MD5: the secret on fd 3 is a digest made with the user's
+ * shared secret (the record's APOP secret) of the timestamp or challenge.
+ */
+static void
+creds_verify_digest(struct creds *c, enum mech m, const struct user *u)
+{
+	const char	*shared = u != NULL ? u->apop : NULL;
+	int		 r;
+
+	if (m == MECH_APOP)
+		r = apop_verify(c->stamp, shared, c->secret) &&
+		    c->stamp[0] != '\0';
+	else
+		r = cram_verify(c->stamp, shared, c->secret);
+	if (m == MECH_CRAM && !cram_challenge_valid(c->stamp))
+		auth_exit(c, EXIT_BAD, "bad challenge", 0);
+	if (u == NULL)
+		auth_exit(c, EXIT_BAD, "unknown user", 0);
+	if (r)
+		return;
+	if (shared == NULL)
+		auth_exit(c, EXIT_BAD, "no APOP secret", 0);
+	auth_exit(c, EXIT_BAD, "bad digest", 0);
 }
 
 /*
@@ -167,14 +194,8 @@ creds_verify(struct creds *c, enum mech m, const struct user *u)
 {
 	int	r;
 
-	if (m == MECH_APOP) {
-		r = apop_verify(c->stamp, u != NULL ? u->apop : NULL,
-		    c->secret) && c->stamp[0] != '\0';
-		if (u == NULL)
-			auth_exit(c, EXIT_BAD, "unknown user", 0);
-		if (!r)
-			auth_exit(c, EXIT_BAD, u->apop == NULL ?
-			    "no APOP secret" : "bad digest", 0);
+	if (m != MECH_PASSWORD) {
+		creds_verify_digest(c, m, u);
 		return;
 	}
 	if (u == NULL) {

@@ -200,6 +200,14 @@
  */
 #define AUTH_FD3_TIMEOUT	10
 
+/*
+ * The CRAM-MD5 challenge.  The front sends it base64-encoded after "+ "
+ * in a reply line, which RFC 2449 bounds at 512 octets with its CRLF:
+ * 508 octets of base64 carry 381.  A longer challenge could never have
+ * reached the client, so pop3d-auth takes it for a broken front's.
+ */
+#define CRAM_CHALLENGE_MAX	381
+
 
 /* ---- policy: pop3d-rules, the penalty box, connection limits ---- */
 

@@ -3,6 +3,7 @@ edited and compiled by the CLI, and the checkpassword interface driven with
 fd 3 as the front drives it."""
 
 import hashlib
+import hmac
 import os
 import pwd
 import stat
@@ -429,10 +430,34 @@ def auth_bad_credentials_exit_1():
         rc, _, _ = auth(box, creds("", ""))
         check_eq(rc, 1, "an empty user name exits 1")
         rc, _, _ = auth(box, creds("alice", "hunter2"), mech="CRAM-MD5")
-        check_eq(rc, 1, "CRAM-MD5 is not supported: exit 1")
-        rc, err, _ = auth(box, creds("alice", "hunter2"), mech="KERBEROS")
-        check_eq(rc, 2, "an unknown AUTHMECH is misuse")
+        check_eq(rc, 1, "the password is no CRAM-MD5 digest: exit 1")
+        for mech in ("PLAIN", "LOGIN"):
+            rc, err, _ = auth(box, creds("alice", "hunter3"), mech=mech)
+            check_eq(rc, 1, "AUTHMECH=%s with a wrong password exits 1" %
+                     mech)
+            check("auth_fail user=alice mech=%s" % mech in err and
+                  "bad password" in err, "and is logged with its mechanism")
+            rc, _, _ = auth(box, creds("mallory", "hunter2"), mech=mech)
+            check_eq(rc, 1, "AUTHMECH=%s for an unknown user exits 1" % mech)
         check_eq(box.out(), "", "the next program never ran")
+
+
+@test
+def auth_unknown_mechanism_is_misuse():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="hunter2")
+        box.compile()
+        for mech in ("KERBEROS", "DIGEST-MD5", "SCRAM-SHA-1", "plain",
+                     "cram-md5", "PLAIN ", "USER\x01"):
+            rc, err, _ = auth(box, creds("alice", "hunter2"), mech=mech)
+            check_eq(rc, 2, "AUTHMECH=%r is misuse (exit 2)" % mech)
+            check("auth_usage" in err and "unknown AUTHMECH" in err,
+                  "and is logged as such")
+        check("hunter2" not in err, "the password is not logged")
+        check_eq(box.out(), "", "the next program never ran")
+        rc, _, _ = auth(box, creds("alice", "hunter2"), mech="")
+        check_eq(rc, 7, "an empty AUTHMECH is USER")
 
 
 @test
@@ -485,6 +510,95 @@ def auth_apop():
         check_eq(rc, 1, "APOP for an unknown user exits 1")
         rc, _, _ = auth(box, creds("alice", "pw", stamp), mech="APOP")
         check_eq(rc, 1, "APOP does not take the password")
+
+
+def cram(secret, challenge):
+    return hmac.new(secret.encode(), challenge.encode(),
+                    hashlib.md5).hexdigest()
+
+
+@test
+def auth_cram_md5():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("tim", password="pw", apop="tanstaaftanstaaf")
+        box.add("bob", password="pw")
+        box.add("long", password="pw", apop="s" * 128)
+        box.compile()
+        chal = "<1896.697170952@postoffice.reston.mci.net>"
+        digest = cram("tanstaaftanstaaf", chal)
+        check_eq(digest, "b913a602c7eda7a495b4e6e7334d3890",
+                 "the digest is RFC 2195's example")
+        rc, err, _ = auth(box, creds("tim", digest, chal), mech="CRAM-MD5")
+        check_eq(rc, 7, "CRAM-MD5 with the right digest logs in")
+        check("auth_ok user=tim mech=CRAM-MD5" in err,
+              "logged as CRAM-MD5")
+        check(digest not in err and "tanstaaf" not in err,
+              "neither the digest nor the secret is logged")
+        check_eq(fields(box.out()).get("USER"), "tim",
+                 "the next program runs for the user")
+        box.clear_out()
+        rc, _, _ = auth(box, creds("tim", digest.upper(), chal),
+                        mech="CRAM-MD5")
+        check_eq(rc, 7, "an upper-case digest is the same digest")
+        box.clear_out()
+        rc, _, _ = auth(box, creds("long", cram("s" * 128, chal), chal),
+                        mech="CRAM-MD5")
+        check_eq(rc, 7, "a 128-character secret (longer than MD5's block) "
+                 "works")
+        box.clear_out()
+        for user, d, c, what in (
+                ("tim", cram("wrong", chal), chal, "a wrong digest"),
+                ("tim", digest, "<1897.697170952@postoffice.reston.mci.net>",
+                 "the digest of another challenge"),
+                ("tim", digest[:31], chal, "a 31-digit digest"),
+                ("tim", digest + "0", chal, "a 33-digit digest"),
+                ("tim", "g" + digest[1:], chal, "a digest that is not hex"),
+                ("tim", "", chal, "an empty digest"),
+                ("tim", "tanstaaftanstaaf", chal, "the secret itself"),
+                ("tim", hashlib.md5((chal + "tanstaaftanstaaf").encode())
+                 .hexdigest(), chal, "APOP's digest")):
+            rc, err, _ = auth(box, creds(user, d, c), mech="CRAM-MD5")
+            check_eq(rc, 1, "CRAM-MD5 with %s exits 1" % what)
+            check("auth_fail user=tim mech=CRAM-MD5" in err and
+                  "bad digest" in err, "logged as a bad digest")
+        rc, _, _ = auth(box, creds("tim", digest, chal), mech="APOP")
+        check_eq(rc, 1, "a CRAM-MD5 digest is no APOP digest")
+        rc, err, _ = auth(box, creds("bob", cram("", chal), chal),
+                          mech="CRAM-MD5")
+        check_eq(rc, 1, "a user without a shared secret cannot use "
+                 "CRAM-MD5, even with the digest of an empty key")
+        check("no APOP secret" in err, "logged as such")
+        rc, err, _ = auth(box, creds("mallory", digest, chal),
+                          mech="CRAM-MD5")
+        check_eq(rc, 1, "CRAM-MD5 for an unknown user exits 1")
+        check("unknown user" in err, "logged as unknown")
+        check_eq(box.out(), "", "the next program never ran")
+
+
+@test
+def auth_cram_md5_challenge_bounds():
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("tim", password="pw", apop="tanstaaftanstaaf")
+        box.compile()
+        rc, err, _ = auth(box, creds("tim", cram("tanstaaftanstaaf", ""),
+                                     ""), mech="CRAM-MD5")
+        check_eq(rc, 1, "an empty challenge exits 1")
+        check("bad challenge" in err, "logged as a bad challenge")
+        chal = "<" + "a" * 379 + ">"
+        rc, _, _ = auth(box, creds("tim", cram("tanstaaftanstaaf", chal),
+                                   chal), mech="CRAM-MD5")
+        check_eq(rc, 7, "a 381-octet challenge is taken")
+        box.clear_out()
+        chal = "<" + "a" * 380 + ">"
+        rc, err, _ = auth(box, creds("tim", cram("tanstaaftanstaaf", chal),
+                                     chal), mech="CRAM-MD5")
+        check_eq(rc, 1, "a 382-octet challenge exits 1")
+        check("bad challenge" in err, "logged as a bad challenge")
+        rc, _, _ = auth(box, b"tim\0" + b"0" * 32 + b"\0<x>", mech="CRAM-MD5")
+        check_eq(rc, 2, "CRAM-MD5 with malformed fd 3 data is misuse")
+        check_eq(box.out(), "", "the next program never ran")
 
 
 @test

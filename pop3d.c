@@ -50,9 +50,13 @@ struct front {
 	int			 cleartext;	/* POP3D_CLEARTEXT */
 	int			 implicit;	/* -t: TLS before the greeting */
 	const char		*cert;		/* POP3D_TLS_CERT */
+	char			 challenge[HOSTNAME_MAX + 64]; /* CRAM-MD5's */
 	const char		*mech;
 	const char		*end;
 };
+
+_Static_assert(HOSTNAME_MAX + 64 <= CRAM_CHALLENGE_MAX + 1,
+    "a CRAM-MD5 challenge must fit a reply line (pop3d-auth checks)");
 
 /* With -t nothing goes out before the handshake: a TLS client sees noise. */
 static int	plaintext_ok = 1;
@@ -209,6 +213,7 @@ settings_read(struct front *f)
 		pa->greeting = DEFAULT_GREETING;
 	}
 	bad |= env_flag_strict("POP3D_APOP", 0, &pa->apop) == -1;
+	bad |= env_flag_strict("POP3D_CRAM_MD5", 0, &pa->cram) == -1;
 	bad |= env_flag_strict("POP3D_CLEARTEXT", 0, &f->cleartext) == -1;
 	bad |= tls_settings(f) == -1;
 	bad |= env_num_strict("POP3D_IDLE_TIMEOUT", POP3_IDLE_DEFAULT,
@@ -271,17 +276,28 @@ front_hostile(struct front *f)
 
 /*
  * The checkpassword data: the user and secret the pre-login process sent,
- * and the front's own APOP timestamp.  Its length, or 0 if it is too long.
+ * and the front's own timestamp: the APOP one, or for CRAM-MD5 the
+ * challenge it issued (used once).  Its length, or 0 if it is too long
+ * or no challenge is outstanding.
  */
 static size_t
-front_cred(const struct front *f, const char *msg, size_t len, char *cred)
+front_cred(struct front *f, const char *msg, size_t len, char *cred)
 {
-	size_t	fields = len - 2, tlen = strlen(f->pa.timestamp);
+	size_t		 fields = len - 2, tlen;
+	const char	*stamp = f->pa.timestamp;
+
+	if (msg[1] == MECH_CRAM) {
+		if (f->challenge[0] == '\0')
+			return 0;
+		stamp = f->challenge;
+	}
+	tlen = strlen(stamp);
 
 	if (fields + tlen + 1 > CHECKPASSWORD_MAX)
 		return 0;
 	memcpy(cred, msg + 2, fields);
-	memcpy(cred + fields, f->pa.timestamp, tlen + 1);
+	memcpy(cred + fields, stamp, tlen + 1);
+	f->challenge[0] = '\0';
 	return fields + tlen + 1;
 }
 
@@ -339,7 +355,8 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 	logline_str(&l, "user", msg + 2);
 	logline_str(&l, "mech", f->mech);
 	if ((clen = front_cred(f, msg, len, cred)) == 0)
-		die(111, "credentials too long from the pre-login process");
+		die(111, "credentials too long, or a CRAM-MD5 response to no"
+		    " challenge, from the pre-login process");
 	memcpy(user, msg + 2, strlen(msg + 2) + 1);	/* checked: fits */
 	explicit_bzero(msg, len);
 	if ((verdict = access_login(&f->acc, user)) != 0) {
@@ -387,6 +404,20 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 	return 0;
 }
 
+/* A fresh CRAM-MD5 challenge, kept for the response's check. */
+static void
+front_challenge(struct front *f, int ipc)
+{
+	if (!f->pa.cram)
+		die(111, "a CRAM-MD5 challenge asked for, but it is off");
+	if (preauth_timestamp(f->challenge, sizeof(f->challenge),
+	    f->pa.hostname) == -1)
+		die(111, "no random CRAM-MD5 challenge");
+	if (ipc_send(ipc, IPC_CHALLENGE, f->challenge,
+	    strlen(f->challenge)) == -1)
+		die(111, "the pre-login process is gone");
+}
+
 /*
  * STLS: with the relay ready, the pre-login process says +OK and ends;
  * 1 then.  Without it, [SYS/TEMP] and the dialogue goes on: 0.
@@ -424,6 +455,8 @@ front_serve(struct front *f, int ipc)
 		}
 		if (msg[0] == IPC_HOSTILE && n == 1)
 			front_hostile(f);
+		else if (msg[0] == IPC_CHALLENGE && n == 1)
+			front_challenge(f, ipc);
 		else if (msg[0] == IPC_STLS && n == 1) {
 			if (front_stls(f, ipc))
 				return;

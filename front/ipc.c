@@ -59,6 +59,15 @@ ipc_cred_check(const char *msg, size_t len, const char **mech)
 	case MECH_APOP:
 		*mech = "APOP";
 		break;
+	case MECH_PLAIN:
+		*mech = "PLAIN";
+		break;
+	case MECH_LOGIN:
+		*mech = "LOGIN";
+		break;
+	case MECH_CRAM:
+		*mech = "CRAM-MD5";
+		break;
 	default:
 		return -1;
 	}

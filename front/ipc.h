@@ -15,6 +15,9 @@
 #define IPC_CRED	'C'	/* mech octet, then user\0secret\0 */
 #define IPC_HOSTILE	'H'	/* no payload: a hostile line, session ends */
 #define IPC_STLS	'S'	/* no payload: the client asked for STLS */
+#define IPC_CHALLENGE	'K'	/* no payload: a CRAM-MD5 challenge, please;
+				 * the front answers IPC_CHALLENGE and the
+				 * challenge's text (no NUL) */
 
 /* From the front: IPC_VERDICT with one of the octets below. */
 #define IPC_VERDICT	'V'
@@ -30,6 +33,9 @@
 /* Mechanisms in IPC_CRED, as AUTHMECH names them. */
 #define MECH_USER	'U'
 #define MECH_APOP	'A'
+#define MECH_PLAIN	'P'
+#define MECH_LOGIN	'L'
+#define MECH_CRAM	'C'	/* the timestamp is the front's challenge */
 
 #define IPC_MAX		(1 + 1 + CHECKPASSWORD_MAX)
 

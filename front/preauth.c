@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 #include "log.h"
 #include "pop3.h"
 #include "preauth.h"
+#include "sasl.h"
 
 struct preauth {
 	const struct preauth_settings *set;
@@ -19,6 +21,7 @@ struct preauth {
 	struct out	*out;
 	int		 ipc;
 	int		 have_user;
+	int		 hostile;	/* a SASL response far too long */
 	int		 stls_failed;	/* STLS was tried and could not be */
 	char		 user[POP3_USER_MAX + 1];
 };
@@ -38,6 +41,40 @@ preauth_timestamp(char *buf, size_t n, const char *host)
 	return r < 0 || (size_t)r >= n ? -1 : 0;
 }
 
+static const char *const mechs[] = { "PLAIN", "LOGIN", "CRAM-MD5", NULL };
+
+/*
+ * Is mech offered here?  PLAIN and LOGIN where cleartext login is (TLS,
+ * loopback, POP3D_CLEARTEXT), CRAM-MD5 when configured; none before TLS
+ * where it is required.
+ */
+static int
+sasl_offered(const struct preauth_settings *set, const char *mech)
+{
+	if (set->tls_required && !set->tls)
+		return 0;
+	if (strcmp(mech, "CRAM-MD5") == 0)
+		return set->cram;
+	return set->cleartext;
+}
+
+/* CAPA's SASL line (RFC 5034 section 5): the mechanisms offered, if any. */
+static void
+sasl_capa(struct preauth *pa)
+{
+	int	i, any = 0;
+
+	for (i = 0; mechs[i] != NULL; i++) {
+		if (!sasl_offered(pa->set, mechs[i]))
+			continue;
+		out_str(pa->out, any ? " " : "SASL ");
+		out_str(pa->out, mechs[i]);
+		any = 1;
+	}
+	if (any)
+		out_str(pa->out, "\r\n");
+}
+
 static enum pop3_next
 cmd_capa(void *ctx, struct pop3_cmd *cmd)
 {
@@ -50,6 +87,7 @@ cmd_capa(void *ctx, struct pop3_cmd *cmd)
 		out_str(pa->out, "USER\r\n");
 	if (set->stls && !pa->stls_failed)
 		out_str(pa->out, "STLS\r\n");
+	sasl_capa(pa);
 	out_str(pa->out, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\n");
 	if (set->expire != NULL)
@@ -265,6 +303,206 @@ cmd_stls(void *ctx, struct pop3_cmd *cmd)
 	return POP3_END;
 }
 
+/* Decoded responses fit here: base64 gives 3 octets for every 4. */
+#define SASL_DECODED_MAX	(SASL_LINE_MAX / 4 * 3)
+
+/*
+ * Sends a challenge (base64, maybe empty) and reads the response into
+ * out (SASL_DECODED_MAX + 1 octets): its decoded length; -1 after the
+ * answer that ends the exchange (cancelled, too long, malformed), the
+ * dialogue going on; -2 when the session ends (hostile, idle, gone).
+ */
+static ssize_t
+sasl_response(struct preauth *pa, const char *challenge, unsigned char *out)
+{
+	char		 line[SASL_LINE_MAX + 2];	/* and the CR */
+	size_t		 len;
+	ssize_t		 n = -1;
+
+	out_line(pa->out, "+ %s", challenge);
+	switch (in_line(pa->in, line, sizeof(line), SASL_LINE_HOSTILE, &len)) {
+	case IN_LINE:
+		break;
+	case IN_TOOLONG:
+		out_line(pa->out, "-ERR [AUTH] response too long (at most %d"
+		    " octets); authentication reset", SASL_LINE_MAX);
+		return -1;
+	case IN_HOSTILE:
+		out_line(pa->out, "-ERR response line far too long; closing");
+		pa->hostile = 1;
+		return -2;
+	case IN_TIMEOUT:
+		out_line(pa->out, "-ERR idle for too long; closing");
+		return -2;
+	default:
+		return -2;
+	}
+	if (len == 1 && line[0] == '*')
+		out_line(pa->out, "-ERR authentication cancelled");
+	else if ((n = sasl_b64_decode(line, len, out, SASL_DECODED_MAX)) < 0)
+		out_line(pa->out, "-ERR [AUTH] malformed base64;"
+		    " authentication reset");
+	explicit_bzero(line, sizeof(line));
+	in_forget(pa->in);
+	return n;
+}
+
+/* The initial response of an AUTH line: as sasl_response, -1 or length. */
+static ssize_t
+sasl_initial(struct preauth *pa, const char *text, unsigned char *out)
+{
+	ssize_t	n;
+
+	if ((n = sasl_b64_decode(text, strlen(text), out,
+	    SASL_DECODED_MAX)) < 0)
+		out_line(pa->out, "-ERR [AUTH] malformed base64;"
+		    " authentication reset");
+	return n;
+}
+
+/* What an exchange that ended early means for the command loop. */
+static enum pop3_next
+sasl_ended(ssize_t n)
+{
+	return n == -2 ? POP3_END : POP3_CONTINUE;
+}
+
+static enum pop3_next
+auth_plain(struct preauth *pa, struct pop3_cmd *cmd, const char *initial)
+{
+	unsigned char	 msg[SASL_DECODED_MAX + 1];
+	const char	*why, *user, *pass;
+	enum pop3_next	 next;
+	ssize_t		 n;
+
+	n = initial != NULL ? sasl_initial(pa, initial, msg) :
+	    sasl_response(pa, "", msg);
+	if (n < 0)
+		return sasl_ended(n);
+	if ((why = sasl_plain(msg, (size_t)n, &user, &pass)) != NULL) {
+		explicit_bzero(msg, sizeof(msg));
+		out_line(pa->out, "-ERR [AUTH] %s", why);
+		return POP3_CONTINUE;
+	}
+	user_copy(pa, user);		/* its length is checked */
+	next = login(pa, cmd, MECH_PLAIN, pass, strlen(pass));
+	explicit_bzero(msg, sizeof(msg));
+	return next;
+}
+
+/* A LOGIN field: 1 to len octets and no NUL, made a string; or -1. */
+static int
+login_field(struct preauth *pa, unsigned char *buf, ssize_t n, size_t max,
+    const char *what)
+{
+	if (n < 1 || (size_t)n > max || memchr(buf, '\0', n) != NULL) {
+		explicit_bzero(buf, SASL_DECODED_MAX + 1);
+		out_line(pa->out, "-ERR [AUTH] bad %s (1 to %zu octets, no"
+		    " NUL)", what, max);
+		return -1;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+/* LOGIN: the prompts every client knows, "Username:" and "Password:". */
+static enum pop3_next
+auth_login(struct preauth *pa, struct pop3_cmd *cmd, const char *initial)
+{
+	unsigned char	 buf[SASL_DECODED_MAX + 1];
+	enum pop3_next	 next;
+	ssize_t		 n;
+
+	n = initial != NULL ? sasl_initial(pa, initial, buf) :
+	    sasl_response(pa, "VXNlcm5hbWU6", buf);
+	if (n < 0)
+		return sasl_ended(n);
+	if (login_field(pa, buf, n, POP3_USER_MAX, "user name") == -1)
+		return POP3_CONTINUE;
+	user_copy(pa, (const char *)buf);
+	if ((n = sasl_response(pa, "UGFzc3dvcmQ6", buf)) < 0)
+		return sasl_ended(n);
+	if (login_field(pa, buf, n, SASL_SECRET_MAX, "password") == -1)
+		return POP3_CONTINUE;
+	next = login(pa, cmd, MECH_LOGIN, (const char *)buf, (size_t)n);
+	explicit_bzero(buf, sizeof(buf));
+	return next;
+}
+
+/*
+ * CRAM-MD5: the challenge is the front's (this process cannot choose
+ * what the digest covers); the response is "user digest".
+ */
+static enum pop3_next
+auth_cram(struct preauth *pa, struct pop3_cmd *cmd, const char *initial)
+{
+	unsigned char	 buf[SASL_DECODED_MAX + 1];
+	char		 msg[IPC_MAX], b64[2 * IPC_MAX];
+	const char	*why, *user, *digest;
+	ssize_t		 n;
+	int		 got;
+
+	if (initial != NULL) {
+		out_line(pa->out, "-ERR [AUTH] CRAM-MD5 takes no initial"
+		    " response");
+		return POP3_CONTINUE;
+	}
+	out_flush(pa->out);
+	if (ipc_send(pa->ipc, IPC_CHALLENGE, NULL, 0) == -1 ||
+	    (got = ipc_recv(pa->ipc, msg)) <= 0)
+		_exit(0);
+	if (got < 2 || msg[0] != IPC_CHALLENGE ||
+	    memchr(msg + 1, '\0', got - 1) != NULL ||
+	    sasl_b64_encode((unsigned char *)msg + 1, got - 1, b64,
+	    sizeof(b64)) == -1)
+		_exit(111);
+	if ((n = sasl_response(pa, b64, buf)) < 0)
+		return sasl_ended(n);
+	if ((why = sasl_cram(buf, (size_t)n, &user, &digest)) != NULL) {
+		out_line(pa->out, "-ERR [AUTH] %s", why);
+		return POP3_CONTINUE;
+	}
+	user_copy(pa, user);
+	return login(pa, cmd, MECH_CRAM, digest, 32);
+}
+
+/*
+ * AUTH (RFC 5034): without an argument, the mechanisms offered, one per
+ * line (as old Outlook asks); with one, that exchange.
+ */
+static enum pop3_next
+cmd_auth(void *ctx, struct pop3_cmd *cmd)
+{
+	struct preauth	*pa = ctx;
+	const char	*initial = cmd->nargs == 2 ? cmd->argv[1] : NULL;
+	int		 i;
+
+	pa->have_user = 0;
+	if (cmd->nargs == 0) {
+		out_line(pa->out, "+OK mechanisms follow");
+		for (i = 0; mechs[i] != NULL; i++)
+			if (sasl_offered(pa->set, mechs[i]))
+				out_line(pa->out, "%s", mechs[i]);
+		out_str(pa->out, ".\r\n");
+		return POP3_CONTINUE;
+	}
+	if (tls_missing(pa))
+		return POP3_CONTINUE;
+	for (i = 0; mechs[i] != NULL; i++)
+		if (strcasecmp(cmd->argv[0], mechs[i]) == 0)
+			break;
+	if (mechs[i] == NULL || !sasl_offered(pa->set, mechs[i])) {
+		out_line(pa->out, "-ERR [AUTH] mechanism not offered here;"
+		    " AUTH lists those that are");
+		return POP3_CONTINUE;
+	}
+	if (i == 0)
+		return auth_plain(pa, cmd, initial);
+	if (i == 1)
+		return auth_login(pa, cmd, initial);
+	return auth_cram(pa, cmd, initial);
+}
+
 static enum pop3_next
 cmd_quit(void *ctx, struct pop3_cmd *cmd)
 {
@@ -281,6 +519,7 @@ static const struct pop3_verb auth_verbs[] = {
 	{ "PASS", 1, POP3_CMD_MAX, "PASS password", cmd_pass },
 	{ "APOP", 2, 2, "APOP name digest", cmd_apop },
 	{ "STLS", 0, 0, "STLS", cmd_stls },
+	{ "AUTH", 0, 2, "AUTH [mechanism [initial-response]]", cmd_auth },
 	{ "QUIT", 0, 0, "QUIT", cmd_quit },
 	{ NULL, 0, 0, NULL, NULL }
 };
@@ -310,7 +549,7 @@ preauth_run(const struct preauth_settings *set, int ipc)
 		out_line(&out, "+OK %s", set->greeting);
 	end = pop3_run(&in, &out, auth_verbs, &pa);
 	out_flush(&out);
-	if (end == POP3_END_HOSTILE) {
+	if (end == POP3_END_HOSTILE || pa.hostile) {
 		(void)ipc_send(ipc, IPC_HOSTILE, NULL, 0);
 		in_linger(&in);
 	}

@@ -142,6 +142,17 @@
 #define TLS_WAIT_TIMEOUT	330
 
 /*
+ * SASL (AUTH, RFC 5034).  A response line may be longer than a command
+ * (RFC 5034 section 4); one over SASL_LINE_MAX octets is refused and the
+ * exchange reset, one over SASL_LINE_HOSTILE is hostile input.  Decoded,
+ * a password is at most SASL_SECRET_MAX octets (the checkpassword data
+ * must hold it with the user and the timestamp anyway).
+ */
+#define SASL_LINE_MAX		2048
+#define SASL_LINE_HOSTILE	8192
+#define SASL_SECRET_MAX		(CHECKPASSWORD_MAX - 2)
+
+/*
  * The IPv6 prefix that names one client in the penalty box and the
  * connection limit (POP3D_PENALTY_PREFIX6): a site usually gets a /64 or
  * more, so counting single addresses would let it take a fresh one per

@@ -2,7 +2,7 @@
 # make deps: installs the Debian packages pop3d needs to build and test,
 # when they are missing.  A no-op when all are there.
 PKGS="gcc make pkg-config libcdb-dev libmd-dev libcrypt-dev libtls-dev
-mandoc ucspi-tcp strace curl clang libclang-rt-dev nettle-dev openssl"
+mandoc ucspi-tcp strace curl clang libclang-rt-dev nettle-dev openssl mpop"
 
 missing=
 for p in $PKGS; do

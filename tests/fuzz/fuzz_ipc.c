@@ -22,7 +22,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (ipc_cred_check((const char *)data, size, &mech) == -1)
 		return 0;
-	if (strcmp(mech, "USER") != 0 && strcmp(mech, "APOP") != 0)
+	if (strcmp(mech, "USER") != 0 && strcmp(mech, "APOP") != 0 &&
+	    strcmp(mech, "PLAIN") != 0 && strcmp(mech, "LOGIN") != 0 &&
+	    strcmp(mech, "CRAM-MD5") != 0)
 		abort();
 	p = (const char *)data + 2;
 	end = (const char *)data + size;

@@ -221,6 +221,8 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (close_range(FD_STATUS + 1, ~0U, 0) == -1)
 		config_fail("close_range: %s", strerror(errno));
+	if (log_from_env() == -1)
+		config_fail("bad setting: POP3D_LOG");
 	remote_find(remote, sizeof(remote));
 	ctx = relay_setup(&c, &pd);
 	privdrop_apply(&pd);

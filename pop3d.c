@@ -29,6 +29,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "num.h"
+#include "pop3.h"
 #include "pop3d_limits.h"
 #include "preauth.h"
 #include "privdrop.h"
@@ -257,6 +258,8 @@ settings_read(struct front *f)
 	if (privdrop_prepare(&f->pd, user != NULL ? user :
 	    DEFAULT_PREAUTH_USER, dir != NULL ? dir : DEFAULT_CHROOT) == -1)
 		refuse("pre-login user");
+	/* Debugging, it logs the dialogue: stderr may be a file. */
+	f->pd.logs = pop3_debug();
 	if (!f->pd.root)
 		log_warn("running as uid %ld, not root: the pre-login process"
 		    " is not chrooted and keeps this uid", (long)getuid());
@@ -333,6 +336,27 @@ front_verdict(struct front *f, int status, struct logline *l)
 }
 
 /*
+ * The front's own check of what the pre-login process may only have been
+ * asked for: it enforces these rules too, but is not trusted to.
+ */
+static int
+front_mech_allowed(const struct front *f, char mech)
+{
+	const struct preauth_settings	*pa = &f->pa;
+
+	if (pa->tls_required && !pa->tls)
+		return 0;
+	switch (mech) {
+	case MECH_APOP:
+		return pa->apop;
+	case MECH_CRAM:
+		return pa->cram;
+	default:			/* USER, PLAIN, LOGIN */
+		return pa->cleartext;
+	}
+}
+
+/*
  * Runs the chain on credentials; 1 when the connection is over (the chain
  * served it, or the front ended it), 0 to go on.
  */
@@ -350,6 +374,9 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 	if (ipc_cred_check(msg, len, &f->mech) == -1)
 		die(111, "malformed credentials message from the pre-login"
 		    " process");
+	if (!front_mech_allowed(f, msg[1]))
+		die(111, "a login by %s, which this connection does not"
+		    " offer, from the pre-login process", f->mech);
 	logline_start(&l, "auth");
 	logline_str(&l, "remote", f->remote);
 	logline_str(&l, "user", msg + 2);
@@ -506,6 +533,7 @@ front_preauth(struct front *f)
 		refuse(strerror(errno));
 	if (child == 0) {
 		/* fd 3 to the front and 0-2; nothing else into the chroot. */
+		log_to_stderr();
 		close(sp[0]);
 		if ((sp[1] != 3 && dup2(sp[1], 3) == -1) ||
 		    close_range(4, ~0U, 0) == -1 ||
@@ -518,6 +546,7 @@ front_preauth(struct front *f)
 	front_serve(f, sp[0]);
 	front_await(f, sp[0]);
 	close(sp[0]);
+	f->challenge[0] = '\0';	/* it was that process's */
 	kill(child, SIGKILL);
 	while (waitpid(child, NULL, 0) == -1 && errno == EINTR)
 		;
@@ -557,6 +586,8 @@ main(int argc, char **argv)
 	}
 	argc -= optind - 1;
 	argv += optind - 1;
+	if (log_from_env() == -1)
+		refuse("bad settings");
 	if (argc < 3) {
 		log_warn("usage: pop3d [-t] hostname authprog [args...]");
 		return 2;

@@ -316,6 +316,8 @@ main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		usage();
+	if (log_from_env() == -1)
+		exit(EXIT_TEMP);
 	creds_get(&c);
 	m = mech_get(&c);
 	found = user_find(&c, &db, db_path(dbopt), &u);

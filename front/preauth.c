@@ -317,31 +317,42 @@ sasl_response(struct preauth *pa, const char *challenge, unsigned char *out)
 {
 	char		 line[SASL_LINE_MAX + 2];	/* and the CR */
 	size_t		 len;
-	ssize_t		 n = -1;
+	ssize_t		 n = -2;
 
 	out_line(pa->out, "+ %s", challenge);
 	switch (in_line(pa->in, line, sizeof(line), SASL_LINE_HOSTILE, &len)) {
 	case IN_LINE:
+		pop3_debug_client(NULL, NULL, 0);
+		n = -1;
+		if (len > SASL_LINE_MAX)	/* a bare LF gave it room */
+			out_line(pa->out, "-ERR [AUTH] response too long (at"
+			    " most %d octets); authentication reset",
+			    SASL_LINE_MAX);
+		else if (len == 1 && line[0] == '*')
+			out_line(pa->out, "-ERR authentication cancelled");
+		else if (len == 0)	/* an empty response (RFC 5034) */
+			n = 0;
+		else if ((n = sasl_b64_decode(line, len, out,
+		    SASL_DECODED_MAX)) < 0)
+			out_line(pa->out, "-ERR [AUTH] malformed base64;"
+			    " authentication reset");
 		break;
 	case IN_TOOLONG:
 		out_line(pa->out, "-ERR [AUTH] response too long (at most %d"
 		    " octets); authentication reset", SASL_LINE_MAX);
-		return -1;
+		n = -1;
+		break;
 	case IN_HOSTILE:
 		out_line(pa->out, "-ERR response line far too long; closing");
 		pa->hostile = 1;
-		return -2;
+		break;
 	case IN_TIMEOUT:
 		out_line(pa->out, "-ERR idle for too long; closing");
-		return -2;
+		break;
 	default:
-		return -2;
+		break;
 	}
-	if (len == 1 && line[0] == '*')
-		out_line(pa->out, "-ERR authentication cancelled");
-	else if ((n = sasl_b64_decode(line, len, out, SASL_DECODED_MAX)) < 0)
-		out_line(pa->out, "-ERR [AUTH] malformed base64;"
-		    " authentication reset");
+	/* It may hold a password, whichever way it ended. */
 	explicit_bzero(line, sizeof(line));
 	in_forget(pa->in);
 	return n;
@@ -491,6 +502,12 @@ cmd_auth(void *ctx, struct pop3_cmd *cmd)
 	for (i = 0; mechs[i] != NULL; i++)
 		if (strcasecmp(cmd->argv[0], mechs[i]) == 0)
 			break;
+	if (mechs[i] != NULL && i < 2 && !pa->set->cleartext) {
+		out_line(pa->out, "-ERR [AUTH] cleartext login is not allowed"
+		    " on this connection%s", pa->set->stls && !pa->stls_failed ?
+		    ": use STLS first" : "");
+		return POP3_CONTINUE;
+	}
 	if (mechs[i] == NULL || !sasl_offered(pa->set, mechs[i])) {
 		out_line(pa->out, "-ERR [AUTH] mechanism not offered here;"
 		    " AUTH lists those that are");

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "log.h"
 
 /*
  * A signal handler can only leave a note, so this is the one piece of
@@ -186,6 +187,13 @@ out_line(struct out *o, const char *fmt, ...)
 		n = 0;
 	if ((size_t)n >= sizeof(line) - 2)
 		n = sizeof(line) - 3;
+	if (o->debug) {
+		struct logline	l;
+
+		logline_start(&l, "debug");
+		logline_str(&l, "server", line);
+		logline_emit(&l);
+	}
 	line[n++] = '\r';
 	line[n++] = '\n';
 	out_write(o, line, n);

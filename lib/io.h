@@ -19,6 +19,7 @@ struct out {
 	int		timeout_ms;
 	int64_t		deadline;	/* CLOCK_MONOTONIC ms, or 0: none */
 	int		failed;		/* sticky: peer gone, stalled or error */
+	int		debug;		/* status lines go to the log too */
 	size_t		len;
 	uint64_t	total;		/* octets handed to the kernel */
 	char		buf[IO_OUTBUF];

@@ -3,12 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "pop3d_limits.h"
 
 static const char *progname = "pop3d";
+static int	 to_syslog;
 
 void
 log_init(const char *name)
@@ -27,12 +29,45 @@ log_progname(void)
 	return progname;
 }
 
-/* A log that cannot be written has nowhere to report that: carry on. */
+int
+log_from_env(void)
+{
+	const char	*dest = getenv("POP3D_LOG");
+
+	if (dest == NULL || *dest == '\0' || strcmp(dest, "stderr") == 0)
+		return 0;
+	if (strcmp(dest, "syslog") != 0) {
+		log_warn("bad setting: POP3D_LOG must be stderr or syslog");
+		return -1;
+	}
+	/* Connected now: a chroot later would hide /dev/log. */
+	openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	to_syslog = 1;
+	return 0;
+}
+
+void
+log_to_stderr(void)
+{
+	if (to_syslog)
+		closelog();
+	to_syslog = 0;
+}
+
+/*
+ * One line, "program[pid]: text\n", prefix octets of it the name and pid.
+ * A log that cannot be written has nowhere to report that: carry on.
+ */
 static void
-log_write(const char *p, size_t n)
+log_write(const char *p, size_t prefix, size_t n)
 {
 	ssize_t	r;
 
+	if (to_syslog) {
+		/* syslog adds the name and pid itself; no newline. */
+		syslog(LOG_INFO, "%.*s", (int)(n - prefix - 1), p + prefix);
+		return;
+	}
 	do
 		r = write(STDERR_FILENO, p, n);
 	while (r == -1 && errno == EINTR);
@@ -55,7 +90,7 @@ log_vwrite(const char *fmt, va_list ap)
 		m = sizeof(line) - n - 2;
 	line[n + m] = '\n';
 	/* One write per line, so that lines of concurrent sessions don't mix. */
-	log_write(line, n + m + 1);
+	log_write(line, (size_t)n, n + m + 1);
 }
 
 void
@@ -113,9 +148,13 @@ logline_start(struct logline *l, const char *event)
 {
 	int	n;
 
-	n = snprintf(l->buf, sizeof(l->buf), "%s[%ld]: %s", progname,
-	    (long)getpid(), event);
-	l->len = (n < 0 || (size_t)n >= sizeof(l->buf)) ? 0 : (size_t)n;
+	n = snprintf(l->buf, sizeof(l->buf), "%s[%ld]: ", progname,
+	    (long)getpid());
+	l->prefix = (n < 0 || (size_t)n >= sizeof(l->buf)) ? 0 : (size_t)n;
+	n = snprintf(l->buf + l->prefix, sizeof(l->buf) - l->prefix, "%s",
+	    event);
+	l->len = l->prefix + ((n < 0 || (size_t)n >= sizeof(l->buf) -
+	    l->prefix) ? 0 : (size_t)n);
 }
 
 static void
@@ -177,5 +216,5 @@ logline_emit(struct logline *l)
 	if (l->len + 1 > sizeof(l->buf))
 		l->len = sizeof(l->buf) - 1;
 	l->buf[l->len] = '\n';
-	log_write(l->buf, l->len + 1);
+	log_write(l->buf, l->prefix, l->len + 1);
 }

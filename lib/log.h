@@ -1,6 +1,7 @@
 /*
- * Logging: one line per event on stderr, "program[pid]: event key=value",
- * the pid telling the lines of concurrent sessions apart.
+ * Logging: one line per event, "program[pid]: event key=value", the pid
+ * telling the lines of concurrent sessions apart; on stderr, or syslog
+ * for the servers that ask (log_from_env).
  * Values are escaped (control characters, non-ASCII, quote and backslash
  * as \xHH) so that a line stays one line whatever a client or a file name
  * holds, quoted when they hold a space or "=", and cut at LOG_VALUE_MAX.  Nothing secret is ever passed
@@ -17,11 +18,22 @@
 struct logline {
 	char	buf[LOGLINE_MAX];
 	size_t	len;
+	size_t	prefix;		/* "program[pid]: " */
 };
 
 /* Remembers the program name used as the prefix of every line. */
 void	log_init(const char *);
 const char *log_progname(void);
+
+/*
+ * The servers' log destination, POP3D_LOG: "stderr" (the default, for
+ * tcpserver, journald, multilog) or "syslog" (facility mail, connected
+ * at once).  0, or -1 after logging a bad value (stderr stays).
+ */
+int	log_from_env(void);
+
+/* Back to stderr (a process about to chroot and close descriptors). */
+void	log_to_stderr(void);
 
 /* "program: message" on stderr. */
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -1,8 +1,10 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "io.h"
+#include "log.h"
 #include "pop3.h"
 
 enum pop3_parse
@@ -142,11 +144,48 @@ pop3_forget(struct in *in, char *line, struct pop3_cmd *cmd)
 	in_forget(in);
 }
 
+int
+pop3_debug(void)
+{
+	static int	debug = -1;
+	const char	*v;
+
+	if (debug == -1)
+		debug = (v = getenv("POP3D_DEBUG")) != NULL &&
+		    strcmp(v, "1") == 0;
+	return debug;
+}
+
+void
+pop3_debug_client(const char *line, const struct pop3_cmd *cmd, int parsed)
+{
+	struct logline	l;
+	char		buf[POP3_CMD_MAX + 16];
+
+	if (!pop3_debug())
+		return;
+	if (line == NULL)
+		snprintf(buf, sizeof(buf), "(a SASL response, hidden)");
+	else if (parsed && strcmp(cmd->verb, "PASS") == 0)
+		snprintf(buf, sizeof(buf), "PASS (hidden)");
+	else if (parsed && strcmp(cmd->verb, "APOP") == 0 && cmd->nargs > 0)
+		snprintf(buf, sizeof(buf), "APOP %s (hidden)", cmd->argv[0]);
+	else if (parsed && strcmp(cmd->verb, "AUTH") == 0 && cmd->nargs > 1)
+		snprintf(buf, sizeof(buf), "AUTH %s (hidden)", cmd->argv[0]);
+	else
+		snprintf(buf, sizeof(buf), "%s", line);
+	logline_start(&l, "debug");
+	logline_str(&l, "client", buf);
+	logline_emit(&l);
+	explicit_bzero(buf, sizeof(buf));
+}
+
 enum pop3_end
 pop3_run(struct in *in, struct out *out, const struct pop3_verb *table,
     void *ctx)
 {
 	char			 line[POP3_CMD_MAX], buf[POP3_REPLY_MAX];
+	char			 copy[POP3_CMD_MAX];
 	struct pop3_cmd		 cmd;
 	const struct pop3_verb	*v;
 	const char		*refusal;
@@ -154,6 +193,7 @@ pop3_run(struct in *in, struct out *out, const struct pop3_verb *table,
 	enum in_status		 st;
 	size_t			 len;
 
+	out->debug = pop3_debug();
 	for (;;) {
 		st = in_line(in, line, POP3_CMD_MAX, POP3_LINE_HOSTILE, &len);
 		if (st == IN_TOOLONG)
@@ -162,7 +202,15 @@ pop3_run(struct in *in, struct out *out, const struct pop3_verb *table,
 		else if (st != IN_LINE)
 			return pop3_stop(out, st);
 		else {
+			/* The parse cuts the line into words: log it first. */
+			if (pop3_debug())
+				memcpy(copy, line, len + 1);
 			p = pop3_parse(line, len, &cmd);
+			if (pop3_debug()) {
+				pop3_debug_client(copy, &cmd,
+				    p == POP3_PARSED);
+				explicit_bzero(copy, sizeof(copy));
+			}
 			v = p == POP3_PARSED ? pop3_lookup(table, cmd.verb) :
 			    NULL;
 			refusal = pop3_refusal(p, v, &cmd, buf, sizeof(buf));

@@ -91,4 +91,12 @@ enum pop3_end pop3_run(struct in *, struct out *, const struct pop3_verb *,
  */
 const char *pop3_end_name(enum pop3_end);
 
+/*
+ * POP3D_DEBUG=1: the dialogue goes to the log, the client's lines with
+ * every secret hidden (PASS, APOP's digest, AUTH's initial response, a
+ * SASL response: line NULL) and the server's status lines (out.debug).
+ */
+int	pop3_debug(void);
+void	pop3_debug_client(const char *, const struct pop3_cmd *, int);
+
 #endif

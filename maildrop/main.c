@@ -141,6 +141,8 @@ main(int argc, char **argv)
 	enum pop3_end		end;
 
 	log_init(argv[0]);
+	/* A bad POP3D_LOG is logged and ignored, as every setting here. */
+	(void)log_from_env();
 	signal(SIGPIPE, SIG_IGN);
 	io_catch_signals();
 	settings_read(&set, argc, argv);

@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BUILD, ROOT, RUN_GID, RUN_UID, Raw, Spawner, TempDir,
@@ -202,8 +203,21 @@ def plain_edge_cases():
             check_eq(r.cmd(b"NOOP"), b"-ERR command not valid in this state",
                      "the dialogue goes on")
             r.cmd(b"AUTH PLAIN")
-            check_eq(r.cmd(b"Q" * 9000), b"-ERR response line far too long;"
-                     b" closing", "9000 octets: hostile")
+            check_eq(r.cmd(b""), b"-ERR [AUTH] PLAIN needs authzid, user and"
+                     b" password, NUL-separated",
+                     "an empty line is an empty response (RFC 5034)")
+            r.cmd(b"AUTH PLAIN")
+            r.send(b"Q" * 2049 + b"\n")
+            check_eq(r.line(), b"-ERR [AUTH] response too long (at most 2048"
+                     b" octets); authentication reset",
+                     "2049 octets and a bare LF: too long too")
+            r.cmd(b"AUTH PLAIN")
+            check_eq(r.cmd(b"Q" * 8188), b"-ERR [AUTH] response too long (at"
+                     b" most 2048 octets); authentication reset",
+                     "8190 octets with CRLF: too long, not hostile")
+            r.cmd(b"AUTH PLAIN")
+            check_eq(r.cmd(b"Q" * 8200), b"-ERR response line far too long;"
+                     b" closing", "8202 octets: hostile")
             check(r.closed(), "and the session ends")
             r.close()
             srv.wait_all()
@@ -273,8 +287,17 @@ def mechanisms_offered_depend_on_the_connection():
             check_eq([l for l in r.multiline().split(b"\r\n") if l], want,
                      "AUTH lists the same")
             check_eq(r.cmd(b"AUTH PLAIN " + b64(b"\0alice\0alice-pw")),
-                     b"-ERR [AUTH] mechanism not offered here; AUTH lists"
-                     b" those that are", "PLAIN in plaintext from afar")
+                     b"-ERR [AUTH] cleartext login is not allowed on this"
+                     b" connection: use STLS first",
+                     "PLAIN in plaintext from afar, with the reason")
+            got = r.cmd(b"AUTH CRAM-MD5")
+            if want:
+                check(got.startswith(b"+ "), "CRAM-MD5 runs when offered")
+                r.cmd(b"*")
+            else:
+                check_eq(got, b"-ERR [AUTH] mechanism not offered here;"
+                         b" AUTH lists those that are",
+                         "CRAM-MD5 refused without POP3D_CRAM_MD5=1")
             r.cmd(b"QUIT")
             r.close()
             p.wait(timeout=30)
@@ -289,6 +312,73 @@ def mechanisms_offered_depend_on_the_connection():
             check_eq(r.cmd(b"AUTH plain " + b64(b"\0alice\0alice-pw"))[:17],
                      b"+OK maildrop has ", "mechanism names in any case")
             r.cmd(b"QUIT")
+            r.close()
+            srv.wait_all()
+
+
+@test
+def credentials_limit_end_to_end():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        with site.serve(POP3D_AUTH_FAILURES="10") as srv:
+            r = greeted(srv)
+            # "alice\0" + password + "\0" + "" (no APOP timestamp) + "\0"
+            # must fit the 512 octets of checkpassword data: 504 do.  Too
+            # long for the AUTH line: sent as a continuation (RFC 5034).
+            r.cmd(b"AUTH PLAIN")
+            check_eq(r.cmd(b64(b"\0alice\0" + b"p" * 504)), FAILED,
+                     "a 504-octet password is checked")
+            r.cmd(b"AUTH PLAIN")
+            check_eq(r.cmd(b64(b"\0alice\0" + b"p" * 505)),
+                     b"-ERR [AUTH] credentials too long",
+                     "505 octets do not fit with the user")
+            r.cmd(b"QUIT")
+            r.close()
+            srv.wait_all()
+
+
+@test
+def auth_when_tls_is_required():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        with site.serve(POP3D_TLS_REQUIRED="1") as srv:
+            r = greeted(srv)
+            r.cmd(b"CAPA")
+            check(b"SASL" not in r.multiline(), "no SASL line before TLS")
+            check_eq(r.cmd(b"AUTH PLAIN " + b64(b"\0alice\0alice-pw")),
+                     b"-ERR [AUTH] TLS is required on this connection: use"
+                     b" STLS first", "AUTH before TLS is refused")
+            r.cmd(b"QUIT")
+            r.close()
+            out = subprocess.run(
+                ["curl", "-s", "--max-time", "20", "--ssl-reqd", "--cacert",
+                 site.cert, "--login-options", "AUTH=PLAIN", "-u",
+                 "alice:alice-pw", "pop3://localhost:%d/1" % srv.port,
+                 "--resolve", "localhost:%d:127.0.0.1" % srv.port],
+                capture_output=True)
+            srv.connections += 1
+            check_eq(out.stdout, MSG.replace(b"\n", b"\r\n"),
+                     "after STLS, AUTH PLAIN works")
+            srv.wait_all()
+
+
+@test
+def auth_failures_wait_like_pass():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        with site.serve(POP3D_AUTH_DELAY="1", POP3D_AUTH_FAILURES="5") as srv:
+            r = greeted(srv)
+            t0 = time.monotonic()
+            check_eq(r.cmd(b"AUTH PLAIN " + b64(b"\0alice\0x")), FAILED,
+                     "a failed AUTH PLAIN")
+            check(time.monotonic() - t0 >= 1.0,
+                  "is answered after POP3D_AUTH_DELAY, as PASS is")
+            r.cmd(b"AUTH LOGIN")
+            r.cmd(b64(b"alice"))
+            r.send(b64(b"alice-pw") + b"\r\nSTAT\r\nQUIT\r\n")
+            check(r.line().startswith(b"+OK maildrop has 1 message"),
+                  "AUTH LOGIN with commands pipelined after the password")
+            check(r.line().startswith(b"+OK 1 "), "STAT reaches the maildrop")
             r.close()
             srv.wait_all()
 

@@ -63,8 +63,10 @@ test_base64(void)
 	CHECK_STR(dec("dA==", 100), "t");
 	CHECK_STR(dec("=", 100), "");		/* RFC 5034's empty response */
 	CHECK_STR(dec("", 100), "ERR");
-	CHECK_STR(dec("dGlt\r", 100), "ERR");
-	CHECK_STR(dec("dG lt", 100), "ERR");	/* no white space */
+	CHECK_STR(dec("dGl\r", 100), "ERR");	/* 4 octets: the alphabet */
+	CHECK_STR(dec("dG l", 100), "ERR");	/* no white space */
+	CHECK_STR(dec("dGl\t", 100), "ERR");
+	CHECK_STR(dec("dGl\n", 100), "ERR");
 	CHECK_STR(dec("dGltZQ", 100), "ERR");	/* no padding */
 	CHECK_STR(dec("dGk", 100), "ERR");
 	CHECK_STR(dec("dA=A", 100), "ERR");	/* padding in the middle */

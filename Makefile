@@ -52,6 +52,7 @@ include front/front.mk
 include auth/auth.mk
 include policy/policy.mk
 include tls/tls.mk
+include deploy/deploy.mk
 
 UNIT_BIN = $(UNIT:%=$(O)/tests/%)
 
@@ -98,7 +99,7 @@ lint:
 run: $(PROGS)
 	sh tests/demo.sh $(O)
 
-install: $(PROGS)
+install: $(PROGS) install-deploy
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(PROGS) $(DESTDIR)$(SBINDIR)
@@ -106,7 +107,7 @@ install: $(PROGS)
 	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5)
 	install -d -m 700 $(DESTDIR)$(STATEDIR)
 
-uninstall:
+uninstall: uninstall-deploy
 	rm -f $(PROGS:$(O)/%=$(DESTDIR)$(SBINDIR)/%)
 	rm -f $(MAN8:man/%=$(DESTDIR)$(MANDIR)/man8/%)
 	rm -f $(MAN5:man/%=$(DESTDIR)$(MANDIR)/man5/%)

@@ -7,6 +7,7 @@
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <netinet/in.h>
@@ -14,6 +15,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -566,6 +568,31 @@ front_tls(struct front *f)
 	return 0;
 }
 
+/*
+ * Under inetd and xinetd, fd 2 is the client's socket: a log line there
+ * would reach the client (or break its TLS stream).  Then the chain logs
+ * to syslog unless POP3D_LOG says otherwise, and fd 2 becomes /dev/null
+ * for every stage.
+ */
+static void
+stderr_guard(void)
+{
+	struct stat	in, err;
+	int		fd;
+
+	if (fstat(STDIN_FILENO, &in) == -1 || fstat(STDERR_FILENO, &err) == -1 ||
+	    !S_ISSOCK(in.st_mode) || in.st_dev != err.st_dev ||
+	    in.st_ino != err.st_ino)
+		return;
+	if (getenv("POP3D_LOG") == NULL && setenv("POP3D_LOG", "syslog", 1) ==
+	    -1)
+		_exit(111);
+	if ((fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1 ||
+	    dup2(fd, STDERR_FILENO) == -1)
+		_exit(111);
+	close(fd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -574,6 +601,7 @@ main(int argc, char **argv)
 	int		ch;
 
 	log_init(argv[0]);
+	stderr_guard();
 	memset(&f, 0, sizeof(f));
 	while ((ch = getopt(argc, argv, "+t")) != -1) {
 		if (ch != 't') {

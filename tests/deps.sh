@@ -1,8 +1,11 @@
 #!/bin/sh
 # make deps: installs the Debian packages pop3d needs to build and test,
-# when they are missing.  A no-op when all are there.
+# when they are missing.  A no-op when all are there.  systemd (for
+# systemd-analyze and systemd-socket-activate), xinetd and daemontools run
+# the deployment kit in tests/e2e/test_deploy.py; none is started.
 PKGS="gcc make pkg-config libcdb-dev libmd-dev libcrypt-dev libtls-dev
-mandoc ucspi-tcp strace curl clang libclang-rt-dev nettle-dev openssl mpop"
+mandoc ucspi-tcp strace curl clang libclang-rt-dev nettle-dev openssl mpop
+systemd xinetd daemontools"
 
 missing=
 for p in $PKGS; do

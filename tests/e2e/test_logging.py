@@ -5,6 +5,7 @@ import base64
 import os
 import poplib
 import socket
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -104,6 +105,40 @@ def debug_shows_the_dialogue_but_no_secret():
             p.quit()
             srv.wait_all()
         check("debug" not in srv.log(), "no debug lines by default")
+
+
+@test
+def under_inetd_nothing_is_logged_to_the_client():
+    # inetd gives the program the socket as fds 0, 1 and 2.
+    with TempDir() as tmp:
+        setup(tmp)
+        from test_front import chain
+        argv, env = chain(tmp, env={"POP3D_DEBUG": "1",
+                                    "PATH": "/usr/bin:/bin"})
+        a, b = socket.socketpair()
+        p = subprocess.Popen(argv, stdin=b, stdout=b, stderr=b, env=env,
+                             cwd=tmp.path)
+        b.close()
+        r = Raw(a)
+        check(r.line().startswith(b"+OK"), "greeted")
+        r.cmd(b"USER alice")
+        r.cmd(b"PASS secret")
+        r.cmd(b"STAT")
+        check(r.cmd(b"QUIT").startswith(b"+OK"), "a whole session")
+        r.s.settimeout(10)
+        rest = b""
+        try:
+            while True:
+                d = r.s.recv(4096)
+                if not d:
+                    break
+                rest += d
+        except socket.timeout:
+            pass
+        check_eq(rest + r.buf, b"", "no log line reached the client, even"
+                 " in debug mode")
+        r.close()
+        check_eq(p.wait(timeout=30), 0, "the chain ended well")
 
 
 @test

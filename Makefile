@@ -37,7 +37,7 @@ ALL_LDFLAGS = $(OPT) $(LDHARDEN) $(LDFLAGS)
 LIB_SRC	= lib/atomic.c lib/io.c lib/log.c lib/num.c lib/pop3.c \
 	  lib/privdrop.c
 MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \
-	  maildrop/uidl.c maildrop/wire.c
+	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c
 LIB_OBJ	= $(LIB_SRC:%.c=$(O)/%.o)
 MD_OBJ	= $(MD_SRC:%.c=$(O)/%.o)
 
@@ -45,7 +45,7 @@ PROGS	= $(O)/pop3d-maildrop
 MAN8	= man/pop3d-maildrop.8
 MAN5	=
 
-UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log
+UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log t_xmit
 
 # Each program's folder adds its programs, pages and testers.
 include front/front.mk

@@ -69,6 +69,54 @@
 #define IMPLEMENTATION_MAX	64
 
 /*
+ * XTND XMIT (off unless POP3D_XTND_XMIT=1): a message the client sends
+ * for submission.  It is spooled to an unlinked file in the maildrop's
+ * tmp/ until its final "." (a partial message is never submitted), so its
+ * size costs disk, not memory.  POP3D_XMIT_MAX bounds that disk, counted
+ * as LIST counts (CRLF line ends, no dot-stuffing): 10 MB by default, the
+ * size most submission servers take; 100 MB at most.
+ */
+#define XMIT_SIZE_DEFAULT	10485760
+#define XMIT_SIZE_MIN		1024
+#define XMIT_SIZE_MAX		104857600
+
+/*
+ * RFC 5322 section 2.1.1: a line is at most 998 characters.  On the wire
+ * it may carry a stuffing dot and its CRLF besides.  A message with a
+ * longer line is read to its end and refused.
+ */
+#define XMIT_LINE_TEXT_MAX	998
+#define XMIT_LINE_MAX		(XMIT_LINE_TEXT_MAX + 3)
+
+/*
+ * Seconds the whole message may take to arrive (POP3D_XMIT_TIMEOUT), on
+ * top of the idle timeout for each line: 10 MB at 64 kbit/s take 22
+ * minutes, and a client trickling octets must not hold the session.
+ */
+#define XMIT_TIMEOUT_DEFAULT	1800
+#define XMIT_TIMEOUT_MIN	10
+#define XMIT_TIMEOUT_MAX	86400
+
+/*
+ * Seconds the submission program may run (POP3D_XMIT_COMMAND_TIMEOUT),
+ * the client waiting for its answer; then it gets SIGTERM, and SIGKILL
+ * XMIT_KILL_GRACE_MS later.  sendmail queues and returns in well under a
+ * second.
+ */
+#define XMIT_RUN_DEFAULT	60
+#define XMIT_RUN_MIN		1
+#define XMIT_RUN_MAX		3600
+#define XMIT_KILL_GRACE_MS	2000
+
+/*
+ * POP3D_XMIT_COMMAND: a path and its arguments as an operator types them,
+ * split at spaces (no shell).  "-f USER" and the end of argv take three
+ * more slots.
+ */
+#define XMIT_COMMAND_MAX	1024
+#define XMIT_ARGS_MAX		32
+
+/*
  * Buffers: input is read in small gulps (commands are short), output and
  * message bodies in large ones so that a multi-line reply goes out in as
  * few writes as possible.

@@ -17,6 +17,7 @@
 #include "pop3d_limits.h"
 #include "sizes.h"
 #include "trans.h"
+#include "xmit.h"
 
 /*
  * Exit codes: pop3d-maildrop.8 lists them.  Never 1, 2 or 111: a
@@ -33,6 +34,7 @@ struct settings {
 	size_t		 max_msgs;
 	const char	*implementation;
 	const char	*expire;
+	struct xmit_settings xmit;
 };
 
 /* Tells the client, logs, and exits: the session never started. */
@@ -78,6 +80,7 @@ settings_read(struct settings *set, int argc, char **argv)
 	set->implementation = env_text("POP3D_IMPLEMENTATION",
 	    IMPLEMENTATION_MAX);
 	set->expire = expire_setting();
+	xmit_settings_read(&set->xmit);
 }
 
 /* Refuses with the response code that fits errno, naming what failed. */
@@ -173,12 +176,16 @@ main(int argc, char **argv)
 
 	memset(&s, 0, sizeof(s));
 	s.md = &md;
+	s.in = &in;
 	s.out = &out;
+	s.xmit = &set.xmit;
 	s.implementation = set.implementation;
 	s.expire = set.expire;
 	out_line(&out, "+OK maildrop has %zu messages (%llu octets)",
 	    md.count, (unsigned long long)md.octets);
 	end = pop3_run(&in, &out, trans_verbs, &s);
+	if (s.stopped)
+		end = s.stop;	/* not QUIT: XTND XMIT lost its client */
 	session_log(&s, &st, end);
 	maildir_close(&md);
 	if (end == POP3_END_HOSTILE)

@@ -1,11 +1,14 @@
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "num.h"
 #include "trans.h"
 #include "wire.h"
+#include "xmit.h"
 
 /*
  * The message an argument names, or NULL after telling the client why:
@@ -265,6 +268,31 @@ cmd_noop(void *ctx, struct pop3_cmd *cmd)
 }
 
 /*
+ * XTND, for its one subcommand XMIT (xmit.c).  Off, it gets the answer of
+ * a verb the table does not have, as it did before XMIT existed.
+ */
+static enum pop3_next
+cmd_xtnd(void *ctx, struct pop3_cmd *cmd)
+{
+	struct session	*s = ctx;
+	char		 buf[POP3_REPLY_MAX];
+
+	if (!s->xmit->enabled)
+		out_line(s->out, "%s", pop3_refusal(POP3_PARSED, NULL, cmd,
+		    buf, sizeof(buf)));
+	else if (cmd->nargs == 0)
+		out_line(s->out, "-ERR missing argument; usage: XTND XMIT");
+	else if (strcasecmp(cmd->argv[0], "XMIT") != 0)
+		out_line(s->out, "-ERR unknown XTND subcommand; usage: XTND"
+		    " XMIT");
+	else if (cmd->nargs > 1)
+		out_line(s->out, "-ERR too many arguments; usage: XTND XMIT");
+	else
+		return xmit_command(s);
+	return POP3_CONTINUE;
+}
+
+/*
  * The UPDATE state: removes the marked messages before answering, so that a
  * client that closes without reading the reply still has its deletions.
  */
@@ -309,5 +337,7 @@ const struct pop3_verb trans_verbs[] = {
 	{ "RSET", 0, 0, "RSET", cmd_rset },
 	{ "NOOP", 0, 0, "NOOP", cmd_noop },
 	{ "QUIT", 0, 0, "QUIT", cmd_quit },
+	/* Any arguments: cmd_xtnd answers as it is configured. */
+	{ "XTND", 0, INT_MAX, "XTND XMIT", cmd_xtnd },
 	{ NULL, 0, 0, NULL, NULL }
 };

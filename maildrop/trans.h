@@ -10,10 +10,13 @@
 #include "io.h"
 #include "maildir.h"
 #include "pop3.h"
+#include "xmit.h"
 
 struct session {
 	struct maildir	*md;
+	struct in	*in;			/* XTND XMIT reads a message */
 	struct out	*out;
+	const struct xmit_settings *xmit;
 	const char	*implementation;	/* CAPA IMPLEMENTATION, or NULL */
 	const char	*expire;		/* CAPA EXPIRE, or NULL */
 	uint64_t	 retr, retr_octets, top;
@@ -21,6 +24,8 @@ struct session {
 	uint64_t	 removed, unremoved;	/* by the UPDATE */
 	int		 quit;			/* QUIT seen, UPDATE done */
 	int		 broken;		/* a message failed mid-reply */
+	int		 stopped;		/* a handler ended the session */
+	enum pop3_end	 stop;			/* ... this way (not QUIT) */
 };
 
 extern const struct pop3_verb trans_verbs[];

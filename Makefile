@@ -53,6 +53,7 @@ include auth/auth.mk
 include policy/policy.mk
 include tls/tls.mk
 include deploy/deploy.mk
+include passwd/passwd.mk
 
 UNIT_BIN = $(UNIT:%=$(O)/tests/%)
 

@@ -14,6 +14,7 @@
 #include "apop.h"
 #include "io.h"
 #include "log.h"
+#include "num.h"
 #include "passwd.h"
 #include "pop3d_limits.h"
 #include "userdb.h"
@@ -256,16 +257,6 @@ env_set(const struct user *u)
 	return 0;
 }
 
-static const char *
-db_path(const char *opt)
-{
-	const char	*p = getenv(USERDB_PATH_ENV);
-
-	if (opt != NULL)
-		return opt;
-	return p != NULL && *p != '\0' ? p : USERDB_PATH_DEFAULT;
-}
-
 /* Finds the user: NULL when unknown; exits 111 on a database problem. */
 static const struct user *
 user_find(struct creds *c, struct userdb *db, const char *path,
@@ -320,7 +311,9 @@ main(int argc, char **argv)
 		exit(EXIT_TEMP);
 	creds_get(&c);
 	m = mech_get(&c);
-	found = user_find(&c, &db, db_path(dbopt), &u);
+	if (dbopt == NULL)
+		dbopt = env_path(USERDB_PATH_ENV, USERDB_PATH_DEFAULT);
+	found = user_find(&c, &db, dbopt, &u);
 	creds_verify(&c, m, found);
 	/* The user's name stays for the log lines; the secret goes. */
 	explicit_bzero(c.buf + (c.secret - c.buf), strlen(c.secret));

@@ -9,7 +9,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "atomic.h"
 #include "log.h"
 #include "num.h"
 #include "passwd.h"
@@ -64,14 +63,29 @@ apply_result(const struct paths *p, const char *name, const char *why)
 	}
 }
 
+/* The users file's edit lock (usersfile_lock): a descriptor, or -1 said. */
+static int
+lock(const struct paths *p)
+{
+	int	fd;
+
+	if ((fd = usersfile_lock(p->file, USERS_LOCK_TIMEOUT_MS)) == -1)
+		log_warn("%s.lock: %s", p->file, strerror(errno));
+	return fd;
+}
+
 static int
 apply(const struct paths *p, const struct usersfile_edit *e)
 {
 	const char	*why;
+	int		 fd, r = 0;
 
+	if ((fd = lock(p)) == -1)
+		return EXIT_TEMP;
 	if (usersfile_apply(p->file, e, &why) == -1)
-		return apply_result(p, e->name, why);
-	return 0;
+		r = apply_result(p, e->name, why);
+	close(fd);
+	return r;
 }
 
 /*
@@ -344,24 +358,24 @@ cmd_check(const struct paths *p, int argc, char **argv)
 static int
 cmd_compile(const struct paths *p, int argc, char **argv)
 {
-	struct atomic	a;
+	const char	*failed;
+	int		 fd, r = 0;
 
 	(void)argv;
 	if (argc != 1)
 		return -1;
-	if (atomic_open(&a, p->db) == -1) {
-		log_warn("%s: %s", p->db, strerror(errno));
+	if ((fd = lock(p)) == -1)
 		return EXIT_TEMP;
+	if (usersfile_install(p->file, p->db, &failed) == -1) {
+		if (failed == p->file)
+			r = compile_result(p);
+		else {
+			log_warn("%s: %s", p->db, strerror(errno));
+			r = EXIT_TEMP;
+		}
 	}
-	if (usersfile_compile(p->file, a.fd) == -1) {
-		atomic_abort(&a);
-		return compile_result(p);
-	}
-	if (atomic_commit(&a) == -1) {
-		log_warn("%s: %s", p->db, strerror(errno));
-		return EXIT_TEMP;
-	}
-	return 0;
+	close(fd);
+	return r;
 }
 
 static const struct command commands[] = {
@@ -379,13 +393,11 @@ static const struct command commands[] = {
 int
 main(int argc, char **argv)
 {
-	struct paths	p = { USERSFILE_PATH_DEFAULT, NULL };
-	const char	*env = getenv(USERDB_PATH_ENV);
+	struct paths	p = { NULL, NULL };
 	size_t		i;
 	int		ch, r;
 
 	log_init(argv[0]);
-	p.db = env != NULL && *env != '\0' ? env : USERDB_PATH_DEFAULT;
 	while ((ch = getopt(argc, argv, "+d:f:")) != -1) {
 		if (ch == 'd')
 			p.db = optarg;
@@ -394,6 +406,10 @@ main(int argc, char **argv)
 		else
 			usage("command [args ...]");
 	}
+	if (p.db == NULL)
+		p.db = env_path(USERDB_PATH_ENV, USERDB_PATH_DEFAULT);
+	if (p.file == NULL)
+		p.file = env_path(USERSFILE_PATH_ENV, USERSFILE_PATH_DEFAULT);
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)

@@ -1,9 +1,13 @@
 #include <cdb.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
+#include "io.h"
 #include "userdb.h"
 #include "usersfile.h"
 
@@ -193,7 +197,8 @@ usersfile_emit(FILE *out, const struct user *u, const char **why)
 
 /*
  * Copies the file to out with the edit applied.  *found tells whether the
- * user was there.  Returns -1 on a write error; errors in the file are
+ * user was there: 1, or 2 with a hash other than e->expect (the record
+ * left as it was).  Returns -1 on a write error; errors in the file are
  * counted in uf.
  */
 static int
@@ -212,7 +217,12 @@ usersfile_copy(struct usersfile *uf, FILE *out,
 			*found = 1;
 			if (e->op == UF_ADD)
 				usersfile_report(uf, "user exists");
-			else if (usersfile_change(e, &u) &&
+			else if (e->expect != NULL &&
+			    strcmp(u.hash, e->expect) != 0) {
+				*found = 2;	/* changed since it was read */
+				if (fprintf(out, "%s\n", uf->raw) < 0)
+					return -1;
+			} else if (usersfile_change(e, &u) &&
 			    usersfile_emit(out, &u, why) == -1)
 				return -1;
 			continue;
@@ -252,6 +262,9 @@ usersfile_rewrite(struct usersfile *uf, int fd,
 	} else if (r == 0 && !found && e->op != UF_ADD) {
 		r = -1;
 		saved = ESRCH;
+	} else if (r == 0 && found == 2) {
+		r = -1;
+		saved = ESTALE;
 	} else if (r == -1 && *why != NULL)
 		saved = EINVAL;
 	errno = saved;
@@ -285,4 +298,74 @@ usersfile_apply(const char *path, const struct usersfile_edit *e,
 		return -1;
 	}
 	return atomic_commit(&a);
+}
+
+int
+usersfile_lock(const char *path, int timeout_ms)
+{
+	struct timespec	 nap = { 0, 10 * 1000000L };
+	struct flock	 fl;
+	char		 name[PATH_MAX];
+	int64_t		 deadline = io_now_ms() + timeout_ms;
+	int		 fd, n;
+
+	n = snprintf(name, sizeof(name), "%s.lock", path);
+	if (n < 0 || (size_t)n >= sizeof(name)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = open(name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) == -1)
+		return -1;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	/* OFD locks: no signal to interrupt a wait, so it is polled. */
+	while (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
+		if ((errno != EAGAIN && errno != EACCES && errno != EINTR) ||
+		    io_now_ms() >= deadline) {
+			n = errno == EAGAIN || errno == EACCES ? ETIMEDOUT :
+			    errno;
+			close(fd);
+			errno = n;
+			return -1;
+		}
+		nanosleep(&nap, NULL);
+	}
+	return fd;
+}
+
+int
+usersfile_install(const char *file, const char *db, const char **failed)
+{
+	struct atomic	a;
+
+	*failed = db;
+	if (atomic_open(&a, db) == -1)
+		return -1;
+	if (usersfile_compile(file, a.fd) == -1) {
+		*failed = file;
+		atomic_abort(&a);
+		return -1;
+	}
+	return atomic_commit(&a);
+}
+
+int
+usersfile_update(const char *file, const char *db,
+    const struct usersfile_edit *e, const char **why, const char **failed)
+{
+	int	lock, r, saved;
+
+	*why = NULL;
+	*failed = file;
+	if ((lock = usersfile_lock(file, USERS_LOCK_TIMEOUT_MS)) == -1)
+		return -1;
+	r = usersfile_apply(file, e, why);
+	if (r == 0)
+		r = usersfile_install(file, db, failed);
+	saved = errno;
+	close(lock);
+	errno = saved;
+	return r;
 }

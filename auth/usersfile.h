@@ -11,8 +11,9 @@
 #include "pop3d_limits.h"
 #include "user.h"
 
-/* Where pop3d-users finds the file by default. */
+/* Where pop3d-users and pop3d-passwd find the file by default. */
 #define USERSFILE_PATH_DEFAULT	"/etc/pop3d/users"
+#define USERSFILE_PATH_ENV	"POP3D_USERS_FILE"
 
 enum usersfile_kind {
 	UF_EOF,		/* no more lines */
@@ -64,6 +65,8 @@ struct usersfile_edit {
 	const char		*name;
 	const struct user	*user;	/* UF_ADD */
 	const char		*value;	/* UF_SET_HASH, UF_SET_APOP */
+	const char		*expect; /* UF_SET_HASH: NULL, or the hash
+					    the record must still have */
 };
 
 /*
@@ -71,9 +74,40 @@ struct usersfile_edit {
  * as empty for UF_ADD.  The file must be free of errors: any is reported
  * and nothing changes.  Returns 0, or -1 with errno: EINVAL (errors in the
  * file, or in the new record with *why set), EEXIST (UF_ADD of an existing
- * user), ESRCH (no such user), any other on a system error.
+ * user), ESRCH (no such user), ESTALE (the record's hash is not expect),
+ * any other on a system error.  Takes no lock: see usersfile_lock.
  */
 int	usersfile_apply(const char *, const struct usersfile_edit *,
 	    const char **);
+
+/*
+ * Takes the edit lock of the users file at path: an OFD write lock on
+ * "path.lock" (created mode 0600 when missing; never removed), waited for
+ * at most timeout_ms.  Every edit and every compile runs under it, so that
+ * two programs editing at once (pop3d-users, pop3d-passwd) lose none of
+ * each other's changes, and a database is never replaced by one compiled
+ * from an older file.  Returns the descriptor, whose close releases the
+ * lock (so does the process's end), or -1 with errno (ETIMEDOUT).
+ */
+int	usersfile_lock(const char *, int);
+
+/*
+ * Compiles the users file to the database db atomically (a temporary file
+ * beside it, synced and renamed; on any error db is untouched), as
+ * usersfile_compile does.  Returns 0, or -1 with errno and *failed naming
+ * the file the error is about (EINVAL: errors in the users file, each
+ * reported).  The caller holds the lock.
+ */
+int	usersfile_install(const char *, const char *, const char **);
+
+/*
+ * Under the lock: usersfile_apply, then usersfile_install, so that the
+ * change takes effect at the next login.  Returns 0, or -1 with errno as
+ * those give it (*why as usersfile_apply sets it, *failed as
+ * usersfile_install does); when the compile fails the users file holds
+ * the change and the database does not.
+ */
+int	usersfile_update(const char *, const char *,
+	    const struct usersfile_edit *, const char **, const char **);
 
 #endif

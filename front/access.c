@@ -30,11 +30,18 @@
 #define DEFAULT_STATE_DIR	"/var/lib/pop3d"
 
 static int	quiet;		/* implicit TLS: no plaintext answers */
+static const char *code;	/* not POP3: replaces "-ERR [CODE]" */
 
 void
 access_quiet(void)
 {
 	quiet = 1;
+}
+
+void
+access_reply_code(const char *c)
+{
+	code = c;
 }
 
 /* A one-line answer before any greeting; the caller exits. */
@@ -47,7 +54,13 @@ answer(const char *line)
 	if (quiet)
 		return;
 
-	n = snprintf(buf, sizeof(buf), "%s\r\n", line);
+	if (code != NULL) {
+		line += strcspn(line, " ") + 1;		/* "-ERR " */
+		if (*line == '[')
+			line += strcspn(line, " ") + 1;	/* "[SYS/PERM] " */
+		n = snprintf(buf, sizeof(buf), "%s %s\r\n", code, line);
+	} else
+		n = snprintf(buf, sizeof(buf), "%s\r\n", line);
 	if (n > 0 && (size_t)n < sizeof(buf) &&
 	    write(STDOUT_FILENO, buf, (size_t)n) == -1)
 		return;		/* the client is gone: nothing to tell */

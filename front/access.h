@@ -70,6 +70,13 @@ void	access_end(struct access *);
  */
 void	access_quiet(void);
 
+/*
+ * For a program speaking another protocol than POP3 (pop3d-passwd): the
+ * refusals before any greeting start with this code (such as "500")
+ * instead of "-ERR" and its response code.
+ */
+void	access_reply_code(const char *);
+
 /* A line over the hostile limit: blocks the address. */
 void	access_hostile(struct access *);
 

@@ -113,3 +113,11 @@ env_text(const char *name, size_t max)
 	}
 	return s;
 }
+
+const char *
+env_path(const char *name, const char *def)
+{
+	const char	*s = getenv(name);
+
+	return s != NULL && *s != '\0' ? s : def;
+}

@@ -35,4 +35,7 @@ int	env_flag_strict(const char *, int, int *);
  */
 const char *env_text(const char *, size_t);
 
+/* A file's path: the variable when set and not empty, else def. */
+const char *env_path(const char *, const char *);
+
 #endif

@@ -267,6 +267,40 @@
  */
 #define CRAM_CHALLENGE_MAX	381
 
+/*
+ * pop3d-passwd, the poppassd protocol (port 106).  A line is a verb and
+ * one argument: "newpass " with the longest password and CRLF takes 258
+ * octets.  A longer line is no client's: it is answered with 500, the
+ * session ends and the address is blocked as for hostile input.
+ */
+#define PASSWD_LINE_MAX		POP3_LINE_HOSTILE
+
+/*
+ * A new password: at least POP3D_PASSWD_MIN characters (an operator may
+ * ask for more, never for none), at most what PASS can carry at login
+ * (USERS_PASSWORD_MAX).
+ */
+#define PASSWD_MIN_DEFAULT	8
+#define PASSWD_MIN_MIN		1
+#define PASSWD_MIN_MAX		64
+
+/*
+ * A client types three lines: an idle client is dropped after
+ * POP3D_PASSWD_IDLE seconds, and the whole dialogue may last at most
+ * POP3D_PASSWD_TIMEOUT (a slow-loris holds a root process otherwise).
+ */
+#define PASSWD_IDLE_DEFAULT	60
+#define PASSWD_TIMEOUT_DEFAULT	180
+#define PASSWD_TIMEOUT_MAX	3600
+
+/*
+ * How long an edit of the users file waits for the lock that another
+ * pop3d-passwd or pop3d-users holds for one edit and compile: compiling
+ * USERS_COUNT_MAX records takes seconds, so a longer wait means a stuck
+ * process, and the change is refused as temporary (ETIMEDOUT).
+ */
+#define USERS_LOCK_TIMEOUT_MS	30000
+
 
 /* ---- policy: pop3d-rules, the penalty box, connection limits ---- */
 

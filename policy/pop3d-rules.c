@@ -459,14 +459,6 @@ state_path(char *dst, const char *dir, const char *part)
 	}
 }
 
-static const char *
-env_path(const char *name, const char *def)
-{
-	const char	*s = getenv(name);
-
-	return s != NULL && *s != '\0' ? s : def;
-}
-
 int
 main(int argc, char **argv)
 {

@@ -346,8 +346,8 @@ def compile_is_atomic_and_keeps_old_db_on_error():
         check_eq(read(box.db), old, "the old users.cdb is byte for byte "
                  "in place")
         check_eq(sorted(os.listdir(tmp.path)),
-                 ["home", "next.sh", "users", "users.cdb"],
-                 "no temporary file is left")
+                 ["home", "next.sh", "users", "users.cdb", "users.lock"],
+                 "no temporary file is left (the edit lock stays)")
         rc, _, _ = auth(box, creds("alice", "hunter2"))
         check_eq(rc, 7, "and logins still work with it")
         with open(box.file, "w") as f:

@@ -1,0 +1,80 @@
+#include <errno.h>
+#include <string.h>
+
+#include "change.h"
+#include "passwd.h"
+#include "userdb.h"
+#include "usersfile.h"
+
+int
+change_verify(struct change *c, const char *user, const char *pw)
+{
+	struct userdb	db;
+	struct user	u;
+	int		r;
+
+	change_forget(c);
+	c->why = "cannot open the users database";
+	if (userdb_open(&db, c->db) == -1)
+		return -1;
+	if ((r = userdb_lookup(&db, user, &u, &c->why)) == -1) {
+		if (c->why == NULL)
+			c->why = "users database unreadable";
+		userdb_close(&db);
+		return -1;
+	}
+	if (r == 0) {
+		passwd_dummy(pw);
+		c->why = "unknown user";
+	} else if ((r = passwd_verify(pw, u.hash)) == -1)
+		c->why = "password hash unusable";
+	else if (r == 0)
+		c->why = user_hash_locked(u.hash) ? "account locked" :
+		    "bad password";
+	else if (strlen(u.hash) >= sizeof(c->hash)) {
+		errno = EINVAL;
+		c->why = "hash too long";
+		r = -1;
+	} else
+		memcpy(c->hash, u.hash, strlen(u.hash) + 1);
+	userdb_close(&db);
+	return r;
+}
+
+int
+change_set(struct change *c, const char *user, const char *pw)
+{
+	struct usersfile_edit	 e = { .op = UF_SET_HASH };
+	char			 hash[USERS_HASH_MAX + 1];
+	const char		*why, *failed;
+	int			 r;
+
+	c->why = "cannot hash the password";
+	if (passwd_hash(NULL, pw, hash, sizeof(hash)) == -1)
+		return -1;
+	e.name = user;
+	e.value = hash;
+	e.expect = c->hash;
+	r = usersfile_update(c->file, c->db, &e, &why, &failed);
+	explicit_bzero(hash, sizeof(hash));
+	if (r == 0)
+		return 0;
+	if (errno == ESTALE)
+		c->why = "the password changed meanwhile";
+	else if (errno == ESRCH)
+		c->why = "no such user in the users file";
+	else if (why != NULL)
+		c->why = why;
+	else if (errno == EINVAL)
+		c->why = "the users file has errors";
+	else
+		c->why = failed == c->db ? "cannot write the users database" :
+		    "cannot update the users file";
+	return -1;
+}
+
+void
+change_forget(struct change *c)
+{
+	explicit_bzero(c->hash, sizeof(c->hash));
+}

@@ -1,0 +1,18 @@
+# passwd/: pop3d-passwd, the poppassd protocol (issue 7).  Included by the
+# Makefile; adds to PROGS and MAN8.
+#
+# It checks passwords and edits the users file with auth/'s code, and
+# obeys the rules database and the penalty box with the front's access
+# policy (front/access.o alone, which needs no other part of the front).
+PASSWD_OBJ = $(O)/passwd/pop3d-passwd.o $(O)/passwd/change.o
+
+PROGS	+= $(O)/pop3d-passwd
+MAN8	+= man/pop3d-passwd.8
+
+$(O)/passwd/%.o: passwd/%.c passwd/*.h auth/*.h front/*.h policy/*.h lib/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ipasswd -Iauth -Ifront -Ipolicy -c -o $@ $<
+
+$(O)/pop3d-passwd: $(PASSWD_OBJ) $(O)/front/access.o $(O)/libauth.a \
+	    $(O)/libpolicy.a $(O)/libpop3d.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AUTH_LIBS)

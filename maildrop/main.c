@@ -98,10 +98,11 @@ refuse_errno(struct out *out, const char *what)
 
 static void
 session_log(const struct session *s, const struct sizes_stats *st,
-    enum pop3_end end)
+    enum pop3_end end, int64_t started)
 {
 	struct logline	l;
 	const char	*remote = getenv("TCPREMOTEIP");
+	int64_t		 ms = io_now_ms() - started;
 
 	if (remote == NULL)
 		remote = getenv("REMOTE_ADDR");
@@ -111,12 +112,16 @@ session_log(const struct session *s, const struct sizes_stats *st,
 	/* The front exports the handshake's facts (pop3d.8). */
 	if (getenv("SSL_PROTOCOL") != NULL)
 		logline_str(&l, "tls", getenv("SSL_PROTOCOL"));
+	/* How the user logged in, as the front told pop3d-auth. */
+	if (getenv("AUTHMECH") != NULL)
+		logline_str(&l, "mech", getenv("AUTHMECH"));
 	logline_num(&l, "msgs", s->md->count);
 	logline_num(&l, "octets", s->md->octets);
 	logline_num(&l, "retr", s->retr);
 	logline_num(&l, "retr_octets", s->retr_octets);
 	logline_num(&l, "top", s->top);
 	logline_num(&l, "dele", s->quit ? s->dele : 0);
+	logline_num(&l, "dele_octets", s->quit ? s->dele_octets : 0);
 	logline_num(&l, "removed", s->removed);
 	if (s->unremoved > 0)
 		logline_num(&l, "unremoved", s->unremoved);
@@ -129,6 +134,7 @@ session_log(const struct session *s, const struct sizes_stats *st,
 	logline_num(&l, "size_read", st->computed);
 	logline_str(&l, "cache", st->cache);
 	logline_str(&l, "end", s->broken ? "ioerr" : pop3_end_name(end));
+	logline_num(&l, "ms", ms > 0 ? (uint64_t)ms : 0);
 	logline_emit(&l);
 }
 
@@ -142,6 +148,7 @@ main(int argc, char **argv)
 	struct sizes_stats	st;
 	struct session		s;
 	enum pop3_end		end;
+	int64_t			started = io_now_ms();
 
 	log_init(argv[0]);
 	/* A bad POP3D_LOG is logged and ignored, as every setting here. */
@@ -186,7 +193,7 @@ main(int argc, char **argv)
 	end = pop3_run(&in, &out, trans_verbs, &s);
 	if (s.stopped)
 		end = s.stop;	/* not QUIT: XTND XMIT lost its client */
-	session_log(&s, &st, end);
+	session_log(&s, &st, end, started);
 	maildir_close(&md);
 	if (end == POP3_END_HOSTILE)
 		in_linger(&in);

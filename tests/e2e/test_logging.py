@@ -142,6 +142,34 @@ def under_inetd_nothing_is_logged_to_the_client():
 
 
 @test
+def one_summary_line_per_session():
+    with TempDir() as tmp:
+        setup(tmp)
+        with front(tmp) as srv:
+            p = pop(srv)
+            p.user("alice")
+            p.pass_("secret")
+            p.retr(1)
+            p.dele(2)
+            p.quit()
+            srv.wait_all()
+        lines = [l for l in srv.log().splitlines() if " session " in l]
+        check_eq(len(lines), 1, "one session line")
+        keys = [kv.split("=", 1)[0] for kv in lines[0].split()[2:]]
+        check_eq(keys, ["user", "remote", "mech", "msgs", "octets", "retr",
+                        "retr_octets", "top", "dele", "dele_octets",
+                        "removed", "size_name", "size_cache", "size_read",
+                        "cache", "end", "ms"],
+                 "the documented keys, in order: %r" % lines[0])
+        check(" user=alice remote=127.0.0.1 mech=USER " in lines[0] and
+              " retr=1 " in lines[0] and " dele=1 " in lines[0] and
+              " end=quit " in lines[0], "with the session's values")
+        check(any(" end remote=127.0.0.1 " in l and "end=login" in l
+                  for l in srv.log().splitlines()),
+              "and the front's end line for the connection")
+
+
+@test
 def a_bad_log_setting_is_refused():
     with TempDir() as tmp:
         setup(tmp)

@@ -370,7 +370,7 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 	char		verdict;
 	size_t		clen;
 	pid_t		pid;
-	int		pause = 0, failed;
+	int		pause = 0, failed, okfd;
 	char		settled;
 
 	if (ipc_cred_check(msg, len, &f->mech) == -1)
@@ -398,8 +398,14 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 				verdict = VERDICT_LAST;
 		}
 	} else {
-		pid = handoff_start(f->authargv, f->mech, cred, clen);
+		pid = handoff_start(f->authargv, f->mech, cred, clen, &okfd);
 		explicit_bzero(cred, sizeof(cred));
+		/*
+		 * A good login stops counting against the address now, not
+		 * when the session it starts ends hours later.
+		 */
+		if (pid != -1 && handoff_accepted(okfd))
+			(void)access_settle(&f->acc, user, 0);
 		verdict = front_verdict(f, pid == -1 ? -1 :
 		    handoff_wait(pid), &l);
 		failed = verdict == VERDICT_FAIL || verdict == VERDICT_LAST;

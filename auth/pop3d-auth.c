@@ -288,6 +288,26 @@ accepted(const struct creds *c, const struct user *u)
 	logline_emit(&l);
 }
 
+/*
+ * pop3d's front learns at once that the login is good (fd 4, set in
+ * POP3D_AUTH_OK_FD), not when the session ends; the chain after this
+ * gets neither the descriptor nor the variable.
+ */
+static void
+tell_front(void)
+{
+	const char	*v = getenv("POP3D_AUTH_OK_FD");
+	ssize_t		 n;
+
+	if (v == NULL || strcmp(v, "4") != 0)
+		return;
+	do
+		n = write(4, "A", 1);
+	while (n == -1 && errno == EINTR);
+	close(4);
+	unsetenv("POP3D_AUTH_OK_FD");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -315,6 +335,7 @@ main(int argc, char **argv)
 		dbopt = env_path(USERDB_PATH_ENV, USERDB_PATH_DEFAULT);
 	found = user_find(&c, &db, dbopt, &u);
 	creds_verify(&c, m, found);
+	tell_front();
 	/* The user's name stays for the log lines; the secret goes. */
 	explicit_bzero(c.buf + (c.secret - c.buf), strlen(c.secret));
 	c.secret = NULL;

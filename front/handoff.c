@@ -20,24 +20,27 @@ set_blocking(int fd)
 		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 }
 
-/* In the child: fd 3 is the pipe, then the exec; 111 if that fails. */
+/*
+ * In the child: fd 3 is the credentials pipe, fd 4 the "accepted" pipe,
+ * then the exec; 111 if that fails.
+ */
 static void __attribute__((noreturn))
-handoff_exec(char **argv, const char *mech, int rd)
+handoff_exec(char **argv, const char *mech, int rd, int ok)
 {
-	if (rd != 3) {
-		if (dup2(rd, 3) == -1)
-			_exit(111);
-		close(rd);
-	} else if (fcntl(3, F_SETFD, 0) == -1)
+	/* Both out of the way first: either may sit on 3 or 4. */
+	if ((rd = fcntl(rd, F_DUPFD, 5)) == -1 ||
+	    (ok = fcntl(ok, F_DUPFD, 5)) == -1 ||
+	    dup2(rd, 3) == -1 || dup2(ok, 4) == -1)
 		_exit(111);
-	/* Nothing of the front's (or the spawner's) beyond 0-3 goes along. */
-	if (close_range(4, ~0U, 0) == -1)
+	/* Nothing of the front's (or the spawner's) beyond 0-4 goes along. */
+	if (close_range(5, ~0U, 0) == -1)
 		_exit(111);
 	set_blocking(STDIN_FILENO);
 	set_blocking(STDOUT_FILENO);
 	/* The front ignores SIGPIPE; the chain must not inherit that. */
 	signal(SIGPIPE, SIG_DFL);
-	if (setenv("AUTHMECH", mech, 1) == -1)
+	if (setenv("AUTHMECH", mech, 1) == -1 ||
+	    setenv("POP3D_AUTH_OK_FD", "4", 1) == -1)
 		_exit(111);
 	execvp(argv[0], argv);
 	log_warn("cannot run %s: %s", argv[0], strerror(errno));
@@ -45,30 +48,57 @@ handoff_exec(char **argv, const char *mech, int rd)
 }
 
 pid_t
-handoff_start(char **argv, const char *mech, const char *cred, size_t len)
+handoff_start(char **argv, const char *mech, const char *cred, size_t len,
+    int *okfd)
 {
-	int	p[2];
+	int	p[2], ok[2];
 	pid_t	pid;
 	ssize_t	n;
 
+	*okfd = -1;
 	if (pipe2(p, O_CLOEXEC) == -1)
 		return -1;
-	if ((pid = fork()) == -1) {
+	if (pipe2(ok, O_CLOEXEC) == -1) {
 		close(p[0]);
 		close(p[1]);
 		return -1;
 	}
+	if ((pid = fork()) == -1) {
+		close(p[0]);
+		close(p[1]);
+		close(ok[0]);
+		close(ok[1]);
+		return -1;
+	}
 	if (pid == 0) {
 		close(p[1]);
-		handoff_exec(argv, mech, p[0]);
+		close(ok[0]);
+		handoff_exec(argv, mech, p[0], ok[1]);
 	}
 	close(p[0]);
+	close(ok[1]);
+	*okfd = ok[0];
 	/* At most 512 octets: the pipe takes them whole, no deadlock. */
 	do
 		n = write(p[1], cred, len);
 	while (n == -1 && errno == EINTR);
 	close(p[1]);
 	return pid;
+}
+
+int
+handoff_accepted(int okfd)
+{
+	char	c;
+	ssize_t	n;
+
+	if (okfd == -1)
+		return 0;
+	do
+		n = read(okfd, &c, 1);
+	while (n == -1 && errno == EINTR);
+	close(okfd);
+	return n == 1 && c == 'A';
 }
 
 int

@@ -486,11 +486,12 @@ def the_chain_gets_a_clean_start():
             p.pass_("secret")
             p.quit()
         # The auth program's own reading of fd 3 may add one descriptor
-        # (its listing of /proc/self/fd); nothing of the front's is there.
+        # (its listing of /proc/self/fd); nothing of the front's is there:
+        # 0-2, the credentials (3) and the "accepted" pipe (4).
         got = open(state).read().split()
         fds = [int(x) for x in got[0][4:].split(",")]
-        check(max(fds) <= 4 and 3 in fds,
-              "the auth program has 0-3 (and its own listing): %s" % got[0])
+        check(max(fds) <= 5 and 3 in fds and 4 in fds,
+              "the auth program has 0-4 (and its own listing): %s" % got[0])
         check_eq(got[1], "nonblock=0", "the client socket is blocking again")
 
 

@@ -322,6 +322,46 @@ def parallel_guesses_get_no_more_than_the_threshold():
 
 
 @test
+def many_good_sessions_from_one_address_at_once():
+    # An office polling at the full minute: logged-in sessions do not count
+    # as logins in flight (pop3d-auth tells the front at once).
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        u = [USERS, "-f", os.path.join(site.etc, "users"), "-d",
+             os.path.join(site.etc, "users.cdb")]
+        for i in range(8):
+            home = os.path.join(tmp.path, "h%d" % i)
+            make_maildir(os.path.join(home, "Maildir"),
+                         new=[("1700000000.M1P1.x", MSG)])
+            subprocess.run(u + ["add", "u%d" % i, str(RUN_UID), str(RUN_GID),
+                                home], check=True, capture_output=True)
+            subprocess.run(u + ["passwd", "-s", "u%d" % i],
+                           input=b"u-pw\n", check=True, capture_output=True)
+        subprocess.run(u + ["compile"], check=True, capture_output=True)
+        tmp.give()
+        if ROOT:
+            os.chown(os.path.join(tmp.path, "empty"), 0, 0)
+            os.chown(site.state, 0, 0)
+        with site.serve() as srv:
+            held = []
+            for i in range(8):
+                r = Raw(srv.connect(source="127.0.0.90"))
+                r.line()
+                r.cmd(b"USER u%d" % i)
+                reply = r.cmd(b"PASS u-pw")
+                check(reply.startswith(b"+OK"), "session %d of 8 at once"
+                      " logs in: %r" % (i + 1, reply))
+                held.append(r)
+            code, out = query(site, "127.0.0.90")
+            check("penalty none" in out, "nothing is counted: %r" % out)
+            for r in held:
+                r.cmd(b"QUIT")
+                r.close()
+            srv.wait_all()
+
+
+@test
 def allow_rules_do_not_lift_a_penalty_only_clear_does():
     with TempDir() as tmp:
         site = Site(tmp)

@@ -58,7 +58,7 @@ include passwd/passwd.mk
 UNIT_BIN = $(UNIT:%=$(O)/tests/%)
 
 .PHONY: all check unit e2e sanitize deps install uninstall run lint fuzz \
-	clean
+	clean bench
 .DEFAULT_GOAL := all
 
 all: $(PROGS)
@@ -133,6 +133,20 @@ fuzz:
 	        tail -40 build/fuzz/$$f.log; echo "fuzz $$f: FAILED"; exit 1; \
 	    fi; \
 	done
+
+# pop3d against a private Dovecot (bench/RESULTS.md); root, not in check.
+BENCH_BIN = $(O)/bench/popload $(O)/bench/gen $(O)/bench/nop
+bench: $(PROGS) $(BENCH_BIN)
+	sh bench/run.sh $(O)
+
+$(O)/bench/popload: bench/popload.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -pthread $(TLS_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
+	    $(TLS_LIBS)
+
+$(O)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
 
 clean:
 	rm -rf build

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""bench/summary.py RESULTS: medians, ratios pop3d/Dovecot and the targets
+of issue 8, from the key=value lines popload printed (bench/run.sh)."""
+import statistics
+import sys
+
+
+def load(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            kv = dict(p.split("=", 1) for p in line.split() if "=" in p)
+            if "scenario" in kv:
+                rows.append(kv)
+    return rows
+
+
+def med(rows, key, **match):
+    vals = [float(r[key]) for r in rows if key in r and
+            all(r.get(k) == str(v) for k, v in match.items())]
+    return (statistics.median(vals), len(vals)) if vals else (None, 0)
+
+
+def fmt(v, digits=1):
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def main():
+    rows = load(sys.argv[1])
+    out = []
+    verdicts = []
+
+    def line(name, key, unit, better, target=None, **m):
+        p, n = med(rows, key, server="pop3d", **m)
+        d, _ = med(rows, key, server="dovecot", **m)
+        ratio = p / d if p is not None and d else None
+        out.append((name, f"{fmt(p)} {unit}", f"{fmt(d)} {unit}",
+                    fmt(ratio, 2), n))
+        if target is not None and ratio is not None:
+            ok = ratio >= target if better == "higher" else ratio <= target
+            verdicts.append(f"{name}: ratio {ratio:.2f}, target "
+                            f"{'>=' if better == 'higher' else '<='} "
+                            f"{target} -> {'MET' if ok else 'NOT MET'}")
+        return p
+
+    for tls in ("0", "1"):
+        t = " TLS" if tls == "1" else ""
+        goal = 2 if tls == "1" else 5
+        ps = line(f"sessions/s{t} (16 clients)", "rate", "/s", "higher",
+                  goal, scenario="sessions", tls=tls)
+        line(f"  p50 latency{t}", "p50_ms", "ms", "lower",
+             scenario="sessions", tls=tls)
+        line(f"  p99 latency{t}", "p99_ms", "ms", "lower",
+             scenario="sessions", tls=tls)
+        line(f"  server CPU/session{t}", "cpu_ms_per_session", "ms",
+             "lower", scenario="sessions", tls=tls)
+        if tls == "0" and ps is not None:
+            nop, _ = med(rows, "rate", scenario="greet")
+            if nop:
+                verdicts.append(
+                    f"sessions/s vs do-nothing ceiling ({nop:.0f}/s): "
+                    f"{ps / nop:.2f}, target >= 0.5 -> "
+                    f"{'MET' if ps / nop >= 0.5 else 'NOT MET'}")
+        for c in ("1", "4"):
+            pd = line(f"download{t} {c} client(s)", "mbps", "MB/s",
+                      "higher", 2 if tls == "1" else 3,
+                      scenario="download", tls=tls, clients=c)
+            line(f"  server CPU per GB{t} ({c})", "cpu_ms_per_gb", "ms",
+                 "lower", scenario="download", tls=tls, clients=c)
+            raw, _ = med(rows, "mbps", scenario="raw")
+            if tls == "0" and pd is not None and raw:
+                verdicts.append(
+                    f"download {c} client(s) vs raw loopback "
+                    f"({raw:.0f} MB/s): {pd / raw:.2f}, target >= 0.4 -> "
+                    f"{'MET' if pd / raw >= 0.4 else 'NOT MET'}")
+    line("big mailbox, 1st session (cold)", "s1_ms", "ms", "lower", 1.0,
+         scenario="bigbox")
+    line("big mailbox, 2nd session (warm)", "s2_ms", "ms", "lower", 0.3,
+         scenario="bigbox")
+    for n in sorted({r["sessions"] for r in rows
+                     if r["scenario"] == "idle"}, key=int):
+        line(f"idle {n}: PSS per session", "pss_kb_per_session", "kB",
+             "lower", 0.5, scenario="idle", sessions=n)
+    for k, lbl, unit in (("raw", "raw loopback TCP", "MB/s"),
+                         ("greet", "do-nothing under tcpserver", "/s")):
+        key = "mbps" if k == "raw" else "rate"
+        v, n = med(rows, key, scenario=k)
+        out.append((lbl, f"{fmt(v)} {unit}", "", "", n))
+
+    w = max(len(r[0]) for r in out)
+    print(f"{'':{w}}  {'pop3d':>14}  {'dovecot':>14}  {'ratio':>6}  runs")
+    for name, p, d, r, n in out:
+        print(f"{name:{w}}  {p:>14}  {d:>14}  {r:>6}  {n}")
+    print()
+    for v in verdicts:
+        print(v)
+    errs = [r for r in rows if r.get("errors", "0") != "0" or
+            r.get("bad", "0") != "0"]
+    if errs:
+        print(f"\nWARNING: {len(errs)} runs reported errors or bad content")
+
+
+main()

@@ -151,6 +151,26 @@ cmd_user(void *ctx, struct pop3_cmd *cmd)
 	return POP3_CONTINUE;
 }
 
+/* What the client hears for each verdict of the front, and what then. */
+static const struct {
+	char		 verdict;
+	enum pop3_next	 next;
+	const char	*reply;
+} verdicts[] = {
+	{ VERDICT_FAIL, POP3_CONTINUE, "-ERR [AUTH] authentication failed" },
+	{ VERDICT_LAST, POP3_END,
+	    "-ERR [AUTH] authentication failed; closing" },
+	{ VERDICT_TEMP, POP3_CONTINUE,
+	    "-ERR [SYS/TEMP] temporary failure, try again later" },
+	{ VERDICT_DELAY, POP3_CONTINUE, "-ERR [LOGIN-DELAY] too many failed"
+	    " logins for this user from your address; try again later" },
+	{ VERDICT_BLOCK, POP3_END, "-ERR [LOGIN-DELAY] too many failed logins"
+	    " from your address; closing" },
+	{ VERDICT_BUSY, POP3_CONTINUE, "-ERR [LOGIN-DELAY] too many logins at"
+	    " once from your address; try again later" },
+	{ 0, POP3_END, NULL }
+};
+
 /*
  * Hands the credentials to the front and answers by its verdict.  Every
  * copy of the secret here is wiped before the wait.  On success the front
@@ -162,7 +182,7 @@ login(struct preauth *pa, struct pop3_cmd *cmd, char mech, const char *secret,
     size_t slen)
 {
 	char	msg[IPC_MAX];
-	size_t	ulen = strlen(pa->user), len;
+	size_t	ulen = strlen(pa->user), len, i;
 	int	n;
 
 	len = 1 + ulen + 1 + slen + 1;
@@ -185,35 +205,13 @@ login(struct preauth *pa, struct pop3_cmd *cmd, char mech, const char *secret,
 		_exit(0);		/* the front is gone: so is the session */
 	if (n != 2 || msg[0] != IPC_VERDICT)
 		_exit(111);
-	switch (msg[1]) {
-	case VERDICT_FAIL:
-		out_line(pa->out, "-ERR [AUTH] authentication failed");
-		return POP3_CONTINUE;
-	case VERDICT_LAST:
-		out_line(pa->out, "-ERR [AUTH] authentication failed;"
-		    " closing");
-		return POP3_END;
-	case VERDICT_TEMP:
-		out_line(pa->out, "-ERR [SYS/TEMP] temporary failure,"
-		    " try again later");
-		return POP3_CONTINUE;
-	case VERDICT_DELAY:
-		out_line(pa->out, "-ERR [LOGIN-DELAY] too many failed logins"
-		    " for this user from your address; try again later");
-		return POP3_CONTINUE;
-	case VERDICT_BLOCK:
-		out_line(pa->out, "-ERR [LOGIN-DELAY] too many failed logins"
-		    " from your address; closing");
-		return POP3_END;
-	case VERDICT_BUSY:
-		out_line(pa->out, "-ERR [LOGIN-DELAY] too many logins at once"
-		    " from your address; try again later");
-		return POP3_CONTINUE;
-	default:
-		out_line(pa->out, "-ERR [SYS/TEMP] temporary failure;"
-		    " closing");
-		return POP3_END;
-	}
+	for (i = 0; verdicts[i].reply != NULL; i++)
+		if (verdicts[i].verdict == msg[1])
+			break;
+	/* An unknown verdict ends the session as a temporary failure. */
+	out_line(pa->out, "%s", verdicts[i].reply != NULL ?
+	    verdicts[i].reply : "-ERR [SYS/TEMP] temporary failure; closing");
+	return verdicts[i].reply != NULL ? verdicts[i].next : POP3_END;
 }
 
 static enum pop3_next

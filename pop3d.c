@@ -586,6 +586,10 @@ stderr_guard(void)
 	struct stat	in, err;
 	int		fd;
 
+	/* A closed 0-2 would be the next file opened, and get log lines. */
+	for (fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 && open("/dev/null", O_RDWR) != fd)
+			_exit(111);
 	if (fstat(STDIN_FILENO, &in) == -1 || fstat(STDERR_FILENO, &err) == -1 ||
 	    !S_ISSOCK(in.st_mode) || in.st_dev != err.st_dev ||
 	    in.st_ino != err.st_ino)

@@ -166,12 +166,18 @@ pop3_debug_client(const char *line, const struct pop3_cmd *cmd, int parsed)
 		return;
 	if (line == NULL)
 		snprintf(buf, sizeof(buf), "(a SASL response, hidden)");
-	else if (parsed && strcmp(cmd->verb, "PASS") == 0)
+	else if (!parsed)	/* a mistyped PASS is no less secret */
+		snprintf(buf, sizeof(buf), "(not a command: %zu octets, hidden)",
+		    strlen(line));
+	else if (strcmp(cmd->verb, "PASS") == 0)
 		snprintf(buf, sizeof(buf), "PASS (hidden)");
-	else if (parsed && strcmp(cmd->verb, "APOP") == 0 && cmd->nargs > 0)
+	else if (strcmp(cmd->verb, "APOP") == 0 && cmd->nargs > 0)
 		snprintf(buf, sizeof(buf), "APOP %s (hidden)", cmd->argv[0]);
-	else if (parsed && strcmp(cmd->verb, "AUTH") == 0 && cmd->nargs > 1)
+	else if (strcmp(cmd->verb, "AUTH") == 0 && cmd->nargs > 1)
 		snprintf(buf, sizeof(buf), "AUTH %s (hidden)", cmd->argv[0]);
+	else if (!pop3_known_verb(cmd->verb) && cmd->nargs > 0)
+		/* "PAS secret", a typo: an unknown verb's words are hidden. */
+		snprintf(buf, sizeof(buf), "%s (arguments hidden)", cmd->verb);
 	else
 		snprintf(buf, sizeof(buf), "%s", line);
 	logline_start(&l, "debug");

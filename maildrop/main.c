@@ -151,6 +151,14 @@ main(int argc, char **argv)
 	int64_t			started = io_now_ms();
 
 	log_init(argv[0]);
+	/*
+	 * A plain checkpassword program hands on the front's "accepted" pipe
+	 * (pop3d.8, POP3D_AUTH_OK_FD): this stage, the user's, lets it go.
+	 */
+	if (getenv("POP3D_AUTH_OK_FD") != NULL) {
+		close(4);
+		unsetenv("POP3D_AUTH_OK_FD");
+	}
 	/* A bad POP3D_LOG is logged and ignored, as every setting here. */
 	(void)log_from_env();
 	signal(SIGPIPE, SIG_IGN);

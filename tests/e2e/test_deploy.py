@@ -42,8 +42,8 @@ UNITS = ("pop3d.socket", "pop3d@.service", "pop3s.socket", "pop3s@.service")
 
 
 def skip(what, why):
-    """An explained skip: the tool it needs is absent here."""
-    check(True, "%s skipped: %s" % (what, why))
+    """An explained skip, said but not counted as a pass."""
+    print("# %s skipped: %s" % (what, why))
 
 
 def kit(name):
@@ -547,6 +547,12 @@ def syscalls_stay_within_the_filter():
     need = [t for t in ("strace", "systemd-analyze") if shutil.which(t) is None]
     if need:
         skip("SystemCallFilter", "not installed: " + ", ".join(need))
+        return
+    if "sanitize" in BUILD:
+        # The sanitizers' runtime makes system calls of its own, and under
+        # ptrace it is slow enough to miss the test's deadlines: the filter
+        # is about the programs as installed.
+        skip("SystemCallFilter", "a sanitizer build is not what is installed")
         return
     unit = "pop3s@.service"
     spec = unit_value(unit, "SystemCallFilter").split()

@@ -74,6 +74,11 @@ def debug_shows_the_dialogue_but_no_secret():
             r.cmd(base64.b64encode(b"alice"))
             r.cmd(base64.b64encode(b"l0g1n-wrong"))
             r.cmd(b"APOP alice 0123456789abcdef0123456789abcdef")
+            r.cmd(b"PASS tab\tt4bsecret")
+            r.send(b"PASS cr\rcr0secret\r\n")
+            r.line()
+            r.cmd(b"PAS typ0secret")
+            r.cmd(b"pass l0wersecret")
             r.cmd(b"QUIT")
             r.close()
             p = pop(srv)
@@ -96,7 +101,12 @@ def debug_shows_the_dialogue_but_no_secret():
         check('debug client=STAT' in log and
               'debug server="+OK 2 ' in log,
               "the mailbox stage's dialogue too")
+        check('debug client="PAS (arguments hidden)"' in log,
+              "an unknown verb's words are hidden (a mistyped PASS)")
+        check('debug client="(not a command: ' in log,
+              "a line that is not a command is hidden")
         for secret in ("s3cr3t", "pl41n", "l0g1n", "0123456789abcdef",
+                       "t4bsecret", "cr0secret", "typ0secret", "l0wersecret",
                        base64.b64encode(b"l0g1n-wrong").decode(),
                        "secret"):
             check(secret not in log, "%s is nowhere in the log" % secret)

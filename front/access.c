@@ -298,18 +298,38 @@ access_admit(struct access *a)
 	}
 }
 
+/*
+ * One try at counting a login: -1 when the penalty box cannot, else the
+ * state.  Logins in flight at the threshold (PENALTY_BUSY) are waited
+ * out for a moment: a burst of good logins (an office polling on the full
+ * minute) queues for milliseconds, while guesses gain nothing by it.
+ */
+static int
+login_attempt(struct access *a, const char *user, int *state)
+{
+	struct timespec	pause = { 0, LOGIN_BUSY_STEP_MS * 1000000L };
+	int		waited;
+
+	for (waited = 0;; waited += LOGIN_BUSY_STEP_MS) {
+		if (penalty_attempt(&a->pc, a->key, user, time(NULL), state,
+		    &a->token) == -1)
+			return -1;
+		if (*state != PENALTY_BUSY || waited >= LOGIN_BUSY_WAIT_MS)
+			return 0;
+		nanosleep(&pause, NULL);
+	}
+}
+
 char
 access_login(struct access *a, const char *user)
 {
-	time_t	now = time(NULL);
 	int	state;
 
 	a->attempt = 0;
 	if (a->pc.dir == NULL || !a->known)
 		return 0;
 	/* No login that the penalty box could not count. */
-	if (a->broken || penalty_attempt(&a->pc, a->key, user, now, &state,
-	    &a->token) == -1) {
+	if (a->broken || login_attempt(a, user, &state) == -1) {
 		if (!a->broken)
 			penalty_broken(a, errno);
 		return VERDICT_TEMP;

@@ -190,6 +190,13 @@
 #define TLS_WAIT_TIMEOUT	330
 
 /*
+ * A login finding its address's logins in flight at the threshold waits
+ * for one to end, in steps, at most this long, then is told to try later.
+ */
+#define LOGIN_BUSY_WAIT_MS	3000
+#define LOGIN_BUSY_STEP_MS	20
+
+/*
  * SASL (AUTH, RFC 5034).  A response line may be longer than a command
  * (RFC 5034 section 4); one over SASL_LINE_MAX octets is refused and the
  * exchange reset, one over SASL_LINE_HOSTILE is hostile input.  Decoded,

@@ -82,6 +82,16 @@ class Site:
         return Spawner(argv, env=self.env(**kw), cwd=self.tmp.path,
                        as_root=True)
 
+    def rules(self, text):
+        """A rules.cdb compiled from text: its path."""
+        rules = os.path.join(self.tmp.path, "rules")
+        cdb = os.path.join(self.tmp.path, "rules.cdb")
+        with open(rules, "w") as f:
+            f.write(text)
+        subprocess.run([RULES, "-f", rules, "-d", cdb, "compile"], check=True,
+                       capture_output=True)
+        return cdb
+
     def context(self, name="localhost"):
         ctx = ssl.create_default_context(cafile=self.cert(name))
         return ctx
@@ -269,12 +279,7 @@ def sni_picks_the_certificate():
 def tls_required_by_a_rule():
     with TempDir() as tmp:
         site = Site(tmp)
-        rules = os.path.join(tmp.path, "rules")
-        cdb = os.path.join(tmp.path, "rules.cdb")
-        with open(rules, "w") as f:
-            f.write("127.0.0.0/8:allow,POP3D_TLS_REQUIRED=1\n")
-        subprocess.run([RULES, "-f", rules, "-d", cdb, "compile"], check=True,
-                       capture_output=True)
+        cdb = site.rules("127.0.0.0/8:allow,POP3D_TLS_REQUIRED=1\n")
         with site.serve(POP3D_RULES=cdb) as srv:
             r = Raw(srv.connect())
             r.line()
@@ -451,12 +456,7 @@ def libtls_and_the_key_stay_in_the_relay():
 def implicit_tls_refusals_send_no_plaintext():
     with TempDir() as tmp:
         site = Site(tmp)
-        rules = os.path.join(tmp.path, "rules")
-        cdb = os.path.join(tmp.path, "rules.cdb")
-        with open(rules, "w") as f:
-            f.write("127.0.0.1:deny\n")
-        subprocess.run([RULES, "-f", rules, "-d", cdb, "compile"], check=True,
-                       capture_output=True)
+        cdb = site.rules("127.0.0.1:deny\n")
         with site.serve(implicit=True, POP3D_RULES=cdb) as srv:
             s = srv.connect()
             s.settimeout(10)

@@ -627,12 +627,28 @@ guesser(const struct penalty_conf *c, const char *user, int start)
 	return 1;
 }
 
+/* Reaps n children: the sum of their exit codes, or -1 if one failed. */
+static int
+reap_sum(const pid_t *pid, int n)
+{
+	int	i, status, sum = 0;
+
+	for (i = 0; i < n; i++) {
+		if (waitpid(pid[i], &status, 0) == -1 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) == 255)
+			sum = -1;
+		else if (sum != -1)
+			sum += WEXITSTATUS(status);
+	}
+	return sum;
+}
+
 /* n processes guessing at once: the number that checked, or -1. */
 static int
 guessers(const struct penalty_conf *c, const char *user, int n)
 {
 	pid_t	pid[64];
-	int	p[2], i, status, sum = 0;
+	int	p[2], i;
 
 	if (n > 64 || pipe(p) == -1)
 		return -1;
@@ -647,14 +663,7 @@ guessers(const struct penalty_conf *c, const char *user, int n)
 	/* All start at once: the pipe's end wakes them together. */
 	close(p[0]);
 	close(p[1]);
-	for (i = 0; i < n; i++) {
-		if (waitpid(pid[i], &status, 0) == -1 || !WIFEXITED(status) ||
-		    WEXITSTATUS(status) == 255)
-			sum = -1;
-		else if (sum != -1)
-			sum += WEXITSTATUS(status);
-	}
-	return sum;
+	return reap_sum(pid, n);
 }
 
 static void
@@ -1317,7 +1326,7 @@ static int
 writers(const struct penalty_conf *c)
 {
 	pid_t	pid[8];
-	int	i, status, sum = 0;
+	int	i;
 
 	for (i = 0; i < 8; i++) {
 		if ((pid[i] = fork()) == -1)
@@ -1325,14 +1334,7 @@ writers(const struct penalty_conf *c)
 		if (pid[i] == 0)
 			_exit(writer(c));
 	}
-	for (i = 0; i < 8; i++) {
-		if (waitpid(pid[i], &status, 0) == -1 || !WIFEXITED(status) ||
-		    WEXITSTATUS(status) == 255)
-			sum = -1;
-		else if (sum != -1)
-			sum += WEXITSTATUS(status);
-	}
-	return sum;
+	return reap_sum(pid, 8);
 }
 
 static void

@@ -56,6 +56,7 @@ struct front {
 	char			 challenge[HOSTNAME_MAX + 64]; /* CRAM-MD5's */
 	const char		*mech;
 	const char		*end;
+	pid_t			 preauth;	/* the pre-login process, or 0 */
 };
 
 _Static_assert(HOSTNAME_MAX + 64 <= CRAM_CHALLENGE_MAX + 1,
@@ -359,6 +360,39 @@ front_mech_allowed(const struct front *f, char mech)
 }
 
 /*
+ * The pre-login process and its memory are not needed once the chain has
+ * accepted the credentials: the session may idle for hours without it.
+ */
+static void
+preauth_end(struct front *f)
+{
+	if (f->preauth == 0)
+		return;
+	kill(f->preauth, SIGKILL);
+	while (waitpid(f->preauth, NULL, 0) == -1 && errno == EINTR)
+		;
+	f->preauth = 0;
+}
+
+/*
+ * The chain accepted the login but did not serve it (it could not start
+ * the mailbox stage); the pre-login process is gone, so the front answers.
+ */
+static int
+chain_failed(struct front *f)
+{
+	const char	msg[] = "-ERR [SYS/TEMP] temporary failure, try again"
+			    " later\r\n";
+	ssize_t		n;
+
+	do
+		n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
+	while (n == -1 && errno == EINTR);
+	f->end = "chain-failed";
+	return 1;
+}
+
+/*
  * Runs the chain on credentials; 1 when the connection is over (the chain
  * served it, or the front ended it), 0 to go on.
  */
@@ -404,8 +438,10 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 		 * A good login stops counting against the address now, not
 		 * when the session it starts ends hours later.
 		 */
-		if (pid != -1 && handoff_accepted(okfd))
+		if (pid != -1 && handoff_accepted(okfd)) {
 			(void)access_settle(&f->acc, user, 0);
+			preauth_end(f);
+		}
 		verdict = front_verdict(f, pid == -1 ? -1 :
 		    handoff_wait(pid), &l);
 		failed = verdict == VERDICT_FAIL || verdict == VERDICT_LAST;
@@ -423,6 +459,8 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 		f->end = "login";
 		return 1;
 	}
+	if (f->preauth == 0)
+		return chain_failed(f);
 	if (pause)
 		sleep(f->auth_delay);
 	if (ipc_send(ipc, IPC_VERDICT, &verdict, 1) == -1) {
@@ -551,13 +589,12 @@ front_preauth(struct front *f)
 		preauth_run(&f->pa, 3);
 	}
 	close(sp[1]);
+	f->preauth = child;
 	front_serve(f, sp[0]);
 	front_await(f, sp[0]);
 	close(sp[0]);
 	f->challenge[0] = '\0';	/* it was that process's */
-	kill(child, SIGKILL);
-	while (waitpid(child, NULL, 0) == -1 && errno == EINTR)
-		;
+	preauth_end(f);
 }
 
 /* The handshake, after STLS or at once (-t): 0, or -1 to end. */

@@ -289,9 +289,10 @@ accepted(const struct creds *c, const struct user *u)
 }
 
 /*
- * pop3d's front learns at once that the login is good (fd 4, set in
- * POP3D_AUTH_OK_FD), not when the session ends; the chain after this
- * gets neither the descriptor nor the variable.
+ * pop3d's front learns that the login is good and the session starting
+ * (fd 4, set in POP3D_AUTH_OK_FD) just before the exec, not when the
+ * session ends; the chain after this gets neither the descriptor nor the
+ * variable.
  */
 static void
 tell_front(void)
@@ -335,7 +336,6 @@ main(int argc, char **argv)
 		dbopt = env_path(USERDB_PATH_ENV, USERDB_PATH_DEFAULT);
 	found = user_find(&c, &db, dbopt, &u);
 	creds_verify(&c, m, found);
-	tell_front();
 	/* The user's name stays for the log lines; the secret goes. */
 	explicit_bzero(c.buf + (c.secret - c.buf), strlen(c.secret));
 	c.secret = NULL;
@@ -347,6 +347,8 @@ main(int argc, char **argv)
 		auth_exit(&c, EXIT_TEMP, "cannot set the environment", errno);
 	accepted(&c, &u);
 	userdb_close(&db);
+	/* Last: after this word the front answers no more for the chain. */
+	tell_front();
 	execvp(argv[optind], argv + optind);
 	auth_exit(&c, EXIT_TEMP, "cannot run the next program", errno);
 }

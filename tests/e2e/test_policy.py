@@ -376,6 +376,85 @@ def many_good_sessions_from_one_address_at_once():
             srv.wait_all()
 
 
+def descendants(pid):
+    """(pid, comm) of every live descendant of pid, from /proc."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        comm = st[st.index("(") + 1:st.rindex(")")]
+        ppid = int(st[st.rindex(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append((int(d), comm))
+    out, todo = [], [pid]
+    while todo:
+        for kid in kids.get(todo.pop(), []):
+            out.append(kid)
+            todo.append(kid[0])
+    return out
+
+
+@test
+def a_logged_in_session_is_two_processes():
+    # Once pop3d-auth says the login is good, the pre-login process goes:
+    # an idle session costs the front and the mailbox stage, nothing more.
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        with site.serve() as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"USER alice")
+            before = descendants(srv.last_proc().pid)
+            check_eq(len(before), 1, "before the login: the front has one"
+                     " child, the pre-login process (%r)" % before)
+            check(r.cmd(b"PASS alice-pw").startswith(b"+OK"), "logged in")
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                after = descendants(srv.last_proc().pid)
+                if len(after) == 1 and after[0][1] == "pop3d-maildrop":
+                    break
+                time.sleep(0.02)
+            check_eq([c for _, c in after], ["pop3d-maildrop"],
+                     "logged in: the mailbox stage is the front's only"
+                     " descendant")
+            check(r.cmd(b"STAT").startswith(b"+OK 2 "), "the session works")
+            check(r.cmd(b"QUIT").startswith(b"+OK"), "and ends")
+            r.close()
+            srv.wait_all()
+
+
+@test
+def a_chain_that_fails_after_the_login_is_answered_by_the_front():
+    # pop3d-auth accepts, then cannot run the next program: the pre-login
+    # process is gone by then, so the front says [SYS/TEMP] and ends.
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        argv = [POP3D, "mail.example.org", os.path.join(BUILD, "pop3d-auth"),
+                os.path.join(tmp.path, "no-such-program")]
+        with Spawner(argv, env=site.env(), cwd=tmp.path, as_root=True) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"USER alice")
+            check_eq(r.cmd(b"PASS alice-pw"), b"-ERR [SYS/TEMP] temporary"
+                     b" failure, try again later", "the front's reply")
+            check(r.closed(), "and the connection ends")
+            r.close()
+            srv.wait_all()
+            log = srv.log()
+            check("end=chain-failed" in log, "logged as chain-failed: %r"
+                  % log[-600:])
+            check("result=temp" in log, "the auth line says temp")
+        code, out = query(site, "127.0.0.1")
+        check("penalty none" in out, "a good password is no failure: %r"
+              % out)
+
+
 @test
 def allow_rules_do_not_lift_a_penalty_only_clear_does():
     with TempDir() as tmp:

@@ -232,7 +232,12 @@ become(const struct user *u, const char **why)
 		return 0;
 	}
 	*why = "cannot switch to the user";
-	if (initgroups(u->name, u->gid) == -1 || setgid(u->gid) == -1 ||
+	/*
+	 * The record's gid and no other: supplementary groups by name
+	 * (initgroups) would give a mail user who shares a system account's
+	 * name that account's groups, and cost an NSS lookup per login.
+	 */
+	if (setgroups(1, &u->gid) == -1 || setgid(u->gid) == -1 ||
 	    setuid(u->uid) == -1)
 		return -1;
 	*why = "still privileged after switching";

@@ -8,12 +8,34 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "pop3d_limits.h"
 #include "privdrop.h"
+
+/*
+ * A user's entry: from /etc/passwd read directly when it is there, since
+ * getpwnam() has NSS load its modules (libnss_systemd and the libraries
+ * it needs) afresh in every connection, some 0.3 ms of CPU each time;
+ * then through NSS, for users kept elsewhere.
+ */
+static struct passwd *
+user_lookup(const char *name)
+{
+	struct passwd	*pw = NULL;
+	FILE		*f;
+
+	if ((f = fopen("/etc/passwd", "re")) != NULL) {
+		while ((pw = fgetpwent(f)) != NULL &&
+		    strcmp(pw->pw_name, name) != 0)
+			;
+		fclose(f);
+	}
+	return pw != NULL ? pw : getpwnam(name);
+}
 
 int
 privdrop_prepare(struct privdrop *pd, const char *user, const char *dir)
@@ -30,7 +52,8 @@ privdrop_prepare(struct privdrop *pd, const char *user, const char *dir)
 		pd->user = "-";
 		return 0;
 	}
-	if ((pw = getpwnam(user)) == NULL && (pw = getpwnam("nobody")) == NULL) {
+	if ((pw = user_lookup(user)) == NULL &&
+	    (pw = user_lookup("nobody")) == NULL) {
 		log_warn("no user %s and no user nobody to drop privileges"
 		    " to", user);
 		return -1;

@@ -394,6 +394,45 @@ def auth_good_password_execs_next_as_user():
         check("hunter2" not in err, "the password is not logged")
 
 
+def system_group_member():
+    """(name, gid) of a system account that /etc/group lists as a member
+    of a group other than its own, or None."""
+    import grp
+    import pwd
+    for g in grp.getgrall():
+        for name in g.gr_mem:
+            try:
+                pw = pwd.getpwnam(name)
+            except KeyError:
+                continue
+            if pw.pw_gid != g.gr_gid and pw.pw_uid != 0:
+                return name, g.gr_gid
+    return None
+
+
+@test
+def auth_gives_no_supplementary_groups_by_name():
+    # A mail user who shares a system account's name must not get that
+    # account's groups (initgroups would give them).
+    if not ROOT:
+        skip("(not root: no group switch)")
+        return
+    found = system_group_member()
+    if found is None:
+        skip("(no system account here is a member of another group)")
+        return
+    name, sysgid = found
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add(name, password="pw-%s" % name)
+        box.compile()
+        rc, err, _ = auth(box, creds(name, "pw-%s" % name))
+        check_eq(rc, 7, "pop3d-auth execs the next program as %s" % name)
+        f = fields(box.out())
+        check_eq(f.get("groups"), str(RUN_GID), "only the record's gid,"
+                 " not group %d of the system account %s" % (sysgid, name))
+
+
 @test
 def auth_without_maildrop_field_sets_none():
     with TempDir() as tmp:

@@ -5,6 +5,7 @@
  * checkpassword program named on its command line, and tells the child the
  * verdict.  It parses nothing the client sent beyond those typed messages.
  */
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -375,6 +377,27 @@ preauth_end(struct front *f)
 }
 
 /*
+ * The access work before a login (a rule, penalty records: some 70 KB of
+ * structures) leaves stack pages that a session idling for hours would
+ * keep for nothing.  Those well below this frame go back to the kernel,
+ * to come back zero-filled if ever touched again.  This is the main
+ * thread's stack: below it lies the kernel's guard gap, so the parts of
+ * the range not mapped only make madvise() say ENOMEM.  Two pages are
+ * spared under this frame for the call's own.
+ */
+static void
+stack_trim(void)
+{
+	volatile char	here = 0;
+	uintptr_t	page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t	end = ((uintptr_t)&here & ~(page - 1)) - 2 * page;
+
+	(void)here;
+	(void)madvise((void *)(end - FRONT_STACK_TRIM), FRONT_STACK_TRIM,
+	    MADV_DONTNEED);
+}
+
+/*
  * The chain accepted the login but did not serve it (it could not start
  * the mailbox stage); the pre-login process is gone, so the front answers.
  */
@@ -441,6 +464,7 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 		if (pid != -1 && handoff_accepted(okfd)) {
 			(void)access_settle(&f->acc, user, 0);
 			preauth_end(f);
+			stack_trim();
 		}
 		verdict = front_verdict(f, pid == -1 ? -1 :
 		    handoff_wait(pid), &l);

@@ -139,12 +139,12 @@ BENCH_BIN = $(O)/bench/popload $(O)/bench/gen $(O)/bench/nop
 bench: $(PROGS) $(BENCH_BIN)
 	sh bench/run.sh $(O)
 
-$(O)/bench/popload: bench/popload.c
+$(O)/bench/popload: bench/popload.c bench/mhash.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -pthread $(TLS_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
 	    $(TLS_LIBS)
 
-$(O)/bench/%: bench/%.c
+$(O)/bench/%: bench/%.c bench/mhash.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
 

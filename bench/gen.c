@@ -10,7 +10,7 @@
  * Bodies hold lines that need dot-stuffing ("." alone, "..", ".x").
  * The same seed and counts give the same files, byte for byte, so both
  * servers serve the same mail.  The manifest gets one line per message,
- * "HASH SIZE" with the 64-bit FNV-1a hash (hex) and the size of the file
+ * "HASH SIZE" with the 64-bit mhash.h hash (hex) and the size of the file
  * as stored (LF line ends): popload checks each RETR against it.
  */
 #include <sys/stat.h>
@@ -24,6 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mhash.h"
+
 #define GEN_MAX_COUNT	1000000	/* messages of one kind */
 #define GEN_BIG_SIZE	(5 * 1024 * 1024)
 
@@ -33,7 +35,7 @@ struct rng {
 
 struct out {
 	FILE		*f;
-	uint64_t	 hash;
+	struct mhash	 hash;
 	size_t		 size;
 };
 
@@ -76,12 +78,7 @@ rng_range(struct rng *r, size_t lo, size_t hi)
 static void
 out_write(struct out *o, const char *p, size_t n)
 {
-	size_t	i;
-
-	for (i = 0; i < n; i++) {
-		o->hash ^= (unsigned char)p[i];
-		o->hash *= 1099511628211ULL;
-	}
+	mh_feed(&o->hash, p, n);
 	if (fwrite(p, 1, n, o->f) != n)
 		die("write");
 	o->size += n;
@@ -179,7 +176,7 @@ gen_one(const char *dir, FILE *man, uint64_t seed, unsigned long id,
 {
 	static const char *kinds[] = { "normal", "big", "tiny" };
 	char		 path[PATH_MAX];
-	struct out	 o = { NULL, 14695981039346656037ULL, 0 };
+	struct out	 o = { NULL, { 0, 0, 0, 0 }, 0 };
 	struct rng	 r;
 	struct timeval	 tv[2];
 	int		 n;
@@ -193,6 +190,7 @@ gen_one(const char *dir, FILE *man, uint64_t seed, unsigned long id,
 		errno = ENAMETOOLONG;
 		die(dir);
 	}
+	mh_init(&o.hash);
 	if ((o.f = fopen(path, "w")) == NULL)
 		die(path);
 	out_headers(&o, &r, id, kinds[kind]);
@@ -223,7 +221,7 @@ gen_one(const char *dir, FILE *man, uint64_t seed, unsigned long id,
 	tv[0].tv_usec = tv[1].tv_usec = 0;
 	if (utimes(path, tv) == -1)
 		die(path);
-	if (fprintf(man, "%016llx %zu\n", (unsigned long long)o.hash,
+	if (fprintf(man, "%016llx %zu\n", (unsigned long long)mh_final(&o.hash),
 	    o.size) < 0)
 		die("manifest");
 }

@@ -46,6 +46,8 @@
 
 #include <tls.h>
 
+#include "mhash.h"
+
 #define LOAD_MAX_CLIENTS	256	/* threads */
 #define LOAD_MAX_SECONDS	600	/* one run */
 #define LOAD_MAX_SESSIONS	4000	/* idle, bigbox */
@@ -591,10 +593,11 @@ retr_one(struct conn *c, struct worker *w, unsigned long i, size_t listed,
 	char		 cmd[64], err[160];
 	const char	*l;
 	ssize_t		 n;
-	uint64_t	 h = 14695981039346656037ULL;
-	size_t		 wire = 0, lf = 0, j;
+	struct mhash	 h;
+	size_t		 wire = 0, lf = 0;
 	long		 lines, at;
 
+	mh_init(&h);
 	snprintf(cmd, sizeof(cmd), "RETR %lu\r\n", i);
 	if (conn_cmd(c, cmd, err, sizeof(err)) == -1) {
 		seterr(w, "%s", err);
@@ -611,12 +614,8 @@ retr_one(struct conn *c, struct worker *w, unsigned long i, size_t listed,
 			l++;
 			n--;
 		}
-		for (j = 0; j < (size_t)n; j++) {
-			h ^= (unsigned char)l[j];
-			h *= 1099511628211ULL;
-		}
-		h ^= '\n';
-		h *= 1099511628211ULL;
+		mh_feed(&h, l, (size_t)n);
+		mh_feed(&h, "\n", 1);
 		wire += (size_t)n + 2;
 		lf += (size_t)n + 1;
 	}
@@ -628,7 +627,7 @@ retr_one(struct conn *c, struct worker *w, unsigned long i, size_t listed,
 		    listed);
 	}
 	if (manifest != NULL) {
-		if ((at = mf_find(h, lf)) == -1 || seen[at]) {
+		if ((at = mf_find(mh_final(&h), lf)) == -1 || seen[at]) {
 			w->bad++;
 			seterr(w, "RETR %lu: content not in the manifest "
 			    "(or twice)", i);

@@ -7,6 +7,7 @@
  *	popload -m download -p port -c clients -u user -w pass -f manifest
  *	popload -m bigbox   -p port -n sessions -u user -w pass
  *	popload -m idle     -p port -n sessions -u user -w pass -P pid
+ *	popload -m retrmem  -p port -u user -w pass -P pid
  *	popload -m greet    -p port -c clients -d seconds
  *	popload -m raw      -d seconds
  *
@@ -16,8 +17,9 @@
  * -U n		n users: client (or session) i logs in as user<i % n>;
  *		without -U every client logs in as user
  * -P pid	the root of the server's process tree (tcpserver, or
- *		Dovecot's master): its CPU time (and, for idle, its
- *		memory) is read from /proc before and after the run.
+ *		Dovecot's master): its CPU time (and, for idle and
+ *		retrmem, its memory) is read from /proc before and after
+ *		the run (retrmem: while RETR 1 is half read).
  *
  * Server CPU: the sum, over pid and all its live descendants, of utime +
  * stime + cutime + cstime from /proc/PID/stat.  A process that ended was
@@ -871,6 +873,62 @@ scenario_idle(const struct opts *o)
 	free(c);
 }
 
+/*
+ * Memory flat in message size: PSS of the server's tree while one RETR
+ * of message 1 is half read (the server then waits on a full socket), less
+ * the tree's PSS before the login.
+ */
+static void
+scenario_retrmem(const struct opts *o)
+{
+	struct conn	*c = calloc(1, sizeof(*c));
+	char		 err[160];
+	const char	*l;
+	unsigned long	 n;
+	double		 base, mid;
+	size_t		 p0, p1, size, got = 0;
+	ssize_t		 k;
+	long		 lines;
+	int		 half = 0;
+
+	if (c == NULL)
+		fatal("calloc");
+	base = tree_sum(o->pid, 1, &p0);
+	if (conn_login(c, o, 0, err, sizeof(err)) == -1)
+		fatal("retrmem: %s", err);
+	if (conn_send(c, "LIST 1\r\n", 8) == -1 ||
+	    (k = conn_line(c, &l)) < 0 || k >= (ssize_t)sizeof(err))
+		fatal("retrmem: LIST 1 failed");
+	memcpy(err, l, (size_t)k);
+	err[k] = '\0';
+	if (sscanf(err, "+OK %lu %zu", &n, &size) != 2)
+		fatal("retrmem: LIST 1: %s", err);
+	if (conn_cmd(c, "RETR 1\r\n", err, sizeof(err)) == -1)
+		fatal("retrmem: %s", err);
+	mid = base;
+	p1 = p0;
+	for (lines = 0; lines < 100L * LOAD_MAX_MESSAGES; lines++) {
+		if ((k = conn_line(c, &l)) < 0)
+			fatal("retrmem: read failed");
+		if (k == 1 && l[0] == '.')
+			break;
+		got += (size_t)k + 2;
+		if (!half && got >= size / 2) {
+			half = 1;
+			sleep(1);
+			mid = tree_sum(o->pid, 1, &p1);
+		}
+	}
+	if (!half)	/* a message of one line or two */
+		mid = tree_sum(o->pid, 1, &p1);
+	(void)conn_cmd(c, "QUIT\r\n", err, sizeof(err));
+	conn_close(c);
+	printf("scenario=retrmem server=%s tls=%d user=%s size=%zu procs=%zu "
+	    "pss_base_kb=%.0f pss_kb=%.0f pss_kb_session=%.0f\n", o->server,
+	    tlsconf != NULL, o->user, size, p1, base, mid, mid - base);
+	free(c);
+}
+
 /* Raw loopback TCP: one stream, 64 KB writes, for the given seconds. */
 struct rawarg {
 	int		 fd;
@@ -1012,6 +1070,8 @@ main(int argc, char *argv[])
 		scenario_bigbox(&o);
 	else if (strcmp(o.mode, "idle") == 0)
 		scenario_idle(&o);
+	else if (strcmp(o.mode, "retrmem") == 0)
+		scenario_retrmem(&o);
 	else
 		fatal("%s: unknown mode", o.mode);
 	return 0;

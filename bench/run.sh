@@ -11,7 +11,7 @@
 # Settings (environment):
 #   ROUNDS=3         rounds; the servers alternate who goes first
 #   SECONDS_RUN=10   length of each sessions/greet run
-#   SCENARIOS="ceiling sessions download tls bigbox idle"
+#   SCENARIOS="ceiling sessions download tls bigbox retrmem idle"
 #   HASH=yescrypt    password scheme for both servers (or sha512, bcrypt)
 #   IDLE="500 2000"  idle session counts (one round: memory is not noisy)
 #   PORT=17110       first of the loopback ports used (PORT .. PORT+5)
@@ -23,7 +23,7 @@ BB=$B/bench
 BENCH=${BENCH:-$BB/work}
 ROUNDS=${ROUNDS:-3}
 SECONDS_RUN=${SECONDS_RUN:-10}
-SCENARIOS=${SCENARIOS:-ceiling sessions download tls bigbox idle}
+SCENARIOS=${SCENARIOS:-ceiling sessions download tls bigbox retrmem idle}
 HASH=${HASH:-yescrypt}
 IDLE=${IDLE:-500 2000}
 PORT=${PORT:-17110}
@@ -90,6 +90,19 @@ if has bigbox && [ ! -s "$POOL/big.mh" ]; then
 	rm -rf "$POOL/big"
 	"$BB/gen" -s 10 -t 100000 "$POOL/big" "$POOL/big.mh"
 fi
+# One 200 MB message (base64 of zeros, 76-column lines) for retrmem.
+HUGE=$POOL/huge/cur/1700000000.B0000000M0P0.huge:2,
+if has retrmem && [ ! -s "$HUGE" ]; then
+	log "generating a 200 MB message"
+	mkdir -p "$POOL/huge/cur"
+	{
+		printf 'Subject: a 200 MB attachment\nContent-Type: '
+		printf 'application/octet-stream\nContent-Transfer-Encoding: '
+		printf 'base64\n\n'
+		head -c 150000000 /dev/zero | base64 -w 76
+	} >"$HUGE.tmp"
+	mv "$HUGE.tmp" "$HUGE"
+fi
 chown -R "$uid:$gid" "$POOL"
 
 # One hash, made by pop3d-users, for every user of both servers.
@@ -137,6 +150,10 @@ adduser b0 ""		# filled afresh for each bigbox round
 if has idle; then
 	i=0
 	while [ $i -lt $NIDLE ]; do adduser "i$i" ""; i=$((i + 1)); done
+fi
+if has retrmem; then
+	adduser ms small	# message 1: 1-3 KB
+	adduser mh huge		# message 1: 200 MB
 fi
 "$B/pop3d-users" -f "$U" -d "$U.cdb" compile >/dev/null
 # Dovecot reads it as its auth user, "dovecot".
@@ -308,6 +325,12 @@ while [ "$r" -le "$ROUNDS" ]; do
 			chown -R "$uid:$gid" "$h"
 			run -m bigbox -s "$s" -p "$port" -n 2 -u b0 \
 			    -w "$PASS"
+		fi
+		if has retrmem && [ "$r" -eq 1 ]; then
+			for u in ms mh; do
+				run -m retrmem -s "$s" -p "$port" -u "$u" \
+				    -w "$PASS" -P "$root"
+			done
 		fi
 		if has idle && [ "$r" -eq 1 ]; then
 			iport=$port iroot=$root

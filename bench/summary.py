@@ -81,6 +81,19 @@ def main():
                      if r["scenario"] == "idle"}, key=int):
         line(f"idle {n}: PSS per session", "pss_kb_per_session", "kB",
              "lower", 0.5, scenario="idle", sessions=n)
+    # retrmem: user ms has a 1-3 KB message 1, user mh a 200 MB one.
+    line("PSS during RETR, 2 KB message", "pss_kb_session", "kB",
+         "lower", scenario="retrmem", user="ms")
+    line("PSS during RETR, 200 MB message", "pss_kb_session", "kB",
+         "lower", scenario="retrmem", user="mh")
+    for srv in ("pop3d", "dovecot"):
+        a, _ = med(rows, "pss_kb_session", server=srv, scenario="retrmem",
+                   user="ms")
+        b, _ = med(rows, "pss_kb_session", server=srv, scenario="retrmem",
+                   user="mh")
+        if a and b is not None:
+            verdicts.append(f"{srv}: PSS during RETR, 200 MB / 2 KB message:"
+                            f" {b / a:.2f} (flat in message size: near 1)")
     for k, lbl, unit in (("raw", "raw loopback TCP", "MB/s"),
                          ("greet", "do-nothing under tcpserver", "/s")):
         key = "mbps" if k == "raw" else "rate"

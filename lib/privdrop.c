@@ -20,7 +20,8 @@
  * A user's entry: from /etc/passwd read directly when it is there, since
  * getpwnam() has NSS load its modules (libnss_systemd and the libraries
  * it needs) afresh in every connection, some 0.3 ms of CPU each time;
- * then through NSS, for users kept elsewhere.
+ * then through NSS, for users kept elsewhere, except in a static build
+ * (make STATIC=1), where NSS cannot load.
  */
 static struct passwd *
 user_lookup(const char *name)
@@ -34,7 +35,11 @@ user_lookup(const char *name)
 			;
 		fclose(f);
 	}
+#ifdef POP3D_STATIC
+	return pw;
+#else
 	return pw != NULL ? pw : getpwnam(name);
+#endif
 }
 
 int

@@ -5,7 +5,7 @@
 # libretls): loading libssl and libcrypto costs every exec, and a
 # plaintext connection must not pay for it.
 TLS_CFLAGS	= $(shell $(PKG_CONFIG) --cflags libtls)
-TLS_LIBS	= $(shell $(PKG_CONFIG) --libs libtls)
+TLS_LIBS	= $(shell $(PKG_CONFIG) $(PKG_STATIC) --libs libtls)
 
 TLS_SRC	= tls/conf.c tls/relay.c tls/status.c
 TLS_OBJ	= $(TLS_SRC:%.c=$(O)/%.o)

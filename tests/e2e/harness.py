@@ -141,6 +141,29 @@ def _unlink(path):
         pass
 
 
+def carries_tls(path):
+    """Whether the program at path carries TLS code: libtls or libssl among
+    its libraries, or, linked statically (make STATIC=1), libtls's symbols
+    or OpenSSL's modules (they name openssl.org) in the file itself."""
+    out = subprocess.run(["ldd", path], capture_output=True, text=True)
+    text = out.stdout + out.stderr
+    if "not a dynamic executable" in text or "statically linked" in text:
+        with open(path, "rb") as f:
+            data = f.read()
+        return b"tls_config_set_" in data or b"openssl.org" in data
+    return "libtls" in text or "libssl" in text
+
+
+def maps_tls(pid):
+    """Whether the live process pid has TLS code mapped: a TLS library,
+    or an executable that carries it (a static build)."""
+    with open("/proc/%d/maps" % pid) as f:
+        maps = f.read()
+    if "libtls" in maps or "libssl" in maps:
+        return True
+    return carries_tls(os.readlink("/proc/%d/exe" % pid))
+
+
 class Spawner:
     """Listens on 127.0.0.1 (or host: "::1", or "::ffff:127.0.0.1" for an
     IPv6 socket that sees IPv4 clients as mapped addresses) and runs argv

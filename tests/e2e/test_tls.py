@@ -17,7 +17,8 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BUILD, ROOT, RUN_GID, RUN_UID, Raw, Spawner, TempDir,
-                     check, check_eq, make_maildir, run_all, test)
+                     carries_tls, check, check_eq, make_maildir, maps_tls,
+                     run_all, test)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -370,14 +371,11 @@ def exe(pid):
 
 @test
 def libtls_and_the_key_stay_in_the_relay():
-    ldd = subprocess.run(["ldd", RELAY], capture_output=True, text=True)
-    check("libtls" in ldd.stdout, "ldd: pop3d-tls links libtls")
+    check(carries_tls(RELAY), "pop3d-tls carries libtls")
     for prog in ("pop3d", "pop3d-auth", "pop3d-maildrop", "pop3d-rules",
                  "pop3d-users"):
-        ldd = subprocess.run(["ldd", os.path.join(BUILD, prog)],
-                             capture_output=True, text=True)
-        check("libtls" not in ldd.stdout and "libssl" not in ldd.stdout,
-              "ldd: %s links neither libtls nor libssl" % prog)
+        check(not carries_tls(os.path.join(BUILD, prog)),
+              "%s carries neither libtls nor libssl" % prog)
     with TempDir() as tmp:
         site = Site(tmp)
         with site.serve() as srv:
@@ -394,12 +392,10 @@ def libtls_and_the_key_stay_in_the_relay():
             check(len(relay) == 1 and len(pre) == 1,
                   "the front has a relay and a pre-login child: %r" %
                   [(k, exe(k)) for k in kids])
-            check("libtls" not in maps(front) and "libssl" not in maps(front),
-                  "the front maps no TLS library")
-            check(all("libtls" not in maps(k) and "libssl" not in maps(k)
-                      for k in pre), "the pre-login process maps none")
-            check(all("libtls" in maps(k) for k in relay),
-                  "the relay does")
+            check(not maps_tls(front), "the front maps no TLS code")
+            check(not any(maps_tls(k) for k in pre),
+                  "the pre-login process maps none")
+            check(all(maps_tls(k) for k in relay), "the relay does")
             if ROOT:
                 check(all(status_uid(k) != 0 for k in relay + pre),
                       "relay and pre-login process run without root")
@@ -440,9 +436,8 @@ def libtls_and_the_key_stay_in_the_relay():
                 stages.append(k)
                 todo += children(k)
             md = [k for k in stages if exe(k).endswith("pop3d-maildrop")]
-            check(len(md) == 1 and "libtls" not in maps(md[0]) and
-                  "libssl" not in maps(md[0]),
-                  "pop3d-maildrop maps no TLS library")
+            check(len(md) == 1 and not maps_tls(md[0]),
+                  "pop3d-maildrop maps no TLS code")
             env = open("/proc/%d/environ" % md[0], "rb").read().split(b"\0") \
                 if md else []
             check(any(e.startswith(b"SSL_PROTOCOL=TLSv1.") for e in env) and

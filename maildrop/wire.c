@@ -1,15 +1,15 @@
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "pop3d_limits.h"
 #include "wire.h"
 
-void
-wire_init(struct wire *w, wire_emit emit, void *ctx, int dotstuff,
-    uint64_t top_lines)
+static void
+wire_init_state(struct wire *w, int dotstuff, uint64_t top_lines)
 {
-	w->emit = emit;
-	w->ctx = ctx;
+	w->olen = 0;
+	w->counted = 0;
 	w->dotstuff = dotstuff;
 	w->at_bol = 1;
 	w->cr = 0;
@@ -18,30 +18,79 @@ wire_init(struct wire *w, wire_emit emit, void *ctx, int dotstuff,
 	w->linelen = 0;
 	w->body_lines = 0;
 	w->top_lines = top_lines;
-	w->olen = 0;
 }
 
-static void
-wire_flush(struct wire *w)
+/* wire_init's window: obuf, handed to emit whenever it is full. */
+static char *
+wire_obuf_window(void *ctx, size_t n, size_t *room)
 {
-	if (w->olen > 0)
-		w->emit(w->ctx, w->obuf, w->olen);
-	w->olen = 0;
+	struct wire	*w = ctx;
+
+	if (n > 0)
+		w->emit(w->ctx, w->obuf, n);
+	*room = sizeof(w->obuf);
+	return w->obuf;
 }
 
-static void
-wire_put(struct wire *w, char c)
+void
+wire_init(struct wire *w, wire_emit emit, void *ctx, int dotstuff,
+    uint64_t top_lines)
 {
-	if (w->olen == sizeof(w->obuf))
-		wire_flush(w);
-	w->obuf[w->olen++] = c;
+	wire_init_state(w, dotstuff, top_lines);
+	w->emit = emit;
+	w->ctx = ctx;
+	w->window = wire_obuf_window;
+	w->wctx = w;
+	w->ob = w->obuf;
+	w->oroom = sizeof(w->obuf);
+}
+
+void
+wire_init_window(struct wire *w, wire_window window, void *ctx, int dotstuff,
+    uint64_t top_lines)
+{
+	wire_init_state(w, dotstuff, top_lines);
+	w->emit = NULL;
+	w->ctx = NULL;
+	w->window = window;
+	w->wctx = ctx;
+	w->ob = window(ctx, 0, &w->oroom);
+}
+
+/* The part of wire_put that does not fit the window. */
+static void
+wire_put_slow(struct wire *w, const char *p, size_t n)
+{
+	size_t	k;
+
+	while (n > w->oroom - w->olen) {
+		k = w->oroom - w->olen;
+		memcpy(w->ob + w->olen, p, k);
+		p += k;
+		n -= k;
+		w->ob = w->window(w->wctx, w->oroom, &w->oroom);
+		w->olen = 0;
+	}
+	memcpy(w->ob + w->olen, p, n);
+	w->olen += n;
+}
+
+static inline void
+wire_put(struct wire *w, const char *p, size_t n)
+{
+	if (w->ob == NULL)
+		w->counted += n;
+	else if (n <= w->oroom - w->olen) {
+		memcpy(w->ob + w->olen, p, n);
+		w->olen += n;
+	} else
+		wire_put_slow(w, p, n);
 }
 
 static void
 wire_end_line(struct wire *w)
 {
-	wire_put(w, '\r');
-	wire_put(w, '\n');
+	wire_put(w, "\r\n", 2);
 	if (!w->in_body && w->linelen == 0)
 		w->in_body = 1;		/* the blank line after the headers */
 	else if (w->in_body)
@@ -50,53 +99,53 @@ wire_end_line(struct wire *w)
 	w->linelen = 0;
 }
 
-/* The first octet of a line: TOP's cut-off, then dot-stuffing. */
-static void
-wire_begin_line(struct wire *w, char c)
-{
-	if (!w->at_bol)
-		return;
-	w->at_bol = 0;
-	if (w->in_body && w->body_lines >= w->top_lines) {
-		w->done = 1;
-		return;
-	}
-	if (w->dotstuff && c == '.')
-		wire_put(w, '.');
-}
-
+/*
+ * A line at a time: its first octet decides TOP's cut-off and the
+ * dot-stuffing, the octets up to its LF (less a CR just before it) go out
+ * in one piece, then CRLF.  A line that goes on past the end of p goes out
+ * as far as p has it, less a CR at the very end, which is held back until
+ * the next octet shows whether it ends the line.
+ */
 void
 wire_feed(struct wire *w, const char *p, size_t n)
 {
-	size_t	i;
-	char	c;
+	const char	*end = p + n, *lf, *q;
+	size_t		 len;
 
-	for (i = 0; i < n && !w->done; i++) {
-		c = p[i];
+	while (p < end && !w->done) {
 		if (w->cr) {
 			w->cr = 0;
-			if (c == '\n') {
+			if (*p == '\n') {
 				wire_end_line(w);
+				p++;
 				continue;
 			}
-			wire_put(w, '\r');	/* a bare CR is data */
+			wire_put(w, "\r", 1);	/* a bare CR is data */
 			w->linelen++;
 		}
-		if (c == '\n' || c == '\r') {
-			wire_begin_line(w, c);
-			if (w->done)
+		if (w->at_bol) {
+			w->at_bol = 0;
+			if (w->in_body && w->body_lines >= w->top_lines) {
+				w->done = 1;
 				break;
-			if (c == '\n')
-				wire_end_line(w);
-			else
-				w->cr = 1;
-			continue;
+			}
+			if (w->dotstuff && *p == '.')
+				wire_put(w, ".", 1);
 		}
-		wire_begin_line(w, c);
-		if (w->done)
+		lf = memchr(p, '\n', end - p);
+		q = lf != NULL ? lf : end;
+		if (q > p && q[-1] == '\r') {
+			q--;		/* CRLF, or a CR that may be one */
+			if (lf == NULL)
+				w->cr = 1;
+		}
+		len = q - p;
+		wire_put(w, p, len);
+		w->linelen += len;
+		if (lf == NULL)
 			break;
-		wire_put(w, c);
-		w->linelen++;
+		wire_end_line(w);
+		p = lf + 1;
 	}
 }
 
@@ -106,7 +155,10 @@ wire_finish(struct wire *w)
 	if (!w->done && (w->cr || !w->at_bol))
 		wire_end_line(w);
 	w->cr = 0;
-	wire_flush(w);
+	if (w->ob != NULL) {
+		w->ob = w->window(w->wctx, w->olen, &w->oroom);
+		w->olen = 0;
+	}
 }
 
 int
@@ -115,22 +167,17 @@ wire_done(const struct wire *w)
 	return w->done;
 }
 
-static void
-wire_count(void *ctx, const char *p, size_t n)
-{
-	(void)p;
-	*(uint64_t *)ctx += n;
-}
-
 int
 wire_size_fd(int fd, uint64_t *size)
 {
 	struct wire	w;
 	char		buf[IO_FILEBUF];
-	uint64_t	total = 0;
 	ssize_t		n;
 
-	wire_init(&w, wire_count, &total, 0, UINT64_MAX);
+	wire_init_state(&w, 0, UINT64_MAX);
+	w.ob = NULL;		/* only counting: nothing is copied */
+	w.window = NULL;
+	w.emit = NULL;
 	for (;;) {
 		n = read(fd, buf, sizeof(buf));
 		if (n == 0)
@@ -143,6 +190,6 @@ wire_size_fd(int fd, uint64_t *size)
 		wire_feed(&w, buf, n);
 	}
 	wire_finish(&w);
-	*size = total;
+	*size = w.counted;
 	return 0;
 }

@@ -8,6 +8,10 @@
  *
  * The size of a message (STAT, LIST) is the wire form without dot-stuffing,
  * counted by the same code so that the two can never disagree.
+ *
+ * The converter works a line at a time (memchr to the next LF, the octets
+ * before it copied in one piece), not an octet at a time: a message costs
+ * about one instruction per octet.
  */
 #ifndef POP3D_WIRE_H
 #define POP3D_WIRE_H
@@ -17,9 +21,22 @@
 
 typedef void (*wire_emit)(void *, const char *, size_t);
 
+/*
+ * Where the wire form is written directly: given the n octets written at
+ * the start of the previous window (0 the first time), hands them on and
+ * returns the next window, at least one octet long, its length in *room.
+ */
+typedef char *(*wire_window)(void *, size_t, size_t *);
+
 struct wire {
-	wire_emit	emit;
+	wire_window	window;
+	void		*wctx;
+	wire_emit	emit;		/* wire_init: obuf is the window */
 	void		*ctx;
+	char		*ob;		/* the window, or NULL: only count */
+	size_t		olen;		/* octets written into it */
+	size_t		oroom;		/* its length */
+	uint64_t	counted;	/* octets, when only counting */
 	int		dotstuff;
 	int		at_bol;		/* the next octet starts a line */
 	int		cr;		/* the last octet was a CR, held back */
@@ -28,12 +45,16 @@ struct wire {
 	size_t		linelen;	/* octets of the current line */
 	uint64_t	body_lines;	/* body lines emitted so far */
 	uint64_t	top_lines;	/* TOP's limit, or UINT64_MAX */
-	size_t		olen;
 	char		obuf[8192];
 };
 
-/* top_lines is TOP's n, or UINT64_MAX for the whole message. */
+/*
+ * top_lines is TOP's n, or UINT64_MAX for the whole message.  The wire form
+ * goes to emit in pieces of up to 8 kB.
+ */
 void	wire_init(struct wire *, wire_emit, void *, int, uint64_t);
+/* The same, written straight into the windows that window hands out. */
+void	wire_init_window(struct wire *, wire_window, void *, int, uint64_t);
 void	wire_feed(struct wire *, const char *, size_t);
 /* Ends the last line and flushes; the caller then sends ".\r\n". */
 void	wire_finish(struct wire *);

@@ -199,6 +199,24 @@ out_line(struct out *o, const char *fmt, ...)
 	out_write(o, line, n);
 }
 
+char *
+out_room(struct out *o, size_t *room)
+{
+	if (o->len == sizeof(o->buf))
+		out_flush(o);
+	*room = sizeof(o->buf) - o->len;
+	return o->buf + o->len;
+}
+
+void
+out_commit(struct out *o, size_t n)
+{
+	if (o->failed)
+		o->len = 0;	/* as out_write: nothing more goes out */
+	else
+		o->len += n;
+}
+
 void
 in_init(struct in *in, int fd, int timeout_ms, struct out *flush)
 {

@@ -64,6 +64,13 @@ void	out_str(struct out *, const char *);
 /* Queue one formatted reply line: text cut to fit, then CRLF. */
 void	out_line(struct out *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+/*
+ * Writing straight into the buffer: out_room returns where the next octets
+ * go and how many fit, at least one (it flushes a full buffer first);
+ * out_commit queues the first n of them, as out_write would.
+ */
+char	*out_room(struct out *, size_t *);
+void	out_commit(struct out *, size_t);
 /* Write out everything queued; 0, or -1 when the peer is gone. */
 int	out_flush(struct out *);
 

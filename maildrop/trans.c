@@ -129,10 +129,12 @@ cmd_uidl(void *ctx, struct pop3_cmd *cmd)
 	return list_or_uidl(ctx, cmd, 1);
 }
 
-static void
-emit_out(void *ctx, const char *p, size_t n)
+/* The wire form is written straight into the output buffer. */
+static char *
+window_out(void *ctx, size_t n, size_t *room)
 {
-	out_write(ctx, p, n);
+	out_commit(ctx, n);
+	return out_room(ctx, room);
 }
 
 /* Streams a message's wire form after its +OK: 0, or -1 on a read error. */
@@ -143,7 +145,7 @@ stream_msg(struct session *s, int fd, uint64_t top)
 	char		buf[IO_FILEBUF];
 	ssize_t		n;
 
-	wire_init(&w, emit_out, s->out, 1, top);
+	wire_init_window(&w, window_out, s->out, 1, top);
 	while (!wire_done(&w) && !s->out->failed) {
 		n = read(fd, buf, sizeof(buf));
 		if (n == 0)
@@ -151,7 +153,7 @@ stream_msg(struct session *s, int fd, uint64_t top)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
-			return -1;
+			return -1;	/* what the window holds is dropped */
 		wire_feed(&w, buf, n);
 	}
 	wire_finish(&w);

@@ -173,6 +173,23 @@ out_str(struct out *o, const char *s)
 	out_write(o, s, strlen(s));
 }
 
+/* Ends a reply line of n octets in line[] (which has room for 2 more). */
+static void
+out_end_line(struct out *o, char *line, size_t n)
+{
+	if (o->debug) {
+		struct logline	l;
+
+		line[n] = '\0';
+		logline_start(&l, "debug");
+		logline_str(&l, "server", line);
+		logline_emit(&l);
+	}
+	line[n++] = '\r';
+	line[n++] = '\n';
+	out_write(o, line, n);
+}
+
 void
 out_line(struct out *o, const char *fmt, ...)
 {
@@ -187,16 +204,46 @@ out_line(struct out *o, const char *fmt, ...)
 		n = 0;
 	if ((size_t)n >= sizeof(line) - 2)
 		n = sizeof(line) - 3;
-	if (o->debug) {
-		struct logline	l;
+	out_end_line(o, line, n);
+}
 
-		logline_start(&l, "debug");
-		logline_str(&l, "server", line);
-		logline_emit(&l);
-	}
-	line[n++] = '\r';
-	line[n++] = '\n';
-	out_write(o, line, n);
+/* v in decimal, ending just before end: where it begins. */
+static char *
+out_decimal(char *end, uint64_t v)
+{
+	do {
+		*--end = '0' + v % 10;
+		v /= 10;
+	} while (v > 0);
+	return end;
+}
+
+void
+out_item(struct out *o, uint64_t num, const char *text, size_t len)
+{
+	char	line[POP3_REPLY_MAX], digits[20], *d;
+	size_t	n;
+
+	d = out_decimal(digits + sizeof(digits), num);
+	n = digits + sizeof(digits) - d;
+	memcpy(line, d, n);
+	line[n++] = ' ';
+	/* Cut as out_line cuts: the line and its NUL fit line[] less 2. */
+	if (len > sizeof(line) - 3 - n)
+		len = sizeof(line) - 3 - n;
+	memcpy(line + n, text, len);
+	out_end_line(o, line, n + len);
+}
+
+void
+out_item_num(struct out *o, uint64_t num, uint64_t val)
+{
+	char	line[64], *end = line + sizeof(line) - 2, *p;
+
+	p = out_decimal(end, val);
+	*--p = ' ';
+	p = out_decimal(p, num);
+	out_end_line(o, p, end - p);
 }
 
 char *

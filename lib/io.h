@@ -65,6 +65,14 @@ void	out_str(struct out *, const char *);
 void	out_line(struct out *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 /*
+ * Queue one line "N TEXT" of a LIST or UIDL listing, as out_line(o,
+ * "%llu %.*s", ...) would, without printf: a listing of many messages
+ * costs little.
+ */
+void	out_item(struct out *, uint64_t, const char *, size_t);
+/* The same with a number for TEXT: "N M". */
+void	out_item_num(struct out *, uint64_t, uint64_t);
+/*
  * Writing straight into the buffer: out_room returns where the next octets
  * go and how many fit, at least one (it flushes a full buffer first);
  * out_commit queues the first n of them, as out_write would.

@@ -107,11 +107,9 @@ list_or_uidl(struct session *s, struct pop3_cmd *cmd, int uidl)
 		if (m->deleted)
 			continue;
 		if (uidl)
-			out_line(s->out, "%zu %.*s", i + 1, (int)m->uidl_len,
-			    m->uidl);
+			out_item(s->out, i + 1, m->uidl, m->uidl_len);
 		else
-			out_line(s->out, "%zu %llu", i + 1,
-			    (unsigned long long)m->wire);
+			out_item_num(s->out, i + 1, m->wire);
 	}
 	out_str(s->out, ".\r\n");
 	return POP3_CONTINUE;

@@ -133,7 +133,46 @@ main(void)
 
 		CHECK(n == 19 && memcmp(buf, "+OK 3 messages\r\n.\r\n", 19) == 0);
 	}
-	/* A reader that went away: failed, and it stays failed. */
+	/* Listing lines: what out_line would queue, without printf. */
+	{
+		struct out	*a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+		uint64_t	 nums[] = { 0, 1, 9, 10, 12345, UINT64_MAX };
+		char		 text[600], *room;
+		size_t		 i, j, lens[] = { 0, 3, 70, 480, 600 }, n;
+
+		memset(text, 'u', sizeof(text));
+		out_init(a, p[1], 1000);
+		out_init(b, p[1], 1000);
+		for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+			for (j = 0; j < sizeof(lens) / sizeof(lens[0]); j++) {
+				out_line(a, "%llu %.*s",
+				    (unsigned long long)nums[i], (int)lens[j],
+				    text);
+				out_item(b, nums[i], text, lens[j]);
+			}
+			out_line(a, "%llu %llu", (unsigned long long)nums[i],
+			    (unsigned long long)nums[5 - i]);
+			out_item_num(b, nums[i], nums[5 - i]);
+		}
+		CHECK(a->len == b->len && memcmp(a->buf, b->buf, a->len) == 0);
+
+		/* Writing in place: a full buffer is flushed first. */
+		b->len = 0;
+		room = out_room(b, &n);
+		CHECK(room == b->buf && n == sizeof(b->buf));
+		memset(room, 'z', n);
+		out_commit(b, n);
+		CHECK(b->len == sizeof(b->buf) && b->total == 0);
+		(void)fcntl(p[1], F_SETPIPE_SZ, 4 * sizeof(b->buf));
+		room = out_room(b, &n);
+		CHECK(b->len == 0 && b->total == sizeof(b->buf) &&
+		    room == b->buf && n == sizeof(b->buf));
+		out_commit(b, 2);
+		CHECK(b->len == 2);
+		free(a);
+		free(b);
+	}
+
 	close(p[0]);
 	out_line(out, "+OK");
 	CHECK(out_flush(out) == -1 && out->failed);

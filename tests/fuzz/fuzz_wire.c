@@ -2,7 +2,9 @@
  * libFuzzer target for the wire converter: whatever the message holds, the
  * RETR form is well formed (CRLF lines, dot-stuffed, so the terminator can
  * never appear inside), its unstuffed length is the size STAT and LIST
- * report, and TOP's output is a prefix of RETR's.
+ * report, and TOP's output is a prefix of RETR's.  Written into small
+ * windows (as RETR writes into the output buffer) and fed in three pieces,
+ * the form is the same as through emit.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,10 +45,46 @@ convert(const uint8_t *data, size_t size, int stuff, uint64_t top)
 	return b;
 }
 
+struct window {
+	struct buf	*b;
+	size_t		 size;
+	char		 buf[16];
+};
+
+static char *
+window(void *ctx, size_t n, size_t *room)
+{
+	struct window	*w = ctx;
+
+	collect(w->b, w->buf, n);
+	*room = w->size;
+	return w->buf;
+}
+
+static struct buf
+convert_window(const uint8_t *data, size_t size, size_t piece)
+{
+	struct wire	w;
+	struct window	win;
+	struct buf	b = { NULL, 0 };
+	size_t		off, n;
+
+	collect(&b, "", 0);
+	win.b = &b;
+	win.size = 1 + piece % sizeof(win.buf);
+	wire_init_window(&w, window, &win, 1, UINT64_MAX);
+	for (off = 0; off < size; off += n) {
+		n = size - off < piece ? size - off : piece;
+		wire_feed(&w, (const char *)data + off, n);
+	}
+	wire_finish(&w);
+	return b;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct buf	retr, plain, top;
+	struct buf	retr, plain, top, win;
 	size_t		i, dots = 0;
 	uint64_t	n = size > 0 ? data[0] % 8 : 0;
 
@@ -69,6 +107,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (top.len > retr.len || memcmp(top.p, retr.p, top.len) != 0)
 		abort();
+	win = convert_window(data, size, size > 1 ? 1 + data[1] % 7 +
+	    size / 3 : 1);
+	if (win.len != retr.len || memcmp(win.p, retr.p, retr.len) != 0)
+		abort();
+	free(win.p);
 	free(retr.p);
 	free(plain.p);
 	free(top.p);

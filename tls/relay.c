@@ -24,6 +24,12 @@ struct pipeline {
 	size_t	off, len;
 };
 
+/* The same, chain to client: bigger, see TLS_RELAY_DOWN_BUF. */
+struct downline {
+	char	buf[TLS_RELAY_DOWN_BUF];
+	size_t	off, len;
+};
+
 /*
  * What is blocked on what.  A TLS operation that returned TLS_WANT_POLLIN
  * or TLS_WANT_POLLOUT waits for that event on the socket; a plain read or
@@ -34,7 +40,7 @@ struct relay {
 	struct tls	*tls;
 	int		 sock, plain;
 	struct pipeline	 up;		/* client to chain */
-	struct pipeline	 down;		/* chain to client */
+	struct downline	 down;		/* chain to client */
 	short		 tls_rd_wait, tls_wr_wait;	/* POLLIN, POLLOUT, 0 */
 	int		 plain_rd_wait, plain_wr_wait;
 	int		 client_eof;	/* close_notify or EOF from client */
@@ -224,20 +230,32 @@ static int
 to_client(struct relay *r, char *err, size_t n)
 {
 	ssize_t	put;
+	int	wrote = 0;
 
 	if (r->down.len == 0 || r->tls_wr_wait != 0 || r->client_gone)
 		return 0;
-	put = tls_write(r->tls, r->down.buf + r->down.off, r->down.len);
-	if (put == TLS_WANT_POLLIN || put == TLS_WANT_POLLOUT) {
-		r->tls_wr_wait = put == TLS_WANT_POLLIN ? POLLIN : POLLOUT;
-		return 0;
-	}
-	if (put == -1)
-		return client_error(r, "write", err, n);
-	r->down.off += (size_t)put;
-	r->down.len -= (size_t)put;
-	r->tls_rd_wait = 0;	/* the TLS state moved: a read may go now */
-	return 1;
+	/*
+	 * libtls writes one record a call (partial writes): the buffer's
+	 * records go out together, so that the read tried after a write
+	 * (below) comes once a buffer, not once a record.
+	 */
+	do {
+		put = tls_write(r->tls, r->down.buf + r->down.off,
+		    r->down.len);
+		if (put == TLS_WANT_POLLIN || put == TLS_WANT_POLLOUT) {
+			r->tls_wr_wait = put == TLS_WANT_POLLIN ? POLLIN :
+			    POLLOUT;
+			break;
+		}
+		if (put == -1)
+			return client_error(r, "write", err, n);
+		r->down.off += (size_t)put;
+		r->down.len -= (size_t)put;
+		wrote = 1;
+	} while (r->down.len > 0);
+	if (wrote)
+		r->tls_rd_wait = 0;	/* the TLS state moved: a read may go */
+	return wrote;
 }
 
 /* One round of every step that can go: 1 if any progressed, or -1. */
@@ -321,7 +339,7 @@ int
 relay_run(struct tls *cctx, int sock, int plain, int idle_ms, char *err,
     size_t n)
 {
-	static struct relay	r;	/* 32 kB of buffers: not on the stack */
+	static struct relay	r;	/* 80 kB of buffers: not on the stack */
 	int64_t			deadline = 0;
 	int			k;
 

@@ -24,7 +24,7 @@ enum relay_end {
 /*
  * Relays until the chain closes the plaintext socket plain: client to
  * chain (tls_read, then write) and chain to client (read, then tls_write),
- * through one TLS_RELAY_BUF buffer each way.  When the client sends
+ * through one buffer each way (TLS_RELAY_BUF, TLS_RELAY_DOWN_BUF).  When the client sends
  * close_notify the chain gets EOF (shutdown SHUT_WR) after all that came
  * before, and the other way goes on.  A FIN without close_notify ends the
  * TLS session where OpenSSL 3 is below: the chain gets what came before

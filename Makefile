@@ -48,7 +48,8 @@ ALL_LDFLAGS = $(OPT) $(LDHARDEN) $(LDFLAGS)
 LIB_SRC	= lib/atomic.c lib/io.c lib/log.c lib/num.c lib/pop3.c \
 	  lib/privdrop.c
 MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \
-	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c
+	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
+	  maildrop/scancache.c
 LIB_OBJ	= $(LIB_SRC:%.c=$(O)/%.o)
 MD_OBJ	= $(MD_SRC:%.c=$(O)/%.o)
 

@@ -59,6 +59,22 @@
  */
 #define SIZECACHE_FILE_MAX	(MAILDROP_MSGS_MAX * 320L)
 
+/*
+ * The scan cache (pop3d-maildrop.8) holds one record per message: 56
+ * octets of order, identity and sizes, the name (at most 255 octets and a
+ * NUL) and a UIDL (at most UIDL_MAX).  A larger file cannot belong to
+ * MAILDROP_MSGS_MAX messages: it is ignored unread.
+ */
+#define SCANCACHE_FILE_MAX	(MAILDROP_MSGS_MAX * 384L)
+
+/*
+ * A directory's mtime counts as proof that nothing changed only when it
+ * was at least this old before the scan began: a change made within the
+ * file system's timestamp tick (or a skewed NFS server's) could otherwise
+ * leave the mtime as it was.
+ */
+#define SCANCACHE_SETTLE_SEC	2
+
 /* RFC 1939 section 7: a unique-id is 1 to 70 characters 0x21 to 0x7E. */
 #define UIDL_MAX		70
 

@@ -43,6 +43,25 @@ maildir_strdup(struct maildir *md, const char *s, size_t n)
 	return p;
 }
 
+char *
+maildir_alloc(struct maildir *md, size_t n)
+{
+	struct arena	*c;
+
+	if ((c = malloc(sizeof(*c) + n)) == NULL)
+		return NULL;
+	c->used = c->size = n;
+	if (md->arena != NULL) {
+		/* Behind the chunk names are being added to. */
+		c->next = md->arena->next;
+		md->arena->next = c;
+	} else {
+		c->next = NULL;
+		md->arena = c;
+	}
+	return c->data;
+}
+
 static void
 arena_free(struct arena *a)
 {
@@ -240,12 +259,13 @@ msg_add(struct maildir *md, int dirfd, const char *name, enum md_dir dir,
  * dot-file.  Anything else but a directory is logged as skipped.
  */
 static int
-entry_is_message(const struct dirent *d)
+entry_is_message(struct maildir *md, const struct dirent *d)
 {
 	if (d->d_name[0] == '.' || d->d_type == DT_DIR)
 		return 0;
 	if (d->d_type == DT_REG || d->d_type == DT_UNKNOWN)
 		return 1;
+	md->skipped++;
 	log_file("skip", d->d_name, d->d_type == DT_LNK ? ELOOP : EINVAL);
 	return 0;
 }
@@ -329,7 +349,7 @@ scan_dir(struct maildir *md, enum md_dir dir, struct cutoff *cut)
 			ret = errno != 0 ? -1 : 0;
 			break;
 		}
-		if (!entry_is_message(d))
+		if (!entry_is_message(md, d))
 			continue;
 		if (cut != NULL && !cutoff_keeps(cut, fd, d->d_name))
 			continue;
@@ -574,6 +594,11 @@ open_checked(struct maildir *md, const struct msg *m)
 		errno = EINVAL;		/* a FIFO or device is no message */
 		return -1;
 	}
+	if ((uint64_t)st.st_size != m->disk) {
+		close(fd);
+		errno = ESTALE;		/* rewritten in place: not as listed */
+		return -1;
+	}
 	return fd;
 }
 
@@ -593,6 +618,11 @@ maildir_remove(struct maildir *md, struct msg *m)
 {
 	int	r;
 
+	if (!md->index_dropped) {
+		/* Belt and braces: the removal changes cur/'s mtime too. */
+		(void)unlinkat(md->fd, SCANCACHE_FILE, 0);
+		md->index_dropped = 1;
+	}
 	if ((r = msg_at_name(md, m)) == -1)
 		return -1;
 	if (r == 0 && msg_locate(md, m) == -1)

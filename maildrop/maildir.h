@@ -44,6 +44,8 @@ struct maildir {
 	size_t		 count, cap, max;
 	int		 truncated;	/* more messages than max */
 	uint64_t	 octets;	/* sum of wire sizes */
+	size_t		 skipped;	/* entries logged as no message */
+	int		 index_dropped;	/* the scan cache was removed */
 	struct arena	*arena;
 };
 
@@ -91,6 +93,12 @@ int	maildir_bytes_cmp(const char *, size_t, const char *, size_t);
 /* A copy of n octets of s that lives as long as the maildir; or NULL. */
 char	*maildir_strdup(struct maildir *, const char *, size_t);
 
+/*
+ * n octets that live as long as the maildir (one allocation of their own);
+ * or NULL.
+ */
+char	*maildir_alloc(struct maildir *, size_t);
+
 /* The descriptor of the directory a message lives in. */
 int	maildir_dirfd(const struct maildir *, const struct msg *);
 
@@ -99,13 +107,15 @@ int	maildir_dirfd(const struct maildir *, const struct msg *);
  * (same inode).  If its file was renamed (flags changed by another program)
  * it is found again by its unique part and inode.  A descriptor, or -1
  * with errno (ENOENT: removed behind this session's back; EINVAL: not a
- * regular file).  st_ino must be known (sizes_fill).
+ * regular file; ESTALE: its size is no longer the one listed).  st_ino must be known (sizes_fill).
  */
 int	maildir_open_msg(struct maildir *, struct msg *);
 
 /*
  * Removes a message's file, checked as maildir_open_msg does; a file
- * already gone counts as removed.
+ * already gone counts as removed.  The first removal of a session removes
+ * the scan cache (SCANCACHE_FILE) first, so that it can never list a
+ * message that is gone.
  */
 int	maildir_remove(struct maildir *, struct msg *);
 
@@ -127,6 +137,7 @@ void	maildir_uidl_digest(const char *, size_t, char[33]);
 #endif
 
 #define MAILDIR_LOCK_FILE	"pop3d.lock"
+#define SCANCACHE_FILE		"pop3d-scan.cache"	/* scancache.h */
 
 /*
  * Takes the maildrop's session lock (an open file description lock on

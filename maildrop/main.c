@@ -15,6 +15,7 @@
 #include "num.h"
 #include "pop3.h"
 #include "pop3d_limits.h"
+#include "scancache.h"
 #include "sizes.h"
 #include "trans.h"
 #include "xmit.h"
@@ -147,7 +148,9 @@ main(int argc, char **argv)
 	struct maildir		md;
 	struct sizes_stats	st;
 	struct session		s;
+	struct scancache	sc;
 	enum pop3_end		end;
+	int			r;
 	int64_t			started = io_now_ms();
 
 	log_init(argv[0]);
@@ -181,13 +184,19 @@ main(int argc, char **argv)
 			    " by another session", "in use");
 		refuse_errno(&out, "lock");
 	}
-	if (maildir_scan(&md) == -1)
-		refuse_errno(&out, "scan");
-	if (sizes_fill(&md, &st) == -1)
-		refuse_errno(&out, "sizes");
-	maildir_prune(&md);
-	if (maildir_uidls(&md) == -1)
-		refuse_errno(&out, "uidl");
+	scancache_begin(&md, &sc);
+	if ((r = scancache_load(&md, &sc, &st)) == -1)
+		refuse_errno(&out, "scan cache");
+	if (r == 0) {
+		if (maildir_scan(&md) == -1)
+			refuse_errno(&out, "scan");
+		if (sizes_fill(&md, &st) == -1)
+			refuse_errno(&out, "sizes");
+		maildir_prune(&md);
+		if (maildir_uidls(&md) == -1)
+			refuse_errno(&out, "uidl");
+		scancache_save(&md, &sc, &st);
+	}
 
 	memset(&s, 0, sizeof(s));
 	s.md = &md;

@@ -1,0 +1,437 @@
+#include <sys/stat.h>
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pop3d_limits.h"
+#include "scancache.h"
+
+/*
+ * File layout (pop3d-maildrop.8, FILES), all integers little-endian:
+ * a 104-octet header (magic, uid, the message maximum it was made for,
+ * message count, truncated flag, device, inode and mtime of cur/ and of
+ * new/, the time the scan began), the records in session order, and a 64-bit checksum of
+ * everything before it.  A record: order seconds, d_ino, st_ino, file
+ * size, mtime (ns), wire size (8 octets each), order microseconds (4),
+ * name length (2), UIDL length (1; 0 when the UIDL is the unique part of
+ * the name), flags (1: bit 0 new/, bits 1-2 where the size came from);
+ * then the name and a NUL, then the UIDL.
+ */
+#define SC_MAGIC	"pop3d-scan-1\0\0\0"
+#define SC_MAGIC_LEN	16
+#define SC_HEAD		104
+#define SC_REC		56
+#define SC_TAIL		8
+#define SC_TMP		SCANCACHE_FILE ".tmp"	/* one writer: the lock holder */
+
+static uint64_t
+get64(const char *p)
+{
+	uint64_t	v;
+
+	memcpy(&v, p, 8);
+	return le64toh(v);
+}
+
+static void
+put64(char *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
+
+/*
+ * A checksum against torn or damaged files, not against forgery (only the
+ * mailbox's owner can write the file, and the mail is theirs anyway).
+ */
+static uint64_t
+sc_sum(const char *p, size_t n)
+{
+	uint64_t	h = 0x9e3779b97f4a7c15ULL ^ n, w;
+	size_t		i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, p + i, n - i);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	return h ^ h >> 29;
+}
+
+static int64_t
+mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+void
+scancache_begin(struct maildir *md, struct scancache *sc)
+{
+	struct stat	cur, new;
+	struct timespec	now;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->state = "none";
+	if (fstat(md->curfd, &cur) == -1 || fstat(md->newfd, &new) == -1 ||
+	    clock_gettime(CLOCK_REALTIME, &now) == -1)
+		return;
+	sc->cur_dev = cur.st_dev;
+	sc->cur_ino = cur.st_ino;
+	sc->cur_mtime = mtime_ns(&cur);
+	sc->new_dev = new.st_dev;
+	sc->new_ino = new.st_ino;
+	sc->new_mtime = mtime_ns(&new);
+	sc->began = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	sc->known = 1;
+}
+
+static void
+head_put(char *h, const struct maildir *md, const struct scancache *sc)
+{
+	memcpy(h, SC_MAGIC, SC_MAGIC_LEN);
+	put64(h + 16, geteuid());
+	put64(h + 24, md->max);
+	put64(h + 32, md->count);
+	put64(h + 40, md->truncated != 0);
+	put64(h + 48, sc->cur_dev);
+	put64(h + 56, sc->cur_ino);
+	put64(h + 64, (uint64_t)sc->cur_mtime);
+	put64(h + 72, sc->new_dev);
+	put64(h + 80, sc->new_ino);
+	put64(h + 88, (uint64_t)sc->new_mtime);
+	put64(h + 96, (uint64_t)sc->began);
+}
+
+/* The stored UIDL: empty when it is the name's unique part. */
+static size_t
+rec_uidl_len(const struct msg *m)
+{
+	if (m->uidl == m->name && m->uidl_len == m->uniq_len)
+		return 0;
+	return m->uidl_len;
+}
+
+char *
+scancache_image(const struct maildir *md, const struct scancache *sc,
+    size_t *lenp)
+{
+	const struct msg *m;
+	size_t		 i, len = SC_HEAD + SC_TAIL, nlen, ulen;
+	char		*buf, *p;
+
+	for (i = 0; i < md->count; i++) {
+		m = &md->msgs[i];
+		len += SC_REC + strlen(m->name) + 1 + rec_uidl_len(m);
+	}
+	if (len > SCANCACHE_FILE_MAX || (buf = malloc(len)) == NULL)
+		return NULL;
+	head_put(buf, md, sc);
+	for (i = 0, p = buf + SC_HEAD; i < md->count; i++) {
+		m = &md->msgs[i];
+		nlen = strlen(m->name);
+		ulen = rec_uidl_len(m);
+		put64(p, (uint64_t)m->order_sec);
+		put64(p + 8, m->d_ino);
+		put64(p + 16, m->st_ino);
+		put64(p + 24, m->disk);
+		put64(p + 32, (uint64_t)m->mtime_ns);
+		put64(p + 40, m->wire);
+		memcpy(p + 48, &(uint32_t){ htole32(m->order_usec) }, 4);
+		memcpy(p + 52, &(uint16_t){ htole16(nlen) }, 2);
+		p[54] = (char)ulen;
+		p[55] = (char)((m->dir == MD_NEW) | m->size_from << 1);
+		memcpy(p + SC_REC, m->name, nlen + 1);
+		memcpy(p + SC_REC + nlen + 1, m->uidl, ulen);
+		p += SC_REC + nlen + 1 + ulen;
+	}
+	put64(p, sc_sum(buf, len - SC_TAIL));
+	*lenp = len;
+	return buf;
+}
+
+/* Whether an mtime was SCANCACHE_SETTLE_SEC old when the scan began. */
+static int
+settled(int64_t mtime, int64_t began)
+{
+	return began - mtime >= (int64_t)SCANCACHE_SETTLE_SEC * 1000000000;
+}
+
+/*
+ * Whether the header was made for these directories as they are now, this
+ * uid and max, by a scan that began when their mtimes were settled.
+ */
+static int
+head_valid(const char *h, const struct maildir *md,
+    const struct scancache *sc, uint64_t *count)
+{
+	int64_t	began = (int64_t)get64(h + 96);
+
+	if (memcmp(h, SC_MAGIC, SC_MAGIC_LEN) != 0 ||
+	    !settled(sc->cur_mtime, began) || !settled(sc->new_mtime, began) ||
+	    get64(h + 16) != geteuid() || get64(h + 24) != md->max ||
+	    get64(h + 40) > 1 ||
+	    get64(h + 48) != sc->cur_dev || get64(h + 56) != sc->cur_ino ||
+	    (int64_t)get64(h + 64) != sc->cur_mtime ||
+	    get64(h + 72) != sc->new_dev || get64(h + 80) != sc->new_ino ||
+	    (int64_t)get64(h + 88) != sc->new_mtime)
+		return 0;
+	*count = get64(h + 32);
+	return *count <= md->max;
+}
+
+/* One record at p (n octets left) into m: its length, or 0 if invalid. */
+static size_t
+rec_parse(char *p, size_t n, struct msg *m)
+{
+	uint32_t	usec;
+	uint16_t	nlen;
+	size_t		ulen, len;
+	const char	*colon;
+	int		from;
+
+	if (n < SC_REC)
+		return 0;
+	memcpy(&usec, p + 48, 4);
+	memcpy(&nlen, p + 52, 2);
+	usec = le32toh(usec);
+	nlen = le16toh(nlen);
+	ulen = (unsigned char)p[54];
+	from = (unsigned char)p[55] >> 1;
+	len = SC_REC + (size_t)nlen + 1 + ulen;
+	if (nlen == 0 || nlen > NAME_MAX || ulen > UIDL_MAX || len > n ||
+	    usec > 999999 || ((unsigned char)p[55] & ~7) != 0 ||
+	    (from != SIZE_NAME && from != SIZE_CACHE && from != SIZE_READ))
+		return 0;
+	m->name = p + SC_REC;
+	if (m->name[nlen] != '\0' || memchr(m->name, '\0', nlen) != NULL ||
+	    memchr(m->name, '/', nlen) != NULL || m->name[0] == '.')
+		return 0;
+	m->order_sec = (int64_t)get64(p);
+	m->order_usec = usec;
+	m->d_ino = get64(p + 8);
+	m->st_ino = get64(p + 16);
+	m->disk = get64(p + 24);
+	m->mtime_ns = (int64_t)get64(p + 32);
+	m->wire = get64(p + 40);
+	m->dir = (unsigned char)p[55] & 1 ? MD_NEW : MD_CUR;
+	m->size_from = from;
+	m->deleted = 0;
+	colon = memchr(m->name, ':', nlen);
+	m->uniq_len = colon != NULL ? (size_t)(colon - m->name) : nlen;
+	if (ulen == 0) {
+		m->uidl = m->name;
+		m->uidl_len = m->uniq_len;
+	} else {
+		m->uidl = m->name + nlen + 1;
+		m->uidl_len = ulen;
+	}
+	if (!maildir_uidl_plain(m->uidl, m->uidl_len))
+		return 0;
+	/* As sizes.c checks its records: each octet once, a CR each, CRLF. */
+	if (from != SIZE_NAME && (m->wire < m->disk ||
+	    m->wire > 2 * m->disk + 2))
+		return 0;
+	return len;
+}
+
+int
+scancache_parse(struct maildir *md, const struct scancache *sc, char *buf,
+    size_t len)
+{
+	struct msg	*msgs;
+	uint64_t	 count, octets = 0;
+	size_t		 i, off, r;
+
+	if (!sc->known || len < SC_HEAD + SC_TAIL ||
+	    len > SCANCACHE_FILE_MAX ||
+	    get64(buf + len - SC_TAIL) != sc_sum(buf, len - SC_TAIL) ||
+	    !head_valid(buf, md, sc, &count))
+		return 0;
+	if (count > (len - SC_HEAD - SC_TAIL) / SC_REC)
+		return 0;
+	if ((msgs = calloc(count ? count : 1, sizeof(*msgs))) == NULL)
+		return -1;
+	for (i = 0, off = SC_HEAD; i < count; i++, off += r) {
+		r = rec_parse(buf + off, len - SC_TAIL - off, &msgs[i]);
+		if (r == 0 || octets + msgs[i].wire < octets)
+			break;
+		octets += msgs[i].wire;
+	}
+	if (i < count || off != len - SC_TAIL) {
+		free(msgs);
+		return 0;
+	}
+	free(md->msgs);
+	md->msgs = msgs;
+	md->count = md->cap = count;
+	md->octets = octets;
+	md->truncated = get64(buf + 40) != 0;
+	return 1;
+}
+
+/*
+ * Reads the whole file into an arena chunk, once its header says it is
+ * for these directories: 1, 0 (absent, stale or bad: sc->state), -1.
+ */
+static int
+file_read(struct maildir *md, struct scancache *sc, char **bufp,
+    size_t *lenp)
+{
+	struct stat	 st;
+	char		*buf, head[SC_HEAD];
+	uint64_t	 count;
+	size_t		 off;
+	ssize_t		 n;
+	int		 fd;
+
+	fd = openat(md->fd, SCANCACHE_FILE, O_RDONLY | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1) {
+		sc->state = errno == ENOENT ? "none" : "corrupt";
+		return 0;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || st.st_size < SC_HEAD + SC_TAIL ||
+	    st.st_size > SCANCACHE_FILE_MAX) {
+		close(fd);
+		sc->state = "corrupt";
+		return 0;
+	}
+	if (pread(fd, head, SC_HEAD, 0) != SC_HEAD) {
+		close(fd);
+		sc->state = "corrupt";
+		return 0;
+	}
+	if (!head_valid(head, md, sc, &count)) {
+		close(fd);
+		sc->state = memcmp(head, SC_MAGIC, SC_MAGIC_LEN) == 0 ?
+		    "stale" : "corrupt";
+		return 0;
+	}
+	if ((buf = maildir_alloc(md, st.st_size)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	for (off = 0; off < (size_t)st.st_size; off += n) {
+		n = read(fd, buf + off, st.st_size - off);
+		if (n <= 0)
+			break;
+	}
+	close(fd);
+	if (off != (size_t)st.st_size) {
+		sc->state = "corrupt";
+		return 0;
+	}
+	*bufp = buf;
+	*lenp = off;
+	return 1;
+}
+
+int
+scancache_load(struct maildir *md, struct scancache *sc,
+    struct sizes_stats *st)
+{
+	char	*buf;
+	size_t	 len, i;
+	int	 r;
+
+	memset(st, 0, sizeof(*st));
+	if (!sc->known)
+		return 0;
+	if ((r = file_read(md, sc, &buf, &len)) == 1 &&
+	    (r = scancache_parse(md, sc, buf, len)) == 0)
+		sc->state = "corrupt";
+	if (r == -1)
+		return -1;
+	if (r == 0) {
+		/* Out of date or damaged: of no use to anyone now. */
+		if (strcmp(sc->state, "none") != 0)
+			unlinkat(md->fd, SCANCACHE_FILE, 0);
+		return 0;
+	}
+	sc->state = "hit";
+	st->cache = "index";
+	for (i = 0; i < md->count; i++)
+		if (md->msgs[i].size_from == SIZE_NAME)
+			st->from_name++;
+		else
+			st->from_cache++;
+	return 1;
+}
+
+/* Whether the directories are as scancache_begin saw them, old enough. */
+static int
+dirs_settled(struct maildir *md, const struct scancache *sc)
+{
+	struct stat	cur, new;
+
+	if (fstat(md->curfd, &cur) == -1 || fstat(md->newfd, &new) == -1)
+		return 0;
+	return mtime_ns(&cur) == sc->cur_mtime &&
+	    mtime_ns(&new) == sc->new_mtime &&
+	    (uint64_t)cur.st_ino == sc->cur_ino &&
+	    (uint64_t)new.st_ino == sc->new_ino &&
+	    settled(sc->cur_mtime, sc->began) &&
+	    settled(sc->new_mtime, sc->began);
+}
+
+void
+scancache_save(struct maildir *md, struct scancache *sc,
+    const struct sizes_stats *st)
+{
+	char	*buf;
+	size_t	 len, off;
+	ssize_t	 n;
+	int	 fd, ok;
+
+	if (!sc->known)
+		return;
+	/*
+	 * A message skipped or gone would vanish from later sessions without
+	 * its log line; moving new/ to cur/ changed both mtimes just now (the
+	 * next session, finding them settled, writes the cache).
+	 */
+	if (st->unreadable > 0 || st->vanished > 0 || md->skipped > 0) {
+		sc->state = "skipped";
+		return;
+	}
+	if (!dirs_settled(md, sc)) {
+		sc->state = "young";
+		return;
+	}
+	if ((buf = scancache_image(md, sc, &len)) == NULL) {
+		sc->state = "unwritable";
+		return;
+	}
+	fd = openat(md->fd, SC_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	ok = fd != -1;
+	for (off = 0; ok && off < len; off += n)
+		ok = (n = write(fd, buf + off, len - off)) > 0;
+	/*
+	 * No fsync: a file torn by a crash fails its checksum, and the
+	 * next session scans in full.
+	 */
+	if (fd != -1)
+		ok = close(fd) == 0 && ok;
+	free(buf);
+	if (ok && renameat(md->fd, SC_TMP, md->fd, SCANCACHE_FILE) == 0) {
+		sc->state = "written";
+		return;
+	}
+	if (fd != -1)
+		unlinkat(md->fd, SC_TMP, 0);
+	log_file("cache-unwritable", SCANCACHE_FILE, errno);
+	sc->state = "unwritable";
+}

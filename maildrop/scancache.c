@@ -18,8 +18,8 @@
  * File layout (pop3d-maildrop.8, FILES), all integers little-endian:
  * a 104-octet header (magic, uid, the message maximum it was made for,
  * message count, truncated flag, device, inode and mtime of cur/ and of
- * new/, the time the scan began), the records in session order, and a 64-bit checksum of
- * everything before it.  A record: order seconds, d_ino, st_ino, file
+ * new/, the time the scan began), the records in session order, and a
+ * 64-bit checksum of everything before it.  A record: order seconds, d_ino, st_ino, file
  * size, mtime (ns), wire size (8 octets each), order microseconds (4),
  * name length (2), UIDL length (1; 0 when the UIDL is the unique part of
  * the name), flags (1: bit 0 new/, bits 1-2 where the size came from);
@@ -52,8 +52,8 @@ put64(char *p, uint64_t v)
  * A checksum against torn or damaged files, not against forgery (only the
  * mailbox's owner can write the file, and the mail is theirs anyway).
  */
-static uint64_t
-sc_sum(const char *p, size_t n)
+uint64_t
+scancache_sum(const char *p, size_t n)
 {
 	uint64_t	h = 0x9e3779b97f4a7c15ULL ^ n, w;
 	size_t		i;
@@ -155,7 +155,7 @@ scancache_image(const struct maildir *md, const struct scancache *sc,
 		memcpy(p + SC_REC + nlen + 1, m->uidl, ulen);
 		p += SC_REC + nlen + 1 + ulen;
 	}
-	put64(p, sc_sum(buf, len - SC_TAIL));
+	put64(p, scancache_sum(buf, len - SC_TAIL));
 	*lenp = len;
 	return buf;
 }
@@ -255,7 +255,7 @@ scancache_parse(struct maildir *md, const struct scancache *sc, char *buf,
 
 	if (!sc->known || len < SC_HEAD + SC_TAIL ||
 	    len > SCANCACHE_FILE_MAX ||
-	    get64(buf + len - SC_TAIL) != sc_sum(buf, len - SC_TAIL) ||
+	    get64(buf + len - SC_TAIL) != scancache_sum(buf, len - SC_TAIL) ||
 	    !head_valid(buf, md, sc, &count))
 		return 0;
 	if (count > (len - SC_HEAD - SC_TAIL) / SC_REC)

@@ -62,6 +62,9 @@ void	scancache_save(struct maildir *, struct scancache *,
 int	scancache_parse(struct maildir *, const struct scancache *,
 	    char *, size_t);
 
+/* The checksum that ends an image, of the n octets before it. */
+uint64_t scancache_sum(const char *, size_t);
+
 /* Builds the image scancache_save writes: a malloc'd buffer, or NULL. */
 char	*scancache_image(const struct maildir *, const struct scancache *,
 	    size_t *);

@@ -319,6 +319,13 @@ file_read(struct maildir *md, struct scancache *sc, char **bufp,
 		    "stale" : "corrupt";
 		return 0;
 	}
+	/* No more than count records can hold: read no more than that. */
+	if ((uint64_t)st.st_size > SC_HEAD + SC_TAIL +
+	    count * (SC_REC + NAME_MAX + 1 + UIDL_MAX)) {
+		close(fd);
+		sc->state = "corrupt";
+		return 0;
+	}
 	if ((buf = maildir_alloc(md, st.st_size)) == NULL) {
 		close(fd);
 		return -1;

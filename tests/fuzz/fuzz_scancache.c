@@ -1,0 +1,76 @@
+/*
+ * libFuzzer target for the scan cache parser.  The header is made to match
+ * the directories and the checksum is put right, so that the fuzzer spends
+ * its time on the records: whatever they hold, a parse either refuses the
+ * image or yields messages whose names lie within it, end with a NUL and
+ * hold no '/', and whose UIDLs can go on the wire.
+ */
+#include <endian.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "maildir.h"
+#include "scancache.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static void
+put64(char *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+	struct maildir		md;
+	struct scancache	sc;
+	char			*buf;
+	uint64_t		sum;
+	size_t			i;
+
+	memset(&md, 0, sizeof(md));
+	md.fd = md.curfd = md.newfd = md.lockfd = -1;
+	md.max = 1000;
+	memset(&sc, 0, sizeof(sc));
+	sc.known = 1;
+	sc.cur_ino = 2;
+	sc.new_ino = 3;
+	sc.cur_mtime = sc.new_mtime = 1000000000000000000LL;
+	if ((buf = malloc(len ? len : 1)) == NULL)
+		abort();
+	memcpy(buf, data, len);
+	if (len >= 104 + 8) {
+		memcpy(buf, "pop3d-scan-1\0\0\0", 16);
+		put64(buf + 16, geteuid());
+		put64(buf + 24, md.max);
+		put64(buf + 32, le64toh(*(uint64_t *)(buf + 32)) % 1100);
+		put64(buf + 48, 0);
+		put64(buf + 56, 2);
+		put64(buf + 64, sc.cur_mtime);
+		put64(buf + 72, 0);
+		put64(buf + 80, 3);
+		put64(buf + 88, sc.new_mtime);
+		put64(buf + 96, sc.cur_mtime + 3000000000LL);
+		sum = htole64(scancache_sum(buf, len - 8));
+		memcpy(buf + len - 8, &sum, 8);
+	}
+	if (scancache_parse(&md, &sc, buf, len) == 1) {
+		for (i = 0; i < md.count; i++) {
+			const struct msg *m = &md.msgs[i];
+
+			if (m->name < buf || m->name >= buf + len ||
+			    memchr(m->name, '\0', buf + len - m->name) == NULL ||
+			    strchr(m->name, '/') != NULL ||
+			    !maildir_uidl_plain(m->uidl, m->uidl_len) ||
+			    m->uniq_len > strlen(m->name))
+				abort();
+		}
+		free(md.msgs);
+	}
+	free(buf);
+	return 0;
+}

@@ -200,7 +200,10 @@ main(void)
 	CHECK(parses(&other, img, len) == 0);
 	/* Another message maximum: the list may be cut elsewhere. */
 	md.max = 3;
-	CHECK(scancache_image(&md, &sc, &len) != NULL);
+	CHECK(parses(&sc, img, len) == 1);	/* parses() opens with 100 */
+	free(img);
+	img = scancache_image(&md, &sc, &len);
+	CHECK(img != NULL && parses(&sc, img, len) == 0);
 	free(img);
 	maildir_close(&md);
 

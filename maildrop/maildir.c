@@ -154,6 +154,14 @@ maildir_lock(struct maildir *md)
 	return 0;
 }
 
+void
+maildir_unlock(struct maildir *md)
+{
+	if (md->lockfd != -1)
+		close(md->lockfd);
+	md->lockfd = -1;
+}
+
 int
 maildir_dirfd(const struct maildir *md, const struct msg *m)
 {

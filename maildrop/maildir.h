@@ -145,3 +145,5 @@ void	maildir_uidl_digest(const char *, size_t, char[33]);
  * 0, or -1 with errno; EAGAIN means another session holds it.
  */
 int	maildir_lock(struct maildir *);
+/* Ends the session's hold (QUIT, once the UPDATE state is done). */
+void	maildir_unlock(struct maildir *);

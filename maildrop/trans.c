@@ -316,6 +316,12 @@ cmd_quit(void *ctx, struct pop3_cmd *cmd)
 		}
 	}
 	s->quit = 1;
+	/*
+	 * The maildrop is free before the reply: a client that logs in
+	 * again at once (a poller, a second account's check) must not find
+	 * it in use by this session's last milliseconds.
+	 */
+	maildir_unlock(s->md);
 	if (s->unremoved > 0)
 		out_line(s->out, "-ERR [SYS/TEMP] %llu of %llu deleted messages"
 		    " could not be removed", (unsigned long long)s->unremoved,

@@ -323,6 +323,10 @@ while [ "$r" -le "$ROUNDS" ]; do
 			mkdir -p "$h/new" "$h/tmp"
 			cp -al "$POOL/big/cur" "$h/cur"
 			chown -R "$uid:$gid" "$h"
+			# A mailbox is not made in the second before its
+			# first login: pop3d caches a scan only of directories
+			# unchanged for 2 s (pop3d-maildrop.8).  Both wait.
+			sleep 2
 			run -m bigbox -s "$s" -p "$port" -n 2 -u b0 \
 			    -w "$PASS"
 		fi

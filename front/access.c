@@ -10,11 +10,9 @@
  * count: guessing must not get free while the disk is full.  An operator
  * turns the box off explicitly (POP3D_STATE_DIR empty).
  */
-#include <sys/inotify.h>
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +21,6 @@
 
 #include "access.h"
 #include "conn.h"
-#include "io.h"
 #include "ipc.h"
 #include "log.h"
 #include "num.h"
@@ -301,46 +298,6 @@ access_admit(struct access *a)
 	}
 }
 
-/* An inotify descriptor watching dir for records settled, or -2. */
-static int
-busy_watch(const char *dir)
-{
-	int	ifd;
-
-	/* inotify has a per-user limit of instances: then the steps do. */
-	if ((ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
-		return -2;
-	if (inotify_add_watch(ifd, dir, IN_MOVED_TO | IN_DELETE) == -1) {
-		close(ifd);
-		return -2;
-	}
-	return ifd;
-}
-
-/*
- * Waits up to LOGIN_BUSY_STEP_MS for the penalty directory to change (a
- * login settling renames or removes its address's record), so that a
- * freed slot is taken at once, not up to a step later; without a watch
- * (ifd < 0) it sleeps the step.
- */
-static void
-busy_pause(int ifd)
-{
-	struct timespec	pause = { 0, LOGIN_BUSY_STEP_MS * 1000000L };
-	struct pollfd	pfd = { ifd, POLLIN, 0 };
-	char		buf[sizeof(struct inotify_event) + NAME_MAX + 1]
-			    __attribute__((aligned(8)));
-
-	if (ifd < 0) {
-		nanosleep(&pause, NULL);
-		return;
-	}
-	/* Drained: whatever changes next wakes the next wait. */
-	if (poll(&pfd, 1, LOGIN_BUSY_STEP_MS) > 0)
-		while (read(ifd, buf, sizeof(buf)) > 0)
-			;
-}
-
 /*
  * One try at counting a login: -1 when the penalty box cannot, else the
  * state.  Logins in flight at the threshold (PENALTY_BUSY) are waited
@@ -350,35 +307,17 @@ busy_pause(int ifd)
 static int
 login_attempt(struct access *a, const char *user, int *state)
 {
-	int64_t	until = io_now_ms() + LOGIN_BUSY_WAIT_MS;
-	int	ifd = -1, rc = 0;
+	struct timespec	pause = { 0, LOGIN_BUSY_STEP_MS * 1000000L };
+	int		waited;
 
-	for (;;) {
+	for (waited = 0;; waited += LOGIN_BUSY_STEP_MS) {
 		if (penalty_attempt(&a->pc, a->key, user, time(NULL), state,
-		    &a->token) == -1) {
-			rc = -1;
-			break;
-		}
-		if (*state != PENALTY_BUSY || io_now_ms() >= until)
-			break;
-		/*
-		 * Watched from the first wait on, then tried again at once
-		 * (the slot may have come free before the watch); -2: no
-		 * watch to be had, the steps are slept.
-		 */
-		if (ifd == -1) {
-			if ((ifd = busy_watch(a->pc.dir)) >= 0)
-				continue;
-		}
-		busy_pause(ifd);
+		    &a->token) == -1)
+			return -1;
+		if (*state != PENALTY_BUSY || waited >= LOGIN_BUSY_WAIT_MS)
+			return 0;
+		nanosleep(&pause, NULL);
 	}
-	if (ifd >= 0) {
-		int	e = errno;	/* the caller logs the attempt's */
-
-		close(ifd);
-		errno = e;
-	}
-	return rc;
 }
 
 char

@@ -383,36 +383,44 @@ preauth_end(struct front *f)
  * to come back zero-filled if ever touched again.  This is the main
  * thread's stack: below it lies the kernel's guard gap, so the parts of
  * the range not mapped only make madvise() say ENOMEM.  Two pages are
- * spared under this frame for the call's own.
+ * spared under this frame for the call's own.  Not under AddressSanitizer,
+ * whose fake stacks for locals lie elsewhere and are not to be zeroed.
  */
-static void
+static void __attribute__((noinline))
 stack_trim(void)
 {
-	volatile char	here = 0;
+#if !defined(__SANITIZE_ADDRESS__)
 	uintptr_t	page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t	end = ((uintptr_t)&here & ~(page - 1)) - 2 * page;
+	uintptr_t	end = ((uintptr_t)__builtin_frame_address(0) &
+			    ~(page - 1)) - 2 * page;
 
-	(void)here;
 	(void)madvise((void *)(end - FRONT_STACK_TRIM), FRONT_STACK_TRIM,
 	    MADV_DONTNEED);
+#endif
 }
 
 /*
- * The chain accepted the login but did not serve it (it could not start
- * the mailbox stage); the pre-login process is gone, so the front answers.
+ * The chain under way (pop3d-auth ran the mailbox stage): from now on it
+ * answers the client, whatever it ends with, and the login counts against
+ * the address no more (not hours later, when the session ends).  Only the
+ * log hears how it ended.
  */
-static int
-chain_failed(struct front *f)
+static void
+chain_runs(struct front *f, const char *user, pid_t pid, struct logline *l)
 {
-	const char	msg[] = "-ERR [SYS/TEMP] temporary failure, try again"
-			    " later\r\n";
-	ssize_t		n;
+	int	status;
 
-	do
-		n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
-	while (n == -1 && errno == EINTR);
-	f->end = "chain-failed";
-	return 1;
+	(void)access_settle(&f->acc, user, 0);
+	preauth_end(f);
+	stack_trim();
+	if ((status = handoff_wait(pid)) != -1 && WIFSIGNALED(status)) {
+		logline_str(l, "result", "crash");
+		logline_num(l, "signal", WTERMSIG(status));
+		return;
+	}
+	logline_str(l, "result", status == 0 ? "ok" : "exit");
+	if (status != -1)
+		logline_num(l, "status", WEXITSTATUS(status));
 }
 
 /*
@@ -457,25 +465,22 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 	} else {
 		pid = handoff_start(f->authargv, f->mech, cred, clen, &okfd);
 		explicit_bzero(cred, sizeof(cred));
-		/*
-		 * A good login stops counting against the address now, not
-		 * when the session it starts ends hours later.
-		 */
-		if (pid != -1 && handoff_accepted(okfd)) {
-			(void)access_settle(&f->acc, user, 0);
-			preauth_end(f);
-			stack_trim();
+		if (pid != -1 && handoff_running(okfd)) {
+			chain_runs(f, user, pid, &l);
+			verdict = 0;
+		} else {
+			verdict = front_verdict(f, pid == -1 ? -1 :
+			    handoff_wait(pid), &l);
+			failed = verdict == VERDICT_FAIL ||
+			    verdict == VERDICT_LAST;
+			/* The attempt ends: a failure may block the address. */
+			if ((settled = access_settle(&f->acc, user, failed)) !=
+			    0 && verdict != 0)
+				verdict = settled;
+			/* After a check: an unknown user costs the same. */
+			pause = verdict == VERDICT_FAIL ||
+			    verdict == VERDICT_LAST || verdict == VERDICT_BLOCK;
 		}
-		verdict = front_verdict(f, pid == -1 ? -1 :
-		    handoff_wait(pid), &l);
-		failed = verdict == VERDICT_FAIL || verdict == VERDICT_LAST;
-		/* The attempt ends: a failure may block the address. */
-		if ((settled = access_settle(&f->acc, user, failed)) != 0 &&
-		    verdict != 0)
-			verdict = settled;
-		/* After a check: an unknown user costs the same. */
-		pause = verdict == VERDICT_FAIL || verdict == VERDICT_LAST ||
-		    verdict == VERDICT_BLOCK;
 	}
 	explicit_bzero(cred, sizeof(cred));
 	logline_emit(&l);
@@ -483,8 +488,6 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 		f->end = "login";
 		return 1;
 	}
-	if (f->preauth == 0)
-		return chain_failed(f);
 	if (pause)
 		sleep(f->auth_delay);
 	if (ipc_send(ipc, IPC_VERDICT, &verdict, 1) == -1) {

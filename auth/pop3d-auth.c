@@ -4,6 +4,7 @@
  * of its argv (pop3d-auth.8).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -294,11 +295,14 @@ accepted(const struct creds *c, const struct user *u)
 }
 
 /*
- * pop3d's front learns that the login is good and the session starting
- * (fd 4, set in POP3D_AUTH_OK_FD) just before the exec, not when the
- * session ends; the chain after this gets neither the descriptor nor the
- * variable.
+ * pop3d's front learns that the login is good and the session under way
+ * (fd 4, set in POP3D_AUTH_OK_FD): 'A' just before the exec of the next
+ * program, with the descriptor close-on-exec, so that the front reads end
+ * of file once the exec has happened, and 'X' from tell_front_failed()
+ * when it has not.  The next program gets neither descriptor nor variable.
  */
+static int	front_fd = -1;
+
 static void
 tell_front(void)
 {
@@ -307,11 +311,28 @@ tell_front(void)
 
 	if (v == NULL || strcmp(v, "4") != 0)
 		return;
+	unsetenv("POP3D_AUTH_OK_FD");
+	/* Without close-on-exec, end of file would not mean the exec. */
+	if (fcntl(4, F_SETFD, FD_CLOEXEC) == -1) {
+		close(4);
+		return;
+	}
 	do
 		n = write(4, "A", 1);
 	while (n == -1 && errno == EINTR);
-	close(4);
-	unsetenv("POP3D_AUTH_OK_FD");
+	front_fd = 4;
+}
+
+static void
+tell_front_failed(void)
+{
+	ssize_t	n;
+
+	if (front_fd == -1)
+		return;
+	do
+		n = write(front_fd, "X", 1);
+	while (n == -1 && errno == EINTR);
 }
 
 int
@@ -323,7 +344,7 @@ main(int argc, char **argv)
 	const struct user	*found;
 	const char		*dbopt = NULL, *why;
 	enum mech		m;
-	int			ch;
+	int			ch, err;
 
 	log_init(argv[0]);
 	while ((ch = getopt(argc, argv, "+d:")) != -1) {
@@ -352,8 +373,10 @@ main(int argc, char **argv)
 		auth_exit(&c, EXIT_TEMP, "cannot set the environment", errno);
 	accepted(&c, &u);
 	userdb_close(&db);
-	/* Last: after this word the front answers no more for the chain. */
+	/* Last: once the exec is done the chain answers the client. */
 	tell_front();
 	execvp(argv[optind], argv + optind);
-	auth_exit(&c, EXIT_TEMP, "cannot run the next program", errno);
+	err = errno;
+	tell_front_failed();
+	auth_exit(&c, EXIT_TEMP, "cannot run the next program", err);
 }

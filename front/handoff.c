@@ -86,19 +86,29 @@ handoff_start(char **argv, const char *mech, const char *cred, size_t len,
 	return pid;
 }
 
+static ssize_t
+read_one(int fd, char *c)
+{
+	ssize_t	n;
+
+	do
+		n = read(fd, c, 1);
+	while (n == -1 && errno == EINTR);
+	return n;
+}
+
 int
-handoff_accepted(int okfd)
+handoff_running(int okfd)
 {
 	char	c;
-	ssize_t	n;
+	int	running;
 
 	if (okfd == -1)
 		return 0;
-	do
-		n = read(okfd, &c, 1);
-	while (n == -1 && errno == EINTR);
+	running = read_one(okfd, &c) == 1 && c == 'A' &&
+	    read_one(okfd, &c) == 0;
 	close(okfd);
-	return n == 1 && c == 'A';
+	return running;
 }
 
 int

@@ -11,7 +11,7 @@
  * on fd 0/1 (blocking again), the credentials (len octets:
  * user\0secret\0timestamp\0) written to a pipe at fd 3, AUTHMECH=mech,
  * and at fd 4 (POP3D_AUTH_OK_FD=4) a pipe on which pop3d-auth says "A"
- * once the credentials are good; no other descriptor.  Its pid and *okfd,
+ * as it runs the next stage; no other descriptor.  Its pid and *okfd,
  * the read end, or -1 when it could not be started.  The caller may wipe
  * the credentials as soon as this returns.
  */
@@ -19,10 +19,13 @@ pid_t	handoff_start(char **, const char *, const char *, size_t, int *);
 
 /*
  * Reads okfd (and closes it): 1 when the auth program said the login is
- * good, 0 at EOF: it failed, or it is a plain checkpassword program (then
- * the EOF may come only when the whole session ends).
+ * good ("A") and then ran the next stage (end of file: its descriptor is
+ * close-on-exec), so that the chain answers the client from now on.  0
+ * otherwise: "X" after "A" (the exec failed), or end of file alone (it
+ * refused, or it is a plain checkpassword program and the end of file
+ * comes only when the whole session ends).
  */
-int	handoff_accepted(int);
+int	handoff_running(int);
 
 /* Waits for it: its wait status, or -1. */
 int	handoff_wait(pid_t);

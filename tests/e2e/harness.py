@@ -51,8 +51,10 @@ def check_eq(got, want, what):
     ok = got == want
     check(ok, what)
     if not ok:
-        print("#   got:  %r" % (got if len(repr(got)) < 2000 else repr(got)[:2000]))
-        print("#   want: %r" % (want if len(repr(want)) < 2000 else repr(want)[:2000]))
+        print("#   got:  %r" % ((got if len(repr(got)) < 2000 else
+                                  repr(got)[:2000]),))
+        print("#   want: %r" % ((want if len(repr(want)) < 2000 else
+                                  repr(want)[:2000]),))
     return ok
 
 

@@ -433,6 +433,56 @@ def auth_gives_no_supplementary_groups_by_name():
                  " not group %d of the system account %s" % (sysgid, name))
 
 
+def auth_fd4(box, data, argv):
+    """Runs pop3d-auth as the front does, with POP3D_AUTH_OK_FD=4: (exit
+    status, what it wrote on fd 4 before end of file)."""
+    r3, w3 = os.pipe()
+    os.write(w3, data)
+    os.close(w3)
+    r4, w4 = os.pipe()
+    e = {"PATH": "/usr/bin:/bin", "POP3D_USERS_CDB": box.db,
+         "AUTHMECH": "USER", "POP3D_AUTH_OK_FD": "4"}
+    # The shell puts the pipes at 3 and 4 and leaves no other copy.
+    sh = 'exec "$0" "$@" 3<&%d 4>&%d' % (r3, w4)
+    sh += "".join(" %d>&-" % fd for fd in (r3, w4) if fd not in (3, 4))
+    p = subprocess.Popen(["/bin/sh", "-c", sh, AUTH] + argv, env=e,
+                         pass_fds=(r3, w4), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    os.close(r3)
+    os.close(w4)
+    said = b""
+    while True:
+        d = os.read(r4, 16)
+        if not d:
+            break
+        said += d
+    os.close(r4)
+    return p.wait(timeout=60), said
+
+
+@test
+def auth_tells_the_front_on_fd4_when_the_stage_runs():
+    # "A" and then end of file (close-on-exec): the next program runs;
+    # "A" then "X": its exec failed; nothing: the login was refused.
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="hunter2")
+        box.compile()
+        rc, said = auth_fd4(box, creds("alice", "hunter2"), ["/bin/true"])
+        check_eq((rc, said), (0, b"A"), "accepted, and the stage ran")
+        rc, said = auth_fd4(box, creds("alice", "hunter2"),
+                            [os.path.join(tmp.path, "no-such-program")])
+        check_eq((rc, said), (111, b"AX"), "accepted, but no stage")
+        rc, said = auth_fd4(box, creds("alice", "wrong"), ["/bin/true"])
+        check_eq((rc, said), (1, b""), "refused: not a word")
+        # The stage itself gets neither the descriptor nor the variable.
+        rc, said = auth_fd4(box, creds("alice", "hunter2"),
+                            ["/bin/sh", "-c", 'test -z "$POP3D_AUTH_OK_FD"'
+                             ' && ! test -e /proc/self/fd/4'])
+        check_eq((rc, said), (0, b"A"), "no fd 4 nor POP3D_AUTH_OK_FD in"
+                 " the stage")
+
+
 @test
 def auth_without_maildrop_field_sets_none():
     with TempDir() as tmp:

@@ -428,10 +428,20 @@ def a_logged_in_session_is_two_processes():
             srv.wait_all()
 
 
+def stage_script(tmp, name, body):
+    """A mailbox stage as a shell script the user can run."""
+    path = os.path.join(tmp.path, name)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + body)
+    os.chmod(path, 0o755)
+    return path
+
+
 @test
-def a_chain_that_fails_after_the_login_is_answered_by_the_front():
-    # pop3d-auth accepts, then cannot run the next program: the pre-login
-    # process is gone by then, so the front says [SYS/TEMP] and ends.
+def an_exec_that_fails_after_the_login_is_a_temporary_failure():
+    # pop3d-auth accepts, then cannot run the next program: it says so on
+    # fd 4, the pre-login process is still there and answers [SYS/TEMP],
+    # the dialogue goes on, and a good password counts as no failure.
     with TempDir() as tmp:
         site = Site(tmp)
         site.compile(":allow\n")
@@ -442,17 +452,53 @@ def a_chain_that_fails_after_the_login_is_answered_by_the_front():
             r.line()
             r.cmd(b"USER alice")
             check_eq(r.cmd(b"PASS alice-pw"), b"-ERR [SYS/TEMP] temporary"
-                     b" failure, try again later", "the front's reply")
-            check(r.closed(), "and the connection ends")
+                     b" failure, try again later", "a temporary failure")
+            check(r.cmd(b"QUIT").startswith(b"+OK"), "and the dialogue goes"
+                  " on")
             r.close()
             srv.wait_all()
             log = srv.log()
-            check("end=chain-failed" in log, "logged as chain-failed: %r"
+            check("result=temp" in log, "the auth line says temp: %r"
                   % log[-600:])
-            check("result=temp" in log, "the auth line says temp")
         code, out = query(site, "127.0.0.1")
         check("penalty none" in out, "a good password is no failure: %r"
               % out)
+
+
+@test
+def once_the_stage_runs_the_front_says_nothing_more():
+    # After pop3d-auth's word that the stage runs, how the stage ends is
+    # for the log alone: no -ERR of the front's after the stage's own
+    # words, and an exit 1 is no failed login.
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        for name, body, result in (
+                ("exit1", "printf '+OK stage here\\r\\n'; exit 1\n",
+                 "result=exit status=1"),
+                ("crash", "printf '+OK stage here\\r\\n'; kill -9 $$\n",
+                 "result=crash signal=9")):
+            argv = [POP3D, "mail.example.org",
+                    os.path.join(BUILD, "pop3d-auth"),
+                    stage_script(tmp, name, body)]
+            with Spawner(argv, env=site.env(), cwd=tmp.path,
+                         as_root=True) as srv:
+                for i in range(3):
+                    r = Raw(srv.connect())
+                    r.line()
+                    r.cmd(b"USER alice")
+                    check_eq(r.cmd(b"PASS alice-pw"), b"+OK stage here",
+                             "%s: the stage's own reply" % name)
+                    check(r.closed() and r.buf == b"", "%s: then the end,"
+                          " nothing from the front: %r" % (name, r.buf))
+                    r.close()
+                srv.wait_all()
+                log = srv.log()
+                check(result in log, "%s: logged %s: %r" % (name, result,
+                      log[-400:]))
+            code, out = query(site, "127.0.0.1")
+            check("penalty none" in out, "%s: no failed login counted: %r"
+                  % (name, out))
 
 
 @test

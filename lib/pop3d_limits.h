@@ -70,8 +70,9 @@
 /*
  * A directory's mtime counts as proof that nothing changed only when it
  * was at least this old before the scan began: a change made within the
- * file system's timestamp tick (or a skewed NFS server's) could otherwise
- * leave the mtime as it was.
+ * file system's timestamp tick could otherwise leave the mtime as it was.
+ * "Before" is by the file system's own clock (the lock file is touched
+ * and read back), so that a skewed NFS server's clock does not fool it.
  */
 #define SCANCACHE_SETTLE_SEC	2
 

@@ -602,12 +602,30 @@ open_checked(struct maildir *md, const struct msg *m)
 		errno = EINVAL;		/* a FIFO or device is no message */
 		return -1;
 	}
-	if ((uint64_t)st.st_size != m->disk) {
+	if ((uint64_t)st.st_size != m->disk || (int64_t)st.st_mtim.tv_sec *
+	    1000000000 + st.st_mtim.tv_nsec != m->mtime_ns) {
 		close(fd);
 		errno = ESTALE;		/* rewritten in place: not as listed */
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * The scan cache goes: a change it cannot see (a message rewritten in
+ * place leaves the directories' mtimes as they were) or one this session
+ * makes.  The next session scans.
+ */
+static void
+index_drop(struct maildir *md)
+{
+	int	saved = errno;
+
+	if (md->index_dropped)
+		return;
+	(void)unlinkat(md->fd, SCANCACHE_FILE, 0);
+	md->index_dropped = 1;
+	errno = saved;
 }
 
 int
@@ -618,6 +636,8 @@ maildir_open_msg(struct maildir *md, struct msg *m)
 	fd = open_checked(md, m);
 	if (fd == -1 && errno == ENOENT && msg_locate(md, m) == 0)
 		fd = open_checked(md, m);
+	if (fd == -1 && errno == ESTALE)
+		index_drop(md);
 	return fd;
 }
 
@@ -626,11 +646,8 @@ maildir_remove(struct maildir *md, struct msg *m)
 {
 	int	r;
 
-	if (!md->index_dropped) {
-		/* Belt and braces: the removal changes cur/'s mtime too. */
-		(void)unlinkat(md->fd, SCANCACHE_FILE, 0);
-		md->index_dropped = 1;
-	}
+	/* Belt and braces: the removal changes cur/'s mtime too. */
+	index_drop(md);
 	if ((r = msg_at_name(md, m)) == -1)
 		return -1;
 	if (r == 0 && msg_locate(md, m) == -1)

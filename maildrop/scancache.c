@@ -75,16 +75,38 @@ mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
+/*
+ * Now, by the clock that stamps the directories: the session's lock file
+ * touched and read back (an NFS server's clock, skewed or not), else the
+ * host's.  0, or -1.
+ */
+static int
+fs_now(const struct maildir *md, int64_t *now)
+{
+	struct stat	st;
+	struct timespec	ts;
+
+	if (md->lockfd != -1 && futimens(md->lockfd, NULL) == 0 &&
+	    fstat(md->lockfd, &st) == 0) {
+		*now = mtime_ns(&st);
+		return 0;
+	}
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		return -1;
+	*now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return 0;
+}
+
 void
 scancache_begin(struct maildir *md, struct scancache *sc)
 {
 	struct stat	cur, new;
-	struct timespec	now;
+	int64_t		now;
 
 	memset(sc, 0, sizeof(*sc));
 	sc->state = "none";
 	if (fstat(md->curfd, &cur) == -1 || fstat(md->newfd, &new) == -1 ||
-	    clock_gettime(CLOCK_REALTIME, &now) == -1)
+	    fs_now(md, &now) == -1)
 		return;
 	sc->cur_dev = cur.st_dev;
 	sc->cur_ino = cur.st_ino;
@@ -92,7 +114,7 @@ scancache_begin(struct maildir *md, struct scancache *sc)
 	sc->new_dev = new.st_dev;
 	sc->new_ino = new.st_ino;
 	sc->new_mtime = mtime_ns(&new);
-	sc->began = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	sc->began = now;
 	sc->known = 1;
 }
 

@@ -259,6 +259,30 @@ def rewritten_message_is_not_served_with_its_old_size():
         check(b"\r\n-ERR [SYS/TEMP] cannot read message 2\r\n" in out,
               "RETR of a file no longer its listed size: -ERR")
         check(b"Hello" in out, "the others are served")
+        check(not cached(md), "and the cache is gone")
+        out, log = session(md, b"RETR 2\r\nQUIT\r\n")
+        check("cache=index" not in log and b"appended" in out,
+              "the next session scans and serves it as it is now")
+
+
+@test
+def rewritten_message_of_the_same_size_is_noticed_by_its_mtime():
+    with TempDir() as tmp:
+        md = setup(tmp, where="cur")
+        warmed(md)
+        path = os.path.join(md, "cur", MSGS[1][0])
+        with open(path, "r+b") as f:     # same size, other octets
+            data = f.read()
+            f.seek(0)
+            f.write(data.replace(b"e", b"E"))
+        st = os.stat(path)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1000000))
+        out, log = session(md, b"RETR 2\r\nQUIT\r\n")
+        check(b"-ERR [SYS/TEMP] cannot read message 2" in out,
+              "a message changed since the scan is not sent as listed")
+        out, log = session(md, b"RETR 2\r\nQUIT\r\n")
+        check(b"-ERR" not in out and b" octets\r\n" in out,
+              "the next session serves it as it is now: %r" % out[:200])
 
 
 if __name__ == "__main__":

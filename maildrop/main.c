@@ -188,6 +188,7 @@ main(int argc, char **argv)
 	if ((r = scancache_load(&md, &sc, &st)) == -1)
 		refuse_errno(&out, "scan cache");
 	if (r == 0) {
+		scancache_scanning(&md, &sc);
 		if (maildir_scan(&md) == -1)
 			refuse_errno(&out, "scan");
 		if (sizes_fill(&md, &st) == -1)

@@ -101,12 +101,10 @@ void
 scancache_begin(struct maildir *md, struct scancache *sc)
 {
 	struct stat	cur, new;
-	int64_t		now;
 
 	memset(sc, 0, sizeof(*sc));
 	sc->state = "none";
-	if (fstat(md->curfd, &cur) == -1 || fstat(md->newfd, &new) == -1 ||
-	    fs_now(md, &now) == -1)
+	if (fstat(md->curfd, &cur) == -1 || fstat(md->newfd, &new) == -1)
 		return;
 	sc->cur_dev = cur.st_dev;
 	sc->cur_ino = cur.st_ino;
@@ -114,8 +112,18 @@ scancache_begin(struct maildir *md, struct scancache *sc)
 	sc->new_dev = new.st_dev;
 	sc->new_ino = new.st_ino;
 	sc->new_mtime = mtime_ns(&new);
-	sc->began = now;
 	sc->known = 1;
+}
+
+void
+scancache_scanning(struct maildir *md, struct scancache *sc)
+{
+	int64_t	now;
+
+	if (sc->known && fs_now(md, &now) == 0)
+		sc->began = now;
+	else
+		sc->known = 0;	/* no start time: nothing to trust */
 }
 
 static void

@@ -28,10 +28,16 @@ struct scancache {
 };
 
 /*
- * Notes the identity and mtimes of cur/ and new/ and the time, before
- * anything is read.  Never fails: without them, nothing is cached.
+ * Notes the identity and mtimes of cur/ and new/, before anything is
+ * read.  Never fails: without them, nothing is cached.
  */
 void	scancache_begin(struct maildir *, struct scancache *);
+
+/*
+ * Notes the time a full scan starts, by the file system's clock (the lock
+ * file touched): only a scan, not a session the cache serves, pays it.
+ */
+void	scancache_scanning(struct maildir *, struct scancache *);
 
 /*
  * Fills md (msgs, count, octets, truncated) from the cache when it is
@@ -47,7 +53,7 @@ int	scancache_load(struct maildir *, struct scancache *,
  * After a full scan, sizes_fill, maildir_prune and maildir_uidls: writes
  * the cache (temporary file, then rename) when it can be trusted, that is
  * when cur/ and new/ are unchanged since scancache_begin, were old enough
- * then, and the scan skipped nothing.  Must run under the maildrop lock.
+ * when scancache_scanning noted the start, and the scan skipped nothing.  Must run under the maildrop lock.
  * Failure only means no cache: sc->state says which.
  */
 void	scancache_save(struct maildir *, struct scancache *,

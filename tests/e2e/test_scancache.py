@@ -77,9 +77,13 @@ def warm_session_answers_as_a_cold_one():
               "no cache after moving new/ to cur/: the mtimes are fresh")
         full = warmed(md)
         check_eq(full, cold, "a full scan of the moved mail answers the same")
+        lock = os.path.join(md, "pop3d.lock")
+        before = os.stat(lock).st_mtime_ns
         warm, log = session(md)
         check("cache=index" in log, "the next session uses the cache: " + log)
         check("size_read=0" in log, "and reads no message")
+        check_eq(os.stat(lock).st_mtime_ns, before, "and writes nothing:"
+                 " only a scan touches the lock file for the time")
         check_eq(warm, cold, "STAT, LIST, UIDL byte for byte as cold")
         # RETR of every message from a warm session.
         cmds = b"".join(b"RETR %d\r\n" % i for i in range(1, 7)) + b"QUIT\r\n"

@@ -99,7 +99,7 @@ refuse_errno(struct out *out, const char *what)
 
 static void
 session_log(const struct session *s, const struct sizes_stats *st,
-    enum pop3_end end, int64_t started)
+    const char *scan, enum pop3_end end, int64_t started)
 {
 	struct logline	l;
 	const char	*remote = getenv("TCPREMOTEIP");
@@ -134,6 +134,7 @@ session_log(const struct session *s, const struct sizes_stats *st,
 	logline_num(&l, "size_cache", st->from_cache);
 	logline_num(&l, "size_read", st->computed);
 	logline_str(&l, "cache", st->cache);
+	logline_str(&l, "scan", scan);
 	logline_str(&l, "end", s->broken ? "ioerr" : pop3_end_name(end));
 	logline_num(&l, "ms", ms > 0 ? (uint64_t)ms : 0);
 	logline_emit(&l);
@@ -211,7 +212,7 @@ main(int argc, char **argv)
 	end = pop3_run(&in, &out, trans_verbs, &s);
 	if (s.stopped)
 		end = s.stop;	/* not QUIT: XTND XMIT lost its client */
-	session_log(&s, &st, end, started);
+	session_log(&s, &st, sc.state, end, started);
 	maildir_close(&md);
 	if (end == POP3_END_HOSTILE)
 		in_linger(&in);

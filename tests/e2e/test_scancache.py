@@ -62,8 +62,8 @@ def warmed(md):
     """A full session that writes the cache, then its output."""
     age(md)
     out, log = session(md)
-    check(cached(md) and "cache=index" not in log,
-          "a full scan over settled directories writes the cache")
+    check(cached(md) and "cache=index" not in log and " scan=written " in
+          log, "a full scan over settled directories writes the cache")
     return out
 
 
@@ -73,6 +73,8 @@ def warm_session_answers_as_a_cold_one():
         md = setup(tmp)
         cold, log = session(md)
         check(cold.startswith(b"+OK maildrop has 6 messages"), "cold session")
+        check(" scan=young " in log, "logged: not written, too young: "
+              + log)
         check(not cached(md),
               "no cache after moving new/ to cur/: the mtimes are fresh")
         full = warmed(md)
@@ -80,7 +82,8 @@ def warm_session_answers_as_a_cold_one():
         lock = os.path.join(md, "pop3d.lock")
         before = os.stat(lock).st_mtime_ns
         warm, log = session(md)
-        check("cache=index" in log, "the next session uses the cache: " + log)
+        check("cache=index" in log and " scan=hit " in log,
+              "the next session uses the cache: " + log)
         check("size_read=0" in log, "and reads no message")
         check_eq(os.stat(lock).st_mtime_ns, before, "and writes nothing:"
                  " only a scan touches the lock file for the time")

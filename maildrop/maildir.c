@@ -162,6 +162,12 @@ maildir_unlock(struct maildir *md)
 	md->lockfd = -1;
 }
 
+int64_t
+maildir_mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
 int
 maildir_dirfd(const struct maildir *md, const struct msg *m)
 {
@@ -602,8 +608,8 @@ open_checked(struct maildir *md, const struct msg *m)
 		errno = EINVAL;		/* a FIFO or device is no message */
 		return -1;
 	}
-	if ((uint64_t)st.st_size != m->disk || (int64_t)st.st_mtim.tv_sec *
-	    1000000000 + st.st_mtim.tv_nsec != m->mtime_ns) {
+	if ((uint64_t)st.st_size != m->disk ||
+	    maildir_mtime_ns(&st) != m->mtime_ns) {
 		close(fd);
 		errno = ESTALE;		/* rewritten in place: not as listed */
 		return -1;

@@ -145,5 +145,9 @@ void	maildir_uidl_digest(const char *, size_t, char[33]);
  * 0, or -1 with errno; EAGAIN means another session holds it.
  */
 int	maildir_lock(struct maildir *);
+/* A file's modification time in nanoseconds, as the caches keep it. */
+struct stat;
+int64_t	maildir_mtime_ns(const struct stat *);
+
 /* Ends the session's hold (QUIT, once the UPDATE state is done). */
 void	maildir_unlock(struct maildir *);

@@ -1,6 +1,5 @@
 #include <sys/stat.h>
 
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "le64.h"
 #include "log.h"
 #include "pop3d_limits.h"
 #include "scancache.h"
@@ -32,22 +32,6 @@
 #define SC_TAIL		8
 #define SC_TMP		SCANCACHE_FILE ".tmp"	/* one writer: the lock holder */
 
-static uint64_t
-get64(const char *p)
-{
-	uint64_t	v;
-
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
-
-static void
-put64(char *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
-
 /*
  * A checksum against torn or damaged files, not against forgery (only the
  * mailbox's owner can write the file, and the mail is theirs anyway).
@@ -69,12 +53,6 @@ scancache_sum(const char *p, size_t n)
 	return h ^ h >> 29;
 }
 
-static int64_t
-mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-}
-
 /*
  * Now, by the clock that stamps the directories: the session's lock file
  * touched and read back (an NFS server's clock, skewed or not), else the
@@ -88,7 +66,7 @@ fs_now(const struct maildir *md, int64_t *now)
 
 	if (md->lockfd != -1 && futimens(md->lockfd, NULL) == 0 &&
 	    fstat(md->lockfd, &st) == 0) {
-		*now = mtime_ns(&st);
+		*now = maildir_mtime_ns(&st);
 		return 0;
 	}
 	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
@@ -108,10 +86,10 @@ scancache_begin(struct maildir *md, struct scancache *sc)
 		return;
 	sc->cur_dev = cur.st_dev;
 	sc->cur_ino = cur.st_ino;
-	sc->cur_mtime = mtime_ns(&cur);
+	sc->cur_mtime = maildir_mtime_ns(&cur);
 	sc->new_dev = new.st_dev;
 	sc->new_ino = new.st_ino;
-	sc->new_mtime = mtime_ns(&new);
+	sc->new_mtime = maildir_mtime_ns(&new);
 	sc->known = 1;
 }
 
@@ -130,17 +108,17 @@ static void
 head_put(char *h, const struct maildir *md, const struct scancache *sc)
 {
 	memcpy(h, SC_MAGIC, SC_MAGIC_LEN);
-	put64(h + 16, geteuid());
-	put64(h + 24, md->max);
-	put64(h + 32, md->count);
-	put64(h + 40, md->truncated != 0);
-	put64(h + 48, sc->cur_dev);
-	put64(h + 56, sc->cur_ino);
-	put64(h + 64, (uint64_t)sc->cur_mtime);
-	put64(h + 72, sc->new_dev);
-	put64(h + 80, sc->new_ino);
-	put64(h + 88, (uint64_t)sc->new_mtime);
-	put64(h + 96, (uint64_t)sc->began);
+	le64_put(h + 16, geteuid());
+	le64_put(h + 24, md->max);
+	le64_put(h + 32, md->count);
+	le64_put(h + 40, md->truncated != 0);
+	le64_put(h + 48, sc->cur_dev);
+	le64_put(h + 56, sc->cur_ino);
+	le64_put(h + 64, (uint64_t)sc->cur_mtime);
+	le64_put(h + 72, sc->new_dev);
+	le64_put(h + 80, sc->new_ino);
+	le64_put(h + 88, (uint64_t)sc->new_mtime);
+	le64_put(h + 96, (uint64_t)sc->began);
 }
 
 /* The stored UIDL: empty when it is the name's unique part. */
@@ -171,12 +149,12 @@ scancache_image(const struct maildir *md, const struct scancache *sc,
 		m = &md->msgs[i];
 		nlen = strlen(m->name);
 		ulen = rec_uidl_len(m);
-		put64(p, (uint64_t)m->order_sec);
-		put64(p + 8, m->d_ino);
-		put64(p + 16, m->st_ino);
-		put64(p + 24, m->disk);
-		put64(p + 32, (uint64_t)m->mtime_ns);
-		put64(p + 40, m->wire);
+		le64_put(p, (uint64_t)m->order_sec);
+		le64_put(p + 8, m->d_ino);
+		le64_put(p + 16, m->st_ino);
+		le64_put(p + 24, m->disk);
+		le64_put(p + 32, (uint64_t)m->mtime_ns);
+		le64_put(p + 40, m->wire);
 		memcpy(p + 48, &(uint32_t){ htole32(m->order_usec) }, 4);
 		memcpy(p + 52, &(uint16_t){ htole16(nlen) }, 2);
 		p[54] = (char)ulen;
@@ -185,7 +163,7 @@ scancache_image(const struct maildir *md, const struct scancache *sc,
 		memcpy(p + SC_REC + nlen + 1, m->uidl, ulen);
 		p += SC_REC + nlen + 1 + ulen;
 	}
-	put64(p, scancache_sum(buf, len - SC_TAIL));
+	le64_put(p, scancache_sum(buf, len - SC_TAIL));
 	*lenp = len;
 	return buf;
 }
@@ -205,18 +183,18 @@ static int
 head_valid(const char *h, const struct maildir *md,
     const struct scancache *sc, uint64_t *count)
 {
-	int64_t	began = (int64_t)get64(h + 96);
+	int64_t	began = (int64_t)le64_get(h + 96);
 
 	if (memcmp(h, SC_MAGIC, SC_MAGIC_LEN) != 0 ||
 	    !settled(sc->cur_mtime, began) || !settled(sc->new_mtime, began) ||
-	    get64(h + 16) != geteuid() || get64(h + 24) != md->max ||
-	    get64(h + 40) > 1 ||
-	    get64(h + 48) != sc->cur_dev || get64(h + 56) != sc->cur_ino ||
-	    (int64_t)get64(h + 64) != sc->cur_mtime ||
-	    get64(h + 72) != sc->new_dev || get64(h + 80) != sc->new_ino ||
-	    (int64_t)get64(h + 88) != sc->new_mtime)
+	    le64_get(h + 16) != geteuid() || le64_get(h + 24) != md->max ||
+	    le64_get(h + 40) > 1 ||
+	    le64_get(h + 48) != sc->cur_dev || le64_get(h + 56) != sc->cur_ino ||
+	    (int64_t)le64_get(h + 64) != sc->cur_mtime ||
+	    le64_get(h + 72) != sc->new_dev || le64_get(h + 80) != sc->new_ino ||
+	    (int64_t)le64_get(h + 88) != sc->new_mtime)
 		return 0;
-	*count = get64(h + 32);
+	*count = le64_get(h + 32);
 	return *count <= md->max;
 }
 
@@ -247,13 +225,13 @@ rec_parse(char *p, size_t n, struct msg *m)
 	if (m->name[nlen] != '\0' || memchr(m->name, '\0', nlen) != NULL ||
 	    memchr(m->name, '/', nlen) != NULL || m->name[0] == '.')
 		return 0;
-	m->order_sec = (int64_t)get64(p);
+	m->order_sec = (int64_t)le64_get(p);
 	m->order_usec = usec;
-	m->d_ino = get64(p + 8);
-	m->st_ino = get64(p + 16);
-	m->disk = get64(p + 24);
-	m->mtime_ns = (int64_t)get64(p + 32);
-	m->wire = get64(p + 40);
+	m->d_ino = le64_get(p + 8);
+	m->st_ino = le64_get(p + 16);
+	m->disk = le64_get(p + 24);
+	m->mtime_ns = (int64_t)le64_get(p + 32);
+	m->wire = le64_get(p + 40);
 	m->dir = (unsigned char)p[55] & 1 ? MD_NEW : MD_CUR;
 	m->size_from = from;
 	m->deleted = 0;
@@ -285,7 +263,7 @@ scancache_parse(struct maildir *md, const struct scancache *sc, char *buf,
 
 	if (!sc->known || len < SC_HEAD + SC_TAIL ||
 	    len > SCANCACHE_FILE_MAX ||
-	    get64(buf + len - SC_TAIL) != scancache_sum(buf, len - SC_TAIL) ||
+	    le64_get(buf + len - SC_TAIL) != scancache_sum(buf, len - SC_TAIL) ||
 	    !head_valid(buf, md, sc, &count))
 		return 0;
 	if (count > (len - SC_HEAD - SC_TAIL) / SC_REC)
@@ -306,7 +284,7 @@ scancache_parse(struct maildir *md, const struct scancache *sc, char *buf,
 	md->msgs = msgs;
 	md->count = md->cap = count;
 	md->octets = octets;
-	md->truncated = get64(buf + 40) != 0;
+	md->truncated = le64_get(buf + 40) != 0;
 	return 1;
 }
 
@@ -415,8 +393,8 @@ dirs_settled(struct maildir *md, const struct scancache *sc)
 
 	if (fstat(md->curfd, &cur) == -1 || fstat(md->newfd, &new) == -1)
 		return 0;
-	return mtime_ns(&cur) == sc->cur_mtime &&
-	    mtime_ns(&new) == sc->new_mtime &&
+	return maildir_mtime_ns(&cur) == sc->cur_mtime &&
+	    maildir_mtime_ns(&new) == sc->new_mtime &&
 	    (uint64_t)cur.st_ino == sc->cur_ino &&
 	    (uint64_t)new.st_ino == sc->new_ino &&
 	    settled(sc->cur_mtime, sc->began) &&

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "le64.h"
 #include "log.h"
 #include "pop3d_limits.h"
 #include "sizes.h"
@@ -26,33 +27,13 @@
 #define SIZES_KEY_MAX	(NAME_MAX + 8)
 #define SIZES_TMP	SIZES_FILE ".tmp"	/* one writer: the lock holder */
 
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	int	i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = v >> (8 * i);
-}
-
 /* The key of a message's record: its unique name, then its inode. */
 static size_t
 cache_key(const struct msg *m, unsigned char *key)
 {
 	memcpy(key, m->name, m->uniq_len);
-	put64(key + m->uniq_len, m->st_ino);
+	le64_put(key + m->uniq_len, m->st_ino);
 	return m->uniq_len + 8;
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t	v = 0;
-	int		i;
-
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
 }
 
 struct cache {
@@ -96,7 +77,7 @@ cache_open(struct maildir *md, struct cache *c)
 		cache_close(c);
 		return -1;
 	}
-	c->records = get64(v);
+	c->records = le64_get(v);
 	return 1;
 }
 
@@ -118,12 +99,12 @@ cache_get(struct cache *c, const struct msg *m, uint64_t *wire)
 	if (cdb_datalen(&c->cdb) != SIZES_VALUE ||
 	    cdb_read(&c->cdb, v, SIZES_VALUE, cdb_datapos(&c->cdb)) != 0)
 		return -1;
-	disk = get64(v);
-	w = get64(v + 8);
+	disk = le64_get(v);
+	w = le64_get(v + 8);
 	/* Every octet is sent once, plus at most a CR each and a CRLF. */
 	if (w < disk || w > 2 * disk + 2)
 		return -1;
-	if (disk != m->disk || (int64_t)get64(v + 16) != m->mtime_ns)
+	if (disk != m->disk || (int64_t)le64_get(v + 16) != m->mtime_ns)
 		return 0;
 	*wire = w;
 	return 1;
@@ -149,14 +130,14 @@ cache_write(struct maildir *md)
 
 		if (m->size_from != SIZE_CACHE && m->size_from != SIZE_READ)
 			continue;
-		put64(v, m->disk);
-		put64(v + 8, m->wire);
-		put64(v + 16, (uint64_t)m->mtime_ns);
+		le64_put(v, m->disk);
+		le64_put(v + 8, m->wire);
+		le64_put(v + 16, (uint64_t)m->mtime_ns);
 		ok = cdb_make_add(&cm, key, cache_key(m, key), v,
 		    SIZES_VALUE) == 0;
 		records++;
 	}
-	put64(v, records);
+	le64_put(v, records);
 	/* cdb_make_finish frees what cdb_make holds, so it runs regardless. */
 	ok = ok && cdb_make_add(&cm, SIZES_MAGIC, SIZES_MAGIC_LEN, v, 8) == 0;
 	ok = cdb_make_finish(&cm) == 0 && ok;
@@ -181,8 +162,7 @@ msg_identity(struct msg *m, const struct stat *st)
 {
 	m->disk = st->st_size;
 	m->st_ino = st->st_ino;
-	m->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
-	    st->st_mtim.tv_nsec;
+	m->mtime_ns = maildir_mtime_ns(st);
 }
 
 /* The file's identity and size: 1 known, 0 gone, -1 error or no file. */

@@ -5,23 +5,16 @@
  * image or yields messages whose names lie within it, end with a NUL and
  * hold no '/', and whose UIDLs can go on the wire.
  */
-#include <endian.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "maildir.h"
+#include "le64.h"
 #include "scancache.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-static void
-put64(char *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
@@ -45,16 +38,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	memcpy(buf, data, len);
 	if (len >= 104 + 8) {
 		memcpy(buf, "pop3d-scan-1\0\0\0", 16);
-		put64(buf + 16, geteuid());
-		put64(buf + 24, md.max);
-		put64(buf + 32, le64toh(*(uint64_t *)(buf + 32)) % 1100);
-		put64(buf + 48, 0);
-		put64(buf + 56, 2);
-		put64(buf + 64, sc.cur_mtime);
-		put64(buf + 72, 0);
-		put64(buf + 80, 3);
-		put64(buf + 88, sc.new_mtime);
-		put64(buf + 96, sc.cur_mtime + 3000000000LL);
+		le64_put(buf + 16, geteuid());
+		le64_put(buf + 24, md.max);
+		le64_put(buf + 32, le64toh(*(uint64_t *)(buf + 32)) % 1100);
+		le64_put(buf + 48, 0);
+		le64_put(buf + 56, 2);
+		le64_put(buf + 64, sc.cur_mtime);
+		le64_put(buf + 72, 0);
+		le64_put(buf + 80, 3);
+		le64_put(buf + 88, sc.new_mtime);
+		le64_put(buf + 96, sc.cur_mtime + 3000000000LL);
 		sum = htole64(scancache_sum(buf, len - 8));
 		memcpy(buf + len - 8, &sum, 8);
 	}

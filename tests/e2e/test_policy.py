@@ -469,6 +469,33 @@ def an_exec_that_fails_after_the_login_is_a_temporary_failure():
 
 
 @test
+def a_failure_is_answered_the_delay_after_the_credentials():
+    # POP3D_AUTH_DELAY runs from the credentials, not from the check's
+    # end: a slow check (an unknown user's, a costly hash's) does not show
+    # in the time to the answer, whichever it was.
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        slow = stage_script(tmp, "slow-auth", "exec 3<&-; sleep 1.5;"
+                            " exit 1\n")
+        argv = [POP3D, "mail.example.org", slow, "/bin/true"]
+        with Spawner(argv, env=site.env(POP3D_AUTH_DELAY="2"), cwd=tmp.path,
+                     as_root=True) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"USER alice")
+            t = time.monotonic()
+            check_eq(r.cmd(b"PASS x"), b"-ERR [AUTH] authentication failed",
+                     "a failure")
+            t = time.monotonic() - t
+            # 2 s, not 1.5 + 2 (a generous bound: the machine is noisy).
+            check(1.9 <= t < 3.0, "answered 2 s after the credentials, the"
+                  " 1.5 s check included: %.2fs" % t)
+            r.close()
+            srv.wait_all()
+
+
+@test
 def once_the_stage_runs_the_front_says_nothing_more():
     # After pop3d-auth's word that the stage runs, how the stage ends is
     # for the log alone: no -ERR of the front's after the stage's own

@@ -309,9 +309,13 @@ front_cred(struct front *f, const char *msg, size_t len, char *cred)
 	return fields + tlen + 1;
 }
 
-/* What the auth program's end means, for the log and for the client. */
+/*
+ * What the auth program's end means, for the log and for the client.  A
+ * failure for want of a shared secret (nosecret) was no guess: it is not
+ * counted, yet answered as any other.
+ */
 static char
-front_verdict(struct front *f, int status, struct logline *l)
+front_verdict(struct front *f, int status, int nosecret, struct logline *l)
 {
 	int	code;
 
@@ -325,8 +329,8 @@ front_verdict(struct front *f, int status, struct logline *l)
 		return VERDICT_END;
 	}
 	if ((code = WEXITSTATUS(status)) == 1) {
-		logline_str(l, "result", "fail");
-		f->failures++;
+		logline_str(l, "result", nosecret ? "no-secret" : "fail");
+		f->failures += !nosecret;
 		return f->failures >= f->max_failures ? VERDICT_LAST :
 		    VERDICT_FAIL;
 	}
@@ -423,6 +427,20 @@ chain_runs(struct front *f, const char *user, pid_t pid, struct logline *l)
 		logline_num(l, "status", WEXITSTATUS(status));
 }
 
+/* Sleeps until the time given in io_now_ms()'s clock. */
+static void
+front_sleep_until(int64_t until)
+{
+	struct timespec	ts;
+	int64_t		left;
+
+	while ((left = until - io_now_ms()) > 0) {
+		ts.tv_sec = left / 1000;
+		ts.tv_nsec = left % 1000 * 1000000L;
+		(void)nanosleep(&ts, NULL);
+	}
+}
+
 /*
  * Runs the chain on credentials; 1 when the connection is over (the chain
  * served it, or the front ended it), 0 to go on.
@@ -432,11 +450,13 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 {
 	struct logline	l;
 	char		cred[CHECKPASSWORD_MAX], user[POP3_USER_MAX + 1];
-	char		verdict;
+	char		verdict, word = 0;
 	size_t		clen;
 	pid_t		pid;
-	int		pause = 0, failed, okfd;
+	int		pause = 0, failed, okfd, nosecret, digest;
 	char		settled;
+	/* A failure is answered this long after the credentials came. */
+	int64_t		answer = io_now_ms() + f->auth_delay * INT64_C(1000);
 
 	if (ipc_cred_check(msg, len, &f->mech) == -1)
 		die(111, "malformed credentials message from the pre-login"
@@ -452,6 +472,7 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 		die(111, "credentials too long, or a CRAM-MD5 response to no"
 		    " challenge, from the pre-login process");
 	memcpy(user, msg + 2, strlen(msg + 2) + 1);	/* checked: fits */
+	digest = msg[1] == MECH_APOP || msg[1] == MECH_CRAM;
 	explicit_bzero(msg, len);
 	if ((verdict = access_login(&f->acc, user)) != 0) {
 		logline_str(&l, "result", verdict == VERDICT_TEMP ?
@@ -465,19 +486,21 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 	} else {
 		pid = handoff_start(f->authargv, f->mech, cred, clen, &okfd);
 		explicit_bzero(cred, sizeof(cred));
-		if (pid != -1 && handoff_running(okfd)) {
+		if (pid != -1 && (word = handoff_word(okfd)) == HANDOFF_RUNS) {
 			chain_runs(f, user, pid, &l);
 			verdict = 0;
 		} else {
+			/* Only a digest login can lack a secret. */
+			nosecret = word == HANDOFF_NO_SECRET && digest;
 			verdict = front_verdict(f, pid == -1 ? -1 :
-			    handoff_wait(pid), &l);
-			failed = verdict == VERDICT_FAIL ||
-			    verdict == VERDICT_LAST;
+			    handoff_wait(pid), nosecret, &l);
+			failed = (verdict == VERDICT_FAIL ||
+			    verdict == VERDICT_LAST) && !nosecret;
 			/* The attempt ends: a failure may block the address. */
 			if ((settled = access_settle(&f->acc, user, failed)) !=
 			    0 && verdict != 0)
 				verdict = settled;
-			/* After a check: an unknown user costs the same. */
+			/* Whatever was checked, the same time to the answer. */
 			pause = verdict == VERDICT_FAIL ||
 			    verdict == VERDICT_LAST || verdict == VERDICT_BLOCK;
 		}
@@ -489,7 +512,7 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 		return 1;
 	}
 	if (pause)
-		sleep(f->auth_delay);
+		front_sleep_until(answer);
 	if (ipc_send(ipc, IPC_VERDICT, &verdict, 1) == -1) {
 		f->end = "preauth-end";
 		return 1;

@@ -1,3 +1,5 @@
+#include <sys/random.h>
+
 #include <crypt.h>
 #include <errno.h>
 #include <stdio.h>
@@ -6,18 +8,24 @@
 #include <nettle/memops.h>
 
 #include "passwd.h"
+#include "pop3d_limits.h"
 #include "user.h"
 
 #define PASSWD_DEFAULT	"$y$"
 
+/*
+ * The methods pop3d-users writes, with the cost it gives each
+ * (pop3d_limits.h says why): 0 is libxcrypt's default.
+ */
 static const struct {
 	const char	*name;
 	const char	*prefix;
+	unsigned long	 cost;
 } methods[] = {
-	{ "yescrypt",	"$y$" },
-	{ "sha512",	"$6$" },
-	{ "bcrypt",	"$2b$" },
-	{ NULL,		NULL }
+	{ "yescrypt",	"$y$",	0 },
+	{ "sha512",	"$6$",	PASSWD_SHA512_ROUNDS },
+	{ "bcrypt",	"$2b$",	PASSWD_BCRYPT_COST },
+	{ NULL,		NULL,	0 }
 };
 
 const char *
@@ -31,29 +39,22 @@ passwd_prefix(const char *name)
 	return NULL;
 }
 
-int
-passwd_hash(const char *prefix, const char *pw, char *out, size_t n)
+/* A fresh setting of the method whose prefix is given, at its cost. */
+static int
+passwd_gensalt(const char *prefix, char *setting, int n)
 {
-	struct crypt_data	cd;
-	char			setting[CRYPT_GENSALT_OUTPUT_SIZE];
-	const char		*h;
-	int			r = -1;
+	unsigned long	cost = 0;
+	size_t		i;
 
-	if (prefix == NULL)
-		prefix = PASSWD_DEFAULT;
-	if (crypt_gensalt_rn(prefix, 0, NULL, 0, setting,
-	    sizeof(setting)) == NULL)
-		return -1;
-	memset(&cd, 0, sizeof(cd));
-	h = crypt_rn(pw, setting, &cd, sizeof(cd));
-	if (h == NULL || h[0] == '*')
+	for (i = 0; methods[i].name != NULL; i++)
+		if (strcmp(prefix, methods[i].prefix) == 0)
+			cost = methods[i].cost;
+	if (crypt_gensalt_rn(prefix, cost, NULL, 0, setting, n) == NULL ||
+	    setting[0] == '*') {
 		errno = EINVAL;
-	else if ((size_t)snprintf(out, n, "%s", h) >= n)
-		errno = ERANGE;
-	else
-		r = 0;
-	explicit_bzero(&cd, sizeof(cd));
-	return r;
+		return -1;
+	}
+	return 0;
 }
 
 /* The hash of pw with the setting of hash: NULL, or the string in cd. */
@@ -71,34 +72,126 @@ passwd_crypt(const char *pw, const char *hash, struct crypt_data *cd)
 	return h;
 }
 
-void
-passwd_dummy(const char *pw)
-{
-	struct crypt_data	cd;
-	char			setting[CRYPT_GENSALT_OUTPUT_SIZE];
-
-	if (crypt_gensalt_rn(PASSWD_DEFAULT, 0, NULL, 0, setting,
-	    sizeof(setting)) != NULL)
-		(void)passwd_crypt(pw, setting, &cd);
-	explicit_bzero(&cd, sizeof(cd));
-}
-
-int
-passwd_verify(const char *pw, const char *hash)
+/* crypt(3) of pw with setting into out of size n: 0, or -1 with errno. */
+static int
+passwd_crypt_to(const char *pw, const char *setting, char *out, size_t n)
 {
 	struct crypt_data	cd;
 	const char		*h;
-	size_t			 len = strlen(hash);
+	int			r = -1;
+
+	if ((h = passwd_crypt(pw, setting, &cd)) == NULL)
+		;
+	else if ((size_t)snprintf(out, n, "%s", h) >= n)
+		errno = ERANGE;
+	else
+		r = 0;
+	explicit_bzero(&cd, sizeof(cd));
+	return r;
+}
+
+int
+passwd_hash(const char *prefix, const char *pw, char *out, size_t n)
+{
+	char	setting[CRYPT_GENSALT_OUTPUT_SIZE];
+
+	if (passwd_gensalt(prefix != NULL ? prefix : PASSWD_DEFAULT, setting,
+	    sizeof(setting)) == -1)
+		return -1;
+	return passwd_crypt_to(pw, setting, out, n);
+}
+
+int
+passwd_dummy_make(const char *setting, size_t len, char *out, size_t n)
+{
+	char		 fresh[CRYPT_GENSALT_OUTPUT_SIZE];
+	char		 s[USERS_HASH_MAX + CRYPT_GENSALT_OUTPUT_SIZE];
+	char		 pw[33];
+	unsigned char	 rnd[16];
+	const char	*salt;
+	size_t		 i;
+	int		 r;
+
+	/*
+	 * A fresh salt of the same method (libxcrypt's own, so that it is
+	 * one the method takes) after the setting's method and cost.
+	 */
+	if (setting == NULL) {
+		if (passwd_gensalt(PASSWD_DEFAULT, fresh, sizeof(fresh)) == -1)
+			return -1;
+		setting = fresh;
+		len = user_hash_setting(fresh);
+	}
+	if (len == 0 || len >= USERS_HASH_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(s, setting, len);
+	s[len] = '\0';
+	if (passwd_gensalt(strncmp(s, "$y$", 3) == 0 ? "$y$" :
+	    strncmp(s, "$6$", 3) == 0 ? "$6$" : "$2b$", fresh,
+	    sizeof(fresh)) == -1)
+		return -1;
+	salt = strrchr(fresh, '$') + 1;
+	if ((size_t)snprintf(s + len, sizeof(s) - len, "%s", salt) >=
+	    sizeof(s) - len) {
+		errno = ERANGE;
+		return -1;
+	}
+	/* A password no one knows: the dummy never has to match. */
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -1;
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
+	r = passwd_crypt_to(pw, s, out, n);
+	explicit_bzero(pw, sizeof(pw));
+	explicit_bzero(rnd, sizeof(rnd));
+	/* What crypt(3) made must keep the setting whole. */
+	if (r == 0 && strncmp(out, setting, len) != 0) {
+		errno = EINVAL;
+		r = -1;
+	}
+	return r;
+}
+
+int
+passwd_check(const char *pw, const char *hash, const char *dummy)
+{
+	struct crypt_data	cd;
+	char			setting[CRYPT_GENSALT_OUTPUT_SIZE];
+	const char		*h;
+	size_t			 len;
 	int			 r;
 
-	if (user_hash_locked(hash)) {
-		passwd_dummy(pw);
+	if (hash == NULL || user_hash_locked(hash)) {
+		/* No hash to check: the same work, against the dummy. */
+		if (dummy == NULL) {
+			dummy = setting;
+			if (passwd_gensalt(PASSWD_DEFAULT, setting,
+			    sizeof(setting)) == -1)
+				return 0;
+		}
+		(void)passwd_crypt(pw, dummy, &cd);
+		explicit_bzero(&cd, sizeof(cd));
 		return 0;
 	}
+	len = strlen(hash);
 	if ((h = passwd_crypt(pw, hash, &cd)) == NULL)
 		r = -1;
 	else
 		r = strlen(h) == len && memeql_sec(h, hash, len);
 	explicit_bzero(&cd, sizeof(cd));
 	return r;
+}
+
+int
+passwd_verify(const char *pw, const char *hash)
+{
+	return passwd_check(pw, hash, NULL);
+}
+
+void
+passwd_dummy(const char *pw)
+{
+	(void)passwd_check(pw, NULL, NULL);
 }

@@ -12,22 +12,36 @@ const char *passwd_prefix(const char *);
 
 /*
  * Hashes pw with a fresh random salt of the method whose prefix is given
- * (yescrypt, "$y$", for NULL), at the library's default cost, into out of
- * size n.  Returns 0, or -1 with errno.
+ * (yescrypt, "$y$", for NULL), at the cost pop3d_limits.h gives it
+ * (PASSWD_SHA512_ROUNDS, PASSWD_BCRYPT_COST; yescrypt's default), into out
+ * of size n.  Returns 0, or -1 with errno.
  */
 int	passwd_hash(const char *, const char *, char *, size_t);
 
 /*
- * Checks pw against hash, comparing in constant time.  Returns 1 for a
- * match, 0 for none (always for a locked hash, after the same work as for a
- * real one), -1 with errno when crypt(3) cannot use the hash.
+ * The dummy hash for users.cdb: a hash of a random password with the
+ * setting given (len octets, as user_hash_setting finds it: method and
+ * cost) and a fresh salt, into out of size n; a NULL setting is the one
+ * passwd_hash gives by default.  Returns 0, or -1 with errno (EINVAL:
+ * crypt(3) cannot use the setting, or does not keep it).
  */
-int	passwd_verify(const char *, const char *);
+int	passwd_dummy_make(const char *, size_t, char *, size_t);
 
 /*
- * Does the work of checking pw against a hash of the default method, for
- * an unknown user: a wrong name costs what a wrong password costs.
+ * Checks pw against hash, comparing in constant time.  Returns 1 for a
+ * match, 0 for none, -1 with errno when crypt(3) cannot use the hash.
+ * When there is nothing to check against (hash NULL: an unknown user; or
+ * locked), does the same work against dummy instead and returns 0: so a
+ * wrong name or a disabled account costs what a wrong password does.  A
+ * NULL dummy means a fresh yescrypt setting at its default cost (for a
+ * database compiled before dummies existed).
  */
+int	passwd_check(const char *, const char *, const char *);
+
+/* passwd_check(pw, hash, NULL). */
+int	passwd_verify(const char *, const char *);
+
+/* passwd_check(pw, NULL, NULL). */
 void	passwd_dummy(const char *);
 
 #endif

@@ -46,6 +46,48 @@ usage(void)
 	    " program [args ...]\"");
 }
 
+/*
+ * pop3d's front hears from us on fd 4 (POP3D_AUTH_OK_FD=4), one word:
+ * 'A' just before the exec of the next program, with the descriptor
+ * close-on-exec, so that the front reads end of file once the exec has
+ * happened, and 'X' after it when the exec failed; 'N' just before the
+ * exit 1 of an APOP or CRAM-MD5 login for which the user has no shared
+ * secret (or is unknown), which the front does not count as a guess: no
+ * digest could ever have matched.  The next program gets neither
+ * descriptor nor variable.
+ */
+static int	front_fd = -1;
+
+/* Takes fd 4 if the front gave it, close-on-exec; unsets the variable. */
+static void
+front_open(void)
+{
+	const char	*v = getenv("POP3D_AUTH_OK_FD");
+
+	if (v == NULL)
+		return;
+	if (strcmp(v, "4") == 0) {
+		/* Without close-on-exec, end of file would not mean the exec. */
+		if (fcntl(4, F_SETFD, FD_CLOEXEC) == -1)
+			close(4);
+		else
+			front_fd = 4;
+	}
+	unsetenv("POP3D_AUTH_OK_FD");
+}
+
+static void
+front_tell(char word)
+{
+	ssize_t	n;
+
+	if (front_fd == -1)
+		return;
+	do
+		n = write(front_fd, &word, 1);
+	while (n == -1 && errno == EINTR);
+}
+
 /* Logs one failure (never a secret), wipes the credentials and exits. */
 static void __attribute__((noreturn))
 auth_exit(struct creds *c, int code, const char *reason, int err)
@@ -164,6 +206,8 @@ mech_get(struct creds *c)
 /*
  * APOP and CRAM-MD5: the secret on fd 3 is a digest made with the user's
  * shared secret (the record's APOP secret) of the timestamp or challenge.
+ * Without a shared secret (or a user) the same work is done, the front
+ * told that no digest could have matched, and the answer is the same.
  */
 static void
 creds_verify_digest(struct creds *c, enum mech m, const struct user *u)
@@ -178,6 +222,8 @@ creds_verify_digest(struct creds *c, enum mech m, const struct user *u)
 		r = cram_verify(c->stamp, shared, c->secret);
 	if (m == MECH_CRAM && !cram_challenge_valid(c->stamp))
 		auth_exit(c, EXIT_BAD, "bad challenge", 0);
+	if (shared == NULL)
+		front_tell('N');
 	if (u == NULL)
 		auth_exit(c, EXIT_BAD, "unknown user", 0);
 	if (r)
@@ -188,11 +234,14 @@ creds_verify_digest(struct creds *c, enum mech m, const struct user *u)
 }
 
 /*
- * Checks the secret.  For an unknown user (u NULL) the same work is done
- * against a dummy, so that the answer takes as long.
+ * Checks the secret.  For an unknown user (u NULL) or a locked account
+ * the same work is done against the database's dummy, a hash of the
+ * method and cost most accounts have, so that the answer takes as long.
+ * Nothing after the check depends on which it was, but the log's reason.
  */
 static void
-creds_verify(struct creds *c, enum mech m, const struct user *u)
+creds_verify(struct creds *c, enum mech m, const struct user *u,
+    const char *dummy)
 {
 	int	r;
 
@@ -200,15 +249,31 @@ creds_verify(struct creds *c, enum mech m, const struct user *u)
 		creds_verify_digest(c, m, u);
 		return;
 	}
-	if (u == NULL) {
-		passwd_dummy(c->secret);
+	r = passwd_check(c->secret, u != NULL ? u->hash : NULL, dummy);
+	if (u == NULL)
 		auth_exit(c, EXIT_BAD, "unknown user", 0);
-	}
-	if ((r = passwd_verify(c->secret, u->hash)) == -1)
+	if (r == -1)
 		auth_exit(c, EXIT_TEMP, "password hash unusable", errno);
 	if (r == 0)
 		auth_exit(c, EXIT_BAD, user_hash_locked(u->hash) ?
 		    "account locked" : "bad password", 0);
+}
+
+/*
+ * A database compiled before it held a dummy hash: unknown users cost a
+ * yescrypt check, whatever the accounts use.  Said on every run that
+ * reads it, before the check, whoever logs in: one line a login.
+ */
+static void
+dummy_missing(const char *path)
+{
+	struct logline	l;
+
+	logline_start(&l, "auth_warn");
+	logline_str(&l, "db", path);
+	logline_str(&l, "reason", "no dummy hash: unknown users cost a"
+	    " yescrypt check; run pop3d-users compile");
+	logline_emit(&l);
 }
 
 /*
@@ -294,47 +359,6 @@ accepted(const struct creds *c, const struct user *u)
 	logline_emit(&l);
 }
 
-/*
- * pop3d's front learns that the login is good and the session under way
- * (fd 4, set in POP3D_AUTH_OK_FD): 'A' just before the exec of the next
- * program, with the descriptor close-on-exec, so that the front reads end
- * of file once the exec has happened, and 'X' from tell_front_failed()
- * when it has not.  The next program gets neither descriptor nor variable.
- */
-static int	front_fd = -1;
-
-static void
-tell_front(void)
-{
-	const char	*v = getenv("POP3D_AUTH_OK_FD");
-	ssize_t		 n;
-
-	if (v == NULL || strcmp(v, "4") != 0)
-		return;
-	unsetenv("POP3D_AUTH_OK_FD");
-	/* Without close-on-exec, end of file would not mean the exec. */
-	if (fcntl(4, F_SETFD, FD_CLOEXEC) == -1) {
-		close(4);
-		return;
-	}
-	do
-		n = write(4, "A", 1);
-	while (n == -1 && errno == EINTR);
-	front_fd = 4;
-}
-
-static void
-tell_front_failed(void)
-{
-	ssize_t	n;
-
-	if (front_fd == -1)
-		return;
-	do
-		n = write(front_fd, "X", 1);
-	while (n == -1 && errno == EINTR);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -356,12 +380,15 @@ main(int argc, char **argv)
 		usage();
 	if (log_from_env() == -1)
 		exit(EXIT_TEMP);
+	front_open();
 	creds_get(&c);
 	m = mech_get(&c);
 	if (dbopt == NULL)
 		dbopt = env_path(USERDB_PATH_ENV, USERDB_PATH_DEFAULT);
 	found = user_find(&c, &db, dbopt, &u);
-	creds_verify(&c, m, found);
+	if (db.dummy[0] == '\0')
+		dummy_missing(dbopt);
+	creds_verify(&c, m, found, db.dummy[0] != '\0' ? db.dummy : NULL);
 	/* The user's name stays for the log lines; the secret goes. */
 	explicit_bzero(c.buf + (c.secret - c.buf), strlen(c.secret));
 	c.secret = NULL;
@@ -374,9 +401,9 @@ main(int argc, char **argv)
 	accepted(&c, &u);
 	userdb_close(&db);
 	/* Last: once the exec is done the chain answers the client. */
-	tell_front();
+	front_tell('A');
 	execvp(argv[optind], argv + optind);
 	err = errno;
-	tell_front_failed();
+	front_tell('X');
 	auth_exit(&c, EXIT_TEMP, "cannot run the next program", err);
 }

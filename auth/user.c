@@ -64,8 +64,8 @@ user_hash_locked(const char *hash)
 	return hash[0] == '!' || hash[0] == '*';
 }
 
-static int
-hash_valid(const char *hash)
+int
+user_hash_valid(const char *hash)
 {
 	size_t	i;
 
@@ -80,12 +80,33 @@ hash_valid(const char *hash)
 	return 0;
 }
 
+size_t
+user_hash_setting(const char *hash)
+{
+	const char	*end;
+
+	if (strncmp(hash, "$y$", 3) == 0 ||
+	    strncmp(hash, "$6$rounds=", 10) == 0) {
+		/* The method, its parameters, then the salt. */
+		end = strchr(hash + 3, '$');
+		return end != NULL && end > hash + 3 ? end + 1 - hash : 0;
+	}
+	if (strncmp(hash, "$6$", 3) == 0)
+		return 3;	/* the default 5000 rounds */
+	if ((strncmp(hash, "$2b$", 4) == 0 || strncmp(hash, "$2a$", 4) == 0 ||
+	    strncmp(hash, "$2y$", 4) == 0) && hash[4] >= '0' &&
+	    hash[4] <= '9' && hash[5] >= '0' && hash[5] <= '9' &&
+	    hash[6] == '$')
+		return 7;	/* two digits of cost */
+	return 0;
+}
+
 int
 user_check(const struct user *u, const char **why)
 {
 	if (u->name == NULL || !user_name_valid(u->name))
 		return fail(why, "bad user name");
-	if (u->hash == NULL || !hash_valid(u->hash))
+	if (u->hash == NULL || !user_hash_valid(u->hash))
 		return fail(why, "bad password hash (yescrypt, sha512-crypt,"
 		    " bcrypt or locked)");
 	if (u->uid == 0)

@@ -49,6 +49,17 @@ int	user_name_valid(const char *);
 /* 1 when the hash can never match (an account without a password). */
 int	user_hash_locked(const char *);
 
+/* 1 when hash is one a record may hold: a method accepted, or locked. */
+int	user_hash_valid(const char *);
+
+/*
+ * The crypt(3) setting of hash without its salt: the method and its cost,
+ * which decide what a check costs ("$y$j9T$", "$6$rounds=80000$", "$6$",
+ * "$2b$09$").  Returns its length, a prefix of hash, or 0 for a locked
+ * hash or one whose setting is not of that form.
+ */
+size_t	user_hash_setting(const char *);
+
 /* 1 when the line holds no record: empty, blanks only, or a # comment. */
 int	user_line_blank(const char *);
 

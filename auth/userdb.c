@@ -5,6 +5,31 @@
 
 #include "userdb.h"
 
+/*
+ * The dummy hash into db->dummy, "" when there is none: 0, or -1 when it
+ * is there but no usable hash (too long, a NUL, locked, a method not
+ * accepted, no setting of the form user_hash_setting knows).
+ */
+static int
+userdb_dummy(struct userdb *db)
+{
+	unsigned	len;
+	int		r;
+
+	db->dummy[0] = '\0';
+	r = cdb_find(&db->cdb, USERDB_DUMMY_KEY, USERDB_DUMMY_KEYLEN);
+	if (r <= 0)
+		return r;
+	if ((len = cdb_datalen(&db->cdb)) >= sizeof(db->dummy) ||
+	    cdb_read(&db->cdb, db->dummy, len, cdb_datapos(&db->cdb)) != 0)
+		return -1;
+	db->dummy[len] = '\0';
+	if (strlen(db->dummy) != len || !user_hash_valid(db->dummy) ||
+	    user_hash_locked(db->dummy) || user_hash_setting(db->dummy) == 0)
+		return -1;
+	return 0;
+}
+
 int
 userdb_open(struct userdb *db, const char *path)
 {
@@ -21,7 +46,8 @@ userdb_open(struct userdb *db, const char *path)
 	r = cdb_find(&db->cdb, USERDB_MARK_KEY, USERDB_MARK_KEYLEN);
 	if (r != 1 || cdb_datalen(&db->cdb) != USERDB_MARK_VALUELEN ||
 	    cdb_read(&db->cdb, v, sizeof(v), cdb_datapos(&db->cdb)) != 0 ||
-	    memcmp(v, USERDB_MARK_VALUE, sizeof(v)) != 0) {
+	    memcmp(v, USERDB_MARK_VALUE, sizeof(v)) != 0 ||
+	    userdb_dummy(db) == -1) {
 		cdb_free(&db->cdb);
 		close(db->fd);
 		errno = EINVAL;

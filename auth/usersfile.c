@@ -8,6 +8,7 @@
 
 #include "atomic.h"
 #include "io.h"
+#include "passwd.h"
 #include "userdb.h"
 #include "usersfile.h"
 
@@ -95,6 +96,83 @@ usersfile_next(struct usersfile *uf, struct user *u)
 	return UF_RECORD;
 }
 
+/*
+ * The settings of the records' hashes (method and cost, user_hash_setting)
+ * and how many records use each: the first USERS_SETTINGS_MAX distinct.
+ */
+struct usersfile_settings {
+	size_t		n;
+	struct {
+		char		setting[USERS_HASH_MAX + 1];
+		unsigned long	count;
+	}		v[USERS_SETTINGS_MAX];
+};
+
+static void
+usersfile_count(struct usersfile_settings *st, const char *hash)
+{
+	size_t	len = user_hash_setting(hash), i;
+
+	if (len == 0)
+		return;	/* locked */
+	for (i = 0; i < st->n; i++)
+		if (strlen(st->v[i].setting) == len &&
+		    strncmp(st->v[i].setting, hash, len) == 0) {
+			st->v[i].count++;
+			return;
+		}
+	if (st->n == USERS_SETTINGS_MAX)
+		return;
+	memcpy(st->v[st->n].setting, hash, len);
+	st->v[st->n].setting[len] = '\0';
+	st->v[st->n++].count = 1;
+}
+
+/* The setting most records use (usersfile_compile), or NULL. */
+static const char *
+usersfile_dominant(const struct usersfile_settings *st)
+{
+	const char	*best = NULL;
+	unsigned long	 most = 0;
+	size_t		 i;
+
+	/* A tie goes to the first in strcmp order, not in the file's. */
+	for (i = 0; i < st->n; i++)
+		if (st->v[i].count > most || (st->v[i].count == most &&
+		    strcmp(st->v[i].setting, best) < 0)) {
+			best = st->v[i].setting;
+			most = st->v[i].count;
+		}
+	return best;
+}
+
+/*
+ * The dummy hash, of the setting most records use (yescrypt's default
+ * when none has a password), under its key.  A setting that crypt(3)
+ * cannot use is said, and the default taken.
+ */
+static int
+usersfile_put_dummy(struct usersfile *uf, struct cdb_make *cm,
+    const struct usersfile_settings *st)
+{
+	char		 dummy[USERS_HASH_MAX + 1];
+	const char	*set = usersfile_dominant(st);
+	int		 r;
+
+	r = passwd_dummy_make(set, set != NULL ? strlen(set) : 0, dummy,
+	    sizeof(dummy));
+	if (r == -1 && set != NULL && errno == EINVAL) {
+		fprintf(stderr, "%s: crypt(3) cannot use %s, the setting most"
+		    " accounts have: unknown users cost a yescrypt check\n",
+		    uf->path, set);
+		r = passwd_dummy_make(NULL, 0, dummy, sizeof(dummy));
+	}
+	if (r == -1)
+		return -1;
+	return cdb_make_add(cm, USERDB_DUMMY_KEY, USERDB_DUMMY_KEYLEN, dummy,
+	    strlen(dummy)) != 0 ? -1 : 0;
+}
+
 /* Adds one record under its name; a second record of a name is an error. */
 static int
 usersfile_put(struct usersfile *uf, struct cdb_make *cm, const struct user *u,
@@ -121,7 +199,8 @@ usersfile_put(struct usersfile *uf, struct cdb_make *cm, const struct user *u,
 }
 
 static int
-usersfile_scan(struct usersfile *uf, struct cdb_make *cm)
+usersfile_scan(struct usersfile *uf, struct cdb_make *cm,
+    struct usersfile_settings *st)
 {
 	struct user		u;
 	enum usersfile_kind	k;
@@ -130,8 +209,11 @@ usersfile_scan(struct usersfile *uf, struct cdb_make *cm)
 	while ((k = usersfile_next(uf, &u)) != UF_EOF) {
 		if (k == UF_ERROR)
 			return -1;
-		if (k == UF_RECORD && usersfile_put(uf, cm, &u, &count) == -1)
+		if (k != UF_RECORD)
+			continue;
+		if (usersfile_put(uf, cm, &u, &count) == -1)
 			return -1;
+		usersfile_count(st, u.hash);
 	}
 	return 0;
 }
@@ -139,6 +221,7 @@ usersfile_scan(struct usersfile *uf, struct cdb_make *cm)
 int
 usersfile_compile(const char *path, int fd)
 {
+	static struct usersfile_settings	st;
 	struct usersfile	uf;
 	struct cdb_make		cm;
 	int			r, saved;
@@ -149,7 +232,12 @@ usersfile_compile(const char *path, int fd)
 		usersfile_close(&uf);
 		return -1;
 	}
-	r = usersfile_scan(&uf, &cm);
+	st.n = 0;
+	r = usersfile_scan(&uf, &cm, &st);
+	/* No dummy to make (a crypt(3) call) for a file with errors. */
+	if (r == 0 && uf.errors == 0 && usersfile_put_dummy(&uf, &cm, &st) ==
+	    -1)
+		r = -1;
 	if (r == 0 && cdb_make_add(&cm, USERDB_MARK_KEY, USERDB_MARK_KEYLEN,
 	    USERDB_MARK_VALUE, USERDB_MARK_VALUELEN) != 0)
 		r = -1;

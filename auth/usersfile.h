@@ -48,10 +48,16 @@ void	usersfile_report(struct usersfile *, const char *);
 
 /*
  * Checks the whole file and writes its records as a users database to fd
- * (read-write, empty, seekable).  Returns 0, or -1 with errno: EINVAL when
- * the file has errors (each reported), any other on a system error.
+ * (read-write, empty, seekable), with a dummy hash (userdb.h): a random
+ * password hashed with a fresh salt and the crypt(3) setting (method and
+ * cost, user_hash_setting) that most records' hashes have; of several
+ * used as often, the first in strcmp(3) order, so that the same file
+ * always gives the same; yescrypt's default when no record has a password.
+ * Returns 0, or -1 with errno: EINVAL when the file has errors (each
+ * reported), any other on a system error.
  */
 int	usersfile_compile(const char *, int);
+
 
 enum usersfile_op {
 	UF_ADD,		/* append user, which must not exist yet */

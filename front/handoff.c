@@ -97,18 +97,19 @@ read_one(int fd, char *c)
 	return n;
 }
 
-int
-handoff_running(int okfd)
+char
+handoff_word(int okfd)
 {
-	char	c;
-	int	running;
+	char	c, word;
 
 	if (okfd == -1)
 		return 0;
-	running = read_one(okfd, &c) == 1 && c == 'A' &&
-	    read_one(okfd, &c) == 0;
+	/* One word and end of file, or it means nothing: "A" "X" too. */
+	if (read_one(okfd, &word) != 1 || (word != HANDOFF_RUNS &&
+	    word != HANDOFF_NO_SECRET) || read_one(okfd, &c) != 0)
+		word = 0;
 	close(okfd);
-	return running;
+	return word;
 }
 
 int

@@ -10,22 +10,30 @@
  * Starts argv (the auth program and the rest of the chain) with the client
  * on fd 0/1 (blocking again), the credentials (len octets:
  * user\0secret\0timestamp\0) written to a pipe at fd 3, AUTHMECH=mech,
- * and at fd 4 (POP3D_AUTH_OK_FD=4) a pipe on which pop3d-auth says "A"
- * as it runs the next stage; no other descriptor.  Its pid and *okfd,
+ * and at fd 4 (POP3D_AUTH_OK_FD=4) a pipe on which pop3d-auth says one
+ * word (handoff_word); no other descriptor.  Its pid and *okfd,
  * the read end, or -1 when it could not be started.  The caller may wipe
  * the credentials as soon as this returns.
  */
 pid_t	handoff_start(char **, const char *, const char *, size_t, int *);
 
+/* What pop3d-auth says on fd 4 (pop3d-auth.8). */
+#define HANDOFF_RUNS		'A'	/* the login is good, the chain runs */
+#define HANDOFF_NO_SECRET	'N'	/* an APOP or CRAM-MD5 login for
+					   which the user has no shared
+					   secret, or is unknown */
+
 /*
- * Reads okfd (and closes it): 1 when the auth program said the login is
- * good ("A") and then ran the next stage (end of file: its descriptor is
- * close-on-exec), so that the chain answers the client from now on.  0
- * otherwise: "X" after "A" (the exec failed), or end of file alone (it
- * refused, or it is a plain checkpassword program and the end of file
- * comes only when the whole session ends).
+ * Reads okfd (and closes it) to its end.  HANDOFF_RUNS when the auth
+ * program said the login is good ("A") and then ran the next stage (end
+ * of file: its descriptor is close-on-exec), so that the chain answers
+ * the client from now on.  HANDOFF_NO_SECRET when it said "N" and exited:
+ * what the failure was.  0 otherwise: "X" after "A" (the exec failed),
+ * any other word, or end of file alone (it refused, or it is a plain
+ * checkpassword program and the end of file comes only when the whole
+ * session ends).
  */
-int	handoff_running(int);
+char	handoff_word(int);
 
 /* Waits for it: its wait status, or -1. */
 int	handoff_wait(pid_t);

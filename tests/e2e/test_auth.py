@@ -243,8 +243,11 @@ def users_passwd_from_stdin_and_methods():
         check(line.split(":")[1].startswith("$y$"),
               "passwd hashes with yescrypt by default")
         check("hunter2" not in line, "the password is not stored")
-        for method, prefix in (("sha512", "$6$"), ("bcrypt", "$2b$"),
-                               ("yescrypt", "$y$")):
+        # The costs near yescrypt's default work (pop3d_limits.h), not
+        # libxcrypt's 5000 rounds and cost 5 (1.5 ms a guess).
+        for method, prefix in (("sha512", "$6$rounds=80000$"),
+                               ("bcrypt", "$2b$09$"),
+                               ("yescrypt", "$y$j9T$")):
             r = box.users("passwd", "-m", method, "alice",
                           input=b"pw-" + method.encode() + b"\n")
             check_eq(r.returncode, 0, "passwd -m %s" % method)
@@ -433,7 +436,7 @@ def auth_gives_no_supplementary_groups_by_name():
                  " not group %d of the system account %s" % (sysgid, name))
 
 
-def auth_fd4(box, data, argv):
+def auth_fd4(box, data, argv, mech="USER"):
     """Runs pop3d-auth as the front does, with POP3D_AUTH_OK_FD=4: (exit
     status, what it wrote on fd 4 before end of file)."""
     r3, w3 = os.pipe()
@@ -441,7 +444,7 @@ def auth_fd4(box, data, argv):
     os.close(w3)
     r4, w4 = os.pipe()
     e = {"PATH": "/usr/bin:/bin", "POP3D_USERS_CDB": box.db,
-         "AUTHMECH": "USER", "POP3D_AUTH_OK_FD": "4"}
+         "AUTHMECH": mech, "POP3D_AUTH_OK_FD": "4"}
     # The shell puts the pipes at 3 and 4 and leaves no other copy.
     sh = 'exec "$0" "$@" 3<&%d 4>&%d' % (r3, w4)
     sh += "".join(" %d>&-" % fd for fd in (r3, w4) if fd not in (3, 4))
@@ -481,6 +484,144 @@ def auth_tells_the_front_on_fd4_when_the_stage_runs():
                              ' && ! test -e /proc/self/fd/4'])
         check_eq((rc, said), (0, b"A"), "no fd 4 nor POP3D_AUTH_OK_FD in"
                  " the stage")
+
+
+@test
+def auth_says_n_when_a_digest_login_has_no_secret():
+    # APOP and CRAM-MD5 for a user without a shared secret, or for an
+    # unknown user: "N" before exit 1, so that the front does not count
+    # what could never have matched.  A wrong digest for a user with a
+    # secret, and a wrong password, are guesses: no word.
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("tim", password="pw", apop="tanstaaf")
+        box.add("bob", password="pw")
+        box.compile()
+        chal = "<1896.697170952@postoffice.reston.mci.net>"
+        for mech, d in (("CRAM-MD5", cram("x", chal)),
+                        ("APOP", hashlib.md5((chal + "x").encode())
+                         .hexdigest())):
+            for user, want, what in (
+                    ("bob", (1, b"N"), "a user without a shared secret"),
+                    ("mallory", (1, b"N"), "an unknown user"),
+                    ("tim", (1, b""), "a wrong digest for a user with a"
+                     " secret")):
+                got = auth_fd4(box, creds(user, d, chal), ["/bin/true"],
+                               mech=mech)
+                check_eq(got, want, "%s, %s" % (mech, what))
+        check_eq(auth_fd4(box, creds("tim", cram("tanstaaf", chal), chal),
+                          ["/bin/true"], mech="CRAM-MD5"), (0, b"A"),
+                 "the right CRAM-MD5 digest: A")
+        for user in ("bob", "mallory"):
+            check_eq(auth_fd4(box, creds(user, "pw-x"), ["/bin/true"]),
+                     (1, b""), "a wrong password for %s: no word" % user)
+
+
+# Records the setting of every crypt_rn(3) call to $CRYPT_LOG: which hash a
+# check was made against, seen from outside pop3d-auth.
+CRYPT_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+char *
+crypt_rn(const char *pw, const char *setting, void *data, int size)
+{
+	static char *(*real)(const char *, const char *, void *, int);
+	const char *log = getenv("CRYPT_LOG");
+	FILE *f;
+
+	if (real == NULL)
+		real = (char *(*)(const char *, const char *, void *, int))
+		    dlsym(RTLD_NEXT, "crypt_rn");
+	if (log != NULL && (f = fopen(log, "a")) != NULL) {
+		fprintf(f, "%s\n", setting);
+		fclose(f);
+	}
+	return real(pw, setting, data, size);
+}
+"""
+
+
+def crypt_shim(tmp):
+    src = os.path.join(tmp.path, "shim.c")
+    lib = os.path.join(tmp.path, "shim.so")
+    with open(src, "w") as f:
+        f.write(CRYPT_SHIM)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", lib, src, "-ldl"],
+                   check=True, capture_output=True)
+    return lib
+
+
+def checked_against(box, shim, user, password="wrong"):
+    """The settings pop3d-auth handed crypt_rn for one login, and its
+    stderr."""
+    log = os.path.join(box.dir, "crypt.log")
+    if os.path.exists(log):
+        os.unlink(log)
+    # A sanitizer build must let the shim come first.
+    rc, err, _ = auth(box, creds(user, password), env={
+        "LD_PRELOAD": shim, "CRYPT_LOG": log,
+        "ASAN_OPTIONS": "verify_asan_link_order=0"})
+    check_eq(rc, 1, "%s: refused" % user)
+    with open(log) as f:
+        return f.read().split(), err
+
+
+def setting(h):
+    """The method and cost of a hash, as pop3d-users writes them."""
+    if h.startswith("$2"):
+        return h[:7]
+    if h.startswith("$6$") and not h.startswith("$6$rounds="):
+        return "$6$"
+    return h[:h.index("$", 3) + 1]
+
+
+@test
+def auth_unknown_users_check_the_dummy_of_the_database_kind():
+    # An unknown user and a locked account are checked against the
+    # database's dummy: a stored hash (the same every time) of the method
+    # and cost most accounts have, whichever that is.
+    with TempDir() as tmp:
+        shim = crypt_shim(tmp)
+        for method, other in (("yescrypt", "sha512"), ("sha512", "bcrypt"),
+                              ("bcrypt", "yescrypt")):
+            sub = os.path.join(tmp.path, method)
+            os.mkdir(sub)
+            box = Box(type("Sub", (), {"path": sub})())
+            for name, m in (("a1", method), ("a2", method), ("b1", other)):
+                box.add(name)
+                r = box.users("passwd", "-s", "-m", m, name,
+                              input=b"pw-" + name.encode() + b"\n")
+                check_eq(r.returncode, 0, "passwd -m %s %s" % (m, name))
+            box.add("locked")
+            box.compile()
+            hashes = dict((l.split(":")[0], l.split(":")[1])
+                          for l in open(box.file).read().split())
+            want = setting(hashes["a1"])
+            seen, _ = checked_against(box, shim, "a1")
+            check_eq(seen, [hashes["a1"]], "%s: a wrong password is checked"
+                     " against the account's hash" % method)
+            seen, err = checked_against(box, shim, "mallory")
+            check(len(seen) == 1 and setting(seen[0]) == want and
+                  seen[0] not in hashes.values(),
+                  "%s: an unknown user is checked against a hash of %s, "
+                  "no account's: %r" % (method, want, seen))
+            check("auth_warn" not in err, "%s: no warning" % method)
+            again, _ = checked_against(box, shim, "mallory2")
+            check_eq(again, seen, "%s: the same dummy every time (stored,"
+                     " not made per login)" % method)
+            locked, _ = checked_against(box, shim, "locked")
+            check_eq(locked, seen, "%s: a locked account costs the same"
+                     " check" % method)
+        # A database from before the dummy: a fresh yescrypt setting, said.
+        line = open(box.file).read().split()[0].encode()
+        cdb_write(box.db, [MARK, (line.split(b":")[0], line)])
+        seen, err = checked_against(box, shim, "mallory")
+        check(len(seen) == 1 and seen[0].startswith("$y$j9T$"),
+              "an older database: yescrypt's default, as before: %r" % seen)
+        check("auth_warn" in err and "no dummy hash" in err and
+              "auth_fail" in err, "and pop3d-auth says so: %r" % err)
 
 
 @test

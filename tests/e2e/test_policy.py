@@ -4,6 +4,9 @@ penalty box and the per-address connection limit, through the whole chain
 127.x.y.z source addresses, on ::1, and as IPv4-mapped peers of an IPv6
 socket."""
 
+import base64
+import hashlib
+import hmac
 import os
 import poplib
 import re
@@ -466,6 +469,33 @@ def an_exec_that_fails_after_the_login_is_a_temporary_failure():
 
 
 @test
+def a_failure_is_answered_the_delay_after_the_credentials():
+    # POP3D_AUTH_DELAY runs from the credentials, not from the check's
+    # end: a slow check (an unknown user's, a costly hash's) does not show
+    # in the time to the answer, whichever it was.
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        slow = stage_script(tmp, "slow-auth", "exec 3<&-; sleep 1.5;"
+                            " exit 1\n")
+        argv = [POP3D, "mail.example.org", slow, "/bin/true"]
+        with Spawner(argv, env=site.env(POP3D_AUTH_DELAY="2"), cwd=tmp.path,
+                     as_root=True) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"USER alice")
+            t = time.monotonic()
+            check_eq(r.cmd(b"PASS x"), b"-ERR [AUTH] authentication failed",
+                     "a failure")
+            t = time.monotonic() - t
+            # 2 s, not 1.5 + 2 (a generous bound: the machine is noisy).
+            check(1.9 <= t < 3.0, "answered 2 s after the credentials, the"
+                  " 1.5 s check included: %.2fs" % t)
+            r.close()
+            srv.wait_all()
+
+
+@test
 def once_the_stage_runs_the_front_says_nothing_more():
     # After pop3d-auth's word that the stage runs, how the stage ends is
     # for the log alone: no -ERR of the front's after the stage's own
@@ -629,6 +659,98 @@ def nat_office_counts_failures_per_user():
                      "the fourth user's failure reaches the address ceiling")
             check_eq(greeting(srv, "127.0.0.51"), HAMMERED,
                      "failures across many users still block the address")
+
+
+def digest_login(srv, source, mech, user, secret, tries=1):
+    """tries APOP or CRAM-MD5 logins for user with the shared secret given,
+    in one session from source: the replies (stops at one that is not
+    "-ERR [AUTH] authentication failed")."""
+    r = Raw(srv.connect(source=source))
+    greet = r.line()
+    replies = []
+    if not greet.startswith(b"+OK"):
+        r.close()
+        return [greet]
+    for _ in range(tries):
+        if mech == "APOP":
+            stamp = re.search(rb"<[^>]*>", greet).group(0)
+            d = hashlib.md5(stamp + secret).hexdigest().encode()
+            reply = r.cmd(b"APOP " + user + b" " + d)
+        else:
+            chal = base64.b64decode(r.cmd(b"AUTH CRAM-MD5")[2:])
+            d = hmac.new(secret, chal, hashlib.md5).hexdigest().encode()
+            reply = r.cmd(base64.b64encode(user + b" " + d))
+        replies.append(reply)
+        if reply != b"-ERR [AUTH] authentication failed":
+            break
+    if replies[-1].startswith(b"+OK"):
+        r.cmd(b"QUIT")
+    r.close()
+    return replies
+
+
+@test
+def digest_logins_without_a_secret_lock_no_one_out():
+    # fetchmail tries CRAM-MD5 first: for a user without a shared secret
+    # (or an unknown one) no digest can ever match, so the attempt is no
+    # guess.  It is answered as any failure, after the same delay, but
+    # counted neither against the address nor towards the session's end.
+    FAILED = b"-ERR [AUTH] authentication failed"
+    with TempDir() as tmp:
+        site = Site(tmp)
+        u = [USERS, "-f", os.path.join(site.etc, "users"), "-d",
+             os.path.join(site.etc, "users.cdb")]
+        subprocess.run(u + ["add", "carol", str(RUN_UID), str(RUN_GID),
+                            tmp.path], check=True, capture_output=True)
+        subprocess.run(u + ["apop", "-s", "carol"], input=b"carol-secret\n",
+                       check=True, capture_output=True)
+        subprocess.run(u + ["compile"], check=True, capture_output=True)
+        site.compile("127.0.0.0/8:allow\n")
+        with site.serve(POP3D_CRAM_MD5="1", POP3D_APOP="1",
+                        POP3D_AUTH_FAILURES="3",
+                        POP3D_AUTH_DELAY="1") as srv:
+            for user in (b"bob", b"nosuchuser"):
+                replies = []
+                for _ in range(10):
+                    replies += digest_login(srv, "127.0.0.70", "CRAM-MD5",
+                                            user, b"guess")
+                check_eq(replies, [FAILED] * 10, "10 CRAM-MD5 polls for %s"
+                         " (no shared secret): each answered [AUTH]" %
+                         user.decode())
+                t = time.monotonic()
+                replies = digest_login(srv, "127.0.0.70", "APOP", user,
+                                       b"guess", tries=5)
+                check_eq(replies, [FAILED] * 5, "5 APOP tries for %s in one"
+                         " session: the session goes on" % user.decode())
+                check(time.monotonic() - t >= 5, "each after"
+                      " POP3D_AUTH_DELAY, as any failure")
+            code, out = query(site, "127.0.0.70")
+            check("penalty none" in out, "nothing counted against the"
+                  " address: %r" % out)
+            check(login(srv, "127.0.0.70", b"alice", b"alice-pw")
+                  .startswith(b"+OK"), "a real user then logs in")
+            check(digest_login(srv, "127.0.0.70", "CRAM-MD5", b"carol",
+                               b"carol-secret")[0].startswith(b"+OK"),
+                  "and carol with her secret")
+            # Wrong digests for a user who has a secret are guesses.
+            replies = []
+            for _ in range(5):
+                replies += digest_login(srv, "127.0.0.71", "CRAM-MD5",
+                                        b"carol", b"guess")
+            check_eq(replies[:4], [FAILED] * 4, "carol: four wrong digests")
+            check_eq(replies[4], b"-ERR [LOGIN-DELAY] too many failed logins"
+                     b" from your address; closing",
+                     "the fifth blocks the address")
+            check_eq(digest_login(srv, "127.0.0.72", "CRAM-MD5", b"carol",
+                                  b"guess", tries=3)[-1],
+                     FAILED + b"; closing", "and three in a session end it")
+            srv.wait_all()
+        log = srv.log()
+        check_eq(len(re.findall(r"auth remote=127\.0\.0\.70 user=\S+ "
+                                r"mech=\S+ result=no-secret", log)), 30,
+                 "each logged as result=no-secret")
+        check(not re.search(r"blocked remote=127\.0\.0\.70", log),
+              "127.0.0.70 was never blocked")
 
 
 @test

@@ -1,11 +1,21 @@
-/* The user record: parsing, checking and formatting (auth/user.c). */
+/*
+ * The user record: parsing, checking and formatting (auth/user.c); the
+ * dummy hash that the compile (auth/usersfile.c) puts in users.cdb.
+ */
+#include <cdb.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "passwd.h"
 #include "pop3d_limits.h"
 #include "user.h"
+#include "userdb.h"
+#include "usersfile.h"
 
 #define YESCRYPT \
 	"$y$j9T$abcdefghijklmnop$0123456789abcdefghijklmnopqrstuvwxyzABCDEF"
@@ -205,6 +215,178 @@ test_misc(void)
 	CHECK(!user_hash_locked(YESCRYPT));
 }
 
+static void
+test_hash_setting(void)
+{
+	CHECK(user_hash_setting(YESCRYPT) == 7);
+	CHECK(user_hash_setting("$6$rounds=80000$salt$hash") == 16);
+	CHECK(user_hash_setting("$6$salt$hash") == 3);
+	CHECK(user_hash_setting("$2b$09$abcdefghijklmnopqrstuvhash") == 7);
+	CHECK(user_hash_setting("$2y$05$x") == 7);
+	CHECK(user_hash_setting("$2a$10$x") == 7);
+	CHECK(user_hash_setting("$2b$9$x") == 0);
+	CHECK(user_hash_setting("$y$$salt") == 0);
+	CHECK(user_hash_setting("$y$j9T") == 0);
+	CHECK(user_hash_setting("!") == 0);
+	CHECK(user_hash_setting("!" YESCRYPT) == 0);
+	CHECK(user_hash_setting("*") == 0);
+	CHECK(user_hash_setting("$1$md5$x") == 0);
+}
+
+static char	dir[] = "/tmp/t_users.XXXXXX";
+
+/*
+ * Compiles the records (one hash each, n of them, for users u0, u1, ...)
+ * as usersfile_compile does, opens the result and copies its dummy into
+ * out.  Returns 0, or -1.
+ */
+static int
+compiled_dummy(const char *const *hashes, char *out, size_t n)
+{
+	char		 src[64], db[64];
+	struct userdb	 udb;
+	FILE		*f;
+	int		 fd, r, i;
+
+	snprintf(src, sizeof(src), "%s/users", dir);
+	snprintf(db, sizeof(db), "%s/users.cdb", dir);
+	if ((f = fopen(src, "w")) == NULL)
+		return -1;
+	fprintf(f, "# a comment\n");
+	for (i = 0; hashes[i] != NULL; i++)
+		fprintf(f, "u%d:%s:1000:1000:/home/u%d\n", i, hashes[i], i);
+	if (fclose(f) != 0)
+		return -1;
+	if ((fd = open(db, O_RDWR | O_CREAT | O_TRUNC, 0600)) == -1)
+		return -1;
+	r = usersfile_compile(src, fd);
+	close(fd);
+	if (r == -1 || userdb_open(&udb, db) == -1)
+		return -1;
+	r = snprintf(out, n, "%s", udb.dummy) >= (int)n ? -1 : 0;
+	userdb_close(&udb);
+	return r;
+}
+
+/* 1 when the compile's dummy has the setting want, and is a real hash. */
+static int
+dummy_is(const char *const *hashes, const char *want)
+{
+	char	d[USERS_HASH_MAX + 1];
+	size_t	len = strlen(want);
+
+	if (compiled_dummy(hashes, d, sizeof(d)) == -1)
+		return 0;
+	printf("# dummy %s\n", d);
+	return user_hash_setting(d) == len && strncmp(d, want, len) == 0 &&
+	    strlen(d) > len + 16 && passwd_check("x", d, NULL) == 0;
+}
+
+#define Y	"$y$j9T$abcdefghijklmnopqrstuv$0123456789abcdefghijklmnopqrstuvwxyzABCDE"
+#define Y8	"$y$j8T$abcdefghijklmnopqrstuv$0123456789abcdefghijklmnopqrstuvwxyzABCDE"
+#define S6	"$6$rounds=6000$abcdefghijklmnop$hash"
+#define S80	"$6$rounds=80000$abcdefghijklmnop$hash"
+#define S	"$6$abcdefghijklmnop$hash"
+#define B9	"$2b$09$abcdefghijklmnopqrstuuhashhashhashhashhashhashhash"
+#define B5Y	"$2y$05$abcdefghijklmnopqrstuuhashhashhashhashhashhashhash"
+
+static void
+test_dummy(void)
+{
+	static const char *const yes[] = { Y, S6, Y, "!", NULL };
+	static const char *const sha[] = { S6, Y, S6, "!", "*", Y8, S6,
+	    NULL };
+	static const char *const sha80[] = { S80, S80, Y, NULL };
+	static const char *const sha5000[] = { S, NULL };
+	static const char *const bcrypt[] = { B9, B9, S6, "!", "!", "!",
+	    NULL };
+	static const char *const bcrypt2y[] = { B5Y, NULL };
+	static const char *const tie[] = { S6, B9, Y, NULL };
+	static const char *const tie2[] = { Y, B9, S6, NULL };
+	static const char *const yescost[] = { Y8, Y8, Y, NULL };
+	static const char *const locked[] = { "!", "*", "!", NULL };
+	static const char *const none[] = { NULL };
+	char	d1[USERS_HASH_MAX + 1], d2[USERS_HASH_MAX + 1];
+
+	if (mkdtemp(dir) == NULL) {
+		CHECK(!"mkdtemp");
+		return;
+	}
+	/* The setting most records have, cost included; locked ones aside. */
+	CHECK(dummy_is(yes, "$y$j9T$"));
+	CHECK(dummy_is(sha, "$6$rounds=6000$"));
+	CHECK(dummy_is(sha80, "$6$rounds=80000$"));
+	CHECK(dummy_is(sha5000, "$6$"));
+	CHECK(dummy_is(bcrypt, "$2b$09$"));
+	CHECK(dummy_is(bcrypt2y, "$2y$05$"));
+	CHECK(dummy_is(yescost, "$y$j8T$"));
+	/* A tie: the first in strcmp order, whatever the file's order. */
+	CHECK(dummy_is(tie, "$2b$09$"));
+	CHECK(dummy_is(tie2, "$2b$09$"));
+	/* No password at all: the default method at its default cost. */
+	CHECK(dummy_is(locked, "$y$j9T$"));
+	CHECK(dummy_is(none, "$y$j9T$"));
+	/* A fresh salt every compile. */
+	CHECK(compiled_dummy(sha, d1, sizeof(d1)) == 0 &&
+	    compiled_dummy(sha, d2, sizeof(d2)) == 0 && strcmp(d1, d2) != 0);
+}
+
+/* A database with a marker and the given dummy (NULL: none). */
+static int
+open_with_dummy(const char *dummy)
+{
+	struct cdb_make	 cm;
+	struct userdb	 udb;
+	char		 db[64];
+	int		 fd, r;
+
+	snprintf(db, sizeof(db), "%s/hand.cdb", dir);
+	if ((fd = open(db, O_RDWR | O_CREAT | O_TRUNC, 0600)) == -1)
+		return -2;
+	cdb_make_start(&cm, fd);
+	cdb_make_add(&cm, USERDB_MARK_KEY, USERDB_MARK_KEYLEN,
+	    USERDB_MARK_VALUE, USERDB_MARK_VALUELEN);
+	if (dummy != NULL)
+		cdb_make_add(&cm, USERDB_DUMMY_KEY, USERDB_DUMMY_KEYLEN,
+		    dummy, strlen(dummy));
+	cdb_make_finish(&cm);
+	close(fd);
+	if ((r = userdb_open(&udb, db)) == 0) {
+		r = udb.dummy[0] == '\0' ? 1 : 0;
+		userdb_close(&udb);
+	}
+	return r;
+}
+
+static void
+test_dummy_read(void)
+{
+	/* An older database: no dummy, still ours. */
+	CHECK(open_with_dummy(NULL) == 1);
+	CHECK(open_with_dummy(S6) == 0);
+	/* A dummy that could never cost a check is a damaged database. */
+	CHECK(open_with_dummy("!") == -1 && errno == EINVAL);
+	CHECK(open_with_dummy("") == -1 && errno == EINVAL);
+	CHECK(open_with_dummy("$1$md5$x") == -1 && errno == EINVAL);
+	CHECK(open_with_dummy("$y$") == -1 && errno == EINVAL);
+}
+
+static void
+cleanup(void)
+{
+	char	path[64];
+
+	if (dir[sizeof(dir) - 2] == 'X')
+		return;
+	snprintf(path, sizeof(path), "%s/users", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/users.cdb", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/hand.cdb", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -213,5 +395,9 @@ main(void)
 	test_limits();
 	test_format();
 	test_misc();
+	test_hash_setting();
+	test_dummy();
+	test_dummy_read();
+	cleanup();
 	return check_done();
 }

@@ -219,6 +219,12 @@ settings_read(struct front *f)
 		pa->greeting = DEFAULT_GREETING;
 	}
 	bad |= env_flag_strict("POP3D_APOP", 0, &pa->apop) == -1;
+	/* Clients take the first '<' (curl, poplib) as the timestamp's. */
+	if (pa->apop && strpbrk(pa->greeting, "<>") != NULL) {
+		log_warn("POP3D_GREETING has '<' or '>', which would hide the"
+		    " APOP timestamp: the default greeting is used");
+		pa->greeting = DEFAULT_GREETING;
+	}
 	bad |= env_flag_strict("POP3D_CRAM_MD5", 0, &pa->cram) == -1;
 	bad |= env_flag_strict("POP3D_CLEARTEXT", 0, &f->cleartext) == -1;
 	bad |= tls_settings(f) == -1;

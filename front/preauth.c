@@ -539,6 +539,30 @@ static const struct pop3_verb auth_verbs[] = {
 	{ NULL, 0, 0, NULL, NULL }
 };
 
+_Static_assert(POP3_REPLY_MAX - 3 - 5 > sizeof(((struct preauth_settings *)0)
+    ->timestamp), "the APOP timestamp leaves room for some greeting");
+
+/*
+ * "+OK greeting", and with APOP "+OK greeting <timestamp>": the timestamp
+ * last, where RFC 1939's example has it and where curl alone looks for
+ * it.  The greeting is cut to leave the timestamp room within the line
+ * out_line writes (POP3_REPLY_MAX less CRLF and its NUL); the front keeps
+ * '<' and '>' out of the greeting, so the timestamp is the only <...>.
+ */
+static void
+greet(struct out *out, const struct preauth_settings *set)
+{
+	size_t	room, ts = strlen(set->timestamp);
+
+	if (!set->apop) {
+		out_line(out, "+OK %s", set->greeting);
+		return;
+	}
+	room = POP3_REPLY_MAX - 3 - strlen("+OK  ") - ts;
+	out_line(out, "+OK %.*s %s", (int)room, set->greeting,
+	    set->timestamp);
+}
+
 void
 preauth_run(const struct preauth_settings *set, int ipc)
 {
@@ -558,10 +582,8 @@ preauth_run(const struct preauth_settings *set, int ipc)
 	in_deadline(&in, set->login_ms);
 	out_deadline(&out, set->login_ms);
 	/* After STLS there is no greeting: the client speaks first. */
-	if (set->greet && set->apop)
-		out_line(&out, "+OK %s %s", set->timestamp, set->greeting);
-	else if (set->greet)
-		out_line(&out, "+OK %s", set->greeting);
+	if (set->greet)
+		greet(&out, set);
 	end = pop3_run(&in, &out, auth_verbs, &pa);
 	out_flush(&out);
 	if (end == POP3_END_HOSTILE || pa.hostile) {

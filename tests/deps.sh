@@ -5,7 +5,7 @@
 # the deployment kit in tests/e2e/test_deploy.py; none is started.
 PKGS="gcc make pkg-config libcdb-dev libmd-dev libcrypt-dev libtls-dev
 mandoc ucspi-tcp strace curl clang libclang-rt-dev nettle-dev openssl mpop
-systemd xinetd daemontools"
+systemd xinetd daemontools fetchmail"
 
 missing=
 for p in $PKGS; do

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <tls.h>
 
@@ -11,7 +12,22 @@
 #include "pop3d_limits.h"
 
 #define DEFAULT_PROTOCOLS	"tlsv1.2,tlsv1.3"
-#define DEFAULT_CIPHERS		"secure"
+/*
+ * TLS 1.2: ephemeral key exchange (ECDHE, DHE) with an AEAD cipher (AES-GCM,
+ * ChaCha20-Poly1305), nothing else; RSA or ECDSA certificates.  libtls's
+ * own "secure" is, with LibreTLS on OpenSSL, "HIGH:!aNULL": CBC with SHA-1,
+ * CAMELLIA, CCM8 and static RSA too.  Named one by one, so that no OpenSSL
+ * alias can grow the list.  TLS 1.3 suites are OpenSSL's, all AEAD.
+ */
+#define DEFAULT_CIPHERS		"ECDHE-ECDSA-AES128-GCM-SHA256:" \
+				"ECDHE-RSA-AES128-GCM-SHA256:" \
+				"ECDHE-ECDSA-AES256-GCM-SHA384:" \
+				"ECDHE-RSA-AES256-GCM-SHA384:" \
+				"ECDHE-ECDSA-CHACHA20-POLY1305:" \
+				"ECDHE-RSA-CHACHA20-POLY1305:" \
+				"DHE-RSA-AES128-GCM-SHA256:" \
+				"DHE-RSA-AES256-GCM-SHA384:" \
+				"DHE-RSA-CHACHA20-POLY1305"
 #define DEFAULT_CURVES		"default"
 #define DEFAULT_DHEPARAMS	"none"
 #define DEFAULT_USER		"pop3d"
@@ -139,6 +155,10 @@ tlsconf_read(struct tlsconf *c, char *err, size_t n)
 	    conf_text("POP3D_CHROOT", 256, 0, DEFAULT_DIR, &c->dir, err,
 	    n) == -1)
 		return -1;
+	/* The names the page promises AEAD with ephemeral keys for. */
+	if (strcasecmp(c->ciphers, "secure") == 0 ||
+	    strcasecmp(c->ciphers, "default") == 0)
+		c->ciphers = DEFAULT_CIPHERS;
 	if (tls_config_parse_protocols(&c->protocols, protocols) == -1 ||
 	    c->protocols == 0)
 		return conf_error(err, n, "bad setting: POP3D_TLS_PROTOCOLS"

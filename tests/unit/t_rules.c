@@ -1006,6 +1006,66 @@ test_setting_table(void)
 	CHECK(*value_err("POP3D_TLS_KEYPAIRS", "a:b\001") != '\0');
 }
 
+/* The programs' readers take bounds and defaults from the same table. */
+static void
+test_setting_readers(void)
+{
+	char		 err[256];
+	const char	*t;
+	uint64_t	 v;
+	int		 f;
+
+	unsetenv("POP3D_AUTH_DELAY");
+	CHECK(setting_num("POP3D_AUTH_DELAY", &v) == 0 && v == 2);
+	setenv("POP3D_AUTH_DELAY", "", 1);
+	CHECK(setting_num("POP3D_AUTH_DELAY", &v) == 0 && v == 2);
+	setenv("POP3D_AUTH_DELAY", "60", 1);
+	CHECK(setting_num("POP3D_AUTH_DELAY", &v) == 0 && v == 60);
+	setenv("POP3D_AUTH_DELAY", "61", 1);
+	CHECK(setting_num("POP3D_AUTH_DELAY", &v) == -1);
+	setenv("POP3D_AUTH_DELAY", "abc", 1);
+	CHECK(setting_num("POP3D_AUTH_DELAY", &v) == -1);
+	unsetenv("POP3D_AUTH_DELAY");
+	unsetenv("POP3D_LOGIN_DELAY");
+	CHECK(setting_num("POP3D_LOGIN_DELAY", &v) == 0 && v == SETTING_UNSET);
+	setenv("POP3D_LOGIN_DELAY", "0", 1);
+	CHECK(setting_num("POP3D_LOGIN_DELAY", &v) == 0 && v == 0);
+	unsetenv("POP3D_LOGIN_DELAY");
+	setenv("POP3D_APOP", "yes", 1);
+	CHECK(setting_flag("POP3D_APOP", &f) == 0 && f == 1);
+	setenv("POP3D_APOP", "2", 1);
+	CHECK(setting_flag("POP3D_APOP", &f) == -1);
+	unsetenv("POP3D_APOP");
+	CHECK(setting_flag("POP3D_APOP", &f) == 0 && f == 0);
+	setenv("POP3D_PENALTY_SCOPE", "user", 1);
+	CHECK(setting_text("POP3D_PENALTY_SCOPE", &t) == 0 &&
+	    strcmp(t, "user") == 0);
+	setenv("POP3D_PENALTY_SCOPE", "users", 1);
+	CHECK(setting_text("POP3D_PENALTY_SCOPE", &t) == -1);
+	unsetenv("POP3D_PENALTY_SCOPE");
+	CHECK(setting_text("POP3D_PENALTY_SCOPE", &t) == 0 && t == NULL);
+	/* A reader of the wrong kind, or of no setting, is a bug: refused. */
+	CHECK(setting_num("POP3D_APOP", &v) == -1);
+	CHECK(setting_text("POP3D_AUTH_DELAY", &t) == -1);
+	CHECK(setting_num("NOT_A_SETTING", &v) == -1);
+
+	/* The environment as a whole, and a combination the front refuses. */
+	CHECK(settings_env_check(err, sizeof(err)) == 0);
+	setenv("POP3D_TLS_REQUIRED", "1", 1);
+	CHECK(settings_env_check(err, sizeof(err)) == -1 &&
+	    has(err, "POP3D_TLS_REQUIRED=1 without POP3D_TLS_CERT"));
+	setenv("POP3D_TLS_CERT", "/c", 1);
+	setenv("POP3D_TLS_KEY", "/k", 1);
+	CHECK(settings_env_check(err, sizeof(err)) == 0);
+	setenv("POP3D_IDLE_TIMEOUT", "0", 1);
+	CHECK(settings_env_check(err, sizeof(err)) == -1 &&
+	    has(err, "POP3D_IDLE_TIMEOUT must be a number from 1 to 86400"));
+	unsetenv("POP3D_IDLE_TIMEOUT");
+	unsetenv("POP3D_TLS_REQUIRED");
+	unsetenv("POP3D_TLS_CERT");
+	unsetenv("POP3D_TLS_KEY");
+}
+
 /* What a rule may set (issue 14: a PATH rule ran another pop3d-auth). */
 static void
 test_setting_rules(void)
@@ -1376,6 +1436,7 @@ main(void)
 	test_walk();
 	test_compile_errors();
 	test_setting_table();
+	test_setting_readers();
 	test_setting_rules();
 	test_atomic();
 	test_corrupt();

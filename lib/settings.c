@@ -293,3 +293,27 @@ setting_text(const char *name, const char **out)
 
 	return reader(name, SETTING_TEXT, &s, out);
 }
+
+uint64_t
+setting_num_or_default(const char *name)
+{
+	const struct setting	*s;
+	uint64_t		 v;
+
+	if (setting_num(name, &v) == 0)
+		return v;
+	v = (s = setting_find(name)) != NULL ? s->def : 0;
+	log_warn("setting ignored: using %s=%llu", name, (unsigned long long)v);
+	return v;
+}
+
+const char *
+setting_text_or_null(const char *name)
+{
+	const char	*v;
+
+	if (setting_text(name, &v) == 0)
+		return v;
+	log_warn("setting ignored: %s", name);
+	return NULL;
+}

@@ -73,4 +73,12 @@ int	setting_num(const char *, uint64_t *);
 int	setting_flag(const char *, int *);
 int	setting_text(const char *, const char **);
 
+/*
+ * The lenient readers, for programs that serve on with the default rather
+ * than refuse (pop3d-maildrop): a bad value is logged, with "setting
+ * ignored", and gives the default (a number) or NULL (a text).
+ */
+uint64_t	 setting_num_or_default(const char *);
+const char	*setting_text_or_null(const char *);
+
 #endif

@@ -212,24 +212,6 @@ cmd_list(struct paths *p, int argc, char **argv)
 }
 
 /*
- * A number setting, bounds and default from the table the front reads
- * it by: a bad one is logged and its default used (a report, not a
- * session, is at stake).
- */
-static uint64_t
-num_setting(const char *name)
-{
-	uint64_t	v;
-
-	if (setting_num(name, &v) == -1) {
-		v = setting_find(name)->def;
-		log_warn("setting ignored: using %s=%llu", name,
-		    (unsigned long long)v);
-	}
-	return v;
-}
-
-/*
  * An address argument, canonical (a mapped IPv6 address is IPv4), and the
  * name of its state: for IPv6 its POP3D_PENALTY_PREFIX6 prefix (pop3d.8).
  */
@@ -241,8 +223,8 @@ address_arg(const char *s, struct addr *a, char *text, char *key)
 		return -1;
 	}
 	addr_format(a, text, ADDR_TEXT_MAX);
-	addr_state_key(a, (int)num_setting("POP3D_PENALTY_PREFIX6"), key,
-	    ADDR_TEXT_MAX);
+	addr_state_key(a, (int)setting_num_or_default("POP3D_PENALTY_PREFIX6"),
+	    key, ADDR_TEXT_MAX);
 	return 0;
 }
 
@@ -351,7 +333,7 @@ penalty_setup(const struct paths *p, struct penalty_conf *pc)
 {
 	memset(pc, 0, sizeof(*pc));
 	pc->dir = p->penalty;
-	pc->window = (unsigned)num_setting("POP3D_PENALTY_WINDOW");
+	pc->window = (unsigned)setting_num_or_default("POP3D_PENALTY_WINDOW");
 	pc->failures = PENALTY_FAILURES_DEFAULT;
 	pc->block = PENALTY_BLOCK_DEFAULT;
 	pc->hostile = PENALTY_HOSTILE_DEFAULT;

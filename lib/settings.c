@@ -1,7 +1,7 @@
 /*
  * The table of every setting (settings.h), its checks and its readers.
- * A setting added to a program goes here first; tests/unit/t_settings.c
- * crosses each bound.
+ * A setting added to a program goes here first; tests/unit/t_rules.c
+ * crosses the bounds of each kind.
  */
 #include <limits.h>
 #include <stdarg.h>

@@ -397,7 +397,7 @@ static void
 test_user_block_kept(void)
 {
 	struct penalty_conf	c;
-	char			name[16];
+	char			name[32];
 	int			i, ok = 1, address = 0;
 
 	conf_new(&c, "kept");

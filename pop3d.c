@@ -33,10 +33,12 @@
 #include "ipc.h"
 #include "log.h"
 #include "num.h"
+#include "peer.h"
 #include "pop3.h"
 #include "pop3d_limits.h"
 #include "preauth.h"
 #include "privdrop.h"
+#include "settings.h"
 #include "starttls.h"
 
 #define DEFAULT_GREETING	"POP3 server ready"
@@ -105,38 +107,14 @@ remote_is_loopback(const char *a)
 }
 
 /*
- * The peer: getpeername(0), else what the spawner said; in canonical form
- * (an IPv4-mapped address as IPv4), so that logs, rules and the penalty
- * box name one client one way; exported.
+ * The peer, found as every program a spawner starts finds it (peer.h):
+ * "unknown" when neither the socket nor the spawner names an address,
+ * which access_admit refuses unless POP3D_UNKNOWN_PEER=allow.
  */
 static void
 remote_find(struct front *f)
 {
-	struct sockaddr_storage	 ss;
-	struct addr		 a;
-	socklen_t		 len = sizeof(ss);
-	const char		*env;
-	int			 one = 1;
-
-	strcpy(f->remote, "unknown");
-	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) == 0 &&
-	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
-		(void)setsockopt(STDIN_FILENO, IPPROTO_TCP, TCP_NODELAY, &one,
-		    sizeof(one));
-		if (ss.ss_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
-			    f->remote, sizeof(f->remote));
-		else
-			inet_ntop(AF_INET6,
-			    &((struct sockaddr_in6 *)&ss)->sin6_addr, f->remote,
-			    sizeof(f->remote));
-	} else if (((env = getenv("TCPREMOTEIP")) != NULL ||
-	    (env = getenv("REMOTE_ADDR")) != NULL) &&
-	    strlen(env) < sizeof(f->remote))
-		strcpy(f->remote, env);
-	if (addr_parse(f->remote, &a) == 0)
-		addr_format(&a, f->remote, sizeof(f->remote));
-	if (setenv("TCPREMOTEIP", f->remote, 1) == -1)
+	if (peer_find(STDIN_FILENO, f->remote, sizeof(f->remote)) == -1)
 		die(111, "setenv: %s", strerror(errno));
 }
 
@@ -206,7 +184,7 @@ settings_read(struct front *f)
 {
 	struct preauth_settings	*pa = &f->pa;
 	uint64_t		 idle, login, delay, failures, ldelay;
-	const char		*user, *dir, *ldelay_s;
+	const char		*user, *dir;
 	int			 bad = 0;
 
 	if (env_text_strict("POP3D_GREETING", GREETING_MAX * 4,
@@ -218,46 +196,28 @@ settings_read(struct front *f)
 			    " the default greeting is used", GREETING_MAX);
 		pa->greeting = DEFAULT_GREETING;
 	}
-	bad |= env_flag_strict("POP3D_APOP", 0, &pa->apop) == -1;
+	bad |= setting_flag("POP3D_APOP", &pa->apop) == -1;
 	/* Clients take the first '<' (curl, poplib) as the timestamp's. */
 	if (pa->apop && strpbrk(pa->greeting, "<>") != NULL) {
 		log_warn("POP3D_GREETING has '<' or '>', which would hide the"
 		    " APOP timestamp: the default greeting is used");
 		pa->greeting = DEFAULT_GREETING;
 	}
-	bad |= env_flag_strict("POP3D_CRAM_MD5", 0, &pa->cram) == -1;
-	bad |= env_flag_strict("POP3D_CLEARTEXT", 0, &f->cleartext) == -1;
+	bad |= setting_flag("POP3D_CRAM_MD5", &pa->cram) == -1;
+	bad |= setting_flag("POP3D_CLEARTEXT", &f->cleartext) == -1;
 	bad |= tls_settings(f) == -1;
-	bad |= env_num_strict("POP3D_IDLE_TIMEOUT", POP3_IDLE_DEFAULT,
-	    POP3_IDLE_MIN, POP3_IDLE_MAX, &idle) == -1;
-	bad |= env_num_strict("POP3D_LOGIN_TIMEOUT", LOGIN_TIMEOUT_DEFAULT, 1,
-	    LOGIN_TIMEOUT_MAX, &login) == -1;
-	bad |= env_num_strict("POP3D_AUTH_DELAY", AUTH_DELAY_DEFAULT, 0,
-	    AUTH_DELAY_MAX, &delay) == -1;
-	bad |= env_num_strict("POP3D_AUTH_FAILURES", AUTH_FAILURES_DEFAULT, 1,
-	    AUTH_FAILURES_MAX, &failures) == -1;
-	bad |= env_text_strict("POP3D_IMPLEMENTATION", IMPLEMENTATION_MAX,
-	    &pa->implementation) == -1;
-	bad |= env_text_strict("POP3D_EXPIRE", 5, &pa->expire) == -1;
-	if (pa->expire != NULL && strcmp(pa->expire, "NEVER") != 0 &&
-	    num_parse(pa->expire, 0, EXPIRE_DAYS_MAX, &ldelay) == -1) {
-		log_warn("bad setting: POP3D_EXPIRE must be NEVER or 0 to %d",
-		    EXPIRE_DAYS_MAX);
-		bad = 1;
-	}
-	bad |= env_text_strict("POP3D_LOGIN_DELAY", 5, &ldelay_s) == -1;
-	pa->login_delay = -1;
-	if (ldelay_s != NULL) {
-		if (num_parse(ldelay_s, 0, LOGIN_DELAY_MAX, &ldelay) == -1) {
-			log_warn("bad setting: POP3D_LOGIN_DELAY must be 0 to"
-			    " %d", LOGIN_DELAY_MAX);
-			bad = 1;
-		} else
-			pa->login_delay = (long)ldelay;
-	}
-	bad |= env_text_strict("POP3D_ALT_AT", ALT_AT_MAX, &pa->alt_at) == -1;
-	bad |= env_text_strict("POP3D_PREAUTH_USER", 32, &user) == -1;
-	bad |= env_text_strict("POP3D_CHROOT", 256, &dir) == -1;
+	bad |= setting_num("POP3D_IDLE_TIMEOUT", &idle) == -1;
+	bad |= setting_num("POP3D_LOGIN_TIMEOUT", &login) == -1;
+	bad |= setting_num("POP3D_AUTH_DELAY", &delay) == -1;
+	bad |= setting_num("POP3D_AUTH_FAILURES", &failures) == -1;
+	bad |= setting_text("POP3D_IMPLEMENTATION", &pa->implementation) ==
+	    -1;
+	bad |= setting_text("POP3D_EXPIRE", &pa->expire) == -1;
+	bad |= setting_num("POP3D_LOGIN_DELAY", &ldelay) == -1;
+	pa->login_delay = ldelay == SETTING_UNSET ? -1 : (long)ldelay;
+	bad |= setting_text("POP3D_ALT_AT", &pa->alt_at) == -1;
+	bad |= setting_text("POP3D_PREAUTH_USER", &user) == -1;
+	bad |= setting_text("POP3D_CHROOT", &dir) == -1;
 	bad |= access_settings(&f->acc) == -1;
 	if (bad)
 		refuse("bad settings");

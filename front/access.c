@@ -25,6 +25,7 @@
 #include "log.h"
 #include "num.h"
 #include "rules.h"
+#include "settings.h"
 
 #define DEFAULT_RULES		"/etc/pop3d/rules.cdb"
 #define DEFAULT_STATE_DIR	"/var/lib/pop3d"
@@ -79,6 +80,26 @@ rules_broken(const char *path, const char *why, int err)
 	exit(111);
 }
 
+/*
+ * A rule whose settings the front would refuse (from a database compiled
+ * before pop3d-rules checked them): refused with the rule's line, so that
+ * the log says which rule to mend, as pop3d-rules query does.
+ */
+static void __attribute__((noreturn))
+rules_bad_setting(const char *path, const struct rule *r, const char *why)
+{
+	struct logline	l;
+
+	logline_start(&l, "rules-error");
+	logline_str(&l, "file", path);
+	logline_num(&l, "line", r->line);
+	logline_str(&l, "rule", r->pattern);
+	logline_str(&l, "error", why);
+	logline_emit(&l);
+	answer("-ERR [SYS/TEMP] server misconfigured");
+	exit(111);
+}
+
 /* The rule's NAME=value settings, into the environment. */
 static void
 rules_apply(const struct rule *r)
@@ -104,6 +125,7 @@ access_rules(struct access *a, const char *remote)
 	struct rulesdb	 db;
 	struct rule	 rule;
 	struct logline	 l;
+	char		 why[256];
 	const char	*path = getenv("POP3D_RULES");
 	int		 optional = path == NULL, r;
 
@@ -138,6 +160,8 @@ access_rules(struct access *a, const char *remote)
 		answer("-ERR [SYS/PERM] access denied");
 		exit(0);
 	}
+	if (rule_settings_check(&rule, why, sizeof(why)) == -1)
+		rules_bad_setting(path, &rule, why);
 	rules_apply(&rule);
 }
 
@@ -156,30 +180,20 @@ access_settings(struct access *a)
 {
 	struct penalty_conf	*pc = &a->pc;
 	const char		*dir = getenv("POP3D_STATE_DIR"), *scope;
+	const char		*unknown, *checked;
 	uint64_t		 fail, win, block, hostile, addrmax, per, p6;
 	int			 bad = 0;
 
-	bad |= env_num_strict("POP3D_PENALTY_FAILURES",
-	    PENALTY_FAILURES_DEFAULT, 0, PENALTY_FAILURES_MAX, &fail) == -1;
-	bad |= env_num_strict("POP3D_PENALTY_WINDOW", PENALTY_WINDOW_DEFAULT,
-	    1, PENALTY_WINDOW_MAX, &win) == -1;
-	bad |= env_num_strict("POP3D_PENALTY_BLOCK", PENALTY_BLOCK_DEFAULT, 1,
-	    PENALTY_BLOCK_MAX, &block) == -1;
-	bad |= env_num_strict("POP3D_PENALTY_HOSTILE", PENALTY_HOSTILE_DEFAULT,
-	    0, PENALTY_BLOCK_MAX, &hostile) == -1;
-	bad |= env_num_strict("POP3D_PENALTY_ADDRESS_FAILURES",
-	    PENALTY_ADDRESS_DEFAULT, 1, PENALTY_ADDRESS_MAX, &addrmax) == -1;
-	bad |= env_num_strict("POP3D_MAX_PER_ADDRESS", 0, 0,
-	    CONN_PER_ADDRESS_MAX, &per) == -1;
-	bad |= env_num_strict("POP3D_PENALTY_PREFIX6", PENALTY_PREFIX6_DEFAULT,
-	    PENALTY_PREFIX6_MIN, 128, &p6) == -1;
-	bad |= env_text_strict("POP3D_PENALTY_SCOPE", 8, &scope) == -1;
-	if (scope != NULL && strcmp(scope, "address") != 0 &&
-	    strcmp(scope, "user") != 0) {
-		log_warn("bad setting: POP3D_PENALTY_SCOPE must be address"
-		    " or user");
-		bad = 1;
-	}
+	bad |= setting_num("POP3D_PENALTY_FAILURES", &fail) == -1;
+	bad |= setting_num("POP3D_PENALTY_WINDOW", &win) == -1;
+	bad |= setting_num("POP3D_PENALTY_BLOCK", &block) == -1;
+	bad |= setting_num("POP3D_PENALTY_HOSTILE", &hostile) == -1;
+	bad |= setting_num("POP3D_PENALTY_ADDRESS_FAILURES", &addrmax) == -1;
+	bad |= setting_num("POP3D_MAX_PER_ADDRESS", &per) == -1;
+	bad |= setting_num("POP3D_PENALTY_PREFIX6", &p6) == -1;
+	bad |= setting_text("POP3D_PENALTY_SCOPE", &scope) == -1;
+	bad |= setting_text("POP3D_UNKNOWN_PEER", &unknown) == -1;
+	bad |= setting_text("POP3D_STATE_DIR", &checked) == -1;
 	if (bad)
 		return -1;
 	pc->failures = (unsigned)fail;
@@ -189,14 +203,13 @@ access_settings(struct access *a)
 	pc->address_failures = (unsigned)addrmax;
 	pc->per_user = scope != NULL && strcmp(scope, "user") == 0;
 	a->per_address = (unsigned)per;
+	a->unknown_ok = unknown != NULL && strcmp(unknown, "allow") == 0;
 	if (a->known)
 		addr_state_key(&a->addr, (int)p6, a->key, sizeof(a->key));
 	if (dir == NULL)
 		dir = DEFAULT_STATE_DIR;
 	pc->dir = NULL;
-	if (strlen(dir) >= sizeof(a->state_dir))
-		dir = "";
-	strcpy(a->state_dir, dir);
+	strcpy(a->state_dir, dir);	/* the table's bound: it fits */
 	if (*dir != '\0') {
 		state_path(a->penalty_dir, dir, "penalty");
 		state_path(a->conn_dir, dir, "conn");
@@ -208,29 +221,86 @@ access_settings(struct access *a)
 	return 0;
 }
 
+/* How to mend a state directory statedir_own refused, for the log. */
+static const char *
+state_fix(int err)
+{
+	switch (err) {
+	case ELOOP:
+		return "make it a real directory, not a symbolic link";
+	case EPERM:
+		return "chown it to the front's uid and chmod 0700 it";
+	case ENOTDIR:
+		return "make it a directory";
+	default:
+		return NULL;
+	}
+}
+
+/* A state directory that cannot be used: logged by its absolute path. */
+static void
+state_unusable(const char *dir, int err)
+{
+	struct logline	l;
+	char		cwd[PATH_MAX], full[2 * PATH_MAX];
+	const char	*fix = state_fix(err);
+
+	if (*dir != '/' && getcwd(cwd, sizeof(cwd)) != NULL &&
+	    snprintf(full, sizeof(full), "%s/%s", cwd, dir) <
+	    (int)sizeof(full))
+		dir = full;
+	logline_start(&l, "state-error");
+	logline_str(&l, "file", dir);
+	logline_str(&l, "error", strerror(err));
+	if (fix != NULL)
+		logline_str(&l, "fix", fix);
+	logline_emit(&l);
+}
+
 /*
  * The state directory and its parts exist (made here on first use, mode
- * 0700), or the penalty box is off for this connection, logged; a login
- * is then refused (access_login).
+ * 0700) and are the front's alone, checked as every penalty box operation
+ * checks its own directory, but strictly (owned by this uid even for
+ * root): whoever could write the state directory could rename the penalty
+ * box away and lift every block.  Else the penalty box is off for this
+ * connection, logged; a login is then refused (access_login).
  */
 static int
 state_ready(struct access *a)
 {
-	const char	*failed = NULL;
+	const char	*dirs[3] = { a->state_dir, a->penalty_dir, a->conn_dir };
+	size_t		 i;
 
 	if (a->pc.dir == NULL || !a->known)
 		return 0;
-	if (mkdir(a->state_dir, 0700) == -1 && errno != EEXIST)
-		failed = a->state_dir;
-	else if (mkdir(a->penalty_dir, 0700) == -1 && errno != EEXIST)
-		failed = a->penalty_dir;
-	else if (mkdir(a->conn_dir, 0700) == -1 && errno != EEXIST)
-		failed = a->conn_dir;
-	if (failed == NULL)
-		return 1;
-	log_file("state-error", failed, errno);
-	a->broken = 1;
-	return 0;
+	for (i = 0; i < 3; i++)
+		if (statedir_own(dirs[i]) == -1) {
+			state_unusable(dirs[i], errno);
+			a->broken = 1;
+			return 0;
+		}
+	return 1;
+}
+
+/*
+ * An unknown peer would go past the penalty box and the connection limit:
+ * refused, unless the operator said the spawner vouches for its peers.
+ */
+static void
+unknown_peer(const struct access *a)
+{
+	struct logline	l;
+
+	logline_start(&l, "unknown-peer");
+	logline_str(&l, "remote", a->remote);
+	logline_str(&l, "action", a->unknown_ok ? "allow" : "refuse");
+	if (a->unknown_ok)
+		logline_str(&l, "note", "no penalty box, no connection limit");
+	logline_emit(&l);
+	if (a->unknown_ok)
+		return;
+	answer("-ERR [SYS/TEMP] your address is unknown; try again later");
+	exit(111);
 }
 
 static void
@@ -266,6 +336,8 @@ access_admit(struct access *a)
 	struct logline		l;
 	int			r;
 
+	if (!a->known && (a->pc.dir != NULL || a->per_address != 0))
+		unknown_peer(a);
 	if (!state_ready(a))
 		return;
 	if (penalty_check(&a->pc, a->key, time(NULL), &e) == -1)

@@ -17,6 +17,7 @@ struct access {
 	const char		*remote;	/* canonical text, or "unknown" */
 	struct addr		 addr;
 	int			 known;		/* addr is the peer's */
+	int			 unknown_ok;	/* POP3D_UNKNOWN_PEER=allow */
 	char			 key[ADDR_TEXT_MAX]; /* its name in the state */
 	struct penalty_conf	 pc;		/* pc.dir NULL: no penalty box */
 	char			 state_dir[PATH_MAX];
@@ -40,7 +41,13 @@ void	access_rules(struct access *, const char *);
 /*
  * Reads the policy settings (strictly: -1 after logging a bad one), then
  * checks the penalty box and takes a connection slot; a blocked or full
- * address is answered and the process exits.
+ * address is answered and the process exits.  So is a peer whose address
+ * is unknown (a UNIX socket, a TCPREMOTEIP that is no address) when the
+ * penalty box or a connection limit is on, unless POP3D_UNKNOWN_PEER=allow
+ * says the spawner vouches for it; both are logged.  The state directory
+ * and its parts must be real directories owned by the effective uid and
+ * writable by no one else: else no login is tried, and the log says why
+ * and how to mend it.
  */
 int	access_settings(struct access *);
 void	access_admit(struct access *);

@@ -64,6 +64,32 @@ env_num(const char *name, uint64_t def, uint64_t min, uint64_t max)
 }
 
 int
+flag_parse(const char *s, int *out)
+{
+	if (strcmp(s, "1") == 0 || strcmp(s, "yes") == 0)
+		*out = 1;
+	else if (strcmp(s, "0") == 0 || strcmp(s, "no") == 0)
+		*out = 0;
+	else {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+text_valid(const char *s, size_t max, int blanks)
+{
+	const char	*p;
+
+	for (p = s; *p != '\0'; p++)
+		if ((*p < 0x20 || *p > 0x7e) && !(blanks && (*p == '\t' ||
+		    *p == '\n' || *p == '\r')))
+			return 0;
+	return (size_t)(p - s) <= max;
+}
+
+int
 env_flag_strict(const char *name, int def, int *out)
 {
 	const char	*s = getenv(name);
@@ -71,11 +97,7 @@ env_flag_strict(const char *name, int def, int *out)
 	*out = def;
 	if (s == NULL || *s == '\0')
 		return 0;
-	if (strcmp(s, "1") == 0 || strcmp(s, "yes") == 0)
-		*out = 1;
-	else if (strcmp(s, "0") == 0 || strcmp(s, "no") == 0)
-		*out = 0;
-	else {
+	if (flag_parse(s, out) == -1) {
 		log_warn("bad setting: %s must be 0 or 1", name);
 		return -1;
 	}
@@ -85,15 +107,12 @@ env_flag_strict(const char *name, int def, int *out)
 int
 env_text_strict(const char *name, size_t max, const char **out)
 {
-	const char	*s = getenv(name), *p;
+	const char	*s = getenv(name);
 
 	*out = NULL;
 	if (s == NULL || *s == '\0')
 		return 0;
-	for (p = s; *p != '\0'; p++)
-		if (*p < 0x20 || *p > 0x7e)
-			break;
-	if (*p != '\0' || (size_t)(p - s) > max) {
+	if (!text_valid(s, max, 0)) {
 		log_warn("bad setting: %s must be at most %zu printable"
 		    " characters", name, max);
 		return -1;

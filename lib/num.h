@@ -12,6 +12,15 @@
  */
 int	num_parse(const char *, uint64_t, uint64_t, uint64_t *);
 
+/* "1" or "yes": 1; "0" or "no": 0; else -1 with errno EINVAL. */
+int	flag_parse(const char *, int *);
+
+/*
+ * Is s at most max octets of printable ASCII (0x20-0x7E; with blanks set
+ * also tab, CR and LF, the separators of a list)?  1 or 0.
+ */
+int	text_valid(const char *, size_t, int);
+
 /*
  * Reads a numeric setting from the environment.  Unset or empty gives the
  * default; a value that is not a number in [min, max] is logged and gives

@@ -395,7 +395,13 @@
 #define PENALTY_ADDRESS_DEFAULT		25
 #define PENALTY_ADDRESS_MAX		1000
 
-/* Per-user blocks one address's penalty record keeps at once. */
+/*
+ * Per-user blocks one address's penalty record keeps at once: an office
+ * behind NAT rarely has more users locked out together, and the record
+ * stays small.  An active block is never evicted to make room (failures
+ * under other names would lift it): one more user reaching the threshold
+ * blocks the whole address instead.
+ */
 #define PENALTY_USERS_MAX		16
 
 /*

@@ -12,7 +12,7 @@
 #include "io.h"
 #include "log.h"
 #include "maildir.h"
-#include "num.h"
+#include "settings.h"
 #include "pop3.h"
 #include "pop3d_limits.h"
 #include "scancache.h"
@@ -53,20 +53,6 @@ refuse(struct out *out, int code, const char *reply, const char *why)
 	exit(code);
 }
 
-static const char *
-expire_setting(void)
-{
-	const char	*e = env_text("POP3D_EXPIRE", 5);
-	uint64_t	 days;
-
-	if (e == NULL || strcmp(e, "NEVER") == 0 ||
-	    num_parse(e, 0, EXPIRE_DAYS_MAX, &days) == 0)
-		return e;
-	log_warn("setting ignored: POP3D_EXPIRE must be NEVER or 0 to %d",
-	    EXPIRE_DAYS_MAX);
-	return NULL;
-}
-
 static void
 settings_read(struct settings *set, int argc, char **argv)
 {
@@ -74,13 +60,11 @@ settings_read(struct settings *set, int argc, char **argv)
 
 	set->path = argc > 1 ? argv[1] :
 	    env != NULL && *env != '\0' ? env : "Maildir";
-	set->timeout_ms = 1000 * env_num("POP3D_IDLE_TIMEOUT",
-	    POP3_IDLE_DEFAULT, POP3_IDLE_MIN, POP3_IDLE_MAX);
-	set->max_msgs = env_num("POP3D_MAX_MESSAGES", MAILDROP_MSGS_DEFAULT,
-	    MAILDROP_MSGS_MIN, MAILDROP_MSGS_MAX);
-	set->implementation = env_text("POP3D_IMPLEMENTATION",
-	    IMPLEMENTATION_MAX);
-	set->expire = expire_setting();
+	/* Bounds and defaults from the table the front reads them by. */
+	set->timeout_ms = 1000 * setting_num_or_default("POP3D_IDLE_TIMEOUT");
+	set->max_msgs = setting_num_or_default("POP3D_MAX_MESSAGES");
+	set->implementation = setting_text_or_null("POP3D_IMPLEMENTATION");
+	set->expire = setting_text_or_null("POP3D_EXPIRE");
 	xmit_settings_read(&set->xmit);
 }
 

@@ -12,7 +12,7 @@
 
 #include "io.h"
 #include "log.h"
-#include "num.h"
+#include "settings.h"
 #include "trans.h"
 #include "xmit.h"
 
@@ -44,12 +44,11 @@ xmit_command_read(struct xmit_settings *set)
 {
 	const char	*text;
 
-	if (env_text_strict("POP3D_XMIT_COMMAND", XMIT_COMMAND_MAX,
-	    &text) == -1)
+	if (setting_text("POP3D_XMIT_COMMAND", &text) == -1)
 		return -1;
 	if (text == NULL)
 		text = XMIT_DEFAULT_COMMAND;
-	/* Fits: env_text_strict checked the length. */
+	/* Fits: the table bounds its length (XMIT_COMMAND_MAX). */
 	snprintf(set->command, sizeof(set->command), "%s", text);
 	if (xmit_split(set->command, set->argv, XMIT_ARGS_MAX) == -1) {
 		log_warn("bad setting: POP3D_XMIT_COMMAND must be 1 to %d"
@@ -68,16 +67,14 @@ void
 xmit_settings_read(struct xmit_settings *set)
 {
 	memset(set, 0, sizeof(*set));
-	if (env_flag_strict("POP3D_XTND_XMIT", 0, &set->enabled) == -1)
+	if (setting_flag("POP3D_XTND_XMIT", &set->enabled) == -1)
 		log_warn("setting ignored: XTND XMIT stays off");
 	if (!set->enabled)
 		return;
-	set->max = env_num("POP3D_XMIT_MAX", XMIT_SIZE_DEFAULT,
-	    XMIT_SIZE_MIN, XMIT_SIZE_MAX);
-	set->timeout_ms = 1000 * env_num("POP3D_XMIT_TIMEOUT",
-	    XMIT_TIMEOUT_DEFAULT, XMIT_TIMEOUT_MIN, XMIT_TIMEOUT_MAX);
-	set->run_ms = 1000 * env_num("POP3D_XMIT_COMMAND_TIMEOUT",
-	    XMIT_RUN_DEFAULT, XMIT_RUN_MIN, XMIT_RUN_MAX);
+	set->max = setting_num_or_default("POP3D_XMIT_MAX");
+	set->timeout_ms = 1000 * setting_num_or_default("POP3D_XMIT_TIMEOUT");
+	set->run_ms = 1000 *
+	    setting_num_or_default("POP3D_XMIT_COMMAND_TIMEOUT");
 	if (xmit_command_read(set) == -1) {
 		log_warn("setting ignored: XTND XMIT is off");
 		set->enabled = 0;

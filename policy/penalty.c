@@ -116,27 +116,29 @@ block_address(struct record *r, int why, time_t until)
 	r->until = until;
 }
 
-/* Blocks user; when the table is full, the block ending soonest goes. */
-static void
+/*
+ * Blocks user: 0, or -1 when PENALTY_USERS_MAX other users are blocked
+ * from the address already (r is pruned: every block there is active).
+ * An active block is never given up for another's: failures under other
+ * names must not lift a real user's block.
+ */
+static int
 block_user(struct record *r, const char *user, time_t until)
 {
-	size_t	i, soonest = 0;
+	size_t	i;
 
-	for (i = 0; i < r->nusers; i++) {
+	for (i = 0; i < r->nusers; i++)
 		if (strcmp(r->user[i].name, user) == 0) {
 			if (r->user[i].until < until)
 				r->user[i].until = until;
-			return;
+			return 0;
 		}
-		if (r->user[i].until < r->user[soonest].until)
-			soonest = i;
-	}
-	if (r->nusers < PENALTY_USERS_MAX)
-		i = r->nusers++;
-	else
-		i = soonest;
+	if (r->nusers == PENALTY_USERS_MAX)
+		return -1;
+	i = r->nusers++;
 	memcpy(r->user[i].name, user, strlen(user) + 1);
 	r->user[i].until = until;
+	return 0;
 }
 
 /* Is user blocked in r (already pruned)?  The block's index, or -1. */
@@ -204,22 +206,27 @@ fail_address(const struct penalty_conf *conf, struct record *r, time_t now)
 	return PENALTY_FAILURES;
 }
 
-/* The per-user scope: N of a user's block that user from the address. */
+/*
+ * The per-user scope: N of a user's block that user from the address.
+ * When the table of user blocks is full, the address is blocked instead:
+ * so many names reaching their threshold from one address is a hunt for
+ * names, not one user's typos, and no block already there is lifted.
+ */
 static int
 fail_user(const struct penalty_conf *conf, struct record *r,
     const char *user, uint64_t hash, time_t now)
 {
-	int	blocked = 0;
+	time_t	until = record_time_after(now, conf->block);
+	int	blocked = 0, full = 0;
 
 	if (fail_count(r, hash) >= threshold(conf->failures)) {
-		block_user(r, user, record_time_after(now, conf->block));
+		full = block_user(r, user, until) == -1;
 		fail_spend(r, hash);
 		blocked = -1;
 	}
-	if (conf->address_failures != 0 &&
-	    r->nfails >= threshold(conf->address_failures)) {
-		block_address(r, PENALTY_FAILURES,
-		    record_time_after(now, conf->block));
+	if (full || (conf->address_failures != 0 &&
+	    r->nfails >= threshold(conf->address_failures))) {
+		block_address(r, PENALTY_FAILURES, until);
 		r->nfails = 0;
 		blocked = PENALTY_FAILURES;
 	}

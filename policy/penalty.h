@@ -65,6 +65,14 @@ struct penalty_entry {
 int	penalty_path(char *, size_t, const char *, const char *);
 
 /*
+ * Makes dir (mode 0700) when it is missing and checks it as strictly as
+ * the front needs: a directory, no symbolic link, owned by the effective
+ * uid (root included) and writable by no one else.  0, or -1 with errno
+ * (ELOOP, EPERM, ENOTDIR, or the system's).
+ */
+int	statedir_own(const char *);
+
+/*
  * Is addr (canonical text, see addr_format) blocked now?  0 and e filled
  * (e->why PENALTY_NONE when it is not; e->failures those within
  * conf->window, e->attempts those in flight), or -1 with errno.  A missing

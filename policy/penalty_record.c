@@ -171,6 +171,24 @@ statedir_open(const char *dir, int create)
 	return fd;
 }
 
+int
+statedir_own(const char *dir)
+{
+	struct stat	st;
+	int		fd, rc = 0;
+
+	if ((fd = statedir_open(dir, 1)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1)
+		rc = -1;
+	else if (st.st_uid != geteuid()) {
+		errno = EPERM;
+		rc = -1;
+	}
+	close_keep(fd);
+	return rc;
+}
+
 static long long
 clock_ms(void)
 {

@@ -16,6 +16,7 @@
 #include "penalty.h"
 #include "pop3d_limits.h"
 #include "rules.h"
+#include "settings.h"
 
 /* Exit codes (pop3d-rules.8). */
 #define EXIT_DATA	1	/* the rules file or an address is wrong */
@@ -222,9 +223,52 @@ address_arg(const char *s, struct addr *a, char *text, char *key)
 		return -1;
 	}
 	addr_format(a, text, ADDR_TEXT_MAX);
-	addr_state_key(a, (int)env_num("POP3D_PENALTY_PREFIX6",
-	    PENALTY_PREFIX6_DEFAULT, PENALTY_PREFIX6_MIN, 128), key,
-	    ADDR_TEXT_MAX);
+	addr_state_key(a, (int)setting_num_or_default("POP3D_PENALTY_PREFIX6"),
+	    key, ADDR_TEXT_MAX);
+	return 0;
+}
+
+/*
+ * The "action" line of a rule, as the front would act: deny; refused,
+ * when the front would refuse a setting of the rule (from a database
+ * compiled before pop3d-rules checked them) or the settings it leaves in
+ * force, the rule's over this program's environment (the front's may
+ * differ); else allow.  0, or EXIT_DATA for a refusal.
+ */
+static int
+query_action(struct rule *r)
+{
+	char	why[256];
+	size_t	i, n;
+
+	if (r->action == RULE_DENY) {
+		printf("action deny\n");
+		return 0;
+	}
+	if (rule_settings_check(r, why, sizeof(why)) == -1) {
+		fputs("action refused [SYS/TEMP]: bad setting in rule line ",
+		    stdout);
+		printf("%lu: ", r->line);
+		print_text(why);
+		putchar('\n');
+		return EXIT_DATA;
+	}
+	for (i = 0; i < r->nsettings; i++) {
+		n = strcspn(r->settings[i], "=");
+		r->settings[i][n] = '\0';
+		if (setenv(r->settings[i], r->settings[i] + n + 1, 1) == -1) {
+			log_warn("setenv: %s", strerror(errno));
+			exit(EXIT_TEMP);
+		}
+		r->settings[i][n] = '=';
+	}
+	if (settings_env_check(why, sizeof(why)) == -1) {
+		fputs("action refused [SYS/TEMP]: ", stdout);
+		print_text(why);
+		fputs(" (with this environment)\n", stdout);
+		return EXIT_DATA;
+	}
+	printf("action allow\n");
 	return 0;
 }
 
@@ -275,12 +319,12 @@ query_rule(const struct paths *p, const struct addr *a)
 	else {
 		fputs("rule ", stdout);
 		print_block(&b);
-		printf(" line %lu (pattern \"%s\")\naction %s\n", r->line,
-		    r->pattern, r->action == RULE_ALLOW ? "allow" : "deny");
+		printf(" line %lu (pattern \"%s\")\n", r->line, r->pattern);
+		found = query_action(r);
 		print_settings(r, "setting ");
 	}
 	free(r);
-	return 0;
+	return found;
 }
 
 /* The penalty box's settings as the front reads them (pop3d.8). */
@@ -289,8 +333,7 @@ penalty_setup(const struct paths *p, struct penalty_conf *pc)
 {
 	memset(pc, 0, sizeof(*pc));
 	pc->dir = p->penalty;
-	pc->window = env_num("POP3D_PENALTY_WINDOW", PENALTY_WINDOW_DEFAULT, 1,
-	    PENALTY_WINDOW_MAX);
+	pc->window = (unsigned)setting_num_or_default("POP3D_PENALTY_WINDOW");
 	pc->failures = PENALTY_FAILURES_DEFAULT;
 	pc->block = PENALTY_BLOCK_DEFAULT;
 	pc->hostile = PENALTY_HOSTILE_DEFAULT;
@@ -350,7 +393,7 @@ cmd_query(struct paths *p, int argc, char **argv)
 {
 	struct addr	a;
 	char		text[ADDR_TEXT_MAX], key[ADDR_TEXT_MAX];
-	int		r;
+	int		r, s = 0;
 
 	if (argc != 2)
 		return -1;
@@ -359,11 +402,13 @@ cmd_query(struct paths *p, int argc, char **argv)
 	printf("address %s\n", text);
 	if (strcmp(key, text) != 0)
 		printf("key %s\n", key);
-	if ((r = query_rule(p, &a)) != 0 || (r = query_state(p, key)) != 0) {
+	/* A refused rule (EXIT_DATA) still shows the address's state. */
+	if (((r = query_rule(p, &a)) != 0 && r != EXIT_DATA) ||
+	    (s = query_state(p, key)) != 0) {
 		fflush(stdout);
-		return r;
+		return r != 0 && r != EXIT_DATA ? r : s;
 	}
-	return flushed(0);
+	return flushed(r);
 }
 
 static int

@@ -14,6 +14,7 @@
 #include "atomic.h"
 #include "log.h"
 #include "rules.h"
+#include "settings.h"
 
 /* Every setting of a rule at its longest fits in the rule's buffer. */
 _Static_assert(RULE_SETTINGS_MAX * (RULE_NAME_MAX + RULE_VALUE_MAX + 2) <=
@@ -640,6 +641,25 @@ rule_parse(const char *text, unsigned long lineno, struct rule_src *src,
 	return 1;
 }
 
+int
+rule_settings_check(const struct rule *r, char *err, size_t n)
+{
+	char		why[256];
+	const char	*s;
+	size_t		i, nl;
+
+	for (i = 0; i < r->nsettings; i++) {
+		s = r->settings[i];
+		nl = strcspn(s, "=");
+		if (s[nl] != '=')
+			return rule_err(err, n, "a setting without '='");
+		if (setting_rule_check(s, nl, s + nl + 1, why,
+		    sizeof(why)) == -1)
+			return rule_err(err, n, "%s", why);
+	}
+	return 0;
+}
+
 size_t
 rule_encode(const struct rule *r, unsigned char *buf)
 {
@@ -796,6 +816,9 @@ compile_scan(struct compile *c, char *err, size_t n)
 
 	while ((r = compile_read(c, err, n)) == 1) {
 		r = rule_parse(c->line, c->lineno, &c->src, why, sizeof(why));
+		if (r == 1 && rule_settings_check(&c->src.rule, why,
+		    sizeof(why)) == -1)
+			r = -1;
 		if (r == -1) {
 			rule_err(err, n, "%s:%lu: %s", c->path, c->lineno,
 			    why);

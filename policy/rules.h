@@ -148,6 +148,14 @@ size_t	rule_encode(const struct rule *, unsigned char *);
 int	rule_name_valid(const char *, size_t);
 
 /*
+ * Checks each of a rule's settings against the table of settings
+ * (settings.h): a name some program reads, one a rule may set, and a value
+ * that program would take.  0, or -1 with "setting NAME: why" in err.
+ * rules_compile runs it on every rule; the front on the rule it applies.
+ */
+int	rule_settings_check(const struct rule *, char *, size_t);
+
+/*
  * Checks a record octet by octet and fills r (settings point into r->buf):
  * 0, or -1 for anything wrong in it (rulesdb_lookup then returns -2).
  */

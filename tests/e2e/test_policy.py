@@ -166,9 +166,18 @@ def deny_all_except_listed_and_ipv6():
 def rule_settings_reach_the_session():
     with TempDir() as tmp:
         site = Site(tmp)
-        site.compile('127.0.0.4:allow,POP3D_GREETING="Office, welcome",'
-                     "POP3D_MAX_MESSAGES=1,POP3D_IMPLEMENTATION=office-rule\n"
-                     "127.0.0.6:allow,POP3D_IDLE_TIMEOUT=nonsense\n")
+        bad = site.compile('127.0.0.4:allow,POP3D_GREETING="Office, '
+                           'welcome",POP3D_MAX_MESSAGES=1,'
+                           "POP3D_IMPLEMENTATION=office-rule\n"
+                           "127.0.0.6:allow,POP3D_IDLE_TIMEOUT=nonsense\n")
+        check(bad.returncode == 1 and "rules:2: POP3D_IDLE_TIMEOUT must be "
+              "a number from 1 to 86400" in bad.stderr,
+              "a bad value is a compile error naming file:line: %r" %
+              bad.stderr)
+        check_eq(site.compile('127.0.0.4:allow,POP3D_GREETING="Office, '
+                              'welcome",POP3D_MAX_MESSAGES=1,'
+                              "POP3D_IMPLEMENTATION=office-rule\n"
+                              ).returncode, 0, "good settings compile")
         with site.serve() as srv:
             check_eq(greeting(srv, "127.0.0.4"), b"+OK Office, welcome",
                      "the rule's greeting")
@@ -184,9 +193,6 @@ def rule_settings_reach_the_session():
                   "and POP3D_IMPLEMENTATION too")
             r.cmd(b"QUIT")
             r.close()
-            check_eq(greeting(srv, "127.0.0.6"),
-                     b"-ERR [SYS/TEMP] server misconfigured",
-                     "a bad setting in a rule is refused, strictly")
 
 
 @test
@@ -846,6 +852,231 @@ def query_output():
               "a syntax error names file:line: %r" % bad.stderr)
         code, out = query(site, "10.1.2.3")
         check("action deny" in out, "and the old database stays in place")
+
+
+def patched_db(site, rule, old, new):
+    """Compiles rule, then swaps the setting text old for new (as long) in
+    rules.cdb: a database as a pop3d-rules older than its setting checks
+    wrote it (cdb hashes keys, not values, and the header covers itself)."""
+    check_eq(len(old), len(new), "the patch keeps the length")
+    check_eq(site.compile(rule).returncode, 0, "compile %r" % rule)
+    with open(site.cdb, "rb") as f:
+        data = f.read()
+    check_eq(data.count(old), 1, "the setting is in rules.cdb once")
+    with open(site.cdb, "wb") as f:
+        f.write(data.replace(old, new))
+
+
+@test
+def rules_set_only_the_chains_settings():
+    """Issue 14: a PATH= rule made the root front run another pop3d-auth;
+    POP3D_AUTH_DELAY=abc compiled and refused its range with no hint."""
+    with TempDir() as tmp:
+        site = Site(tmp)
+        cases = [
+            ("10.:allow,PATH=/tmp/evil:/usr/bin\n", "rules:1: unknown "
+             "setting PATH (pop3d-rules(5) lists those a rule may set)"),
+            ("# office\n10.:allow,POP3D_CLEARTEXT=1,POP3D_AUTH_DELAY=abc\n",
+             "rules:2: POP3D_AUTH_DELAY must be a number from 0 to 60"),
+            ("10.:allow,POP3D_AUTH_DELAY=61\n",
+             "rules:1: POP3D_AUTH_DELAY must be a number from 0 to 60"),
+            ("10.:allow,POP3D_TLS_RELAY=/tmp/relay\n", "rules:1: "
+             "POP3D_TLS_RELAY may not be set by a rule: it names a file or "
+             "program the chain uses"),
+            (":allow,POP3D_UNKNOWN_PEER=allow\n", "rules:1: "
+             "POP3D_UNKNOWN_PEER may not be set by a rule"),
+            ("10.:allow,POP3D_PENALTY_SCOPE=everyone\n", "rules:1: "
+             "POP3D_PENALTY_SCOPE must be one of address|user"),
+        ]
+        for text, want in cases:
+            out = site.compile(text)
+            check(out.returncode == 1 and want in out.stderr,
+                  "compile error %r: %r" % (want, out.stderr))
+            out = site.cli("-f", site.rules, "check")
+            check(out.returncode == 1 and want in out.stderr,
+                  "check says the same: %r" % out.stderr)
+        check(not os.path.exists(site.cdb), "and nothing was written")
+
+
+@test
+def query_and_front_refuse_an_old_databases_bad_settings():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        patched_db(site, "127.0.0.0/24:allow,POP3D_AUTH_DELAY=11\n:allow\n",
+                   b"POP3D_AUTH_DELAY=11", b"POP3D_AUTH_DELAY=ab")
+        code, out = query(site, "127.0.0.9")
+        check_eq((code, out.splitlines()[2]),
+                 (1, "action refused [SYS/TEMP]: bad setting in rule line "
+                  "1: POP3D_AUTH_DELAY must be a number from 0 to 60"),
+                 "query shows what the front does with a bad value")
+        check("penalty none" in out, "and the address's state: %r" % out)
+        code, out = query(site, "192.0.2.1")
+        check_eq((code, out.splitlines()[2]), (0, "action allow"),
+                 "the other rules are fine")
+        with site.serve() as srv:
+            check_eq(greeting(srv, "127.0.0.9"),
+                     b"-ERR [SYS/TEMP] server misconfigured",
+                     "the front refuses the range")
+            srv.wait_all()
+        check(re.search(r"rules-error file=\S+ line=1 rule=127\.0\.0\.0/24 "
+                        r'error="POP3D_AUTH_DELAY must be a number from 0 '
+                        r'to 60"', srv.log()),
+              "its log names the rule's line: %r" % srv.log())
+        patched_db(site, "127.0.0.0/24:allow,POP3D_IMPLEMENTATION=abcdefg\n",
+                   b"POP3D_IMPLEMENTATION=abcdefg",
+                   b"PATH=/tmp/evil:/usr/bin:/bin")
+        code, out = query(site, "127.0.0.9")
+        check_eq((code, out.splitlines()[2]),
+                 (1, "action refused [SYS/TEMP]: bad setting in rule line "
+                  "1: unknown setting PATH (pop3d-rules(5) lists those a "
+                  "rule may set)"), "query: a PATH rule")
+        with site.serve() as srv:
+            check_eq(greeting(srv, "127.0.0.9"),
+                     b"-ERR [SYS/TEMP] server misconfigured",
+                     "the front never applies PATH")
+        # Valid alone, refused in combination: query says so too.
+        site.compile("127.0.0.0/24:allow,POP3D_TLS_REQUIRED=1\n")
+        out = subprocess.run([RULES, "-d", site.cdb, "-s", site.state,
+                              "query", "127.0.0.9"], capture_output=True,
+                             text=True, env={"PATH": "/usr/bin:/bin"})
+        check_eq((out.returncode, out.stdout.splitlines()[2]),
+                 (1, "action refused [SYS/TEMP]: POP3D_TLS_REQUIRED=1 "
+                  "without POP3D_TLS_CERT and POP3D_TLS_KEY (with this "
+                  "environment)"), "query: a combination the front refuses")
+
+
+@test
+def the_state_directory_itself_is_checked():
+    """Issue 14: a symbolic link, another user's directory, or one others
+    may write was used silently: its owner could wipe every block."""
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        link = os.path.join(tmp.path, "state-link")
+        os.symlink(site.state, link)
+        temp = b"-ERR [SYS/TEMP] temporary failure, try again later"
+
+        def refused(what, env_dir, want_path, fix):
+            with site.serve(POP3D_STATE_DIR=env_dir) as srv:
+                check_eq(login(srv, "127.0.0.80", b"alice", b"alice-pw"),
+                         temp, "%s: no login the box cannot count" % what)
+                srv.wait_all()
+            log = srv.log()
+            check(("state-error file=%s " % want_path) in log and
+                  ('fix="%s"' % fix) in log,
+                  "%s: logged with the absolute path and the fix: %r" %
+                  (what, log))
+
+        refused("a symbolic link", "state-link", link,
+                "make it a real directory, not a symbolic link")
+        fix = "chown it to the front's uid and chmod 0700 it"
+        os.chmod(site.state, 0o770)
+        refused("group-writable", site.state, site.state, fix)
+        os.chmod(site.state, 0o707)
+        refused("other-writable", site.state, site.state, fix)
+        os.chmod(site.state, 0o700)
+        if ROOT:
+            os.chown(site.state, 65534, 65534)
+            refused("another user's", site.state, site.state, fix)
+            os.chown(site.state, 0, 0)
+        with site.serve() as srv:
+            check(login(srv, "127.0.0.80", b"alice",
+                        b"alice-pw").startswith(b"+OK"),
+                  "mended: logins work again")
+
+
+def unix_session(site, env, lines=()):
+    """pop3d with a UNIX socket pair for the client (no getpeername
+    address), as a local proxy would run it: the replies, and the log."""
+    a, b = socket.socketpair()
+    full = site.env(**env)
+    full["PATH"] = "/usr/bin:/bin"
+    logf = os.path.join(site.tmp.path, "unix.log")
+    with open(logf, "wb") as log:
+        p = subprocess.Popen([POP3D, "mail.example.org",
+                              os.path.join(BUILD, "pop3d-auth"),
+                              os.path.join(BUILD, "pop3d-maildrop"),
+                              "Maildir"], stdin=b, stdout=b, stderr=log,
+                             env=full, cwd=site.tmp.path, close_fds=True)
+    b.close()
+    a.settimeout(30)
+    r = Raw(a)
+    replies = []
+    try:
+        replies.append(r.line())
+        if replies[0].startswith(b"+OK"):
+            for line in lines:
+                replies.append(r.cmd(line))
+    except (EOFError, OSError):
+        pass
+    r.close()
+    p.wait(30)
+    with open(logf) as f:
+        return replies, f.read()
+
+
+@test
+def an_unknown_peer_fails_closed():
+    """Issue 14: a UNIX-socket proxy or an unparsable TCPREMOTEIP turned
+    the penalty box and the per-address limit off without a word."""
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        refused = b"-ERR [SYS/TEMP] your address is unknown; try again later"
+        for what, env, remote in (
+                ("no address at all", {}, "unknown"),
+                ("a TCPREMOTEIP that is no address",
+                 {"TCPREMOTEIP": "bogus"}, "bogus")):
+            replies, log = unix_session(site, env)
+            check_eq(replies, [refused], "%s: refused" % what)
+            check(("unknown-peer remote=%s action=refuse" % remote) in log,
+                  "%s: logged: %r" % (what, log))
+        login_lines = (b"USER alice", b"PASS alice-pw", b"QUIT")
+        replies, log = unix_session(site, {"POP3D_UNKNOWN_PEER": "allow",
+                                           "TCPREMOTEIP": "bogus",
+                                           "POP3D_CLEARTEXT": "1"},
+                                    login_lines)
+        check(len(replies) == 4 and replies[2].startswith(b"+OK"),
+              "POP3D_UNKNOWN_PEER=allow: the spawner vouches, logins work:"
+              " %r" % replies)
+        check("unknown-peer remote=bogus action=allow" in log,
+              "and that is logged too: %r" % log)
+        replies, log = unix_session(site, {"POP3D_STATE_DIR": "",
+                                           "POP3D_CLEARTEXT": "1"},
+                                    login_lines)
+        check(replies[0].startswith(b"+OK") and
+              "unknown-peer" not in log,
+              "no penalty box and no limit: nothing to go past")
+        replies, log = unix_session(site, {"POP3D_UNKNOWN_PEER": "yes"})
+        check_eq(replies, [b"-ERR [SYS/TEMP] server misconfigured"],
+                 "a bad POP3D_UNKNOWN_PEER is a bad setting")
+
+
+@test
+def a_user_block_survives_other_names():
+    """Issue 14: failures under 16 other names lifted a real user's block
+    (POP3D_PENALTY_SCOPE=user); now a full table blocks the address."""
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow,POP3D_PENALTY_SCOPE=user\n")
+        src = "127.0.0.90"
+        with site.serve(POP3D_PENALTY_FAILURES="1",
+                        POP3D_PENALTY_ADDRESS_FAILURES="1000") as srv:
+            login(srv, src, b"alice", b"wrong")
+            check("penalty-user alice blocked" in query(site, src)[1],
+                  "alice is blocked from here")
+            refusals = 0
+            for i in range(40):
+                reply = login(srv, src, b"other%d" % i, b"x")
+                if reply == HAMMERED:
+                    refusals += 1
+                out = query(site, src)[1]
+                if "penalty-user alice blocked" not in out:
+                    break
+            check("penalty-user alice blocked" in out,
+                  "after 40 other names alice is still blocked: %r" % out)
+            check("penalty blocked until" in out and refusals > 0,
+                  "the full table blocked the whole address: %r" % out)
 
 
 if __name__ == "__main__":

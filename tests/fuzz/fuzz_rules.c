@@ -3,12 +3,16 @@
  * check: whatever a line holds, a parsed rule keeps every limit, covers
  * masked blocks only and survives its record's round trip; whatever a
  * record holds, one that passes the check encodes back to the same octets.
+ * The settings check (the table of settings.h) gives a reason whenever it
+ * refuses, and what it accepts every program's reader accepts too.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "num.h"
 #include "rules.h"
+#include "settings.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -62,6 +66,44 @@ check_rule(const struct rule *r)
 	}
 }
 
+/* Each setting of a parsed rule, against the table and the parsers. */
+static void
+check_settings(const struct rule *r)
+{
+	const struct setting	*st;
+	char			 err[256], name[RULE_NAME_MAX + 1];
+	const char		*v;
+	size_t			 i, n;
+	uint64_t		 num;
+	int			 bad = 0, flag;
+
+	err[0] = '\0';
+	if (rule_settings_check(r, err, sizeof(err)) == -1) {
+		if (err[0] == '\0')
+			abort();
+		return;
+	}
+	for (i = 0; i < r->nsettings; i++) {
+		n = strcspn(r->settings[i], "=");
+		memcpy(name, r->settings[i], n);
+		name[n] = '\0';
+		v = r->settings[i] + n + 1;
+		if ((st = setting_find(name)) == NULL || st->norule != NULL)
+			abort();
+		if (*v == '\0')
+			continue;
+		if (st->kind == SETTING_NUM)
+			bad = num_parse(v, st->min, st->max, &num) == -1;
+		else if (st->kind == SETTING_FLAG)
+			bad = flag_parse(v, &flag) == -1;
+		else if (st->kind != SETTING_ENUM && st->kind != SETTING_EXPIRE)
+			bad = !text_valid(v, st->max, st->kind ==
+			    SETTING_LIST);
+		if (bad)
+			abort();
+	}
+}
+
 static void
 fuzz_line(const uint8_t *data, size_t size)
 {
@@ -97,6 +139,27 @@ fuzz_line(const uint8_t *data, size_t size)
 	for (i = 0; i < back.nsettings; i++)
 		if (strcmp(back.settings[i], src.rule.settings[i]) != 0)
 			abort();
+	check_settings(&src.rule);
+}
+
+/* The input as a value of every setting: a refusal always says why. */
+static void
+fuzz_value(const uint8_t *data, size_t size)
+{
+	const struct setting	*st;
+	char			 err[256];
+	size_t			 i;
+
+	if (size > RULE_VALUE_MAX)
+		return;
+	memcpy(line, data, size);
+	line[size] = '\0';
+	for (i = 0; (st = setting_at(i)) != NULL; i++) {
+		err[0] = '\0';
+		if (setting_check(st, line, err, sizeof(err)) == -1 &&
+		    err[0] == '\0')
+			abort();
+	}
 }
 
 static void
@@ -120,5 +183,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_line(data, size);
 	fuzz_record(data, size);
+	fuzz_value(data, size);
 	return 0;
 }

@@ -62,5 +62,25 @@ main(void)
 	CHECK(env_text("T_TEXT", 64) == NULL);
 	unsetenv("T_TEXT");
 	CHECK(env_text("T_TEXT", 64) == NULL);
+
+	/* The two checks the settings table shares with these readers. */
+	{
+		int	f = 7;
+
+		CHECK(flag_parse("1", &f) == 0 && f == 1);
+		CHECK(flag_parse("yes", &f) == 0 && f == 1);
+		CHECK(flag_parse("0", &f) == 0 && f == 0);
+		CHECK(flag_parse("no", &f) == 0 && f == 0);
+		f = 7;
+		errno = 0;
+		CHECK(flag_parse("YES", &f) == -1 && errno == EINVAL && f == 7);
+		CHECK(flag_parse("", &f) == -1 && flag_parse("01", &f) == -1);
+	}
+	CHECK(text_valid("", 0, 0));
+	CHECK(text_valid("abc", 3, 0) && !text_valid("abcd", 3, 0));
+	CHECK(text_valid(" ~", 2, 0));
+	CHECK(!text_valid("a\tb", 8, 0) && text_valid("a\tb\r\n", 8, 1));
+	CHECK(!text_valid("\x7f", 8, 1) && !text_valid("\x1f", 8, 1));
+	CHECK(!text_valid("\x80", 8, 0));
 	return check_done();
 }

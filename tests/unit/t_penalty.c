@@ -370,17 +370,83 @@ test_user_table(void)
 	CHECK(ok);
 	CHECK(penalty_check(&c, ADDR, T0 + 20, &e) == 0);
 	CHECK(e.nusers == PENALTY_USERS_MAX);
-	/* Full: the block ending soonest (u0's) makes room. */
-	CHECK(fail_n(&c, ADDR, "new", T0 + 20, 1) == -1);
+	/*
+	 * Full: no active block makes room (the old code lifted u0's); the
+	 * new name's block becomes the whole address's.
+	 */
+	CHECK(why_at(&c, ADDR, T0 + 20) == PENALTY_NONE);
+	CHECK(fail_n(&c, ADDR, "new", T0 + 20, 1) == PENALTY_FAILURES);
 	CHECK(penalty_check(&c, ADDR, T0 + 20, &e) == 0);
 	CHECK(e.nusers == PENALTY_USERS_MAX);
-	CHECK(user_blocked(&c, ADDR, "new", T0 + 20) == 1);
-	CHECK(user_blocked(&c, ADDR, "u0", T0 + 20) == 0);
+	CHECK(user_blocked(&c, ADDR, "new", T0 + 20) == 0);
+	CHECK(user_blocked(&c, ADDR, "u0", T0 + 20) == 1);
 	CHECK(user_blocked(&c, ADDR, "u1", T0 + 20) == 1);
 	CHECK(user_blocked(&c, ADDR, "u15", T0 + 20) == 1);
-	/* address_failures 0: 17 failures, and the address is not blocked. */
-	CHECK(why_at(&c, ADDR, T0 + 20) == PENALTY_NONE);
-	CHECK(failures_at(&c, ADDR, T0 + 20) == 17);
+	CHECK(why_at(&c, ADDR, T0 + 20) == PENALTY_FAILURES);
+	/* When blocks end, their slots are free again. */
+	CHECK(why_at(&c, ADDR, T0 + 20 + 900) == PENALTY_NONE);
+	CHECK(fail_n(&c, ADDR, "later", T0 + 20 + 900, 1) == -1);
+	CHECK(user_blocked(&c, ADDR, "later", T0 + 20 + 900) == 1);
+}
+
+/*
+ * Issue 14: a real user's block outlives failures under any number of
+ * other names (the old table lifted it after 16 of them).
+ */
+static void
+test_user_block_kept(void)
+{
+	struct penalty_conf	c;
+	char			name[32];
+	int			i, ok = 1, address = 0;
+
+	conf_new(&c, "kept");
+	c.per_user = 1;
+	c.failures = 2;
+	c.address_failures = PENALTY_ADDRESS_MAX;	/* far off */
+	CHECK(fail_n(&c, ADDR, "alice", T0, 2) == -1);
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "other%d", i);
+		if (fail_n(&c, ADDR, name, T0 + 1 + i, 2) == PENALTY_FAILURES)
+			address = 1;
+		if (user_blocked(&c, ADDR, "alice", T0 + 1 + i) != 1)
+			ok = 0;
+	}
+	CHECK(ok);
+	CHECK(user_blocked(&c, ADDR, "alice", T0 + 50) == 1);
+	/* The 16th name past alice found the table full. */
+	CHECK(address);
+	CHECK(why_at(&c, ADDR, T0 + 50) == PENALTY_FAILURES);
+}
+
+/*
+ * statedir_own, the front's check of the state directory itself (issue
+ * 14): a symbolic link, another uid's directory, one writable by group or
+ * other are refused even for root; a missing one is made 0700.
+ */
+static void
+test_statedir_own(void)
+{
+	char		dir[160], link[160];
+	struct stat	st;
+
+	snprintf(dir, sizeof(dir), "%s/own", base);
+	snprintf(link, sizeof(link), "%s/own-link", base);
+	CHECK(statedir_own(dir) == 0);
+	CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
+	CHECK(symlink("own", link) == 0);
+	CHECK(statedir_own(link) == -1 && errno == ELOOP);
+	CHECK(chmod(dir, 0770) == 0);
+	CHECK(statedir_own(dir) == -1 && errno == EPERM);
+	CHECK(chmod(dir, 0707) == 0);
+	CHECK(statedir_own(dir) == -1 && errno == EPERM);
+	CHECK(chmod(dir, 0700) == 0);
+	CHECK(statedir_own(dir) == 0);
+	if (geteuid() == 0) {
+		CHECK(chown(dir, 65534, 65534) == 0);
+		CHECK(statedir_own(dir) == -1 && errno == EPERM);
+		CHECK(chown(dir, 0, 0) == 0);
+	}
 }
 
 /* The largest record there can be is written and read back whole. */
@@ -1606,6 +1672,8 @@ main(void)
 	test_hostile();
 	test_per_user();
 	test_user_table();
+	test_user_block_kept();
+	test_statedir_own();
 	test_biggest();
 	test_no_failures();
 	test_corrupt();

@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "rules.h"
+#include "settings.h"
 
 static struct rule_src	src;
 static char		dir[] = "/tmp/t_rules.XXXXXX";
@@ -555,18 +556,27 @@ test_settings(void)
 }
 
 /*
- * A valid rule n octets long (n > 18): "1.2.3.4:allow" and settings
- * ",A00=" with values of up to 1000 octets filling it up.
+ * A valid rule n octets long (n > 18): "1.2.3.4:allow" and settings that
+ * take long text (the TLS ones, then made-up names past a compilable
+ * length) with values of up to 1000 octets filling it up.
  */
 static const char *
 line_of(size_t n)
 {
-	static char	line[RULES_LINE_MAX * 2];
-	size_t		o = 13, k = 0, v;
+	static const char	*names[] = { "POP3D_TLS_CIPHERS",
+				    "POP3D_TLS_PROTOCOLS",
+				    "POP3D_TLS_ECDHECURVES",
+				    "POP3D_TLS_DHEPARAMS" };
+	static char		 line[RULES_LINE_MAX * 2];
+	size_t			 o = 13, k = 0, v;
 
 	memcpy(line, "1.2.3.4:allow", o);
 	while (o < n) {
-		o += snprintf(line + o, 6, ",A%02zu=", k++);
+		if (k < 4)
+			o += sprintf(line + o, ",%s=", names[k]);
+		else
+			o += snprintf(line + o, 6, ",A%02zu=", k);
+		k++;
 		v = n - o > 1000 ? 1000 : n - o;
 		memset(line + o, 'v', v);
 		o += v;
@@ -583,7 +593,7 @@ test_limits(void)
 
 	/* The line: RULES_LINE_MAX octets, a CR on top allowed. */
 	CHECK_STR(parse_err(line_of(RULES_LINE_MAX)), "");
-	CHECK(src.rule.nsettings == 5);
+	CHECK(src.rule.nsettings == 4);
 	strcpy(line, line_of(RULES_LINE_MAX));
 	strcat(line, "\r");
 	CHECK_STR(parse_err(line), "");
@@ -767,14 +777,14 @@ static const char office[] =
 	"10.1.:deny\n"
 	"10.1.2.0/24:allow,POP3D_CLEARTEXT=1\n"
 	"10.1.2.3:deny\n"
-	"10.1.2.128-255:allow,WHO=range\n"
+	"10.1.2.128-255:allow,POP3D_GREETING=range\n"
 	"\n"
 	"192.168.*:deny\n"
 	"2001:db8::/32:deny\n"
 	"[2001:db8:1::]/48:allow\n"
 	"2001:db8:1::1:deny\n"
-	"::ffff:172.16.0.0/108:allow,WHO=mapped\r\n"
-	":allow,WHO=default\n";
+	"::ffff:172.16.0.0/108:allow,POP3D_GREETING=mapped\r\n"
+	":allow,POP3D_GREETING=default\n";
 
 static void
 test_lookup(void)
@@ -792,24 +802,24 @@ test_lookup(void)
 	    "[POP3D_CLEARTEXT=1]");
 	CHECK_STR(look("10.1.2.3", NULL), "deny 10.1.2.3 line 5");
 	CHECK_STR(look("10.1.2.200", NULL), "allow 10.1.2.128-255 line 6 "
-	    "[WHO=range]");
+	    "[POP3D_GREETING=range]");
 	CHECK_STR(look("10.1.2.127", NULL), "allow 10.1.2.0/24 line 4 "
 	    "[POP3D_CLEARTEXT=1]");
 	CHECK_STR(look("192.168.200.1", NULL), "deny 192.168.* line 8");
-	CHECK_STR(look("192.169.0.1", NULL), "allow  line 13 [WHO=default]");
+	CHECK_STR(look("192.169.0.1", NULL), "allow  line 13 [POP3D_GREETING=default]");
 	CHECK_STR(look("2001:db8:ffff::1", NULL), "deny 2001:db8::/32 line 9");
 	CHECK_STR(look("2001:db8:1:2::3", NULL), "allow [2001:db8:1::]/48 "
 	    "line 10");
 	CHECK_STR(look("2001:db8:1::1", NULL), "deny 2001:db8:1::1 line 11");
-	CHECK_STR(look("2001:db9::", NULL), "allow  line 13 [WHO=default]");
-	CHECK_STR(look("::1", NULL), "allow  line 13 [WHO=default]");
+	CHECK_STR(look("2001:db9::", NULL), "allow  line 13 [POP3D_GREETING=default]");
+	CHECK_STR(look("::1", NULL), "allow  line 13 [POP3D_GREETING=default]");
 	/* Mapped peers are IPv4 peers; mapped patterns IPv4 rules. */
 	CHECK_STR(look("::ffff:10.1.2.3", NULL), "deny 10.1.2.3 line 5");
 	CHECK_STR(look("172.16.5.5", NULL), "allow ::ffff:172.16.0.0/108 "
-	    "line 12 [WHO=mapped]");
-	CHECK_STR(look("172.32.0.1", NULL), "allow  line 13 [WHO=default]");
+	    "line 12 [POP3D_GREETING=mapped]");
+	CHECK_STR(look("172.32.0.1", NULL), "allow  line 13 [POP3D_GREETING=default]");
 	/* An unknown peer gets the default rule alone. */
-	CHECK_STR(look(NULL, &probes), "allow  line 13 [WHO=default]");
+	CHECK_STR(look(NULL, &probes), "allow  line 13 [POP3D_GREETING=default]");
 	CHECK(probes == 1);
 
 	/* One probe per length in use, most specific first, never more. */
@@ -819,11 +829,11 @@ test_lookup(void)
 	    "[POP3D_CLEARTEXT=1]");
 	/* /32, /25 and /24 tried: the lengths between are not. */
 	CHECK(probes == 3);
-	CHECK_STR(look("11.0.0.1", &probes), "allow  line 13 [WHO=default]");
+	CHECK_STR(look("11.0.0.1", &probes), "allow  line 13 [POP3D_GREETING=default]");
 	/* IPv4 lengths in use: 32 25 24 16 12 8 0. */
 	CHECK(probes == 7);
 	CHECK_STR(look("2001:db9::", &probes), "allow  line 13 "
-	    "[WHO=default]");
+	    "[POP3D_GREETING=default]");
 	/* IPv6: 128 48 32 0. */
 	CHECK(probes == 4);
 
@@ -890,6 +900,207 @@ test_walk(void)
 	rulesdb_close(&d);
 }
 
+/* setting_check on one value: "" when good, else the reason. */
+static const char *
+value_err(const char *name, const char *value)
+{
+	static char		 err[256];
+	const struct setting	*st = setting_find(name);
+
+	err[0] = '\0';
+	if (st == NULL)
+		return "no such setting";
+	if (setting_check(st, value, err, sizeof(err)) == 0)
+		return "";
+	return err[0] != '\0' ? err : "failed without a reason";
+}
+
+/* The table's validator: each kind, each bound crossed (issue 14). */
+static void
+test_setting_table(void)
+{
+	const struct setting	*st;
+	char			 text[TLS_SETTING_MAX + 2];
+	size_t			 i;
+	int			 sorted = 1;
+
+	/* The table holds each name once, sorted, each with a kind. */
+	for (i = 1; (st = setting_at(i)) != NULL; i++)
+		if (strcmp(setting_at(i - 1)->name, st->name) >= 0)
+			sorted = 0;
+	CHECK(sorted && i > 40);
+	CHECK(setting_find("PATH") == NULL);
+	CHECK(setting_find("POP3D_AUTH_DELA") == NULL);
+
+	/* A number: digits only, min and max inclusive. */
+	CHECK_STR(value_err("POP3D_AUTH_DELAY", "0"), "");
+	CHECK_STR(value_err("POP3D_AUTH_DELAY", "60"), "");
+	CHECK_STR(value_err("POP3D_AUTH_DELAY", "61"), "POP3D_AUTH_DELAY must "
+	    "be a number from 0 to 60");
+	CHECK_STR(value_err("POP3D_AUTH_DELAY", "abc"), "POP3D_AUTH_DELAY "
+	    "must be a number from 0 to 60");
+	CHECK(*value_err("POP3D_AUTH_DELAY", "-1") != '\0');
+	CHECK(*value_err("POP3D_AUTH_DELAY", " 1") != '\0');
+	CHECK(*value_err("POP3D_AUTH_DELAY", "0x1") != '\0');
+	CHECK(*value_err("POP3D_AUTH_DELAY", "99999999999999999999") != '\0');
+	CHECK_STR(value_err("POP3D_AUTH_FAILURES", "0"), "POP3D_AUTH_FAILURES "
+	    "must be a number from 1 to 100");
+	CHECK_STR(value_err("POP3D_AUTH_FAILURES", "1"), "");
+	CHECK_STR(value_err("POP3D_AUTH_FAILURES", "100"), "");
+	CHECK(*value_err("POP3D_AUTH_FAILURES", "101") != '\0');
+	CHECK_STR(value_err("POP3D_PENALTY_PREFIX6", "31"), "POP3D_PENALTY_"
+	    "PREFIX6 must be a number from 32 to 128");
+	CHECK_STR(value_err("POP3D_PENALTY_PREFIX6", "128"), "");
+	CHECK(*value_err("POP3D_PENALTY_PREFIX6", "129") != '\0');
+	CHECK_STR(value_err("POP3D_IDLE_TIMEOUT", "86400"), "");
+	CHECK(*value_err("POP3D_IDLE_TIMEOUT", "86401") != '\0');
+	CHECK(*value_err("POP3D_IDLE_TIMEOUT", "0") != '\0');
+	CHECK_STR(value_err("POP3D_LOGIN_DELAY", "86400"), "");
+	CHECK(*value_err("POP3D_LOGIN_DELAY", "86401") != '\0');
+	/* Empty is unset, good for every kind. */
+	CHECK_STR(value_err("POP3D_AUTH_FAILURES", ""), "");
+	CHECK_STR(value_err("POP3D_PENALTY_SCOPE", ""), "");
+
+	/* A flag. */
+	CHECK_STR(value_err("POP3D_CLEARTEXT", "1"), "");
+	CHECK_STR(value_err("POP3D_CLEARTEXT", "no"), "");
+	CHECK_STR(value_err("POP3D_CLEARTEXT", "2"), "POP3D_CLEARTEXT must be "
+	    "0 or 1");
+	CHECK(*value_err("POP3D_CLEARTEXT", "true") != '\0');
+
+	/* A word of a list. */
+	CHECK_STR(value_err("POP3D_PENALTY_SCOPE", "user"), "");
+	CHECK_STR(value_err("POP3D_PENALTY_SCOPE", "address"), "");
+	CHECK_STR(value_err("POP3D_PENALTY_SCOPE", "users"), "POP3D_PENALTY_"
+	    "SCOPE must be one of address|user");
+	CHECK(*value_err("POP3D_PENALTY_SCOPE", "use") != '\0');
+	CHECK(*value_err("POP3D_PENALTY_SCOPE", "address|user") != '\0');
+	CHECK_STR(value_err("POP3D_UNKNOWN_PEER", "allow"), "");
+	CHECK(*value_err("POP3D_UNKNOWN_PEER", "yes") != '\0');
+
+	/* EXPIRE: NEVER or days. */
+	CHECK_STR(value_err("POP3D_EXPIRE", "NEVER"), "");
+	CHECK_STR(value_err("POP3D_EXPIRE", "9999"), "");
+	CHECK_STR(value_err("POP3D_EXPIRE", "10000"), "POP3D_EXPIRE must be "
+	    "NEVER or a number from 0 to 9999");
+	CHECK(*value_err("POP3D_EXPIRE", "never") != '\0');
+
+	/* Text: printable, at most its length. */
+	memset(text, 'x', sizeof(text));
+	text[GREETING_MAX] = '\0';
+	CHECK_STR(value_err("POP3D_GREETING", text), "");
+	text[GREETING_MAX] = 'x';
+	text[GREETING_MAX + 1] = '\0';
+	CHECK_STR(value_err("POP3D_GREETING", text), "POP3D_GREETING must be "
+	    "at most 400 printable characters");
+	CHECK(*value_err("POP3D_GREETING", "tab\there") != '\0');
+	CHECK(*value_err("POP3D_GREETING", "\x80") != '\0');
+	memset(text, 'x', sizeof(text));
+	text[TLS_SETTING_MAX] = '\0';
+	CHECK_STR(value_err("POP3D_TLS_CIPHERS", text), "");
+	text[TLS_SETTING_MAX] = 'x';
+	text[TLS_SETTING_MAX + 1] = '\0';
+	CHECK(*value_err("POP3D_TLS_CIPHERS", text) != '\0');
+	/* A list may hold blanks between items. */
+	CHECK_STR(value_err("POP3D_TLS_KEYPAIRS", "a:b\tc:d"), "");
+	CHECK(*value_err("POP3D_TLS_KEYPAIRS", "a:b\001") != '\0');
+}
+
+/* The programs' readers take bounds and defaults from the same table. */
+static void
+test_setting_readers(void)
+{
+	char		 err[256];
+	const char	*t;
+	uint64_t	 v;
+	int		 f;
+
+	unsetenv("POP3D_AUTH_DELAY");
+	CHECK(setting_num("POP3D_AUTH_DELAY", &v) == 0 && v == 2);
+	setenv("POP3D_AUTH_DELAY", "", 1);
+	CHECK(setting_num("POP3D_AUTH_DELAY", &v) == 0 && v == 2);
+	setenv("POP3D_AUTH_DELAY", "60", 1);
+	CHECK(setting_num("POP3D_AUTH_DELAY", &v) == 0 && v == 60);
+	setenv("POP3D_AUTH_DELAY", "61", 1);
+	CHECK(setting_num("POP3D_AUTH_DELAY", &v) == -1);
+	setenv("POP3D_AUTH_DELAY", "abc", 1);
+	CHECK(setting_num("POP3D_AUTH_DELAY", &v) == -1);
+	unsetenv("POP3D_AUTH_DELAY");
+	unsetenv("POP3D_LOGIN_DELAY");
+	CHECK(setting_num("POP3D_LOGIN_DELAY", &v) == 0 && v == SETTING_UNSET);
+	setenv("POP3D_LOGIN_DELAY", "0", 1);
+	CHECK(setting_num("POP3D_LOGIN_DELAY", &v) == 0 && v == 0);
+	unsetenv("POP3D_LOGIN_DELAY");
+	setenv("POP3D_APOP", "yes", 1);
+	CHECK(setting_flag("POP3D_APOP", &f) == 0 && f == 1);
+	setenv("POP3D_APOP", "2", 1);
+	CHECK(setting_flag("POP3D_APOP", &f) == -1);
+	unsetenv("POP3D_APOP");
+	CHECK(setting_flag("POP3D_APOP", &f) == 0 && f == 0);
+	setenv("POP3D_PENALTY_SCOPE", "user", 1);
+	CHECK(setting_text("POP3D_PENALTY_SCOPE", &t) == 0 &&
+	    strcmp(t, "user") == 0);
+	setenv("POP3D_PENALTY_SCOPE", "users", 1);
+	CHECK(setting_text("POP3D_PENALTY_SCOPE", &t) == -1);
+	unsetenv("POP3D_PENALTY_SCOPE");
+	CHECK(setting_text("POP3D_PENALTY_SCOPE", &t) == 0 && t == NULL);
+	/* A reader of the wrong kind, or of no setting, is a bug: refused. */
+	CHECK(setting_num("POP3D_APOP", &v) == -1);
+	CHECK(setting_text("POP3D_AUTH_DELAY", &t) == -1);
+	CHECK(setting_num("NOT_A_SETTING", &v) == -1);
+
+	/* The environment as a whole, and a combination the front refuses. */
+	CHECK(settings_env_check(err, sizeof(err)) == 0);
+	setenv("POP3D_TLS_REQUIRED", "1", 1);
+	CHECK(settings_env_check(err, sizeof(err)) == -1 &&
+	    has(err, "POP3D_TLS_REQUIRED=1 without POP3D_TLS_CERT"));
+	setenv("POP3D_TLS_CERT", "/c", 1);
+	setenv("POP3D_TLS_KEY", "/k", 1);
+	CHECK(settings_env_check(err, sizeof(err)) == 0);
+	setenv("POP3D_IDLE_TIMEOUT", "0", 1);
+	CHECK(settings_env_check(err, sizeof(err)) == -1 &&
+	    has(err, "POP3D_IDLE_TIMEOUT must be a number from 1 to 86400"));
+	unsetenv("POP3D_IDLE_TIMEOUT");
+	unsetenv("POP3D_TLS_REQUIRED");
+	unsetenv("POP3D_TLS_CERT");
+	unsetenv("POP3D_TLS_KEY");
+}
+
+/* What a rule may set (issue 14: a PATH rule ran another pop3d-auth). */
+static void
+test_setting_rules(void)
+{
+	char		 err[256];
+	const char	*ok = "POP3D_AUTH_DELAY=5";
+
+	CHECK(setting_rule_check(ok, 16, ok + 17, err, sizeof(err)) == 0);
+	CHECK(setting_rule_check("PATH", 4, "/tmp", err, sizeof(err)) == -1 &&
+	    has(err, "unknown setting PATH"));
+	CHECK(setting_rule_check("POP3D_TLS_RELAY", 15, "/x", err,
+	    sizeof(err)) == -1 && has(err, "POP3D_TLS_RELAY may not be set by "
+	    "a rule"));
+	CHECK(setting_rule_check("POP3D_AUTH_DELAY", 16, "abc", err,
+	    sizeof(err)) == -1 && has(err, "must be a number from 0 to 60"));
+
+	CHECK(compile_fails("10.:allow,PATH=/tmp/evil\n", "1: unknown "
+	    "setting PATH (pop3d-rules(5) lists those a rule may set)"));
+	CHECK(compile_fails("# x\n10.:allow,POP3D_CLEARTEXT=1,"
+	    "POP3D_AUTH_DELAY=abc\n", "2: POP3D_AUTH_DELAY must be a number "
+	    "from 0 to 60"));
+	CHECK(compile_fails("10.:allow,POP3D_MAX_PER_ADDRESS=1001\n", "1: "
+	    "POP3D_MAX_PER_ADDRESS must be a number from 0 to 1000"));
+	CHECK(compile_fails("10.:allow,POP3D_USERS_CDB=/tmp/u.cdb\n", "1: "
+	    "POP3D_USERS_CDB may not be set by a rule: it names a file or "
+	    "program the chain uses (set it in the spawner's environment)"));
+	CHECK(compile_fails(":allow,POP3D_UNKNOWN_PEER=allow\n", "1: "
+	    "POP3D_UNKNOWN_PEER may not be set by a rule: only the spawner "
+	    "can vouch for its peers (set it in the spawner's environment)"));
+	CHECK(compile_fails("10.:deny,TCPREMOTEIP=1.2.3.4\n", "1: unknown "
+	    "setting TCPREMOTEIP (pop3d-rules(5) lists those a rule may set)"));
+	CHECK(compile_fails("10.:allow,POP3D_PENALTY_SCOPE=users\n", "1: "
+	    "POP3D_PENALTY_SCOPE must be one of address|user"));
+}
+
 static void
 test_compile_errors(void)
 {
@@ -936,10 +1147,13 @@ test_compile_errors(void)
 	    "long (more than 4096 octets)"));
 	CHECK(compile_text(line_of(RULES_LINE_MAX), &n, err, sizeof(err)) ==
 	    0 && n == 1);
-	CHECK(has(look("1.2.3.4", NULL), "allow 1.2.3.4 line 1 [A00=vvvv"));
+	CHECK(has(look("1.2.3.4", NULL), "allow 1.2.3.4 line 1 "
+	    "[POP3D_TLS_CIPHERS=vvvv"));
 	CHECK(rulesdb_open(&d, db) == 0);
+	/* 13 + 1019 + 1021 + 1023 octets before the last setting's comma. */
 	CHECK(addr_parse("1.2.3.4", &a) == 0 && rulesdb_lookup(&d, &a, &r) ==
-	    1 && r.nsettings == 5 && strlen(r.settings[4]) == 4 + 58);
+	    1 && r.nsettings == 4 && strlen(r.settings[3]) ==
+	    RULES_LINE_MAX - 13 - 1019 - 1021 - 1023 - 1);
 	rulesdb_close(&d);
 	CHECK(compile_fails("10.:deny\r\n11.:deny\r\n12. :deny\r\n",
 	    "3: space in the pattern (a rule has no spaces)"));
@@ -1167,7 +1381,7 @@ test_corrupt(void)
 	rulesdb_close(&d);
 
 	/* Damage in the middle of a real database: lookups fail, not allow. */
-	CHECK(compile_text("1.2.3.4:deny,A=1\n", &n, err, sizeof(err)) == 0);
+	CHECK(compile_text("1.2.3.4:deny,POP3D_APOP=1\n", &n, err, sizeof(err)) == 0);
 	CHECK(file_bytes(db, buf, sizeof(buf), &got) == 0);
 	/* The first record's value follows the 2048-octet table and the
 	 * key's 8 octets of lengths and 6 of key: its action octet. */
@@ -1221,6 +1435,9 @@ main(void)
 	test_lookup();
 	test_walk();
 	test_compile_errors();
+	test_setting_table();
+	test_setting_readers();
+	test_setting_rules();
 	test_atomic();
 	test_corrupt();
 	test_count_limit();

@@ -1,0 +1,319 @@
+/*
+ * The table of every setting (settings.h), its checks and its readers.
+ * A setting added to a program goes here first; tests/unit/t_rules.c
+ * crosses the bounds of each kind.
+ */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "num.h"
+#include "pop3d_limits.h"
+#include "settings.h"
+
+/* Why a rule may not set some: set them in the spawner's environment. */
+#define NR_FILE	"it names a file or program the chain uses"
+#define NR_ID	"it names the user or directory that confines the chain"
+#define NR_EARLY "the front reads it before the rules"
+#define NR_CHAIN "the chain sets it itself"
+
+#define NUM(n, lo, hi, d)	{ n, SETTING_NUM, lo, hi, d, NULL, NULL }
+#define FLAG(n)			{ n, SETTING_FLAG, 0, 1, 0, NULL, NULL }
+#define TEXT(n, len)		{ n, SETTING_TEXT, 0, len, 0, NULL, NULL }
+#define PATHS(n, len, why)	{ n, SETTING_PATH, 0, len, 0, NULL, why }
+#define WORDS(n, w, why)	{ n, SETTING_ENUM, 0, 0, 0, w, why }
+
+/* Sorted by name; every getenv of a setting in the tree is here. */
+static const struct setting table[] = {
+	TEXT("POP3D_ALT_AT", ALT_AT_MAX),
+	FLAG("POP3D_APOP"),
+	NUM("POP3D_AUTH_DELAY", 0, AUTH_DELAY_MAX, AUTH_DELAY_DEFAULT),
+	NUM("POP3D_AUTH_FAILURES", 1, AUTH_FAILURES_MAX,
+	    AUTH_FAILURES_DEFAULT),
+	{ "POP3D_AUTH_OK_FD", SETTING_TEXT, 0, 10, 0, NULL, NR_CHAIN },
+	PATHS("POP3D_CHROOT", 256, NR_ID),
+	FLAG("POP3D_CLEARTEXT"),
+	FLAG("POP3D_CRAM_MD5"),
+	WORDS("POP3D_DEBUG", "0|1", NULL),
+	{ "POP3D_EXPIRE", SETTING_EXPIRE, 0, EXPIRE_DAYS_MAX, 0, NULL, NULL },
+	TEXT("POP3D_GREETING", GREETING_MAX),
+	NUM("POP3D_IDLE_TIMEOUT", POP3_IDLE_MIN, POP3_IDLE_MAX,
+	    POP3_IDLE_DEFAULT),
+	TEXT("POP3D_IMPLEMENTATION", IMPLEMENTATION_MAX),
+	WORDS("POP3D_LOG", "stderr|syslog", NR_EARLY),
+	NUM("POP3D_LOGIN_DELAY", 0, LOGIN_DELAY_MAX, SETTING_UNSET),
+	NUM("POP3D_LOGIN_TIMEOUT", 1, LOGIN_TIMEOUT_MAX,
+	    LOGIN_TIMEOUT_DEFAULT),
+	NUM("POP3D_MAX_MESSAGES", MAILDROP_MSGS_MIN, MAILDROP_MSGS_MAX,
+	    MAILDROP_MSGS_DEFAULT),
+	NUM("POP3D_MAX_PER_ADDRESS", 0, CONN_PER_ADDRESS_MAX, 0),
+	NUM("POP3D_PASSWD_IDLE", 1, PASSWD_TIMEOUT_MAX, PASSWD_IDLE_DEFAULT),
+	NUM("POP3D_PASSWD_MIN", PASSWD_MIN_MIN, PASSWD_MIN_MAX,
+	    PASSWD_MIN_DEFAULT),
+	NUM("POP3D_PASSWD_TIMEOUT", 1, PASSWD_TIMEOUT_MAX,
+	    PASSWD_TIMEOUT_DEFAULT),
+	NUM("POP3D_PENALTY_ADDRESS_FAILURES", 1, PENALTY_ADDRESS_MAX,
+	    PENALTY_ADDRESS_DEFAULT),
+	NUM("POP3D_PENALTY_BLOCK", 1, PENALTY_BLOCK_MAX,
+	    PENALTY_BLOCK_DEFAULT),
+	NUM("POP3D_PENALTY_FAILURES", 0, PENALTY_FAILURES_MAX,
+	    PENALTY_FAILURES_DEFAULT),
+	NUM("POP3D_PENALTY_HOSTILE", 0, PENALTY_BLOCK_MAX,
+	    PENALTY_HOSTILE_DEFAULT),
+	NUM("POP3D_PENALTY_PREFIX6", PENALTY_PREFIX6_MIN, 128,
+	    PENALTY_PREFIX6_DEFAULT),
+	WORDS("POP3D_PENALTY_SCOPE", "address|user", NULL),
+	NUM("POP3D_PENALTY_WINDOW", 1, PENALTY_WINDOW_MAX,
+	    PENALTY_WINDOW_DEFAULT),
+	PATHS("POP3D_PREAUTH_USER", 32, NR_ID),
+	PATHS("POP3D_RULES", PATH_MAX - 1, NR_EARLY),
+	PATHS("POP3D_STATE_DIR", PATH_MAX - 1, NR_FILE),
+	PATHS("POP3D_TLS_CERT", TLS_PATH_MAX, NR_FILE),
+	TEXT("POP3D_TLS_CIPHERS", TLS_SETTING_MAX),
+	TEXT("POP3D_TLS_DHEPARAMS", TLS_SETTING_MAX),
+	TEXT("POP3D_TLS_ECDHECURVES", TLS_SETTING_MAX),
+	PATHS("POP3D_TLS_KEY", TLS_PATH_MAX, NR_FILE),
+	{ "POP3D_TLS_KEYPAIRS", SETTING_LIST, 0, TLS_KEYPAIRS_TEXT_MAX, 0,
+	    NULL, NR_FILE },
+	WORDS("POP3D_TLS_NONROOT", "0|1", NR_ID),
+	TEXT("POP3D_TLS_PROTOCOLS", TLS_SETTING_MAX),
+	PATHS("POP3D_TLS_RELAY", PATH_MAX - 1, NR_FILE),
+	FLAG("POP3D_TLS_REQUIRED"),
+	NUM("POP3D_TLS_TIMEOUT", TLS_TIMEOUT_MIN, TLS_TIMEOUT_MAX,
+	    TLS_TIMEOUT_DEFAULT),
+	PATHS("POP3D_TLS_USER", 32, NR_ID),
+	WORDS("POP3D_UNKNOWN_PEER", "deny|allow",
+	    "only the spawner can vouch for its peers"),
+	PATHS("POP3D_USERS_CDB", PATH_MAX - 1, NR_FILE),
+	PATHS("POP3D_USERS_FILE", PATH_MAX - 1, NR_FILE),
+	PATHS("POP3D_XMIT_COMMAND", XMIT_COMMAND_MAX, NR_FILE),
+	NUM("POP3D_XMIT_COMMAND_TIMEOUT", XMIT_RUN_MIN, XMIT_RUN_MAX,
+	    XMIT_RUN_DEFAULT),
+	NUM("POP3D_XMIT_MAX", XMIT_SIZE_MIN, XMIT_SIZE_MAX, XMIT_SIZE_DEFAULT),
+	NUM("POP3D_XMIT_TIMEOUT", XMIT_TIMEOUT_MIN, XMIT_TIMEOUT_MAX,
+	    XMIT_TIMEOUT_DEFAULT),
+	FLAG("POP3D_XTND_XMIT"),
+};
+
+#define TABLE_LEN	(sizeof(table) / sizeof(table[0]))
+
+static int __attribute__((format(printf, 3, 4)))
+say(char *err, size_t n, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (n == 0)
+		return -1;
+	va_start(ap, fmt);
+	(void)vsnprintf(err, n, fmt, ap);	/* a cut reason still says */
+	va_end(ap);
+	return -1;
+}
+
+static const struct setting *
+find_n(const char *name, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < TABLE_LEN; i++)
+		if (strncmp(table[i].name, name, n) == 0 &&
+		    table[i].name[n] == '\0')
+			return &table[i];
+	return NULL;
+}
+
+const struct setting *
+setting_find(const char *name)
+{
+	return find_n(name, strlen(name));
+}
+
+const struct setting *
+setting_at(size_t i)
+{
+	return i < TABLE_LEN ? &table[i] : NULL;
+}
+
+/* Is value one of the '|'-separated words? */
+static int
+word_in(const char *value, const char *choices)
+{
+	size_t	len = strlen(value), w;
+
+	for (;;) {
+		w = strcspn(choices, "|");
+		if (w == len && strncmp(choices, value, len) == 0)
+			return 1;
+		if (choices[w] == '\0')
+			return 0;
+		choices += w + 1;
+	}
+}
+
+int
+setting_check(const struct setting *s, const char *value, char *err,
+    size_t n)
+{
+	uint64_t	v;
+	int		f;
+
+	if (*value == '\0')
+		return 0;
+	switch (s->kind) {
+	case SETTING_NUM:
+		if (num_parse(value, s->min, s->max, &v) == 0)
+			return 0;
+		return say(err, n, "%s must be a number from %llu to %llu",
+		    s->name, (unsigned long long)s->min,
+		    (unsigned long long)s->max);
+	case SETTING_FLAG:
+		if (flag_parse(value, &f) == 0)
+			return 0;
+		return say(err, n, "%s must be 0 or 1", s->name);
+	case SETTING_ENUM:
+		if (word_in(value, s->choices))
+			return 0;
+		return say(err, n, "%s must be one of %s", s->name,
+		    s->choices);
+	case SETTING_EXPIRE:
+		if (strcmp(value, "NEVER") == 0 ||
+		    num_parse(value, s->min, s->max, &v) == 0)
+			return 0;
+		return say(err, n, "%s must be NEVER or a number from %llu to"
+		    " %llu", s->name, (unsigned long long)s->min,
+		    (unsigned long long)s->max);
+	default:
+		if (text_valid(value, s->max, s->kind == SETTING_LIST))
+			return 0;
+		return say(err, n, "%s must be at most %llu printable"
+		    " characters", s->name, (unsigned long long)s->max);
+	}
+}
+
+int
+setting_rule_check(const char *text, size_t n, const char *value, char *err,
+    size_t errlen)
+{
+	const struct setting	*s = find_n(text, n);
+
+	if (s == NULL)
+		return say(err, errlen, "unknown setting %.*s (pop3d-rules(5)"
+		    " lists those a rule may set)", (int)n, text);
+	if (s->norule != NULL)
+		return say(err, errlen, "%s may not be set by a rule: %s (set"
+		    " it in the spawner's environment)", s->name, s->norule);
+	return setting_check(s, value, err, errlen);
+}
+
+/* Is name set to something other than empty? */
+static int
+env_given(const char *name)
+{
+	const char	*v = getenv(name);
+
+	return v != NULL && *v != '\0';
+}
+
+int
+settings_env_check(char *err, size_t n)
+{
+	const char	*v, *req;
+	size_t		 i;
+	int		 f;
+
+	for (i = 0; i < TABLE_LEN; i++)
+		if ((v = getenv(table[i].name)) != NULL &&
+		    setting_check(&table[i], v, err, n) == -1)
+			return -1;
+	req = getenv("POP3D_TLS_REQUIRED");
+	if (req != NULL && flag_parse(req, &f) == 0 && f &&
+	    (!env_given("POP3D_TLS_CERT") || !env_given("POP3D_TLS_KEY")))
+		return say(err, n, "POP3D_TLS_REQUIRED=1 without POP3D_TLS_CERT"
+		    " and POP3D_TLS_KEY");
+	return 0;
+}
+
+/* The entry for a reader, and the value to read: NULL when unset. */
+static int
+reader(const char *name, enum setting_kind kind, const struct setting **s,
+    const char **value)
+{
+	char	err[160];
+
+	*value = NULL;
+	if ((*s = setting_find(name)) == NULL || ((*s)->kind != kind &&
+	    !(kind == SETTING_TEXT && (*s)->kind != SETTING_NUM &&
+	    (*s)->kind != SETTING_FLAG))) {
+		log_warn("bad setting: %s is not a setting of this kind", name);
+		return -1;
+	}
+	if ((*value = getenv(name)) == NULL || **value == '\0') {
+		*value = NULL;
+		return 0;
+	}
+	if (setting_check(*s, *value, err, sizeof(err)) == -1) {
+		log_warn("bad setting: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+setting_num(const char *name, uint64_t *out)
+{
+	const struct setting	*s;
+	const char		*v;
+
+	*out = 0;
+	if (reader(name, SETTING_NUM, &s, &v) == -1)
+		return -1;
+	*out = s->def;
+	return v == NULL ? 0 : num_parse(v, s->min, s->max, out);
+}
+
+int
+setting_flag(const char *name, int *out)
+{
+	const struct setting	*s;
+	const char		*v;
+
+	*out = 0;
+	if (reader(name, SETTING_FLAG, &s, &v) == -1)
+		return -1;
+	return v == NULL ? 0 : flag_parse(v, out);
+}
+
+int
+setting_text(const char *name, const char **out)
+{
+	const struct setting	*s;
+
+	return reader(name, SETTING_TEXT, &s, out);
+}
+
+uint64_t
+setting_num_or_default(const char *name)
+{
+	const struct setting	*s;
+	uint64_t		 v;
+
+	if (setting_num(name, &v) == 0)
+		return v;
+	v = (s = setting_find(name)) != NULL ? s->def : 0;
+	log_warn("setting ignored: using %s=%llu", name, (unsigned long long)v);
+	return v;
+}
+
+const char *
+setting_text_or_null(const char *name)
+{
+	const char	*v;
+
+	if (setting_text(name, &v) == 0)
+		return v;
+	log_warn("setting ignored: %s", name);
+	return NULL;
+}

@@ -127,14 +127,16 @@ uninstall: uninstall-deploy
 
 # Fuzz targets (clang's libFuzzer): FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
-FUZZ	= fuzz_pop3 fuzz_wire fuzz_ipc fuzz_rules fuzz_sasl fuzz_scancache
+FUZZ	= fuzz_pop3 fuzz_wire fuzz_ipc fuzz_rules fuzz_sasl fuzz_scancache \
+	  fuzz_pwipc
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ); do \
 	    clang -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) -Ilib \
-	        -Imaildrop -Ifront -Ipolicy $(CDB_CFLAGS) -o build/fuzz/$$f \
-	        tests/fuzz/$$f.c $(LIB_SRC) $(MD_SRC) front/ipc.c $(RULES_SRC) \
-	        front/sasl.c $(CDB_LIBS) $(MD_LIBS) $(NETTLE_LIBS) || exit 1; \
+	        -Imaildrop -Ifront -Ipolicy -Ipasswd $(CDB_CFLAGS) \
+	        -o build/fuzz/$$f tests/fuzz/$$f.c $(LIB_SRC) $(MD_SRC) \
+	        front/ipc.c $(RULES_SRC) front/sasl.c passwd/pwipc.c \
+	        $(CDB_LIBS) $(MD_LIBS) $(NETTLE_LIBS) || exit 1; \
 	    mkdir -p build/fuzz/$$f.corpus; \
 	    if build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) \
 	        -artifact_prefix=build/fuzz/ build/fuzz/$$f.corpus \

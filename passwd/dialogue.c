@@ -8,6 +8,9 @@
 #include "pop3.h"
 #include "pwipc.h"
 
+_Static_assert(1 + PWIPC_TEXT_MAX + 1 <= IPC_MAX,
+    "a password and its NUL must fit one message");
+
 struct dialogue {
 	const struct dialogue_settings *set;
 	struct in	 in;
@@ -214,7 +217,6 @@ dialogue_run(const struct dialogue_settings *set, int ipc)
 	d.set = set;
 	d.ipc = ipc;
 	d.want = PWIPC_WANT_USER;
-	io_catch_signals();
 	out_init(&d.out, STDOUT_FILENO, set->idle_ms);
 	out_deadline(&d.out, set->session_ms);
 	in_init(&d.in, STDIN_FILENO, set->idle_ms, &d.out);

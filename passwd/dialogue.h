@@ -18,8 +18,9 @@ struct dialogue_settings {
 /*
  * Serves the client on fd 0/1 with the privileged process on fd ipc,
  * from the greeting to the end, which it reports (PWIPC_END); never
- * returns.  The privilege drop is done; it uses only reads, writes and
- * waits on the descriptors it has.
+ * returns.  The privilege drop is done, and io_catch_signals too (before
+ * it: no signal handler is set after the drop); it uses only reads,
+ * writes and waits on the descriptors it has.
  */
 void	dialogue_run(const struct dialogue_settings *, int)
 	    __attribute__((noreturn));

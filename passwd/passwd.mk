@@ -1,5 +1,5 @@
 # passwd/: pop3d-passwd, the poppassd protocol (issue 7).  Included by the
-# Makefile; adds to PROGS and MAN8.
+# Makefile; adds to PROGS, MAN8 and UNIT.
 #
 # It checks passwords and edits the users file with auth/'s code, and
 # obeys the rules database and the penalty box with the front's access
@@ -19,3 +19,10 @@ $(O)/passwd/%.o: passwd/%.c passwd/*.h auth/*.h front/*.h policy/*.h lib/*.h
 $(O)/pop3d-passwd: $(PASSWD_OBJ) $(O)/front/access.o $(O)/front/ipc.o \
 	    $(O)/libauth.a $(O)/libpolicy.a $(O)/libpop3d.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AUTH_LIBS)
+
+UNIT	+= t_pwipc
+$(O)/tests/t_pwipc: tests/unit/t_pwipc.c tests/unit/check.h passwd/pwipc.h \
+	    $(O)/passwd/pwipc.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ipasswd -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
+	    $(O)/passwd/pwipc.o

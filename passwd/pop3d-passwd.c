@@ -405,10 +405,11 @@ session_run(struct session *s)
 		r = -1;
 	} else
 		r = parent_serve(s, sp[0], sigfd);
+	/* Before the channel closes: a broken-off dialogue says no more. */
+	(void)kill(s->child, SIGKILL);
 	close(null);
 	close(sp[0]);
 	close(sigfd);
-	(void)kill(s->child, SIGKILL);
 	while (waitpid(s->child, NULL, 0) == -1 && errno == EINTR)
 		;
 	return r;

@@ -1,5 +1,5 @@
+#include <stddef.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "pwipc.h"
 
@@ -49,8 +49,7 @@ pwipc_check(const char *msg, size_t len, enum pwipc_want want)
 			return -1;
 		break;
 	case PWIPC_END:
-		if (len != 2 || msg[1] == '\0' ||
-		    strchr("qxethsi", msg[1]) == NULL)
+		if (len != 2 || pwipc_end_name(msg[1]) == NULL)
 			return -1;
 		break;
 	default:
@@ -75,8 +74,10 @@ pwipc_end_name(char how)
 		return "hostile";
 	case PWEND_IOERR:
 		return "ioerr";
-	default:
+	case PWEND_ERROR:
 		return "error";
+	default:
+		return NULL;
 	}
 }
 

@@ -52,7 +52,8 @@ enum pwipc_want {
 	PWIPC_WANT_PASS,	/* "pass" with the old password */
 	PWIPC_WANT_NEWPASS,	/* verified: "newpass" */
 	PWIPC_WANT_QUIT,	/* changed: only "quit" */
-	PWIPC_WANT_END		/* a verdict ended it: only PWIPC_END */
+	PWIPC_WANT_END		/* a verdict or a hostile line ended it:
+				 * only PWIPC_END */
 };
 
 /*
@@ -75,8 +76,8 @@ enum pwipc_want {
 int	pwipc_check(const char *, size_t, enum pwipc_want);
 
 /*
- * The word the log uses for a PWEND_* octet (pwipc_check accepted it):
- * quit, error, eof, timeout, signal, hostile, ioerr.
+ * The word the log uses for a PWEND_* octet: quit, error, eof, timeout,
+ * signal, hostile, ioerr; NULL for any other octet.
  */
 const char *pwipc_end_name(char);
 
@@ -85,9 +86,10 @@ const char *pwipc_end_name(char);
 
 /*
  * The reply line (without CRLF) that phrases verdict v, the shortest new
- * password being min: into buf (PWIPC_REPLY_MAX octets), which it returns; "500 ..." with a
- * temporary failure's text for an unknown verdict.  The privileged process
- * logs a refusal's text (after "500 ") with the same words.
+ * password being min, into buf (PWIPC_REPLY_MAX octets), which it
+ * returns; a temporary failure's for a verdict not known here.  The
+ * privileged process logs a refusal's text (after "500 ") in the same
+ * words.
  */
 const char *pwipc_reply(char, unsigned, char *, size_t);
 

@@ -53,6 +53,7 @@ well_formed(void)
 	CHECK_STR(pwipc_end_name('h'), "hostile");
 	CHECK_STR(pwipc_end_name('i'), "ioerr");
 	CHECK_STR(pwipc_end_name('x'), "error");
+	CHECK(pwipc_end_name('z') == NULL && pwipc_end_name('\0') == NULL);
 }
 
 static void

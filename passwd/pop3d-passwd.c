@@ -319,12 +319,14 @@ parent_serve(struct session *s, int ipc, int sigfd)
 			s->end = "killed";
 			return -1;
 		}
-		if ((n = ipc_recv(ipc, msg)) <= 0) {
+		/* Gone; an oversized message (EPROTO) is a malformed one. */
+		if ((n = ipc_recv(ipc, msg)) == 0 || (n == -1 &&
+		    errno != EPROTO)) {
 			if (s->end == NULL)
 				s->end = "lost";
 			return -1;
 		}
-		if ((type = pwipc_check(msg, n, s->want)) == -1) {
+		if (n == -1 || (type = pwipc_check(msg, n, s->want)) == -1) {
 			explicit_bzero(msg, sizeof(msg));
 			log_warn("malformed message from the dialogue process:"
 			    " the session ends");

@@ -569,12 +569,16 @@ def dialogue_gone_or_stuck_ends_the_session():
                             r"how=signal", srv.log()), "how=signal")
 
 
-# An LD_PRELOAD library that makes the unprivileged process's send() of the
-# old password's message (type 'p') leave out its NUL: what a dialogue
-# process taken over by a client could send.
+# An LD_PRELOAD library for the unprivileged process: its send() of the old
+# password's message (type 'p') sends, as MALFORM says, the message without
+# its NUL, one longer than any message may be, or a user's message (out of
+# the dialogue's order): what a dialogue process taken over by a client
+# could send.
 MALFORM_C = r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -583,14 +587,26 @@ ssize_t
 send(int fd, const void *buf, size_t len, int flags)
 {
 	static ssize_t (*real)(int, const void *, size_t, int);
+	const char	*mode = getenv("MALFORM");
+	char		 big[1024];
+	ssize_t		 n;
 
 	if (real == NULL)
 		real = (ssize_t (*)(int, const void *, size_t, int))
 		    dlsym(RTLD_NEXT, "send");
-	if (geteuid() != 0 && len > 1 && ((const char *)buf)[0] == 'p')
-		return real(fd, buf, len - 1, flags) == (ssize_t)len - 1 ?
-		    (ssize_t)len : -1;
-	return real(fd, buf, len, flags);
+	if (geteuid() == 0 || mode == NULL || len < 2 ||
+	    ((const char *)buf)[0] != 'p')
+		return real(fd, buf, len, flags);
+	if (strcmp(mode, "big") == 0) {
+		memset(big, 'x', sizeof(big));
+		big[0] = 'p';
+		big[sizeof(big) - 1] = '\0';
+		n = real(fd, big, sizeof(big), flags);
+	} else if (strcmp(mode, "order") == 0)
+		n = real(fd, "ubob", 5, flags);
+	else
+		n = real(fd, buf, len - 1, flags);
+	return n > 0 ? (ssize_t)len : -1;
 }
 """
 
@@ -614,27 +630,31 @@ def malformed_message_ends_the_session():
             skip("no cc, or a static build: no LD_PRELOAD")
             return
         os.chmod(tmp.path, 0o755)
-        # Under AddressSanitizer (make sanitize) its runtime must come
-        # first, unless told not to mind.
-        with site.serve(POP3D_CHROOT=empty, LD_PRELOAD=lib,
-                        ASAN_OPTIONS="verify_asan_link_order=0") as srv:
-            got = talk(srv, [b"user alice", b"pass alice-pw1",
-                             b"newpass alice-new-1"])
-            srv.wait_all()
-            code = srv.procs[-1].returncode
-            log = srv.log()
-        check_eq(got, FULL[:2], "the old password's message without its"
-                 " NUL: no verdict, the connection ends")
-        check_eq(code, 111, "the parent exits 111")
-        check("malformed message from the dialogue process" in log,
-              "and logs why")
-        check(re.search(r"end remote=127\.0\.0\.1 user=alice changed=0 "
-                        r"how=malformed", log), "how=malformed")
-        check("passwd_fail" not in log and "passwd_changed" not in log,
-              "nothing was checked or changed on it")
-        check_eq(site.login("alice", "alice-pw1"), 0,
-                 "the password is as it was")
-
+        for mode, what in (("nul", "the old password without its NUL"),
+                           ("big", "a message longer than any may be"),
+                           ("order", "a user's message where the old"
+                            " password's is due")):
+            # Under AddressSanitizer (make sanitize) its runtime must come
+            # first, unless told not to mind.
+            with site.serve(POP3D_CHROOT=empty, LD_PRELOAD=lib,
+                            MALFORM=mode,
+                            ASAN_OPTIONS="verify_asan_link_order=0") as srv:
+                got = talk(srv, [b"user alice", b"pass alice-pw1",
+                                 b"newpass alice-new-1"])
+                srv.wait_all()
+                code = srv.procs[-1].returncode
+                log = srv.log()
+            check_eq(got, FULL[:2], "%s: no verdict, the connection ends"
+                     % what)
+            check_eq(code, 111, "the parent exits 111")
+            check("malformed message from the dialogue process" in log,
+                  "and logs why")
+            check(re.search(r"end remote=127\.0\.0\.1 user=alice changed=0 "
+                            r"how=malformed", log), "how=malformed")
+            check("passwd_fail" not in log and "passwd_changed" not in log,
+                  "nothing was checked or changed on it")
+            check_eq(site.login("alice", "alice-pw1"), 0,
+                     "the password is as it was")
 
 if __name__ == "__main__":
     run_all(sys.argv[2:])

@@ -327,8 +327,9 @@
 /*
  * The dialogue process keeps those deadlines itself; the privileged
  * process kills it when it has not ended this long after the dialogue's
- * deadline, or after a verdict or a signal it must still phrase (enough
- * for a last reply and IO_LINGER_MS after a hostile line).
+ * deadline (moved by the time the dialogue waited for the check and the
+ * change), or after a signal it must still phrase: enough for a last
+ * reply, and IO_LINGER_MS after a hostile line.
  */
 #define PASSWD_END_GRACE_MS	5000
 

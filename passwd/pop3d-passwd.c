@@ -308,6 +308,7 @@ static int
 parent_serve(struct session *s, int ipc, int sigfd)
 {
 	char	msg[IPC_MAX], verdict;
+	int64_t	began;
 	int	n, type;
 
 	s->want = PWIPC_WANT_USER;
@@ -338,18 +339,28 @@ parent_serve(struct session *s, int ipc, int sigfd)
 				s->end = pwipc_end_name(msg[1]);
 			return 0;
 		}
+		began = io_now_ms();
 		verdict = parent_act(s, type, msg + 1, n > 1 ? n - 2 : 0);
 		explicit_bzero(msg, n);
-		if (verdict == 0)
-			continue;
-		if (ipc_send(ipc, PWIPC_VERDICT, &verdict, 1) == -1) {
+		/*
+		 * The dialogue waited for a check or a change (crypt(3), the
+		 * delay, the users file's lock): that time is not the
+		 * dialogue's.  Each is bounded and comes once a session (the
+		 * order of the dialogue sees to it); a refused new password
+		 * costs nothing and moves nothing.
+		 */
+		if (type == PWIPC_OLD || (type == PWIPC_NEW &&
+		    s->want != PWIPC_WANT_NEWPASS))
+			s->deadline += io_now_ms() - began;
+		/* A verdict is never outstanding: a full channel is a fault. */
+		if (verdict != 0 && ipc_send(ipc, PWIPC_VERDICT, &verdict,
+		    1) == -1) {
+			log_warn("cannot send the dialogue process its verdict:"
+			    " %s", strerror(errno));
 			if (s->end == NULL)
 				s->end = "lost";
 			return -1;
 		}
-		/* The reply still to be written may not be cut short. */
-		if (s->deadline < io_now_ms() + PASSWD_END_GRACE_MS)
-			s->deadline = io_now_ms() + PASSWD_END_GRACE_MS;
 	}
 }
 
@@ -401,8 +412,13 @@ session_run(struct session *s)
 	if (s->child == 0)
 		dialogue_start(s, sp, &was, self);
 	close(sp[1]);
-	if (dup2(null, STDIN_FILENO) == -1 || dup2(null, STDOUT_FILENO) == -1) {
-		log_warn("dup2: %s", strerror(errno));
+	/*
+	 * Nothing here waits on the dialogue process but parent_wait: its
+	 * end of the channel never blocks, whatever that process does.
+	 */
+	if (fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    dup2(null, STDIN_FILENO) == -1 || dup2(null, STDOUT_FILENO) == -1) {
+		log_warn("session setup: %s", strerror(errno));
 		s->end = "error";
 		r = -1;
 	} else

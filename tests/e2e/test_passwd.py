@@ -573,7 +573,8 @@ def dialogue_gone_or_stuck_ends_the_session():
 # password's message (type 'p') sends, as MALFORM says, the message without
 # its NUL, one longer than any message may be, or a user's message (out of
 # the dialogue's order): what a dialogue process taken over by a client
-# could send.
+# could send.  With MALFORM=flood, a new password's message (type 'n') is
+# sent again and again, and no verdict read.
 MALFORM_C = r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -594,8 +595,15 @@ send(int fd, const void *buf, size_t len, int flags)
 	if (real == NULL)
 		real = (ssize_t (*)(int, const void *, size_t, int))
 		    dlsym(RTLD_NEXT, "send");
-	if (geteuid() == 0 || mode == NULL || len < 2 ||
-	    ((const char *)buf)[0] != 'p')
+	if (geteuid() != 0 && mode != NULL && strcmp(mode, "flood") == 0 &&
+	    len > 1 && ((const char *)buf)[0] == 'n') {
+		for (n = 0; n < 1000000; n++)
+			if (real(fd, buf, len, flags) < 0)
+				break;
+		return -1;
+	}
+	if (geteuid() == 0 || mode == NULL || strcmp(mode, "flood") == 0 ||
+	    len < 2 || ((const char *)buf)[0] != 'p')
 		return real(fd, buf, len, flags);
 	if (strcmp(mode, "big") == 0) {
 		memset(big, 'x', sizeof(big));
@@ -612,6 +620,23 @@ send(int fd, const void *buf, size_t len, int flags)
 
 
 @test
+def malform_lib(tmp):
+    """MALFORM_C built in tmp: its path, or None (no cc, or a static
+    build, which LD_PRELOAD cannot reach)."""
+    src = os.path.join(tmp.path, "malform.c")
+    lib = os.path.join(tmp.path, "malform.so")
+    with open(src, "w") as f:
+        f.write(MALFORM_C)
+    cc = subprocess.run(["cc", "-shared", "-fPIC", "-o", lib, src, "-ldl"],
+                        capture_output=True)
+    if cc.returncode != 0 or "not a dynamic" in subprocess.run(
+            ["ldd", PASSWD], capture_output=True, text=True).stdout:
+        return None
+    os.chmod(tmp.path, 0o755)
+    return lib
+
+
+@test
 def malformed_message_ends_the_session():
     if not ROOT:
         skip("not root: the dialogue process has the parent's uid")
@@ -619,17 +644,10 @@ def malformed_message_ends_the_session():
     with TempDir() as tmp:
         site = Site(tmp)
         empty = empty_dir(tmp)
-        src = os.path.join(tmp.path, "malform.c")
-        lib = os.path.join(tmp.path, "malform.so")
-        with open(src, "w") as f:
-            f.write(MALFORM_C)
-        cc = subprocess.run(["cc", "-shared", "-fPIC", "-o", lib, src,
-                             "-ldl"], capture_output=True)
-        if cc.returncode != 0 or "not a dynamic" in subprocess.run(
-                ["ldd", PASSWD], capture_output=True, text=True).stdout:
+        lib = malform_lib(tmp)
+        if lib is None:
             skip("no cc, or a static build: no LD_PRELOAD")
             return
-        os.chmod(tmp.path, 0o755)
         for mode, what in (("nul", "the old password without its NUL"),
                            ("big", "a message longer than any may be"),
                            ("order", "a user's message where the old"
@@ -655,6 +673,36 @@ def malformed_message_ends_the_session():
                   "nothing was checked or changed on it")
             check_eq(site.login("alice", "alice-pw1"), 0,
                      "the password is as it was")
+
+
+@test
+def a_flooding_dialogue_cannot_hold_the_parent():
+    if not ROOT:
+        skip("not root: the dialogue process has the parent's uid")
+        return
+    with TempDir() as tmp:
+        site = Site(tmp)
+        empty = empty_dir(tmp)
+        lib = malform_lib(tmp)
+        if lib is None:
+            skip("no cc, or a static build: no LD_PRELOAD")
+            return
+        with site.serve(POP3D_CHROOT=empty, LD_PRELOAD=lib, MALFORM="flood",
+                        ASAN_OPTIONS="verify_asan_link_order=0") as srv:
+            t = time.monotonic()
+            got = talk(srv, [b"user alice", b"pass alice-pw1",
+                             b"newpass short"])
+            srv.wait_all(timeout=60)
+            took = time.monotonic() - t
+            code = srv.procs[-1].returncode
+            log = srv.log()
+        check_eq(got, FULL[:3], "new password messages sent again and again,"
+                 " no verdict read: the connection ends")
+        check(took < 30, "soon, not at a deadline (%.1f s)" % took)
+        check_eq(code, 111, "the parent exits 111")
+        check("cannot send the dialogue process its verdict" in log and
+              re.search(r"how=lost", log), "and says why")
+
 
 if __name__ == "__main__":
     run_all(sys.argv[2:])

@@ -619,7 +619,6 @@ send(int fd, const void *buf, size_t len, int flags)
 """
 
 
-@test
 def malform_lib(tmp):
     """MALFORM_C built in tmp: its path, or None (no cc, or a static
     build, which LD_PRELOAD cannot reach)."""

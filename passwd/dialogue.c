@@ -22,7 +22,9 @@ struct dialogue {
 
 /*
  * The privileged process's verdict on what was just sent; a broken
- * channel or an answer not known here reads as a temporary failure.
+ * channel or an answer not known here reads as a temporary failure.  No
+ * deadline of its own: that process bounds the wait (it kills this one)
+ * and its death ends this one (PR_SET_PDEATHSIG).
  */
 static char
 dialogue_verdict(struct dialogue *d)

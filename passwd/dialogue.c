@@ -53,14 +53,32 @@ dialogue_send(struct dialogue *d, char type, char *text)
 	return r;
 }
 
-/* Phrases verdict v and says whether the dialogue goes on. */
+/*
+ * A password for the privileged process: sent (and wiped), and its
+ * verdict phrased as the reply; the dialogue moves on to then when the
+ * verdict is ok.
+ */
 static enum pop3_next
-dialogue_answer(struct dialogue *d, char v)
+dialogue_ask(struct dialogue *d, char type, char *pw, char ok,
+    enum pwipc_want then)
 {
-	char	buf[PWIPC_REPLY_MAX];
+	char	buf[PWIPC_REPLY_MAX], v = PWV_TEMP;
 
+	if (dialogue_send(d, type, pw) == 0)
+		v = dialogue_verdict(d);
+	if (v == ok)
+		d->want = then;
 	out_line(&d->out, "%s", pwipc_reply(v, d->set->min, buf, sizeof(buf)));
 	return pwipc_goes_on(v) ? POP3_CONTINUE : POP3_END;
+}
+
+/* A password out of order: wiped unsent, and the session ends. */
+static enum pop3_next
+dialogue_early(struct dialogue *d, struct pop3_cmd *cmd, const char *why)
+{
+	explicit_bzero(cmd->rest, strlen(cmd->rest));
+	out_line(&d->out, "500 %s", why);
+	return POP3_END;
 }
 
 static enum pop3_next
@@ -87,38 +105,24 @@ static enum pop3_next
 cmd_pass(void *ctx, struct pop3_cmd *cmd)
 {
 	struct dialogue	*d = ctx;
-	char		 v = PWV_TEMP;
 
-	if (d->want != PWIPC_WANT_PASS) {
-		explicit_bzero(cmd->rest, strlen(cmd->rest));
-		out_line(&d->out, "500 %s", d->want == PWIPC_WANT_USER ?
+	if (d->want != PWIPC_WANT_PASS)
+		return dialogue_early(d, cmd, d->want == PWIPC_WANT_USER ?
 		    "user first" : "password already given");
-		return POP3_END;
-	}
-	if (dialogue_send(d, PWIPC_OLD, cmd->rest) == 0)
-		v = dialogue_verdict(d);
-	if (v == PWV_OK)
-		d->want = PWIPC_WANT_NEWPASS;
-	return dialogue_answer(d, v);
+	return dialogue_ask(d, PWIPC_OLD, cmd->rest, PWV_OK,
+	    PWIPC_WANT_NEWPASS);
 }
 
 static enum pop3_next
 cmd_newpass(void *ctx, struct pop3_cmd *cmd)
 {
 	struct dialogue	*d = ctx;
-	char		 v = PWV_TEMP;
 
-	if (d->want != PWIPC_WANT_NEWPASS) {
-		explicit_bzero(cmd->rest, strlen(cmd->rest));
-		out_line(&d->out, "500 %s", d->want == PWIPC_WANT_QUIT ?
+	if (d->want != PWIPC_WANT_NEWPASS)
+		return dialogue_early(d, cmd, d->want == PWIPC_WANT_QUIT ?
 		    "password already changed" : "old password first");
-		return POP3_END;
-	}
-	if (dialogue_send(d, PWIPC_NEW, cmd->rest) == 0)
-		v = dialogue_verdict(d);
-	if (v == PWV_CHANGED)
-		d->want = PWIPC_WANT_QUIT;
-	return dialogue_answer(d, v);
+	return dialogue_ask(d, PWIPC_NEW, cmd->rest, PWV_CHANGED,
+	    PWIPC_WANT_QUIT);
 }
 
 static enum pop3_next

@@ -128,15 +128,15 @@ uninstall: uninstall-deploy
 # Fuzz targets (clang's libFuzzer): FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
 FUZZ	= fuzz_pop3 fuzz_wire fuzz_ipc fuzz_rules fuzz_sasl fuzz_scancache \
-	  fuzz_users
+	  fuzz_users fuzz_pwipc
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ); do \
 	    clang -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) -Ilib \
-	        -Imaildrop -Ifront -Ipolicy -Iauth $(CDB_CFLAGS) \
+	        -Imaildrop -Ifront -Ipolicy -Iauth -Ipasswd $(CDB_CFLAGS) \
 	        -o build/fuzz/$$f tests/fuzz/$$f.c $(LIB_SRC) $(MD_SRC) \
 	        front/ipc.c $(RULES_SRC) front/sasl.c auth/user.c \
-	        $(CDB_LIBS) $(MD_LIBS) $(NETTLE_LIBS) || exit 1; \
+	        passwd/pwipc.c $(CDB_LIBS) $(MD_LIBS) $(NETTLE_LIBS) || exit 1; \
 	    mkdir -p build/fuzz/$$f.corpus; \
 	    if build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) \
 	        -artifact_prefix=build/fuzz/ build/fuzz/$$f.corpus \

@@ -183,15 +183,3 @@ passwd_check(const char *pw, const char *hash, const char *dummy)
 	explicit_bzero(&cd, sizeof(cd));
 	return r;
 }
-
-int
-passwd_verify(const char *pw, const char *hash)
-{
-	return passwd_check(pw, hash, NULL);
-}
-
-void
-passwd_dummy(const char *pw)
-{
-	(void)passwd_check(pw, NULL, NULL);
-}

@@ -38,10 +38,4 @@ int	passwd_dummy_make(const char *, size_t, char *, size_t);
  */
 int	passwd_check(const char *, const char *, const char *);
 
-/* passwd_check(pw, hash, NULL). */
-int	passwd_verify(const char *, const char *);
-
-/* passwd_check(pw, NULL, NULL). */
-void	passwd_dummy(const char *);
-
 #endif

@@ -345,6 +345,15 @@
 #define PASSWD_TIMEOUT_MAX	3600
 
 /*
+ * The dialogue process keeps those deadlines itself; the privileged
+ * process kills it when it has not ended this long after the dialogue's
+ * deadline (moved by the time the dialogue waited for the check and the
+ * change), or after a signal it must still phrase: enough for a last
+ * reply, and IO_LINGER_MS after a hostile line.
+ */
+#define PASSWD_END_GRACE_MS	5000
+
+/*
  * How long an edit of the users file waits for the lock that another
  * pop3d-passwd or pop3d-users holds for one edit and compile: compiling
  * USERS_COUNT_MAX records takes seconds, so a longer wait means a stuck

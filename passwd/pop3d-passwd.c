@@ -3,24 +3,39 @@
  * process on fd 0/1 as a spawner starts it: the user, the old password,
  * the new one; the change goes into the users file and users.cdb
  * (pop3d-passwd.8).
+ *
+ * This process applies the access policy, then hands the client to an
+ * unprivileged, chrooted dialogue process (passwd/dialogue.c) and keeps
+ * only the messages it sends (passwd/pwipc.h): it checks each, checks the
+ * old password and makes the change, and answers a verdict.  It parses
+ * nothing else the client sent.
  */
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "access.h"
 #include "change.h"
+#include "dialogue.h"
 #include "io.h"
 #include "ipc.h"
 #include "log.h"
 #include "num.h"
 #include "peer.h"
-#include "pop3.h"
 #include "pop3d_limits.h"
+#include "privdrop.h"
+#include "pwipc.h"
 #include "user.h"
 #include "userdb.h"
 #include "usersfile.h"
@@ -29,30 +44,26 @@
 #define EXIT_TEMP	111
 
 #define TEMP_REPLY	"500 temporary failure; try again later"
-#define BAD_REPLY	"500 old password is incorrect"
 
-enum want {
-	WANT_USER,	/* greeted: "user" */
-	WANT_PASS,	/* "pass" with the old password */
-	WANT_NEWPASS,	/* verified: "newpass" */
-	WANT_QUIT	/* changed: only "quit" */
-};
+#define DEFAULT_PREAUTH_USER	"pop3d"
+#define DEFAULT_CHROOT		"/var/empty"
 
 struct session {
-	struct in	 in;
-	struct out	 out;
-	struct access	 acc;
-	struct change	 ch;
-	char		 remote[ADDR_TEXT_MAX];
-	char		 user[POP3_USER_MAX + 1];
-	char		 old[USERS_PASSWORD_MAX + 1];
-	enum want	 want;
-	unsigned	 min;		/* POP3D_PASSWD_MIN */
-	unsigned	 delay;		/* POP3D_AUTH_DELAY */
-	int		 idle_ms, session_ms;
-	int		 cleartext;	/* POP3D_CLEARTEXT */
-	const char	*end;		/* how the session ended, for the log */
-	int		 changed;
+	struct out		 out;	/* refusals before the dialogue */
+	struct access		 acc;
+	struct change		 ch;
+	struct privdrop		 pd;
+	struct dialogue_settings ds;
+	char			 remote[ADDR_TEXT_MAX];
+	char			 user[POP3_USER_MAX + 1];
+	char			 old[USERS_PASSWORD_MAX + 1];
+	enum pwipc_want		 want;
+	unsigned		 delay;		/* POP3D_AUTH_DELAY */
+	int			 cleartext;	/* POP3D_CLEARTEXT */
+	pid_t			 child;		/* the dialogue process */
+	int64_t			 deadline;	/* ... is killed then */
+	const char		*end;	/* how the session ended, for the log */
+	int			 changed;
 };
 
 static void __attribute__((noreturn))
@@ -96,13 +107,15 @@ event(struct session *s, const char *name, const char *why, int err)
 
 /*
  * Every setting, strictly (a bad one refuses the connection): the files,
- * the policy's, this program's own.
+ * the policy's, this program's own, the dialogue process's user and
+ * directory (as pop3d's pre-login process's).
  */
 static int
 settings_read(struct session *s, const char *file, const char *db)
 {
-	uint64_t	min, delay, idle, whole;
-	int		bad = 0;
+	uint64_t	 min, delay, idle, whole;
+	const char	*user, *dir;
+	int		 bad = 0;
 
 	s->ch.file = file != NULL ? file :
 	    env_path(USERSFILE_PATH_ENV, USERSFILE_PATH_DEFAULT);
@@ -117,12 +130,17 @@ settings_read(struct session *s, const char *file, const char *db)
 	bad |= env_num_strict("POP3D_PASSWD_TIMEOUT", PASSWD_TIMEOUT_DEFAULT,
 	    1, PASSWD_TIMEOUT_MAX, &whole) == -1;
 	bad |= env_flag_strict("POP3D_CLEARTEXT", 0, &s->cleartext) == -1;
+	bad |= env_text_strict("POP3D_PREAUTH_USER", 32, &user) == -1;
+	bad |= env_text_strict("POP3D_CHROOT", 256, &dir) == -1;
 	bad |= access_settings(&s->acc) == -1;
-	s->min = (unsigned)min;
+	if (bad)
+		return -1;
+	s->ds.min = (unsigned)min;
 	s->delay = (unsigned)delay;
-	s->idle_ms = (int)idle * 1000;
-	s->session_ms = (int)whole * 1000;
-	return bad ? -1 : 0;
+	s->ds.idle_ms = (int)idle * 1000;
+	s->ds.session_ms = (int)whole * 1000;
+	return privdrop_prepare(&s->pd, user != NULL ? user :
+	    DEFAULT_PREAUTH_USER, dir != NULL ? dir : DEFAULT_CHROOT);
 }
 
 /*
@@ -141,65 +159,23 @@ owner_check(const char *file)
 	return NULL;
 }
 
-static enum pop3_next
-cmd_user(void *ctx, struct pop3_cmd *cmd)
+/*
+ * A check of the old password pw (len octets): the access policy's say,
+ * then the same crypt(3) work and the same delay whatever fails.
+ */
+static char
+parent_old(struct session *s, const char *pw, size_t len)
 {
-	struct session	*s = ctx;
+	int	toolong = len > USERS_PASSWORD_MAX, r;
+	char	verdict;
 
-	if (s->want != WANT_USER || strlen(cmd->argv[0]) > POP3_USER_MAX) {
-		out_line(&s->out, "500 %s", s->want != WANT_USER ?
-		    "user already given" : "user name too long");
-		return POP3_END;
+	if ((verdict = access_login(&s->acc, s->user)) != 0) {
+		event(s, "passwd_blocked", NULL, 0);
+		s->end = "error";
+		return verdict == VERDICT_TEMP ? PWV_TEMP : PWV_BLOCKED;
 	}
-	strcpy(s->user, cmd->argv[0]);
-	s->want = WANT_PASS;
-	out_line(&s->out, "200 your password please");
-	return POP3_CONTINUE;
-}
-
-/* A failed check: the same delay and reply whatever failed. */
-static enum pop3_next
-pass_failed(struct session *s, const char *why)
-{
-	event(s, "passwd_fail", why, 0);
-	s->end = "failed";
-	if (s->delay > 0) {
-		out_flush(&s->out);
-		sleep(s->delay);
-	}
-	out_line(&s->out, BAD_REPLY);
-	return POP3_END;
-}
-
-/* The penalty box's refusal of a check, as access_login gives it. */
-static enum pop3_next
-pass_refused(struct session *s, char verdict)
-{
-	event(s, "passwd_blocked", NULL, 0);
-	out_line(&s->out, "500 %s", verdict == VERDICT_TEMP ?
-	    "temporary failure; try again later" :
-	    "too many failed attempts from your address; try again later");
-	return POP3_END;
-}
-
-static enum pop3_next
-cmd_pass(void *ctx, struct pop3_cmd *cmd)
-{
-	struct session	*s = ctx;
-	size_t		 len = strlen(cmd->rest);
-	int		 toolong = len > USERS_PASSWORD_MAX, r;
-	char		 verdict;
-
-	if (s->want != WANT_PASS) {
-		out_line(&s->out, "500 %s", s->want == WANT_USER ?
-		    "user first" : "password already given");
-		return POP3_END;
-	}
-	if ((verdict = access_login(&s->acc, s->user)) != 0)
-		return pass_refused(s, verdict);
 	/* A longer one is no password: it costs a check all the same. */
-	memcpy(s->old, toolong ? "" : cmd->rest, toolong ? 1 : len + 1);
-	explicit_bzero(cmd->rest, len);
+	memcpy(s->old, toolong ? "" : pw, toolong ? 1 : len + 1);
 	r = change_verify(&s->ch, s->user, s->old);
 	if (toolong && r == 1) {
 		r = 0;
@@ -209,158 +185,252 @@ cmd_pass(void *ctx, struct pop3_cmd *cmd)
 		event(s, "passwd_temp", s->ch.why, errno);
 	/* Any failure ends the session: the verdict would change nothing. */
 	(void)access_settle(&s->acc, s->user, r == 0);
-	if (r == -1) {
-		out_line(&s->out, TEMP_REPLY);
-		return POP3_END;
-	}
-	if (r == 0)
-		return pass_failed(s, s->ch.why);
-	s->want = WANT_NEWPASS;
-	out_line(&s->out, "200 your new password please");
-	return POP3_CONTINUE;
+	if (r == 1)
+		return PWV_OK;
+	explicit_bzero(s->old, sizeof(s->old));
+	s->end = "error";
+	if (r == -1)
+		return PWV_TEMP;
+	event(s, "passwd_fail", s->ch.why, 0);
+	s->end = "failed";
+	if (s->delay > 0)
+		sleep(s->delay);
+	return PWV_FAIL;
 }
 
-/* Why pw cannot be the new password, or NULL. */
-static const char *
-newpass_refusal(const struct session *s, const char *pw, char *buf,
-    size_t n)
+/* The new password pw (len octets): refused with a reason, or set. */
+static char
+parent_new(struct session *s, const char *pw, size_t len)
 {
-	size_t	len = strlen(pw);
+	char	buf[PWIPC_REPLY_MAX], verdict = 0;
+	int	r, err;
 
-	if (len < s->min) {
-		snprintf(buf, n, "new password too short: at least %u"
-		    " characters", s->min);
-		return buf;
+	if (len < s->ds.min)
+		verdict = PWV_SHORT;
+	else if (len > USERS_PASSWORD_MAX)
+		verdict = PWV_LONG;
+	else if (strcmp(pw, s->old) == 0)
+		verdict = PWV_SAME;
+	if (verdict != 0) {
+		/* The reason as the client reads it, after "500 ". */
+		event(s, "passwd_refused", pwipc_reply(verdict, s->ds.min, buf,
+		    sizeof(buf)) + 4, 0);
+		return verdict;	/* the client may offer another */
 	}
-	if (len > USERS_PASSWORD_MAX) {
-		snprintf(buf, n, "new password too long: at most %d"
-		    " characters", USERS_PASSWORD_MAX);
-		return buf;
-	}
-	if (strcmp(pw, s->old) == 0)
-		return "new password must differ from the old one";
-	return NULL;
-}
-
-static enum pop3_next
-cmd_newpass(void *ctx, struct pop3_cmd *cmd)
-{
-	struct session	*s = ctx;
-	const char	*no;
-	char		 buf[80];
-	int		 r;
-
-	if (s->want != WANT_NEWPASS) {
-		explicit_bzero(cmd->rest, strlen(cmd->rest));
-		out_line(&s->out, "500 %s", s->want == WANT_QUIT ?
-		    "password already changed" : "old password first");
-		return POP3_END;
-	}
-	if ((no = newpass_refusal(s, cmd->rest, buf, sizeof(buf))) != NULL) {
-		explicit_bzero(cmd->rest, strlen(cmd->rest));
-		event(s, "passwd_refused", no, 0);
-		out_line(&s->out, "500 %s", no);
-		return POP3_CONTINUE;	/* the client may offer another */
-	}
-	r = change_set(&s->ch, s->user, cmd->rest);
-	explicit_bzero(cmd->rest, strlen(cmd->rest));
+	r = change_set(&s->ch, s->user, pw);
+	err = errno;
+	explicit_bzero(s->old, sizeof(s->old));
 	if (r == -1) {
-		event(s, errno == ESTALE || errno == ESRCH ? "passwd_refused" :
-		    "passwd_temp", s->ch.why, errno == ESTALE ||
-		    errno == ESRCH ? 0 : errno);
-		out_line(&s->out, "500 %s", errno == ESTALE ?
-		    "password not changed: it changed meanwhile" :
-		    errno == ESRCH ? "password not changed: no such user" :
-		    "temporary failure; try again later");
-		return POP3_END;
+		s->end = "error";
+		event(s, err == ESTALE || err == ESRCH ? "passwd_refused" :
+		    "passwd_temp", s->ch.why, err == ESTALE || err == ESRCH ?
+		    0 : err);
+		return err == ESTALE ? PWV_STALE : err == ESRCH ? PWV_NOUSER :
+		    PWV_TEMP;
 	}
 	s->changed = 1;
-	s->want = WANT_QUIT;
-	explicit_bzero(s->old, sizeof(s->old));
 	event(s, "passwd_changed", NULL, 0);
-	out_line(&s->out, "200 password changed");
-	return POP3_CONTINUE;
+	return PWV_CHANGED;
 }
 
-static enum pop3_next
-cmd_quit(void *ctx, struct pop3_cmd *cmd)
+/*
+ * What a checked message of type asks, its payload text (NUL-terminated,
+ * len octets before the NUL) or none: the verdict to send back, or 0 for
+ * none.
+ */
+static char
+parent_act(struct session *s, int type, char *text, size_t len)
 {
-	struct session	*s = ctx;
+	char	verdict = 0;
 
-	(void)cmd;
-	s->end = "quit";
-	out_line(&s->out, "200 bye");
-	return POP3_END;
-}
-
-/* The poppassd commands, any case; pass and newpass take the rest. */
-#define ANY_ARGS	INT_MAX
-static const struct pop3_verb verbs[] = {
-	{ "USER", 1, 1, "user name", cmd_user },
-	{ "PASS", 1, ANY_ARGS, "pass password", cmd_pass },
-	{ "NEWPASS", 1, ANY_ARGS, "newpass password", cmd_newpass },
-	{ "QUIT", 0, 0, "quit", cmd_quit },
-	{ NULL, 0, 0, NULL, NULL }
-};
-
-/* One line: the command's reply, or a 500 that ends the session. */
-static enum pop3_next
-dispatch(struct session *s, char *line, size_t len)
-{
-	struct pop3_cmd		 cmd;
-	const struct pop3_verb	*v = NULL;
-	enum pop3_next		 next;
-
-	if (pop3_parse(line, len, &cmd) == POP3_PARSED)
-		v = pop3_lookup(verbs, cmd.verb);
-	if (v == NULL || cmd.nargs < v->min_args ||
-	    cmd.nargs > v->max_args) {
-		out_line(&s->out, "500 %s%s", v == NULL ? "unknown command" :
-		    "usage: ", v == NULL ? "" : v->usage);
-		s->end = "error";
-		next = POP3_END;
-	} else
-		next = v->fn(s, &cmd);
-	explicit_bzero(&cmd, sizeof(cmd));
-	explicit_bzero(line, len);
-	return next;
-}
-
-/* The dialogue, until quit, an error, a timeout or the client's end. */
-static void
-dialogue(struct session *s)
-{
-	char		line[PASSWD_LINE_MAX];
-	size_t		len;
-	enum in_status	st;
-
-	out_line(&s->out, "200 pop3d-passwd hello, who are you?");
-	s->end = "error";
-	for (;;) {
-		st = in_line(&s->in, line, sizeof(line), sizeof(line), &len);
-		if (st != IN_LINE)
-			break;
-		if (dispatch(s, line, len) == POP3_END)
-			break;
-		in_forget(&s->in);
-	}
-	in_forget(&s->in);
-	explicit_bzero(line, sizeof(line));
-	if (st == IN_LINE)
-		return;
-	s->end = st == IN_EOF ? "eof" : st == IN_TIMEOUT ? "timeout" :
-	    st == IN_SIGNAL ? "signal" : st == IN_HOSTILE ? "hostile" :
-	    "ioerr";
-	if (st == IN_TIMEOUT || st == IN_SIGNAL)
-		out_line(&s->out, "500 %s", st == IN_TIMEOUT ?
-		    "timeout" : "server shutting down");
-	if (st == IN_HOSTILE) {
+	switch (type) {
+	case PWIPC_USER:
+		memcpy(s->user, text, len + 1);	/* checked: fits */
+		s->want = PWIPC_WANT_PASS;
+		break;
+	case PWIPC_OLD:
+		if ((verdict = parent_old(s, text, len)) == PWV_OK)
+			s->want = PWIPC_WANT_NEWPASS;
+		break;
+	case PWIPC_NEW:
+		if ((verdict = parent_new(s, text, len)) == PWV_CHANGED)
+			s->want = PWIPC_WANT_QUIT;
+		break;
+	case PWIPC_HOSTILE:
 		event(s, "hostile", NULL, 0);
 		access_hostile(&s->acc);
-		out_line(&s->out, "500 line too long");
-		out_flush(&s->out);
-		in_linger(&s->in);
+		verdict = PWV_OK;	/* noted: the client may hear it */
+		s->want = PWIPC_WANT_END;
+		break;
 	}
+	if (verdict != 0 && !pwipc_goes_on(verdict))
+		s->want = PWIPC_WANT_END;
+	return verdict;
+}
+
+/*
+ * Waits for the dialogue process's next message until the deadline: 1
+ * when one (or its end) is there, 0 when the deadline has passed.  A
+ * signal that asks to stop goes on to the dialogue process, which tells
+ * the client and ends, within PASSWD_END_GRACE_MS.
+ */
+static int
+parent_wait(struct session *s, int ipc, int sigfd)
+{
+	struct pollfd		 pfd[2] = { { ipc, POLLIN, 0 },
+				    { sigfd, POLLIN, 0 } };
+	struct signalfd_siginfo	 si;
+	int64_t			 left;
+
+	for (;;) {
+		if ((left = s->deadline - io_now_ms()) <= 0)
+			return 0;
+		if (poll(pfd, 2, left > INT_MAX ? INT_MAX : (int)left) == -1 &&
+		    errno != EINTR)
+			return 0;
+		if ((pfd[1].revents & POLLIN) &&
+		    read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+			(void)kill(s->child, (int)si.ssi_signo);
+			if (s->deadline > io_now_ms() + PASSWD_END_GRACE_MS)
+				s->deadline = io_now_ms() + PASSWD_END_GRACE_MS;
+		}
+		if (pfd[0].revents != 0)
+			return 1;
+	}
+}
+
+/*
+ * Serves the dialogue process's messages until it reports its end: 0,
+ * or -1 when it broke off (gone without a word, a malformed message, past
+ * the deadline), for the exit status.
+ */
+static int
+parent_serve(struct session *s, int ipc, int sigfd)
+{
+	char	msg[IPC_MAX], verdict;
+	int64_t	began;
+	int	n, type;
+
+	s->want = PWIPC_WANT_USER;
+	s->deadline = io_now_ms() + s->ds.session_ms + PASSWD_END_GRACE_MS;
+	for (;;) {
+		if (!parent_wait(s, ipc, sigfd)) {
+			log_warn("the dialogue process did not end in time:"
+			    " killed");
+			s->end = "killed";
+			return -1;
+		}
+		/* Gone; an oversized message (EPROTO) is a malformed one. */
+		if ((n = ipc_recv(ipc, msg)) == 0 || (n == -1 &&
+		    errno != EPROTO)) {
+			if (s->end == NULL)
+				s->end = "lost";
+			return -1;
+		}
+		if (n == -1 || (type = pwipc_check(msg, n, s->want)) == -1) {
+			explicit_bzero(msg, sizeof(msg));
+			log_warn("malformed message from the dialogue process:"
+			    " the session ends");
+			s->end = "malformed";
+			return -1;
+		}
+		if (type == PWIPC_END) {
+			if (s->end == NULL)
+				s->end = pwipc_end_name(msg[1]);
+			return 0;
+		}
+		began = io_now_ms();
+		verdict = parent_act(s, type, msg + 1, n > 1 ? n - 2 : 0);
+		explicit_bzero(msg, n);
+		/*
+		 * The dialogue waited for a check or a change (crypt(3), the
+		 * delay, the users file's lock): that time is not the
+		 * dialogue's.  Each is bounded and comes once a session (the
+		 * order of the dialogue sees to it); a refused new password
+		 * costs nothing and moves nothing.
+		 */
+		if (type == PWIPC_OLD || (type == PWIPC_NEW &&
+		    s->want != PWIPC_WANT_NEWPASS))
+			s->deadline += io_now_ms() - began;
+		/* A verdict is never outstanding: a full channel is a fault. */
+		if (verdict != 0 && ipc_send(ipc, PWIPC_VERDICT, &verdict,
+		    1) == -1) {
+			log_warn("cannot send the dialogue process its verdict:"
+			    " %s", strerror(errno));
+			if (s->end == NULL)
+				s->end = "lost";
+			return -1;
+		}
+	}
+}
+
+/*
+ * In the child: fd 3 to the privileged process and 0-2, nothing else;
+ * the signals as they were; the one privilege drop of pop3d's pre-login
+ * process; then the dialogue.
+ */
+static void __attribute__((noreturn))
+dialogue_start(struct session *s, int sp[2], const sigset_t *mask,
+    pid_t parent)
+{
+	log_to_stderr();
+	close(sp[0]);
+	if ((sp[1] != 3 && dup2(sp[1], 3) == -1) ||
+	    close_range(4, ~0U, 0) == -1 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+	    sigprocmask(SIG_SETMASK, mask, NULL) == -1)
+		die(EXIT_TEMP, "dialogue setup: %s", strerror(errno));
+	if (getppid() != parent)
+		_exit(EXIT_TEMP);
+	io_catch_signals();
+	privdrop_apply(&s->pd);
+	dialogue_run(&s->ds, 3);
+}
+
+/*
+ * The dialogue in its own process, served until it ends: 0, or -1 when
+ * it broke off.  From the fork on, this process holds neither the
+ * client's socket nor its signals (they come through a signalfd).
+ */
+static int
+session_run(struct session *s)
+{
+	sigset_t	stop, was;
+	pid_t		self = getpid();
+	int		sp[2], sigfd, null, r;
+
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	sigaddset(&stop, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &stop, &was) == -1 ||
+	    (sigfd = signalfd(-1, &stop, SFD_CLOEXEC)) == -1 ||
+	    (null = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1 ||
+	    (s->child = fork()) == -1)
+		refuse(s, TEMP_REPLY, strerror(errno), EXIT_TEMP);
+	if (s->child == 0)
+		dialogue_start(s, sp, &was, self);
+	close(sp[1]);
+	/*
+	 * Nothing here waits on the dialogue process but parent_wait: its
+	 * end of the channel never blocks, whatever that process does.
+	 */
+	if (fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    dup2(null, STDIN_FILENO) == -1 || dup2(null, STDOUT_FILENO) == -1) {
+		log_warn("session setup: %s", strerror(errno));
+		s->end = "error";
+		r = -1;
+	} else
+		r = parent_serve(s, sp[0], sigfd);
+	/* Before the channel closes: a broken-off dialogue says no more. */
+	(void)kill(s->child, SIGKILL);
+	close(null);
+	close(sp[0]);
+	close(sigfd);
+	while (waitpid(s->child, NULL, 0) == -1 && errno == EINTR)
+		;
+	return r;
 }
 
 int
@@ -369,7 +439,7 @@ main(int argc, char **argv)
 	static struct session	 s;
 	struct logline		 l;
 	const char		*file = NULL, *db = NULL, *why;
-	int			 ch;
+	int			 ch, r;
 
 	log_init(argv[0]);
 	while ((ch = getopt(argc, argv, "d:f:")) != -1) {
@@ -398,13 +468,7 @@ main(int argc, char **argv)
 	if (!s.cleartext && !peer_is_loopback(s.remote))
 		refuse(&s, "500 password changes are not allowed from your"
 		    " address", "cleartext from a remote address", 0);
-	io_catch_signals();
-	out_init(&s.out, STDOUT_FILENO, s.idle_ms);
-	out_deadline(&s.out, s.session_ms);
-	in_init(&s.in, STDIN_FILENO, s.idle_ms, &s.out);
-	in_deadline(&s.in, s.session_ms);
-	dialogue(&s);
-	out_flush(&s.out);
+	r = session_run(&s);
 	explicit_bzero(s.old, sizeof(s.old));
 	change_forget(&s.ch);
 	access_end(&s.acc);
@@ -415,5 +479,5 @@ main(int argc, char **argv)
 	logline_num(&l, "changed", s.changed);
 	logline_str(&l, "how", s.end);
 	logline_emit(&l);
-	return 0;
+	return r == 0 ? 0 : EXIT_TEMP;
 }

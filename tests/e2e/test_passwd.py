@@ -437,5 +437,269 @@ def only_root_or_the_owner():
         check("neither root nor the owner" in log, "and logged why")
 
 
+def dialogue_of(srv):
+    """The pid of the spawned pop3d-passwd and of its one child, the
+    dialogue process, once a client has been greeted."""
+    parent = srv.last_proc().pid
+    kids = open("/proc/%d/task/%d/children" % (parent, parent)).read().split()
+    return parent, [int(k) for k in kids]
+
+
+def status_field(pid, name):
+    with open("/proc/%d/status" % pid) as f:
+        return re.search(r"^%s:\s+(.*)$" % name, f.read(), re.M).group(1)
+
+
+def preauth_uid():
+    """The uid pop3d-passwd's dialogue runs as: POP3D_PREAUTH_USER's
+    default, pop3d, else nobody (lib/privdrop.c)."""
+    import pwd
+    try:
+        return pwd.getpwnam("pop3d").pw_uid
+    except KeyError:
+        return pwd.getpwnam("nobody").pw_uid
+
+
+def empty_dir(tmp):
+    d = os.path.join(tmp.path, "empty")
+    os.makedirs(d, mode=0o555)
+    return d
+
+
+@test
+def dialogue_runs_unprivileged_and_chrooted():
+    if not ROOT:
+        skip("not root: the privilege drop is tested under CI")
+        return
+    with TempDir() as tmp:
+        site = Site(tmp)
+        empty = empty_dir(tmp)
+        with site.serve(POP3D_CHROOT=empty) as srv:
+            r = Raw(srv.connect())
+            check_eq(r.line(), FULL[0], "greeted by the dialogue process")
+            parent, kids = dialogue_of(srv)
+            check_eq(len(kids), 1, "one child: the dialogue process")
+            kid = kids[0]
+            uid = str(preauth_uid())
+            check_eq(status_field(kid, "Uid").split(), [uid] * 4,
+                     "the dialogue runs as the pre-login user (uid %s),"
+                     " real, effective, saved and fs" % uid)
+            check(status_field(kid, "Gid").split()[0] != "0",
+                  "and not in group root")
+            check_eq(status_field(kid, "NoNewPrivs"), "1",
+                     "no_new_privs is set")
+            check_eq(os.readlink("/proc/%d/root" % kid), empty,
+                     "chrooted into POP3D_CHROOT")
+            check_eq(sorted(int(x) for x in
+                            os.listdir("/proc/%d/fd" % kid)), [0, 1, 2, 3],
+                     "it holds the client, the log and the channel only")
+            limits = open("/proc/%d/limits" % kid).read()
+            check(re.search(r"Max open files\s+8\s+8", limits) is not None,
+                  "with pop3d's pre-login limits")
+            check_eq(status_field(parent, "Uid").split()[0], "0",
+                     "the parent stays root")
+            got = [r.cmd(b"user alice"), r.cmd(b"pass alice-pw1")]
+            # It has answered a message: it is well past the fork.
+            check_eq([os.readlink("/proc/%d/fd/%d" % (parent, fd))
+                      for fd in (0, 1)], ["/dev/null"] * 2,
+                     "and no longer holds the client's socket")
+            got += [r.cmd(b"newpass alice-new-1"), r.cmd(b"quit")]
+            check_eq(got, FULL[1:], "the whole exchange through it")
+            check(r.closed(), "then the connection ends")
+            r.close()
+            srv.wait_all()
+            check_eq(srv.procs[-1].returncode, 0, "pop3d-passwd exits 0")
+            log = srv.log()
+        check_eq(site.login("alice", "alice-new-1"), 0, "the change holds")
+        check(re.search(r"end remote=127\.0\.0\.1 user=alice changed=1 "
+                        r"how=quit", log), "the summary line as before")
+
+
+@test
+def dialogue_gone_or_stuck_ends_the_session():
+    if not ROOT:
+        skip("not root: the processes are root's to signal")
+        return
+    import signal
+    with TempDir() as tmp:
+        site = Site(tmp)
+        empty = empty_dir(tmp)
+        with site.serve(POP3D_CHROOT=empty) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            check_eq(r.cmd(b"user alice"), FULL[1], "user taken")
+            parent, kids = dialogue_of(srv)
+            os.kill(kids[0], signal.SIGKILL)
+            check(r.closed(), "a dialogue process killed: the client is"
+                  " closed")
+            r.close()
+            srv.wait_all()
+            check_eq(srv.procs[-1].returncode, 111, "and the parent exits"
+                     " 111")
+            check(re.search(r"end remote=127\.0\.0\.1 user=alice changed=0"
+                            r" how=lost", srv.log()),
+                  "logged as lost, with the user it had sent")
+        with site.serve(POP3D_CHROOT=empty,
+                        POP3D_PASSWD_TIMEOUT="1") as srv:
+            r = Raw(srv.connect())
+            r.line()
+            parent, kids = dialogue_of(srv)
+            os.kill(kids[0], signal.SIGSTOP)
+            t = time.monotonic()
+            closed = r.closed(30)
+            took = time.monotonic() - t
+            check(closed and took < 20, "a stopped dialogue process is"
+                  " killed after the deadline and its grace (%.1f s)" % took)
+            r.close()
+            srv.wait_all()
+            check_eq(srv.procs[-1].returncode, 111, "the parent exits 111")
+            check(re.search(r"did not end in time: killed", srv.log()) and
+                  re.search(r"how=killed", srv.log()), "and says why")
+        with site.serve(POP3D_CHROOT=empty) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"user bob")
+            parent, kids = dialogue_of(srv)
+            os.kill(parent, signal.SIGTERM)
+            check_eq(r.line(), b"500 server shutting down",
+                     "SIGTERM to pop3d-passwd: the client is told")
+            r.close()
+            srv.wait_all()
+            check(re.search(r"end remote=127\.0\.0\.1 user=bob changed=0 "
+                            r"how=signal", srv.log()), "how=signal")
+
+
+# An LD_PRELOAD library for the dialogue process (any process but the one
+# it was loaded into): its send() of the old password's message (type 'p')
+# sends, as MALFORM says, the message without its NUL, one longer than any
+# message may be, or a user's message (out of the dialogue's order): what a
+# dialogue process taken over by a client could send.  With MALFORM=flood,
+# a new password's message (type 'n') is sent again and again, and no
+# verdict read.
+MALFORM_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/*
+ * Set before the fork, in pop3d-passwd itself: after its drop, the dialogue
+ * process may make few system calls (getpid is one of them).
+ */
+static ssize_t	(*real)(int, const void *, size_t, int);
+static pid_t	 parent;
+static const char *mode;
+
+__attribute__((constructor)) static void
+malform_init(void)
+{
+	real = (ssize_t (*)(int, const void *, size_t, int))
+	    dlsym(RTLD_NEXT, "send");
+	parent = getpid();
+	mode = getenv("MALFORM");
+}
+
+ssize_t
+send(int fd, const void *buf, size_t len, int flags)
+{
+	char		 big[1024];
+	ssize_t		 n;
+
+	if (getpid() == parent || mode == NULL || len < 2)
+		return real(fd, buf, len, flags);
+	if (strcmp(mode, "flood") == 0 && ((const char *)buf)[0] == 'n') {
+		for (n = 0; n < 1000000; n++)
+			if (real(fd, buf, len, flags) < 0)
+				break;
+		return -1;
+	}
+	if (strcmp(mode, "flood") == 0 || ((const char *)buf)[0] != 'p')
+		return real(fd, buf, len, flags);
+	if (strcmp(mode, "big") == 0) {
+		memset(big, 'x', sizeof(big));
+		big[0] = 'p';
+		big[sizeof(big) - 1] = '\0';
+		n = real(fd, big, sizeof(big), flags);
+	} else if (strcmp(mode, "order") == 0)
+		n = real(fd, "ubob", 5, flags);
+	else
+		n = real(fd, buf, len - 1, flags);
+	return n > 0 ? (ssize_t)len : -1;
+}
+"""
+
+
+def malformed_run(tmp, mode, lines):
+    """The replies to lines, pop3d-passwd's exit status and its log, with
+    MALFORM_C preloaded in MALFORM mode; None when no LD_PRELOAD can be
+    made (no cc, or a static build)."""
+    site = Site(tmp)
+    empty = empty_dir(tmp)
+    src = os.path.join(tmp.path, "malform.c")
+    lib = os.path.join(tmp.path, "malform.so")
+    with open(src, "w") as f:
+        f.write(MALFORM_C)
+    cc = subprocess.run(["cc", "-shared", "-fPIC", "-o", lib, src, "-ldl"],
+                        capture_output=True)
+    if cc.returncode != 0 or "not a dynamic" in subprocess.run(
+            ["ldd", PASSWD], capture_output=True, text=True).stdout:
+        return None
+    os.chmod(tmp.path, 0o755)
+    # Under AddressSanitizer (make sanitize) its runtime must come first,
+    # unless told not to mind.
+    with site.serve(POP3D_CHROOT=empty, LD_PRELOAD=lib, MALFORM=mode,
+                    ASAN_OPTIONS="verify_asan_link_order=0") as srv:
+        got = talk(srv, lines)
+        srv.wait_all(timeout=60)
+        return got, srv.procs[-1].returncode, srv.log(), site
+
+
+@test
+def malformed_message_ends_the_session():
+    for mode, what in (("nul", "the old password without its NUL"),
+                       ("big", "a message longer than any may be"),
+                       ("order", "a user's message where the old"
+                        " password's is due")):
+        with TempDir() as tmp:
+            run = malformed_run(tmp, mode, [b"user alice", b"pass alice-pw1",
+                                            b"newpass alice-new-1"])
+            if run is None:
+                skip("no cc, or a static build: no LD_PRELOAD")
+                return
+            got, code, log, site = run
+            check_eq(got, FULL[:2], "%s: no verdict, the connection ends"
+                     % what)
+            check_eq(code, 111, "the parent exits 111")
+            check("malformed message from the dialogue process" in log,
+                  "and logs why")
+            check(re.search(r"end remote=127\.0\.0\.1 user=alice changed=0 "
+                            r"how=malformed", log), "how=malformed")
+            check("passwd_fail" not in log and "passwd_changed" not in log,
+                  "nothing was checked or changed on it")
+            check_eq(site.login("alice", "alice-pw1"), 0,
+                     "the password is as it was")
+
+
+@test
+def a_flooding_dialogue_cannot_hold_the_parent():
+    with TempDir() as tmp:
+        t = time.monotonic()
+        run = malformed_run(tmp, "flood", [b"user alice", b"pass alice-pw1",
+                                           b"newpass short"])
+        took = time.monotonic() - t
+        if run is None:
+            skip("no cc, or a static build: no LD_PRELOAD")
+            return
+        got, code, log, _ = run
+        check_eq(got, FULL[:3], "new password messages sent again and again,"
+                 " no verdict read: the connection ends")
+        check(took < 40, "soon, not at a deadline (%.1f s)" % took)
+        check_eq(code, 111, "the parent exits 111")
+        check("cannot send the dialogue process its verdict" in log and
+              re.search(r"how=lost", log), "and says why")
+
 if __name__ == "__main__":
     run_all(sys.argv[2:])

@@ -40,13 +40,15 @@ CDB_CFLAGS	= $(shell $(PKG_CONFIG) --cflags libcdb)
 CDB_LIBS	= $(shell $(PKG_CONFIG) --libs libcdb)
 MD_CFLAGS	= $(shell $(PKG_CONFIG) --cflags libmd)
 MD_LIBS		= $(shell $(PKG_CONFIG) --libs libmd)
+# libseccomp: only the programs that confine a process (privdrop.c) link it.
+SECCOMP_LIBS	= $(shell $(PKG_CONFIG) $(PKG_STATIC) --libs libseccomp)
 
 ALL_CFLAGS = $(OPT) $(HARDEN) $(WARN) $(DEFS) -Ilib -Imaildrop \
 	     $(CDB_CFLAGS) $(MD_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPT) $(LDHARDEN) $(LDFLAGS)
 
 LIB_SRC	= lib/atomic.c lib/io.c lib/log.c lib/num.c lib/pop3.c \
-	  lib/privdrop.c
+	  lib/privdrop.c lib/sandbox.c
 MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \
 	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
 	  maildrop/scancache.c
@@ -134,7 +136,8 @@ fuzz:
 	    clang -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) -Ilib \
 	        -Imaildrop -Ifront -Ipolicy $(CDB_CFLAGS) -o build/fuzz/$$f \
 	        tests/fuzz/$$f.c $(LIB_SRC) $(MD_SRC) front/ipc.c $(RULES_SRC) \
-	        front/sasl.c $(CDB_LIBS) $(MD_LIBS) $(NETTLE_LIBS) || exit 1; \
+	        front/sasl.c $(CDB_LIBS) $(MD_LIBS) $(NETTLE_LIBS) \
+	        $(SECCOMP_LIBS) || exit 1; \
 	    mkdir -p build/fuzz/$$f.corpus; \
 	    if build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) \
 	        -artifact_prefix=build/fuzz/ build/fuzz/$$f.corpus \

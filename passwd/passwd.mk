@@ -15,4 +15,4 @@ $(O)/passwd/%.o: passwd/%.c passwd/*.h auth/*.h front/*.h policy/*.h lib/*.h
 
 $(O)/pop3d-passwd: $(PASSWD_OBJ) $(O)/front/access.o $(O)/libauth.a \
 	    $(O)/libpolicy.a $(O)/libpop3d.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AUTH_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AUTH_LIBS) $(SECCOMP_LIBS)

@@ -59,7 +59,7 @@ PROGS	= $(O)/pop3d-maildrop
 MAN8	= man/pop3d-maildrop.8
 MAN5	=
 
-UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log t_xmit t_scancache
+UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log t_xmit t_scancache t_sandbox
 
 # Each program's folder adds its programs, pages and testers.
 include front/front.mk
@@ -96,7 +96,8 @@ $(O)/tests/%: tests/unit/%.c tests/unit/check.h $(O)/libmaildrop.a \
 	    $(O)/libpop3d.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
-	    $(O)/libmaildrop.a $(O)/libpop3d.a $(CDB_LIBS) $(MD_LIBS)
+	    $(O)/libmaildrop.a $(O)/libpop3d.a $(CDB_LIBS) $(MD_LIBS) \
+	    $(SECCOMP_LIBS)
 
 # The whole suite: unit tests, end-to-end tests, man page lint.
 check: $(PROGS) $(UNIT_BIN)

@@ -308,6 +308,48 @@ def preauth_process_is_unprivileged_and_chrooted():
             r.cmd(b"QUIT")
 
 
+def seccomp_of(pid):
+    """(mode, filters) from /proc/PID/status: mode 2 is a filter."""
+    status = open("/proc/%d/status" % pid).read()
+    mode = re.search(r"^Seccomp:\s+(\d+)$", status, re.M)
+    filters = re.search(r"^Seccomp_filters:\s+(\d+)$", status, re.M)
+    return (int(mode.group(1)) if mode else None,
+            int(filters.group(1)) if filters else None)
+
+
+@test
+def preauth_process_is_sandboxed():
+    """The live pre-login process runs under the seccomp allow-list (the
+    calls it refuses: tests/unit/t_sandbox.c, through the same function),
+    its fd 2 goes nowhere, and a whole login still works through it."""
+    with TempDir() as tmp:
+        setup(tmp)
+        with front(tmp, env={"POP3D_DEBUG": "1"}) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            fpid = srv.last_proc().pid
+            kids = open("/proc/%d/task/%d/children" %
+                        (fpid, fpid)).read().split()
+            check_eq(len(kids), 1, "one pre-login child")
+            pid = int(kids[0])
+            check_eq(seccomp_of(pid), (2, 1), "the pre-login process is"
+                     " under one seccomp filter (Seccomp: 2)")
+            check_eq(seccomp_of(fpid)[0], 0, "the front is not")
+            check_eq(os.readlink("/proc/%d/fd/2" % pid), "/dev/null",
+                     "the pre-login process's fd 2 is /dev/null")
+            check(r.cmd(b"CAPA").startswith(b"+OK"), "CAPA works")
+            r.multiline()
+            check(r.cmd(b"USER alice").startswith(b"+OK"), "USER works")
+            check(r.cmd(b"PASS secret").startswith(b"+OK"), "a login works")
+            check(r.cmd(b"RETR 1").startswith(b"+OK"), "and RETR")
+            check(b"Hello from the chain." in r.multiline(), "the message")
+            r.cmd(b"QUIT")
+            r.close()
+            srv.wait_all()
+        check("SIGSYS" not in srv.log() and "signal=31" not in srv.log(),
+              "nothing was killed by the filter")
+
+
 @test
 def cleartext_only_from_loopback_unless_allowed():
     with TempDir() as tmp:

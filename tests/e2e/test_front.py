@@ -597,5 +597,57 @@ def whole_chain_with_pop3d_auth():
                      "curl through the whole chain")
 
 
+@test
+def no_session_runs_as_the_preauth_uid():
+    """With no user POP3D_PREAUTH_USER names, the pre-login processes run as
+    nobody; a mail user of that uid (nobody here) is refused by pop3d-auth
+    with [SYS/TEMP] and a log line, while with their own user (pop3d) the
+    same login works."""
+    if not ROOT:
+        skip("not root: one uid for all, nothing to refuse")
+        return
+    users_bin = os.path.join(BUILD, "pop3d-users")
+    with TempDir() as tmp:
+        setup(tmp)
+        etc = os.path.join(tmp.path, "etc")
+        os.makedirs(etc)
+        u = [users_bin, "-f", os.path.join(etc, "users"), "-d",
+             os.path.join(etc, "users.cdb")]
+        subprocess.run(u + ["add", "carol", str(RUN_UID), str(RUN_GID),
+                            tmp.path], check=True, capture_output=True)
+        subprocess.run(u + ["passwd", "-s", "carol"], input=b"c4r0l\n",
+                       check=True, capture_output=True)
+        subprocess.run(u + ["compile"], check=True, capture_output=True)
+        auth = [os.path.join(BUILD, "pop3d-auth")]
+        env = {"POP3D_USERS_CDB": os.path.join(etc, "users.cdb"),
+               "POP3D_PREAUTH_USER": "pop3d-no-such-user"}
+        with front(tmp, env=env, auth=auth) as srv:
+            p = pop(srv)
+            p.user("carol")
+            try:
+                reply = p.pass_("c4r0l")
+            except poplib.error_proto as e:
+                reply = e.args[0]
+            check(reply.startswith(b"-ERR [SYS/TEMP]"),
+                  "a login as the pre-login uid: [SYS/TEMP]: %r" % reply)
+            p.quit()
+            srv.wait_all()
+        log = srv.log()
+        check('pop3d-auth[' in log and 'auth_temp user=carol mech=USER'
+              ' reason="uid %d is the pre-login processes\''
+              ' (POP3D_PREAUTH_UID)"' % RUN_UID in log,
+              "pop3d-auth logs why: %r" % log[-500:])
+        check("auth remote=127.0.0.1 user=carol mech=USER result=temp" in
+              log, "the front logs a temporary failure")
+        del env["POP3D_PREAUTH_USER"]
+        with front(tmp, env=env, auth=auth) as srv:
+            p = pop(srv)
+            p.user("carol")
+            check(p.pass_("c4r0l").startswith(b"+OK"),
+                  "with the pre-login user pop3d, carol logs in")
+            p.quit()
+            srv.wait_all()
+
+
 if __name__ == "__main__":
     run_all(sys.argv[2:])

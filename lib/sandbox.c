@@ -1,3 +1,4 @@
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 
 #include <netinet/in.h>
@@ -45,10 +46,16 @@ static const int sandbox_allowed[] = {
 #endif
 };
 
-/* Calls harmless to refuse, that libc or OpenSSL may make lazily. */
+/*
+ * Calls harmless to refuse, that libc or OpenSSL may make lazily; in the
+ * sanitizer build, the pipe a report's symbolizer would be started with.
+ */
 static const int sandbox_refused[] = {
 	SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(openat2),
 	SCMP_SYS(socket),
+#if defined(__SANITIZE_ADDRESS__)
+	SCMP_SYS(pipe), SCMP_SYS(pipe2),
+#endif
 };
 
 /* fcntl: O_NONBLOCK and close-on-exec, read and set; no locks, no dup. */
@@ -88,6 +95,10 @@ sandbox_rules(scmp_filter_ctx ctx, int stderr_ok)
 #else
 	(void)stderr_ok;
 #endif
+	/* isatty() (stdio, a sanitizer's report) hears "not a terminal". */
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl),
+		    1, SCMP_A1(SCMP_CMP_EQ, TCGETS));
 	/* The relay's look at the client's TCP state (tls/relay.c). */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 2,

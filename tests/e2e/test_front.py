@@ -308,6 +308,12 @@ def preauth_process_is_unprivileged_and_chrooted():
             r.cmd(b"QUIT")
 
 
+def sanitized(path):
+    """Whether the program is the sanitizer build (make sanitize)."""
+    with open(path, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def seccomp_of(pid):
     """(mode, filters) from /proc/PID/status: mode 2 is a filter."""
     status = open("/proc/%d/status" % pid).read()
@@ -335,8 +341,11 @@ def preauth_process_is_sandboxed():
             check_eq(seccomp_of(pid), (2, 1), "the pre-login process is"
                      " under one seccomp filter (Seccomp: 2)")
             check_eq(seccomp_of(fpid)[0], 0, "the front is not")
-            check_eq(os.readlink("/proc/%d/fd/2" % pid), "/dev/null",
-                     "the pre-login process's fd 2 is /dev/null")
+            if sanitized(POP3D):
+                skip("the sanitizer build keeps fd 2 for its reports")
+            else:
+                check_eq(os.readlink("/proc/%d/fd/2" % pid), "/dev/null",
+                         "the pre-login process's fd 2 is /dev/null")
             check(r.cmd(b"CAPA").startswith(b"+OK"), "CAPA works")
             r.multiline()
             check(r.cmd(b"USER alice").startswith(b"+OK"), "USER works")

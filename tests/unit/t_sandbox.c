@@ -206,6 +206,26 @@ try_x32_abi(void)
 }
 #endif
 
+#if defined(__SANITIZE_ADDRESS__)
+/* A bug in a confined process: the sanitizer's report gets out, exit 1. */
+static int
+try_asan_report(void)
+{
+	char *volatile	 p = malloc(8);	/* volatile: no compile-time warning */
+
+	free(p);
+	return ((volatile char *)p)[1];
+}
+
+static int
+try_ubsan_report(void)
+{
+	volatile int	i = 0x7fffffff;
+
+	return (i + 1) & 0x7f;
+}
+#endif
+
 /* What the job needs. */
 static int
 try_pipe_io(void)
@@ -322,6 +342,10 @@ static const struct {
 #if defined(__x86_64__)
 	{ "a call through the i386 ABI", try_i386_abi, KILLED, 0 },
 	{ "a call through the x32 ABI", try_x32_abi, KILLED, 0 },
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+	{ "AddressSanitizer's report, exit 1", try_asan_report, 1, 0 },
+	{ "UBSan's report, exit 1", try_ubsan_report, 1, 1 },
 #endif
 	{ "read and write a pipe", try_pipe_io, WORKS, 0 },
 	{ "send and recv on a socket", try_seqpacket_io, WORKS, 0 },

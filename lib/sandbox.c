@@ -95,12 +95,12 @@ sandbox_rules(scmp_filter_ctx ctx, int stderr_ok)
 #endif
 	/* isatty() (stdio, a sanitizer's report) hears "not a terminal". */
 	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl),
-		    1, SCMP_A1(SCMP_CMP_EQ, TCGETS));
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY),
+		    SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS));
 	/* The relay's look at the client's TCP state (tls/relay.c). */
 	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 2,
-		    SCMP_A1(SCMP_CMP_EQ, IPPROTO_TCP),
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+		    SCMP_SYS(getsockopt), 2, SCMP_A1(SCMP_CMP_EQ, IPPROTO_TCP),
 		    SCMP_A2(SCMP_CMP_EQ, TCP_INFO));
 	/* Memory, never executable: no code but what was mapped before. */
 	if (r == 0)

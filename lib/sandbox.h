@@ -11,8 +11,9 @@
  * Loads the filter into the calling process, for good: reading, writing
  * and polling descriptors it already holds, memory for malloc (never
  * executable), clocks, random octets, signals to itself, the end.
- * Opening a file or making a socket fails with EACCES (libc and OpenSSL
- * may try one lazily, and a refusal harms nothing); any other call, a
+ * Opening a file or making a socket fails with EACCES and isatty() with
+ * ENOTTY (libc and OpenSSL may try one lazily, and a refusal harms
+ * nothing: the errors are the decision, not the kill); any other call, a
  * signal to another process, ptrace, exec, fork, or a call of another
  * architecture's ABI kills the process (SIGSYS).  Writes to fd 2 fail
  * with EBADF unless stderr_ok (the process logs there).  Needs

@@ -4,8 +4,8 @@
 # systemd-analyze and systemd-socket-activate), xinetd and daemontools run
 # the deployment kit in tests/e2e/test_deploy.py; none is started.
 PKGS="gcc make pkg-config libcdb-dev libmd-dev libcrypt-dev libtls-dev
-libseccomp-dev mandoc ucspi-tcp strace curl clang libclang-rt-dev nettle-dev openssl mpop
-systemd xinetd daemontools"
+libseccomp-dev mandoc ucspi-tcp strace curl clang libclang-rt-dev nettle-dev
+openssl mpop systemd xinetd daemontools"
 
 # The pre-login processes' and TLS relays' own system user, as an install
 # makes it (deploy/README): without it they run as nobody, the tests' mail

@@ -46,7 +46,7 @@ try_kill_parent(void)
 static int
 try_kill_all(void)
 {
-	return err(kill(-1, 0));	/* 0: no signal even if it got through */
+	return err(kill(-1, 0));	/* 0: no signal, had it got through */
 }
 
 static int

@@ -137,7 +137,8 @@ sandbox_apply(int stderr_ok)
 	 * x86_64): the list names this architecture's calls only.
 	 */
 	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL) {
-		errno = ENOMEM;
+		/* libseccomp says no more: it found the kernel's API unusable. */
+		errno = EOPNOTSUPP;
 		return -1;
 	}
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,

@@ -210,5 +210,50 @@ def forbidden_calls_in_a_live_relay():
             srv.wait_all()
 
 
+@test
+def no_filter_no_service():
+    """When the filter cannot be loaded (seccomp(2) made to fail with EPERM
+    by strace's fault injection), the pre-login process and the relay end
+    (exit 111) before a byte of the client's is read, and say why."""
+    if not ROOT:
+        skip("not root: the test runs the chain as root under strace")
+        return
+    if sanitized(POP3D):
+        skip("under strace the sanitizer build is too slow")
+        return
+    inj = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=seccomp",
+           "-e", "inject=seccomp:error=EPERM"]
+    with TempDir() as tmp:
+        setup(tmp)
+        with front(tmp) as srv:
+            srv.argv = inj + srv.argv
+            r = Raw(srv.connect())
+            check(r.closed(30) and r.buf == b"",
+                  "no greeting: the connection ends: %r" % r.buf)
+            r.close()
+            srv.wait_all()
+        check('preauth-log remote=127.0.0.1 text="pre-login privilege drop'
+              ' failed: seccomp filter: ' in
+              srv.log(), "the pre-login process says why, through the"
+              " front: %r" % srv.log()[-300:])
+    with TempDir() as tmp:
+        site = Site(tmp)
+        with site.serve(implicit=True) as srv:
+            srv.argv = inj + srv.argv
+            s = srv.connect()
+            s.settimeout(30)
+            try:
+                got = s.recv(100)
+            except OSError:
+                got = b""
+            check_eq(got, b"", "implicit TLS: no handshake, the"
+                     " connection ends")
+            s.close()
+            srv.wait_all()
+        check("TLS relay privilege drop failed: seccomp filter: " in
+              srv.log() and "end=tls-failed" in
+              srv.log(), "the relay says why: %r" % srv.log()[-300:])
+
+
 if __name__ == "__main__":
     run_all(sys.argv[2:])

@@ -20,7 +20,8 @@
  * clock, shutdown before its last read.  The relay, besides: libtls and
  * OpenSSL during the handshake and the relay (getrandom, futex for
  * OpenSSL's once-only initialisation, madvise and mremap for malloc), a
- * syslog line on its connected socket.  rt_sigprocmask: ppoll's mask is
+ * syslog line on its connected socket.  Its own ids may be read (a
+ * caller may check that it is not root).  rt_sigprocmask: ppoll's mask is
  * the kernel's, but libc's abort() and ASan block signals themselves.
  */
 static const int sandbox_allowed[] = {
@@ -29,6 +30,8 @@ static const int sandbox_allowed[] = {
 	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(time),
 	SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
 	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getrandom),
+	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
+	SCMP_SYS(getegid),
 	SCMP_SYS(futex), SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask),
 	SCMP_SYS(restart_syscall), SCMP_SYS(exit), SCMP_SYS(exit_group),
 #if defined(__SANITIZE_ADDRESS__)

@@ -40,13 +40,15 @@ CDB_CFLAGS	= $(shell $(PKG_CONFIG) --cflags libcdb)
 CDB_LIBS	= $(shell $(PKG_CONFIG) --libs libcdb)
 MD_CFLAGS	= $(shell $(PKG_CONFIG) --cflags libmd)
 MD_LIBS		= $(shell $(PKG_CONFIG) --libs libmd)
+# libseccomp: only the programs that confine a process (privdrop.c) link it.
+SECCOMP_LIBS	= $(shell $(PKG_CONFIG) $(PKG_STATIC) --libs libseccomp)
 
 ALL_CFLAGS = $(OPT) $(HARDEN) $(WARN) $(DEFS) -Ilib -Imaildrop \
 	     $(CDB_CFLAGS) $(MD_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPT) $(LDHARDEN) $(LDFLAGS)
 
 LIB_SRC	= lib/atomic.c lib/io.c lib/log.c lib/num.c lib/pop3.c \
-	  lib/privdrop.c lib/settings.c
+	  lib/privdrop.c lib/sandbox.c lib/settings.c
 MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \
 	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
 	  maildrop/scancache.c
@@ -57,7 +59,7 @@ PROGS	= $(O)/pop3d-maildrop
 MAN8	= man/pop3d-maildrop.8
 MAN5	=
 
-UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log t_xmit t_scancache
+UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log t_xmit t_scancache t_sandbox
 
 # Each program's folder adds its programs, pages and testers.
 include front/front.mk
@@ -94,7 +96,8 @@ $(O)/tests/%: tests/unit/%.c tests/unit/check.h $(O)/libmaildrop.a \
 	    $(O)/libpop3d.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
-	    $(O)/libmaildrop.a $(O)/libpop3d.a $(CDB_LIBS) $(MD_LIBS)
+	    $(O)/libmaildrop.a $(O)/libpop3d.a $(CDB_LIBS) $(MD_LIBS) \
+	    $(SECCOMP_LIBS)
 
 # The whole suite: unit tests, end-to-end tests, man page lint.
 check: $(PROGS) $(UNIT_BIN)
@@ -136,7 +139,8 @@ fuzz:
 	        -Imaildrop -Ifront -Ipolicy -Iauth -Ipasswd $(CDB_CFLAGS) \
 	        -o build/fuzz/$$f tests/fuzz/$$f.c $(LIB_SRC) $(MD_SRC) \
 	        front/ipc.c $(RULES_SRC) front/sasl.c auth/user.c \
-	        passwd/pwipc.c $(CDB_LIBS) $(MD_LIBS) $(NETTLE_LIBS) || exit 1; \
+	        passwd/pwipc.c $(CDB_LIBS) $(MD_LIBS) $(NETTLE_LIBS) \
+	        $(SECCOMP_LIBS) || exit 1; \
 	    mkdir -p build/fuzz/$$f.corpus; \
 	    if build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) \
 	        -artifact_prefix=build/fuzz/ build/fuzz/$$f.corpus \

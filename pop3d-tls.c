@@ -225,10 +225,8 @@ main(int argc, char **argv)
 		config_fail("bad setting: POP3D_LOG");
 	remote_find(remote, sizeof(remote));
 	ctx = relay_setup(&c, &pd);
+	/* It sets dumpable off again after the change of ids. */
 	privdrop_apply(&pd);
-	/* A change of ids sets dumpable anew: it stays off. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
-		die(111, "prctl: %s", strerror(errno));
 	status_start(&s, "ready");
 	if (status_send(&s, FD_STATUS) == -1)
 		die(111, "status pipe: %s", strerror(errno));

@@ -61,6 +61,7 @@ struct front {
 	const char		*mech;
 	const char		*end;
 	pid_t			 preauth;	/* the pre-login process, or 0 */
+	unsigned		 preauth_logs;	/* its lines written */
 };
 
 _Static_assert(HOSTNAME_MAX + 64 <= CRAM_CHALLENGE_MAX + 1,
@@ -178,6 +179,27 @@ front_tls_policy(struct front *f)
 	pa->stls = f->cert != NULL && !pa->tls;
 }
 
+/*
+ * The chain learns the pre-login processes' uid (POP3D_PREAUTH_UID), so
+ * that pop3d-auth never makes a mail user's session of it: a process of
+ * that uid could signal every pre-login process and relay, and they it.
+ * Without root there is one uid for all, and nothing to say.
+ */
+static void
+preauth_uid_export(const struct front *f)
+{
+	char	uid[24];
+
+	if (!f->pd.root) {
+		if (unsetenv("POP3D_PREAUTH_UID") == -1)
+			refuse(strerror(errno));
+		return;
+	}
+	snprintf(uid, sizeof(uid), "%lu", (unsigned long)f->pd.uid);
+	if (setenv("POP3D_PREAUTH_UID", uid, 1) == -1)
+		refuse(strerror(errno));
+}
+
 /* Every setting, strictly: a bad one refuses the connection. */
 static void
 settings_read(struct front *f)
@@ -229,11 +251,10 @@ settings_read(struct front *f)
 	if (privdrop_prepare(&f->pd, user != NULL ? user :
 	    DEFAULT_PREAUTH_USER, dir != NULL ? dir : DEFAULT_CHROOT) == -1)
 		refuse("pre-login user");
-	/* Debugging, it logs the dialogue: stderr may be a file. */
-	f->pd.logs = pop3_debug();
 	if (!f->pd.root)
 		log_warn("running as uid %ld, not root: the pre-login process"
 		    " is not chrooted and keeps this uid", (long)getuid());
+	preauth_uid_export(f);
 }
 
 /* A hostile client: logged, and its address goes to the penalty box. */
@@ -530,6 +551,33 @@ front_stls(struct front *f, int ipc)
 	return 1;
 }
 
+/*
+ * A line of the pre-login process's (IPC_LOG): written as one escaped
+ * value, tagged as its word, never as the front's own; PREAUTH_LOG_LINES
+ * a connection, then one line to say the rest are dropped.
+ */
+static void
+front_preauth_log(struct front *f, const char *msg, size_t len)
+{
+	struct logline	l;
+	char		text[LOG_VALUE_MAX + 1];
+
+	if (ipc_log_check(msg, len, text) == -1)
+		die(111, "malformed log message from the pre-login process");
+	if (f->preauth_logs > PREAUTH_LOG_LINES)
+		return;
+	if (++f->preauth_logs > PREAUTH_LOG_LINES) {
+		logline_start(&l, "preauth-log-limit");
+		logline_str(&l, "remote", f->remote);
+		logline_num(&l, "lines", PREAUTH_LOG_LINES);
+	} else {
+		logline_start(&l, "preauth-log");
+		logline_str(&l, "remote", f->remote);
+		logline_str(&l, "text", text);
+	}
+	logline_emit(&l);
+}
+
 /* Reads the pre-login process's messages until the session is over. */
 static void
 front_serve(struct front *f, int ipc)
@@ -546,6 +594,8 @@ front_serve(struct front *f, int ipc)
 			front_hostile(f);
 		else if (msg[0] == IPC_CHALLENGE && n == 1)
 			front_challenge(f, ipc);
+		else if (msg[0] == IPC_LOG)
+			front_preauth_log(f, msg, n);
 		else if (msg[0] == IPC_STLS && n == 1) {
 			if (front_stls(f, ipc))
 				return;
@@ -564,20 +614,44 @@ front_serve(struct front *f, int ipc)
  * then the kill.  After a login nothing is waited for.
  */
 static void
-front_await(const struct front *f, int ipc)
+front_await(struct front *f, int ipc)
 {
 	struct pollfd	pfd = { ipc, POLLIN, 0 };
 	char		msg[IPC_MAX];
 	time_t		until = time(NULL) + 5;
+	int		n;
 
 	if (strcmp(f->end, "auth-failures") != 0 &&
 	    strcmp(f->end, "crash") != 0 && strcmp(f->end, "blocked") != 0 &&
 	    strcmp(f->end, "stls") != 0)
 		return;
-	/* Whatever it sends now is read and dropped; EOF is the goodbye. */
+	/* Its last log lines are written, the rest dropped; EOF is the end. */
 	while (time(NULL) < until && poll(&pfd, 1, 1000) >= 0)
-		if ((pfd.revents & (POLLIN | POLLHUP)) && ipc_recv(ipc, msg) <= 0)
-			break;
+		if (pfd.revents & (POLLIN | POLLHUP)) {
+			if ((n = ipc_recv(ipc, msg)) <= 0)
+				break;
+			if (msg[0] == IPC_LOG)
+				front_preauth_log(f, msg, n);
+		}
+}
+
+/*
+ * In the pre-login process: its lines go to the front (IPC_LOG), which
+ * writes them tagged, and fd 2, the log stream, becomes /dev/null, so
+ * that it cannot write a line that looks like the front's.  Not in the
+ * sanitizer build, whose reports go to fd 2.
+ */
+static void
+preauth_log_off(void)
+{
+#if !defined(__SANITIZE_ADDRESS__)
+	int	fd;
+
+	if ((fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1 ||
+	    dup2(fd, STDERR_FILENO) == -1 || close(fd) == -1)
+		die(111, "pre-login setup: /dev/null: %s", strerror(errno));
+#endif
+	log_to_sink(preauth_log_sink);
 }
 
 /*
@@ -597,12 +671,14 @@ front_preauth(struct front *f)
 		/* fd 3 to the front and 0-2; nothing else into the chroot. */
 		log_to_stderr();
 		close(sp[0]);
-		if ((sp[1] != 3 && dup2(sp[1], 3) == -1) ||
-		    close_range(4, ~0U, 0) == -1 ||
+		if ((sp[1] != PREAUTH_IPC_FD &&
+		    dup2(sp[1], PREAUTH_IPC_FD) == -1) ||
+		    close_range(PREAUTH_IPC_FD + 1, ~0U, 0) == -1 ||
 		    prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
 			die(111, "pre-login setup: %s", strerror(errno));
+		preauth_log_off();
 		privdrop_apply(&f->pd);
-		preauth_run(&f->pa, 3);
+		preauth_run(&f->pa, PREAUTH_IPC_FD);
 	}
 	close(sp[1]);
 	f->preauth = child;

@@ -16,7 +16,7 @@ $(O)/pop3d.o: pop3d.c front/*.h lib/*.h policy/*.h
 # The policy code is linked in: tinycdb is small, libtls stays out; nettle
 # (auth.mk) decodes SASL's base64.
 $(O)/pop3d: $(O)/pop3d.o $(FRONT_OBJ) $(O)/libpolicy.a $(O)/libpop3d.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CDB_LIBS) $(NETTLE_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CDB_LIBS) $(NETTLE_LIBS) $(SECCOMP_LIBS)
 
 UNIT	+= t_sasl
 $(O)/tests/t_sasl: tests/unit/t_sasl.c tests/unit/check.h front/sasl.h \

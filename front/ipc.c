@@ -80,3 +80,14 @@ ipc_cred_check(const char *msg, size_t len, const char **mech)
 	}
 	return p == end ? 0 : -1;	/* nothing left over */
 }
+
+int
+ipc_log_check(const char *msg, size_t len, char *buf)
+{
+	if (len < 2 || len - 1 > LOG_VALUE_MAX || msg[0] != IPC_LOG ||
+	    memchr(msg + 1, '\0', len - 1) != NULL)
+		return -1;
+	memcpy(buf, msg + 1, len - 1);
+	buf[len - 1] = '\0';
+	return 0;
+}

@@ -18,6 +18,9 @@
 #define IPC_CHALLENGE	'K'	/* no payload: a CRAM-MD5 challenge, please;
 				 * the front answers IPC_CHALLENGE and the
 				 * challenge's text (no NUL) */
+#define IPC_LOG		'L'	/* a log line's text: 1 to LOG_VALUE_MAX
+				 * octets, no NUL, no newline needed; no
+				 * answer */
 
 /* From the front: IPC_VERDICT with one of the octets below. */
 #define IPC_VERDICT	'V'
@@ -55,5 +58,13 @@ int	ipc_recv(int, char *);
  * 0 and the mechanism's AUTHMECH name, or -1.
  */
 int	ipc_cred_check(const char *, size_t, const char **);
+
+/*
+ * Checks an IPC_LOG message of len octets: 1 to LOG_VALUE_MAX octets of
+ * text and no NUL among them.  0 and the text in buf (LOG_VALUE_MAX + 1
+ * octets, NUL-terminated), or -1.  The text is the pre-login process's
+ * word: the caller escapes and tags it.
+ */
+int	ipc_log_check(const char *, size_t, char *);
 
 #endif

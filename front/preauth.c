@@ -41,6 +41,15 @@ preauth_timestamp(char *buf, size_t n, const char *host)
 	return r < 0 || (size_t)r >= n ? -1 : 0;
 }
 
+void
+preauth_log_sink(const char *text, size_t len)
+{
+	if (len == 0)
+		return;
+	(void)ipc_send(PREAUTH_IPC_FD, IPC_LOG, text,
+	    len > LOG_VALUE_MAX ? LOG_VALUE_MAX : len);
+}
+
 static const char *const mechs[] = { "PLAIN", "LOGIN", "CRAM-MD5", NULL };
 
 /*

@@ -26,6 +26,16 @@ struct preauth_settings {
 	char		 timestamp[HOSTNAME_MAX + 64];	/* APOP's, or "" */
 };
 
+/* The pre-login process's descriptor to the front. */
+#define PREAUTH_IPC_FD	3
+
+/*
+ * The pre-login process's log sink (log_to_sink): each line's text goes
+ * to the front as IPC_LOG, cut at LOG_VALUE_MAX octets; the front writes
+ * it tagged as this process's word.  A front that is gone hears nothing.
+ */
+void	preauth_log_sink(const char *, size_t);
+
 /*
  * Serves the client on fd 0/1 until login, QUIT or an end; never returns.
  * The timestamp in the settings is the front's: the greeting shows it.

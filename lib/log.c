@@ -11,6 +11,7 @@
 
 static const char *progname = "pop3d";
 static int	 to_syslog;
+static void	(*sink)(const char *, size_t);
 
 void
 log_init(const char *name)
@@ -54,6 +55,13 @@ log_to_stderr(void)
 	to_syslog = 0;
 }
 
+void
+log_to_sink(void (*fn)(const char *, size_t))
+{
+	log_to_stderr();
+	sink = fn;
+}
+
 /*
  * One line, "program[pid]: text\n", prefix octets of it the name and pid.
  * A log that cannot be written has nowhere to report that: carry on.
@@ -63,6 +71,11 @@ log_write(const char *p, size_t prefix, size_t n)
 {
 	ssize_t	r;
 
+	if (sink != NULL) {
+		/* The receiver says who it came from: the text alone. */
+		sink(p + prefix, n - prefix - 1);
+		return;
+	}
 	if (to_syslog) {
 		/* syslog adds the name and pid itself; no newline. */
 		syslog(LOG_INFO, "%.*s", (int)(n - prefix - 1), p + prefix);

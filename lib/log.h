@@ -35,6 +35,14 @@ int	log_from_env(void);
 /* Back to stderr (a process about to chroot and close descriptors). */
 void	log_to_stderr(void);
 
+/*
+ * Every line from now on goes to fn, as its text without the
+ * "program[pid]: " prefix and the newline, not to stderr or syslog: for a
+ * confined process whose fd 2 goes nowhere, that has its lines written
+ * by a process it cannot impersonate (pop3d's pre-login process).
+ */
+void	log_to_sink(void (*)(const char *, size_t));
+
 /* "program: message" on stderr. */
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 

@@ -202,6 +202,15 @@
 #define PREAUTH_AS		(64L * 1024 * 1024)
 
 /*
+ * The pre-login process's log lines (debug dialogue, its errors) reach
+ * the log only through the front (IPC_LOG), which writes each as one
+ * quoted value: a line's text is cut at LOG_VALUE_MAX octets, and at
+ * most PREAUTH_LOG_LINES are written per connection (a debugged dialogue
+ * of 100 commands has some 200), so that no client floods the log.
+ */
+#define PREAUTH_LOG_LINES	256
+
+/*
  * The front's side of TLS (front/starttls.c).  The relay's status pipe
  * carries a word and at most three TLS facts; a fact longer than this is
  * a broken relay.  The relay bounds the handshake itself; the front gives

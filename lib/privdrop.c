@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pop3d_limits.h"
 #include "privdrop.h"
+#include "sandbox.h"
 
 /*
  * A user's entry: from /etc/passwd read directly when it is there, since
@@ -167,8 +168,11 @@ privdrop_apply(const struct privdrop *pd)
 		privdrop_fail(pd, "no_new_privs");
 	limit(pd, RLIMIT_NOFILE, PREAUTH_NOFILE, "RLIMIT_NOFILE");
 	limit(pd, RLIMIT_NPROC, 0, "RLIMIT_NPROC");
+#if !defined(__SANITIZE_ADDRESS__)
+	/* A sanitizer's report may go to fd 2 in any process (sandbox.c). */
 	if (!pd->logs)
 		limit(pd, RLIMIT_FSIZE, 0, "RLIMIT_FSIZE");
+#endif
 	limit(pd, RLIMIT_CORE, 0, "RLIMIT_CORE");
 #if !defined(__SANITIZE_ADDRESS__)
 	/* AddressSanitizer reserves terabytes of address space. */
@@ -179,4 +183,7 @@ privdrop_apply(const struct privdrop *pd)
 	    geteuid() != pd->uid || getgid() != pd->gid ||
 	    getegid() != pd->gid || setuid(0) != -1 || setgid(0) != -1)))
 		die(111, "%s privilege drop did not hold", privdrop_role(pd));
+	/* Last, when nothing more needs root or a file: the allow-list. */
+	if (sandbox_apply(pd->logs) == -1)
+		privdrop_fail(pd, "seccomp filter");
 }

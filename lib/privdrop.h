@@ -33,7 +33,8 @@ int	privdrop_prepare(struct privdrop *, const char *, const char *);
 /*
  * In the process to confine: chroot into the directory, drop groups, gid
  * and uid, forbid new privileges, lower the resource limits (PREAUTH_NOFILE,
- * PREAUTH_AS: the TLS relay needs no more), then verify.
+ * PREAUTH_AS: the TLS relay needs no more), verify, and last load the
+ * seccomp allow-list (sandbox.h; writes to fd 2 only when logs is set).
  * Any failure is fatal: the process exits 111 without a word to the client.
  */
 void	privdrop_apply(const struct privdrop *);

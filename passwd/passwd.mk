@@ -18,7 +18,7 @@ $(O)/passwd/%.o: passwd/%.c passwd/*.h auth/*.h front/*.h policy/*.h lib/*.h
 
 $(O)/pop3d-passwd: $(PASSWD_OBJ) $(O)/front/access.o $(O)/front/ipc.o \
 	    $(O)/libauth.a $(O)/libpolicy.a $(O)/libpop3d.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AUTH_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AUTH_LIBS) $(SECCOMP_LIBS)
 
 UNIT	+= t_pwipc
 $(O)/tests/t_pwipc: tests/unit/t_pwipc.c tests/unit/check.h passwd/pwipc.h \

@@ -24,7 +24,10 @@ This message came through the whole chain: pop3d (the front), pop3d-auth
 .A line starting with a dot, to see dot-stuffing at work.
 MSG
 if [ "$(id -u)" -eq 0 ]; then
-	# The mail belongs to nobody; the pre-login jail to root alone.
+	# The mail belongs to nobody; the pre-login jail to root alone, and
+	# its processes to their own user (pop3d-auth refuses their uid).
+	id pop3d >/dev/null 2>&1 ||
+	    useradd -r -M -d /nonexistent -s /usr/sbin/nologin pop3d || exit 1
 	uid=$(id -u nobody)
 	gid=$(id -g nobody)
 	chown -R "$uid:$gid" "$DEMO/home"

@@ -4,8 +4,16 @@
 # systemd-analyze and systemd-socket-activate), xinetd and daemontools run
 # the deployment kit in tests/e2e/test_deploy.py; none is started.
 PKGS="gcc make pkg-config libcdb-dev libmd-dev libcrypt-dev libtls-dev
-mandoc ucspi-tcp strace curl clang libclang-rt-dev nettle-dev openssl mpop
-systemd xinetd daemontools fetchmail"
+libseccomp-dev mandoc ucspi-tcp strace curl clang libclang-rt-dev nettle-dev
+openssl mpop systemd xinetd daemontools fetchmail"
+
+# The pre-login processes' and TLS relays' own system user, as an install
+# makes it (deploy/README): without it they run as nobody, the tests' mail
+# user, whose logins pop3d-auth then refuses (POP3D_PREAUTH_UID).
+if [ "$(id -u)" -eq 0 ] && ! id pop3d >/dev/null 2>&1; then
+	echo "deps: creating the system user pop3d"
+	useradd -r -M -d /nonexistent -s /usr/sbin/nologin pop3d || exit 1
+fi
 
 missing=
 for p in $PKGS; do

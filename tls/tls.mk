@@ -22,4 +22,4 @@ $(O)/pop3d-tls.o: pop3d-tls.c tls/*.h lib/*.h
 	$(CC) $(ALL_CFLAGS) -Itls $(TLS_CFLAGS) -c -o $@ $<
 
 $(O)/pop3d-tls: $(O)/pop3d-tls.o $(TLS_OBJ) $(O)/libpop3d.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS) $(SECCOMP_LIBS)

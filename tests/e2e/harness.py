@@ -20,6 +20,23 @@ ROOT = os.geteuid() == 0
 RUN_UID = pwd.getpwnam("nobody").pw_uid if ROOT else os.geteuid()
 RUN_GID = pwd.getpwnam("nobody").pw_gid if ROOT else os.getegid()
 
+
+
+def _preauth_user():
+    """The pre-login processes' system user pop3d, made as an install
+    makes it (tests/deps.sh, deploy/README) when missing: without it they
+    run as nobody, the tests' mail user, and pop3d-auth rightly refuses
+    that uid's logins."""
+    try:
+        pwd.getpwnam("pop3d")
+    except KeyError:
+        subprocess.run(["useradd", "-r", "-M", "-d", "/nonexistent", "-s",
+                        "/usr/sbin/nologin", "pop3d"], check=False)
+
+
+if ROOT:
+    _preauth_user()
+
 _tests = []
 _counts = {"passed": 0, "failed": 0}
 

@@ -397,6 +397,36 @@ def auth_good_password_execs_next_as_user():
         check("hunter2" not in err, "the password is not logged")
 
 
+@test
+def auth_refuses_the_preauth_uid():
+    """POP3D_PREAUTH_UID (exported by pop3d when root): a user of that uid
+    is never switched to; a malformed value refuses every login."""
+    if not ROOT:
+        skip("not root: no switch of users, nothing to refuse")
+        return
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="hunter2")
+        box.compile()
+        rc, err, _ = auth(box, creds("alice", "hunter2"),
+                          env={"POP3D_PREAUTH_UID": str(RUN_UID)})
+        check_eq(rc, 111, "the pre-login processes' uid: exit 111")
+        check('auth_temp user=alice mech=USER reason="uid %d is the'
+              ' pre-login processes\' (POP3D_PREAUTH_UID)"' % RUN_UID in err,
+              "and a log line says why: %r" % err)
+        check_eq(box.out(), "", "the next program did not run")
+        rc, err, _ = auth(box, creds("alice", "wrong"),
+                          env={"POP3D_PREAUTH_UID": str(RUN_UID)})
+        check_eq(rc, 1, "a wrong password stays a wrong password")
+        rc, err, _ = auth(box, creds("alice", "hunter2"),
+                          env={"POP3D_PREAUTH_UID": "12x"})
+        check_eq(rc, 111, "a malformed POP3D_PREAUTH_UID: exit 111")
+        check("bad setting: POP3D_PREAUTH_UID" in err, "said: %r" % err)
+        rc, err, _ = auth(box, creds("alice", "hunter2"),
+                          env={"POP3D_PREAUTH_UID": str(RUN_UID + 1)})
+        check_eq(rc, 7, "another uid: the login goes on")
+
+
 def system_group_member():
     """(name, gid) of a system account that /etc/group lists as a member
     of a group other than its own, or None."""

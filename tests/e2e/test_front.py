@@ -309,6 +309,57 @@ def preauth_process_is_unprivileged_and_chrooted():
             r.cmd(b"QUIT")
 
 
+def sanitized(path):
+    """Whether the program is the sanitizer build (make sanitize)."""
+    with open(path, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+def seccomp_of(pid):
+    """(mode, filters) from /proc/PID/status: mode 2 is a filter."""
+    status = open("/proc/%d/status" % pid).read()
+    mode = re.search(r"^Seccomp:\s+(\d+)$", status, re.M)
+    filters = re.search(r"^Seccomp_filters:\s+(\d+)$", status, re.M)
+    return (int(mode.group(1)) if mode else None,
+            int(filters.group(1)) if filters else None)
+
+
+@test
+def preauth_process_is_sandboxed():
+    """The live pre-login process runs under the seccomp allow-list (the
+    calls it refuses: tests/unit/t_sandbox.c, through the same function),
+    its fd 2 goes nowhere, and a whole login still works through it."""
+    with TempDir() as tmp:
+        setup(tmp)
+        with front(tmp, env={"POP3D_DEBUG": "1"}) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            fpid = srv.last_proc().pid
+            kids = open("/proc/%d/task/%d/children" %
+                        (fpid, fpid)).read().split()
+            check_eq(len(kids), 1, "one pre-login child")
+            pid = int(kids[0])
+            check_eq(seccomp_of(pid), (2, 1), "the pre-login process is"
+                     " under one seccomp filter (Seccomp: 2)")
+            check_eq(seccomp_of(fpid)[0], 0, "the front is not")
+            if sanitized(POP3D):
+                skip("the sanitizer build keeps fd 2 for its reports")
+            else:
+                check_eq(os.readlink("/proc/%d/fd/2" % pid), "/dev/null",
+                         "the pre-login process's fd 2 is /dev/null")
+            check(r.cmd(b"CAPA").startswith(b"+OK"), "CAPA works")
+            r.multiline()
+            check(r.cmd(b"USER alice").startswith(b"+OK"), "USER works")
+            check(r.cmd(b"PASS secret").startswith(b"+OK"), "a login works")
+            check(r.cmd(b"RETR 1").startswith(b"+OK"), "and RETR")
+            check(b"Hello from the chain." in r.multiline(), "the message")
+            r.cmd(b"QUIT")
+            r.close()
+            srv.wait_all()
+        check("SIGSYS" not in srv.log() and "signal=31" not in srv.log(),
+              "nothing was killed by the filter")
+
+
 @test
 def cleartext_only_from_loopback_unless_allowed():
     with TempDir() as tmp:
@@ -554,6 +605,58 @@ def whole_chain_with_pop3d_auth():
             srv.connections += 1
             check_eq(out.replace(b"\r\n", b"\n"), MSG + b"second\n",
                      "curl through the whole chain")
+
+
+@test
+def no_session_runs_as_the_preauth_uid():
+    """With no user POP3D_PREAUTH_USER names, the pre-login processes run as
+    nobody; a mail user of that uid (nobody here) is refused by pop3d-auth
+    with [SYS/TEMP] and a log line, while with their own user (pop3d) the
+    same login works."""
+    if not ROOT:
+        skip("not root: one uid for all, nothing to refuse")
+        return
+    users_bin = os.path.join(BUILD, "pop3d-users")
+    with TempDir() as tmp:
+        setup(tmp)
+        etc = os.path.join(tmp.path, "etc")
+        os.makedirs(etc)
+        u = [users_bin, "-f", os.path.join(etc, "users"), "-d",
+             os.path.join(etc, "users.cdb")]
+        subprocess.run(u + ["add", "carol", str(RUN_UID), str(RUN_GID),
+                            tmp.path], check=True, capture_output=True)
+        subprocess.run(u + ["passwd", "-s", "carol"], input=b"c4r0l\n",
+                       check=True, capture_output=True)
+        subprocess.run(u + ["compile"], check=True, capture_output=True)
+        auth = [os.path.join(BUILD, "pop3d-auth")]
+        env = {"POP3D_USERS_CDB": os.path.join(etc, "users.cdb"),
+               "POP3D_PREAUTH_USER": "pop3d-no-such-user"}
+        with front(tmp, env=env, auth=auth) as srv:
+            p = pop(srv)
+            p.user("carol")
+            try:
+                reply = p.pass_("c4r0l")
+            except poplib.error_proto as e:
+                reply = e.args[0]
+            check(reply.startswith(b"-ERR [SYS/TEMP]"),
+                  "a login as the pre-login uid: [SYS/TEMP]: %r" % reply)
+            p.quit()
+            srv.wait_all()
+        log = srv.log()
+        check('pop3d-auth[' in log and 'auth_temp user=carol mech=USER'
+              ' reason="uid %d is the pre-login processes\''
+              ' (POP3D_PREAUTH_UID)"' % RUN_UID in log,
+              "pop3d-auth logs why: %r" % log[-500:])
+        check("auth remote=127.0.0.1 user=carol mech=USER result=temp" in
+              log, "the front logs a temporary failure")
+        del env["POP3D_PREAUTH_USER"]
+        with front(tmp, env=env, auth=auth) as srv:
+            p = pop(srv)
+            p.user("carol")
+            check(p.pass_("c4r0l").startswith(b"+OK"),
+                  "with the pre-login user pop3d, carol logs in")
+            p.quit()
+            srv.wait_all()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ and the debug dialogue (POP3D_DEBUG=1) with every secret hidden."""
 import base64
 import os
 import poplib
+import re
 import socket
 import subprocess
 import sys
@@ -59,6 +60,14 @@ def syslog_gets_the_lines():
         os.unlink(DEV_LOG)
 
 
+def pre(text, closed=True):
+    """How the front writes a line of the pre-login process's: escaped as
+    one quoted value (log_escape: quote and backslash as \\xHH), tagged."""
+    esc = text.replace("\\", "\\x5c").replace('"', "\\x22")
+    return 'preauth-log remote=127.0.0.1 text="%s%s' % (esc,
+                                                        '"' if closed else "")
+
+
 @test
 def debug_shows_the_dialogue_but_no_secret():
     with TempDir() as tmp:
@@ -88,22 +97,22 @@ def debug_shows_the_dialogue_but_no_secret():
             p.quit()
             srv.wait_all()
         log = srv.log()
-        check('debug client="USER alice"' in log, "client lines are logged")
-        check('debug client="PASS (hidden)"' in log, "PASS is hidden")
-        check('debug client="AUTH PLAIN (hidden)"' in log,
+        check(pre('debug client="USER alice"') in log, "client lines are logged")
+        check(pre('debug client="PASS (hidden)"') in log, "PASS is hidden")
+        check(pre('debug client="AUTH PLAIN (hidden)"') in log,
               "AUTH's initial response is hidden")
-        check('debug client="(a SASL response, hidden)"' in log,
+        check(pre('debug client="(a SASL response, hidden)"') in log,
               "SASL responses are hidden")
-        check('debug client="APOP alice (hidden)"' in log,
+        check(pre('debug client="APOP alice (hidden)"') in log,
               "APOP's digest is hidden")
-        check('debug server="+OK send PASS"' in log,
+        check(pre('debug server="+OK send PASS"') in log,
               "server status lines are logged")
         check('debug client=STAT' in log and
               'debug server="+OK 2 ' in log,
               "the mailbox stage's dialogue too")
-        check('debug client="PAS (arguments hidden)"' in log,
+        check(pre('debug client="PAS (arguments hidden)"') in log,
               "an unknown verb's words are hidden (a mistyped PASS)")
-        check('debug client="(not a command: ' in log,
+        check(pre('debug client="(not a command: ', False) in log,
               "a line that is not a command is hidden")
         for secret in ("s3cr3t", "pl41n", "l0g1n", "0123456789abcdef",
                        "t4bsecret", "cr0secret", "typ0secret", "l0wersecret",
@@ -115,6 +124,63 @@ def debug_shows_the_dialogue_but_no_secret():
             p.quit()
             srv.wait_all()
         check("debug" not in srv.log(), "no debug lines by default")
+
+
+@test
+def preauth_lines_come_tagged_through_the_front():
+    """The pre-login process writes no line of its own: its debug lines
+    reach the log through the front, escaped as one value and tagged, so
+    that a client's words (or a compromised pre-login process) cannot make
+    a line that looks like the front's; and only so many per connection."""
+    forged = b"pop3d[1]: auth remote=127.0.0.1 user=alice mech=USER result=ok"
+    with TempDir() as tmp:
+        setup(tmp)
+        with front(tmp, env={"POP3D_DEBUG": "1",
+                              "POP3D_AUTH_FAILURES": "10"}) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            fpid = srv.last_proc().pid
+            kids = open("/proc/%d/task/%d/children" %
+                        (fpid, fpid)).read().split()
+            prepid = int(kids[0]) if len(kids) == 1 else -1
+            r.cmd(b"USER x\r" + forged)      # refused: a control character
+            r.cmd(b"USER " + forged)
+            r.cmd(b'USER a"b\\c')
+            r.cmd(b"QUIT")
+            r.close()
+            srv.wait_all()
+        log = srv.log()
+        lines = log.splitlines()
+        check(prepid > 0 and not any(l.startswith("pop3d[%d]:" % prepid)
+                                     for l in lines),
+              "no line from the pre-login process's own pid")
+        check_eq([l for l in lines if re.match(r"^pop3d\[\d+\]: auth ", l)],
+                 [], "no auth line was forged")
+        check(pre('debug client="USER %s"' % forged.decode()) in log,
+              "the forged line is one value inside a tagged line: %r" %
+              log[-600:])
+        check(pre('debug client="(not a command: ', False) in log and
+              "\r" not in log, "the line with a CR is not even shown")
+        # Escaped twice: by the pre-login process, then by the front.
+        check(pre('debug client="USER a\\x22b\\x5cc"') in log,
+              "quotes and backslashes are escaped")
+        check(all(l.startswith("pop3d[%d]: " % fpid) for l in lines
+                  if "preauth-log" in l), "written by the front")
+        with front(tmp, env={"POP3D_DEBUG": "1"}) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.send(b"CAPA\r\n" * 300)
+            for _ in range(300):
+                while r.line() != b".":
+                    pass
+            r.cmd(b"QUIT")
+            r.close()
+            srv.wait_all()
+        log = srv.log()
+        check_eq(log.count("preauth-log remote="), 256,
+                 "at most 256 lines a connection (PREAUTH_LOG_LINES)")
+        check_eq(log.count("preauth-log-limit remote=127.0.0.1 lines=256"),
+                 1, "then one line says the rest are dropped")
 
 
 @test

@@ -370,6 +370,93 @@ def exe(pid):
 
 
 @test
+def relay_and_preauth_are_sandboxed():
+    """Under STLS and implicit TLS, the live relay and the live pre-login
+    process each run under the seccomp allow-list (what it refuses:
+    tests/unit/t_sandbox.c, same function), and the session still goes
+    through: handshake, login, RETR of a large message, QUIT."""
+    from test_front import seccomp_of
+    with TempDir() as tmp:
+        site = Site(tmp)
+        for implicit in (False, True):
+            how = "implicit TLS" if implicit else "STLS"
+            with site.serve(implicit=implicit) as srv:
+                if implicit:
+                    p = poplib.POP3_SSL("localhost", srv.port, timeout=30,
+                                        context=site.context())
+                else:
+                    p = poplib.POP3("localhost", srv.port, timeout=30)
+                    p.stls(site.context())
+                srv.connections += 1
+                front = srv.last_proc().pid
+                p.capa()
+                kids = children(front)
+                relay = [k for k in kids if exe(k).endswith("pop3d-tls")]
+                pre = [k for k in kids if k not in relay]
+                check(len(relay) == 1 and len(pre) == 1,
+                      "%s: a relay and a pre-login child" % how)
+                check(all(seccomp_of(k) == (2, 1) for k in relay),
+                      "%s: the relay is under one seccomp filter: %r" %
+                      (how, [seccomp_of(k) for k in relay]))
+                check(all(seccomp_of(k) == (2, 1) for k in pre),
+                      "%s: the pre-login process too" % how)
+                p.user("alice")
+                check(p.pass_("secret").startswith(b"+OK"),
+                      "%s: login through the confined relay" % how)
+                check_eq(b"\n".join(p.retr(2)[1]) + b"\n", BIG,
+                         "%s: RETR of a large message" % how)
+                p.quit()
+                srv.wait_all()
+                check_eq([q.returncode for q in srv.procs], [0],
+                         "%s: the chain ended well" % how)
+            check("signal=31" not in srv.log(),
+                  "%s: nothing killed by the filter: %r" %
+                  (how, srv.log()[-300:]))
+
+
+@test
+def confined_relay_logs_to_syslog():
+    """With POP3D_LOG=syslog the relay's lines go out on the socket it
+    connected before the drop, under its seccomp filter."""
+    if not ROOT or os.path.exists("/dev/log"):
+        skip("not root" if not ROOT else "/dev/log belongs to a syslog")
+        return
+    rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    rx.bind("/dev/log")
+    os.chmod("/dev/log", 0o666)
+    try:
+        with TempDir() as tmp:
+            site = Site(tmp)
+            with site.serve(implicit=True, POP3D_LOG="syslog") as srv:
+                c = socket.create_connection(("127.0.0.1", srv.port), 30)
+                srv.connections += 1
+                c.sendall(b"USER alice\r\n" * 100)
+                c.settimeout(30)
+                try:
+                    while c.recv(4096):
+                        pass
+                except OSError:
+                    pass
+                c.close()
+                srv.wait_all()
+            got = []
+            rx.settimeout(2)
+            try:
+                while True:
+                    got.append(rx.recv(4096).decode("utf-8", "replace"))
+            except socket.timeout:
+                pass
+            check(any("pop3d-tls[" in m and "tls-handshake-failed"
+                      " remote=127.0.0.1" in m for m in got),
+                  "the relay's line reaches syslog: %r" % got[:4])
+            check(any("pop3d[" in m and "end=tls-failed" in m for m in got),
+                  "and the front's end line: %r" % got[:4])
+    finally:
+        rx.close()
+        os.unlink("/dev/log")
+
+
+@test
 def libtls_and_the_key_stay_in_the_relay():
     check(carries_tls(RELAY), "pop3d-tls carries libtls")
     for prog in ("pop3d", "pop3d-auth", "pop3d-maildrop", "pop3d-rules",

@@ -1,13 +1,14 @@
-#include <sys/wait.h>
-
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "handoff.h"
+#include "io.h"
 #include "log.h"
 
 /* Blocking again: a next stage may well expect it. */
@@ -86,38 +87,47 @@ handoff_start(char **argv, const char *mech, const char *cred, size_t len,
 	return pid;
 }
 
+/* One octet, waiting until deadline: 1, 0 at end of file, or -1. */
 static ssize_t
-read_one(int fd, char *c)
+read_one(int fd, char *c, int64_t deadline)
 {
 	ssize_t	n;
 
-	do
-		n = read(fd, c, 1);
-	while (n == -1 && errno == EINTR);
-	return n;
+	for (;;) {
+		if (io_wait(fd, POLLIN, deadline) == -1)
+			return -1;
+		if ((n = read(fd, c, 1)) != -1 || errno != EINTR)
+			return n;
+	}
 }
 
 int
-handoff_running(int okfd)
+handoff_running(int okfd, int64_t deadline)
 {
 	char	c;
-	int	running;
+	ssize_t	n;
+	int	running = 0, said = 0;
 
 	if (okfd == -1)
 		return 0;
-	running = read_one(okfd, &c) == 1 && c == 'A' &&
-	    read_one(okfd, &c) == 0;
+	if ((n = read_one(okfd, &c, deadline)) == 1 && c == 'A') {
+		said = 1;
+		n = read_one(okfd, &c, deadline);
+	}
+	if (n == 0)
+		running = said;
+	else if (n == -1 && errno == ETIMEDOUT)
+		running = -1;
 	close(okfd);
 	return running;
 }
 
 int
-handoff_wait(pid_t pid)
+handoff_wait(pid_t pid, int64_t deadline, const char *remote)
 {
 	int	status;
 
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			return -1;
+	if (child_wait_kill(pid, deadline, remote, "chain", &status) == -1)
+		return -1;
 	return status;
 }

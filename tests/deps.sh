@@ -2,10 +2,11 @@
 # make deps: installs the Debian packages pop3d needs to build and test,
 # when they are missing.  A no-op when all are there.  systemd (for
 # systemd-analyze and systemd-socket-activate), xinetd and daemontools run
-# the deployment kit in tests/e2e/test_deploy.py; none is started.
+# the deployment kit in tests/e2e/test_deploy.py; none is started.  sslscan
+# probes the TLS relay in tests/e2e/test_tls_deadlines.py.
 PKGS="gcc make pkg-config libcdb-dev libmd-dev libcrypt-dev libtls-dev
 mandoc ucspi-tcp strace curl clang libclang-rt-dev nettle-dev openssl mpop
-systemd xinetd daemontools"
+systemd xinetd daemontools sslscan"
 
 missing=
 for p in $PKGS; do

@@ -326,5 +326,25 @@ def a_stopped_pre_login_process_is_given_up():
         check("end=preauth-timeout" in log, "and the end line says so")
 
 
+@test
+def a_silent_chain_and_client_end_the_relay():
+    """Both sides silent while the chain runs: the relay ends after
+    POP3D_IDLE_TIMEOUT + 90 s (TLS_RELAY_IDLE_MARGIN), and says so."""
+    import test_tls_relay
+    with TempDir() as tmp, test_tls_relay.Relay(
+            tmp, env={"POP3D_IDLE_TIMEOUT": "1"}) as r:
+        check(r.word() == "ready", "the relay is ready")
+        r.tls(server_hostname="localhost")
+        check(r.rest()[0][:1] == ["ok"], "the handshake is done")
+        t0 = time.time()
+        code = r.wait(timeout=1 + 90 + 30)
+        took = time.time() - t0
+        check(code == 0, "it ends by itself (exit %r)" % (code,))
+        check(60 < took < 1 + 90 + 30, "after 91 s of silence (%.0f s)"
+              % took)
+        check("tls-timeout" in r.log() and "nothing moved either way for"
+              " 91 s" in r.log(), "and logs why: %r" % r.log())
+
+
 if __name__ == "__main__":
     run_all(sys.argv[2:])

@@ -213,8 +213,16 @@ to_client(struct relay *r, char *err, size_t n)
 	ssize_t	put;
 	int	wrote = 0;
 
-	if (r->down.len == 0 || r->tls_wr_wait != 0 || r->client_gone)
+	if (r->down.len == 0 || r->tls_wr_wait != 0)
 		return 0;
+	/*
+	 * Nothing can reach the client: the chain's output is dropped, so
+	 * that a chain writing still reads what the client sent before.
+	 */
+	if (r->client_gone) {
+		r->down.len = 0;
+		return 1;
+	}
 	/*
 	 * libtls writes one record a call (partial writes): the buffer's
 	 * records go out together, so that the read tried after a write

@@ -13,6 +13,7 @@
 #include "check.h"
 #include "child.h"
 #include "io.h"
+#include "log.h"
 
 /* A child that sleeps until killed, or exits with code at once (>= 0). */
 static pid_t
@@ -50,6 +51,7 @@ main(void)
 	pid_t	pid;
 	int	status, r;
 
+	log_init("t_child");
 	/* One that ends: its status, at once. */
 	pid = spawn(3);
 	CHECK(child_wait(pid, io_now_ms() + 5000, &status) == 0);

@@ -47,7 +47,7 @@ ALL_CFLAGS = $(OPT) $(HARDEN) $(WARN) $(DEFS) -Ilib -Imaildrop \
 	     $(CDB_CFLAGS) $(MD_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPT) $(LDHARDEN) $(LDFLAGS)
 
-LIB_SRC	= lib/atomic.c lib/io.c lib/log.c lib/num.c lib/pop3.c \
+LIB_SRC	= lib/atomic.c lib/child.c lib/io.c lib/log.c lib/num.c lib/pop3.c \
 	  lib/privdrop.c lib/sandbox.c lib/settings.c
 MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \
 	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
@@ -59,7 +59,8 @@ PROGS	= $(O)/pop3d-maildrop
 MAN8	= man/pop3d-maildrop.8
 MAN5	=
 
-UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log t_xmit t_scancache t_sandbox
+UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log t_xmit t_scancache t_sandbox \
+	  t_child
 
 # Each program's folder adds its programs, pages and testers.
 include front/front.mk

@@ -27,6 +27,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "num.h"
 #include "pop3d_limits.h"
 #include "privdrop.h"
 #include "relay.h"
@@ -174,14 +175,40 @@ relay_accept(struct tls *ctx, const char *remote, int timeout_ms)
 	_exit(1);
 }
 
+/*
+ * How long both sides may be silent while the chain runs before the relay
+ * gives up (TLS_RELAY_IDLE_MARGIN): POP3D_IDLE_TIMEOUT and the margin,
+ * and with XTND XMIT on the submission program's time, read as
+ * pop3d-maildrop reads it (a bad value is its to log; the longest is
+ * taken here).
+ */
+static int
+relay_silence_ms(int idle_ms)
+{
+	const char	*xmit = getenv("POP3D_XTND_XMIT");
+	const char	*run = getenv("POP3D_XMIT_COMMAND_TIMEOUT");
+	uint64_t	 secs = XMIT_RUN_DEFAULT;
+
+	idle_ms += TLS_RELAY_IDLE_MARGIN * 1000;
+	if (xmit == NULL || (strcmp(xmit, "1") != 0 &&
+	    strcmp(xmit, "yes") != 0))
+		return idle_ms;
+	if (run != NULL && *run != '\0' && num_parse(run, XMIT_RUN_MIN,
+	    XMIT_RUN_MAX, &secs) == -1)
+		secs = XMIT_RUN_MAX;
+	return idle_ms + (int)secs * 1000;
+}
+
 static void
 relay_serve(struct tls *cctx, const char *remote, int idle_ms)
 {
 	struct logline	l;
 	char		err[REASON_MAX];
+	int		end;
 
-	switch (relay_run(cctx, FD_CLIENT, FD_PLAIN, idle_ms, err,
-	    sizeof(err))) {
+	end = relay_run(cctx, FD_CLIENT, FD_PLAIN, idle_ms,
+	    relay_silence_ms(idle_ms), err, sizeof(err));
+	switch (end) {
 	case RELAY_CHAIN_END:
 		relay_close(cctx, FD_CLIENT);
 		return;
@@ -190,9 +217,13 @@ relay_serve(struct tls *cctx, const char *remote, int idle_ms)
 	default:
 		break;
 	}
-	/* The client failed or reset: the chain's session ends with it. */
+	/*
+	 * The client failed or reset, or a deadline passed: the chain's
+	 * session ends with it.
+	 */
 	close(FD_PLAIN);
-	logline_start(&l, "tls-client-error");
+	logline_start(&l, end == RELAY_TIMEOUT ? "tls-timeout" :
+	    "tls-client-error");
 	logline_str(&l, "remote", remote);
 	logline_str(&l, "error", err);
 	logline_emit(&l);

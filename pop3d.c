@@ -28,6 +28,7 @@
 
 #include "access.h"
 #include "addr.h"
+#include "child.h"
 #include "handoff.h"
 #include "io.h"
 #include "ipc.h"
@@ -62,6 +63,7 @@ struct front {
 	const char		*end;
 	pid_t			 preauth;	/* the pre-login process, or 0 */
 	unsigned		 preauth_logs;	/* its lines written */
+	int64_t			 preauth_deadline; /* for its messages */
 };
 
 _Static_assert(HOSTNAME_MAX + 64 <= CRAM_CHALLENGE_MAX + 1,
@@ -245,6 +247,8 @@ settings_read(struct front *f)
 		refuse("bad settings");
 	pa->idle_ms = (int)idle * 1000;
 	pa->login_ms = (int)login * 1000;
+	f->tls.idle_ms = pa->idle_ms;
+	f->tls.remote = f->remote;
 	front_tls_policy(f);
 	f->auth_delay = (unsigned)delay;
 	f->max_failures = (unsigned)failures;
@@ -361,9 +365,7 @@ preauth_end(struct front *f)
 {
 	if (f->preauth == 0)
 		return;
-	kill(f->preauth, SIGKILL);
-	while (waitpid(f->preauth, NULL, 0) == -1 && errno == EINTR)
-		;
+	(void)child_kill(f->preauth, NULL);
 	f->preauth = 0;
 }
 
@@ -397,14 +399,16 @@ stack_trim(void)
  * log hears how it ended.
  */
 static void
-chain_runs(struct front *f, const char *user, pid_t pid, struct logline *l)
+chain_runs(struct front *f, const char *user, pid_t pid, int64_t deadline,
+    struct logline *l)
 {
 	int	status;
 
 	(void)access_settle(&f->acc, user, 0);
 	preauth_end(f);
 	stack_trim();
-	if ((status = handoff_wait(pid)) != -1 && WIFSIGNALED(status)) {
+	if ((status = handoff_wait(pid, deadline, f->remote)) != -1 &&
+	    WIFSIGNALED(status)) {
 		logline_str(l, "result", "crash");
 		logline_num(l, "signal", WTERMSIG(status));
 		return;
@@ -440,6 +444,7 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 	char		verdict, word = 0;
 	size_t		clen;
 	pid_t		pid;
+	int64_t		deadline;
 	int		pause = 0, failed, okfd, nosecret, digest;
 	char		settled;
 	/* A failure is answered this long after the credentials came. */
@@ -473,14 +478,19 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 	} else {
 		pid = handoff_start(f->authargv, f->mech, cred, clen, &okfd);
 		explicit_bzero(cred, sizeof(cred));
-		if (pid != -1 && (word = handoff_word(okfd)) == HANDOFF_RUNS) {
-			chain_runs(f, user, pid, &l);
+		/* The auth stage and the session after it: one bound. */
+		deadline = io_now_ms() + FRONT_SESSION_MAX * 1000LL;
+		word = pid != -1 ? handoff_word(okfd, deadline) : 0;
+		if (word == HANDOFF_RUNS) {
+			chain_runs(f, user, pid, deadline, &l);
 			verdict = 0;
 		} else {
 			/* Only a digest login can lack a secret. */
 			nosecret = word == HANDOFF_NO_SECRET && digest;
+			/* Past the deadline this kills it. */
 			verdict = front_verdict(f, pid == -1 ? -1 :
-			    handoff_wait(pid), nosecret, &l);
+			    handoff_wait(pid, deadline, f->remote), nosecret,
+			    &l);
 			failed = (verdict == VERDICT_FAIL ||
 			    verdict == VERDICT_LAST) && !nosecret;
 			/* The attempt ends: a failure may block the address. */
@@ -586,6 +596,15 @@ front_serve(struct front *f, int ipc)
 	int	n;
 
 	for (;;) {
+		/* It ends itself by then: one still there is stopped, stuck. */
+		if (io_wait(ipc, POLLIN, f->preauth_deadline) == -1 &&
+		    errno == ETIMEDOUT) {
+			(void)child_wait_kill(f->preauth, 0, f->remote,
+			    "pre-login process", NULL);
+			f->preauth = 0;
+			f->end = "preauth-timeout";
+			return;
+		}
 		if ((n = ipc_recv(ipc, msg)) <= 0) {
 			f->end = "preauth-end";
 			return;
@@ -682,6 +701,7 @@ front_preauth(struct front *f)
 	}
 	close(sp[1]);
 	f->preauth = child;
+	f->preauth_deadline = io_now_ms() + f->pa.login_ms + PREAUTH_GRACE_MS;
 	front_serve(f, sp[0]);
 	front_await(f, sp[0]);
 	close(sp[0]);

@@ -1,13 +1,14 @@
-#include <sys/wait.h>
-
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "handoff.h"
+#include "io.h"
 #include "log.h"
 
 /* Blocking again: a next stage may well expect it. */
@@ -86,39 +87,41 @@ handoff_start(char **argv, const char *mech, const char *cred, size_t len,
 	return pid;
 }
 
+/* One octet, waiting until deadline: 1, 0 at end of file, or -1. */
 static ssize_t
-read_one(int fd, char *c)
+read_one(int fd, char *c, int64_t deadline)
 {
 	ssize_t	n;
 
-	do
-		n = read(fd, c, 1);
-	while (n == -1 && errno == EINTR);
-	return n;
+	for (;;) {
+		if (io_wait(fd, POLLIN, deadline) == -1)
+			return -1;
+		if ((n = read(fd, c, 1)) != -1 || errno != EINTR)
+			return n;
+	}
 }
 
 char
-handoff_word(int okfd)
+handoff_word(int okfd, int64_t deadline)
 {
 	char	c, word;
 
 	if (okfd == -1)
 		return 0;
 	/* One word and end of file, or it means nothing: "A" "X" too. */
-	if (read_one(okfd, &word) != 1 || (word != HANDOFF_RUNS &&
-	    word != HANDOFF_NO_SECRET) || read_one(okfd, &c) != 0)
+	if (read_one(okfd, &word, deadline) != 1 || (word != HANDOFF_RUNS &&
+	    word != HANDOFF_NO_SECRET) || read_one(okfd, &c, deadline) != 0)
 		word = 0;
 	close(okfd);
 	return word;
 }
 
 int
-handoff_wait(pid_t pid)
+handoff_wait(pid_t pid, int64_t deadline, const char *remote)
 {
 	int	status;
 
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			return -1;
+	if (child_wait_kill(pid, deadline, remote, "chain", &status) == -1)
+		return -1;
 	return status;
 }

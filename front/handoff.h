@@ -3,6 +3,7 @@
 #define POP3D_HANDOFF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <sys/types.h>
 
@@ -24,18 +25,23 @@ pid_t	handoff_start(char **, const char *, const char *, size_t, int *);
 					   secret, or is unknown */
 
 /*
- * Reads okfd (and closes it) to its end.  HANDOFF_RUNS when the auth
- * program said the login is good ("A") and then ran the next stage (end
- * of file: its descriptor is close-on-exec), so that the chain answers
- * the client from now on.  HANDOFF_NO_SECRET when it said "N" and exited:
- * what the failure was.  0 otherwise: "X" after "A" (the exec failed),
- * any other word, or end of file alone (it refused, or it is a plain
+ * Reads okfd (and closes it) to its end, until deadline (an io_now_ms
+ * time).  HANDOFF_RUNS when the auth program said the login is good
+ * ("A") and then ran the next stage (end of file: its descriptor is
+ * close-on-exec), so that the chain answers the client from now on.
+ * HANDOFF_NO_SECRET when it said "N" and exited: what the failure was.
+ * 0 otherwise: "X" after "A" (the exec failed), any other word, the
+ * deadline passed, or end of file alone (it refused, or it is a plain
  * checkpassword program and the end of file comes only when the whole
  * session ends).
  */
-char	handoff_word(int);
+char	handoff_word(int, int64_t);
 
-/* Waits for it: its wait status, or -1. */
-int	handoff_wait(pid_t);
+/*
+ * Waits for it until deadline: its wait status, or -1.  Past the deadline
+ * it is killed and reaped (child_wait_kill), logged as a timeout of the
+ * chain for remote, and its status says SIGKILL.
+ */
+int	handoff_wait(pid_t, int64_t, const char *);
 
 #endif

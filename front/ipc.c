@@ -18,8 +18,12 @@ ipc_send(int fd, char type, const void *payload, size_t len)
 	msg[0] = type;
 	if (len > 0)
 		memcpy(msg + 1, payload, len);
+	/*
+	 * Never blocking: each message is answered before the next is
+	 * sent, so a full socket means a peer that reads nothing.
+	 */
 	do
-		n = send(fd, msg, len + 1, MSG_NOSIGNAL);
+		n = send(fd, msg, len + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (n == -1 && errno == EINTR);
 	explicit_bzero(msg, sizeof(msg));
 	return n == (ssize_t)(len + 1) ? 0 : -1;

@@ -42,7 +42,10 @@
 
 #define IPC_MAX		(1 + 1 + CHECKPASSWORD_MAX)
 
-/* Sends one message: 0, or -1 with errno. */
+/*
+ * Sends one message without waiting: 0, or -1 with errno (EAGAIN: the
+ * other side has not read what it was sent).
+ */
 int	ipc_send(int, char, const void *, size_t);
 
 /*

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
+#include "io.h"
 #include "log.h"
 #include "starttls.h"
 
@@ -33,11 +35,8 @@ relay_exec(const char *relay, int plain, int status)
 static void
 relay_kill(struct starttls *t)
 {
-	if (t->pid > 0) {
-		kill(t->pid, SIGKILL);
-		while (waitpid(t->pid, NULL, 0) == -1 && errno == EINTR)
-			;
-	}
+	if (t->pid > 0)
+		(void)child_kill(t->pid, NULL);
 	t->pid = 0;
 	if (t->status != -1)
 		close(t->status);
@@ -225,7 +224,8 @@ starttls_attach(struct starttls *t, const char *remote)
 void
 starttls_end(struct starttls *t)
 {
-	int	status;
+	int64_t	deadline;
+	int	status, r;
 
 	if (t->pid <= 0)
 		return;
@@ -234,11 +234,14 @@ starttls_end(struct starttls *t)
 	close(STDOUT_FILENO);
 	if (t->status != -1)
 		close(t->status);
-	while (waitpid(t->pid, &status, 0) == -1)
-		if (errno != EINTR)
-			return;
+	t->status = -1;
+	deadline = io_now_ms() + t->idle_ms + TLS_CLOSE_MS + IO_LINGER_MS +
+	    TLS_END_GRACE_MS;
+	r = child_wait_kill(t->pid, deadline, t->remote, "relay", &status);
 	t->pid = 0;
 	/* 0: relayed; 1: the handshake failed, which the relay logged. */
+	if (r != 0)
+		return;		/* an error, or killed and logged */
 	if (WIFSIGNALED(status))
 		log_warn("tls: the relay was killed by signal %d",
 		    WTERMSIG(status));

@@ -14,6 +14,8 @@
 
 struct starttls {
 	const char	*relay;		/* the pop3d-tls program */
+	const char	*remote;	/* the client, for the log */
+	int		 idle_ms;	/* POP3D_IDLE_TIMEOUT, as the relay's */
 	pid_t		 pid;		/* the relay, or 0 */
 	int		 status;	/* read end of its status pipe */
 	int		 plain;		/* the front's end of the plaintext */
@@ -39,7 +41,11 @@ int	starttls_spawn(struct starttls *);
  */
 int	starttls_attach(struct starttls *, const char *remote);
 
-/* At the end of the session: lets the relay finish, then reaps it. */
+/*
+ * At the end of the session: lets the relay finish, then reaps it.  It
+ * gets idle_ms for the client to take the rest, then TLS_CLOSE_MS,
+ * IO_LINGER_MS and TLS_END_GRACE_MS; past those it is killed (logged).
+ */
 void	starttls_end(struct starttls *);
 
 #endif

@@ -72,12 +72,8 @@ io_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/*
- * Waits until fd is ready for events: 0, or -1 with errno ETIMEDOUT when
- * the deadline passes, EINTR when a caught signal asks to stop.
- */
-static int
-wait_fd(int fd, short events, int64_t deadline)
+int
+io_wait(int fd, short events, int64_t deadline)
 {
 	struct pollfd	pfd;
 	struct timespec	ts;
@@ -136,7 +132,7 @@ out_flush(struct out *o)
 		} else if (n == -1 && errno == EAGAIN) {
 			if (o->deadline != 0 && o->deadline < deadline)
 				deadline = o->deadline;
-			if (wait_fd(o->fd, POLLOUT, deadline) == -1)
+			if (io_wait(o->fd, POLLOUT, deadline) == -1)
 				o->failed = 1;
 		} else {
 			o->failed = 1;
@@ -357,7 +353,7 @@ in_fill(struct in *in, int64_t deadline, enum in_status *st)
 		}
 		if (in->flush != NULL && in->flush->len > 0)
 			out_flush(in->flush);
-		if (wait_fd(in->fd, POLLIN, deadline) == -1) {
+		if (io_wait(in->fd, POLLIN, deadline) == -1) {
 			*st = errno == ETIMEDOUT ? IN_TIMEOUT :
 			    errno == EINTR ? IN_SIGNAL : IN_ERROR;
 			return 0;
@@ -376,7 +372,7 @@ in_linger(struct in *in)
 	if (shutdown(in->fd, SHUT_WR) == -1)
 		return;			/* not a socket: no reset to fear */
 	while (left > 0) {
-		if (wait_fd(in->fd, POLLIN, deadline) == -1)
+		if (io_wait(in->fd, POLLIN, deadline) == -1)
 			return;		/* the time is up, or a signal */
 		n = read(in->fd, drop, sizeof(drop));
 		if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN))

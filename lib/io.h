@@ -57,6 +57,14 @@ int	io_signalled(void);
 /* CLOCK_MONOTONIC in milliseconds: what every deadline is measured in. */
 int64_t	io_now_ms(void);
 
+/*
+ * Waits until fd is ready for events (or has an error or hang-up) or the
+ * deadline (an io_now_ms time) passes: 0, or -1 with errno ETIMEDOUT at
+ * the deadline, EINTR when a signal caught by io_catch_signals asks to
+ * stop, or poll's.
+ */
+int	io_wait(int, short, int64_t);
+
 void	out_init(struct out *, int, int);
 /* Queue bytes; flushed when the buffer fills.  No-ops once failed. */
 void	out_write(struct out *, const void *, size_t);

@@ -153,6 +153,15 @@
 #define IO_LINGER_MAX		65536
 
 /*
+ * Waiting for a child (lib/child.c): after SIGKILL it is reaped within
+ * CHILD_REAP_MS, or given up for stuck in the kernel (the parent goes on;
+ * init reaps it later).  Without a pidfd to sleep on, the wait naps at
+ * most CHILD_NAP_MAX_MS between looks.
+ */
+#define CHILD_REAP_MS		2000
+#define CHILD_NAP_MAX_MS	50
+
+/*
  * How much stack below its frame the front hands back to the kernel once
  * a login is accepted (pop3d.c, stack_trim): more than the deepest access
  * work (a rule and two penalty records, about 105 KB) goes.
@@ -221,6 +230,33 @@
 #define TLS_STATUS_MAX		(8 + 3 * (32 + TLS_FACT_MAX))
 #define TLS_READY_TIMEOUT	10
 #define TLS_WAIT_TIMEOUT	330
+
+/*
+ * When the session is over the front closes the plaintext side and waits
+ * for the relay: it has POP3D_IDLE_TIMEOUT for the client to take the
+ * rest, TLS_CLOSE_MS for close_notify and IO_LINGER_MS for the lingering
+ * close; past those and this grace it is killed.
+ */
+#define TLS_END_GRACE_MS	5000
+
+/*
+ * The front's wait for the pre-login process: it ends itself once
+ * POP3D_LOGIN_TIMEOUT has passed since it started (its last reply gets
+ * no more time), so one still there this long after is stopped or stuck.
+ */
+#define PREAUTH_GRACE_MS	5000
+
+/*
+ * The front's wait for the chain it handed the client to (the auth stage
+ * and the mail session after it): at most a day.  The stages bound their
+ * own waits (POP3D_IDLE_TIMEOUT between commands), but a client that
+ * keeps a session busy could hold it, and the front, for ever; no POP3
+ * session needs a day (a 1 GB mailbox downloads in 3 hours at 1 Mbit/s).
+ * The front cannot tell pop3d-auth checking a password from a plain
+ * checkpassword program running the session (it says nothing on fd 4),
+ * so the auth stage has this bound too; pop3d-auth bounds its own work.
+ */
+#define FRONT_SESSION_MAX	86400
 
 /*
  * A login finding its address's logins in flight at the threshold waits
@@ -508,6 +544,25 @@
  * follows IO_LINGER_MS and IO_LINGER_MAX.
  */
 #define TLS_CLOSE_MS		5000
+
+/*
+ * While the chain runs, its stages time the client out; the relay only
+ * guards against a chain or client that stops without ending: when no
+ * octet moved either way for POP3D_IDLE_TIMEOUT plus this many seconds
+ * (the front's POP3D_AUTH_DELAY at AUTH_DELAY_MAX, a password check and
+ * a mailbox scan, during which both sides may be silent), plus
+ * POP3D_XMIT_COMMAND_TIMEOUT when XTND XMIT is on (the submission program
+ * runs while the client waits), the relay ends the session and logs it.
+ */
+#define TLS_RELAY_IDLE_MARGIN	90
+
+/*
+ * Rounds of the relay in a row that changed some state but moved no
+ * octet: each end can be seen once, so more than this is a bug (a call
+ * whose 0 was taken for progress) and ends the session, logged, rather
+ * than spinning.
+ */
+#define TLS_RELAY_ROUNDS_MAX	16
 
 /*
  * One buffer each way between the client and the chain, so that memory

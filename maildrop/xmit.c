@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "io.h"
 #include "log.h"
 #include "settings.h"
@@ -219,42 +220,25 @@ xmit_kill(pid_t pid, int sig)
 int
 xmit_run(char *const argv[], int fd, int ms, int *status)
 {
-	struct timespec	 ts;
-	int64_t		 deadline, now;
-	pid_t		 pid, r;
-	int		 killed = 0, delay = 1;
+	pid_t	pid;
 
 	if ((pid = fork()) == -1)
 		return -1;
 	if (pid == 0)
 		xmit_child(argv, fd);
 	(void)setpgid(pid, pid);	/* whichever runs first */
-	deadline = io_now_ms() + ms;
-	for (;;) {
-		r = waitpid(pid, status, WNOHANG);
-		if (r == pid)
-			return killed ? 1 : 0;
-		if (r == -1 && errno != EINTR)
-			return -1;
-		now = io_now_ms();
-		if (now >= deadline && killed) {
-			xmit_kill(pid, SIGKILL);
-			while (waitpid(pid, status, 0) == -1 && errno == EINTR)
-				;
-			return 1;
-		}
-		if (now >= deadline) {
-			xmit_kill(pid, SIGTERM);
-			killed = 1;
-			deadline = now + XMIT_KILL_GRACE_MS;
-		}
-		/* Polls from 1 ms up to 50 ms: no SIGCHLD handler to race. */
-		ts.tv_sec = 0;
-		ts.tv_nsec = (long)delay * 1000000;
-		nanosleep(&ts, NULL);
-		if (delay < 50)
-			delay *= 2;
-	}
+	if (child_wait(pid, io_now_ms() + ms, status) == 0)
+		return 0;
+	if (errno != ETIMEDOUT)
+		return -1;
+	xmit_kill(pid, SIGTERM);
+	if (child_wait(pid, io_now_ms() + XMIT_KILL_GRACE_MS, status) == 0)
+		return 1;
+	/* The group too, then one reaped within CHILD_REAP_MS or left. */
+	xmit_kill(pid, SIGKILL);
+	if (child_wait(pid, io_now_ms() + CHILD_REAP_MS, status) == -1)
+		*status = W_EXITCODE(0, SIGKILL);
+	return 1;
 }
 
 /*

@@ -2,10 +2,12 @@
 # make deps: installs the Debian packages pop3d needs to build and test,
 # when they are missing.  A no-op when all are there.  systemd (for
 # systemd-analyze and systemd-socket-activate), xinetd and daemontools run
-# the deployment kit in tests/e2e/test_deploy.py; none is started.
+# the deployment kit in tests/e2e/test_deploy.py; none is started.  sslscan
+# probes the TLS relay in tests/e2e/test_tls_deadlines.py.
 PKGS="gcc make pkg-config libcdb-dev libmd-dev libcrypt-dev libtls-dev
 libseccomp-dev mandoc ucspi-tcp strace curl clang libclang-rt-dev nettle-dev
-openssl mpop systemd xinetd daemontools fetchmail"
+openssl mpop systemd xinetd daemontools fetchmail
+sslscan"
 
 # The pre-login processes' and TLS relays' own system user, as an install
 # makes it (deploy/README): without it they run as nobody, the tests' mail

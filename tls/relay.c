@@ -49,6 +49,7 @@ struct relay {
 	int		 chain_deaf;	/* the chain reads no more: drop */
 	int		 chain_eof;	/* the chain ended the session */
 	int		 chain_hup;	/* it closed: what it wrote is queued */
+	uint64_t	 moved;		/* octets moved, either way */
 };
 
 static int __attribute__((format(printf, 3, 4)))
@@ -72,34 +73,12 @@ nonblock(int fd)
 	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Waits for events on fd until deadline: 1, 0 on the deadline, or -1. */
-static int
-wait_fd(int fd, short events, int64_t deadline)
-{
-	struct pollfd	pfd;
-	int64_t		left;
-	int		n;
-
-	for (;;) {
-		if ((left = deadline - io_now_ms()) <= 0)
-			return 0;
-		pfd.fd = fd;
-		pfd.events = events;
-		pfd.revents = 0;
-		n = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-		if (n > 0)
-			return 1;
-		if (n == -1 && errno != EINTR)
-			return -1;
-	}
-}
-
 int
 relay_handshake(struct tls *cctx, int sock, int timeout_ms, char *err,
     size_t n)
 {
 	int64_t	deadline = io_now_ms() + timeout_ms;
-	int	r, w;
+	int	r;
 
 	if (nonblock(sock) == -1)
 		return relay_error(err, n, "fcntl: %s", strerror(errno));
@@ -112,13 +91,12 @@ relay_handshake(struct tls *cctx, int sock, int timeout_ms, char *err,
 			return relay_error(err, n, "%s", e != NULL ? e :
 			    "handshake failed");
 		}
-		w = wait_fd(sock, r == TLS_WANT_POLLIN ? POLLIN : POLLOUT,
-		    deadline);
-		if (w == 0)
-			return relay_error(err, n, "handshake timed out after"
-			    " %d s", timeout_ms / 1000);
-		if (w == -1)
-			return relay_error(err, n, "poll: %s", strerror(errno));
+		if (io_wait(sock, r == TLS_WANT_POLLIN ? POLLIN : POLLOUT,
+		    deadline) == -1)
+			return errno == ETIMEDOUT ? relay_error(err, n,
+			    "handshake timed out after %d s", timeout_ms /
+			    1000) : relay_error(err, n, "poll: %s",
+			    strerror(errno));
 	}
 }
 
@@ -173,6 +151,7 @@ from_client(struct relay *r, char *err, size_t n)
 		r->client_eof = 1;
 	r->up.off = 0;
 	r->up.len = got > 0 ? (size_t)got : 0;
+	r->moved += r->up.len;
 	r->tls_wr_wait = 0;	/* the TLS state moved: a write may go now */
 	return 1;
 }
@@ -199,6 +178,7 @@ to_chain(struct relay *r)
 	}
 	r->up.off += (size_t)put;
 	r->up.len -= (size_t)put;
+	r->moved += (size_t)put;
 	return 1;
 }
 
@@ -223,6 +203,7 @@ from_chain(struct relay *r)
 		r->chain_eof = 1;
 	r->down.off = 0;
 	r->down.len = (size_t)got;
+	r->moved += (size_t)got;
 	return 1;
 }
 
@@ -232,8 +213,16 @@ to_client(struct relay *r, char *err, size_t n)
 	ssize_t	put;
 	int	wrote = 0;
 
-	if (r->down.len == 0 || r->tls_wr_wait != 0 || r->client_gone)
+	if (r->down.len == 0 || r->tls_wr_wait != 0)
 		return 0;
+	/*
+	 * Nothing can reach the client: the chain's output is dropped, so
+	 * that a chain writing still reads what the client sent before.
+	 */
+	if (r->client_gone) {
+		r->down.len = 0;
+		return 1;
+	}
 	/*
 	 * libtls writes one record a call (partial writes): the buffer's
 	 * records go out together, so that the read tried after a write
@@ -249,8 +238,21 @@ to_client(struct relay *r, char *err, size_t n)
 		}
 		if (put == -1)
 			return client_error(r, "write", err, n);
+		/*
+		 * 0 is no progress but the end of this direction: the
+		 * client sent close_notify, and its connection refused the
+		 * write (OpenSSL says SSL_ERROR_ZERO_RETURN, libtls 0).
+		 * Nothing more can reach it: what is left is no one's, and
+		 * what it sent before goes to the chain, then EOF.
+		 */
+		if (put == 0) {
+			r->client_eof = r->client_gone = 1;
+			r->down.len = 0;
+			return 1;
+		}
 		r->down.off += (size_t)put;
 		r->down.len -= (size_t)put;
+		r->moved += (size_t)put;
 		wrote = 1;
 	} while (r->down.len > 0);
 	if (wrote)
@@ -287,17 +289,30 @@ tls_wake(short *wait, short revents)
 		*wait = 0;
 }
 
+/* The reason a deadline ended the relay: RELAY_TIMEOUT. */
+static int
+relay_timeout(struct relay *r, int ms, char *err, size_t n)
+{
+	if (r->chain_eof || r->chain_hup)
+		relay_error(err, n, "the client took nothing for %d s after the"
+		    " session ended", ms / 1000);
+	else
+		relay_error(err, n, "nothing moved either way for %d s", ms /
+		    1000);
+	return RELAY_TIMEOUT;
+}
+
 /*
- * Waits for what the relay waits for, until deadline (0: none).  The
- * chain's hang-up is watched even while its output is not read (the
- * client is slow), once: it starts the client's last idle timeout.
+ * Waits for what the relay waits for, until deadline: 0, RELAY_TIMEOUT
+ * (ms said why), or -1.  The chain's hang-up is watched even while its
+ * output is not read (the client is slow), once: it starts the client's
+ * last idle timeout.
  */
 static int
-relay_poll(struct relay *r, int64_t deadline, int idle_ms, char *err,
-    size_t n)
+relay_poll(struct relay *r, int64_t deadline, int ms, char *err, size_t n)
 {
 	struct pollfd	pfd[2];
-	int64_t		left = -1;
+	int64_t		left;
 	int		k;
 
 	pfd[0].fd = r->sock;
@@ -315,10 +330,8 @@ relay_poll(struct relay *r, int64_t deadline, int idle_ms, char *err,
 	if (pfd[0].fd == -1 && pfd[1].fd == -1)
 		return relay_error(err, n, "relay stalled");
 	do {
-		if (deadline != 0 && (left = deadline - io_now_ms()) <= 0)
-			return relay_error(err, n, "the client took nothing"
-			    " for %d s after the session ended",
-			    idle_ms / 1000);
+		if ((left = deadline - io_now_ms()) <= 0)
+			return relay_timeout(r, ms, err, n);
 		k = poll(pfd, 2, left > INT32_MAX ? INT32_MAX : (int)left);
 		if (k == -1 && errno != EINTR)
 			return relay_error(err, n, "poll: %s",
@@ -336,12 +349,13 @@ relay_poll(struct relay *r, int64_t deadline, int idle_ms, char *err,
 }
 
 int
-relay_run(struct tls *cctx, int sock, int plain, int idle_ms, char *err,
-    size_t n)
+relay_run(struct tls *cctx, int sock, int plain, int idle_ms, int silence_ms,
+    char *err, size_t n)
 {
 	static struct relay	r;	/* 80 kB of buffers: not on the stack */
-	int64_t			deadline = 0;
-	int			k;
+	int64_t			deadline;
+	uint64_t		moved;
+	int			k, ms = silence_ms, ended = 0, rounds = 0;
 
 	memset(&r, 0, sizeof(r));
 	r.tls = cctx;
@@ -349,7 +363,9 @@ relay_run(struct tls *cctx, int sock, int plain, int idle_ms, char *err,
 	r.plain = plain;
 	if (nonblock(plain) == -1)
 		return relay_error(err, n, "fcntl: %s", strerror(errno));
+	deadline = io_now_ms() + silence_ms;
 	for (;;) {
+		moved = r.moved;
 		if ((k = relay_round(&r, err, n)) == -1)
 			return -1;
 		if (r.chain_eof && r.down.len == 0)
@@ -357,11 +373,23 @@ relay_run(struct tls *cctx, int sock, int plain, int idle_ms, char *err,
 		/* All it sent is with the chain, and nothing can go back. */
 		if (r.client_gone && r.chain_shut)
 			return RELAY_CLIENT_GONE;
-		/* The chain is done: the client must keep taking the rest. */
-		if ((r.chain_eof || r.chain_hup) && (k == 1 || deadline == 0))
+		/* The chain is done: the client has idle_ms to take the rest. */
+		if ((r.chain_eof || r.chain_hup) && !ended) {
+			ended = 1;
+			ms = idle_ms;
 			deadline = io_now_ms() + idle_ms;
-		if (k == 0 && relay_poll(&r, deadline, idle_ms, err, n) == -1)
-			return -1;
+		} else if (r.moved != moved && !ended)
+			deadline = io_now_ms() + silence_ms;
+		/* Only a poll or octets moved make a round count as work. */
+		if (k == 0 || r.moved != moved)
+			rounds = 0;
+		else if (++rounds > TLS_RELAY_ROUNDS_MAX)
+			return relay_error(err, n, "no progress in %d rounds",
+			    rounds);
+		if (k == 1 && io_now_ms() >= deadline)
+			return relay_timeout(&r, ms, err, n);
+		if (k == 0 && (k = relay_poll(&r, deadline, ms, err, n)) != 0)
+			return k;
 	}
 }
 
@@ -376,8 +404,8 @@ relay_close(struct tls *cctx, int sock)
 
 	while ((r = tls_close(cctx)) == TLS_WANT_POLLIN ||
 	    r == TLS_WANT_POLLOUT)
-		if (wait_fd(sock, r == TLS_WANT_POLLIN ? POLLIN : POLLOUT,
-		    deadline) != 1)
+		if (io_wait(sock, r == TLS_WANT_POLLIN ? POLLIN : POLLOUT,
+		    deadline) == -1)
 			break;
 	/* FIN, then input dropped until the client closes too. */
 	if (shutdown(sock, SHUT_WR) == -1)
@@ -388,7 +416,7 @@ relay_close(struct tls *cctx, int sock)
 		if (got == -1 && errno == EINTR)
 			continue;
 		if (got == -1 && errno == EAGAIN) {
-			if (wait_fd(sock, POLLIN, deadline) != 1)
+			if (io_wait(sock, POLLIN, deadline) == -1)
 				return;
 			continue;
 		}

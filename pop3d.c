@@ -6,7 +6,6 @@
  * verdict.  It parses nothing the client sent beyond those typed messages.
  */
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -690,10 +689,7 @@ front_preauth(struct front *f)
 		/* fd 3 to the front and 0-2; nothing else into the chroot. */
 		log_to_stderr();
 		close(sp[0]);
-		if ((sp[1] != PREAUTH_IPC_FD &&
-		    dup2(sp[1], PREAUTH_IPC_FD) == -1) ||
-		    close_range(PREAUTH_IPC_FD + 1, ~0U, 0) == -1 ||
-		    prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		if (privdrop_child_fds(sp[1]) == -1)
 			die(111, "pre-login setup: %s", strerror(errno));
 		preauth_log_off();
 		privdrop_apply(&f->pd);

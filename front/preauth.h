@@ -26,7 +26,7 @@ struct preauth_settings {
 	char		 timestamp[HOSTNAME_MAX + 64];	/* APOP's, or "" */
 };
 
-/* The pre-login process's descriptor to the front. */
+/* The pre-login process's descriptor to the front (privdrop_child_fds). */
 #define PREAUTH_IPC_FD	3
 
 /*

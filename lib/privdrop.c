@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -186,4 +187,14 @@ privdrop_apply(const struct privdrop *pd)
 	/* Last, when nothing more needs root or a file: the allow-list. */
 	if (sandbox_apply(pd->logs) == -1)
 		privdrop_fail(pd, "seccomp filter");
+}
+
+int
+privdrop_child_fds(int fd)
+{
+	if (fd != 3 && dup2(fd, 3) == -1)
+		return -1;
+	if (close_range(4, ~0U, 0) == -1)
+		return -1;
+	return prctl(PR_SET_PDEATHSIG, SIGKILL);
 }

@@ -39,4 +39,13 @@ int	privdrop_prepare(struct privdrop *, const char *, const char *);
  */
 void	privdrop_apply(const struct privdrop *);
 
+/*
+ * In a freshly forked dialogue child, before privdrop_apply: fd, its end
+ * of the channel to the privileged parent, moves to fd 3, every
+ * descriptor above 3 is closed (nothing else goes into the chroot) and
+ * the child dies with its parent.  The parent's end must be close-on-exec
+ * or closed by the caller.  0, or -1 with errno.
+ */
+int	privdrop_child_fds(int);
+
 #endif

@@ -10,7 +10,6 @@
  * old password and makes the change, and answers a verdict.  It parses
  * nothing else the client sent.
  */
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -375,9 +374,7 @@ dialogue_start(struct session *s, int sp[2], const sigset_t *mask,
 {
 	log_to_stderr();
 	close(sp[0]);
-	if ((sp[1] != 3 && dup2(sp[1], 3) == -1) ||
-	    close_range(4, ~0U, 0) == -1 ||
-	    prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+	if (privdrop_child_fds(sp[1]) == -1 ||
 	    sigprocmask(SIG_SETMASK, mask, NULL) == -1)
 		die(EXIT_TEMP, "dialogue setup: %s", strerror(errno));
 	if (getppid() != parent)

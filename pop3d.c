@@ -446,8 +446,12 @@ front_login(struct front *f, int ipc, char *msg, size_t len)
 	int64_t		deadline;
 	int		pause = 0, failed, okfd, nosecret, digest;
 	char		settled;
-	/* A failure is answered this long after the credentials came. */
-	int64_t		answer = io_now_ms() + f->auth_delay * INT64_C(1000);
+	/*
+	 * A failure is answered this long after the credentials came (a
+	 * millisecond more: io_now_ms truncates, the delay is never short).
+	 */
+	int64_t		answer = io_now_ms() + f->auth_delay * INT64_C(1000) +
+			    1;
 
 	if (ipc_cred_check(msg, len, &f->mech) == -1)
 		die(111, "malformed credentials message from the pre-login"

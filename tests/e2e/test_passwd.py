@@ -694,8 +694,12 @@ def a_flooding_dialogue_cannot_hold_the_parent():
             skip("no cc, or a static build: no LD_PRELOAD")
             return
         got, code, log, _ = run
-        check_eq(got, FULL[:3], "new password messages sent again and again,"
-                 " no verdict read: the connection ends")
+        # The flooding process may still say its own goodbye (its sends
+        # never block: the full channel fails them) before it is killed.
+        check(got[:3] == FULL[:3] and got[3:] in
+              ([], [b"500 temporary failure; try again later"]),
+              "new password messages sent again and again, no verdict read:"
+              " the connection ends (%r)" % got[3:])
         check(took < 40, "soon, not at a deadline (%.1f s)" % took)
         check_eq(code, 111, "the parent exits 111")
         check("cannot send the dialogue process its verdict" in log and

@@ -169,6 +169,16 @@ maildir_file_open(const struct maildir *md, const char *name, int flags)
 	struct stat	st;
 	int		fd, saved;
 
+	/*
+	 * Not even opened when it is no regular file: opening a device can
+	 * do something.  The fstat below settles what was opened.
+	 */
+	if (fstatat(md->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISREG(st.st_mode)) {
+		errno = S_ISLNK(st.st_mode) ? ELOOP : S_ISDIR(st.st_mode) ?
+		    EISDIR : EINVAL;
+		return -1;
+	}
 	if ((fd = openat(md->fd, name, flags | MAILDIR_OPEN_FLAGS,
 	    0600)) == -1)
 		return -1;
@@ -366,7 +376,8 @@ maildir_lock(struct maildir *md)
 	 * (some NFS) leaves the lock file alone to do it.
 	 */
 	if (flock(md->fd, LOCK_EX | LOCK_NB) == -1 && errno != EINVAL &&
-	    errno != ENOLCK && errno != EBADF && errno != EOPNOTSUPP) {
+	    errno != ENOLCK && errno != EBADF && errno != EOPNOTSUPP &&
+	    errno != ENOSYS) {
 		if (errno == EWOULDBLOCK)
 			errno = EAGAIN;
 		return -1;
@@ -845,7 +856,7 @@ open_checked(struct maildir *md, const struct msg *m)
 	int		fd;
 
 	fd = openat(maildir_dirfd(md, m), m->name,
-	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
 	if (fstat(fd, &st) == -1) {

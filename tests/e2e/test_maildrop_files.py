@@ -322,6 +322,21 @@ def read_only_maildrop_is_refused_for_good():
             os.chmod(d, 0o700)
         out, _, rc = session(md)
         check_eq(sizes_listed(out), TRUE, "writable again: served")
+        if not ROOT:
+            skip("a maildrop of another owner needs root")
+            return
+        # Another's maildrop the user may read (the lock file is there).
+        for top, dirs, files in os.walk(md):
+            os.chown(top, 0, 0)
+            os.chmod(top, 0o755)
+            for f in files:
+                os.chown(os.path.join(top, f), 0, 0)
+                os.chmod(os.path.join(top, f), 0o644)
+        out, err, rc = session(md)
+        check_eq((out or b"").split(b"\r\n")[0],
+                 b"-ERR [SYS/PERM] maildrop is read-only",
+                 "another user's maildrop, readable: [SYS/PERM] read-only")
+        check_eq(rc, 100, "exit 100")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -193,6 +194,45 @@ main(void)
 	rec.wire = 2 * rec.disk + 3;
 	sizes_record_make(key, 25, &rec, v);
 	CHECK(sizes_record_parse(key, 25, v, SIZES_VALUE, &back) == 0);
+
+	/* Two cache writers at once never share a file. */
+	{
+		struct maildir		md;
+		struct maildir_tmp	t1, t2;
+		struct stat		s1, s2;
+		DIR			*dir;
+		struct dirent		*e;
+		size_t			left = 0;
+
+		if (maildir_open(&md, root, 100) == -1)
+			abort();
+		CHECK(maildir_tmp_open(&md, &t1) != -1 &&
+		    maildir_tmp_open(&md, &t2) != -1);
+		CHECK(fstat(t1.fd, &s1) == 0 && fstat(t2.fd, &s2) == 0 &&
+		    s1.st_ino != s2.st_ino);
+		CHECK(write(t1.fd, "one", 3) == 3 && write(t2.fd, "two", 3) == 3);
+		CHECK(maildir_tmp_install(&md, &t1, "t-one") == 0);
+		CHECK(maildir_tmp_install(&md, &t2, "t-two") == 0);
+		snprintf(path, sizeof(path), "%s/t-one", root);
+		free(img);
+		img = slurp(path, &len);
+		CHECK(len == 3 && memcmp(img, "one", 3) == 0);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/t-two", root);
+		unlink(path);
+		/* A discarded one leaves nothing behind either. */
+		CHECK(maildir_tmp_open(&md, &t1) != -1);
+		maildir_tmp_discard(&md, &t1);
+		if ((dir = opendir(root)) == NULL)
+			abort();
+		while ((e = readdir(dir)) != NULL)
+			if (strncmp(e->d_name, MAILDIR_TMP_PREFIX,
+			    strlen(MAILDIR_TMP_PREFIX)) == 0)
+				left++;
+		closedir(dir);
+		CHECK(left == 0);
+		maildir_close(&md);
+	}
 
 	free(img);
 	free(bad);

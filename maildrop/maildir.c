@@ -392,10 +392,14 @@ maildir_lock(struct maildir *md)
 		md->lockfd = maildir_file_open(md, MAILDIR_LOCK_FILE,
 		    O_RDWR | O_CREAT);
 		if (md->lockfd == -1) {
-			if (!lock_file_bad(errno))
+			if (!lock_file_bad(errno)) {
+				maildir_unlock(md);
 				return -1;
-			if (repaired++ > 0 || lock_repair(md, errno) == -1)
+			}
+			if (repaired++ > 0 || lock_repair(md, errno) == -1) {
+				maildir_unlock(md);
 				return -2;
+			}
 			continue;
 		}
 		memset(&fl, 0, sizeof(fl));
@@ -420,11 +424,14 @@ maildir_lock(struct maildir *md)
 void
 maildir_unlock(struct maildir *md)
 {
+	int	saved = errno;
+
 	if (md->lockfd != -1)
 		close(md->lockfd);
 	md->lockfd = -1;
 	if (md->fd != -1)
 		(void)flock(md->fd, LOCK_UN);
+	errno = saved;
 }
 
 int64_t

@@ -102,8 +102,8 @@ cache_open(struct maildir *md, struct cache *c)
 	c->fd = maildir_file_open(md, SIZES_FILE, O_RDONLY);
 	if (c->fd == -1)
 		return errno == ENOENT ? 0 : -1;
-	if (fstat(c->fd, &st) == -1 || st.st_size < 2048 || st.st_size > SIZECACHE_FILE_MAX ||
-	    cdb_init(&c->cdb, c->fd) != 0) {
+	if (fstat(c->fd, &st) == -1 || st.st_size < 2048 ||
+	    st.st_size > SIZECACHE_FILE_MAX || cdb_init(&c->cdb, c->fd) != 0) {
 		close(c->fd);
 		return -1;
 	}
@@ -121,7 +121,7 @@ cache_open(struct maildir *md, struct cache *c)
 /*
  * 1 and the wire size when a record matches the file (size and mtime; the
  * inode is in the key), 0 when there is none or it is out of date, -1 when
- * it is corrupt.
+ * it is corrupt (its checksum fails, or its sizes are impossible).
  */
 static int
 cache_get(struct cache *c, const struct msg *m, uint64_t *wire)

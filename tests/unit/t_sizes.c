@@ -100,8 +100,8 @@ main(void)
 	struct sizes_record	 rec, back;
 	unsigned char		 key[SIZES_KEY_MAX], v[SIZES_VALUE];
 	char			 path[512], cache[512], *img, *bad;
-	size_t			 len, off, d, i, wrong = 0, missing = 0, runs = 0;
-	size_t			 read_again = 0, accepted;
+	size_t			 len, off, d, i, wrong = 0, missing = 0;
+	size_t			 runs = 0, read_again = 0, accepted;
 	int			 r, saved, null;
 
 	if (mkdtemp(root) == NULL)
@@ -210,7 +210,8 @@ main(void)
 		    maildir_tmp_open(&md, &t2) != -1);
 		CHECK(fstat(t1.fd, &s1) == 0 && fstat(t2.fd, &s2) == 0 &&
 		    s1.st_ino != s2.st_ino);
-		CHECK(write(t1.fd, "one", 3) == 3 && write(t2.fd, "two", 3) == 3);
+		CHECK(write(t1.fd, "one", 3) == 3 &&
+		    write(t2.fd, "two", 3) == 3);
 		CHECK(maildir_tmp_install(&md, &t1, "t-one") == 0);
 		CHECK(maildir_tmp_install(&md, &t2, "t-two") == 0);
 		snprintf(path, sizeof(path), "%s/t-one", root);

@@ -190,6 +190,11 @@ def files_of_cache_and_lock_names_neither_hang_nor_mislead():
                 # The next session is not hurt either.
                 out, _, _ = session(md)
                 check_eq(sizes_listed(out), TRUE, "%s: and the next" % what)
+                if name == SIZES:
+                    st = os.lstat(path)
+                    check(stat.S_ISREG(st.st_mode) and st.st_uid ==
+                          (RUN_UID if ROOT else os.geteuid()),
+                          "%s: rebuilt as a cache of the user's" % what)
                 if name == LOCK:
                     st = os.lstat(path)
                     check(stat.S_ISREG(st.st_mode) and st.st_uid ==

@@ -60,7 +60,7 @@ MAN8	= man/pop3d-maildrop.8
 MAN5	=
 
 UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log t_xmit t_scancache t_sandbox \
-	  t_child
+	  t_child t_sizes
 
 # Each program's folder adds its programs, pages and testers.
 include front/front.mk
@@ -132,7 +132,7 @@ uninstall: uninstall-deploy
 # Fuzz targets (clang's libFuzzer): FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
 FUZZ	= fuzz_pop3 fuzz_wire fuzz_ipc fuzz_rules fuzz_sasl fuzz_scancache \
-	  fuzz_users fuzz_pwipc
+	  fuzz_users fuzz_pwipc fuzz_sizes
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ); do \

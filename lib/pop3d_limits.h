@@ -54,8 +54,9 @@
 
 /*
  * A size cache larger than this cannot belong to MAILDROP_MSGS_MAX
- * messages (each record is a unique name of at most 255 octets, 32 octets
- * of sizes and identity, and cdb's 24 octets of overhead): it is corrupt.
+ * messages (each record is a unique name of at most 255 octets, 40 octets
+ * of sizes, identity and checksum, and cdb's 24 octets of overhead): it
+ * is corrupt.
  */
 #define SIZECACHE_FILE_MAX	(MAILDROP_MSGS_MAX * 320L)
 

@@ -1,3 +1,4 @@
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -135,31 +137,301 @@ maildir_close(struct maildir *md)
 }
 
 int
+maildir_writable(const struct maildir *md, const char **what)
+{
+	/*
+	 * The effective ids decide, as they do for the renames and unlinks
+	 * to come; EROFS comes back for a read-only mount.
+	 */
+	*what = ".";
+	if (faccessat(md->fd, ".", W_OK | X_OK, AT_EACCESS) == -1)
+		return -1;
+	*what = "cur";
+	if (faccessat(md->curfd, ".", W_OK | X_OK, AT_EACCESS) == -1)
+		return -1;
+	*what = "new";
+	if (faccessat(md->newfd, ".", W_OK | X_OK, AT_EACCESS) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Every file this stage opens in the maildrop is opened so that nothing
+ * named like it can make the open wait (a FIFO), take a terminal, or lead
+ * elsewhere (a symbolic link); maildir_file_ours then says whether it is
+ * a file to use.
+ */
+#define MAILDIR_OPEN_FLAGS	(O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC)
+
+int
+maildir_file_open(const struct maildir *md, const char *name, int flags)
+{
+	struct stat	st;
+	int		fd, saved;
+
+	/*
+	 * Not even opened when it is no regular file: opening a device can
+	 * do something.  The fstat below settles what was opened.
+	 */
+	if (fstatat(md->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISREG(st.st_mode)) {
+		errno = S_ISLNK(st.st_mode) ? ELOOP : S_ISDIR(st.st_mode) ?
+		    EISDIR : EINVAL;
+		return -1;
+	}
+	if ((fd = openat(md->fd, name, flags | MAILDIR_OPEN_FLAGS,
+	    0600)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (!maildir_file_ours(&st)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
+int
+maildir_file_ours(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_uid == geteuid();
+}
+
+/* Random octets for a temporary name: from the kernel, else the clock. */
+static uint64_t
+tmp_random(void)
+{
+	struct timespec	ts;
+	uint64_t	r;
+
+	if (getentropy(&r, sizeof(r)) == 0)
+		return r;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30;
+}
+
+/* A name of this process's that no other process can pick. */
+static void
+tmp_name(struct maildir_tmp *t)
+{
+	snprintf(t->name, sizeof(t->name), "%s.%ld.%016llx",
+	    MAILDIR_TMP_PREFIX, (long)getpid(),
+	    (unsigned long long)tmp_random());
+}
+
+int
+maildir_tmp_open(struct maildir *md, struct maildir_tmp *t)
+{
+	int	tries;
+
+	t->named = 0;
+	t->fd = openat(md->fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (t->fd != -1 || (errno != EOPNOTSUPP && errno != EISDIR))
+		return t->fd;
+	/* No unnamed files here: a name no other process can have. */
+	for (tries = 0; tries < 10; tries++) {
+		tmp_name(t);
+		t->fd = openat(md->fd, t->name, O_RDWR | O_CREAT | O_EXCL |
+		    MAILDIR_OPEN_FLAGS, 0600);
+		if (t->fd != -1) {
+			t->named = 1;
+			return t->fd;
+		}
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
+int
+maildir_tmp_install(struct maildir *md, struct maildir_tmp *t,
+    const char *name)
+{
+	char	proc[64];
+	int	tries;
+
+	/* AT_EMPTY_PATH would need a capability; /proc does not. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", t->fd);
+	for (tries = 0; !t->named && tries < 10; tries++) {
+		tmp_name(t);
+		if (linkat(AT_FDCWD, proc, md->fd, t->name,
+		    AT_SYMLINK_FOLLOW) == 0)
+			t->named = 1;
+		else if (errno != EEXIST)
+			break;
+	}
+	if (t->named && renameat(md->fd, t->name, md->fd, name) == 0) {
+		t->named = 0;	/* the name is the cache's now */
+		maildir_tmp_discard(md, t);
+		return 0;
+	}
+	maildir_tmp_discard(md, t);	/* keeps errno */
+	return -1;
+}
+
+void
+maildir_tmp_discard(struct maildir *md, struct maildir_tmp *t)
+{
+	int	saved = errno;
+
+	if (t->fd != -1)
+		close(t->fd);
+	if (t->named)
+		(void)unlinkat(md->fd, t->name, 0);
+	t->fd = -1;
+	t->named = 0;
+	errno = saved;
+}
+
+/*
+ * Whether a lock file found unusable may be removed: the maildrop is this
+ * user's own directory, so that what is in it is theirs to replace.
+ */
+static int
+lock_repairable(const struct maildir *md)
+{
+	struct stat	st;
+
+	return fstat(md->fd, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_uid == geteuid();
+}
+
+/*
+ * Removes an unusable MAILDIR_LOCK_FILE (a symbolic link, FIFO, device,
+ * directory, or a file not this user's or that this user cannot open):
+ * 0, or -1 with errno.  No session of this user holds a lock on it: none
+ * can open it, or none would use it.
+ */
+static int
+lock_repair(struct maildir *md, int err)
+{
+	struct stat	st;
+	struct logline	l;
+	char		what[64];
+
+	if (!lock_repairable(md)) {
+		errno = err;
+		return -1;
+	}
+	if (fstatat(md->fd, MAILDIR_LOCK_FILE, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (unlinkat(md->fd, MAILDIR_LOCK_FILE,
+	    S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) == -1)
+		return errno == ENOENT ? 0 : -1;
+	snprintf(what, sizeof(what), "%s uid %lu mode %04o",
+	    S_ISLNK(st.st_mode) ? "symlink" : S_ISFIFO(st.st_mode) ? "fifo" :
+	    S_ISDIR(st.st_mode) ? "directory" : S_ISREG(st.st_mode) ? "file" :
+	    "special", (unsigned long)st.st_uid,
+	    (unsigned)(st.st_mode & 07777));
+	logline_start(&l, "lock-repaired");
+	logline_str(&l, "file", MAILDIR_LOCK_FILE);
+	logline_str(&l, "was", what);
+	logline_emit(&l);
+	return 0;
+}
+
+/*
+ * Whether an error opening MAILDIR_LOCK_FILE says it is the wrong kind of
+ * file (a symbolic link, a directory, a FIFO, socket or device, one not
+ * this user's) or one this user may not open: nothing a retry mends.
+ */
+static int
+lock_file_bad(int err)
+{
+	switch (err) {
+	case ELOOP: case EACCES: case EPERM: case EISDIR: case EINVAL:
+	case ENXIO: case ETXTBSY: case ENODEV:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Whether fd is still the file at MAILDIR_LOCK_FILE. */
+static int
+lock_at_path(const struct maildir *md, int fd)
+{
+	struct stat	a, b;
+
+	return fstat(fd, &a) == 0 &&
+	    fstatat(md->fd, MAILDIR_LOCK_FILE, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+int
 maildir_lock(struct maildir *md)
 {
 	struct flock	fl;
+	int		tries, repaired = 0;
 
-	md->lockfd = openat(md->fd, MAILDIR_LOCK_FILE,
-	    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (md->lockfd == -1)
-		return -1;
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	if (fcntl(md->lockfd, F_OFD_SETLK, &fl) == -1) {
-		if (errno == EACCES)
+	/*
+	 * The maildrop's directory itself: nobody can unlink or replace it
+	 * under this session, as anyone who can write the maildrop can do
+	 * to a lock file.  A file system without flock(2) on directories
+	 * (some NFS) leaves the lock file alone to do it.
+	 */
+	if (flock(md->fd, LOCK_EX | LOCK_NB) == -1 && errno != EINVAL &&
+	    errno != ENOLCK && errno != EBADF && errno != EOPNOTSUPP &&
+	    errno != ENOSYS) {
+		if (errno == EWOULDBLOCK)
 			errno = EAGAIN;
 		return -1;
 	}
-	return 0;
+	/*
+	 * The lock file, for file systems without the above, for pop3d
+	 * before it, and for the file system's clock (scancache.c).  Taken,
+	 * then checked to be still the file of that name, since one removed
+	 * or replaced between the open and the lock locks nothing.
+	 */
+	for (tries = 0; tries < 5; tries++) {
+		md->lockfd = maildir_file_open(md, MAILDIR_LOCK_FILE,
+		    O_RDWR | O_CREAT);
+		if (md->lockfd == -1) {
+			if (!lock_file_bad(errno)) {
+				maildir_unlock(md);
+				return -1;
+			}
+			if (repaired++ > 0 || lock_repair(md, errno) == -1) {
+				maildir_unlock(md);
+				return -2;
+			}
+			continue;
+		}
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(md->lockfd, F_OFD_SETLK, &fl) == -1) {
+			if (errno == EACCES)
+				errno = EAGAIN;
+			maildir_unlock(md);
+			return -1;
+		}
+		if (lock_at_path(md, md->lockfd))
+			return 0;
+		close(md->lockfd);
+		md->lockfd = -1;
+	}
+	maildir_unlock(md);
+	errno = EAGAIN;
+	return -1;
 }
 
 void
 maildir_unlock(struct maildir *md)
 {
+	int	saved = errno;
+
 	if (md->lockfd != -1)
 		close(md->lockfd);
 	md->lockfd = -1;
+	if (md->fd != -1)
+		(void)flock(md->fd, LOCK_UN);
+	errno = saved;
 }
 
 int64_t
@@ -591,7 +863,7 @@ open_checked(struct maildir *md, const struct msg *m)
 	int		fd;
 
 	fd = openat(maildir_dirfd(md, m), m->name,
-	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
 	if (fstat(fd, &st) == -1) {

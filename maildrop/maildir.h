@@ -134,20 +134,75 @@ int	maildir_uidl_plain(const char *, size_t);
  */
 void	maildir_uidl_digest(const char *, size_t, char[33]);
 
-#endif
-
 #define MAILDIR_LOCK_FILE	"pop3d.lock"
 #define SCANCACHE_FILE		"pop3d-scan.cache"	/* scancache.h */
 
+#define MAILDIR_TMP_PREFIX	"pop3d-tmp"	/* caches being written */
+
 /*
- * Takes the maildrop's session lock (an open file description lock on
- * MAILDIR_LOCK_FILE, released by the kernel however the process ends).
- * 0, or -1 with errno; EAGAIN means another session holds it.
+ * Takes the maildrop's session lock: flock(2) on the maildrop's directory
+ * (which cannot be unlinked or replaced under the session, as a file in
+ * it can), and an open file description lock on MAILDIR_LOCK_FILE, checked
+ * after locking to be still the file of that name.  Both are released by
+ * the kernel however the process ends.  A lock file that is not a regular
+ * file of this user's that the user can open (a symbolic link, FIFO,
+ * device or directory; another owner; mode 000) is removed and created
+ * anew when the maildrop directory is the user's own, and logged.  0; -1
+ * with errno (EAGAIN: another session holds it); -2 with errno when the
+ * lock file is unusable and could not be repaired.
  */
 int	maildir_lock(struct maildir *);
+
 /* A file's modification time in nanoseconds, as the caches keep it. */
 struct stat;
 int64_t	maildir_mtime_ns(const struct stat *);
 
 /* Ends the session's hold (QUIT, once the UPDATE state is done). */
 void	maildir_unlock(struct maildir *);
+
+/*
+ * Whether this user may write the maildrop, cur/ and new/ (as the moves,
+ * removals and caches need): 0, or -1 with errno and *what the directory
+ * (".", "cur" or "new").
+ */
+int	maildir_writable(const struct maildir *, const char **);
+
+/*
+ * Opens a file of the maildrop's directory (a cache, the lock) without
+ * following a symbolic link, without blocking on a FIFO and without taking
+ * a terminal, and keeps it only when it is a regular file owned by this
+ * user.  flags: O_RDONLY, or O_RDWR | O_CREAT (mode 0600).  A descriptor
+ * (O_NONBLOCK: no matter for a regular file), or -1 with errno (EINVAL:
+ * not a regular file of this user's).
+ */
+int	maildir_file_open(const struct maildir *, const char *, int);
+
+/* Whether a file is a regular file owned by this user. */
+int	maildir_file_ours(const struct stat *);
+
+/*
+ * A cache file being written: an unnamed file in the maildrop's directory
+ * (O_TMPFILE), or on a file system without those a file
+ * MAILDIR_TMP_PREFIX.PID.RANDOM created exclusively, so that two writers
+ * never share one.
+ */
+struct maildir_tmp {
+	int	fd;
+	int	named;
+	char	name[64];
+};
+
+/* Creates it: its descriptor (read-write), or -1 with errno. */
+int	maildir_tmp_open(struct maildir *, struct maildir_tmp *);
+
+/*
+ * Renames it over name (after the caller wrote and, if it wants, synced
+ * it) and closes it: 0, or -1 with errno after removing it.
+ */
+int	maildir_tmp_install(struct maildir *, struct maildir_tmp *,
+	    const char *);
+
+/* Closes and removes it. */
+void	maildir_tmp_discard(struct maildir *, struct maildir_tmp *);
+
+#endif

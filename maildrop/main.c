@@ -3,6 +3,7 @@
  * run after authentication as the mail user with the client on fd 0 and 1.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,65 @@ refuse_errno(struct out *out, const char *what)
 	    "[SYS/PERM] maildrop unavailable", why);
 }
 
+/* Refuses for now, whatever errno says: a lock is never for good. */
+static void __attribute__((noreturn))
+refuse_temp(struct out *out, const char *what)
+{
+	char	why[256];
+
+	snprintf(why, sizeof(why), "%s: %s", what, strerror(errno));
+	refuse(out, EXIT_TEMP, "[SYS/TEMP] maildrop unavailable, try again"
+	    " later", why);
+}
+
+/* The absolute path of name in the maildrop at path, for the log. */
+static void
+abs_path(char *buf, size_t n, const char *path, const char *name)
+{
+	char	*real = realpath(path, NULL);
+
+	snprintf(buf, n, "%s/%s", real != NULL ? real : path, name);
+	free(real);
+}
+
+/*
+ * The lock file is unusable and was not repaired (the maildrop's directory
+ * is not the user's, or the removal failed): for now, since an
+ * administrator can mend it, and the log says how.
+ */
+static void __attribute__((noreturn))
+refuse_lockfile(struct out *out, const char *path)
+{
+	char	file[PATH_MAX], why[PATH_MAX + 200];
+	int	err = errno;
+
+	abs_path(file, sizeof(file), path, MAILDIR_LOCK_FILE);
+	snprintf(why, sizeof(why), "lock file %s unusable (%s): remove it,"
+	    " pop3d-maildrop creates it anew as a file of the user's, mode"
+	    " 0600", file, strerror(err));
+	refuse(out, EXIT_TEMP, "[SYS/TEMP] maildrop unavailable, try again"
+	    " later", why);
+}
+
+/*
+ * A maildrop this user may read but not write: POP3 cannot be served as
+ * it promises (DELE, new/ moved to cur/), and only an administrator can
+ * change that.
+ */
+static void __attribute__((noreturn))
+refuse_readonly(struct out *out, const char *path, const char *what)
+{
+	char	dir[PATH_MAX], why[PATH_MAX + 200];
+	int	err = errno;
+
+	abs_path(dir, sizeof(dir), path, what);
+	snprintf(why, sizeof(why), "maildrop not writable: %s: %s", dir,
+	    strerror(err));
+	refuse(out, maildir_error_temporary(err) ? EXIT_TEMP : EXIT_PERM,
+	    maildir_error_temporary(err) ? "[SYS/TEMP] maildrop unavailable,"
+	    " try again later" : "[SYS/PERM] maildrop is read-only", why);
+}
+
 static void
 session_log(const struct session *s, const struct sizes_stats *st,
     const char *scan, enum pop3_end end, int64_t started)
@@ -135,6 +195,7 @@ main(int argc, char **argv)
 	struct session		s;
 	struct scancache	sc;
 	enum pop3_end		end;
+	const char		*what;
 	int			r;
 	int64_t			started = io_now_ms();
 
@@ -163,11 +224,15 @@ main(int argc, char **argv)
 
 	if (maildir_open(&md, set.path, set.max_msgs) == -1)
 		refuse_errno(&out, set.path);
-	if (maildir_lock(&md) == -1) {
+	if (maildir_writable(&md, &what) == -1)
+		refuse_readonly(&out, set.path, what);
+	if ((r = maildir_lock(&md)) == -2)
+		refuse_lockfile(&out, set.path);
+	if (r == -1) {
 		if (errno == EAGAIN)
 			refuse(&out, EXIT_TEMP, "[IN-USE] maildrop is in use"
 			    " by another session", "in use");
-		refuse_errno(&out, "lock");
+		refuse_temp(&out, "lock");
 	}
 	scancache_begin(&md, &sc);
 	if ((r = scancache_load(&md, &sc, &st)) == -1)

@@ -30,7 +30,6 @@
 #define SC_HEAD		104
 #define SC_REC		56
 #define SC_TAIL		8
-#define SC_TMP		SCANCACHE_FILE ".tmp"	/* one writer: the lock holder */
 
 /*
  * A checksum against torn or damaged files, not against forgery (only the
@@ -303,14 +302,13 @@ file_read(struct maildir *md, struct scancache *sc, char **bufp,
 	ssize_t		 n;
 	int		 fd;
 
-	fd = openat(md->fd, SCANCACHE_FILE, O_RDONLY | O_NOFOLLOW |
-	    O_NONBLOCK | O_CLOEXEC);
+	/* Not a regular file of this user's: ignored, and replaced. */
+	fd = maildir_file_open(md, SCANCACHE_FILE, O_RDONLY);
 	if (fd == -1) {
 		sc->state = errno == ENOENT ? "none" : "corrupt";
 		return 0;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != geteuid() || st.st_size < SC_HEAD + SC_TAIL ||
+	if (fstat(fd, &st) == -1 || st.st_size < SC_HEAD + SC_TAIL ||
 	    st.st_size > SCANCACHE_FILE_MAX) {
 		close(fd);
 		sc->state = "corrupt";
@@ -371,8 +369,10 @@ scancache_load(struct maildir *md, struct scancache *sc,
 		return -1;
 	if (r == 0) {
 		/* Out of date or damaged: of no use to anyone now. */
-		if (strcmp(sc->state, "none") != 0)
-			unlinkat(md->fd, SCANCACHE_FILE, 0);
+		if (strcmp(sc->state, "none") != 0 &&
+		    unlinkat(md->fd, SCANCACHE_FILE, 0) == -1 &&
+		    errno == EISDIR)
+			(void)unlinkat(md->fd, SCANCACHE_FILE, AT_REMOVEDIR);
 		return 0;
 	}
 	sc->state = "hit";
@@ -405,10 +405,11 @@ void
 scancache_save(struct maildir *md, struct scancache *sc,
     const struct sizes_stats *st)
 {
+	struct maildir_tmp t;
 	char	*buf;
 	size_t	 len, off;
 	ssize_t	 n;
-	int	 fd, ok;
+	int	 ok;
 
 	if (!sc->known)
 		return;
@@ -429,24 +430,20 @@ scancache_save(struct maildir *md, struct scancache *sc,
 		sc->state = "unwritable";
 		return;
 	}
-	fd = openat(md->fd, SC_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
-	ok = fd != -1;
+	ok = maildir_tmp_open(md, &t) != -1;
 	for (off = 0; ok && off < len; off += n)
-		ok = (n = write(fd, buf + off, len - off)) > 0;
+		ok = (n = write(t.fd, buf + off, len - off)) > 0;
+	free(buf);
 	/*
 	 * No fsync: a file torn by a crash fails its checksum, and the
 	 * next session scans in full.
 	 */
-	if (fd != -1)
-		ok = close(fd) == 0 && ok;
-	free(buf);
-	if (ok && renameat(md->fd, SC_TMP, md->fd, SCANCACHE_FILE) == 0) {
+	if (ok && maildir_tmp_install(md, &t, SCANCACHE_FILE) == 0) {
 		sc->state = "written";
 		return;
 	}
-	if (fd != -1)
-		unlinkat(md->fd, SC_TMP, 0);
+	if (!ok)
+		maildir_tmp_discard(md, &t);	/* keeps errno */
 	log_file("cache-unwritable", SCANCACHE_FILE, errno);
 	sc->state = "unwritable";
 }

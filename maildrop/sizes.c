@@ -11,21 +11,58 @@
 #include "le64.h"
 #include "log.h"
 #include "pop3d_limits.h"
+#include "scancache.h"
 #include "sizes.h"
 #include "wire.h"
 
 /*
  * Record layout: key = unique name and inode (8 octets), so that two files
  * of one unique name have a record each; value = file size, wire size and
- * mtime in nanoseconds, each 8 octets little-endian.  A header record under
- * SIZES_MAGIC holds the record count, so that entries of removed messages
- * are noticed (stale) and the file is rewritten without them.
+ * mtime in nanoseconds, then a checksum of the key and those 24 octets,
+ * each 8 octets little-endian.  A header record under SIZES_MAGIC holds
+ * the record count, so that entries of removed messages are noticed
+ * (stale) and the file is rewritten without them.
  */
-#define SIZES_MAGIC	"\0pop3d-sizes-3"
+#define SIZES_MAGIC	"\0pop3d-sizes-4"
 #define SIZES_MAGIC_LEN	(sizeof(SIZES_MAGIC) - 1)
-#define SIZES_VALUE	24
-#define SIZES_KEY_MAX	(NAME_MAX + 8)
-#define SIZES_TMP	SIZES_FILE ".tmp"	/* one writer: the lock holder */
+#define SIZES_DATA	24	/* what the checksum follows */
+
+/* The checksum of a record: its key, then the first SIZES_DATA octets. */
+static uint64_t
+record_sum(const unsigned char *key, size_t klen, const unsigned char *v)
+{
+	char	buf[SIZES_KEY_MAX + SIZES_DATA];
+
+	memcpy(buf, key, klen);
+	memcpy(buf + klen, v, SIZES_DATA);
+	return scancache_sum(buf, klen + SIZES_DATA);
+}
+
+void
+sizes_record_make(const unsigned char *key, size_t klen,
+    const struct sizes_record *r, unsigned char *v)
+{
+	le64_put(v, r->disk);
+	le64_put(v + 8, r->wire);
+	le64_put(v + 16, (uint64_t)r->mtime_ns);
+	le64_put(v + SIZES_DATA, record_sum(key, klen, v));
+}
+
+int
+sizes_record_parse(const unsigned char *key, size_t klen,
+    const unsigned char *v, size_t vlen, struct sizes_record *r)
+{
+	if (klen <= 8 || klen > SIZES_KEY_MAX || vlen != SIZES_VALUE ||
+	    le64_get(v + SIZES_DATA) != record_sum(key, klen, v))
+		return 0;
+	r->disk = le64_get(v);
+	r->wire = le64_get(v + 8);
+	r->mtime_ns = (int64_t)le64_get(v + 16);
+	/* Every octet is sent once, plus at most a CR each and a CRLF. */
+	if (r->wire < r->disk || r->wire > 2 * r->disk + 2)
+		return 0;
+	return 1;
+}
 
 /* The key of a message's record: its unique name, then its inode. */
 static size_t
@@ -61,12 +98,12 @@ cache_open(struct maildir *md, struct cache *c)
 	unsigned char	v[8];
 
 	c->usable = 0;
-	c->fd = openat(md->fd, SIZES_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* Not a regular file of this user's: ignored, and replaced. */
+	c->fd = maildir_file_open(md, SIZES_FILE, O_RDONLY);
 	if (c->fd == -1)
 		return errno == ENOENT ? 0 : -1;
-	if (fstat(c->fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size < 2048 || st.st_size > SIZECACHE_FILE_MAX ||
-	    cdb_init(&c->cdb, c->fd) != 0) {
+	if (fstat(c->fd, &st) == -1 || st.st_size < 2048 ||
+	    st.st_size > SIZECACHE_FILE_MAX || cdb_init(&c->cdb, c->fd) != 0) {
 		close(c->fd);
 		return -1;
 	}
@@ -84,69 +121,77 @@ cache_open(struct maildir *md, struct cache *c)
 /*
  * 1 and the wire size when a record matches the file (size and mtime; the
  * inode is in the key), 0 when there is none or it is out of date, -1 when
- * it is corrupt.
+ * it is corrupt (its checksum fails, or its sizes are impossible).
  */
 static int
 cache_get(struct cache *c, const struct msg *m, uint64_t *wire)
 {
 	unsigned char	v[SIZES_VALUE], key[SIZES_KEY_MAX];
-	uint64_t	disk, w;
+	struct sizes_record rec;
+	size_t		klen = cache_key(m, key);
 	int		r;
 
-	r = cdb_find(&c->cdb, key, cache_key(m, key));
+	r = cdb_find(&c->cdb, key, klen);
 	if (r != 1)
 		return r;
 	if (cdb_datalen(&c->cdb) != SIZES_VALUE ||
-	    cdb_read(&c->cdb, v, SIZES_VALUE, cdb_datapos(&c->cdb)) != 0)
+	    cdb_read(&c->cdb, v, SIZES_VALUE, cdb_datapos(&c->cdb)) != 0 ||
+	    !sizes_record_parse(key, klen, v, SIZES_VALUE, &rec))
 		return -1;
-	disk = le64_get(v);
-	w = le64_get(v + 8);
-	/* Every octet is sent once, plus at most a CR each and a CRLF. */
-	if (w < disk || w > 2 * disk + 2)
-		return -1;
-	if (disk != m->disk || (int64_t)le64_get(v + 16) != m->mtime_ns)
+	if (rec.disk != m->disk || rec.mtime_ns != m->mtime_ns)
 		return 0;
-	*wire = w;
+	*wire = rec.wire;
 	return 1;
 }
 
-/* Writes the cache anew: a temporary file, fsync, rename over the old. */
+/*
+ * Writes the cache anew: a file no other writer can share, fsync, rename
+ * over the old.
+ */
 static int
 cache_write(struct maildir *md)
 {
 	struct cdb_make	 cm;
+	struct maildir_tmp t;
+	struct sizes_record rec;
 	unsigned char	 v[SIZES_VALUE], key[SIZES_KEY_MAX];
 	uint64_t	 records = 0;
-	size_t		 i;
-	int		 fd, ok;
+	size_t		 i, klen;
+	int		 ok;
 
-	fd = openat(md->fd, SIZES_TMP, O_RDWR | O_CREAT | O_TRUNC |
-	    O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1)
+	if (maildir_tmp_open(md, &t) == -1)
 		return -1;
-	ok = cdb_make_start(&cm, fd) == 0;
+	ok = cdb_make_start(&cm, t.fd) == 0;
 	for (i = 0; ok && i < md->count; i++) {
 		const struct msg *m = &md->msgs[i];
 
 		if (m->size_from != SIZE_CACHE && m->size_from != SIZE_READ)
 			continue;
-		le64_put(v, m->disk);
-		le64_put(v + 8, m->wire);
-		le64_put(v + 16, (uint64_t)m->mtime_ns);
-		ok = cdb_make_add(&cm, key, cache_key(m, key), v,
-		    SIZES_VALUE) == 0;
+		rec.disk = m->disk;
+		rec.wire = m->wire;
+		rec.mtime_ns = m->mtime_ns;
+		klen = cache_key(m, key);
+		sizes_record_make(key, klen, &rec, v);
+		ok = cdb_make_add(&cm, key, klen, v, SIZES_VALUE) == 0;
 		records++;
 	}
 	le64_put(v, records);
 	/* cdb_make_finish frees what cdb_make holds, so it runs regardless. */
 	ok = ok && cdb_make_add(&cm, SIZES_MAGIC, SIZES_MAGIC_LEN, v, 8) == 0;
 	ok = cdb_make_finish(&cm) == 0 && ok;
-	ok = ok && fsync(fd) == 0;
-	ok = close(fd) == 0 && ok;
-	if (ok && renameat(md->fd, SIZES_TMP, md->fd, SIZES_FILE) == 0)
-		return 0;
-	unlinkat(md->fd, SIZES_TMP, 0);
-	return -1;
+	ok = ok && fsync(t.fd) == 0;
+	if (!ok) {
+		maildir_tmp_discard(md, &t);
+		return -1;
+	}
+	/* An empty directory of the cache's name is in the way: removed. */
+	if (unlinkat(md->fd, SIZES_FILE, AT_REMOVEDIR) == -1 &&
+	    errno != ENOTDIR && errno != ENOENT && errno != ENOTEMPTY &&
+	    errno != EEXIST) {
+		maildir_tmp_discard(md, &t);
+		return -1;
+	}
+	return maildir_tmp_install(md, &t, SIZES_FILE);
 }
 
 /* Errors that say this process, not the message, is in trouble. */
@@ -283,8 +328,14 @@ sizes_fill(struct maildir *md, struct sizes_stats *s)
 	memset(s, 0, sizeof(*s));
 	state = cache_open(md, &c);
 	s->cache = state == 1 ? "ok" : state == 0 ? "none" : "corrupt";
+	if (state == -1)
+		log_file("cache-damaged", SIZES_FILE, errno);
 	if ((r = sizes_pass(md, &c, s)) == -2) {
-		/* Trust none of it, not even the records that matched. */
+		/*
+		 * A record failed its checksum: trust none of it, not even
+		 * the records that matched, and read every message.
+		 */
+		log_file("cache-damaged", SIZES_FILE, 0);
 		cache_close(&c);
 		s->cache = "corrupt";
 		r = sizes_pass(md, &c, s);

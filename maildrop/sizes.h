@@ -8,7 +8,9 @@
 #ifndef POP3D_SIZES_H
 #define POP3D_SIZES_H
 
+#include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "maildir.h"
 
@@ -30,5 +32,26 @@ struct sizes_stats {
  * (memory, descriptors): then no message can be read.
  */
 int	sizes_fill(struct maildir *, struct sizes_stats *);
+
+/* A record of the size cache: its key is the unique name and inode. */
+#define SIZES_VALUE	32
+#define SIZES_KEY_MAX	(NAME_MAX + 8)
+
+struct sizes_record {
+	uint64_t	disk;		/* the file's size */
+	uint64_t	wire;		/* what RETR sends */
+	int64_t		mtime_ns;
+};
+
+/* Writes a record's value (SIZES_VALUE octets, checksummed) for a key. */
+void	sizes_record_make(const unsigned char *, size_t,
+	    const struct sizes_record *, unsigned char *);
+
+/*
+ * Reads a record's value for its key: 1 when its checksum holds and its
+ * sizes can be a message's, else 0 (damaged: never to be served).
+ */
+int	sizes_record_parse(const unsigned char *, size_t,
+	    const unsigned char *, size_t, struct sizes_record *);
 
 #endif

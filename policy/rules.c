@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "atomic.h"
+#include "cdbcheck.h"
 #include "log.h"
 #include "rules.h"
 #include "settings.h"
@@ -800,8 +801,8 @@ compile_rule(struct compile *c, char *err, size_t n)
 			c->len4[key[1]] = 1;
 		else
 			c->len6[key[1]] = 1;
-		if (c->writing && cdb_make_add(&c->cm, key, klen, c->rec,
-		    rlen) != 0)
+		if (c->writing && cdbcheck_put(&c->cm, key, klen, c->rec,
+		    rlen, CDB_PUT_ADD) != 0)
 			return -1;
 	}
 	return 0;
@@ -890,8 +891,8 @@ compile_head(struct compile *c)
 	unsigned char	head[RULESDB_HEAD_LEN];
 
 	rulesdb_head_make(head, c->len4, c->len6, c->nseen);
-	return cdb_make_add(&c->cm, RULESDB_HEAD_KEY, RULESDB_HEAD_KEYLEN,
-	    head, sizeof(head));
+	return cdbcheck_put(&c->cm, RULESDB_HEAD_KEY, RULESDB_HEAD_KEYLEN,
+	    head, sizeof(head), CDB_PUT_ADD);
 }
 
 static int

@@ -45,8 +45,8 @@ ALL_CFLAGS = $(OPT) $(HARDEN) $(WARN) $(DEFS) -Ilib -Imaildrop \
 	     $(CDB_CFLAGS) $(MD_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPT) $(LDHARDEN) $(LDFLAGS)
 
-LIB_SRC	= lib/atomic.c lib/cdbcheck.c lib/io.c lib/log.c lib/num.c lib/pop3.c \
-	  lib/privdrop.c lib/settings.c
+LIB_SRC	= lib/atomic.c lib/cdbcheck.c lib/io.c lib/log.c lib/num.c \
+	  lib/pop3.c lib/privdrop.c lib/settings.c
 MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \
 	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
 	  maildrop/scancache.c

@@ -424,6 +424,31 @@ usersfile_lock(const char *path, int timeout_ms)
 	return fd;
 }
 
+/*
+ * The database as written, read back as pop3d-auth will: it opens (its
+ * marker and dummy), and every record is checked and found by a lookup.
+ * 0, or -1 with errno EIO.
+ */
+static int
+usersfile_verify(const char *path)
+{
+	struct userdb	db;
+	unsigned long	n;
+	int		r;
+
+	if (userdb_open(&db, path) == -1) {
+		errno = EIO;
+		return -1;
+	}
+	r = cdbcheck_verify(&db.cdb, &n);
+	userdb_close(&db);
+	if (r != 0) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
 int
 usersfile_install(const char *file, const char *db, const char **failed)
 {
@@ -435,6 +460,11 @@ usersfile_install(const char *file, const char *db, const char **failed)
 	if (usersfile_compile(file, a.fd) == -1) {
 		*failed = file;
 		atomic_abort(&a);
+		return -1;
+	}
+	if (usersfile_verify(a.tmp) == -1) {
+		atomic_abort(&a);
+		errno = EIO;
 		return -1;
 	}
 	return atomic_commit(&a);

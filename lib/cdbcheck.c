@@ -192,3 +192,20 @@ cdbcheck_next(const struct cdb *c, unsigned *pos, const unsigned char **key,
 	*pos += 8 + *klen + *vlen + CDBCHECK_LEN;
 	return 1;
 }
+
+int
+cdbcheck_verify(const struct cdb *c, unsigned long *n)
+{
+	const unsigned char	*k, *v, *fv;
+	unsigned		 pos = TOC_LEN, kl, vl, fl;
+	int			 r;
+
+	*n = 0;
+	while ((r = cdbcheck_next(c, &pos, &k, &kl, &v, &vl)) == 1) {
+		if (cdbcheck_find(c, k, kl, &fv, &fl) != 1 || fv != v ||
+		    fl != vl)
+			return -2;
+		++*n;
+	}
+	return r;
+}

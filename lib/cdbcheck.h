@@ -62,4 +62,12 @@ int	cdbcheck_find(const struct cdb *, const void *, unsigned,
 int	cdbcheck_next(const struct cdb *, unsigned *, const unsigned char **,
 	    unsigned *, const unsigned char **, unsigned *);
 
+/*
+ * The whole file, as a writer checks what it wrote before it renames it
+ * into place: every record checked, and each found by cdbcheck_find at
+ * its own place (so no key twice).  0 and the number of records in *n,
+ * or -2.
+ */
+int	cdbcheck_verify(const struct cdb *, unsigned long *);
+
 #endif

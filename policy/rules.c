@@ -906,14 +906,14 @@ verify_one(const struct rule_block *b, const struct rule *r, void *arg)
 
 /*
  * The file as written, read back as the front will: it opens, every
- * record decodes, and there are as many as were compiled.  0, or -1 with
- * errno EIO.
+ * record decodes and is found by a lookup, and there are as many as were
+ * compiled.  0, or -1 with errno EIO.
  */
 static int
 compile_verify(const struct compile *c, const char *path)
 {
 	struct rulesdb	db;
-	unsigned long	n = 0;
+	unsigned long	n = 0, all;
 	int		r;
 
 	if (rulesdb_open(&db, path) != 0) {
@@ -921,8 +921,11 @@ compile_verify(const struct compile *c, const char *path)
 		return -1;
 	}
 	r = rulesdb_walk(&db, verify_one, &n);
+	/* Every record found where it is: the hash tables are whole too. */
+	if (r == 0)
+		r = cdbcheck_verify(&db.cdb, &all);
 	rulesdb_close(&db);
-	if (r != 0 || n != c->nseen) {
+	if (r != 0 || n != c->nseen || all != n + 1) {
 		errno = EIO;
 		return -1;
 	}

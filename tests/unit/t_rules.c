@@ -1395,6 +1395,22 @@ test_corrupt(void)
 	CHECK_STR(buf, "1.2.3.4/32 A 1|");
 	rulesdb_close(&d);
 
+	/* A key twice: each record checks, the second is never found. */
+	kv[1] = head(lens32, 2);
+	kv[4] = key;
+	len[4] = sizeof(key);
+	kv[5] = "D\0\0\0\2\0\0";
+	len[5] = 7;
+	put_cdb(db, 3, kv, len);
+	CHECK(rulesdb_open(&d, db) == 0);
+	CHECK(cdbcheck_verify(&d.cdb, &n) == -2);
+	rulesdb_close(&d);
+	kv[1] = head(lens32, 1);
+	put_cdb(db, 2, kv, len);
+	CHECK(rulesdb_open(&d, db) == 0);
+	CHECK(cdbcheck_verify(&d.cdb, &n) == 0 && n == 2);
+	rulesdb_close(&d);
+
 	/* Damage in the middle of a real database: lookups fail, not allow. */
 	CHECK(compile_text("1.2.3.4:deny,POP3D_APOP=1\n", &n, err, sizeof(err)) == 0);
 	CHECK(file_bytes(db, buf, sizeof(buf), &got) == 0);

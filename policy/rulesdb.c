@@ -137,7 +137,6 @@ rulesdb_head(struct rulesdb *db)
 	unsigned		 len;
 	size_t			 i;
 
-
 	if (cdbcheck_find(&db->cdb, RULESDB_HEAD_KEY, RULESDB_HEAD_KEYLEN, &h,
 	    &len) != 1 || len != RULESDB_HEAD_LEN ||
 	    memcmp(h, RULESDB_MAGIC, sizeof(RULESDB_MAGIC)) != 0)

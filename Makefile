@@ -47,8 +47,8 @@ ALL_CFLAGS = $(OPT) $(HARDEN) $(WARN) $(DEFS) -Ilib -Imaildrop \
 	     $(CDB_CFLAGS) $(MD_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPT) $(LDHARDEN) $(LDFLAGS)
 
-LIB_SRC	= lib/atomic.c lib/child.c lib/io.c lib/log.c lib/num.c lib/pop3.c \
-	  lib/privdrop.c lib/sandbox.c lib/settings.c
+LIB_SRC	= lib/atomic.c lib/cdbcheck.c lib/child.c lib/io.c lib/log.c \
+	  lib/num.c lib/pop3.c lib/privdrop.c lib/sandbox.c lib/settings.c
 MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \
 	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
 	  maildrop/scancache.c
@@ -132,7 +132,7 @@ uninstall: uninstall-deploy
 # Fuzz targets (clang's libFuzzer): FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
 FUZZ	= fuzz_pop3 fuzz_wire fuzz_ipc fuzz_rules fuzz_sasl fuzz_scancache \
-	  fuzz_users fuzz_pwipc fuzz_sizes
+	  fuzz_users fuzz_pwipc fuzz_sizes fuzz_cdbcheck
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ); do \

@@ -262,23 +262,6 @@ creds_verify(struct creds *c, enum mech m, const struct user *u,
 }
 
 /*
- * A database compiled before it held a dummy hash: unknown users cost a
- * yescrypt check, whatever the accounts use.  Said on every run that
- * reads it, before the check, whoever logs in: one line a login.
- */
-static void
-dummy_missing(const char *path)
-{
-	struct logline	l;
-
-	logline_start(&l, "auth_warn");
-	logline_str(&l, "db", path);
-	logline_str(&l, "reason", "no dummy hash: unknown users cost a"
-	    " yescrypt check; run pop3d-users compile");
-	logline_emit(&l);
-}
-
-/*
  * Is uid the one pop3d's pre-login processes and TLS relays run as
  * (POP3D_PREAUTH_UID, which pop3d exports when root)?  A session of that
  * uid could signal every connection's confined processes.  1, 0, or -1
@@ -371,8 +354,7 @@ user_find(struct creds *c, struct userdb *db, const char *path,
 	int		 r;
 
 	if (userdb_open(db, path) == -1)
-		auth_exit(c, EXIT_TEMP, errno == EINVAL ?
-		    "users database damaged or not ours" :
+		auth_exit(c, EXIT_TEMP, errno == EINVAL ? db->why :
 		    "cannot open users database", errno == EINVAL ? 0 : errno);
 	if ((r = userdb_lookup(db, c->user, u, &why)) == -1)
 		auth_exit(c, EXIT_TEMP, why != NULL ? why :
@@ -420,9 +402,7 @@ main(int argc, char **argv)
 	if (dbopt == NULL)
 		dbopt = env_path(USERDB_PATH_ENV, USERDB_PATH_DEFAULT);
 	found = user_find(&c, &db, dbopt, &u);
-	if (db.dummy[0] == '\0')
-		dummy_missing(dbopt);
-	creds_verify(&c, m, found, db.dummy[0] != '\0' ? db.dummy : NULL);
+	creds_verify(&c, m, found, db.dummy);
 	/* The user's name stays for the log lines; the secret goes. */
 	explicit_bzero(c.buf + (c.secret - c.buf), strlen(c.secret));
 	c.secret = NULL;

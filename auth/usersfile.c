@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "cdbcheck.h"
 #include "io.h"
 #include "passwd.h"
 #include "userdb.h"
@@ -169,8 +170,8 @@ usersfile_put_dummy(struct usersfile *uf, struct cdb_make *cm,
 	}
 	if (r == -1)
 		return -1;
-	return cdb_make_add(cm, USERDB_DUMMY_KEY, USERDB_DUMMY_KEYLEN, dummy,
-	    strlen(dummy)) != 0 ? -1 : 0;
+	return cdbcheck_put(cm, USERDB_DUMMY_KEY, USERDB_DUMMY_KEYLEN, dummy,
+	    strlen(dummy), CDB_PUT_ADD) != 0 ? -1 : 0;
 }
 
 /* Adds one record under its name; a second record of a name is an error. */
@@ -190,7 +191,7 @@ usersfile_put(struct usersfile *uf, struct cdb_make *cm, const struct user *u,
 		usersfile_report(uf, "too many users");
 		return 0;
 	}
-	r = cdb_make_put(cm, u->name, strlen(u->name), rec, strlen(rec),
+	r = cdbcheck_put(cm, u->name, strlen(u->name), rec, strlen(rec),
 	    CDB_PUT_INSERT);
 	explicit_bzero(rec, sizeof(rec));
 	if (r == 1)
@@ -238,8 +239,8 @@ usersfile_compile(const char *path, int fd)
 	if (r == 0 && uf.errors == 0 && usersfile_put_dummy(&uf, &cm, &st) ==
 	    -1)
 		r = -1;
-	if (r == 0 && cdb_make_add(&cm, USERDB_MARK_KEY, USERDB_MARK_KEYLEN,
-	    USERDB_MARK_VALUE, USERDB_MARK_VALUELEN) != 0)
+	if (r == 0 && cdbcheck_put(&cm, USERDB_MARK_KEY, USERDB_MARK_KEYLEN,
+	    USERDB_MARK_VALUE, USERDB_MARK_VALUELEN, CDB_PUT_ADD) != 0)
 		r = -1;
 	/* cdb_make_finish frees what cdb_make holds: it runs regardless. */
 	if (cdb_make_finish(&cm) != 0)
@@ -423,6 +424,31 @@ usersfile_lock(const char *path, int timeout_ms)
 	return fd;
 }
 
+/*
+ * The database as written, read back as pop3d-auth will: it opens (its
+ * marker and dummy), and every record is checked and found by a lookup.
+ * 0, or -1 with errno EIO.
+ */
+static int
+usersfile_verify(const char *path)
+{
+	struct userdb	db;
+	unsigned long	n;
+	int		r;
+
+	if (userdb_open(&db, path) == -1) {
+		errno = EIO;
+		return -1;
+	}
+	r = cdbcheck_verify(&db.cdb, &n);
+	userdb_close(&db);
+	if (r != 0) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
 int
 usersfile_install(const char *file, const char *db, const char **failed)
 {
@@ -434,6 +460,11 @@ usersfile_install(const char *file, const char *db, const char **failed)
 	if (usersfile_compile(file, a.fd) == -1) {
 		*failed = file;
 		atomic_abort(&a);
+		return -1;
+	}
+	if (usersfile_verify(a.tmp) == -1) {
+		atomic_abort(&a);
+		errno = EIO;
 		return -1;
 	}
 	return atomic_commit(&a);

@@ -100,9 +100,11 @@ int	usersfile_lock(const char *, int);
 /*
  * Compiles the users file to the database db atomically (a temporary file
  * beside it, synced and renamed; on any error db is untouched), as
- * usersfile_compile does.  Returns 0, or -1 with errno and *failed naming
- * the file the error is about (EINVAL: errors in the users file, each
- * reported).  The caller holds the lock.
+ * usersfile_compile does, and reads it back first as pop3d-auth will
+ * (every record checked and found).  Returns 0, or -1 with errno and
+ * *failed naming the file the error is about (EINVAL: errors in the users
+ * file, each reported; EIO: the database does not read back as written).
+ * The caller holds the lock.
  */
 int	usersfile_install(const char *, const char *, const char **);
 

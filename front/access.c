@@ -142,13 +142,14 @@ access_rules(struct access *a, const char *remote)
 	if (r == -1)
 		rules_broken(path, NULL, errno);
 	if (r == -2)
-		rules_broken(path, "not a pop3d rules database", 0);
+		rules_broken(path, "not a pop3d rules database of this "
+		    "version, or a damaged one: run pop3d-rules compile", 0);
 	r = rulesdb_lookup(&db, a->known ? &a->addr : NULL, &rule);
 	rulesdb_close(&db);
 	if (r == -1)
 		rules_broken(path, NULL, errno);
 	if (r == -2)
-		rules_broken(path, "corrupt record", 0);
+		rules_broken(path, "damaged: run pop3d-rules compile", 0);
 	if (r == 0)
 		return;
 	if (rule.action == RULE_DENY) {

@@ -15,8 +15,11 @@ change_verify(struct change *c, const char *user, const char *pw)
 
 	change_forget(c);
 	c->why = "cannot open the users database";
-	if (userdb_open(&db, c->db) == -1)
+	if (userdb_open(&db, c->db) == -1) {
+		if (errno == EINVAL)
+			c->why = db.why;	/* damaged, or of an older format */
 		return -1;
+	}
 	if ((r = userdb_lookup(&db, user, &u, &c->why)) == -1) {
 		if (c->why == NULL)
 			c->why = "users database unreadable";

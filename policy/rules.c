@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "atomic.h"
+#include "cdbcheck.h"
 #include "log.h"
 #include "rules.h"
 #include "settings.h"
@@ -800,8 +801,8 @@ compile_rule(struct compile *c, char *err, size_t n)
 			c->len4[key[1]] = 1;
 		else
 			c->len6[key[1]] = 1;
-		if (c->writing && cdb_make_add(&c->cm, key, klen, c->rec,
-		    rlen) != 0)
+		if (c->writing && cdbcheck_put(&c->cm, key, klen, c->rec,
+		    rlen, CDB_PUT_ADD) != 0)
 			return -1;
 	}
 	return 0;
@@ -890,8 +891,8 @@ compile_head(struct compile *c)
 	unsigned char	head[RULESDB_HEAD_LEN];
 
 	rulesdb_head_make(head, c->len4, c->len6, c->nseen);
-	return cdb_make_add(&c->cm, RULESDB_HEAD_KEY, RULESDB_HEAD_KEYLEN,
-	    head, sizeof(head));
+	return cdbcheck_put(&c->cm, RULESDB_HEAD_KEY, RULESDB_HEAD_KEYLEN,
+	    head, sizeof(head), CDB_PUT_ADD);
 }
 
 static int
@@ -905,14 +906,14 @@ verify_one(const struct rule_block *b, const struct rule *r, void *arg)
 
 /*
  * The file as written, read back as the front will: it opens, every
- * record decodes, and there are as many as were compiled.  0, or -1 with
- * errno EIO.
+ * record decodes and is found by a lookup, and there are as many as were
+ * compiled.  0, or -1 with errno EIO.
  */
 static int
 compile_verify(const struct compile *c, const char *path)
 {
 	struct rulesdb	db;
-	unsigned long	n = 0;
+	unsigned long	n = 0, all;
 	int		r;
 
 	if (rulesdb_open(&db, path) != 0) {
@@ -920,8 +921,11 @@ compile_verify(const struct compile *c, const char *path)
 		return -1;
 	}
 	r = rulesdb_walk(&db, verify_one, &n);
+	/* Every record found where it is: the hash tables are whole too. */
+	if (r == 0)
+		r = cdbcheck_verify(&db.cdb, &all);
 	rulesdb_close(&db);
-	if (r != 0 || n != c->nseen) {
+	if (r != 0 || n != c->nseen || all != n + 1) {
 		errno = EIO;
 		return -1;
 	}

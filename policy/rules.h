@@ -65,25 +65,29 @@ int	rules_compile(const char *, const char *, unsigned long *, char *,
 	    size_t);
 
 /*
- * rules.cdb.  A block's key is its family (4 or 6), its prefix length and
- * its masked address (4 or 16 octets).  Its value, the rule's record:
+ * rules.cdb, a checked cdb file (cdbcheck.h: every value ends with the
+ * check of its key and itself; every lookup checks what it reads, so
+ * that damage reads as "unavailable", never as another rule or none).  A
+ * block's key is its family (4 or 6), its prefix length and its masked
+ * address (4 or 16 octets).  Its value, the rule's record:
  *	action		1 octet, RULE_ALLOW or RULE_DENY
  *	line		4 octets, big-endian
  *	pattern		1 octet of length P (at most RULE_PATTERN_MAX), P octets
  *	settings	1 octet of count S (at most RULE_SETTINGS_MAX), then
  *			S strings "NAME=value" each ended by a NUL
- * and nothing after.  One more record, under a key no block has (a NUL
- * and "pop3d-rules"), is the header: RULESDB_MAGIC with its NUL; one
- * octet, 0 or 1, per IPv4 prefix length 0-32 and per IPv6 one 0-128 (the
- * lengths that have records, the only ones a lookup probes); the number
- * of rule records, 4 octets big-endian; and the FNV-1a 64-bit hash of all
- * of that, 8 octets big-endian.  A header whose hash is wrong, or a file
- * whose hash tables hold another number of records than it says, is
- * corrupt: a flipped flag would silently skip every rule of a length.
+ * and nothing after but the check.  One more record, under a key no block
+ * has (a NUL and "pop3d-rules"), is the header: RULESDB_MAGIC with its
+ * NUL; one octet, 0 or 1, per IPv4 prefix length 0-32 and per IPv6 one
+ * 0-128 (the lengths that have records, the only ones a lookup probes);
+ * the number of rule records, 4 octets big-endian; and the FNV-1a 64-bit
+ * hash of all of that, 8 octets big-endian.  A header whose hash is
+ * wrong, or a file whose hash tables hold another number of records than
+ * it says, is corrupt: a flipped flag would silently skip every rule of a
+ * length.  Version 2 (no checks) is refused: pop3d-rules compile.
  */
 #define RULESDB_HEAD_KEY	"\0pop3d-rules"
 #define RULESDB_HEAD_KEYLEN	12
-#define RULESDB_MAGIC		"pop3d-rules 2"
+#define RULESDB_MAGIC		"pop3d-rules 3"
 #define RULESDB_HEAD_LEN	(sizeof(RULESDB_MAGIC) + 33 + 129 + 4 + 8)
 
 /* A block's key: family, length and 16 address octets at most. */
@@ -107,7 +111,7 @@ void	rulesdb_head_make(unsigned char *, const unsigned char *,
 
 /*
  * Opens a database: 0; -1 with errno when it cannot be opened or read
- * (ENOENT included); -2 when it is not a pop3d rules database (corrupt,
+ * (ENOENT included); -2 when it is not a pop3d rules database (damaged,
  * truncated, or of another version).
  */
 int	rulesdb_open(struct rulesdb *, const char *);
@@ -115,7 +119,8 @@ int	rulesdb_open(struct rulesdb *, const char *);
 /*
  * The most specific rule for addr, or with addr NULL (an unknown peer)
  * the default rule alone: 1 and the rule; 0 when none matches; -1 with
- * errno on a read error; -2 for a corrupt record.  Never a silent allow.
+ * errno on a read error; -2 when a record, or the way to one, is damaged:
+ * never a silent allow, nor a rule less specific than the one there.
  */
 int	rulesdb_lookup(struct rulesdb *, const struct addr *, struct rule *);
 

@@ -7,9 +7,9 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "cdbcheck.h"
 #include "rules.h"
 
 size_t
@@ -103,17 +103,6 @@ rule_decode(const unsigned char *rec, size_t len, struct rule *r)
 	return 0;
 }
 
-/* FNV-1a, 64 bits: enough to catch damage, not meant against forgery. */
-static uint64_t
-fnv1a(const unsigned char *p, size_t n)
-{
-	uint64_t	h = 0xcbf29ce484222325ULL;
-
-	while (n-- > 0)
-		h = (h ^ *p++) * 0x100000001b3ULL;
-	return h;
-}
-
 #define HEAD_FLAGS	sizeof(RULESDB_MAGIC)
 #define HEAD_COUNT	(HEAD_FLAGS + 33 + 129)
 #define HEAD_HASH	(HEAD_COUNT + 4)
@@ -130,7 +119,7 @@ rulesdb_head_make(unsigned char *h, const unsigned char *len4,
 	memcpy(h + HEAD_FLAGS + 33, len6, 129);
 	for (i = 0; i < 4; i++)
 		h[HEAD_COUNT + i] = (records >> (24 - 8 * i)) & 0xff;
-	hash = fnv1a(h, HEAD_HASH);
+	hash = cdbcheck_fnv(0, h, HEAD_HASH);
 	for (i = 0; i < 8; i++)
 		h[HEAD_HASH + i] = (hash >> (56 - 8 * i)) & 0xff;
 }
@@ -145,11 +134,11 @@ rulesdb_head(struct rulesdb *db)
 	const unsigned char	*h;
 	unsigned char		 want[RULESDB_HEAD_LEN];
 	unsigned long		 records;
+	unsigned		 len;
 	size_t			 i;
 
-	if (cdb_find(&db->cdb, RULESDB_HEAD_KEY, RULESDB_HEAD_KEYLEN) != 1 ||
-	    cdb_datalen(&db->cdb) != RULESDB_HEAD_LEN ||
-	    (h = cdb_getdata(&db->cdb)) == NULL ||
+	if (cdbcheck_find(&db->cdb, RULESDB_HEAD_KEY, RULESDB_HEAD_KEYLEN, &h,
+	    &len) != 1 || len != RULESDB_HEAD_LEN ||
 	    memcmp(h, RULESDB_MAGIC, sizeof(RULESDB_MAGIC)) != 0)
 		return -1;
 	for (i = HEAD_FLAGS; i < HEAD_COUNT; i++)
@@ -167,63 +156,37 @@ rulesdb_head(struct rulesdb *db)
 	return 0;
 }
 
-/*
- * The table of contents: every hash table within the file, the last one
- * ending where the file ends.  A truncated file (or one with a tail) is
- * refused here whole, rather than failing only for some addresses.
- */
-static int
-rulesdb_toc(struct rulesdb *db, off_t size)
+/* The records in the hash tables (cdb gives each two slots). */
+static void
+rulesdb_count(struct rulesdb *db)
 {
-	const unsigned char	*toc;
-	unsigned		 pos, n, t;
-	uint64_t		 end = 2048, slots = 0;
+	const unsigned char	*toc = cdb_get(&db->cdb, 2048, 0);
+	unsigned		 t;
 
-	if ((toc = cdb_get(&db->cdb, 2048, 0)) == NULL)
-		return -1;
-	for (t = 0; t < 256; t++) {
-		pos = cdb_unpack(toc + 8 * t);
-		n = cdb_unpack(toc + 8 * t + 4);
-		if (pos < 2048 || pos + 8 * (uint64_t)n > (uint64_t)size ||
-		    n % 2 != 0)
-			return -1;
-		if (pos + 8 * (uint64_t)n > end)
-			end = pos + 8 * (uint64_t)n;
-		slots += n;
-	}
-	/* cdb makes each table twice as many slots as it has records. */
-	db->records = slots / 2;
-	return end == (uint64_t)size ? 0 : -1;
+	db->records = 0;
+	for (t = 0; toc != NULL && t < 256; t++)
+		db->records += cdb_unpack(toc + 8 * t + 4) / 2;
 }
 
 int
 rulesdb_open(struct rulesdb *db, const char *path)
 {
-	struct stat	st;
-	int		saved;
+	int	r, saved;
 
 	memset(db->len4, 0, sizeof(db->len4));
 	memset(db->len6, 0, sizeof(db->len6));
 	db->probes = 0;
 	if ((db->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
-	saved = fstat(db->fd, &st) == -1 ? errno : S_ISDIR(st.st_mode) ?
-	    EISDIR : 0;
-	if (saved != 0) {
-		close(db->fd);
-		db->fd = -1;
-		errno = saved;
-		return -1;
-	}
-	if (cdb_init(&db->cdb, db->fd) != 0) {
-		/* tinycdb: EPROTO for a file too short to be a cdb at all. */
+	if ((r = cdbcheck_init(&db->cdb, db->fd)) != 0) {
 		saved = errno;
 		close(db->fd);
 		db->fd = -1;
 		errno = saved;
-		return saved == EPROTO ? -2 : -1;
+		return r;
 	}
-	if (rulesdb_toc(db, st.st_size) == -1 || rulesdb_head(db) == -1) {
+	rulesdb_count(db);
+	if (rulesdb_head(db) == -1) {
 		rulesdb_close(db);
 		return -2;
 	}
@@ -236,16 +199,14 @@ rulesdb_probe(struct rulesdb *db, const struct rule_block *b, struct rule *r)
 {
 	unsigned char		 key[RULE_KEY_MAX];
 	const unsigned char	*rec;
+	unsigned		 len;
 	int			 found;
 
 	db->probes++;
-	found = cdb_find(&db->cdb, key, rule_key(b, key));
-	if (found <= 0)
-		return found < 0 ? -2 : 0;
-	if ((rec = cdb_getdata(&db->cdb)) == NULL ||
-	    rule_decode(rec, cdb_datalen(&db->cdb), r) == -1)
-		return -2;
-	return 1;
+	found = cdbcheck_find(&db->cdb, key, rule_key(b, key), &rec, &len);
+	if (found != 1)
+		return found;
+	return rule_decode(rec, len, r) == -1 ? -2 : 1;
 }
 
 int
@@ -320,25 +281,21 @@ rulesdb_walk(struct rulesdb *db, int (*fn)(const struct rule_block *,
 	struct rule_block	 b;
 	struct rule		 r;
 	const unsigned char	*key, *rec;
-	unsigned		 pos, klen;
+	unsigned		 pos = 2048, klen, len;
 	int			 more, ret;
 
-	cdb_seqinit(&pos, &db->cdb);
-	while ((more = cdb_seqnext(&pos, &db->cdb)) > 0) {
-		klen = cdb_keylen(&db->cdb);
-		if ((key = cdb_getkey(&db->cdb)) == NULL)
-			return -2;
+	while ((more = cdbcheck_next(&db->cdb, &pos, &key, &klen, &rec,
+	    &len)) == 1) {
 		if (klen == RULESDB_HEAD_KEYLEN &&
 		    memcmp(key, RULESDB_HEAD_KEY, klen) == 0)
 			continue;
 		if (key_block(db, key, klen, &b) == -1 ||
-		    (rec = cdb_getdata(&db->cdb)) == NULL ||
-		    rule_decode(rec, cdb_datalen(&db->cdb), &r) == -1)
+		    rule_decode(rec, len, &r) == -1)
 			return -2;
 		if ((ret = fn(&b, &r, arg)) != 0)
 			return ret;
 	}
-	return more < 0 ? -2 : 0;
+	return more;
 }
 
 void

@@ -77,9 +77,9 @@ pop3d serving the demo account on 127.0.0.1:$PORT (STLS) and
   nc -C 127.0.0.1 $PORT      (then USER demo, PASS demo, LIST, RETR 1, QUIT)
   $B/pop3d-rules -d $DEMO/etc/rules.cdb -s $DEMO/state query 127.0.0.1
 TXT
-tcpserver -v -R -H -l localhost 127.0.0.1 "$TLSPORT" \
+tcpserver -v -R -H -l localhost -c 40 -b 40 127.0.0.1 "$TLSPORT" \
     "$B/pop3d" -t localhost "$B/pop3d-auth" "$B/pop3d-maildrop" Maildir &
 tls=$!
 trap 'kill $tls 2>/dev/null' EXIT INT TERM
-tcpserver -v -R -H -l localhost 127.0.0.1 "$PORT" \
+tcpserver -v -R -H -l localhost -c 40 -b 40 127.0.0.1 "$PORT" \
     "$B/pop3d" localhost "$B/pop3d-auth" "$B/pop3d-maildrop" Maildir

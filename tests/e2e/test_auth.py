@@ -134,9 +134,24 @@ def fields(out):
     return d
 
 
-def cdb_write(path, items):
+def cdb_check(k, v):
+    """The check that ends a value of users.cdb (lib/cdbcheck.h), made
+    independently of the C code: FNV-1a 64 of the key's length (4 octets,
+    little-endian as cdb's), the key, the value's length and the value,
+    8 octets big-endian."""
+    h = 0xcbf29ce484222325
+    for c in struct.pack("<L", len(k)) + k + struct.pack("<L", len(v)) + v:
+        h = ((h ^ c) * 0x100000001b3) & 0xffffffffffffffff
+    return struct.pack(">Q", h)
+
+
+def cdb_write(path, items, checked=True):
     """A cdb file written independently of the C code (the format as
-    published: 256 table pointers, records, then the hash tables)."""
+    published: 256 table pointers, records, then the hash tables), each
+    value with its check unless checked is false (version 1)."""
+    if checked:
+        items = [(k, v + cdb_check(k, v)) for k, v in items]
+
     def h(k):
         v = 5381
         for c in k:
@@ -163,7 +178,9 @@ def cdb_write(path, items):
         f.write(head + body + tables)
 
 
-MARK = (b"\0pop3d-users", b"1")
+MARK = (b"\0pop3d-users", b"2")
+MARK1 = (b"\0pop3d-users", b"1")
+DUMMY = (b"\0pop3d-dummy", b"$6$abcdefghijklmnop$x")
 
 
 def read(path):
@@ -644,14 +661,15 @@ def auth_unknown_users_check_the_dummy_of_the_database_kind():
             locked, _ = checked_against(box, shim, "locked")
             check_eq(locked, seen, "%s: a locked account costs the same"
                      " check" % method)
-        # A database from before the dummy: a fresh yescrypt setting, said.
+        # A database of version 1 (no checks, no dummy): refused, with
+        # the fix in the log, and no failure counted.
         line = open(box.file).read().split()[0].encode()
-        cdb_write(box.db, [MARK, (line.split(b":")[0], line)])
-        seen, err = checked_against(box, shim, "mallory")
-        check(len(seen) == 1 and seen[0].startswith("$y$j9T$"),
-              "an older database: yescrypt's default, as before: %r" % seen)
-        check("auth_warn" in err and "no dummy hash" in err and
-              "auth_fail" in err, "and pop3d-auth says so: %r" % err)
+        cdb_write(box.db, [MARK1, (line.split(b":")[0], line)],
+                  checked=False)
+        rc, err, _ = auth(box, creds("mallory", "wrong"))
+        check(rc == 111 and "auth_temp" in err and "auth_fail" not in err
+              and "older version" in err and "pop3d-users compile" in err,
+              "an older database: exit 111, said: %r %r" % (rc, err))
 
 
 @test
@@ -905,19 +923,34 @@ def auth_database_trouble_exits_111():
         cdb_write(box.db, [(b"alice", line)])
         rc, err, _ = auth(box, creds("alice", "hunter2"))
         check_eq(rc, 111, "a cdb without pop3d-users' marker exits 111")
-        check("not ours" in err, "and is logged as such")
+        check("not a pop3d users database" in err, "and is logged as such")
+        cdb_write(box.db, [MARK, DUMMY, (b"alice", line)], checked=False)
+        rc, err, _ = auth(box, creds("alice", "hunter2"))
+        check_eq(rc, 111, "a database of this version without checks "
+                 "exits 111")
+        check("damaged" in err and "pop3d-users compile" in err,
+              "and is logged as damaged, with the fix")
+        cdb_write(box.db, [MARK1, (b"alice", line)], checked=False)
+        rc, err, _ = auth(box, creds("alice", "hunter2"))
+        check_eq(rc, 111, "a database of version 1 exits 111")
+        check("older version" in err and "pop3d-users compile" in err,
+              "and is logged with the fix")
         cdb_write(box.db, [MARK, (b"alice", line)])
+        rc, err, _ = auth(box, creds("alice", "hunter2"))
+        check_eq(rc, 111, "a database without its dummy exits 111")
+        cdb_write(box.db, [MARK, DUMMY, (b"alice", line)])
         rc, _, _ = auth(box, creds("alice", "hunter2"))
         check_eq(rc, 7, "the test's own cdb writer makes a usable "
                  "database")
         box.clear_out()
-        cdb_write(box.db, [MARK, (b"alice", line.replace(b":", b";", 2))])
+        cdb_write(box.db, [MARK, DUMMY,
+                           (b"alice", line.replace(b":", b";", 2))])
         rc, err, _ = auth(box, creds("alice", "hunter2"))
         check_eq(rc, 111, "an invalid record exits 111")
-        cdb_write(box.db, [MARK, (b"alice", b"bob" + line[5:])])
+        cdb_write(box.db, [MARK, DUMMY, (b"alice", b"bob" + line[5:])])
         rc, err, _ = auth(box, creds("alice", "hunter2"))
         check_eq(rc, 111, "a record under another name's key exits 111")
-        cdb_write(box.db, [MARK, (b"alice", line + b"x" * 4000)])
+        cdb_write(box.db, [MARK, DUMMY, (b"alice", line + b"x" * 4000)])
         rc, _, _ = auth(box, creds("alice", "hunter2"))
         check_eq(rc, 111, "an overlong record exits 111")
         good = read(box.file)
@@ -937,6 +970,76 @@ def auth_database_trouble_exits_111():
 
 
 @test
+def auth_damaged_database_never_answers_wrong():
+    """Issue 15: each octet of a small users.cdb damaged in turn (its low
+    bit flipped; past the table of contents, also moved by 0x5a), then
+    alice logs in with her password: her own session, or exit 111 with a
+    log line (which the front answers [SYS/TEMP] and does not count) --
+    never exit 1 (a failed login counted) nor another uid, gid, home or
+    maildrop.  Version 1 failed 72 of 6,959 such logins and ran one as
+    another uid."""
+    with TempDir() as tmp:
+        # Open to all, so that a session under a wrong uid would run
+        # (and be seen) rather than fail to enter its home.
+        os.chmod(tmp.path, 0o755)
+        homes = {}
+        for n in ("alice", "bob"):
+            homes[n] = os.path.join(tmp.path, "h" + n)
+            os.mkdir(homes[n], 0o755)
+        uid2 = RUN_UID - 1 if ROOT else RUN_UID
+        gid2 = RUN_GID - 1 if ROOT else RUN_GID
+        # sha512-crypt at its default cost: thousands of logins quickly.
+        def crypt(pw):
+            return subprocess.run(["openssl", "passwd", "-6", "-salt",
+                                   "saltsalt" + pw[:4], pw],
+                                  capture_output=True, check=True,
+                                  text=True).stdout.strip()
+        users = os.path.join(tmp.path, "users")
+        with open(users, "w") as f:
+            f.write("alice:%s:%d:%d:%s:Maildir-a\n" % (
+                crypt("pw-alice"), RUN_UID, RUN_GID, homes["alice"]))
+            f.write("bob:%s:%d:%d:%s:Maildir-b\n" % (
+                crypt("pw-bob"), uid2, gid2, homes["bob"]))
+        good = os.path.join(tmp.path, "users.cdb")
+        r = subprocess.run([USERS, "-f", users, "-d", good, "compile"],
+                           capture_output=True, timeout=60)
+        check_eq(r.returncode, 0, "compile the small database")
+        orig = read(good)
+        db = os.path.join(tmp.path, "damaged.cdb")
+        argv = ["/bin/sh", "-c",
+                'echo "SESSION $(id -u) $(id -g) $HOME $MAILDROP $USER" >&2;'
+                ' exit 7']
+        want = "SESSION %d %d %s Maildir-a alice" % (RUN_UID, RUN_GID,
+                                                      homes["alice"])
+        box = type("B", (), {"db": db})()
+        count = {"session": 0, "temp": 0, "wrong": 0}
+        wrong = []
+        for off in range(len(orig)):
+            for d in ((1, 0x5a) if off >= 2048 else (1,)):
+                b = bytearray(orig)
+                b[off] = b[off] ^ 1 if d == 1 else (b[off] + d) & 0xff
+                with open(db, "wb") as f:
+                    f.write(b)
+                rc, err, _ = auth(box, creds("alice", "pw-alice"),
+                                  argv=argv)
+                got = [l for l in err.splitlines() if "SESSION" in l]
+                if rc == 7 and got == [want]:
+                    count["session"] += 1
+                elif rc == 111 and not got and "auth_temp" in err:
+                    count["temp"] += 1
+                else:
+                    count["wrong"] += 1
+                    wrong.append((off, d, rc, got))
+        print("# %d octets, %d logins: %d sessions, %d exit 111, %d wrong"
+              % (len(orig), sum(count.values()), count["session"],
+                 count["temp"], count["wrong"]))
+        check_eq(wrong[:5], [], "no damage gives a failed login or "
+                 "another user's session")
+        check(count["session"] > 0 and count["temp"] > 0,
+              "both outcomes happen (the sweep damaged what matters)")
+
+
+@test
 def auth_refuses_root_records():
     with TempDir() as tmp:
         box = Box(tmp)
@@ -945,7 +1048,7 @@ def auth_refuses_root_records():
         parts = line.split(":")
         for uid, gid, what in (("0", "1", "uid 0"), ("1", "0", "gid 0")):
             rec = ":".join(parts[:2] + [uid, gid] + parts[4:]).encode()
-            cdb_write(box.db, [MARK, (b"alice", rec)])
+            cdb_write(box.db, [MARK, DUMMY, (b"alice", rec)])
             rc, err, _ = auth(box, creds("alice", "hunter2"))
             check_eq(rc, 111, "a record with %s exits 111" % what)
             check("auth_temp user=alice" in err, "and is logged")

@@ -139,6 +139,32 @@ def full_exchange_changes_the_password():
 
 
 @test
+def a_damaged_users_database_is_a_temporary_failure():
+    """Issue 15: damage to users.cdb is never a wrong old password (which
+    the penalty box would count): the session ends with the temporary
+    reply, and the log says how to mend it."""
+    with TempDir() as tmp:
+        site = Site(tmp)
+        before = site.hash_of("alice")
+        with open(site.db, "rb") as f:
+            data = bytearray(f.read())
+        i = data.index(b"alice:")
+        data[i + 3] ^= 1            # inside alice's record: its check fails
+        with open(site.db, "wb") as f:
+            f.write(data)
+        with site.serve() as srv:
+            replies = change(srv, "alice", "alice-pw1", "alice-new-1")
+            srv.wait_all()
+            log = srv.log()
+        check(replies[-1].startswith(b"500") and replies[-1] != BAD,
+              "the temporary reply, not a bad password: %r" % replies)
+        check("passwd_temp" in log and "pop3d-users compile" in log,
+              "logged with the fix: %r" % log)
+        check_eq(site.hash_of("alice"), before,
+                 "the password is unchanged")
+
+
+@test
 def commands_are_case_insensitive():
     with TempDir() as tmp:
         site = Site(tmp)

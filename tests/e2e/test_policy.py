@@ -12,6 +12,7 @@ import poplib
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -218,6 +219,46 @@ def broken_database_is_never_an_allow():
         with site.serve(POP3D_RULES="") as srv:
             check(greeting(srv, "127.0.0.3").startswith(b"+OK"),
                   "POP3D_RULES empty: no rules")
+
+
+@test
+def a_damaged_database_is_unavailable_never_a_rule():
+    """Issue 15: damage to rules.cdb denied an address its rule allowed
+    (-ERR [SYS/PERM], for good).  Each octet past the table of contents
+    flipped in turn: the front greets 127.0.0.1 as its rule says (+OK,
+    with the rule's greeting) or answers [SYS/TEMP]; never the default
+    rule's deny.  (t_rules damages every octet, two ways, for more
+    addresses.)"""
+    with TempDir() as tmp:
+        site = Site(tmp)
+        check_eq(site.compile("127.0.0.1:allow,POP3D_GREETING=ruled\n"
+                              "127.0.0.0/8:deny\n:deny\n").returncode, 0,
+                 "compile")
+        with open(site.cdb, "rb") as f:
+            orig = f.read()
+        temp = b"-ERR [SYS/TEMP] access rules unavailable; try again later"
+        count = {"allowed": 0, "unavailable": 0}
+        wrong = []
+        with site.serve() as srv:
+            for off in range(2048, len(orig)):
+                b = bytearray(orig)
+                b[off] ^= 1
+                with open(site.cdb + ".new", "wb") as f:
+                    f.write(b)
+                os.rename(site.cdb + ".new", site.cdb)
+                line = greeting(srv, "127.0.0.1")
+                if line.startswith(b"+OK ruled"):
+                    count["allowed"] += 1
+                elif line == temp:
+                    count["unavailable"] += 1
+                else:
+                    wrong.append((off, line))
+            srv.wait_all()
+        print("# %d octets damaged: %d allowed by the rule, %d unavailable,"
+              " %d wrong" % (len(orig) - 2048, count["allowed"],
+                             count["unavailable"], len(wrong)))
+        check_eq(wrong[:5], [], "no damage answers another rule")
+        check(count["unavailable"] > 0, "damage is seen")
 
 
 @test
@@ -854,17 +895,38 @@ def query_output():
         check("action deny" in out, "and the old database stays in place")
 
 
+def recheck(data):
+    """Each record's check made again (lib/cdbcheck.h, written here from
+    the format: FNV-1a 64 of the key's length, 4 octets little-endian, the
+    key, the value's length and the value, 8 octets big-endian at the
+    value's end), as a writer of the patched text would have made it."""
+    data = bytearray(data)
+    pos, end = 2048, struct.unpack("<L", data[:4])[0]
+    while pos < end:
+        kl, vl = struct.unpack("<LL", data[pos:pos + 8])
+        k = bytes(data[pos + 8:pos + 8 + kl])
+        v = bytes(data[pos + 8 + kl:pos + 8 + kl + vl - 8])
+        h = 0xcbf29ce484222325
+        for c in (struct.pack("<L", kl) + k + struct.pack("<L", len(v)) +
+                  v):
+            h = ((h ^ c) * 0x100000001b3) & 0xffffffffffffffff
+        data[pos + 8 + kl + vl - 8:pos + 8 + kl + vl] = struct.pack(">Q", h)
+        pos += 8 + kl + vl
+    return bytes(data)
+
+
 def patched_db(site, rule, old, new):
     """Compiles rule, then swaps the setting text old for new (as long) in
-    rules.cdb: a database as a pop3d-rules older than its setting checks
-    wrote it (cdb hashes keys, not values, and the header covers itself)."""
+    rules.cdb, with the record's check made again: a database as a
+    pop3d-rules older than its setting checks wrote it (cdb hashes keys,
+    not values, and the header covers itself)."""
     check_eq(len(old), len(new), "the patch keeps the length")
     check_eq(site.compile(rule).returncode, 0, "compile %r" % rule)
     with open(site.cdb, "rb") as f:
         data = f.read()
     check_eq(data.count(old), 1, "the setting is in rules.cdb once")
     with open(site.cdb, "wb") as f:
-        f.write(data.replace(old, new))
+        f.write(recheck(data.replace(old, new)))
 
 
 @test

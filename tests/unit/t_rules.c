@@ -13,6 +13,7 @@
 
 #include <cdb.h>
 
+#include "cdbcheck.h"
 #include "check.h"
 #include "rules.h"
 #include "settings.h"
@@ -149,7 +150,12 @@ look(const char *addr, unsigned *probes)
 	return out;
 }
 
-/* A cdb of n key/value pairs, made by hand: the database's damage. */
+/*
+ * A cdb of n key/value pairs, made by hand: the database's damage.  Each
+ * value gets its check (cdbcheck.h) unless raw is set, as version 2 had.
+ */
+static int	raw;
+
 static void
 put_cdb(const char *path, size_t n, const void *const *kv,
     const unsigned *len)
@@ -164,8 +170,10 @@ put_cdb(const char *path, size_t n, const void *const *kv,
 		exit(1);
 	}
 	for (i = 0; i < n; i++)
-		if (cdb_make_add(&cm, kv[2 * i], len[2 * i], kv[2 * i + 1],
-		    len[2 * i + 1]) != 0) {
+		if ((raw ? cdb_make_add(&cm, kv[2 * i], len[2 * i],
+		    kv[2 * i + 1], len[2 * i + 1]) : cdbcheck_put(&cm,
+		    kv[2 * i], len[2 * i], kv[2 * i + 1], len[2 * i + 1],
+		    CDB_PUT_ADD)) != 0) {
 			perror(path);
 			exit(1);
 		}
@@ -1300,8 +1308,15 @@ test_corrupt(void)
 	put_cdb(db, 1, kv, len);
 	CHECK(rulesdb_open(&d, db) == 0);
 	rulesdb_close(&d);
-	h[sizeof(RULESDB_MAGIC) - 2] = '3';
+	h[sizeof(RULESDB_MAGIC) - 2] = '4';
 	put_cdb(db, 1, kv, len);
+	CHECK(rulesdb_open(&d, db) == -2);
+	/* Version 2: the same header, records without checks. */
+	h = head(lens32, 0);
+	h[sizeof(RULESDB_MAGIC) - 2] = '2';
+	raw = 1;
+	put_cdb(db, 1, kv, len);
+	raw = 0;
 	CHECK(rulesdb_open(&d, db) == -2);
 	h = head(lens32, 0);
 	len[1] = RULESDB_HEAD_LEN - 1;
@@ -1380,6 +1395,22 @@ test_corrupt(void)
 	CHECK_STR(buf, "1.2.3.4/32 A 1|");
 	rulesdb_close(&d);
 
+	/* A key twice: each record checks, the second is never found. */
+	kv[1] = head(lens32, 2);
+	kv[4] = key;
+	len[4] = sizeof(key);
+	kv[5] = "D\0\0\0\2\0\0";
+	len[5] = 7;
+	put_cdb(db, 3, kv, len);
+	CHECK(rulesdb_open(&d, db) == 0);
+	CHECK(cdbcheck_verify(&d.cdb, &n) == -2);
+	rulesdb_close(&d);
+	kv[1] = head(lens32, 1);
+	put_cdb(db, 2, kv, len);
+	CHECK(rulesdb_open(&d, db) == 0);
+	CHECK(cdbcheck_verify(&d.cdb, &n) == 0 && n == 2);
+	rulesdb_close(&d);
+
 	/* Damage in the middle of a real database: lookups fail, not allow. */
 	CHECK(compile_text("1.2.3.4:deny,POP3D_APOP=1\n", &n, err, sizeof(err)) == 0);
 	CHECK(file_bytes(db, buf, sizeof(buf), &got) == 0);
@@ -1413,6 +1444,67 @@ test_corrupt(void)
 	CHECK_STR(look("1.2.3.4", NULL), "open -2");
 }
 
+/*
+ * Every octet of a small database damaged in turn, two ways (its low bit
+ * flipped, and its value moved by 0x5a): each lookup answers the rule it
+ * answered before, or "unavailable" (open or lookup -2), never another
+ * rule, never none.  Issue 15: version 2 let 26 damaged files deny an
+ * address its own rule allowed.
+ */
+static void
+test_damage_sweep(void)
+{
+	static const char	*addrs[] = { "127.0.0.1", "10.2.3.4",
+	    "10.1.2.3", "192.168.1.7", "192.168.1.8", "192.0.2.1",
+	    "2001:db8::1", "2001:db9::1", "::ffff:10.1.0.1", NULL };
+	static char		 truth[10][512], orig[16384], dmg[16384];
+	char			 err[512];
+	const char		*got;
+	unsigned long		 n, same = 0, unavailable = 0, wrong = 0;
+	size_t			 len, off, k;
+	int			 pass;
+
+	CHECK(compile_text("127.0.0.1:allow,POP3D_CLEARTEXT=1\n"
+	    "10.0.0.0/8:allow,POP3D_MAX_PER_ADDRESS=20\n"
+	    "10.1.0.0/16:deny\n"
+	    "192.168.1.7:allow,POP3D_PENALTY_SCOPE=user\n"
+	    "192.0.2.0/24:allow\n"
+	    "2001:db8::/32:allow,POP3D_APOP=1\n"
+	    ":deny\n", &n, err, sizeof(err)) == 0);
+	CHECK(file_bytes(db, orig, sizeof(orig), &len) == 0 &&
+	    len < sizeof(orig));
+	/* addrs[9], NULL, is a peer of unknown address: the default rule. */
+	for (k = 0; k < 10; k++)
+		snprintf(truth[k], sizeof(truth[k]), "%s", look(addrs[k],
+		    NULL));
+	CHECK_STR(truth[0], "allow 127.0.0.1 line 1 [POP3D_CLEARTEXT=1]");
+	CHECK_STR(truth[9], "deny  line 7");
+	for (off = 0; off < len; off++)
+		for (pass = 0; pass < 2; pass++) {
+			memcpy(dmg, orig, len);
+			dmg[off] = pass == 0 ? dmg[off] ^ 1 : dmg[off] + 0x5a;
+			put_file(db, dmg, len);
+			for (k = 0; k < 10; k++) {
+				got = look(addrs[k], NULL);
+				if (strcmp(got, truth[k]) == 0)
+					same++;
+				else if (strcmp(got, "open -2") == 0 ||
+				    strcmp(got, "lookup -2") == 0)
+					unavailable++;
+				else if (wrong++ < 5)
+					printf("# octet %zu %s: %s for %s, "
+					    "not %s\n", off, pass == 0 ?
+					    "^1" : "+0x5a", got, addrs[k] ?
+					    addrs[k] : "unknown", truth[k]);
+			}
+		}
+	printf("# %zu octets damaged twice, %lu lookups: %lu true, %lu "
+	    "unavailable, %lu wrong\n", len, same + unavailable + wrong,
+	    same, unavailable, wrong);
+	CHECK(wrong == 0);
+	CHECK(unavailable > 0 && same > 0);
+}
+
 int
 main(void)
 {
@@ -1440,6 +1532,7 @@ main(void)
 	test_setting_rules();
 	test_atomic();
 	test_corrupt();
+	test_damage_sweep();
 	test_count_limit();
 	unlink(file);
 	unlink(db);

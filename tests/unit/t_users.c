@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cdbcheck.h"
 #include "check.h"
 #include "passwd.h"
 #include "pop3d_limits.h"
@@ -331,9 +332,14 @@ test_dummy(void)
 	    compiled_dummy(sha, d2, sizeof(d2)) == 0 && strcmp(d1, d2) != 0);
 }
 
-/* A database with a marker and the given dummy (NULL: none). */
+/*
+ * A database with a marker of version mark and the given dummy (NULL:
+ * none), with checks unless raw (version 1 had none): userdb_open's
+ * result, its reason in why.
+ */
 static int
-open_with_dummy(const char *dummy)
+open_hand(const char *mark, const char *dummy, int raw,
+    const char **why)
 {
 	struct cdb_make	 cm;
 	struct userdb	 udb;
@@ -344,25 +350,53 @@ open_with_dummy(const char *dummy)
 	if ((fd = open(db, O_RDWR | O_CREAT | O_TRUNC, 0600)) == -1)
 		return -2;
 	cdb_make_start(&cm, fd);
-	cdb_make_add(&cm, USERDB_MARK_KEY, USERDB_MARK_KEYLEN,
-	    USERDB_MARK_VALUE, USERDB_MARK_VALUELEN);
-	if (dummy != NULL)
+	if (raw)
+		cdb_make_add(&cm, USERDB_MARK_KEY, USERDB_MARK_KEYLEN, mark,
+		    strlen(mark));
+	else
+		cdbcheck_put(&cm, USERDB_MARK_KEY, USERDB_MARK_KEYLEN, mark,
+		    strlen(mark), CDB_PUT_ADD);
+	if (dummy != NULL && raw)
 		cdb_make_add(&cm, USERDB_DUMMY_KEY, USERDB_DUMMY_KEYLEN,
 		    dummy, strlen(dummy));
+	else if (dummy != NULL)
+		cdbcheck_put(&cm, USERDB_DUMMY_KEY, USERDB_DUMMY_KEYLEN,
+		    dummy, strlen(dummy), CDB_PUT_ADD);
 	cdb_make_finish(&cm);
 	close(fd);
-	if ((r = userdb_open(&udb, db)) == 0) {
-		r = udb.dummy[0] == '\0' ? 1 : 0;
+	udb.why = NULL;
+	if ((r = userdb_open(&udb, db)) == 0)
 		userdb_close(&udb);
-	}
+	*why = udb.why != NULL ? udb.why : "";
 	return r;
+}
+
+static int
+open_with_dummy(const char *dummy)
+{
+	const char	*why;
+
+	return open_hand(USERDB_MARK_VALUE, dummy, 0, &why);
 }
 
 static void
 test_dummy_read(void)
 {
-	/* An older database: no dummy, still ours. */
-	CHECK(open_with_dummy(NULL) == 1);
+	const char	*why;
+
+	/* Version 1 (no checks, maybe no dummy): refused, with the fix. */
+	CHECK(open_hand("1", NULL, 1, &why) == -1 && errno == EINVAL &&
+	    strstr(why, "older version") != NULL &&
+	    strstr(why, "pop3d-users compile") != NULL);
+	CHECK(open_hand("1", S6, 1, &why) == -1 && errno == EINVAL &&
+	    strstr(why, "older version") != NULL);
+	/* Version 2 without its checks is damaged; another marker not ours. */
+	CHECK(open_hand("2", S6, 1, &why) == -1 && errno == EINVAL &&
+	    strstr(why, "damaged") != NULL);
+	CHECK(open_hand("3", S6, 0, &why) == -1 && errno == EINVAL &&
+	    strstr(why, "not a pop3d users database") != NULL);
+	/* Every database of this version has a dummy. */
+	CHECK(open_with_dummy(NULL) == -1 && errno == EINVAL);
 	CHECK(open_with_dummy(S6) == 0);
 	/* A dummy that could never cost a check is a damaged database. */
 	CHECK(open_with_dummy("!") == -1 && errno == EINVAL);

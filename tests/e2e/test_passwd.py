@@ -728,8 +728,10 @@ def a_flooding_dialogue_cannot_hold_the_parent():
               " the connection ends (%r)" % got[3:])
         check(took < 40, "soon, not at a deadline (%.1f s)" % took)
         check_eq(code, 111, "the parent exits 111")
-        check("cannot send the dialogue process its verdict" in log and
-              re.search(r"how=lost", log), "and says why")
+        # Which comes first, the full channel or the flooder's own end
+        # (its sends fail too), is a race: either way the session is lost.
+        check(re.search(r"end remote=\S+ user=alice changed=0 how=lost",
+                        log), "and says why")
 
 if __name__ == "__main__":
     run_all(sys.argv[2:])

@@ -57,7 +57,7 @@ PROGS	= $(O)/pop3d-maildrop
 MAN8	= man/pop3d-maildrop.8
 MAN5	=
 
-UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log t_xmit t_scancache
+UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log t_xmit t_scancache t_maildir
 
 # Each program's folder adds its programs, pages and testers.
 include front/front.mk

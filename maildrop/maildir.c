@@ -385,12 +385,13 @@ msg_rename(struct maildir *md, struct msg *m, const char *name,
 
 /*
  * Adds the message of a directory entry, or, when the scan has seen it
- * already, notes the name and directory it has now.  0, or -1 (out of
- * memory).
+ * already, notes the name and directory it has now.  0, 1 when it is a
+ * message not seen yet and md->max are listed already (capped), or -1
+ * (out of memory).
  */
 static int
 msg_add(struct maildir *md, int dirfd, const char *name, enum md_dir dir,
-    uint64_t ino)
+    uint64_t ino, int capped)
 {
 	struct msg	*m, *n;
 	size_t		 len = strlen(name), cap, *slot;
@@ -400,6 +401,8 @@ msg_add(struct maildir *md, int dirfd, const char *name, enum md_dir dir,
 	slot = id_slot(md, md->ids, name, maildir_uniq_len(name), ino);
 	if (*slot != 0)
 		return msg_rename(md, &md->msgs[*slot - 1], name, dir);
+	if (capped && md->count >= md->max)
+		return 1;
 	if (md->count == md->cap) {
 		cap = md->cap ? md->cap * 2 : 256;
 		if ((n = reallocarray(md->msgs, cap, sizeof(*n))) == NULL)
@@ -538,20 +541,14 @@ scan_dir(struct maildir *md, enum md_dir dir, struct cutoff *cut, int pass)
 			continue;
 		if (cut != NULL && !cutoff_keeps(cut, fd, d->d_name))
 			continue;
-		if (cut == NULL && md->count >= md->max) {
-			ret = 1;
-			break;
-		}
 		snprintf(to, sizeof(to), "%s", d->d_name);
 		at = dir;
 		if (dir == MD_NEW &&
 		    (at = move_to_cur(md, d->d_name, to, sizeof(to))) == -1)
 			continue;
-		if (msg_add(md, at == MD_CUR ? md->curfd : md->newfd, to,
-		    at, d->d_ino) == -1) {
-			ret = -1;
+		if ((ret = msg_add(md, at == MD_CUR ? md->curfd : md->newfd,
+		    to, at, d->d_ino, cut == NULL)) != 0)
 			break;
-		}
 	}
 	closedir(dp);
 	return ret;

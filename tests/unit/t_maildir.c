@@ -89,6 +89,7 @@ main(void)
 	struct msg	*m;
 	struct stat	 st;
 	char		 path[512], other[512];
+	size_t		 n;
 	int		 fd;
 
 	/* The unique part: up to the ':', whatever the flags. */
@@ -186,6 +187,23 @@ main(void)
 	CHECK(link(path, other) == 0);
 	errno = 0;
 	CHECK(maildir_remove(&md, find(&md, "1004.")) == -1 && errno == EAGAIN);
+	maildir_close(&md);
+
+	/*
+	 * Exactly as many messages as the maximum: not truncated, though
+	 * the second pass meets them all again.  One fewer: truncated.
+	 */
+	put("new", "1005.M1P1.h");
+	put("cur", "1006.M1P1.h:2,");
+	CHECK(maildir_open(&md, root, 100) == 0 && maildir_scan(&md) == 0);
+	n = md.count;
+	maildir_close(&md);
+	CHECK(n == 3);
+	CHECK(maildir_open(&md, root, n) == 0 && maildir_scan(&md) == 0);
+	CHECK(md.count == n && !md.truncated);
+	maildir_close(&md);
+	CHECK(maildir_open(&md, root, n - 1) == 0 && maildir_scan(&md) == 0);
+	CHECK(md.count == n - 1 && md.truncated);
 	maildir_close(&md);
 
 	snprintf(path, sizeof(path), "rm -rf %s", root);

@@ -22,10 +22,10 @@ struct arena {
 
 static void	ids_forget(struct maildir *);
 
-static char *
-arena_strdup(struct arena **a, const char *s, size_t n)
+char *
+maildir_strdup(struct maildir *md, const char *s, size_t n)
 {
-	struct arena	*c = *a;
+	struct arena	*c = md->arena;
 	char		*p;
 	size_t		 size;
 
@@ -33,22 +33,16 @@ arena_strdup(struct arena **a, const char *s, size_t n)
 		size = n + 1 > ARENA_CHUNK ? n + 1 : ARENA_CHUNK;
 		if ((c = malloc(sizeof(*c) + size)) == NULL)
 			return NULL;
-		c->next = *a;
+		c->next = md->arena;
 		c->used = 0;
 		c->size = size;
-		*a = c;
+		md->arena = c;
 	}
 	p = c->data + c->used;
 	memcpy(p, s, n);
 	p[n] = '\0';
 	c->used += n + 1;
 	return p;
-}
-
-char *
-maildir_strdup(struct maildir *md, const char *s, size_t n)
-{
-	return arena_strdup(&md->arena, s, n);
 }
 
 char *

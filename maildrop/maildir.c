@@ -720,8 +720,9 @@ maildir_prune(struct maildir *md)
  * One read of new/, then cur/ (so that a move from new/ to cur/ during it
  * cannot hide a file), giving every listed message the name it has now:
  * the same unique name and the same inode, so that another file of that
- * unique name is never taken for it.  1 when it found want, 0 when not,
- * -1 on error.
+ * unique name is never taken for it; each message's unseen counts the
+ * reads in a row that missed it.  1 when it found want, 0 when not, -1 on
+ * error.
  */
 static int
 names_refresh(struct maildir *md, const struct msg *want)
@@ -729,11 +730,14 @@ names_refresh(struct maildir *md, const struct msg *want)
 	int		 fds[2] = { md->newfd, md->curfd }, i, dfd, found = 0;
 	DIR		*dp;
 	struct dirent	*d;
-	size_t		*slot;
+	size_t		*slot, j;
 	struct msg	*m;
 
 	if (ids_current(md) == -1)
 		return -1;
+	for (j = 0; j < md->count; j++)
+		if (md->msgs[j].unseen < UINT8_MAX)
+			md->msgs[j].unseen++;
 	for (i = 0; i < 2; i++) {
 		dfd = openat(fds[i], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd == -1 || (dp = fdopendir(dfd)) == NULL) {
@@ -754,6 +758,7 @@ names_refresh(struct maildir *md, const struct msg *want)
 				closedir(dp);
 				return -1;
 			}
+			m->unseen = 0;
 			if (m == want)
 				found = 1;
 		}
@@ -765,14 +770,16 @@ names_refresh(struct maildir *md, const struct msg *want)
 /*
  * One read of the directories finds every message renamed since the
  * last: when another program changes the flags of many messages, they
- * cost one read, not one each.
+ * cost one read, not one each.  And a message that the last
+ * MAILDIR_LOCATE_PASSES reads all missed is gone, without another read:
+ * when another program removed many, they cost that many reads in all.
  */
 int
 maildir_locate(struct maildir *md, struct msg *m)
 {
-	int	pass, r;
+	int	r;
 
-	for (pass = 0; pass < MAILDIR_LOCATE_PASSES; pass++)
+	while (m->unseen < MAILDIR_LOCATE_PASSES)
 		if ((r = names_refresh(md, m)) != 0)
 			return r == 1 ? 0 : -1;
 	errno = ENOENT;

@@ -89,8 +89,8 @@ main(void)
 	struct msg	*m;
 	struct stat	 st;
 	char		 path[512], other[512];
-	size_t		 n;
-	int		 fd;
+	size_t		 n, j;
+	int		 fd, i, ok;
 
 	/* The unique part: up to the ':', whatever the flags. */
 	CHECK(maildir_uniq_len("1.M2P3.h:2,S") == 8);
@@ -187,6 +187,41 @@ main(void)
 	CHECK(link(path, other) == 0);
 	errno = 0;
 	CHECK(maildir_remove(&md, find(&md, "1004.")) == -1 && errno == EAGAIN);
+	maildir_close(&md);
+
+	/*
+	 * Many messages removed by another program: the first one looked
+	 * for costs MAILDIR_LOCATE_PASSES reads, which missed all the
+	 * others too; they count as gone without another read.
+	 */
+	for (i = 0; i < 20; i++) {
+		snprintf(path, sizeof(path), "%d.M1P1.gone:2,", 2000 + i);
+		put("cur", path);
+	}
+	session(&md);
+	for (i = 0; i < 20; i++) {
+		snprintf(path, sizeof(path), "%s/cur/%d.M1P1.gone:2,", root,
+		    2000 + i);
+		if (unlink(path) == -1)
+			abort();
+	}
+	CHECK(maildir_remove(&md, find(&md, "2000.")) == 0);
+	ok = 1;
+	for (j = 0; j < md.count; j++) {
+		m = &md.msgs[j];
+		if (strstr(m->name, ".gone:") != NULL)
+			ok &= m->unseen == MAILDIR_LOCATE_PASSES;
+		else
+			ok &= m->unseen == 0;
+	}
+	CHECK(ok);
+	for (i = 1; i < 20; i++) {
+		snprintf(path, sizeof(path), "%d.", 2000 + i);
+		m = find(&md, path);
+		ok &= m != NULL && maildir_remove(&md, m) == 0 &&
+		    m->unseen == MAILDIR_LOCATE_PASSES;
+	}
+	CHECK(ok);
 	maildir_close(&md);
 
 	/*

@@ -83,8 +83,9 @@
  * new/ and cur/ again until a pass finds no message it had not seen: at
  * least 2 passes and at most MAILDIR_SCAN_PASSES (mail arriving all the
  * time must not keep it reading for ever; it lists what it found).  A
- * message looked for again after a rename is searched for up to
- * MAILDIR_LOCATE_PASSES times before it counts as gone; following one
+ * message looked for again after a rename counts as gone only when
+ * MAILDIR_LOCATE_PASSES reads of the directories in a row missed it
+ * (each read finds every listed message at once); following one
  * message through renames (stat, open or remove, each time finding its
  * new name) gives up after MAILDIR_RENAME_TRIES names, and then says it
  * could not, never that the message is gone.  Each pass costs a read of

@@ -122,10 +122,12 @@ int	maildir_uniq_is(const char *, const char *, size_t);
  * Finds a message's file again after another program renamed it (its
  * flags changed, or it moved from new/ to cur/): the same unique name and
  * the same inode as the scan saw (d_ino), in new/ or cur/, so that another
- * file of that unique name is never taken for it.  A search that does not
- * find it is made MAILDIR_LOCATE_PASSES times, since a rename during the
- * search can hide it.  0 with m->name and m->dir updated, or -1 with errno
- * (ENOENT: not there, removed by another program).
+ * file of that unique name is never taken for it.  Each read of the
+ * directories finds every listed message; one counts as gone only when
+ * MAILDIR_LOCATE_PASSES reads in a row missed it (reads made for other
+ * messages count), since a rename during a read can hide a file.  0 with
+ * m->name and m->dir updated, or -1 with errno (ENOENT: not there,
+ * removed by another program).
  */
 int	maildir_locate(struct maildir *, struct msg *);
 
@@ -186,6 +188,7 @@ void	maildir_uidl_digest(const char *, size_t, char[33]);
  */
 int	maildir_lock(struct maildir *);
 /* A file's modification time in nanoseconds, as the caches keep it. */
+struct stat;
 int64_t	maildir_mtime_ns(const struct stat *);
 
 /* Ends the session's hold (QUIT, once the UPDATE state is done). */

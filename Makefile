@@ -60,7 +60,7 @@ MAN8	= man/pop3d-maildrop.8
 MAN5	=
 
 UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log t_xmit t_scancache t_sandbox \
-	  t_child t_sizes
+	  t_child t_sizes t_maildir
 
 # Each program's folder adds its programs, pages and testers.
 include front/front.mk

@@ -77,6 +77,26 @@
  */
 #define SCANCACHE_SETTLE_SEC	2
 
+/*
+ * Another program (an IMAP server changing flags, a client moving new/
+ * to cur/) may rename a message while pop3d-maildrop reads the directory,
+ * and readdir may then return the file under neither name.  A scan reads
+ * new/ and cur/ again until a pass finds no message it had not seen: at
+ * least 2 passes and at most MAILDIR_SCAN_PASSES (mail arriving all the
+ * time must not keep it reading for ever; it lists what it found).  A
+ * message looked for again after a rename counts as gone only when
+ * MAILDIR_LOCATE_PASSES reads of the directories in a row missed it
+ * (each read finds every listed message at once); following one
+ * message through renames (stat, open or remove, each time finding its
+ * new name) gives up after MAILDIR_RENAME_TRIES names, and then says it
+ * could not, never that the message is gone.  Each pass costs a read of
+ * the directories, so these stay small: a miss needs a rename within the
+ * same pass, in an unlucky direction, each time.
+ */
+#define MAILDIR_SCAN_PASSES	4
+#define MAILDIR_LOCATE_PASSES	3
+#define MAILDIR_RENAME_TRIES	8
+
 /* RFC 1939 section 7: a unique-id is 1 to 70 characters 0x21 to 0x7E. */
 #define UIDL_MAX		70
 

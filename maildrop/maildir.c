@@ -22,6 +22,8 @@ struct arena {
 
 #define ARENA_CHUNK	65536
 
+static void	ids_forget(struct maildir *);
+
 char *
 maildir_strdup(struct maildir *md, const char *s, size_t n)
 {
@@ -111,6 +113,7 @@ fail:
 static void
 msgs_forget(struct maildir *md)
 {
+	ids_forget(md);
 	free(md->msgs);
 	md->msgs = NULL;
 	md->count = md->cap = 0;
@@ -446,12 +449,19 @@ maildir_dirfd(const struct maildir *md, const struct msg *m)
 	return m->dir == MD_NEW ? md->newfd : md->curfd;
 }
 
-static size_t
-uniq_len(const char *name)
+size_t
+maildir_uniq_len(const char *name)
 {
 	const char	*colon = strchr(name, ':');
 
 	return colon != NULL ? (size_t)(colon - name) : strlen(name);
+}
+
+int
+maildir_uniq_is(const char *name, const char *uniq, size_t len)
+{
+	return strncmp(name, uniq, len) == 0 &&
+	    (name[len] == ':' || name[len] == '\0');
 }
 
 int
@@ -510,13 +520,155 @@ entry_order(int dirfd, const char *name, int64_t *sec, uint32_t *usec)
 	return 0;
 }
 
+/*
+ * The messages by identity, their unique name and inode: a file seen
+ * again under another name (its flags changed) or in the other directory
+ * is the same message.  The scan adds to it as it finds messages (a file
+ * seen twice, in one pass or two, is listed once); maildir_locate builds
+ * it again over the sorted list and renames every message it finds moved
+ * in one read of the directories.  Open addressing; a slot holds an index
+ * into md->msgs plus one, 0 when free.
+ */
+struct idtab {
+	size_t		*slot;
+	size_t		 size;		/* a power of two, over twice count */
+	const struct msg *msgs;		/* what the indices are of */
+	size_t		 count;
+};
+
+static uint64_t
+id_hash(const char *uniq, size_t len, uint64_t ino)
+{
+	uint64_t	h = 0xcbf29ce484222325ULL;
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)uniq[i]) * 0x100000001b3ULL;
+	h = (h ^ ino) * 0x100000001b3ULL;
+	return h ^ h >> 31;
+}
+
+/* The slot of the message with this identity, or the free one for it. */
+static size_t *
+id_slot(const struct maildir *md, const struct idtab *t, const char *uniq,
+    size_t len, uint64_t ino)
+{
+	size_t			 i = id_hash(uniq, len, ino) & (t->size - 1);
+	const struct msg	*m;
+
+	for (;; i = (i + 1) & (t->size - 1)) {
+		if (t->slot[i] == 0)
+			return &t->slot[i];
+		m = &md->msgs[t->slot[i] - 1];
+		if (m->d_ino == ino && m->uniq_len == len &&
+		    memcmp(m->name, uniq, len) == 0)
+			return &t->slot[i];
+	}
+}
+
+/* Makes room for md->msgs[0 .. n - 1]: 0, or -1 (out of memory). */
+static int
+id_room(struct maildir *md, size_t n)
+{
+	struct idtab	*t = md->ids, nt;
+	struct msg	*m;
+	size_t		 i;
+
+	if (t == NULL) {
+		if ((t = calloc(1, sizeof(*t))) == NULL)
+			return -1;
+		md->ids = t;
+	}
+	if (t->size > 2 * n)
+		return 0;
+	nt.size = t->size ? t->size * 2 : 1024;
+	while (nt.size <= 2 * n)
+		nt.size *= 2;
+	if ((nt.slot = calloc(nt.size, sizeof(*nt.slot))) == NULL)
+		return -1;
+	nt.msgs = md->msgs;
+	nt.count = t->count;
+	for (i = 0; i < t->count; i++) {
+		m = &md->msgs[i];
+		*id_slot(md, &nt, m->name, m->uniq_len, m->d_ino) = i + 1;
+	}
+	free(t->slot);
+	*t = nt;
+	return 0;
+}
+
+static void
+ids_forget(struct maildir *md)
+{
+	if (md->ids != NULL)
+		free(md->ids->slot);
+	free(md->ids);
+	md->ids = NULL;
+}
+
+/*
+ * The table over md->msgs as they are now: kept if it was made for them,
+ * else built.  0, or -1 (out of memory).
+ */
+static int
+ids_current(struct maildir *md)
+{
+	struct msg	*m;
+	size_t		 i, *slot;
+
+	if (md->ids != NULL && md->ids->msgs == md->msgs &&
+	    md->ids->count == md->count)
+		return 0;
+	ids_forget(md);
+	if (id_room(md, md->count) == -1)
+		return -1;
+	for (i = 0; i < md->count; i++) {
+		m = &md->msgs[i];
+		slot = id_slot(md, md->ids, m->name, m->uniq_len, m->d_ino);
+		if (*slot == 0)
+			*slot = i + 1;
+	}
+	md->ids->msgs = md->msgs;
+	md->ids->count = md->count;
+	return 0;
+}
+
+/* Notes a message's name as a directory read found it: 0, or -1. */
+static int
+msg_rename(struct maildir *md, struct msg *m, const char *name,
+    enum md_dir dir)
+{
+	char	*copy;
+
+	if (m->dir == dir && strcmp(m->name, name) == 0)
+		return 0;
+	if ((copy = maildir_strdup(md, name, strlen(name))) == NULL)
+		return -1;
+	m->name = copy;
+	m->dir = dir;
+	return 0;
+}
+
+/*
+ * Adds the message of a directory entry, or, when the scan has seen it
+ * already, notes the name and directory it has now.  0, 1 when it is a
+ * message not seen yet and md->max are listed already (capped), or -1
+ * (out of memory).
+ */
 static int
 msg_add(struct maildir *md, int dirfd, const char *name, enum md_dir dir,
-    uint64_t ino)
+    uint64_t ino, int capped)
 {
 	struct msg	*m, *n;
-	size_t		 len = strlen(name), cap;
+	size_t		 len = strlen(name), cap, *slot;
 
+	if (id_room(md, md->count + 1) == -1)
+		return -1;
+	slot = id_slot(md, md->ids, name, maildir_uniq_len(name), ino);
+	if (*slot != 0)
+		return msg_rename(md, &md->msgs[*slot - 1], name, dir);
+	if (capped && md->count >= md->max)
+		return 1;
 	if (md->count == md->cap) {
 		cap = md->cap ? md->cap * 2 : 256;
 		if ((n = reallocarray(md->msgs, cap, sizeof(*n))) == NULL)
@@ -532,32 +684,44 @@ msg_add(struct maildir *md, int dirfd, const char *name, enum md_dir dir,
 		return -1;
 	m->dir = dir;
 	m->d_ino = ino;
-	m->uniq_len = uniq_len(name);
+	m->uniq_len = maildir_uniq_len(name);
 	if (maildir_name_size(name, m->uniq_len, 'W', &m->wire))
 		m->size_from = SIZE_NAME;
-	md->count++;
+	*slot = ++md->count;
+	md->ids->msgs = md->msgs;
+	md->ids->count = md->count;
 	return 0;
 }
 
 /*
  * Whether a directory entry can be a message: a regular file (or one whose
  * type the file system does not tell: stat decides later) and not a
- * dot-file.  Anything else but a directory is logged as skipped.
+ * dot-file.  Anything else but a directory is logged as skipped, by the
+ * scan's first pass.
  */
 static int
-entry_is_message(struct maildir *md, const struct dirent *d)
+entry_is_message(struct maildir *md, const struct dirent *d, int pass)
 {
 	if (d->d_name[0] == '.' || d->d_type == DT_DIR)
 		return 0;
 	if (d->d_type == DT_REG || d->d_type == DT_UNKNOWN)
 		return 1;
-	md->skipped++;
-	log_file("skip", d->d_name, d->d_type == DT_LNK ? ELOOP : EINVAL);
+	if (pass == 0) {
+		/* Once, not once per pass. */
+		md->skipped++;
+		log_file("skip", d->d_name, d->d_type == DT_LNK ? ELOOP :
+		    EINVAL);
+	}
 	return 0;
 }
 
-/* Moves new/name to cur/name:2, and stores the name it now has in to. */
-static enum md_dir
+/*
+ * Moves new/name to cur/name:2, and stores the name it now has in to:
+ * MD_CUR, or MD_NEW when it stays (a name too long, or taken in cur/), or
+ * -1 when it is no longer in new/ (another program moved it first: the
+ * scan finds it in cur/).
+ */
+static int
 move_to_cur(struct maildir *md, const char *name, char *to, size_t n)
 {
 	if (strchr(name, ':') != NULL ||
@@ -572,6 +736,8 @@ move_to_cur(struct maildir *md, const char *name, char *to, size_t n)
 		    renameat(md->newfd, name, md->curfd, to) == 0)
 			return MD_CUR;
 	}
+	if (errno == ENOENT)
+		return -1;
 stay:
 	snprintf(to, n, "%s", name);
 	return MD_NEW;
@@ -612,15 +778,17 @@ cutoff_keeps(struct cutoff *c, int dirfd, const char *name)
 	return order_cmp(&o, &c->at) >= 0;
 }
 
-/* 1 when the directory held more than md->max messages (cut off == NULL). */
+/*
+ * One directory, once: 1 when the scan has found more than md->max
+ * messages (cut == NULL), else 0, or -1.
+ */
 static int
-scan_dir(struct maildir *md, enum md_dir dir, struct cutoff *cut)
+scan_dir(struct maildir *md, enum md_dir dir, struct cutoff *cut, int pass)
 {
-	int		 fd = dir == MD_NEW ? md->newfd : md->curfd, dfd;
+	int		 fd = dir == MD_NEW ? md->newfd : md->curfd, dfd, at;
 	DIR		*dp;
 	struct dirent	*d;
 	char		 to[NAME_MAX + 1];
-	enum md_dir	 at = dir;
 	int		 ret = 0;
 
 	if ((dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
@@ -635,25 +803,47 @@ scan_dir(struct maildir *md, enum md_dir dir, struct cutoff *cut)
 			ret = errno != 0 ? -1 : 0;
 			break;
 		}
-		if (!entry_is_message(md, d))
+		if (!entry_is_message(md, d, pass))
 			continue;
 		if (cut != NULL && !cutoff_keeps(cut, fd, d->d_name))
 			continue;
-		if (cut == NULL && md->count >= md->max) {
-			ret = 1;
-			break;
-		}
 		snprintf(to, sizeof(to), "%s", d->d_name);
-		if (dir == MD_NEW)
-			at = move_to_cur(md, d->d_name, to, sizeof(to));
-		if (msg_add(md, at == MD_CUR ? md->curfd : md->newfd, to, at,
-		    d->d_ino) == -1) {
-			ret = -1;
+		at = dir;
+		if (dir == MD_NEW &&
+		    (at = move_to_cur(md, d->d_name, to, sizeof(to))) == -1)
+			continue;
+		if ((ret = msg_add(md, at == MD_CUR ? md->curfd : md->newfd,
+		    to, at, d->d_ino, cut == NULL)) != 0)
 			break;
-		}
 	}
 	closedir(dp);
 	return ret;
+}
+
+/*
+ * new/, then cur/, so that a message another program moves from new/ to
+ * cur/ meanwhile is read in one or the other; and again, since a rename
+ * within a directory during readdir can hide the file under both its
+ * names (POSIX leaves it unspecified, and ext4's hash order does it): a
+ * message is missed only when every pass misses it.  Passes go on until
+ * one finds nothing new, at least 2, at most MAILDIR_SCAN_PASSES.  As
+ * scan_dir.
+ */
+static int
+scan_passes(struct maildir *md, struct cutoff *cut)
+{
+	size_t		before;
+	int		pass, r = 0;
+
+	for (pass = 0; pass < MAILDIR_SCAN_PASSES; pass++) {
+		before = md->count;
+		if ((r = scan_dir(md, MD_NEW, cut, pass)) != 0 ||
+		    (r = scan_dir(md, MD_CUR, cut, pass)) != 0)
+			break;
+		if (pass > 0 && md->count == before)
+			break;
+	}
+	return r;
 }
 
 /* Keeps the newest max delivery times seen in a min-heap: heap[0] is cut. */
@@ -760,20 +950,18 @@ maildir_scan(struct maildir *md)
 	struct cutoff	cut;
 	int		r;
 
-	/* cur/ first: what new/ adds to cur/ must not be listed twice. */
-	if ((r = scan_dir(md, MD_CUR, NULL)) == 0)
-		r = scan_dir(md, MD_NEW, NULL);
-	if (r == -1)
+	if ((r = scan_passes(md, NULL)) == -1)
 		return -1;
 	if (r == 1) {
 		/* Too many: start again, keeping only the newest. */
 		msgs_forget(md);
 		md->truncated = 1;
 		if (cutoff_find(md, &cut) == -1 ||
-		    scan_dir(md, MD_CUR, &cut) == -1 ||
-		    scan_dir(md, MD_NEW, &cut) == -1)
+		    scan_passes(md, &cut) == -1)
 			return -1;
 	}
+	/* Sorted, the indices change: maildir_locate makes it anew. */
+	ids_forget(md);
 	if (md->count > 0)
 		qsort(md->msgs, md->count, sizeof(*md->msgs), msg_cmp);
 	if (md->count > md->max) {
@@ -789,6 +977,7 @@ maildir_prune(struct maildir *md)
 {
 	size_t	i, j;
 
+	ids_forget(md);
 	md->octets = 0;
 	for (i = j = 0; i < md->count; i++) {
 		if (md->msgs[i].size_from == SIZE_NONE)
@@ -800,19 +989,28 @@ maildir_prune(struct maildir *md)
 }
 
 /*
- * Looks for the message's file in cur/, then new/: the same unique name and
- * the same inode, so that another message of that unique name is never
- * taken for it.
+ * One read of new/, then cur/ (so that a move from new/ to cur/ during it
+ * cannot hide a file), giving every listed message the name it has now:
+ * the same unique name and the same inode, so that another file of that
+ * unique name is never taken for it; each message's unseen counts the
+ * reads in a row that missed it.  1 when it found want, 0 when not, -1 on
+ * error.
  */
 static int
-msg_locate(struct maildir *md, struct msg *m)
+names_refresh(struct maildir *md, const struct msg *want)
 {
-	int		 fds[2] = { md->curfd, md->newfd }, i, dfd, found = 0;
+	int		 fds[2] = { md->newfd, md->curfd }, i, dfd, found = 0;
 	DIR		*dp;
 	struct dirent	*d;
-	char		*name;
+	size_t		*slot, j;
+	struct msg	*m;
 
-	for (i = 0; i < 2 && !found; i++) {
+	if (ids_current(md) == -1)
+		return -1;
+	for (j = 0; j < md->count; j++)
+		if (md->msgs[j].unseen < UINT8_MAX)
+			md->msgs[j].unseen++;
+	for (i = 0; i < 2; i++) {
 		dfd = openat(fds[i], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd == -1 || (dp = fdopendir(dfd)) == NULL) {
 			if (dfd != -1)
@@ -820,40 +1018,44 @@ msg_locate(struct maildir *md, struct msg *m)
 			return -1;
 		}
 		while ((d = readdir(dp)) != NULL) {
-			if (d->d_ino != m->d_ino ||
-			    strncmp(d->d_name, m->name, m->uniq_len) != 0 ||
-			    (d->d_name[m->uniq_len] != ':' &&
-			    d->d_name[m->uniq_len] != '\0'))
+			if (d->d_name[0] == '.')
 				continue;
-			name = maildir_strdup(md, d->d_name, strlen(d->d_name));
-			if (name != NULL) {
-				m->name = name;
-				m->dir = i == 0 ? MD_CUR : MD_NEW;
-				found = 1;
+			slot = id_slot(md, md->ids, d->d_name,
+			    maildir_uniq_len(d->d_name), d->d_ino);
+			if (*slot == 0)
+				continue;	/* not listed: new mail */
+			m = &md->msgs[*slot - 1];
+			if (msg_rename(md, m, d->d_name, i == 0 ? MD_NEW :
+			    MD_CUR) == -1) {
+				closedir(dp);
+				return -1;
 			}
-			break;
+			m->unseen = 0;
+			if (m == want)
+				found = 1;
 		}
 		closedir(dp);
 	}
-	if (!found)
-		errno = ENOENT;
-	return found ? 0 : -1;
+	return found;
 }
 
 /*
- * Whether the message's recorded name still holds its file (the inode it
- * had when it was sized): 1 yes, 0 no (gone, or another file now), -1
- * error.
+ * One read of the directories finds every message renamed since the
+ * last: when another program changes the flags of many messages, they
+ * cost one read, not one each.  And a message that the last
+ * MAILDIR_LOCATE_PASSES reads all missed is gone, without another read:
+ * when another program removed many, they cost that many reads in all.
  */
-static int
-msg_at_name(struct maildir *md, const struct msg *m)
+int
+maildir_locate(struct maildir *md, struct msg *m)
 {
-	struct stat	st;
+	int	r;
 
-	if (fstatat(maildir_dirfd(md, m), m->name, &st,
-	    AT_SYMLINK_NOFOLLOW) == -1)
-		return errno == ENOENT ? 0 : -1;
-	return st.st_ino == m->st_ino;
+	while (m->unseen < MAILDIR_LOCATE_PASSES)
+		if ((r = names_refresh(md, m)) != 0)
+			return r == 1 ? 0 : -1;
+	errno = ENOENT;
+	return -1;
 }
 
 static int
@@ -907,30 +1109,111 @@ index_drop(struct maildir *md)
 }
 
 int
+maildir_stat_msg(struct maildir *md, struct msg *m, struct stat *st)
+{
+	int	tries;
+
+	for (tries = 0; tries < MAILDIR_RENAME_TRIES; tries++) {
+		if (fstatat(maildir_dirfd(md, m), m->name, st,
+		    AT_SYMLINK_NOFOLLOW) == 0)
+			return 0;
+		if (errno != ENOENT || maildir_locate(md, m) == -1)
+			return -1;
+	}
+	errno = EAGAIN;		/* renamed faster than it could be followed */
+	return -1;
+}
+
+int
 maildir_open_msg(struct maildir *md, struct msg *m)
 {
-	int	fd;
+	int	fd = -1, tries;
 
-	fd = open_checked(md, m);
-	if (fd == -1 && errno == ENOENT && msg_locate(md, m) == 0)
-		fd = open_checked(md, m);
+	for (tries = 0; tries < MAILDIR_RENAME_TRIES; tries++) {
+		if ((fd = open_checked(md, m)) != -1 || errno != ENOENT)
+			break;
+		if (maildir_locate(md, m) == -1)
+			return -1;
+	}
+	if (tries == MAILDIR_RENAME_TRIES)
+		errno = EAGAIN;
 	if (fd == -1 && errno == ESTALE)
 		index_drop(md);
 	return fd;
 }
 
+/*
+ * A handle on the message's file itself (O_PATH: no read permission
+ * needed, and a FIFO put in its place does not block) when its name still
+ * holds it: a descriptor, or -1 with errno (ENOENT: no file of its inode
+ * there).
+ */
+static int
+hold_msg(struct maildir *md, const struct msg *m)
+{
+	struct stat	st;
+	int		fd;
+
+	fd = openat(maildir_dirfd(md, m), m->name,
+	    O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) == -1) {
+		close(fd);
+		return -1;
+	}
+	if (st.st_ino != m->st_ino) {
+		close(fd);
+		errno = ENOENT;		/* another file took the name */
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The file is held once found, so that its link count says when it is
+ * gone, whatever renames it: an unlinkat that fails with ENOENT only says
+ * that the name went, perhaps to other flags.  A message found neither at
+ * its name nor by maildir_locate was removed by another program.
+ */
 int
 maildir_remove(struct maildir *md, struct msg *m)
 {
-	int	r;
+	struct stat	st;
+	int		fd = -1, tries, gone = 0, saved;
 
 	/* Belt and braces: the removal changes cur/'s mtime too. */
 	index_drop(md);
-	if ((r = msg_at_name(md, m)) == -1)
-		return -1;
-	if (r == 0 && msg_locate(md, m) == -1)
-		return errno == ENOENT ? 0 : -1;	/* gone already */
-	if (unlinkat(maildir_dirfd(md, m), m->name, 0) == 0 || errno == ENOENT)
-		return 0;
-	return -1;
+	for (tries = 0; tries < MAILDIR_RENAME_TRIES; tries++) {
+		if (fd == -1 && (fd = hold_msg(md, m)) == -1 &&
+		    errno != ENOENT)
+			break;
+		if (fd != -1) {
+			if (unlinkat(maildir_dirfd(md, m), m->name, 0) == -1 &&
+			    errno != ENOENT)
+				break;
+			if (fstat(fd, &st) == -1)
+				break;
+			if (st.st_nlink == 0) {
+				gone = 1;
+				break;
+			}
+		}
+		/* Renamed, or linked under another name too: where now? */
+		if (maildir_locate(md, m) == -1) {
+			if (errno == ENOENT && fd == -1)
+				gone = 1;
+			else if (errno == ENOENT)
+				errno = EAGAIN;	/* out of reach, not gone */
+			break;
+		}
+	}
+	if (tries == MAILDIR_RENAME_TRIES)
+		errno = EAGAIN;		/* renamed faster than it could go */
+	if (fd != -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return gone ? 0 : -1;
 }

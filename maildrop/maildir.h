@@ -34,9 +34,11 @@ struct msg {
 	uint8_t		 dir;		/* enum md_dir */
 	uint8_t		 size_from;	/* enum md_size; SIZE_NONE: unknown */
 	uint8_t		 deleted;
+	uint8_t		 unseen;	/* reads of the dirs that missed it */
 };
 
 struct arena;
+struct idtab;
 
 struct maildir {
 	int		 fd, curfd, newfd, lockfd;
@@ -47,6 +49,7 @@ struct maildir {
 	size_t		 skipped;	/* entries logged as no message */
 	int		 index_dropped;	/* the scan cache was removed */
 	struct arena	*arena;
+	struct idtab	*ids;		/* msgs by identity (maildir.c) */
 };
 
 /* Whether a failure is worth retrying later: [SYS/TEMP], else [SYS/PERM]. */
@@ -60,11 +63,15 @@ int	maildir_open(struct maildir *, const char *, size_t);
 void	maildir_close(struct maildir *);
 
 /*
- * Lists cur/, then moves each file of new/ into cur/ (adding ":2,") and
- * lists it; sorts them oldest delivery first.  Dot-files, directories and
- * symbolic links are skipped.  With more than md->max messages, the newest
- * md->max are listed (so that new mail shows) and md->truncated is set.
- * 0, or -1 with errno.
+ * Moves each file of new/ into cur/ (adding ":2,") and lists it, then
+ * lists cur/; sorts them oldest delivery first.  Dot-files, directories
+ * and symbolic links are skipped.  Every message that exists for the
+ * whole scan is listed once, even when another program renames it
+ * meanwhile: the directories are read again until a pass finds nothing
+ * new (MAILDIR_SCAN_PASSES), and a file seen under two names (same unique
+ * name, same inode) is one message, listed under the name seen last.
+ * With more than md->max messages, the newest md->max are listed (so that
+ * new mail shows) and md->truncated is set.  0, or -1 with errno.
  */
 int	maildir_scan(struct maildir *);
 
@@ -102,20 +109,55 @@ char	*maildir_alloc(struct maildir *, size_t);
 /* The descriptor of the directory a message lives in. */
 int	maildir_dirfd(const struct maildir *, const struct msg *);
 
+/* The length of a file name's unique part: up to its ':', or all of it. */
+size_t	maildir_uniq_len(const char *);
+
+/*
+ * Whether a file name has the unique part uniq (len octets, no ':'): the
+ * same message under any flags ("uniq", "uniq:2,S", "uniq:2,RS").
+ */
+int	maildir_uniq_is(const char *, const char *, size_t);
+
+/*
+ * Finds a message's file again after another program renamed it (its
+ * flags changed, or it moved from new/ to cur/): the same unique name and
+ * the same inode as the scan saw (d_ino), in new/ or cur/, so that another
+ * file of that unique name is never taken for it.  Each read of the
+ * directories finds every listed message; one counts as gone only when
+ * MAILDIR_LOCATE_PASSES reads in a row missed it (reads made for other
+ * messages count), since a rename during a read can hide a file.  0 with
+ * m->name and m->dir updated, or -1 with errno (ENOENT: not there,
+ * removed by another program).
+ */
+int	maildir_locate(struct maildir *, struct msg *);
+
+/*
+ * fstatat of a message's file (not following a symbolic link), found
+ * again by maildir_locate when it was renamed.  0, or -1 with errno
+ * (ENOENT: gone; EAGAIN: renamed MAILDIR_RENAME_TRIES times while being
+ * followed).
+ */
+struct stat;
+int	maildir_stat_msg(struct maildir *, struct msg *, struct stat *);
+
 /*
  * Opens a message for reading, making sure it is the file that was sized
- * (same inode).  If its file was renamed (flags changed by another program)
- * it is found again by its unique part and inode.  A descriptor, or -1
- * with errno (ENOENT: removed behind this session's back; EINVAL: not a
- * regular file; ESTALE: its size is no longer the one listed).  st_ino must be known (sizes_fill).
+ * (same inode), found again by maildir_locate when it was renamed.  A
+ * descriptor, or -1 with errno (ENOENT: removed behind this session's
+ * back; EAGAIN: renamed too often to be followed; EINVAL: not a regular
+ * file; ESTALE: its size is no longer the one listed).  st_ino must be
+ * known (sizes_fill).
  */
 int	maildir_open_msg(struct maildir *, struct msg *);
 
 /*
- * Removes a message's file, checked as maildir_open_msg does; a file
- * already gone counts as removed.  The first removal of a session removes
- * the scan cache (SCANCACHE_FILE) first, so that it can never list a
- * message that is gone.
+ * Removes a message's file, the one maildir_open_msg would open, found
+ * again when it was renamed.  0 only when the file is gone: removed here,
+ * or by another program (its link count is 0, or it was never found); -1
+ * with errno when it could not be removed (EAGAIN: renamed faster than it
+ * could be removed, or still linked somewhere outside new/ and cur/).  The
+ * first removal of a session removes the scan cache (SCANCACHE_FILE)
+ * first, so that it can never list a message that is gone.
  */
 int	maildir_remove(struct maildir *, struct msg *);
 

@@ -216,8 +216,8 @@ size_stat(struct maildir *md, struct msg *m)
 {
 	struct stat	st;
 
-	if (fstatat(maildir_dirfd(md, m), m->name, &st,
-	    AT_SYMLINK_NOFOLLOW) == -1)
+	/* Found again if another program renamed it since the scan. */
+	if (maildir_stat_msg(md, m, &st) == -1)
 		return errno == ENOENT ? 0 : -1;
 	if (!S_ISREG(st.st_mode)) {
 		errno = S_ISLNK(st.st_mode) ? ELOOP : EINVAL;

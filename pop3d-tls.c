@@ -206,6 +206,7 @@ main(int argc, char **argv)
 	struct status	 s;
 	struct tls	*ctx, *cctx;
 	char		 remote[INET6_ADDRSTRLEN + 1];
+	pid_t		 front = getppid();
 
 	log_init(argv[0]);
 	opterr = 0;
@@ -229,6 +230,16 @@ main(int argc, char **argv)
 	/* A change of ids sets dumpable anew: it stays off. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		die(111, "prctl: %s", strerror(errno));
+	/*
+	 * The front holds the connection's places (the spawner's count, the
+	 * per-address slot) and outlives us, waiting: a killed front takes
+	 * us along, even in a handshake that has not seen the end of the
+	 * plaintext side.  After the change of ids, which clears it; a
+	 * front gone before shows in getppid().
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
+	    getppid() != front)
+		die(111, "the front is gone");
 	status_start(&s, "ready");
 	if (status_send(&s, FD_STATUS) == -1)
 		die(111, "status pipe: %s", strerror(errno));

@@ -1,0 +1,247 @@
+"""Dead processes hold nothing: a front killed with SIGKILL frees its login
+in flight at once (an OFD lock, not a record that must time out), and takes
+the rest of its chain along (the mailbox stage, the TLS relay), so that no
+session runs outside the spawner's count and the per-address limit."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (BUILD, ROOT, RUN_GID, RUN_UID, Raw, Spawner, TempDir,
+                     check, check_eq, make_maildir, run_all, test)
+
+POP3D = os.path.join(BUILD, "pop3d")
+USERS = os.path.join(BUILD, "pop3d-users")
+RULES = os.path.join(BUILD, "pop3d-rules")
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+MSG = b"Subject: dead\n\nHello.\n"
+# A checkpassword program that takes its time: the login stays in flight.
+SLOW_AUTH = """#!/bin/sh
+exec 3<&-
+sleep 60
+exit 1
+"""
+
+
+class Site:
+    """users u0..u(n-1) (password "pw"), each with a Maildir of its own
+    (a session locks its maildrop), a state directory, certificates."""
+
+    def __init__(self, tmp, n=1, tls=False):
+        self.tmp = tmp
+        p = tmp.path
+        os.makedirs(os.path.join(p, "empty"))
+        self.etc = os.path.join(p, "etc")
+        self.state = os.path.join(p, "state")
+        os.makedirs(self.etc)
+        os.makedirs(self.state, mode=0o700)
+        u = [USERS, "-f", os.path.join(self.etc, "users"), "-d",
+             os.path.join(self.etc, "users.cdb")]
+        for i in range(n):
+            home = os.path.join(p, "h%d" % i)
+            make_maildir(os.path.join(home, "Maildir"),
+                         new=[("1700000000.M1P1.dead", MSG)])
+            subprocess.run(u + ["add", "u%d" % i, str(RUN_UID), str(RUN_GID),
+                                home], check=True, capture_output=True)
+            subprocess.run(u + ["passwd", "-s", "u%d" % i], input=b"pw\n",
+                           check=True, capture_output=True)
+        subprocess.run(u + ["compile"], check=True, capture_output=True)
+        self.cdb = os.path.join(self.etc, "rules.cdb")
+        with open(os.path.join(self.etc, "rules"), "w") as f:
+            f.write(":allow\n")
+        subprocess.run([RULES, "-f", os.path.join(self.etc, "rules"), "-d",
+                        self.cdb, "compile"], check=True, capture_output=True)
+        self.slow = os.path.join(p, "slow-auth")
+        with open(self.slow, "w") as f:
+            f.write(SLOW_AUTH)
+        os.chmod(self.slow, 0o755)
+        self.certs = os.path.join(p, "certs")
+        if tls:
+            subprocess.run(["sh", os.path.join(TOP, "tests", "tls-cert.sh"),
+                            self.certs, "localhost"], check=True,
+                           capture_output=True)
+        tmp.give()
+        if ROOT:
+            os.chown(os.path.join(p, "empty"), 0, 0)
+            os.chown(self.state, 0, 0)
+            for top, dirs, files in os.walk(self.certs):
+                os.chown(top, 0, 0)
+                for f in files:
+                    os.chown(os.path.join(top, f), 0, 0)
+
+    def env(self, **kw):
+        e = {"POP3D_USERS_CDB": os.path.join(self.etc, "users.cdb"),
+             "POP3D_CHROOT": os.path.join(self.tmp.path, "empty"),
+             "POP3D_AUTH_DELAY": "0", "POP3D_RULES": self.cdb,
+             "POP3D_STATE_DIR": self.state,
+             "POP3D_TLS_CERT": os.path.join(self.certs, "localhost.pem"),
+             "POP3D_TLS_KEY": os.path.join(self.certs, "localhost.key")}
+        e.update(kw)
+        return e
+
+    def serve(self, auth=None, implicit=False, **kw):
+        argv = [POP3D] + (["-t"] if implicit else []) + [
+            "mail.example.org", auth or os.path.join(BUILD, "pop3d-auth"),
+            os.path.join(BUILD, "pop3d-maildrop"), "Maildir"]
+        return Spawner(argv, env=self.env(**kw), cwd=self.tmp.path,
+                       as_root=True)
+
+    def connections(self, address):
+        """What pop3d-rules query says of address's connection slots."""
+        out = subprocess.run([RULES, "-d", self.cdb, "-s", self.state, "query",
+                              address], capture_output=True, text=True)
+        for line in out.stdout.splitlines():
+            if line.startswith("connections "):
+                return int(line.split()[1])
+        return None
+
+
+def stat_of(pid):
+    """(command name, state, parent) of a live pid, or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    name = s[s.index("(") + 1:s.rindex(")")]
+    rest = s[s.rindex(")") + 2:].split()
+    return name, rest[0], int(rest[1])
+
+
+def children(pid):
+    """The live pids whose parent is pid, with their names."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = stat_of(int(d))
+            if st is not None and st[2] == pid and st[1] != "Z":
+                out.append((int(d), st[0]))
+    return out
+
+
+def alive(pid):
+    """A pid that runs (a zombie, or one reaped, has ended)."""
+    st = stat_of(pid)
+    return st is not None and st[1] != "Z"
+
+
+def wait_gone(pids, seconds):
+    """Waits until none of pids runs: those still running then."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        left = [p for p in pids if alive(p)]
+        if not left:
+            return []
+        time.sleep(0.05)
+    return [p for p in pids if alive(p)]
+
+
+def wait_children(pid, names, seconds=10):
+    """pid's children named in names, once there is one of each."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        kids = children(pid)
+        if all(any(n == want for _, n in kids) for want in names):
+            return kids
+        time.sleep(0.02)
+    return children(pid)
+
+
+def logged_in(srv, source, user):
+    """A session of user from source, past the login: the connection."""
+    r = Raw(srv.connect(source=source))
+    first = r.line()
+    if not first.startswith(b"+OK"):
+        raise AssertionError("greeting %r" % first)
+    r.cmd(b"USER " + user)
+    reply = r.cmd(b"PASS pw")
+    if not reply.startswith(b"+OK"):
+        raise AssertionError("login of %r: %r" % (user, reply))
+    return r
+
+
+@test
+def killed_fronts_take_their_sessions_along():
+    # 40 sessions under a limit of 40 from one address; the fronts are
+    # killed: no mailbox stage may serve on outside the limit.
+    n = 40
+    with TempDir() as tmp:
+        site = Site(tmp, n=n)
+        with site.serve(POP3D_MAX_PER_ADDRESS=str(n)) as srv:
+            conns = [logged_in(srv, "127.0.0.40", b"u%d" % i)
+                     for i in range(n)]
+            check(all(r.cmd(b"STAT").startswith(b"+OK 1 ") for r in conns),
+                  "%d sessions run" % n)
+            srv._spawned()
+            fronts = [p.pid for p in srv.procs]
+            stages = []
+            for pid in fronts:
+                stages += [c for c, name in wait_children(
+                    pid, ["pop3d-maildrop"]) if name == "pop3d-maildrop"]
+            check_eq(len(stages), n, "each front has its mailbox stage")
+            check_eq(site.connections("127.0.0.40"), n,
+                     "the limit counts every session")
+            for pid in fronts:
+                os.kill(pid, signal.SIGKILL)
+            left = wait_gone(stages, 5)
+            check_eq(len(left), 0, "every mailbox stage ended with its front"
+                     " (%d of %d still serve)" % (len(left), n))
+            check(all([r.closed(5) for r in conns]),
+                  "every client's connection is closed")
+            for r in conns:
+                r.close()
+            check_eq(site.connections("127.0.0.40"), 0,
+                     "no slot is held after the fronts died")
+            again = [logged_in(srv, "127.0.0.40", b"u%d" % i)
+                     for i in range(n)]
+            check(all(r.cmd(b"STAT").startswith(b"+OK 1 ") for r in again),
+                  "the address has all its %d sessions again" % n)
+            for r in again:
+                r.cmd(b"QUIT")
+                r.close()
+            srv.wait_all()
+
+
+@test
+def killed_front_takes_its_tls_relay_along():
+    # Implicit TLS: one relay after login, one in a handshake the client
+    # never finishes (the plaintext side sees no end there).
+    with TempDir() as tmp:
+        site = Site(tmp, n=1, tls=True)
+        with site.serve(implicit=True, POP3D_TLS_TIMEOUT="300") as srv:
+            import ssl
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            s = ctx.wrap_socket(srv.connect(source="127.0.0.41"),
+                                server_hostname="localhost")
+            r = Raw(s)
+            check(r.line().startswith(b"+OK"), "greeting over TLS")
+            r.cmd(b"USER u0")
+            check(r.cmd(b"PASS pw").startswith(b"+OK"), "logged in over TLS")
+            front = srv.last_proc().pid
+            kids = wait_children(front, ["pop3d-tls", "pop3d-maildrop"])
+            # The stalled handshake: a TCP connection that says nothing.
+            mute = srv.connect(source="127.0.0.41")
+            front2 = srv.last_proc().pid
+            kids2 = wait_children(front2, ["pop3d-tls"])
+            pids = [c for c, _ in kids + kids2]
+            check_eq(sorted(name for _, name in kids + kids2),
+                     ["pop3d-maildrop", "pop3d-tls", "pop3d-tls"],
+                     "the relays and the mailbox stage run")
+            os.kill(front, signal.SIGKILL)
+            os.kill(front2, signal.SIGKILL)
+            left = wait_gone(pids, 5)
+            check_eq([stat_of(p) for p in left], [],
+                     "relays and mailbox stage ended with their fronts")
+            s.close()
+            mute.close()
+            srv.wait_all()
+
+
+if __name__ == "__main__":
+    run_all()

@@ -165,6 +165,53 @@ def logged_in(srv, source, user):
 
 
 @test
+def killed_front_frees_its_login_in_flight():
+    # One login in flight is the threshold (POP3D_PENALTY_FAILURES=1): a
+    # front killed while its checkpassword program runs must not hold it.
+    with TempDir() as tmp:
+        site = Site(tmp, n=1)
+        env = {"POP3D_PENALTY_FAILURES": "1"}
+        with site.serve(auth=site.slow, **env) as slow, \
+                site.serve(**env) as srv:
+            r = Raw(slow.connect(source="127.0.0.42"))
+            check(r.line().startswith(b"+OK"), "greeting")
+            r.cmd(b"USER u0")
+            r.send(b"PASS pw\r\n")
+            front = slow.last_proc().pid
+            kids = wait_children(front, ["slow-auth"])
+            kids = [(c, n) for c, n in kids if n == "slow-auth"]
+            check_eq(len(kids), 1, "the login is in flight")
+            # Meanwhile another login from there waits, then is refused.
+            r2 = Raw(srv.connect(source="127.0.0.42"))
+            r2.line()
+            r2.cmd(b"USER u0")
+            check(r2.cmd(b"PASS pw").startswith(b"-ERR [LOGIN-DELAY]"),
+                  "a second login while the first is in flight is refused")
+            r2.close()
+            os.kill(front, signal.SIGKILL)
+            slow.last_proc().wait(10)
+            t = time.time()
+            r3 = Raw(srv.connect(source="127.0.0.42"))
+            r3.line()
+            r3.cmd(b"USER u0")
+            reply = r3.cmd(b"PASS pw")
+            took = time.time() - t
+            check(reply.startswith(b"+OK"), "the next login goes through at"
+                  " once after the front was killed: %r after %.1f s"
+                  % (reply, took))
+            check(took < 2.5, "without waiting for a slot (%.1f s)" % took)
+            r3.cmd(b"QUIT")
+            r3.close()
+            r.close()
+            for pid, _ in kids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            srv.wait_all()
+
+
+@test
 def killed_fronts_take_their_sessions_along():
     # 40 sessions under a limit of 40 from one address; the fronts are
     # killed: no mailbox stage may serve on outside the limit.

@@ -4,6 +4,7 @@ the rest of its chain along (the mailbox stage, the TLS relay), so that no
 session runs outside the spawner's count and the per-address limit."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -72,6 +73,29 @@ class Site:
                 os.chown(top, 0, 0)
                 for f in files:
                     os.chown(os.path.join(top, f), 0, 0)
+
+    def slow_hash(self, user):
+        """Gives user a password hash that takes about a second to check
+        (sha512-crypt, 3,000,000 rounds)."""
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import crypt
+        h = crypt.crypt("pw", "$6$rounds=3000000$deadfront$")
+        path = os.path.join(self.etc, "users")
+        with open(path) as f:
+            lines = f.read().splitlines()
+        out = []
+        for line in lines:
+            fields = line.split(":")
+            if fields[0] == user:
+                fields[1] = h
+            out.append(":".join(fields))
+        with open(path, "w") as f:
+            f.write("\n".join(out) + "\n")
+        subprocess.run([USERS, "-f", path, "-d",
+                        os.path.join(self.etc, "users.cdb"), "compile"],
+                       check=True, capture_output=True)
 
     def env(self, **kw):
         e = {"POP3D_USERS_CDB": os.path.join(self.etc, "users.cdb"),
@@ -209,6 +233,59 @@ def killed_front_frees_its_login_in_flight():
                 except ProcessLookupError:
                     pass
             srv.wait_all()
+
+
+@test
+def killed_front_ends_its_password_check():
+    # pop3d-auth caught in a slow check and stopped (SIGSTOP); its front is
+    # killed: the login's slot is free at once, and the check, once it may
+    # run again, never logs in nor starts the mailbox stage.
+    with TempDir() as tmp:
+        site = Site(tmp, n=1)
+        site.slow_hash("u0")
+        with site.serve(POP3D_PENALTY_FAILURES="1") as srv:
+            r = Raw(srv.connect(source="127.0.0.43"))
+            check(r.line().startswith(b"+OK"), "greeting")
+            r.cmd(b"USER u0")
+            r.send(b"PASS pw\r\n")
+            front = srv.last_proc().pid
+            auth = None
+            deadline = time.time() + 10
+            while auth is None and time.time() < deadline:
+                for pid, name in children(front):
+                    if name == "pop3d-auth":
+                        os.kill(pid, signal.SIGSTOP)
+                        auth = pid
+                time.sleep(0.005)
+            check(auth is not None, "pop3d-auth caught checking")
+            os.kill(front, signal.SIGKILL)
+            srv.last_proc().wait(10)
+            t = time.time()
+            r3 = Raw(srv.connect(source="127.0.0.43"))
+            r3.line()
+            r3.cmd(b"USER u0")
+            reply = r3.cmd(b"PASS pw")
+            took = time.time() - t
+            check(reply.startswith(b"+OK"), "the next login from there is"
+                  " checked at once: %r" % reply)
+            # The check itself takes about a second.
+            check(took < 2.5, "without waiting for a slot (%.1f s)" % took)
+            if reply.startswith(b"+OK"):
+                r3.cmd(b"QUIT")
+            r3.close()
+            if auth is not None:
+                try:
+                    os.kill(auth, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+                check_eq(wait_gone([auth], 5), [],
+                         "the stopped check ends with its front")
+            check(r.closed(5), "and the first client is let go, not served")
+            r.close()
+            srv.wait_all()
+        oks = re.findall(r"pop3d-auth\[(\d+)\]: auth_ok", srv.log())
+        check(len(oks) == 1 and int(oks[0]) != auth, "no login of the dead"
+              " front's check went through, only the next one: %r" % oks)
 
 
 @test

@@ -330,6 +330,79 @@ def killed_fronts_take_their_sessions_along():
             srv.wait_all()
 
 
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@test
+def killed_fronts_leave_tcpserver_c_honest():
+    # tcpserver -c counts its children, the fronts: with them killed it
+    # takes new connections, so the old sessions must be gone by then.
+    import shutil
+    import socket
+    if shutil.which("tcpserver") is None:
+        print("# skipped: tcpserver is not installed")
+        return
+    n = 4
+    with TempDir() as tmp:
+        site = Site(tmp, n=2 * n)
+        port = free_port()
+        argv = [POP3D, "mail.example.org", os.path.join(BUILD, "pop3d-auth"),
+                os.path.join(BUILD, "pop3d-maildrop"), "Maildir"]
+        env = dict(site.env(), PATH="/usr/bin:/bin")
+        ts = subprocess.Popen(["tcpserver", "-c", str(n), "-H", "-R", "-l",
+                               "localhost", "127.0.0.1", str(port)] + argv,
+                              env=env, cwd=tmp.path,
+                              stderr=subprocess.DEVNULL)
+
+        class Srv:
+            def connect(self, source=None):
+                return socket.create_connection(("127.0.0.1", port),
+                                                timeout=30)
+        try:
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port)).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            time.sleep(0.2)     # that probe's front ends
+            conns = [logged_in(Srv(), None, b"u%d" % i) for i in range(n)]
+            fronts = [c for c, name in children(ts.pid) if name == "pop3d"]
+            check_eq(len(fronts), n, "tcpserver runs %d fronts" % n)
+            stages = []
+            for pid in fronts:
+                stages += [c for c, name in wait_children(
+                    pid, ["pop3d-maildrop"]) if name == "pop3d-maildrop"]
+            check_eq(len(stages), n, "each with its mailbox stage")
+            extra = Raw(Srv().connect())
+            extra.s.settimeout(1)
+            try:
+                extra.line()
+                waited = False
+            except socket.timeout:
+                waited = True
+            check(waited, "a connection over -c %d waits" % n)
+            for pid in fronts:
+                os.kill(pid, signal.SIGKILL)
+            check_eq(wait_gone(stages, 5), [], "the fronts' sessions end"
+                     " with them, before tcpserver takes more")
+            extra.s.settimeout(30)
+            check(extra.line().startswith(b"+OK"),
+                  "the waiting connection is served now")
+            extra.close()
+            for r in conns:
+                r.close()
+        finally:
+            ts.terminate()
+            ts.wait()
+
+
 @test
 def killed_front_takes_its_tls_relay_along():
     # Implicit TLS: one relay after login, one in a handshake the client

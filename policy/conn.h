@@ -6,6 +6,8 @@
  * a sweep removes those that processes which ended without releasing
  * left behind.  The directory is checked as the penalty box's (penalty.h:
  * ELOOP, EPERM), and locks are waited for at most PENALTY_LOCK_TIMEOUT_MS.
+ * The penalty box counts logins in flight with the same slots, in its
+ * own directory (penalty.h).
  */
 #ifndef POP3D_CONN_H
 #define POP3D_CONN_H

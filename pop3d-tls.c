@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -198,6 +199,19 @@ relay_serve(struct tls *cctx, const char *remote, int idle_ms)
 	logline_emit(&l);
 }
 
+/*
+ * Has the front died, even before main() looked at our parent?  The
+ * status pipe's read end is the front's alone, and it holds it until the
+ * handshake's outcome is read: closed, it says so.
+ */
+static int
+front_gone(void)
+{
+	struct pollfd	pfd = { .fd = FD_STATUS, .events = POLLOUT };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -238,7 +252,7 @@ main(int argc, char **argv)
 	 * front gone before shows in getppid().
 	 */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
-	    getppid() != front)
+	    getppid() != front || front_gone())
 		die(111, "the front is gone");
 	status_start(&s, "ready");
 	if (status_send(&s, FD_STATUS) == -1)

@@ -100,7 +100,7 @@ front_tell(char word)
  * signal, kept across an exec of a program that is not set-id).  A change
  * of ids clears the setting, so it is made again after become(); and a
  * parent that died before it was made is caught by getppid() no longer
- * being the one we started with.  The front itself always outlives the
+ * being the one we started with, or by fd 4's other end being closed.  The front itself always outlives the
  * chain (it waits for it), so only a killed front sets this off.
  */
 static pid_t	front_pid;
@@ -108,9 +108,17 @@ static pid_t	front_pid;
 static int
 die_with_front(void)
 {
+	struct pollfd	pfd = { .fd = front_fd, .events = POLLOUT };
+
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
 		return -1;
-	if (getppid() != front_pid) {
+	/*
+	 * Gone before: we were given to another parent; or, a front that
+	 * died even before main() looked at our parent, fd 4's read end,
+	 * which only the front holds, is closed.
+	 */
+	if (getppid() != front_pid || (front_fd != -1 &&
+	    poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP)))) {
 		errno = ESRCH;
 		return -1;
 	}

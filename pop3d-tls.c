@@ -249,7 +249,7 @@ main(int argc, char **argv)
 	 * per-address slot) and outlives us, waiting: a killed front takes
 	 * us along, even in a handshake that has not seen the end of the
 	 * plaintext side.  After the change of ids, which clears it; a
-	 * front gone before shows in getppid().
+	 * front gone before shows in getppid() or the status pipe.
 	 */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
 	    getppid() != front || front_gone())

@@ -7,9 +7,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <grp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -100,8 +100,9 @@ front_tell(char word)
  * signal, kept across an exec of a program that is not set-id).  A change
  * of ids clears the setting, so it is made again after become(); and a
  * parent that died before it was made is caught by getppid() no longer
- * being the one we started with, or by fd 4's other end being closed.  The front itself always outlives the
- * chain (it waits for it), so only a killed front sets this off.
+ * being the one we started with, or by fd 4's other end being closed.
+ * The front itself always outlives the chain (it waits for it), so only
+ * a killed front sets this off.
  */
 static pid_t	front_pid;
 

@@ -184,11 +184,11 @@ int	penalty_list(const char *, unsigned, time_t,
  * PENALTY_WINDOW_MAX (the longest window any rule may set, whatever
  * conf->window is) and no attempt within PENALTY_ATTEMPT_TTL whose slot
  * is held; also temporary files of updates that never finished, and
- * (conn_sweep) slot files under dir/inflight/ that no one holds.  Runs at most once per
- * conf->window, so a busy server pays for it rarely (dir/.swept's mtime
- * says when it last ran), looking at no more than PENALTY_SWEEP_MAX
- * records per call; the next call goes on from there.  The number
- * removed, or -1 with errno.
+ * (conn_sweep, on its own schedule) slot files under dir/inflight/ that
+ * no one holds.  Runs at most once per conf->window, so a busy server
+ * pays for it rarely (dir/.swept's mtime says when it last ran), looking
+ * at no more than PENALTY_SWEEP_MAX records per call; the next call goes
+ * on from there.  The number of records removed, or -1 with errno.
  */
 long	penalty_sweep(const struct penalty_conf *, time_t);
 

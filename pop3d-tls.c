@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -229,6 +230,19 @@ relay_serve(struct tls *cctx, const char *remote, int idle_ms)
 	logline_emit(&l);
 }
 
+/*
+ * Has the front died, even before main() looked at our parent?  The
+ * status pipe's read end is the front's alone, and it holds it until the
+ * handshake's outcome is read: closed, it says so.
+ */
+static int
+front_gone(void)
+{
+	struct pollfd	pfd = { .fd = FD_STATUS, .events = POLLOUT };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -237,6 +251,7 @@ main(int argc, char **argv)
 	struct status	 s;
 	struct tls	*ctx, *cctx;
 	char		 remote[INET6_ADDRSTRLEN + 1];
+	pid_t		 front = getppid();
 
 	log_init(argv[0]);
 	opterr = 0;
@@ -256,8 +271,18 @@ main(int argc, char **argv)
 		config_fail("bad setting: POP3D_LOG");
 	remote_find(remote, sizeof(remote));
 	ctx = relay_setup(&c, &pd);
+	pd.parent = front;
 	/* It sets dumpable off again after the change of ids. */
 	privdrop_apply(&pd);
+	/*
+	 * The front holds the connection's places (the spawner's count, the
+	 * per-address slot) and outlives us, waiting: a killed front takes
+	 * us along (pd.parent: PR_SET_PDEATHSIG after the change of ids),
+	 * even in a handshake that has not seen the end of the plaintext
+	 * side.  A front gone before the exec shows in the status pipe.
+	 */
+	if (front_gone())
+		die(111, "the front is gone");
 	status_start(&s, "ready");
 	if (status_send(&s, FD_STATUS) == -1)
 		die(111, "status pipe: %s", strerror(errno));

@@ -686,6 +686,7 @@ front_preauth(struct front *f)
 	int	sp[2];
 	pid_t	child;
 
+	f->pd.parent = getpid();	/* the pre-login process dies with us */
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1 ||
 	    (child = fork()) == -1)
 		refuse(strerror(errno));

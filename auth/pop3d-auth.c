@@ -3,10 +3,13 @@
  * fd 3, checks it against users.cdb, becomes the user and execs the rest
  * of its argv (pop3d-auth.8).
  */
+#include <sys/prctl.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +91,41 @@ front_tell(char word)
 	do
 		n = write(front_fd, &word, 1);
 	while (n == -1 && errno == EINTR);
+}
+
+/*
+ * The front (or whichever checkpassword caller started us) holds the
+ * session's places: the spawner counts it, not us, and it holds the
+ * per-address connection slot and the login in flight.  A session must
+ * not run outside them, so we, and the next stage exec'd after us, die
+ * with it: SIGKILL when it ends however it ends (prctl's parent-death
+ * signal, kept across an exec of a program that is not set-id).  A change
+ * of ids clears the setting, so it is made again after become(); and a
+ * parent that died before it was made is caught by getppid() no longer
+ * being the one we started with, or by fd 4's other end being closed.
+ * The front itself always outlives the chain (it waits for it), so only
+ * a killed front sets this off.
+ */
+static pid_t	front_pid;
+
+static int
+die_with_front(void)
+{
+	struct pollfd	pfd = { .fd = front_fd, .events = POLLOUT };
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		return -1;
+	/*
+	 * Gone before: we were given to another parent; or, a front that
+	 * died even before main() looked at our parent, fd 4's read end,
+	 * which only the front holds, is closed.
+	 */
+	if (getppid() != front_pid || (front_fd != -1 &&
+	    poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP)))) {
+		errno = ESRCH;
+		return -1;
+	}
+	return 0;
 }
 
 /* Logs one failure (never a secret), wipes the credentials and exits. */
@@ -387,6 +425,7 @@ main(int argc, char **argv)
 	int			ch, err;
 
 	log_init(argv[0]);
+	front_pid = getppid();
 	while ((ch = getopt(argc, argv, "+d:")) != -1) {
 		if (ch != 'd')
 			usage();
@@ -397,6 +436,9 @@ main(int argc, char **argv)
 	if (log_from_env() == -1)
 		exit(EXIT_TEMP);
 	front_open();
+	/* No check runs on for a front that is gone. */
+	if (die_with_front() == -1)
+		auth_exit(&c, EXIT_TEMP, "the caller is gone", errno);
 	creds_get(&c);
 	m = mech_get(&c);
 	if (dbopt == NULL)
@@ -412,6 +454,9 @@ main(int argc, char **argv)
 		auth_exit(&c, EXIT_TEMP, "cannot enter home", errno);
 	if (env_set(&u) == -1)
 		auth_exit(&c, EXIT_TEMP, "cannot set the environment", errno);
+	/* After the last change of ids, which cleared it. */
+	if (die_with_front() == -1)
+		auth_exit(&c, EXIT_TEMP, "the caller is gone", errno);
 	accepted(&c, &u);
 	userdb_close(&db);
 	/* Last: once the exec is done the chain answers the client. */

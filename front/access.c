@@ -131,6 +131,7 @@ access_rules(struct access *a, const char *remote)
 
 	a->remote = remote;
 	a->slot = -1;
+	a->token.fd = -1;
 	a->known = addr_parse(remote, &a->addr) == 0;
 	if (path == NULL)
 		path = DEFAULT_RULES;
@@ -434,7 +435,7 @@ access_settle(struct access *a, const char *user, int failed)
 	if (!a->attempt)
 		return 0;
 	a->attempt = 0;
-	if (penalty_settle(&a->pc, a->key, user, a->token, now, failed,
+	if (penalty_settle(&a->pc, a->key, user, &a->token, now, failed,
 	    &blocked) == -1) {
 		penalty_broken(a, errno);
 		return failed ? VERDICT_LAST : 0;

@@ -27,7 +27,7 @@ struct access {
 	int			 broken;	/* state unusable: no logins */
 	int			 slot;		/* held connection slot, or -1 */
 	int			 attempt;	/* a login attempt is counted */
-	long long		 token;		/* ... and this names it */
+	struct penalty_token	 token;		/* ... and holds its slot */
 };
 
 /*

@@ -482,19 +482,24 @@
 /*
  * A login attempt counts towards the thresholds from before its password
  * check until the front settles it, so that parallel connections cannot
- * run more checks than the threshold allows.  The front learns of a
- * success only when the mail session ends, so an attempt still unsettled
- * after this many seconds is taken for one and stops counting: a failed
- * check ends well within it (pop3d-auth hashes in under a second), and a
- * longer life would let each successful session hold one of its address's
- * attempts for nothing.
+ * run more checks than the threshold allows, and no longer than its front
+ * lives: it holds a slot (an OFD lock the kernel drops when the front
+ * ends, however it ends), so a killed front's attempt is free at once.
+ * With a checkpassword program other than pop3d-auth the front learns of
+ * a success only when the mail session ends, so an attempt still
+ * unsettled after this many seconds is taken for one and stops counting
+ * (its slot stays taken till then): a failed check ends well within it
+ * (pop3d-auth hashes in under a second), and a longer life would let each
+ * successful session hold one of its address's attempts for nothing.
  */
 #define PENALTY_ATTEMPT_TTL		10
 
 /*
- * Attempts in flight one record keeps.  A threshold refuses more long
- * before (at most PENALTY_ADDRESS_MAX with an address ceiling); this
- * bounds the record when per-user counting has none.
+ * Attempts in flight one record keeps, and slots an address has for them
+ * (at most CONN_PER_ADDRESS_MAX: they are connection slots' files).  A
+ * threshold refuses more long before (at most PENALTY_ADDRESS_MAX with an
+ * address ceiling); this bounds the record when per-user counting has
+ * none.
  */
 #define PENALTY_ATTEMPTS_MAX		PENALTY_ADDRESS_MAX
 

@@ -158,6 +158,14 @@ privdrop_apply(const struct privdrop *pd)
 		if (setresuid(pd->uid, pd->uid, pd->uid) == -1)
 			privdrop_fail(pd, "setresuid");
 	}
+	/* Dies with its parent: set after the change of ids, which clears it. */
+	if (pd->parent != 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+			privdrop_fail(pd, "PR_SET_PDEATHSIG");
+		if (getppid() != pd->parent)
+			die(111, "%s privilege drop: the parent is gone",
+			    privdrop_role(pd));
+	}
 	/*
 	 * The uid change may have made the process dumpable again (with
 	 * fs.suid_dumpable set): no ptrace by another process of this uid.

@@ -20,6 +20,13 @@ struct privdrop {
 	 * SIGXFSZ at its first line, so the limit is left as it was.
 	 */
 	int	 logs;
+	/*
+	 * Non-zero: the process that must outlive this one (the front, the
+	 * privileged parent).  The drop asks the kernel to kill this process
+	 * when it dies (PR_SET_PDEATHSIG, which a change of ids clears, so
+	 * it is set after it) and fails if it is already gone.
+	 */
+	pid_t	 parent;
 };
 
 /*

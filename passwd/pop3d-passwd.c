@@ -380,6 +380,7 @@ dialogue_start(struct session *s, int sp[2], const sigset_t *mask,
 	if (getppid() != parent)
 		_exit(EXIT_TEMP);
 	io_catch_signals();
+	s->pd.parent = parent;
 	privdrop_apply(&s->pd);
 	dialogue_run(&s->ds, 3);
 }

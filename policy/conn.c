@@ -58,15 +58,17 @@ conn_octets(struct flock *fl, int type, off_t start, off_t len)
  * locked, 0 when all are taken, -1.
  */
 static int
-conn_lock_slot(int fd, unsigned limit)
+conn_lock_slot(int fd, unsigned limit, unsigned *slot)
 {
 	struct flock	fl;
 	unsigned	i;
 
 	for (i = 0; i < limit; i++) {
 		conn_octets(&fl, F_WRLCK, i, 1);
-		if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+		if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+			*slot = i;
 			return 1;
+		}
 		if (errno != EAGAIN && errno != EACCES)
 			return -1;
 	}
@@ -78,7 +80,7 @@ conn_lock_slot(int fd, unsigned limit)
  * file went away under us, or -1.
  */
 static int
-conn_try(int dfd, const char *addr, unsigned limit, int *fd)
+conn_try(int dfd, const char *addr, unsigned limit, int *fd, unsigned *slot)
 {
 	struct flock	fl;
 	int		got, same;
@@ -89,7 +91,7 @@ conn_try(int dfd, const char *addr, unsigned limit, int *fd)
 		return -1;
 	if (statedir_lock(*fd, F_RDLCK, CONN_GATE, 1) == -1)
 		goto fail;
-	got = conn_lock_slot(*fd, limit);
+	got = conn_lock_slot(*fd, limit, slot);
 	conn_octets(&fl, F_UNLCK, CONN_GATE, 1);
 	if (got == -1 || fcntl(*fd, F_OFD_SETLK, &fl) == -1)
 		goto fail;
@@ -110,9 +112,19 @@ fail:
 int
 conn_slot_take(const char *dir, const char *addr, unsigned limit, int *fd)
 {
+	unsigned	slot;
+
+	return conn_slot_take_which(dir, addr, limit, fd, &slot);
+}
+
+int
+conn_slot_take_which(const char *dir, const char *addr, unsigned limit,
+    int *fd, unsigned *slot)
+{
 	int	dfd, try, r = 2;
 
 	*fd = -1;
+	*slot = 0;
 	if (limit == 0)
 		return 1;
 	if (limit > CONN_PER_ADDRESS_MAX || addr == NULL ||
@@ -123,7 +135,7 @@ conn_slot_take(const char *dir, const char *addr, unsigned limit, int *fd)
 	if ((dfd = statedir_open(dir, 1)) == -1)
 		return -1;
 	for (try = 0; try < CONN_RETRIES && r == 2; try++)
-		r = conn_try(dfd, addr, limit, fd);
+		r = conn_try(dfd, addr, limit, fd, slot);
 	if (r == 2) {
 		r = -1;
 		errno = EAGAIN;
@@ -198,36 +210,58 @@ done:
 }
 
 int
-conn_slot_count(const char *dir, const char *addr)
+conn_slot_open(const char *dir, const char *addr)
 {
-	struct flock	fl;
-	unsigned	i;
-	int		dfd, fd, n = 0;
+	int	dfd, fd;
 
 	if (addr == NULL || !statedir_name_valid(addr)) {
 		errno = EINVAL;
 		return -1;
 	}
 	if ((dfd = statedir_open(dir, 0)) == -1)
-		return errno == ENOENT ? 0 : -1;
+		return -1;
 	fd = openat(dfd, addr, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	close_keep_errno(dfd);
 	if (fd == -1)
-		return errno == ENOENT ? 0 : -1;
+		return -1;
 	/* Through the gate, so that a remover's locks are not counted. */
 	if (statedir_lock(fd, F_RDLCK, CONN_GATE, 1) == -1) {
 		close_keep_errno(fd);
 		return -1;
 	}
-	/* Our own descriptor holds no slot: every one found is another's. */
+	return fd;
+}
+
+int
+conn_slot_held(int fd, unsigned slot)
+{
+	struct flock	fl;
+
+	if (slot >= CONN_PER_ADDRESS_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* Our own descriptor holds no slot: one found is another's. */
+	conn_octets(&fl, F_WRLCK, slot, 1);
+	if (fcntl(fd, F_OFD_GETLK, &fl) == -1)
+		return -1;
+	return fl.l_type != F_UNLCK;
+}
+
+int
+conn_slot_count(const char *dir, const char *addr)
+{
+	unsigned	i;
+	int		fd, n = 0, held;
+
+	if ((fd = conn_slot_open(dir, addr)) == -1)
+		return errno == ENOENT ? 0 : -1;
 	for (i = 0; i < CONN_PER_ADDRESS_MAX; i++) {
-		conn_octets(&fl, F_WRLCK, i, 1);
-		if (fcntl(fd, F_OFD_GETLK, &fl) == -1) {
+		if ((held = conn_slot_held(fd, i)) == -1) {
 			close_keep_errno(fd);
 			return -1;
 		}
-		if (fl.l_type != F_UNLCK)
-			n++;
+		n += held;
 	}
 	close(fd);
 	return n;

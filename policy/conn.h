@@ -6,6 +6,8 @@
  * a sweep removes those that processes which ended without releasing
  * left behind.  The directory is checked as the penalty box's (penalty.h:
  * ELOOP, EPERM), and locks are waited for at most PENALTY_LOCK_TIMEOUT_MS.
+ * The penalty box counts logins in flight with the same slots, in its
+ * own directory (penalty.h).
  */
 #ifndef POP3D_CONN_H
 #define POP3D_CONN_H
@@ -23,6 +25,29 @@
  * again as the file that replaces it.
  */
 int	conn_slot_take(const char *, const char *, unsigned, int *);
+
+/*
+ * As conn_slot_take, and *slot is the slot taken (0 to limit - 1; the
+ * octet locked), so that a caller may name it in a record of its own and
+ * ask conn_slot_held later whether its holder still lives.
+ */
+int	conn_slot_take_which(const char *, const char *, unsigned, int *,
+	    unsigned *);
+
+/*
+ * Opens addr's slot file in dir to look at its slots, holding the gate
+ * (so that a remover's momentary locks are not taken for slots) until it
+ * is closed: the descriptor, or -1 with errno (ENOENT when there is no
+ * file or no directory: no slot is held).  Close it before a release of
+ * the same address, which could not remove the file meanwhile.
+ */
+int	conn_slot_open(const char *, const char *);
+
+/*
+ * Is slot held by a live process through another descriptor than fd
+ * (from conn_slot_open)?  1, 0, or -1 with errno.
+ */
+int	conn_slot_held(int, unsigned);
 
 /*
  * Gives back the slot fd (from conn_slot_take for addr in dir; -1 is

@@ -6,10 +6,12 @@
  * under the directory's lock: load the record, change it, store it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "penalty.h"
 #include "penalty_record.h"
 
@@ -87,6 +89,12 @@ update_begin(const struct penalty_conf *conf, const char *addr, time_t now,
 		return -1;
 	}
 	record_prune(r, conf->window, now);
+	/* Under the lock: no attempt begins or settles meanwhile. */
+	if (record_tries_alive(conf->dir, addr, r) == -1) {
+		close_keep_errno(u->lock);
+		close_keep_errno(u->dfd);
+		return -1;
+	}
 	return 0;
 }
 
@@ -287,16 +295,16 @@ try_state(const struct penalty_conf *conf, const struct record *r,
 }
 
 /*
- * Removes the first attempt of user begun at when (those of one user in
- * one second are interchangeable): 1, or 0 when none is left.
+ * Removes the attempt that holds slot (no other can while it does): 1,
+ * or 0 when it is gone already (it outlived PENALTY_ATTEMPT_TTL).
  */
 static int
-try_remove(struct record *r, long long when, uint64_t user)
+try_remove(struct record *r, unsigned slot)
 {
 	size_t	i;
 
 	for (i = 0; i < r->ntries; i++) {
-		if (r->try[i].when != when || r->try[i].user != user)
+		if (r->try[i].slot != slot)
 			continue;
 		memmove(r->try + i, r->try + i + 1,
 		    (r->ntries - i - 1) * sizeof(r->try[0]));
@@ -327,8 +335,10 @@ check_load(const struct penalty_conf *conf, const char *addr, time_t now,
 		return errno == ENOENT ? 0 : -1;
 	rc = record_load(conf->dir, dfd, addr, r, 0);
 	close_keep_errno(dfd);
-	if (rc == 0)
+	if (rc == 0) {
 		record_prune(r, conf->window, now);
+		rc = record_tries_alive(conf->dir, addr, r);
+	}
 	return rc;
 }
 
@@ -381,17 +391,64 @@ penalty_fail(const struct penalty_conf *conf, const char *addr,
 	return 0;
 }
 
+_Static_assert(PENALTY_ATTEMPTS_MAX <= CONN_PER_ADDRESS_MAX,
+    "an attempt's slot is a connection slot of dir/inflight");
+
+/* Gives the slot of token back, whatever happens: 0, or -1 with errno. */
+static int
+token_release(const struct penalty_conf *conf, const char *addr,
+    struct penalty_token *token)
+{
+	char	dir[PATH_MAX];
+	int	fd = token->fd;
+
+	token->fd = -1;
+	if (fd == -1)
+		return 0;
+	if (record_inflight_dir(dir, conf->dir) == -1) {
+		close_keep_errno(fd);
+		return -1;
+	}
+	return conn_slot_release(dir, addr, fd);
+}
+
+/*
+ * Takes a slot for an attempt of user at now into r: 1 with *token, 0
+ * when every slot is held, or -1.
+ */
+static int
+try_begin(const struct penalty_conf *conf, const char *addr,
+    struct record *r, uint64_t hash, time_t now, struct penalty_token *token)
+{
+	char	dir[PATH_MAX];
+	int	got;
+
+	if (record_inflight_dir(dir, conf->dir) == -1)
+		return -1;
+	if ((got = conn_slot_take_which(dir, addr, PENALTY_ATTEMPTS_MAX,
+	    &token->fd, &token->slot)) != 1)
+		return got;
+	r->try[r->ntries].when = now;
+	r->try[r->ntries].user = hash;
+	r->try[r->ntries].slot = token->slot;
+	r->ntries++;
+	token->when = now;
+	return 1;
+}
+
 int
 penalty_attempt(const struct penalty_conf *conf, const char *addr,
-    const char *user, time_t now, int *state, long long *token)
+    const char *user, time_t now, int *state, struct penalty_token *token)
 {
 	struct update	u;
 	struct record	r;
 	uint64_t	hash;
-	int		s;
+	int		s, got = 0;
 
 	*state = PENALTY_NONE;
-	*token = 0;
+	token->when = 0;
+	token->fd = -1;
+	token->slot = 0;
 	if (args_valid(addr, &user, now) == -1)
 		return -1;
 	if (conf->failures == 0)
@@ -399,44 +456,57 @@ penalty_attempt(const struct penalty_conf *conf, const char *addr,
 	if (update_begin(conf, addr, now, &u, &r) == -1)
 		return -1;
 	hash = record_user_hash(user);
-	if ((s = try_state(conf, &r, user, hash)) == PENALTY_NONE) {
-		r.try[r.ntries].when = now;
-		r.try[r.ntries].user = hash;
-		r.ntries++;
-	}
-	/* A refusal changes nothing: no need to write. */
-	if (update_end(&u, addr, &r, s == PENALTY_NONE) == -1)
+	if ((s = try_state(conf, &r, user, hash)) == PENALTY_NONE &&
+	    (got = try_begin(conf, addr, &r, hash, now, token)) == -1) {
+		(void)update_end(&u, addr, &r, 0);
 		return -1;
+	}
+	if (s == PENALTY_NONE && got == 0)
+		s = PENALTY_BUSY;	/* every slot held */
+	/* A refusal changes nothing: no need to write. */
+	if (update_end(&u, addr, &r, s == PENALTY_NONE) == -1) {
+		(void)token_release(conf, addr, token);
+		token->when = 0;
+		return -1;
+	}
 	*state = s;
-	if (s == PENALTY_NONE)
-		*token = now;
 	return 0;
 }
 
 int
 penalty_settle(const struct penalty_conf *conf, const char *addr,
-    const char *user, long long token, time_t now, int failed, int *blocked)
+    const char *user, struct penalty_token *token, time_t now, int failed,
+    int *blocked)
 {
 	struct update	u;
 	struct record	r;
-	int		b = 0, changed;
+	int		b = 0, changed, rc, saved;
 
 	*blocked = 0;
-	if (args_valid(addr, &user, now) == -1)
+	if (args_valid(addr, &user, now) == -1 ||
+	    (conf->failures != 0 && update_begin(conf, addr, now, &u,
+	    &r) == -1)) {
+		saved = errno;
+		(void)token_release(conf, addr, token);
+		errno = saved;
 		return -1;
+	}
 	if (conf->failures == 0)
-		return 0;
-	if (update_begin(conf, addr, now, &u, &r) == -1)
-		return -1;
-	changed = try_remove(&r, token, record_user_hash(user));
+		return token_release(conf, addr, token);
+	changed = token->fd != -1 && try_remove(&r, token->slot);
 	if (failed) {
 		b = fail_record(conf, &r, user, now);
 		changed = 1;
 	}
-	if (update_end(&u, addr, &r, changed) == -1)
-		return -1;
-	*blocked = b;
-	return 0;
+	rc = changed ? record_store(u.dfd, addr, &r) : 0;
+	/* Still under the lock: the failure counts before the slot frees. */
+	if (token_release(conf, addr, token) == -1)
+		rc = -1;
+	if (update_end(&u, addr, &r, 0) == -1)
+		rc = -1;
+	if (rc == 0)
+		*blocked = b;
+	return rc;
 }
 
 int

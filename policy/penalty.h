@@ -40,6 +40,18 @@ struct penalty_conf {
 #define PENALTY_BUSY		4	/* attempts in flight already reach
 					   a threshold */
 
+/*
+ * A login attempt in flight, as penalty_attempt began it: the slot it
+ * holds among its address's (an OFD lock on a file under dir/inflight/,
+ * through fd), so that its process ending, however it ends, ends the
+ * attempt at once.  when is the second it began, 0 for none.
+ */
+struct penalty_token {
+	long long	 when;
+	int		 fd;		/* holds the slot, or -1 */
+	unsigned	 slot;
+};
+
 /* An address's state, as penalty_check and penalty_list report it. */
 struct penalty_entry {
 	char		 addr[48];	/* the file's name: the address */
@@ -111,29 +123,37 @@ int	penalty_fail(const struct penalty_conf *, const char *, const char *,
  * the user's own against conf->failures, and all of the address's against
  * conf->address_failures when that is not 0), PENALTY_BUSY; in all those
  * cases nothing is recorded.  Otherwise *state is PENALTY_NONE, an attempt
- * is recorded (when = now, the user's hash) and *token identifies it.  An
- * attempt left unsettled stops counting PENALTY_ATTEMPT_TTL seconds after
- * it began (the front cannot tell a success until the session ends).
- * conf->failures 0: always PENALTY_NONE, nothing recorded.  0, or -1 with
- * errno.
+ * is recorded (when = now, the user's hash, a slot) and *token holds its
+ * slot: the attempt counts while the slot is held and no longer, so one
+ * whose process died (a killed front) frees its place at once; the token's
+ * descriptor is close-on-exec, and a child forked with it holds the slot
+ * too until it closes it or ends.  An attempt left unsettled stops
+ * counting PENALTY_ATTEMPT_TTL seconds after it began (the front cannot
+ * tell a success until the session ends with a checkpassword program
+ * other than pop3d-auth), though its slot stays taken until settled.
+ * conf->failures 0: always PENALTY_NONE, nothing recorded, token->fd -1.
+ * 0, or -1 with errno.
  *
- * The token is the second the attempt began: attempts of one user begun
- * in the same second are interchangeable, and settling one ends the first
- * of them.  A record holds at most PENALTY_ATTEMPTS_MAX attempts; past
- * that, PENALTY_BUSY too.  Makes dir 0700 if it is missing.
+ * A record holds at most PENALTY_ATTEMPTS_MAX attempts, and an address
+ * has as many slots; past either, PENALTY_BUSY too.  Makes dir and
+ * dir/inflight 0700 if they are missing.
  */
 int	penalty_attempt(const struct penalty_conf *, const char *addr,
-	    const char *user, time_t now, int *state, long long *token);
+	    const char *user, time_t now, int *state,
+	    struct penalty_token *token);
 
 /*
- * Ends the attempt token of user from addr: removes it (if still there);
- * when failed, records a failure at now exactly as penalty_fail does, with
- * *blocked as there.  0, or -1 with errno.  conf->failures 0 does nothing:
- * penalty_attempt recorded nothing.
+ * Ends the attempt token of user from addr: removes it (if still there)
+ * and, when failed, records a failure at now exactly as penalty_fail
+ * does, with *blocked as there; then gives its slot back (under the lock,
+ * so that no one sees the attempt gone before its failure counts).  The
+ * slot is given back and token->fd is -1 whatever the outcome.  0, or -1
+ * with errno.  conf->failures 0 does nothing: penalty_attempt recorded
+ * nothing.
  */
 int	penalty_settle(const struct penalty_conf *, const char *addr,
-	    const char *user, long long token, time_t now, int failed,
-	    int *blocked);
+	    const char *user, struct penalty_token *token, time_t now,
+	    int failed, int *blocked);
 
 /*
  * Blocks addr for conf->hostile seconds from now, never shortening a
@@ -162,12 +182,13 @@ int	penalty_list(const char *, unsigned, time_t,
 /*
  * Removes records with nothing live left: no block, no failure within
  * PENALTY_WINDOW_MAX (the longest window any rule may set, whatever
- * conf->window is) and no attempt within PENALTY_ATTEMPT_TTL; also
- * temporary files of updates that never finished.  Runs at most once per
- * conf->window, so a busy server pays for it rarely (dir/.swept's mtime
- * says when it last ran), looking at no more than PENALTY_SWEEP_MAX
- * records per call; the next call goes on from there.  The number
- * removed, or -1 with errno.
+ * conf->window is) and no attempt within PENALTY_ATTEMPT_TTL whose slot
+ * is held; also temporary files of updates that never finished, and
+ * (conn_sweep, on its own schedule) slot files under dir/inflight/ that
+ * no one holds.  Runs at most once per conf->window, so a busy server
+ * pays for it rarely (dir/.swept's mtime says when it last ran), looking
+ * at no more than PENALTY_SWEEP_MAX records per call; the next call goes
+ * on from there.  The number of records removed, or -1 with errno.
  */
 long	penalty_sweep(const struct penalty_conf *, time_t);
 

@@ -5,10 +5,12 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "penalty.h"
 #include "penalty_record.h"
 
@@ -195,6 +197,8 @@ sweep_one(int dfd, const char *name, void *arg)
 	if (record_load(s->dir, dfd, name, &s->r, 1) == -1)
 		return -1;
 	record_prune(&s->r, PENALTY_WINDOW_MAX, s->now);
+	if (record_tries_alive(s->dir, name, &s->r) == -1)
+		return -1;
 	if (record_live(&s->r))
 		return 0;
 	if (unlinkat(dfd, name, 0) == 0)
@@ -206,11 +210,16 @@ long
 penalty_sweep(const struct penalty_conf *conf, time_t now)
 {
 	struct sweep	*s;
+	char		 path[PATH_MAX];
 	uint64_t	 resume;
 	long		 n;
 	int		 dfd, lock, stamp, r;
 
 	if (!record_time_valid(now))
+		return -1;
+	/* Slot files of attempts whose processes all ended unsettled. */
+	if (record_inflight_dir(path, conf->dir) == -1 ||
+	    conn_sweep(path, now) == -1)
 		return -1;
 	if ((dfd = statedir_open(conf->dir, 1)) == -1)
 		return -1;

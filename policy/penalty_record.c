@@ -7,7 +7,7 @@
  *	block failures 1700000900
  *	user 1700000900 alice
  *	fail 1700000123 9f2c6a1b3e5d7f01
- *	try 1700000125 9f2c6a1b3e5d7f01
+ *	try 1700000125 9f2c6a1b3e5d7f01 0
  *	end
  *
  * The lines come in that order: at most one address block ("failures" or
@@ -16,8 +16,10 @@
  * 0x21-0x7E written as %XX); up to PENALTY_ADDRESS_MAX failures (when,
  * and the FNV-1a hash of the user name: the name itself is not kept; 0
  * once the failure has blocked its user); up to PENALTY_ATTEMPTS_MAX
- * login attempts in flight (when each began, and the user's hash, never
- * 0); and "end", so that a cut-off record shows as one.  Times are
+ * login attempts in flight (when each began, the user's hash, never 0,
+ * and the slot whose lock its process holds: the slot is missing in
+ * records of older versions, whose attempts then count no more); and
+ * "end", so that a cut-off record shows as one.  Times are
  * seconds since the epoch.  Anything else makes the record corrupt: it
  * counts as no record, is logged, and the next update replaces it.
  *
@@ -38,6 +40,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "conn.h"
 #include "log.h"
 #include "num.h"
 #include "penalty_record.h"
@@ -45,6 +48,7 @@
 #define PENALTY_MAGIC	"pop3d-penalty 1"
 #define PENALTY_LOCK	".lock"
 #define PENALTY_SWEPT	".swept"
+#define PENALTY_INFLIGHT "inflight"	/* slots of attempts in flight */
 
 #define PENALTY_TIME_DIGITS	13
 _Static_assert(sizeof(time_t) >= 8, "penalty times need a 64-bit time_t");
@@ -56,8 +60,8 @@ _Static_assert(sizeof(time_t) >= 8, "penalty times need a 64-bit time_t");
 				    PENALTY_TIME_DIGITS + 3 * POP3_USER_MAX)
 #define PENALTY_LINE_FAIL	(sizeof("fail  \n") - 1 + \
 				    PENALTY_TIME_DIGITS + 16)
-#define PENALTY_LINE_TRY	(sizeof("try  \n") - 1 + \
-				    PENALTY_TIME_DIGITS + 16)
+#define PENALTY_LINE_TRY	(sizeof("try   \n") - 1 + \
+				    PENALTY_TIME_DIGITS + 16 + 10)
 #define PENALTY_RECORD_MAX	(sizeof(PENALTY_MAGIC "\nend\n") - 1 + \
 				    PENALTY_LINE_BLOCK + \
 				    PENALTY_USERS_MAX * PENALTY_LINE_USER + \
@@ -595,13 +599,21 @@ line_fail(char *arg, struct record *r)
 static const char *
 line_try(char *arg, struct record *r)
 {
-	char	*hash = field_split(arg);
-	size_t	 n = r->ntries;
+	char		*hash = field_split(arg), *slot;
+	size_t		 n = r->ntries;
+	uint64_t	 v;
 
 	if (n == PENALTY_ATTEMPTS_MAX)
 		return "too many attempts";
 	if (hash == NULL || time_parse(arg, &r->try[n].when) == -1)
 		return "bad attempt time";
+	/* An older version's line has no slot: it counts no more. */
+	r->try[n].slot = PENALTY_SLOT_NONE;
+	if ((slot = field_split(hash)) != NULL) {
+		if (num_parse(slot, 0, PENALTY_ATTEMPTS_MAX - 1, &v) == -1)
+			return "bad attempt slot";
+		r->try[n].slot = (unsigned)v;
+	}
 	if (hash_parse(hash, &r->try[n].user) == -1 || r->try[n].user == 0)
 		return "bad attempt user";
 	r->ntries++;
@@ -711,10 +723,13 @@ record_format(const struct record *r, char *buf, size_t *len)
 		rc = text_add(buf, len, "fail %lld %016llx\n",
 		    (long long)r->fail[i].when,
 		    (unsigned long long)r->fail[i].user);
+	/* Only attempts with a slot are kept: those without never count. */
 	for (i = 0; rc == 0 && i < r->ntries; i++)
-		rc = text_add(buf, len, "try %lld %016llx\n",
-		    (long long)r->try[i].when,
-		    (unsigned long long)r->try[i].user);
+		if (r->try[i].slot != PENALTY_SLOT_NONE)
+			rc = text_add(buf, len, "try %lld %016llx %u\n",
+			    (long long)r->try[i].when,
+			    (unsigned long long)r->try[i].user,
+			    r->try[i].slot);
 	if (rc == 0)
 		rc = text_add(buf, len, "end\n");
 	return rc;
@@ -962,6 +977,48 @@ record_prune(struct record *r, unsigned window, time_t now)
 			r->try[n++] = r->try[i];
 	}
 	r->ntries = n;
+}
+
+int
+record_inflight_dir(char *buf, const char *dir)
+{
+	int	n = snprintf(buf, PATH_MAX, "%s/%s", dir, PENALTY_INFLIGHT);
+
+	if (n < 0 || n >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int
+record_tries_alive(const char *dir, const char *addr, struct record *r)
+{
+	char	path[PATH_MAX];
+	size_t	i, n;
+	int	fd, held;
+
+	if (r->ntries == 0)
+		return 0;
+	if (record_inflight_dir(path, dir) == -1)
+		return -1;
+	/* No slot file: no attempt's process lives. */
+	if ((fd = conn_slot_open(path, addr)) == -1 && errno != ENOENT)
+		return -1;
+	for (i = n = 0; i < r->ntries; i++) {
+		held = 0;
+		if (fd != -1 && r->try[i].slot != PENALTY_SLOT_NONE &&
+		    (held = conn_slot_held(fd, r->try[i].slot)) == -1) {
+			close_keep(fd);
+			return -1;
+		}
+		if (held)
+			r->try[n++] = r->try[i];
+	}
+	r->ntries = n;
+	if (fd != -1)
+		close(fd);
+	return 0;
 }
 
 int

@@ -31,11 +31,19 @@ struct fail {
 	uint64_t	 user;	/* FNV-1a of the name; 0: spent on a block */
 };
 
-/* A login attempt in flight: when it began, and who. */
+/*
+ * A login attempt in flight: when it began, who, and the slot whose lock
+ * its process holds while it runs (penalty.h): the attempt counts only
+ * while that lock is held, so that one of a process that died counts no
+ * more.  PENALTY_SLOT_NONE (a record of an older version) never counts.
+ */
 struct attempt {
 	time_t		 when;
 	uint64_t	 user;	/* FNV-1a of the name, never 0 */
+	unsigned	 slot;	/* < PENALTY_ATTEMPTS_MAX, or NONE */
 };
+
+#define PENALTY_SLOT_NONE	((unsigned)-1)
 
 struct record {
 	int		 why;		/* PENALTY_* */
@@ -152,6 +160,18 @@ int	record_store(int, const char *, const struct record *);
  * attempts older than PENALTY_ATTEMPT_TTL.
  */
 void	record_prune(struct record *, unsigned, time_t);
+
+/*
+ * The directory of the slots of attempts in flight, dir/inflight, into
+ * buf (PATH_MAX octets): 0, or -1 with ENAMETOOLONG.
+ */
+int	record_inflight_dir(char *, const char *);
+
+/*
+ * Forgets r's attempts whose slot no process holds (their process ended
+ * without settling them, however it ended): 0, or -1 with errno.
+ */
+int	record_tries_alive(const char *, const char *, struct record *);
 
 /* Has r anything left to keep on disk?  1 or 0. */
 int	record_live(const struct record *);

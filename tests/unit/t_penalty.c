@@ -96,13 +96,16 @@ user_blocked(const struct penalty_conf *c, const char *addr,
 	return penalty_check_user(c, addr, user, now, &until);
 }
 
-/* An attempt's state, or -9 on an error; *token when one began. */
+/*
+ * An attempt's state, or -9 on an error; *token when one began.  Without
+ * token, the attempt's slot is held until the tester ends.
+ */
 static int
 try_at(const struct penalty_conf *c, const char *addr, const char *user,
-    time_t now, long long *token)
+    time_t now, struct penalty_token *token)
 {
-	long long	t;
-	int		state;
+	struct penalty_token	t;
+	int			state;
 
 	if (penalty_attempt(c, addr, user, now, &state, &t) == -1)
 		return -9;
@@ -114,7 +117,7 @@ try_at(const struct penalty_conf *c, const char *addr, const char *user,
 /* Settles an attempt: *blocked, or -9 on an error. */
 static int
 settle(const struct penalty_conf *c, const char *addr, const char *user,
-    long long token, time_t now, int failed)
+    struct penalty_token *token, time_t now, int failed)
 {
 	int	blocked;
 
@@ -473,13 +476,14 @@ test_biggest(void)
 	for (i = 0; i < PENALTY_ADDRESS_MAX; i++)
 		strcat(big, "fail 1099511627676 0000000000000000\n");
 	for (i = 0; i < PENALTY_ATTEMPTS_MAX; i++)
-		strcat(big, "try 1099511627676 ffffffffffffffff\n");
+		strcat(big, "try 1099511627676 ffffffffffffffff 999\n");
 	strcat(big, "end\n");
 	CHECK(put(c.dir, ADDR, big, strlen(big)) == 0);
+	/* Read whole (not corrupt), but no process holds their slots. */
 	CHECK(failures_at(&c, ADDR, now) == PENALTY_ADDRESS_MAX);
-	CHECK(attempts_at(&c, ADDR, now) == PENALTY_ATTEMPTS_MAX);
-	/* No room for another attempt, whatever the thresholds say. */
-	CHECK(try_at(&c, ADDR, "new", now, NULL) == PENALTY_BUSY);
+	CHECK(attempts_at(&c, ADDR, now) == 0);
+	/* Attempts of processes gone make room at once. */
+	CHECK(try_at(&c, ADDR, "new", now, NULL) == PENALTY_NONE);
 	memset(name, '\x01', POP3_USER_MAX);	/* each octet written as %01 */
 	name[POP3_USER_MAX] = '\0';
 	for (i = 0; i < PENALTY_USERS_MAX; i++) {
@@ -490,7 +494,7 @@ test_biggest(void)
 	CHECK(ok);
 	CHECK(penalty_check(&c, ADDR, now, &e) == 0);
 	CHECK(e.failures == PENALTY_ADDRESS_MAX);
-	CHECK(e.attempts == PENALTY_ATTEMPTS_MAX);
+	CHECK(e.attempts == 1);
 	CHECK(e.nusers == PENALTY_USERS_MAX);
 	CHECK(e.user[3].until == now + 50 && strlen(e.user[3].name) == 128);
 	CHECK(e.user[3].name[0] == '\x83' && e.user[3].name[127] == 1);
@@ -515,7 +519,7 @@ static void
 test_attempt(void)
 {
 	struct penalty_conf	c;
-	long long		tok[4];
+	struct penalty_token	tok[4];
 	char			before[4096], after[4096];
 	int			i, ok = 1;
 
@@ -523,7 +527,7 @@ test_attempt(void)
 	conf_new(&c, "attempt");
 	for (i = 0; i < 3; i++)
 		if (try_at(&c, ADDR, "alice", T0 + i, &tok[i]) !=
-		    PENALTY_NONE || tok[i] != T0 + i)
+		    PENALTY_NONE || tok[i].when != T0 + i)
 			ok = 0;
 	CHECK(ok);
 	CHECK(attempts_at(&c, ADDR, T0 + 2) == 3);
@@ -535,28 +539,30 @@ test_attempt(void)
 	CHECK_STR(before, after);
 	CHECK(attempts_at(&c, ADDR, T0 + 2) == 3);
 	/* A success frees its slot, and records no failure. */
-	CHECK(settle(&c, ADDR, "alice", tok[1], T0 + 3, 0) == 0);
+	CHECK(settle(&c, ADDR, "alice", &tok[1], T0 + 3, 0) == 0);
 	CHECK(attempts_at(&c, ADDR, T0 + 3) == 2);
 	CHECK(failures_at(&c, ADDR, T0 + 3) == 0);
+	/* Settled again: the slot went back once; nothing to remove. */
+	CHECK(tok[1].fd == -1);
+	CHECK(settle(&c, ADDR, "alice", &tok[1], T0 + 3, 0) == 0);
+	CHECK(attempts_at(&c, ADDR, T0 + 3) == 2);
 	CHECK(try_at(&c, ADDR, "bob", T0 + 3, &tok[1]) == PENALTY_NONE);
 	CHECK(try_at(&c, ADDR, "bob", T0 + 3, NULL) == PENALTY_BUSY);
-	/* Settled again, or by another user: nothing to remove. */
-	CHECK(settle(&c, ADDR, "alice", tok[1], T0 + 3, 0) == 0);
 	CHECK(attempts_at(&c, ADDR, T0 + 3) == 3);
 	/* Failures count as the attempts did: the third blocks. */
-	CHECK(settle(&c, ADDR, "alice", tok[0], T0 + 4, 1) == 0);
+	CHECK(settle(&c, ADDR, "alice", &tok[0], T0 + 4, 1) == 0);
 	CHECK(failures_at(&c, ADDR, T0 + 4) == 1);
 	CHECK(attempts_at(&c, ADDR, T0 + 4) == 2);
 	CHECK(try_at(&c, ADDR, "carol", T0 + 4, NULL) == PENALTY_BUSY);
-	CHECK(settle(&c, ADDR, "bob", tok[1], T0 + 4, 1) == 0);
-	CHECK(settle(&c, ADDR, "alice", tok[2], T0 + 5, 1) ==
+	CHECK(settle(&c, ADDR, "bob", &tok[1], T0 + 4, 1) == 0);
+	CHECK(settle(&c, ADDR, "alice", &tok[2], T0 + 5, 1) ==
 	    PENALTY_FAILURES);
 	CHECK(why_at(&c, ADDR, T0 + 5) == PENALTY_FAILURES);
 	CHECK(attempts_at(&c, ADDR, T0 + 5) == 0);
 	/* Blocked: reported, and nothing recorded. */
 	CHECK(slurp(c.dir, ADDR, before, sizeof(before)) > 0);
 	CHECK(try_at(&c, ADDR, "dave", T0 + 6, &tok[0]) ==
-	    PENALTY_FAILURES && tok[0] == 0);
+	    PENALTY_FAILURES && tok[0].when == 0);
 	CHECK(slurp(c.dir, ADDR, after, sizeof(after)) > 0);
 	CHECK_STR(before, after);
 	CHECK(penalty_hostile(&c, "192.0.2.2", T0) == 0);
@@ -572,8 +578,8 @@ test_attempt(void)
 	conf_new(&c, "attempt3");
 	CHECK(try_at(&c, ADDR, "x", T0, &tok[0]) == PENALTY_NONE);
 	CHECK(try_at(&c, ADDR, "x", T0, &tok[1]) == PENALTY_NONE);
-	CHECK(settle(&c, ADDR, "x", tok[0], T0, 0) == 0);
-	CHECK(settle(&c, ADDR, "x", tok[1], T0, 0) == 0);
+	CHECK(settle(&c, ADDR, "x", &tok[0], T0, 0) == 0);
+	CHECK(settle(&c, ADDR, "x", &tok[1], T0, 0) == 0);
 	CHECK(attempts_at(&c, ADDR, T0) == 0);
 	/* Nothing left: the record is gone. */
 	CHECK(!exists(c.dir, ADDR));
@@ -583,7 +589,7 @@ test_attempt(void)
 	c.failures = 0;
 	for (i = 0; i < 10; i++)
 		if (try_at(&c, ADDR, "x", T0, &tok[0]) != PENALTY_NONE ||
-		    settle(&c, ADDR, "x", tok[0], T0, 1) != 0)
+		    settle(&c, ADDR, "x", &tok[0], T0, 1) != 0)
 			ok = 0;
 	CHECK(ok);
 	CHECK(access(c.dir, F_OK) == -1);
@@ -593,7 +599,7 @@ static void
 test_attempt_ttl(void)
 {
 	struct penalty_conf	c;
-	long long		tok[3];
+	struct penalty_token	tok[3];
 	int			i, ok = 1;
 
 	conf_new(&c, "ttl");
@@ -610,7 +616,7 @@ test_attempt_ttl(void)
 	    PENALTY_NONE);
 	CHECK(attempts_at(&c, ADDR, T0 + PENALTY_ATTEMPT_TTL) == 1);
 	/* A late failure of an expired attempt still counts. */
-	CHECK(settle(&c, ADDR, "x", tok[1], T0 + PENALTY_ATTEMPT_TTL, 1) ==
+	CHECK(settle(&c, ADDR, "x", &tok[1], T0 + PENALTY_ATTEMPT_TTL, 1) ==
 	    0);
 	CHECK(failures_at(&c, ADDR, T0 + PENALTY_ATTEMPT_TTL) == 1);
 	CHECK(attempts_at(&c, ADDR, T0 + PENALTY_ATTEMPT_TTL) == 1);
@@ -619,11 +625,56 @@ test_attempt_ttl(void)
 	CHECK(attempts_at(&c, ADDR, T0) == 0);
 }
 
+/*
+ * A process that began an attempt and was killed before settling it holds
+ * nothing: its slot is free at once, not PENALTY_ATTEMPT_TTL later.
+ */
+static void
+test_attempt_dead(void)
+{
+	struct penalty_conf	c;
+	struct penalty_token	tok;
+	pid_t			pid;
+	char			x;
+	int			p[2], state, status;
+
+	conf_new(&c, "dead");
+	c.failures = 1;
+	CHECK(pipe(p) == 0);
+	if ((pid = fork()) == 0) {
+		close(p[0]);
+		if (penalty_attempt(&c, ADDR, "x", T0, &state, &tok) == -1 ||
+		    state != PENALTY_NONE)
+			_exit(1);
+		x = 'y';
+		if (write(p[1], &x, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	CHECK(pid > 0 && read(p[0], &x, 1) == 1 && x == 'y');
+	close(p[0]);
+	CHECK(attempts_at(&c, ADDR, T0) == 1);
+	CHECK(try_at(&c, ADDR, "y", T0, NULL) == PENALTY_BUSY);
+	kill(pid, SIGKILL);
+	CHECK(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status));
+	/* The same second: no time has passed for a record to expire. */
+	CHECK(attempts_at(&c, ADDR, T0) == 0);
+	CHECK(try_at(&c, ADDR, "y", T0, &tok) == PENALTY_NONE);
+	CHECK(attempts_at(&c, ADDR, T0) == 1);
+	CHECK(settle(&c, ADDR, "y", &tok, T0, 0) == 0);
+	CHECK(attempts_at(&c, ADDR, T0) == 0);
+	/* Nothing left: the record and the slot file are gone. */
+	CHECK(!exists(c.dir, ADDR));
+	CHECK(!exists(c.dir, "inflight/" ADDR));
+}
+
 static void
 test_attempt_user(void)
 {
 	struct penalty_conf	c;
-	long long		a[2], b[2], k[2];
+	struct penalty_token	a[2], b[2], k[2];
 
 	conf_new(&c, "tryuser");
 	c.per_user = 1;
@@ -639,22 +690,22 @@ test_attempt_user(void)
 	/* ...up to the address's ceiling. */
 	CHECK(try_at(&c, ADDR, "carol", T0, NULL) == PENALTY_BUSY);
 	CHECK(try_at(&c, ADDR, "dave", T0, NULL) == PENALTY_BUSY);
-	CHECK(settle(&c, ADDR, "carol", k[0], T0, 0) == 0);
+	CHECK(settle(&c, ADDR, "carol", &k[0], T0, 0) == 0);
 	CHECK(try_at(&c, ADDR, "dave", T0, &k[1]) == PENALTY_NONE);
 	/* alice's own two failures block her, not the address. */
-	CHECK(settle(&c, ADDR, "alice", a[0], T0 + 1, 1) == 0);
+	CHECK(settle(&c, ADDR, "alice", &a[0], T0 + 1, 1) == 0);
 	CHECK(try_at(&c, ADDR, "alice", T0 + 1, NULL) == PENALTY_BUSY);
-	CHECK(settle(&c, ADDR, "alice", a[1], T0 + 1, 1) == -1);
+	CHECK(settle(&c, ADDR, "alice", &a[1], T0 + 1, 1) == -1);
 	CHECK(user_blocked(&c, ADDR, "alice", T0 + 1) == 1);
 	CHECK(try_at(&c, ADDR, "alice", T0 + 1, &a[0]) == PENALTY_USER &&
-	    a[0] == 0);
+	    a[0].when == 0);
 	CHECK(attempts_at(&c, ADDR, T0 + 1) == 3);
 	CHECK(why_at(&c, ADDR, T0 + 1) == PENALTY_NONE);
 	/* 2 failures and 3 attempts: the address ceiling is reached. */
 	CHECK(try_at(&c, ADDR, "erin", T0 + 1, NULL) == PENALTY_BUSY);
-	CHECK(settle(&c, ADDR, "bob", b[0], T0 + 2, 1) == 0);
-	CHECK(settle(&c, ADDR, "bob", b[1], T0 + 2, 1) == -1);
-	CHECK(settle(&c, ADDR, "dave", k[1], T0 + 2, 1) == PENALTY_FAILURES);
+	CHECK(settle(&c, ADDR, "bob", &b[0], T0 + 2, 1) == 0);
+	CHECK(settle(&c, ADDR, "bob", &b[1], T0 + 2, 1) == -1);
+	CHECK(settle(&c, ADDR, "dave", &k[1], T0 + 2, 1) == PENALTY_FAILURES);
 	CHECK(try_at(&c, ADDR, "erin", T0 + 2, NULL) == PENALTY_FAILURES);
 
 	/* address_failures 0: no ceiling, each user on their own. */
@@ -677,7 +728,7 @@ static int
 guesser(const struct penalty_conf *c, const char *user, int start)
 {
 	struct timespec	check = { 0, 50 * 1000000L };
-	long long	token;
+	struct penalty_token	token;
 	char		x;
 	int		state, blocked;
 
@@ -688,7 +739,7 @@ guesser(const struct penalty_conf *c, const char *user, int start)
 	if (state != PENALTY_NONE)
 		return 0;
 	nanosleep(&check, NULL);
-	if (penalty_settle(c, ADDR, user, token, T0, 1, &blocked) == -1)
+	if (penalty_settle(c, ADDR, user, &token, T0, 1, &blocked) == -1)
 		return 255;
 	return 1;
 }
@@ -819,7 +870,7 @@ test_corrupt_one(const char *text, size_t len)
 
 #define GOOD	"pop3d-penalty 1\nblock hostile 2000000\n" \
 		"user 2000000 alice\nfail 1000000 0123456789abcdef\n" \
-		"try 1000000 0123456789abcdef\nend\n"
+		"try 1000000 0123456789abcdef 7\nend\n"
 
 static void
 test_corrupt(void)
@@ -858,6 +909,11 @@ test_corrupt(void)
 		"pop3d-penalty 1\ntry x 0123456789abcdef\nend\n",
 		"pop3d-penalty 1\ntry 1000000 0123\nend\n",
 		"pop3d-penalty 1\ntry 1000000 0000000000000000\nend\n",
+		"pop3d-penalty 1\ntry 1000000 0123456789abcdef x\nend\n",
+		"pop3d-penalty 1\ntry 1000000 0123456789abcdef 1000\nend\n",
+		"pop3d-penalty 1\ntry 1000000 0123456789abcdef -1\nend\n",
+		"pop3d-penalty 1\ntry 1000000 0123456789abcdef 1 2\nend\n",
+		"pop3d-penalty 1\ntry 1000000 0123456789abcdef \nend\n",
 		"pop3d-penalty 1\ntry 1000000 0123456789abcdef\n"
 		    "fail 1000000 0123456789abcdef\nend\n",
 		"pop3d-penalty 1\ntry 1000000 0123456789abcdef\n"
@@ -871,7 +927,8 @@ test_corrupt(void)
 	CHECK(put(c.dir, ADDR, GOOD, strlen(GOOD)) == 0);
 	CHECK(penalty_check(&c, ADDR, T0, &e) == 0);
 	CHECK(e.why == PENALTY_HOSTILE && e.until == 2000000);
-	CHECK(e.failures == 1 && e.nusers == 1 && e.attempts == 1);
+	/* Its attempt's slot is held by no process: it counts not. */
+	CHECK(e.failures == 1 && e.nusers == 1 && e.attempts == 0);
 	CHECK_STR(e.user[0].name, "alice");
 	/* Cut anywhere, it is none. */
 	for (i = 0; i < strlen(GOOD); i++) {
@@ -920,7 +977,7 @@ test_names(void)
 	struct penalty_conf	c;
 	struct penalty_entry	e;
 	char			longname[64];
-	long long		token;
+	struct penalty_token	token;
 	int			fd, blocked, state, i, ok = 1;
 	const char		*bad[] = {
 		"", ".", "..", "../x", "a/b", "1.2.3.4/", "/etc/passwd",
@@ -946,7 +1003,8 @@ test_names(void)
 		if (penalty_attempt(&c, bad[i], "a", T0, &state,
 		    &token) != -1 || errno != EINVAL)
 			ok = 0;
-		if (penalty_settle(&c, bad[i], "a", T0, T0, 1,
+		token.fd = -1;
+		if (penalty_settle(&c, bad[i], "a", &token, T0, 1,
 		    &blocked) != -1 || errno != EINVAL)
 			ok = 0;
 		if (penalty_hostile(&c, bad[i], T0) != -1 || errno != EINVAL)
@@ -1096,7 +1154,7 @@ test_sweep(void)
 {
 	struct penalty_conf	c;
 	struct stat		st;
-	long long		token;
+	struct penalty_token	token;
 	char			text[64];
 	int			i, state, ok = 1;
 
@@ -1168,7 +1226,7 @@ all_refused(const char *dir, int err)
 	struct penalty_entry	e;
 	struct seen		s;
 	time_t			until;
-	long long		tok;
+	struct penalty_token	tok;
 	int			state, b, fd, n = 0, total = 0;
 
 #define REFUSED(call) do {						\
@@ -1186,7 +1244,9 @@ all_refused(const char *dir, int err)
 	REFUSED(penalty_check_user(&c, ADDR, "a", T0, &until));
 	REFUSED(penalty_fail(&c, ADDR, "a", T0, &b));
 	REFUSED(penalty_attempt(&c, ADDR, "a", T0, &state, &tok));
-	REFUSED(penalty_settle(&c, ADDR, "a", T0, T0, 1, &b));
+	tok.fd = -1;
+	tok.slot = 0;
+	REFUSED(penalty_settle(&c, ADDR, "a", &tok, T0, 1, &b));
 	REFUSED(penalty_hostile(&c, ADDR, T0));
 	REFUSED(penalty_clear(dir, ADDR));
 	REFUSED(penalty_clear(dir, NULL));
@@ -1314,7 +1374,8 @@ static void
 test_lock_timeout(void)
 {
 	struct penalty_conf	c;
-	long long		t, tok;
+	long long		t;
+	struct penalty_token	tok;
 	pid_t			pid;
 	int			blocked, state, status;
 
@@ -1687,6 +1748,7 @@ main(void)
 	test_lock_timeout();
 	test_attempt();
 	test_attempt_ttl();
+	test_attempt_dead();
 	test_attempt_user();
 	test_attempt_parallel();
 	test_concurrent();

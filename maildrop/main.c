@@ -54,13 +54,19 @@ refuse(struct out *out, int code, const char *reply, const char *why)
 	exit(code);
 }
 
+/*
+ * The maildrop: the user's own (MAILDROP, which pop3d-auth sets from the
+ * record's field and clears when it has none) wins over the argument,
+ * which is only the default for users without one, as the chain's last
+ * word is the same for every user; then Maildir.
+ */
 static void
 settings_read(struct settings *set, int argc, char **argv)
 {
 	const char	*env = getenv("MAILDROP");
 
-	set->path = argc > 1 ? argv[1] :
-	    env != NULL && *env != '\0' ? env : "Maildir";
+	set->path = env != NULL && *env != '\0' ? env :
+	    argc > 1 ? argv[1] : "Maildir";
 	/* Bounds and defaults from the table the front reads them by. */
 	set->timeout_ms = 1000 * setting_num_or_default("POP3D_IDLE_TIMEOUT");
 	set->max_msgs = setting_num_or_default("POP3D_MAX_MESSAGES");

@@ -403,7 +403,8 @@ def message_removed_behind_the_back():
 def missing_and_unusable_maildrops():
     with TempDir() as tmp:
         tmp.give()
-        with spawner(tmp, args=["nowhere"]) as srv:
+        # Not made at the login: its parent is missing too.
+        with spawner(tmp, args=["nodir/nowhere"]) as srv:
             r = Raw(srv.connect())
             check_eq(r.line(), b"-ERR [SYS/PERM] maildrop unavailable",
                      "a missing maildrop is [SYS/PERM]")

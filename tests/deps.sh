@@ -18,6 +18,11 @@ fetchmail sslscan"
 if [ "$1" = test ]; then
 	PKGS="$PKGS $TEST_PKGS"
 fi
+# DEPS_LIST=1: print the list and stop (tests/install.sh checks it).
+if [ -n "$DEPS_LIST" ]; then
+	echo $PKGS
+	exit 0
+fi
 
 # For the tests, the pre-login processes' and TLS relays' own system user,
 # as make install makes it (deploy/sysuser.sh): without it they run as

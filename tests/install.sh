@@ -49,6 +49,16 @@ check "a DESTDIR install says it made nothing outside DESTDIR" \
     "printf '%s' \"\$note\" | grep -q 'nothing was made outside $dest'"
 check "and what the package must do: the system user pop3d" \
     "printf '%s' \"\$note\" | grep -q 'create the system user pop3d when'"
+# make deps is for a production host: no test tool; make test-deps adds them.
+deps=" $(DEPS_LIST=1 sh tests/deps.sh) "
+tdeps=" $(DEPS_LIST=1 sh tests/deps.sh test) "
+for p in xinetd daemontools clang mpop fetchmail sslscan strace; do
+	check "make deps leaves out $p" "! echo '$deps' | grep -q ' $p '"
+	check "make test-deps installs $p" "echo '$tdeps' | grep -q ' $p '"
+done
+for p in gcc libcdb-dev libtls-dev ucspi-tcp; do
+	check "make deps installs $p" "echo '$deps' | grep -q ' $p '"
+done
 make -s uninstall O="$BUILD" DESTDIR="$dest" PREFIX=/opt/p >/dev/null 2>&1
 check "uninstall removes them" \
     "[ -z \"\$(find '$dest' -type f)\" ]"

@@ -502,6 +502,19 @@ def maildrop_from_environment_and_default():
             p = pop(srv)
             check_eq(p.stat()[0], len(MSGS), "$MAILDROP names the maildrop")
             p.quit()
+        # Issue 17: the user's MAILDROP wins; the argument is the default.
+        with spawner(tmp, env={"MAILDROP": "Other"}) as srv:
+            p = pop(srv)
+            check_eq(p.stat()[0], len(MSGS),
+                     "$MAILDROP wins over the argument Maildir")
+            p.quit()
+        check(not os.path.exists(os.path.join(tmp.path, "Maildir")),
+              "and the argument's Maildir is not made")
+        with spawner(tmp, env={"MAILDROP": ""}, args=["Other"]) as srv:
+            p = pop(srv)
+            check_eq(p.stat()[0], len(MSGS), "an empty $MAILDROP: the "
+                     "argument")
+            p.quit()
         os.rename(os.path.join(tmp.path, "Other"),
                   os.path.join(tmp.path, "Maildir"))
         with spawner(tmp, args=[]) as srv:

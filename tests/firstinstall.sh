@@ -41,7 +41,8 @@ check() {
 for d in etc usr/local var home; do
 	n=$(echo "$d" | tr / _)
 	mkdir -p "$WORK/upper/$n" "$WORK/work/$n"
-	if ! mount -t overlay overlay -o "lowerdir=/$d,upperdir=$WORK/upper/$n,workdir=$WORK/work/$n" "/$d"; then
+	o="lowerdir=/$d,upperdir=$WORK/upper/$n,workdir=$WORK/work/$n"
+	if ! mount -t overlay overlay -o "$o" "/$d"; then
 		echo "ok - # SKIP no overlay for /$d"
 		exit 0
 	fi

@@ -20,6 +20,10 @@ if [ "$2" != inside ]; then
 			exit 0
 		fi
 	done
+	if ! unshare -m -n --propagation private true 2>/dev/null; then
+		echo "ok - # SKIP no private namespaces here"
+		exit 0
+	fi
 	work=$(mktemp -d)
 	trap 'rm -rf "$work"' EXIT
 	# The README's block under "A real server, on a fresh Debian machine".
@@ -41,13 +45,17 @@ check() {
 for d in etc usr/local var home; do
 	n=$(echo "$d" | tr / _)
 	mkdir -p "$WORK/upper/$n" "$WORK/work/$n"
+	mkdir -p "/$d"
 	o="lowerdir=/$d,upperdir=$WORK/upper/$n,workdir=$WORK/work/$n"
 	if ! mount -t overlay overlay -o "$o" "/$d"; then
 		echo "ok - # SKIP no overlay for /$d"
 		exit 0
 	fi
 done
-ip link set lo up || exit 1
+if ! ip link set lo up; then
+	echo "ok - # SKIP no loopback in the private network"
+	exit 0
+fi
 # A fresh machine: none of what make install prepares.
 userdel pop3d 2>/dev/null
 userdel -r alice 2>/dev/null

@@ -366,15 +366,17 @@ def users_check_warns_about_missing_homes_and_maildrops():
         r = box.users("check")
         err = r.stderr.decode()
         check_eq(r.returncode, 0, "warnings only: exit 0")
+        if "bea: home" not in err:
+            print("# stderr: %r" % err)
         check("ann" not in err, "nothing for a record that is all there")
         check("%s:2: bea: home %s: No such file" % (box.file, nohome) in err,
-              "a missing home, with file:line: %r" % err)
+              "a missing home, with file:line")
         check("%s:3: gina: maildrop %s: No such file" % (box.file, vmail)
               in err and "not made at the first login" in err,
-              "a missing maildrop, never made (no directory): %r" % err)
+              "a missing maildrop, never made (no directory)")
         check("%s:4: ida: maildrop %s/Mail2: No such file" % (box.file,
                                                               box.home)
-              in err, "a relative maildrop is under the home: %r" % err)
+              in err, "a relative maildrop is under the home")
         check(not os.path.exists(box.db), "check writes no database")
 
 
@@ -445,7 +447,7 @@ def users_names_the_directory_to_create():
             check_eq(r.returncode, 111, "%s: exit 111" % path)
             check("create the directory %s/etc " % tmp.path in err
                   and "users.lock" in err,
-                  "%s: names the directory: %r" % (path, err))
+                  "%s: names the directory" % path)
 
 
 @test

@@ -6,6 +6,10 @@ SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
 # The penalty box and connection slots (pop3d.8: POP3D_STATE_DIR).
 STATEDIR ?= /var/lib/pop3d
+# The users and rules files and databases (pop3d-users.8, pop3d-rules.8).
+CONFDIR	?= /etc/pop3d
+# The pre-login processes' system user (pop3d.8: POP3D_PREAUTH_USER).
+PREAUTH_USER ?= pop3d
 DESTDIR	?=
 
 # Objects and programs go to $(O); the sanitizer build uses its own.
@@ -72,8 +76,8 @@ include passwd/passwd.mk
 
 UNIT_BIN = $(UNIT:%=$(O)/tests/%)
 
-.PHONY: all check unit e2e sanitize deps install uninstall run lint fuzz \
-	clean bench
+.PHONY: all check unit e2e sanitize deps test-deps install install-system \
+	uninstall run lint fuzz clean bench
 .DEFAULT_GOAL := all
 
 all: $(PROGS)
@@ -107,8 +111,13 @@ check: $(PROGS) $(UNIT_BIN)
 sanitize:
 	$(MAKE) O=build/sanitize SAN=1 check
 
+# What building and running need; test-deps: that and what the tests need
+# (clang, mpop, xinetd, daemontools, ...), never for a production host.
 deps:
 	sh tests/deps.sh
+
+test-deps:
+	sh tests/deps.sh test
 
 lint:
 	mandoc -Tlint -Wwarning $(MAN8) $(MAN5)
@@ -123,6 +132,28 @@ install: $(PROGS) install-deploy
 	install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8
 	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5)
 	install -d -m 700 $(DESTDIR)$(STATEDIR)
+	[ -d $(DESTDIR)$(CONFDIR) ] || install -d -m 700 $(DESTDIR)$(CONFDIR)
+	@$(MAKE) -s install-system
+
+# What is made outside the files: the pre-login user, made when missing
+# as root (deploy/sysuser.sh).  A DESTDIR install (a package being built)
+# makes nothing outside DESTDIR and says what the package must do.
+install-system:
+ifeq ($(DESTDIR),)
+	@if [ "$$(id -u)" -eq 0 ]; then \
+	    sh deploy/sysuser.sh $(PREAUTH_USER) || exit 1; \
+	elif ! id $(PREAUTH_USER) >/dev/null 2>&1; then \
+	    echo "install: not root: the system user $(PREAUTH_USER) is" \
+	        "missing; as root: sh deploy/sysuser.sh $(PREAUTH_USER)"; \
+	fi
+else
+	@echo "install: DESTDIR install: nothing was made outside $(DESTDIR)."
+	@echo "install: the package must, when installed:"
+	@echo "install:   create the system user $(PREAUTH_USER) when missing" \
+	    "(sh $(KITDIR)/sysuser.sh $(PREAUTH_USER), as adduser --system);"
+	@echo "install:   keep $(CONFDIR) (0700), $(STATEDIR) (0700) and" \
+	    "$(CHROOTDIR) (0555) owned by root (made under DESTDIR)."
+endif
 
 uninstall: uninstall-deploy
 	rm -f $(PROGS:$(O)/%=$(DESTDIR)$(SBINDIR)/%)

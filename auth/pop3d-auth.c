@@ -370,7 +370,12 @@ become(const struct user *u, const char **why)
 	return 0;
 }
 
-/* The environment of the next stage: USER, HOME, SHELL, MAILDROP. */
+/*
+ * The environment of the next stage: USER, HOME, SHELL, MAILDROP.  A
+ * record without a maildrop clears MAILDROP: one inherited from the
+ * spawner would otherwise win over pop3d-maildrop's argument for every
+ * such user (pop3d-maildrop.8).
+ */
 static int
 env_set(const struct user *u)
 {
@@ -378,9 +383,9 @@ env_set(const struct user *u)
 	    setenv("HOME", u->home, 1) == -1 ||
 	    setenv("SHELL", "/bin/sh", 1) == -1)
 		return -1;
-	if (u->maildrop != NULL && setenv("MAILDROP", u->maildrop, 1) == -1)
-		return -1;
-	return 0;
+	if (u->maildrop == NULL)
+		return unsetenv("MAILDROP");
+	return setenv("MAILDROP", u->maildrop, 1);
 }
 
 /* Finds the user: NULL when unknown; exits 111 on a database problem. */

@@ -2,7 +2,12 @@
  * pop3d-users: manages the users file and compiles it to users.cdb for
  * pop3d-auth (pop3d-users.8, pop3d-users.5).
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,27 +68,75 @@ apply_result(const struct paths *p, const char *name, const char *why)
 	}
 }
 
-/* The users file's edit lock (usersfile_lock): a descriptor, or -1 said. */
+/*
+ * The absolute form of path's directory into buf, for telling what to
+ * create: the current directory prefixed to a relative one.  Returns
+ * what snprintf does.
+ */
+static int
+dir_abs(char *buf, size_t n, const char *path)
+{
+	const char	*slash = strrchr(path, '/');
+	char		 cwd[PATH_MAX];
+	int		 len = slash == NULL ? 0 : slash == path ? 1 :
+			    (int)(slash - path);
+
+	if (path[0] == '/')
+		return snprintf(buf, n, "%.*s", len, path);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return snprintf(buf, n, "%.*s", len > 0 ? len : 1,
+		    len > 0 ? path : ".");
+	if (len == 0)
+		return snprintf(buf, n, "%s", cwd);
+	return snprintf(buf, n, "%s/%.*s", strcmp(cwd, "/") == 0 ? "" : cwd,
+	    len, path);
+}
+
+/*
+ * The users file's edit lock (usersfile_lock): a descriptor, or -1 said.
+ * A missing directory is the first install's usual mistake: named, with
+ * what to do.
+ */
 static int
 lock(const struct paths *p)
 {
+	char	dir[PATH_MAX];
 	int	fd;
 
-	if ((fd = usersfile_lock(p->file, USERS_LOCK_TIMEOUT_MS)) == -1)
-		log_warn("%s.lock: %s", p->file, strerror(errno));
-	return fd;
+	if ((fd = usersfile_lock(p->file, USERS_LOCK_TIMEOUT_MS)) != -1)
+		return fd;
+	if (errno == ENOENT) {
+		if (dir_abs(dir, sizeof(dir), p->file) < 0)
+			dir[0] = '\0';
+		log_warn("lock %s.lock: %s: create the directory %s (mode"
+		    " 0700, owned by root; make install does)", p->file,
+		    strerror(errno), dir);
+	} else
+		log_warn("lock %s.lock: %s", p->file, strerror(errno));
+	return -1;
 }
 
+/*
+ * An edit, and the database compiled from the edited file under the same
+ * lock (usersfile_update), so that it takes effect at the next login
+ * with no compile of its own, as pop3d-passwd's changes do.
+ */
 static int
 apply(const struct paths *p, const struct usersfile_edit *e)
 {
-	const char	*why;
+	const char	*why, *failed;
 	int		 fd, r = 0;
 
 	if ((fd = lock(p)) == -1)
 		return EXIT_TEMP;
 	if (usersfile_apply(p->file, e, &why) == -1)
 		r = apply_result(p, e->name, why);
+	else if (usersfile_install(p->file, p->db, &failed) == -1) {
+		log_warn("%s: %s: the change is saved in %s but is not in"
+		    " the database yet: mend that, then run pop3d-users"
+		    " compile", failed, strerror(errno), p->file);
+		r = EXIT_TEMP;
+	}
 	close(fd);
 	return r;
 }
@@ -179,17 +232,42 @@ secret_read(int from_stdin, const char *what, char *buf, size_t max)
 	return r;
 }
 
+/*
+ * A uid or gid: decimal, or the name of a system account (group) to copy
+ * it from, looked up once here; the record keeps the number.
+ */
 static int
-id_arg(const char *s, const char *what, unsigned long *v)
+id_arg(const char *s, int group, unsigned long *v)
 {
-	uint64_t	n;
+	struct passwd	*pw;
+	struct group	*gr;
+	uint64_t	 n;
 
-	if (num_parse(s, 0, USERS_ID_MAX, &n) == -1) {
-		log_warn("bad %s: %s", what, s);
+	if (num_parse(s, 0, USERS_ID_MAX, &n) == 0) {
+		*v = n;
+		return 0;
+	}
+	if (s[0] < '0' || s[0] > '9') {
+		errno = 0;
+		if (!group && (pw = getpwnam(s)) != NULL) {
+			*v = pw->pw_uid;
+			return 0;
+		}
+		if (group && (gr = getgrnam(s)) != NULL) {
+			*v = gr->gr_gid;
+			return 0;
+		}
+		if (errno != 0 && errno != ENOENT && errno != ESRCH) {
+			log_warn("bad %s: %s: %s", group ? "gid" : "uid", s,
+			    strerror(errno));
+			return -1;
+		}
+		log_warn("bad %s: %s: no such %s", group ? "gid" : "uid", s,
+		    group ? "group" : "user");
 		return -1;
 	}
-	*v = n;
-	return 0;
+	log_warn("bad %s: %s", group ? "gid" : "uid", s);
+	return -1;
 }
 
 static int
@@ -202,8 +280,8 @@ cmd_add(const struct paths *p, int argc, char **argv)
 
 	if (argc != 5 && argc != 6)
 		return -1;
-	if (id_arg(argv[2], "uid", &uid) == -1 ||
-	    id_arg(argv[3], "gid", &gid) == -1)
+	if (id_arg(argv[2], 0, &uid) == -1 ||
+	    id_arg(argv[3], 1, &gid) == -1)
 		return EXIT_DATA;
 	memset(&u, 0, sizeof(u));
 	u.name = argv[1];
@@ -334,11 +412,55 @@ compile_result(const struct paths *p)
 	return EXIT_TEMP;
 }
 
+/*
+ * Warns, for one record, about a home or a maildrop that is not there
+ * (a record without a maildrop: home/Maildir, the chain's usual
+ * argument); a missing maildrop in a home of the user's is made at the
+ * first login (pop3d-maildrop.8), so it is said so.  Returns 1 when it
+ * warned.
+ */
+static int
+record_warn(const struct usersfile *uf, const struct user *u)
+{
+	struct stat	 st;
+	char		 md[PATH_MAX * 2], *slash;
+	int		 err, made = 0;
+	const char	*drop = u->maildrop != NULL ? u->maildrop : "Maildir";
+
+	if (stat(u->home, &st) == -1) {
+		log_warn("warning: %s:%lu: %s: home %s: %s", uf->path,
+		    uf->lineno, u->name, u->home, strerror(errno));
+		return 1;
+	}
+	if (drop[0] == '/')
+		snprintf(md, sizeof(md), "%s", drop);
+	else
+		snprintf(md, sizeof(md), "%s%s%s", u->home,
+		    u->home[strlen(u->home) - 1] == '/' ? "" : "/", drop);
+	if (stat(md, &st) == 0)
+		return 0;
+	err = errno;
+	if ((slash = strrchr(md, '/')) != NULL && slash != md) {
+		*slash = '\0';
+		made = err == ENOENT && lstat(md, &st) == 0 &&
+		    S_ISDIR(st.st_mode) && st.st_uid == u->uid;
+		*slash = '/';
+	}
+	log_warn("warning: %s:%lu: %s: maildrop %s: %s%s", uf->path,
+	    uf->lineno, u->name, md, strerror(err), err != ENOENT ? "" : made ?
+	    " (made at the first login)" : " (and not made at the first"
+	    " login: its directory is missing or not the user's)");
+	return 1;
+}
+
 static int
 cmd_check(const struct paths *p, int argc, char **argv)
 {
-	FILE	*scratch;
-	int	 r;
+	struct usersfile	uf;
+	struct user		u;
+	enum usersfile_kind	k;
+	FILE			*scratch;
+	int			 r;
 
 	(void)argv;
 	if (argc != 1)
@@ -352,6 +474,13 @@ cmd_check(const struct paths *p, int argc, char **argv)
 	if (r == -1)
 		r = compile_result(p);
 	fclose(scratch);
+	if (r != 0 || usersfile_open(&uf, p->file) == -1)
+		return r;
+	/* Sound: now what the records name, as this user sees it. */
+	while ((k = usersfile_next(&uf, &u)) != UF_EOF && k != UF_ERROR)
+		if (k == UF_RECORD)
+			(void)record_warn(&uf, &u);
+	usersfile_close(&uf);
 	return r;
 }
 

@@ -19,7 +19,7 @@ DEPLOY_KIT	= README inetd.conf xinetd.d/pop3d pop3d.env \
 		  tmpfiles.d/pop3d.conf \
 		  $(DEPLOY_UNITS:%=systemd/%)
 DEPLOY_RUN	= service/pop3d/run service/pop3d/log/run \
-		  service/pop3s/run service/pop3s/log/run
+		  service/pop3s/run service/pop3s/log/run sysuser.sh
 DEPLOY_SED	= sed -e 's|/usr/local/share/pop3d/deploy|$(KITDIR)|g' \
 		      -e 's|/usr/local/sbin|$(SBINDIR)|g'
 
@@ -43,6 +43,9 @@ install-deploy:
 	    chmod 755 $(DESTDIR)$(KITDIR)/$$f || exit 1; \
 	done
 	install -d -m 555 $(DESTDIR)$(CHROOTDIR)
+	if [ "$$(id -u)" -eq 0 ]; then \
+	    chown root:root $(DESTDIR)$(CHROOTDIR) || exit 1; \
+	fi
 
 # Removes what install-deploy installed, and the kit's folders; leaves
 # CHROOTDIR, which other programs may share.

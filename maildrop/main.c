@@ -2,7 +2,10 @@
  * pop3d-maildrop: the TRANSACTION and UPDATE states of POP3 over a Maildir,
  * run after authentication as the mail user with the client on fd 0 and 1.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,13 +57,19 @@ refuse(struct out *out, int code, const char *reply, const char *why)
 	exit(code);
 }
 
+/*
+ * The maildrop: the user's own (MAILDROP, which pop3d-auth sets from the
+ * record's field and clears when it has none) wins over the argument,
+ * which is only the default for users without one, as the chain's last
+ * word is the same for every user; then Maildir.
+ */
 static void
 settings_read(struct settings *set, int argc, char **argv)
 {
 	const char	*env = getenv("MAILDROP");
 
-	set->path = argc > 1 ? argv[1] :
-	    env != NULL && *env != '\0' ? env : "Maildir";
+	set->path = env != NULL && *env != '\0' ? env :
+	    argc > 1 ? argv[1] : "Maildir";
 	/* Bounds and defaults from the table the front reads them by. */
 	set->timeout_ms = 1000 * setting_num_or_default("POP3D_IDLE_TIMEOUT");
 	set->max_msgs = setting_num_or_default("POP3D_MAX_MESSAGES");
@@ -139,6 +148,83 @@ refuse_readonly(struct out *out, const char *path, const char *what)
 	refuse(out, maildir_error_temporary(err) ? EXIT_TEMP : EXIT_PERM,
 	    maildir_error_temporary(err) ? "[SYS/TEMP] maildrop unavailable,"
 	    " try again later" : "[SYS/PERM] maildrop is read-only", why);
+}
+
+/*
+ * A new account's maildrop, made at its first login as Dovecot does, so
+ * that it is not refused until the first delivery: only when path does
+ * not exist and its parent (the home, for the chain's "Maildir") is a
+ * real directory of this user's.  Nothing is followed that is a symbolic
+ * link (the parent is opened O_NOFOLLOW, the rest relative to it), and
+ * the Maildir is made whole under a name of its own and renamed into
+ * place: a crash leaves no half Maildir, a delivery agent making it at
+ * the same moment wins.  Anything else is left to maildir_open to
+ * refuse as before.
+ */
+static void
+maildrop_create(const char *path)
+{
+	static const char *const sub[] = { "cur", "new", "tmp" };
+	char		 parent[PATH_MAX], base[NAME_MAX + 1];
+	char		 tmp[NAME_MAX + 1];
+	const char	*slash, *name;
+	struct logline	 l;
+	struct stat	 st;
+	size_t		 len = strlen(path), i;
+	int		 pfd, fd = -1, made = 0;
+
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	if (len >= sizeof(parent))
+		return;
+	memcpy(parent, path, len);
+	parent[len] = '\0';
+	if (lstat(parent, &st) == 0 || errno != ENOENT)
+		return;
+	slash = strrchr(parent, '/');
+	name = slash != NULL ? slash + 1 : parent;
+	len = strlen(name);
+	/* The rename's temporary name: the name and 32 octets more. */
+	if (len == 0 || len + 32 > NAME_MAX || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
+		return;
+	memcpy(base, name, len + 1);
+	if (slash == NULL)
+		strcpy(parent, ".");
+	else
+		parent[slash == parent ? 1 : slash - parent] = '\0';
+	snprintf(tmp, sizeof(tmp), ".%s.pop3d-new.%ld", base, (long)getpid());
+	if ((pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return;
+	if (fstat(pfd, &st) == -1 || st.st_uid != geteuid() ||
+	    mkdirat(pfd, tmp, 0700) == -1)
+		goto out;
+	made = 1;
+	if ((fd = openat(pfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		goto out;
+	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
+		if (mkdirat(fd, sub[i], 0700) == -1)
+			goto out;
+	/* Never over a directory someone made meanwhile, even an empty one. */
+	if (renameat2(pfd, tmp, pfd, base, RENAME_NOREPLACE) == -1)
+		goto out;
+	made = 0;
+	logline_start(&l, "maildrop-created");
+	logline_str(&l, "user", getenv("USER"));
+	logline_str(&l, "maildrop", path);
+	logline_emit(&l);
+out:
+	if (made) {
+		/* Ours alone: a name no one else makes, as this user. */
+		for (i = 0; fd != -1 && i < sizeof(sub) / sizeof(sub[0]); i++)
+			(void)unlinkat(fd, sub[i], AT_REMOVEDIR);
+		(void)unlinkat(pfd, tmp, AT_REMOVEDIR);
+	}
+	if (fd != -1)
+		close(fd);
+	close(pfd);
 }
 
 static void
@@ -222,6 +308,7 @@ main(int argc, char **argv)
 		refuse(&out, EXIT_PERM, "[SYS/PERM] server misconfigured",
 		    "refusing to run as root");
 
+	maildrop_create(set.path);
 	if (maildir_open(&md, set.path, set.max_msgs) == -1)
 		refuse_errno(&out, set.path);
 	if (maildir_writable(&md, &what) == -1)

@@ -26,8 +26,7 @@ MSG
 if [ "$(id -u)" -eq 0 ]; then
 	# The mail belongs to nobody; the pre-login jail to root alone, and
 	# its processes to their own user (pop3d-auth refuses their uid).
-	id pop3d >/dev/null 2>&1 ||
-	    useradd -r -M -d /nonexistent -s /usr/sbin/nologin pop3d || exit 1
+	sh "$TOP/deploy/sysuser.sh" pop3d || exit 1
 	uid=$(id -u nobody)
 	gid=$(id -g nobody)
 	chown -R "$uid:$gid" "$DEMO/home"

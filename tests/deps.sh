@@ -1,20 +1,35 @@
 #!/bin/sh
-# make deps: installs the Debian packages pop3d needs to build and test,
-# when they are missing.  A no-op when all are there.  systemd (for
-# systemd-analyze and systemd-socket-activate), xinetd and daemontools run
-# the deployment kit in tests/e2e/test_deploy.py; none is started.  sslscan
-# probes the TLS relay in tests/e2e/test_tls_deadlines.py.
+# make deps: installs the Debian packages pop3d needs to build and run,
+# when they are missing; "make test-deps" (deps.sh test) those the tests
+# need too.  A no-op when all are there.
+#
+# Build: the compiler, pkg-config and the libraries' -dev packages; run:
+# ucspi-tcp (tcpserver, the README's spawner) and openssl (the README's
+# certificate commands).  mandoc is for make lint, and the man pages.
 PKGS="gcc make pkg-config libcdb-dev libmd-dev libcrypt-dev libtls-dev
-libseccomp-dev mandoc ucspi-tcp strace curl clang libclang-rt-dev nettle-dev
-openssl mpop systemd xinetd daemontools fetchmail
-sslscan"
+libseccomp-dev nettle-dev ucspi-tcp openssl mandoc"
+# Tests only, never on a production mail host: strace, curl, mpop and
+# fetchmail drive the chain; clang and libclang-rt-dev build the fuzzers
+# (make fuzz); systemd (systemd-analyze, systemd-socket-activate), xinetd
+# and daemontools run the deployment kit in tests/e2e/test_deploy.py, none
+# started; sslscan probes the TLS relay in tests/e2e/test_tls_deadlines.py.
+TEST_PKGS="strace curl clang libclang-rt-dev mpop systemd xinetd daemontools
+fetchmail sslscan"
+if [ "$1" = test ]; then
+	PKGS="$PKGS $TEST_PKGS"
+fi
+# DEPS_LIST=1: print the list and stop (tests/install.sh checks it).
+if [ -n "$DEPS_LIST" ]; then
+	echo $PKGS
+	exit 0
+fi
 
-# The pre-login processes' and TLS relays' own system user, as an install
-# makes it (deploy/README): without it they run as nobody, the tests' mail
-# user, whose logins pop3d-auth then refuses (POP3D_PREAUTH_UID).
-if [ "$(id -u)" -eq 0 ] && ! id pop3d >/dev/null 2>&1; then
-	echo "deps: creating the system user pop3d"
-	useradd -r -M -d /nonexistent -s /usr/sbin/nologin pop3d || exit 1
+# For the tests, the pre-login processes' and TLS relays' own system user,
+# as make install makes it (deploy/sysuser.sh): without it they run as
+# nobody, the tests' mail user, whose logins pop3d-auth then refuses
+# (POP3D_PREAUTH_UID).
+if [ "$1" = test ] && [ "$(id -u)" -eq 0 ]; then
+	sh "$(dirname "$0")/../deploy/sysuser.sh" pop3d || exit 1
 fi
 
 missing=
@@ -22,7 +37,9 @@ for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
 	    grep -q 'install ok installed' || missing="$missing $p"
 done
-command -v python3 >/dev/null 2>&1 || missing="$missing python3"
+if [ "$1" = test ] && ! command -v python3 >/dev/null 2>&1; then
+	missing="$missing python3"
+fi
 
 if [ -z "$missing" ]; then
 	echo "deps: everything needed is installed"
@@ -30,7 +47,8 @@ if [ -z "$missing" ]; then
 fi
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps: missing:$missing" >&2
-	echo "deps: run 'make deps' as root, or: apt-get install$missing" >&2
+	echo "deps: run 'make ${1:+test-}deps' as root, or:" \
+	    "apt-get install$missing" >&2
 	exit 1
 fi
 echo "deps: installing$missing"

@@ -35,6 +35,7 @@ for t in tests/e2e/test_*.py; do
 done
 run sh tests/hardening.sh "$BUILD"
 run sh tests/install.sh "$BUILD"
+run sh tests/firstinstall.sh "$BUILD"
 run sh tests/lint.sh "$BUILD"
 
 passed=$(grep -c '^ok' "$BUILD/tests/results")

@@ -342,10 +342,112 @@ def users_check_reports_file_and_line():
         r = box.users("add", "zed", "1", "1", "/z")
         check_eq(r.returncode, 1, "an edit of a file with errors fails")
         check_eq(read(box.file), before, "and leaves the file as it was")
+        os.mkdir(os.path.join(box.home, "Maildir"))
         with open(box.file, "w") as f:
-            f.write("# fine\nalice:!:1000:1000:/home/alice\n")
+            f.write("# fine\nalice:!:1000:1000:%s\n" % box.home)
         r = box.users("check")
         check_eq((r.returncode, r.stderr), (0, b""), "a good file checks")
+
+
+@test
+def users_check_warns_about_missing_homes_and_maildrops():
+    """Issue 17: a record whose home or maildrop is not there is a warning
+    (the file itself is sound: exit 0), with file:line and the path."""
+    with TempDir() as tmp:
+        box = Box(tmp)
+        os.mkdir(os.path.join(box.home, "Maildir"))
+        nohome = os.path.join(tmp.path, "nohome")
+        vmail = os.path.join(tmp.path, "vmail", "gina", "Maildir")
+        with open(box.file, "w") as f:
+            f.write("ann:!:1000:1000:%s\n" % box.home +
+                    "bea:!:1000:1000:%s\n" % nohome +
+                    "gina:!:1000:1000:%s:%s\n" % (box.home, vmail) +
+                    "ida:!:1000:1000:%s:Mail2\n" % box.home)
+        r = box.users("check")
+        err = r.stderr.decode()
+        check_eq(r.returncode, 0, "warnings only: exit 0")
+        if "bea: home" not in err:
+            print("# stderr: %r" % err)
+        check("ann" not in err, "nothing for a record that is all there")
+        check("%s:2: bea: home %s: No such file" % (box.file, nohome) in err,
+              "a missing home, with file:line")
+        check("%s:3: gina: maildrop %s: No such file" % (box.file, vmail)
+              in err and "not made at the first login" in err,
+              "a missing maildrop, never made (no directory)")
+        check("%s:4: ida: maildrop %s/Mail2: No such file" % (box.file,
+                                                              box.home)
+              in err, "a relative maildrop is under the home")
+        check(not os.path.exists(box.db), "check writes no database")
+
+
+@test
+def users_add_takes_account_names():
+    """Issue 17: "pop3d-users add alice alice alice /home/alice" takes the
+    uid and gid of the system account and group."""
+    import grp
+    with TempDir() as tmp:
+        box = Box(tmp)
+        user = pwd.getpwuid(RUN_UID).pw_name
+        group = grp.getgrgid(RUN_GID).gr_name
+        r = box.users("add", "alice", user, group, box.home)
+        check_eq((r.returncode, r.stderr), (0, b""),
+                 "add %s %s: accepted" % (user, group))
+        check_eq(box.users("list").stdout.decode().split()[:3],
+                 ["alice", str(RUN_UID), str(RUN_GID)],
+                 "the record holds their numbers")
+        r = box.users("add", "bob", "no-such-account", group, box.home)
+        check_eq(r.returncode, 1, "an unknown account: exit 1")
+        check("bad uid: no-such-account: no such user" in r.stderr.decode(),
+              "and says so: %r" % r.stderr)
+        r = box.users("add", "bob", user, "no-such-group", box.home)
+        check("bad gid: no-such-group: no such group" in r.stderr.decode(),
+              "an unknown group said: %r" % r.stderr)
+        r = box.users("add", "bob", "12x", group, box.home)
+        check_eq(r.returncode, 1, "12x is neither a number nor looked up")
+
+
+@test
+def users_edits_take_effect_without_compile():
+    """Issue 17 (the choice of man/pop3d-users.8): every edit compiles the
+    database under the same lock, as pop3d-passwd does."""
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="hunter2")
+        check(os.path.exists(box.db), "add and passwd wrote users.cdb")
+        rc, _, _ = auth(box, creds("alice", "hunter2"))
+        check_eq(rc, 7, "the new account logs in with no compile")
+        r = box.users("passwd", "-s", "alice", input=b"new\n")
+        rc, _, _ = auth(box, creds("alice", "new"))
+        check_eq(rc, 7, "a new password takes effect at once")
+        r = box.users("delete", "alice")
+        check_eq(r.returncode, 0, "delete")
+        rc, _, _ = auth(box, creds("alice", "new"))
+        check_eq(rc, 1, "a deleted account is refused at once")
+        r = box.users("-d", os.path.join(tmp.path, "nodir", "u.cdb"), "add",
+                      "bob", str(RUN_UID), str(RUN_GID), box.home)
+        err = r.stderr.decode()
+        check_eq(r.returncode, 111, "a database that cannot be written: 111")
+        check("saved in %s but is not in the database" % box.file in err
+              and "pop3d-users compile" in err, "and says what: %r" % err)
+
+
+@test
+def users_names_the_directory_to_create():
+    """Issue 17: the README's first command on a fresh machine failed with
+    "/etc/pop3d/users.lock: No such file or directory"; it names the
+    directory to create, absolute."""
+    with TempDir() as tmp:
+        for path, cwd in ((os.path.join(tmp.path, "etc", "users"), None),
+                          ("etc/users", tmp.path)):
+            r = subprocess.run([USERS, "-f", path, "-d", path + ".cdb",
+                                "add", "alice", str(RUN_UID), str(RUN_GID),
+                                "/home/alice"], capture_output=True,
+                               cwd=cwd, timeout=60)
+            err = r.stderr.decode()
+            check_eq(r.returncode, 111, "%s: exit 111" % path)
+            check("create the directory %s/etc " % tmp.path in err
+                  and "users.lock" in err,
+                  "%s: names the directory" % path)
 
 
 @test
@@ -912,6 +1014,7 @@ def auth_database_trouble_exits_111():
     with TempDir() as tmp:
         box = Box(tmp)
         box.add("alice", password="hunter2")
+        os.unlink(box.db)  # every edit compiles it (pop3d-users.8)
         rc, err, _ = auth(box, creds("alice", "hunter2"))
         check_eq(rc, 111, "a missing users.cdb exits 111")
         check("auth_temp" in err and "cannot open" in err, "and is logged")

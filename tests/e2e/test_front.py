@@ -608,6 +608,53 @@ def whole_chain_with_pop3d_auth():
 
 
 @test
+def the_users_maildrop_wins_over_the_chains_argument():
+    """Issue 17: the chain ends in "pop3d-maildrop Maildir" for every user;
+    a user whose record names a maildrop is served that one, a user with
+    none the argument's, and a MAILDROP the spawner leaves in the
+    environment reaches neither."""
+    users_bin = os.path.join(BUILD, "pop3d-users")
+    with TempDir() as tmp:
+        setup(tmp)
+        vmail = os.path.join(tmp.path, "vmail", "gina", "Maildir")
+        make_maildir(vmail, new=[("1700000002.M1P1.vmail",
+                                  b"Subject: vmail\n\nfrom /var/vmail\n")])
+        tmp.give()
+        os.chown(os.path.join(tmp.path, "empty"), 0, 0) if ROOT else None
+        etc = os.path.join(tmp.path, "etc")
+        os.makedirs(etc)
+        u = [users_bin, "-f", os.path.join(etc, "users"), "-d",
+             os.path.join(etc, "users.cdb")]
+        for name, extra in (("gina", [vmail]), ("hal", [])):
+            subprocess.run(u + ["add", name, str(RUN_UID), str(RUN_GID),
+                                tmp.path] + extra, check=True,
+                           capture_output=True)
+            subprocess.run(u + ["passwd", "-s", name], input=b"pw\n",
+                           check=True, capture_output=True)
+        subprocess.run(u + ["compile"], check=True, capture_output=True)
+        listed = subprocess.run(u + ["list"], check=True,
+                                capture_output=True).stdout.decode()
+        check(" %s " % vmail in listed, "list shows gina's maildrop")
+        auth = [os.path.join(BUILD, "pop3d-auth")]
+        env = {"POP3D_USERS_CDB": os.path.join(etc, "users.cdb"),
+               "MAILDROP": os.path.join(tmp.path, "nosuch")}
+        with front(tmp, env=env, auth=auth) as srv:
+            p = pop(srv)
+            p.user("gina")
+            check_eq(p.pass_("pw"), b"+OK maildrop has 1 messages (%d octets)"
+                     % len(b"Subject: vmail\r\n\r\nfrom /var/vmail\r\n"),
+                     "gina is served her own maildrop, not Maildir")
+            check(b"from /var/vmail" in b"\n".join(p.retr(1)[1]),
+                  "and reads its message")
+            p.quit()
+            p = pop(srv)
+            p.user("hal")
+            check(p.pass_("pw").startswith(b"+OK maildrop has 2 "),
+                  "hal, with no field, is served the argument's Maildir")
+            p.quit()
+
+
+@test
 def no_session_runs_as_the_preauth_uid():
     """With no user POP3D_PREAUTH_USER names, the pre-login processes run as
     nobody; a mail user of that uid (nobody here) is refused by pop3d-auth

@@ -403,7 +403,8 @@ def message_removed_behind_the_back():
 def missing_and_unusable_maildrops():
     with TempDir() as tmp:
         tmp.give()
-        with spawner(tmp, args=["nowhere"]) as srv:
+        # Not made at the login: its parent is missing too.
+        with spawner(tmp, args=["nodir/nowhere"]) as srv:
             r = Raw(srv.connect())
             check_eq(r.line(), b"-ERR [SYS/PERM] maildrop unavailable",
                      "a missing maildrop is [SYS/PERM]")
@@ -431,6 +432,67 @@ def missing_and_unusable_maildrops():
 
 
 @test
+def first_login_creates_the_maildir():
+    """Issue 17: a new account's missing Maildir is made at its first login
+    (cur, new, tmp, mode 0700), but only in a real directory of the user's:
+    never through a symbolic link, never in someone else's directory."""
+    with TempDir() as tmp:
+        tmp.give()
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            check_eq(p.getwelcome(), b"+OK maildrop has 0 messages (0 octets)",
+                     "a missing Maildir is made, not refused")
+            p.quit()
+            srv.wait_all()
+        md = os.path.join(tmp.path, "Maildir")
+        modes = [os.stat(os.path.join(md, d)).st_mode & 0o7777
+                 for d in ("", "cur", "new", "tmp")]
+        check_eq(modes, [0o700] * 4, "Maildir, cur, new, tmp: mode 0700")
+        check_eq(sorted(f for f in os.listdir(tmp.path)
+                        if "pop3d-new" in f), [], "no temporary left")
+        check("maildrop-created" in srv.log() and "maildrop=Maildir"
+              in srv.log(), "logged: %r" % srv.log()[-300:])
+        # An absolute maildrop in a directory of the user's: made too.
+        vm = os.path.join(tmp.path, "vmail")
+        os.mkdir(vm)
+        tmp.give()
+        with spawner(tmp, env={"MAILDROP": vm + "/gina/Maildir"}) as srv:
+            try:
+                pop(srv).quit()
+            except poplib.error_proto:
+                pass
+        check(not os.path.exists(os.path.join(vm, "gina")),
+              "not when the parent itself is missing")
+        os.mkdir(os.path.join(vm, "gina"))
+        tmp.give()
+        with spawner(tmp, env={"MAILDROP": vm + "/gina/Maildir/"}) as srv:
+            check(pop(srv).getwelcome().startswith(b"+OK maildrop has 0"),
+                  "an absolute maildrop, trailing slash: made")
+        check(os.path.isdir(os.path.join(vm, "gina", "Maildir", "new")),
+              "with its new/")
+        # Through a symbolic link: the parent, or the maildrop itself.
+        os.symlink("vmail", os.path.join(tmp.path, "link"))
+        os.symlink("vmail/elsewhere", os.path.join(tmp.path, "Dangling"))
+        for path, what in (("link/Maildir", "a parent that is a symlink"),
+                           ("Dangling", "a dangling symlink")):
+            with spawner(tmp, args=[path]) as srv:
+                r = Raw(srv.connect())
+                check_eq(r.line(), b"-ERR [SYS/PERM] maildrop unavailable",
+                         "%s: refused as before" % what)
+        check_eq(sorted(os.listdir(vm)), ["gina"],
+                 "and nothing made through either link")
+        if ROOT:
+            other = os.path.join(tmp.path, "rootdir")
+            os.mkdir(other, 0o777)
+            os.chmod(other, 0o777)
+            with spawner(tmp, args=["rootdir/Maildir"]) as srv:
+                r = Raw(srv.connect())
+                check_eq(r.line(), b"-ERR [SYS/PERM] maildrop unavailable",
+                         "a parent not the user's: refused")
+            check_eq(os.listdir(other), [], "and nothing made in it")
+
+
+@test
 def maildrop_from_environment_and_default():
     with TempDir() as tmp:
         setup(tmp)
@@ -439,6 +501,19 @@ def maildrop_from_environment_and_default():
         with spawner(tmp, env={"MAILDROP": "Other"}, args=[]) as srv:
             p = pop(srv)
             check_eq(p.stat()[0], len(MSGS), "$MAILDROP names the maildrop")
+            p.quit()
+        # Issue 17: the user's MAILDROP wins; the argument is the default.
+        with spawner(tmp, env={"MAILDROP": "Other"}) as srv:
+            p = pop(srv)
+            check_eq(p.stat()[0], len(MSGS),
+                     "$MAILDROP wins over the argument Maildir")
+            p.quit()
+        check(not os.path.exists(os.path.join(tmp.path, "Maildir")),
+              "and the argument's Maildir is not made")
+        with spawner(tmp, env={"MAILDROP": ""}, args=["Other"]) as srv:
+            p = pop(srv)
+            check_eq(p.stat()[0], len(MSGS), "an empty $MAILDROP: the "
+                     "argument")
             p.quit()
         os.rename(os.path.join(tmp.path, "Other"),
                   os.path.join(tmp.path, "Maildir"))

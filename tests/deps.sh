@@ -6,7 +6,7 @@
 # probes the TLS relay in tests/e2e/test_tls_deadlines.py.
 PKGS="gcc make pkg-config libcdb-dev libmd-dev libcrypt-dev libtls-dev
 libseccomp-dev mandoc ucspi-tcp strace curl clang libclang-rt-dev nettle-dev
-openssl mpop systemd xinetd daemontools fetchmail
+openssl mpop systemd xinetd daemontools fetchmail python3-cryptography
 sslscan"
 
 # The pre-login processes' and TLS relays' own system user, as an install

@@ -278,6 +278,7 @@ check_settings(const char *address)
 			v = setting_default_text(s);
 		say("ok", what, "%s (default)", v != NULL ? v : "unset");
 	}
+	/* Its bad values are the lines above; the combinations are not. */
 	if (settings_env_check(why, sizeof(why)) == -1 &&
 	    strstr(why, "must be") == NULL)
 		say("error", "settings", "%s", why);
@@ -324,6 +325,7 @@ check_users(void)
 	unsigned		 pos = 2048, klen, vlen;
 	unsigned long		 n = 0;
 	const char		*path = value_of("POP3D_USERS_CDB"), *why;
+	char			 name[USERS_LINE_MAX + 1];
 	uid_t			*more;
 	int			 r;
 
@@ -342,13 +344,14 @@ check_users(void)
 	while ((r = cdbcheck_next(&db.cdb, &pos, &k, &klen, &v, &vlen)) == 1) {
 		if (klen == 0 || k[0] == '\0')
 			continue;
-		if (vlen > USERS_LINE_MAX || klen >= sizeof(db.rec)) {
+		if (vlen > USERS_LINE_MAX || klen >= sizeof(name)) {
 			r = -2;
 			break;
 		}
-		memcpy(db.rec, k, klen);
-		db.rec[klen] = '\0';
-		if ((r = userdb_lookup(&db, db.rec, &u, &why)) != 1) {
+		/* Its own copy: the lookup compares it with the record's. */
+		memcpy(name, k, klen);
+		name[klen] = '\0';
+		if ((r = userdb_lookup(&db, name, &u, &why)) != 1) {
 			say("error", "users", "%s: user %.*s: %s", path,
 			    (int)klen, (const char *)k, why != NULL ? why :
 			    "record not found");

@@ -93,13 +93,21 @@ say(const char *level, const char *what, const char *fmt, ...)
 	fflush(stdout);
 }
 
+/* Misuse: on stderr, exit 2; --help: on stdout, exit 0. */
+static void __attribute__((noreturn))
+usage_to(FILE *f, int code)
+{
+	fprintf(f, "usage: pop3d-check [check] [address]\n"
+	    "       pop3d-check settings [address]\n"
+	    "       pop3d-check login user [maildir]\n"
+	    "       pop3d-check --help\n");
+	exit(code);
+}
+
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: pop3d-check [check] [address]\n"
-	    "       pop3d-check settings [address]\n"
-	    "       pop3d-check login user [maildir]\n");
-	exit(EXIT_USAGE);
+	usage_to(stderr, EXIT_USAGE);
 }
 
 /* A setting's value now: the environment's, else the table's default. */
@@ -883,6 +891,8 @@ main(int argc, char **argv)
 	const char	*cmd = argc > 1 ? argv[1] : "check";
 
 	log_init(argv[0]);
+	if (argc == 2 && strcmp(cmd, "--help") == 0)
+		usage_to(stdout, 0);
 	if (argc > 1 && strcmp(cmd, "--report-maildrop") == 0) {
 		if (argc > 3)
 			usage();

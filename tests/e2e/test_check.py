@@ -422,5 +422,31 @@ def misuse_exits_2():
             check("usage:" in err, "usage for %r" % args)
 
 
+@test
+def help_is_usage_on_stdout():
+    r = subprocess.run([CHECK, "--help"], capture_output=True, timeout=30)
+    check_eq(r.returncode, 0, "--help exits 0")
+    check(b"usage: pop3d-check" in r.stdout and b"login user" in r.stdout,
+          "--help lists the commands on stdout")
+
+
+@test
+def only_pop3d_check_links_libcrypto():
+    """X.509 parsing is pop3d-check's alone: no stage of the chain but the
+    TLS relay (libtls) pays for loading libcrypto."""
+    r = subprocess.run(["readelf", "-d", CHECK], capture_output=True,
+                       timeout=30)
+    if b"NEEDED" not in r.stdout:
+        skip("a static build (make STATIC=1) links no shared library")
+        return
+    for prog in ("pop3d", "pop3d-auth", "pop3d-maildrop", "pop3d-users",
+                 "pop3d-rules", "pop3d-passwd"):
+        r = subprocess.run(["readelf", "-d", os.path.join(BUILD, prog)],
+                           capture_output=True, timeout=30)
+        check(r.returncode == 0 and b"libcrypto" not in r.stdout,
+              "%s does not link libcrypto" % prog)
+    check(b"libcrypto" in r.stdout, "pop3d-check links it")
+
+
 if __name__ == "__main__":
     run_all(sys.argv[2:])

@@ -659,14 +659,15 @@ read_password(char *buf, size_t n)
 	size_t		 len;
 
 	if (tty) {
-		fprintf(stderr, "Password: ");
-		fflush(stderr);
 		if (tcgetattr(STDIN_FILENO, &old) == -1)
 			return -1;
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == -1)
 			return -1;
+		/* After the flush: what is typed at the prompt is kept. */
+		fprintf(stderr, "Password: ");
+		fflush(stderr);
 	}
 	if (fgets(buf, (int)n, stdin) == NULL)
 		buf[0] = '\0';

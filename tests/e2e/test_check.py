@@ -395,6 +395,48 @@ def login_reports_each_stage_without_touching_the_mail():
 
 
 @test
+def login_reads_the_password_from_a_terminal_without_echo():
+    import pty
+    import select
+    with TempDir() as tmp:
+        site = Site(tmp)
+        master, slave = pty.openpty()
+        p = subprocess.Popen([CHECK, "login", "alice"], env=site.env(),
+                             stdin=slave, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        os.close(slave)
+        prompt = b""
+        while b"Password: " not in prompt:
+            if not select.select([p.stderr], [], [], 60)[0]:
+                break
+            chunk = os.read(p.stderr.fileno(), 100)
+            if not chunk:
+                break
+            prompt += chunk
+        check(b"Password: " in prompt, "a prompt on stderr")
+        os.write(master, b"alice-pw\n")
+        try:
+            out, err = p.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+        echoed = b""
+        while select.select([master], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(master, 1000)
+            except OSError:
+                break
+            if not chunk:
+                break
+            echoed += chunk
+        os.close(master)
+        check_eq(p.returncode, 0, "the login passes")
+        check(b"alice-pw" not in echoed, "the terminal did not echo the "
+              "password: %r" % echoed)
+        check(b"ok maildrop: " in out, "the chain ran to the maildrop stage")
+
+
+@test
 def login_with_a_bad_password_is_an_error():
     with TempDir() as tmp:
         site = Site(tmp)

@@ -332,6 +332,12 @@ def a_certificate_without_its_key_is_an_error():
                   "POP3D_TLS_CERT"), "key without cert")
         rc, out, _ = site.run(POP3D_TLS_CERT=None, POP3D_TLS_KEY=None)
         check(has(out, "ok tls: no certificate"), "neither is fine")
+        rc, out, _ = site.run("settings", POP3D_TLS_CERT=None,
+                              POP3D_TLS_KEY=None, POP3D_TLS_REQUIRED="1")
+        check_eq(rc, 1, "TLS required without a certificate: exit 1")
+        check(has(out, "error settings: POP3D_TLS_REQUIRED=1 without "
+                  "POP3D_TLS_CERT and POP3D_TLS_KEY"),
+              "the combination the front refuses is an error")
 
 
 @test

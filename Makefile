@@ -73,6 +73,7 @@ include policy/policy.mk
 include tls/tls.mk
 include deploy/deploy.mk
 include passwd/passwd.mk
+include check/check.mk
 
 UNIT_BIN = $(UNIT:%=$(O)/tests/%)
 

@@ -29,6 +29,18 @@ static const struct {
 };
 
 const char *
+passwd_method(const char *hash)
+{
+	size_t	i;
+
+	for (i = 0; methods[i].name != NULL; i++)
+		if (strncmp(hash, methods[i].prefix,
+		    strlen(methods[i].prefix)) == 0)
+			return methods[i].name;
+	return NULL;
+}
+
+const char *
 passwd_prefix(const char *name)
 {
 	size_t	i;

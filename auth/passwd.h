@@ -11,6 +11,13 @@
 const char *passwd_prefix(const char *);
 
 /*
+ * The name of the method (as passwd_prefix takes it) that made hash, by
+ * its prefix, or NULL for a method pop3d-users does not write: for
+ * pop3d-check's report.
+ */
+const char *passwd_method(const char *);
+
+/*
  * Hashes pw with a fresh random salt of the method whose prefix is given
  * (yescrypt, "$y$", for NULL), at the cost pop3d_limits.h gives it
  * (PASSWD_SHA512_ROUNDS, PASSWD_BCRYPT_COST; yescrypt's default), into out

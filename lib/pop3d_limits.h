@@ -608,4 +608,19 @@
  * connection up it maps about 10 MB.
  */
 
+/* ---- the configuration check (pop3d-check) ---- */
+
+/*
+ * A certificate that expires within this many days is a warning: a
+ * monthly look at the check, or a renewal that failed once (ACME clients
+ * renew 30 days ahead), still leaves time to act.
+ */
+#define CHECK_CERT_WARN_DAYS	30
+
+/*
+ * The longest POP3D_ name pop3d-check quotes from the environment; a
+ * longer one is still reported, cut.  No setting's name is half as long.
+ */
+#define CHECK_NAME_MAX		120
+
 #endif

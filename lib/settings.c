@@ -137,6 +137,39 @@ setting_at(size_t i)
 	return i < TABLE_LEN ? &table[i] : NULL;
 }
 
+/* The defaults of the settings that are not numbers: settings.h. */
+static const struct {
+	const char	*name, *value;
+} text_defaults[] = {
+	{ "POP3D_APOP", "0" },
+	{ "POP3D_CHROOT", "/var/empty" },
+	{ "POP3D_CLEARTEXT", "0" },
+	{ "POP3D_CRAM_MD5", "0" },
+	{ "POP3D_DEBUG", "0" },
+	{ "POP3D_LOG", "stderr" },
+	{ "POP3D_PENALTY_SCOPE", "address" },
+	{ "POP3D_PREAUTH_USER", "pop3d" },
+	{ "POP3D_RULES", "/etc/pop3d/rules.cdb" },
+	{ "POP3D_STATE_DIR", "/var/lib/pop3d" },
+	{ "POP3D_TLS_NONROOT", "0" },
+	{ "POP3D_TLS_REQUIRED", "0" },
+	{ "POP3D_UNKNOWN_PEER", "deny" },
+	{ "POP3D_USERS_CDB", "/etc/pop3d/users.cdb" },
+	{ "POP3D_USERS_FILE", "/etc/pop3d/users" },
+	{ "POP3D_XTND_XMIT", "0" },
+};
+
+const char *
+setting_default_text(const struct setting *s)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(text_defaults) / sizeof(text_defaults[0]); i++)
+		if (strcmp(text_defaults[i].name, s->name) == 0)
+			return text_defaults[i].value;
+	return NULL;
+}
+
 /* Is value one of the '|'-separated words? */
 static int
 word_in(const char *value, const char *choices)

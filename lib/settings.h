@@ -43,6 +43,15 @@ const struct setting *setting_find(const char *);
 const struct setting *setting_at(size_t);
 
 /*
+ * The default of a setting that is not a number, as the programs that read
+ * it take it when unset (a file, a user, a word), or NULL when unset means
+ * "none": for pop3d-check's listing.  The programs keep their own copy of
+ * these (pop3d.c, tls/conf.c, ...), as their pages document them: a
+ * default changed there is changed here too (tests/e2e/test_check.py).
+ */
+const char *setting_default_text(const struct setting *);
+
+/*
  * Is value good for s?  An empty value always is (it means unset).  0, or
  * -1 with "NAME must be ..." in err (size n).
  */

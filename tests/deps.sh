@@ -12,9 +12,10 @@ libseccomp-dev nettle-dev ucspi-tcp openssl mandoc"
 # fetchmail drive the chain; clang and libclang-rt-dev build the fuzzers
 # (make fuzz); systemd (systemd-analyze, systemd-socket-activate), xinetd
 # and daemontools run the deployment kit in tests/e2e/test_deploy.py, none
-# started; sslscan probes the TLS relay in tests/e2e/test_tls_deadlines.py.
+# started; sslscan probes the TLS relay in tests/e2e/test_tls_deadlines.py;
+# python3-cryptography makes expired certificates for tests/e2e/test_check.py.
 TEST_PKGS="strace curl clang libclang-rt-dev mpop systemd xinetd daemontools
-fetchmail sslscan"
+fetchmail sslscan python3-cryptography"
 if [ "$1" = test ]; then
 	PKGS="$PKGS $TEST_PKGS"
 fi

@@ -1505,6 +1505,32 @@ test_damage_sweep(void)
 	CHECK(unavailable > 0 && same > 0);
 }
 
+/*
+ * setting_default_text (pop3d-check's listing): only settings that are not
+ * numbers have one, each a value its own check takes, and none is lost to
+ * a misspelled name (16 today: pop3d-check.8 and pop3d.8 list them).
+ */
+static void
+test_setting_defaults(void)
+{
+	const struct setting	*st;
+	const char		*d;
+	char			 err[160];
+	size_t			 i, n = 0;
+
+	for (i = 0; (st = setting_at(i)) != NULL; i++) {
+		if ((d = setting_default_text(st)) == NULL)
+			continue;
+		n++;
+		CHECK(st->kind != SETTING_NUM);
+		CHECK(*d != '\0' && setting_check(st, d, err, sizeof(err)) == 0);
+	}
+	CHECK(n == 16);
+	CHECK(strcmp(setting_default_text(setting_find("POP3D_CHROOT")),
+	    "/var/empty") == 0);
+	CHECK(setting_default_text(setting_find("POP3D_GREETING")) == NULL);
+}
+
 int
 main(void)
 {
@@ -1528,6 +1554,7 @@ main(void)
 	test_walk();
 	test_compile_errors();
 	test_setting_table();
+	test_setting_defaults();
 	test_setting_readers();
 	test_setting_rules();
 	test_atomic();

@@ -421,9 +421,26 @@ cleanup(void)
 	rmdir(dir);
 }
 
+/* pop3d-check names a hash's method by its prefix, as passwd.c's table. */
+static void
+test_method(void)
+{
+	char	h[USERS_HASH_MAX + 1];
+
+	CHECK(passwd_hash(NULL, "pw", h, sizeof(h)) == 0);
+	CHECK(strcmp(passwd_method(h), "yescrypt") == 0);
+	CHECK(passwd_hash(passwd_prefix("sha512"), "pw", h, sizeof(h)) == 0);
+	CHECK(strcmp(passwd_method(h), "sha512") == 0);
+	CHECK(strcmp(passwd_method("$2b$09$abc"), "bcrypt") == 0);
+	CHECK(passwd_method("$1$abc$def") == NULL);
+	CHECK(passwd_method("!") == NULL);
+	CHECK(passwd_method("") == NULL);
+}
+
 int
 main(void)
 {
+	test_method();
 	test_good();
 	test_bad_fields();
 	test_limits();

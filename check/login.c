@@ -1,0 +1,251 @@
+/*
+ * "pop3d-check login": the real pop3d-auth, with the user name and
+ * password on fd 3 as the front writes them, and pop3d-check
+ * --report-maildrop as its next stage, which reports and changes nothing.
+ */
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "log.h"
+#include "passwd.h"
+#include "pop3d_limits.h"
+#include "user.h"
+#include "userdb.h"
+
+/* The password: from the terminal without echo, or stdin's first line. */
+static int
+read_password(char *buf, size_t n)
+{
+	struct termios	 old, quiet;
+	int		 tty = isatty(STDIN_FILENO);
+	size_t		 len;
+
+	if (tty) {
+		if (tcgetattr(STDIN_FILENO, &old) == -1)
+			return -1;
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == -1)
+			return -1;
+		/* After the flush: what is typed at the prompt is kept. */
+		fprintf(stderr, "Password: ");
+		fflush(stderr);
+	}
+	if (fgets(buf, (int)n, stdin) == NULL)
+		buf[0] = '\0';
+	if (tty) {
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	len = strcspn(buf, "\r\n");
+	buf[len] = '\0';
+	return 0;
+}
+
+/* The method of a crypt(3) hash, by its prefix (passwd.c's table). */
+static const char *
+scheme(const char *hash)
+{
+	const char	*m;
+
+	if (user_hash_locked(hash))
+		return "locked (no password can match)";
+	if ((m = passwd_method(hash)) != NULL)
+		return m;
+	return "of another crypt(3) method";
+}
+
+/* This program's own path, to run as the next stage. */
+static void
+self_path(char *buf, size_t n, const char *argv0, char *auth, size_t an)
+{
+	ssize_t	len = readlink("/proc/self/exe", buf, n - 1);
+	char	*slash;
+
+	if (len <= 0)
+		len = (ssize_t)strlen(strncpy(buf, argv0, n - 1));
+	buf[len] = '\0';
+	/* pop3d-auth from the same folder, else from PATH. */
+	if ((slash = strrchr(buf, '/')) != NULL &&
+	    (size_t)(slash - buf) + sizeof("/pop3d-auth") <= an) {
+		memcpy(auth, buf, (size_t)(slash - buf));
+		strcpy(auth + (slash - buf), "/pop3d-auth");
+		if (access(auth, X_OK) == 0)
+			return;
+	}
+	snprintf(auth, an, "pop3d-auth");
+}
+
+int
+check_login(const char *argv0, const char *name, const char *maildir)
+{
+	static struct userdb	 db;
+	struct user		 u;
+	const char		*path = check_value("POP3D_USERS_CDB"), *why;
+	char			 pw[CHECKPASSWORD_MAX + 2];
+	char			 cred[CHECKPASSWORD_MAX];
+	char			 self[PATH_MAX], auth[PATH_MAX];
+	char			*args[6];
+	size_t			 ulen, plen;
+	pid_t			 pid;
+	int			 p[2], status, r;
+
+	if (userdb_open(&db, path) == -1) {
+		say("error", "users", "cannot open users database %s: %s",
+		    path, errno == EINVAL ? db.why : strerror(errno));
+		return EXIT_ERRORS;
+	}
+	r = userdb_lookup(&db, name, &u, &why);
+	if (r == -1)
+		say("error", "user", "%s: %s", name, why);
+	else if (r == 0)
+		say("error", "user", "%s: not in %s", name, path);
+	else
+		say("ok", "user", "%s: found in %s: uid %lu, gid %lu, home %s,"
+		    " password %s%s", name, path, (unsigned long)u.uid,
+		    (unsigned long)u.gid, u.home, scheme(u.hash),
+		    u.apop != NULL ? ", APOP secret set" : "");
+	userdb_close(&db);
+	if (read_password(pw, sizeof(pw)) == -1) {
+		say("error", "password", "cannot read: %s", strerror(errno));
+		return EXIT_CANNOT;
+	}
+	ulen = strlen(name);
+	plen = strlen(pw);
+	if (ulen + plen + 3 > sizeof(cred)) {
+		explicit_bzero(pw, sizeof(pw));
+		say("error", "password", "user and password longer than %d"
+		    " octets", CHECKPASSWORD_MAX);
+		return EXIT_ERRORS;
+	}
+	memcpy(cred, name, ulen + 1);
+	memcpy(cred + ulen + 1, pw, plen + 1);
+	cred[ulen + plen + 2] = '\0';
+	explicit_bzero(pw, sizeof(pw));
+	self_path(self, sizeof(self), argv0, auth, sizeof(auth));
+	args[0] = auth;
+	args[1] = self;
+	args[2] = "--report-maildrop";
+	args[3] = (char *)maildir;
+	args[4] = NULL;
+	fflush(stdout);
+	if (pipe(p) == -1 || (pid = fork()) == -1) {
+		explicit_bzero(cred, sizeof(cred));
+		say("error", "auth", "cannot start %s: %s", auth,
+		    strerror(errno));
+		return EXIT_CANNOT;
+	}
+	if (pid == 0) {
+		close(p[1]);
+		if (p[0] != 3 && (dup2(p[0], 3) == -1 || close(p[0]) == -1))
+			_exit(EXIT_CANNOT);
+		/* No front to tell: pop3d-auth then says nothing on fd 4. */
+		unsetenv("POP3D_AUTH_OK_FD");
+		if (setenv("AUTHMECH", "USER", 1) == -1)
+			_exit(EXIT_CANNOT);
+		execvp(auth, args);
+		log_warn("cannot run %s: %s", auth, strerror(errno));
+		_exit(EXIT_CANNOT);
+	}
+	close(p[0]);
+	/* A short write shows as pop3d-auth's misuse exit: said below. */
+	signal(SIGPIPE, SIG_IGN);
+	while (write(p[1], cred, ulen + plen + 3) == -1 && errno == EINTR)
+		;
+	close(p[1]);
+	explicit_bzero(cred, sizeof(cred));
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR) {
+			say("error", "auth", "wait: %s", strerror(errno));
+			return EXIT_CANNOT;
+		}
+	if (!WIFEXITED(status)) {
+		say("error", "auth", "%s died of signal %d", auth,
+		    WTERMSIG(status));
+		return EXIT_ERRORS;
+	}
+	switch (WEXITSTATUS(status)) {
+	case 0:
+		break;
+	case 1:
+		say("error", "auth", "%s: refused: unknown user, wrong password"
+		    " or locked account (its log line above says which)", name);
+		return EXIT_ERRORS;
+	case 2:
+		say("error", "auth", "%s: misuse (its log line above)", auth);
+		return EXIT_ERRORS;
+	default:
+		say("error", "auth", "%s: exit %d: a temporary failure (its"
+		    " log line above says which)", name, WEXITSTATUS(status));
+		return EXIT_ERRORS;
+	}
+	return check_errors() > 0 ? EXIT_ERRORS : 0;
+}
+
+/* Messages of a Maildir folder: its entries but dot files. */
+static long
+count_dir(const char *maildrop, const char *sub)
+{
+	char		 path[PATH_MAX];
+	DIR		*d;
+	struct dirent	*e;
+	long		 n = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", maildrop, sub) >=
+	    sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * The next stage of "login": run by pop3d-auth as the user, in the home.
+ * Reports and changes nothing: no rename from new to cur, no index.
+ * The maildrop as pop3d-maildrop chooses it.
+ */
+int
+check_report_maildrop(int argc, char **argv)
+{
+	const char	*env = getenv("MAILDROP"), *home = getenv("HOME");
+	const char	*md;
+	char		 cwd[PATH_MAX];
+	long		 nnew, ncur;
+
+	/* The user's own (MAILDROP) wins; the argument is the default. */
+	md = env != NULL && *env != '\0' ? env : argc > 2 ? argv[2] :
+	    "Maildir";
+	say("ok", "auth", "%s: password accepted; running as uid %lu, gid"
+	    " %lu", getenv("USER") != NULL ? getenv("USER") : "?",
+	    (unsigned long)getuid(), (unsigned long)getgid());
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		snprintf(cwd, sizeof(cwd), "%s", home != NULL ? home : "?");
+	say("ok", "home", "%s", cwd);
+	nnew = count_dir(md, "new");
+	ncur = nnew == -1 ? -1 : count_dir(md, "cur");
+	if (nnew == -1 || ncur == -1) {
+		say("error", "maildrop", "%s%s%s: %s", md[0] == '/' ? "" : cwd,
+		    md[0] == '/' ? "" : "/", md, strerror(errno));
+		return EXIT_ERRORS;
+	}
+	say("ok", "maildrop", "%s%s%s: %ld messages (%ld new, %ld cur)",
+	    md[0] == '/' ? "" : cwd, md[0] == '/' ? "" : "/", md,
+	    nnew + ncur, nnew, ncur);
+	return 0;
+}

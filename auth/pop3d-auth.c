@@ -21,6 +21,7 @@
 #include "passwd.h"
 #include "pop3d_limits.h"
 #include "userdb.h"
+#include "version.h"
 
 /* The checkpassword exit codes (DESIGN.md, pop3d-auth.8). */
 #define EXIT_BAD	1	/* bad credentials */
@@ -40,6 +41,14 @@ struct creds {
 	const char	*user, *secret, *stamp;
 	const char	*mech;
 };
+
+#define USAGE \
+	"usage: pop3d-auth [-d users.cdb] program [args ...]\n" \
+	"       pop3d-auth --help | --version\n" \
+	"  -d users.cdb  the users database (default: POP3D_USERS_CDB, else\n" \
+	"                /etc/pop3d/users.cdb)\n" \
+	"  program       the next stage, run as the user: pop3d-maildrop\n" \
+	"Reads the credentials on fd 3 (checkpassword): see pop3d-auth(8).\n"
 
 static void __attribute__((noreturn))
 usage(void)
@@ -387,6 +396,8 @@ main(int argc, char **argv)
 	int			ch, err;
 
 	log_init(argv[0]);
+	/* Only a first argument of exactly these: the rest is the chain's. */
+	version_help(argc, argv, "pop3d-auth", USAGE);
 	while ((ch = getopt(argc, argv, "+d:")) != -1) {
 		if (ch != 'd')
 			usage();

@@ -15,6 +15,7 @@
 #include "pop3d_limits.h"
 #include "userdb.h"
 #include "usersfile.h"
+#include "version.h"
 
 /* Exit codes (pop3d-users.8). */
 #define EXIT_DATA	1	/* the file, a user or a value is wrong */
@@ -31,6 +32,23 @@ struct command {
 	int		 (*run)(const struct paths *, int, char **);
 	const char	*usage;
 };
+
+#define USAGE \
+	"usage: pop3d-users [-f users] [-d users.cdb] command [args ...]\n" \
+	"       pop3d-users --help | --version\n" \
+	"  -f users       the users text file (POP3D_USERS_FILE, else\n" \
+	"                 /etc/pop3d/users)\n" \
+	"  -d users.cdb   the compiled database (POP3D_USERS_CDB, else\n" \
+	"                 /etc/pop3d/users.cdb)\n" \
+	"commands:\n" \
+	"  add name uid gid home [maildrop]\n" \
+	"  passwd [-s] [-m yescrypt|sha512|bcrypt] name\n" \
+	"  apop [-cs] name\n" \
+	"  delete name\n" \
+	"  list\n" \
+	"  check\n" \
+	"  compile\n" \
+	"See pop3d-users(8) and pop3d-users(5).\n"
 
 static void __attribute__((noreturn))
 usage(const char *text)
@@ -398,6 +416,7 @@ main(int argc, char **argv)
 	int		ch, r;
 
 	log_init(argv[0]);
+	version_help(argc, argv, "pop3d-users", USAGE);
 	while ((ch = getopt(argc, argv, "+d:f:")) != -1) {
 		if (ch == 'd')
 			p.db = optarg;

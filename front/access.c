@@ -68,10 +68,11 @@ answer(const char *line)
 }
 
 static void __attribute__((noreturn))
-rules_broken(const char *path, const char *why, int err)
+rules_broken(struct access *a, const char *path, const char *why, int err)
 {
 	struct logline	l;
 
+	a->end = "rules-error";
 	logline_start(&l, "rules-error");
 	logline_str(&l, "file", path);
 	logline_str(&l, "error", err ? strerror(err) : why);
@@ -86,10 +87,12 @@ rules_broken(const char *path, const char *why, int err)
  * the log says which rule to mend, as pop3d-rules query does.
  */
 static void __attribute__((noreturn))
-rules_bad_setting(const char *path, const struct rule *r, const char *why)
+rules_bad_setting(struct access *a, const char *path, const struct rule *r,
+    const char *why)
 {
 	struct logline	l;
 
+	a->end = "rules-error";
 	logline_start(&l, "rules-error");
 	logline_str(&l, "file", path);
 	logline_num(&l, "line", r->line);
@@ -140,16 +143,16 @@ access_rules(struct access *a, const char *remote)
 	    optional)
 		return;
 	if (r == -1)
-		rules_broken(path, NULL, errno);
+		rules_broken(a, path, NULL, errno);
 	if (r == -2)
-		rules_broken(path, "not a pop3d rules database of this "
+		rules_broken(a, path, "not a pop3d rules database of this "
 		    "version, or a damaged one: run pop3d-rules compile", 0);
 	r = rulesdb_lookup(&db, a->known ? &a->addr : NULL, &rule);
 	rulesdb_close(&db);
 	if (r == -1)
-		rules_broken(path, NULL, errno);
+		rules_broken(a, path, NULL, errno);
 	if (r == -2)
-		rules_broken(path, "damaged: run pop3d-rules compile", 0);
+		rules_broken(a, path, "damaged: run pop3d-rules compile", 0);
 	if (r == 0)
 		return;
 	if (rule.action == RULE_DENY) {
@@ -158,11 +161,12 @@ access_rules(struct access *a, const char *remote)
 		logline_str(&l, "rule", rule.pattern);
 		logline_num(&l, "line", rule.line);
 		logline_emit(&l);
+		a->end = "deny";
 		answer("-ERR [SYS/PERM] access denied");
 		exit(0);
 	}
 	if (rule_settings_check(&rule, why, sizeof(why)) == -1)
-		rules_bad_setting(path, &rule, why);
+		rules_bad_setting(a, path, &rule, why);
 	rules_apply(&rule);
 }
 
@@ -288,7 +292,7 @@ state_ready(struct access *a)
  * refused, unless the operator said the spawner vouches for its peers.
  */
 static void
-unknown_peer(const struct access *a)
+unknown_peer(struct access *a)
 {
 	struct logline	l;
 
@@ -300,6 +304,7 @@ unknown_peer(const struct access *a)
 	logline_emit(&l);
 	if (a->unknown_ok)
 		return;
+	a->end = "unknown-peer";
 	answer("-ERR [SYS/TEMP] your address is unknown; try again later");
 	exit(111);
 }
@@ -351,6 +356,7 @@ access_admit(struct access *a)
 		    " input; try again later" :
 		    "-ERR [LOGIN-DELAY] too many failed logins from your"
 		    " address; try again later");
+		a->end = "blocked";
 		exit(0);
 	}
 	if (a->per_address == 0)
@@ -365,6 +371,7 @@ access_admit(struct access *a)
 			logline_str(&l, "key", a->key);
 		logline_num(&l, "max", a->per_address);
 		logline_emit(&l);
+		a->end = "limit";
 		answer("-ERR [SYS/TEMP] too many connections from your"
 		    " address; try again later");
 		exit(0);

@@ -4,8 +4,11 @@
  * for the servers that ask (log_from_env).
  * Values are escaped (control characters, non-ASCII, quote and backslash
  * as \xHH) so that a line stays one line whatever a client or a file name
- * holds, quoted when they hold a space or "=", and cut at LOG_VALUE_MAX.  Nothing secret is ever passed
- * here; callers own that promise.
+ * holds, quoted when they hold a space or "=", and cut at LOG_VALUE_MAX.
+ * Nothing secret is ever passed here; callers own that promise.
+ * When POP3D_SESSION holds a connection's id (the front makes it), every
+ * line ends with " session=ID", so that the lines of one connection, from
+ * every program of the chain, can be joined.
  */
 #ifndef POP3D_LOG_H
 #define POP3D_LOG_H
@@ -49,6 +52,12 @@ void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* "program: message", then exit with the given code. */
 void	die(int, const char *, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
+
+/*
+ * Called by die() before it exits: the front's way to write its one
+ * "end" line whatever ends the connection.
+ */
+void	log_at_die(void (*)(void));
 
 /* Builds "program: EVENT" and appends key=value pairs; emit writes it. */
 void	logline_start(struct logline *, const char *);

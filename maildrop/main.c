@@ -13,12 +13,13 @@
 #include "io.h"
 #include "log.h"
 #include "maildir.h"
-#include "settings.h"
 #include "pop3.h"
 #include "pop3d_limits.h"
 #include "scancache.h"
+#include "settings.h"
 #include "sizes.h"
 #include "trans.h"
+#include "version.h"
 #include "xmit.h"
 
 /*
@@ -200,6 +201,12 @@ main(int argc, char **argv)
 	int64_t			started = io_now_ms();
 
 	log_init(argv[0]);
+	version_help(argc, argv, "pop3d-maildrop",
+	    "usage: pop3d-maildrop [MAILDROP]\n"
+	    "       pop3d-maildrop --help | --version\n"
+	    "  MAILDROP  the Maildir when the user has none of its own\n"
+	    "            (MAILDROP from pop3d-auth); relative to HOME\n"
+	    "Runs as the user, the client on fd 0/1: see pop3d-maildrop(8).\n");
 	/*
 	 * A plain checkpassword program hands on the front's "accepted" pipe
 	 * (pop3d.8, POP3D_AUTH_OK_FD): this stage, the user's, lets it go.

@@ -38,6 +38,7 @@
 #include "user.h"
 #include "userdb.h"
 #include "usersfile.h"
+#include "version.h"
 
 #define EXIT_USAGE	2
 #define EXIT_TEMP	111
@@ -439,6 +440,14 @@ main(int argc, char **argv)
 	int			 ch, r;
 
 	log_init(argv[0]);
+	version_help(argc, argv, "pop3d-passwd",
+	    "usage: pop3d-passwd [-d users.cdb] [-f users]\n"
+	    "       pop3d-passwd --help | --version\n"
+	    "  -d users.cdb  the users database (POP3D_USERS_CDB, else\n"
+	    "                /etc/pop3d/users.cdb)\n"
+	    "  -f users      the users text file (POP3D_USERS_FILE, else\n"
+	    "                /etc/pop3d/users)\n"
+	    "The poppassd protocol on fd 0/1 (port 106): see pop3d-passwd(8).\n");
 	while ((ch = getopt(argc, argv, "d:f:")) != -1) {
 		if (ch == 'd')
 			db = optarg;

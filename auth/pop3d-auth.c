@@ -99,9 +99,13 @@ front_tell(char word)
 	while (n == -1 && errno == EINTR);
 }
 
-/* Logs one failure (never a secret), wipes the credentials and exits. */
+/*
+ * Logs one failure (never a secret), naming the file it concerns (NULL:
+ * none) by its absolute path, wipes the credentials and exits.
+ */
 static void __attribute__((noreturn))
-auth_exit(struct creds *c, int code, const char *reason, int err)
+auth_exit_file(struct creds *c, int code, const char *reason,
+    const char *file, int err)
 {
 	struct logline	l;
 
@@ -112,11 +116,19 @@ auth_exit(struct creds *c, int code, const char *reason, int err)
 	if (c->mech != NULL)
 		logline_str(&l, "mech", c->mech);
 	logline_str(&l, "reason", reason);
+	if (file != NULL)
+		logline_path(&l, "file", file);
 	if (err != 0)
 		logline_str(&l, "error", strerror(err));
 	logline_emit(&l);
 	explicit_bzero(c->buf, sizeof(c->buf));
 	exit(code);
+}
+
+static void __attribute__((noreturn))
+auth_exit(struct creds *c, int code, const char *reason, int err)
+{
+	auth_exit_file(c, code, reason, NULL, err);
 }
 
 /*
@@ -363,11 +375,13 @@ user_find(struct creds *c, struct userdb *db, const char *path,
 	int		 r;
 
 	if (userdb_open(db, path) == -1)
-		auth_exit(c, EXIT_TEMP, errno == EINVAL ? db->why :
-		    "cannot open users database", errno == EINVAL ? 0 : errno);
+		auth_exit_file(c, EXIT_TEMP, errno == EINVAL ? db->why :
+		    "cannot open users database", path, errno == EINVAL ? 0 :
+		    errno);
 	if ((r = userdb_lookup(db, c->user, u, &why)) == -1)
-		auth_exit(c, EXIT_TEMP, why != NULL ? why :
-		    "users database unreadable", why != NULL ? 0 : errno);
+		auth_exit_file(c, EXIT_TEMP, why != NULL ? why :
+		    "users database unreadable", path, why != NULL ? 0 :
+		    errno);
 	return r == 1 ? u : NULL;
 }
 
@@ -420,7 +434,8 @@ main(int argc, char **argv)
 	if (become(&u, &why) == -1)
 		auth_exit(&c, EXIT_TEMP, why, errno);
 	if (chdir(u.home) == -1)
-		auth_exit(&c, EXIT_TEMP, "cannot enter home", errno);
+		auth_exit_file(&c, EXIT_TEMP, "cannot enter home", u.home,
+		    errno);
 	if (env_set(&u) == -1)
 		auth_exit(&c, EXIT_TEMP, "cannot set the environment", errno);
 	accepted(&c, &u);

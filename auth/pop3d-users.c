@@ -3,6 +3,7 @@
  * pop3d-auth (pop3d-users.8, pop3d-users.5).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +89,7 @@ lock(const struct paths *p)
 	int	fd;
 
 	if ((fd = usersfile_lock(p->file, USERS_LOCK_TIMEOUT_MS)) == -1)
-		log_warn("%s.lock: %s", p->file, strerror(errno));
+		log_warn("lock %s.lock: %s", p->file, strerror(errno));
 	return fd;
 }
 
@@ -411,6 +412,7 @@ static const struct command commands[] = {
 int
 main(int argc, char **argv)
 {
+	static char	file[PATH_MAX], db[PATH_MAX];
 	struct paths	p = { NULL, NULL };
 	size_t		i;
 	int		ch, r;
@@ -429,6 +431,9 @@ main(int argc, char **argv)
 		p.db = env_path(USERDB_PATH_ENV, USERDB_PATH_DEFAULT);
 	if (p.file == NULL)
 		p.file = env_path(USERSFILE_PATH_ENV, USERSFILE_PATH_DEFAULT);
+	/* Every message names its file by its absolute path. */
+	p.db = log_abspath(p.db, db, sizeof(db));
+	p.file = log_abspath(p.file, file, sizeof(file));
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)

@@ -74,7 +74,7 @@ rules_broken(struct access *a, const char *path, const char *why, int err)
 
 	a->end = "rules-error";
 	logline_start(&l, "rules-error");
-	logline_str(&l, "file", path);
+	logline_path(&l, "file", path);
 	logline_str(&l, "error", err ? strerror(err) : why);
 	logline_emit(&l);
 	answer("-ERR [SYS/TEMP] access rules unavailable; try again later");
@@ -94,7 +94,7 @@ rules_bad_setting(struct access *a, const char *path, const struct rule *r,
 
 	a->end = "rules-error";
 	logline_start(&l, "rules-error");
-	logline_str(&l, "file", path);
+	logline_path(&l, "file", path);
 	logline_num(&l, "line", r->line);
 	logline_str(&l, "rule", r->pattern);
 	logline_str(&l, "error", why);
@@ -247,15 +247,10 @@ static void
 state_unusable(const char *dir, int err)
 {
 	struct logline	l;
-	char		cwd[PATH_MAX], full[2 * PATH_MAX];
 	const char	*fix = state_fix(err);
 
-	if (*dir != '/' && getcwd(cwd, sizeof(cwd)) != NULL &&
-	    snprintf(full, sizeof(full), "%s/%s", cwd, dir) <
-	    (int)sizeof(full))
-		dir = full;
 	logline_start(&l, "state-error");
-	logline_str(&l, "file", dir);
+	logline_path(&l, "file", dir);
 	logline_str(&l, "error", strerror(err));
 	if (fix != NULL)
 		logline_str(&l, "fix", fix);

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@ static const char *progname = "pop3d";
 static int	 to_syslog;
 static void	(*sink)(const char *, size_t);
 static void	(*at_die)(void);
+static char	 file_base[PATH_MAX];	/* log_file_base's, or "" */
 
 /*
  * The connection's id (POP3D_SESSION, made by the front): at most
@@ -259,12 +261,50 @@ logline_num(struct logline *l, const char *key, uint64_t val)
 }
 
 void
+log_file_base(const char *dir)
+{
+	char	*real = realpath(dir, NULL);
+
+	if (real == NULL || strlen(real) >= sizeof(file_base))
+		file_base[0] = '\0';
+	else
+		strcpy(file_base, real);	/* checked: fits */
+	free(real);
+}
+
+const char *
+log_abspath(const char *path, char *buf, size_t n)
+{
+	char		 cwd[PATH_MAX];
+	const char	*base = file_base;
+	int		 r;
+
+	if (path == NULL || *path == '/' || *path == '\0')
+		return path;
+	if (*base == '\0' && (base = getcwd(cwd, sizeof(cwd))) == NULL)
+		return path;
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	r = snprintf(buf, n, "%s%s%s", base, strcmp(base, "/") == 0 ? "" :
+	    "/", strcmp(path, ".") == 0 ? "" : path);
+	return r > 0 && (size_t)r < n ? buf : path;
+}
+
+void
+logline_path(struct logline *l, const char *key, const char *path)
+{
+	char	buf[2 * PATH_MAX];
+
+	logline_str(l, key, log_abspath(path, buf, sizeof(buf)));
+}
+
+void
 log_file(const char *event, const char *file, int err)
 {
 	struct logline	l;
 
 	logline_start(&l, event);
-	logline_str(&l, "file", file);
+	logline_path(&l, "file", file);
 	if (err != 0)
 		logline_str(&l, "error", strerror(err));
 	logline_emit(&l);

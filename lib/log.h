@@ -67,9 +67,25 @@ void	logline_emit(struct logline *);
 
 /*
  * "program[pid]: EVENT file=NAME error=STRERROR": a file name is data from
- * outside and goes through the escaping; err 0 leaves error out.
+ * outside and goes through the escaping; err 0 leaves error out.  NAME is
+ * absolute (log_abspath): a log line says which file, wherever the
+ * program ran.
  */
 void	log_file(const char *, const char *, int);
+
+/*
+ * The absolute form of path for a log line or message: path itself when
+ * absolute (or empty, or NULL), else joined to the log_file_base
+ * directory if one is set, else to the current directory; into buf (size
+ * n), or path when it does not fit or the directory is unknown.
+ */
+const char *log_abspath(const char *, char *, size_t);
+
+/* Relative names logged from now on are in dir (the maildrop's). */
+void	log_file_base(const char *);
+
+/* logline_str of the absolute form of a path. */
+void	logline_path(struct logline *, const char *, const char *);
 
 /* Escapes s into dst (size n, always terminated); for tests and callers. */
 void	log_escape(char *, size_t, const char *);

@@ -70,14 +70,18 @@ settings_read(struct settings *set, int argc, char **argv)
 	xmit_settings_read(&set->xmit);
 }
 
-/* Refuses with the response code that fits errno, naming what failed. */
+/*
+ * Refuses with the response code that fits errno, naming what failed and
+ * its file by its absolute path.
+ */
 static void __attribute__((noreturn))
-refuse_errno(struct out *out, const char *what)
+refuse_errno(struct out *out, const char *what, const char *file)
 {
-	char	why[256];
-	int	temp = maildir_error_temporary(errno);
+	char	why[3 * PATH_MAX], path[2 * PATH_MAX];
+	int	err = errno, temp = maildir_error_temporary(err);
 
-	snprintf(why, sizeof(why), "%s: %s", what, strerror(errno));
+	snprintf(why, sizeof(why), "%s %s: %s", what, log_abspath(file, path,
+	    sizeof(path)), strerror(err));
 	refuse(out, temp ? EXIT_TEMP : EXIT_PERM, temp ?
 	    "[SYS/TEMP] maildrop unavailable, try again later" :
 	    "[SYS/PERM] maildrop unavailable", why);
@@ -85,11 +89,13 @@ refuse_errno(struct out *out, const char *what)
 
 /* Refuses for now, whatever errno says: a lock is never for good. */
 static void __attribute__((noreturn))
-refuse_temp(struct out *out, const char *what)
+refuse_temp(struct out *out, const char *what, const char *file)
 {
-	char	why[256];
+	char	why[3 * PATH_MAX], path[2 * PATH_MAX];
+	int	err = errno;
 
-	snprintf(why, sizeof(why), "%s: %s", what, strerror(errno));
+	snprintf(why, sizeof(why), "%s %s: %s", what, log_abspath(file, path,
+	    sizeof(path)), strerror(err));
 	refuse(out, EXIT_TEMP, "[SYS/TEMP] maildrop unavailable, try again"
 	    " later", why);
 }
@@ -230,7 +236,9 @@ main(int argc, char **argv)
 		    "refusing to run as root");
 
 	if (maildir_open(&md, set.path, set.max_msgs) == -1)
-		refuse_errno(&out, set.path);
+		refuse_errno(&out, "maildrop", set.path);
+	/* From now on a file's name in a line is the maildrop's. */
+	log_file_base(set.path);
 	if (maildir_writable(&md, &what) == -1)
 		refuse_readonly(&out, set.path, what);
 	if ((r = maildir_lock(&md)) == -2)
@@ -239,20 +247,20 @@ main(int argc, char **argv)
 		if (errno == EAGAIN)
 			refuse(&out, EXIT_TEMP, "[IN-USE] maildrop is in use"
 			    " by another session", "in use");
-		refuse_temp(&out, "lock");
+		refuse_temp(&out, "lock", MAILDIR_LOCK_FILE);
 	}
 	scancache_begin(&md, &sc);
 	if ((r = scancache_load(&md, &sc, &st)) == -1)
-		refuse_errno(&out, "scan cache");
+		refuse_errno(&out, "scan cache", SCANCACHE_FILE);
 	if (r == 0) {
 		scancache_scanning(&md, &sc);
 		if (maildir_scan(&md) == -1)
-			refuse_errno(&out, "scan");
+			refuse_errno(&out, "scan", ".");
 		if (sizes_fill(&md, &st) == -1)
-			refuse_errno(&out, "sizes");
+			refuse_errno(&out, "sizes", SIZES_FILE);
 		maildir_prune(&md);
 		if (maildir_uidls(&md) == -1)
-			refuse_errno(&out, "uidl");
+			refuse_errno(&out, "uidl", ".");
 		scancache_save(&md, &sc, &st);
 	}
 

@@ -525,6 +525,7 @@ state_path(char *dst, const char *dir, const char *part)
 int
 main(int argc, char **argv)
 {
+	static char	file[PATH_MAX], db[PATH_MAX], state[PATH_MAX];
 	struct paths	p;
 	const char	*env;
 	size_t		i;
@@ -552,6 +553,10 @@ main(int argc, char **argv)
 		else
 			usage("command [args ...]");
 	}
+	/* Every message names its file by its absolute path. */
+	p.file = log_abspath(p.file, file, sizeof(file));
+	p.db = log_abspath(p.db, db, sizeof(db));
+	p.state = log_abspath(p.state, state, sizeof(state));
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)

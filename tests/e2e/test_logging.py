@@ -10,8 +10,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BUILD, ROOT, Raw, Spawner, TempDir, check, check_eq,
-                     run_all, test)
+from harness import (BUILD, ROOT, RUN_GID, RUN_UID, Raw, Spawner, TempDir,
+                     check, check_eq, run_all, test)
 from test_front import chain, front, pop, setup
 from test_policy import greeting, login
 
@@ -509,6 +509,91 @@ def every_program_answers_help_and_version():
     for cmd in ("compile", "check", "list", "query", "penalty", "-s"):
         check(re.search(r"(^|\s)%s\b" % re.escape(cmd), out),
               "pop3d-rules --help lists %s" % cmd)
+
+
+# ---- every error about a file names it by its absolute path ----
+
+def users_cli(site, *args, cwd=None):
+    from test_policy import USERS
+    return subprocess.run([USERS, "-f", os.path.join(site.etc, "users"),
+                           "-d", os.path.join(site.etc, "users.cdb")] +
+                          list(args), capture_output=True, text=True,
+                          cwd=cwd)
+
+
+@test
+def file_errors_name_absolute_paths():
+    """Relative paths in the settings and arguments, and each error names
+    its file from the root: the users database, a home, a maildrop, the
+    users file's lock, the rules database, the state directory."""
+    with TempDir() as tmp:
+        site = policy_site(tmp)
+        base = os.path.realpath(tmp.path)
+        os.makedirs(os.path.join(tmp.path, "carol"))
+        for name, home in (("carol", "carol"), ("dave", "gone")):
+            users_cli(site, "add", name, str(RUN_UID), str(RUN_GID),
+                      os.path.join(base, home))
+            subprocess.run([__import__("test_policy").USERS, "-f",
+                            os.path.join(site.etc, "users"), "-d",
+                            os.path.join(site.etc, "users.cdb"), "passwd",
+                            "-s", name], input=b"pw\n", check=True,
+                           capture_output=True)
+        users_cli(site, "compile")
+        tmp.give()
+        if ROOT:
+            os.chown(os.path.join(tmp.path, "empty"), 0, 0)
+            os.chown(site.state, 0, 0)
+        site.compile(":allow\n")
+        # The users database, named relative to the spawner's directory.
+        with site.serve(POP3D_USERS_CDB="etc/none.cdb") as srv:
+            login(srv, "127.0.0.1", b"alice", b"alice-pw")
+            srv.wait_all()
+        check('reason="cannot open users database" file=%s/etc/none.cdb'
+              ' error="No such file or directory"' % base in srv.log(),
+              "users database: %r" % srv.log())
+        with site.serve() as srv:
+            check(login(srv, "127.0.0.1", b"dave", b"pw").startswith(b"-ERR"),
+                  "a missing home fails")
+            srv.wait_all()
+            check('reason="cannot enter home" file=%s/gone' % base in
+                  srv.log(), "home: %r" % srv.log())
+            mark = len(srv.log())
+            check(login(srv, "127.0.0.1", b"carol", b"pw").startswith(
+                b"-ERR"), "a missing maildrop fails")
+            srv.wait_all()
+            check('reason="maildrop %s/carol/Maildir: No such file or'
+                  ' directory"' % base in srv.log()[mark:],
+                  "maildrop: %r" % srv.log()[mark:])
+        with site.serve(POP3D_RULES="etc/gone.cdb") as srv:
+            check(greeting(srv, "127.0.0.1").startswith(b"-ERR"),
+                  "a missing rules database refuses")
+            srv.wait_all()
+        check("rules-error file=%s/etc/gone.cdb" % base in srv.log(),
+              "rules database: %r" % srv.log())
+        with open(os.path.join(tmp.path, "statefile"), "w"):
+            pass
+        with site.serve(POP3D_STATE_DIR="statefile") as srv:
+            greeting(srv, "127.0.0.1")
+            srv.wait_all()
+        check("state-error file=%s/statefile" % base in srv.log(),
+              "state directory: %r" % srv.log())
+        from test_policy import USERS
+        r = subprocess.run([USERS, "-f", "nodir/users", "-d",
+                            "nodir/users.cdb", "add", "erin", "1000", "1000",
+                            "/home/erin"], capture_output=True, text=True,
+                           cwd=tmp.path)
+        check(r.returncode != 0 and "lock %s/nodir/users.lock: No such file"
+              " or directory" % base in r.stderr,
+              "the users file's lock: %r" % r.stderr)
+        r = subprocess.run([USERS, "-f", "nodir/users", "list"],
+                           capture_output=True, text=True, cwd=tmp.path)
+        check("%s/nodir/users: No such file" % base in r.stderr,
+              "the users file: %r" % r.stderr)
+        r = subprocess.run([os.path.join(BUILD, "pop3d-rules"), "-d",
+                            "nodir/rules.cdb", "list"], capture_output=True,
+                           text=True, cwd=tmp.path)
+        check("%s/nodir/rules.cdb" % base in r.stderr,
+              "pop3d-rules' database: %r" % r.stderr)
 
 
 if __name__ == "__main__":

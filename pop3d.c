@@ -6,7 +6,6 @@
  * verdict.  It parses nothing the client sent beyond those typed messages.
  */
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -877,27 +876,6 @@ front_end_line(void)
 	logline_emit(&l);
 }
 
-/*
- * The connection's id for every line of the chain (POP3D_SESSION): 8 hex
- * digits, fresh, never one the spawner's environment brought.
- */
-static void
-session_new(void)
-{
-	unsigned char	rnd[SESSION_ID_LEN / 2];
-	char		id[SESSION_ID_LEN + 1];
-	size_t		i;
-
-	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
-		(void)unsetenv("POP3D_SESSION");
-		return;		/* lines without an id, not no service */
-	}
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
-	if (setenv("POP3D_SESSION", id, 1) == -1)
-		(void)unsetenv("POP3D_SESSION");
-}
-
 int
 main(int argc, char **argv)
 {
@@ -910,7 +888,7 @@ main(int argc, char **argv)
 	version_help(argc, argv, "pop3d", USAGE);
 	stderr_guard();
 	memset(&f, 0, sizeof(f));
-	session_new();
+	log_session_new();
 	end_front = &f;
 	end_pid = getpid();
 	log_at_die(front_end_line);

@@ -1,3 +1,5 @@
+#include <sys/random.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -31,6 +33,24 @@ session_id(void)
 		return NULL;
 	n = strspn(id, "0123456789abcdef");
 	return n > 0 && n <= SESSION_ID_MAX && id[n] == '\0' ? id : NULL;
+}
+
+void
+log_session_new(void)
+{
+	unsigned char	rnd[SESSION_ID_LEN / 2];
+	char		id[SESSION_ID_LEN + 1];
+	size_t		i;
+
+	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(rnd)) {
+		(void)unsetenv("POP3D_SESSION");
+		return;		/* lines without an id, not no service */
+	}
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+	if (setenv("POP3D_SESSION", id, 1) == -1)
+		(void)unsetenv("POP3D_SESSION");
 }
 
 /*

@@ -35,6 +35,15 @@ const char *log_progname(void);
  */
 int	log_from_env(void);
 
+/*
+ * For a program that starts a connection (pop3d, pop3d-passwd): a fresh
+ * id in POP3D_SESSION, 8 random hex digits, that every line of this
+ * process and of the programs it starts then ends with; one the
+ * spawner's environment brought is replaced (or removed, when no random
+ * octets come: lines without an id, not no service).
+ */
+void	log_session_new(void);
+
 /* Back to stderr (a process about to chroot and close descriptors). */
 void	log_to_stderr(void);
 

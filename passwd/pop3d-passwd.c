@@ -470,6 +470,7 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	log_session_new();
 	if (log_from_env() == -1)
 		exit(EXIT_TEMP);
 	signal(SIGPIPE, SIG_IGN);

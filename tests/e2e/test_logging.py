@@ -511,6 +511,25 @@ def every_program_answers_help_and_version():
               "pop3d-rules --help lists %s" % cmd)
 
 
+@test
+def pop3d_passwd_lines_share_one_id():
+    """pop3d-passwd starts its connections too: one fresh id in each of
+    their lines."""
+    from test_passwd import Site as PasswdSite, change
+    with TempDir() as tmp:
+        site = PasswdSite(tmp)
+        with site.serve(POP3D_SESSION="0badc0de") as srv:
+            change(srv, "alice", "alice-pw1", "alice-new-1")
+            srv.wait_all()
+            log = srv.log()
+        lines = [l for l in log.splitlines() if l]
+        ids = set(m.group(1) for m in map(SESSION.search, lines) if m)
+        check(len(lines) >= 2 and all(SESSION.search(l) for l in lines),
+              "every line has an id: %r" % lines)
+        check(len(ids) == 1 and "0badc0de" not in ids,
+              "one id, its own: %r" % ids)
+
+
 # ---- every error about a file names it by its absolute path ----
 
 def users_cli(site, *args, cwd=None):

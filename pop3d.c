@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +73,8 @@ _Static_assert(HOSTNAME_MAX + 64 <= CRAM_CHALLENGE_MAX + 1,
 #define USAGE \
 	"usage: pop3d [-t] hostname authprog [args...]\n" \
 	"       pop3d --help | --version\n" \
-	"  -t        implicit TLS: the handshake before the greeting (port 995)\n" \
+	"  -t        implicit TLS: the handshake before the greeting\n" \
+	"            (port 995)\n" \
 	"  hostname  this server's name, for the greeting and APOP/CRAM-MD5\n" \
 	"  authprog  the checkpassword program (pop3d-auth) and the chain\n" \
 	"            after it, e.g. pop3d-auth pop3d-maildrop Maildir\n" \
@@ -153,14 +155,17 @@ hostname_is_program(const char *h)
 }
 
 /* A usage error names its cause, answers the client as refuse() does. */
-static void __attribute__((noreturn))
-usage_error(const char *fmt, const char *arg)
+static void __attribute__((noreturn, format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
 {
 	const char	msg[] = "-ERR [SYS/TEMP] server misconfigured\r\n";
 	char		why[512];
+	va_list		ap;
 	ssize_t		n;
 
-	snprintf(why, sizeof(why), fmt, arg);
+	va_start(ap, fmt);
+	(void)vsnprintf(why, sizeof(why), fmt, ap);	/* cut, it still says */
+	va_end(ap);
 	if (plaintext_ok) {
 		n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
 		(void)n;
@@ -894,7 +899,7 @@ main(int argc, char **argv)
 	log_at_die(front_end_line);
 	if (atexit(front_end_line) != 0)
 		die(111, "atexit failed");
-	opterr = 0;			/* usage_error says it, in one line */
+	opterr = 0;		/* usage_error says it, in one line */
 	while ((ch = getopt(argc, argv, "+t")) != -1) {
 		if (ch != 't') {
 			opt[1] = (char)optopt;
@@ -909,8 +914,8 @@ main(int argc, char **argv)
 	if (log_from_env() == -1)
 		refuse("bad settings");
 	if (argc < 3)
-		usage_error("%s", argc < 2 ? "no host name and no auth program" :
-		    "no auth program after the host name");
+		usage_error("%s", argc < 2 ? "no host name and no auth"
+		    " program" : "no auth program after the host name");
 	if (hostname_is_program(argv[1]))
 		usage_error("the first argument must be this server's host"
 		    " name; got '%s'", argv[1]);

@@ -28,7 +28,7 @@ struct access {
 	int			 slot;		/* held connection slot, or -1 */
 	int			 attempt;	/* a login attempt is counted */
 	long long		 token;		/* ... and this names it */
-	const char		*end;	/* why it ended the connection, for the log */
+	const char		*end;		/* how it ended it, logged */
 };
 
 /*

@@ -311,7 +311,8 @@ cmd_quit(void *ctx, struct pop3_cmd *cmd)
 		if (maildir_remove(s->md, m) == 0)
 			s->removed++;
 		else {
-			maildir_log_file("remove-failed", m->dir, m->name, errno);
+			maildir_log_file("remove-failed", m->dir, m->name,
+			    errno);
 			s->unremoved++;
 		}
 	}

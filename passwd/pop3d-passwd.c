@@ -459,7 +459,8 @@ main(int argc, char **argv)
 	    "                /etc/pop3d/users.cdb)\n"
 	    "  -f users      the users text file (POP3D_USERS_FILE, else\n"
 	    "                /etc/pop3d/users)\n"
-	    "The poppassd protocol on fd 0/1 (port 106): see pop3d-passwd(8).\n");
+	    "The poppassd protocol on fd 0/1 (port 106):"
+	    " see pop3d-passwd(8).\n");
 	while ((ch = getopt(argc, argv, "d:f:")) != -1) {
 		if (ch == 'd')
 			db = optarg;

@@ -375,7 +375,7 @@ def every_early_end_has_one_end_line():
             mark = len(srv.log())
             check(greeting(srv, "127.0.0.52").startswith(b"-ERR"),
                   "a full address")
-            srv.procs[-1].wait(30)
+            srv.last_proc().wait(30)
             cases["limit"] = srv.log()[mark:]
             held.close()
             srv.wait_all()

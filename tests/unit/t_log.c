@@ -77,7 +77,8 @@ ends_with(const char *s, const char *tail)
 int
 main(void)
 {
-	char		line[2 * LOGLINE_MAX], cwd[4096], want[8192], buf[8192];
+	char		line[2 * LOGLINE_MAX], cwd[4096], want[8192];
+	char		buf[8192];
 	char		out[LOG_VALUE_MAX * 4 + 1], in[LOG_VALUE_MAX + 50];
 	struct logline	l;
 
@@ -139,7 +140,8 @@ main(void)
 	snprintf(want, sizeof(want), "%s/etc/users.cdb", cwd);
 	CHECK_STR(log_abspath("./etc/users.cdb", buf, sizeof(buf)), want);
 	CHECK(log_abspath("", buf, sizeof(buf))[0] == '\0');
-	CHECK_STR(log_abspath("abc", buf, 4), "abc");	/* too long: as is */
+	/* Too long for the buffer: as it is. */
+	CHECK_STR(log_abspath("abc", buf, 4), "abc");
 	log_file_base("/");
 	CHECK_STR(log_abspath("cur/x", buf, sizeof(buf)), "/cur/x");
 	CHECK_STR(log_abspath(".", buf, sizeof(buf)), "/");

@@ -1,6 +1,9 @@
 # pop3d: see README.md.  "make" builds, "make check" tests, "make sanitize"
 # runs the tests again under AddressSanitizer and UBSan.
 
+# Every program's --version says this.
+VERSION	= 0.9.0
+
 PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
@@ -19,7 +22,7 @@ PKG_CONFIG ?= pkg-config
 PYTHON	?= python3
 
 WARN	= -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
-DEFS	= -D_GNU_SOURCE
+DEFS	= -D_GNU_SOURCE -DPOP3D_VERSION='"$(VERSION)"'
 ifeq ($(SAN),1)
 OPT	= -O1 -g -fno-omit-frame-pointer \
 	  -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -52,7 +55,8 @@ ALL_CFLAGS = $(OPT) $(HARDEN) $(WARN) $(DEFS) -Ilib -Imaildrop \
 ALL_LDFLAGS = $(OPT) $(LDHARDEN) $(LDFLAGS)
 
 LIB_SRC	= lib/atomic.c lib/cdbcheck.c lib/child.c lib/io.c lib/log.c \
-	  lib/num.c lib/pop3.c lib/privdrop.c lib/sandbox.c lib/settings.c
+	  lib/num.c lib/pop3.c lib/privdrop.c lib/sandbox.c lib/settings.c \
+	  lib/version.c
 MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \
 	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
 	  maildrop/scancache.c
@@ -86,6 +90,9 @@ all: $(PROGS)
 $(O)/%.o: %.c lib/*.h maildrop/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# A new VERSION is a new --version.
+$(O)/lib/version.o: Makefile
 
 $(O)/libpop3d.a: $(LIB_OBJ)
 	rm -f $@

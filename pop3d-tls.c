@@ -33,6 +33,7 @@
 #include "privdrop.h"
 #include "relay.h"
 #include "status.h"
+#include "version.h"
 
 #define FD_CLIENT	0
 #define FD_PLAIN	3
@@ -254,6 +255,12 @@ main(int argc, char **argv)
 	pid_t		 front = getppid();
 
 	log_init(argv[0]);
+	version_help(argc, argv, "pop3d-tls",
+	    "usage: pop3d-tls\n"
+	    "       pop3d-tls --help | --version\n"
+	    "Started by pop3d, never by hand: fd 0/1 the client, fd 3 the\n"
+	    "plaintext socket, fd 4 the status pipe; POP3D_TLS_* settings.\n"
+	    "See pop3d-tls(8).\n");
 	opterr = 0;
 	if (getopt(argc, argv, "") != -1 || optind != argc) {
 		log_warn("usage: pop3d-tls (fd 0/1 client, fd 3 plaintext,"

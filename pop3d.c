@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@
 #include "privdrop.h"
 #include "settings.h"
 #include "starttls.h"
+#include "version.h"
 
 #define DEFAULT_GREETING	"POP3 server ready"
 #define DEFAULT_PREAUTH_USER	"pop3d"
@@ -68,8 +70,28 @@ struct front {
 _Static_assert(HOSTNAME_MAX + 64 <= CRAM_CHALLENGE_MAX + 1,
     "a CRAM-MD5 challenge must fit a reply line (pop3d-auth checks)");
 
+#define USAGE \
+	"usage: pop3d [-t] hostname authprog [args...]\n" \
+	"       pop3d --help | --version\n" \
+	"  -t        implicit TLS: the handshake before the greeting\n" \
+	"            (port 995)\n" \
+	"  hostname  this server's name, for the greeting and APOP/CRAM-MD5\n" \
+	"  authprog  the checkpassword program (pop3d-auth) and the chain\n" \
+	"            after it, e.g. pop3d-auth pop3d-maildrop Maildir\n" \
+	"Settings come from POP3D_* environment variables: see pop3d(8).\n"
+
 /* With -t nothing goes out before the handshake: a TLS client sees noise. */
 static int	plaintext_ok = 1;
+
+/*
+ * Every connection ends with exactly one "end" line, however it ends: a
+ * return from main, an exit (a deny, a block), a refusal or a die().
+ * Only the front's own process writes it: not a child it forked before
+ * that child's exec or its end.
+ */
+static struct front	*end_front;
+static pid_t		 end_pid;
+static const char	*end_early;	/* refuse()'s, usage's */
 
 /* Answers before any dialogue (bad setup): -ERR [SYS/TEMP] and exit 111. */
 static void __attribute__((noreturn))
@@ -82,6 +104,8 @@ refuse(const char *why)
 		n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
 		(void)n;
 	}
+	if (end_early == NULL)
+		end_early = "refused";
 	die(111, "refused: %s", why);
 }
 
@@ -98,6 +122,56 @@ hostname_ok(const char *h)
 		    h[i] == '.' || h[i] == '-'))
 			return 0;
 	return 1;
+}
+
+/*
+ * The mistake of a chain written without the host name ("pop3d pop3d-auth
+ * pop3d-maildrop Maildir"): the first argument is a path, or one of this
+ * chain's programs (or a checkpassword) found in PATH.  A host name has
+ * no '/', and none is named like those programs.
+ */
+static int
+hostname_is_program(const char *h)
+{
+	const char	*path = getenv("PATH");
+	char		 file[PATH_MAX];
+	size_t		 n;
+	int		 r;
+
+	if (strchr(h, '/') != NULL)
+		return 1;
+	if (strncmp(h, "pop3d", 5) != 0 && strncmp(h, "checkpassword", 13) !=
+	    0)
+		return 0;
+	while (path != NULL && *path != '\0') {
+		n = strcspn(path, ":");
+		r = snprintf(file, sizeof(file), "%.*s/%s", (int)n, path, h);
+		if (r > 0 && (size_t)r < sizeof(file) && access(file, X_OK) ==
+		    0)
+			return 1;
+		path += n + (path[n] == ':');
+	}
+	return 0;
+}
+
+/* A usage error names its cause, answers the client as refuse() does. */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	const char	msg[] = "-ERR [SYS/TEMP] server misconfigured\r\n";
+	char		why[512];
+	va_list		ap;
+	ssize_t		n;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(why, sizeof(why), fmt, ap);	/* cut, it still says */
+	va_end(ap);
+	if (plaintext_ok) {
+		n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
+		(void)n;
+	}
+	end_early = "usage";
+	die(2, "usage: pop3d [-t] hostname authprog [args...]: %s", why);
 }
 
 /* Loopback: 127.0.0.0/8, ::1, and IPv4-mapped 127/8. */
@@ -120,6 +194,22 @@ remote_find(struct front *f)
 		die(111, "setenv: %s", strerror(errno));
 }
 
+/* One of POP3D_TLS_CERT and POP3D_TLS_KEY without the other. */
+static void
+tls_half_set(const char *set, const char *unset)
+{
+	struct logline	l;
+	char		error[96];
+
+	snprintf(error, sizeof(error), "%s is set but %s is not", set, unset);
+	logline_start(&l, "tls-setting");
+	logline_str(&l, "error", error);
+	logline_str(&l, "effect", "STLS not offered, -t refused");
+	logline_str(&l, "fix", "set both POP3D_TLS_CERT and POP3D_TLS_KEY,"
+	    " or neither");
+	logline_emit(&l);
+}
+
 /*
  * The TLS settings the front itself reads; the relay reads the rest
  * (pop3d-tls.8).  The relay is POP3D_TLS_RELAY, else pop3d-tls beside
@@ -140,9 +230,20 @@ tls_settings(struct front *f)
 	bad |= env_text_strict("POP3D_TLS_RELAY", PATH_MAX - 1, &relay) == -1;
 	if (bad)
 		return -1;
-	/* Both or neither: a certificate without its key serves no one. */
-	if (f->cert != NULL && (*f->cert == '\0' || key == NULL ||
-	    *key == '\0'))
+	/*
+	 * Both or neither: a certificate without its key serves no one.  One
+	 * alone is a mistake, said on every connection: else STLS would only
+	 * be missing, and nothing would say why.
+	 */
+	if (f->cert != NULL && *f->cert == '\0')
+		f->cert = NULL;
+	if (key != NULL && *key == '\0')
+		key = NULL;
+	if ((f->cert == NULL) != (key == NULL))
+		tls_half_set(f->cert != NULL ? "POP3D_TLS_CERT" :
+		    "POP3D_TLS_KEY", f->cert != NULL ? "POP3D_TLS_KEY" :
+		    "POP3D_TLS_CERT");
+	if (key == NULL)
 		f->cert = NULL;
 	if (relay != NULL && *relay != '\0')
 		strcpy(f->relay, relay);	/* checked: fits */
@@ -753,20 +854,57 @@ stderr_guard(void)
 	close(fd);
 }
 
+/*
+ * The connection's one "end" line: how it ended (f->end, else the access
+ * policy's reason, else refuse()'s, else "error": a die()).  Once, and
+ * only in the front's own process.
+ */
+static void
+front_end_line(void)
+{
+	struct front	*f = end_front;
+	struct logline	 l;
+
+	if (f == NULL || getpid() != end_pid)
+		return;
+	end_front = NULL;
+	logline_start(&l, "end");
+	logline_str(&l, "remote", f->remote);
+	if (f->pa.tls) {
+		logline_str(&l, "tls", f->tls.protocol);
+		logline_str(&l, "cipher", f->tls.cipher);
+		if (f->tls.sni[0] != '\0')
+			logline_str(&l, "sni", f->tls.sni);
+	}
+	logline_num(&l, "auth_failures", f->failures);
+	logline_str(&l, "end", f->end != NULL ? f->end : f->acc.end != NULL ?
+	    f->acc.end : end_early != NULL ? end_early : "error");
+	logline_emit(&l);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct front	f;
-	struct logline	l;
+	char		opt[3] = "-?";
 	int		ch;
 
 	log_init(argv[0]);
+	/* Only a first argument of exactly these: the rest is the chain's. */
+	version_help(argc, argv, "pop3d", USAGE);
 	stderr_guard();
 	memset(&f, 0, sizeof(f));
+	log_session_new();
+	end_front = &f;
+	end_pid = getpid();
+	log_at_die(front_end_line);
+	if (atexit(front_end_line) != 0)
+		die(111, "atexit failed");
+	opterr = 0;		/* usage_error says it, in one line */
 	while ((ch = getopt(argc, argv, "+t")) != -1) {
 		if (ch != 't') {
-			log_warn("usage: pop3d [-t] hostname authprog [args...]");
-			return 2;
+			opt[1] = (char)optopt;
+			usage_error("unknown option %s", opt);
 		}
 		f.implicit = 1;
 		plaintext_ok = 0;
@@ -776,10 +914,12 @@ main(int argc, char **argv)
 	argv += optind - 1;
 	if (log_from_env() == -1)
 		refuse("bad settings");
-	if (argc < 3) {
-		log_warn("usage: pop3d [-t] hostname authprog [args...]");
-		return 2;
-	}
+	if (argc < 3)
+		usage_error("%s", argc < 2 ? "no host name and no auth"
+		    " program" : "no auth program after the host name");
+	if (hostname_is_program(argv[1]))
+		usage_error("the first argument must be this server's host"
+		    " name; got '%s'", argv[1]);
 	if (!hostname_ok(argv[1]))
 		refuse("the host name must be letters, digits, dots, dashes");
 	f.pa.hostname = argv[1];
@@ -808,16 +948,6 @@ main(int argc, char **argv)
 	/* The relay may hold the client a while yet: the slot goes after. */
 	starttls_end(&f.tls);
 	access_end(&f.acc);
-	logline_start(&l, "end");
-	logline_str(&l, "remote", f.remote);
-	if (f.pa.tls) {
-		logline_str(&l, "tls", f.tls.protocol);
-		logline_str(&l, "cipher", f.tls.cipher);
-		if (f.tls.sni[0] != '\0')
-			logline_str(&l, "sni", f.tls.sni);
-	}
-	logline_num(&l, "auth_failures", f.failures);
-	logline_str(&l, "end", f.end);
-	logline_emit(&l);
+	front_end_line();
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include "passwd.h"
 #include "pop3d_limits.h"
 #include "userdb.h"
+#include "version.h"
 
 /* The checkpassword exit codes (DESIGN.md, pop3d-auth.8). */
 #define EXIT_BAD	1	/* bad credentials */
@@ -43,6 +44,14 @@ struct creds {
 	const char	*user, *secret, *stamp;
 	const char	*mech;
 };
+
+#define USAGE \
+	"usage: pop3d-auth [-d users.cdb] program [args ...]\n" \
+	"       pop3d-auth --help | --version\n" \
+	"  -d users.cdb  the users database (default: POP3D_USERS_CDB, else\n" \
+	"                /etc/pop3d/users.cdb)\n" \
+	"  program       the next stage, run as the user: pop3d-maildrop\n" \
+	"Reads the credentials on fd 3 (checkpassword): see pop3d-auth(8).\n"
 
 static void __attribute__((noreturn))
 usage(void)
@@ -128,9 +137,13 @@ die_with_front(void)
 	return 0;
 }
 
-/* Logs one failure (never a secret), wipes the credentials and exits. */
+/*
+ * Logs one failure (never a secret), naming the file it concerns (NULL:
+ * none) by its absolute path, wipes the credentials and exits.
+ */
 static void __attribute__((noreturn))
-auth_exit(struct creds *c, int code, const char *reason, int err)
+auth_exit_file(struct creds *c, int code, const char *reason,
+    const char *file, int err)
 {
 	struct logline	l;
 
@@ -141,11 +154,19 @@ auth_exit(struct creds *c, int code, const char *reason, int err)
 	if (c->mech != NULL)
 		logline_str(&l, "mech", c->mech);
 	logline_str(&l, "reason", reason);
+	if (file != NULL)
+		logline_path(&l, "file", file);
 	if (err != 0)
 		logline_str(&l, "error", strerror(err));
 	logline_emit(&l);
 	explicit_bzero(c->buf, sizeof(c->buf));
 	exit(code);
+}
+
+static void __attribute__((noreturn))
+auth_exit(struct creds *c, int code, const char *reason, int err)
+{
+	auth_exit_file(c, code, reason, NULL, err);
 }
 
 /*
@@ -397,11 +418,13 @@ user_find(struct creds *c, struct userdb *db, const char *path,
 	int		 r;
 
 	if (userdb_open(db, path) == -1)
-		auth_exit(c, EXIT_TEMP, errno == EINVAL ? db->why :
-		    "cannot open users database", errno == EINVAL ? 0 : errno);
+		auth_exit_file(c, EXIT_TEMP, errno == EINVAL ? db->why :
+		    "cannot open users database", path, errno == EINVAL ? 0 :
+		    errno);
 	if ((r = userdb_lookup(db, c->user, u, &why)) == -1)
-		auth_exit(c, EXIT_TEMP, why != NULL ? why :
-		    "users database unreadable", why != NULL ? 0 : errno);
+		auth_exit_file(c, EXIT_TEMP, why != NULL ? why :
+		    "users database unreadable", path, why != NULL ? 0 :
+		    errno);
 	return r == 1 ? u : NULL;
 }
 
@@ -431,6 +454,8 @@ main(int argc, char **argv)
 
 	log_init(argv[0]);
 	front_pid = getppid();
+	/* Only a first argument of exactly these: the rest is the chain's. */
+	version_help(argc, argv, "pop3d-auth", USAGE);
 	while ((ch = getopt(argc, argv, "+d:")) != -1) {
 		if (ch != 'd')
 			usage();
@@ -456,7 +481,8 @@ main(int argc, char **argv)
 	if (become(&u, &why) == -1)
 		auth_exit(&c, EXIT_TEMP, why, errno);
 	if (chdir(u.home) == -1)
-		auth_exit(&c, EXIT_TEMP, "cannot enter home", errno);
+		auth_exit_file(&c, EXIT_TEMP, "cannot enter home", u.home,
+		    errno);
 	if (env_set(&u) == -1)
 		auth_exit(&c, EXIT_TEMP, "cannot set the environment", errno);
 	/* After the last change of ids, which cleared it. */

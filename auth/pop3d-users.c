@@ -20,6 +20,7 @@
 #include "pop3d_limits.h"
 #include "userdb.h"
 #include "usersfile.h"
+#include "version.h"
 
 /* Exit codes (pop3d-users.8). */
 #define EXIT_DATA	1	/* the file, a user or a value is wrong */
@@ -36,6 +37,23 @@ struct command {
 	int		 (*run)(const struct paths *, int, char **);
 	const char	*usage;
 };
+
+#define USAGE \
+	"usage: pop3d-users [-f users] [-d users.cdb] command [args ...]\n" \
+	"       pop3d-users --help | --version\n" \
+	"  -f users       the users text file (POP3D_USERS_FILE, else\n" \
+	"                 /etc/pop3d/users)\n" \
+	"  -d users.cdb   the compiled database (POP3D_USERS_CDB, else\n" \
+	"                 /etc/pop3d/users.cdb)\n" \
+	"commands:\n" \
+	"  add name uid gid home [maildrop]\n" \
+	"  passwd [-s] [-m yescrypt|sha512|bcrypt] name\n" \
+	"  apop [-cs] name\n" \
+	"  delete name\n" \
+	"  list\n" \
+	"  check\n" \
+	"  compile\n" \
+	"See pop3d-users(8) and pop3d-users(5).\n"
 
 static void __attribute__((noreturn))
 usage(const char *text)
@@ -522,11 +540,13 @@ static const struct command commands[] = {
 int
 main(int argc, char **argv)
 {
+	static char	file[PATH_MAX], db[PATH_MAX];
 	struct paths	p = { NULL, NULL };
 	size_t		i;
 	int		ch, r;
 
 	log_init(argv[0]);
+	version_help(argc, argv, "pop3d-users", USAGE);
 	while ((ch = getopt(argc, argv, "+d:f:")) != -1) {
 		if (ch == 'd')
 			p.db = optarg;
@@ -539,6 +559,9 @@ main(int argc, char **argv)
 		p.db = env_path(USERDB_PATH_ENV, USERDB_PATH_DEFAULT);
 	if (p.file == NULL)
 		p.file = env_path(USERSFILE_PATH_ENV, USERSFILE_PATH_DEFAULT);
+	/* Every message names its file by its absolute path. */
+	p.db = log_abspath(p.db, db, sizeof(db));
+	p.file = log_abspath(p.file, file, sizeof(file));
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)

@@ -17,22 +17,20 @@
 
 #include "check.h"
 #include "log.h"
+#include "version.h"
 
-/* Misuse: on stderr, exit 2; --help: on stdout, exit 0. */
-static void __attribute__((noreturn))
-usage_to(FILE *f, int code)
-{
-	fprintf(f, "usage: pop3d-check [check] [address]\n"
-	    "       pop3d-check settings [address]\n"
-	    "       pop3d-check login user [maildir]\n"
-	    "       pop3d-check --help\n");
-	exit(code);
-}
+#define USAGE \
+	"usage: pop3d-check [check] [address]\n" \
+	"       pop3d-check settings [address]\n" \
+	"       pop3d-check login user [maildir]\n" \
+	"       pop3d-check --help | --version\n"
 
+/* Misuse: on stderr, exit 2. */
 static void __attribute__((noreturn))
 usage(void)
 {
-	usage_to(stderr, EXIT_USAGE);
+	fputs(USAGE, stderr);
+	exit(EXIT_USAGE);
 }
 
 int
@@ -41,8 +39,7 @@ main(int argc, char **argv)
 	const char	*cmd = argc > 1 ? argv[1] : "check";
 
 	log_init(argv[0]);
-	if (argc == 2 && strcmp(cmd, "--help") == 0)
-		usage_to(stdout, 0);
+	version_help(argc, argv, "pop3d-check", USAGE);
 	if (argc > 1 && strcmp(cmd, "--report-maildrop") == 0) {
 		if (argc > 3)
 			usage();

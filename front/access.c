@@ -68,12 +68,13 @@ answer(const char *line)
 }
 
 static void __attribute__((noreturn))
-rules_broken(const char *path, const char *why, int err)
+rules_broken(struct access *a, const char *path, const char *why, int err)
 {
 	struct logline	l;
 
+	a->end = "rules-error";
 	logline_start(&l, "rules-error");
-	logline_str(&l, "file", path);
+	logline_path(&l, "file", path);
 	logline_str(&l, "error", err ? strerror(err) : why);
 	logline_emit(&l);
 	answer("-ERR [SYS/TEMP] access rules unavailable; try again later");
@@ -86,12 +87,14 @@ rules_broken(const char *path, const char *why, int err)
  * the log says which rule to mend, as pop3d-rules query does.
  */
 static void __attribute__((noreturn))
-rules_bad_setting(const char *path, const struct rule *r, const char *why)
+rules_bad_setting(struct access *a, const char *path, const struct rule *r,
+    const char *why)
 {
 	struct logline	l;
 
+	a->end = "rules-error";
 	logline_start(&l, "rules-error");
-	logline_str(&l, "file", path);
+	logline_path(&l, "file", path);
 	logline_num(&l, "line", r->line);
 	logline_str(&l, "rule", r->pattern);
 	logline_str(&l, "error", why);
@@ -141,16 +144,16 @@ access_rules(struct access *a, const char *remote)
 	    optional)
 		return;
 	if (r == -1)
-		rules_broken(path, NULL, errno);
+		rules_broken(a, path, NULL, errno);
 	if (r == -2)
-		rules_broken(path, "not a pop3d rules database of this "
+		rules_broken(a, path, "not a pop3d rules database of this "
 		    "version, or a damaged one: run pop3d-rules compile", 0);
 	r = rulesdb_lookup(&db, a->known ? &a->addr : NULL, &rule);
 	rulesdb_close(&db);
 	if (r == -1)
-		rules_broken(path, NULL, errno);
+		rules_broken(a, path, NULL, errno);
 	if (r == -2)
-		rules_broken(path, "damaged: run pop3d-rules compile", 0);
+		rules_broken(a, path, "damaged: run pop3d-rules compile", 0);
 	if (r == 0)
 		return;
 	if (rule.action == RULE_DENY) {
@@ -159,11 +162,12 @@ access_rules(struct access *a, const char *remote)
 		logline_str(&l, "rule", rule.pattern);
 		logline_num(&l, "line", rule.line);
 		logline_emit(&l);
+		a->end = "deny";
 		answer("-ERR [SYS/PERM] access denied");
 		exit(0);
 	}
 	if (rule_settings_check(&rule, why, sizeof(why)) == -1)
-		rules_bad_setting(path, &rule, why);
+		rules_bad_setting(a, path, &rule, why);
 	rules_apply(&rule);
 }
 
@@ -244,15 +248,10 @@ static void
 state_unusable(const char *dir, int err)
 {
 	struct logline	l;
-	char		cwd[PATH_MAX], full[2 * PATH_MAX];
 	const char	*fix = state_fix(err);
 
-	if (*dir != '/' && getcwd(cwd, sizeof(cwd)) != NULL &&
-	    snprintf(full, sizeof(full), "%s/%s", cwd, dir) <
-	    (int)sizeof(full))
-		dir = full;
 	logline_start(&l, "state-error");
-	logline_str(&l, "file", dir);
+	logline_path(&l, "file", dir);
 	logline_str(&l, "error", strerror(err));
 	if (fix != NULL)
 		logline_str(&l, "fix", fix);
@@ -289,7 +288,7 @@ state_ready(struct access *a)
  * refused, unless the operator said the spawner vouches for its peers.
  */
 static void
-unknown_peer(const struct access *a)
+unknown_peer(struct access *a)
 {
 	struct logline	l;
 
@@ -301,6 +300,7 @@ unknown_peer(const struct access *a)
 	logline_emit(&l);
 	if (a->unknown_ok)
 		return;
+	a->end = "unknown-peer";
 	answer("-ERR [SYS/TEMP] your address is unknown; try again later");
 	exit(111);
 }
@@ -352,6 +352,7 @@ access_admit(struct access *a)
 		    " input; try again later" :
 		    "-ERR [LOGIN-DELAY] too many failed logins from your"
 		    " address; try again later");
+		a->end = "blocked";
 		exit(0);
 	}
 	if (a->per_address == 0)
@@ -366,6 +367,7 @@ access_admit(struct access *a)
 			logline_str(&l, "key", a->key);
 		logline_num(&l, "max", a->per_address);
 		logline_emit(&l);
+		a->end = "limit";
 		answer("-ERR [SYS/TEMP] too many connections from your"
 		    " address; try again later");
 		exit(0);

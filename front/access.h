@@ -28,6 +28,7 @@ struct access {
 	int			 slot;		/* held connection slot, or -1 */
 	int			 attempt;	/* a login attempt is counted */
 	struct penalty_token	 token;		/* ... and holds its slot */
+	const char		*end;		/* how it ended it, logged */
 };
 
 /*

@@ -1,4 +1,7 @@
+#include <sys/random.h>
+
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,60 @@
 static const char *progname = "pop3d";
 static int	 to_syslog;
 static void	(*sink)(const char *, size_t);
+static void	(*at_die)(void);
+static char	 file_base[PATH_MAX];	/* log_file_base's, or "" */
+
+/*
+ * The connection's id (POP3D_SESSION, made by the front): at most
+ * SESSION_ID_MAX lowercase hex digits, else none.  Read afresh for each
+ * line: the front sets it after its first lines may have been written.
+ */
+static const char *
+session_id(void)
+{
+	const char	*id = getenv("POP3D_SESSION");
+	size_t		 n;
+
+	if (id == NULL)
+		return NULL;
+	n = strspn(id, "0123456789abcdef");
+	return n > 0 && n <= SESSION_ID_MAX && id[n] == '\0' ? id : NULL;
+}
+
+void
+log_session_new(void)
+{
+	unsigned char	rnd[SESSION_ID_LEN / 2];
+	char		id[SESSION_ID_LEN + 1];
+	size_t		i;
+
+	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(rnd)) {
+		(void)unsetenv("POP3D_SESSION");
+		return;		/* lines without an id, not no service */
+	}
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+	if (setenv("POP3D_SESSION", id, 1) == -1)
+		(void)unsetenv("POP3D_SESSION");
+}
+
+/*
+ * " session=ID" into dst (size n), or "" without one; never in a line
+ * for a sink, which its receiver writes inside a line of its own.
+ */
+static size_t
+session_suffix(char *dst, size_t n)
+{
+	const char	*id = sink == NULL ? session_id() : NULL;
+	int		 r;
+
+	*dst = '\0';
+	if (id == NULL)
+		return 0;
+	r = snprintf(dst, n, " session=%s", id);
+	return r > 0 && (size_t)r < n ? (size_t)r : (*dst = '\0', 0);
+}
 
 void
 log_init(const char *name)
@@ -89,18 +146,22 @@ log_write(const char *p, size_t prefix, size_t n)
 static void
 log_vwrite(const char *fmt, va_list ap)
 {
-	char	line[LOGLINE_MAX];
+	char	line[LOGLINE_MAX], sess[SESSION_ID_MAX + 16];
+	size_t	sn = session_suffix(sess, sizeof(sess));
 	int	n, m;
 
 	n = snprintf(line, sizeof(line), "%s[%ld]: ", progname,
 	    (long)getpid());
-	if (n < 0 || (size_t)n >= sizeof(line))
+	if (n < 0 || (size_t)n + sn + 2 >= sizeof(line))
 		return;
-	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	m = vsnprintf(line + n, sizeof(line) - n - sn - 1, fmt, ap);
 	if (m < 0)
 		return;
-	if ((size_t)m >= sizeof(line) - n - 1)
-		m = sizeof(line) - n - 2;
+	if ((size_t)m >= sizeof(line) - n - sn - 1)
+		m = sizeof(line) - n - sn - 2;
+	/* The id last, where a cut message cannot take it away. */
+	memcpy(line + n + m, sess, sn);
+	m += sn;
 	line[n + m] = '\n';
 	/* One write per line, so that lines of concurrent sessions don't mix. */
 	log_write(line, (size_t)n, n + m + 1);
@@ -126,7 +187,15 @@ die(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vwrite(fmt, ap);
 	va_end(ap);
+	if (at_die != NULL)
+		at_die();
 	_exit(code);
+}
+
+void
+log_at_die(void (*fn)(void))
+{
+	at_die = fn;
 }
 
 void
@@ -212,12 +281,50 @@ logline_num(struct logline *l, const char *key, uint64_t val)
 }
 
 void
+log_file_base(const char *dir)
+{
+	char	*real = realpath(dir, NULL);
+
+	if (real == NULL || strlen(real) >= sizeof(file_base))
+		file_base[0] = '\0';
+	else
+		strcpy(file_base, real);	/* checked: fits */
+	free(real);
+}
+
+const char *
+log_abspath(const char *path, char *buf, size_t n)
+{
+	char		 cwd[PATH_MAX];
+	const char	*base = file_base;
+	int		 r;
+
+	if (path == NULL || *path == '/' || *path == '\0')
+		return path;
+	if (*base == '\0' && (base = getcwd(cwd, sizeof(cwd))) == NULL)
+		return path;
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	r = snprintf(buf, n, "%s%s%s", base, strcmp(base, "/") == 0 ? "" :
+	    "/", strcmp(path, ".") == 0 ? "" : path);
+	return r > 0 && (size_t)r < n ? buf : path;
+}
+
+void
+logline_path(struct logline *l, const char *key, const char *path)
+{
+	char	buf[2 * PATH_MAX];
+
+	logline_str(l, key, log_abspath(path, buf, sizeof(buf)));
+}
+
+void
 log_file(const char *event, const char *file, int err)
 {
 	struct logline	l;
 
 	logline_start(&l, event);
-	logline_str(&l, "file", file);
+	logline_path(&l, "file", file);
 	if (err != 0)
 		logline_str(&l, "error", strerror(err));
 	logline_emit(&l);
@@ -226,8 +333,14 @@ log_file(const char *event, const char *file, int err)
 void
 logline_emit(struct logline *l)
 {
-	if (l->len + 1 > sizeof(l->buf))
-		l->len = sizeof(l->buf) - 1;
+	char	sess[SESSION_ID_MAX + 16];
+	size_t	sn = session_suffix(sess, sizeof(sess));
+
+	if (l->len + sn + 1 > sizeof(l->buf))
+		l->len = sizeof(l->buf) - sn - 1;
+	/* Last, so that "event key=value" lines keep their look. */
+	memcpy(l->buf + l->len, sess, sn);
+	l->len += sn;
 	l->buf[l->len] = '\n';
 	log_write(l->buf, l->prefix, l->len + 1);
 }

@@ -192,6 +192,15 @@
 /* Values quoted in log lines are cut at this length. */
 #define LOG_VALUE_MAX		128
 
+/*
+ * A connection's id in every log line (POP3D_SESSION): the front makes 8
+ * hex digits (32 random bits, unique enough among the connections of a
+ * log's span); lines accept up to 16, so that an id never costs a line
+ * more than " session=" and 16 octets.
+ */
+#define SESSION_ID_LEN		8
+#define SESSION_ID_MAX		16
+
 
 /* ---- the front (pop3d) ---- */
 

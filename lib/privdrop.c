@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,6 +50,7 @@ privdrop_prepare(struct privdrop *pd, const char *user, const char *dir)
 {
 	struct passwd	*pw;
 	struct stat	 st;
+	char		 abs[2 * PATH_MAX];
 
 	memset(pd, 0, sizeof(*pd));
 	pd->dir = dir;
@@ -73,6 +75,8 @@ privdrop_prepare(struct privdrop *pd, const char *user, const char *dir)
 	pd->uid = pw->pw_uid;
 	pd->gid = pw->pw_gid;
 	pd->user = strcmp(pw->pw_name, user) == 0 ? user : "nobody";
+	/* The messages name it as it is: an absolute path. */
+	dir = log_abspath(dir, abs, sizeof(abs));
 	/* The empty directory: made root-owned and read-only if missing. */
 	if (mkdir(dir, 0555) == -1 && errno != EEXIST) {
 		log_warn("cannot create %s: %s", dir, strerror(errno));

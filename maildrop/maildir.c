@@ -332,7 +332,7 @@ lock_repair(struct maildir *md, int err)
 	    "special", (unsigned long)st.st_uid,
 	    (unsigned)(st.st_mode & 07777));
 	logline_start(&l, "lock-repaired");
-	logline_str(&l, "file", MAILDIR_LOCK_FILE);
+	logline_path(&l, "file", MAILDIR_LOCK_FILE);
 	logline_str(&l, "was", what);
 	logline_emit(&l);
 	return 0;
@@ -699,8 +699,20 @@ msg_add(struct maildir *md, int dirfd, const char *name, enum md_dir dir,
  * dot-file.  Anything else but a directory is logged as skipped, by the
  * scan's first pass.
  */
+void
+maildir_log_file(const char *event, enum md_dir dir, const char *name,
+    int err)
+{
+	char	path[8 + NAME_MAX + 1];
+
+	snprintf(path, sizeof(path), "%s/%s", dir == MD_NEW ? "new" : "cur",
+	    name);
+	log_file(event, path, err);
+}
+
 static int
-entry_is_message(struct maildir *md, const struct dirent *d, int pass)
+entry_is_message(struct maildir *md, enum md_dir dir,
+    const struct dirent *d, int pass)
 {
 	if (d->d_name[0] == '.' || d->d_type == DT_DIR)
 		return 0;
@@ -709,8 +721,8 @@ entry_is_message(struct maildir *md, const struct dirent *d, int pass)
 	if (pass == 0) {
 		/* Once, not once per pass. */
 		md->skipped++;
-		log_file("skip", d->d_name, d->d_type == DT_LNK ? ELOOP :
-		    EINVAL);
+		maildir_log_file("skip", dir, d->d_name, d->d_type == DT_LNK ?
+		    ELOOP : EINVAL);
 	}
 	return 0;
 }
@@ -803,7 +815,7 @@ scan_dir(struct maildir *md, enum md_dir dir, struct cutoff *cut, int pass)
 			ret = errno != 0 ? -1 : 0;
 			break;
 		}
-		if (!entry_is_message(md, d, pass))
+		if (!entry_is_message(md, dir, d, pass))
 			continue;
 		if (cut != NULL && !cutoff_keeps(cut, fd, d->d_name))
 			continue;

@@ -52,6 +52,12 @@ struct maildir {
 	struct idtab	*ids;		/* msgs by identity (maildir.c) */
 };
 
+/*
+ * log_file for a file of cur/ or new/: named by its absolute path once
+ * log_file_base names the maildrop.
+ */
+void	maildir_log_file(const char *, enum md_dir, const char *, int);
+
 /* Whether a failure is worth retrying later: [SYS/TEMP], else [SYS/PERM]. */
 int	maildir_error_temporary(int);
 

@@ -16,12 +16,13 @@
 #include "io.h"
 #include "log.h"
 #include "maildir.h"
-#include "settings.h"
 #include "pop3.h"
 #include "pop3d_limits.h"
 #include "scancache.h"
+#include "settings.h"
 #include "sizes.h"
 #include "trans.h"
+#include "version.h"
 #include "xmit.h"
 
 /*
@@ -78,14 +79,18 @@ settings_read(struct settings *set, int argc, char **argv)
 	xmit_settings_read(&set->xmit);
 }
 
-/* Refuses with the response code that fits errno, naming what failed. */
+/*
+ * Refuses with the response code that fits errno, naming what failed and
+ * its file by its absolute path.
+ */
 static void __attribute__((noreturn))
-refuse_errno(struct out *out, const char *what)
+refuse_errno(struct out *out, const char *what, const char *file)
 {
-	char	why[256];
-	int	temp = maildir_error_temporary(errno);
+	char	why[3 * PATH_MAX], path[2 * PATH_MAX];
+	int	err = errno, temp = maildir_error_temporary(err);
 
-	snprintf(why, sizeof(why), "%s: %s", what, strerror(errno));
+	snprintf(why, sizeof(why), "%s %s: %s", what, log_abspath(file, path,
+	    sizeof(path)), strerror(err));
 	refuse(out, temp ? EXIT_TEMP : EXIT_PERM, temp ?
 	    "[SYS/TEMP] maildrop unavailable, try again later" :
 	    "[SYS/PERM] maildrop unavailable", why);
@@ -93,11 +98,13 @@ refuse_errno(struct out *out, const char *what)
 
 /* Refuses for now, whatever errno says: a lock is never for good. */
 static void __attribute__((noreturn))
-refuse_temp(struct out *out, const char *what)
+refuse_temp(struct out *out, const char *what, const char *file)
 {
-	char	why[256];
+	char	why[3 * PATH_MAX], path[2 * PATH_MAX];
+	int	err = errno;
 
-	snprintf(why, sizeof(why), "%s: %s", what, strerror(errno));
+	snprintf(why, sizeof(why), "%s %s: %s", what, log_abspath(file, path,
+	    sizeof(path)), strerror(err));
 	refuse(out, EXIT_TEMP, "[SYS/TEMP] maildrop unavailable, try again"
 	    " later", why);
 }
@@ -286,6 +293,12 @@ main(int argc, char **argv)
 	int64_t			started = io_now_ms();
 
 	log_init(argv[0]);
+	version_help(argc, argv, "pop3d-maildrop",
+	    "usage: pop3d-maildrop [MAILDROP]\n"
+	    "       pop3d-maildrop --help | --version\n"
+	    "  MAILDROP  the Maildir when the user has none of its own\n"
+	    "            (MAILDROP from pop3d-auth); relative to HOME\n"
+	    "Runs as the user, the client on fd 0/1: see pop3d-maildrop(8).\n");
 	/*
 	 * A plain checkpassword program hands on the front's "accepted" pipe
 	 * (pop3d.8, POP3D_AUTH_OK_FD): this stage, the user's, lets it go.
@@ -310,7 +323,9 @@ main(int argc, char **argv)
 
 	maildrop_create(set.path);
 	if (maildir_open(&md, set.path, set.max_msgs) == -1)
-		refuse_errno(&out, set.path);
+		refuse_errno(&out, "maildrop", set.path);
+	/* From now on a file's name in a line is the maildrop's. */
+	log_file_base(set.path);
 	if (maildir_writable(&md, &what) == -1)
 		refuse_readonly(&out, set.path, what);
 	if ((r = maildir_lock(&md)) == -2)
@@ -319,20 +334,20 @@ main(int argc, char **argv)
 		if (errno == EAGAIN)
 			refuse(&out, EXIT_TEMP, "[IN-USE] maildrop is in use"
 			    " by another session", "in use");
-		refuse_temp(&out, "lock");
+		refuse_temp(&out, "lock", MAILDIR_LOCK_FILE);
 	}
 	scancache_begin(&md, &sc);
 	if ((r = scancache_load(&md, &sc, &st)) == -1)
-		refuse_errno(&out, "scan cache");
+		refuse_errno(&out, "scan cache", SCANCACHE_FILE);
 	if (r == 0) {
 		scancache_scanning(&md, &sc);
 		if (maildir_scan(&md) == -1)
-			refuse_errno(&out, "scan");
+			refuse_errno(&out, "scan", ".");
 		if (sizes_fill(&md, &st) == -1)
-			refuse_errno(&out, "sizes");
+			refuse_errno(&out, "sizes", SIZES_FILE);
 		maildir_prune(&md);
 		if (maildir_uidls(&md) == -1)
-			refuse_errno(&out, "uidl");
+			refuse_errno(&out, "uidl", ".");
 		scancache_save(&md, &sc, &st);
 	}
 

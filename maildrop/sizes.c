@@ -311,7 +311,7 @@ sizes_pass(struct maildir *md, struct cache *c, struct sizes_stats *s)
 		if (r == 0)
 			s->vanished++;
 		else {
-			log_file("skip", m->name, errno);
+			maildir_log_file("skip", m->dir, m->name, errno);
 			s->unreadable++;
 		}
 		m->size_from = SIZE_NONE;	/* pruned */

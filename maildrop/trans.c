@@ -171,7 +171,7 @@ send_msg(struct session *s, struct msg *m, int is_top, uint64_t top)
 			    " another program", msg_number(s, m));
 			return POP3_CONTINUE;
 		}
-		log_file("open-failed", m->name, errno);
+		maildir_log_file("open-failed", m->dir, m->name, errno);
 		out_line(s->out, "-ERR [SYS/TEMP] cannot read message %llu",
 		    msg_number(s, m));
 		return POP3_CONTINUE;
@@ -185,7 +185,7 @@ send_msg(struct session *s, struct msg *m, int is_top, uint64_t top)
 	close(fd);
 	if (r == -1) {
 		/* Past +OK there is no way to say -ERR: end the session. */
-		log_file("read-failed", m->name, errno);
+		maildir_log_file("read-failed", m->dir, m->name, errno);
 		s->broken = 1;
 		return POP3_END;
 	}
@@ -311,7 +311,8 @@ cmd_quit(void *ctx, struct pop3_cmd *cmd)
 		if (maildir_remove(s->md, m) == 0)
 			s->removed++;
 		else {
-			log_file("remove-failed", m->name, errno);
+			maildir_log_file("remove-failed", m->dir, m->name,
+			    errno);
 			s->unremoved++;
 		}
 	}

@@ -15,6 +15,7 @@ change_verify(struct change *c, const char *user, const char *pw)
 
 	change_forget(c);
 	c->why = "cannot open the users database";
+	c->failed = c->db;
 	if (userdb_open(&db, c->db) == -1) {
 		if (errno == EINVAL)
 			c->why = db.why;	/* damaged, or of an older format */
@@ -33,6 +34,7 @@ change_verify(struct change *c, const char *user, const char *pw)
 	found = r;
 	r = passwd_check(pw, found ? u.hash : NULL, db.dummy[0] != '\0' ?
 	    db.dummy : NULL);
+	c->failed = NULL;	/* not the file's fault from here on */
 	if (!found) {
 		r = 0;
 		c->why = "unknown user";
@@ -60,6 +62,7 @@ change_set(struct change *c, const char *user, const char *pw)
 	int			 r;
 
 	c->why = "cannot hash the password";
+	c->failed = NULL;
 	if (passwd_hash(NULL, pw, hash, sizeof(hash)) == -1)
 		return -1;
 	e.name = user;
@@ -69,6 +72,7 @@ change_set(struct change *c, const char *user, const char *pw)
 	explicit_bzero(hash, sizeof(hash));
 	if (r == 0)
 		return 0;
+	c->failed = failed != NULL ? failed : c->file;
 	if (errno == ESTALE)
 		c->why = "the password changed meanwhile";
 	else if (errno == ESRCH)

@@ -12,6 +12,7 @@ struct change {
 	const char	*file;		/* the users file */
 	const char	*db;		/* users.cdb */
 	const char	*why;		/* what failed, for the log */
+	const char	*failed;	/* ... and its file, or NULL */
 	char		 hash[USERS_HASH_MAX + 1]; /* what the old one matched */
 };
 

@@ -38,6 +38,7 @@
 #include "user.h"
 #include "userdb.h"
 #include "usersfile.h"
+#include "version.h"
 
 #define EXIT_USAGE	2
 #define EXIT_TEMP	111
@@ -87,7 +88,10 @@ refuse(struct session *s, const char *reply, const char *why, int code)
 	exit(code);
 }
 
-/* One event of the dialogue in the log (err 0: none): never a password. */
+/*
+ * One event of the dialogue in the log (err 0: none): never a password.
+ * A failure names the file it concerns, by its absolute path.
+ */
 static void
 event(struct session *s, const char *name, const char *why, int err)
 {
@@ -99,6 +103,8 @@ event(struct session *s, const char *name, const char *why, int err)
 		logline_str(&l, "user", s->user);
 	if (why != NULL)
 		logline_str(&l, "reason", why);
+	if (strcmp(name, "passwd_temp") == 0 && s->ch.failed != NULL)
+		logline_path(&l, "file", s->ch.failed);
 	if (err != 0)
 		logline_str(&l, "error", strerror(err));
 	logline_emit(&l);
@@ -149,13 +155,20 @@ settings_read(struct session *s, const char *file, const char *db)
 static const char *
 owner_check(const char *file)
 {
+	static char	why[3 * PATH_MAX];
+	char		path[2 * PATH_MAX];
 	struct stat	st;
 
+	file = log_abspath(file, path, sizeof(path));
 	if (stat(file, &st) == -1)
-		return "cannot find the users file";
-	if (geteuid() != 0 && st.st_uid != geteuid())
-		return "neither root nor the owner of the users file";
-	return NULL;
+		snprintf(why, sizeof(why), "cannot find the users file %s: %s",
+		    file, strerror(errno));
+	else if (geteuid() != 0 && st.st_uid != geteuid())
+		snprintf(why, sizeof(why), "neither root nor the owner of the"
+		    " users file %s", file);
+	else
+		return NULL;
+	return why;
 }
 
 /*
@@ -440,6 +453,15 @@ main(int argc, char **argv)
 	int			 ch, r;
 
 	log_init(argv[0]);
+	version_help(argc, argv, "pop3d-passwd",
+	    "usage: pop3d-passwd [-d users.cdb] [-f users]\n"
+	    "       pop3d-passwd --help | --version\n"
+	    "  -d users.cdb  the users database (POP3D_USERS_CDB, else\n"
+	    "                /etc/pop3d/users.cdb)\n"
+	    "  -f users      the users text file (POP3D_USERS_FILE, else\n"
+	    "                /etc/pop3d/users)\n"
+	    "The poppassd protocol on fd 0/1 (port 106):"
+	    " see pop3d-passwd(8).\n");
 	while ((ch = getopt(argc, argv, "d:f:")) != -1) {
 		if (ch == 'd')
 			db = optarg;
@@ -450,6 +472,7 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	log_session_new();
 	if (log_from_env() == -1)
 		exit(EXIT_TEMP);
 	signal(SIGPIPE, SIG_IGN);

@@ -754,7 +754,7 @@ record_corrupt(const char *dir, const char *addr, const char *why)
 	char		path[PATH_MAX];
 
 	logline_start(&l, "penalty-corrupt");
-	logline_str(&l, "file", penalty_path(path, sizeof(path), dir,
+	logline_path(&l, "file", penalty_path(path, sizeof(path), dir,
 	    addr) == 0 ? path : addr);
 	logline_str(&l, "reason", why);
 	logline_emit(&l);

@@ -17,6 +17,7 @@
 #include "pop3d_limits.h"
 #include "rules.h"
 #include "settings.h"
+#include "version.h"
 
 /* Exit codes (pop3d-rules.8). */
 #define EXIT_DATA	1	/* the rules file or an address is wrong */
@@ -44,6 +45,23 @@ struct command {
 	int		 (*run)(struct paths *, int, char **);
 	const char	*usage;
 };
+
+#define USAGE \
+	"usage: pop3d-rules [-f rules] [-d rules.cdb] [-s statedir] command" \
+	" [args ...]\n" \
+	"       pop3d-rules --help | --version\n" \
+	"  -f rules      the rules text file (default /etc/pop3d/rules)\n" \
+	"  -d rules.cdb  the compiled database (POP3D_RULES, else\n" \
+	"                /etc/pop3d/rules.cdb)\n" \
+	"  -s statedir   the penalty box's directory (POP3D_STATE_DIR, else\n" \
+	"                /var/lib/pop3d)\n" \
+	"commands:\n" \
+	"  compile\n" \
+	"  check\n" \
+	"  list\n" \
+	"  query address\n" \
+	"  penalty list | penalty clear address|all\n" \
+	"See pop3d-rules(8) and pop3d-rules(5).\n"
 
 static void __attribute__((noreturn))
 usage(const char *text)
@@ -507,12 +525,14 @@ state_path(char *dst, const char *dir, const char *part)
 int
 main(int argc, char **argv)
 {
+	static char	file[PATH_MAX], db[PATH_MAX], state[PATH_MAX];
 	struct paths	p;
 	const char	*env;
 	size_t		i;
 	int		ch, r;
 
 	log_init(argv[0]);
+	version_help(argc, argv, "pop3d-rules", USAGE);
 	memset(&p, 0, sizeof(p));
 	p.file = RULES_FILE_DEFAULT;
 	if ((env = getenv(RULES_CDB_ENV)) == NULL) {
@@ -533,6 +553,10 @@ main(int argc, char **argv)
 		else
 			usage("command [args ...]");
 	}
+	/* Every message names its file by its absolute path. */
+	p.file = log_abspath(p.file, file, sizeof(file));
+	p.db = log_abspath(p.db, db, sizeof(db));
+	p.state = log_abspath(p.state, state, sizeof(state));
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)

@@ -10,8 +10,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ROOT, Raw, TempDir, check, check_eq, run_all, test
-from test_front import front, pop, setup
+from harness import (BUILD, ROOT, RUN_GID, RUN_UID, Raw, Spawner, TempDir,
+                     check, check_eq, run_all, test)
+from test_front import chain, front, pop, setup
+from test_policy import greeting, login
 
 DEV_LOG = "/dev/log"
 
@@ -235,8 +237,9 @@ def one_summary_line_per_session():
         check_eq(keys, ["user", "remote", "mech", "msgs", "octets", "retr",
                         "retr_octets", "top", "dele", "dele_octets",
                         "removed", "size_name", "size_cache", "size_read",
-                        "cache", "scan", "end", "ms"],
-                 "the documented keys, in order: %r" % lines[0])
+                        "cache", "scan", "end", "ms", "session"],
+                 "the documented keys, in order (the connection's id"
+                 " last): %r" % lines[0])
         check(" user=alice remote=127.0.0.1 mech=USER " in lines[0] and
               " retr=1 " in lines[0] and " dele=1 " in lines[0] and
               " end=quit " in lines[0], "with the session's values")
@@ -257,6 +260,359 @@ def a_bad_log_setting_is_refused():
             srv.wait_all()
         check("POP3D_LOG must be stderr or syslog" in srv.log(),
               "with the reason in the log")
+
+
+# ---- one id per connection, one end line (issue 17) ----
+
+FRONT_LINE = re.compile(r"^pop3d\[(\d+)\]: ")
+SESSION = re.compile(r" session=([0-9a-f]+)$")
+
+
+def ends(log):
+    """The front's end lines: each as a dict of its key=value pairs."""
+    out = []
+    for line in log.splitlines():
+        if FRONT_LINE.match(line) and ": end " in line:
+            out.append(dict(kv.split("=", 1) for kv in
+                            line.split(": end ", 1)[1].split()))
+    return out
+
+
+def policy_site(tmp):
+    from test_policy import Site
+    return Site(tmp)
+
+
+@test
+def one_connections_lines_share_one_id():
+    """Every line of one connection, the front's, pop3d-auth's and the
+    maildrop's, ends with the same session=ID, made fresh by the front
+    (never the spawner's); another connection has another id."""
+    with TempDir() as tmp:
+        site = policy_site(tmp)
+        site.compile(":allow\n")
+        with site.serve(POP3D_SESSION="0badc0de",
+                        POP3D_AUTH_FAILURES="5") as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"USER alice")
+            check(r.cmd(b"PASS wrong").startswith(b"-ERR"), "a failure")
+            r.cmd(b"USER alice")
+            check(r.cmd(b"PASS alice-pw").startswith(b"+OK"), "a login")
+            r.cmd(b"STAT")
+            r.cmd(b"QUIT")
+            r.close()
+            srv.wait_all()
+            first = srv.log()
+            p = pop(srv)
+            p.quit()
+            srv.wait_all()
+            second = srv.log()[len(first):]
+        lines = [l for l in first.splitlines() if l]
+        ids = [SESSION.search(l) for l in lines]
+        check(lines and all(ids), "every line ends with session=ID: %r" %
+              [l for l, m in zip(lines, ids) if not m])
+        got = set(m.group(1) for m in ids if m)
+        check_eq(len(got), 1, "one id for the connection: %r" % lines)
+        sid = got.pop() if len(got) == 1 else ""
+        check(re.fullmatch("[0-9a-f]{8}", sid) is not None,
+              "8 hex digits: %r" % sid)
+        check(sid != "0badc0de", "the front's own, not the spawner's")
+        for prog in ("pop3d[", "pop3d-auth[", "pop3d-maildrop["):
+            check(any(l.startswith(prog) for l in lines),
+                  "%s writes lines of it: %r" % (prog, lines))
+        check(any(" session user=alice " in l and l.endswith(sid)
+                  for l in lines), "the maildrop's session line joins")
+        check(all(re.match(r"^[\w-]+\[\d+\]: [\w-]+( |$)", l) for l in lines),
+              "every line is program[pid]: event ...: %r" % lines)
+        other = set(SESSION.search(l).group(1) for l in second.splitlines()
+                    if SESSION.search(l))
+        check(len(other) == 1 and sid not in other,
+              "the next connection has an id of its own: %r" % other)
+
+
+def direct(argv, env, stdin=None):
+    """The front run once over a UNIX socket pair (a peer with no address),
+    as a spawner would: what the client got and the log."""
+    a, b = socket.socketpair()
+    p = subprocess.Popen(argv, stdin=b, stdout=b, stderr=subprocess.PIPE,
+                         env=env)
+    b.close()
+    a.settimeout(30)
+    got = b""
+    try:
+        while True:
+            d = a.recv(4096)
+            if not d:
+                break
+            got += d
+    except OSError:
+        pass
+    a.close()
+    _, err = p.communicate(timeout=30)
+    return p.returncode, got, err.decode("utf-8", "replace")
+
+
+@test
+def every_early_end_has_one_end_line():
+    """A deny, a block, a full address, bad settings, an unknown peer, a
+    usage mistake and a failed handshake: each connection ends with
+    exactly one end line from the front, saying which."""
+    with TempDir() as tmp:
+        site = policy_site(tmp)
+        site.compile("127.0.0.51:deny\n"
+                     "127.0.0.52:allow,POP3D_MAX_PER_ADDRESS=1\n"
+                     "127.0.0.53:allow,POP3D_PENALTY_FAILURES=1\n"
+                     ":allow\n")
+        cases = {}
+        with site.serve() as srv:
+            check_eq(greeting(srv, "127.0.0.51"), b"-ERR [SYS/PERM] access"
+                     b" denied", "a deny")
+            srv.wait_all()
+            cases["deny"] = srv.log()
+            held = Raw(srv.connect(source="127.0.0.52"))
+            held.line()
+            mark = len(srv.log())
+            check(greeting(srv, "127.0.0.52").startswith(b"-ERR"),
+                  "a full address")
+            srv.last_proc().wait(30)
+            cases["limit"] = srv.log()[mark:]
+            held.close()
+            srv.wait_all()
+            login(srv, "127.0.0.53", b"alice", b"wrong")
+            srv.wait_all()
+            mark = len(srv.log())
+            check(greeting(srv, "127.0.0.53").startswith(b"-ERR"
+                                                         b" [LOGIN-DELAY]"),
+                  "a blocked address")
+            srv.wait_all()
+            cases["blocked"] = srv.log()[mark:]
+        with site.serve(POP3D_IDLE_TIMEOUT="soon") as srv:
+            check(greeting(srv, "127.0.0.1").startswith(b"-ERR [SYS/TEMP]"),
+                  "bad settings")
+            srv.wait_all()
+            cases["refused"] = srv.log()
+        argv = [os.path.join(BUILD, "pop3d"), "mail.example.org",
+                os.path.join(BUILD, "pop3d-auth"),
+                os.path.join(BUILD, "pop3d-maildrop"), "Maildir"]
+        env = dict(site.env(), PATH="/usr/bin:/bin")
+        rc, got, log = direct(argv, env)
+        check(got.startswith(b"-ERR [SYS/TEMP] your address is unknown"),
+              "an unknown peer: %r" % got)
+        cases["unknown-peer"] = log
+        rc, got, log = direct(argv[:1] + argv[2:], env)
+        check_eq(rc, 2, "a usage mistake exits 2")
+        cases["usage"] = log
+        with site.serve(POP3D_TLS_CERT="/nonexistent/c.pem",
+                        POP3D_TLS_KEY="/nonexistent/c.key") as srv:
+            srv.argv = srv.argv[:1] + ["-t"] + srv.argv[1:]
+            s = srv.connect()
+            s.sendall(b"\x16\x03\x01\x00\x05hello")
+            s.settimeout(30)
+            try:
+                s.recv(100)
+            except OSError:
+                pass
+            s.close()
+            srv.wait_all()
+            cases["tls-failed"] = srv.log()
+        for why, log in sorted(cases.items()):
+            e = ends(log)
+            check_eq(len(e), 1, "%s: one end line: %r" % (why, log))
+            check(len(e) == 1 and e[0].get("end") == why,
+                  "%s: end=%s: %r" % (why, why, e))
+            check(len(e) == 1 and "session" in e[0],
+                  "%s: with the connection's id" % why)
+
+
+@test
+def a_certificate_without_its_key_is_said_each_time():
+    """POP3D_TLS_CERT without POP3D_TLS_KEY (or the reverse): no STLS, and
+    a line naming both settings and what to do, on every connection."""
+    with TempDir() as tmp:
+        setup(tmp)
+        for have, lack in (("POP3D_TLS_CERT", "POP3D_TLS_KEY"),
+                           ("POP3D_TLS_KEY", "POP3D_TLS_CERT")):
+            with front(tmp, env={have: "/etc/pop3d/x.pem"}) as srv:
+                for _ in range(2):
+                    p = pop(srv)
+                    check("STLS" not in [c.upper() for c in p.capa()],
+                          "%s alone: no STLS" % have)
+                    p.quit()
+                srv.wait_all()
+            lines = [l for l in srv.log().splitlines()
+                     if " tls-setting " in l]
+            check_eq(len(lines), 2, "%s alone: said on each connection: %r"
+                     % (have, srv.log()))
+            check(lines and "%s is set but %s is not" % (have, lack) in
+                  lines[0] and "fix=" in lines[0],
+                  "naming both and the fix: %r" % lines[:1])
+
+
+@test
+def a_forgotten_host_name_is_named():
+    """pop3d pop3d-auth pop3d-maildrop Maildir: the usage error says that
+    the first argument must be the host name, and what it got."""
+    with TempDir() as tmp:
+        setup(tmp)
+        for first in (os.path.join(BUILD, "pop3d-auth"), "pop3d-auth"):
+            argv, e = chain(tmp)
+            argv = [argv[0], first, os.path.join(BUILD, "pop3d-maildrop"),
+                    "Maildir"]
+            e["PATH"] = BUILD + ":/usr/bin:/bin"
+            with Spawner(argv, env=e, cwd=tmp.path, as_root=True) as srv:
+                r = Raw(srv.connect())
+                check_eq(r.line(), b"-ERR [SYS/TEMP] server misconfigured",
+                         "the client is told")
+                r.close()
+                srv.wait_all()
+                check_eq(srv.procs[-1].returncode, 2, "a usage error")
+            check("the first argument must be this server's host name;"
+                  " got '%s'" % first in srv.log(),
+                  "the cause, named: %r" % srv.log())
+
+
+PROGRAMS = ("pop3d", "pop3d-auth", "pop3d-maildrop", "pop3d-tls",
+            "pop3d-rules", "pop3d-users", "pop3d-passwd", "pop3d-check")
+
+
+def makefile_version():
+    top = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    with open(os.path.join(top, "Makefile")) as f:
+        return re.search(r"^VERSION\s*=\s*(\S+)", f.read(), re.M).group(1)
+
+
+@test
+def every_program_answers_help_and_version():
+    version = makefile_version()
+    for prog in PROGRAMS:
+        path = os.path.join(BUILD, prog)
+        r = subprocess.run([path, "--version"], capture_output=True,
+                           text=True, timeout=30, stdin=subprocess.DEVNULL)
+        check_eq((r.returncode, r.stdout, r.stderr),
+                 (0, "%s %s\n" % (prog, version), ""),
+                 "%s --version" % prog)
+        r = subprocess.run([path, "--help"], capture_output=True,
+                           text=True, timeout=30, stdin=subprocess.DEVNULL)
+        check(r.returncode == 0 and r.stdout.startswith("usage: " + prog)
+              and "--version" in r.stdout and r.stderr == "",
+              "%s --help: usage on stdout, exit 0: %r" % (prog, r))
+    out = subprocess.run([os.path.join(BUILD, "pop3d-users"), "--help"],
+                         capture_output=True, text=True).stdout
+    for cmd in ("add", "passwd", "apop", "delete", "list", "check",
+                "compile", "-f", "-d"):
+        check(re.search(r"(^|\s)%s\b" % re.escape(cmd), out),
+              "pop3d-users --help lists %s" % cmd)
+    out = subprocess.run([os.path.join(BUILD, "pop3d-rules"), "--help"],
+                         capture_output=True, text=True).stdout
+    for cmd in ("compile", "check", "list", "query", "penalty", "-s"):
+        check(re.search(r"(^|\s)%s\b" % re.escape(cmd), out),
+              "pop3d-rules --help lists %s" % cmd)
+
+
+@test
+def pop3d_passwd_lines_share_one_id():
+    """pop3d-passwd starts its connections too: one fresh id in each of
+    their lines."""
+    from test_passwd import Site as PasswdSite, change
+    with TempDir() as tmp:
+        site = PasswdSite(tmp)
+        with site.serve(POP3D_SESSION="0badc0de") as srv:
+            change(srv, "alice", "alice-pw1", "alice-new-1")
+            srv.wait_all()
+            log = srv.log()
+        lines = [l for l in log.splitlines() if l]
+        ids = set(m.group(1) for m in map(SESSION.search, lines) if m)
+        check(len(lines) >= 2 and all(SESSION.search(l) for l in lines),
+              "every line has an id: %r" % lines)
+        check(len(ids) == 1 and "0badc0de" not in ids,
+              "one id, its own: %r" % ids)
+
+
+# ---- every error about a file names it by its absolute path ----
+
+def users_cli(site, *args, cwd=None):
+    from test_policy import USERS
+    return subprocess.run([USERS, "-f", os.path.join(site.etc, "users"),
+                           "-d", os.path.join(site.etc, "users.cdb")] +
+                          list(args), capture_output=True, text=True,
+                          cwd=cwd)
+
+
+@test
+def file_errors_name_absolute_paths():
+    """Relative paths in the settings and arguments, and each error names
+    its file from the root: the users database, a home, a maildrop, the
+    users file's lock, the rules database, the state directory."""
+    with TempDir() as tmp:
+        site = policy_site(tmp)
+        base = os.path.realpath(tmp.path)
+        os.makedirs(os.path.join(tmp.path, "carol"))
+        for name, home in (("carol", "carol"), ("dave", "gone")):
+            users_cli(site, "add", name, str(RUN_UID), str(RUN_GID),
+                      os.path.join(base, home))
+            subprocess.run([__import__("test_policy").USERS, "-f",
+                            os.path.join(site.etc, "users"), "-d",
+                            os.path.join(site.etc, "users.cdb"), "passwd",
+                            "-s", name], input=b"pw\n", check=True,
+                           capture_output=True)
+        users_cli(site, "compile")
+        tmp.give()
+        if ROOT:
+            os.chown(os.path.join(tmp.path, "empty"), 0, 0)
+            os.chown(site.state, 0, 0)
+        site.compile(":allow\n")
+        # The users database, named relative to the spawner's directory.
+        with site.serve(POP3D_USERS_CDB="etc/none.cdb") as srv:
+            login(srv, "127.0.0.1", b"alice", b"alice-pw")
+            srv.wait_all()
+        check('reason="cannot open users database" file=%s/etc/none.cdb'
+              ' error="No such file or directory"' % base in srv.log(),
+              "users database: %r" % srv.log())
+        with site.serve() as srv:
+            check(login(srv, "127.0.0.1", b"dave", b"pw").startswith(b"-ERR"),
+                  "a missing home fails")
+            srv.wait_all()
+            check('reason="cannot enter home" file=%s/gone' % base in
+                  srv.log(), "home: %r" % srv.log())
+            mark = len(srv.log())
+            check(login(srv, "127.0.0.1", b"carol", b"pw").startswith(
+                b"-ERR"), "a missing maildrop fails")
+            srv.wait_all()
+            check('reason="maildrop %s/carol/Maildir: No such file or'
+                  ' directory"' % base in srv.log()[mark:],
+                  "maildrop: %r" % srv.log()[mark:])
+        with site.serve(POP3D_RULES="etc/gone.cdb") as srv:
+            check(greeting(srv, "127.0.0.1").startswith(b"-ERR"),
+                  "a missing rules database refuses")
+            srv.wait_all()
+        check("rules-error file=%s/etc/gone.cdb" % base in srv.log(),
+              "rules database: %r" % srv.log())
+        with open(os.path.join(tmp.path, "statefile"), "w"):
+            pass
+        with site.serve(POP3D_STATE_DIR="statefile") as srv:
+            greeting(srv, "127.0.0.1")
+            srv.wait_all()
+        check("state-error file=%s/statefile" % base in srv.log(),
+              "state directory: %r" % srv.log())
+        from test_policy import USERS
+        r = subprocess.run([USERS, "-f", "nodir/users", "-d",
+                            "nodir/users.cdb", "add", "erin", "1000", "1000",
+                            "/home/erin"], capture_output=True, text=True,
+                           cwd=tmp.path)
+        check(r.returncode != 0 and "lock %s/nodir/users.lock: No such file"
+              " or directory" % base in r.stderr,
+              "the users file's lock: %r" % r.stderr)
+        r = subprocess.run([USERS, "-f", "nodir/users", "list"],
+                           capture_output=True, text=True, cwd=tmp.path)
+        check("%s/nodir/users: No such file" % base in r.stderr,
+              "the users file: %r" % r.stderr)
+        r = subprocess.run([os.path.join(BUILD, "pop3d-rules"), "-d",
+                            "nodir/rules.cdb", "list"], capture_output=True,
+                           text=True, cwd=tmp.path)
+        check("%s/nodir/rules.cdb" % base in r.stderr,
+              "pop3d-rules' database: %r" % r.stderr)
 
 
 if __name__ == "__main__":

@@ -820,6 +820,11 @@ def bad_files_are_skipped_not_fatal():
         check("unreadable=1" in log, "the unreadable file is counted")
         skips = [l for l in log.splitlines() if " skip file=" in l]
         check_eq(len(skips), 3, "each skipped file is logged")
+        real = os.path.realpath(cur)
+        for name in ("1700000001.M1P1.link:2,", "1700000002.M1P1.fifo:2,",
+                     "1700000003.M1P1.locked:2,"):
+            check(any(" skip file=%s/%s " % (real, name) in l for l in skips),
+                  "%s named by its absolute path: %r" % (name, skips))
         check(any("link" in l and "symbolic" in l for l in skips),
               "the link as a link")
 

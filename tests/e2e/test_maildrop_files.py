@@ -40,6 +40,11 @@ def user_kw():
         else {}
 
 
+def in_md(md, name):
+    """A file of the maildrop as its lines name it: by its absolute path."""
+    return os.path.join(os.path.realpath(md), name)
+
+
 def session(md, commands=LISTING, timeout=BOUND):
     """One session over pipes: (stdout, stderr, exit status); None for
     stdout when it did not end within timeout (then it is killed)."""
@@ -126,7 +131,7 @@ def damaged_size_records_are_never_served():
                     runs += 1
                     if sizes_listed(out) != TRUE:
                         wrong += 1
-                    if "cache-damaged file=%s" % SIZES in err:
+                    if "cache-damaged file=%s" % in_md(md, SIZES) in err:
                         logged += 1
         print("# %d damaged size caches: %d sessions with a wrong size,"
               " %d logged the damage" % (runs, wrong, logged))
@@ -199,7 +204,7 @@ def files_of_cache_and_lock_names_neither_hang_nor_mislead():
                     st = os.lstat(path)
                     check(stat.S_ISREG(st.st_mode) and st.st_uid ==
                           (RUN_UID if ROOT else os.geteuid()) and
-                          "lock-repaired file=%s" % LOCK in err,
+                          "lock-repaired file=%s" % in_md(md, LOCK) in err,
                           "%s: replaced by a lock file of the user's, logged"
                           % what)
 
@@ -266,7 +271,8 @@ def stale_lock_files_are_repaired():
             out, err, rc = session(md)
             check_eq(sizes_listed(out), TRUE,
                      "a stale lock file (%s): the session goes on" % case)
-            check("lock-repaired file=%s" % LOCK in err, "and is logged")
+            check("lock-repaired file=%s" % in_md(md, LOCK) in err,
+                  "and is logged, by its absolute path: %r" % err)
             out, _, rc = session(md)
             check_eq(rc, 0, "the next session too")
 

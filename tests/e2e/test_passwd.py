@@ -160,6 +160,8 @@ def a_damaged_users_database_is_a_temporary_failure():
               "the temporary reply, not a bad password: %r" % replies)
         check("passwd_temp" in log and "pop3d-users compile" in log,
               "logged with the fix: %r" % log)
+        check("file=%s " % os.path.realpath(site.db) in log,
+              "naming the database by its absolute path: %r" % log)
         check_eq(site.hash_of("alice"), before,
                  "the password is unchanged")
 

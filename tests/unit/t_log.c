@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -6,9 +7,78 @@
 #include "log.h"
 #include "pop3d_limits.h"
 
+/* The lines log_to_sink hands over: the last one, without its prefix. */
+static char	sunk[LOGLINE_MAX];
+
+static void
+sink(const char *p, size_t n)
+{
+	snprintf(sunk, sizeof(sunk), "%.*s", (int)n, p);
+}
+
+/* What a line ends with once written (fd 2 to a pipe): its last octets. */
+static void
+written(char *dst, size_t n, void (*emit)(void))
+{
+	int	fds[2], saved;
+	ssize_t	r;
+
+	fflush(stderr);
+	if (pipe(fds) == -1 || (saved = dup(2)) == -1 || dup2(fds[1], 2) == -1)
+		abort();
+	emit();
+	dup2(saved, 2);
+	close(saved);
+	close(fds[1]);
+	r = read(fds[0], dst, n - 1);
+	dst[r > 0 ? r : 0] = '\0';
+	close(fds[0]);
+}
+
+static void
+emit_event(void)
+{
+	struct logline	l;
+
+	logline_start(&l, "end");
+	logline_str(&l, "remote", "127.0.0.1");
+	logline_emit(&l);
+}
+
+static void
+emit_long(void)
+{
+	struct logline	l;
+	char		v[LOG_VALUE_MAX + 1];
+	int		i;
+
+	memset(v, 'x', LOG_VALUE_MAX);
+	v[LOG_VALUE_MAX] = '\0';
+	logline_start(&l, "long");
+	for (i = 0; i < 20; i++)
+		logline_str(&l, "k", v);
+	logline_emit(&l);
+}
+
+static void
+emit_warn(void)
+{
+	log_warn("free text %d", 1);
+}
+
+static int
+ends_with(const char *s, const char *tail)
+{
+	size_t	n = strlen(s), t = strlen(tail);
+
+	return n >= t && strcmp(s + n - t, tail) == 0;
+}
+
 int
 main(void)
 {
+	char		line[2 * LOGLINE_MAX], cwd[4096], want[8192];
+	char		buf[8192];
 	char		out[LOG_VALUE_MAX * 4 + 1], in[LOG_VALUE_MAX + 50];
 	struct logline	l;
 
@@ -38,5 +108,42 @@ main(void)
 	CHECK(strncmp(l.buf, out, strlen(out)) == 0);
 	CHECK_STR(strchr(l.buf, ' ') + 1, "session user=\"bob smith\" remote=-"
 	    " why=\"a=b\" retr=18446744073709551615");
+
+	/* The connection's id ends every line, event or free text. */
+	setenv("POP3D_SESSION", "0a1b2c3d", 1);
+	written(line, sizeof(line), emit_event);
+	CHECK(ends_with(line, ": end remote=127.0.0.1 session=0a1b2c3d\n"));
+	written(line, sizeof(line), emit_warn);
+	CHECK(ends_with(line, ": free text 1 session=0a1b2c3d\n"));
+	/* A line cut at LOGLINE_MAX keeps it. */
+	written(line, sizeof(line), emit_long);
+	CHECK(strlen(line) <= LOGLINE_MAX && strlen(line) > LOGLINE_MAX - 140);
+	CHECK(ends_with(line, "x session=0a1b2c3d\n"));
+	/* Anything but a short hex id is no id: nothing is added. */
+	setenv("POP3D_SESSION", "0a1b c", 1);
+	written(line, sizeof(line), emit_event);
+	CHECK(ends_with(line, ": end remote=127.0.0.1\n"));
+	setenv("POP3D_SESSION", "0123456789abcdef0", 1);
+	written(line, sizeof(line), emit_event);
+	CHECK(ends_with(line, ": end remote=127.0.0.1\n"));
+	/* Lines for a sink are written inside another's: no id there. */
+	setenv("POP3D_SESSION", "0a1b2c3d", 1);
+	log_to_sink(sink);
+	emit_event();
+	CHECK_STR(sunk, "end remote=127.0.0.1");
+	unsetenv("POP3D_SESSION");
+
+	/* Paths in lines are absolute: from the cwd, or log_file_base's. */
+	CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
+	CHECK_STR(log_abspath("/etc/pop3d/users", buf, sizeof(buf)),
+	    "/etc/pop3d/users");
+	snprintf(want, sizeof(want), "%s/etc/users.cdb", cwd);
+	CHECK_STR(log_abspath("./etc/users.cdb", buf, sizeof(buf)), want);
+	CHECK(log_abspath("", buf, sizeof(buf))[0] == '\0');
+	/* Too long for the buffer: as it is. */
+	CHECK_STR(log_abspath("abc", buf, 4), "abc");
+	log_file_base("/");
+	CHECK_STR(log_abspath("cur/x", buf, sizeof(buf)), "/cur/x");
+	CHECK_STR(log_abspath(".", buf, sizeof(buf)), "/");
 	return check_done();
 }

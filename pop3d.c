@@ -421,7 +421,12 @@ front_verdict(struct front *f, int status, int nosecret, struct logline *l)
 	}
 	if ((code = WEXITSTATUS(status)) == 1) {
 		logline_str(l, "result", nosecret ? "no-secret" : "fail");
-		f->failures += !nosecret;
+		/*
+		 * Counted for the session all the same: were it not, a
+		 * session that goes on past the limit would tell that the
+		 * name has no secret, or no account.
+		 */
+		f->failures++;
 		return f->failures >= f->max_failures ? VERDICT_LAST :
 		    VERDICT_FAIL;
 	}
@@ -803,6 +808,9 @@ front_preauth(struct front *f)
 	}
 	close(sp[1]);
 	f->preauth = child;
+	/* Our sends never wait on it (ipc_send): its reads are its own. */
+	if (fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1)
+		die(111, "pre-login channel: %s", strerror(errno));
 	f->preauth_deadline = io_now_ms() + f->pa.login_ms + PREAUTH_GRACE_MS;
 	front_serve(f, sp[0]);
 	front_await(f, sp[0]);

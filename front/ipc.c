@@ -19,11 +19,14 @@ ipc_send(int fd, char type, const void *payload, size_t len)
 	if (len > 0)
 		memcpy(msg + 1, payload, len);
 	/*
-	 * Never blocking: each message is answered before the next is
-	 * sent, so a full socket means a peer that reads nothing.
+	 * As the descriptor is: the privileged side makes its end
+	 * non-blocking (a full socket there means a peer that reads
+	 * nothing), the confined side blocks until it is read or killed,
+	 * so that its report of a hostile client or its credentials are
+	 * never dropped.
 	 */
 	do
-		n = send(fd, msg, len + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = send(fd, msg, len + 1, MSG_NOSIGNAL);
 	while (n == -1 && errno == EINTR);
 	explicit_bzero(msg, sizeof(msg));
 	return n == (ssize_t)(len + 1) ? 0 : -1;

@@ -43,8 +43,10 @@
 #define IPC_MAX		(1 + 1 + CHECKPASSWORD_MAX)
 
 /*
- * Sends one message without waiting: 0, or -1 with errno (EAGAIN: the
- * other side has not read what it was sent).
+ * Sends one message: 0, or -1 with errno.  It waits only if the
+ * descriptor blocks: the privileged side's end is non-blocking (EAGAIN:
+ * the other side has not read what it was sent), the confined side's
+ * blocks.
  */
 int	ipc_send(int, char, const void *, size_t);
 

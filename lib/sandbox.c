@@ -86,12 +86,24 @@ sandbox_rules(scmp_filter_ctx ctx, int stderr_ok)
 	if (r == 0 && stderr_ok)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 0);
 	else if (r == 0) {
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
-		    SCMP_A0(SCMP_CMP_NE, STDERR_FILENO));
+		/*
+		 * The kernel takes the fd as 32 bits: fd 2 is refused by its
+		 * low 32 bits (0x100000002 is fd 2 too), checked first by
+		 * libseccomp; the rest is allowed on either side of 2.
+		 * (libseccomp 2.5's SCMP_A0_32 still requires the high bits
+		 * to be 0, so it cannot serve.)
+		 */
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EBADF),
+		    SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_MASKED_EQ,
+		    0xffffffffULL, STDERR_FILENO));
 		if (r == 0)
-			r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EBADF),
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
 			    SCMP_SYS(write), 1,
-			    SCMP_A0(SCMP_CMP_EQ, STDERR_FILENO));
+			    SCMP_A0(SCMP_CMP_LT, STDERR_FILENO));
+		if (r == 0)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+			    SCMP_SYS(write), 1,
+			    SCMP_A0(SCMP_CMP_GT, STDERR_FILENO));
 	}
 #else
 	(void)stderr_ok;

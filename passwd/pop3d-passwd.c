@@ -383,10 +383,21 @@ parent_serve(struct session *s, int ipc, int sigfd)
  */
 static void __attribute__((noreturn))
 dialogue_start(struct session *s, int sp[2], const sigset_t *mask,
-    pid_t parent)
+    pid_t parent, int null)
 {
 	log_to_stderr();
 	close(sp[0]);
+#if !defined(__SANITIZE_ADDRESS__)
+	/*
+	 * It logs nothing (the parent logs what it is sent): fd 2, the log
+	 * stream, is no place of its to write.  Not in the sanitizer build,
+	 * whose reports go to fd 2.
+	 */
+	if (dup2(null, STDERR_FILENO) == -1)
+		_exit(EXIT_TEMP);
+#else
+	(void)null;
+#endif
 	if (privdrop_child_fds(sp[1]) == -1 ||
 	    sigprocmask(SIG_SETMASK, mask, NULL) == -1)
 		die(EXIT_TEMP, "dialogue setup: %s", strerror(errno));
@@ -421,7 +432,7 @@ session_run(struct session *s)
 	    (s->child = fork()) == -1)
 		refuse(s, TEMP_REPLY, strerror(errno), EXIT_TEMP);
 	if (s->child == 0)
-		dialogue_start(s, sp, &was, self);
+		dialogue_start(s, sp, &was, self, null);
 	close(sp[1]);
 	/*
 	 * Nothing here waits on the dialogue process but parent_wait: its

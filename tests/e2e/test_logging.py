@@ -549,9 +549,13 @@ def file_errors_name_absolute_paths():
         site = policy_site(tmp)
         base = os.path.realpath(tmp.path)
         os.makedirs(os.path.join(tmp.path, "carol"))
-        for name, home in (("carol", "carol"), ("dave", "gone")):
+        # carol's maildrop has no parent: not made at the first login.
+        for name, home, md in (
+                ("carol", "carol", [os.path.join(base, "carol", "nodir",
+                                                 "Maildir")]),
+                ("dave", "gone", [])):
             users_cli(site, "add", name, str(RUN_UID), str(RUN_GID),
-                      os.path.join(base, home))
+                      os.path.join(base, home), *md)
             subprocess.run([__import__("test_policy").USERS, "-f",
                             os.path.join(site.etc, "users"), "-d",
                             os.path.join(site.etc, "users.cdb"), "passwd",
@@ -580,8 +584,8 @@ def file_errors_name_absolute_paths():
             check(login(srv, "127.0.0.1", b"carol", b"pw").startswith(
                 b"-ERR"), "a missing maildrop fails")
             srv.wait_all()
-            check('reason="maildrop %s/carol/Maildir: No such file or'
-                  ' directory"' % base in srv.log()[mark:],
+            check('reason="maildrop %s/carol/nodir/Maildir: No such file'
+                  ' or directory"' % base in srv.log()[mark:],
                   "maildrop: %r" % srv.log()[mark:])
         with site.serve(POP3D_RULES="etc/gone.cdb") as srv:
             check(greeting(srv, "127.0.0.1").startswith(b"-ERR"),

@@ -187,6 +187,13 @@ try_write_stderr(void)
 	return err(write(2, "", 0));
 }
 
+/* fd 2 with high bits set: the kernel takes only the low 32. */
+static int
+try_write_stderr_wide(void)
+{
+	return err((int)syscall(SYS_write, 0x100000002L, "", 0));
+}
+
 #if defined(__x86_64__)
 /* getpid through the i386 ABI (int 0x80, number 20): another arch. */
 static int
@@ -339,6 +346,8 @@ static const struct {
 #if !defined(__SANITIZE_ADDRESS__)
 	/* The sanitizers' reports go to fd 2: allowed in that build. */
 	{ "write to fd 2, pre-login", try_write_stderr, EBADF, 0 },
+	{ "write to fd 2 given in 64 bits, pre-login", try_write_stderr_wide,
+	    EBADF, 0 },
 #endif
 	{ "write to fd 2, relay", try_write_stderr, WORKS, 1 },
 #if defined(__x86_64__)

@@ -200,7 +200,10 @@ maildrop_create(const char *path)
 		strcpy(parent, ".");
 	else
 		parent[slash == parent ? 1 : slash - parent] = '\0';
-	snprintf(tmp, sizeof(tmp), ".%s.pop3d-new.%ld", base, (long)getpid());
+	/* Fits: base is at most NAME_MAX - 32 octets (checked above). */
+	if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.pop3d-new.%ld", base,
+	    (long)getpid()) >= sizeof(tmp))
+		return;
 	if ((pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1)
 		return;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "expire.h"
 #include "io.h"
 #include "log.h"
 #include "maildir.h"
@@ -261,6 +262,10 @@ session_log(const struct session *s, const struct sizes_stats *st,
 	logline_num(&l, "dele", s->quit ? s->dele : 0);
 	logline_num(&l, "dele_octets", s->quit ? s->dele_octets : 0);
 	logline_num(&l, "removed", s->removed);
+	if (s->expired > 0)
+		logline_num(&l, "expired", s->expired);
+	if (s->seen > 0)
+		logline_num(&l, "seen", s->seen);
 	if (s->unremoved > 0)
 		logline_num(&l, "unremoved", s->unremoved);
 	if (s->md->truncated)
@@ -358,6 +363,7 @@ main(int argc, char **argv)
 	s.xmit = &set.xmit;
 	s.implementation = set.implementation;
 	s.expire = set.expire;
+	s.expire_days = expire_days(set.expire);
 	out_line(&out, "+OK maildrop has %zu messages (%llu octets)",
 	    md.count, (unsigned long long)md.octets);
 	end = pop3_run(&in, &out, trans_verbs, &s);

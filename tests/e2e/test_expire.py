@@ -1,0 +1,199 @@
+"""Per-user policies enforced by pop3d-maildrop, end to end with poplib:
+EXPIRE (RFC 2449 section 6.7) removes at UPDATE what it says."""
+
+import os
+import poplib
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (BUILD, Spawner, TempDir, check, check_eq, make_maildir,
+                     run_all, test)
+
+PROG = os.environ.get("POP3D_MAILDROP_PROG",
+                      os.path.join(BUILD, "pop3d-maildrop"))
+
+MSGS = [("16000000%02d.M1P1.test" % i, b"Subject: %d\n\nbody\n" % i)
+        for i in range(1, 6)]
+DAY = 86400
+
+
+def setup(tmp, cur=()):
+    md = make_maildir(os.path.join(tmp.path, "Maildir"), cur=cur, new=MSGS)
+    tmp.give()
+    return md
+
+
+def spawner(tmp, expire):
+    env = {"POP3D_EXPIRE": expire} if expire is not None else {}
+    return Spawner([PROG, "Maildir"], env=env, cwd=tmp.path)
+
+
+def pop(srv):
+    p = poplib.POP3("127.0.0.1", srv.port, timeout=30)
+    srv.connections += 1
+    return p
+
+
+def uniqs(md):
+    """The unique names left, with their flags, cur/ and new/ together."""
+    return sorted(os.listdir(os.path.join(md, "cur")) +
+                  os.listdir(os.path.join(md, "new")))
+
+
+def left(md):
+    return sorted(n.split(":")[0] for n in uniqs(md))
+
+
+def names(*idx):
+    return sorted(MSGS[i - 1][0] for i in idx)
+
+
+@test
+def expire_0_removes_what_was_retrieved():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        with spawner(tmp, "0") as srv:
+            p = pop(srv)
+            check_eq(p.capa().get("EXPIRE"), ["0"], "EXPIRE 0 advertised")
+            p.retr(1)
+            p.retr(3)
+            p.top(2, 0)
+            p.list()
+            p.uidl()
+            check_eq(p.stat()[0], 5, "retrieved messages still listed")
+            resp = p.quit()
+            check_eq(resp, b"+OK bye, 2 messages removed",
+                     "QUIT counts the expired messages")
+            srv.wait_all()
+        check_eq(left(md), names(2, 4, 5),
+                 "RETR'd removed; TOP'd and LISTed kept")
+        check("expired=2" in srv.log() and "removed=2" in srv.log(),
+              "the session line counts them")
+
+
+@test
+def expire_0_counts_with_dele():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        with spawner(tmp, "0") as srv:
+            p = pop(srv)
+            p.retr(1)
+            p.dele(1)
+            p.dele(4)
+            p.retr(5)
+            check_eq(p.quit(), b"+OK bye, 3 messages removed",
+                     "a RETR'd and DELE'd message counts once")
+            srv.wait_all()
+        check_eq(left(md), names(2, 3), "what was deleted or retrieved went")
+
+
+@test
+def expire_0_no_quit_or_rset_removes_nothing():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        with spawner(tmp, "0") as srv:
+            p = pop(srv)
+            p.retr(1)
+            p.sock.close()
+            srv.wait_all()
+            check_eq(left(md), names(1, 2, 3, 4, 5),
+                     "a dropped connection removes nothing")
+            p = pop(srv)
+            p.retr(2)
+            p.rset()
+            check_eq(p.quit(), b"+OK bye, 0 messages removed",
+                     "RSET undoes the retrieval's removal")
+            srv.wait_all()
+        check_eq(left(md), names(1, 2, 3, 4, 5), "RSET then QUIT keeps all")
+
+
+@test
+def expire_never_or_unset_removes_nothing():
+    for expire in ("NEVER", None):
+        with TempDir() as tmp:
+            md = setup(tmp)
+            with spawner(tmp, expire) as srv:
+                p = pop(srv)
+                p.retr(1)
+                check_eq(p.quit(), b"+OK bye, 0 messages removed",
+                         "EXPIRE %s: nothing removed" % expire)
+                srv.wait_all()
+            check_eq(uniqs(md), sorted(n + ":2," for n, _ in MSGS),
+                     "EXPIRE %s: nothing removed or renamed" % expire)
+
+
+@test
+def expire_days_marks_seen_then_removes_old():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        cur = os.path.join(md, "cur")
+        with spawner(tmp, "1") as srv:
+            p = pop(srv)
+            p.retr(1)
+            p.retr(2)
+            p.top(3, 0)
+            check_eq(p.quit(), b"+OK bye, 0 messages removed",
+                     "EXPIRE 1: nothing removed in the retrieving session")
+            srv.wait_all()
+            check_eq(uniqs(md), sorted([MSGS[0][0] + ":2,S",
+                                        MSGS[1][0] + ":2,S"] +
+                                       [n + ":2," for n, _ in MSGS[2:]]),
+                     "RETR'd messages marked seen, the others not")
+            now = time.time()
+            st = os.stat(os.path.join(cur, MSGS[0][0] + ":2,S"))
+            check(abs(st.st_atime - now) < 600,
+                  "the mark sets the access time to the QUIT's")
+            # Message 1 was retrieved two days ago, 2 an hour ago; 3 is
+            # unseen but old, 4 is seen by another program long ago.
+            for name, age in ((MSGS[0][0] + ":2,S", 2 * DAY),
+                              (MSGS[1][0] + ":2,S", 3600),
+                              (MSGS[2][0] + ":2,", 3 * DAY)):
+                p_ = os.path.join(cur, name)
+                os.utime(p_, (now - age, os.stat(p_).st_mtime))
+            os.rename(os.path.join(cur, MSGS[3][0] + ":2,"),
+                      os.path.join(cur, MSGS[3][0] + ":2,FS"))
+            p_ = os.path.join(cur, MSGS[3][0] + ":2,FS")
+            os.utime(p_, (now - 3 * DAY, os.stat(p_).st_mtime))
+
+            # RSET and a dropped connection remove nothing.
+            p = pop(srv)
+            p.rset()
+            p.sock.close()
+            srv.wait_all()
+            check_eq(len(uniqs(md)), 5, "no QUIT: nothing expired")
+
+            p = pop(srv)
+            check_eq(p.stat()[0], 5, "expired messages are served until"
+                     " the UPDATE")
+            check_eq(p.quit(), b"+OK bye, 2 messages removed",
+                     "QUIT counts the expired ones")
+            srv.wait_all()
+        check_eq(left(md), names(2, 3, 5),
+                 "seen two days ago removed, seen an hour ago kept,"
+                 " unseen kept")
+        check("expired=2" in srv.log(), "the session line says expired=2")
+
+
+@test
+def expire_days_retrieved_again_is_not_removed():
+    with TempDir() as tmp:
+        old = MSGS[0][0] + ":2,S"
+        md = setup(tmp, cur=[(old, b"Subject: old\n\nx\n")])
+        p_ = os.path.join(md, "cur", old)
+        os.utime(p_, (time.time() - 5 * DAY, os.stat(p_).st_mtime))
+        with spawner(tmp, "2") as srv:
+            p = pop(srv)
+            _, lst, _ = p.uidl()
+            n = [l.split()[0] for l in lst if l.split()[1] ==
+                 MSGS[0][0].encode()][0]
+            p.retr(int(n))
+            check_eq(p.quit(), b"+OK bye, 0 messages removed",
+                     "retrieved in this session: kept, its time renewed")
+            srv.wait_all()
+        check(time.time() - os.stat(p_).st_atime < 600,
+              "the retrieval time is renewed")
+
+
+if __name__ == "__main__":
+    run_all(sys.argv[2:])

@@ -1,5 +1,7 @@
 """Per-user policies enforced by pop3d-maildrop, end to end with poplib:
-EXPIRE (RFC 2449 section 6.7) removes at UPDATE what it says."""
+EXPIRE (RFC 2449 section 6.7) removes at UPDATE what it says; LOGIN-DELAY
+(section 6.8) refuses a login that comes too soon after the last one,
+through the whole chain (pop3d, a checkpassword program, pop3d-maildrop)."""
 
 import os
 import poplib
@@ -7,8 +9,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BUILD, Spawner, TempDir, check, check_eq, make_maildir,
-                     run_all, test)
+from harness import (BUILD, ROOT, RUN_GID, RUN_UID, Spawner, TempDir, check,
+                     check_eq, make_maildir, run_all, test)
 
 PROG = os.environ.get("POP3D_MAILDROP_PROG",
                       os.path.join(BUILD, "pop3d-maildrop"))
@@ -16,6 +18,9 @@ PROG = os.environ.get("POP3D_MAILDROP_PROG",
 MSGS = [("16000000%02d.M1P1.test" % i, b"Subject: %d\n\nbody\n" % i)
         for i in range(1, 6)]
 DAY = 86400
+POP3D = os.path.join(BUILD, "pop3d")
+CHECKPW = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "checkpassword.py")
 
 
 def setup(tmp, cur=()):
@@ -193,6 +198,92 @@ def expire_days_retrieved_again_is_not_removed():
             srv.wait_all()
         check(time.time() - os.stat(p_).st_atime < 600,
               "the retrieval time is renewed")
+
+
+def front(tmp, env):
+    """The whole chain, as test_front.py runs it, users alice/secret."""
+    os.makedirs(os.path.join(tmp.path, "empty"))
+    if ROOT:
+        os.chown(os.path.join(tmp.path, "empty"), 0, 0)
+    e = {"CP_HOME": tmp.path, "CP_UID": str(RUN_UID), "CP_GID": str(RUN_GID),
+         "POP3D_AUTH_DELAY": "0", "POP3D_CHROOT": os.path.join(tmp.path,
+                                                               "empty"),
+         "POP3D_RULES": "", "POP3D_STATE_DIR": ""}
+    e.update(env)
+    return Spawner([POP3D, "mail.example.org", CHECKPW, PROG, "Maildir"],
+                   env=e, cwd=tmp.path, as_root=True)
+
+
+def login(srv):
+    """PASS's reply: +OK..., or the -ERR line."""
+    p = pop(srv)
+    p.user("alice")
+    try:
+        r = p.pass_("secret")
+        p.quit()
+    except poplib.error_proto as e:
+        r = e.args[0]
+        p.close()
+    srv.wait_all()
+    return r
+
+
+@test
+def login_delay_refuses_a_login_too_soon():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        record = os.path.join(md, "pop3d-login")
+        with front(tmp, {"POP3D_LOGIN_DELAY": "60"}) as srv:
+            check(login(srv).startswith(b"+OK maildrop has 5"),
+                  "LOGIN-DELAY 60: the first login passes")
+            st = os.stat(record)
+            check(st.st_uid == RUN_UID and st.st_mode & 0o777 == 0o600,
+                  "the record is the user's, mode 0600")
+            r = login(srv)
+            check(r.startswith(b"-ERR [LOGIN-DELAY] "),
+                  "the second login at once is refused [LOGIN-DELAY]: %r"
+                  % r)
+            check_eq(srv.procs[-1].returncode, 0, "pop3d ends cleanly")
+            check("login-delay" in srv.log(), "the refusal is logged")
+            check_eq(os.stat(record).st_mtime, st.st_mtime,
+                     "a refused login does not move the last login")
+            # The last login 2 minutes ago: the next one passes.
+            os.utime(record, (st.st_atime - 120, st.st_mtime - 120))
+            check(login(srv).startswith(b"+OK"),
+                  "a login after the delay passes")
+            check(time.time() - os.stat(record).st_mtime < 600,
+                  "and is the new last login")
+
+
+@test
+def login_delay_0_or_unset_lets_every_login_in():
+    for env in ({"POP3D_LOGIN_DELAY": "0"}, {}):
+        with TempDir() as tmp:
+            md = setup(tmp)
+            with front(tmp, env) as srv:
+                check(login(srv).startswith(b"+OK") and
+                      login(srv).startswith(b"+OK"),
+                      "%r: two logins in a row pass" % env)
+            check(not os.path.exists(os.path.join(md, "pop3d-login")),
+                  "%r: no record kept" % env)
+
+
+@test
+def login_delay_record_not_a_users_file_is_not_followed():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        target = os.path.join(tmp.path, "target")
+        with open(target, "w") as f:
+            f.write("x")
+        os.symlink(target, os.path.join(md, "pop3d-login"))
+        before = os.stat(target).st_mtime
+        with front(tmp, {"POP3D_LOGIN_DELAY": "60"}) as srv:
+            os.utime(target, (before - 3600, before - 3600))
+            check(login(srv).startswith(b"+OK"),
+                  "a symbolic link as the record: the login passes")
+            check_eq(os.stat(target).st_mtime, before - 3600,
+                     "the link is not followed")
+            check("login-file-failed" in srv.log(), "and it is logged")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ struct settings {
 	size_t		 max_msgs;
 	const char	*implementation;
 	const char	*expire;
-	uint64_t	 login_delay;	/* seconds; 0: not enforced */
+	uint64_t	 login_delay;	/* seconds, or SETTING_UNSET */
 	struct xmit_settings xmit;
 };
 
@@ -83,8 +83,6 @@ settings_read(struct settings *set, int argc, char **argv)
 	set->implementation = setting_text_or_null("POP3D_IMPLEMENTATION");
 	set->expire = setting_text_or_null("POP3D_EXPIRE");
 	set->login_delay = setting_num_or_default("POP3D_LOGIN_DELAY");
-	if (set->login_delay == SETTING_UNSET)
-		set->login_delay = 0;
 	xmit_settings_read(&set->xmit);
 }
 
@@ -394,7 +392,7 @@ main(int argc, char **argv)
 			    " by another session", "in use");
 		refuse_temp(&out, "lock", MAILDIR_LOCK_FILE);
 	}
-	if (set.login_delay > 0) {
+	if (set.login_delay != SETTING_UNSET && set.login_delay > 0) {
 		long	wait = 0;
 		char	why[64];
 
@@ -431,6 +429,8 @@ main(int argc, char **argv)
 	s.implementation = set.implementation;
 	s.expire = set.expire;
 	s.expire_days = expire_days(set.expire);
+	s.login_delay = set.login_delay == SETTING_UNSET ? -1 :
+	    (int64_t)set.login_delay;
 	out_line(&out, "+OK maildrop has %zu messages (%llu octets)",
 	    md.count, (unsigned long long)md.octets);
 	end = pop3_run(&in, &out, trans_verbs, &s);

@@ -58,8 +58,11 @@ cmd_capa(void *ctx, struct pop3_cmd *cmd)
 	(void)cmd;
 	out_line(s->out, "+OK capability list follows");
 	out_str(s->out, "TOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\n");
+	/* The values this session enforces: RFC 2449 forbids USER here. */
 	if (s->expire != NULL)
 		out_line(s->out, "EXPIRE %s", s->expire);
+	if (s->login_delay >= 0)
+		out_line(s->out, "LOGIN-DELAY %lld", (long long)s->login_delay);
 	if (s->implementation != NULL)
 		out_line(s->out, "IMPLEMENTATION %s", s->implementation);
 	out_str(s->out, ".\r\n");

@@ -20,6 +20,7 @@ struct session {
 	const char	*implementation;	/* CAPA IMPLEMENTATION, or NULL */
 	const char	*expire;		/* CAPA EXPIRE, or NULL */
 	int64_t		 expire_days;		/* enforced: expire.h */
+	int64_t		 login_delay;		/* CAPA LOGIN-DELAY, or -1 */
 	uint64_t	 retr, retr_octets, top;
 	uint64_t	 dele, dele_octets;
 	uint64_t	 removed, unremoved;	/* by the UPDATE */

@@ -18,7 +18,7 @@ PROG = os.environ.get("POP3D_MAILDROP_PROG",
 MSGS = [("16000000%02d.M1P1.test" % i, b"Subject: %d\n\nbody\n" % i)
         for i in range(1, 6)]
 DAY = 86400
-POP3D = os.path.join(BUILD, "pop3d")
+POP3D = os.environ.get("POP3D_PROG", os.path.join(BUILD, "pop3d"))
 CHECKPW = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        "checkpassword.py")
 
@@ -200,8 +200,9 @@ def expire_days_retrieved_again_is_not_removed():
               "the retrieval time is renewed")
 
 
-def front(tmp, env):
-    """The whole chain, as test_front.py runs it, users alice/secret."""
+def front(tmp, env, stage=()):
+    """The whole chain, as test_front.py runs it, users alice/secret;
+    stage: what runs the maildrop stage (a per-user environment)."""
     os.makedirs(os.path.join(tmp.path, "empty"))
     if ROOT:
         os.chown(os.path.join(tmp.path, "empty"), 0, 0)
@@ -210,7 +211,8 @@ def front(tmp, env):
                                                                "empty"),
          "POP3D_RULES": "", "POP3D_STATE_DIR": ""}
     e.update(env)
-    return Spawner([POP3D, "mail.example.org", CHECKPW, PROG, "Maildir"],
+    return Spawner([POP3D, "mail.example.org", CHECKPW] + list(stage) +
+                   [PROG, "Maildir"],
                    env=e, cwd=tmp.path, as_root=True)
 
 
@@ -284,6 +286,50 @@ def login_delay_record_not_a_users_file_is_not_followed():
             check_eq(os.stat(target).st_mtime, before - 3600,
                      "the link is not followed")
             check("login-file-failed" in srv.log(), "and it is logged")
+
+
+@test
+def capa_user_form_before_login_exact_values_after():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        # The user's own values, as a checkpassword program would set
+        # them for the maildrop stage: not the front's.
+        stage = ["/usr/bin/env", "POP3D_EXPIRE=0", "POP3D_LOGIN_DELAY=0"]
+        env = {"POP3D_EXPIRE": "NEVER", "POP3D_LOGIN_DELAY": "60"}
+        with front(tmp, env, stage) as srv:
+            p = pop(srv)
+            caps = p.capa()
+            check_eq((caps.get("EXPIRE"), caps.get("LOGIN-DELAY")),
+                     (["NEVER", "USER"], ["60", "USER"]),
+                     "before login: the defaults, with USER")
+            p.user("alice")
+            p.pass_("secret")
+            caps = p.capa()
+            check_eq((caps.get("EXPIRE"), caps.get("LOGIN-DELAY")),
+                     (["0"], ["0"]),
+                     "after login: the user's exact values, no USER")
+            p.retr(1)
+            check_eq(p.quit(), b"+OK bye, 1 messages removed",
+                     "and the user's EXPIRE 0 is the one enforced")
+            srv.wait_all()
+        check_eq(left(md), names(2, 3, 4, 5), "message 1 removed")
+
+
+@test
+def capa_after_login_lists_login_delay():
+    with TempDir() as tmp:
+        setup(tmp)
+        with spawner(tmp, None) as srv:
+            p = pop(srv)
+            check("LOGIN-DELAY" not in p.capa(), "unset: not listed")
+            p.quit()
+        srv = Spawner([PROG, "Maildir"], env={"POP3D_LOGIN_DELAY": "300"},
+                      cwd=tmp.path)
+        with srv:
+            p = pop(srv)
+            check_eq(p.capa().get("LOGIN-DELAY"), ["300"],
+                     "LOGIN-DELAY 300 listed after login")
+            p.quit()
 
 
 if __name__ == "__main__":

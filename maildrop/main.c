@@ -34,7 +34,7 @@
  */
 #define EXIT_SESSION	0	/* the session ran and ended */
 #define EXIT_PERM	100	/* refused for good; -ERR [SYS/PERM] sent */
-#define EXIT_TEMP	101	/* for now: [SYS/TEMP], [IN-USE], [LOGIN-DELAY] */
+#define EXIT_TEMP	101	/* for now: [SYS/TEMP] [IN-USE] [LOGIN-DELAY] */
 
 /* The time of the last login, LOGIN-DELAY's record (login_delay_check). */
 #define LOGIN_FILE	"pop3d-login"

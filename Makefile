@@ -59,7 +59,7 @@ LIB_SRC	= lib/atomic.c lib/cdbcheck.c lib/child.c lib/io.c lib/log.c \
 	  lib/version.c
 MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \
 	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
-	  maildrop/scancache.c
+	  maildrop/scancache.c maildrop/expire.c
 LIB_OBJ	= $(LIB_SRC:%.c=$(O)/%.o)
 MD_OBJ	= $(MD_SRC:%.c=$(O)/%.o)
 
@@ -171,7 +171,7 @@ uninstall: uninstall-deploy
 # Fuzz targets (clang's libFuzzer): FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
 FUZZ	= fuzz_pop3 fuzz_wire fuzz_ipc fuzz_rules fuzz_sasl fuzz_scancache \
-	  fuzz_users fuzz_pwipc fuzz_sizes fuzz_cdbcheck
+	  fuzz_users fuzz_pwipc fuzz_sizes fuzz_cdbcheck fuzz_seen
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ); do \

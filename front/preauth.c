@@ -99,10 +99,16 @@ cmd_capa(void *ctx, struct pop3_cmd *cmd)
 	sasl_capa(pa);
 	out_str(pa->out, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 	    "PIPELINING\r\n");
+	/*
+	 * RFC 2449 6.7, 6.8: USER, as the values may differ per user (the
+	 * maildrop stage enforces its own environment's, which a
+	 * checkpassword program may set per user); its CAPA, after login,
+	 * gives the user's exact values.
+	 */
 	if (set->expire != NULL)
-		out_line(pa->out, "EXPIRE %s", set->expire);
+		out_line(pa->out, "EXPIRE %s USER", set->expire);
 	if (set->login_delay >= 0)
-		out_line(pa->out, "LOGIN-DELAY %ld", set->login_delay);
+		out_line(pa->out, "LOGIN-DELAY %ld USER", set->login_delay);
 	if (set->implementation != NULL)
 		out_line(pa->out, "IMPLEMENTATION %s", set->implementation);
 	out_str(pa->out, ".\r\n");

@@ -1076,8 +1076,16 @@ open_checked(struct maildir *md, const struct msg *m)
 	struct stat	st;
 	int		fd;
 
-	fd = openat(maildir_dirfd(md, m), m->name,
-	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	/*
+	 * O_NOATIME: the access time of a message marked seen is its
+	 * retrieval time (expire.h), which this session's reads must not
+	 * move; a file of another owner's cannot be opened so (EPERM).
+	 */
+	fd = openat(maildir_dirfd(md, m), m->name, O_RDONLY | O_NOATIME |
+	    O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1 && errno == EPERM)
+		fd = openat(maildir_dirfd(md, m), m->name,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
 	if (fstat(fd, &st) == -1) {

@@ -34,6 +34,7 @@ struct msg {
 	uint8_t		 dir;		/* enum md_dir */
 	uint8_t		 size_from;	/* enum md_size; SIZE_NONE: unknown */
 	uint8_t		 deleted;
+	uint8_t		 retrieved;	/* RETR sent it whole (EXPIRE) */
 	uint8_t		 unseen;	/* reads of the dirs that missed it */
 };
 

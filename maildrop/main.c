@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "expire.h"
 #include "io.h"
 #include "log.h"
 #include "maildir.h"
@@ -32,7 +34,10 @@
  */
 #define EXIT_SESSION	0	/* the session ran and ended */
 #define EXIT_PERM	100	/* refused for good; -ERR [SYS/PERM] sent */
-#define EXIT_TEMP	101	/* refused for now; -ERR [SYS/TEMP]/[IN-USE] */
+#define EXIT_TEMP	101	/* for now: [SYS/TEMP] [IN-USE] [LOGIN-DELAY] */
+
+/* The time of the last login, LOGIN-DELAY's record (login_delay_check). */
+#define LOGIN_FILE	"pop3d-login"
 
 struct settings {
 	const char	*path;
@@ -40,6 +45,7 @@ struct settings {
 	size_t		 max_msgs;
 	const char	*implementation;
 	const char	*expire;
+	uint64_t	 login_delay;	/* seconds, or SETTING_UNSET */
 	struct xmit_settings xmit;
 };
 
@@ -76,6 +82,7 @@ settings_read(struct settings *set, int argc, char **argv)
 	set->max_msgs = setting_num_or_default("POP3D_MAX_MESSAGES");
 	set->implementation = setting_text_or_null("POP3D_IMPLEMENTATION");
 	set->expire = setting_text_or_null("POP3D_EXPIRE");
+	set->login_delay = setting_num_or_default("POP3D_LOGIN_DELAY");
 	xmit_settings_read(&set->xmit);
 }
 
@@ -237,6 +244,51 @@ out:
 	close(pfd);
 }
 
+/*
+ * LOGIN-DELAY (RFC 2449 section 6.8): the time of the user's last login is
+ * the modification time of LOGIN_FILE in the maildrop (a file of the
+ * user's, opened as the caches are), set at each login that is let in and
+ * only then, so that a client polling too often is not shut out for
+ * good.  Checked under the session lock: two logins cannot both pass.
+ * 0 to let the login in; -1 with errno when the file is unusable (the
+ * login is let in: the delay is a courtesy the server asks, not a
+ * protection of the mail); 1 when it comes too soon.
+ */
+static int
+login_delay_check(struct maildir *md, uint64_t delay, long *wait)
+{
+	struct stat	st;
+	int		fd, err;
+	time_t		now = time(NULL);
+
+	if ((fd = maildir_file_open(md, LOGIN_FILE, O_RDWR)) == -1) {
+		if (errno != ENOENT)
+			return -1;
+		if ((fd = maildir_file_open(md, LOGIN_FILE, O_RDWR |
+		    O_CREAT)) == -1)
+			return -1;
+	} else {
+		if (fstat(fd, &st) == -1)
+			goto fail;
+		/* A clock set back makes the last login "later": let in. */
+		if (st.st_mtime <= now && (uint64_t)(now - st.st_mtime) <
+		    delay) {
+			*wait = (long)(delay - (uint64_t)(now - st.st_mtime));
+			close(fd);
+			return 1;
+		}
+	}
+	if (futimens(fd, NULL) == -1)
+		goto fail;
+	close(fd);
+	return 0;
+fail:
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
 static void
 session_log(const struct session *s, const struct sizes_stats *st,
     const char *scan, enum pop3_end end, int64_t started)
@@ -264,6 +316,10 @@ session_log(const struct session *s, const struct sizes_stats *st,
 	logline_num(&l, "dele", s->quit ? s->dele : 0);
 	logline_num(&l, "dele_octets", s->quit ? s->dele_octets : 0);
 	logline_num(&l, "removed", s->removed);
+	if (s->expired > 0)
+		logline_num(&l, "expired", s->expired);
+	if (s->seen > 0)
+		logline_num(&l, "seen", s->seen);
 	if (s->unremoved > 0)
 		logline_num(&l, "unremoved", s->unremoved);
 	if (s->md->truncated)
@@ -339,6 +395,20 @@ main(int argc, char **argv)
 			    " by another session", "in use");
 		refuse_temp(&out, "lock", MAILDIR_LOCK_FILE);
 	}
+	if (set.login_delay != SETTING_UNSET && set.login_delay > 0) {
+		long	wait = 0;
+		char	why[64];
+
+		if ((r = login_delay_check(&md, set.login_delay, &wait)) == 1) {
+			snprintf(why, sizeof(why), "login-delay wait=%lds",
+			    wait);
+			refuse(&out, EXIT_TEMP, "[LOGIN-DELAY] minimum time"
+			    " between logins not yet passed, try again later",
+			    why);
+		}
+		if (r == -1)
+			log_file("login-file-failed", LOGIN_FILE, errno);
+	}
 	scancache_begin(&md, &sc);
 	if ((r = scancache_load(&md, &sc, &st)) == -1)
 		refuse_errno(&out, "scan cache", SCANCACHE_FILE);
@@ -361,6 +431,9 @@ main(int argc, char **argv)
 	s.xmit = &set.xmit;
 	s.implementation = set.implementation;
 	s.expire = set.expire;
+	s.expire_days = expire_days(set.expire);
+	s.login_delay = set.login_delay == SETTING_UNSET ? -1 :
+	    (int64_t)set.login_delay;
 	out_line(&out, "+OK maildrop has %zu messages (%llu octets)",
 	    md.count, (unsigned long long)md.octets);
 	end = pop3_run(&in, &out, trans_verbs, &s);

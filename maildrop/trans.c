@@ -2,8 +2,10 @@
 #include <limits.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "expire.h"
 #include "log.h"
 #include "num.h"
 #include "trans.h"
@@ -56,8 +58,11 @@ cmd_capa(void *ctx, struct pop3_cmd *cmd)
 	(void)cmd;
 	out_line(s->out, "+OK capability list follows");
 	out_str(s->out, "TOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\n");
+	/* The values this session enforces: RFC 2449 forbids USER here. */
 	if (s->expire != NULL)
 		out_line(s->out, "EXPIRE %s", s->expire);
+	if (s->login_delay >= 0)
+		out_line(s->out, "LOGIN-DELAY %lld", (long long)s->login_delay);
 	if (s->implementation != NULL)
 		out_line(s->out, "IMPLEMENTATION %s", s->implementation);
 	out_str(s->out, ".\r\n");
@@ -196,6 +201,7 @@ send_msg(struct session *s, struct msg *m, int is_top, uint64_t top)
 	else {
 		s->retr++;
 		s->retr_octets += m->wire;
+		m->retrieved = 1;
 	}
 	return POP3_CONTINUE;
 }
@@ -249,8 +255,9 @@ cmd_rset(void *ctx, struct pop3_cmd *cmd)
 	size_t		 i;
 
 	(void)cmd;
+	/* EXPIRE 0 removes what was retrieved as if deleted: undone too. */
 	for (i = 0; i < s->md->count; i++)
-		s->md->msgs[i].deleted = 0;
+		s->md->msgs[i].deleted = s->md->msgs[i].retrieved = 0;
 	s->dele = s->dele_octets = 0;
 	out_line(s->out, "+OK maildrop has %zu messages (%llu octets)",
 	    s->md->count, (unsigned long long)s->md->octets);
@@ -293,8 +300,30 @@ cmd_xtnd(void *ctx, struct pop3_cmd *cmd)
 }
 
 /*
+ * Whether the UPDATE removes a message: deleted; retrieved in this
+ * session under EXPIRE 0; or, under EXPIRE N > 0, not retrieved in this
+ * session and marked seen more than N days ago (expire.h).
+ */
+static int
+update_removes(struct session *s, struct msg *m, int64_t now, int *expired)
+{
+	*expired = 0;
+	if (m->deleted)
+		return 1;
+	if (s->expire_days == 0 && m->retrieved)
+		return *expired = 1;
+	if (s->expire_days > 0 && !m->retrieved &&
+	    expire_due(s->md, m, s->expire_days, now))
+		return *expired = 1;
+	return 0;
+}
+
+/*
  * The UPDATE state: removes the marked messages before answering, so that a
  * client that closes without reading the reply still has its deletions.
+ * The messages EXPIRE removes go the same way, and are counted with them;
+ * under EXPIRE N > 0 the ones retrieved are then marked seen, for a later
+ * session to expire.
  */
 static enum pop3_next
 cmd_quit(void *ctx, struct pop3_cmd *cmd)
@@ -302,15 +331,26 @@ cmd_quit(void *ctx, struct pop3_cmd *cmd)
 	struct session	*s = ctx;
 	struct msg	*m;
 	size_t		 i;
+	int64_t		 now = (int64_t)time(NULL);
+	int		 expired;
 
 	(void)cmd;
 	for (i = 0; i < s->md->count; i++) {
 		m = &s->md->msgs[i];
-		if (!m->deleted)
+		if (!update_removes(s, m, now, &expired)) {
+			if (s->expire_days > 0 && m->retrieved) {
+				if (expire_mark_seen(s->md, m) == 0)
+					s->seen++;
+				else if (errno != ENOENT)
+					maildir_log_file("seen-failed", m->dir,
+					    m->name, errno);
+			}
 			continue;
-		if (maildir_remove(s->md, m) == 0)
+		}
+		if (maildir_remove(s->md, m) == 0) {
 			s->removed++;
-		else {
+			s->expired += expired;
+		} else {
 			maildir_log_file("remove-failed", m->dir, m->name,
 			    errno);
 			s->unremoved++;

@@ -19,9 +19,12 @@ struct session {
 	const struct xmit_settings *xmit;
 	const char	*implementation;	/* CAPA IMPLEMENTATION, or NULL */
 	const char	*expire;		/* CAPA EXPIRE, or NULL */
+	int64_t		 expire_days;		/* enforced: expire.h */
+	int64_t		 login_delay;		/* CAPA LOGIN-DELAY, or -1 */
 	uint64_t	 retr, retr_octets, top;
 	uint64_t	 dele, dele_octets;
 	uint64_t	 removed, unremoved;	/* by the UPDATE */
+	uint64_t	 expired, seen;		/* of removed; marked seen */
 	int		 quit;			/* QUIT seen, UPDATE done */
 	int		 broken;		/* a message failed mid-reply */
 	int		 stopped;		/* a handler ended the session */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "expire.h"
 #include "maildir.h"
 
 static char	root[] = "/tmp/t_maildir.XXXXXX";
@@ -240,6 +241,27 @@ main(void)
 	CHECK(maildir_open(&md, root, n - 1) == 0 && maildir_scan(&md) == 0);
 	CHECK(md.count == n - 1 && md.truncated);
 	maildir_close(&md);
+
+	/* EXPIRE's seen mark: S added in its sorted place, once. */
+	{
+		char	b[64];
+
+		CHECK(expire_seen_name("1.M1P1.h", b, sizeof(b)) == 1 &&
+		    strcmp(b, "1.M1P1.h:2,S") == 0);
+		CHECK(expire_seen_name("1.M1P1.h:2,", b, sizeof(b)) == 1 &&
+		    strcmp(b, "1.M1P1.h:2,S") == 0);
+		CHECK(expire_seen_name("1.M1P1.h:2,FRT", b, sizeof(b)) == 1 &&
+		    strcmp(b, "1.M1P1.h:2,FRST") == 0);
+		CHECK(expire_seen_name("1.M1P1.h:2,a", b, sizeof(b)) == 1 &&
+		    strcmp(b, "1.M1P1.h:2,Sa") == 0);
+		CHECK(expire_seen_name("1.M1P1.h:2,RS", b, sizeof(b)) == 0);
+		CHECK(expire_seen_name("1.M1P1.h:1,x", b, sizeof(b)) == -1);
+		CHECK(expire_seen_name("1.M1P1.h:2,", b, 12) == -1);
+		CHECK(expire_seen_name("1.M1P1.h:2,", b, 13) == 1);
+		CHECK(expire_days(NULL) == EXPIRE_NEVER &&
+		    expire_days("NEVER") == EXPIRE_NEVER &&
+		    expire_days("0") == 0 && expire_days("30") == 30);
+	}
 
 	snprintf(path, sizeof(path), "rm -rf %s", root);
 	if (system(path) != 0)

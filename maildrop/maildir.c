@@ -1070,6 +1070,28 @@ maildir_locate(struct maildir *md, struct msg *m)
 	return -1;
 }
 
+/*
+ * fd, just opened under m's name, is m's file: fstat into st and the
+ * listed inode.  fd, or -1 with errno (ENOENT: another file took the
+ * name) and fd closed.
+ */
+static int
+msg_fd_is(int fd, const struct msg *m, struct stat *st)
+{
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, st) == -1) {
+		close(fd);
+		return -1;
+	}
+	if (st->st_ino != m->st_ino) {
+		close(fd);
+		errno = ENOENT;		/* another file took the name */
+		return -1;
+	}
+	return fd;
+}
+
 static int
 open_checked(struct maildir *md, const struct msg *m)
 {
@@ -1086,17 +1108,8 @@ open_checked(struct maildir *md, const struct msg *m)
 	if (fd == -1 && errno == EPERM)
 		fd = openat(maildir_dirfd(md, m), m->name,
 		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd == -1)
+	if (msg_fd_is(fd, m, &st) == -1)
 		return -1;
-	if (fstat(fd, &st) == -1) {
-		close(fd);
-		return -1;
-	}
-	if (st.st_ino != m->st_ino) {
-		close(fd);
-		errno = ENOENT;		/* another file took the name */
-		return -1;
-	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		errno = EINVAL;		/* a FIFO or device is no message */
@@ -1176,18 +1189,7 @@ hold_msg(struct maildir *md, const struct msg *m)
 
 	fd = openat(maildir_dirfd(md, m), m->name,
 	    O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1)
-		return -1;
-	if (fstat(fd, &st) == -1) {
-		close(fd);
-		return -1;
-	}
-	if (st.st_ino != m->st_ino) {
-		close(fd);
-		errno = ENOENT;		/* another file took the name */
-		return -1;
-	}
-	return fd;
+	return msg_fd_is(fd, m, &st);
 }
 
 /*

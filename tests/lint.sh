@@ -34,3 +34,42 @@ for pair in "pop3d:pop3d.c front/*.c" "pop3d-maildrop:maildrop/*.c" \
 		fi
 	done
 done
+# DESIGN.md stays true about the layout: every source file it names (a
+# word ending in .c, .h, .mk, .sh, .py or .md, or a man/ page) exists,
+# read as a path from the top of the tree; every folder of its layout
+# table (the "| `name/` |" rows of its Layout section) exists, and every
+# folder of the tree has a row.
+# An absolute path (/etc/...) is no source file and is left alone.
+word='(^|[^A-Za-z0-9_./-])[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_.-]+)*'
+word="$word"'\.(c|h|mk|sh|py|md)([^A-Za-z0-9_]|$)|man/[a-z0-9-]+\.[1-8]'
+if [ ! -f DESIGN.md ]; then
+	echo "not ok - DESIGN.md is missing"
+else
+	bad=0
+	for p in $(grep -oE "$word" DESIGN.md |
+	    sed -E 's/^[^A-Za-z0-9_]//; s/[^A-Za-z0-9_]$//' | sort -u); do
+		if [ ! -f "$p" ]; then
+			echo "not ok - DESIGN.md names $p, which does not exist"
+			bad=1
+		fi
+	done
+	rows=$(sed -n '/^## Layout/,/^## /p' DESIGN.md |
+	    grep -oE '^\| `[A-Za-z0-9_.-]+/` \|' |
+	    sed -E 's/^\| `//; s/\/` \|$//' | sort -u)
+	for d in $rows; do
+		if [ ! -d "$d" ]; then
+			echo "not ok - DESIGN.md's layout has $d/, which does not exist"
+			bad=1
+		fi
+	done
+	tree=$(git ls-files 2>/dev/null | sed -n 's,^\([^./][^/]*\)/.*,\1,p' |
+	    sort -u)
+	[ -n "$tree" ] || tree=$(ls -d */ | tr -d / | grep -vx build)
+	for d in $tree; do
+		if ! echo "$rows" | grep -qx "$d"; then
+			echo "not ok - DESIGN.md's layout has no row for $d/"
+			bad=1
+		fi
+	done
+	[ $bad -eq 1 ] || echo "ok - DESIGN.md names only files and folders that exist"
+fi

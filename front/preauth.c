@@ -1,5 +1,3 @@
-#include <sys/random.h>
-
 #include <errno.h>
 #include <stdio.h>
 #include <strings.h>
@@ -25,21 +23,6 @@ struct preauth {
 	int		 stls_failed;	/* STLS was tried and could not be */
 	char		 user[POP3_USER_MAX + 1];
 };
-
-int
-preauth_timestamp(char *buf, size_t n, const char *host)
-{
-	unsigned char	rnd[8];
-	int		r;
-
-	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
-		return -1;
-	/* Letters, digits and dots only: some clients refuse anything else. */
-	r = snprintf(buf, n, "<%ld.%02x%02x%02x%02x%02x%02x%02x%02x@%s>",
-	    (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5],
-	    rnd[6], rnd[7], host);
-	return r < 0 || (size_t)r >= n ? -1 : 0;
-}
 
 void
 preauth_log_sink(const char *text, size_t len)
@@ -508,7 +491,8 @@ static enum pop3_next
 cmd_auth(void *ctx, struct pop3_cmd *cmd)
 {
 	struct preauth		*pa = ctx;
-	const char		*initial = cmd->nargs == 2 ? cmd->argv[1] : NULL;
+	const char		*initial = cmd->nargs == 2 ? cmd->argv[1] :
+				    NULL;
 	const struct mech	*m;
 
 	pa->have_user = 0;

@@ -5,10 +5,8 @@
  * checkpassword program named on its command line, and tells the child the
  * verdict.  It parses nothing the client sent beyond those typed messages.
  */
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,22 +14,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "access.h"
 #include "addr.h"
-#include "child.h"
-#include "handoff.h"
+#include "front.h"
 #include "io.h"
-#include "ipc.h"
 #include "log.h"
 #include "num.h"
 #include "peer.h"
@@ -47,25 +41,6 @@
 #define DEFAULT_PREAUTH_USER	"pop3d"
 #define DEFAULT_CHROOT		"/var/empty"
 
-struct front {
-	struct preauth_settings	 pa;
-	struct access		 acc;
-	struct privdrop		 pd;
-	struct starttls		 tls;
-	char			**authargv;
-	char			 remote[INET6_ADDRSTRLEN];
-	char			 relay[PATH_MAX];
-	unsigned		 auth_delay, max_failures, failures;
-	int			 cleartext;	/* POP3D_CLEARTEXT */
-	int			 implicit;	/* -t: TLS before the greeting */
-	const char		*cert;		/* POP3D_TLS_CERT */
-	char			 challenge[HOSTNAME_MAX + 64]; /* CRAM-MD5's */
-	const char		*mech;
-	const char		*end;
-	pid_t			 preauth;	/* the pre-login process, or 0 */
-	unsigned		 preauth_logs;	/* its lines written */
-	int64_t			 preauth_deadline; /* for its messages */
-};
 
 _Static_assert(HOSTNAME_MAX + 64 <= CRAM_CHALLENGE_MAX + 1,
     "a CRAM-MD5 challenge must fit a reply line (pop3d-auth checks)");
@@ -80,8 +55,11 @@ _Static_assert(HOSTNAME_MAX + 64 <= CRAM_CHALLENGE_MAX + 1,
 	"            after it, e.g. pop3d-auth pop3d-maildrop Maildir\n" \
 	"Settings come from POP3D_* environment variables: see pop3d(8).\n"
 
-/* With -t nothing goes out before the handshake: a TLS client sees noise. */
-static int	plaintext_ok = 1;
+/*
+ * How refusals before the dialogue are answered (access.h), here and by
+ * the access policy: with -t not at all, as a TLS client would see noise.
+ */
+static const char	*answer_code = ACCESS_POP3;
 
 /*
  * Every connection ends with exactly one "end" line, however it ends: a
@@ -91,21 +69,28 @@ static int	plaintext_ok = 1;
  */
 static struct front	*end_front;
 static pid_t		 end_pid;
-static const char	*end_early;	/* refuse()'s, usage's */
+static enum front_end	 end_early;	/* refuse()'s, usage's */
+
+/* A bad setup's answer, before any dialogue. */
+static void
+misconfigured(void)
+{
+	const char	msg[] = "-ERR [SYS/TEMP] server misconfigured\r\n";
+	ssize_t		n;
+
+	if (answer_code != NULL) {
+		n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
+		(void)n;
+	}
+}
 
 /* Answers before any dialogue (bad setup): -ERR [SYS/TEMP] and exit 111. */
 static void __attribute__((noreturn))
 refuse(const char *why)
 {
-	const char	msg[] = "-ERR [SYS/TEMP] server misconfigured\r\n";
-	ssize_t		n;
-
-	if (plaintext_ok) {
-		n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
-		(void)n;
-	}
-	if (end_early == NULL)
-		end_early = "refused";
+	misconfigured();
+	if (end_early == END_NONE)
+		end_early = END_REFUSED;
 	die(111, "refused: %s", why);
 }
 
@@ -158,19 +143,14 @@ hostname_is_program(const char *h)
 static void __attribute__((noreturn, format(printf, 1, 2)))
 usage_error(const char *fmt, ...)
 {
-	const char	msg[] = "-ERR [SYS/TEMP] server misconfigured\r\n";
 	char		why[512];
 	va_list		ap;
-	ssize_t		n;
 
 	va_start(ap, fmt);
 	(void)vsnprintf(why, sizeof(why), fmt, ap);	/* cut, it still says */
 	va_end(ap);
-	if (plaintext_ok) {
-		n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
-		(void)n;
-	}
-	end_early = "usage";
+	misconfigured();
+	end_early = END_USAGE;
 	die(2, "usage: pop3d [-t] hostname authprog [args...]: %s", why);
 }
 
@@ -361,464 +341,6 @@ settings_read(struct front *f)
 	preauth_uid_export(f);
 }
 
-/* A hostile client: logged, and its address goes to the penalty box. */
-static void
-front_hostile(struct front *f)
-{
-	struct logline	l;
-
-	logline_start(&l, "hostile");
-	logline_str(&l, "remote", f->remote);
-	logline_emit(&l);
-	access_hostile(&f->acc);
-}
-
-/*
- * The checkpassword data: the user and secret the pre-login process sent,
- * and the front's own timestamp: the APOP one, or for CRAM-MD5 the
- * challenge it issued (used once).  Its length, or 0 if it is too long
- * or no challenge is outstanding.
- */
-static size_t
-front_cred(struct front *f, const char *msg, size_t len, char *cred)
-{
-	size_t		 fields = len - 2, tlen;
-	const char	*stamp = f->pa.timestamp;
-
-	if (msg[1] == MECH_CRAM) {
-		if (f->challenge[0] == '\0')
-			return 0;
-		stamp = f->challenge;
-	}
-	tlen = strlen(stamp);
-
-	if (fields + tlen + 1 > CHECKPASSWORD_MAX)
-		return 0;
-	memcpy(cred, msg + 2, fields);
-	memcpy(cred + fields, stamp, tlen + 1);
-	f->challenge[0] = '\0';
-	return fields + tlen + 1;
-}
-
-/*
- * What the auth program's end means, for the log and for the client.  A
- * failure for want of a shared secret (nosecret) was no guess: it is not
- * counted, yet answered as any other.
- */
-static char
-front_verdict(struct front *f, int status, int nosecret, struct logline *l)
-{
-	int	code;
-
-	if (status == -1) {
-		logline_str(l, "result", "cannot-run");
-		return VERDICT_TEMP;
-	}
-	if (WIFSIGNALED(status)) {
-		logline_str(l, "result", "crash");
-		logline_num(l, "signal", WTERMSIG(status));
-		return VERDICT_END;
-	}
-	if ((code = WEXITSTATUS(status)) == 1) {
-		logline_str(l, "result", nosecret ? "no-secret" : "fail");
-		/*
-		 * Counted for the session all the same: were it not, a
-		 * session that goes on past the limit would tell that the
-		 * name has no secret, or no account.
-		 */
-		f->failures++;
-		return f->failures >= f->max_failures ? VERDICT_LAST :
-		    VERDICT_FAIL;
-	}
-	if (code == 2 || code == 111) {
-		logline_str(l, "result", code == 2 ? "misuse" : "temp");
-		return VERDICT_TEMP;
-	}
-	/* The chain ran: it answered the client, whatever its status. */
-	logline_str(l, "result", code == 0 ? "ok" : "exit");
-	logline_num(l, "status", code);
-	return 0;
-}
-
-/*
- * The front's own check of what the pre-login process may only have been
- * asked for: it enforces these rules too, but is not trusted to.
- */
-static int
-front_mech_allowed(const struct front *f, char mech)
-{
-	const struct preauth_settings	*pa = &f->pa;
-
-	if (pa->tls_required && !pa->tls)
-		return 0;
-	switch (mech) {
-	case MECH_APOP:
-		return pa->apop;
-	case MECH_CRAM:
-		return pa->cram;
-	default:			/* USER, PLAIN, LOGIN */
-		return pa->cleartext;
-	}
-}
-
-/*
- * The pre-login process and its memory are not needed once the chain has
- * accepted the credentials: the session may idle for hours without it.
- */
-static void
-preauth_end(struct front *f)
-{
-	if (f->preauth == 0)
-		return;
-	(void)child_kill(f->preauth, NULL);
-	f->preauth = 0;
-}
-
-/*
- * The access work before a login (a rule, penalty records: some 70 KB of
- * structures) leaves stack pages that a session idling for hours would
- * keep for nothing.  Those well below this frame go back to the kernel,
- * to come back zero-filled if ever touched again.  This is the main
- * thread's stack: below it lies the kernel's guard gap, so the parts of
- * the range not mapped only make madvise() say ENOMEM.  Two pages are
- * spared under this frame for the call's own.  Not under AddressSanitizer,
- * whose fake stacks for locals lie elsewhere and are not to be zeroed.
- */
-static void __attribute__((noinline))
-stack_trim(void)
-{
-#if !defined(__SANITIZE_ADDRESS__)
-	uintptr_t	page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t	end = ((uintptr_t)__builtin_frame_address(0) &
-			    ~(page - 1)) - 2 * page;
-
-	(void)madvise((void *)(end - FRONT_STACK_TRIM), FRONT_STACK_TRIM,
-	    MADV_DONTNEED);
-#endif
-}
-
-/*
- * The chain under way (pop3d-auth ran the mailbox stage): from now on it
- * answers the client, whatever it ends with, and the login counts against
- * the address no more (not hours later, when the session ends).  Only the
- * log hears how it ended.
- */
-static void
-chain_runs(struct front *f, const char *user, pid_t pid, int64_t deadline,
-    struct logline *l)
-{
-	int	status;
-
-	(void)access_settle(&f->acc, user, 0);
-	preauth_end(f);
-	stack_trim();
-	if ((status = handoff_wait(pid, deadline, f->remote)) != -1 &&
-	    WIFSIGNALED(status)) {
-		logline_str(l, "result", "crash");
-		logline_num(l, "signal", WTERMSIG(status));
-		return;
-	}
-	logline_str(l, "result", status == 0 ? "ok" : "exit");
-	if (status != -1)
-		logline_num(l, "status", WEXITSTATUS(status));
-}
-
-/* Sleeps until the time given in io_now_ms()'s clock. */
-static void
-front_sleep_until(int64_t until)
-{
-	struct timespec	ts;
-	int64_t		left;
-
-	while ((left = until - io_now_ms()) > 0) {
-		ts.tv_sec = left / 1000;
-		ts.tv_nsec = left % 1000 * 1000000L;
-		(void)nanosleep(&ts, NULL);
-	}
-}
-
-/*
- * Runs the chain on credentials; 1 when the connection is over (the chain
- * served it, or the front ended it), 0 to go on.
- */
-static int
-front_login(struct front *f, int ipc, char *msg, size_t len)
-{
-	struct logline	l;
-	char		cred[CHECKPASSWORD_MAX], user[POP3_USER_MAX + 1];
-	char		verdict, word = 0;
-	size_t		clen;
-	pid_t		pid;
-	int64_t		deadline;
-	int		pause = 0, failed, okfd, nosecret, digest;
-	char		settled;
-	/*
-	 * A failure is answered this long after the credentials came (a
-	 * millisecond more: io_now_ms truncates, the delay is never short).
-	 */
-	int64_t		answer = io_now_ms() + f->auth_delay * INT64_C(1000) +
-			    1;
-
-	if (ipc_cred_check(msg, len, &f->mech) == -1)
-		die(111, "malformed credentials message from the pre-login"
-		    " process");
-	if (!front_mech_allowed(f, msg[1]))
-		die(111, "a login by %s, which this connection does not"
-		    " offer, from the pre-login process", f->mech);
-	logline_start(&l, "auth");
-	logline_str(&l, "remote", f->remote);
-	logline_str(&l, "user", msg + 2);
-	logline_str(&l, "mech", f->mech);
-	if ((clen = front_cred(f, msg, len, cred)) == 0)
-		die(111, "credentials too long, or a CRAM-MD5 response to no"
-		    " challenge, from the pre-login process");
-	memcpy(user, msg + 2, strlen(msg + 2) + 1);	/* checked: fits */
-	digest = msg[1] == MECH_APOP || msg[1] == MECH_CRAM;
-	explicit_bzero(msg, len);
-	if ((verdict = access_login(&f->acc, user)) != 0) {
-		logline_str(&l, "result", verdict == VERDICT_TEMP ?
-		    "state-error" : "blocked");
-		/* A refusal counts: no free loop on it. */
-		if (verdict == VERDICT_DELAY || verdict == VERDICT_BUSY) {
-			pause = 1;
-			if (++f->failures >= f->max_failures)
-				verdict = VERDICT_LAST;
-		}
-	} else {
-		pid = handoff_start(f->authargv, f->mech, cred, clen, &okfd);
-		explicit_bzero(cred, sizeof(cred));
-		/* The auth stage and the session after it: one bound. */
-		deadline = io_now_ms() + FRONT_SESSION_MAX * 1000LL;
-		word = pid != -1 ? handoff_word(okfd, deadline) : 0;
-		if (word == HANDOFF_RUNS) {
-			chain_runs(f, user, pid, deadline, &l);
-			verdict = 0;
-		} else {
-			/* Only a digest login can lack a secret. */
-			nosecret = word == HANDOFF_NO_SECRET && digest;
-			/* Past the deadline this kills it. */
-			verdict = front_verdict(f, pid == -1 ? -1 :
-			    handoff_wait(pid, deadline, f->remote), nosecret,
-			    &l);
-			failed = (verdict == VERDICT_FAIL ||
-			    verdict == VERDICT_LAST) && !nosecret;
-			/* The attempt ends: a failure may block the address. */
-			if ((settled = access_settle(&f->acc, user, failed)) !=
-			    0 && verdict != 0)
-				verdict = settled;
-			/* Whatever was checked, the same time to the answer. */
-			pause = verdict == VERDICT_FAIL ||
-			    verdict == VERDICT_LAST || verdict == VERDICT_BLOCK;
-		}
-	}
-	explicit_bzero(cred, sizeof(cred));
-	logline_emit(&l);
-	if (verdict == 0) {
-		f->end = "login";
-		return 1;
-	}
-	if (pause)
-		front_sleep_until(answer);
-	if (ipc_send(ipc, IPC_VERDICT, &verdict, 1) == -1) {
-		f->end = "preauth-end";
-		return 1;
-	}
-	/* The front, not the pre-login process, decides that it is over. */
-	if (verdict == VERDICT_LAST || verdict == VERDICT_END ||
-	    verdict == VERDICT_BLOCK) {
-		f->end = verdict == VERDICT_LAST ? "auth-failures" :
-		    verdict == VERDICT_END ? "crash" : "blocked";
-		return 1;
-	}
-	return 0;
-}
-
-/* A fresh CRAM-MD5 challenge, kept for the response's check. */
-static void
-front_challenge(struct front *f, int ipc)
-{
-	if (!f->pa.cram)
-		die(111, "a CRAM-MD5 challenge asked for, but it is off");
-	if (preauth_timestamp(f->challenge, sizeof(f->challenge),
-	    f->pa.hostname) == -1)
-		die(111, "no random CRAM-MD5 challenge");
-	if (ipc_send(ipc, IPC_CHALLENGE, f->challenge,
-	    strlen(f->challenge)) == -1)
-		die(111, "the pre-login process is gone");
-}
-
-/*
- * STLS: with the relay ready, the pre-login process says +OK and ends;
- * 1 then.  Without it, [SYS/TEMP] and the dialogue goes on: 0.
- */
-static int
-front_stls(struct front *f, int ipc)
-{
-	char	verdict = VERDICT_TEMP;
-
-	if (f->pa.stls && starttls_spawn(&f->tls) == 0)
-		verdict = VERDICT_TLS;
-	else
-		f->pa.stls = 0;	/* not again: each try costs a relay */
-	if (ipc_send(ipc, IPC_VERDICT, &verdict, 1) == -1) {
-		f->end = "preauth-end";
-		return 1;
-	}
-	if (verdict != VERDICT_TLS)
-		return 0;
-	f->end = "stls";
-	return 1;
-}
-
-/*
- * A line of the pre-login process's (IPC_LOG): written as one escaped
- * value, tagged as its word, never as the front's own; PREAUTH_LOG_LINES
- * a connection, then one line to say the rest are dropped.
- */
-static void
-front_preauth_log(struct front *f, const char *msg, size_t len)
-{
-	struct logline	l;
-	char		text[LOG_VALUE_MAX + 1];
-
-	if (ipc_log_check(msg, len, text) == -1)
-		die(111, "malformed log message from the pre-login process");
-	if (f->preauth_logs > PREAUTH_LOG_LINES)
-		return;
-	if (++f->preauth_logs > PREAUTH_LOG_LINES) {
-		logline_start(&l, "preauth-log-limit");
-		logline_str(&l, "remote", f->remote);
-		logline_num(&l, "lines", PREAUTH_LOG_LINES);
-	} else {
-		logline_start(&l, "preauth-log");
-		logline_str(&l, "remote", f->remote);
-		logline_str(&l, "text", text);
-	}
-	logline_emit(&l);
-}
-
-/* Reads the pre-login process's messages until the session is over. */
-static void
-front_serve(struct front *f, int ipc)
-{
-	char	msg[IPC_MAX];
-	int	n;
-
-	for (;;) {
-		/* It ends itself by then: one still there is stopped, stuck. */
-		if (io_wait(ipc, POLLIN, f->preauth_deadline) == -1 &&
-		    errno == ETIMEDOUT) {
-			(void)child_wait_kill(f->preauth, 0, f->remote,
-			    "pre-login process", NULL);
-			f->preauth = 0;
-			f->end = "preauth-timeout";
-			return;
-		}
-		if ((n = ipc_recv(ipc, msg)) <= 0) {
-			f->end = "preauth-end";
-			return;
-		}
-		if (msg[0] == IPC_HOSTILE && n == 1)
-			front_hostile(f);
-		else if (msg[0] == IPC_CHALLENGE && n == 1)
-			front_challenge(f, ipc);
-		else if (msg[0] == IPC_LOG)
-			front_preauth_log(f, msg, n);
-		else if (msg[0] == IPC_STLS && n == 1) {
-			if (front_stls(f, ipc))
-				return;
-		}
-		else if (msg[0] == IPC_CRED) {
-			if (front_login(f, ipc, msg, n))
-				return;
-		} else
-			die(111, "unknown message from the pre-login process");
-	}
-}
-
-/*
- * After the front ended the dialogue (too many failures, a crash), the
- * pre-login process still has its last word to write: it gets a moment,
- * then the kill.  After a login nothing is waited for.
- */
-static void
-front_await(struct front *f, int ipc)
-{
-	struct pollfd	pfd = { ipc, POLLIN, 0 };
-	char		msg[IPC_MAX];
-	time_t		until = time(NULL) + 5;
-	int		n;
-
-	if (strcmp(f->end, "auth-failures") != 0 &&
-	    strcmp(f->end, "crash") != 0 && strcmp(f->end, "blocked") != 0 &&
-	    strcmp(f->end, "stls") != 0)
-		return;
-	/* Its last log lines are written, the rest dropped; EOF is the end. */
-	while (time(NULL) < until && poll(&pfd, 1, 1000) >= 0)
-		if (pfd.revents & (POLLIN | POLLHUP)) {
-			if ((n = ipc_recv(ipc, msg)) <= 0)
-				break;
-			if (msg[0] == IPC_LOG)
-				front_preauth_log(f, msg, n);
-		}
-}
-
-/*
- * In the pre-login process: its lines go to the front (IPC_LOG), which
- * writes them tagged, and fd 2, the log stream, becomes /dev/null, so
- * that it cannot write a line that looks like the front's.  Not in the
- * sanitizer build, whose reports go to fd 2.
- */
-static void
-preauth_log_off(void)
-{
-#if !defined(__SANITIZE_ADDRESS__)
-	int	fd;
-
-	if ((fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1 ||
-	    dup2(fd, STDERR_FILENO) == -1 || close(fd) == -1)
-		die(111, "pre-login setup: /dev/null: %s", strerror(errno));
-#endif
-	log_to_sink(preauth_log_sink);
-}
-
-/*
- * One pre-login process, served until the dialogue ends: by a login, an
- * end, or STLS (f->end says which).
- */
-static void
-front_preauth(struct front *f)
-{
-	int	sp[2];
-	pid_t	child;
-
-	f->pd.parent = getpid();	/* the pre-login process dies with us */
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1 ||
-	    (child = fork()) == -1)
-		refuse(strerror(errno));
-	if (child == 0) {
-		/* fd 3 to the front and 0-2; nothing else into the chroot. */
-		log_to_stderr();
-		close(sp[0]);
-		if (privdrop_child_fds(sp[1]) == -1)
-			die(111, "pre-login setup: %s", strerror(errno));
-		preauth_log_off();
-		privdrop_apply(&f->pd);
-		preauth_run(&f->pa, PREAUTH_IPC_FD);
-	}
-	close(sp[1]);
-	f->preauth = child;
-	/* Our sends never wait on it (ipc_send): its reads are its own. */
-	if (fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1)
-		die(111, "pre-login channel: %s", strerror(errno));
-	f->preauth_deadline = io_now_ms() + f->pa.login_ms + PREAUTH_GRACE_MS;
-	front_serve(f, sp[0]);
-	front_await(f, sp[0]);
-	close(sp[0]);
-	f->challenge[0] = '\0';	/* it was that process's */
-	preauth_end(f);
-}
-
 /* The handshake, after STLS or at once (-t): 0, or -1 to end. */
 static int
 front_tls(struct front *f)
@@ -831,6 +353,26 @@ front_tls(struct front *f)
 	f->pa.greet = f->implicit;
 	front_tls_policy(f);
 	return 0;
+}
+
+/* The dialogues: one, and after each STLS a fresh one under TLS. */
+static void
+front_dialogues(struct front *f)
+{
+	if (f->implicit && front_tls(f) == -1) {
+		f->end = END_TLS_FAILED;
+		return;
+	}
+	for (;;) {
+		if (front_preauth(f) == -1)
+			refuse(strerror(errno));
+		if (f->end != END_STLS)
+			return;
+		if (front_tls(f) == -1) {
+			f->end = END_TLS_FAILED;
+			return;
+		}
+	}
 }
 
 /*
@@ -885,8 +427,8 @@ front_end_line(void)
 			logline_str(&l, "sni", f->tls.sni);
 	}
 	logline_num(&l, "auth_failures", f->failures);
-	logline_str(&l, "end", f->end != NULL ? f->end : f->acc.end != NULL ?
-	    f->acc.end : end_early != NULL ? end_early : "error");
+	logline_str(&l, "end", f->end != END_NONE ? front_ends[f->end].name :
+	    f->acc.end != NULL ? f->acc.end : front_ends[end_early].name);
 	logline_emit(&l);
 }
 
@@ -915,8 +457,7 @@ main(int argc, char **argv)
 			usage_error("unknown option %s", opt);
 		}
 		f.implicit = 1;
-		plaintext_ok = 0;
-		access_quiet();
+		answer_code = NULL;
 	}
 	argc -= optind - 1;
 	argv += optind - 1;
@@ -935,24 +476,14 @@ main(int argc, char **argv)
 	f.authargv = argv + 2;
 	signal(SIGPIPE, SIG_IGN);
 	remote_find(&f);
+	f.acc.code = answer_code;
 	access_rules(&f.acc, f.remote);
 	settings_read(&f);
 	access_admit(&f.acc);
-	if (f.pa.apop && preauth_timestamp(f.pa.timestamp,
+	if (f.pa.apop && front_timestamp(f.pa.timestamp,
 	    sizeof(f.pa.timestamp), f.pa.hostname) == -1)
 		refuse("no random APOP timestamp");
-	if (f.implicit && front_tls(&f) == -1)
-		f.end = "tls-failed";
-	else
-		for (;;) {
-			front_preauth(&f);
-			if (strcmp(f.end, "stls") != 0)
-				break;
-			if (front_tls(&f) == -1) {
-				f.end = "tls-failed";
-				break;
-			}
-		}
+	front_dialogues(&f);
 	/* The relay may hold the client a while yet: the slot goes after. */
 	starttls_end(&f.tls);
 	access_end(&f.acc);

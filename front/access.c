@@ -30,36 +30,20 @@
 #define DEFAULT_RULES		"/etc/pop3d/rules.cdb"
 #define DEFAULT_STATE_DIR	"/var/lib/pop3d"
 
-static int	quiet;		/* implicit TLS: no plaintext answers */
-static const char *code;	/* not POP3: replaces "-ERR [CODE]" */
-
-void
-access_quiet(void)
-{
-	quiet = 1;
-}
-
-void
-access_reply_code(const char *c)
-{
-	code = c;
-}
-
-/* A one-line answer before any greeting; the caller exits. */
+/* A one-line answer before any greeting, as a->code says; then an exit. */
 static void
-answer(const char *line)
+answer(const struct access *a, const char *line)
 {
 	char	buf[POP3_REPLY_MAX];
 	int	n;
 
-	if (quiet)
+	if (a->code == NULL)
 		return;
-
-	if (code != NULL) {
+	if (strcmp(a->code, ACCESS_POP3) != 0) {
 		line += strcspn(line, " ") + 1;		/* "-ERR " */
 		if (*line == '[')
 			line += strcspn(line, " ") + 1;	/* "[SYS/PERM] " */
-		n = snprintf(buf, sizeof(buf), "%s %s\r\n", code, line);
+		n = snprintf(buf, sizeof(buf), "%s %s\r\n", a->code, line);
 	} else
 		n = snprintf(buf, sizeof(buf), "%s\r\n", line);
 	if (n > 0 && (size_t)n < sizeof(buf) &&
@@ -77,7 +61,7 @@ rules_broken(struct access *a, const char *path, const char *why, int err)
 	logline_path(&l, "file", path);
 	logline_str(&l, "error", err ? strerror(err) : why);
 	logline_emit(&l);
-	answer("-ERR [SYS/TEMP] access rules unavailable; try again later");
+	answer(a, "-ERR [SYS/TEMP] access rules unavailable; try again later");
 	exit(111);
 }
 
@@ -99,7 +83,7 @@ rules_bad_setting(struct access *a, const char *path, const struct rule *r,
 	logline_str(&l, "rule", r->pattern);
 	logline_str(&l, "error", why);
 	logline_emit(&l);
-	answer("-ERR [SYS/TEMP] server misconfigured");
+	answer(a, "-ERR [SYS/TEMP] server misconfigured");
 	exit(111);
 }
 
@@ -163,7 +147,7 @@ access_rules(struct access *a, const char *remote)
 		logline_num(&l, "line", rule.line);
 		logline_emit(&l);
 		a->end = "deny";
-		answer("-ERR [SYS/PERM] access denied");
+		answer(a, "-ERR [SYS/PERM] access denied");
 		exit(0);
 	}
 	if (rule_settings_check(&rule, why, sizeof(why)) == -1)
@@ -301,7 +285,7 @@ unknown_peer(struct access *a)
 	if (a->unknown_ok)
 		return;
 	a->end = "unknown-peer";
-	answer("-ERR [SYS/TEMP] your address is unknown; try again later");
+	answer(a, "-ERR [SYS/TEMP] your address is unknown; try again later");
 	exit(111);
 }
 
@@ -347,7 +331,7 @@ access_admit(struct access *a)
 	else if (e.why != PENALTY_NONE) {
 		blocked_log(a, e.why == PENALTY_HOSTILE ? "hostile" :
 		    "failures", e.until, NULL);
-		answer(e.why == PENALTY_HOSTILE ?
+		answer(a, e.why == PENALTY_HOSTILE ?
 		    "-ERR [SYS/TEMP] your address is blocked after hostile"
 		    " input; try again later" :
 		    "-ERR [LOGIN-DELAY] too many failed logins from your"
@@ -368,7 +352,7 @@ access_admit(struct access *a)
 		logline_num(&l, "max", a->per_address);
 		logline_emit(&l);
 		a->end = "limit";
-		answer("-ERR [SYS/TEMP] too many connections from your"
+		answer(a, "-ERR [SYS/TEMP] too many connections from your"
 		    " address; try again later");
 		exit(0);
 	}

@@ -29,7 +29,17 @@ struct access {
 	int			 attempt;	/* a login attempt is counted */
 	struct penalty_token	 token;		/* ... and holds its slot */
 	const char		*end;		/* how it ended it, logged */
+	/*
+	 * How refusals before any greeting are answered, set by the caller
+	 * before access_rules: ACCESS_POP3 as they are; another code (such
+	 * as pop3d-passwd's "500") in place of "-ERR" and its response code;
+	 * NULL not at all (implicit TLS: they are logged, the connection
+	 * closed, no plaintext goes out).
+	 */
+	const char		*code;
 };
+
+#define ACCESS_POP3	"-ERR"
 
 /*
  * Looks the peer up in the rules database and sets the matching rule's
@@ -71,19 +81,6 @@ char	access_settle(struct access *, const char *, int);
 
 /* The session is over: gives back the connection slot. */
 void	access_end(struct access *);
-
-/*
- * Implicit TLS: refusals before the handshake are logged and the
- * connection closed, with no plaintext answer.
- */
-void	access_quiet(void);
-
-/*
- * For a program speaking another protocol than POP3 (pop3d-passwd): the
- * refusals before any greeting start with this code (such as "500")
- * instead of "-ERR" and its response code.
- */
-void	access_reply_code(const char *);
 
 /* A line over the hostile limit: blocks the address. */
 void	access_hostile(struct access *);

@@ -28,13 +28,8 @@ set_blocking(int fd)
 static void __attribute__((noreturn))
 handoff_exec(char **argv, const char *mech, int rd, int ok)
 {
-	/* Both out of the way first: either may sit on 3 or 4. */
-	if ((rd = fcntl(rd, F_DUPFD, 5)) == -1 ||
-	    (ok = fcntl(ok, F_DUPFD, 5)) == -1 ||
-	    dup2(rd, 3) == -1 || dup2(ok, 4) == -1)
-		_exit(111);
 	/* Nothing of the front's (or the spawner's) beyond 0-4 goes along. */
-	if (close_range(5, ~0U, 0) == -1)
+	if (child_fds_3_4(rd, ok) == -1)
 		_exit(111);
 	set_blocking(STDIN_FILENO);
 	set_blocking(STDOUT_FILENO);

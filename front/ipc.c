@@ -5,6 +5,32 @@
 
 #include "ipc.h"
 
+static const struct verdict verdicts[] = {
+	{ VERDICT_FAIL, 0, 1, "-ERR [AUTH] authentication failed" },
+	{ VERDICT_LAST, 1, 0, "-ERR [AUTH] authentication failed; closing" },
+	{ VERDICT_TEMP, 0, 0,
+	    "-ERR [SYS/TEMP] temporary failure, try again later" },
+	{ VERDICT_DELAY, 0, 1, "-ERR [LOGIN-DELAY] too many failed logins for"
+	    " this user from your address; try again later" },
+	{ VERDICT_BLOCK, 1, 0, "-ERR [LOGIN-DELAY] too many failed logins from"
+	    " your address; closing" },
+	{ VERDICT_BUSY, 0, 1, "-ERR [LOGIN-DELAY] too many logins at once from"
+	    " your address; try again later" },
+	/* Last: it answers for any octet that is no login verdict. */
+	{ VERDICT_END, 1, 0, "-ERR [SYS/TEMP] temporary failure; closing" },
+};
+
+const struct verdict *
+verdict_find(char v)
+{
+	size_t	i, n = sizeof(verdicts) / sizeof(verdicts[0]);
+
+	for (i = 0; i < n - 1; i++)
+		if (verdicts[i].verdict == v)
+			break;
+	return &verdicts[i];
+}
+
 int
 ipc_send(int fd, char type, const void *payload, size_t len)
 {

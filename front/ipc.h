@@ -33,6 +33,26 @@
 #define VERDICT_BUSY	'Y'	/* logins in flight at the limit: go on */
 #define VERDICT_TLS	'G'	/* to IPC_STLS: the relay is ready, say +OK */
 
+/*
+ * What a login's verdict means, the one table for both sides: the client's
+ * answer (the pre-login process writes it), whether the session ends there
+ * (the front ends it, the pre-login process says so), and whether it was a
+ * failed guess, which the session counts against POP3D_AUTH_FAILURES and
+ * answers only after POP3D_AUTH_DELAY.
+ */
+struct verdict {
+	char		 verdict;
+	int		 final;
+	int		 failure;
+	const char	*reply;
+};
+
+/*
+ * The entry of a login verdict.  One that is none (VERDICT_TLS, an unknown
+ * octet) gets VERDICT_END's: a temporary failure that ends the session.
+ */
+const struct verdict *verdict_find(char);
+
 /* Mechanisms in IPC_CRED, as AUTHMECH names them. */
 #define MECH_USER	'U'
 #define MECH_APOP	'A'

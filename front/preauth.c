@@ -1,5 +1,3 @@
-#include <sys/random.h>
-
 #include <errno.h>
 #include <stdio.h>
 #include <strings.h>
@@ -26,21 +24,6 @@ struct preauth {
 	char		 user[POP3_USER_MAX + 1];
 };
 
-int
-preauth_timestamp(char *buf, size_t n, const char *host)
-{
-	unsigned char	rnd[8];
-	int		r;
-
-	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
-		return -1;
-	/* Letters, digits and dots only: some clients refuse anything else. */
-	r = snprintf(buf, n, "<%ld.%02x%02x%02x%02x%02x%02x%02x%02x@%s>",
-	    (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5],
-	    rnd[6], rnd[7], host);
-	return r < 0 || (size_t)r >= n ? -1 : 0;
-}
-
 void
 preauth_log_sink(const char *text, size_t len)
 {
@@ -50,34 +33,47 @@ preauth_log_sink(const char *text, size_t len)
 	    len > LOG_VALUE_MAX ? LOG_VALUE_MAX : len);
 }
 
-static const char *const mechs[] = { "PLAIN", "LOGIN", "CRAM-MD5", NULL };
+typedef enum pop3_next mech_run(struct preauth *, struct pop3_cmd *,
+    const char *);
+static mech_run	auth_plain, auth_login, auth_cram;
+
+/* The SASL mechanisms, in the order CAPA and AUTH list them. */
+static const struct mech {
+	const char	*name;
+	int		 cleartext;	/* the password itself goes over */
+	mech_run	*run;
+} mechs[] = {
+	{ "PLAIN", 1, auth_plain },
+	{ "LOGIN", 1, auth_login },
+	{ "CRAM-MD5", 0, auth_cram },
+	{ NULL, 0, NULL }
+};
 
 /*
- * Is mech offered here?  PLAIN and LOGIN where cleartext login is (TLS,
+ * Is m offered here?  PLAIN and LOGIN where cleartext login is (TLS,
  * loopback, POP3D_CLEARTEXT), CRAM-MD5 when configured; none before TLS
  * where it is required.
  */
 static int
-sasl_offered(const struct preauth_settings *set, const char *mech)
+sasl_offered(const struct preauth_settings *set, const struct mech *m)
 {
 	if (set->tls_required && !set->tls)
 		return 0;
-	if (strcmp(mech, "CRAM-MD5") == 0)
-		return set->cram;
-	return set->cleartext;
+	return m->cleartext ? set->cleartext : set->cram;
 }
 
 /* CAPA's SASL line (RFC 5034 section 5): the mechanisms offered, if any. */
 static void
 sasl_capa(struct preauth *pa)
 {
-	int	i, any = 0;
+	const struct mech	*m;
+	int			 any = 0;
 
-	for (i = 0; mechs[i] != NULL; i++) {
-		if (!sasl_offered(pa->set, mechs[i]))
+	for (m = mechs; m->name != NULL; m++) {
+		if (!sasl_offered(pa->set, m))
 			continue;
 		out_str(pa->out, any ? " " : "SASL ");
-		out_str(pa->out, mechs[i]);
+		out_str(pa->out, m->name);
 		any = 1;
 	}
 	if (any)
@@ -115,14 +111,20 @@ cmd_capa(void *ctx, struct pop3_cmd *cmd)
 	return POP3_CONTINUE;
 }
 
-/* Copies a user name, mapping the operator's alternate '@' characters. */
+/*
+ * Copies a user name, mapping the operator's alternate '@' characters;
+ * one too long is answered, and -1.
+ */
 static int
 user_copy(struct preauth *pa, const char *name)
 {
 	size_t	i, len = strlen(name);
 
-	if (len == 0 || len > POP3_USER_MAX)
+	if (len == 0 || len > POP3_USER_MAX) {
+		out_line(pa->out, "-ERR [AUTH] user name too long (at most %d"
+		    " octets)", POP3_USER_MAX);
 		return -1;
+	}
 	for (i = 0; i <= len; i++) {
 		pa->user[i] = name[i];
 		if (name[i] != '\0' && pa->set->alt_at != NULL &&
@@ -156,35 +158,47 @@ cmd_user(void *ctx, struct pop3_cmd *cmd)
 		    " on this connection");
 		return POP3_CONTINUE;
 	}
-	if (user_copy(pa, cmd->argv[0]) == -1) {
-		out_line(pa->out, "-ERR [AUTH] user name too long (at most %d"
-		    " octets)", POP3_USER_MAX);
+	if (user_copy(pa, cmd->argv[0]) == -1)
 		return POP3_CONTINUE;
-	}
 	pa->have_user = 1;
 	out_line(pa->out, "+OK send PASS");
 	return POP3_CONTINUE;
 }
 
-/* What the client hears for each verdict of the front, and what then. */
-static const struct {
-	char		 verdict;
-	enum pop3_next	 next;
-	const char	*reply;
-} verdicts[] = {
-	{ VERDICT_FAIL, POP3_CONTINUE, "-ERR [AUTH] authentication failed" },
-	{ VERDICT_LAST, POP3_END,
-	    "-ERR [AUTH] authentication failed; closing" },
-	{ VERDICT_TEMP, POP3_CONTINUE,
-	    "-ERR [SYS/TEMP] temporary failure, try again later" },
-	{ VERDICT_DELAY, POP3_CONTINUE, "-ERR [LOGIN-DELAY] too many failed"
-	    " logins for this user from your address; try again later" },
-	{ VERDICT_BLOCK, POP3_END, "-ERR [LOGIN-DELAY] too many failed logins"
-	    " from your address; closing" },
-	{ VERDICT_BUSY, POP3_CONTINUE, "-ERR [LOGIN-DELAY] too many logins at"
-	    " once from your address; try again later" },
-	{ 0, POP3_END, NULL }
-};
+/*
+ * Asks the front (type, and a payload wiped once sent: it may hold a
+ * secret) and waits for its answer of type want with a payload, into
+ * reply (IPC_MAX octets): its length.  When the front is gone, so is the
+ * session: this process ends without a word.  A malformed answer ends it
+ * with 111.
+ */
+static int
+front_ask(struct preauth *pa, char type, char *payload, size_t len,
+    char want, char *reply)
+{
+	int	n;
+
+	out_flush(pa->out);
+	n = ipc_send(pa->ipc, type, payload, len);
+	if (len > 0)
+		explicit_bzero(payload, len);
+	if (n == -1 || (n = ipc_recv(pa->ipc, reply)) <= 0)
+		_exit(0);
+	if (n < 2 || reply[0] != want)
+		_exit(111);
+	return n;
+}
+
+/* The front's verdict on a request: front_ask for one octet. */
+static char
+front_verdict(struct preauth *pa, char type, char *payload, size_t len)
+{
+	char	reply[IPC_MAX];
+
+	if (front_ask(pa, type, payload, len, IPC_VERDICT, reply) != 2)
+		_exit(111);
+	return reply[1];
+}
 
 /*
  * Hands the credentials to the front and answers by its verdict.  Every
@@ -196,9 +210,9 @@ static enum pop3_next
 login(struct preauth *pa, struct pop3_cmd *cmd, char mech, const char *secret,
     size_t slen)
 {
-	char	msg[IPC_MAX];
-	size_t	ulen = strlen(pa->user), len, i;
-	int	n;
+	const struct verdict	*v;
+	char			 msg[IPC_MAX];
+	size_t			 ulen = strlen(pa->user), len;
 
 	len = 1 + ulen + 1 + slen + 1;
 	if (len - 1 + strlen(pa->set->timestamp) + 1 > CHECKPASSWORD_MAX) {
@@ -212,21 +226,10 @@ login(struct preauth *pa, struct pop3_cmd *cmd, char mech, const char *secret,
 	explicit_bzero(cmd->rest, strlen(cmd->rest));
 	explicit_bzero(cmd->words, sizeof(cmd->words));
 	in_forget(pa->in);
-	out_flush(pa->out);
-	n = ipc_send(pa->ipc, IPC_CRED, msg, len);
-	explicit_bzero(msg, sizeof(msg));
 	pa->have_user = 0;
-	if (n == -1 || (n = ipc_recv(pa->ipc, msg)) <= 0)
-		_exit(0);		/* the front is gone: so is the session */
-	if (n != 2 || msg[0] != IPC_VERDICT)
-		_exit(111);
-	for (i = 0; verdicts[i].reply != NULL; i++)
-		if (verdicts[i].verdict == msg[1])
-			break;
-	/* An unknown verdict ends the session as a temporary failure. */
-	out_line(pa->out, "%s", verdicts[i].reply != NULL ?
-	    verdicts[i].reply : "-ERR [SYS/TEMP] temporary failure; closing");
-	return verdicts[i].reply != NULL ? verdicts[i].next : POP3_END;
+	v = verdict_find(front_verdict(pa, IPC_CRED, msg, len));
+	out_line(pa->out, "%s", v->reply);
+	return v->final ? POP3_END : POP3_CONTINUE;
 }
 
 static enum pop3_next
@@ -242,12 +245,29 @@ cmd_pass(void *ctx, struct pop3_cmd *cmd)
 	return login(pa, cmd, MECH_USER, cmd->rest, strlen(cmd->rest));
 }
 
+/* APOP's digest, 32 hex digits, in lower case into digest[33]; or -1. */
+static int
+digest_copy(char *digest, const char *hex)
+{
+	size_t	i;
+
+	if (strlen(hex) != 32)
+		return -1;
+	for (i = 0; i < 32; i++) {
+		digest[i] = hex[i] >= 'A' && hex[i] <= 'F' ?
+		    hex[i] + ('a' - 'A') : hex[i];
+		if (strchr("0123456789abcdef", digest[i]) == NULL)
+			return -1;
+	}
+	digest[32] = '\0';
+	return 0;
+}
+
 static enum pop3_next
 cmd_apop(void *ctx, struct pop3_cmd *cmd)
 {
 	struct preauth	*pa = ctx;
 	char		 digest[33];
-	size_t		 i;
 
 	pa->have_user = 0;
 	if (tls_missing(pa))
@@ -256,27 +276,12 @@ cmd_apop(void *ctx, struct pop3_cmd *cmd)
 		out_line(pa->out, "-ERR APOP is not offered");
 		return POP3_CONTINUE;
 	}
-	if (strlen(cmd->argv[1]) != 32) {
+	if (digest_copy(digest, cmd->argv[1]) == -1) {
 		out_line(pa->out, "-ERR [AUTH] the digest is 32 hex digits");
 		return POP3_CONTINUE;
 	}
-	for (i = 0; i < 32; i++) {
-		char c = cmd->argv[1][i];
-		if (c >= 'A' && c <= 'F')
-			c += 'a' - 'A';
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-			out_line(pa->out, "-ERR [AUTH] the digest is 32 hex"
-			    " digits");
-			return POP3_CONTINUE;
-		}
-		digest[i] = c;
-	}
-	digest[32] = '\0';
-	if (user_copy(pa, cmd->argv[0]) == -1) {
-		out_line(pa->out, "-ERR [AUTH] user name too long (at most %d"
-		    " octets)", POP3_USER_MAX);
+	if (user_copy(pa, cmd->argv[0]) == -1)
 		return POP3_CONTINUE;
-	}
 	return login(pa, cmd, MECH_APOP, digest, 32);
 }
 
@@ -291,8 +296,6 @@ static enum pop3_next
 cmd_stls(void *ctx, struct pop3_cmd *cmd)
 {
 	struct preauth	*pa = ctx;
-	char		 msg[IPC_MAX];
-	int		 n;
 
 	(void)cmd;
 	if (!pa->set->stls || pa->stls_failed) {
@@ -300,13 +303,7 @@ cmd_stls(void *ctx, struct pop3_cmd *cmd)
 		    "-ERR STLS is not offered");
 		return POP3_CONTINUE;
 	}
-	out_flush(pa->out);
-	if (ipc_send(pa->ipc, IPC_STLS, NULL, 0) == -1 ||
-	    (n = ipc_recv(pa->ipc, msg)) <= 0)
-		_exit(0);
-	if (n != 2 || msg[0] != IPC_VERDICT)
-		_exit(111);
-	if (msg[1] != VERDICT_TLS) {
+	if (front_verdict(pa, IPC_STLS, NULL, 0) != VERDICT_TLS) {
 		pa->stls_failed = 1;	/* the front will not try again */
 		out_line(pa->out, "-ERR [SYS/TEMP] TLS is not available now;"
 		    " try again later");
@@ -471,12 +468,8 @@ auth_cram(struct preauth *pa, struct pop3_cmd *cmd, const char *initial)
 		    " response");
 		return POP3_CONTINUE;
 	}
-	out_flush(pa->out);
-	if (ipc_send(pa->ipc, IPC_CHALLENGE, NULL, 0) == -1 ||
-	    (got = ipc_recv(pa->ipc, msg)) <= 0)
-		_exit(0);
-	if (got < 2 || msg[0] != IPC_CHALLENGE ||
-	    memchr(msg + 1, '\0', got - 1) != NULL ||
+	got = front_ask(pa, IPC_CHALLENGE, NULL, 0, IPC_CHALLENGE, msg);
+	if (memchr(msg + 1, '\0', got - 1) != NULL ||
 	    sasl_b64_encode((unsigned char *)msg + 1, got - 1, b64,
 	    sizeof(b64)) == -1)
 		_exit(111);
@@ -497,40 +490,37 @@ auth_cram(struct preauth *pa, struct pop3_cmd *cmd, const char *initial)
 static enum pop3_next
 cmd_auth(void *ctx, struct pop3_cmd *cmd)
 {
-	struct preauth	*pa = ctx;
-	const char	*initial = cmd->nargs == 2 ? cmd->argv[1] : NULL;
-	int		 i;
+	struct preauth		*pa = ctx;
+	const char		*initial = cmd->nargs == 2 ? cmd->argv[1] :
+				    NULL;
+	const struct mech	*m;
 
 	pa->have_user = 0;
 	if (cmd->nargs == 0) {
 		out_line(pa->out, "+OK mechanisms follow");
-		for (i = 0; mechs[i] != NULL; i++)
-			if (sasl_offered(pa->set, mechs[i]))
-				out_line(pa->out, "%s", mechs[i]);
+		for (m = mechs; m->name != NULL; m++)
+			if (sasl_offered(pa->set, m))
+				out_line(pa->out, "%s", m->name);
 		out_str(pa->out, ".\r\n");
 		return POP3_CONTINUE;
 	}
 	if (tls_missing(pa))
 		return POP3_CONTINUE;
-	for (i = 0; mechs[i] != NULL; i++)
-		if (strcasecmp(cmd->argv[0], mechs[i]) == 0)
+	for (m = mechs; m->name != NULL; m++)
+		if (strcasecmp(cmd->argv[0], m->name) == 0)
 			break;
-	if (mechs[i] != NULL && i < 2 && !pa->set->cleartext) {
+	if (m->name != NULL && m->cleartext && !pa->set->cleartext) {
 		out_line(pa->out, "-ERR [AUTH] cleartext login is not allowed"
 		    " on this connection%s", pa->set->stls && !pa->stls_failed ?
 		    ": use STLS first" : "");
 		return POP3_CONTINUE;
 	}
-	if (mechs[i] == NULL || !sasl_offered(pa->set, mechs[i])) {
+	if (m->name == NULL || !sasl_offered(pa->set, m)) {
 		out_line(pa->out, "-ERR [AUTH] mechanism not offered here;"
 		    " AUTH lists those that are");
 		return POP3_CONTINUE;
 	}
-	if (i == 0)
-		return auth_plain(pa, cmd, initial);
-	if (i == 1)
-		return auth_login(pa, cmd, initial);
-	return auth_cram(pa, cmd, initial);
+	return m->run(pa, cmd, initial);
 }
 
 static enum pop3_next

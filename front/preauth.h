@@ -43,10 +43,4 @@ void	preauth_log_sink(const char *, size_t);
 void	preauth_run(const struct preauth_settings *, int)
 	    __attribute__((noreturn));
 
-/*
- * Writes an APOP timestamp <pid.hex@host> (16 hex digits from getrandom);
- * the front makes it, so that the pre-login process cannot choose it.
- */
-int	preauth_timestamp(char *, size_t, const char *);
-
 #endif

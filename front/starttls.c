@@ -20,11 +20,7 @@
 static void __attribute__((noreturn))
 relay_exec(const char *relay, int plain, int status)
 {
-	/* Either may sit on 3 or 4: both move out of the way first. */
-	if ((plain = fcntl(plain, F_DUPFD, 5)) == -1 ||
-	    (status = fcntl(status, F_DUPFD, 5)) == -1 ||
-	    dup2(plain, 3) == -1 || dup2(status, 4) == -1 ||
-	    close_range(5, ~0U, 0) == -1)
+	if (child_fds_3_4(plain, status) == -1)
 		_exit(111);
 	signal(SIGPIPE, SIG_DFL);
 	execlp(relay, "pop3d-tls", (char *)NULL);

@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -102,4 +103,15 @@ child_wait_kill(pid_t pid, int64_t deadline, const char *remote,
 	logline_num(&l, "pid", (uint64_t)pid);
 	logline_emit(&l);
 	return 1;
+}
+
+int
+child_fds_3_4(int a, int b)
+{
+	/* Both out of the way first: either may sit on 3 or 4. */
+	if ((a = fcntl(a, F_DUPFD, 5)) == -1 ||
+	    (b = fcntl(b, F_DUPFD, 5)) == -1 ||
+	    dup2(a, 3) == -1 || dup2(b, 4) == -1)
+		return -1;
+	return close_range(5, ~0U, 0);
 }

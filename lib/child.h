@@ -36,4 +36,10 @@ int	child_kill(pid_t, int *);
  */
 int	child_wait_kill(pid_t, int64_t, const char *, const char *, int *);
 
+/*
+ * In a child about to exec: a on fd 3, b on fd 4 (either may sit on 3 or
+ * 4 already), and no other descriptor beyond 0-4 goes along.  0, or -1.
+ */
+int	child_fds_3_4(int, int);
+
 #endif

@@ -488,7 +488,7 @@ main(int argc, char **argv)
 		exit(EXIT_TEMP);
 	signal(SIGPIPE, SIG_IGN);
 	out_init(&s.out, STDOUT_FILENO, PASSWD_IDLE_DEFAULT * 1000);
-	access_reply_code("500");
+	s.acc.code = "500";	/* poppassd's refusal, not "-ERR" */
 	if (peer_find(STDIN_FILENO, s.remote, sizeof(s.remote)) == -1)
 		die(EXIT_TEMP, "setenv: %s", strerror(errno));
 	access_rules(&s.acc, s.remote);

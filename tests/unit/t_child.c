@@ -1,11 +1,14 @@
 /*
  * lib/child.c: a wait for a child always ends by its deadline, sleeping
  * meanwhile; past it the child is killed and reaped, whatever its state.
+ * A child about to exec gets its two descriptors on 3 and 4, no more.
  */
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -41,6 +44,47 @@ cpu_ms(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 +
 	    ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000;
+}
+
+/* The inode of fd, or 0 when it is not open. */
+static ino_t
+fd_ino(int fd)
+{
+	struct stat	st;
+
+	return fstat(fd, &st) == -1 ? 0 : st.st_ino;
+}
+
+/*
+ * child_fds_3_4 in a child: its two descriptors swapped (a on 4, b on 3,
+ * the case that needs both out of the way first), and one more above
+ * that must not go along.  The child's exit status: 0 when all is right.
+ */
+static int
+fds_swapped(void)
+{
+	int	a[2], b[2], status;
+	ino_t	ia, ib;
+	pid_t	pid;
+
+	if ((pid = fork()) == -1)
+		abort();
+	if (pid == 0) {
+		if (pipe(a) == -1 || pipe(b) == -1 || dup2(a[0], 4) != 4 ||
+		    dup2(b[0], 3) != 3 || dup2(a[1], 9) != 9)
+			_exit(10);
+		ia = fd_ino(4);
+		ib = fd_ino(3);
+		if (child_fds_3_4(4, 3) == -1)
+			_exit(11);
+		_exit(fd_ino(3) != ia ? 12 : fd_ino(4) != ib ? 13 :
+		    fcntl(9, F_GETFD) != -1 ? 14 : fcntl(5, F_GETFD) != -1 ?
+		    15 : 0);
+	}
+	if (child_wait(pid, io_now_ms() + 5000, &status) == -1 ||
+	    !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
 }
 
 int
@@ -97,5 +141,7 @@ main(void)
 	/* Not a child: an error, no wait. */
 	CHECK(child_wait(1, io_now_ms() + 5000, NULL) == -1 &&
 	    errno == ECHILD);
+	/* Two descriptors onto 3 and 4, whichever they sat on; no more. */
+	CHECK(fds_swapped() == 0);
 	return check_done();
 }

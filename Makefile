@@ -102,7 +102,7 @@ $(O)/libmaildrop.a: $(MD_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(O)/pop3d-maildrop: $(O)/maildrop/main.o $(O)/libmaildrop.a $(O)/libpop3d.a
+$(O)/pop3d-maildrop: $(O)/maildrop/pop3d-maildrop.o $(O)/libmaildrop.a $(O)/libpop3d.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CDB_LIBS) $(MD_LIBS)
 
 $(O)/tests/%: tests/unit/%.c tests/unit/check.h $(O)/libmaildrop.a \

@@ -1,4 +1,4 @@
-# The front: pop3d.c and its helpers in front/.  Included by the Makefile.
+# front/: pop3d, the front, and its helpers.  Included by the Makefile.
 FRONT_SRC = front/access.c front/handoff.c front/ipc.c front/preauth.c \
 	    front/starttls.c front/sasl.c
 FRONT_OBJ = $(FRONT_SRC:%.c=$(O)/%.o)
@@ -9,13 +9,9 @@ $(O)/front/%.o: front/%.c front/*.h lib/*.h policy/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ifront -Ipolicy -c -o $@ $<
 
-$(O)/pop3d.o: pop3d.c front/*.h lib/*.h policy/*.h
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Ifront -Ipolicy -c -o $@ $<
-
 # The policy code is linked in: tinycdb is small, libtls stays out; nettle
 # (auth.mk) decodes SASL's base64.
-$(O)/pop3d: $(O)/pop3d.o $(FRONT_OBJ) $(O)/libpolicy.a $(O)/libpop3d.a
+$(O)/pop3d: $(O)/front/pop3d.o $(FRONT_OBJ) $(O)/libpolicy.a $(O)/libpop3d.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CDB_LIBS) $(NETTLE_LIBS) $(SECCOMP_LIBS)
 
 UNIT	+= t_sasl

@@ -50,27 +50,28 @@ MD_LIBS		= $(shell $(PKG_CONFIG) --libs libmd)
 # libseccomp: only the programs that confine a process (privdrop.c) link it.
 SECCOMP_LIBS	= $(shell $(PKG_CONFIG) $(PKG_STATIC) --libs libseccomp)
 
-ALL_CFLAGS = $(OPT) $(HARDEN) $(WARN) $(DEFS) -Ilib -Imaildrop \
-	     $(CDB_CFLAGS) $(MD_CFLAGS) $(CFLAGS)
+# Every folder's objects see lib/ and, through their folder's rule, only
+# the other folders they include; -MMD -MP has each compile write its
+# object's header dependencies (.d beside the .o), so a change to a header
+# rebuilds what includes it and nothing else.
+ALL_CFLAGS = $(OPT) $(HARDEN) $(WARN) -MMD -MP $(DEFS) -Ilib \
+	     $(CDB_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPT) $(LDHARDEN) $(LDFLAGS)
 
 LIB_SRC	= lib/atomic.c lib/cdbcheck.c lib/child.c lib/io.c lib/log.c \
 	  lib/num.c lib/pop3.c lib/privdrop.c lib/sandbox.c lib/settings.c \
 	  lib/version.c
-MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \
-	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
-	  maildrop/scancache.c maildrop/expire.c
 LIB_OBJ	= $(LIB_SRC:%.c=$(O)/%.o)
-MD_OBJ	= $(MD_SRC:%.c=$(O)/%.o)
 
-PROGS	= $(O)/pop3d-maildrop
-MAN8	= man/pop3d-maildrop.8
+PROGS	=
+MAN8	=
 MAN5	=
 
-UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log t_xmit t_scancache t_sandbox \
-	  t_child t_sizes t_maildir
+LIB_UNIT = t_num t_pop3 t_io t_log t_sandbox t_child
+UNIT	= $(LIB_UNIT)
 
 # Each program's folder adds its programs, pages and testers.
+include maildrop/maildrop.mk
 include front/front.mk
 include auth/auth.mk
 include policy/policy.mk
@@ -87,9 +88,12 @@ UNIT_BIN = $(UNIT:%=$(O)/tests/%)
 
 all: $(PROGS)
 
-$(O)/%.o: %.c lib/*.h maildrop/*.h
+$(O)/lib/%.o: lib/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The header dependencies the compiler wrote (ALL_CFLAGS: -MMD).
+-include $(wildcard $(O)/*/*.d)
 
 # A new VERSION is a new --version.
 $(O)/lib/version.o: Makefile
@@ -98,19 +102,10 @@ $(O)/libpop3d.a: $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(O)/libmaildrop.a: $(MD_OBJ)
-	rm -f $@
-	$(AR) rcs $@ $^
-
-$(O)/pop3d-maildrop: $(O)/maildrop/pop3d-maildrop.o $(O)/libmaildrop.a $(O)/libpop3d.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CDB_LIBS) $(MD_LIBS)
-
-$(O)/tests/%: tests/unit/%.c tests/unit/check.h $(O)/libmaildrop.a \
-	    $(O)/libpop3d.a
+$(LIB_UNIT:%=$(O)/tests/%): $(O)/tests/%: tests/unit/%.c $(O)/libpop3d.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
-	    $(O)/libmaildrop.a $(O)/libpop3d.a $(CDB_LIBS) $(MD_LIBS) \
-	    $(SECCOMP_LIBS)
+	    $(O)/libpop3d.a $(CDB_LIBS) $(SECCOMP_LIBS)
 
 # The whole suite: unit tests, end-to-end tests, man page lint.
 check: $(PROGS) $(UNIT_BIN)

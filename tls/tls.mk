@@ -13,7 +13,7 @@ TLS_OBJ	= $(TLS_SRC:%.c=$(O)/%.o)
 PROGS	+= $(O)/pop3d-tls
 MAN8	+= man/pop3d-tls.8
 
-$(O)/tls/%.o: tls/%.c tls/*.h lib/*.h
+$(O)/tls/%.o: tls/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itls $(TLS_CFLAGS) -c -o $@ $<
 

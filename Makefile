@@ -45,8 +45,10 @@ endif
 
 CDB_CFLAGS	= $(shell $(PKG_CONFIG) --cflags libcdb)
 CDB_LIBS	= $(shell $(PKG_CONFIG) --libs libcdb)
-MD_CFLAGS	= $(shell $(PKG_CONFIG) --cflags libmd)
-MD_LIBS		= $(shell $(PKG_CONFIG) --libs libmd)
+# nettle: every digest and encoding (MD5, SHA-256, HMAC, base64) and the
+# constant-time comparison (this libbsd has no timingsafe_bcmp).
+NETTLE_CFLAGS	= $(shell $(PKG_CONFIG) --cflags nettle)
+NETTLE_LIBS	= $(shell $(PKG_CONFIG) --libs nettle)
 # libseccomp: only the programs that confine a process (privdrop.c) link it.
 SECCOMP_LIBS	= $(shell $(PKG_CONFIG) $(PKG_STATIC) --libs libseccomp)
 
@@ -174,7 +176,7 @@ fuzz:
 	        -Imaildrop -Ifront -Ipolicy -Iauth -Ipasswd $(CDB_CFLAGS) \
 	        -o build/fuzz/$$f tests/fuzz/$$f.c $(LIB_SRC) $(MD_SRC) \
 	        front/ipc.c $(RULES_SRC) front/sasl.c auth/user.c \
-	        passwd/pwipc.c $(CDB_LIBS) $(MD_LIBS) $(NETTLE_LIBS) \
+	        passwd/pwipc.c $(CDB_LIBS) $(NETTLE_LIBS) \
 	        $(SECCOMP_LIBS) || exit 1; \
 	    mkdir -p build/fuzz/$$f.corpus; \
 	    if build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) \

@@ -10,7 +10,7 @@ $(O)/front/%.o: front/%.c
 	$(CC) $(ALL_CFLAGS) -Ifront -Ipolicy -c -o $@ $<
 
 # The policy code is linked in: tinycdb is small, libtls stays out; nettle
-# (auth.mk) decodes SASL's base64.
+# (Makefile) decodes SASL's base64.
 $(O)/pop3d: $(O)/front/pop3d.o $(FRONT_OBJ) $(O)/libpolicy.a $(O)/libpop3d.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CDB_LIBS) $(NETTLE_LIBS) $(SECCOMP_LIBS)
 

@@ -55,8 +55,11 @@ SECCOMP_LIBS	= $(shell $(PKG_CONFIG) $(PKG_STATIC) --libs libseccomp)
 # Every folder's objects see lib/ and, through their folder's rule, only
 # the other folders they include; -MMD -MP has each compile write its
 # object's header dependencies (.d beside the .o), so a change to a header
-# rebuilds what includes it and nothing else.
-ALL_CFLAGS = $(OPT) $(HARDEN) $(WARN) -MMD -MP $(DEFS) -Ilib \
+# rebuilds what includes it and nothing else.  A tester's go to .t_X.d:
+# tests/run.sh runs every $(O)/tests/t_*.
+DEPFLAGS = -MMD -MP
+$(O)/tests/%: private DEPFLAGS = -MMD -MP -MF $(@D)/.$(@F).d
+ALL_CFLAGS = $(OPT) $(HARDEN) $(WARN) $(DEPFLAGS) $(DEFS) -Ilib \
 	     $(CDB_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPT) $(LDHARDEN) $(LDFLAGS)
 
@@ -95,7 +98,7 @@ $(O)/lib/%.o: lib/%.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # The header dependencies the compiler wrote (ALL_CFLAGS: -MMD).
--include $(wildcard $(O)/*/*.d)
+-include $(wildcard $(O)/*/*.d $(O)/tests/.*.d)
 
 # A new VERSION is a new --version.
 $(O)/lib/version.o: Makefile

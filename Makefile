@@ -63,19 +63,13 @@ ALL_CFLAGS = $(OPT) $(HARDEN) $(WARN) $(DEPFLAGS) $(DEFS) -Ilib \
 	     $(CDB_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPT) $(LDHARDEN) $(LDFLAGS)
 
-LIB_SRC	= lib/atomic.c lib/cdbcheck.c lib/child.c lib/io.c lib/log.c \
-	  lib/num.c lib/pop3.c lib/privdrop.c lib/sandbox.c lib/settings.c \
-	  lib/version.c
-LIB_OBJ	= $(LIB_SRC:%.c=$(O)/%.o)
-
 PROGS	=
 MAN8	=
 MAN5	=
+UNIT	=
 
-LIB_UNIT = t_num t_pop3 t_io t_log t_sandbox t_child
-UNIT	= $(LIB_UNIT)
-
-# Each program's folder adds its programs, pages and testers.
+# Each folder's .mk has its rules and adds its programs, pages and testers.
+include lib/lib.mk
 include maildrop/maildrop.mk
 include front/front.mk
 include auth/auth.mk
@@ -84,6 +78,7 @@ include tls/tls.mk
 include deploy/deploy.mk
 include passwd/passwd.mk
 include check/check.mk
+include bench/bench.mk
 
 UNIT_BIN = $(UNIT:%=$(O)/tests/%)
 
@@ -93,24 +88,8 @@ UNIT_BIN = $(UNIT:%=$(O)/tests/%)
 
 all: $(PROGS)
 
-$(O)/lib/%.o: lib/%.c
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
-
 # The header dependencies the compiler wrote (ALL_CFLAGS: -MMD).
 -include $(wildcard $(O)/*/*.d $(O)/tests/.*.d)
-
-# A new VERSION is a new --version.
-$(O)/lib/version.o: Makefile
-
-$(O)/libpop3d.a: $(LIB_OBJ)
-	rm -f $@
-	$(AR) rcs $@ $^
-
-$(LIB_UNIT:%=$(O)/tests/%): $(O)/tests/%: tests/unit/%.c $(O)/libpop3d.a
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
-	    $(O)/libpop3d.a $(CDB_LIBS) $(SECCOMP_LIBS)
 
 # The whole suite: unit tests, end-to-end tests, man page lint.
 check: $(PROGS) $(UNIT_BIN)
@@ -191,20 +170,6 @@ fuzz:
 	        tail -40 build/fuzz/$$f.log; echo "fuzz $$f: FAILED"; exit 1; \
 	    fi; \
 	done
-
-# pop3d against a private Dovecot (bench/RESULTS.md); root, not in check.
-BENCH_BIN = $(O)/bench/popload $(O)/bench/gen $(O)/bench/nop
-bench: $(PROGS) $(BENCH_BIN)
-	sh bench/run.sh $(O)
-
-$(O)/bench/popload: bench/popload.c bench/mhash.h
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -pthread $(TLS_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
-	    $(TLS_LIBS)
-
-$(O)/bench/%: bench/%.c bench/mhash.h
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
 
 clean:
 	rm -rf build

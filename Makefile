@@ -45,32 +45,32 @@ endif
 
 CDB_CFLAGS	= $(shell $(PKG_CONFIG) --cflags libcdb)
 CDB_LIBS	= $(shell $(PKG_CONFIG) --libs libcdb)
-MD_CFLAGS	= $(shell $(PKG_CONFIG) --cflags libmd)
-MD_LIBS		= $(shell $(PKG_CONFIG) --libs libmd)
+# nettle: every digest and encoding (MD5, SHA-256, HMAC, base64) and the
+# constant-time comparison (this libbsd has no timingsafe_bcmp).
+NETTLE_CFLAGS	= $(shell $(PKG_CONFIG) --cflags nettle)
+NETTLE_LIBS	= $(shell $(PKG_CONFIG) --libs nettle)
 # libseccomp: only the programs that confine a process (privdrop.c) link it.
 SECCOMP_LIBS	= $(shell $(PKG_CONFIG) $(PKG_STATIC) --libs libseccomp)
 
-ALL_CFLAGS = $(OPT) $(HARDEN) $(WARN) $(DEFS) -Ilib -Imaildrop \
-	     $(CDB_CFLAGS) $(MD_CFLAGS) $(CFLAGS)
+# Every folder's objects see lib/ and, through their folder's rule, only
+# the other folders they include; -MMD -MP has each compile write its
+# object's header dependencies (.d beside the .o), so a change to a header
+# rebuilds what includes it and nothing else.  A tester's go to .t_X.d:
+# tests/run.sh runs every $(O)/tests/t_*.
+DEPFLAGS = -MMD -MP
+$(O)/tests/%: private DEPFLAGS = -MMD -MP -MF $(@D)/.$(@F).d
+ALL_CFLAGS = $(OPT) $(HARDEN) $(WARN) $(DEPFLAGS) $(DEFS) -Ilib \
+	     $(CDB_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPT) $(LDHARDEN) $(LDFLAGS)
 
-LIB_SRC	= lib/atomic.c lib/cdbcheck.c lib/child.c lib/io.c lib/log.c \
-	  lib/num.c lib/pop3.c lib/privdrop.c lib/sandbox.c lib/settings.c \
-	  lib/version.c
-MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \
-	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
-	  maildrop/scancache.c maildrop/expire.c
-LIB_OBJ	= $(LIB_SRC:%.c=$(O)/%.o)
-MD_OBJ	= $(MD_SRC:%.c=$(O)/%.o)
-
-PROGS	= $(O)/pop3d-maildrop
-MAN8	= man/pop3d-maildrop.8
+PROGS	=
+MAN8	=
 MAN5	=
+UNIT	=
 
-UNIT	= t_num t_pop3 t_io t_wire t_uidl t_log t_xmit t_scancache t_sandbox \
-	  t_child t_sizes t_maildir
-
-# Each program's folder adds its programs, pages and testers.
+# Each folder's .mk has its rules and adds its programs, pages and testers.
+include lib/lib.mk
+include maildrop/maildrop.mk
 include front/front.mk
 include auth/auth.mk
 include policy/policy.mk
@@ -78,6 +78,7 @@ include tls/tls.mk
 include deploy/deploy.mk
 include passwd/passwd.mk
 include check/check.mk
+include bench/bench.mk
 
 UNIT_BIN = $(UNIT:%=$(O)/tests/%)
 
@@ -87,30 +88,8 @@ UNIT_BIN = $(UNIT:%=$(O)/tests/%)
 
 all: $(PROGS)
 
-$(O)/%.o: %.c lib/*.h maildrop/*.h
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
-
-# A new VERSION is a new --version.
-$(O)/lib/version.o: Makefile
-
-$(O)/libpop3d.a: $(LIB_OBJ)
-	rm -f $@
-	$(AR) rcs $@ $^
-
-$(O)/libmaildrop.a: $(MD_OBJ)
-	rm -f $@
-	$(AR) rcs $@ $^
-
-$(O)/pop3d-maildrop: $(O)/maildrop/main.o $(O)/libmaildrop.a $(O)/libpop3d.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CDB_LIBS) $(MD_LIBS)
-
-$(O)/tests/%: tests/unit/%.c tests/unit/check.h $(O)/libmaildrop.a \
-	    $(O)/libpop3d.a
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
-	    $(O)/libmaildrop.a $(O)/libpop3d.a $(CDB_LIBS) $(MD_LIBS) \
-	    $(SECCOMP_LIBS)
+# The header dependencies the compiler wrote (ALL_CFLAGS: -MMD).
+-include $(wildcard $(O)/*/*.d $(O)/tests/.*.d)
 
 # The whole suite: unit tests, end-to-end tests, man page lint.
 check: $(PROGS) $(UNIT_BIN)
@@ -179,7 +158,7 @@ fuzz:
 	        -Imaildrop -Ifront -Ipolicy -Iauth -Ipasswd $(CDB_CFLAGS) \
 	        -o build/fuzz/$$f tests/fuzz/$$f.c $(LIB_SRC) $(MD_SRC) \
 	        front/ipc.c $(RULES_SRC) front/sasl.c auth/user.c \
-	        passwd/pwipc.c $(CDB_LIBS) $(MD_LIBS) $(NETTLE_LIBS) \
+	        passwd/pwipc.c $(CDB_LIBS) $(NETTLE_LIBS) \
 	        $(SECCOMP_LIBS) || exit 1; \
 	    mkdir -p build/fuzz/$$f.corpus; \
 	    if build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) \
@@ -191,20 +170,6 @@ fuzz:
 	        tail -40 build/fuzz/$$f.log; echo "fuzz $$f: FAILED"; exit 1; \
 	    fi; \
 	done
-
-# pop3d against a private Dovecot (bench/RESULTS.md); root, not in check.
-BENCH_BIN = $(O)/bench/popload $(O)/bench/gen $(O)/bench/nop
-bench: $(PROGS) $(BENCH_BIN)
-	sh bench/run.sh $(O)
-
-$(O)/bench/popload: bench/popload.c bench/mhash.h
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -pthread $(TLS_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
-	    $(TLS_LIBS)
-
-$(O)/bench/%: bench/%.c bench/mhash.h
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
 
 clean:
 	rm -rf build

@@ -3,13 +3,13 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include <md5.h>
 #include <nettle/hmac.h>
+#include <nettle/md5.h>
 #include <nettle/memops.h>
 
 #include "apop.h"
 
-#define DIGEST_HEX	(2 * MD5_DIGEST_LENGTH)
+#define DIGEST_HEX	(2 * MD5_DIGEST_SIZE)
 
 /*
  * 1 when digest is d written in hex (32 digits, either case), else 0.
@@ -24,7 +24,7 @@ digest_match(const uint8_t *d, const char *digest)
 	size_t			i;
 	int			ok;
 
-	for (i = 0; i < MD5_DIGEST_LENGTH; i++) {
+	for (i = 0; i < MD5_DIGEST_SIZE; i++) {
 		want[2 * i] = digits[d[i] >> 4];
 		want[2 * i + 1] = digits[d[i] & 15];
 	}
@@ -42,15 +42,15 @@ digest_match(const uint8_t *d, const char *digest)
 int
 apop_verify(const char *stamp, const char *secret, const char *digest)
 {
-	MD5_CTX		ctx;
-	uint8_t		d[MD5_DIGEST_LENGTH];
+	struct md5_ctx	ctx;
+	uint8_t		d[MD5_DIGEST_SIZE];
 	int		ok;
 
-	MD5Init(&ctx);
-	MD5Update(&ctx, (const uint8_t *)stamp, strlen(stamp));
+	md5_init(&ctx);
+	md5_update(&ctx, strlen(stamp), (const uint8_t *)stamp);
 	if (secret != NULL)
-		MD5Update(&ctx, (const uint8_t *)secret, strlen(secret));
-	MD5Final(d, &ctx);
+		md5_update(&ctx, strlen(secret), (const uint8_t *)secret);
+	md5_digest(&ctx, sizeof(d), d);
 	ok = digest_match(d, digest) && secret != NULL;
 	explicit_bzero(&ctx, sizeof(ctx));
 	explicit_bzero(d, sizeof(d));

@@ -1,12 +1,10 @@
 # auth/: pop3d-auth and pop3d-users (issue 3).  Included by the Makefile;
 # adds to PROGS, MAN8, MAN5 and UNIT.
 #
-# Only pop3d-auth and pop3d-users link libcrypt (passwords), and only
-# pop3d-auth needs libmd (APOP); nettle's memeql_sec compares in constant
-# time (this libbsd has no timingsafe_bcmp) and makes CRAM-MD5's HMAC-MD5.
+# Only pop3d-auth and pop3d-users link libcrypt (passwords); nettle
+# (Makefile) makes APOP's MD5 and CRAM-MD5's HMAC-MD5 and compares them in
+# constant time.
 CRYPT_LIBS	= $(shell $(PKG_CONFIG) --libs libcrypt)
-NETTLE_CFLAGS	= $(shell $(PKG_CONFIG) --cflags nettle)
-NETTLE_LIBS	= $(shell $(PKG_CONFIG) --libs nettle)
 
 AUTH_SRC = auth/apop.c auth/passwd.c auth/user.c \
 	   auth/userdb.c auth/usersfile.c
@@ -18,7 +16,7 @@ MAN8	+= man/pop3d-auth.8 man/pop3d-users.8
 MAN5	+= man/pop3d-users.5
 UNIT	+= t_users t_cram
 
-$(O)/auth/%.o: auth/%.c auth/*.h lib/*.h
+$(O)/auth/%.o: auth/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(NETTLE_CFLAGS) -Iauth -c -o $@ $<
 
@@ -27,19 +25,17 @@ $(O)/libauth.a: $(AUTH_OBJ)
 	$(AR) rcs $@ $^
 
 $(O)/pop3d-auth: $(O)/auth/pop3d-auth.o $(O)/libauth.a $(O)/libpop3d.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AUTH_LIBS) $(MD_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AUTH_LIBS)
 
 $(O)/pop3d-users: $(O)/auth/pop3d-users.o $(O)/libauth.a $(O)/libpop3d.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AUTH_LIBS)
 
-$(O)/tests/t_users: tests/unit/t_users.c tests/unit/check.h auth/*.h \
-	    $(O)/libauth.a $(O)/libpop3d.a
+$(O)/tests/t_users: tests/unit/t_users.c $(O)/libauth.a $(O)/libpop3d.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Iauth -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
 	    $(O)/libauth.a $(O)/libpop3d.a $(AUTH_LIBS)
 
-$(O)/tests/t_cram: tests/unit/t_cram.c tests/unit/check.h auth/*.h \
-	    $(O)/libauth.a
+$(O)/tests/t_cram: tests/unit/t_cram.c $(O)/libauth.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Iauth -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
-	    $(O)/libauth.a $(NETTLE_LIBS) $(MD_LIBS)
+	    $(O)/libauth.a $(NETTLE_LIBS)

@@ -15,7 +15,7 @@ CHECK_OBJ = $(CHECK_SRC:%.c=$(O)/%.o)
 PROGS	+= $(O)/pop3d-check
 MAN8	+= man/pop3d-check.8
 
-$(O)/check/%.o: check/%.c check/*.h auth/*.h policy/*.h lib/*.h
+$(O)/check/%.o: check/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Iauth -Ipolicy $(CRYPTO_CFLAGS) -c -o $@ $<
 

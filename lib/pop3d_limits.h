@@ -184,8 +184,8 @@
 
 /*
  * How much stack below its frame the front hands back to the kernel once
- * a login is accepted (pop3d.c, stack_trim): more than the deepest access
- * work (a rule and two penalty records, about 105 KB) goes.
+ * a login is accepted (front/pop3d.c, stack_trim): more than the deepest
+ * access work (a rule and two penalty records, about 105 KB) goes.
  */
 #define FRONT_STACK_TRIM	(256 * 1024)
 

@@ -46,7 +46,7 @@ const struct setting *setting_at(size_t);
  * The default of a setting that is not a number, as the programs that read
  * it take it when unset (a file, a user, a word), or NULL when unset means
  * "none": for pop3d-check's listing.  The programs keep their own copy of
- * these (pop3d.c, tls/conf.c, ...), as their pages document them: a
+ * these (front/pop3d.c, tls/conf.c, ...), as their pages document them: a
  * default changed there is changed here too (tests/e2e/test_check.py).
  */
 const char *setting_default_text(const struct setting *);

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sha2.h>
+#include <nettle/base16.h>
+#include <nettle/sha2.h>
 
 #include "maildir.h"
 
@@ -26,10 +27,14 @@ maildir_uidl_plain(const char *s, size_t len)
 void
 maildir_uidl_digest(const char *s, size_t len, char out[33])
 {
-	char	hex[SHA256_DIGEST_STRING_LENGTH];
+	struct sha256_ctx	ctx;
+	uint8_t			d[SHA256_DIGEST_SIZE];
 
-	SHA256Data((const uint8_t *)s, len, hex);
-	memcpy(out, hex, 32);
+	sha256_init(&ctx);
+	sha256_update(&ctx, len, (const uint8_t *)s);
+	sha256_digest(&ctx, sizeof(d), d);
+	/* The first half of the digest, lower-case hex (t_uidl pins it). */
+	base16_encode_update(out, 16, d);
 	out[32] = '\0';
 }
 

@@ -12,7 +12,7 @@ PASSWD_OBJ = $(O)/passwd/pop3d-passwd.o $(O)/passwd/change.o \
 PROGS	+= $(O)/pop3d-passwd
 MAN8	+= man/pop3d-passwd.8
 
-$(O)/passwd/%.o: passwd/%.c passwd/*.h auth/*.h front/*.h policy/*.h lib/*.h
+$(O)/passwd/%.o: passwd/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ipasswd -Iauth -Ifront -Ipolicy -c -o $@ $<
 
@@ -21,8 +21,7 @@ $(O)/pop3d-passwd: $(PASSWD_OBJ) $(O)/front/access.o $(O)/front/ipc.o \
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AUTH_LIBS) $(SECCOMP_LIBS)
 
 UNIT	+= t_pwipc
-$(O)/tests/t_pwipc: tests/unit/t_pwipc.c tests/unit/check.h passwd/pwipc.h \
-	    $(O)/passwd/pwipc.o
+$(O)/tests/t_pwipc: tests/unit/t_pwipc.c $(O)/passwd/pwipc.o
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ipasswd -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
 	    $(O)/passwd/pwipc.o

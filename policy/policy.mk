@@ -12,7 +12,7 @@ MAN8	+= man/pop3d-rules.8
 MAN5	+= man/pop3d-rules.5
 UNIT	+= t_rules t_penalty
 
-$(O)/policy/%.o: policy/%.c policy/*.h lib/*.h
+$(O)/policy/%.o: policy/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ipolicy -c -o $@ $<
 
@@ -24,14 +24,14 @@ $(O)/pop3d-rules: $(O)/policy/pop3d-rules.o $(O)/libpolicy.a $(O)/libpop3d.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CDB_LIBS)
 
 # Each tester links only what it tests.
-$(O)/tests/t_rules: tests/unit/t_rules.c tests/unit/check.h policy/*.h \
+$(O)/tests/t_rules: tests/unit/t_rules.c \
 	    $(RULES_SRC:%.c=$(O)/%.o) $(O)/libpop3d.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ipolicy -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
 	    $(RULES_SRC:%.c=$(O)/%.o) $(O)/libpop3d.a $(CDB_LIBS)
 
 # The penalty box names its files by address: it needs addr.c too.
-$(O)/tests/t_penalty: tests/unit/t_penalty.c tests/unit/check.h policy/*.h \
+$(O)/tests/t_penalty: tests/unit/t_penalty.c \
 	    $(PENALTY_SRC:%.c=$(O)/%.o) $(O)/policy/addr.o $(O)/libpop3d.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ipolicy -Itests/unit $(ALL_LDFLAGS) -o $@ $< \

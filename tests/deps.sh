@@ -6,7 +6,7 @@
 # Build: the compiler, pkg-config and the libraries' -dev packages; run:
 # ucspi-tcp (tcpserver, the README's spawner) and openssl (the README's
 # certificate commands).  mandoc is for make lint, and the man pages.
-PKGS="gcc make pkg-config libcdb-dev libmd-dev libcrypt-dev libtls-dev
+PKGS="gcc make pkg-config libcdb-dev libcrypt-dev libtls-dev
 libseccomp-dev nettle-dev ucspi-tcp openssl mandoc"
 # Tests only, never on a production mail host: strace, curl, mpop and
 # fetchmail drive the chain; clang and libclang-rt-dev build the fuzzers

@@ -1,4 +1,4 @@
-# tls/ and pop3d-tls.c: the TLS relay (issue 5).  Included by the Makefile;
+# tls/: pop3d-tls, the TLS relay (issue 5).  Included by the Makefile;
 # adds to PROGS and MAN8.
 #
 # pop3d-tls is the only program that links libtls (Debian's libtls-dev,
@@ -13,13 +13,9 @@ TLS_OBJ	= $(TLS_SRC:%.c=$(O)/%.o)
 PROGS	+= $(O)/pop3d-tls
 MAN8	+= man/pop3d-tls.8
 
-$(O)/tls/%.o: tls/%.c tls/*.h lib/*.h
+$(O)/tls/%.o: tls/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itls $(TLS_CFLAGS) -c -o $@ $<
 
-$(O)/pop3d-tls.o: pop3d-tls.c tls/*.h lib/*.h
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itls $(TLS_CFLAGS) -c -o $@ $<
-
-$(O)/pop3d-tls: $(O)/pop3d-tls.o $(TLS_OBJ) $(O)/libpop3d.a
+$(O)/pop3d-tls: $(O)/tls/pop3d-tls.o $(TLS_OBJ) $(O)/libpop3d.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS) $(SECCOMP_LIBS)

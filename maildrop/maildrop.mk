@@ -1,0 +1,33 @@
+# maildrop/: pop3d-maildrop, the TRANSACTION and UPDATE states over a
+# Maildir.  Included by the Makefile; adds to PROGS, MAN8 and UNIT.
+#
+# Only maildrop's own objects and testers see its headers (-Imaildrop):
+# a change to one rebuilds pop3d-maildrop and its testers, nothing else.
+# nettle (Makefile) makes the digest form of a UIDL (SHA-256).
+MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \
+	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
+	  maildrop/scancache.c maildrop/expire.c
+MD_OBJ	= $(MD_SRC:%.c=$(O)/%.o)
+
+PROGS	+= $(O)/pop3d-maildrop
+MAN8	+= man/pop3d-maildrop.8
+MD_UNIT	= t_wire t_uidl t_xmit t_scancache t_sizes t_maildir
+UNIT	+= $(MD_UNIT)
+
+$(O)/maildrop/%.o: maildrop/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Imaildrop $(NETTLE_CFLAGS) -c -o $@ $<
+
+$(O)/libmaildrop.a: $(MD_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/pop3d-maildrop: $(O)/maildrop/pop3d-maildrop.o $(O)/libmaildrop.a \
+	    $(O)/libpop3d.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CDB_LIBS) $(NETTLE_LIBS)
+
+$(MD_UNIT:%=$(O)/tests/%): $(O)/tests/%: tests/unit/%.c $(O)/libmaildrop.a \
+	    $(O)/libpop3d.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Imaildrop -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
+	    $(O)/libmaildrop.a $(O)/libpop3d.a $(CDB_LIBS) $(NETTLE_LIBS)

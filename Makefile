@@ -54,7 +54,7 @@ ALL_CFLAGS = $(OPT) $(HARDEN) $(WARN) $(DEFS) -Ilib -Imaildrop \
 	     $(CDB_CFLAGS) $(MD_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPT) $(LDHARDEN) $(LDFLAGS)
 
-LIB_SRC	= lib/atomic.c lib/cdbcheck.c lib/child.c lib/io.c lib/log.c \
+LIB_SRC	= lib/atomic.c lib/cdbcheck.c lib/child.c lib/io.c lib/lock.c lib/log.c \
 	  lib/num.c lib/pop3.c lib/privdrop.c lib/sandbox.c lib/settings.c \
 	  lib/version.c
 MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \

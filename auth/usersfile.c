@@ -8,7 +8,7 @@
 
 #include "atomic.h"
 #include "cdbcheck.h"
-#include "io.h"
+#include "lock.h"
 #include "passwd.h"
 #include "userdb.h"
 #include "usersfile.h"
@@ -392,11 +392,8 @@ usersfile_apply(const char *path, const struct usersfile_edit *e,
 int
 usersfile_lock(const char *path, int timeout_ms)
 {
-	struct timespec	 nap = { 0, 10 * 1000000L };
-	struct flock	 fl;
-	char		 name[PATH_MAX];
-	int64_t		 deadline = io_now_ms() + timeout_ms;
-	int		 fd, n;
+	char	name[PATH_MAX];
+	int	fd, n;
 
 	n = snprintf(name, sizeof(name), "%s.lock", path);
 	if (n < 0 || (size_t)n >= sizeof(name)) {
@@ -406,20 +403,11 @@ usersfile_lock(const char *path, int timeout_ms)
 	if ((fd = open(name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 	    0600)) == -1)
 		return -1;
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	/* OFD locks: no signal to interrupt a wait, so it is polled. */
-	while (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
-		if ((errno != EAGAIN && errno != EACCES && errno != EINTR) ||
-		    io_now_ms() >= deadline) {
-			n = errno == EAGAIN || errno == EACCES ? ETIMEDOUT :
-			    errno;
-			close(fd);
-			errno = n;
-			return -1;
-		}
-		nanosleep(&nap, NULL);
+	if (lock_wait(fd, F_WRLCK, 0, 0, timeout_ms) == -1) {
+		n = errno;
+		close(fd);
+		errno = n;
+		return -1;
 	}
 	return fd;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "lock.h"
 #include "penalty.h"
 #include "penalty_record.h"
 
@@ -43,16 +44,6 @@ close_keep_errno(int fd)
 	errno = saved;
 }
 
-static void
-conn_octets(struct flock *fl, int type, off_t start, off_t len)
-{
-	memset(fl, 0, sizeof(*fl));
-	fl->l_type = type;
-	fl->l_whence = SEEK_SET;
-	fl->l_start = start;
-	fl->l_len = len;
-}
-
 /*
  * The first free one of limit slots on fd (the gate held): 1 with it
  * locked, 0 when all are taken, -1.
@@ -60,16 +51,14 @@ conn_octets(struct flock *fl, int type, off_t start, off_t len)
 static int
 conn_lock_slot(int fd, unsigned limit, unsigned *slot)
 {
-	struct flock	fl;
 	unsigned	i;
 
 	for (i = 0; i < limit; i++) {
-		conn_octets(&fl, F_WRLCK, i, 1);
-		if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+		if (lock_try(fd, F_WRLCK, i, 1) == 0) {
 			*slot = i;
 			return 1;
 		}
-		if (errno != EAGAIN && errno != EACCES)
+		if (errno != EAGAIN)
 			return -1;
 	}
 	return 0;
@@ -82,18 +71,17 @@ conn_lock_slot(int fd, unsigned limit, unsigned *slot)
 static int
 conn_try(int dfd, const char *addr, unsigned limit, int *fd, unsigned *slot)
 {
-	struct flock	fl;
-	int		got, same;
+	int	got, same;
 
 	*fd = openat(dfd, addr, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC, 0600);
 	if (*fd == -1)
 		return -1;
-	if (statedir_lock(*fd, F_RDLCK, CONN_GATE, 1) == -1)
+	if (lock_wait(*fd, F_RDLCK, CONN_GATE, 1, PENALTY_LOCK_TIMEOUT_MS) ==
+	    -1)
 		goto fail;
 	got = conn_lock_slot(*fd, limit, slot);
-	conn_octets(&fl, F_UNLCK, CONN_GATE, 1);
-	if (got == -1 || fcntl(*fd, F_OFD_SETLK, &fl) == -1)
+	if (got == -1 || lock_try(*fd, F_UNLCK, CONN_GATE, 1) == -1)
 		goto fail;
 	/* Either way: a file unlinked under us says nothing of the count. */
 	if ((same = statedir_same(dfd, addr, *fd)) == -1)
@@ -151,12 +139,10 @@ conn_slot_take_which(const char *dir, const char *addr, unsigned limit,
 static int
 conn_remove(int dfd, const char *name, int fd)
 {
-	struct flock	fl;
-	int		same;
+	int	same;
 
-	conn_octets(&fl, F_WRLCK, 0, CONN_GATE + 1);
-	if (fcntl(fd, F_OFD_SETLK, &fl) == -1)
-		return errno == EAGAIN || errno == EACCES ? 0 : -1;
+	if (lock_try(fd, F_WRLCK, 0, CONN_GATE + 1) == -1)
+		return errno == EAGAIN ? 0 : -1;
 	/* Held by us now: no one takes a slot of it until we close. */
 	if ((same = statedir_same(dfd, name, fd)) != 1)
 		return same;
@@ -225,7 +211,8 @@ conn_slot_open(const char *dir, const char *addr)
 	if (fd == -1)
 		return -1;
 	/* Through the gate, so that a remover's locks are not counted. */
-	if (statedir_lock(fd, F_RDLCK, CONN_GATE, 1) == -1) {
+	if (lock_wait(fd, F_RDLCK, CONN_GATE, 1, PENALTY_LOCK_TIMEOUT_MS) ==
+	    -1) {
 		close_keep_errno(fd);
 		return -1;
 	}
@@ -235,17 +222,12 @@ conn_slot_open(const char *dir, const char *addr)
 int
 conn_slot_held(int fd, unsigned slot)
 {
-	struct flock	fl;
-
 	if (slot >= CONN_PER_ADDRESS_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
 	/* Our own descriptor holds no slot: one found is another's. */
-	conn_octets(&fl, F_WRLCK, slot, 1);
-	if (fcntl(fd, F_OFD_GETLK, &fl) == -1)
-		return -1;
-	return fl.l_type != F_UNLCK;
+	return lock_held(fd, slot, 1);
 }
 
 int

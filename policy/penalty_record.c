@@ -41,6 +41,7 @@
 
 #include "addr.h"
 #include "conn.h"
+#include "lock.h"
 #include "log.h"
 #include "num.h"
 #include "penalty_record.h"
@@ -67,9 +68,6 @@ _Static_assert(sizeof(time_t) >= 8, "penalty times need a 64-bit time_t");
 				    PENALTY_USERS_MAX * PENALTY_LINE_USER + \
 				    PENALTY_FAILS_MAX * PENALTY_LINE_FAIL + \
 				    PENALTY_ATTEMPTS_MAX * PENALTY_LINE_TRY)
-
-/* Sleeps between tries of a lock held by another process. */
-#define LOCK_NAP_MS	5
 
 /* Names a temporary file gets before one is free (mkstemp tries more). */
 #define TEMP_TRIES	100
@@ -193,39 +191,6 @@ statedir_own(const char *dir)
 	return rc;
 }
 
-static long long
-clock_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int
-statedir_lock(int fd, short type, off_t start, off_t len)
-{
-	struct timespec	nap = { 0, LOCK_NAP_MS * 1000000L };
-	struct flock	fl;
-	long long	deadline = clock_ms() + PENALTY_LOCK_TIMEOUT_MS;
-
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = start;
-	fl.l_len = len;
-	while (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
-		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
-			return -1;
-		if (errno != EINTR && clock_ms() >= deadline) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		nanosleep(&nap, NULL);
-	}
-	return 0;
-}
-
 int
 statedir_same(int dfd, const char *name, int fd)
 {
@@ -315,7 +280,6 @@ int
 statedir_sweep_begin(int dfd, unsigned every, time_t now, uint64_t *resume,
     int *fd)
 {
-	struct flock	fl;
 	struct stat	st;
 	char		buf[32];
 	ssize_t		len;
@@ -326,14 +290,11 @@ statedir_sweep_begin(int dfd, unsigned every, time_t now, uint64_t *resume,
 	    O_NONBLOCK | O_CLOEXEC, 0600);
 	if (*fd == -1)
 		return -1;
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	if (fcntl(*fd, F_OFD_SETLK, &fl) == -1 || fstat(*fd, &st) == -1) {
+	if (lock_try(*fd, F_WRLCK, 0, 0) == -1 || fstat(*fd, &st) == -1) {
 		close_keep(*fd);
 		*fd = -1;
 		/* Another process sweeping now: nothing to do. */
-		return errno == EAGAIN || errno == EACCES ? 0 : -1;
+		return errno == EAGAIN ? 0 : -1;
 	}
 	/* Just done by another (a new stamp is empty). */
 	if (!S_ISREG(st.st_mode) ||
@@ -943,7 +904,7 @@ record_lock(int dfd, int create)
 	    O_CLOEXEC | (create ? O_CREAT : 0), 0600);
 	if (fd == -1)
 		return -1;
-	if (statedir_lock(fd, F_WRLCK, 0, 0) == -1) {
+	if (lock_wait(fd, F_WRLCK, 0, 0, PENALTY_LOCK_TIMEOUT_MS) == -1) {
 		close_keep(fd);
 		return -1;
 	}

@@ -77,12 +77,6 @@ int	statedir_name_valid(const char *);
 int	statedir_open(const char *, int);
 
 /*
- * Takes an OFD lock of type on len octets of fd from start, waiting for
- * it at most PENALTY_LOCK_TIMEOUT_MS: 0, or -1 with errno (ETIMEDOUT).
- */
-int	statedir_lock(int, short, off_t, off_t);
-
-/*
  * Is fd still the file name in dfd (not unlinked nor replaced)?  1, 0,
  * or -1 with errno.
  */

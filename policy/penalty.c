@@ -65,6 +65,7 @@ args_valid(const char *addr, const char **user, time_t now)
 /* ---- an update ---- */
 
 struct update {
+	const char *dir;
 	int	dfd;		/* the directory */
 	int	lock;		/* its lock file, locked */
 };
@@ -77,6 +78,7 @@ static int
 update_begin(const struct penalty_conf *conf, const char *addr, time_t now,
     struct update *u, struct record *r)
 {
+	u->dir = conf->dir;
 	if ((u->dfd = statedir_open(conf->dir, 1)) == -1)
 		return -1;
 	if ((u->lock = record_lock(u->dfd, 1)) == -1) {
@@ -106,7 +108,7 @@ update_end(struct update *u, const char *addr, const struct record *r,
 	int	rc = 0;
 
 	if (store)
-		rc = record_store(u->dfd, addr, r);
+		rc = record_store(u->dir, u->dfd, addr, r);
 	close_keep_errno(u->lock);
 	close_keep_errno(u->dfd);
 	return rc;
@@ -498,7 +500,7 @@ penalty_settle(const struct penalty_conf *conf, const char *addr,
 		b = fail_record(conf, &r, user, now);
 		changed = 1;
 	}
-	rc = changed ? record_store(u.dfd, addr, &r) : 0;
+	rc = changed ? record_store(u.dir, u.dfd, addr, &r) : 0;
 	/* Still under the lock: the failure counts before the slot frees. */
 	if (token_release(conf, addr, token) == -1)
 		rc = -1;

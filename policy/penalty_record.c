@@ -1,7 +1,7 @@
 /*
  * The penalty box on disk: one small text file per client address,
- * replaced whole (a temporary file renamed into place) under an OFD lock
- * on dir/.lock, read without a lock.  A record, as cat(1) shows it:
+ * replaced whole (lib/atomic: a temporary file renamed into place) under
+ * an OFD lock on dir/.lock, read without a lock.  A record, as cat(1) shows it:
  *
  *	pop3d-penalty 1
  *	block failures 1700000900
@@ -26,7 +26,6 @@
  * Also here: the state directories (penalty box and connection slots)
  * opened and checked once per operation, their names, and timed locks.
  */
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -40,6 +39,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "atomic.h"
 #include "conn.h"
 #include "lock.h"
 #include "log.h"
@@ -68,9 +68,6 @@ _Static_assert(sizeof(time_t) >= 8, "penalty times need a 64-bit time_t");
 				    PENALTY_USERS_MAX * PENALTY_LINE_USER + \
 				    PENALTY_FAILS_MAX * PENALTY_LINE_FAIL + \
 				    PENALTY_ATTEMPTS_MAX * PENALTY_LINE_TRY)
-
-/* Names a temporary file gets before one is free (mkstemp tries more). */
-#define TEMP_TRIES	100
 
 /* ---- the state directories ---- */
 
@@ -810,69 +807,37 @@ record_is_temp(const char *name)
 }
 
 /*
- * Creates dfd/.ADDR.XXXXXX (six random letters and digits) for writing,
- * mode 0600: the descriptor and the name in tmp (size n), or -1.
+ * Writes buf as addr's record in dir (open as dfd): lib/atomic's
+ * temporary file (".ADDR.XXXXXX", which record_is_temp knows), synced and
+ * renamed into place.  A file not regular there (a link, a FIFO) is
+ * corrupt and goes first: the new record must not take its target's
+ * owner or mode.
  */
 static int
-temp_create(int dfd, const char *addr, char *tmp, size_t n)
+record_write(const char *dir, int dfd, const char *addr, const char *buf,
+    size_t len)
 {
-	static const char	 set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				    "abcdefghijklmnopqrstuvwxyz0123456789";
-	unsigned char		 rnd[6];
-	size_t			 len;
-	int			 fd, try, i;
+	struct atomic	a;
+	struct stat	st;
+	char		path[PATH_MAX];
 
-	len = (size_t)snprintf(tmp, n, ".%s.XXXXXX", addr);
-	if (len >= n) {
-		errno = ENAMETOOLONG;
+	if (penalty_path(path, sizeof(path), dir, addr) == -1)
+		return -1;
+	if (fstatat(dfd, addr, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISREG(st.st_mode) && unlinkat(dfd, addr, 0) == -1)
+		return -1;
+	if (atomic_open(&a, path) == -1)
+		return -1;
+	if (statedir_write(a.fd, buf, len) == -1) {
+		atomic_abort(&a);
 		return -1;
 	}
-	for (try = 0; try < TEMP_TRIES; try++) {
-		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-			return -1;
-		for (i = 0; i < 6; i++)
-			tmp[len - 6 + i] = set[rnd[i] % (sizeof(set) - 1)];
-		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd != -1 || errno != EEXIST)
-			return fd;
-	}
-	return -1;
-}
-
-/*
- * Writes buf as addr's record in dfd: temporary file, rename.  No sync:
- * the box is a guard, not a ledger, and every login writes to it; after a
- * crash a record may be lost, or cut off, which reads as corrupt and
- * counts as none.
- */
-static int
-record_write(int dfd, const char *addr, const char *buf, size_t len)
-{
-	char	tmp[PENALTY_NAME_MAX + 16];
-	int	fd, saved;
-
-	if ((fd = temp_create(dfd, addr, tmp, sizeof(tmp))) == -1)
-		return -1;
-	if (statedir_write(fd, buf, len) == -1) {
-		saved = errno;
-		close(fd);
-		goto fail;
-	}
-	/* close frees the descriptor even when it reports an error. */
-	if (close(fd) == -1 || renameat(dfd, tmp, dfd, addr) == -1) {
-		saved = errno;
-		goto fail;
-	}
-	return 0;
-fail:
-	unlinkat(dfd, tmp, 0);
-	errno = saved;
-	return -1;
+	return atomic_commit(&a);
 }
 
 int
-record_store(int dfd, const char *addr, const struct record *r)
+record_store(const char *dir, int dfd, const char *addr,
+    const struct record *r)
 {
 	char	*buf;
 	size_t	 len;
@@ -888,7 +853,7 @@ record_store(int dfd, const char *addr, const struct record *r)
 		return -1;
 	rc = record_format(r, buf, &len);
 	if (rc == 0)
-		rc = record_write(dfd, addr, buf, len);
+		rc = record_write(dir, dfd, addr, buf, len);
 	saved = errno;
 	free(buf);
 	errno = saved;

@@ -147,7 +147,7 @@ int	record_load(const char *, int, const char *, struct record *, int);
  * place, synced), or removes it when nothing is left: 0, or -1 with
  * errno, the old record untouched.
  */
-int	record_store(int, const char *, const struct record *);
+int	record_store(const char *, int, const char *, const struct record *);
 
 /*
  * Forgets what has ended by now: blocks, failures older than window,

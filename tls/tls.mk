@@ -17,9 +17,11 @@ $(O)/tls/%.o: tls/%.c tls/*.h lib/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itls $(TLS_CFLAGS) -c -o $@ $<
 
-$(O)/pop3d-tls.o: pop3d-tls.c tls/*.h lib/*.h
+$(O)/pop3d-tls.o: pop3d-tls.c tls/*.h lib/*.h policy/peer.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itls $(TLS_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -Itls -Ipolicy $(TLS_CFLAGS) -c -o $@ $<
 
-$(O)/pop3d-tls: $(O)/pop3d-tls.o $(TLS_OBJ) $(O)/libpop3d.a
+# The client's address is found as the front finds it (policy/peer.c).
+$(O)/pop3d-tls: $(O)/pop3d-tls.o $(TLS_OBJ) $(O)/policy/peer.o \
+	    $(O)/policy/addr.o $(O)/libpop3d.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS) $(SECCOMP_LIBS)

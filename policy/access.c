@@ -1,5 +1,5 @@
 /*
- * The front's access policy: rules.cdb, the penalty box and the
+ * The access policy: rules.cdb, the penalty box and the
  * per-address connection limit (see access.h and pop3d.8).
  *
  * Failure modes are chosen per part: a rules database that is configured

@@ -23,7 +23,7 @@
 #include "conn.h"
 #include "lock.h"
 #include "penalty.h"
-#include "penalty_record.h"
+#include "statedir.h"
 
 /* The octet a taker read-locks and a remover write-locks. */
 #define CONN_GATE	CONN_PER_ADDRESS_MAX
@@ -34,15 +34,6 @@
  * finds the new file; more than a few means something else is wrong.
  */
 #define CONN_RETRIES	8
-
-static void
-close_keep_errno(int fd)
-{
-	int	saved = errno;
-
-	close(fd);
-	errno = saved;
-}
 
 /*
  * The first free one of limit slots on fd (the gate held): 1 with it
@@ -92,7 +83,7 @@ conn_try(int dfd, const char *addr, unsigned limit, int *fd, unsigned *slot)
 	*fd = -1;
 	return same == 1 ? 0 : 2;
 fail:
-	close_keep_errno(*fd);
+	statedir_close(*fd);
 	*fd = -1;
 	return -1;
 }
@@ -128,7 +119,7 @@ conn_slot_take_which(const char *dir, const char *addr, unsigned limit,
 		r = -1;
 		errno = EAGAIN;
 	}
-	close_keep_errno(dfd);
+	statedir_close(dfd);
 	return r;
 }
 
@@ -166,7 +157,7 @@ conn_slot_release(const char *dir, const char *addr, int fd)
 	}
 	/* No directory: no file to remove. */
 	if ((dfd = statedir_open(dir, 0)) == -1) {
-		close_keep_errno(fd);
+		statedir_close(fd);
 		return errno == ENOENT ? 0 : -1;
 	}
 	fd2 = openat(dfd, addr, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -188,10 +179,10 @@ conn_slot_release(const char *dir, const char *addr, int fd)
 	r = conn_remove(dfd, addr, fd2) == -1 ? -1 : 0;
 done:
 	if (fd != -1)
-		close_keep_errno(fd);
+		statedir_close(fd);
 	if (fd2 != -1)
-		close_keep_errno(fd2);
-	close_keep_errno(dfd);
+		statedir_close(fd2);
+	statedir_close(dfd);
 	return r;
 }
 
@@ -207,13 +198,13 @@ conn_slot_open(const char *dir, const char *addr)
 	if ((dfd = statedir_open(dir, 0)) == -1)
 		return -1;
 	fd = openat(dfd, addr, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	close_keep_errno(dfd);
+	statedir_close(dfd);
 	if (fd == -1)
 		return -1;
 	/* Through the gate, so that a remover's locks are not counted. */
 	if (lock_wait(fd, F_RDLCK, CONN_GATE, 1, PENALTY_LOCK_TIMEOUT_MS) ==
 	    -1) {
-		close_keep_errno(fd);
+		statedir_close(fd);
 		return -1;
 	}
 	return fd;
@@ -240,7 +231,7 @@ conn_slot_count(const char *dir, const char *addr)
 		return errno == ENOENT ? 0 : -1;
 	for (i = 0; i < CONN_PER_ADDRESS_MAX; i++) {
 		if ((held = conn_slot_held(fd, i)) == -1) {
-			close_keep_errno(fd);
+			statedir_close(fd);
 			return -1;
 		}
 		n += held;
@@ -262,7 +253,7 @@ sweep_one(int dfd, const char *name, void *arg)
 		return errno == ENOENT || errno == ELOOP || errno == EISDIR ||
 		    errno == ENXIO ? 0 : -1;
 	r = conn_remove(dfd, name, fd);
-	close_keep_errno(fd);
+	statedir_close(fd);
 	return r;
 }
 
@@ -273,7 +264,7 @@ conn_sweep(const char *dir, time_t now)
 	long		n;
 	int		dfd, stamp, r;
 
-	if (!record_time_valid(now))
+	if (!statedir_time_valid(now))
 		return -1;
 	if ((dfd = statedir_open(dir, 0)) == -1)
 		return errno == ENOENT ? 0 : -1;
@@ -284,14 +275,14 @@ conn_sweep(const char *dir, time_t now)
 	/* No update lock here: each removal is safe on its own. */
 	if ((r = statedir_sweep_begin(dfd, CONN_SWEEP_INTERVAL, now, &resume,
 	    &stamp)) != 1) {
-		close_keep_errno(dfd);
+		statedir_close(dfd);
 		return r;
 	}
 	n = statedir_sweep(dfd, &resume, 0, sweep_one, NULL);
 	if (n != -1 && statedir_sweep_end(stamp, resume, now) == -1)
 		n = -1;
 	else if (n == -1)
-		close_keep_errno(stamp);
-	close_keep_errno(dfd);
+		statedir_close(stamp);
+	statedir_close(dfd);
 	return n;
 }

@@ -39,15 +39,6 @@ threshold(unsigned n)
 	return n > PENALTY_FAILS_MAX ? PENALTY_FAILS_MAX : n;
 }
 
-static void
-close_keep_errno(int fd)
-{
-	int	saved = errno;
-
-	close(fd);
-	errno = saved;
-}
-
 /* user (NULL: "") and addr as an update takes them: 0, or -1 (EINVAL). */
 static int
 args_valid(const char *addr, const char **user, time_t now)
@@ -59,7 +50,7 @@ args_valid(const char *addr, const char **user, time_t now)
 		errno = EINVAL;
 		return -1;
 	}
-	return record_time_valid(now) ? 0 : -1;
+	return statedir_time_valid(now) ? 0 : -1;
 }
 
 /* ---- an update ---- */
@@ -82,19 +73,19 @@ update_begin(const struct penalty_conf *conf, const char *addr, time_t now,
 	if ((u->dfd = statedir_open(conf->dir, 1)) == -1)
 		return -1;
 	if ((u->lock = record_lock(u->dfd, 1)) == -1) {
-		close_keep_errno(u->dfd);
+		statedir_close(u->dfd);
 		return -1;
 	}
 	if (record_load(conf->dir, u->dfd, addr, r, 1) == -1) {
-		close_keep_errno(u->lock);
-		close_keep_errno(u->dfd);
+		statedir_close(u->lock);
+		statedir_close(u->dfd);
 		return -1;
 	}
 	record_prune(r, conf->window, now);
 	/* Under the lock: no attempt begins or settles meanwhile. */
 	if (record_tries_alive(conf->dir, addr, r) == -1) {
-		close_keep_errno(u->lock);
-		close_keep_errno(u->dfd);
+		statedir_close(u->lock);
+		statedir_close(u->dfd);
 		return -1;
 	}
 	return 0;
@@ -109,8 +100,8 @@ update_end(struct update *u, const char *addr, const struct record *r,
 
 	if (store)
 		rc = record_store(u->dir, u->dfd, addr, r);
-	close_keep_errno(u->lock);
-	close_keep_errno(u->dfd);
+	statedir_close(u->lock);
+	statedir_close(u->dfd);
 	return rc;
 }
 
@@ -336,7 +327,7 @@ check_load(const struct penalty_conf *conf, const char *addr, time_t now,
 	if ((dfd = statedir_open(conf->dir, 0)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	rc = record_load(conf->dir, dfd, addr, r, 0);
-	close_keep_errno(dfd);
+	statedir_close(dfd);
 	if (rc == 0) {
 		record_prune(r, conf->window, now);
 		rc = record_tries_alive(conf->dir, addr, r);
@@ -408,7 +399,7 @@ token_release(const struct penalty_conf *conf, const char *addr,
 	if (fd == -1)
 		return 0;
 	if (record_inflight_dir(dir, conf->dir) == -1) {
-		close_keep_errno(fd);
+		statedir_close(fd);
 		return -1;
 	}
 	return conn_slot_release(dir, addr, fd);

@@ -14,15 +14,6 @@
 #include "penalty.h"
 #include "penalty_record.h"
 
-static void
-close_keep_errno(int fd)
-{
-	int	saved = errno;
-
-	close(fd);
-	errno = saved;
-}
-
 /* ---- clearing ---- */
 
 /* Removes every record in dfd (the lock held, if any): the count, or -1. */
@@ -67,7 +58,7 @@ penalty_clear(const char *dir, const char *addr)
 	 * to undo ours.  Creating one could leave a root-owned file.
 	 */
 	if ((lock = record_lock(dfd, 0)) == -1 && errno != ENOENT) {
-		close_keep_errno(dfd);
+		statedir_close(dfd);
 		return -1;
 	}
 	if (addr != NULL)
@@ -75,8 +66,8 @@ penalty_clear(const char *dir, const char *addr)
 	else
 		n = clear_all(dfd);
 	if (lock != -1)
-		close_keep_errno(lock);
-	close_keep_errno(dfd);
+		statedir_close(lock);
+	statedir_close(dfd);
 	return n;
 }
 
@@ -155,7 +146,7 @@ penalty_list(const char *dir, unsigned window, time_t now,
 	if ((dfd = statedir_open(dir, 0)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	if ((n = list_names(dfd, &names)) == -1) {
-		close_keep_errno(dfd);
+		statedir_close(dfd);
 		return -1;
 	}
 	for (i = 0; i < n && rc == 0; i++) {
@@ -172,7 +163,7 @@ penalty_list(const char *dir, unsigned window, time_t now,
 			break;
 	}
 	free(names);
-	close_keep_errno(dfd);
+	statedir_close(dfd);
 	return rc;
 }
 
@@ -215,7 +206,7 @@ penalty_sweep(const struct penalty_conf *conf, time_t now)
 	long		 n;
 	int		 dfd, lock, stamp, r;
 
-	if (!record_time_valid(now))
+	if (!statedir_time_valid(now))
 		return -1;
 	/* Slot files of attempts whose processes all ended unsettled. */
 	if (record_inflight_dir(path, conf->dir) == -1 ||
@@ -229,14 +220,14 @@ penalty_sweep(const struct penalty_conf *conf, time_t now)
 		return 0;
 	}
 	if ((lock = record_lock(dfd, 1)) == -1) {
-		close_keep_errno(dfd);
+		statedir_close(dfd);
 		return -1;
 	}
 	/* Another process may have swept while we waited. */
 	if ((r = statedir_sweep_begin(dfd, conf->window, now, &resume,
 	    &stamp)) != 1) {
-		close_keep_errno(lock);
-		close_keep_errno(dfd);
+		statedir_close(lock);
+		statedir_close(dfd);
 		return r;
 	}
 	if ((s = malloc(sizeof(*s))) == NULL)
@@ -250,8 +241,8 @@ penalty_sweep(const struct penalty_conf *conf, time_t now)
 	if (n != -1 && statedir_sweep_end(stamp, resume, now) == -1)
 		n = -1;
 	else if (n == -1)
-		close_keep_errno(stamp);
-	close_keep_errno(lock);
-	close_keep_errno(dfd);
+		statedir_close(stamp);
+	statedir_close(lock);
+	statedir_close(dfd);
 	return n;
 }

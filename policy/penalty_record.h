@@ -1,30 +1,20 @@
 /*
- * Private to policy/penalty*.c and policy/conn.c: the state directories
- * (opened checked, names, timed locks) and a penalty record, its text and
- * its file.  penalty_record.c describes the text.
+ * Private to policy/penalty*.c: a penalty record, its text and its file.
+ * penalty_record.c describes the text.
  */
 #ifndef POP3D_PENALTY_RECORD_H
 #define POP3D_PENALTY_RECORD_H
 
 #include <sys/types.h>
 
-#include <dirent.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "penalty.h"
+#include "statedir.h"
 
 /* Failures a record keeps: enough to reach the highest threshold. */
 #define PENALTY_FAILS_MAX	PENALTY_ADDRESS_MAX
-
-/*
- * Times beyond this (the year 36812) are corrupt, and adding a block's
- * seconds to one cannot overflow; 13 digits.
- */
-#define PENALTY_TIME_MAX	((time_t)1 << 40)
-
-/* An address's file name: shorter than penalty_entry's addr. */
-#define PENALTY_NAME_MAX	(sizeof(((struct penalty_entry *)0)->addr) - 1)
 
 struct fail {
 	time_t		 when;
@@ -59,58 +49,6 @@ struct record {
 	struct attempt	 try[PENALTY_ATTEMPTS_MAX];
 };
 
-/* ---- the state directories ---- */
-
-/*
- * Is s a name a record or slot file may have: an address's canonical
- * text (penalty_path)?  1 or 0.
- */
-int	statedir_name_valid(const char *);
-
-/*
- * Opens dir for work relative to it: the descriptor (O_DIRECTORY,
- * close-on-exec), or -1 with errno: ENOENT when it is missing (create
- * makes it 0700 first), ELOOP when it is a symbolic link, EPERM when it
- * is not owned by the effective uid or is writable by group or other,
- * ENOTDIR.
- */
-int	statedir_open(const char *, int);
-
-/*
- * Is fd still the file name in dfd (not unlinked nor replaced)?  1, 0,
- * or -1 with errno.
- */
-int	statedir_same(int, const char *, int);
-
-/* A stream of dfd's names, its offset apart from dfd's: or NULL. */
-DIR	*statedir_opendir(int);
-
-/* Reads at most max octets of fd into buf: the count, or -1. */
-ssize_t	statedir_read(int, char *, size_t);
-
-/* Writes all len octets of p to fd: 0, or -1. */
-int	statedir_write(int, const char *, size_t);
-
-/*
- * Sweeping a state directory, a bounded part per call: the stamp
- * dir/.swept's mtime says when the last sweep ran, its text how many
- * files the next one passes over.  sweep_due (a stat, no lock) is 1 when
- * one is due: without a stamp, every seconds after it, or when the clock
- * went back.  sweep_begin takes the stamp's lock without waiting and
- * checks again: 1 with *fd and *resume to go on, 0 when another process
- * sweeps or just did, -1.  sweep visits each name that is an address's
- * (removing temporary files of updates too when temps is set: the caller
- * holds the update lock), passing over *resume of them and calling fn on
- * PENALTY_SWEEP_MAX more at most, and sets *resume to where the next
- * sweep starts: the sum of fn's results (1 removed, 0 kept), or -1 when
- * fn or the directory failed.  sweep_end writes the stamp and closes fd.
- */
-int	statedir_sweep_due(int, unsigned, time_t);
-int	statedir_sweep_begin(int, unsigned, time_t, uint64_t *, int *);
-long	statedir_sweep(int, uint64_t *, int,
-	    int (*)(int, const char *, void *), void *);
-int	statedir_sweep_end(int, uint64_t, time_t);
-
 /* ---- records ---- */
 
 /*
@@ -121,9 +59,6 @@ int	statedir_sweep_end(int, uint64_t, time_t);
  */
 int	record_lock(int, int);
 
-
-/* now is a time a record can hold: 1, or 0 with EINVAL. */
-int	record_time_valid(time_t);
 
 /* now + secs, never past PENALTY_TIME_MAX. */
 time_t	record_time_after(time_t, unsigned);
@@ -173,11 +108,5 @@ int	record_live(const struct record *);
 /* e filled from addr's record r. */
 void	record_entry(struct penalty_entry *, const char *,
 	    const struct record *);
-
-/*
- * Is name ".ADDR.XXXXXX", the temporary file of an update of ADDR?  With
- * the lock held no update is under way, so such a file can go.  1 or 0.
- */
-int	record_is_temp(const char *);
 
 #endif

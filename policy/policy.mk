@@ -3,7 +3,7 @@
 # The front links libpolicy.a; pop3d-rules is the operators' CLI.
 RULES_SRC  = policy/addr.c policy/rules.c policy/rulesdb.c policy/peer.c
 PENALTY_SRC = policy/penalty.c policy/penalty_list.c policy/penalty_record.c \
-	      policy/conn.c
+	      policy/statedir.c policy/conn.c
 POLICY_SRC = $(RULES_SRC) $(PENALTY_SRC) policy/access.c
 POLICY_OBJ = $(POLICY_SRC:%.c=$(O)/%.o)
 

@@ -54,29 +54,6 @@ rule_show(char *buf, size_t n, const char *s, size_t len)
 	return buf;
 }
 
-/* The characters of an environment variable's name (POSIX portable set). */
-static int
-rule_name_char(char c, int first)
-{
-	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_')
-		return 1;
-	return !first && c >= '0' && c <= '9';
-}
-
-int
-rule_name_valid(const char *s, size_t n)
-{
-	size_t	i;
-
-	if (n == 0 || n > RULE_NAME_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!rule_name_char(s[i], i == 0))
-			return 0;
-	/* LD_PRELOAD and friends would steer the dynamic linker of AUTHPROG. */
-	return !(n >= 3 && memcmp(s, "LD_", 3) == 0);
-}
-
 static void
 block_add(struct rule_src *src, int family, const unsigned char *octet,
     int len)
@@ -525,7 +502,6 @@ setting_name(const struct rule *r, const char *s, size_t len, size_t *nl,
     char *err, size_t n)
 {
 	char	show[170];
-	size_t	i;
 
 	*nl = strcspn(s, "=,");
 	if (*nl > len)
@@ -537,14 +513,14 @@ setting_name(const struct rule *r, const char *s, size_t len, size_t *nl,
 	if (*nl > RULE_NAME_MAX)
 		return rule_err(err, n, "setting name '%s...' too long (more "
 		    "than %d characters)", show, RULE_NAME_MAX);
-	for (i = 0; i < *nl; i++)
-		if (!rule_name_char(s[i], i == 0))
-			return rule_err(err, n, "bad setting name '%s' "
-			    "(letters, digits and '_', not a digit first)",
-			    show);
-	if (!rule_name_valid(s, *nl))
+	/* A valid name but for its LD_: "_..." after "LD" is one. */
+	if (*nl >= 3 && memcmp(s, "LD_", 3) == 0 &&
+	    rule_name_valid(s + 2, *nl - 2))
 		return rule_err(err, n, "setting %s refused: LD_ variables "
 		    "steer the dynamic linker", show);
+	if (!rule_name_valid(s, *nl))
+		return rule_err(err, n, "bad setting name '%s' "
+		    "(letters, digits and '_', not a digit first)", show);
 	if (*nl == len || s[*nl] != '=')
 		return rule_err(err, n, "setting %s has no '=' (settings are "
 		    "NAME=value)", show);
@@ -659,33 +635,6 @@ rule_settings_check(const struct rule *r, char *err, size_t n)
 			return rule_err(err, n, "%s", why);
 	}
 	return 0;
-}
-
-size_t
-rule_encode(const struct rule *r, unsigned char *buf)
-{
-	size_t	plen = strnlen(r->pattern, sizeof(r->pattern)), o = 0, i, sl;
-
-	if (plen > RULE_PATTERN_MAX || r->nsettings > RULE_SETTINGS_MAX ||
-	    r->line > UINT32_MAX)
-		return 0;
-	buf[o++] = r->action;
-	buf[o++] = r->line >> 24;
-	buf[o++] = r->line >> 16;
-	buf[o++] = r->line >> 8;
-	buf[o++] = r->line;
-	buf[o++] = plen;
-	memcpy(buf + o, r->pattern, plen);
-	o += plen;
-	buf[o++] = r->nsettings;
-	for (i = 0; i < r->nsettings; i++) {
-		sl = strlen(r->settings[i]) + 1;
-		if (sl > RULE_RECORD_MAX - o)
-			return 0;
-		memcpy(buf + o, r->settings[i], sl);
-		o += sl;
-	}
-	return o;
 }
 
 /*

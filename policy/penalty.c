@@ -234,7 +234,7 @@ fail_user(const struct penalty_conf *conf, struct record *r,
 	return blocked;
 }
 
-/* A failure of user at now, and the block it makes (penalty_fail). */
+/* A failure of user at now, and the block it makes (penalty_settle). */
 static int
 fail_record(const struct penalty_conf *conf, struct record *r,
     const char *user, time_t now)
@@ -344,43 +344,6 @@ penalty_check(const struct penalty_conf *conf, const char *addr, time_t now,
 	if (check_load(conf, addr, now, &r) == -1)
 		return -1;
 	record_entry(e, addr, &r);
-	return 0;
-}
-
-int
-penalty_check_user(const struct penalty_conf *conf, const char *addr,
-    const char *user, time_t now, time_t *until)
-{
-	struct record	r;
-	long		i;
-
-	if (check_load(conf, addr, now, &r) == -1)
-		return -1;
-	if ((i = user_blocked(&r, user)) == -1)
-		return 0;
-	*until = r.user[i].until;
-	return 1;
-}
-
-int
-penalty_fail(const struct penalty_conf *conf, const char *addr,
-    const char *user, time_t now, int *blocked)
-{
-	struct update	u;
-	struct record	r;
-	int		b;
-
-	*blocked = 0;
-	if (args_valid(addr, &user, now) == -1)
-		return -1;
-	if (conf->failures == 0)
-		return 0;
-	if (update_begin(conf, addr, now, &u, &r) == -1)
-		return -1;
-	b = fail_record(conf, &r, user, now);
-	if (update_end(&u, addr, &r, 1) == -1)
-		return -1;
-	*blocked = b;
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /*
  * The penalty box on disk: one small text file per client address,
  * replaced whole (lib/atomic: a temporary file renamed into place) under
- * an OFD lock on dir/.lock, read without a lock.  A record, as cat(1) shows it:
+ * an OFD lock on dir/.lock, read without a lock.  A record, as cat(1)
+ * shows it:
  *
  *	pop3d-penalty 1
  *	block failures 1700000900
@@ -23,6 +24,7 @@
  * seconds since the epoch.  Anything else makes the record corrupt: it
  * counts as no record, is logged, and the next update replaces it.
  */
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -68,14 +70,14 @@ _Static_assert(sizeof(time_t) >= 8, "penalty times need a 64-bit time_t");
 /* ---- small things records need ---- */
 
 time_t
-record_time_after(time_t now, unsigned secs)
+penalty_time_after(time_t now, unsigned secs)
 {
 	return now + secs > PENALTY_TIME_MAX ? PENALTY_TIME_MAX : now + secs;
 }
 
 /* FNV-1a: stable across processes and versions, unlike a seeded hash. */
 uint64_t
-record_user_hash(const char *user)
+penalty_user_hash(const char *user)
 {
 	uint64_t	h = 0xcbf29ce484222325ULL;
 
@@ -194,7 +196,7 @@ field_split(char *s)
 enum { RANK_MAGIC, RANK_BLOCK, RANK_USER, RANK_FAIL, RANK_TRY, RANK_END };
 
 static const char *
-line_block(char *arg, struct record *r)
+line_block(char *arg, struct penalty_record *r)
 {
 	char	*until = field_split(arg);
 
@@ -211,7 +213,7 @@ line_block(char *arg, struct record *r)
 }
 
 static const char *
-line_user(char *arg, struct record *r)
+line_user(char *arg, struct penalty_record *r)
 {
 	char	*name = field_split(arg);
 	size_t	 i, n = r->nusers;
@@ -231,7 +233,7 @@ line_user(char *arg, struct record *r)
 }
 
 static const char *
-line_fail(char *arg, struct record *r)
+line_fail(char *arg, struct penalty_record *r)
 {
 	char	*hash = field_split(arg);
 	size_t	 n = r->nfails;
@@ -250,7 +252,7 @@ line_fail(char *arg, struct record *r)
 }
 
 static const char *
-line_try(char *arg, struct record *r)
+line_try(char *arg, struct penalty_record *r)
 {
 	char		*hash = field_split(arg), *slot;
 	size_t		 n = r->ntries;
@@ -274,7 +276,7 @@ line_try(char *arg, struct record *r)
 }
 
 static const char *
-record_line(char *line, struct record *r, int *rank)
+penalty_line(char *line, struct penalty_record *r, int *rank)
 {
 	char	*arg;
 
@@ -313,7 +315,7 @@ record_line(char *line, struct record *r, int *rank)
 
 /* Parses len octets of buf (changing them): NULL, or what is wrong. */
 static const char *
-record_parse(char *buf, size_t len, struct record *r)
+penalty_parse(char *buf, size_t len, struct penalty_record *r)
 {
 	char		*line, *nl, *end = buf + len;
 	const char	*why;
@@ -326,7 +328,7 @@ record_parse(char *buf, size_t len, struct record *r)
 	for (line = buf; line < end; line = nl + 1) {
 		nl = memchr(line, '\n', end - line);
 		*nl = '\0';
-		if ((why = record_line(line, r, &rank)) != NULL)
+		if ((why = penalty_line(line, r, &rank)) != NULL)
 			return why;
 	}
 	return rank == RANK_END ? NULL : "cut off";
@@ -355,7 +357,7 @@ text_add(char *buf, size_t *len, const char *fmt, ...)
  * or -1 (the limits above make every record fit; this only checks).
  */
 static int
-record_format(const struct record *r, char *buf, size_t *len)
+penalty_format(const struct penalty_record *r, char *buf, size_t *len)
 {
 	char	esc[3 * POP3_USER_MAX + 1];
 	size_t	i;
@@ -390,8 +392,35 @@ record_format(const struct record *r, char *buf, size_t *len)
 
 /* ---- records on disk ---- */
 
+/*
+ * Mapped, not malloc'd: malloc keeps a freed block of this size in its
+ * heap, dirty, for as long as a session lasts.
+ */
+struct penalty_record *
+penalty_record_new(void)
+{
+	struct penalty_record	*r;
+
+	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r == MAP_FAILED)
+		return NULL;
+	penalty_record_empty(r);
+	return r;
+}
+
 void
-record_empty(struct record *r)
+penalty_record_free(struct penalty_record *r)
+{
+	int	saved = errno;
+
+	if (r != NULL)
+		munmap(r, sizeof(*r));
+	errno = saved;
+}
+
+void
+penalty_record_empty(struct penalty_record *r)
 {
 	r->why = PENALTY_NONE;
 	r->until = 0;
@@ -401,7 +430,7 @@ record_empty(struct record *r)
 }
 
 static void
-record_corrupt(const char *dir, const char *addr, const char *why)
+penalty_corrupt(const char *dir, const char *addr, const char *why)
 {
 	struct logline	l;
 	char		path[PATH_MAX];
@@ -415,7 +444,7 @@ record_corrupt(const char *dir, const char *addr, const char *why)
 
 /* Reads and checks the open record fd: NULL, or what is wrong with it. */
 static const char *
-record_read(int fd, struct record *r, int *err)
+penalty_read(int fd, struct penalty_record *r, int *err)
 {
 	struct stat	 st;
 	char		*buf;
@@ -442,19 +471,19 @@ record_read(int fd, struct record *r, int *err)
 	} else if ((size_t)len > PENALTY_RECORD_MAX)
 		why = "too large";
 	else
-		why = record_parse(buf, len, r);
+		why = penalty_parse(buf, len, r);
 	free(buf);
 	return why;
 }
 
 int
-record_load(const char *dir, int dfd, const char *addr, struct record *r,
-    int warn)
+penalty_load(const char *dir, int dfd, const char *addr,
+    struct penalty_record *r, int warn)
 {
 	const char	*why;
 	int		 fd, err;
 
-	record_empty(r);
+	penalty_record_empty(r);
 	if (!statedir_name_valid(addr)) {
 		errno = EINVAL;
 		return -1;
@@ -468,18 +497,18 @@ record_load(const char *dir, int dfd, const char *addr, struct record *r,
 	if (fd == -1)
 		why = "a symbolic link";
 	else {
-		why = record_read(fd, r, &err);
+		why = penalty_read(fd, r, &err);
 		close(fd);
 		if (err != 0) {
-			record_empty(r);
+			penalty_record_empty(r);
 			errno = err;
 			return -1;
 		}
 	}
 	if (why != NULL) {
 		if (warn)
-			record_corrupt(dir, addr, why);
-		record_empty(r);
+			penalty_corrupt(dir, addr, why);
+		penalty_record_empty(r);
 	}
 	return 0;
 }
@@ -492,7 +521,7 @@ record_load(const char *dir, int dfd, const char *addr, struct record *r,
  * owner or mode.
  */
 static int
-record_write(const char *dir, int dfd, const char *addr, const char *buf,
+penalty_write(const char *dir, int dfd, const char *addr, const char *buf,
     size_t len)
 {
 	struct atomic	a;
@@ -514,8 +543,8 @@ record_write(const char *dir, int dfd, const char *addr, const char *buf,
 }
 
 int
-record_store(const char *dir, int dfd, const char *addr,
-    const struct record *r)
+penalty_store(const char *dir, int dfd, const char *addr,
+    const struct penalty_record *r)
 {
 	char	*buf;
 	size_t	 len;
@@ -525,13 +554,13 @@ record_store(const char *dir, int dfd, const char *addr,
 		errno = EINVAL;
 		return -1;
 	}
-	if (!record_live(r))
+	if (!penalty_live(r))
 		return unlinkat(dfd, addr, 0) == -1 && errno != ENOENT ? -1 : 0;
 	if ((buf = malloc(PENALTY_RECORD_MAX + 1)) == NULL)
 		return -1;
-	rc = record_format(r, buf, &len);
+	rc = penalty_format(r, buf, &len);
 	if (rc == 0)
-		rc = record_write(dir, dfd, addr, buf, len);
+		rc = penalty_write(dir, dfd, addr, buf, len);
 	saved = errno;
 	free(buf);
 	errno = saved;
@@ -539,7 +568,7 @@ record_store(const char *dir, int dfd, const char *addr,
 }
 
 int
-record_lock(int dfd, int create)
+penalty_lock(int dfd, int create)
 {
 	int	fd;
 
@@ -555,7 +584,7 @@ record_lock(int dfd, int create)
 }
 
 void
-record_prune(struct record *r, unsigned window, time_t now)
+penalty_prune(struct penalty_record *r, unsigned window, time_t now)
 {
 	size_t	i, n;
 	time_t	age;
@@ -584,7 +613,7 @@ record_prune(struct record *r, unsigned window, time_t now)
 }
 
 int
-record_inflight_dir(char *buf, const char *dir)
+penalty_inflight_dir(char *buf, const char *dir)
 {
 	int	n = snprintf(buf, PATH_MAX, "%s/%s", dir, PENALTY_INFLIGHT);
 
@@ -596,7 +625,8 @@ record_inflight_dir(char *buf, const char *dir)
 }
 
 int
-record_tries_alive(const char *dir, const char *addr, struct record *r)
+penalty_tries_alive(const char *dir, const char *addr,
+    struct penalty_record *r)
 {
 	char	path[PATH_MAX];
 	size_t	i, n;
@@ -604,7 +634,7 @@ record_tries_alive(const char *dir, const char *addr, struct record *r)
 
 	if (r->ntries == 0)
 		return 0;
-	if (record_inflight_dir(path, dir) == -1)
+	if (penalty_inflight_dir(path, dir) == -1)
 		return -1;
 	/* No slot file: no attempt's process lives. */
 	if ((fd = conn_slot_open(path, addr)) == -1 && errno != ENOENT)
@@ -626,15 +656,15 @@ record_tries_alive(const char *dir, const char *addr, struct record *r)
 }
 
 int
-record_live(const struct record *r)
+penalty_live(const struct penalty_record *r)
 {
 	return r->why != PENALTY_NONE || r->nusers > 0 || r->nfails > 0 ||
 	    r->ntries > 0;
 }
 
 void
-record_entry(struct penalty_entry *e, const char *addr,
-    const struct record *r)
+penalty_entry_fill(struct penalty_entry *e, const char *addr,
+    const struct penalty_record *r)
 {
 	size_t	i;
 

@@ -16,7 +16,7 @@
 /* Failures a record keeps: enough to reach the highest threshold. */
 #define PENALTY_FAILS_MAX	PENALTY_ADDRESS_MAX
 
-struct fail {
+struct penalty_failure {
 	time_t		 when;
 	uint64_t	 user;	/* FNV-1a of the name; 0: spent on a block */
 };
@@ -27,7 +27,7 @@ struct fail {
  * while that lock is held, so that one of a process that died counts no
  * more.  PENALTY_SLOT_NONE (a record of an older version) never counts.
  */
-struct attempt {
+struct penalty_try {
 	time_t		 when;
 	uint64_t	 user;	/* FNV-1a of the name, never 0 */
 	unsigned	 slot;	/* < PENALTY_ATTEMPTS_MAX, or NONE */
@@ -35,7 +35,7 @@ struct attempt {
 
 #define PENALTY_SLOT_NONE	((unsigned)-1)
 
-struct record {
+struct penalty_record {
 	int		 why;		/* PENALTY_* */
 	time_t		 until;
 	size_t		 nusers;
@@ -44,9 +44,9 @@ struct record {
 		time_t	 until;
 	}		 user[PENALTY_USERS_MAX];
 	size_t		 nfails;
-	struct fail	 fail[PENALTY_FAILS_MAX];
+	struct penalty_failure	 fail[PENALTY_FAILS_MAX];
 	size_t		 ntries;
-	struct attempt	 try[PENALTY_ATTEMPTS_MAX];
+	struct penalty_try	 try[PENALTY_ATTEMPTS_MAX];
 };
 
 /* ---- records ---- */
@@ -57,16 +57,24 @@ struct record {
  * ENOENT when there is no lock file and create is 0, so that a reader or
  * root never leaves one the owner could not open).
  */
-int	record_lock(int, int);
+int	penalty_lock(int, int);
 
 
 /* now + secs, never past PENALTY_TIME_MAX. */
-time_t	record_time_after(time_t, unsigned);
+time_t	penalty_time_after(time_t, unsigned);
 
 /* A user name's hash as records keep it: FNV-1a, never 0. */
-uint64_t record_user_hash(const char *);
+uint64_t penalty_user_hash(const char *);
 
-void	record_empty(struct record *);
+void	penalty_record_empty(struct penalty_record *);
+
+/*
+ * An empty record in pages of its own (some 40 KB, which no front's stack
+ * or heap should keep through a session), or NULL with errno; freed (NULL
+ * is nothing) keeping errno.
+ */
+struct penalty_record *penalty_record_new(void);
+void	penalty_record_free(struct penalty_record *);
 
 /*
  * Loads addr's record from dfd (dir names it in log lines): 0 with r
@@ -75,38 +83,41 @@ void	record_empty(struct record *);
  * by the update that replaces it or the sweep that removes it, holding
  * the lock, so once, not on every connection.
  */
-int	record_load(const char *, int, const char *, struct record *, int);
+int	penalty_load(const char *, int, const char *, struct penalty_record *,
+	    int);
 
 /*
  * Replaces addr's record in dfd with r (a temporary file renamed into
  * place, synced), or removes it when nothing is left: 0, or -1 with
  * errno, the old record untouched.
  */
-int	record_store(const char *, int, const char *, const struct record *);
+int	penalty_store(const char *, int, const char *,
+	    const struct penalty_record *);
 
 /*
  * Forgets what has ended by now: blocks, failures older than window,
  * attempts older than PENALTY_ATTEMPT_TTL.
  */
-void	record_prune(struct record *, unsigned, time_t);
+void	penalty_prune(struct penalty_record *, unsigned, time_t);
 
 /*
  * The directory of the slots of attempts in flight, dir/inflight, into
  * buf (PATH_MAX octets): 0, or -1 with ENAMETOOLONG.
  */
-int	record_inflight_dir(char *, const char *);
+int	penalty_inflight_dir(char *, const char *);
 
 /*
  * Forgets r's attempts whose slot no process holds (their process ended
  * without settling them, however it ended): 0, or -1 with errno.
  */
-int	record_tries_alive(const char *, const char *, struct record *);
+int	penalty_tries_alive(const char *, const char *,
+	    struct penalty_record *);
 
 /* Has r anything left to keep on disk?  1 or 0. */
-int	record_live(const struct record *);
+int	penalty_live(const struct penalty_record *);
 
 /* e filled from addr's record r. */
-void	record_entry(struct penalty_entry *, const char *,
-	    const struct record *);
+void	penalty_entry_fill(struct penalty_entry *, const char *,
+	    const struct penalty_record *);
 
 #endif

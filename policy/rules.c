@@ -14,6 +14,7 @@
 #include "atomic.h"
 #include "cdbcheck.h"
 #include "log.h"
+#include "num.h"
 #include "rules.h"
 #include "settings.h"
 
@@ -68,40 +69,33 @@ block_add(struct rule_src *src, int family, const unsigned char *octet,
 }
 
 /*
- * An octet: 1 to 3 digits without a leading zero (which some read as
- * octal), at most 255.  The value, advancing *p, or -1.
+ * A number, 0 to max, without a leading zero (which some read as octal):
+ * the value, or -1.
  */
-static int
-octet_parse(const char **p)
-{
-	const char	*s = *p;
-	int		 v = 0, n = 0;
-
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (++n > 3)
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	if (n == 0 || v > 255 || (n > 1 && **p == '0'))
-		return -1;
-	*p = s;
-	return v;
-}
-
-/* A prefix length: digits without a leading zero, 0 to max; or -1. */
 static int
 prefix_parse(const char *s, int max)
 {
-	const char	*p = s;
-	int		 v = 0;
+	uint64_t	v;
 
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (p - s >= 3)
-			return -1;
-		v = v * 10 + (*p - '0');
-	}
-	if (p == s || *p != '\0' || v > max || (p - s > 1 && *s == '0'))
+	if ((s[0] == '0' && s[1] != '\0') || num_parse(s, 0, max, &v) == -1)
 		return -1;
+	return (int)v;
+}
+
+/* An octet: 1 to 3 digits, at most 255.  The value, advancing *p, or -1. */
+static int
+octet_parse(const char **p)
+{
+	char	buf[4];
+	size_t	n = strspn(*p, "0123456789");
+	int	v;
+
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, *p, n);
+	buf[n] = '\0';
+	if ((v = prefix_parse(buf, 255)) != -1)
+		*p += n;
 	return v;
 }
 

@@ -56,7 +56,7 @@ ALL_LDFLAGS = $(OPT) $(LDHARDEN) $(LDFLAGS)
 
 LIB_SRC	= lib/atomic.c lib/cdbcheck.c lib/child.c lib/io.c lib/lock.c lib/log.c \
 	  lib/num.c lib/pop3.c lib/privdrop.c lib/sandbox.c lib/settings.c \
-	  lib/version.c
+	  lib/textline.c lib/version.c
 MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \
 	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
 	  maildrop/scancache.c maildrop/expire.c

@@ -10,6 +10,7 @@
 #include "cdbcheck.h"
 #include "lock.h"
 #include "passwd.h"
+#include "textline.h"
 #include "userdb.h"
 #include "usersfile.h"
 
@@ -48,32 +49,16 @@ usersfile_report(struct usersfile *uf, const char *msg)
 static enum usersfile_kind
 usersfile_line(struct usersfile *uf)
 {
-	int	c, nul = 0, seen = 0;
+	int	r = textline_read(uf->f, uf->raw, USERS_LINE_MAX, &uf->len);
 
-	uf->len = 0;
-	while ((c = getc(uf->f)) != EOF) {
-		seen = 1;
-		if (c == '\n')
-			break;
-		if (c == '\0')
-			nul = 1;
-		if (uf->len < sizeof(uf->raw) - 1)
-			uf->raw[uf->len] = c;
-		uf->len++;
-	}
-	if (ferror(uf->f))
+	if (r == TEXTLINE_ERROR)
 		return UF_ERROR;
-	if (!seen)
+	if (r == TEXTLINE_EOF)
 		return UF_EOF;
 	uf->lineno++;
-	if (uf->len > USERS_LINE_MAX) {
-		uf->raw[0] = '\0';
-		usersfile_report(uf, "line too long");
-		return UF_BAD;
-	}
-	uf->raw[uf->len] = '\0';
-	if (nul) {
-		usersfile_report(uf, "NUL character in line");
+	if (r != TEXTLINE_OK) {
+		usersfile_report(uf, r == TEXTLINE_LONG ? "line too long" :
+		    "NUL character in line");
 		return UF_BAD;
 	}
 	return UF_RECORD;

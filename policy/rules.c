@@ -17,6 +17,7 @@
 #include "num.h"
 #include "rules.h"
 #include "settings.h"
+#include "textline.h"
 
 /* Every setting of a rule at its longest fits in the rule's buffer. */
 _Static_assert(RULE_SETTINGS_MAX * (RULE_NAME_MAX + RULE_VALUE_MAX + 2) <=
@@ -663,35 +664,23 @@ struct compile {
 static int
 compile_read(struct compile *c, char *err, size_t n)
 {
-	size_t	len = 0;
-	int	ch, seen = 0, nul = 0;
+	size_t	len;
+	int	r;
 
-	while ((ch = getc_unlocked(c->f)) != EOF) {
-		seen = 1;
-		if (ch == '\n')
-			break;
-		if (ch == '\0')
-			nul = 1;
-		/* Room for a CR past the longest line: rule_parse drops it. */
-		if (len < RULES_LINE_MAX + 1)
-			c->line[len] = ch;
-		len++;
-	}
-	if (ferror(c->f))
-		return -1;
-	if (!seen)
-		return 0;
+	/* Room for a CR past the longest line: rule_parse drops it. */
+	r = textline_read(c->f, c->line, RULES_LINE_MAX + 1, &len);
+	if (r == TEXTLINE_ERROR || r == TEXTLINE_EOF)
+		return r;
 	if (++c->lineno > UINT32_MAX) {
 		rule_err(err, n, "%s:%lu: too many lines", c->path, c->lineno);
 		return -2;
 	}
-	if (len > RULES_LINE_MAX + 1) {
+	if (r == TEXTLINE_LONG) {
 		rule_err(err, n, "%s:%lu: line too long (more than %d octets)",
 		    c->path, c->lineno, RULES_LINE_MAX);
 		return -2;
 	}
-	c->line[len] = '\0';
-	if (nul) {
+	if (r == TEXTLINE_NUL) {
 		rule_err(err, n, "%s:%lu: NUL in the line", c->path, c->lineno);
 		return -2;
 	}

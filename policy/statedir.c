@@ -27,7 +27,8 @@ statedir_close(int fd)
 {
 	int	saved = errno;
 
-	close(fd);
+	if (fd != -1)
+		close(fd);
 	errno = saved;
 }
 

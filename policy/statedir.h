@@ -23,7 +23,7 @@
 /* An address's file name: shorter than penalty_entry's addr. */
 #define PENALTY_NAME_MAX	(sizeof(((struct penalty_entry *)0)->addr) - 1)
 
-/* close(), keeping errno: for the paths that already failed. */
+/* close() (-1: nothing), keeping errno: for paths that already failed. */
 void	statedir_close(int);
 
 /*

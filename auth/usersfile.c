@@ -8,8 +8,9 @@
 
 #include "atomic.h"
 #include "cdbcheck.h"
-#include "io.h"
+#include "lock.h"
 #include "passwd.h"
+#include "textline.h"
 #include "userdb.h"
 #include "usersfile.h"
 
@@ -48,32 +49,16 @@ usersfile_report(struct usersfile *uf, const char *msg)
 static enum usersfile_kind
 usersfile_line(struct usersfile *uf)
 {
-	int	c, nul = 0, seen = 0;
+	int	r = textline_read(uf->f, uf->raw, USERS_LINE_MAX, &uf->len);
 
-	uf->len = 0;
-	while ((c = getc(uf->f)) != EOF) {
-		seen = 1;
-		if (c == '\n')
-			break;
-		if (c == '\0')
-			nul = 1;
-		if (uf->len < sizeof(uf->raw) - 1)
-			uf->raw[uf->len] = c;
-		uf->len++;
-	}
-	if (ferror(uf->f))
+	if (r == TEXTLINE_ERROR)
 		return UF_ERROR;
-	if (!seen)
+	if (r == TEXTLINE_EOF)
 		return UF_EOF;
 	uf->lineno++;
-	if (uf->len > USERS_LINE_MAX) {
-		uf->raw[0] = '\0';
-		usersfile_report(uf, "line too long");
-		return UF_BAD;
-	}
-	uf->raw[uf->len] = '\0';
-	if (nul) {
-		usersfile_report(uf, "NUL character in line");
+	if (r != TEXTLINE_OK) {
+		usersfile_report(uf, r == TEXTLINE_LONG ? "line too long" :
+		    "NUL character in line");
 		return UF_BAD;
 	}
 	return UF_RECORD;
@@ -392,11 +377,8 @@ usersfile_apply(const char *path, const struct usersfile_edit *e,
 int
 usersfile_lock(const char *path, int timeout_ms)
 {
-	struct timespec	 nap = { 0, 10 * 1000000L };
-	struct flock	 fl;
-	char		 name[PATH_MAX];
-	int64_t		 deadline = io_now_ms() + timeout_ms;
-	int		 fd, n;
+	char	name[PATH_MAX];
+	int	fd, n;
 
 	n = snprintf(name, sizeof(name), "%s.lock", path);
 	if (n < 0 || (size_t)n >= sizeof(name)) {
@@ -406,20 +388,11 @@ usersfile_lock(const char *path, int timeout_ms)
 	if ((fd = open(name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 	    0600)) == -1)
 		return -1;
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	/* OFD locks: no signal to interrupt a wait, so it is polled. */
-	while (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
-		if ((errno != EAGAIN && errno != EACCES && errno != EINTR) ||
-		    io_now_ms() >= deadline) {
-			n = errno == EAGAIN || errno == EACCES ? ETIMEDOUT :
-			    errno;
-			close(fd);
-			errno = n;
-			return -1;
-		}
-		nanosleep(&nap, NULL);
+	if (lock_wait(fd, F_WRLCK, 0, 0, timeout_ms) == -1) {
+		n = errno;
+		close(fd);
+		errno = n;
+		return -1;
 	}
 	return fd;
 }

@@ -3,7 +3,6 @@
  * messages, and each login it sends, run through the access policy and
  * the chain, answered by a verdict (ipc.h's table).
  */
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -160,29 +159,6 @@ preauth_end(struct front *f)
 }
 
 /*
- * The access work before a login (a rule, penalty records: some 70 KB of
- * structures) leaves stack pages that a session idling for hours would
- * keep for nothing.  Those well below this frame go back to the kernel,
- * to come back zero-filled if ever touched again.  This is the main
- * thread's stack: below it lies the kernel's guard gap, so the parts of
- * the range not mapped only make madvise() say ENOMEM.  Two pages are
- * spared under this frame for the call's own.  Not under AddressSanitizer,
- * whose fake stacks for locals lie elsewhere and are not to be zeroed.
- */
-static void __attribute__((noinline))
-stack_trim(void)
-{
-#if !defined(__SANITIZE_ADDRESS__)
-	uintptr_t	page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t	end = ((uintptr_t)__builtin_frame_address(0) &
-			    ~(page - 1)) - 2 * page;
-
-	(void)madvise((void *)(end - FRONT_STACK_TRIM), FRONT_STACK_TRIM,
-	    MADV_DONTNEED);
-#endif
-}
-
-/*
  * The chain under way (pop3d-auth ran the mailbox stage): from now on it
  * answers the client, whatever it ends with, and the login counts against
  * the address no more (not hours later, when the session ends).  Only the
@@ -196,7 +172,6 @@ chain_runs(struct front *f, const char *user, pid_t pid, int64_t deadline,
 
 	(void)access_settle(&f->acc, user, 0);
 	preauth_end(f);
-	stack_trim();
 	if ((status = handoff_wait(pid, deadline, f->remote)) != -1 &&
 	    WIFSIGNALED(status)) {
 		logline_str(l, "result", "crash");

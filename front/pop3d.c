@@ -154,14 +154,6 @@ usage_error(const char *fmt, ...)
 	die(2, "usage: pop3d [-t] hostname authprog [args...]: %s", why);
 }
 
-/* Loopback: 127.0.0.0/8, ::1, and IPv4-mapped 127/8. */
-static int
-remote_is_loopback(const char *a)
-{
-	return strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0 ||
-	    strncmp(a, "::ffff:127.", 11) == 0;
-}
-
 /*
  * The peer, found as every program a spawner starts finds it (peer.h):
  * "unknown" when neither the socket nor the spawner names an address,
@@ -257,7 +249,7 @@ front_tls_policy(struct front *f)
 	struct preauth_settings	*pa = &f->pa;
 
 	pa->cleartext = pa->tls || (!pa->tls_required && (f->cleartext ||
-	    remote_is_loopback(f->remote)));
+	    peer_is_loopback(f->remote)));
 	pa->stls = f->cert != NULL && !pa->tls;
 }
 

@@ -182,13 +182,6 @@
 #define CHILD_REAP_MS		2000
 #define CHILD_NAP_MAX_MS	50
 
-/*
- * How much stack below its frame the front hands back to the kernel once
- * a login is accepted (front/pop3d.c, stack_trim): more than the deepest
- * access work (a rule and two penalty records, about 105 KB) goes.
- */
-#define FRONT_STACK_TRIM	(256 * 1024)
-
 /* Values quoted in log lines are cut at this length. */
 #define LOG_VALUE_MAX		128
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lock.h"
 #include "log.h"
 #include "maildir.h"
 
@@ -369,8 +370,7 @@ lock_at_path(const struct maildir *md, int fd)
 int
 maildir_lock(struct maildir *md)
 {
-	struct flock	fl;
-	int		tries, repaired = 0;
+	int	tries, repaired = 0;
 
 	/*
 	 * The maildrop's directory itself: nobody can unlink or replace it
@@ -405,12 +405,7 @@ maildir_lock(struct maildir *md)
 			}
 			continue;
 		}
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_WRLCK;
-		fl.l_whence = SEEK_SET;
-		if (fcntl(md->lockfd, F_OFD_SETLK, &fl) == -1) {
-			if (errno == EACCES)
-				errno = EAGAIN;
+		if (lock_try(md->lockfd, F_WRLCK, 0, 0) == -1) {
 			maildir_unlock(md);
 			return -1;
 		}

@@ -21,8 +21,9 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "lock.h"
 #include "penalty.h"
-#include "penalty_record.h"
+#include "statedir.h"
 
 /* The octet a taker read-locks and a remover write-locks. */
 #define CONN_GATE	CONN_PER_ADDRESS_MAX
@@ -34,25 +35,6 @@
  */
 #define CONN_RETRIES	8
 
-static void
-close_keep_errno(int fd)
-{
-	int	saved = errno;
-
-	close(fd);
-	errno = saved;
-}
-
-static void
-conn_octets(struct flock *fl, int type, off_t start, off_t len)
-{
-	memset(fl, 0, sizeof(*fl));
-	fl->l_type = type;
-	fl->l_whence = SEEK_SET;
-	fl->l_start = start;
-	fl->l_len = len;
-}
-
 /*
  * The first free one of limit slots on fd (the gate held): 1 with it
  * locked, 0 when all are taken, -1.
@@ -60,16 +42,14 @@ conn_octets(struct flock *fl, int type, off_t start, off_t len)
 static int
 conn_lock_slot(int fd, unsigned limit, unsigned *slot)
 {
-	struct flock	fl;
 	unsigned	i;
 
 	for (i = 0; i < limit; i++) {
-		conn_octets(&fl, F_WRLCK, i, 1);
-		if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+		if (lock_try(fd, F_WRLCK, i, 1) == 0) {
 			*slot = i;
 			return 1;
 		}
-		if (errno != EAGAIN && errno != EACCES)
+		if (errno != EAGAIN)
 			return -1;
 	}
 	return 0;
@@ -82,18 +62,17 @@ conn_lock_slot(int fd, unsigned limit, unsigned *slot)
 static int
 conn_try(int dfd, const char *addr, unsigned limit, int *fd, unsigned *slot)
 {
-	struct flock	fl;
-	int		got, same;
+	int	got, same;
 
 	*fd = openat(dfd, addr, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC, 0600);
 	if (*fd == -1)
 		return -1;
-	if (statedir_lock(*fd, F_RDLCK, CONN_GATE, 1) == -1)
+	if (lock_wait(*fd, F_RDLCK, CONN_GATE, 1, PENALTY_LOCK_TIMEOUT_MS) ==
+	    -1)
 		goto fail;
 	got = conn_lock_slot(*fd, limit, slot);
-	conn_octets(&fl, F_UNLCK, CONN_GATE, 1);
-	if (got == -1 || fcntl(*fd, F_OFD_SETLK, &fl) == -1)
+	if (got == -1 || lock_try(*fd, F_UNLCK, CONN_GATE, 1) == -1)
 		goto fail;
 	/* Either way: a file unlinked under us says nothing of the count. */
 	if ((same = statedir_same(dfd, addr, *fd)) == -1)
@@ -104,7 +83,7 @@ conn_try(int dfd, const char *addr, unsigned limit, int *fd, unsigned *slot)
 	*fd = -1;
 	return same == 1 ? 0 : 2;
 fail:
-	close_keep_errno(*fd);
+	statedir_close(*fd);
 	*fd = -1;
 	return -1;
 }
@@ -140,7 +119,7 @@ conn_slot_take_which(const char *dir, const char *addr, unsigned limit,
 		r = -1;
 		errno = EAGAIN;
 	}
-	close_keep_errno(dfd);
+	statedir_close(dfd);
 	return r;
 }
 
@@ -151,12 +130,10 @@ conn_slot_take_which(const char *dir, const char *addr, unsigned limit,
 static int
 conn_remove(int dfd, const char *name, int fd)
 {
-	struct flock	fl;
-	int		same;
+	int	same;
 
-	conn_octets(&fl, F_WRLCK, 0, CONN_GATE + 1);
-	if (fcntl(fd, F_OFD_SETLK, &fl) == -1)
-		return errno == EAGAIN || errno == EACCES ? 0 : -1;
+	if (lock_try(fd, F_WRLCK, 0, CONN_GATE + 1) == -1)
+		return errno == EAGAIN ? 0 : -1;
 	/* Held by us now: no one takes a slot of it until we close. */
 	if ((same = statedir_same(dfd, name, fd)) != 1)
 		return same;
@@ -180,7 +157,7 @@ conn_slot_release(const char *dir, const char *addr, int fd)
 	}
 	/* No directory: no file to remove. */
 	if ((dfd = statedir_open(dir, 0)) == -1) {
-		close_keep_errno(fd);
+		statedir_close(fd);
 		return errno == ENOENT ? 0 : -1;
 	}
 	fd2 = openat(dfd, addr, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -202,10 +179,10 @@ conn_slot_release(const char *dir, const char *addr, int fd)
 	r = conn_remove(dfd, addr, fd2) == -1 ? -1 : 0;
 done:
 	if (fd != -1)
-		close_keep_errno(fd);
+		statedir_close(fd);
 	if (fd2 != -1)
-		close_keep_errno(fd2);
-	close_keep_errno(dfd);
+		statedir_close(fd2);
+	statedir_close(dfd);
 	return r;
 }
 
@@ -221,12 +198,13 @@ conn_slot_open(const char *dir, const char *addr)
 	if ((dfd = statedir_open(dir, 0)) == -1)
 		return -1;
 	fd = openat(dfd, addr, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	close_keep_errno(dfd);
+	statedir_close(dfd);
 	if (fd == -1)
 		return -1;
 	/* Through the gate, so that a remover's locks are not counted. */
-	if (statedir_lock(fd, F_RDLCK, CONN_GATE, 1) == -1) {
-		close_keep_errno(fd);
+	if (lock_wait(fd, F_RDLCK, CONN_GATE, 1, PENALTY_LOCK_TIMEOUT_MS) ==
+	    -1) {
+		statedir_close(fd);
 		return -1;
 	}
 	return fd;
@@ -235,17 +213,12 @@ conn_slot_open(const char *dir, const char *addr)
 int
 conn_slot_held(int fd, unsigned slot)
 {
-	struct flock	fl;
-
 	if (slot >= CONN_PER_ADDRESS_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
 	/* Our own descriptor holds no slot: one found is another's. */
-	conn_octets(&fl, F_WRLCK, slot, 1);
-	if (fcntl(fd, F_OFD_GETLK, &fl) == -1)
-		return -1;
-	return fl.l_type != F_UNLCK;
+	return lock_held(fd, slot, 1);
 }
 
 int
@@ -258,7 +231,7 @@ conn_slot_count(const char *dir, const char *addr)
 		return errno == ENOENT ? 0 : -1;
 	for (i = 0; i < CONN_PER_ADDRESS_MAX; i++) {
 		if ((held = conn_slot_held(fd, i)) == -1) {
-			close_keep_errno(fd);
+			statedir_close(fd);
 			return -1;
 		}
 		n += held;
@@ -280,7 +253,7 @@ sweep_one(int dfd, const char *name, void *arg)
 		return errno == ENOENT || errno == ELOOP || errno == EISDIR ||
 		    errno == ENXIO ? 0 : -1;
 	r = conn_remove(dfd, name, fd);
-	close_keep_errno(fd);
+	statedir_close(fd);
 	return r;
 }
 
@@ -291,7 +264,7 @@ conn_sweep(const char *dir, time_t now)
 	long		n;
 	int		dfd, stamp, r;
 
-	if (!record_time_valid(now))
+	if (!statedir_time_valid(now))
 		return -1;
 	if ((dfd = statedir_open(dir, 0)) == -1)
 		return errno == ENOENT ? 0 : -1;
@@ -302,14 +275,14 @@ conn_sweep(const char *dir, time_t now)
 	/* No update lock here: each removal is safe on its own. */
 	if ((r = statedir_sweep_begin(dfd, CONN_SWEEP_INTERVAL, now, &resume,
 	    &stamp)) != 1) {
-		close_keep_errno(dfd);
+		statedir_close(dfd);
 		return r;
 	}
 	n = statedir_sweep(dfd, &resume, 0, sweep_one, NULL);
 	if (n != -1 && statedir_sweep_end(stamp, resume, now) == -1)
 		n = -1;
 	else if (n == -1)
-		close_keep_errno(stamp);
-	close_keep_errno(dfd);
+		statedir_close(stamp);
+	statedir_close(dfd);
 	return n;
 }

@@ -39,15 +39,6 @@ threshold(unsigned n)
 	return n > PENALTY_FAILS_MAX ? PENALTY_FAILS_MAX : n;
 }
 
-static void
-close_keep_errno(int fd)
-{
-	int	saved = errno;
-
-	close(fd);
-	errno = saved;
-}
-
 /* user (NULL: "") and addr as an update takes them: 0, or -1 (EINVAL). */
 static int
 args_valid(const char *addr, const char **user, time_t now)
@@ -59,56 +50,62 @@ args_valid(const char *addr, const char **user, time_t now)
 		errno = EINVAL;
 		return -1;
 	}
-	return record_time_valid(now) ? 0 : -1;
+	return statedir_time_valid(now) ? 0 : -1;
 }
 
 /* ---- an update ---- */
 
 struct update {
-	int	dfd;		/* the directory */
-	int	lock;		/* its lock file, locked */
+	const char		*dir;
+	int			 dfd;	/* the directory */
+	int			 lock;	/* its lock file, locked */
+	struct penalty_record	*r;	/* addr's record */
 };
 
+/* Closes and frees what update_begin took, keeping errno. */
+static void
+update_free(struct update *u)
+{
+	statedir_close(u->lock);
+	statedir_close(u->dfd);
+	penalty_record_free(u->r);
+}
+
 /*
- * Opens and locks dir (making it when missing) and loads addr's record,
- * forgetting what has ended by now: 0, or -1 with errno.
+ * Opens and locks dir (making it when missing) and loads addr's record
+ * into u->r, forgetting what has ended by now: 0, or -1 with errno.
  */
 static int
 update_begin(const struct penalty_conf *conf, const char *addr, time_t now,
-    struct update *u, struct record *r)
+    struct update *u)
 {
-	if ((u->dfd = statedir_open(conf->dir, 1)) == -1)
+	u->dir = conf->dir;
+	if ((u->r = penalty_record_new()) == NULL)
 		return -1;
-	if ((u->lock = record_lock(u->dfd, 1)) == -1) {
-		close_keep_errno(u->dfd);
-		return -1;
-	}
-	if (record_load(conf->dir, u->dfd, addr, r, 1) == -1) {
-		close_keep_errno(u->lock);
-		close_keep_errno(u->dfd);
-		return -1;
-	}
-	record_prune(r, conf->window, now);
+	u->lock = -1;
+	if ((u->dfd = statedir_open(conf->dir, 1)) == -1 ||
+	    (u->lock = penalty_lock(u->dfd, 1)) == -1 ||
+	    penalty_load(conf->dir, u->dfd, addr, u->r, 1) == -1)
+		goto fail;
+	penalty_prune(u->r, conf->window, now);
 	/* Under the lock: no attempt begins or settles meanwhile. */
-	if (record_tries_alive(conf->dir, addr, r) == -1) {
-		close_keep_errno(u->lock);
-		close_keep_errno(u->dfd);
-		return -1;
-	}
+	if (penalty_tries_alive(conf->dir, addr, u->r) == -1)
+		goto fail;
 	return 0;
+fail:
+	update_free(u);
+	return -1;
 }
 
-/* Stores r when store is set, and unlocks: 0, or -1 with errno. */
+/* Stores the record when store is set, and unlocks: 0, or -1 with errno. */
 static int
-update_end(struct update *u, const char *addr, const struct record *r,
-    int store)
+update_end(struct update *u, const char *addr, int store)
 {
 	int	rc = 0;
 
 	if (store)
-		rc = record_store(u->dfd, addr, r);
-	close_keep_errno(u->lock);
-	close_keep_errno(u->dfd);
+		rc = penalty_store(u->dir, u->dfd, addr, u->r);
+	update_free(u);
 	return rc;
 }
 
@@ -116,7 +113,7 @@ update_end(struct update *u, const char *addr, const struct record *r,
 
 /* Blocks the address until then, never shortening a longer block. */
 static void
-block_address(struct record *r, int why, time_t until)
+block_address(struct penalty_record *r, int why, time_t until)
 {
 	if (r->why != PENALTY_NONE && r->until >= until)
 		return;
@@ -131,7 +128,7 @@ block_address(struct record *r, int why, time_t until)
  * names must not lift a real user's block.
  */
 static int
-block_user(struct record *r, const char *user, time_t until)
+block_user(struct penalty_record *r, const char *user, time_t until)
 {
 	size_t	i;
 
@@ -151,7 +148,7 @@ block_user(struct record *r, const char *user, time_t until)
 
 /* Is user blocked in r (already pruned)?  The block's index, or -1. */
 static long
-user_blocked(const struct record *r, const char *user)
+user_blocked(const struct penalty_record *r, const char *user)
 {
 	size_t	i;
 
@@ -163,7 +160,7 @@ user_blocked(const struct record *r, const char *user)
 
 /* Adds a failure; a full list loses its oldest. */
 static void
-fail_add(struct record *r, time_t now, uint64_t user)
+fail_add(struct penalty_record *r, time_t now, uint64_t user)
 {
 	if (r->nfails == PENALTY_FAILS_MAX) {
 		memmove(r->fail, r->fail + 1,
@@ -176,7 +173,7 @@ fail_add(struct record *r, time_t now, uint64_t user)
 }
 
 static size_t
-fail_count(const struct record *r, uint64_t user)
+fail_count(const struct penalty_record *r, uint64_t user)
 {
 	size_t	i, n = 0;
 
@@ -192,7 +189,7 @@ fail_count(const struct record *r, uint64_t user)
  * its threshold would never block the address.
  */
 static void
-fail_spend(struct record *r, uint64_t user)
+fail_spend(struct penalty_record *r, uint64_t user)
 {
 	size_t	i;
 
@@ -203,12 +200,13 @@ fail_spend(struct record *r, uint64_t user)
 
 /* The address scope: N failures within the window block the address. */
 static int
-fail_address(const struct penalty_conf *conf, struct record *r, time_t now)
+fail_address(const struct penalty_conf *conf, struct penalty_record *r,
+    time_t now)
 {
 	if (r->nfails < threshold(conf->failures))
 		return 0;
 	block_address(r, PENALTY_FAILURES,
-	    record_time_after(now, conf->block));
+	    penalty_time_after(now, conf->block));
 	/* A block resets the count: after it, the address starts afresh. */
 	r->nfails = 0;
 	return PENALTY_FAILURES;
@@ -221,10 +219,10 @@ fail_address(const struct penalty_conf *conf, struct record *r, time_t now)
  * names, not one user's typos, and no block already there is lifted.
  */
 static int
-fail_user(const struct penalty_conf *conf, struct record *r,
+fail_user(const struct penalty_conf *conf, struct penalty_record *r,
     const char *user, uint64_t hash, time_t now)
 {
-	time_t	until = record_time_after(now, conf->block);
+	time_t	until = penalty_time_after(now, conf->block);
 	int	blocked = 0, full = 0;
 
 	if (fail_count(r, hash) >= threshold(conf->failures)) {
@@ -241,12 +239,12 @@ fail_user(const struct penalty_conf *conf, struct record *r,
 	return blocked;
 }
 
-/* A failure of user at now, and the block it makes (penalty_fail). */
+/* A failure of user at now, and the block it makes (penalty_settle). */
 static int
-fail_record(const struct penalty_conf *conf, struct record *r,
+fail_record(const struct penalty_conf *conf, struct penalty_record *r,
     const char *user, time_t now)
 {
-	uint64_t	hash = record_user_hash(user);
+	uint64_t	hash = penalty_user_hash(user);
 
 	fail_add(r, now, hash);
 	if (conf->per_user)
@@ -257,7 +255,7 @@ fail_record(const struct penalty_conf *conf, struct record *r,
 /* ---- attempts in flight ---- */
 
 static size_t
-try_count(const struct record *r, uint64_t user)
+try_count(const struct penalty_record *r, uint64_t user)
 {
 	size_t	i, n = 0;
 
@@ -273,7 +271,7 @@ try_count(const struct record *r, uint64_t user)
  * once, no more checks run than failures could before a block.
  */
 static int
-try_state(const struct penalty_conf *conf, const struct record *r,
+try_state(const struct penalty_conf *conf, const struct penalty_record *r,
     const char *user, uint64_t hash)
 {
 	if (r->why != PENALTY_NONE)
@@ -299,7 +297,7 @@ try_state(const struct penalty_conf *conf, const struct record *r,
  * or 0 when it is gone already (it outlived PENALTY_ATTEMPT_TTL).
  */
 static int
-try_remove(struct record *r, unsigned slot)
+try_remove(struct penalty_record *r, unsigned slot)
 {
 	size_t	i;
 
@@ -322,22 +320,22 @@ try_remove(struct record *r, unsigned slot)
  */
 static int
 check_load(const struct penalty_conf *conf, const char *addr, time_t now,
-    struct record *r)
+    struct penalty_record *r)
 {
 	int	dfd, rc;
 
-	record_empty(r);
+	penalty_record_empty(r);
 	if (addr == NULL || !statedir_name_valid(addr)) {
 		errno = EINVAL;
 		return -1;
 	}
 	if ((dfd = statedir_open(conf->dir, 0)) == -1)
 		return errno == ENOENT ? 0 : -1;
-	rc = record_load(conf->dir, dfd, addr, r, 0);
-	close_keep_errno(dfd);
+	rc = penalty_load(conf->dir, dfd, addr, r, 0);
+	statedir_close(dfd);
 	if (rc == 0) {
-		record_prune(r, conf->window, now);
-		rc = record_tries_alive(conf->dir, addr, r);
+		penalty_prune(r, conf->window, now);
+		rc = penalty_tries_alive(conf->dir, addr, r);
 	}
 	return rc;
 }
@@ -346,49 +344,15 @@ int
 penalty_check(const struct penalty_conf *conf, const char *addr, time_t now,
     struct penalty_entry *e)
 {
-	struct record	r;
+	struct penalty_record	*r;
+	int			 rc;
 
-	if (check_load(conf, addr, now, &r) == -1)
+	if ((r = penalty_record_new()) == NULL)
 		return -1;
-	record_entry(e, addr, &r);
-	return 0;
-}
-
-int
-penalty_check_user(const struct penalty_conf *conf, const char *addr,
-    const char *user, time_t now, time_t *until)
-{
-	struct record	r;
-	long		i;
-
-	if (check_load(conf, addr, now, &r) == -1)
-		return -1;
-	if ((i = user_blocked(&r, user)) == -1)
-		return 0;
-	*until = r.user[i].until;
-	return 1;
-}
-
-int
-penalty_fail(const struct penalty_conf *conf, const char *addr,
-    const char *user, time_t now, int *blocked)
-{
-	struct update	u;
-	struct record	r;
-	int		b;
-
-	*blocked = 0;
-	if (args_valid(addr, &user, now) == -1)
-		return -1;
-	if (conf->failures == 0)
-		return 0;
-	if (update_begin(conf, addr, now, &u, &r) == -1)
-		return -1;
-	b = fail_record(conf, &r, user, now);
-	if (update_end(&u, addr, &r, 1) == -1)
-		return -1;
-	*blocked = b;
-	return 0;
+	if ((rc = check_load(conf, addr, now, r)) == 0)
+		penalty_entry_fill(e, addr, r);
+	penalty_record_free(r);
+	return rc;
 }
 
 _Static_assert(PENALTY_ATTEMPTS_MAX <= CONN_PER_ADDRESS_MAX,
@@ -405,8 +369,8 @@ token_release(const struct penalty_conf *conf, const char *addr,
 	token->fd = -1;
 	if (fd == -1)
 		return 0;
-	if (record_inflight_dir(dir, conf->dir) == -1) {
-		close_keep_errno(fd);
+	if (penalty_inflight_dir(dir, conf->dir) == -1) {
+		statedir_close(fd);
 		return -1;
 	}
 	return conn_slot_release(dir, addr, fd);
@@ -418,12 +382,13 @@ token_release(const struct penalty_conf *conf, const char *addr,
  */
 static int
 try_begin(const struct penalty_conf *conf, const char *addr,
-    struct record *r, uint64_t hash, time_t now, struct penalty_token *token)
+    struct penalty_record *r, uint64_t hash, time_t now,
+    struct penalty_token *token)
 {
 	char	dir[PATH_MAX];
 	int	got;
 
-	if (record_inflight_dir(dir, conf->dir) == -1)
+	if (penalty_inflight_dir(dir, conf->dir) == -1)
 		return -1;
 	if ((got = conn_slot_take_which(dir, addr, PENALTY_ATTEMPTS_MAX,
 	    &token->fd, &token->slot)) != 1)
@@ -441,7 +406,6 @@ penalty_attempt(const struct penalty_conf *conf, const char *addr,
     const char *user, time_t now, int *state, struct penalty_token *token)
 {
 	struct update	u;
-	struct record	r;
 	uint64_t	hash;
 	int		s, got = 0;
 
@@ -453,18 +417,18 @@ penalty_attempt(const struct penalty_conf *conf, const char *addr,
 		return -1;
 	if (conf->failures == 0)
 		return 0;
-	if (update_begin(conf, addr, now, &u, &r) == -1)
+	if (update_begin(conf, addr, now, &u) == -1)
 		return -1;
-	hash = record_user_hash(user);
-	if ((s = try_state(conf, &r, user, hash)) == PENALTY_NONE &&
-	    (got = try_begin(conf, addr, &r, hash, now, token)) == -1) {
-		(void)update_end(&u, addr, &r, 0);
+	hash = penalty_user_hash(user);
+	if ((s = try_state(conf, u.r, user, hash)) == PENALTY_NONE &&
+	    (got = try_begin(conf, addr, u.r, hash, now, token)) == -1) {
+		(void)update_end(&u, addr, 0);
 		return -1;
 	}
 	if (s == PENALTY_NONE && got == 0)
 		s = PENALTY_BUSY;	/* every slot held */
 	/* A refusal changes nothing: no need to write. */
-	if (update_end(&u, addr, &r, s == PENALTY_NONE) == -1) {
+	if (update_end(&u, addr, s == PENALTY_NONE) == -1) {
 		(void)token_release(conf, addr, token);
 		token->when = 0;
 		return -1;
@@ -479,13 +443,11 @@ penalty_settle(const struct penalty_conf *conf, const char *addr,
     int *blocked)
 {
 	struct update	u;
-	struct record	r;
 	int		b = 0, changed, rc, saved;
 
 	*blocked = 0;
 	if (args_valid(addr, &user, now) == -1 ||
-	    (conf->failures != 0 && update_begin(conf, addr, now, &u,
-	    &r) == -1)) {
+	    (conf->failures != 0 && update_begin(conf, addr, now, &u) == -1)) {
 		saved = errno;
 		(void)token_release(conf, addr, token);
 		errno = saved;
@@ -493,16 +455,16 @@ penalty_settle(const struct penalty_conf *conf, const char *addr,
 	}
 	if (conf->failures == 0)
 		return token_release(conf, addr, token);
-	changed = token->fd != -1 && try_remove(&r, token->slot);
+	changed = token->fd != -1 && try_remove(u.r, token->slot);
 	if (failed) {
-		b = fail_record(conf, &r, user, now);
+		b = fail_record(conf, u.r, user, now);
 		changed = 1;
 	}
-	rc = changed ? record_store(u.dfd, addr, &r) : 0;
+	rc = changed ? penalty_store(u.dir, u.dfd, addr, u.r) : 0;
 	/* Still under the lock: the failure counts before the slot frees. */
 	if (token_release(conf, addr, token) == -1)
 		rc = -1;
-	if (update_end(&u, addr, &r, 0) == -1)
+	if (update_end(&u, addr, 0) == -1)
 		rc = -1;
 	if (rc == 0)
 		*blocked = b;
@@ -514,14 +476,13 @@ penalty_hostile(const struct penalty_conf *conf, const char *addr,
     time_t now)
 {
 	struct update	u;
-	struct record	r;
 	const char	*user = NULL;
 
 	if (args_valid(addr, &user, now) == -1)
 		return -1;
-	if (update_begin(conf, addr, now, &u, &r) == -1)
+	if (update_begin(conf, addr, now, &u) == -1)
 		return -1;
-	block_address(&r, PENALTY_HOSTILE,
-	    record_time_after(now, conf->hostile));
-	return update_end(&u, addr, &r, 1);
+	block_address(u.r, PENALTY_HOSTILE,
+	    penalty_time_after(now, conf->hostile));
+	return update_end(&u, addr, 1);
 }

@@ -95,26 +95,6 @@ int	penalty_check(const struct penalty_conf *, const char *, time_t,
 	    struct penalty_entry *);
 
 /*
- * Is user blocked from addr (per_user scope)?  1 with *until, 0, or -1.
- */
-int	penalty_check_user(const struct penalty_conf *, const char *,
-	    const char *, time_t, time_t *);
-
-/*
- * Records a failed login of user (at most POP3_USER_MAX octets; only a
- * hash of it is kept with the failure) from addr, as one that no
- * penalty_attempt began; makes dir 0700 if it is missing.  0, with
- * *blocked set to PENALTY_FAILURES when this failure blocked the address,
- * to -1 when it blocked only the user from this address (per_user), else
- * 0; or -1 with errno.  A block starts the count afresh: the address's
- * failures are forgotten when it is blocked, a user's when the user is
- * (they still count towards address_failures, which 0 turns off).
- * failures 0 records nothing.
- */
-int	penalty_fail(const struct penalty_conf *, const char *, const char *,
-	    time_t, int *);
-
-/*
  * Starts a login attempt of user from addr.  Under the lock: when the
  * address is blocked, *state is its PENALTY_FAILURES or PENALTY_HOSTILE;
  * when per_user and the user is blocked from addr, PENALTY_USER; when
@@ -143,13 +123,19 @@ int	penalty_attempt(const struct penalty_conf *, const char *addr,
 	    struct penalty_token *token);
 
 /*
- * Ends the attempt token of user from addr: removes it (if still there)
- * and, when failed, records a failure at now exactly as penalty_fail
- * does, with *blocked as there; then gives its slot back (under the lock,
- * so that no one sees the attempt gone before its failure counts).  The
+ * Ends the attempt token of user (at most POP3_USER_MAX octets) from
+ * addr: removes it (if still there) and, when failed, records a failed
+ * login at now (only a hash of user is kept with it); then gives its slot
+ * back (under the lock, so that no one sees the attempt gone before its
+ * failure counts).  A token with no attempt (fd -1) records the failure
+ * alone.  *blocked is set to PENALTY_FAILURES when this failure blocked
+ * the address, to -1 when it blocked only the user from this address
+ * (per_user), else 0.  A block starts the count afresh: the address's
+ * failures are forgotten when it is blocked, a user's when the user is
+ * (they still count towards address_failures, which 0 turns off).  The
  * slot is given back and token->fd is -1 whatever the outcome.  0, or -1
  * with errno.  conf->failures 0 does nothing: penalty_attempt recorded
- * nothing.
+ * nothing.  Makes dir 0700 if it is missing.
  */
 int	penalty_settle(const struct penalty_conf *, const char *addr,
 	    const char *user, struct penalty_token *token, time_t now,

@@ -14,15 +14,6 @@
 #include "penalty.h"
 #include "penalty_record.h"
 
-static void
-close_keep_errno(int fd)
-{
-	int	saved = errno;
-
-	close(fd);
-	errno = saved;
-}
-
 /* ---- clearing ---- */
 
 /* Removes every record in dfd (the lock held, if any): the count, or -1. */
@@ -66,8 +57,8 @@ penalty_clear(const char *dir, const char *addr)
 	 * No lock file: no update has ever run here, so none is under way
 	 * to undo ours.  Creating one could leave a root-owned file.
 	 */
-	if ((lock = record_lock(dfd, 0)) == -1 && errno != ENOENT) {
-		close_keep_errno(dfd);
+	if ((lock = penalty_lock(dfd, 0)) == -1 && errno != ENOENT) {
+		statedir_close(dfd);
 		return -1;
 	}
 	if (addr != NULL)
@@ -75,8 +66,8 @@ penalty_clear(const char *dir, const char *addr)
 	else
 		n = clear_all(dfd);
 	if (lock != -1)
-		close_keep_errno(lock);
-	close_keep_errno(dfd);
+		statedir_close(lock);
+	statedir_close(dfd);
 	return n;
 }
 
@@ -147,32 +138,35 @@ penalty_list(const char *dir, unsigned window, time_t now,
     int (*fn)(const struct penalty_entry *, void *), void *arg)
 {
 	struct penalty_entry	 e;
-	struct record		 r;
+	struct penalty_record	*r;
 	struct name		*names;
 	long			 n, i;
 	int			 dfd, rc = 0;
 
 	if ((dfd = statedir_open(dir, 0)) == -1)
 		return errno == ENOENT ? 0 : -1;
-	if ((n = list_names(dfd, &names)) == -1) {
-		close_keep_errno(dfd);
+	if ((r = penalty_record_new()) == NULL ||
+	    (n = list_names(dfd, &names)) == -1) {
+		penalty_record_free(r);
+		statedir_close(dfd);
 		return -1;
 	}
 	for (i = 0; i < n && rc == 0; i++) {
-		if (record_load(dir, dfd, names[i].s, &r, 1) == -1) {
+		if (penalty_load(dir, dfd, names[i].s, r, 1) == -1) {
 			rc = -1;
 			break;
 		}
-		record_prune(&r, window, now);
+		penalty_prune(r, window, now);
 		/* Attempts in flight alone are no news for an operator. */
-		if (r.why == PENALTY_NONE && r.nusers == 0 && r.nfails == 0)
+		if (r->why == PENALTY_NONE && r->nusers == 0 && r->nfails == 0)
 			continue;
-		record_entry(&e, names[i].s, &r);
+		penalty_entry_fill(&e, names[i].s, r);
 		if (fn(&e, arg) != 0)
 			break;
 	}
 	free(names);
-	close_keep_errno(dfd);
+	penalty_record_free(r);
+	statedir_close(dfd);
 	return rc;
 }
 
@@ -181,7 +175,7 @@ penalty_list(const char *dir, unsigned window, time_t now,
 struct sweep {
 	const char	*dir;
 	time_t		 now;
-	struct record	 r;
+	struct penalty_record	 r;
 };
 
 /*
@@ -194,12 +188,12 @@ sweep_one(int dfd, const char *name, void *arg)
 {
 	struct sweep	*s = arg;
 
-	if (record_load(s->dir, dfd, name, &s->r, 1) == -1)
+	if (penalty_load(s->dir, dfd, name, &s->r, 1) == -1)
 		return -1;
-	record_prune(&s->r, PENALTY_WINDOW_MAX, s->now);
-	if (record_tries_alive(s->dir, name, &s->r) == -1)
+	penalty_prune(&s->r, PENALTY_WINDOW_MAX, s->now);
+	if (penalty_tries_alive(s->dir, name, &s->r) == -1)
 		return -1;
-	if (record_live(&s->r))
+	if (penalty_live(&s->r))
 		return 0;
 	if (unlinkat(dfd, name, 0) == 0)
 		return 1;
@@ -215,10 +209,10 @@ penalty_sweep(const struct penalty_conf *conf, time_t now)
 	long		 n;
 	int		 dfd, lock, stamp, r;
 
-	if (!record_time_valid(now))
+	if (!statedir_time_valid(now))
 		return -1;
 	/* Slot files of attempts whose processes all ended unsettled. */
-	if (record_inflight_dir(path, conf->dir) == -1 ||
+	if (penalty_inflight_dir(path, conf->dir) == -1 ||
 	    conn_sweep(path, now) == -1)
 		return -1;
 	if ((dfd = statedir_open(conf->dir, 1)) == -1)
@@ -228,15 +222,15 @@ penalty_sweep(const struct penalty_conf *conf, time_t now)
 		close(dfd);
 		return 0;
 	}
-	if ((lock = record_lock(dfd, 1)) == -1) {
-		close_keep_errno(dfd);
+	if ((lock = penalty_lock(dfd, 1)) == -1) {
+		statedir_close(dfd);
 		return -1;
 	}
 	/* Another process may have swept while we waited. */
 	if ((r = statedir_sweep_begin(dfd, conf->window, now, &resume,
 	    &stamp)) != 1) {
-		close_keep_errno(lock);
-		close_keep_errno(dfd);
+		statedir_close(lock);
+		statedir_close(dfd);
 		return r;
 	}
 	if ((s = malloc(sizeof(*s))) == NULL)
@@ -250,8 +244,8 @@ penalty_sweep(const struct penalty_conf *conf, time_t now)
 	if (n != -1 && statedir_sweep_end(stamp, resume, now) == -1)
 		n = -1;
 	else if (n == -1)
-		close_keep_errno(stamp);
-	close_keep_errno(lock);
-	close_keep_errno(dfd);
+		statedir_close(stamp);
+	statedir_close(lock);
+	statedir_close(dfd);
 	return n;
 }

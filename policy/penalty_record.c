@@ -1,7 +1,8 @@
 /*
  * The penalty box on disk: one small text file per client address,
- * replaced whole (a temporary file renamed into place) under an OFD lock
- * on dir/.lock, read without a lock.  A record, as cat(1) shows it:
+ * replaced whole (lib/atomic: a temporary file renamed into place) under
+ * an OFD lock on dir/.lock, read without a lock.  A record, as cat(1)
+ * shows it:
  *
  *	pop3d-penalty 1
  *	block failures 1700000900
@@ -22,11 +23,8 @@
  * "end", so that a cut-off record shows as one.  Times are
  * seconds since the epoch.  Anything else makes the record corrupt: it
  * counts as no record, is logged, and the next update replaces it.
- *
- * Also here: the state directories (penalty box and connection slots)
- * opened and checked once per operation, their names, and timed locks.
  */
-#include <sys/random.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -40,14 +38,15 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "atomic.h"
 #include "conn.h"
+#include "lock.h"
 #include "log.h"
 #include "num.h"
 #include "penalty_record.h"
 
 #define PENALTY_MAGIC	"pop3d-penalty 1"
 #define PENALTY_LOCK	".lock"
-#define PENALTY_SWEPT	".swept"
 #define PENALTY_INFLIGHT "inflight"	/* slots of attempts in flight */
 
 #define PENALTY_TIME_DIGITS	13
@@ -68,361 +67,17 @@ _Static_assert(sizeof(time_t) >= 8, "penalty times need a 64-bit time_t");
 				    PENALTY_FAILS_MAX * PENALTY_LINE_FAIL + \
 				    PENALTY_ATTEMPTS_MAX * PENALTY_LINE_TRY)
 
-/* Sleeps between tries of a lock held by another process. */
-#define LOCK_NAP_MS	5
-
-/* Names a temporary file gets before one is free (mkstemp tries more). */
-#define TEMP_TRIES	100
-
-/* ---- the state directories ---- */
-
-static void
-close_keep(int fd)
-{
-	int	saved = errno;
-
-	close(fd);
-	errno = saved;
-}
-
-int
-statedir_name_valid(const char *s)
-{
-	struct addr	a;
-	char		text[ADDR_TEXT_MAX];
-
-	if (strnlen(s, PENALTY_NAME_MAX + 1) > PENALTY_NAME_MAX ||
-	    addr_parse(s, &a) == -1)
-		return 0;
-	addr_format(&a, text, sizeof(text));
-	return strcmp(text, s) == 0;
-}
-
-/*
- * Opens path, a directory and no symbolic link, without opening anything
- * else (a device, a FIFO): the descriptor, or -1 with errno.
- */
-static int
-dir_open(const char *path)
-{
-	struct stat	st;
-	int		pfd, fd;
-
-	/* O_PATH with O_NOFOLLOW gives the link itself, not ELOOP. */
-	if ((pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return -1;
-	if (fstat(pfd, &st) == -1)
-		fd = -1;
-	else if (S_ISLNK(st.st_mode)) {
-		errno = ELOOP;
-		fd = -1;
-	} else if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		fd = -1;
-	} else
-		fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	close_keep(pfd);
-	return fd;
-}
-
-/*
- * Ours alone: owned by the effective uid (root, as the CLI often runs,
- * may use a mail uid's), writable by no one else.
- */
-static int
-dir_check(int fd)
-{
-	struct stat	st;
-
-	if (fstat(fd, &st) == -1)
-		return -1;
-	if ((st.st_uid != geteuid() && geteuid() != 0) ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		errno = EPERM;
-		return -1;
-	}
-	return 0;
-}
-
-int
-statedir_open(const char *dir, int create)
-{
-	char	path[PATH_MAX];
-	size_t	len = strlen(dir);
-	int	fd;
-
-	/* "dir/" would follow a symbolic link named dir. */
-	while (len > 1 && dir[len - 1] == '/')
-		len--;
-	if (len == 0 || len >= sizeof(path)) {
-		errno = len == 0 ? ENOENT : ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(path, dir, len);
-	path[len] = '\0';
-	fd = dir_open(path);
-	if (fd == -1 && errno == ENOENT && create) {
-		if (mkdir(path, 0700) == -1 && errno != EEXIST)
-			return -1;
-		fd = dir_open(path);
-	}
-	if (fd == -1)
-		return -1;
-	if (dir_check(fd) == -1) {
-		close_keep(fd);
-		return -1;
-	}
-	return fd;
-}
-
-int
-statedir_own(const char *dir)
-{
-	struct stat	st;
-	int		fd, rc = 0;
-
-	if ((fd = statedir_open(dir, 1)) == -1)
-		return -1;
-	if (fstat(fd, &st) == -1)
-		rc = -1;
-	else if (st.st_uid != geteuid()) {
-		errno = EPERM;
-		rc = -1;
-	}
-	close_keep(fd);
-	return rc;
-}
-
-static long long
-clock_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int
-statedir_lock(int fd, short type, off_t start, off_t len)
-{
-	struct timespec	nap = { 0, LOCK_NAP_MS * 1000000L };
-	struct flock	fl;
-	long long	deadline = clock_ms() + PENALTY_LOCK_TIMEOUT_MS;
-
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = start;
-	fl.l_len = len;
-	while (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
-		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
-			return -1;
-		if (errno != EINTR && clock_ms() >= deadline) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		nanosleep(&nap, NULL);
-	}
-	return 0;
-}
-
-int
-statedir_same(int dfd, const char *name, int fd)
-{
-	struct stat	a, b;
-
-	if (fstat(fd, &a) == -1)
-		return -1;
-	if (fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) == -1)
-		return errno == ENOENT ? 0 : -1;
-	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-ssize_t
-statedir_read(int fd, char *buf, size_t max)
-{
-	size_t	len = 0;
-	ssize_t	n;
-
-	while (len < max) {
-		n = read(fd, buf + len, max - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0)
-			break;
-		len += n;
-	}
-	return len;
-}
-
-int
-statedir_write(int fd, const char *p, size_t len)
-{
-	ssize_t	n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-DIR *
-statedir_opendir(int dfd)
-{
-	DIR	*d;
-	int	 fd;
-
-	/* A description of its own: dfd's offset stays where it was. */
-	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return NULL;
-	if ((d = fdopendir(fd)) == NULL)
-		close_keep(fd);
-	return d;
-}
-
-/* ---- sweeping a state directory ---- */
-
-/*
- * The stamp dir/.swept: its mtime is when the last sweep ran, its text
- * how many files the next one passes over.  A sweep is due without a
- * stamp, every seconds after it, or when the clock went back.
- */
-static int
-stamp_due(const struct stat *st, unsigned every, time_t now)
-{
-	return st->st_mtime > now || now - st->st_mtime >= (time_t)every;
-}
-
-int
-statedir_sweep_due(int dfd, unsigned every, time_t now)
-{
-	struct stat	st;
-
-	if (fstatat(dfd, PENALTY_SWEPT, &st, AT_SYMLINK_NOFOLLOW) == -1)
-		return 1;
-	return stamp_due(&st, every, now);
-}
-
-int
-statedir_sweep_begin(int dfd, unsigned every, time_t now, uint64_t *resume,
-    int *fd)
-{
-	struct flock	fl;
-	struct stat	st;
-	char		buf[32];
-	ssize_t		len;
-	uint64_t	v;
-
-	*resume = 0;
-	*fd = openat(dfd, PENALTY_SWEPT, O_RDWR | O_CREAT | O_NOFOLLOW |
-	    O_NONBLOCK | O_CLOEXEC, 0600);
-	if (*fd == -1)
-		return -1;
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	if (fcntl(*fd, F_OFD_SETLK, &fl) == -1 || fstat(*fd, &st) == -1) {
-		close_keep(*fd);
-		*fd = -1;
-		/* Another process sweeping now: nothing to do. */
-		return errno == EAGAIN || errno == EACCES ? 0 : -1;
-	}
-	/* Just done by another (a new stamp is empty). */
-	if (!S_ISREG(st.st_mode) ||
-	    (st.st_size > 0 && !stamp_due(&st, every, now))) {
-		close(*fd);
-		*fd = -1;
-		return 0;
-	}
-	len = statedir_read(*fd, buf, sizeof(buf) - 1);
-	if (len > 1 && buf[len - 1] == '\n') {
-		buf[len - 1] = '\0';
-		if (num_parse(buf, 0, LONG_MAX, &v) == 0)
-			*resume = v;
-	}
-	return 1;
-}
-
-int
-statedir_sweep_end(int fd, uint64_t resume, time_t now)
-{
-	struct timespec	ts[2];
-	char		buf[32];
-	int		len, rc;
-
-	len = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)resume);
-	ts[0].tv_sec = ts[1].tv_sec = now;
-	ts[0].tv_nsec = ts[1].tv_nsec = 0;
-	rc = ftruncate(fd, 0) == -1 || lseek(fd, 0, SEEK_SET) == -1 ||
-	    statedir_write(fd, buf, len) == -1 || futimens(fd, ts) == -1 ?
-	    -1 : 0;
-	if (close(fd) == -1)
-		rc = -1;
-	return rc;
-}
-
-long
-statedir_sweep(int dfd, uint64_t *resume, int temps,
-    int (*fn)(int, const char *, void *), void *arg)
-{
-	struct dirent	*de;
-	DIR		*d;
-	uint64_t	 seen = 0, looked = 0;
-	long		 removed = 0;
-	int		 r, saved;
-
-	if ((d = statedir_opendir(dfd)) == NULL)
-		return -1;
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (temps && record_is_temp(de->d_name)) {
-			unlinkat(dfd, de->d_name, 0);
-			continue;
-		}
-		if (!statedir_name_valid(de->d_name) || seen++ < *resume)
-			continue;
-		if (looked++ == PENALTY_SWEEP_MAX)
-			break;
-		if ((r = fn(dfd, de->d_name, arg)) == -1)
-			break;
-		removed += r;
-	}
-	saved = errno;
-	/* Removed files no longer take a place before where we stopped. */
-	*resume = de != NULL ? *resume + looked - 1 - removed : 0;
-	closedir(d);
-	errno = saved;
-	return saved != 0 ? -1 : removed;
-}
-
 /* ---- small things records need ---- */
 
-int
-record_time_valid(time_t t)
-{
-	if (t < 0 || t > PENALTY_TIME_MAX) {
-		errno = EINVAL;
-		return 0;
-	}
-	return 1;
-}
-
 time_t
-record_time_after(time_t now, unsigned secs)
+penalty_time_after(time_t now, unsigned secs)
 {
 	return now + secs > PENALTY_TIME_MAX ? PENALTY_TIME_MAX : now + secs;
 }
 
 /* FNV-1a: stable across processes and versions, unlike a seeded hash. */
 uint64_t
-record_user_hash(const char *user)
+penalty_user_hash(const char *user)
 {
 	uint64_t	h = 0xcbf29ce484222325ULL;
 
@@ -541,7 +196,7 @@ field_split(char *s)
 enum { RANK_MAGIC, RANK_BLOCK, RANK_USER, RANK_FAIL, RANK_TRY, RANK_END };
 
 static const char *
-line_block(char *arg, struct record *r)
+line_block(char *arg, struct penalty_record *r)
 {
 	char	*until = field_split(arg);
 
@@ -558,7 +213,7 @@ line_block(char *arg, struct record *r)
 }
 
 static const char *
-line_user(char *arg, struct record *r)
+line_user(char *arg, struct penalty_record *r)
 {
 	char	*name = field_split(arg);
 	size_t	 i, n = r->nusers;
@@ -578,7 +233,7 @@ line_user(char *arg, struct record *r)
 }
 
 static const char *
-line_fail(char *arg, struct record *r)
+line_fail(char *arg, struct penalty_record *r)
 {
 	char	*hash = field_split(arg);
 	size_t	 n = r->nfails;
@@ -597,7 +252,7 @@ line_fail(char *arg, struct record *r)
 }
 
 static const char *
-line_try(char *arg, struct record *r)
+line_try(char *arg, struct penalty_record *r)
 {
 	char		*hash = field_split(arg), *slot;
 	size_t		 n = r->ntries;
@@ -621,7 +276,7 @@ line_try(char *arg, struct record *r)
 }
 
 static const char *
-record_line(char *line, struct record *r, int *rank)
+penalty_line(char *line, struct penalty_record *r, int *rank)
 {
 	char	*arg;
 
@@ -660,7 +315,7 @@ record_line(char *line, struct record *r, int *rank)
 
 /* Parses len octets of buf (changing them): NULL, or what is wrong. */
 static const char *
-record_parse(char *buf, size_t len, struct record *r)
+penalty_parse(char *buf, size_t len, struct penalty_record *r)
 {
 	char		*line, *nl, *end = buf + len;
 	const char	*why;
@@ -673,7 +328,7 @@ record_parse(char *buf, size_t len, struct record *r)
 	for (line = buf; line < end; line = nl + 1) {
 		nl = memchr(line, '\n', end - line);
 		*nl = '\0';
-		if ((why = record_line(line, r, &rank)) != NULL)
+		if ((why = penalty_line(line, r, &rank)) != NULL)
 			return why;
 	}
 	return rank == RANK_END ? NULL : "cut off";
@@ -702,7 +357,7 @@ text_add(char *buf, size_t *len, const char *fmt, ...)
  * or -1 (the limits above make every record fit; this only checks).
  */
 static int
-record_format(const struct record *r, char *buf, size_t *len)
+penalty_format(const struct penalty_record *r, char *buf, size_t *len)
 {
 	char	esc[3 * POP3_USER_MAX + 1];
 	size_t	i;
@@ -737,8 +392,35 @@ record_format(const struct record *r, char *buf, size_t *len)
 
 /* ---- records on disk ---- */
 
+/*
+ * Mapped, not malloc'd: malloc keeps a freed block of this size in its
+ * heap, dirty, for as long as a session lasts.
+ */
+struct penalty_record *
+penalty_record_new(void)
+{
+	struct penalty_record	*r;
+
+	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r == MAP_FAILED)
+		return NULL;
+	penalty_record_empty(r);
+	return r;
+}
+
 void
-record_empty(struct record *r)
+penalty_record_free(struct penalty_record *r)
+{
+	int	saved = errno;
+
+	if (r != NULL)
+		munmap(r, sizeof(*r));
+	errno = saved;
+}
+
+void
+penalty_record_empty(struct penalty_record *r)
 {
 	r->why = PENALTY_NONE;
 	r->until = 0;
@@ -748,7 +430,7 @@ record_empty(struct record *r)
 }
 
 static void
-record_corrupt(const char *dir, const char *addr, const char *why)
+penalty_corrupt(const char *dir, const char *addr, const char *why)
 {
 	struct logline	l;
 	char		path[PATH_MAX];
@@ -762,7 +444,7 @@ record_corrupt(const char *dir, const char *addr, const char *why)
 
 /* Reads and checks the open record fd: NULL, or what is wrong with it. */
 static const char *
-record_read(int fd, struct record *r, int *err)
+penalty_read(int fd, struct penalty_record *r, int *err)
 {
 	struct stat	 st;
 	char		*buf;
@@ -789,19 +471,19 @@ record_read(int fd, struct record *r, int *err)
 	} else if ((size_t)len > PENALTY_RECORD_MAX)
 		why = "too large";
 	else
-		why = record_parse(buf, len, r);
+		why = penalty_parse(buf, len, r);
 	free(buf);
 	return why;
 }
 
 int
-record_load(const char *dir, int dfd, const char *addr, struct record *r,
-    int warn)
+penalty_load(const char *dir, int dfd, const char *addr,
+    struct penalty_record *r, int warn)
 {
 	const char	*why;
 	int		 fd, err;
 
-	record_empty(r);
+	penalty_record_empty(r);
 	if (!statedir_name_valid(addr)) {
 		errno = EINVAL;
 		return -1;
@@ -815,103 +497,54 @@ record_load(const char *dir, int dfd, const char *addr, struct record *r,
 	if (fd == -1)
 		why = "a symbolic link";
 	else {
-		why = record_read(fd, r, &err);
+		why = penalty_read(fd, r, &err);
 		close(fd);
 		if (err != 0) {
-			record_empty(r);
+			penalty_record_empty(r);
 			errno = err;
 			return -1;
 		}
 	}
 	if (why != NULL) {
 		if (warn)
-			record_corrupt(dir, addr, why);
-		record_empty(r);
+			penalty_corrupt(dir, addr, why);
+		penalty_record_empty(r);
 	}
 	return 0;
 }
 
-int
-record_is_temp(const char *name)
-{
-	char		 addr[PENALTY_NAME_MAX + 1];
-	const char	*dot = strrchr(name, '.');
-	size_t		 len;
-
-	if (name[0] != '.' || dot == name || strlen(dot + 1) != 6)
-		return 0;
-	len = dot - name - 1;
-	if (len > PENALTY_NAME_MAX)
-		return 0;
-	memcpy(addr, name + 1, len);
-	addr[len] = '\0';
-	return statedir_name_valid(addr);
-}
-
 /*
- * Creates dfd/.ADDR.XXXXXX (six random letters and digits) for writing,
- * mode 0600: the descriptor and the name in tmp (size n), or -1.
+ * Writes buf as addr's record in dir (open as dfd): lib/atomic's
+ * temporary file (".ADDR.XXXXXX", which statedir_is_temp knows), synced and
+ * renamed into place.  A file not regular there (a link, a FIFO) is
+ * corrupt and goes first: the new record must not take its target's
+ * owner or mode.
  */
 static int
-temp_create(int dfd, const char *addr, char *tmp, size_t n)
+penalty_write(const char *dir, int dfd, const char *addr, const char *buf,
+    size_t len)
 {
-	static const char	 set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				    "abcdefghijklmnopqrstuvwxyz0123456789";
-	unsigned char		 rnd[6];
-	size_t			 len;
-	int			 fd, try, i;
+	struct atomic	a;
+	struct stat	st;
+	char		path[PATH_MAX];
 
-	len = (size_t)snprintf(tmp, n, ".%s.XXXXXX", addr);
-	if (len >= n) {
-		errno = ENAMETOOLONG;
+	if (penalty_path(path, sizeof(path), dir, addr) == -1)
+		return -1;
+	if (fstatat(dfd, addr, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISREG(st.st_mode) && unlinkat(dfd, addr, 0) == -1)
+		return -1;
+	if (atomic_open(&a, path) == -1)
+		return -1;
+	if (statedir_write(a.fd, buf, len) == -1) {
+		atomic_abort(&a);
 		return -1;
 	}
-	for (try = 0; try < TEMP_TRIES; try++) {
-		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-			return -1;
-		for (i = 0; i < 6; i++)
-			tmp[len - 6 + i] = set[rnd[i] % (sizeof(set) - 1)];
-		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd != -1 || errno != EEXIST)
-			return fd;
-	}
-	return -1;
-}
-
-/*
- * Writes buf as addr's record in dfd: temporary file, rename.  No sync:
- * the box is a guard, not a ledger, and every login writes to it; after a
- * crash a record may be lost, or cut off, which reads as corrupt and
- * counts as none.
- */
-static int
-record_write(int dfd, const char *addr, const char *buf, size_t len)
-{
-	char	tmp[PENALTY_NAME_MAX + 16];
-	int	fd, saved;
-
-	if ((fd = temp_create(dfd, addr, tmp, sizeof(tmp))) == -1)
-		return -1;
-	if (statedir_write(fd, buf, len) == -1) {
-		saved = errno;
-		close(fd);
-		goto fail;
-	}
-	/* close frees the descriptor even when it reports an error. */
-	if (close(fd) == -1 || renameat(dfd, tmp, dfd, addr) == -1) {
-		saved = errno;
-		goto fail;
-	}
-	return 0;
-fail:
-	unlinkat(dfd, tmp, 0);
-	errno = saved;
-	return -1;
+	return atomic_commit(&a);
 }
 
 int
-record_store(int dfd, const char *addr, const struct record *r)
+penalty_store(const char *dir, int dfd, const char *addr,
+    const struct penalty_record *r)
 {
 	char	*buf;
 	size_t	 len;
@@ -921,13 +554,13 @@ record_store(int dfd, const char *addr, const struct record *r)
 		errno = EINVAL;
 		return -1;
 	}
-	if (!record_live(r))
+	if (!penalty_live(r))
 		return unlinkat(dfd, addr, 0) == -1 && errno != ENOENT ? -1 : 0;
 	if ((buf = malloc(PENALTY_RECORD_MAX + 1)) == NULL)
 		return -1;
-	rc = record_format(r, buf, &len);
+	rc = penalty_format(r, buf, &len);
 	if (rc == 0)
-		rc = record_write(dfd, addr, buf, len);
+		rc = penalty_write(dir, dfd, addr, buf, len);
 	saved = errno;
 	free(buf);
 	errno = saved;
@@ -935,7 +568,7 @@ record_store(int dfd, const char *addr, const struct record *r)
 }
 
 int
-record_lock(int dfd, int create)
+penalty_lock(int dfd, int create)
 {
 	int	fd;
 
@@ -943,15 +576,15 @@ record_lock(int dfd, int create)
 	    O_CLOEXEC | (create ? O_CREAT : 0), 0600);
 	if (fd == -1)
 		return -1;
-	if (statedir_lock(fd, F_WRLCK, 0, 0) == -1) {
-		close_keep(fd);
+	if (lock_wait(fd, F_WRLCK, 0, 0, PENALTY_LOCK_TIMEOUT_MS) == -1) {
+		statedir_close(fd);
 		return -1;
 	}
 	return fd;
 }
 
 void
-record_prune(struct record *r, unsigned window, time_t now)
+penalty_prune(struct penalty_record *r, unsigned window, time_t now)
 {
 	size_t	i, n;
 	time_t	age;
@@ -980,7 +613,7 @@ record_prune(struct record *r, unsigned window, time_t now)
 }
 
 int
-record_inflight_dir(char *buf, const char *dir)
+penalty_inflight_dir(char *buf, const char *dir)
 {
 	int	n = snprintf(buf, PATH_MAX, "%s/%s", dir, PENALTY_INFLIGHT);
 
@@ -992,7 +625,8 @@ record_inflight_dir(char *buf, const char *dir)
 }
 
 int
-record_tries_alive(const char *dir, const char *addr, struct record *r)
+penalty_tries_alive(const char *dir, const char *addr,
+    struct penalty_record *r)
 {
 	char	path[PATH_MAX];
 	size_t	i, n;
@@ -1000,7 +634,7 @@ record_tries_alive(const char *dir, const char *addr, struct record *r)
 
 	if (r->ntries == 0)
 		return 0;
-	if (record_inflight_dir(path, dir) == -1)
+	if (penalty_inflight_dir(path, dir) == -1)
 		return -1;
 	/* No slot file: no attempt's process lives. */
 	if ((fd = conn_slot_open(path, addr)) == -1 && errno != ENOENT)
@@ -1009,7 +643,7 @@ record_tries_alive(const char *dir, const char *addr, struct record *r)
 		held = 0;
 		if (fd != -1 && r->try[i].slot != PENALTY_SLOT_NONE &&
 		    (held = conn_slot_held(fd, r->try[i].slot)) == -1) {
-			close_keep(fd);
+			statedir_close(fd);
 			return -1;
 		}
 		if (held)
@@ -1022,15 +656,15 @@ record_tries_alive(const char *dir, const char *addr, struct record *r)
 }
 
 int
-record_live(const struct record *r)
+penalty_live(const struct penalty_record *r)
 {
 	return r->why != PENALTY_NONE || r->nusers > 0 || r->nfails > 0 ||
 	    r->ntries > 0;
 }
 
 void
-record_entry(struct penalty_entry *e, const char *addr,
-    const struct record *r)
+penalty_entry_fill(struct penalty_entry *e, const char *addr,
+    const struct penalty_record *r)
 {
 	size_t	i;
 

@@ -3,8 +3,8 @@
 # The front links libpolicy.a; pop3d-rules is the operators' CLI.
 RULES_SRC  = policy/addr.c policy/rules.c policy/rulesdb.c policy/peer.c
 PENALTY_SRC = policy/penalty.c policy/penalty_list.c policy/penalty_record.c \
-	      policy/conn.c
-POLICY_SRC = $(RULES_SRC) $(PENALTY_SRC)
+	      policy/statedir.c policy/conn.c
+POLICY_SRC = $(RULES_SRC) $(PENALTY_SRC) policy/access.c
 POLICY_OBJ = $(POLICY_SRC:%.c=$(O)/%.o)
 
 PROGS	+= $(O)/pop3d-rules
@@ -15,6 +15,11 @@ UNIT	+= t_rules t_penalty
 $(O)/policy/%.o: policy/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ipolicy -c -o $@ $<
+
+# The access policy answers with the front's verdicts (front/ipc.h).
+$(O)/policy/access.o: policy/access.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ipolicy -Ifront -c -o $@ $<
 
 $(O)/libpolicy.a: $(POLICY_OBJ)
 	rm -f $@

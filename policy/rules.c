@@ -14,8 +14,10 @@
 #include "atomic.h"
 #include "cdbcheck.h"
 #include "log.h"
+#include "num.h"
 #include "rules.h"
 #include "settings.h"
+#include "textline.h"
 
 /* Every setting of a rule at its longest fits in the rule's buffer. */
 _Static_assert(RULE_SETTINGS_MAX * (RULE_NAME_MAX + RULE_VALUE_MAX + 2) <=
@@ -54,29 +56,6 @@ rule_show(char *buf, size_t n, const char *s, size_t len)
 	return buf;
 }
 
-/* The characters of an environment variable's name (POSIX portable set). */
-static int
-rule_name_char(char c, int first)
-{
-	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_')
-		return 1;
-	return !first && c >= '0' && c <= '9';
-}
-
-int
-rule_name_valid(const char *s, size_t n)
-{
-	size_t	i;
-
-	if (n == 0 || n > RULE_NAME_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!rule_name_char(s[i], i == 0))
-			return 0;
-	/* LD_PRELOAD and friends would steer the dynamic linker of AUTHPROG. */
-	return !(n >= 3 && memcmp(s, "LD_", 3) == 0);
-}
-
 static void
 block_add(struct rule_src *src, int family, const unsigned char *octet,
     int len)
@@ -91,40 +70,33 @@ block_add(struct rule_src *src, int family, const unsigned char *octet,
 }
 
 /*
- * An octet: 1 to 3 digits without a leading zero (which some read as
- * octal), at most 255.  The value, advancing *p, or -1.
+ * A number, 0 to max, without a leading zero (which some read as octal):
+ * the value, or -1.
  */
-static int
-octet_parse(const char **p)
-{
-	const char	*s = *p;
-	int		 v = 0, n = 0;
-
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (++n > 3)
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	if (n == 0 || v > 255 || (n > 1 && **p == '0'))
-		return -1;
-	*p = s;
-	return v;
-}
-
-/* A prefix length: digits without a leading zero, 0 to max; or -1. */
 static int
 prefix_parse(const char *s, int max)
 {
-	const char	*p = s;
-	int		 v = 0;
+	uint64_t	v;
 
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (p - s >= 3)
-			return -1;
-		v = v * 10 + (*p - '0');
-	}
-	if (p == s || *p != '\0' || v > max || (p - s > 1 && *s == '0'))
+	if ((s[0] == '0' && s[1] != '\0') || num_parse(s, 0, max, &v) == -1)
 		return -1;
+	return (int)v;
+}
+
+/* An octet: 1 to 3 digits, at most 255.  The value, advancing *p, or -1. */
+static int
+octet_parse(const char **p)
+{
+	char	buf[4];
+	size_t	n = strspn(*p, "0123456789");
+	int	v;
+
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, *p, n);
+	buf[n] = '\0';
+	if ((v = prefix_parse(buf, 255)) != -1)
+		*p += n;
 	return v;
 }
 
@@ -525,7 +497,6 @@ setting_name(const struct rule *r, const char *s, size_t len, size_t *nl,
     char *err, size_t n)
 {
 	char	show[170];
-	size_t	i;
 
 	*nl = strcspn(s, "=,");
 	if (*nl > len)
@@ -537,14 +508,14 @@ setting_name(const struct rule *r, const char *s, size_t len, size_t *nl,
 	if (*nl > RULE_NAME_MAX)
 		return rule_err(err, n, "setting name '%s...' too long (more "
 		    "than %d characters)", show, RULE_NAME_MAX);
-	for (i = 0; i < *nl; i++)
-		if (!rule_name_char(s[i], i == 0))
-			return rule_err(err, n, "bad setting name '%s' "
-			    "(letters, digits and '_', not a digit first)",
-			    show);
-	if (!rule_name_valid(s, *nl))
+	/* A valid name but for its LD_: "_..." after "LD" is one. */
+	if (*nl >= 3 && memcmp(s, "LD_", 3) == 0 &&
+	    rule_name_valid(s + 2, *nl - 2))
 		return rule_err(err, n, "setting %s refused: LD_ variables "
 		    "steer the dynamic linker", show);
+	if (!rule_name_valid(s, *nl))
+		return rule_err(err, n, "bad setting name '%s' "
+		    "(letters, digits and '_', not a digit first)", show);
 	if (*nl == len || s[*nl] != '=')
 		return rule_err(err, n, "setting %s has no '=' (settings are "
 		    "NAME=value)", show);
@@ -661,33 +632,6 @@ rule_settings_check(const struct rule *r, char *err, size_t n)
 	return 0;
 }
 
-size_t
-rule_encode(const struct rule *r, unsigned char *buf)
-{
-	size_t	plen = strnlen(r->pattern, sizeof(r->pattern)), o = 0, i, sl;
-
-	if (plen > RULE_PATTERN_MAX || r->nsettings > RULE_SETTINGS_MAX ||
-	    r->line > UINT32_MAX)
-		return 0;
-	buf[o++] = r->action;
-	buf[o++] = r->line >> 24;
-	buf[o++] = r->line >> 16;
-	buf[o++] = r->line >> 8;
-	buf[o++] = r->line;
-	buf[o++] = plen;
-	memcpy(buf + o, r->pattern, plen);
-	o += plen;
-	buf[o++] = r->nsettings;
-	for (i = 0; i < r->nsettings; i++) {
-		sl = strlen(r->settings[i]) + 1;
-		if (sl > RULE_RECORD_MAX - o)
-			return 0;
-		memcpy(buf + o, r->settings[i], sl);
-		o += sl;
-	}
-	return o;
-}
-
 /*
  * Compiling: each block is written as its line is read, and its key kept
  * with the line number (24 octets) so that duplicates are found by one
@@ -720,35 +664,23 @@ struct compile {
 static int
 compile_read(struct compile *c, char *err, size_t n)
 {
-	size_t	len = 0;
-	int	ch, seen = 0, nul = 0;
+	size_t	len;
+	int	r;
 
-	while ((ch = getc_unlocked(c->f)) != EOF) {
-		seen = 1;
-		if (ch == '\n')
-			break;
-		if (ch == '\0')
-			nul = 1;
-		/* Room for a CR past the longest line: rule_parse drops it. */
-		if (len < RULES_LINE_MAX + 1)
-			c->line[len] = ch;
-		len++;
-	}
-	if (ferror(c->f))
-		return -1;
-	if (!seen)
-		return 0;
+	/* Room for a CR past the longest line: rule_parse drops it. */
+	r = textline_read(c->f, c->line, RULES_LINE_MAX + 1, &len);
+	if (r == TEXTLINE_ERROR || r == TEXTLINE_EOF)
+		return r;
 	if (++c->lineno > UINT32_MAX) {
 		rule_err(err, n, "%s:%lu: too many lines", c->path, c->lineno);
 		return -2;
 	}
-	if (len > RULES_LINE_MAX + 1) {
+	if (r == TEXTLINE_LONG) {
 		rule_err(err, n, "%s:%lu: line too long (more than %d octets)",
 		    c->path, c->lineno, RULES_LINE_MAX);
 		return -2;
 	}
-	c->line[len] = '\0';
-	if (nul) {
+	if (r == TEXTLINE_NUL) {
 		rule_err(err, n, "%s:%lu: NUL in the line", c->path, c->lineno);
 		return -2;
 	}

@@ -1,7 +1,8 @@
 /*
- * rules.cdb for its readers: the front looks a peer up once per
- * connection, pop3d-rules lists and queries.  Nothing read from the file
- * is used before it is checked; anything wrong is -2, never an allow.
+ * rules.cdb: its records and keys (encoded by the compiler, rules.c),
+ * and its readers: the front looks a peer up once per connection,
+ * pop3d-rules lists and queries.  Nothing read from the file is used
+ * before it is checked; anything wrong is -2, never an allow.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,56 @@ rule_key(const struct rule_block *b, unsigned char *key)
 	key[1] = b->len;
 	memcpy(key + 2, b->prefix.octet, n);
 	return n + 2;
+}
+
+/* The characters of an environment variable's name (POSIX portable set). */
+static int
+rule_name_char(char c, int first)
+{
+	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_')
+		return 1;
+	return !first && c >= '0' && c <= '9';
+}
+
+int
+rule_name_valid(const char *s, size_t n)
+{
+	size_t	i;
+
+	if (n == 0 || n > RULE_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!rule_name_char(s[i], i == 0))
+			return 0;
+	/* LD_PRELOAD and friends would steer the dynamic linker of AUTHPROG. */
+	return !(n >= 3 && memcmp(s, "LD_", 3) == 0);
+}
+
+size_t
+rule_encode(const struct rule *r, unsigned char *buf)
+{
+	size_t	plen = strnlen(r->pattern, sizeof(r->pattern)), o = 0, i, sl;
+
+	if (plen > RULE_PATTERN_MAX || r->nsettings > RULE_SETTINGS_MAX ||
+	    r->line > UINT32_MAX)
+		return 0;
+	buf[o++] = r->action;
+	buf[o++] = r->line >> 24;
+	buf[o++] = r->line >> 16;
+	buf[o++] = r->line >> 8;
+	buf[o++] = r->line;
+	buf[o++] = plen;
+	memcpy(buf + o, r->pattern, plen);
+	o += plen;
+	buf[o++] = r->nsettings;
+	for (i = 0; i < r->nsettings; i++) {
+		sl = strlen(r->settings[i]) + 1;
+		if (sl > RULE_RECORD_MAX - o)
+			return 0;
+		memcpy(buf + o, r->settings[i], sl);
+		o += sl;
+	}
+	return o;
 }
 
 /* Is "NAME=" of s among the first n settings of r? */

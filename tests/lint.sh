@@ -19,10 +19,10 @@ for bin in "$BUILD"/pop3d*; do
 	fi
 done
 # Every setting a program reads from the environment is in its man page.
-for pair in "pop3d:front/*.c" "pop3d-maildrop:maildrop/*.c" \
+for pair in "pop3d:front/*.c policy/access.c" "pop3d-maildrop:maildrop/*.c" \
     "pop3d-auth:auth/pop3d-auth.c" "pop3d-users:auth/pop3d-users.c" \
     "pop3d-rules:policy/pop3d-rules.c" "pop3d-tls:tls/*.c" \
-    "pop3d-passwd:passwd/*.c front/access.c" "pop3d-check:check/*.c"; do
+    "pop3d-passwd:passwd/*.c policy/access.c" "pop3d-check:check/*.c"; do
 	prog=${pair%%:*}
 	src=${pair#*:}
 	for v in $(grep -ho '"POP3D_[A-Z_]*"' $src 2>/dev/null | tr -d '"' |

@@ -29,6 +29,7 @@
 #include "conf.h"
 #include "log.h"
 #include "num.h"
+#include "peer.h"
 #include "pop3d_limits.h"
 #include "privdrop.h"
 #include "relay.h"
@@ -41,32 +42,6 @@
 
 /* The longest reason logged or sent: libtls's messages are shorter. */
 #define REASON_MAX	512
-
-/* The client's address: what the front exported, else the socket's. */
-static void
-remote_find(char *remote, size_t n)
-{
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-	const char		*env = getenv("TCPREMOTEIP");
-	const void		*a;
-
-	if (env != NULL && *env != '\0' && strlen(env) < n) {
-		memcpy(remote, env, strlen(env) + 1);
-		return;
-	}
-	memcpy(remote, "unknown", sizeof("unknown"));
-	if (getpeername(FD_CLIENT, (struct sockaddr *)&ss, &len) == -1)
-		return;
-	if (ss.ss_family == AF_INET)
-		a = &((struct sockaddr_in *)&ss)->sin_addr;
-	else if (ss.ss_family == AF_INET6)
-		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-	else
-		return;
-	if (inet_ntop(ss.ss_family, a, remote, n) == NULL)
-		memcpy(remote, "unknown", sizeof("unknown"));
-}
 
 /* fd 0 and fd 3 are sockets and fd 4 is open, or this is misuse. */
 static void
@@ -276,7 +251,9 @@ main(int argc, char **argv)
 		config_fail("close_range: %s", strerror(errno));
 	if (log_from_env() == -1)
 		config_fail("bad setting: POP3D_LOG");
-	remote_find(remote, sizeof(remote));
+	/* Found as the front found it (peer.h): one client, one name. */
+	if (peer_find(FD_CLIENT, remote, sizeof(remote)) == -1)
+		config_fail("setenv: %s", strerror(errno));
 	ctx = relay_setup(&c, &pd);
 	pd.parent = front;
 	/* It sets dumpable off again after the change of ids. */

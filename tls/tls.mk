@@ -17,5 +17,8 @@ $(O)/tls/%.o: tls/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itls $(TLS_CFLAGS) -c -o $@ $<
 
-$(O)/pop3d-tls: $(O)/tls/pop3d-tls.o $(TLS_OBJ) $(O)/libpop3d.a
+# The client's address is found as the front finds it (policy/peer.c).
+$(O)/tls/pop3d-tls.o: private ALL_CFLAGS += -Ipolicy
+$(O)/pop3d-tls: $(O)/tls/pop3d-tls.o $(TLS_OBJ) $(O)/policy/peer.o \
+	    $(O)/policy/addr.o $(O)/libpop3d.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS) $(SECCOMP_LIBS)

@@ -54,6 +54,34 @@ conf_new(struct penalty_conf *c, const char *name)
 	c->address_failures = 10;
 }
 
+/* A failure with no attempt before it: penalty_settle without a token. */
+static int
+fail1(const struct penalty_conf *c, const char *addr, const char *user,
+    time_t now, int *blocked)
+{
+	struct penalty_token	t = { 0, -1, 0 };
+
+	return penalty_settle(c, addr, user, &t, now, 1, blocked);
+}
+
+/* Is user blocked from addr: 1 and *until, 0, or -1 (penalty_check). */
+static int
+check_user(const struct penalty_conf *c, const char *addr, const char *user,
+    time_t now, time_t *until)
+{
+	struct penalty_entry	e;
+	size_t			i;
+
+	if (penalty_check(c, addr, now, &e) == -1)
+		return -1;
+	for (i = 0; i < e.nusers; i++)
+		if (strcmp(e.user[i].name, user) == 0) {
+			*until = e.user[i].until;
+			return 1;
+		}
+	return 0;
+}
+
 /* n failures of user at now: the last *blocked, or -9 on an error. */
 static int
 fail_n(const struct penalty_conf *c, const char *addr, const char *user,
@@ -62,7 +90,7 @@ fail_n(const struct penalty_conf *c, const char *addr, const char *user,
 	int	blocked = 0;
 
 	while (n-- > 0)
-		if (penalty_fail(c, addr, user, now, &blocked) == -1)
+		if (fail1(c, addr, user, now, &blocked) == -1)
 			return -9;
 	return blocked;
 }
@@ -93,7 +121,7 @@ user_blocked(const struct penalty_conf *c, const char *addr,
 {
 	time_t	until;
 
-	return penalty_check_user(c, addr, user, now, &until);
+	return check_user(c, addr, user, now, &until);
 }
 
 /*
@@ -193,7 +221,7 @@ test_empty(void)
 	CHECK(penalty_check(&c, ADDR, T0, &e) == 0 && e.why == PENALTY_NONE);
 	CHECK(e.until == 0 && e.failures == 0 && e.nusers == 0);
 	CHECK_STR(e.addr, ADDR);
-	CHECK(penalty_check_user(&c, ADDR, "alice", T0, &until) == 0);
+	CHECK(check_user(&c, ADDR, "alice", T0, &until) == 0);
 	CHECK(access(c.dir, F_OK) == -1);
 	mkdir(c.dir, 0700);
 	CHECK(why_at(&c, ADDR, T0) == PENALTY_NONE);
@@ -301,7 +329,7 @@ test_per_user(void)
 	CHECK(fail_n(&c, ADDR, "alice", T0, 2) == 0);
 	CHECK(fail_n(&c, ADDR, "alice", T0, 1) == -1);
 	CHECK(why_at(&c, ADDR, T0) == PENALTY_NONE);
-	CHECK(penalty_check_user(&c, ADDR, "alice", T0, &until) == 1);
+	CHECK(check_user(&c, ADDR, "alice", T0, &until) == 1);
 	CHECK(until == T0 + 100);
 	CHECK(user_blocked(&c, ADDR, "bob", T0) == 0);
 	CHECK(user_blocked(&c, "192.0.2.2", "alice", T0) == 0);
@@ -997,9 +1025,6 @@ test_names(void)
 		if (penalty_check(&c, bad[i], T0, &e) != -1 ||
 		    errno != EINVAL)
 			ok = 0;
-		if (penalty_fail(&c, bad[i], "a", T0, &blocked) != -1 ||
-		    errno != EINVAL)
-			ok = 0;
 		if (penalty_attempt(&c, bad[i], "a", T0, &state,
 		    &token) != -1 || errno != EINVAL)
 			ok = 0;
@@ -1225,7 +1250,6 @@ all_refused(const char *dir, int err)
 	struct penalty_conf	c;
 	struct penalty_entry	e;
 	struct seen		s;
-	time_t			until;
 	struct penalty_token	tok;
 	int			state, b, fd, n = 0, total = 0;
 
@@ -1241,8 +1265,6 @@ all_refused(const char *dir, int err)
 	conf_at(&c, dir);
 	memset(&s, 0, sizeof(s));
 	REFUSED(penalty_check(&c, ADDR, T0, &e));
-	REFUSED(penalty_check_user(&c, ADDR, "a", T0, &until));
-	REFUSED(penalty_fail(&c, ADDR, "a", T0, &b));
 	REFUSED(penalty_attempt(&c, ADDR, "a", T0, &state, &tok));
 	tok.fd = -1;
 	tok.slot = 0;
@@ -1385,7 +1407,7 @@ test_lock_timeout(void)
 	CHECK(penalty_hostile(&c, ADDR, T0) == 0);
 	CHECK((pid = lock_holder(c.dir, 0)) > 0);
 	t = ms_now();
-	CHECK(penalty_fail(&c, ADDR, "x", T0, &blocked) == -1 &&
+	CHECK(fail1(&c, ADDR, "x", T0, &blocked) == -1 &&
 	    errno == ETIMEDOUT);
 	t = ms_now() - t;
 	printf("# gave up after %lld ms\n", t);
@@ -1398,11 +1420,11 @@ test_lock_timeout(void)
 	CHECK(why_at(&c, ADDR, T0) == PENALTY_HOSTILE);
 	kill(pid, SIGKILL);
 	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(penalty_fail(&c, ADDR, "x", T0, &blocked) == 0);
+	CHECK(fail1(&c, ADDR, "x", T0, &blocked) == 0);
 	/* A holder that lets go within the time: the update waits. */
 	CHECK((pid = lock_holder(c.dir, 300)) > 0);
 	t = ms_now();
-	CHECK(penalty_fail(&c, ADDR, "x", T0, &blocked) == 0);
+	CHECK(fail1(&c, ADDR, "x", T0, &blocked) == 0);
 	CHECK(ms_now() - t >= 200);
 	CHECK(failures_at(&c, ADDR, T0) == 2);
 	CHECK(waitpid(pid, &status, 0) == pid);
@@ -1440,7 +1462,7 @@ writer(const struct penalty_conf *c)
 	int	i, blocked, n = 0;
 
 	for (i = 0; i < 25; i++) {
-		if (penalty_fail(c, ADDR, "mallory", T0, &blocked) == -1)
+		if (fail1(c, ADDR, "mallory", T0, &blocked) == -1)
 			return 255;
 		if (blocked == PENALTY_FAILURES)
 			n++;

@@ -1,5 +1,5 @@
 /*
- * The front's access policy: rules.cdb, the penalty box and the
+ * The access policy: rules.cdb, the penalty box and the
  * per-address connection limit (see access.h and pop3d.8).
  *
  * Failure modes are chosen per part: a rules database that is configured
@@ -10,6 +10,7 @@
  * count: guessing must not get free while the disk is full.  An operator
  * turns the box off explicitly (POP3D_STATE_DIR empty).
  */
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -106,13 +107,33 @@ rules_apply(const struct rule *r)
 	}
 }
 
+/* The rule that matched: a deny ends the connection, else its settings. */
+static void
+rules_obey(struct access *a, const char *path, const struct rule *rule)
+{
+	struct logline	 l;
+	char		 why[256];
+
+	if (rule->action == RULE_DENY) {
+		logline_start(&l, "deny");
+		logline_str(&l, "remote", a->remote);
+		logline_str(&l, "rule", rule->pattern);
+		logline_num(&l, "line", rule->line);
+		logline_emit(&l);
+		a->end = "deny";
+		answer(a, "-ERR [SYS/PERM] access denied");
+		exit(0);
+	}
+	if (rule_settings_check(rule, why, sizeof(why)) == -1)
+		rules_bad_setting(a, path, rule, why);
+	rules_apply(rule);
+}
+
 void
 access_rules(struct access *a, const char *remote)
 {
 	struct rulesdb	 db;
-	struct rule	 rule;
-	struct logline	 l;
-	char		 why[256];
+	struct rule	*rule;
 	const char	*path = getenv("POP3D_RULES");
 	int		 optional = path == NULL, r;
 
@@ -132,27 +153,24 @@ access_rules(struct access *a, const char *remote)
 	if (r == -2)
 		rules_broken(a, path, "not a pop3d rules database of this "
 		    "version, or a damaged one: run pop3d-rules compile", 0);
-	r = rulesdb_lookup(&db, a->known ? &a->addr : NULL, &rule);
+	/*
+	 * A rule is some 35 KB: mapped and unmapped, its pages go back to
+	 * the kernel, not to a stack or heap that a session idling for
+	 * hours would keep.
+	 */
+	rule = mmap(NULL, sizeof(*rule), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (rule == MAP_FAILED)
+		rules_broken(a, path, NULL, errno);
+	r = rulesdb_lookup(&db, a->known ? &a->addr : NULL, rule);
 	rulesdb_close(&db);
 	if (r == -1)
 		rules_broken(a, path, NULL, errno);
 	if (r == -2)
 		rules_broken(a, path, "damaged: run pop3d-rules compile", 0);
-	if (r == 0)
-		return;
-	if (rule.action == RULE_DENY) {
-		logline_start(&l, "deny");
-		logline_str(&l, "remote", remote);
-		logline_str(&l, "rule", rule.pattern);
-		logline_num(&l, "line", rule.line);
-		logline_emit(&l);
-		a->end = "deny";
-		answer(a, "-ERR [SYS/PERM] access denied");
-		exit(0);
-	}
-	if (rule_settings_check(&rule, why, sizeof(why)) == -1)
-		rules_bad_setting(a, path, &rule, why);
-	rules_apply(&rule);
+	if (r == 1)
+		rules_obey(a, path, rule);
+	munmap(rule, sizeof(*rule));
 }
 
 /* The state directory's part, or "" when too long (then: off). */

@@ -1,6 +1,7 @@
 /*
- * The front's access policy, run before any greeting and at each login:
- * the rules database (allow or deny, and the rule's settings as
+ * The access policy, policy/'s one face to the programs that admit
+ * clients (pop3d and pop3d-passwd), run before any greeting and at each
+ * login: the rules database (allow or deny, and the rule's settings as
  * environment), the penalty box (failed logins, hostile input) and the
  * per-address connection limit.  The privileged front alone runs it; the
  * pre-login process never sees the state directory.

@@ -23,6 +23,7 @@
 #include "num.h"
 #include "passwd.h"
 #include "pop3d_limits.h"
+#include "settings.h"
 #include "userdb.h"
 #include "version.h"
 
@@ -471,8 +472,9 @@ main(int argc, char **argv)
 		auth_exit(&c, EXIT_TEMP, "the caller is gone", errno);
 	creds_get(&c);
 	m = mech_get(&c);
-	if (dbopt == NULL)
-		dbopt = env_path(USERDB_PATH_ENV, USERDB_PATH_DEFAULT);
+	if (dbopt == NULL && setting_path(USERDB_PATH_ENV,
+	    USERDB_PATH_DEFAULT, &dbopt) == -1)
+		auth_exit(&c, EXIT_TEMP, "bad setting: " USERDB_PATH_ENV, 0);
 	found = user_find(&c, &db, dbopt, &u);
 	creds_verify(&c, m, found, db.dummy);
 	/* The user's name stays for the log lines; the secret goes. */

@@ -64,22 +64,27 @@ xmit_command_read(struct xmit_settings *set)
 	return 0;
 }
 
-void
+int
 xmit_settings_read(struct xmit_settings *set)
 {
+	uint64_t	max, secs, run;
+
 	memset(set, 0, sizeof(*set));
 	if (setting_flag("POP3D_XTND_XMIT", &set->enabled) == -1)
-		log_warn("setting ignored: XTND XMIT stays off");
+		return -1;
 	if (!set->enabled)
-		return;
-	set->max = setting_num_or_default("POP3D_XMIT_MAX");
-	set->timeout_ms = 1000 * setting_num_or_default("POP3D_XMIT_TIMEOUT");
-	set->run_ms = 1000 *
-	    setting_num_or_default("POP3D_XMIT_COMMAND_TIMEOUT");
-	if (xmit_command_read(set) == -1) {
-		log_warn("setting ignored: XTND XMIT is off");
+		return 0;
+	if (setting_num("POP3D_XMIT_MAX", &max) == -1 ||
+	    setting_num("POP3D_XMIT_TIMEOUT", &secs) == -1 ||
+	    setting_num("POP3D_XMIT_COMMAND_TIMEOUT", &run) == -1 ||
+	    xmit_command_read(set) == -1) {
 		set->enabled = 0;
+		return -1;
 	}
+	set->max = max;
+	set->timeout_ms = 1000 * secs;
+	set->run_ms = 1000 * run;
+	return 0;
 }
 
 int

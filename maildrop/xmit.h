@@ -28,11 +28,10 @@ struct xmit_settings {
 
 /*
  * Reads POP3D_XTND_XMIT and, when it is on, the other POP3D_XMIT_*
- * settings.  A malformed number is logged and its default applies; a
- * malformed POP3D_XMIT_COMMAND is logged and turns XTND XMIT off, rather
- * than run a program the operator did not name.
+ * settings: 0, or -1 after logging the first bad one (XTND XMIT then
+ * off; the caller refuses the session).
  */
-void	xmit_settings_read(struct xmit_settings *);
+int	xmit_settings_read(struct xmit_settings *);
 
 /*
  * Splits s in place at runs of spaces into at most max words, argv

@@ -305,20 +305,18 @@ static void
 creds_verify(struct creds *c, enum mech m, const struct user *u,
     const char *dummy)
 {
-	int	r;
+	const char	*why;
+	int		 r;
 
 	if (m != MECH_PASSWORD) {
 		creds_verify_digest(c, m, u);
 		return;
 	}
-	r = passwd_check(c->secret, u != NULL ? u->hash : NULL, dummy);
-	if (u == NULL)
-		auth_exit(c, EXIT_BAD, "unknown user", 0);
+	r = passwd_verify(c->secret, u != NULL ? u->hash : NULL, dummy, &why);
 	if (r == -1)
-		auth_exit(c, EXIT_TEMP, "password hash unusable", errno);
+		auth_exit(c, EXIT_TEMP, why, errno);
 	if (r == 0)
-		auth_exit(c, EXIT_BAD, user_hash_locked(u->hash) ?
-		    "account locked" : "bad password", 0);
+		auth_exit(c, EXIT_BAD, why, 0);
 }
 
 /*

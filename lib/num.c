@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "num.h"
+#include "pop3d_limits.h"
 
 int
 num_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -58,4 +59,24 @@ text_valid(const char *s, size_t max, int blanks)
 		    *p == '\n' || *p == '\r')))
 			return 0;
 	return (size_t)(p - s) <= max;
+}
+
+int
+user_name_valid(const char *s)
+{
+	size_t	i;
+	char	c;
+
+	/* Not "-x" (an option) nor ".x": a name is never taken for either. */
+	if (s == NULL || s[0] == '\0' || s[0] == '-' || s[0] == '.')
+		return 0;
+	for (i = 0; (c = s[i]) != '\0'; i++) {
+		if (i >= POP3_USER_MAX)
+			return 0;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("._+-@", c) != NULL)
+			continue;
+		return 0;
+	}
+	return 1;
 }

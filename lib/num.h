@@ -1,4 +1,4 @@
-/* Parsing numbers from the network and the environment, in one call each. */
+/* Parsing what the network and the environment give, one call each. */
 #ifndef POP3D_NUM_H
 #define POP3D_NUM_H
 
@@ -20,6 +20,14 @@ int	flag_parse(const char *, int *);
  * also tab, CR and LF, the separators of a list)?  1 or 0.
  */
 int	text_valid(const char *, size_t, int);
+
+/*
+ * Is s a user name (1) or not (0, also for NULL)?  1 to POP3_USER_MAX
+ * letters, digits and "._+-@", not starting with '-' or '.': the rule of
+ * the users file (pop3d-users.5) and of the name XTND XMIT passes to the
+ * submission program, which must never take it for an option.
+ */
+int	user_name_valid(const char *);
 
 /* The settings of the environment are read through settings.h. */
 

@@ -13,6 +13,7 @@
 #include "child.h"
 #include "io.h"
 #include "log.h"
+#include "num.h"
 #include "settings.h"
 #include "trans.h"
 #include "xmit.h"
@@ -85,25 +86,6 @@ xmit_settings_read(struct xmit_settings *set)
 	set->timeout_ms = 1000 * secs;
 	set->run_ms = 1000 * run;
 	return 0;
-}
-
-int
-xmit_user_ok(const char *s)
-{
-	size_t	i;
-	char	c;
-
-	if (s == NULL || s[0] == '\0' || s[0] == '-' || s[0] == '.')
-		return 0;
-	for (i = 0; (c = s[i]) != '\0'; i++) {
-		if (i >= POP3_USER_MAX)
-			return 0;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr("._+-@", c) != NULL)
-			continue;
-		return 0;
-	}
-	return 1;
 }
 
 void
@@ -397,7 +379,7 @@ xmit_command(struct session *s)
 	int64_t		 deadline;
 	int		 fd;
 
-	if (!xmit_user_ok(user)) {
+	if (!user_name_valid(user)) {
 		xmit_log(user, 0, "bad-user", NULL, NULL);
 		out_line(s->out, "-ERR [SYS/PERM] cannot send mail for this"
 		    " user");

@@ -41,11 +41,10 @@ int	xmit_settings_read(struct xmit_settings *);
 int	xmit_split(char *, char **, size_t);
 
 /*
- * Whether a user name may be the envelope sender on the submission
- * program's command line: 1 to POP3_USER_MAX letters, digits and "._+-@",
- * not starting with "-" or "." (the names pop3d-users accepts).
+ * A user name is the envelope sender on the submission program's command
+ * line only when user_name_valid (num.h) takes it: the names pop3d-users
+ * accepts, never an option.
  */
-int	xmit_user_ok(const char *);
 
 /* Why a message received whole is not submitted. */
 enum xmit_refusal {

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "io.h"
 #include "penalty.h"
 #include "penalty_record.h"
 
@@ -33,15 +34,6 @@
  * finds the new file; more than a few means something else is wrong.
  */
 #define CONN_RETRIES	8
-
-static void
-close_keep_errno(int fd)
-{
-	int	saved = errno;
-
-	close(fd);
-	errno = saved;
-}
 
 static void
 conn_octets(struct flock *fl, int type, off_t start, off_t len)

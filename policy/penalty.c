@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "io.h"
 #include "penalty.h"
 #include "penalty_record.h"
 
@@ -37,15 +38,6 @@ static size_t
 threshold(unsigned n)
 {
 	return n > PENALTY_FAILS_MAX ? PENALTY_FAILS_MAX : n;
-}
-
-static void
-close_keep_errno(int fd)
-{
-	int	saved = errno;
-
-	close(fd);
-	errno = saved;
 }
 
 /* user (NULL: "") and addr as an update takes them: 0, or -1 (EINVAL). */

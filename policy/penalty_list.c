@@ -11,17 +11,9 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "io.h"
 #include "penalty.h"
 #include "penalty_record.h"
-
-static void
-close_keep_errno(int fd)
-{
-	int	saved = errno;
-
-	close(fd);
-	errno = saved;
-}
 
 /* ---- clearing ---- */
 

@@ -41,6 +41,7 @@
 
 #include "addr.h"
 #include "conn.h"
+#include "io.h"
 #include "log.h"
 #include "num.h"
 #include "penalty_record.h"
@@ -75,15 +76,6 @@ _Static_assert(sizeof(time_t) >= 8, "penalty times need a 64-bit time_t");
 #define TEMP_TRIES	100
 
 /* ---- the state directories ---- */
-
-static void
-close_keep(int fd)
-{
-	int	saved = errno;
-
-	close(fd);
-	errno = saved;
-}
 
 int
 statedir_name_valid(const char *s)
@@ -121,7 +113,7 @@ dir_open(const char *path)
 		fd = -1;
 	} else
 		fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	close_keep(pfd);
+	close_keep_errno(pfd);
 	return fd;
 }
 
@@ -169,7 +161,7 @@ statedir_open(const char *dir, int create)
 	if (fd == -1)
 		return -1;
 	if (dir_check(fd) == -1) {
-		close_keep(fd);
+		close_keep_errno(fd);
 		return -1;
 	}
 	return fd;
@@ -189,17 +181,8 @@ statedir_own(const char *dir)
 		errno = EPERM;
 		rc = -1;
 	}
-	close_keep(fd);
+	close_keep_errno(fd);
 	return rc;
-}
-
-static long long
-clock_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int
@@ -207,7 +190,7 @@ statedir_lock(int fd, short type, off_t start, off_t len)
 {
 	struct timespec	nap = { 0, LOCK_NAP_MS * 1000000L };
 	struct flock	fl;
-	long long	deadline = clock_ms() + PENALTY_LOCK_TIMEOUT_MS;
+	int64_t		deadline = io_now_ms() + PENALTY_LOCK_TIMEOUT_MS;
 
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = type;
@@ -217,7 +200,7 @@ statedir_lock(int fd, short type, off_t start, off_t len)
 	while (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
 		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
 			return -1;
-		if (errno != EINTR && clock_ms() >= deadline) {
+		if (errno != EINTR && io_now_ms() >= deadline) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
@@ -284,7 +267,7 @@ statedir_opendir(int dfd)
 	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return NULL;
 	if ((d = fdopendir(fd)) == NULL)
-		close_keep(fd);
+		close_keep_errno(fd);
 	return d;
 }
 
@@ -330,7 +313,7 @@ statedir_sweep_begin(int dfd, unsigned every, time_t now, uint64_t *resume,
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
 	if (fcntl(*fd, F_OFD_SETLK, &fl) == -1 || fstat(*fd, &st) == -1) {
-		close_keep(*fd);
+		close_keep_errno(*fd);
 		*fd = -1;
 		/* Another process sweeping now: nothing to do. */
 		return errno == EAGAIN || errno == EACCES ? 0 : -1;
@@ -944,7 +927,7 @@ record_lock(int dfd, int create)
 	if (fd == -1)
 		return -1;
 	if (statedir_lock(fd, F_WRLCK, 0, 0) == -1) {
-		close_keep(fd);
+		close_keep_errno(fd);
 		return -1;
 	}
 	return fd;
@@ -1009,7 +992,7 @@ record_tries_alive(const char *dir, const char *addr, struct record *r)
 		held = 0;
 		if (fd != -1 && r->try[i].slot != PENALTY_SLOT_NONE &&
 		    (held = conn_slot_held(fd, r->try[i].slot)) == -1) {
-			close_keep(fd);
+			close_keep_errno(fd);
 			return -1;
 		}
 		if (held)

@@ -331,6 +331,18 @@ setting_num_err(const char *name, uint64_t *out, char *err, size_t n)
 }
 
 int
+setting_flag_err(const char *name, int *out, char *err, size_t n)
+{
+	const struct setting	*s;
+	const char		*v;
+
+	*out = 0;
+	if (reader(name, SETTING_FLAG, &s, &v, err, n) == -1)
+		return -1;
+	return v == NULL ? 0 : flag_parse(v, out);
+}
+
+int
 setting_text_err(const char *name, const char **out, char *err, size_t n)
 {
 	const struct setting	*s;
@@ -358,15 +370,9 @@ setting_num(const char *name, uint64_t *out)
 int
 setting_flag(const char *name, int *out)
 {
-	const struct setting	*s;
-	const char		*v;
-	char			 err[SETTING_ERR_MAX];
+	char	err[SETTING_ERR_MAX];
 
-	*out = 0;
-	if (logged(reader(name, SETTING_FLAG, &s, &v, err, sizeof(err)),
-	    err) == -1)
-		return -1;
-	return v == NULL ? 0 : flag_parse(v, out);
+	return logged(setting_flag_err(name, out, err, sizeof(err)), err);
 }
 
 int

@@ -101,6 +101,7 @@ int	setting_expire(const char **, int64_t *);
  * for a program that reports it its own way (pop3d-tls).
  */
 int	setting_num_err(const char *, uint64_t *, char *, size_t);
+int	setting_flag_err(const char *, int *, char *, size_t);
 int	setting_text_err(const char *, const char **, char *, size_t);
 
 #endif

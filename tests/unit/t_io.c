@@ -75,7 +75,7 @@ test_poll(void)
 	close_keep_errno(p[1]);
 	CHECK(errno == ENOSPC && fcntl(p[1], F_GETFD) == -1);
 	errno = ENOSPC;
-	close_keep_errno(p[1]);			/* a close that fails too */
+	close_keep_errno(p[1]);		/* a close that fails too */
 	CHECK(errno == ENOSPC);
 	close(p[0]);
 	close(q[0]);

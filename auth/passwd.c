@@ -195,3 +195,22 @@ passwd_check(const char *pw, const char *hash, const char *dummy)
 	explicit_bzero(&cd, sizeof(cd));
 	return r;
 }
+
+int
+passwd_verify(const char *pw, const char *hash, const char *dummy,
+    const char **why)
+{
+	int	r = passwd_check(pw, hash, dummy);
+
+	*why = NULL;
+	if (hash == NULL) {
+		*why = "unknown user";
+		return 0;
+	}
+	if (r == -1)
+		*why = "password hash unusable";
+	else if (r == 0)
+		*why = user_hash_locked(hash) ? "account locked" :
+		    "bad password";
+	return r;
+}

@@ -45,4 +45,13 @@ int	passwd_dummy_make(const char *, size_t, char *, size_t);
  */
 int	passwd_check(const char *, const char *, const char *);
 
+/*
+ * A login's check, as pop3d-auth and pop3d-passwd make it: passwd_check
+ * (the same work whatever the outcome), and why it refused, for the log.
+ * 1 for a match; 0 with *why "unknown user" (hash NULL), "account locked"
+ * or "bad password"; -1 with errno and *why "password hash unusable".
+ */
+int	passwd_verify(const char *, const char *, const char *,
+	    const char **);
+
 #endif

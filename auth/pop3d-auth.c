@@ -23,6 +23,7 @@
 #include "num.h"
 #include "passwd.h"
 #include "pop3d_limits.h"
+#include "settings.h"
 #include "userdb.h"
 #include "version.h"
 
@@ -304,20 +305,18 @@ static void
 creds_verify(struct creds *c, enum mech m, const struct user *u,
     const char *dummy)
 {
-	int	r;
+	const char	*why;
+	int		 r;
 
 	if (m != MECH_PASSWORD) {
 		creds_verify_digest(c, m, u);
 		return;
 	}
-	r = passwd_check(c->secret, u != NULL ? u->hash : NULL, dummy);
-	if (u == NULL)
-		auth_exit(c, EXIT_BAD, "unknown user", 0);
+	r = passwd_verify(c->secret, u != NULL ? u->hash : NULL, dummy, &why);
 	if (r == -1)
-		auth_exit(c, EXIT_TEMP, "password hash unusable", errno);
+		auth_exit(c, EXIT_TEMP, why, errno);
 	if (r == 0)
-		auth_exit(c, EXIT_BAD, user_hash_locked(u->hash) ?
-		    "account locked" : "bad password", 0);
+		auth_exit(c, EXIT_BAD, why, 0);
 }
 
 /*
@@ -471,8 +470,9 @@ main(int argc, char **argv)
 		auth_exit(&c, EXIT_TEMP, "the caller is gone", errno);
 	creds_get(&c);
 	m = mech_get(&c);
-	if (dbopt == NULL)
-		dbopt = env_path(USERDB_PATH_ENV, USERDB_PATH_DEFAULT);
+	if (dbopt == NULL && setting_path(USERDB_PATH_ENV,
+	    USERDB_PATH_DEFAULT, &dbopt) == -1)
+		auth_exit(&c, EXIT_TEMP, "bad setting: " USERDB_PATH_ENV, 0);
 	found = user_find(&c, &db, dbopt, &u);
 	creds_verify(&c, m, found, db.dummy);
 	/* The user's name stays for the log lines; the secret goes. */

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "num.h"
 #include "passwd.h"
+#include "settings.h"
 #include "pop3d_limits.h"
 #include "userdb.h"
 #include "usersfile.h"
@@ -555,10 +556,11 @@ main(int argc, char **argv)
 		else
 			usage("command [args ...]");
 	}
-	if (p.db == NULL)
-		p.db = env_path(USERDB_PATH_ENV, USERDB_PATH_DEFAULT);
-	if (p.file == NULL)
-		p.file = env_path(USERSFILE_PATH_ENV, USERSFILE_PATH_DEFAULT);
+	if ((p.db == NULL && setting_path(USERDB_PATH_ENV,
+	    USERDB_PATH_DEFAULT, &p.db) == -1) || (p.file == NULL &&
+	    setting_path(USERSFILE_PATH_ENV, USERSFILE_PATH_DEFAULT,
+	    &p.file) == -1))
+		exit(EXIT_USAGE);
 	/* Every message names its file by its absolute path. */
 	p.db = log_abspath(p.db, db, sizeof(db));
 	p.file = log_abspath(p.file, file, sizeof(file));

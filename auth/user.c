@@ -39,26 +39,6 @@ field_valid(const char *s, size_t max)
 }
 
 int
-user_name_valid(const char *s)
-{
-	size_t	i;
-	char	c;
-
-	/* Not "-x" (an option) nor ".x": a name is never taken for either. */
-	if (s[0] == '\0' || s[0] == '-' || s[0] == '.')
-		return 0;
-	for (i = 0; (c = s[i]) != '\0'; i++) {
-		if (i >= USERS_NAME_MAX)
-			return 0;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr("._+-@", c) != NULL)
-			continue;
-		return 0;
-	}
-	return 1;
-}
-
-int
 user_hash_locked(const char *hash)
 {
 	return hash[0] == '!' || hash[0] == '*';

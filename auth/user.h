@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "num.h"
+
 struct user {
 	const char	*name;
 	const char	*hash;	/* crypt(3); locked: "!..." or "*..." */
@@ -43,8 +45,7 @@ int	user_check(const struct user *, const char **);
  */
 int	user_format(const struct user *, char *, size_t, const char **);
 
-/* 1 when s is a valid user name, else 0. */
-int	user_name_valid(const char *);
+/* user_name_valid, the rule of a record's name, is in num.h. */
 
 /* 1 when the hash can never match (an account without a password). */
 int	user_hash_locked(const char *);

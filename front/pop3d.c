@@ -195,11 +195,10 @@ tls_settings(struct front *f)
 	ssize_t		 n;
 	int		 bad = 0;
 
-	bad |= env_text_strict("POP3D_TLS_CERT", PATH_MAX - 1, &f->cert) == -1;
-	bad |= env_text_strict("POP3D_TLS_KEY", PATH_MAX - 1, &key) == -1;
-	bad |= env_flag_strict("POP3D_TLS_REQUIRED", 0,
-	    &f->pa.tls_required) == -1;
-	bad |= env_text_strict("POP3D_TLS_RELAY", PATH_MAX - 1, &relay) == -1;
+	bad |= setting_text("POP3D_TLS_CERT", &f->cert) == -1;
+	bad |= setting_text("POP3D_TLS_KEY", &key) == -1;
+	bad |= setting_flag("POP3D_TLS_REQUIRED", &f->pa.tls_required) == -1;
+	bad |= setting_text("POP3D_TLS_RELAY", &relay) == -1;
 	if (bad)
 		return -1;
 	/*
@@ -283,15 +282,17 @@ settings_read(struct front *f)
 	const char		*user, *dir;
 	int			 bad = 0;
 
-	if (env_text_strict("POP3D_GREETING", GREETING_MAX * 4,
-	    &pa->greeting) == -1)
-		bad = 1;
-	if (pa->greeting == NULL || strlen(pa->greeting) > GREETING_MAX) {
-		if (pa->greeting != NULL)
-			log_warn("POP3D_GREETING longer than %d characters:"
-			    " the default greeting is used", GREETING_MAX);
+	/* Too long but printable, it is only not used: pop3d.8. */
+	pa->greeting = getenv("POP3D_GREETING");
+	if (pa->greeting != NULL && strlen(pa->greeting) > GREETING_MAX &&
+	    text_valid(pa->greeting, GREETING_MAX * 4, 0)) {
+		log_warn("POP3D_GREETING longer than %d characters:"
+		    " the default greeting is used", GREETING_MAX);
+		pa->greeting = NULL;
+	} else
+		bad |= setting_text("POP3D_GREETING", &pa->greeting) == -1;
+	if (pa->greeting == NULL)
 		pa->greeting = DEFAULT_GREETING;
-	}
 	bad |= setting_flag("POP3D_APOP", &pa->apop) == -1;
 	/* Clients take the first '<' (curl, poplib) as the timestamp's. */
 	if (pa->apop && strpbrk(pa->greeting, "<>") != NULL) {

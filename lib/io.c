@@ -54,13 +54,23 @@ io_signalled(void)
 	return io_signal;
 }
 
-static void
-set_nonblock(int fd)
+int
+io_nonblock(int fd)
 {
 	int	fl = fcntl(fd, F_GETFL);
 
-	if (fl != -1 && !(fl & O_NONBLOCK))
-		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	if (fl == -1)
+		return -1;
+	return fl & O_NONBLOCK ? 0 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+void
+close_keep_errno(int fd)
+{
+	int	saved = errno;
+
+	close(fd);
+	errno = saved;
 }
 
 int64_t
@@ -73,9 +83,8 @@ io_now_ms(void)
 }
 
 int
-io_wait(int fd, short events, int64_t deadline)
+io_poll(struct pollfd *pfd, nfds_t n, int64_t deadline)
 {
-	struct pollfd	pfd;
 	struct timespec	ts;
 	int64_t		left;
 	int		r;
@@ -90,16 +99,24 @@ io_wait(int fd, short events, int64_t deadline)
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		pfd.fd = fd;
-		pfd.events = events;
 		ts.tv_sec = left / 1000;
 		ts.tv_nsec = (left % 1000) * 1000000;
-		r = ppoll(&pfd, 1, &ts, io_catching ? &io_waitmask : NULL);
+		r = ppoll(pfd, n, &ts, io_catching ? &io_waitmask : NULL);
 		if (r > 0)
-			return 0;
+			return r;
 		if (r == -1 && errno != EINTR)
 			return -1;
 	}
+}
+
+int
+io_wait(int fd, short events, int64_t deadline)
+{
+	struct pollfd	pfd;
+
+	pfd.fd = fd;
+	pfd.events = events;
+	return io_poll(&pfd, 1, deadline) == -1 ? -1 : 0;
 }
 
 void
@@ -111,7 +128,7 @@ out_init(struct out *o, int fd, int timeout_ms)
 	o->failed = 0;
 	o->len = 0;
 	o->total = 0;
-	set_nonblock(fd);
+	(void)io_nonblock(fd);
 }
 
 int
@@ -269,7 +286,7 @@ in_init(struct in *in, int fd, int timeout_ms, struct out *flush)
 	in->deadline = 0;
 	in->flush = flush;
 	in->start = in->end = 0;
-	set_nonblock(fd);
+	(void)io_nonblock(fd);
 }
 
 void
@@ -314,12 +331,6 @@ void
 in_forget(struct in *in)
 {
 	explicit_bzero(in->buf, in->start);
-}
-
-size_t
-in_pending(const struct in *in)
-{
-	return in->end - in->start;
 }
 
 /* Reads more into the buffer: 1 for data, or the terminal status. */

@@ -9,6 +9,7 @@
 #ifndef POP3D_IO_H
 #define POP3D_IO_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,17 @@ int64_t	io_now_ms(void);
  * stop, or poll's.
  */
 int	io_wait(int, short, int64_t);
+/*
+ * The same for n descriptors, their revents set: the number ready, or -1
+ * as io_wait.  A descriptor of -1 is left out, as by poll(2).
+ */
+int	io_poll(struct pollfd *, nfds_t, int64_t);
+
+/* Sets O_NONBLOCK on fd: 0, or -1 with errno. */
+int	io_nonblock(int);
+
+/* close(fd), leaving errno as it was: for the paths that report it. */
+void	close_keep_errno(int);
 
 void	out_init(struct out *, int, int);
 /* Queue bytes; flushed when the buffer fills.  No-ops once failed. */
@@ -114,9 +126,6 @@ void	out_deadline(struct out *, int);
 
 /* Wipes what has been returned as lines already (it may hold secrets). */
 void	in_forget(struct in *);
-
-/* Octets received but not yet returned as lines. */
-size_t	in_pending(const struct in *);
 
 /*
  * Ends a session that leaves input unread (a hostile line): sends FIN and

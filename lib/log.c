@@ -81,12 +81,6 @@ log_init(const char *name)
 	progname = slash != NULL ? slash + 1 : name;
 }
 
-const char *
-log_progname(void)
-{
-	return progname;
-}
-
 int
 log_from_env(void)
 {

@@ -26,7 +26,6 @@ struct logline {
 
 /* Remembers the program name used as the prefix of every line. */
 void	log_init(const char *);
-const char *log_progname(void);
 
 /*
  * The servers' log destination, POP3D_LOG: "stderr" (the default, for

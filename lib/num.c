@@ -1,10 +1,9 @@
 #include <errno.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "num.h"
+#include "pop3d_limits.h"
 
 int
 num_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -37,33 +36,6 @@ num_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 }
 
 int
-env_num_strict(const char *name, uint64_t def, uint64_t min, uint64_t max,
-    uint64_t *out)
-{
-	const char	*s = getenv(name);
-
-	*out = def;
-	if (s == NULL || *s == '\0' || num_parse(s, min, max, out) == 0)
-		return 0;
-	log_warn("bad setting: %s is not a number from %llu to %llu", name,
-	    (unsigned long long)min, (unsigned long long)max);
-	return -1;
-}
-
-uint64_t
-env_num(const char *name, uint64_t def, uint64_t min, uint64_t max)
-{
-	uint64_t	v;
-
-	if (env_num_strict(name, def, min, max, &v) == -1) {
-		log_warn("setting ignored: using %s=%llu", name,
-		    (unsigned long long)def);
-		return def;
-	}
-	return v;
-}
-
-int
 flag_parse(const char *s, int *out)
 {
 	if (strcmp(s, "1") == 0 || strcmp(s, "yes") == 0)
@@ -90,53 +62,21 @@ text_valid(const char *s, size_t max, int blanks)
 }
 
 int
-env_flag_strict(const char *name, int def, int *out)
+user_name_valid(const char *s)
 {
-	const char	*s = getenv(name);
+	size_t	i;
+	char	c;
 
-	*out = def;
-	if (s == NULL || *s == '\0')
+	/* Not "-x" (an option) nor ".x": a name is never taken for either. */
+	if (s == NULL || s[0] == '\0' || s[0] == '-' || s[0] == '.')
 		return 0;
-	if (flag_parse(s, out) == -1) {
-		log_warn("bad setting: %s must be 0 or 1", name);
-		return -1;
-	}
-	return 0;
-}
-
-int
-env_text_strict(const char *name, size_t max, const char **out)
-{
-	const char	*s = getenv(name);
-
-	*out = NULL;
-	if (s == NULL || *s == '\0')
+	for (i = 0; (c = s[i]) != '\0'; i++) {
+		if (i >= POP3_USER_MAX)
+			return 0;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("._+-@", c) != NULL)
+			continue;
 		return 0;
-	if (!text_valid(s, max, 0)) {
-		log_warn("bad setting: %s must be at most %zu printable"
-		    " characters", name, max);
-		return -1;
 	}
-	*out = s;
-	return 0;
-}
-
-const char *
-env_text(const char *name, size_t max)
-{
-	const char	*s;
-
-	if (env_text_strict(name, max, &s) == -1) {
-		log_warn("setting ignored: %s", name);
-		return NULL;
-	}
-	return s;
-}
-
-const char *
-env_path(const char *name, const char *def)
-{
-	const char	*s = getenv(name);
-
-	return s != NULL && *s != '\0' ? s : def;
+	return 1;
 }

@@ -1,4 +1,4 @@
-/* Parsing numbers from the network and the environment, in one call each. */
+/* Parsing what the network and the environment give, one call each. */
 #ifndef POP3D_NUM_H
 #define POP3D_NUM_H
 
@@ -22,29 +22,13 @@ int	flag_parse(const char *, int *);
 int	text_valid(const char *, size_t, int);
 
 /*
- * Reads a numeric setting from the environment.  Unset or empty gives the
- * default; a value that is not a number in [min, max] is logged and gives
- * the default too, so that a typo never stops the service.
+ * Is s a user name (1) or not (0, also for NULL)?  1 to POP3_USER_MAX
+ * letters, digits and "._+-@", not starting with '-' or '.': the rule of
+ * the users file (pop3d-users.5) and of the name XTND XMIT passes to the
+ * submission program, which must never take it for an option.
  */
-uint64_t env_num(const char *, uint64_t, uint64_t, uint64_t);
+int	user_name_valid(const char *);
 
-/*
- * The strict forms, for programs that refuse to run with a guess: 0 and
- * the value (the default when unset or empty), or -1 after logging what
- * is wrong with the setting.
- */
-int	env_num_strict(const char *, uint64_t, uint64_t, uint64_t, uint64_t *);
-int	env_text_strict(const char *, size_t, const char **);
-/* A yes/no setting: 0 or 1 (also "no"/"yes"); unset gives the default. */
-int	env_flag_strict(const char *, int, int *);
-
-/*
- * Reads a text setting: NULL when unset or empty.  A value longer than max
- * or holding characters outside 0x20-0x7E is logged and treated as unset.
- */
-const char *env_text(const char *, size_t);
-
-/* A file's path: the variable when set and not empty, else def. */
-const char *env_path(const char *, const char *);
+/* The settings of the environment are read through settings.h. */
 
 #endif

@@ -172,6 +172,22 @@ setting_default_text(const struct setting *s)
 	return NULL;
 }
 
+/* NEVER or a number of days in range: 0 and *days, or -1. */
+static int
+expire_parse(const struct setting *s, const char *value, int64_t *days)
+{
+	uint64_t	v;
+
+	if (strcmp(value, "NEVER") == 0) {
+		*days = SETTING_EXPIRE_NEVER;
+		return 0;
+	}
+	if (num_parse(value, s->min, s->max, &v) == -1)
+		return -1;
+	*days = (int64_t)v;
+	return 0;
+}
+
 /* Is value one of the '|'-separated words? */
 static int
 word_in(const char *value, const char *choices)
@@ -193,6 +209,7 @@ setting_check(const struct setting *s, const char *value, char *err,
     size_t n)
 {
 	uint64_t	v;
+	int64_t		days;
 	int		f;
 
 	if (*value == '\0')
@@ -214,8 +231,7 @@ setting_check(const struct setting *s, const char *value, char *err,
 		return say(err, n, "%s must be one of %s", s->name,
 		    s->choices);
 	case SETTING_EXPIRE:
-		if (strcmp(value, "NEVER") == 0 ||
-		    num_parse(value, s->min, s->max, &v) == 0)
+		if (expire_parse(s, value, &days) == 0)
 			return 0;
 		return say(err, n, "%s must be NEVER or a number from %llu to"
 		    " %llu", s->name, (unsigned long long)s->min,
@@ -271,84 +287,123 @@ settings_env_check(char *err, size_t n)
 	return 0;
 }
 
-/* The entry for a reader, and the value to read: NULL when unset. */
+/*
+ * The one path every reader takes: the entry of name (of kind, or for
+ * text any kind but a number or flag) and its value, checked against the
+ * table; NULL when unset or empty.  0, or -1 with "bad setting: ..." in
+ * err.
+ */
 static int
 reader(const char *name, enum setting_kind kind, const struct setting **s,
-    const char **value)
+    const char **value, char *err, size_t n)
 {
-	char	err[160];
+	int	len;
 
 	*value = NULL;
 	if ((*s = setting_find(name)) == NULL || ((*s)->kind != kind &&
 	    !(kind == SETTING_TEXT && (*s)->kind != SETTING_NUM &&
-	    (*s)->kind != SETTING_FLAG))) {
-		log_warn("bad setting: %s is not a setting of this kind", name);
-		return -1;
-	}
+	    (*s)->kind != SETTING_FLAG)))
+		return say(err, n, "bad setting: %s is not a setting of this"
+		    " kind", name);
 	if ((*value = getenv(name)) == NULL || **value == '\0') {
 		*value = NULL;
 		return 0;
 	}
-	if (setting_check(*s, *value, err, sizeof(err)) == -1) {
-		log_warn("bad setting: %s", err);
+	len = snprintf(err, n, "bad setting: ");
+	if (len < 0 || (size_t)len >= n)
+		len = 0;
+	if (setting_check(*s, *value, err + len, n - len) == -1)
 		return -1;
-	}
 	return 0;
 }
 
 int
-setting_num(const char *name, uint64_t *out)
+setting_num_err(const char *name, uint64_t *out, char *err, size_t n)
 {
 	const struct setting	*s;
 	const char		*v;
 
 	*out = 0;
-	if (reader(name, SETTING_NUM, &s, &v) == -1)
+	if (reader(name, SETTING_NUM, &s, &v, err, n) == -1)
 		return -1;
 	*out = s->def;
 	return v == NULL ? 0 : num_parse(v, s->min, s->max, out);
 }
 
 int
-setting_flag(const char *name, int *out)
+setting_flag_err(const char *name, int *out, char *err, size_t n)
 {
 	const struct setting	*s;
 	const char		*v;
 
 	*out = 0;
-	if (reader(name, SETTING_FLAG, &s, &v) == -1)
+	if (reader(name, SETTING_FLAG, &s, &v, err, n) == -1)
 		return -1;
 	return v == NULL ? 0 : flag_parse(v, out);
 }
 
 int
+setting_text_err(const char *name, const char **out, char *err, size_t n)
+{
+	const struct setting	*s;
+
+	return reader(name, SETTING_TEXT, &s, out, err, n);
+}
+
+/* The readers that log what is wrong: most programs' way. */
+static int
+logged(int r, const char *err)
+{
+	if (r == -1)
+		log_warn("%s", err);
+	return r;
+}
+
+int
+setting_num(const char *name, uint64_t *out)
+{
+	char	err[SETTING_ERR_MAX];
+
+	return logged(setting_num_err(name, out, err, sizeof(err)), err);
+}
+
+int
+setting_flag(const char *name, int *out)
+{
+	char	err[SETTING_ERR_MAX];
+
+	return logged(setting_flag_err(name, out, err, sizeof(err)), err);
+}
+
+int
 setting_text(const char *name, const char **out)
 {
-	const struct setting	*s;
+	char	err[SETTING_ERR_MAX];
 
-	return reader(name, SETTING_TEXT, &s, out);
+	return logged(setting_text_err(name, out, err, sizeof(err)), err);
 }
 
-uint64_t
-setting_num_or_default(const char *name)
+int
+setting_path(const char *name, const char *def, const char **out)
 {
-	const struct setting	*s;
-	uint64_t		 v;
-
-	if (setting_num(name, &v) == 0)
-		return v;
-	v = (s = setting_find(name)) != NULL ? s->def : 0;
-	log_warn("setting ignored: using %s=%llu", name, (unsigned long long)v);
-	return v;
+	if (setting_text(name, out) == -1)
+		return -1;
+	if (*out == NULL)
+		*out = def;
+	return 0;
 }
 
-const char *
-setting_text_or_null(const char *name)
+int
+setting_expire(const char **text, int64_t *days)
 {
-	const char	*v;
+	const struct setting	*s;
+	char			 err[SETTING_ERR_MAX];
 
-	if (setting_text(name, &v) == 0)
-		return v;
-	log_warn("setting ignored: %s", name);
-	return NULL;
+	*days = SETTING_EXPIRE_NEVER;
+	if (logged(reader("POP3D_EXPIRE", SETTING_EXPIRE, &s, text, err,
+	    sizeof(err)), err) == -1)
+		return -1;
+	if (*text != NULL)
+		(void)expire_parse(s, *text, days);
+	return 0;
 }

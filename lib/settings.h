@@ -72,22 +72,36 @@ int	setting_rule_check(const char *, size_t, const char *, char *,
  */
 int	settings_env_check(char *, size_t);
 
+/* Room enough for any reader's "bad setting: ..." (cut if not). */
+#define SETTING_ERR_MAX	160
+
 /*
  * The readers: name's value from the environment, strictly, with the
  * table's bounds and default: 0 and the value (the default, or NULL for
- * text, when unset or empty), or -1 after logging "bad setting: ...".
- * name must be in the table (else -1, logged, as a bug).
+ * text, when unset or empty), or -1 after logging "bad setting: NAME
+ * must be ...".  name must be in the table (else -1, logged, as a bug).
+ * Every program of the chain refuses to run with a bad one: none serves
+ * on with a guess.
  */
 int	setting_num(const char *, uint64_t *);
 int	setting_flag(const char *, int *);
 int	setting_text(const char *, const char **);
+/* A file's or user's name: def when unset or empty. */
+int	setting_path(const char *, const char *, const char **);
 
 /*
- * The lenient readers, for programs that serve on with the default rather
- * than refuse (pop3d-maildrop): a bad value is logged, with "setting
- * ignored", and gives the default (a number) or NULL (a text).
+ * POP3D_EXPIRE: its text (NULL when unset) for CAPA, and the days it
+ * gives, SETTING_EXPIRE_NEVER for NEVER or unset.
  */
-uint64_t	 setting_num_or_default(const char *);
-const char	*setting_text_or_null(const char *);
+#define SETTING_EXPIRE_NEVER	(-1)
+int	setting_expire(const char **, int64_t *);
+
+/*
+ * The same, with "bad setting: ..." in err (size n) instead of the log:
+ * for a program that reports it its own way (pop3d-tls).
+ */
+int	setting_num_err(const char *, uint64_t *, char *, size_t);
+int	setting_flag_err(const char *, int *, char *, size_t);
+int	setting_text_err(const char *, const char **, char *, size_t);
 
 #endif

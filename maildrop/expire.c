@@ -11,17 +11,6 @@
 #include "num.h"
 #include "pop3d_limits.h"
 
-int64_t
-expire_days(const char *text)
-{
-	uint64_t	v;
-
-	/* The settings' table checked it: anything else is NEVER. */
-	if (text == NULL || num_parse(text, 0, EXPIRE_DAYS_MAX, &v) == -1)
-		return EXPIRE_NEVER;
-	return (int64_t)v;
-}
-
 int
 expire_seen_name(const char *name, char *buf, size_t n)
 {

@@ -15,10 +15,7 @@
 
 #include "maildir.h"
 
-#define EXPIRE_NEVER	(-1)
-
-/* POP3D_EXPIRE's text (NULL: unset): days, or EXPIRE_NEVER. */
-int64_t	expire_days(const char *);
+/* POP3D_EXPIRE is read, NEVER and days alike, by setting_expire. */
 
 /*
  * Whether a message not retrieved in this session was marked seen more

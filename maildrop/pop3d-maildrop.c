@@ -45,6 +45,7 @@ struct settings {
 	size_t		 max_msgs;
 	const char	*implementation;
 	const char	*expire;
+	int64_t		 expire_days;	/* or SETTING_EXPIRE_NEVER */
 	uint64_t	 login_delay;	/* seconds, or SETTING_UNSET */
 	struct xmit_settings xmit;
 };
@@ -70,20 +71,29 @@ refuse(struct out *out, int code, const char *reply, const char *why)
  * which is only the default for users without one, as the chain's last
  * word is the same for every user; then Maildir.
  */
-static void
+static int
 settings_read(struct settings *set, int argc, char **argv)
 {
 	const char	*env = getenv("MAILDROP");
+	uint64_t	 idle, msgs;
+	int		 bad = 0;
 
 	set->path = env != NULL && *env != '\0' ? env :
 	    argc > 1 ? argv[1] : "Maildir";
 	/* Bounds and defaults from the table the front reads them by. */
-	set->timeout_ms = 1000 * setting_num_or_default("POP3D_IDLE_TIMEOUT");
-	set->max_msgs = setting_num_or_default("POP3D_MAX_MESSAGES");
-	set->implementation = setting_text_or_null("POP3D_IMPLEMENTATION");
-	set->expire = setting_text_or_null("POP3D_EXPIRE");
-	set->login_delay = setting_num_or_default("POP3D_LOGIN_DELAY");
-	xmit_settings_read(&set->xmit);
+	if (setting_num("POP3D_IDLE_TIMEOUT", &idle) == -1) {
+		bad = 1;
+		idle = POP3_IDLE_DEFAULT;	/* to say so to the client */
+	}
+	set->timeout_ms = 1000 * idle;
+	bad |= setting_num("POP3D_MAX_MESSAGES", &msgs) == -1;
+	set->max_msgs = msgs;
+	bad |= setting_text("POP3D_IMPLEMENTATION", &set->implementation) ==
+	    -1;
+	bad |= setting_expire(&set->expire, &set->expire_days) == -1;
+	bad |= setting_num("POP3D_LOGIN_DELAY", &set->login_delay) == -1;
+	bad |= xmit_settings_read(&set->xmit) == -1;
+	return bad ? -1 : 0;
 }
 
 /*
@@ -348,7 +358,7 @@ main(int argc, char **argv)
 	struct scancache	sc;
 	enum pop3_end		end;
 	const char		*what;
-	int			r;
+	int			r, bad;
 	int64_t			started = io_now_ms();
 
 	log_init(argv[0]);
@@ -366,13 +376,16 @@ main(int argc, char **argv)
 		close(4);
 		unsetenv("POP3D_AUTH_OK_FD");
 	}
-	/* A bad POP3D_LOG is logged and ignored, as every setting here. */
-	(void)log_from_env();
+	/* A bad setting, POP3D_LOG too, refuses: never a guess. */
+	bad = log_from_env() == -1;
 	signal(SIGPIPE, SIG_IGN);
 	io_catch_signals();
-	settings_read(&set, argc, argv);
+	bad |= settings_read(&set, argc, argv) == -1;
 	out_init(&out, STDOUT_FILENO, set.timeout_ms);
 	in_init(&in, STDIN_FILENO, set.timeout_ms, &out);
+	if (bad)
+		refuse(&out, EXIT_TEMP, "[SYS/TEMP] server misconfigured",
+		    "bad settings");
 	if (argc > 2)
 		refuse(&out, EXIT_PERM, "[SYS/PERM] server misconfigured",
 		    "usage: pop3d-maildrop [MAILDROP]");
@@ -431,7 +444,7 @@ main(int argc, char **argv)
 	s.xmit = &set.xmit;
 	s.implementation = set.implementation;
 	s.expire = set.expire;
-	s.expire_days = expire_days(set.expire);
+	s.expire_days = set.expire_days;
 	s.login_delay = set.login_delay == SETTING_UNSET ? -1 :
 	    (int64_t)set.login_delay;
 	out_line(&out, "+OK maildrop has %zu messages (%llu octets)",

@@ -13,6 +13,7 @@
 #include "child.h"
 #include "io.h"
 #include "log.h"
+#include "num.h"
 #include "settings.h"
 #include "trans.h"
 #include "xmit.h"
@@ -64,41 +65,27 @@ xmit_command_read(struct xmit_settings *set)
 	return 0;
 }
 
-void
+int
 xmit_settings_read(struct xmit_settings *set)
 {
+	uint64_t	max, secs, run;
+
 	memset(set, 0, sizeof(*set));
 	if (setting_flag("POP3D_XTND_XMIT", &set->enabled) == -1)
-		log_warn("setting ignored: XTND XMIT stays off");
+		return -1;
 	if (!set->enabled)
-		return;
-	set->max = setting_num_or_default("POP3D_XMIT_MAX");
-	set->timeout_ms = 1000 * setting_num_or_default("POP3D_XMIT_TIMEOUT");
-	set->run_ms = 1000 *
-	    setting_num_or_default("POP3D_XMIT_COMMAND_TIMEOUT");
-	if (xmit_command_read(set) == -1) {
-		log_warn("setting ignored: XTND XMIT is off");
+		return 0;
+	if (setting_num("POP3D_XMIT_MAX", &max) == -1 ||
+	    setting_num("POP3D_XMIT_TIMEOUT", &secs) == -1 ||
+	    setting_num("POP3D_XMIT_COMMAND_TIMEOUT", &run) == -1 ||
+	    xmit_command_read(set) == -1) {
 		set->enabled = 0;
+		return -1;
 	}
-}
-
-int
-xmit_user_ok(const char *s)
-{
-	size_t	i;
-	char	c;
-
-	if (s == NULL || s[0] == '\0' || s[0] == '-' || s[0] == '.')
-		return 0;
-	for (i = 0; (c = s[i]) != '\0'; i++) {
-		if (i >= POP3_USER_MAX)
-			return 0;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr("._+-@", c) != NULL)
-			continue;
-		return 0;
-	}
-	return 1;
+	set->max = max;
+	set->timeout_ms = 1000 * secs;
+	set->run_ms = 1000 * run;
+	return 0;
 }
 
 void
@@ -392,7 +379,7 @@ xmit_command(struct session *s)
 	int64_t		 deadline;
 	int		 fd;
 
-	if (!xmit_user_ok(user)) {
+	if (!user_name_valid(user)) {
 		xmit_log(user, 0, "bad-user", NULL, NULL);
 		out_line(s->out, "-ERR [SYS/PERM] cannot send mail for this"
 		    " user");

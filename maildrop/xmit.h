@@ -28,11 +28,10 @@ struct xmit_settings {
 
 /*
  * Reads POP3D_XTND_XMIT and, when it is on, the other POP3D_XMIT_*
- * settings.  A malformed number is logged and its default applies; a
- * malformed POP3D_XMIT_COMMAND is logged and turns XTND XMIT off, rather
- * than run a program the operator did not name.
+ * settings: 0, or -1 after logging the first bad one (XTND XMIT then
+ * off; the caller refuses the session).
  */
-void	xmit_settings_read(struct xmit_settings *);
+int	xmit_settings_read(struct xmit_settings *);
 
 /*
  * Splits s in place at runs of spaces into at most max words, argv
@@ -42,11 +41,10 @@ void	xmit_settings_read(struct xmit_settings *);
 int	xmit_split(char *, char **, size_t);
 
 /*
- * Whether a user name may be the envelope sender on the submission
- * program's command line: 1 to POP3_USER_MAX letters, digits and "._+-@",
- * not starting with "-" or "." (the names pop3d-users accepts).
+ * A user name is the envelope sender on the submission program's command
+ * line only when user_name_valid (num.h) takes it: the names pop3d-users
+ * accepts, never an option.
  */
-int	xmit_user_ok(const char *);
 
 /* Why a message received whole is not submitted. */
 enum xmit_refusal {

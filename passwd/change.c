@@ -11,6 +11,7 @@ change_verify(struct change *c, const char *user, const char *pw)
 {
 	struct userdb	db;
 	struct user	u;
+	const char	*why;
 	int		r, found;
 
 	change_forget(c);
@@ -32,17 +33,11 @@ change_verify(struct change *c, const char *user, const char *pw)
 	 * a hash of the method and cost most accounts have: the same time.
 	 */
 	found = r;
-	r = passwd_check(pw, found ? u.hash : NULL, db.dummy[0] != '\0' ?
-	    db.dummy : NULL);
+	r = passwd_verify(pw, found ? u.hash : NULL, db.dummy[0] != '\0' ?
+	    db.dummy : NULL, &why);
 	c->failed = NULL;	/* not the file's fault from here on */
-	if (!found) {
-		r = 0;
-		c->why = "unknown user";
-	} else if (r == -1)
-		c->why = "password hash unusable";
-	else if (r == 0)
-		c->why = user_hash_locked(u.hash) ? "account locked" :
-		    "bad password";
+	if (r != 1)
+		c->why = why;
 	else if (strlen(u.hash) >= sizeof(c->hash)) {
 		errno = EINVAL;
 		c->why = "hash too long";

@@ -34,6 +34,7 @@
 #include "peer.h"
 #include "pop3d_limits.h"
 #include "privdrop.h"
+#include "settings.h"
 #include "pwipc.h"
 #include "user.h"
 #include "userdb.h"
@@ -122,21 +123,21 @@ settings_read(struct session *s, const char *file, const char *db)
 	const char	*user, *dir;
 	int		 bad = 0;
 
-	s->ch.file = file != NULL ? file :
-	    env_path(USERSFILE_PATH_ENV, USERSFILE_PATH_DEFAULT);
-	s->ch.db = db != NULL ? db : env_path(USERDB_PATH_ENV,
-	    USERDB_PATH_DEFAULT);
-	bad |= env_num_strict("POP3D_PASSWD_MIN", PASSWD_MIN_DEFAULT,
-	    PASSWD_MIN_MIN, PASSWD_MIN_MAX, &min) == -1;
-	bad |= env_num_strict("POP3D_AUTH_DELAY", AUTH_DELAY_DEFAULT, 0,
-	    AUTH_DELAY_MAX, &delay) == -1;
-	bad |= env_num_strict("POP3D_PASSWD_IDLE", PASSWD_IDLE_DEFAULT, 1,
-	    PASSWD_TIMEOUT_MAX, &idle) == -1;
-	bad |= env_num_strict("POP3D_PASSWD_TIMEOUT", PASSWD_TIMEOUT_DEFAULT,
-	    1, PASSWD_TIMEOUT_MAX, &whole) == -1;
-	bad |= env_flag_strict("POP3D_CLEARTEXT", 0, &s->cleartext) == -1;
-	bad |= env_text_strict("POP3D_PREAUTH_USER", 32, &user) == -1;
-	bad |= env_text_strict("POP3D_CHROOT", 256, &dir) == -1;
+	if (file == NULL)
+		bad |= setting_path(USERSFILE_PATH_ENV, USERSFILE_PATH_DEFAULT,
+		    &file) == -1;
+	if (db == NULL)
+		bad |= setting_path(USERDB_PATH_ENV, USERDB_PATH_DEFAULT,
+		    &db) == -1;
+	s->ch.file = file;
+	s->ch.db = db;
+	bad |= setting_num("POP3D_PASSWD_MIN", &min) == -1;
+	bad |= setting_num("POP3D_AUTH_DELAY", &delay) == -1;
+	bad |= setting_num("POP3D_PASSWD_IDLE", &idle) == -1;
+	bad |= setting_num("POP3D_PASSWD_TIMEOUT", &whole) == -1;
+	bad |= setting_flag("POP3D_CLEARTEXT", &s->cleartext) == -1;
+	bad |= setting_text("POP3D_PREAUTH_USER", &user) == -1;
+	bad |= setting_text("POP3D_CHROOT", &dir) == -1;
 	bad |= access_settings(&s->acc) == -1;
 	if (bad)
 		return -1;

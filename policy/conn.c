@@ -22,6 +22,7 @@
 
 #include "conn.h"
 #include "lock.h"
+#include "io.h"
 #include "penalty.h"
 #include "statedir.h"
 
@@ -83,7 +84,7 @@ conn_try(int dfd, const char *addr, unsigned limit, int *fd, unsigned *slot)
 	*fd = -1;
 	return same == 1 ? 0 : 2;
 fail:
-	statedir_close(*fd);
+	close_keep_errno(*fd);
 	*fd = -1;
 	return -1;
 }
@@ -119,7 +120,7 @@ conn_slot_take_which(const char *dir, const char *addr, unsigned limit,
 		r = -1;
 		errno = EAGAIN;
 	}
-	statedir_close(dfd);
+	close_keep_errno(dfd);
 	return r;
 }
 
@@ -157,7 +158,7 @@ conn_slot_release(const char *dir, const char *addr, int fd)
 	}
 	/* No directory: no file to remove. */
 	if ((dfd = statedir_open(dir, 0)) == -1) {
-		statedir_close(fd);
+		close_keep_errno(fd);
 		return errno == ENOENT ? 0 : -1;
 	}
 	fd2 = openat(dfd, addr, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -179,10 +180,10 @@ conn_slot_release(const char *dir, const char *addr, int fd)
 	r = conn_remove(dfd, addr, fd2) == -1 ? -1 : 0;
 done:
 	if (fd != -1)
-		statedir_close(fd);
+		close_keep_errno(fd);
 	if (fd2 != -1)
-		statedir_close(fd2);
-	statedir_close(dfd);
+		close_keep_errno(fd2);
+	close_keep_errno(dfd);
 	return r;
 }
 
@@ -198,13 +199,13 @@ conn_slot_open(const char *dir, const char *addr)
 	if ((dfd = statedir_open(dir, 0)) == -1)
 		return -1;
 	fd = openat(dfd, addr, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	statedir_close(dfd);
+	close_keep_errno(dfd);
 	if (fd == -1)
 		return -1;
 	/* Through the gate, so that a remover's locks are not counted. */
 	if (lock_wait(fd, F_RDLCK, CONN_GATE, 1, PENALTY_LOCK_TIMEOUT_MS) ==
 	    -1) {
-		statedir_close(fd);
+		close_keep_errno(fd);
 		return -1;
 	}
 	return fd;
@@ -231,7 +232,7 @@ conn_slot_count(const char *dir, const char *addr)
 		return errno == ENOENT ? 0 : -1;
 	for (i = 0; i < CONN_PER_ADDRESS_MAX; i++) {
 		if ((held = conn_slot_held(fd, i)) == -1) {
-			statedir_close(fd);
+			close_keep_errno(fd);
 			return -1;
 		}
 		n += held;
@@ -253,7 +254,7 @@ sweep_one(int dfd, const char *name, void *arg)
 		return errno == ENOENT || errno == ELOOP || errno == EISDIR ||
 		    errno == ENXIO ? 0 : -1;
 	r = conn_remove(dfd, name, fd);
-	statedir_close(fd);
+	close_keep_errno(fd);
 	return r;
 }
 
@@ -275,14 +276,14 @@ conn_sweep(const char *dir, time_t now)
 	/* No update lock here: each removal is safe on its own. */
 	if ((r = statedir_sweep_begin(dfd, CONN_SWEEP_INTERVAL, now, &resume,
 	    &stamp)) != 1) {
-		statedir_close(dfd);
+		close_keep_errno(dfd);
 		return r;
 	}
 	n = statedir_sweep(dfd, &resume, 0, sweep_one, NULL);
 	if (n != -1 && statedir_sweep_end(stamp, resume, now) == -1)
 		n = -1;
 	else if (n == -1)
-		statedir_close(stamp);
-	statedir_close(dfd);
+		close_keep_errno(stamp);
+	close_keep_errno(dfd);
 	return n;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "io.h"
 #include "penalty.h"
 #include "penalty_record.h"
 
@@ -66,8 +67,8 @@ struct update {
 static void
 update_free(struct update *u)
 {
-	statedir_close(u->lock);
-	statedir_close(u->dfd);
+	close_keep_errno(u->lock);
+	close_keep_errno(u->dfd);
 	penalty_record_free(u->r);
 }
 
@@ -332,7 +333,7 @@ check_load(const struct penalty_conf *conf, const char *addr, time_t now,
 	if ((dfd = statedir_open(conf->dir, 0)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	rc = penalty_load(conf->dir, dfd, addr, r, 0);
-	statedir_close(dfd);
+	close_keep_errno(dfd);
 	if (rc == 0) {
 		penalty_prune(r, conf->window, now);
 		rc = penalty_tries_alive(conf->dir, addr, r);
@@ -370,7 +371,7 @@ token_release(const struct penalty_conf *conf, const char *addr,
 	if (fd == -1)
 		return 0;
 	if (penalty_inflight_dir(dir, conf->dir) == -1) {
-		statedir_close(fd);
+		close_keep_errno(fd);
 		return -1;
 	}
 	return conn_slot_release(dir, addr, fd);

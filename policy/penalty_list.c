@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "io.h"
 #include "penalty.h"
 #include "penalty_record.h"
 
@@ -58,7 +59,7 @@ penalty_clear(const char *dir, const char *addr)
 	 * to undo ours.  Creating one could leave a root-owned file.
 	 */
 	if ((lock = penalty_lock(dfd, 0)) == -1 && errno != ENOENT) {
-		statedir_close(dfd);
+		close_keep_errno(dfd);
 		return -1;
 	}
 	if (addr != NULL)
@@ -66,8 +67,8 @@ penalty_clear(const char *dir, const char *addr)
 	else
 		n = clear_all(dfd);
 	if (lock != -1)
-		statedir_close(lock);
-	statedir_close(dfd);
+		close_keep_errno(lock);
+	close_keep_errno(dfd);
 	return n;
 }
 
@@ -148,7 +149,7 @@ penalty_list(const char *dir, unsigned window, time_t now,
 	if ((r = penalty_record_new()) == NULL ||
 	    (n = list_names(dfd, &names)) == -1) {
 		penalty_record_free(r);
-		statedir_close(dfd);
+		close_keep_errno(dfd);
 		return -1;
 	}
 	for (i = 0; i < n && rc == 0; i++) {
@@ -166,7 +167,7 @@ penalty_list(const char *dir, unsigned window, time_t now,
 	}
 	free(names);
 	penalty_record_free(r);
-	statedir_close(dfd);
+	close_keep_errno(dfd);
 	return rc;
 }
 
@@ -223,14 +224,14 @@ penalty_sweep(const struct penalty_conf *conf, time_t now)
 		return 0;
 	}
 	if ((lock = penalty_lock(dfd, 1)) == -1) {
-		statedir_close(dfd);
+		close_keep_errno(dfd);
 		return -1;
 	}
 	/* Another process may have swept while we waited. */
 	if ((r = statedir_sweep_begin(dfd, conf->window, now, &resume,
 	    &stamp)) != 1) {
-		statedir_close(lock);
-		statedir_close(dfd);
+		close_keep_errno(lock);
+		close_keep_errno(dfd);
 		return r;
 	}
 	if ((s = malloc(sizeof(*s))) == NULL)
@@ -244,8 +245,8 @@ penalty_sweep(const struct penalty_conf *conf, time_t now)
 	if (n != -1 && statedir_sweep_end(stamp, resume, now) == -1)
 		n = -1;
 	else if (n == -1)
-		statedir_close(stamp);
-	statedir_close(lock);
-	statedir_close(dfd);
+		close_keep_errno(stamp);
+	close_keep_errno(lock);
+	close_keep_errno(dfd);
 	return n;
 }

@@ -41,6 +41,7 @@
 #include "atomic.h"
 #include "conn.h"
 #include "lock.h"
+#include "io.h"
 #include "log.h"
 #include "num.h"
 #include "penalty_record.h"
@@ -577,7 +578,7 @@ penalty_lock(int dfd, int create)
 	if (fd == -1)
 		return -1;
 	if (lock_wait(fd, F_WRLCK, 0, 0, PENALTY_LOCK_TIMEOUT_MS) == -1) {
-		statedir_close(fd);
+		close_keep_errno(fd);
 		return -1;
 	}
 	return fd;
@@ -643,7 +644,7 @@ penalty_tries_alive(const char *dir, const char *addr,
 		held = 0;
 		if (fd != -1 && r->try[i].slot != PENALTY_SLOT_NONE &&
 		    (held = conn_slot_held(fd, r->try[i].slot)) == -1) {
-			statedir_close(fd);
+			close_keep_errno(fd);
 			return -1;
 		}
 		if (held)

@@ -236,13 +236,16 @@ cmd_list(struct paths *p, int argc, char **argv)
 static int
 address_arg(const char *s, struct addr *a, char *text, char *key)
 {
+	uint64_t	prefix6;
+
 	if (addr_parse(s, a) == -1) {
 		log_warn("bad address: %s", s);
 		return -1;
 	}
 	addr_format(a, text, ADDR_TEXT_MAX);
-	addr_state_key(a, (int)setting_num_or_default("POP3D_PENALTY_PREFIX6"),
-	    key, ADDR_TEXT_MAX);
+	if (setting_num("POP3D_PENALTY_PREFIX6", &prefix6) == -1)
+		exit(EXIT_TEMP);
+	addr_state_key(a, (int)prefix6, key, ADDR_TEXT_MAX);
 	return 0;
 }
 
@@ -349,9 +352,13 @@ query_rule(const struct paths *p, const struct addr *a)
 static void
 penalty_setup(const struct paths *p, struct penalty_conf *pc)
 {
+	uint64_t	window;
+
+	if (setting_num("POP3D_PENALTY_WINDOW", &window) == -1)
+		exit(EXIT_TEMP);
 	memset(pc, 0, sizeof(*pc));
 	pc->dir = p->penalty;
-	pc->window = (unsigned)setting_num_or_default("POP3D_PENALTY_WINDOW");
+	pc->window = (unsigned)window;
 	pc->failures = PENALTY_FAILURES_DEFAULT;
 	pc->block = PENALTY_BLOCK_DEFAULT;
 	pc->hostile = PENALTY_HOSTILE_DEFAULT;
@@ -540,7 +547,6 @@ main(int argc, char **argv)
 		p.db_optional = 1;
 	} else
 		p.db = *env != '\0' ? env : NULL;
-	p.state = env_path(STATE_DIR_ENV, STATE_DIR_DEFAULT);
 	while ((ch = getopt(argc, argv, "+d:f:s:")) != -1) {
 		if (ch == 'd') {
 			p.db = optarg;
@@ -553,6 +559,9 @@ main(int argc, char **argv)
 		else
 			usage("command [args ...]");
 	}
+	if (p.state == NULL && setting_path(STATE_DIR_ENV, STATE_DIR_DEFAULT,
+	    &p.state) == -1)
+		exit(EXIT_TEMP);
 	/* Every message names its file by its absolute path. */
 	p.file = log_abspath(p.file, file, sizeof(file));
 	p.db = log_abspath(p.db, db, sizeof(db));

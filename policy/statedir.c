@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "io.h"
 #include "lock.h"
 #include "num.h"
 #include "statedir.h"
@@ -21,16 +22,6 @@
 #define STATEDIR_SWEPT	".swept"
 
 /* ---- the state directories ---- */
-
-void
-statedir_close(int fd)
-{
-	int	saved = errno;
-
-	if (fd != -1)
-		close(fd);
-	errno = saved;
-}
 
 int
 statedir_name_valid(const char *s)
@@ -68,7 +59,7 @@ dir_open(const char *path)
 		fd = -1;
 	} else
 		fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	statedir_close(pfd);
+	close_keep_errno(pfd);
 	return fd;
 }
 
@@ -116,7 +107,7 @@ statedir_open(const char *dir, int create)
 	if (fd == -1)
 		return -1;
 	if (dir_check(fd) == -1) {
-		statedir_close(fd);
+		close_keep_errno(fd);
 		return -1;
 	}
 	return fd;
@@ -136,7 +127,7 @@ statedir_own(const char *dir)
 		errno = EPERM;
 		rc = -1;
 	}
-	statedir_close(fd);
+	close_keep_errno(fd);
 	return rc;
 }
 
@@ -198,7 +189,7 @@ statedir_opendir(int dfd)
 	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return NULL;
 	if ((d = fdopendir(fd)) == NULL)
-		statedir_close(fd);
+		close_keep_errno(fd);
 	return d;
 }
 
@@ -240,7 +231,7 @@ statedir_sweep_begin(int dfd, unsigned every, time_t now, uint64_t *resume,
 	if (*fd == -1)
 		return -1;
 	if (lock_try(*fd, F_WRLCK, 0, 0) == -1 || fstat(*fd, &st) == -1) {
-		statedir_close(*fd);
+		close_keep_errno(*fd);
 		*fd = -1;
 		/* Another process sweeping now: nothing to do. */
 		return errno == EAGAIN ? 0 : -1;

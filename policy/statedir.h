@@ -23,9 +23,6 @@
 /* An address's file name: shorter than penalty_entry's addr. */
 #define PENALTY_NAME_MAX	(sizeof(((struct penalty_entry *)0)->addr) - 1)
 
-/* close() (-1: nothing), keeping errno: for paths that already failed. */
-void	statedir_close(int);
-
 /*
  * Is s a name a record or slot file may have: an address's canonical
  * text (penalty_path)?  1 or 0.

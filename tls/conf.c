@@ -8,8 +8,8 @@
 #include <tls.h>
 
 #include "conf.h"
-#include "num.h"
 #include "pop3d_limits.h"
+#include "settings.h"
 
 #define DEFAULT_PROTOCOLS	"tlsv1.2,tlsv1.3"
 /*
@@ -44,28 +44,15 @@ conf_error(char *err, size_t n, const char *fmt, ...)
 	return -1;
 }
 
-/*
- * A text setting: the default when unset or empty; -1 when longer than
- * max or holding anything but printable ASCII (and, for a list, blanks).
- */
+/* A text setting, checked by the table: def when unset or empty. */
 static int
-conf_text(const char *name, size_t max, int list, const char *def,
-    const char **out, char *err, size_t n)
+conf_text(const char *name, const char *def, const char **out, char *err,
+    size_t n)
 {
-	const char	*s = getenv(name), *p;
-
-	*out = def;
-	if (s == NULL || *s == '\0')
-		return 0;
-	for (p = s; *p != '\0'; p++)
-		if ((*p < 0x20 || *p > 0x7e) &&
-		    !(list && (*p == '\t' || *p == '\n' || *p == '\r')))
-			return conf_error(err, n, "bad setting: %s must be"
-			    " printable characters", name);
-	if ((size_t)(p - s) > max)
-		return conf_error(err, n, "bad setting: %s is longer than %zu"
-		    " characters", name, max);
-	*out = s;
+	if (setting_text_err(name, out, err, n) == -1)
+		return -1;
+	if (*out == NULL)
+		*out = def;
 	return 0;
 }
 
@@ -80,8 +67,7 @@ conf_pairs(struct tlsconf *c, char *err, size_t n)
 	const char	*text;
 	char		*p, *item, *colon;
 
-	if (conf_text("POP3D_TLS_KEYPAIRS", TLS_KEYPAIRS_TEXT_MAX, 1, NULL,
-	    &text, err, n) == -1)
+	if (conf_text("POP3D_TLS_KEYPAIRS", NULL, &text, err, n) == -1)
 		return -1;
 	if (text == NULL)
 		return 0;
@@ -118,14 +104,13 @@ conf_pairs(struct tlsconf *c, char *err, size_t n)
 int
 tlsconf_read(struct tlsconf *c, char *err, size_t n)
 {
-	const char	*protocols, *timeout, *idle, *user, *nonroot;
-	uint64_t	 secs;
+	const char	*protocols, *user, *nonroot;
+	uint64_t	 timeout, idle;
 
 	memset(c, 0, sizeof(*c));
-	if (conf_text("POP3D_TLS_CERT", TLS_PATH_MAX, 0, NULL,
-	    &c->pairs[0].cert, err, n) == -1 ||
-	    conf_text("POP3D_TLS_KEY", TLS_PATH_MAX, 0, NULL,
-	    &c->pairs[0].key, err, n) == -1)
+	if (conf_text("POP3D_TLS_CERT", NULL, &c->pairs[0].cert, err,
+	    n) == -1 ||
+	    conf_text("POP3D_TLS_KEY", NULL, &c->pairs[0].key, err, n) == -1)
 		return -1;
 	if (c->pairs[0].cert == NULL)
 		return conf_error(err, n, "POP3D_TLS_CERT is not set");
@@ -134,26 +119,21 @@ tlsconf_read(struct tlsconf *c, char *err, size_t n)
 	c->npairs = 1;
 	if (conf_pairs(c, err, n) == -1)
 		return -1;
-	if (conf_text("POP3D_TLS_PROTOCOLS", TLS_SETTING_MAX, 0,
-	    DEFAULT_PROTOCOLS, &protocols, err, n) == -1 ||
-	    conf_text("POP3D_TLS_CIPHERS", TLS_SETTING_MAX, 0,
-	    DEFAULT_CIPHERS, &c->ciphers, err, n) == -1 ||
-	    conf_text("POP3D_TLS_ECDHECURVES", TLS_SETTING_MAX, 0,
-	    DEFAULT_CURVES, &c->curves, err, n) == -1 ||
-	    conf_text("POP3D_TLS_DHEPARAMS", TLS_SETTING_MAX, 0,
-	    DEFAULT_DHEPARAMS, &c->dheparams, err, n) == -1 ||
-	    conf_text("POP3D_TLS_TIMEOUT", 20, 0, NULL, &timeout, err,
-	    n) == -1 ||
-	    conf_text("POP3D_IDLE_TIMEOUT", 20, 0, NULL, &idle, err,
-	    n) == -1 ||
-	    conf_text("POP3D_PREAUTH_USER", 32, 0, DEFAULT_USER, &user,
+	if (conf_text("POP3D_TLS_PROTOCOLS", DEFAULT_PROTOCOLS, &protocols,
 	    err, n) == -1 ||
-	    conf_text("POP3D_TLS_USER", 32, 0, user, &c->user, err,
+	    conf_text("POP3D_TLS_CIPHERS", DEFAULT_CIPHERS, &c->ciphers, err,
 	    n) == -1 ||
-	    conf_text("POP3D_TLS_NONROOT", 1, 0, "0", &nonroot, err,
+	    conf_text("POP3D_TLS_ECDHECURVES", DEFAULT_CURVES, &c->curves,
+	    err, n) == -1 ||
+	    conf_text("POP3D_TLS_DHEPARAMS", DEFAULT_DHEPARAMS,
+	    &c->dheparams, err, n) == -1 ||
+	    setting_num_err("POP3D_TLS_TIMEOUT", &timeout, err, n) == -1 ||
+	    setting_num_err("POP3D_IDLE_TIMEOUT", &idle, err, n) == -1 ||
+	    conf_text("POP3D_PREAUTH_USER", DEFAULT_USER, &user, err,
 	    n) == -1 ||
-	    conf_text("POP3D_CHROOT", 256, 0, DEFAULT_DIR, &c->dir, err,
-	    n) == -1)
+	    conf_text("POP3D_TLS_USER", user, &c->user, err, n) == -1 ||
+	    conf_text("POP3D_TLS_NONROOT", "0", &nonroot, err, n) == -1 ||
+	    conf_text("POP3D_CHROOT", DEFAULT_DIR, &c->dir, err, n) == -1)
 		return -1;
 	/* The names the page promises AEAD with ephemeral keys for. */
 	if (strcasecmp(c->ciphers, "secure") == 0 ||
@@ -163,23 +143,9 @@ tlsconf_read(struct tlsconf *c, char *err, size_t n)
 	    c->protocols == 0)
 		return conf_error(err, n, "bad setting: POP3D_TLS_PROTOCOLS"
 		    " is not a protocol list");
-	secs = TLS_TIMEOUT_DEFAULT;
-	if (timeout != NULL && num_parse(timeout, TLS_TIMEOUT_MIN,
-	    TLS_TIMEOUT_MAX, &secs) == -1)
-		return conf_error(err, n, "bad setting: POP3D_TLS_TIMEOUT is"
-		    " not a number from %d to %d", TLS_TIMEOUT_MIN,
-		    TLS_TIMEOUT_MAX);
-	c->timeout_ms = (int)secs * 1000;
-	secs = POP3_IDLE_DEFAULT;
-	if (idle != NULL && num_parse(idle, POP3_IDLE_MIN, POP3_IDLE_MAX,
-	    &secs) == -1)
-		return conf_error(err, n, "bad setting: POP3D_IDLE_TIMEOUT is"
-		    " not a number from %d to %d", POP3_IDLE_MIN,
-		    POP3_IDLE_MAX);
-	c->idle_ms = (int)secs * 1000;
-	if (strcmp(nonroot, "0") != 0 && strcmp(nonroot, "1") != 0)
-		return conf_error(err, n, "bad setting: POP3D_TLS_NONROOT is"
-		    " 0 or 1");
+	c->timeout_ms = (int)timeout * 1000;
+	c->idle_ms = (int)idle * 1000;
+	/* The table allows 0 and 1 alone. */
 	c->nonroot = nonroot[0] == '1';
 	return 0;
 }

@@ -33,6 +33,7 @@
 #include "pop3d_limits.h"
 #include "privdrop.h"
 #include "relay.h"
+#include "settings.h"
 #include "status.h"
 #include "version.h"
 
@@ -156,22 +157,22 @@ relay_accept(struct tls *ctx, const char *remote, int timeout_ms)
  * How long both sides may be silent while the chain runs before the relay
  * gives up (TLS_RELAY_IDLE_MARGIN): POP3D_IDLE_TIMEOUT and the margin,
  * and with XTND XMIT on the submission program's time, read as
- * pop3d-maildrop reads it (a bad value is its to log; the longest is
- * taken here).
+ * pop3d-maildrop reads it (a bad value is its to log, and refuses the
+ * session there; the longest is taken here meanwhile).
  */
 static int
 relay_silence_ms(int idle_ms)
 {
-	const char	*xmit = getenv("POP3D_XTND_XMIT");
-	const char	*run = getenv("POP3D_XMIT_COMMAND_TIMEOUT");
-	uint64_t	 secs = XMIT_RUN_DEFAULT;
+	char		err[SETTING_ERR_MAX];
+	uint64_t	secs;
+	int		on;
 
 	idle_ms += TLS_RELAY_IDLE_MARGIN * 1000;
-	if (xmit == NULL || (strcmp(xmit, "1") != 0 &&
-	    strcmp(xmit, "yes") != 0))
+	if (setting_flag_err("POP3D_XTND_XMIT", &on, err, sizeof(err)) == -1 ||
+	    !on)
 		return idle_ms;
-	if (run != NULL && *run != '\0' && num_parse(run, XMIT_RUN_MIN,
-	    XMIT_RUN_MAX, &secs) == -1)
+	if (setting_num_err("POP3D_XMIT_COMMAND_TIMEOUT", &secs, err,
+	    sizeof(err)) == -1)
 		secs = XMIT_RUN_MAX;
 	return idle_ms + (int)secs * 1000;
 }

@@ -4,7 +4,6 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -63,16 +62,6 @@ relay_error(char *err, size_t n, const char *fmt, ...)
 	return -1;
 }
 
-static int
-nonblock(int fd)
-{
-	int	fl;
-
-	if ((fl = fcntl(fd, F_GETFL)) == -1)
-		return -1;
-	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
 int
 relay_handshake(struct tls *cctx, int sock, int timeout_ms, char *err,
     size_t n)
@@ -80,7 +69,7 @@ relay_handshake(struct tls *cctx, int sock, int timeout_ms, char *err,
 	int64_t	deadline = io_now_ms() + timeout_ms;
 	int	r;
 
-	if (nonblock(sock) == -1)
+	if (io_nonblock(sock) == -1)
 		return relay_error(err, n, "fcntl: %s", strerror(errno));
 	for (;;) {
 		if ((r = tls_handshake(cctx)) == 0)
@@ -312,8 +301,6 @@ static int
 relay_poll(struct relay *r, int64_t deadline, int ms, char *err, size_t n)
 {
 	struct pollfd	pfd[2];
-	int64_t		left;
-	int		k;
 
 	pfd[0].fd = r->sock;
 	pfd[0].events = r->tls_rd_wait | r->tls_wr_wait;
@@ -329,14 +316,9 @@ relay_poll(struct relay *r, int64_t deadline, int ms, char *err, size_t n)
 		pfd[1].fd = -1;
 	if (pfd[0].fd == -1 && pfd[1].fd == -1)
 		return relay_error(err, n, "relay stalled");
-	do {
-		if ((left = deadline - io_now_ms()) <= 0)
-			return relay_timeout(r, ms, err, n);
-		k = poll(pfd, 2, left > INT32_MAX ? INT32_MAX : (int)left);
-		if (k == -1 && errno != EINTR)
-			return relay_error(err, n, "poll: %s",
-			    strerror(errno));
-	} while (k == -1);
+	if (io_poll(pfd, 2, deadline) == -1)
+		return errno == ETIMEDOUT ? relay_timeout(r, ms, err, n) :
+		    relay_error(err, n, "poll: %s", strerror(errno));
 	tls_wake(&r->tls_rd_wait, pfd[0].revents);
 	tls_wake(&r->tls_wr_wait, pfd[0].revents);
 	if (pfd[1].revents & (POLLRDHUP | POLLHUP))
@@ -361,7 +343,7 @@ relay_run(struct tls *cctx, int sock, int plain, int idle_ms, int silence_ms,
 	r.tls = cctx;
 	r.sock = sock;
 	r.plain = plain;
-	if (nonblock(plain) == -1)
+	if (io_nonblock(plain) == -1)
 		return relay_error(err, n, "fcntl: %s", strerror(errno));
 	deadline = io_now_ms() + silence_ms;
 	for (;;) {

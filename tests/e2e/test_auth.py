@@ -789,6 +789,28 @@ def auth_without_maildrop_field_sets_none():
 
 
 @test
+def bad_file_settings_are_refused():
+    """A file's setting goes through the settings table, as the front's."""
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="hunter2")
+        box.compile()
+        rc, err, _ = auth(box, creds("alice", "hunter2"), db="/x\x01")
+        check_eq(rc, 111, "pop3d-auth: a bad POP3D_USERS_CDB exits 111")
+        check("bad setting: POP3D_USERS_CDB must be" in err,
+              "and names the setting: %r" % err)
+        check_eq(box.out(), "", "the next program never ran")
+        env = {"PATH": "/usr/bin:/bin",
+               "POP3D_USERS_FILE": "/" + "x" * 4096}
+        r = subprocess.run([USERS, "-d", box.db, "list"], env=env,
+                           capture_output=True, timeout=60)
+        check_eq(r.returncode, 2, "pop3d-users: a bad POP3D_USERS_FILE"
+                 " exits 2")
+        check(b"bad setting: POP3D_USERS_FILE must be" in r.stderr,
+              "and names the setting")
+
+
+@test
 def auth_bad_credentials_exit_1():
     with TempDir() as tmp:
         box = Box(tmp)

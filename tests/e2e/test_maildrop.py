@@ -310,14 +310,41 @@ def capa_lists_what_applies():
                      "IMPLEMENTATION when configured")
             check_eq(caps.get("EXPIRE"), ["NEVER"], "EXPIRE when configured")
             p.quit()
-        env = {"POP3D_IMPLEMENTATION": "x" * 65, "POP3D_EXPIRE": "soon"}
-        with spawner(tmp, env=env) as srv:
+
+
+@test
+def bad_settings_refuse_the_session():
+    """As the front does: a bad setting is never served on with a guess."""
+    with TempDir() as tmp:
+        md = setup(tmp)
+        before = files(md)
+        for name, value, says in (
+                ("POP3D_IMPLEMENTATION", "x" * 65, "at most 64 printable"),
+                ("POP3D_EXPIRE", "soon", "NEVER or a number from 0 to"),
+                ("POP3D_IDLE_TIMEOUT", "0", "a number from"),
+                ("POP3D_MAX_MESSAGES", "lots", "a number from"),
+                ("POP3D_LOGIN_DELAY", "-1", "a number from"),
+                ("POP3D_XTND_XMIT", "2", "0 or 1"),
+                ("POP3D_LOG", "file", "stderr or syslog")):
+            with spawner(tmp, env={name: value}) as srv:
+                r = Raw(srv.connect())
+                check_eq(r.line(), b"-ERR [SYS/TEMP] server misconfigured",
+                         "a bad %s refuses the session" % name)
+                srv.wait_all()
+                check_eq(srv.procs[0].returncode, 101,
+                         "%s: exit status 101" % name)
+                log = srv.log()
+            check("bad setting: %s must be" % name in log and says in log,
+                  "%s: the log names the setting and its bounds" % name)
+            check('reason="bad settings"' in log,
+                  "%s: and the refusal" % name)
+        check_eq(files(md), before, "the maildrop is left alone")
+        # Empty is unset, not bad; in bounds is served.
+        with spawner(tmp, env={"POP3D_EXPIRE": "", "POP3D_IDLE_TIMEOUT":
+                               "86400"}) as srv:
             p = pop(srv)
-            caps = p.capa()
-            check("IMPLEMENTATION" not in caps and "EXPIRE" not in caps,
-                  "bad settings are ignored")
+            check("EXPIRE" not in p.capa(), "an empty setting is unset")
             p.quit()
-        check("POP3D_EXPIRE" in srv.log(), "... and logged")
 
 
 @test

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <signal.h>
@@ -42,6 +43,45 @@ long_line(size_t n, const char *end)
 	return s;
 }
 
+/* The waits every deadline goes through, and the helpers beside them. */
+static void
+test_poll(void)
+{
+	struct pollfd	pfd[2];
+	int		p[2], q[2];
+	int64_t		t0;
+
+	if (pipe(p) == -1 || pipe(q) == -1)
+		abort();
+	CHECK(io_nonblock(p[0]) == 0 && (fcntl(p[0], F_GETFL) & O_NONBLOCK));
+	CHECK(io_nonblock(p[0]) == 0);		/* already: no change */
+	pfd[0].fd = p[0];
+	pfd[0].events = POLLIN;
+	pfd[1].fd = q[0];
+	pfd[1].events = POLLIN;
+	t0 = io_now_ms();
+	errno = 0;
+	CHECK(io_poll(pfd, 2, t0 + 50) == -1 && errno == ETIMEDOUT &&
+	    io_now_ms() - t0 >= 50);
+	CHECK(io_wait(p[0], POLLIN, io_now_ms() - 1) == -1 &&
+	    errno == ETIMEDOUT);		/* past: no wait at all */
+	CHECK(write(q[1], "x", 1) == 1);
+	CHECK(io_poll(pfd, 2, io_now_ms() + 1000) == 1 &&
+	    pfd[1].revents == POLLIN && pfd[0].revents == 0);
+	pfd[1].fd = -1;				/* left out */
+	CHECK(io_poll(pfd, 2, io_now_ms() + 20) == -1 && errno == ETIMEDOUT);
+	CHECK(io_wait(q[0], POLLIN, io_now_ms() + 1000) == 0);
+	errno = ENOSPC;
+	close_keep_errno(p[1]);
+	CHECK(errno == ENOSPC && fcntl(p[1], F_GETFD) == -1);
+	errno = ENOSPC;
+	close_keep_errno(p[1]);		/* a close that fails too */
+	CHECK(errno == ENOSPC);
+	close(p[0]);
+	close(q[0]);
+	close(q[1]);
+}
+
 int
 main(void)
 {
@@ -49,6 +89,7 @@ main(void)
 	int	 p[2];
 	struct out *out;
 
+	test_poll();
 	signal(SIGPIPE, SIG_IGN);
 	s = "STAT\r\nLIST 1\nNOOP\r\r\n\r\nQUIT";
 	feed(s, strlen(s));

@@ -258,9 +258,6 @@ main(void)
 		CHECK(expire_seen_name("1.M1P1.h:1,x", b, sizeof(b)) == -1);
 		CHECK(expire_seen_name("1.M1P1.h:2,", b, 12) == -1);
 		CHECK(expire_seen_name("1.M1P1.h:2,", b, 13) == 1);
-		CHECK(expire_days(NULL) == EXPIRE_NEVER &&
-		    expire_days("NEVER") == EXPIRE_NEVER &&
-		    expire_days("0") == 0 && expire_days("30") == 30);
 	}
 
 	snprintf(path, sizeof(path), "rm -rf %s", root);

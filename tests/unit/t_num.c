@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <stdint.h>
-#include <stdlib.h>
 
 #include "check.h"
 #include "num.h"
@@ -44,26 +43,7 @@ main(void)
 	CHECK(fails("99999999999999999999999x", 0, UINT64_MAX, EINVAL));
 	CHECK(fails(NULL, 0, 10, EINVAL));
 
-	setenv("T_NUM", "42", 1);
-	CHECK(env_num("T_NUM", 5, 1, 100) == 42);
-	setenv("T_NUM", "420", 1);
-	CHECK(env_num("T_NUM", 5, 1, 100) == 5);	/* out of range */
-	setenv("T_NUM", "4x", 1);
-	CHECK(env_num("T_NUM", 5, 1, 100) == 5);
-	setenv("T_NUM", "", 1);
-	CHECK(env_num("T_NUM", 5, 1, 100) == 5);
-	unsetenv("T_NUM");
-	CHECK(env_num("T_NUM", 5, 1, 100) == 5);
-
-	setenv("T_TEXT", "hello world", 1);
-	CHECK(env_text("T_TEXT", 11) != NULL);
-	CHECK(env_text("T_TEXT", 10) == NULL);		/* too long */
-	setenv("T_TEXT", "bad\tchar", 1);
-	CHECK(env_text("T_TEXT", 64) == NULL);
-	unsetenv("T_TEXT");
-	CHECK(env_text("T_TEXT", 64) == NULL);
-
-	/* The two checks the settings table shares with these readers. */
+	/* The two checks the settings table shares (settings.c). */
 	{
 		int	f = 7;
 

@@ -16,6 +16,7 @@
 #include "cdbcheck.h"
 #include "check.h"
 #include "rules.h"
+#include "pop3d_limits.h"
 #include "settings.h"
 
 static struct rule_src	src;
@@ -1021,6 +1022,7 @@ test_setting_readers(void)
 	char		 err[256];
 	const char	*t;
 	uint64_t	 v;
+	int64_t		 d;
 	int		 f;
 
 	unsetenv("POP3D_AUTH_DELAY");
@@ -1056,6 +1058,41 @@ test_setting_readers(void)
 	CHECK(setting_num("POP3D_APOP", &v) == -1);
 	CHECK(setting_text("POP3D_AUTH_DELAY", &t) == -1);
 	CHECK(setting_num("NOT_A_SETTING", &v) == -1);
+	/* POP3D_EXPIRE: its text for CAPA and its days, from one parse. */
+	unsetenv("POP3D_EXPIRE");
+	CHECK(setting_expire(&t, &d) == 0 && t == NULL &&
+	    d == SETTING_EXPIRE_NEVER);
+	setenv("POP3D_EXPIRE", "NEVER", 1);
+	CHECK(setting_expire(&t, &d) == 0 && strcmp(t, "NEVER") == 0 &&
+	    d == SETTING_EXPIRE_NEVER);
+	setenv("POP3D_EXPIRE", "0", 1);
+	CHECK(setting_expire(&t, &d) == 0 && d == 0);
+	snprintf(err, sizeof(err), "%d", EXPIRE_DAYS_MAX);
+	setenv("POP3D_EXPIRE", err, 1);
+	CHECK(setting_expire(&t, &d) == 0 && d == EXPIRE_DAYS_MAX);
+	snprintf(err, sizeof(err), "%d", EXPIRE_DAYS_MAX + 1);
+	setenv("POP3D_EXPIRE", err, 1);
+	CHECK(setting_expire(&t, &d) == -1);
+	setenv("POP3D_EXPIRE", "never", 1);
+	CHECK(setting_expire(&t, &d) == -1);
+	unsetenv("POP3D_EXPIRE");
+	/* The forms for a program's own report say what the others log. */
+	setenv("POP3D_AUTH_DELAY", "61", 1);
+	CHECK(setting_num_err("POP3D_AUTH_DELAY", &v, err, sizeof(err)) ==
+	    -1 && strcmp(err, "bad setting: POP3D_AUTH_DELAY must be a number"
+	    " from 0 to 60") == 0);
+	unsetenv("POP3D_AUTH_DELAY");
+	setenv("POP3D_TLS_CIPHERS", "a\tb", 1);
+	CHECK(setting_text_err("POP3D_TLS_CIPHERS", &t, err, sizeof(err)) ==
+	    -1 && has(err, "bad setting: POP3D_TLS_CIPHERS must be"));
+	unsetenv("POP3D_TLS_CIPHERS");
+	/* A file's name: the default when unset or empty. */
+	setenv("POP3D_USERS_CDB", "", 1);
+	CHECK(setting_path("POP3D_USERS_CDB", "/d", &t) == 0 &&
+	    strcmp(t, "/d") == 0);
+	setenv("POP3D_USERS_CDB", "/x\001", 1);
+	CHECK(setting_path("POP3D_USERS_CDB", "/d", &t) == -1);
+	unsetenv("POP3D_USERS_CDB");
 
 	/* The environment as a whole, and a combination the front refuses. */
 	CHECK(settings_env_check(err, sizeof(err)) == 0);

@@ -437,10 +437,31 @@ test_method(void)
 	CHECK(passwd_method("") == NULL);
 }
 
+/* One verdict and one reason for pop3d-auth and pop3d-passwd alike. */
+static void
+test_verify(void)
+{
+	char		 h[USERS_HASH_MAX + 1], locked[USERS_HASH_MAX + 2];
+	const char	*why;
+
+	CHECK(passwd_hash(passwd_prefix("sha512"), "pw", h, sizeof(h)) == 0);
+	CHECK(passwd_verify("pw", h, NULL, &why) == 1 && why == NULL);
+	CHECK(passwd_verify("px", h, NULL, &why) == 0 &&
+	    strcmp(why, "bad password") == 0);
+	snprintf(locked, sizeof(locked), "!%s", h);
+	CHECK(passwd_verify("pw", locked, h, &why) == 0 &&
+	    strcmp(why, "account locked") == 0);
+	CHECK(passwd_verify("pw", NULL, h, &why) == 0 &&
+	    strcmp(why, "unknown user") == 0);
+	CHECK(passwd_verify("pw", "$9$abc", h, &why) == -1 &&
+	    strcmp(why, "password hash unusable") == 0);
+}
+
 int
 main(void)
 {
 	test_method();
+	test_verify();
 	test_good();
 	test_bad_fields();
 	test_limits();

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "num.h"
 #include "io.h"
 #include "xmit.h"
 
@@ -47,24 +48,24 @@ test_user(void)
 {
 	char	long_name[POP3_USER_MAX + 2];
 
-	CHECK(xmit_user_ok("alice"));
-	CHECK(xmit_user_ok("alice.b+tag@example.org"));
-	CHECK(xmit_user_ok("A-9_z"));
-	CHECK(!xmit_user_ok(NULL));
-	CHECK(!xmit_user_ok(""));
-	CHECK(!xmit_user_ok("-fbob"));
-	CHECK(!xmit_user_ok(".hidden"));
-	CHECK(!xmit_user_ok("a b"));
-	CHECK(!xmit_user_ok("a/b"));
-	CHECK(!xmit_user_ok("a;b"));
-	CHECK(!xmit_user_ok("a\nb"));
-	CHECK(!xmit_user_ok("\xc3\xa4"));
+	CHECK(user_name_valid("alice"));
+	CHECK(user_name_valid("alice.b+tag@example.org"));
+	CHECK(user_name_valid("A-9_z"));
+	CHECK(!user_name_valid(NULL));
+	CHECK(!user_name_valid(""));
+	CHECK(!user_name_valid("-fbob"));
+	CHECK(!user_name_valid(".hidden"));
+	CHECK(!user_name_valid("a b"));
+	CHECK(!user_name_valid("a/b"));
+	CHECK(!user_name_valid("a;b"));
+	CHECK(!user_name_valid("a\nb"));
+	CHECK(!user_name_valid("\xc3\xa4"));
 	memset(long_name, 'a', POP3_USER_MAX);
 	long_name[POP3_USER_MAX] = '\0';
-	CHECK(xmit_user_ok(long_name));
+	CHECK(user_name_valid(long_name));
 	long_name[POP3_USER_MAX] = 'a';
 	long_name[POP3_USER_MAX + 1] = '\0';
-	CHECK(!xmit_user_ok(long_name));
+	CHECK(!user_name_valid(long_name));
 }
 
 /* What the spool holds. */

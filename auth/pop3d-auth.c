@@ -56,8 +56,13 @@ struct creds {
 static void __attribute__((noreturn))
 usage(void)
 {
-	die(EXIT_USAGE, "auth_usage reason=\"usage: pop3d-auth [-d users.cdb]"
-	    " program [args ...]\"");
+	struct logline	l;
+
+	logline_start(&l, "auth_usage");
+	logline_str(&l, "reason", "usage: pop3d-auth [-d users.cdb] program"
+	    " [args ...]");
+	logline_emit(&l);
+	exit(EXIT_USAGE);
 }
 
 /*

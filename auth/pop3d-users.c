@@ -524,6 +524,7 @@ main(int argc, char **argv)
 	int		ch, r;
 
 	log_init(argv[0]);
+	log_cli();
 	version_help(argc, argv, "pop3d-users", USAGE);
 	while ((ch = getopt(argc, argv, "+d:f:")) != -1) {
 		if (ch == 'd')

@@ -175,7 +175,8 @@ log_vwrite(const char *fmt, va_list ap)
  * A server's free text as an event: "EVENT msg=TEXT", and "exit=CODE"
  * for a fatal one (code >= 0), so that every line of a server keeps the
  * "event key=value" form.  The text is escaped as any value, but cut
- * only where the line is.
+ * only where the line is.  Not for a sink: its receiver makes the event
+ * (pop3d's preauth-log), with the text as one value.
  */
 static void
 log_vevent(const char *event, int code, const char *fmt, va_list ap)
@@ -204,7 +205,7 @@ log_warn(const char *fmt, ...)
 	int	saved = errno;
 
 	va_start(ap, fmt);
-	if (cli)
+	if (cli || sink != NULL)
 		log_vwrite(fmt, ap);
 	else
 		log_vevent("warning", -1, fmt, ap);
@@ -218,7 +219,7 @@ die(int code, const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	if (cli)
+	if (cli || sink != NULL)
 		log_vwrite(fmt, ap);
 	else
 		log_vevent("fatal", code, fmt, ap);

@@ -66,7 +66,8 @@ void	log_cli(void);
 /*
  * A free-text message: in a server, the line "warning msg=TEXT", the
  * text escaped and quoted as any value (cut only at LOGLINE_MAX); in a
- * tool (log_cli), "message" as it is.
+ * tool (log_cli), "message" as it is; to a sink (log_to_sink), the text
+ * alone, which the receiver writes as a value of its own event.
  */
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 

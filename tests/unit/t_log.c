@@ -100,6 +100,20 @@ emit_die(void)
 	waitpid(pid, NULL, 0);
 }
 
+/* log_warn in a tool (log_cli), in a child: the mode stays its own. */
+static void
+emit_cli_warn(void)
+{
+	pid_t	pid = fork();
+
+	if (pid == 0) {
+		log_cli();
+		emit_warn();
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+}
+
 static int
 ends_with(const char *s, const char *tail)
 {
@@ -175,14 +189,16 @@ main(void)
 	CHECK(ends_with(line, ": fatal msg=\"cannot go on: 5\" exit=111"
 	    " session=0a1b2c3d\n"));
 	/* A tool's (log_cli) is the text as it is. */
-	log_cli();
-	written(line, sizeof(line), emit_warn);
+	written(line, sizeof(line), emit_cli_warn);
 	CHECK(ends_with(line, ": free text 1 session=0a1b2c3d\n"));
 	/* Lines for a sink are written inside another's: no id there. */
 	setenv("POP3D_SESSION", "0a1b2c3d", 1);
 	log_to_sink(sink);
 	emit_event();
 	CHECK_STR(sunk, "end remote=127.0.0.1");
+	/* Free text to a sink stays text: the receiver makes it a value. */
+	emit_warn();
+	CHECK_STR(sunk, "free text 1");
 	unsetenv("POP3D_SESSION");
 
 	/* Paths in lines are absolute: from the cwd, or log_file_base's. */

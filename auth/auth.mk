@@ -6,7 +6,7 @@
 # constant time.
 CRYPT_LIBS	= $(shell $(PKG_CONFIG) --libs libcrypt)
 
-AUTH_SRC = auth/apop.c auth/passwd.c auth/user.c \
+AUTH_SRC = auth/apop.c auth/passwd.c auth/secret.c auth/user.c \
 	   auth/userdb.c auth/usersfile.c
 AUTH_OBJ = $(AUTH_SRC:%.c=$(O)/%.o)
 AUTH_LIBS = $(CDB_LIBS) $(CRYPT_LIBS) $(NETTLE_LIBS)

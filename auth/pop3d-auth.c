@@ -57,8 +57,13 @@ struct creds {
 static void __attribute__((noreturn))
 usage(void)
 {
-	die(EXIT_USAGE, "auth_usage reason=\"usage: pop3d-auth [-d users.cdb]"
-	    " program [args ...]\"");
+	struct logline	l;
+
+	logline_start(&l, "auth_usage");
+	logline_str(&l, "reason", "usage: pop3d-auth [-d users.cdb] program"
+	    " [args ...]");
+	logline_emit(&l);
+	exit(EXIT_USAGE);
 }
 
 /*
@@ -391,10 +396,12 @@ become(const struct user *u, const char **why)
 }
 
 /*
- * The environment of the next stage: USER, HOME, SHELL, MAILDROP.  A
- * record without a maildrop clears MAILDROP: one inherited from the
- * spawner would otherwise win over pop3d-maildrop's argument for every
- * such user (pop3d-maildrop.8).
+ * The environment of the next stage: USER, HOME, SHELL, MAILDROP, and
+ * the user's own EXPIRE and LOGIN-DELAY, which win over the spawner's or
+ * a rule's POP3D_EXPIRE and POP3D_LOGIN_DELAY (left as they are, the
+ * defaults, for a user without).  A record without a maildrop clears
+ * MAILDROP: one inherited from the spawner would otherwise win over
+ * pop3d-maildrop's argument for every such user (pop3d-maildrop.8).
  */
 static int
 env_set(const struct user *u)
@@ -402,6 +409,11 @@ env_set(const struct user *u)
 	if (setenv("USER", u->name, 1) == -1 ||
 	    setenv("HOME", u->home, 1) == -1 ||
 	    setenv("SHELL", "/bin/sh", 1) == -1)
+		return -1;
+	if (u->expire != NULL && setenv("POP3D_EXPIRE", u->expire, 1) == -1)
+		return -1;
+	if (u->login_delay != NULL && setenv("POP3D_LOGIN_DELAY",
+	    u->login_delay, 1) == -1)
 		return -1;
 	if (u->maildrop == NULL)
 		return unsetenv("MAILDROP");

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -19,6 +18,7 @@
 #include "passwd.h"
 #include "settings.h"
 #include "pop3d_limits.h"
+#include "secret.h"
 #include "userdb.h"
 #include "usersfile.h"
 #include "version.h"
@@ -47,7 +47,8 @@ struct command {
 	"  -d users.cdb   the compiled database (POP3D_USERS_CDB, else\n" \
 	"                 /etc/pop3d/users.cdb)\n" \
 	"commands:\n" \
-	"  add name uid gid home [maildrop]\n" \
+	"  add [-e days|NEVER] [-l seconds] name uid gid home [maildrop]\n" \
+	"  mod [-e days|NEVER|-] [-l seconds|-] name\n" \
 	"  passwd [-s] [-m yescrypt|sha512|bcrypt] name\n" \
 	"  apop [-cs] name\n" \
 	"  delete name\n" \
@@ -161,97 +162,6 @@ apply(const struct paths *p, const struct usersfile_edit *e)
 }
 
 /*
- * One line from fd into buf (size n), without its line end, read an octet
- * at a time so that no copy of the secret is left in a stdio buffer.
- * Returns 0, or -1 with *why.
- */
-static int
-line_read(int fd, char *buf, size_t n, const char **why)
-{
-	size_t	len = 0;
-	ssize_t	r;
-	char	c;
-
-	for (;;) {
-		r = read(fd, &c, 1);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1) {
-			*why = strerror(errno);
-			return -1;
-		}
-		if (r == 0 || c == '\n')
-			break;
-		if (len + 1 >= n || c == '\0') {
-			*why = c == '\0' ? "NUL in input" : "too long";
-			return -1;
-		}
-		buf[len++] = c;
-	}
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	buf[len] = '\0';
-	*why = "empty";
-	return len > 0 ? 0 : -1;
-}
-
-/* A prompt on the terminal with echo off. */
-static int
-tty_read(const char *prompt, char *buf, size_t n, const char **why)
-{
-	struct termios	old, quiet;
-	int		r;
-
-	if (tcgetattr(STDIN_FILENO, &old) == -1) {
-		*why = strerror(errno);
-		return -1;
-	}
-	quiet = old;
-	quiet.c_lflag &= ~(ECHO | ECHONL);
-	fprintf(stderr, "%s", prompt);
-	fflush(stderr);
-	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == -1) {
-		*why = strerror(errno);
-		return -1;
-	}
-	r = line_read(STDIN_FILENO, buf, n, why);
-	tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-	fprintf(stderr, "\n");
-	return r;
-}
-
-/*
- * A secret of at most max characters: from the terminal, typed twice
- * without echo, or one line of stdin when that is no terminal or when
- * from_stdin is set.  Returns 0, or -1 after saying why.
- */
-static int
-secret_read(int from_stdin, const char *what, char *buf, size_t max)
-{
-	char		 again[USERS_LINE_MAX + 2], prompt[64];
-	const char	*why;
-	int		 r;
-
-	if (from_stdin || !isatty(STDIN_FILENO))
-		r = line_read(STDIN_FILENO, buf, max + 1, &why);
-	else {
-		snprintf(prompt, sizeof(prompt), "New %s: ", what);
-		r = tty_read(prompt, buf, max + 1, &why);
-		snprintf(prompt, sizeof(prompt), "Retype new %s: ", what);
-		if (r == 0 && (r = tty_read(prompt, again, max + 1,
-		    &why)) == 0 && strcmp(buf, again) != 0) {
-			why = "the two differ";
-			r = -1;
-		}
-		explicit_bzero(again, sizeof(again));
-	}
-	if (r == -1)
-		log_warn("%s not read: %s (1 to %zu characters)", what, why,
-		    max);
-	return r;
-}
-
-/*
  * A uid or gid: decimal, or the name of a system account (group) to copy
  * it from, looked up once here; the record keeps the number.
  */
@@ -289,6 +199,44 @@ id_arg(const char *s, int group, unsigned long *v)
 	return -1;
 }
 
+/*
+ * The policy options of add and mod, from argv[1]: -e expire, -l
+ * login-delay; with clear (mod), "-" for "none of the user's".  Any
+ * other argument ends them (a name like an option is then refused as a
+ * name).  Returns the index of the first other argument, -1 for a usage
+ * error, or -2 after saying which value is bad (EXIT_DATA).
+ */
+static int
+policy_opts(int argc, char **argv, int clear, const char **expire,
+    const char **delay)
+{
+	const char	*v;
+	int		 i, e;
+
+	for (i = 1; i < argc; i += 2) {
+		if (strcmp(argv[i], "--") == 0)
+			return i + 1;
+		if (strcmp(argv[i], "-e") != 0 && strcmp(argv[i], "-l") != 0)
+			break;
+		if (i + 1 >= argc)
+			return -1;
+		e = argv[i][1] == 'e';
+		v = clear && strcmp(argv[i + 1], "-") == 0 ? "" : argv[i + 1];
+		if (e && *v != '\0' && !user_expire_valid(v)) {
+			log_warn("bad expire: %s (NEVER, or days from 0 to %d)",
+			    v, EXPIRE_DAYS_MAX);
+			return -2;
+		}
+		if (!e && *v != '\0' && !user_login_delay_valid(v)) {
+			log_warn("bad login-delay: %s (seconds from 0 to %d)",
+			    v, LOGIN_DELAY_MAX);
+			return -2;
+		}
+		*(e ? expire : delay) = v;
+	}
+	return i;
+}
+
 static int
 cmd_add(const struct paths *p, int argc, char **argv)
 {
@@ -296,13 +244,18 @@ cmd_add(const struct paths *p, int argc, char **argv)
 	struct user		u;
 	unsigned long		uid, gid;
 	const char		*why;
+	int			r;
 
+	memset(&u, 0, sizeof(u));
+	if ((r = policy_opts(argc, argv, 0, &u.expire, &u.login_delay)) < 0)
+		return r == -1 ? -1 : EXIT_DATA;
+	argc -= r - 1;
+	argv += r - 1;
 	if (argc != 5 && argc != 6)
 		return -1;
 	if (id_arg(argv[2], 0, &uid) == -1 ||
 	    id_arg(argv[3], 1, &gid) == -1)
 		return EXIT_DATA;
-	memset(&u, 0, sizeof(u));
 	u.name = argv[1];
 	u.hash = USER_HASH_LOCKED;
 	u.uid = uid;
@@ -380,6 +333,20 @@ cmd_apop(const struct paths *p, int argc, char **argv)
 }
 
 static int
+cmd_mod(const struct paths *p, int argc, char **argv)
+{
+	struct usersfile_edit	e = { .op = UF_SET_POLICY };
+	int			r;
+
+	if ((r = policy_opts(argc, argv, 1, &e.expire, &e.login_delay)) < 0)
+		return r == -1 ? -1 : EXIT_DATA;
+	if (argc - r != 1 || (e.expire == NULL && e.login_delay == NULL))
+		return -1;
+	e.name = argv[r];
+	return apply(p, &e);
+}
+
+static int
 cmd_delete(const struct paths *p, int argc, char **argv)
 {
 	struct usersfile_edit	e = { .op = UF_DELETE };
@@ -388,6 +355,19 @@ cmd_delete(const struct paths *p, int argc, char **argv)
 		return -1;
 	e.name = argv[1];
 	return apply(p, &e);
+}
+
+/* One record of list: no hash, no secret; "-" for what it has not. */
+static void
+list_one(const struct user *u)
+{
+	char	pol[USERS_POLICY_MAX + 1];
+
+	user_policy_format(u, pol, sizeof(pol));
+	printf("%s %lu %lu %s %s %s %s %s\n", u->name, (unsigned long)u->uid,
+	    (unsigned long)u->gid, u->home, u->maildrop != NULL ? u->maildrop :
+	    "-", user_hash_locked(u->hash) ? "locked" : "password",
+	    u->apop != NULL ? "apop" : "-", *pol != '\0' ? pol : "-");
 }
 
 static int
@@ -406,11 +386,7 @@ cmd_list(const struct paths *p, int argc, char **argv)
 	}
 	while ((k = usersfile_next(&uf, &u)) != UF_EOF && k != UF_ERROR)
 		if (k == UF_RECORD)
-			printf("%s %lu %lu %s %s %s %s\n", u.name,
-			    (unsigned long)u.uid, (unsigned long)u.gid, u.home,
-			    u.maildrop != NULL ? u.maildrop : "-",
-			    user_hash_locked(u.hash) ? "locked" : "password",
-			    u.apop != NULL ? "apop" : "-");
+			list_one(&u);
 	if (k == UF_ERROR)
 		log_warn("%s: %s", p->file, strerror(errno));
 	usersfile_close(&uf);
@@ -527,7 +503,9 @@ cmd_compile(const struct paths *p, int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{ "add", cmd_add, "add name uid gid home [maildrop]" },
+	{ "add", cmd_add,
+	    "add [-e days|NEVER] [-l seconds] name uid gid home [maildrop]" },
+	{ "mod", cmd_mod, "mod [-e days|NEVER|-] [-l seconds|-] name" },
 	{ "passwd", cmd_passwd,
 	    "passwd [-s] [-m yescrypt|sha512|bcrypt] name" },
 	{ "apop", cmd_apop, "apop [-cs] name" },
@@ -547,6 +525,7 @@ main(int argc, char **argv)
 	int		ch, r;
 
 	log_init(argv[0]);
+	log_cli();
 	version_help(argc, argv, "pop3d-users", USAGE);
 	while ((ch = getopt(argc, argv, "+d:f:")) != -1) {
 		if (ch == 'd')
@@ -572,7 +551,7 @@ main(int argc, char **argv)
 		if (strcmp(argv[0], commands[i].name) == 0)
 			break;
 	if (commands[i].name == NULL)
-		usage("add|passwd|apop|delete|list|check|compile ...");
+		usage("add|mod|passwd|apop|delete|list|check|compile ...");
 	optind = 0;	/* glibc: start over for the command's options */
 	if ((r = commands[i].run(&p, argc, argv)) == -1)
 		usage(commands[i].usage);

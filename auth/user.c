@@ -5,6 +5,7 @@
 
 #include "num.h"
 #include "pop3d_limits.h"
+#include "settings.h"
 #include "user.h"
 
 /* The crypt(3) methods pop3d-auth accepts, by the prefix of their hash. */
@@ -16,7 +17,7 @@ static const char *const hash_prefixes[] = {
 };
 
 #define USER_FIELDS_MIN	5
-#define USER_FIELDS_MAX	7
+#define USER_FIELDS_MAX	8
 
 static int
 fail(const char **why, const char *reason)
@@ -81,6 +82,75 @@ user_hash_setting(const char *hash)
 	return 0;
 }
 
+/*
+ * The record's values go into POP3D_EXPIRE and POP3D_LOGIN_DELAY: the
+ * settings table's own check, so that a record never holds a value the
+ * maildrop stage would refuse.
+ */
+static int
+user_setting_valid(const char *name, const char *s)
+{
+	char	err[SETTING_ERR_MAX];
+
+	return setting_check(setting_find(name), s, err, sizeof(err)) == 0;
+}
+
+int
+user_expire_valid(const char *s)
+{
+	return user_setting_valid("POP3D_EXPIRE", s);
+}
+
+int
+user_login_delay_valid(const char *s)
+{
+	return user_setting_valid("POP3D_LOGIN_DELAY", s);
+}
+
+static int
+policy_check(const struct user *u, const char **why)
+{
+	if (u->expire != NULL && !user_expire_valid(u->expire))
+		return fail(why, "bad expire (NEVER, or days from 0 to 9999)");
+	if (u->login_delay != NULL && !user_login_delay_valid(u->login_delay))
+		return fail(why, "bad login-delay (seconds from 0 to 86400)");
+	return 0;
+}
+
+/*
+ * The policy field, "key=value,...", split in place.  An empty field has
+ * no items; an empty item, an unknown key or one given twice is refused.
+ */
+static int
+policy_parse(char *p, struct user *u, const char **why)
+{
+	char		*item, *eq, *next;
+	const char	**slot;
+
+	if (strlen(p) > USERS_POLICY_MAX)
+		return fail(why, "policy field too long");
+	if (*p == '\0')
+		return 0;
+	for (item = p; item != NULL; item = next) {
+		if ((next = strchr(item, ',')) != NULL)
+			*next++ = '\0';
+		if ((eq = strchr(item, '=')) == NULL)
+			return fail(why, "bad policy item (key=value)");
+		*eq = '\0';
+		if (strcmp(item, "expire") == 0)
+			slot = &u->expire;
+		else if (strcmp(item, "login-delay") == 0)
+			slot = &u->login_delay;
+		else
+			return fail(why, "unknown policy key (expire,"
+			    " login-delay)");
+		if (*slot != NULL)
+			return fail(why, "policy key given twice");
+		*slot = eq + 1;
+	}
+	return 0;
+}
+
 int
 user_check(const struct user *u, const char **why)
 {
@@ -104,7 +174,7 @@ user_check(const struct user *u, const char **why)
 		return fail(why, "bad maildrop");
 	if (u->apop != NULL && !field_valid(u->apop, USERS_APOP_MAX))
 		return fail(why, "bad APOP secret");
-	return 0;
+	return policy_check(u, why);
 }
 
 static int
@@ -145,21 +215,40 @@ user_parse(char *line, struct user *u, const char **why)
 	u->home = f[4];
 	u->maildrop = n > 5 && f[5][0] != '\0' ? f[5] : NULL;
 	u->apop = n > 6 && f[6][0] != '\0' ? f[6] : NULL;
+	u->expire = u->login_delay = NULL;
+	if (n > 7 && policy_parse(f[7], u, why) == -1)
+		return -1;
 	return user_check(u, why);
+}
+
+void
+user_policy_format(const struct user *u, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s%s%s%s%s", u->expire != NULL ? "expire=" : "",
+	    u->expire != NULL ? u->expire : "",
+	    u->expire != NULL && u->login_delay != NULL ? "," : "",
+	    u->login_delay != NULL ? "login-delay=" : "",
+	    u->login_delay != NULL ? u->login_delay : "");
 }
 
 int
 user_format(const struct user *u, char *buf, size_t n, const char **why)
 {
+	char	pol[USERS_POLICY_MAX + 1];
 	int	r;
 
 	if (user_check(u, why) == -1)
 		return -1;
-	r = snprintf(buf, n, "%s:%s:%lu:%lu:%s%s%s%s%s", u->name, u->hash,
+	user_policy_format(u, pol, sizeof(pol));
+	if (strlen(pol) > USERS_POLICY_MAX)	/* numbers no longer than 9999 */
+		return fail(why, "policy field too long");
+	/* Empty trailing fields are left out; empty inner ones kept. */
+	r = snprintf(buf, n, "%s:%s:%lu:%lu:%s%s%s%s%s%s%s", u->name, u->hash,
 	    (unsigned long)u->uid, (unsigned long)u->gid, u->home,
-	    u->maildrop != NULL || u->apop != NULL ? ":" : "",
+	    u->maildrop != NULL || u->apop != NULL || *pol != '\0' ? ":" : "",
 	    u->maildrop != NULL ? u->maildrop : "",
-	    u->apop != NULL ? ":" : "", u->apop != NULL ? u->apop : "");
+	    u->apop != NULL || *pol != '\0' ? ":" : "",
+	    u->apop != NULL ? u->apop : "", *pol != '\0' ? ":" : "", pol);
 	if (r < 0 || (size_t)r >= n) {
 		*why = "record too long";
 		errno = ERANGE;

@@ -2,7 +2,11 @@
  * A user record: one line of the users file and the value of its key in
  * users.cdb, in the same form (pop3d-users.5):
  *
- *	name:hash:uid:gid:home[:maildrop[:apop]]
+ *	name:hash:uid:gid:home[:maildrop[:apop[:policy]]]
+ *
+ * policy is "key=value" items separated by commas: expire=DAYS|NEVER and
+ * login-delay=SECONDS (RFC 2449's EXPIRE and LOGIN-DELAY), each at most
+ * once.  Records without it (every older one) have neither.
  *
  * Every record is checked by user_parse before anything uses it, whether
  * it comes from the text file or from the database.
@@ -23,6 +27,8 @@ struct user {
 	const char	*home;
 	const char	*maildrop; /* NULL when the record has none */
 	const char	*apop;	/* NULL when APOP is off for the user */
+	const char	*expire; /* days or "NEVER"; NULL: not the user's */
+	const char	*login_delay; /* seconds; NULL: not the user's */
 };
 
 /* The hash that pop3d-users add gives a new account: no login yet. */
@@ -44,6 +50,13 @@ int	user_check(const struct user *, const char **);
  * user_check refuses, reason in *why) or ERANGE (buf too small).
  */
 int	user_format(const struct user *, char *, size_t, const char **);
+
+/* 1 when s is a valid expire (NEVER, days) or login-delay (seconds). */
+int	user_expire_valid(const char *);
+int	user_login_delay_valid(const char *);
+
+/* The policy field of u into buf (size n): "" when it has none. */
+void	user_policy_format(const struct user *, char *, size_t);
 
 /* user_name_valid, the rule of a record's name, is in num.h. */
 

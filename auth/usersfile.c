@@ -251,6 +251,13 @@ usersfile_change(const struct usersfile_edit *e, struct user *u)
 	case UF_SET_APOP:
 		u->apop = e->value;
 		return 1;
+	case UF_SET_POLICY:
+		if (e->expire != NULL)
+			u->expire = *e->expire != '\0' ? e->expire : NULL;
+		if (e->login_delay != NULL)
+			u->login_delay = *e->login_delay != '\0' ?
+			    e->login_delay : NULL;
+		return 1;
 	default:
 		return 0;
 	}

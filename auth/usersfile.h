@@ -63,6 +63,7 @@ enum usersfile_op {
 	UF_ADD,		/* append user, which must not exist yet */
 	UF_SET_HASH,	/* replace the hash of name */
 	UF_SET_APOP,	/* set the APOP secret of name (NULL: clear it) */
+	UF_SET_POLICY,	/* set expire, login_delay of name ("": clear) */
 	UF_DELETE	/* remove name */
 };
 
@@ -73,6 +74,8 @@ struct usersfile_edit {
 	const char		*value;	/* UF_SET_HASH, UF_SET_APOP */
 	const char		*expect; /* UF_SET_HASH: NULL, or the hash
 					    the record must still have */
+	const char		*expire; /* UF_SET_POLICY: NULL keeps the */
+	const char		*login_delay; /* record's, "" clears it */
 };
 
 /*

@@ -112,9 +112,13 @@ check_login(const char *argv0, const char *name, const char *maildir)
 		say("error", "user", "%s: not in %s", name, path);
 	else
 		say("ok", "user", "%s: found in %s: uid %lu, gid %lu, home %s,"
-		    " password %s%s", name, path, (unsigned long)u.uid,
+		    " password %s%s%s%s%s%s", name, path, (unsigned long)u.uid,
 		    (unsigned long)u.gid, u.home, scheme(u.hash),
-		    u.apop != NULL ? ", APOP secret set" : "");
+		    u.apop != NULL ? ", APOP secret set" : "",
+		    u.expire != NULL ? ", expire " : "",
+		    u.expire != NULL ? u.expire : "",
+		    u.login_delay != NULL ? ", login-delay " : "",
+		    u.login_delay != NULL ? u.login_delay : "");
 	userdb_close(&db);
 	if (read_password(pw, sizeof(pw)) == -1) {
 		say("error", "password", "cannot read: %s", strerror(errno));
@@ -216,6 +220,22 @@ count_dir(const char *maildrop, const char *sub)
 }
 
 /*
+ * The EXPIRE and LOGIN-DELAY that pop3d-maildrop would enforce and
+ * advertise after this login: the user's own, which pop3d-auth has put
+ * in the environment, else the spawner's (a rule's are not applied here).
+ */
+static void
+policy_report(void)
+{
+	const char	*e = getenv("POP3D_EXPIRE");
+	const char	*d = getenv("POP3D_LOGIN_DELAY");
+
+	say("ok", "policy", "EXPIRE %s, LOGIN-DELAY %s",
+	    e != NULL && *e != '\0' ? e : "none",
+	    d != NULL && *d != '\0' ? d : "none");
+}
+
+/*
  * The next stage of "login": run by pop3d-auth as the user, in the home.
  * Reports and changes nothing: no rename from new to cur, no index.
  * The maildrop as pop3d-maildrop chooses it.
@@ -237,6 +257,7 @@ check_report_maildrop(int argc, char **argv)
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
 		snprintf(cwd, sizeof(cwd), "%s", home != NULL ? home : "?");
 	say("ok", "home", "%s", cwd);
+	policy_report();
 	nnew = count_dir(md, "new");
 	ncur = nnew == -1 ? -1 : count_dir(md, "cur");
 	if (nnew == -1 || ncur == -1) {

@@ -39,6 +39,7 @@ main(int argc, char **argv)
 	const char	*cmd = argc > 1 ? argv[1] : "check";
 
 	log_init(argv[0]);
+	log_cli();
 	version_help(argc, argv, "pop3d-check", USAGE);
 	if (argc > 1 && strcmp(cmd, "--report-maildrop") == 0) {
 		if (argc > 3)

@@ -12,8 +12,12 @@
 #include "log.h"
 #include "pop3d_limits.h"
 
+static void	logline_text(struct logline *, const char *, const char *,
+		    size_t);
+
 static const char *progname = "pop3d";
 static int	 to_syslog;
+static int	 cli;		/* log_cli: free text, not events */
 static void	(*sink)(const char *, size_t);
 static void	(*at_die)(void);
 static char	 file_base[PATH_MAX];	/* log_file_base's, or "" */
@@ -161,6 +165,33 @@ log_vwrite(const char *fmt, va_list ap)
 	log_write(line, (size_t)n, n + m + 1);
 }
 
+/*
+ * A server's free text as an event: "EVENT msg=TEXT", and "exit=CODE"
+ * for a fatal one (code >= 0), so that every line of a server keeps the
+ * "event key=value" form.  The text is escaped as any value, but cut
+ * only where the line is.  Not for a sink: its receiver makes the event
+ * (pop3d's preauth-log), with the text as one value.
+ */
+static void
+log_vevent(const char *event, int code, const char *fmt, va_list ap)
+{
+	struct logline	l;
+	char		text[LOGLINE_MAX];
+
+	(void)vsnprintf(text, sizeof(text), fmt, ap);
+	logline_start(&l, event);
+	logline_text(&l, "msg", text, sizeof(text));
+	if (code >= 0)
+		logline_num(&l, "exit", (uint64_t)code);
+	logline_emit(&l);
+}
+
+void
+log_cli(void)
+{
+	cli = 1;
+}
+
 void
 log_warn(const char *fmt, ...)
 {
@@ -168,7 +199,10 @@ log_warn(const char *fmt, ...)
 	int	saved = errno;
 
 	va_start(ap, fmt);
-	log_vwrite(fmt, ap);
+	if (cli || sink != NULL)
+		log_vwrite(fmt, ap);
+	else
+		log_vevent("warning", -1, fmt, ap);
 	va_end(ap);
 	errno = saved;
 }
@@ -179,7 +213,10 @@ die(int code, const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_vwrite(fmt, ap);
+	if (cli || sink != NULL)
+		log_vwrite(fmt, ap);
+	else
+		log_vevent("fatal", code, fmt, ap);
 	va_end(ap);
 	if (at_die != NULL)
 		at_die();
@@ -192,8 +229,9 @@ log_at_die(void (*fn)(void))
 	at_die = fn;
 }
 
-void
-log_escape(char *dst, size_t n, const char *s)
+/* log_escape of at most max octets of s. */
+static void
+escape_max(char *dst, size_t n, const char *s, size_t max)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t	o = 0, i;
@@ -201,7 +239,7 @@ log_escape(char *dst, size_t n, const char *s)
 
 	if (n == 0)
 		return;
-	for (i = 0; s[i] != '\0' && i < LOG_VALUE_MAX; i++) {
+	for (i = 0; s[i] != '\0' && i < max; i++) {
 		c = (unsigned char)s[i];
 		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') {
 			if (o + 1 >= n)
@@ -233,6 +271,12 @@ logline_start(struct logline *l, const char *event)
 	    l->prefix) ? 0 : (size_t)n);
 }
 
+void
+log_escape(char *dst, size_t n, const char *s)
+{
+	escape_max(dst, n, s, LOG_VALUE_MAX);
+}
+
 static void
 logline_append(struct logline *l, const char *key, const char *val)
 {
@@ -244,25 +288,35 @@ logline_append(struct logline *l, const char *key, const char *val)
 		l->len += n;
 }
 
-void
-logline_str(struct logline *l, const char *key, const char *val)
+/*
+ * key=value with value escaped (at most max octets of it), "-" when
+ * empty, and quoted when it holds a space or "=", so that it stays one
+ * value.
+ */
+static void
+logline_text(struct logline *l, const char *key, const char *val,
+    size_t max)
 {
-	char	esc[LOG_VALUE_MAX * 4 + 1];
+	char	esc[LOGLINE_MAX + 3];
 
-	char	quoted[sizeof(esc) + 2];
-
-	log_escape(esc, sizeof(esc), val != NULL ? val : "");
-	if (esc[0] == '\0') {
+	escape_max(esc + 1, sizeof(esc) - 2, val != NULL ? val : "", max);
+	if (esc[1] == '\0') {
 		logline_append(l, key, "-");
 		return;
 	}
-	if (strpbrk(esc, " =") == NULL) {
-		logline_append(l, key, esc);
+	if (strpbrk(esc + 1, " =") == NULL) {
+		logline_append(l, key, esc + 1);
 		return;
 	}
-	/* A value with spaces or "=" is quoted, so that it stays one value. */
-	snprintf(quoted, sizeof(quoted), "\"%s\"", esc);
-	logline_append(l, key, quoted);
+	esc[0] = '"';
+	strcat(esc, "\"");	/* checked: esc + 1 holds at most size - 3 */
+	logline_append(l, key, esc);
+}
+
+void
+logline_str(struct logline *l, const char *key, const char *val)
+{
+	logline_text(l, key, val, LOG_VALUE_MAX);
 }
 
 void

@@ -54,10 +54,26 @@ void	log_to_stderr(void);
  */
 void	log_to_sink(void (*)(const char *, size_t));
 
-/* "program: message" on stderr. */
+/*
+ * For the command-line tools (pop3d-users, pop3d-rules, pop3d-check),
+ * whose messages are for a person at a terminal: log_warn and die write
+ * their text as it is, "program[pid]: message".  The servers (the
+ * default) keep every line an event: see log_warn.
+ */
+void	log_cli(void);
+
+/*
+ * A free-text message: in a server, the line "warning msg=TEXT", the
+ * text escaped and quoted as any value (cut only at LOGLINE_MAX); in a
+ * tool (log_cli), "message" as it is; to a sink (log_to_sink), the text
+ * alone, which the receiver writes as a value of its own event.
+ */
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 
-/* "program: message", then exit with the given code. */
+/*
+ * The same, then exit with the given code: in a server the line is
+ * "fatal msg=TEXT exit=CODE".
+ */
 void	die(int, const char *, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
 

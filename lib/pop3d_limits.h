@@ -341,9 +341,16 @@
 #define USERS_ID_MIN		1
 #define USERS_ID_MAX		4294967294UL
 
-/* One line of the users file: every field at its longest, and 6 colons. */
+/*
+ * The policy field of a record: "expire=NEVER,login-delay=86400" is 31
+ * octets; room for a few more keys to come.
+ */
+#define USERS_POLICY_MAX	64
+
+/* One line of the users file: every field at its longest, and 7 colons. */
 #define USERS_LINE_MAX		(USERS_NAME_MAX + USERS_HASH_MAX + 2 * 10 + \
-				    2 * USERS_PATH_MAX + USERS_APOP_MAX + 6)
+				    2 * USERS_PATH_MAX + USERS_APOP_MAX + \
+				    USERS_POLICY_MAX + 7)
 
 /*
  * Accounts in one users file: compiling keeps about 24 octets per record

@@ -539,6 +539,7 @@ main(int argc, char **argv)
 	int		ch, r;
 
 	log_init(argv[0]);
+	log_cli();
 	version_help(argc, argv, "pop3d-rules", USAGE);
 	memset(&p, 0, sizeof(p));
 	p.file = RULES_FILE_DEFAULT;

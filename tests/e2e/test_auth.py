@@ -201,9 +201,10 @@ def users_add_list_delete():
         r = box.users("list")
         check_eq(r.returncode, 0, "list succeeds")
         check_eq(r.stdout.decode().splitlines(), [
-            "alice %d %d %s Maildir locked -" % (RUN_UID, RUN_GID, box.home),
-            "bob@example.org %d %d %s - locked -" % (RUN_UID, RUN_GID,
-                                                     box.home)],
+            "alice %d %d %s Maildir locked - -" % (RUN_UID, RUN_GID,
+                                                   box.home),
+            "bob@example.org %d %d %s - locked - -" % (RUN_UID, RUN_GID,
+                                                       box.home)],
             "list shows both users; a new account is locked")
         r = box.users("add", "alice", "1000", "1000", "/x")
         check_eq(r.returncode, 1, "adding an existing user exits 1")
@@ -212,7 +213,7 @@ def users_add_list_delete():
         check_eq(r.returncode, 0, "delete succeeds")
         r = box.users("list")
         check_eq(r.stdout.decode().splitlines(),
-                 ["bob@example.org %d %d %s - locked -" %
+                 ["bob@example.org %d %d %s - locked - -" %
                   (RUN_UID, RUN_GID, box.home)], "alice is gone")
         r = box.users("delete", "alice")
         check_eq(r.returncode, 1, "deleting an unknown user exits 1")
@@ -297,7 +298,7 @@ def users_apop_set_and_clear():
         check("tanstaaf" not in r.stdout.decode() and
               "$y$" not in r.stdout.decode(),
               "list prints neither hashes nor secrets")
-        check(r.stdout.decode().split()[-2:] == ["password", "apop"],
+        check(r.stdout.decode().split()[-3:] == ["password", "apop", "-"],
               "list says a password and an APOP secret are set")
         r = box.users("apop", "-s", "alice", input=b"bad secret\n")
         check_eq(r.returncode, 1, "apop refuses a secret with a space")

@@ -421,6 +421,29 @@ def login_reports_the_users_own_maildrop():
 
 
 @test
+def login_reports_the_users_own_policy():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        rc, out, err = site.run("login", "alice", input=b"alice-pw\n",
+                                POP3D_EXPIRE="NEVER")
+        check(has(out, "ok policy: EXPIRE NEVER, LOGIN-DELAY none"),
+              "without the user's own: the environment's: %r" % out)
+        check_eq(site.users("mod", "-e", "0", "-l", "900",
+                            "alice").returncode, 0, "mod alice")
+        rc, out, err = site.run("login", "alice", input=b"alice-pw\n",
+                                POP3D_EXPIRE="NEVER")
+        check_eq(rc, 0, "exit 0: %r" % (out + err))
+        check(has(out, "ok user: alice: found in %s: uid %d, gid %d, home "
+                  "%s, password yescrypt, expire 0, login-delay 900" %
+                  (site.users_cdb, RUN_UID, RUN_GID, site.home)),
+              "the record's values: %r" % out)
+        check(has(out, "ok policy: EXPIRE 0, LOGIN-DELAY 900"),
+              "and they win over the environment's")
+        check(well_formed(out), "every line is 'ok|warn|error what: "
+              "detail'")
+
+
+@test
 def login_reads_the_password_from_a_terminal_without_echo():
     import pty
     import select

@@ -425,6 +425,71 @@ def every_early_end_has_one_end_line():
                   "%s: with the connection's id" % why)
 
 
+# A line of the servers: program[pid]: event, then key=value pairs whose
+# values are escaped (\xHH) and quoted when they hold a space or "=".
+VALUE = r'(?:"(?:[^"\\]|\\x[0-9a-f]{2})*"|(?:[^ "\\=]|\\x[0-9a-f]{2})+)'
+EVENT_LINE = re.compile(r"^[a-z0-9-]+\[\d+\]: [a-z_-]+( [a-z0-9_-]+=%s)*$"
+                        % VALUE)
+
+
+@test
+def every_line_of_a_session_is_an_event():
+    """Whatever a session meets, a login, a wrong password, the debug
+    dialogue, a warning, a fatal error, a usage mistake, a failed TLS
+    handshake, a damaged users database, every line that the servers
+    write is 'program[pid]: event key=value ...', free text included."""
+    with TempDir() as tmp:
+        site = policy_site(tmp)
+        site.compile(":allow\n")
+        logs = []
+        with site.serve(POP3D_DEBUG="1", POP3D_AUTH_FAILURES="5",
+                        POP3D_APOP="1", POP3D_GREETING="hi <there>")\
+                as srv:
+            check(login(srv, "127.0.0.1", b"alice", b"wrong")
+                  .startswith(b"-ERR"), "a wrong password")
+            check(login(srv, "127.0.0.1", b"alice", b"alice-pw")
+                  .startswith(b"+OK"), "a login")
+            srv.wait_all()
+            logs.append(srv.log())
+        check("warning msg=" in logs[-1],
+              "a warning (the greeting's '<') is an event: %r" % logs[-1])
+        with site.serve(POP3D_IDLE_TIMEOUT="soon") as srv:
+            greeting(srv, "127.0.0.1")
+            srv.wait_all()
+            logs.append(srv.log())
+        check(re.search(r'fatal msg="refused: bad settings" exit=111',
+                        logs[-1]), "a fatal error: %r" % logs[-1])
+        with site.serve(POP3D_USERS_CDB=os.path.join(tmp.path, "none"))\
+                as srv:
+            login(srv, "127.0.0.1", b"alice", b"alice-pw")
+            srv.wait_all()
+            logs.append(srv.log())
+        with site.serve(POP3D_TLS_CERT="/nonexistent/c.pem",
+                        POP3D_TLS_KEY="/nonexistent/c.key") as srv:
+            srv.argv = srv.argv[:1] + ["-t"] + srv.argv[1:]
+            s = srv.connect()
+            s.sendall(b"\x16\x03\x01\x00\x05hello")
+            s.settimeout(30)
+            try:
+                s.recv(100)
+            except OSError:
+                pass
+            s.close()
+            srv.wait_all()
+            logs.append(srv.log())
+        argv = [os.path.join(BUILD, "pop3d"), "mail.example.org",
+                os.path.join(BUILD, "pop3d-auth"),
+                os.path.join(BUILD, "pop3d-maildrop"), "Maildir"]
+        env = dict(site.env(), PATH="/usr/bin:/bin")
+        logs.append(direct(argv[:1] + argv[2:], env)[2])
+        check("fatal msg=" in logs[-1] and "exit=2" in logs[-1],
+              "a usage mistake: %r" % logs[-1])
+        lines = [l for log in logs for l in log.splitlines()]
+        check(len(lines) > 20, "lines to check: %d" % len(lines))
+        bad = [l for l in lines if not EVENT_LINE.match(l)]
+        check_eq(bad, [], "every line is program[pid]: event key=value")
+
+
 @test
 def a_certificate_without_its_key_is_said_each_time():
     """POP3D_TLS_CERT without POP3D_TLS_KEY (or the reverse): no STLS, and

@@ -5,6 +5,7 @@ through the whole chain (pop3d, a checkpassword program, pop3d-maildrop)."""
 
 import os
 import poplib
+import subprocess
 import sys
 import time
 
@@ -330,6 +331,163 @@ def capa_after_login_lists_login_delay():
             check_eq(p.capa().get("LOGIN-DELAY"), ["300"],
                      "LOGIN-DELAY 300 listed after login")
             p.quit()
+
+
+USERS = os.path.join(BUILD, "pop3d-users")
+AUTH = os.path.join(BUILD, "pop3d-auth")
+
+
+class Records:
+    """The whole chain with pop3d-auth and a users file made by
+    pop3d-users: each user (name: add options) with password pw-NAME and
+    a home of its own holding a Maildir of MSGS."""
+
+    def __init__(self, tmp, users):
+        self.tmp = tmp
+        self.etc = os.path.join(tmp.path, "etc")
+        os.makedirs(self.etc)
+        os.makedirs(os.path.join(tmp.path, "empty"))
+        self.md = {}
+        for name, opts in users.items():
+            home = os.path.join(tmp.path, name)
+            self.md[name] = make_maildir(os.path.join(home, "Maildir"),
+                                         new=MSGS)
+            self.users(*(["add"] + opts + [name, str(RUN_UID),
+                                           str(RUN_GID), home]))
+            self.users("passwd", "-s", name, input=b"pw-" +
+                       name.encode() + b"\n")
+        tmp.give()
+        if ROOT:
+            os.chown(os.path.join(tmp.path, "empty"), 0, 0)
+
+    def users(self, *args, input=None, ok=True):
+        r = subprocess.run([USERS, "-f", os.path.join(self.etc, "users"),
+                            "-d", os.path.join(self.etc, "users.cdb")] +
+                           list(args), input=input, capture_output=True,
+                           timeout=60)
+        if ok:
+            check_eq(r.returncode, 0, "pop3d-users %s: %r" % (args, r))
+        return r
+
+    def serve(self, **kw):
+        e = {"POP3D_USERS_CDB": os.path.join(self.etc, "users.cdb"),
+             "POP3D_CHROOT": os.path.join(self.tmp.path, "empty"),
+             "POP3D_AUTH_DELAY": "0", "POP3D_RULES": "",
+             "POP3D_STATE_DIR": ""}
+        e.update(kw)
+        return Spawner([POP3D, "mail.example.org", AUTH, PROG, "Maildir"],
+                       env=e, cwd=self.tmp.path, as_root=True)
+
+
+def session(srv, name):
+    """Logs name in, RETRs message 1, QUITs: (CAPA after login, QUIT's
+    reply), or the -ERR of PASS."""
+    p = pop(srv)
+    p.user(name)
+    try:
+        p.pass_("pw-" + name)
+    except poplib.error_proto as e:
+        p.close()
+        srv.wait_all()
+        return e.args[0], None
+    caps = p.capa()
+    p.retr(1)
+    r = p.quit()
+    srv.wait_all()
+    return caps, r
+
+
+@test
+def record_expire_0_removes_for_its_user_only():
+    with TempDir() as tmp:
+        site = Records(tmp, {"alice": ["-e", "0"], "bob": []})
+        with site.serve(POP3D_EXPIRE="NEVER") as srv:
+            caps, r = session(srv, "alice")
+            check_eq(caps.get("EXPIRE"), ["0"],
+                     "alice's CAPA after login: her record's EXPIRE 0")
+            check_eq(r, b"+OK bye, 1 messages removed",
+                     "her retrieved message is removed at QUIT")
+            caps, r = session(srv, "bob")
+            check_eq(caps.get("EXPIRE"), ["NEVER"],
+                     "bob's: the environment's default")
+            check_eq(r, b"+OK bye, 0 messages removed", "his is kept")
+        check_eq(left(site.md["alice"]), names(2, 3, 4, 5),
+                 "alice's message 1 is gone")
+        check_eq(left(site.md["bob"]), names(1, 2, 3, 4, 5),
+                 "bob keeps all five")
+
+
+@test
+def record_login_delay_refuses_a_second_login():
+    with TempDir() as tmp:
+        site = Records(tmp, {"carol": ["-l", "60"], "bob": []})
+        with site.serve() as srv:
+            caps, r = session(srv, "carol")
+            check_eq(caps.get("LOGIN-DELAY"), ["60"],
+                     "carol's CAPA after login: LOGIN-DELAY 60")
+            r, _ = session(srv, "carol")
+            check(r.startswith(b"-ERR [LOGIN-DELAY] "),
+                  "a second login within 60 s is refused: %r" % r)
+            for _ in range(2):
+                caps, r = session(srv, "bob")
+                check("LOGIN-DELAY" not in caps and r is not None,
+                      "bob, without one, logs in twice")
+
+
+@test
+def record_wins_over_the_environment_and_mod_changes_it():
+    with TempDir() as tmp:
+        site = Records(tmp, {"alice": ["-e", "NEVER", "-l", "0"]})
+        with site.serve(POP3D_EXPIRE="0", POP3D_LOGIN_DELAY="60") as srv:
+            p = pop(srv)
+            caps = p.capa()
+            check_eq((caps.get("EXPIRE"), caps.get("LOGIN-DELAY")),
+                     (["0", "USER"], ["60", "USER"]),
+                     "before login: the defaults, with USER")
+            p.quit()
+            caps, r = session(srv, "alice")
+            check_eq((caps.get("EXPIRE"), caps.get("LOGIN-DELAY")),
+                     (["NEVER"], ["0"]), "after: the record's values")
+            check_eq(r, b"+OK bye, 0 messages removed",
+                     "EXPIRE NEVER: nothing removed")
+            site.users("mod", "-e", "-", "alice")
+            check_eq(site.users("list").stdout.decode().split()[-1],
+                     "login-delay=0", "mod -e - clears expire only")
+            caps, r = session(srv, "alice")
+            check_eq(caps.get("EXPIRE"), ["0"],
+                     "without the record's: the environment's again")
+            check_eq(r, b"+OK bye, 1 messages removed", "and enforced")
+
+
+@test
+def record_policy_bad_values_are_refused():
+    with TempDir() as tmp:
+        site = Records(tmp, {"alice": []})
+        for opts, what in ((["-e", "10000"], "expire"),
+                           (["-e", "never"], "expire"),
+                           (["-l", "86401"], "login-delay"),
+                           (["-l", "-1"], "login-delay")):
+            r = site.users("mod", *(opts + ["alice"]), ok=False)
+            check(r.returncode == 1 and what in r.stderr.decode(),
+                  "mod %s refused: %r" % (opts, r))
+        site.users("mod", "-e", "9999", "-l", "86400", "alice")
+        check_eq(site.users("list").stdout.decode().split()[-1],
+                 "expire=9999,login-delay=86400", "the bounds are accepted")
+        path = os.path.join(site.etc, "users")
+        with open(path) as f:
+            good = f.read()
+        for field, why in (("expire=10000", "bad expire"),
+                           ("login-delay=86401", "bad login-delay"),
+                           ("expire=1,expire=2", "policy key given twice"),
+                           ("quota=5", "unknown policy key"),
+                           ("expire=1,", "bad policy item")):
+            with open(path, "w") as f:
+                f.write("# c\n" + good.strip() + "\n" +
+                        "x:!:1000:1000:/x:::" + field + "\n")
+            r = site.users("check", ok=False)
+            check(r.returncode == 1 and
+                  ("%s:3: %s" % (path, why)) in r.stderr.decode(),
+                  "%s: a file:line error: %r" % (field, r.stderr))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for the users record (auth/user.c), what pop3d-auth
- * reads from users.cdb, and for the setting of a hash that the compile
+ * reads from users.cdb, its policy field included, and for the setting of a hash that the compile
  * counts and the dummy check takes: a record that parses formats back to
  * one that parses the same; a setting found is a prefix of the hash that
  * ends in '$', and every usable, unlocked hash of a fixed cost has one.
@@ -35,6 +35,14 @@ check_setting(const uint8_t *data, size_t size)
 		abort();
 }
 
+/* Both unset, or both set to the same. */
+static int
+same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL &&
+	    strcmp(a, b) == 0);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -63,7 +71,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (u.maildrop == NULL) != (v.maildrop == NULL) ||
 	    (u.maildrop != NULL && strcmp(u.maildrop, v.maildrop) != 0) ||
 	    (u.apop == NULL) != (v.apop == NULL) ||
-	    (u.apop != NULL && strcmp(u.apop, v.apop) != 0))
+	    (u.apop != NULL && strcmp(u.apop, v.apop) != 0) ||
+	    !same(u.expire, v.expire) || !same(u.login_delay, v.login_delay))
 		abort();
 	return 0;
 }

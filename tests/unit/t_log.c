@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -66,6 +67,53 @@ emit_warn(void)
 	log_warn("free text %d", 1);
 }
 
+static void
+emit_warn_quote(void)
+{
+	log_warn("a \"b\"\n c=d");
+}
+
+static void
+emit_warn_word(void)
+{
+	log_warn("word");
+}
+
+static void
+emit_warn_long(void)
+{
+	char	v[3 * LOG_VALUE_MAX];
+
+	memset(v, 'y', sizeof(v) - 1);
+	v[sizeof(v) - 1] = '\0';
+	log_warn("%s", v);
+}
+
+/* die in a child, whose stderr is ours. */
+static void
+emit_die(void)
+{
+	pid_t	pid = fork();
+
+	if (pid == 0)
+		die(111, "cannot go on: %d", 5);
+	waitpid(pid, NULL, 0);
+}
+
+/* log_warn in a tool (log_cli), in a child: the mode stays its own. */
+static void
+emit_cli_warn(void)
+{
+	pid_t	pid = fork();
+
+	if (pid == 0) {
+		log_cli();
+		emit_warn();
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+}
+
 static int
 ends_with(const char *s, const char *tail)
 {
@@ -113,7 +161,8 @@ main(void)
 	written(line, sizeof(line), emit_event);
 	CHECK(ends_with(line, ": end remote=127.0.0.1 session=0a1b2c3d\n"));
 	written(line, sizeof(line), emit_warn);
-	CHECK(ends_with(line, ": free text 1 session=0a1b2c3d\n"));
+	CHECK(ends_with(line, ": warning msg=\"free text 1\""
+	    " session=0a1b2c3d\n"));
 	/* A line cut at LOGLINE_MAX keeps it. */
 	written(line, sizeof(line), emit_long);
 	CHECK(strlen(line) <= LOGLINE_MAX && strlen(line) > LOGLINE_MAX - 140);
@@ -125,11 +174,30 @@ main(void)
 	setenv("POP3D_SESSION", "0123456789abcdef0", 1);
 	written(line, sizeof(line), emit_event);
 	CHECK(ends_with(line, ": end remote=127.0.0.1\n"));
+	/* A server's free text is an event, its text escaped, not cut short. */
+	setenv("POP3D_SESSION", "0a1b2c3d", 1);
+	written(line, sizeof(line), emit_warn_quote);
+	CHECK(ends_with(line, ": warning msg=\"a \\x22b\\x22\\x0a "
+	    "c=d\" session=0a1b2c3d\n"));
+	written(line, sizeof(line), emit_warn_word);
+	CHECK(ends_with(line, ": warning msg=word session=0a1b2c3d\n"));
+	written(line, sizeof(line), emit_warn_long);
+	CHECK(ends_with(line, "yy session=0a1b2c3d\n") &&
+	    strlen(line) > 3 * LOG_VALUE_MAX);
+	written(line, sizeof(line), emit_die);
+	CHECK(ends_with(line, ": fatal msg=\"cannot go on: 5\" exit=111"
+	    " session=0a1b2c3d\n"));
+	/* A tool's (log_cli) is the text as it is. */
+	written(line, sizeof(line), emit_cli_warn);
+	CHECK(ends_with(line, ": free text 1 session=0a1b2c3d\n"));
 	/* Lines for a sink are written inside another's: no id there. */
 	setenv("POP3D_SESSION", "0a1b2c3d", 1);
 	log_to_sink(sink);
 	emit_event();
 	CHECK_STR(sunk, "end remote=127.0.0.1");
+	/* Free text to a sink stays text: the receiver makes it a value. */
+	emit_warn();
+	CHECK_STR(sunk, "free text 1");
 	unsetenv("POP3D_SESSION");
 
 	/* Paths in lines are absolute: from the cwd, or log_file_base's. */

@@ -103,7 +103,7 @@ test_bad_fields(void)
 {
 	CHECK(refused("", "too few"));
 	CHECK(refused("alice:" YESCRYPT ":1000:1000", "too few"));
-	CHECK(refused("alice:" YESCRYPT ":1:1:/h:m:a:extra", "too many"));
+	CHECK(refused("alice:" YESCRYPT ":1:1:/h:m:a:expire=1:x", "too many"));
 	CHECK(refused(":" YESCRYPT ":1:1:/h", "name"));
 	CHECK(refused("al ice:" YESCRYPT ":1:1:/h", "name"));
 	CHECK(refused("-alice:" YESCRYPT ":1:1:/h", "name"));
@@ -152,6 +152,89 @@ test_limits(void)
 	CHECK(refused(with_field(6, USERS_APOP_MAX + 1), "APOP"));
 	/* A line longer than any record is refused before it is split. */
 	CHECK(refused(with_field(4, USERS_LINE_MAX), "line too long"));
+}
+
+/* The policy field: EXPIRE and LOGIN-DELAY of the user's own. */
+static void
+test_policy(void)
+{
+	struct user	 u;
+	char		 buf[USERS_LINE_MAX + 1], pol[USERS_POLICY_MAX + 2];
+	const char	*why;
+
+	CHECK(parse("a:!:1:1:/h:::", &u, &why) == 0);
+	CHECK(u.expire == NULL && u.login_delay == NULL);
+	CHECK(parse("a:!:1:1:/h:::login-delay=900,expire=NEVER", &u, &why) ==
+	    0);
+	CHECK_STR(u.expire, "NEVER");
+	CHECK_STR(u.login_delay, "900");
+	CHECK(u.maildrop == NULL && u.apop == NULL);
+	/* Written back in one order, the empty fields before it kept. */
+	CHECK(user_format(&u, buf, sizeof(buf), &why) == 0);
+	CHECK_STR(buf, "a:!:1:1:/h:::expire=NEVER,login-delay=900");
+	CHECK(parse("a:!:1:1:/h:M:s:expire=0", &u, &why) == 0);
+	CHECK_STR(u.expire, "0");
+	CHECK(user_format(&u, buf, sizeof(buf), &why) == 0);
+	CHECK_STR(buf, "a:!:1:1:/h:M:s:expire=0");
+	/* The bounds, crossed. */
+	CHECK(parse("a:!:1:1:/h:::expire=9999,login-delay=86400", &u, &why)
+	    == 0);
+	CHECK(refused("a:!:1:1:/h:::expire=10000", "bad expire"));
+	CHECK(refused("a:!:1:1:/h:::expire=never", "bad expire"));
+	CHECK(refused("a:!:1:1:/h:::expire=", "bad expire"));
+	CHECK(refused("a:!:1:1:/h:::expire=-1", "bad expire"));
+	CHECK(refused("a:!:1:1:/h:::login-delay=86401", "bad login-delay"));
+	CHECK(refused("a:!:1:1:/h:::login-delay=1 ", "bad login-delay"));
+	CHECK(refused("a:!:1:1:/h:::expire=1,expire=1", "twice"));
+	CHECK(refused("a:!:1:1:/h:::expire=1,", "bad policy item"));
+	CHECK(refused("a:!:1:1:/h:::,expire=1", "bad policy item"));
+	CHECK(refused("a:!:1:1:/h:::expire", "bad policy item"));
+	CHECK(refused("a:!:1:1:/h:::EXPIRE=1", "unknown policy key"));
+	/* The field's length: at most USERS_POLICY_MAX. */
+	memset(pol, '0', sizeof(pol));
+	memcpy(pol, "expire=", 7);
+	pol[USERS_POLICY_MAX] = '\0';
+	snprintf(buf, sizeof(buf), "a:!:1:1:/h:::%s", pol);
+	CHECK(parse(buf, &u, &why) == 0);
+	pol[USERS_POLICY_MAX] = '0';
+	pol[USERS_POLICY_MAX + 1] = '\0';
+	snprintf(buf, sizeof(buf), "a:!:1:1:/h:::%s", pol);
+	CHECK(refused(buf, "policy field too long"));
+	u.expire = "1";
+	u.login_delay = "x";
+	CHECK(user_format(&u, buf, sizeof(buf), &why) == -1 &&
+	    strstr(why, "login-delay") != NULL);
+}
+
+/* Every field at its longest makes a line of USERS_LINE_MAX. */
+static void
+test_longest(void)
+{
+	static char	 buf[USERS_LINE_MAX + 2];
+	char		 name[USERS_NAME_MAX + 1], hash[USERS_HASH_MAX + 1];
+	char		 path[USERS_PATH_MAX + 1], apop[USERS_APOP_MAX + 1];
+	char		 pol[USERS_POLICY_MAX + 1];
+	struct user	 u;
+	const char	*why;
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	memset(hash, 'h', sizeof(hash) - 1);
+	memcpy(hash, "$y$", 3);
+	hash[sizeof(hash) - 1] = '\0';
+	memset(path, 'p', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	memset(apop, 'a', sizeof(apop) - 1);
+	apop[sizeof(apop) - 1] = '\0';
+	memset(pol, '0', sizeof(pol) - 1);
+	memcpy(pol, "login-delay=", 12);
+	pol[sizeof(pol) - 1] = '\0';
+	snprintf(buf, sizeof(buf), "%s:%s:4294967294:4294967294:%s:%s:%s:%s",
+	    name, hash, path, path, apop, pol);
+	CHECK(strlen(buf) == USERS_LINE_MAX);
+	CHECK(parse(buf, &u, &why) == 0);
+	CHECK(user_format(&u, buf, sizeof(buf), &why) == 0);
 }
 
 static void
@@ -466,6 +549,8 @@ main(void)
 	test_bad_fields();
 	test_limits();
 	test_format();
+	test_policy();
+	test_longest();
 	test_misc();
 	test_hash_setting();
 	test_dummy();

@@ -92,7 +92,9 @@ user_setting_valid(const char *name, const char *s)
 {
 	char	err[SETTING_ERR_MAX];
 
-	return setting_check(setting_find(name), s, err, sizeof(err)) == 0;
+	/* The table takes "" as unset; a record's key has a value. */
+	return *s != '\0' &&
+	    setting_check(setting_find(name), s, err, sizeof(err)) == 0;
 }
 
 int

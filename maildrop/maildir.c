@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "maildir.h"
+#include "scancache.h"
 
 /* Names live in chunks freed together: one allocation per 64 KB of names. */
 struct arena {
@@ -203,92 +204,6 @@ int
 maildir_file_ours(const struct stat *st)
 {
 	return S_ISREG(st->st_mode) && st->st_uid == geteuid();
-}
-
-/* Random octets for a temporary name: from the kernel, else the clock. */
-static uint64_t
-tmp_random(void)
-{
-	struct timespec	ts;
-	uint64_t	r;
-
-	if (getentropy(&r, sizeof(r)) == 0)
-		return r;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30;
-}
-
-/* A name of this process's that no other process can pick. */
-static void
-tmp_name(struct maildir_tmp *t)
-{
-	snprintf(t->name, sizeof(t->name), "%s.%ld.%016llx",
-	    MAILDIR_TMP_PREFIX, (long)getpid(),
-	    (unsigned long long)tmp_random());
-}
-
-int
-maildir_tmp_open(struct maildir *md, struct maildir_tmp *t)
-{
-	int	tries;
-
-	t->named = 0;
-	t->fd = openat(md->fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (t->fd != -1 || (errno != EOPNOTSUPP && errno != EISDIR))
-		return t->fd;
-	/* No unnamed files here: a name no other process can have. */
-	for (tries = 0; tries < 10; tries++) {
-		tmp_name(t);
-		t->fd = openat(md->fd, t->name, O_RDWR | O_CREAT | O_EXCL |
-		    MAILDIR_OPEN_FLAGS, 0600);
-		if (t->fd != -1) {
-			t->named = 1;
-			return t->fd;
-		}
-		if (errno != EEXIST)
-			return -1;
-	}
-	return -1;
-}
-
-int
-maildir_tmp_install(struct maildir *md, struct maildir_tmp *t,
-    const char *name)
-{
-	char	proc[64];
-	int	tries;
-
-	/* AT_EMPTY_PATH would need a capability; /proc does not. */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", t->fd);
-	for (tries = 0; !t->named && tries < 10; tries++) {
-		tmp_name(t);
-		if (linkat(AT_FDCWD, proc, md->fd, t->name,
-		    AT_SYMLINK_FOLLOW) == 0)
-			t->named = 1;
-		else if (errno != EEXIST)
-			break;
-	}
-	if (t->named && renameat(md->fd, t->name, md->fd, name) == 0) {
-		t->named = 0;	/* the name is the cache's now */
-		maildir_tmp_discard(md, t);
-		return 0;
-	}
-	maildir_tmp_discard(md, t);	/* keeps errno */
-	return -1;
-}
-
-void
-maildir_tmp_discard(struct maildir *md, struct maildir_tmp *t)
-{
-	int	saved = errno;
-
-	if (t->fd != -1)
-		close(t->fd);
-	if (t->named)
-		(void)unlinkat(md->fd, t->name, 0);
-	t->fd = -1;
-	t->named = 0;
-	errno = saved;
 }
 
 /*
@@ -536,8 +451,8 @@ struct idtab {
 	size_t		 count;
 };
 
-static uint64_t
-id_hash(const char *uniq, size_t len, uint64_t ino)
+uint64_t
+maildir_id_hash(const char *uniq, size_t len, uint64_t ino)
 {
 	uint64_t	h = 0xcbf29ce484222325ULL;
 	size_t		i;
@@ -553,9 +468,10 @@ static size_t *
 id_slot(const struct maildir *md, const struct idtab *t, const char *uniq,
     size_t len, uint64_t ino)
 {
-	size_t			 i = id_hash(uniq, len, ino) & (t->size - 1);
+	size_t			 i;
 	const struct msg	*m;
 
+	i = maildir_id_hash(uniq, len, ino) & (t->size - 1);
 	for (;; i = (i + 1) & (t->size - 1)) {
 		if (t->slot[i] == 0)
 			return &t->slot[i];
@@ -1136,7 +1052,7 @@ index_drop(struct maildir *md)
 
 	if (md->index_dropped)
 		return;
-	(void)unlinkat(md->fd, SCANCACHE_FILE, 0);
+	scancache_drop_list(md);
 	md->index_dropped = 1;
 	errno = saved;
 }

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "maildir.h"
+#include "num.h"
 #include "scancache.h"
 
 /* Names live in chunks freed together: one allocation per 64 KB of names. */
@@ -382,25 +383,29 @@ maildir_uniq_is(const char *name, const char *uniq, size_t len)
 int
 maildir_name_size(const char *uniq, size_t len, char key, uint64_t *size)
 {
-	size_t		i, start;
-	uint64_t	v;
+	const char	*end;
+	size_t		 i;
 
 	for (i = 0; i + 3 < len; i++) {
 		if (uniq[i] != ',' || uniq[i + 1] != key || uniq[i + 2] != '=')
 			continue;
-		v = 0;
-		for (start = i += 3; i < len && uniq[i] >= '0' &&
-		    uniq[i] <= '9'; i++) {
-			if (v > (UINT64_MAX - 9) / 10)
-				return 0;
-			v = v * 10 + (uniq[i] - '0');
-		}
-		if (i == start || (i < len && uniq[i] != ','))
-			return 0;
-		*size = v;
-		return 1;
+		i += 3;
+		/* The digits end at the next field or at the name's end. */
+		if ((end = memchr(uniq + i, ',', len - i)) == NULL)
+			end = uniq + len;
+		return num_parse_n(uniq + i, end - (uniq + i), 0, UINT64_MAX,
+		    size) == 0;
 	}
 	return 0;
+}
+
+/* The leading digits of s, at most max of them: their count. */
+static size_t
+digits_len(const char *s, size_t max)
+{
+	size_t	n = strspn(s, "0123456789");
+
+	return n < max ? n : max;
 }
 
 /*
@@ -412,20 +417,18 @@ static int
 entry_order(int dirfd, const char *name, int64_t *sec, uint32_t *usec)
 {
 	struct stat	st;
-	int64_t		s = 0;
-	uint32_t	u = 0;
-	int		digits;
+	uint64_t	s, u = 0;
+	size_t		n;
 
-	for (digits = 0; *name >= '0' && *name <= '9' && digits < 18; name++,
-	    digits++)
-		s = s * 10 + (*name - '0');
-	if (digits > 0) {
-		if (name[0] == '.' && name[1] == 'M')
-			for (name += 2, digits = 0; *name >= '0' &&
-			    *name <= '9' && digits < 9; name++, digits++)
-				u = u * 10 + (*name - '0');
-		*sec = s;
-		*usec = u;
+	/* 18 digits cannot overflow; 6 are all a microsecond count has. */
+	if ((n = digits_len(name, 18)) > 0 &&
+	    num_parse_n(name, n, 0, UINT64_MAX, &s) == 0) {
+		if (name[n] == '.' && name[n + 1] == 'M' &&
+		    num_parse_n(name + n + 2, digits_len(name + n + 2, 6), 0,
+		    999999, &u) == -1)
+			u = 0;
+		*sec = (int64_t)s;
+		*usec = (uint32_t)u;
 		return 0;
 	}
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)

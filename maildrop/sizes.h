@@ -13,7 +13,7 @@
 #include "maildir.h"
 
 /*
- * The size cache of pop3d before 0.9.1 (a CDB file): the maildrop cache
+ * The size cache of earlier versions (a CDB file): the maildrop cache
  * serves it now, and removes it when it writes (pop3d-maildrop.8, FILES).
  */
 #define SIZES_OLD_FILE	"pop3d-sizes.cdb"

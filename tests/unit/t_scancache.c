@@ -279,6 +279,28 @@ main(void)
 	free(img);
 	maildir_close(&md);
 
+	/*
+	 * A name with more digits after ".M" than a microsecond count has
+	 * still makes a list the cache can read back (not one refused, and
+	 * so rewritten, by every session).
+	 */
+	put("cur", "1600000007.M1234567P1.a:2,", "A: b\n\nlong M\n");
+	if (maildir_open(&md, root, 100) == -1)
+		abort();
+	scancache_begin(&md, &sc);
+	sc.began = (sc.cur_mtime > sc.new_mtime ? sc.cur_mtime :
+	    sc.new_mtime) + 3000000000LL;
+	CHECK(maildir_scan(&md) == 0 && md.count == 5);
+	CHECK(sizes_fill(&md, NULL, &st) == 0);
+	maildir_prune(&md);
+	CHECK(maildir_uidls(&md) == 0);
+	CHECK(md.msgs[4].order_sec == 1600000007 &&
+	    md.msgs[4].order_usec == 123456);
+	img = scancache_image(&md, &sc, 1, &len);
+	CHECK(img != NULL && parses(&sc, img, len) == 1);
+	free(img);
+	maildir_close(&md);
+
 	snprintf(path, sizeof(path), "rm -rf %s", root);
 	if (system(path) != 0)
 		return 1;

@@ -454,8 +454,8 @@ struct idtab {
 	size_t		 count;
 };
 
-uint64_t
-maildir_id_hash(const char *uniq, size_t len, uint64_t ino)
+static uint64_t
+id_hash(const char *uniq, size_t len, uint64_t ino)
 {
 	uint64_t	h = 0xcbf29ce484222325ULL;
 	size_t		i;
@@ -471,10 +471,8 @@ static size_t *
 id_slot(const struct maildir *md, const struct idtab *t, const char *uniq,
     size_t len, uint64_t ino)
 {
-	size_t			 i;
+	size_t			 i = id_hash(uniq, len, ino) & (t->size - 1);
 	const struct msg	*m;
-
-	i = maildir_id_hash(uniq, len, ino) & (t->size - 1);
 	for (;; i = (i + 1) & (t->size - 1)) {
 		if (t->slot[i] == 0)
 			return &t->slot[i];

@@ -175,9 +175,6 @@ int	maildir_remove(struct maildir *, struct msg *);
  */
 int	maildir_name_size(const char *, size_t, char, uint64_t *);
 
-/* The hash tables' hash of a message: its unique name and an inode. */
-uint64_t maildir_id_hash(const char *, size_t, uint64_t);
-
 /* Whether the unique part of a name can be a UIDL as it is. */
 int	maildir_uidl_plain(const char *, size_t);
 

@@ -272,8 +272,6 @@ rec_parse(char *p, size_t n, struct msg *m)
 		m->uidl = m->name + nlen + 1;
 		m->uidl_len = ulen;
 	}
-	if (!maildir_uidl_plain(m->uidl, m->uidl_len))
-		return 0;
 	/* Every octet is sent once, plus at most a CR each and a CRLF. */
 	if (from != SIZE_NAME && (m->wire < m->disk ||
 	    m->wire > 2 * m->disk + 2))
@@ -326,8 +324,16 @@ scancache_parse(struct maildir *md, const struct scancache *sc, char *buf,
 
 	if (!sc->known || len < SC_HEAD || !head_list(buf, md, sc))
 		return 0;
+	size_t		 i;
+
 	if ((r = image_parse(buf, len, &msgs, &count, &octets)) != 1)
 		return r;
+	/* UIDLs go on the wire; size hints have no use for them. */
+	for (i = 0; i < count; i++)
+		if (!maildir_uidl_plain(msgs[i].uidl, msgs[i].uidl_len)) {
+			free(msgs);
+			return 0;
+		}
 	free(md->msgs);
 	md->msgs = msgs;
 	md->count = md->cap = count;

@@ -14,11 +14,27 @@
 #include "sizes.h"
 #include "wire.h"
 
+/*
+ * By inode alone: cheaper than hashing names, and within one maildrop an
+ * inode is one file, or a few namesakes (the lookup compares the name).
+ * A lookup probes at most HINT_PROBES slots, so that a file of many
+ * records of one inode (made by hand) costs no more than that: a record
+ * it would take more to reach is left out, and its message read.
+ */
+#define HINT_PROBES	64
+
+static size_t
+hint_hash(uint64_t ino, size_t nslot)
+{
+	ino *= 0x9e3779b97f4a7c15ULL;
+	return (size_t)(ino ^ ino >> 29) & (nslot - 1);
+}
+
 int
 sizes_hints_index(struct sizes_hints *h)
 {
 	const struct msg *r;
-	size_t		 i, n = 16, at;
+	size_t		 i, n = 16, at, probes;
 
 	while (n < 2 * h->count)
 		n *= 2;
@@ -30,11 +46,12 @@ sizes_hints_index(struct sizes_hints *h)
 		/* ",W=" sizes are in the name: no record needed. */
 		if (r->size_from == SIZE_NAME)
 			continue;
-		at = maildir_id_hash(r->name, r->uniq_len, r->st_ino) &
-		    (n - 1);
-		while (h->slot[at] != 0)
+		at = hint_hash(r->st_ino, n);
+		for (probes = 1; h->slot[at] != 0 && probes < HINT_PROBES;
+		    probes++)
 			at = (at + 1) & (n - 1);
-		h->slot[at] = (uint32_t)i + 1;
+		if (h->slot[at] == 0)
+			h->slot[at] = (uint32_t)i + 1;
 	}
 	return 0;
 }
@@ -51,18 +68,18 @@ const struct msg *
 sizes_hint_find(const struct sizes_hints *h, const struct msg *m)
 {
 	const struct msg *r;
-	size_t		 at;
+	size_t		 at, probes;
 
 	if (h == NULL || h->nslot == 0)
 		return NULL;
-	at = maildir_id_hash(m->name, m->uniq_len, m->st_ino) &
-	    (h->nslot - 1);
-	for (; h->slot[at] != 0; at = (at + 1) & (h->nslot - 1)) {
+	at = hint_hash(m->st_ino, h->nslot);
+	for (probes = 0; h->slot[at] != 0 && probes < HINT_PROBES;
+	    probes++, at = (at + 1) & (h->nslot - 1)) {
 		r = &h->recs[h->slot[at] - 1];
 		if (r->st_ino == m->st_ino && r->uniq_len == m->uniq_len &&
+		    r->disk == m->disk && r->mtime_ns == m->mtime_ns &&
 		    memcmp(r->name, m->name, m->uniq_len) == 0)
-			return r->disk == m->disk &&
-			    r->mtime_ns == m->mtime_ns ? r : NULL;
+			return r;
 	}
 	return NULL;
 }

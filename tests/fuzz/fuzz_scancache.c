@@ -4,9 +4,9 @@
  * the fuzzer spends its time on the records: whatever they hold, a parse
  * as the list either refuses the image or yields messages whose names lie
  * within it, end with a NUL and hold no '/', and whose UIDLs can go on the
- * wire; a parse as size hints accepts exactly the images the list parse
- * accepts (the header aside), and every hint it yields is found again by
- * its own identity with a size a message of its length can have.
+ * wire; a parse as size hints accepts every image the list parse accepts
+ * (and, UIDLs unchecked, others), and every hint it yields is found again
+ * by its own identity with a size a message of its length can have.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -50,7 +50,9 @@ check_hints(const struct sizes_hints *h)
 				abort();
 			continue;
 		}
-		/* A namesake record may come first: the same identity. */
+		/* Past HINT_PROBES namesakes a record is left out. */
+		if (found == NULL && i >= 64)
+			continue;
 		if (found == NULL || found->st_ino != r->st_ino ||
 		    found->disk != r->disk || found->mtime_ns != r->mtime_ns ||
 		    found->wire < found->disk ||
@@ -103,9 +105,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	}
 	if ((as_hints = scancache_parse_hints(&sc, buf, len)) == 1)
 		check_hints(&sc.hints);
-	/* Only the list checks the count against the maximum. */
-	if (list >= 0 && as_hints >= 0 && list != as_hints &&
-	    (len < 104 + 8 || le64_get(buf + 32) <= md.max))
+	if (list == 1 && as_hints == 0)
 		abort();
 	scancache_done(&sc);
 	free(buf);

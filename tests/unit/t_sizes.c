@@ -220,6 +220,31 @@ main(void)
 	CHECK(sizes_hint_find(NULL, &recs[0]) == NULL);
 	sizes_hints_free(&h);
 	CHECK(sizes_hint_find(&h, &recs[0]) == NULL);
+	/*
+	 * Many records of one inode (a file made by hand): each lookup
+	 * probes a bounded number of slots; the records beyond are left out.
+	 */
+	{
+		static char	names_many[100000][24];
+		size_t		k, found = 0;
+
+		h.count = 100000;
+		if ((h.recs = calloc(h.count, sizeof(*h.recs))) == NULL)
+			abort();
+		for (k = 0; k < h.count; k++) {
+			snprintf(names_many[k], sizeof(names_many[k]), "%zu.x",
+			    k);
+			h.recs[k] = recs[0];
+			h.recs[k].name = names_many[k];
+			h.recs[k].uniq_len = strlen(names_many[k]);
+		}
+		CHECK(sizes_hints_index(&h) == 0);
+		for (k = 0; k < h.count; k++)
+			found += sizes_hint_find(&h, &h.recs[k]) != NULL;
+		CHECK(found >= 1 && found <= 64);
+		CHECK(sizes_hint_find(&h, &h.recs[0]) == &h.recs[0]);
+		sizes_hints_free(&h);
+	}
 
 	/* Two cache writers at once never share a file. */
 	{

@@ -366,15 +366,21 @@ void
 scancache_done(struct scancache *sc)
 {
 	sizes_hints_free(&sc->hints);
+	free(sc->image);
+	sc->image = NULL;
 	sc->hints_only = 0;
 }
 
 /*
- * Reads the whole file into an arena chunk: 1, 0 (absent or not one to
- * read: *damaged says which), -1 out of memory.
+ * Reads the whole file: into an arena chunk when its header offers the
+ * list for these directories (*list set; md's messages will point into
+ * it), else into a buffer of its own for the hints (which outlive a scan
+ * that starts md's arena anew).  1, 0 (absent or not one to read:
+ * *damaged says which), -1 out of memory.
  */
 static int
-file_read(struct maildir *md, char **bufp, size_t *lenp, int *damaged)
+file_read(struct maildir *md, const struct scancache *sc, char **bufp,
+    size_t *lenp, int *damaged, int *list)
 {
 	struct stat	 st;
 	char		*buf, head[SC_HEAD];
@@ -394,18 +400,25 @@ file_read(struct maildir *md, char **bufp, size_t *lenp, int *damaged)
 	    st.st_size > SCANCACHE_FILE_MAX ||
 	    pread(fd, head, SC_HEAD, 0) != SC_HEAD ||
 	    !head_sane(head, &count) || (uint64_t)st.st_size > SC_HEAD +
-	    SC_TAIL + count * (SC_REC + NAME_MAX + 1 + UIDL_MAX) ||
-	    (buf = maildir_alloc(md, st.st_size)) == NULL) {
-		n = errno == ENOMEM ? -1 : 0;
+	    SC_TAIL + count * (SC_REC + NAME_MAX + 1 + UIDL_MAX)) {
 		close(fd);
-		return (int)n;
+		return 0;
+	}
+	*list = head_list(head, md, sc);
+	buf = *list ? maildir_alloc(md, st.st_size) : malloc(st.st_size);
+	if (buf == NULL) {
+		close(fd);
+		return -1;
 	}
 	for (off = 0; off < (size_t)st.st_size; off += n)
 		if ((n = read(fd, buf + off, st.st_size - off)) <= 0)
 			break;
 	close(fd);
-	if (off != (size_t)st.st_size)
+	if (off != (size_t)st.st_size) {
+		if (!*list)
+			free(buf);
 		return 0;
+	}
 	*bufp = buf;
 	*lenp = off;
 	*damaged = 0;
@@ -421,29 +434,40 @@ file_damaged(struct maildir *md)
 		(void)unlinkat(md->fd, SCANCACHE_FILE, AT_REMOVEDIR);
 }
 
+/* The file's records as size hints: 0, or -1 out of memory. */
+static int
+load_hints(struct scancache *sc, char *buf, size_t len, int *damaged)
+{
+	int	r;
+
+	if ((r = scancache_parse_hints(sc, buf, len)) == 1)
+		sc->image = buf;
+	else
+		free(buf);
+	*damaged = r == 0;
+	return r == -1 ? -1 : 0;
+}
+
 int
 scancache_load(struct maildir *md, struct scancache *sc,
     struct sizes_stats *st)
 {
 	char	*buf;
 	size_t	 len, i;
-	int	 r, damaged;
+	int	 r, damaged, list = 0;
 
 	memset(st, 0, sizeof(*st));
 	if (!sc->known)
 		return 0;
-	if ((r = file_read(md, &buf, &len, &damaged)) == 1 &&
-	    (r = scancache_parse(md, sc, buf, len)) == 0)
-		r = -2;
+	if ((r = file_read(md, sc, &buf, &len, &damaged, &list)) == 1) {
+		/* A list that does not parse is damaged: no hints either. */
+		if (list && (r = scancache_parse(md, sc, buf, len)) == 0)
+			damaged = 1;
+		else if (!list)
+			r = load_hints(sc, buf, len, &damaged);
+	}
 	if (r == -1)
 		return -1;
-	if (r == -2) {
-		/* No list for these directories: its records are hints. */
-		if ((r = scancache_parse_hints(sc, buf, len)) == -1)
-			return -1;
-		damaged = r == 0;
-		r = 0;
-	}
 	if (r == 0) {
 		if (damaged)
 			file_damaged(md);

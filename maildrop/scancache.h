@@ -34,6 +34,7 @@ struct scancache {
 	int		 known;			/* the above were read */
 	int		 hints_only;	/* the file read was no list */
 	struct sizes_hints hints;	/* its records, for sizes_fill */
+	char		*image;		/* what they point into (malloc) */
 	/*
 	 * The session line's cache=: none, index, written, young, skipped,
 	 * kept, unwritable (pop3d-maildrop.8).
@@ -76,7 +77,7 @@ int	scancache_load(struct maildir *, struct scancache *,
 void	scancache_save(struct maildir *, struct scancache *,
 	    const struct sizes_stats *);
 
-/* Frees sc->hints (scancache_save does). */
+/* Frees sc->hints and sc->image (scancache_save does). */
 void	scancache_done(struct scancache *);
 
 /*
@@ -92,7 +93,7 @@ int	scancache_parse(struct maildir *, const struct scancache *,
 /*
  * Parses an image's records into sc->hints, whatever directories it was
  * written for: 1, 0 invalid, -1 out of memory.  buf must stay allocated
- * as long as the hints.
+ * as long as the hints (not in md's arena, which a scan may free).
  */
 int	scancache_parse_hints(struct scancache *, char *, size_t);
 

@@ -1042,7 +1042,7 @@ open_checked(struct maildir *md, const struct msg *m)
 }
 
 /*
- * The scan cache goes: a change it cannot see (a message rewritten in
+ * The cache's list goes: a change it cannot see (a message rewritten in
  * place leaves the directories' mtimes as they were) or one this session
  * makes.  The next session scans.
  */

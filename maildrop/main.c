@@ -410,7 +410,7 @@ main(int argc, char **argv)
 	}
 	scancache_begin(&md, &sc);
 	if ((r = scancache_load(&md, &sc, &st)) == -1)
-		refuse_errno(&out, "scan cache", SCANCACHE_FILE);
+		refuse_errno(&out, "cache", SCANCACHE_FILE);
 	if (r == 0) {
 		scancache_scanning(&md, &sc);
 		if (maildir_scan(&md) == -1)

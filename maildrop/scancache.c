@@ -320,12 +320,11 @@ scancache_parse(struct maildir *md, const struct scancache *sc, char *buf,
 {
 	struct msg	*msgs;
 	uint64_t	 count, octets;
+	size_t		 i;
 	int		 r;
 
 	if (!sc->known || len < SC_HEAD || !head_list(buf, md, sc))
 		return 0;
-	size_t		 i;
-
 	if ((r = image_parse(buf, len, &msgs, &count, &octets)) != 1)
 		return r;
 	/* UIDLs go on the wire; size hints have no use for them. */

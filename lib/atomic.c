@@ -1,9 +1,11 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
@@ -57,6 +59,8 @@ atomic_open(struct atomic *a, const char *path)
 
 	a->path = path;
 	a->fd = -1;
+	a->dirfd = AT_FDCWD;
+	a->flags = 0;
 	if (*base == '\0') {
 		errno = EISDIR;
 		return -1;
@@ -79,13 +83,93 @@ atomic_open(struct atomic *a, const char *path)
 	return 0;
 }
 
+/* Random octets for a temporary name: from the kernel, else the clock. */
+static uint64_t
+atomic_random(void)
+{
+	struct timespec	ts;
+	uint64_t	r;
+
+	if (getentropy(&r, sizeof(r)) == 0)
+		return r;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30;
+}
+
+/* A name in dirfd of this process's that no other process can pick. */
+static void
+atomic_name(struct atomic *a)
+{
+	snprintf(a->tmp, sizeof(a->tmp), ".%s.%ld.%016llx", a->path,
+	    (long)getpid(), (unsigned long long)atomic_random());
+}
+
+/* Nothing of this name can make the open wait, take a tty or lead away. */
+#define ATOMIC_AT_FLAGS	(O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | \
+	O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+
+int
+atomic_openat(struct atomic *a, int dirfd, const char *name, int flags)
+{
+	int	tries;
+
+	a->path = name;
+	a->dirfd = dirfd;
+	a->flags = flags;
+	a->tmp[0] = '\0';
+	if (*name == '\0' || strchr(name, '/') != NULL ||
+	    strlen(name) > NAME_MAX - 40) {
+		errno = EINVAL;
+		return -1;
+	}
+	a->fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (a->fd != -1 || (errno != EOPNOTSUPP && errno != EISDIR))
+		return a->fd == -1 ? -1 : 0;
+	/* No unnamed files here: a name no other process can have. */
+	for (tries = 0; tries < 10; tries++) {
+		atomic_name(a);
+		if ((a->fd = openat(dirfd, a->tmp, ATOMIC_AT_FLAGS,
+		    0600)) != -1)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+	a->tmp[0] = '\0';
+	return -1;
+}
+
+/* Gives an unnamed temporary file a name, so that it can be renamed. */
 static int
-atomic_syncdir(const char *path)
+atomic_link(struct atomic *a)
+{
+	char	proc[64];
+	int	tries;
+
+	/* AT_EMPTY_PATH would need a capability; /proc does not. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", a->fd);
+	for (tries = 0; tries < 10; tries++) {
+		atomic_name(a);
+		if (linkat(AT_FDCWD, proc, a->dirfd, a->tmp,
+		    AT_SYMLINK_FOLLOW) == 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+	a->tmp[0] = '\0';
+	return -1;
+}
+
+static int
+atomic_syncdir(const struct atomic *a)
 {
 	char	dir[PATH_MAX];
 	int	fd, r;
 
-	if (atomic_dir(path, dir, sizeof(dir)) == -1)
+	if (a->flags & ATOMIC_NOSYNC)
+		return 0;
+	if (a->dirfd != AT_FDCWD)
+		return fsync(a->dirfd);
+	if (atomic_dir(a->path, dir, sizeof(dir)) == -1)
 		return -1;
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return -1;
@@ -99,7 +183,8 @@ atomic_commit(struct atomic *a)
 {
 	int	saved;
 
-	if (fsync(a->fd) == -1) {
+	if ((!(a->flags & ATOMIC_NOSYNC) && fsync(a->fd) == -1) ||
+	    (a->tmp[0] == '\0' && atomic_link(a) == -1)) {
 		atomic_abort(a);
 		return -1;
 	}
@@ -110,14 +195,15 @@ atomic_commit(struct atomic *a)
 		atomic_abort(a);
 		return -1;
 	}
-	if (rename(a->tmp, a->path) == -1) {
+	if (renameat(a->dirfd, a->tmp, a->dirfd, a->path) == -1) {
 		saved = errno;
 		atomic_abort(a);
 		errno = saved;
 		return -1;
 	}
 	/* Renamed: the new file is in place; only its durability is left. */
-	return atomic_syncdir(a->path);
+	a->tmp[0] = '\0';
+	return atomic_syncdir(a);
 }
 
 void
@@ -128,6 +214,8 @@ atomic_abort(struct atomic *a)
 	if (a->fd != -1)
 		close(a->fd);
 	a->fd = -1;
-	unlink(a->tmp);
+	if (a->tmp[0] != '\0')
+		(void)unlinkat(a->dirfd, a->tmp, 0);
+	a->tmp[0] = '\0';
 	errno = saved;
 }

@@ -10,10 +10,18 @@
 #include <limits.h>
 
 struct atomic {
-	const char	*path;
-	char		 tmp[PATH_MAX];
+	const char	*path;	/* relative to dirfd */
+	char		 tmp[PATH_MAX];	/* "": unnamed (O_TMPFILE) */
 	int		 fd;	/* the temporary file, read-write */
+	int		 dirfd;	/* AT_FDCWD for atomic_open */
+	int		 flags;
 };
+
+/*
+ * No fsync of the file or the directory: for a file whose reader checks
+ * what it reads (a cache with a checksum), where a crash may lose it.
+ */
+#define ATOMIC_NOSYNC	0x1
 
 /*
  * Creates the temporary file for path, with the mode and owner of the file
@@ -23,8 +31,18 @@ struct atomic {
 int	atomic_open(struct atomic *, const char *);
 
 /*
+ * The same for name (no '/') in the directory dirfd, for a directory
+ * others may put files in (a user's Maildir): the temporary file is
+ * unnamed (O_TMPFILE) until the commit links it, else created under a
+ * random name that no other process can share and that is never a
+ * symbolic link followed, FIFO or terminal; it is always 0600 and the
+ * caller's, whatever the file it replaces.  flags: 0 or ATOMIC_NOSYNC.
+ */
+int	atomic_openat(struct atomic *, int, const char *, int);
+
+/*
  * Syncs and closes the temporary file, renames it to the path and syncs
- * the directory.  Returns 0, or -1 with errno after removing the
+ * the directory (neither sync with ATOMIC_NOSYNC).  Returns 0, or -1 with errno after removing the
  * temporary file.
  */
 int	atomic_commit(struct atomic *);

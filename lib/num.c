@@ -6,22 +6,24 @@
 #include "pop3d_limits.h"
 
 int
-num_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+num_parse_n(const char *s, size_t len, uint64_t min, uint64_t max,
+    uint64_t *out)
 {
 	uint64_t	v = 0;
 	unsigned	d;
+	size_t		i;
 	int		range = 0;
 
-	if (s == NULL || *s == '\0') {
+	if (s == NULL || len == 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9') {
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9') {
 			errno = EINVAL;
 			return -1;
 		}
-		d = *s - '0';
+		d = s[i] - '0';
 		if (v > (UINT64_MAX - d) / 10)
 			range = 1;	/* keep scanning: "9999x" is EINVAL */
 		else
@@ -33,6 +35,12 @@ num_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	}
 	*out = v;
 	return 0;
+}
+
+int
+num_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	return num_parse_n(s, s != NULL ? strlen(s) : 0, min, max, out);
 }
 
 int

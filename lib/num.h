@@ -2,6 +2,7 @@
 #ifndef POP3D_NUM_H
 #define POP3D_NUM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -11,6 +12,9 @@
  * overflow included).  *out is untouched on failure.
  */
 int	num_parse(const char *, uint64_t, uint64_t, uint64_t *);
+
+/* The same for exactly len octets of s (a field within a name). */
+int	num_parse_n(const char *, size_t, uint64_t, uint64_t, uint64_t *);
 
 /* "1" or "yes": 1; "0" or "no": 0; else -1 with errno EINVAL. */
 int	flag_parse(const char *, int *);

@@ -53,15 +53,7 @@
 #define MAILDROP_MSGS_MAX	1000000
 
 /*
- * A size cache larger than this cannot belong to MAILDROP_MSGS_MAX
- * messages (each record is a unique name of at most 255 octets, 40 octets
- * of sizes, identity and checksum, and cdb's 24 octets of overhead): it
- * is corrupt.
- */
-#define SIZECACHE_FILE_MAX	(MAILDROP_MSGS_MAX * 320L)
-
-/*
- * The scan cache (pop3d-maildrop.8) holds one record per message: 56
+ * The maildrop cache (pop3d-maildrop.8) holds one record per message: 56
  * octets of order, identity and sizes, the name (at most 255 octets and a
  * NUL) and a UIDL (at most UIDL_MAX).  A larger file cannot belong to
  * MAILDROP_MSGS_MAX messages: it is ignored unread.

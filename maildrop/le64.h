@@ -1,6 +1,6 @@
 /*
  * The little-endian 64-bit fields of pop3d-maildrop's cache files (the
- * size cache's values, the scan cache's header and records).
+ * maildrop cache's header and records).
  */
 #ifndef POP3D_LE64_H
 #define POP3D_LE64_H

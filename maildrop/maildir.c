@@ -13,6 +13,8 @@
 #include "lock.h"
 #include "log.h"
 #include "maildir.h"
+#include "num.h"
+#include "scancache.h"
 
 /* Names live in chunks freed together: one allocation per 64 KB of names. */
 struct arena {
@@ -206,92 +208,6 @@ maildir_file_ours(const struct stat *st)
 	return S_ISREG(st->st_mode) && st->st_uid == geteuid();
 }
 
-/* Random octets for a temporary name: from the kernel, else the clock. */
-static uint64_t
-tmp_random(void)
-{
-	struct timespec	ts;
-	uint64_t	r;
-
-	if (getentropy(&r, sizeof(r)) == 0)
-		return r;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30;
-}
-
-/* A name of this process's that no other process can pick. */
-static void
-tmp_name(struct maildir_tmp *t)
-{
-	snprintf(t->name, sizeof(t->name), "%s.%ld.%016llx",
-	    MAILDIR_TMP_PREFIX, (long)getpid(),
-	    (unsigned long long)tmp_random());
-}
-
-int
-maildir_tmp_open(struct maildir *md, struct maildir_tmp *t)
-{
-	int	tries;
-
-	t->named = 0;
-	t->fd = openat(md->fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (t->fd != -1 || (errno != EOPNOTSUPP && errno != EISDIR))
-		return t->fd;
-	/* No unnamed files here: a name no other process can have. */
-	for (tries = 0; tries < 10; tries++) {
-		tmp_name(t);
-		t->fd = openat(md->fd, t->name, O_RDWR | O_CREAT | O_EXCL |
-		    MAILDIR_OPEN_FLAGS, 0600);
-		if (t->fd != -1) {
-			t->named = 1;
-			return t->fd;
-		}
-		if (errno != EEXIST)
-			return -1;
-	}
-	return -1;
-}
-
-int
-maildir_tmp_install(struct maildir *md, struct maildir_tmp *t,
-    const char *name)
-{
-	char	proc[64];
-	int	tries;
-
-	/* AT_EMPTY_PATH would need a capability; /proc does not. */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", t->fd);
-	for (tries = 0; !t->named && tries < 10; tries++) {
-		tmp_name(t);
-		if (linkat(AT_FDCWD, proc, md->fd, t->name,
-		    AT_SYMLINK_FOLLOW) == 0)
-			t->named = 1;
-		else if (errno != EEXIST)
-			break;
-	}
-	if (t->named && renameat(md->fd, t->name, md->fd, name) == 0) {
-		t->named = 0;	/* the name is the cache's now */
-		maildir_tmp_discard(md, t);
-		return 0;
-	}
-	maildir_tmp_discard(md, t);	/* keeps errno */
-	return -1;
-}
-
-void
-maildir_tmp_discard(struct maildir *md, struct maildir_tmp *t)
-{
-	int	saved = errno;
-
-	if (t->fd != -1)
-		close(t->fd);
-	if (t->named)
-		(void)unlinkat(md->fd, t->name, 0);
-	t->fd = -1;
-	t->named = 0;
-	errno = saved;
-}
-
 /*
  * Whether a lock file found unusable may be removed: the maildrop is this
  * user's own directory, so that what is in it is theirs to replace.
@@ -462,25 +378,29 @@ maildir_uniq_is(const char *name, const char *uniq, size_t len)
 int
 maildir_name_size(const char *uniq, size_t len, char key, uint64_t *size)
 {
-	size_t		i, start;
-	uint64_t	v;
+	const char	*end;
+	size_t		 i;
 
 	for (i = 0; i + 3 < len; i++) {
 		if (uniq[i] != ',' || uniq[i + 1] != key || uniq[i + 2] != '=')
 			continue;
-		v = 0;
-		for (start = i += 3; i < len && uniq[i] >= '0' &&
-		    uniq[i] <= '9'; i++) {
-			if (v > (UINT64_MAX - 9) / 10)
-				return 0;
-			v = v * 10 + (uniq[i] - '0');
-		}
-		if (i == start || (i < len && uniq[i] != ','))
-			return 0;
-		*size = v;
-		return 1;
+		i += 3;
+		/* The digits end at the next field or at the name's end. */
+		if ((end = memchr(uniq + i, ',', len - i)) == NULL)
+			end = uniq + len;
+		return num_parse_n(uniq + i, end - (uniq + i), 0, UINT64_MAX,
+		    size) == 0;
 	}
 	return 0;
+}
+
+/* The leading digits of s, at most max of them: their count. */
+static size_t
+digits_len(const char *s, size_t max)
+{
+	size_t	n = strspn(s, "0123456789");
+
+	return n < max ? n : max;
 }
 
 /*
@@ -492,20 +412,18 @@ static int
 entry_order(int dirfd, const char *name, int64_t *sec, uint32_t *usec)
 {
 	struct stat	st;
-	int64_t		s = 0;
-	uint32_t	u = 0;
-	int		digits;
+	uint64_t	s, u = 0;
+	size_t		n;
 
-	for (digits = 0; *name >= '0' && *name <= '9' && digits < 18; name++,
-	    digits++)
-		s = s * 10 + (*name - '0');
-	if (digits > 0) {
-		if (name[0] == '.' && name[1] == 'M')
-			for (name += 2, digits = 0; *name >= '0' &&
-			    *name <= '9' && digits < 9; name++, digits++)
-				u = u * 10 + (*name - '0');
-		*sec = s;
-		*usec = u;
+	/* 18 digits cannot overflow; 6 are all a microsecond count has. */
+	if ((n = digits_len(name, 18)) > 0 &&
+	    num_parse_n(name, n, 0, UINT64_MAX, &s) == 0) {
+		if (name[n] == '.' && name[n + 1] == 'M' &&
+		    num_parse_n(name + n + 2, digits_len(name + n + 2, 6), 0,
+		    999999, &u) == -1)
+			u = 0;
+		*sec = (int64_t)s;
+		*usec = (uint32_t)u;
 		return 0;
 	}
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
@@ -550,7 +468,6 @@ id_slot(const struct maildir *md, const struct idtab *t, const char *uniq,
 {
 	size_t			 i = id_hash(uniq, len, ino) & (t->size - 1);
 	const struct msg	*m;
-
 	for (;; i = (i + 1) & (t->size - 1)) {
 		if (t->slot[i] == 0)
 			return &t->slot[i];
@@ -1120,7 +1037,7 @@ open_checked(struct maildir *md, const struct msg *m)
 }
 
 /*
- * The scan cache goes: a change it cannot see (a message rewritten in
+ * The cache's list goes: a change it cannot see (a message rewritten in
  * place leaves the directories' mtimes as they were) or one this session
  * makes.  The next session scans.
  */
@@ -1131,7 +1048,7 @@ index_drop(struct maildir *md)
 
 	if (md->index_dropped)
 		return;
-	(void)unlinkat(md->fd, SCANCACHE_FILE, 0);
+	scancache_drop_list(md);
 	md->index_dropped = 1;
 	errno = saved;
 }

@@ -48,7 +48,7 @@ struct maildir {
 	int		 truncated;	/* more messages than max */
 	uint64_t	 octets;	/* sum of wire sizes */
 	size_t		 skipped;	/* entries logged as no message */
-	int		 index_dropped;	/* the scan cache was removed */
+	int		 index_dropped;	/* the cache's list was dropped */
 	struct arena	*arena;
 	struct idtab	*ids;		/* msgs by identity (maildir.c) */
 };
@@ -163,8 +163,9 @@ int	maildir_open_msg(struct maildir *, struct msg *);
  * or by another program (its link count is 0, or it was never found); -1
  * with errno when it could not be removed (EAGAIN: renamed faster than it
  * could be removed, or still linked somewhere outside new/ and cur/).  The
- * first removal of a session removes the scan cache (SCANCACHE_FILE)
- * first, so that it can never list a message that is gone.
+ * first removal of a session clears the list flag of the maildrop cache
+ * (SCANCACHE_FILE) first, so that its list can never name a message that
+ * is gone.
  */
 int	maildir_remove(struct maildir *, struct msg *);
 
@@ -185,8 +186,6 @@ void	maildir_uidl_digest(const char *, size_t, char[33]);
 
 #define MAILDIR_LOCK_FILE	"pop3d.lock"
 #define SCANCACHE_FILE		"pop3d-scan.cache"	/* scancache.h */
-
-#define MAILDIR_TMP_PREFIX	"pop3d-tmp"	/* caches being written */
 
 /*
  * Takes the maildrop's session lock: flock(2) on the maildrop's directory
@@ -228,30 +227,5 @@ int	maildir_file_open(const struct maildir *, const char *, int);
 
 /* Whether a file is a regular file owned by this user. */
 int	maildir_file_ours(const struct stat *);
-
-/*
- * A cache file being written: an unnamed file in the maildrop's directory
- * (O_TMPFILE), or on a file system without those a file
- * MAILDIR_TMP_PREFIX.PID.RANDOM created exclusively, so that two writers
- * never share one.
- */
-struct maildir_tmp {
-	int	fd;
-	int	named;
-	char	name[64];
-};
-
-/* Creates it: its descriptor (read-write), or -1 with errno. */
-int	maildir_tmp_open(struct maildir *, struct maildir_tmp *);
-
-/*
- * Renames it over name (after the caller wrote and, if it wants, synced
- * it) and closes it: 0, or -1 with errno after removing it.
- */
-int	maildir_tmp_install(struct maildir *, struct maildir_tmp *,
-	    const char *);
-
-/* Closes and removes it. */
-void	maildir_tmp_discard(struct maildir *, struct maildir_tmp *);
 
 #endif

@@ -3,7 +3,8 @@
 #
 # Only maildrop's own objects and testers see its headers (-Imaildrop):
 # a change to one rebuilds pop3d-maildrop and its testers, nothing else.
-# nettle (Makefile) makes the digest form of a UIDL (SHA-256).
+# nettle (Makefile) makes the digest form of a UIDL (SHA-256); no libcdb:
+# the maildrop's one cache has its own format (scancache.h).
 MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \
 	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
 	  maildrop/scancache.c maildrop/expire.c
@@ -24,10 +25,10 @@ $(O)/libmaildrop.a: $(MD_OBJ)
 
 $(O)/pop3d-maildrop: $(O)/maildrop/pop3d-maildrop.o $(O)/libmaildrop.a \
 	    $(O)/libpop3d.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CDB_LIBS) $(NETTLE_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(NETTLE_LIBS)
 
 $(MD_UNIT:%=$(O)/tests/%): $(O)/tests/%: tests/unit/%.c $(O)/libmaildrop.a \
 	    $(O)/libpop3d.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Imaildrop -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
-	    $(O)/libmaildrop.a $(O)/libpop3d.a $(CDB_LIBS) $(NETTLE_LIBS)
+	    $(O)/libmaildrop.a $(O)/libpop3d.a $(NETTLE_LIBS)

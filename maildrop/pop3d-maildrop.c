@@ -301,7 +301,7 @@ fail:
 
 static void
 session_log(const struct session *s, const struct sizes_stats *st,
-    const char *scan, enum pop3_end end, int64_t started)
+    const char *cache, enum pop3_end end, int64_t started)
 {
 	struct logline	l;
 	const char	*remote = getenv("TCPREMOTEIP");
@@ -339,8 +339,7 @@ session_log(const struct session *s, const struct sizes_stats *st,
 	logline_num(&l, "size_name", st->from_name);
 	logline_num(&l, "size_cache", st->from_cache);
 	logline_num(&l, "size_read", st->computed);
-	logline_str(&l, "cache", st->cache);
-	logline_str(&l, "scan", scan);
+	logline_str(&l, "cache", cache);
 	logline_str(&l, "end", s->broken ? "ioerr" : pop3_end_name(end));
 	logline_num(&l, "ms", ms > 0 ? (uint64_t)ms : 0);
 	logline_emit(&l);
@@ -424,13 +423,13 @@ main(int argc, char **argv)
 	}
 	scancache_begin(&md, &sc);
 	if ((r = scancache_load(&md, &sc, &st)) == -1)
-		refuse_errno(&out, "scan cache", SCANCACHE_FILE);
+		refuse_errno(&out, "cache", SCANCACHE_FILE);
 	if (r == 0) {
 		scancache_scanning(&md, &sc);
 		if (maildir_scan(&md) == -1)
 			refuse_errno(&out, "scan", ".");
-		if (sizes_fill(&md, &st) == -1)
-			refuse_errno(&out, "sizes", SIZES_FILE);
+		if (sizes_fill(&md, &sc.hints, &st) == -1)
+			refuse_errno(&out, "sizes", ".");
 		maildir_prune(&md);
 		if (maildir_uidls(&md) == -1)
 			refuse_errno(&out, "uidl", ".");

@@ -1,197 +1,87 @@
 #include <sys/stat.h>
 
-#include <cdb.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "le64.h"
 #include "log.h"
 #include "pop3d_limits.h"
-#include "scancache.h"
 #include "sizes.h"
 #include "wire.h"
 
 /*
- * Record layout: key = unique name and inode (8 octets), so that two files
- * of one unique name have a record each; value = file size, wire size and
- * mtime in nanoseconds, then a checksum of the key and those 24 octets,
- * each 8 octets little-endian.  A header record under SIZES_MAGIC holds
- * the record count, so that entries of removed messages are noticed
- * (stale) and the file is rewritten without them.
+ * By inode alone: cheaper than hashing names, and within one maildrop an
+ * inode is one file, or a few namesakes (the lookup compares the name).
+ * A lookup probes at most HINT_PROBES slots, so that a file of many
+ * records of one inode (made by hand) costs no more than that: a record
+ * it would take more to reach is left out, and its message read.
  */
-#define SIZES_MAGIC	"\0pop3d-sizes-4"
-#define SIZES_MAGIC_LEN	(sizeof(SIZES_MAGIC) - 1)
-#define SIZES_DATA	24	/* what the checksum follows */
+#define HINT_PROBES	64
 
-/* The checksum of a record: its key, then the first SIZES_DATA octets. */
-static uint64_t
-record_sum(const unsigned char *key, size_t klen, const unsigned char *v)
+static size_t
+hint_hash(uint64_t ino, size_t nslot)
 {
-	char	buf[SIZES_KEY_MAX + SIZES_DATA];
-
-	memcpy(buf, key, klen);
-	memcpy(buf + klen, v, SIZES_DATA);
-	return scancache_sum(buf, klen + SIZES_DATA);
-}
-
-void
-sizes_record_make(const unsigned char *key, size_t klen,
-    const struct sizes_record *r, unsigned char *v)
-{
-	le64_put(v, r->disk);
-	le64_put(v + 8, r->wire);
-	le64_put(v + 16, (uint64_t)r->mtime_ns);
-	le64_put(v + SIZES_DATA, record_sum(key, klen, v));
+	ino *= 0x9e3779b97f4a7c15ULL;
+	return (size_t)(ino ^ ino >> 29) & (nslot - 1);
 }
 
 int
-sizes_record_parse(const unsigned char *key, size_t klen,
-    const unsigned char *v, size_t vlen, struct sizes_record *r)
+sizes_hints_index(struct sizes_hints *h)
 {
-	if (klen <= 8 || klen > SIZES_KEY_MAX || vlen != SIZES_VALUE ||
-	    le64_get(v + SIZES_DATA) != record_sum(key, klen, v))
-		return 0;
-	r->disk = le64_get(v);
-	r->wire = le64_get(v + 8);
-	r->mtime_ns = (int64_t)le64_get(v + 16);
-	/* Every octet is sent once, plus at most a CR each and a CRLF. */
-	if (r->wire < r->disk || r->wire > 2 * r->disk + 2)
-		return 0;
-	return 1;
-}
+	const struct msg *r;
+	size_t		 i, n = 16, at, probes;
 
-/* The key of a message's record: its unique name, then its inode. */
-static size_t
-cache_key(const struct msg *m, unsigned char *key)
-{
-	memcpy(key, m->name, m->uniq_len);
-	le64_put(key + m->uniq_len, m->st_ino);
-	return m->uniq_len + 8;
-}
-
-struct cache {
-	int		fd;
-	int		usable;
-	uint64_t	records;
-	struct cdb	cdb;
-};
-
-static void
-cache_close(struct cache *c)
-{
-	if (c->usable) {
-		cdb_free(&c->cdb);
-		close(c->fd);
-	}
-	c->usable = 0;
-}
-
-/* Opens the cache: 1 usable, 0 absent, -1 corrupt (rebuilt, not trusted). */
-static int
-cache_open(struct maildir *md, struct cache *c)
-{
-	struct stat	st;
-	unsigned char	v[8];
-
-	c->usable = 0;
-	/* Not a regular file of this user's: ignored, and replaced. */
-	c->fd = maildir_file_open(md, SIZES_FILE, O_RDONLY);
-	if (c->fd == -1)
-		return errno == ENOENT ? 0 : -1;
-	if (fstat(c->fd, &st) == -1 || st.st_size < 2048 ||
-	    st.st_size > SIZECACHE_FILE_MAX || cdb_init(&c->cdb, c->fd) != 0) {
-		close(c->fd);
+	while (n < 2 * h->count)
+		n *= 2;
+	if ((h->slot = calloc(n, sizeof(*h->slot))) == NULL)
 		return -1;
-	}
-	c->usable = 1;
-	if (cdb_find(&c->cdb, SIZES_MAGIC, SIZES_MAGIC_LEN) != 1 ||
-	    cdb_datalen(&c->cdb) != 8 ||
-	    cdb_read(&c->cdb, v, 8, cdb_datapos(&c->cdb)) != 0) {
-		cache_close(c);
-		return -1;
-	}
-	c->records = le64_get(v);
-	return 1;
-}
-
-/*
- * 1 and the wire size when a record matches the file (size and mtime; the
- * inode is in the key), 0 when there is none or it is out of date, -1 when
- * it is corrupt (its checksum fails, or its sizes are impossible).
- */
-static int
-cache_get(struct cache *c, const struct msg *m, uint64_t *wire)
-{
-	unsigned char	v[SIZES_VALUE], key[SIZES_KEY_MAX];
-	struct sizes_record rec;
-	size_t		klen = cache_key(m, key);
-	int		r;
-
-	r = cdb_find(&c->cdb, key, klen);
-	if (r != 1)
-		return r;
-	if (cdb_datalen(&c->cdb) != SIZES_VALUE ||
-	    cdb_read(&c->cdb, v, SIZES_VALUE, cdb_datapos(&c->cdb)) != 0 ||
-	    !sizes_record_parse(key, klen, v, SIZES_VALUE, &rec))
-		return -1;
-	if (rec.disk != m->disk || rec.mtime_ns != m->mtime_ns)
-		return 0;
-	*wire = rec.wire;
-	return 1;
-}
-
-/*
- * Writes the cache anew: a file no other writer can share, fsync, rename
- * over the old.
- */
-static int
-cache_write(struct maildir *md)
-{
-	struct cdb_make	 cm;
-	struct maildir_tmp t;
-	struct sizes_record rec;
-	unsigned char	 v[SIZES_VALUE], key[SIZES_KEY_MAX];
-	uint64_t	 records = 0;
-	size_t		 i, klen;
-	int		 ok;
-
-	if (maildir_tmp_open(md, &t) == -1)
-		return -1;
-	ok = cdb_make_start(&cm, t.fd) == 0;
-	for (i = 0; ok && i < md->count; i++) {
-		const struct msg *m = &md->msgs[i];
-
-		if (m->size_from != SIZE_CACHE && m->size_from != SIZE_READ)
+	h->nslot = n;
+	for (i = 0; i < h->count; i++) {
+		r = &h->recs[i];
+		/* ",W=" sizes are in the name: no record needed. */
+		if (r->size_from == SIZE_NAME)
 			continue;
-		rec.disk = m->disk;
-		rec.wire = m->wire;
-		rec.mtime_ns = m->mtime_ns;
-		klen = cache_key(m, key);
-		sizes_record_make(key, klen, &rec, v);
-		ok = cdb_make_add(&cm, key, klen, v, SIZES_VALUE) == 0;
-		records++;
+		at = hint_hash(r->st_ino, n);
+		for (probes = 1; h->slot[at] != 0 && probes < HINT_PROBES;
+		    probes++)
+			at = (at + 1) & (n - 1);
+		if (h->slot[at] == 0)
+			h->slot[at] = (uint32_t)i + 1;
 	}
-	le64_put(v, records);
-	/* cdb_make_finish frees what cdb_make holds, so it runs regardless. */
-	ok = ok && cdb_make_add(&cm, SIZES_MAGIC, SIZES_MAGIC_LEN, v, 8) == 0;
-	ok = cdb_make_finish(&cm) == 0 && ok;
-	ok = ok && fsync(t.fd) == 0;
-	if (!ok) {
-		maildir_tmp_discard(md, &t);
-		return -1;
+	return 0;
+}
+
+void
+sizes_hints_free(struct sizes_hints *h)
+{
+	free(h->recs);
+	free(h->slot);
+	memset(h, 0, sizeof(*h));
+}
+
+const struct msg *
+sizes_hint_find(const struct sizes_hints *h, const struct msg *m)
+{
+	const struct msg *r;
+	size_t		 at, probes;
+
+	if (h == NULL || h->nslot == 0)
+		return NULL;
+	at = hint_hash(m->st_ino, h->nslot);
+	for (probes = 0; h->slot[at] != 0 && probes < HINT_PROBES;
+	    probes++, at = (at + 1) & (h->nslot - 1)) {
+		r = &h->recs[h->slot[at] - 1];
+		if (r->st_ino == m->st_ino && r->uniq_len == m->uniq_len &&
+		    r->disk == m->disk && r->mtime_ns == m->mtime_ns &&
+		    memcmp(r->name, m->name, m->uniq_len) == 0)
+			return r;
 	}
-	/* An empty directory of the cache's name is in the way: removed. */
-	if (unlinkat(md->fd, SIZES_FILE, AT_REMOVEDIR) == -1 &&
-	    errno != ENOTDIR && errno != ENOENT && errno != ENOTEMPTY &&
-	    errno != EEXIST) {
-		maildir_tmp_discard(md, &t);
-		return -1;
-	}
-	return maildir_tmp_install(md, &t, SIZES_FILE);
+	return NULL;
 }
 
 /* Errors that say this process, not the message, is in trouble. */
@@ -247,22 +137,22 @@ size_compute(struct maildir *md, struct msg *m)
 }
 
 /*
- * One message's size: 1 known, 0 gone, -1 unreadable, -2 corrupt cache.
- * Every message is stat'ed, ",W=" or not: its inode is how later opens
- * and the UPDATE know it is still the same file.
+ * One message's size: 1 known, 0 gone, -1 unreadable.  Every message is
+ * stat'ed, ",W=" or not: its inode is how later opens and the UPDATE know
+ * it is still the same file.
  */
 static int
-size_one(struct maildir *md, struct msg *m, struct cache *c)
+size_one(struct maildir *md, struct msg *m, const struct sizes_hints *h)
 {
-	int	r;
+	const struct msg *r;
+	int		 ret;
 
-	if ((r = size_stat(md, m)) != 1)
-		return r;
+	if ((ret = size_stat(md, m)) != 1)
+		return ret;
 	if (m->size_from == SIZE_NAME)
 		return 1;
-	if (c->usable && (r = cache_get(c, m, &m->wire)) != 0) {
-		if (r == -1)
-			return -2;
+	if ((r = sizes_hint_find(h, m)) != NULL) {
+		m->wire = r->wire;
 		m->size_from = SIZE_CACHE;
 		return 1;
 	}
@@ -289,22 +179,20 @@ stats_count(struct sizes_stats *s, const struct maildir *md)
 		}
 }
 
-/* Sizes every message once: 0, -1 (process out of resources), -2 corrupt. */
-static int
-sizes_pass(struct maildir *md, struct cache *c, struct sizes_stats *s)
+int
+sizes_fill(struct maildir *md, const struct sizes_hints *h,
+    struct sizes_stats *s)
 {
 	struct msg	*m;
 	size_t		 i;
 	int		 r;
 
-	s->vanished = s->unreadable = 0;
+	memset(s, 0, sizeof(*s));
 	for (i = 0; i < md->count; i++) {
 		m = &md->msgs[i];
 		if (m->size_from != SIZE_NAME)
 			m->size_from = SIZE_NONE;
-		if ((r = size_one(md, m, c)) == -2)
-			return -2;
-		if (r == 1)
+		if ((r = size_one(md, m, h)) == 1)
 			continue;
 		if (r == -1 && error_of_process(errno))
 			return -1;
@@ -316,46 +204,6 @@ sizes_pass(struct maildir *md, struct cache *c, struct sizes_stats *s)
 		}
 		m->size_from = SIZE_NONE;	/* pruned */
 	}
-	return 0;
-}
-
-int
-sizes_fill(struct maildir *md, struct sizes_stats *s)
-{
-	struct cache	c;
-	int		state, r;
-
-	memset(s, 0, sizeof(*s));
-	state = cache_open(md, &c);
-	s->cache = state == 1 ? "ok" : state == 0 ? "none" : "corrupt";
-	if (state == -1)
-		log_file("cache-damaged", SIZES_FILE, errno);
-	if ((r = sizes_pass(md, &c, s)) == -2) {
-		/*
-		 * A record failed its checksum: trust none of it, not even
-		 * the records that matched, and read every message.
-		 */
-		log_file("cache-damaged", SIZES_FILE, 0);
-		cache_close(&c);
-		s->cache = "corrupt";
-		r = sizes_pass(md, &c, s);
-	}
-	if (r == -1) {
-		cache_close(&c);
-		return -1;
-	}
 	stats_count(s, md);
-	if (c.usable && s->computed == 0 && s->from_cache == c.records) {
-		cache_close(&c);
-		return 0;
-	}
-	if (c.usable)
-		s->cache = "stale";
-	cache_close(&c);
-	if ((s->computed > 0 || s->from_cache > 0 || state != 0) &&
-	    cache_write(md) == -1) {
-		log_file("cache-unwritable", SIZES_FILE, errno);
-		s->cache = "unwritable";
-	}
 	return 0;
 }

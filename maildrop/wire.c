@@ -20,38 +20,11 @@ wire_init_state(struct wire *w, int dotstuff, uint64_t top_lines)
 	w->top_lines = top_lines;
 }
 
-/* wire_init's window: obuf, handed to emit whenever it is full. */
-static char *
-wire_obuf_window(void *ctx, size_t n, size_t *room)
-{
-	struct wire	*w = ctx;
-
-	if (n > 0)
-		w->emit(w->ctx, w->obuf, n);
-	*room = sizeof(w->obuf);
-	return w->obuf;
-}
-
-void
-wire_init(struct wire *w, wire_emit emit, void *ctx, int dotstuff,
-    uint64_t top_lines)
-{
-	wire_init_state(w, dotstuff, top_lines);
-	w->emit = emit;
-	w->ctx = ctx;
-	w->window = wire_obuf_window;
-	w->wctx = w;
-	w->ob = w->obuf;
-	w->oroom = sizeof(w->obuf);
-}
-
 void
 wire_init_window(struct wire *w, wire_window window, void *ctx, int dotstuff,
     uint64_t top_lines)
 {
 	wire_init_state(w, dotstuff, top_lines);
-	w->emit = NULL;
-	w->ctx = NULL;
 	w->window = window;
 	w->wctx = ctx;
 	w->ob = window(ctx, 0, &w->oroom);
@@ -177,7 +150,6 @@ wire_size_fd(int fd, uint64_t *size)
 	wire_init_state(&w, 0, UINT64_MAX);
 	w.ob = NULL;		/* only counting: nothing is copied */
 	w.window = NULL;
-	w.emit = NULL;
 	for (;;) {
 		n = read(fd, buf, sizeof(buf));
 		if (n == 0)

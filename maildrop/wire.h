@@ -19,8 +19,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef void (*wire_emit)(void *, const char *, size_t);
-
 /*
  * Where the wire form is written directly: given the n octets written at
  * the start of the previous window (0 the first time), hands them on and
@@ -31,8 +29,6 @@ typedef char *(*wire_window)(void *, size_t, size_t *);
 struct wire {
 	wire_window	window;
 	void		*wctx;
-	wire_emit	emit;		/* wire_init: obuf is the window */
-	void		*ctx;
 	char		*ob;		/* the window, or NULL: only count */
 	size_t		olen;		/* octets written into it */
 	size_t		oroom;		/* its length */
@@ -45,15 +41,13 @@ struct wire {
 	size_t		linelen;	/* octets of the current line */
 	uint64_t	body_lines;	/* body lines emitted so far */
 	uint64_t	top_lines;	/* TOP's limit, or UINT64_MAX */
-	char		obuf[8192];
 };
 
 /*
- * top_lines is TOP's n, or UINT64_MAX for the whole message.  The wire form
- * goes to emit in pieces of up to 8 kB.
+ * The wire form, dot-stuffed or not, written straight into the windows
+ * that window hands out; top_lines is TOP's n, or UINT64_MAX for the
+ * whole message.
  */
-void	wire_init(struct wire *, wire_emit, void *, int, uint64_t);
-/* The same, written straight into the windows that window hands out. */
 void	wire_init_window(struct wire *, wire_window, void *, int, uint64_t);
 void	wire_feed(struct wire *, const char *, size_t);
 /* Ends the last line and flushes; the caller then sends ".\r\n". */

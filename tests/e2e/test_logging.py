@@ -237,7 +237,7 @@ def one_summary_line_per_session():
         check_eq(keys, ["user", "remote", "mech", "msgs", "octets", "retr",
                         "retr_octets", "top", "dele", "dele_octets",
                         "removed", "size_name", "size_cache", "size_read",
-                        "cache", "scan", "end", "ms", "session"],
+                        "cache", "end", "ms", "session"],
                  "the documented keys, in order (the connection's id"
                  " last): %r" % lines[0])
         check(" user=alice remote=127.0.0.1 mech=USER " in lines[0] and

@@ -686,8 +686,8 @@ def corrupt_or_stale_cache_is_rebuilt():
             p = pop(srv)
             want = p.stat()
             p.quit()
-            cache = os.path.join(md, "pop3d-sizes.cdb")
-            check(os.path.exists(cache), "the size cache is written")
+            cache = os.path.join(md, "pop3d-scan.cache")
+            check(os.path.exists(cache), "the cache is written")
             good = open(cache, "rb").read()
             for label, data in (("garbage", b"\xff" * 4096),
                                 ("truncated", good[:100]),
@@ -697,7 +697,8 @@ def corrupt_or_stale_cache_is_rebuilt():
                 p = pop(srv)
                 check_eq(p.stat(), want, "%s cache: sizes still right" % label)
                 p.quit()
-            check("cache=corrupt" in srv.log(), "a corrupt cache is logged")
+            check("cache-damaged file=%s" % os.path.join(md, "pop3d-scan.cache")
+                  in srv.log(), "a corrupt cache is logged")
             # A message replaced by a different one under the same name.
             cur = os.path.join(md, "cur")
             name = sorted(os.listdir(cur))[0]
@@ -936,7 +937,8 @@ def namesakes_both_sized_from_the_cache():
                 p.quit()
             srv.wait_all()
         last = srv.log().splitlines()[-1]
-        check("size_cache=2 size_read=0" in last and "cache=ok" in last,
+        check("size_cache=2 size_read=0" in last and
+              ("cache=kept" in last or "cache=index" in last),
               "two files of one unique name: two cache records: " + last)
 
 

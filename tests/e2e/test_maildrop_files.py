@@ -1,5 +1,6 @@
-"""pop3d-maildrop's own files in the maildrop (the size cache, the scan
-cache, the lock) under damage and interference: a damaged size record is
+"""pop3d-maildrop's own files in the maildrop (the cache, the lock, and the
+size cache of earlier versions) under damage and interference: a damaged
+size record is
 never served, a FIFO, link, directory or device of one of their names
 neither hangs nor misleads a session, the lock holds when its file is
 removed or replaced, a stale lock file is repaired or named in the log, and
@@ -18,13 +19,14 @@ from harness import (BUILD, ROOT, RUN_GID, RUN_UID, TempDir, check, check_eq,
                      make_maildir, run_all, skip, test, unstuffed_size)
 
 PROG = os.path.join(BUILD, "pop3d-maildrop")
-SIZES = "pop3d-sizes.cdb"
+SIZES = "pop3d-sizes.cdb"     # earlier versions' size cache: removed
 SCAN = "pop3d-scan.cache"
+SC_REC = 56                   # a record's fixed part (scancache.c)
 LOCK = "pop3d.lock"
 BOUND = 20          # seconds a session may take here; a hang takes more
 LISTING = b"LIST\r\nQUIT\r\n"
 
-# Names without ",W=": every size comes from the size cache or a read.
+# Names without ",W=": every size comes from the cache or a read.
 MSGS = [
     ("1600000001.M1P1.test", b"Subject: one\n\nHello\n.\n..\nbye\n"),
     ("1600000002.M1P1.test", b"Subject: two\r\n\r\nCRLF body\r\n"),
@@ -87,15 +89,14 @@ def age(md, seconds=10):
 
 
 def records(image):
-    """(name, offset of the value) of each message's record in a size
-    cache image: the key is the unique name and 8 octets of inode."""
+    """(name, offset of its sizes) of each message's record in a cache
+    image: file size, mtime and wire size, the 24 octets from 24 on of the
+    record whose name follows its fixed part."""
     out = []
     for name, _ in MSGS:
-        k = image.find(name.encode())
-        if k >= 8:
-            klen, vlen = struct.unpack("<II", image[k - 8:k])
-            if klen == len(name) + 8:
-                out.append((name, k + klen, vlen))
+        k = image.find(name.encode() + b":2,\0")
+        if k >= SC_REC:
+            out.append((name, k - SC_REC + 24, 24))
     return out
 
 
@@ -105,38 +106,35 @@ def damaged_size_records_are_never_served():
         md = setup(tmp)
         out, _, _ = session(md)
         check_eq(sizes_listed(out), TRUE, "a cold session lists true sizes")
-        cache = os.path.join(md, SIZES)
+        cache = os.path.join(md, SCAN)
         good = open(cache, "rb").read()
         recs = records(good)
         check_eq(len(recs), len(MSGS), "one record per message")
         out, err, _ = session(md)
-        check(sizes_listed(out) == TRUE and "cache-damaged" not in err,
+        check(sizes_listed(out) == TRUE and "cache-damaged" not in err and
+              "size_read=0" in err,
               "the undamaged cache serves true sizes, nothing logged")
         wrong = runs = logged = 0
         for name, off, vlen in recs:
-            # Every octet of the sizes and mtime (the first 24 of the
-            # value), +1 and -3: what a bit error or torn write does.
-            for i in range(min(vlen, 24)):
+            # Every octet of the sizes and mtime, +1 and -3: what a bit
+            # error or torn write does.
+            for i in range(vlen):
                 for delta in (1, -3):
                     bad = bytearray(good)
                     bad[off + i] = (bad[off + i] + delta) % 256
                     with open(cache, "wb") as f:
                         f.write(bad)
                     os.chown(cache, RUN_UID, RUN_GID)
-                    try:
-                        os.unlink(os.path.join(md, SCAN))
-                    except FileNotFoundError:
-                        pass
                     out, err, _ = session(md)
                     runs += 1
                     if sizes_listed(out) != TRUE:
                         wrong += 1
-                    if "cache-damaged file=%s" % in_md(md, SIZES) in err:
+                    if "cache-damaged file=%s" % in_md(md, SCAN) in err:
                         logged += 1
-        print("# %d damaged size caches: %d sessions with a wrong size,"
+        print("# %d damaged caches: %d sessions with a wrong size,"
               " %d logged the damage" % (runs, wrong, logged))
         check_eq(wrong, 0, "no damaged record's size is ever served")
-        check(logged > 0, "the damage is logged")
+        check_eq(logged, runs, "the damage is logged, every time")
 
 
 def make_odd(path, kind):
@@ -196,6 +194,9 @@ def files_of_cache_and_lock_names_neither_hang_nor_mislead():
                 out, _, _ = session(md)
                 check_eq(sizes_listed(out), TRUE, "%s: and the next" % what)
                 if name == SIZES:
+                    check(kind == "directory" or not os.path.lexists(path),
+                          "%s: an old size cache is removed" % what)
+                if name == SCAN:
                     st = os.lstat(path)
                     check(stat.S_ISREG(st.st_mode) and st.st_uid ==
                           (RUN_UID if ROOT else os.geteuid()),
@@ -239,7 +240,8 @@ def lock_holds_when_its_file_is_removed_or_replaced():
             a.wait(BOUND)
             out, _, _ = session(md)
             check_eq(sizes_listed(out), TRUE, "after A, a session gets in")
-        check_eq(sorted(f for f in os.listdir(md) if "tmp" in f), ["tmp"],
+        check_eq(sorted(f for f in os.listdir(md) if "tmp" in f or
+                        f.startswith(".")), ["tmp"],
                  "no temporary cache file is left behind")
 
 

@@ -1,6 +1,7 @@
-"""pop3d-maildrop's scan cache (pop3d-scan.cache): a warm session answers
+"""pop3d-maildrop's one cache (pop3d-scan.cache): a warm session answers
 byte for byte as a full scan would, and any change, damage or doubt means a
-full scan.  Sessions run over pipes, as the real program with its real
+full scan, which still takes the sizes of unchanged messages from the
+cache's records.  Sessions run over pipes, as the real program with its real
 environment; the directories are aged with utime, as time would age them."""
 
 import os
@@ -54,15 +55,30 @@ def setup(tmp, msgs=MSGS, where="new"):
     return md
 
 
+LIST_FLAG = 41      # the header's list flag (scancache.c)
+
+
+def cache_flag(md):
+    """The cache's list flag: 1 a list, 0 size hints only; None: none."""
+    try:
+        data = open(os.path.join(md, CACHE), "rb").read()
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    if len(data) < 112 or not data.startswith(b"pop3d-scan-2\0"):
+        return None
+    return data[LIST_FLAG]
+
+
 def cached(md):
-    return os.path.exists(os.path.join(md, CACHE))
+    """Whether the cache holds a list (not size hints only)."""
+    return cache_flag(md) == 1
 
 
 def warmed(md):
     """A full session that writes the cache, then its output."""
     age(md)
     out, log = session(md)
-    check(cached(md) and "cache=index" not in log and " scan=written " in
+    check(cached(md) and "cache=index" not in log and " cache=written " in
           log, "a full scan over settled directories writes the cache")
     return out
 
@@ -73,16 +89,21 @@ def warm_session_answers_as_a_cold_one():
         md = setup(tmp)
         cold, log = session(md)
         check(cold.startswith(b"+OK maildrop has 6 messages"), "cold session")
-        check(" scan=young " in log, "logged: not written, too young: "
+        check(" cache=young " in log, "logged: no list, too young: "
               + log)
-        check(not cached(md),
-              "no cache after moving new/ to cur/: the mtimes are fresh")
-        full = warmed(md)
+        check_eq(cache_flag(md), 0, "after moving new/ to cur/ (the mtimes"
+                 " are fresh) the cache holds the sizes, not the list")
+        age(md)
+        full, log = session(md)
+        check(cached(md) and " cache=written " in log, "a full scan over"
+              " settled directories writes the list")
+        check("size_cache=5 size_read=0" in log,
+              "with the sizes measured by the young session: " + log)
         check_eq(full, cold, "a full scan of the moved mail answers the same")
         lock = os.path.join(md, "pop3d.lock")
         before = os.stat(lock).st_mtime_ns
         warm, log = session(md)
-        check("cache=index" in log and " scan=hit " in log,
+        check(" cache=index " in log,
               "the next session uses the cache: " + log)
         check("size_read=0" in log, "and reads no message")
         check_eq(os.stat(lock).st_mtime_ns, before, "and writes nothing:"
@@ -153,9 +174,11 @@ def dele_at_quit_removes_the_cache():
         warmed(md)
         out, log = session(md, b"DELE 1\r\nQUIT\r\n")
         check("cache=index" in log and "removed=1" in log, "warm DELE")
-        check(not cached(md), "UPDATE removed the cache")
+        check_eq(cache_flag(md), 0, "UPDATE cleared the cache's list")
         out, log = session(md)
         check(out.startswith(b"+OK maildrop has 5 messages"), "5 left")
+        check("size_read=0" in log and "cache=index" not in log,
+              "the next session scans, sizes from the cache: " + log)
         # A session that deletes nothing keeps it.
         warmed(md)
         session(md, b"DELE 1\r\nRSET\r\nQUIT\r\n")
@@ -174,7 +197,10 @@ def damaged_cache_is_ignored():
                  ("one octet changed", good[:200] + bytes([good[200] ^ 1]) +
                   good[201:]),
                  ("longer", good + b"\0"),
-                 ("another version", b"pop3d-scan-9" + good[12:])]
+                 ("another version", b"pop3d-scan-9" + good[12:]),
+                 ("list flag 2", good[:LIST_FLAG] + b"\2" +
+                  good[LIST_FLAG + 1:]),
+                 ("version 1", b"pop3d-scan-1" + good[12:])]
         for label, data in cases:
             with open(path, "wb") as f:
                 f.write(data)
@@ -186,6 +212,15 @@ def damaged_cache_is_ignored():
             out, log = session(md)
             check("cache=index" in log, "%s cache: replaced by a good one"
                   % label)
+        # The list flag cleared (as a removal does): no list, the sizes.
+        with open(path, "wb") as f:
+            f.write(good[:LIST_FLAG] + b"\0" + good[LIST_FLAG + 1:])
+        if ROOT:
+            os.chown(path, RUN_UID, RUN_GID)
+        out, log = session(md)
+        check("cache=index" not in log and "size_read=0" in log and
+              out == want, "list flag cleared: a full scan, the sizes"
+              " from the cache: " + log)
         # Not a regular file, or not the user's own.
         os.unlink(path)
         os.symlink("/etc/passwd", path)
@@ -237,7 +272,8 @@ def young_directories_are_rescanned():
         os.utime(os.path.join(md, "new"), (t, t))
         out, log = session(md)
         check("cache=index" not in log, "changed mtime: full scan")
-        check(not cached(md), "... and the stale cache is removed")
+        check("size_read=0" in log, "... with the sizes of the stale cache")
+        check_eq(cache_flag(md), 0, "... which now holds no list")
 
 
 @test
@@ -266,7 +302,7 @@ def rewritten_message_is_not_served_with_its_old_size():
         check(b"\r\n-ERR [SYS/TEMP] cannot read message 2\r\n" in out,
               "RETR of a file no longer its listed size: -ERR")
         check(b"Hello" in out, "the others are served")
-        check(not cached(md), "and the cache is gone")
+        check(not cached(md), "and the cache's list is gone")
         out, log = session(md, b"RETR 2\r\nQUIT\r\n")
         check("cache=index" not in log and b"appended" in out,
               "the next session scans and serves it as it is now")
@@ -290,6 +326,30 @@ def rewritten_message_of_the_same_size_is_noticed_by_its_mtime():
         out, log = session(md, b"RETR 2\r\nQUIT\r\n")
         check(b"-ERR" not in out and b" octets\r\n" in out,
               "the next session serves it as it is now: %r" % out[:200])
+
+
+@test
+def size_cache_of_the_previous_version_is_removed():
+    """pop3d-sizes.cdb, the size cache before the one cache: never read,
+    removed when the cache is written, whatever it is."""
+    with TempDir() as tmp:
+        md = setup(tmp, where="cur")
+        old = os.path.join(md, "pop3d-sizes.cdb")
+        for kind in ("file", "symlink"):
+            if kind == "file":
+                with open(old, "wb") as f:
+                    f.write(b"\xff" * 4096)
+                if ROOT:
+                    os.chown(old, RUN_UID, RUN_GID)
+            else:
+                os.symlink("/etc/passwd", old)
+            want = warmed(md)
+            check(not os.path.lexists(old), "an old size cache (%s) is"
+                  " removed when the cache is written" % kind)
+            check(want.startswith(b"+OK maildrop has 6 messages"),
+                  "and the session is served")
+            os.unlink(os.path.join(md, CACHE))
+        check(os.path.exists("/etc/passwd"), "a link's target is untouched")
 
 
 if __name__ == "__main__":

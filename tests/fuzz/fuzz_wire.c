@@ -4,7 +4,7 @@
  * never appear inside), its unstuffed length is the size STAT and LIST
  * report, and TOP's output is a prefix of RETR's.  Written into small
  * windows (as RETR writes into the output buffer) and fed in three pieces,
- * the form is the same as through emit.
+ * the form is the same as through one large window.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,15 +30,33 @@ collect(void *ctx, const char *p, size_t n)
 	b->len += n;
 }
 
+/* A window as large as an output buffer's. */
+struct big_window {
+	struct buf	*b;
+	char		 buf[8192];
+};
+
+static char *
+big_window(void *ctx, size_t n, size_t *room)
+{
+	struct big_window *bw = ctx;
+
+	collect(bw->b, bw->buf, n);
+	*room = sizeof(bw->buf);
+	return bw->buf;
+}
+
 static struct buf
 convert(const uint8_t *data, size_t size, int stuff, uint64_t top)
 {
-	struct wire	w;
-	struct buf	b = { NULL, 0 };
-	size_t		half = size / 2;
+	struct wire		w;
+	struct buf		b = { NULL, 0 };
+	struct big_window	bw;
+	size_t			half = size / 2;
 
 	collect(&b, "", 0);
-	wire_init(&w, collect, &b, stuff, top);
+	bw.b = &b;
+	wire_init_window(&w, big_window, &bw, stuff, top);
 	wire_feed(&w, (const char *)data, half);	/* two chunks */
 	wire_feed(&w, (const char *)data + half, size - half);
 	wire_finish(&w);

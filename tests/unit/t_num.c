@@ -62,5 +62,21 @@ main(void)
 	CHECK(!text_valid("a\tb", 8, 0) && text_valid("a\tb\r\n", 8, 1));
 	CHECK(!text_valid("\x7f", 8, 1) && !text_valid("\x1f", 8, 1));
 	CHECK(!text_valid("\x80", 8, 0));
+	/* Exactly len octets: a field within a longer string. */
+	{
+		uint64_t	n = 7;
+
+		CHECK(num_parse_n("123,W=5", 3, 0, 1000, &n) == 0 && n == 123);
+		CHECK(num_parse_n("123,W=5", 4, 0, 1000, &n) == -1 &&
+		    errno == EINVAL && n == 123);
+		CHECK(num_parse_n("123", 0, 0, 1000, &n) == -1 &&
+		    errno == EINVAL);
+		CHECK(num_parse_n("18446744073709551615x", 20, 0, UINT64_MAX,
+		    &n) == 0 && n == UINT64_MAX);
+		CHECK(num_parse_n("18446744073709551616", 20, 0, UINT64_MAX,
+		    &n) == -1 && errno == ERANGE);
+		CHECK(num_parse_n("1000000", 7, 0, 999999, &n) == -1 &&
+		    errno == ERANGE);
+	}
 	return check_done();
 }

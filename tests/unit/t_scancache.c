@@ -1,7 +1,8 @@
 /*
- * The scan cache's image: what it writes is what it reads back, and no
- * damage, truncation or forged field makes the parser accept it or read
- * out of bounds (run under ASan by make sanitize).
+ * The maildrop cache's image: what it writes is what it reads back, as
+ * the list and as size hints, and no damage, truncation or forged field
+ * makes the parser accept it or read out of bounds (run under ASan by
+ * make sanitize).
  */
 #include <sys/stat.h>
 
@@ -77,6 +78,41 @@ parses_forged(const struct scancache *sc, const char *img, size_t len,
 	return r;
 }
 
+/* Parses a copy as size hints: 1, 0 or -1, and how many records. */
+static int
+hints(const char *img, size_t len, size_t *count)
+{
+	struct scancache sc;
+	char		*buf = malloc(len ? len : 1);
+	int		 r;
+
+	memset(&sc, 0, sizeof(sc));
+	memcpy(buf, img, len);
+	r = scancache_parse_hints(&sc, buf, len);
+	*count = sc.hints.count;
+	scancache_done(&sc);
+	free(buf);
+	return r;
+}
+
+/* hints() of a copy with octet off changed to v, the checksum put right. */
+static int
+hints_forged(const char *img, size_t len, size_t off, unsigned char v)
+{
+	char		*b = malloc(len);
+	uint64_t	 sum;
+	size_t		 n;
+	int		 r;
+
+	memcpy(b, img, len);
+	b[off] = v;
+	sum = scancache_sum(b, len - 8);
+	memcpy(b + len - 8, &sum, 8);
+	r = hints(b, len, &n);
+	free(b);
+	return r;
+}
+
 static int
 same_msgs(const struct maildir *a, const struct maildir *b)
 {
@@ -107,7 +143,7 @@ main(void)
 	struct scancache	 sc, other;
 	struct sizes_stats	 st;
 	char			 path[512], *img;
-	size_t			 len, i, bad;
+	size_t			 len, i, bad, n;
 
 	if (mkdtemp(root) == NULL)
 		abort();
@@ -129,7 +165,7 @@ main(void)
 	sc.began = (sc.cur_mtime > sc.new_mtime ? sc.cur_mtime :
 	    sc.new_mtime) + 3000000000LL;
 	CHECK(maildir_scan(&md) == 0 && md.count == 4);
-	CHECK(sizes_fill(&md, &st) == 0);
+	CHECK(sizes_fill(&md, NULL, &st) == 0);
 	maildir_prune(&md);
 	CHECK(maildir_uidls(&md) == 0);
 	/* The moves changed the mtimes: begin again, as the next session. */
@@ -139,13 +175,48 @@ main(void)
 	sc.began = (sc.cur_mtime > sc.new_mtime ? sc.cur_mtime :
 	    sc.new_mtime) + 3000000000LL;
 
-	img = scancache_image(&md, &sc, &len);
+	img = scancache_image(&md, &sc, 1, &len);
 	CHECK(img != NULL);
 	CHECK(parse_copy(&back, &sc, img, len) == 1);
 	CHECK(same_msgs(&md, &back));
 	CHECK(back.msgs[1].size_from == SIZE_NAME && back.msgs[1].wire == 99);
 	CHECK(back.msgs[3].uidl_len == 32);	/* the digest, stored */
 	maildir_close(&back);
+
+	/* The same image serves as size hints, whatever it was made for. */
+	CHECK(hints(img, len, &n) == 1 && n == 4);
+	CHECK(hints_forged(img, len, 64, img[64] ^ 1) == 1);	/* cur */
+	CHECK(hints_forged(img, len, 88, img[88] ^ 1) == 1);	/* new */
+	CHECK(hints_forged(img, len, 24, 99) == 1);		/* max */
+	CHECK(hints_forged(img, len, 101, img[101] - 1) == 1);	/* young */
+	/* ...but never another user's, nor a damaged or forged one. */
+	CHECK(hints_forged(img, len, 16, 0x7f) == 0);		/* uid */
+	CHECK(hints_forged(img, len, 0, 'X') == 0);		/* magic */
+	CHECK(hints_forged(img, len, 32, 5) == 0);		/* count */
+	CHECK(hints_forged(img, len, 42, 1) == 0);		/* reserved */
+	CHECK(hints_forged(img, len, 104 + 47, 1) == 0);	/* wire */
+	CHECK(hints_forged(img, len, 104 + 55, 8) == 0);	/* flags */
+	for (i = 0, bad = 0; i < len; i++)
+		bad += hints(img, i, &n) != 0;
+	CHECK(bad == 0);
+	for (i = 0, bad = 0; i < len; i++) {
+		img[i] ^= 0x20;
+		bad += hints(img, len, &n) != 0;
+		img[i] ^= 0x20;
+	}
+	CHECK(bad == 0);
+	/*
+	 * The list flag is outside the checksum (a removal clears it in
+	 * place): cleared, the image is hints only, still whole.
+	 */
+	CHECK(img[41] == 1);
+	img[41] = 0;
+	CHECK(parses(&sc, img, len) == 0 && hints(img, len, &n) == 1 &&
+	    n == 4);
+	img[41] = 2;
+	CHECK(parses(&sc, img, len) == 0 && hints(img, len, &n) == 0);
+	img[41] = 1;
+	CHECK(parses(&sc, img, len) == 1);
 
 	/* Every truncation and every extension is refused. */
 	for (i = 0, bad = 0; i < len; i++)
@@ -169,6 +240,7 @@ main(void)
 	CHECK(parses_forged(&sc, img, len, 32, 3) == 0);
 	CHECK(parses_forged(&sc, img, len, 39, 0x80) == 0);
 	CHECK(parses_forged(&sc, img, len, 40, 2) == 0);	/* truncated */
+	CHECK(parses_forged(&sc, img, len, 47, 1) == 0);	/* reserved */
 	CHECK(parses_forged(&sc, img, len, 56, img[56] ^ 1) == 0); /* cur */
 	CHECK(parses_forged(&sc, img, len, 64, img[64] ^ 1) == 0);
 	CHECK(parses_forged(&sc, img, len, 88, img[88] ^ 1) == 0); /* new */
@@ -202,8 +274,30 @@ main(void)
 	md.max = 3;
 	CHECK(parses(&sc, img, len) == 1);	/* parses() opens with 100 */
 	free(img);
-	img = scancache_image(&md, &sc, &len);
+	img = scancache_image(&md, &sc, 1, &len);
 	CHECK(img != NULL && parses(&sc, img, len) == 0);
+	free(img);
+	maildir_close(&md);
+
+	/*
+	 * A name with more digits after ".M" than a microsecond count has
+	 * still makes a list the cache can read back (not one refused, and
+	 * so rewritten, by every session).
+	 */
+	put("cur", "1600000007.M1234567P1.a:2,", "A: b\n\nlong M\n");
+	if (maildir_open(&md, root, 100) == -1)
+		abort();
+	scancache_begin(&md, &sc);
+	sc.began = (sc.cur_mtime > sc.new_mtime ? sc.cur_mtime :
+	    sc.new_mtime) + 3000000000LL;
+	CHECK(maildir_scan(&md) == 0 && md.count == 5);
+	CHECK(sizes_fill(&md, NULL, &st) == 0);
+	maildir_prune(&md);
+	CHECK(maildir_uidls(&md) == 0);
+	CHECK(md.msgs[4].order_sec == 1600000007 &&
+	    md.msgs[4].order_usec == 123456);
+	img = scancache_image(&md, &sc, 1, &len);
+	CHECK(img != NULL && parses(&sc, img, len) == 1);
 	free(img);
 	maildir_close(&md);
 

@@ -34,6 +34,22 @@ collect(void *ctx, const char *p, size_t n)
 	b->len += n;
 }
 
+/* A window as large as an output buffer's: most lines in one piece. */
+struct big_window {
+	struct buf	*out;
+	char		 buf[8192];
+};
+
+static char *
+big_window(void *ctx, size_t n, size_t *room)
+{
+	struct big_window *bw = ctx;
+
+	collect(bw->out, bw->buf, n);
+	*room = sizeof(bw->buf);
+	return bw->buf;
+}
+
 static int
 slurp(const char *path, struct buf *b)
 {
@@ -56,12 +72,14 @@ slurp(const char *path, struct buf *b)
 static struct buf
 convert(const struct buf *in, uint64_t top, size_t step)
 {
-	struct wire	w;
-	struct buf	out = { NULL, 0 };
-	size_t		off, n;
+	struct wire		w;
+	struct buf		out = { NULL, 0 };
+	struct big_window	bw;
+	size_t			off, n;
 
 	collect(&out, "", 0);
-	wire_init(&w, collect, &out, 1, top);
+	bw.out = &out;
+	wire_init_window(&w, big_window, &bw, 1, top);
 	for (off = 0; off < in->len && !wire_done(&w); off += n) {
 		n = in->len - off < step ? in->len - off : step;
 		wire_feed(&w, in->p + off, n);
@@ -274,23 +292,24 @@ random_message(char *p, size_t max)
 	return n;
 }
 
-/* in, fed in random pieces through a window (window > 0) or emit. */
+/* in, fed in random pieces through a small window or (0) a big one. */
 static struct buf
 random_convert(const char *in, size_t len, int dotstuff, uint64_t top,
     size_t window)
 {
 	struct wire		w;
 	struct small_window	sw;
+	struct big_window	bw;
 	struct buf		out = { NULL, 0 };
 	size_t			off, n;
 
 	collect(&out, "", 0);
-	sw.out = &out;
+	sw.out = bw.out = &out;
 	sw.size = window;
 	if (window > 0)
 		wire_init_window(&w, small_window, &sw, dotstuff, top);
 	else
-		wire_init(&w, collect, &out, dotstuff, top);
+		wire_init_window(&w, big_window, &bw, dotstuff, top);
 	for (off = 0; off < len && !wire_done(&w); off += n) {
 		n = rand() % 3 == 0 ? (size_t)(rand() % 4) :
 		    rand() % (len - off + 1);

@@ -368,7 +368,7 @@ usersfile_apply(const char *path, const struct usersfile_edit *e,
 		if ((uf.f = fopen("/dev/null", "re")) == NULL)
 			return -1;
 	}
-	if (atomic_open(&a, path) == -1) {
+	if (atomic_open(&a, path, 0) == -1) {
 		usersfile_close(&uf);
 		return -1;
 	}
@@ -435,7 +435,7 @@ usersfile_install(const char *file, const char *db, const char **failed)
 	struct atomic	a;
 
 	*failed = db;
-	if (atomic_open(&a, db) == -1)
+	if (atomic_open(&a, db, 0) == -1)
 		return -1;
 	if (usersfile_compile(file, a.fd) == -1) {
 		*failed = file;

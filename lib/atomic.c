@@ -50,7 +50,7 @@ atomic_perms(int fd, const char *path)
 }
 
 int
-atomic_open(struct atomic *a, const char *path)
+atomic_open(struct atomic *a, const char *path, int flags)
 {
 	const char	*slash = strrchr(path, '/');
 	const char	*base = slash != NULL ? slash + 1 : path;
@@ -60,7 +60,7 @@ atomic_open(struct atomic *a, const char *path)
 	a->path = path;
 	a->fd = -1;
 	a->dirfd = AT_FDCWD;
-	a->flags = 0;
+	a->flags = flags;
 	if (*base == '\0') {
 		errno = EISDIR;
 		return -1;

@@ -25,10 +25,10 @@ struct atomic {
 
 /*
  * Creates the temporary file for path, with the mode and owner of the file
- * it will replace (0600 and the caller's for a new one).  Returns 0, or -1
- * with errno.
+ * it will replace (0600 and the caller's for a new one).  flags: 0 or
+ * ATOMIC_NOSYNC.  Returns 0, or -1 with errno.
  */
-int	atomic_open(struct atomic *, const char *);
+int	atomic_open(struct atomic *, const char *, int);
 
 /*
  * The same for name (no '/') in the directory dirfd, for a directory
@@ -42,8 +42,8 @@ int	atomic_openat(struct atomic *, int, const char *, int);
 
 /*
  * Syncs and closes the temporary file, renames it to the path and syncs
- * the directory (neither sync with ATOMIC_NOSYNC).  Returns 0, or -1 with errno after removing the
- * temporary file.
+ * the directory (neither sync with ATOMIC_NOSYNC).  Returns 0, or -1
+ * with errno after removing the temporary file.
  */
 int	atomic_commit(struct atomic *);
 

@@ -516,8 +516,9 @@ penalty_load(const char *dir, int dfd, const char *addr,
 
 /*
  * Writes buf as addr's record in dir (open as dfd): lib/atomic's
- * temporary file (".ADDR.XXXXXX", which statedir_is_temp knows), synced and
- * renamed into place.  A file not regular there (a link, a FIFO) is
+ * temporary file (".ADDR.XXXXXX", which statedir_is_temp knows) renamed
+ * into place, not synced: a record lost in a crash forgets some failures,
+ * not worth two fsyncs on every login.  A file not regular there (a link, a FIFO) is
  * corrupt and goes first: the new record must not take its target's
  * owner or mode.
  */
@@ -534,7 +535,7 @@ penalty_write(const char *dir, int dfd, const char *addr, const char *buf,
 	if (fstatat(dfd, addr, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    !S_ISREG(st.st_mode) && unlinkat(dfd, addr, 0) == -1)
 		return -1;
-	if (atomic_open(&a, path) == -1)
+	if (atomic_open(&a, path, ATOMIC_NOSYNC) == -1)
 		return -1;
 	if (statedir_write(a.fd, buf, len) == -1) {
 		atomic_abort(&a);

@@ -871,7 +871,7 @@ compile_out(struct compile *c, const char *out, char *err, size_t n)
 	struct atomic	a;
 	int		r, saved;
 
-	if (atomic_open(&a, out) == -1)
+	if (atomic_open(&a, out, 0) == -1)
 		return -1;
 	if (cdb_make_start(&c->cm, a.fd) != 0) {
 		atomic_abort(&a);

@@ -32,6 +32,7 @@
 #include "pop3d_limits.h"
 #include "privdrop.h"
 #include "relay.h"
+#include "settings.h"
 #include "status.h"
 #include "version.h"
 
@@ -179,19 +180,19 @@ relay_accept(struct tls *ctx, const char *remote, int timeout_ms)
 
 /*
  * How long both sides may be silent while the chain runs before the relay
- * gives up (TLS_RELAY_IDLE_MARGIN): POP3D_IDLE_TIMEOUT and the margin,
+ * gives up: POP3D_IDLE_TIMEOUT and the margin (POP3D_TLS_IDLE_MARGIN),
  * and with XTND XMIT on the submission program's time, read as
  * pop3d-maildrop reads it (a bad value is its to log; the longest is
  * taken here).
  */
 static int
-relay_silence_ms(int idle_ms)
+relay_silence_ms(int idle_ms, int margin)
 {
 	const char	*xmit = getenv("POP3D_XTND_XMIT");
 	const char	*run = getenv("POP3D_XMIT_COMMAND_TIMEOUT");
 	uint64_t	 secs = XMIT_RUN_DEFAULT;
 
-	idle_ms += TLS_RELAY_IDLE_MARGIN * 1000;
+	idle_ms += margin * 1000;
 	if (xmit == NULL || (strcmp(xmit, "1") != 0 &&
 	    strcmp(xmit, "yes") != 0))
 		return idle_ms;
@@ -202,14 +203,14 @@ relay_silence_ms(int idle_ms)
 }
 
 static void
-relay_serve(struct tls *cctx, const char *remote, int idle_ms)
+relay_serve(struct tls *cctx, const char *remote, int idle_ms, int margin)
 {
 	struct logline	l;
 	char		err[REASON_MAX];
 	int		end;
 
 	end = relay_run(cctx, FD_CLIENT, FD_PLAIN, idle_ms,
-	    relay_silence_ms(idle_ms), err, sizeof(err));
+	    relay_silence_ms(idle_ms, margin), err, sizeof(err));
 	switch (end) {
 	case RELAY_CHAIN_END:
 		relay_close(cctx, FD_CLIENT);
@@ -253,6 +254,7 @@ main(int argc, char **argv)
 	struct tls	*ctx, *cctx;
 	char		 remote[INET6_ADDRSTRLEN + 1];
 	pid_t		 front = getppid();
+	uint64_t	 margin;
 
 	log_init(argv[0]);
 	version_help(argc, argv, "pop3d-tls",
@@ -276,6 +278,8 @@ main(int argc, char **argv)
 		config_fail("close_range: %s", strerror(errno));
 	if (log_from_env() == -1)
 		config_fail("bad setting: POP3D_LOG");
+	if (setting_num("POP3D_TLS_IDLE_MARGIN", &margin) == -1)
+		config_fail("bad setting: POP3D_TLS_IDLE_MARGIN");
 	remote_find(remote, sizeof(remote));
 	ctx = relay_setup(&c, &pd);
 	pd.parent = front;
@@ -294,7 +298,7 @@ main(int argc, char **argv)
 	if (status_send(&s, FD_STATUS) == -1)
 		die(111, "status pipe: %s", strerror(errno));
 	cctx = relay_accept(ctx, remote, c.timeout_ms);
-	relay_serve(cctx, remote, c.idle_ms);
+	relay_serve(cctx, remote, c.idle_ms, (int)margin);
 	/*
 	 * _exit: nothing to flush, and the confined process runs no exit
 	 * handlers (a sanitizer's leak check would need /proc and a thread).

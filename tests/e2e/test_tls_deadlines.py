@@ -329,21 +329,35 @@ def a_stopped_pre_login_process_is_given_up():
 @test
 def a_silent_chain_and_client_end_the_relay():
     """Both sides silent while the chain runs: the relay ends after
-    POP3D_IDLE_TIMEOUT + 90 s (TLS_RELAY_IDLE_MARGIN), and says so."""
+    POP3D_IDLE_TIMEOUT + POP3D_TLS_IDLE_MARGIN (default 90 s, here 2 s
+    so as not to wait it out), and says so."""
     import test_tls_relay
     with TempDir() as tmp, test_tls_relay.Relay(
-            tmp, env={"POP3D_IDLE_TIMEOUT": "1"}) as r:
+            tmp, env={"POP3D_IDLE_TIMEOUT": "1",
+                      "POP3D_TLS_IDLE_MARGIN": "2"}) as r:
         check(r.word() == "ready", "the relay is ready")
         r.tls(server_hostname="localhost")
         check(r.rest()[0][:1] == ["ok"], "the handshake is done")
         t0 = time.time()
-        code = r.wait(timeout=1 + 90 + 30)
+        code = r.wait(timeout=1 + 2 + 30)
         took = time.time() - t0
         check(code == 0, "it ends by itself (exit %r)" % (code,))
-        check(60 < took < 1 + 90 + 30, "after 91 s of silence (%.0f s)"
+        check(2.5 < took < 1 + 2 + 30, "after 3 s of silence (%.1f s)"
               % took)
         check("tls-timeout" in r.log() and "nothing moved either way for"
-              " 91 s" in r.log(), "and logs why: %r" % r.log())
+              " 3 s" in r.log(), "and logs why: %r" % r.log())
+
+
+@test
+def a_bad_idle_margin_is_refused():
+    import test_tls_relay
+    with TempDir() as tmp, test_tls_relay.Relay(
+            tmp, env={"POP3D_TLS_IDLE_MARGIN": "0"}) as r:
+        code = r.wait(timeout=30)
+        check(code not in (0, None), "POP3D_TLS_IDLE_MARGIN=0: the relay"
+              " does not start (exit %r)" % (code,))
+        check("POP3D_TLS_IDLE_MARGIN must be a number from 1 to 3600"
+              in r.log(), "and says why: %r" % r.log())
 
 
 if __name__ == "__main__":

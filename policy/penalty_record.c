@@ -202,12 +202,14 @@ clock_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+long	statedir_lock_ms = PENALTY_LOCK_TIMEOUT_MS;
+
 int
 statedir_lock(int fd, short type, off_t start, off_t len)
 {
 	struct timespec	nap = { 0, LOCK_NAP_MS * 1000000L };
 	struct flock	fl;
-	long long	deadline = clock_ms() + PENALTY_LOCK_TIMEOUT_MS;
+	long long	deadline = clock_ms() + statedir_lock_ms;
 
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = type;

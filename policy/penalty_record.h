@@ -81,6 +81,11 @@ int	statedir_open(const char *, int);
  * it at most PENALTY_LOCK_TIMEOUT_MS: 0, or -1 with errno (ETIMEDOUT).
  */
 int	statedir_lock(int, short, off_t, off_t);
+/*
+ * How long statedir_lock waits, in ms: PENALTY_LOCK_TIMEOUT_MS.  Only a
+ * tester changes it, so as not to wait out the whole time each time.
+ */
+extern long	statedir_lock_ms;
 
 /*
  * Is fd still the file name in dfd (not unlinked nor replaced)?  1, 0,

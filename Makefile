@@ -112,9 +112,11 @@ $(O)/tests/%: tests/unit/%.c tests/unit/check.h $(O)/libmaildrop.a \
 	    $(O)/libmaildrop.a $(O)/libpop3d.a $(CDB_LIBS) $(MD_LIBS) \
 	    $(SECCOMP_LIBS)
 
-# The whole suite: unit tests, end-to-end tests, man page lint.
+# The whole suite: unit tests, end-to-end tests, man page lint; JOBS
+# test files at a time (tests/run.sh: default twice the cores).
+JOBS	?=
 check: $(PROGS) $(UNIT_BIN)
-	BUILD=$(O) PYTHON=$(PYTHON) sh tests/run.sh
+	BUILD=$(O) PYTHON=$(PYTHON) JOBS=$(JOBS) sh tests/run.sh
 
 sanitize:
 	$(MAKE) O=build/sanitize SAN=1 check

@@ -41,7 +41,7 @@ check_done(void)
  * TMPDIR over 24 octets is not used: the testers' paths are sized for a
  * short one.
  */
-static char * __attribute__((unused))
+static __attribute__((unused)) char *
 check_tmpdir(char *buf, size_t n, const char *name)
 {
 	const char	*t = getenv("TMPDIR");

@@ -80,7 +80,7 @@ fi
 times="$BUILD/tests/times"
 mkdir -p "$BUILD/tests"
 [ -f "$times" ] || : >"$times"
-awk 'NR == FNR { t[$2] = $1; next }
+awk 'FILENAME == ARGV[1] { t[$2] = $1; next }
     { print ($2 in t ? t[$2] : 9999), $1, $2 }' "$times" "$OUT/jobs" |
     sort -k1,1nr -k2,2n | cut -d' ' -f2- |
     xargs -P "$JOBS" -n 2 sh "$0" --job

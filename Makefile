@@ -113,7 +113,7 @@ $(O)/tests/%: tests/unit/%.c tests/unit/check.h $(O)/libmaildrop.a \
 	    $(SECCOMP_LIBS)
 
 # The whole suite: unit tests, end-to-end tests, man page lint; JOBS
-# test files at a time (tests/run.sh: default twice the cores).
+# test files at a time (tests/run.sh: default three times the cores).
 JOBS	?=
 check: $(PROGS) $(UNIT_BIN)
 	BUILD=$(O) PYTHON=$(PYTHON) JOBS=$(JOBS) sh tests/run.sh

@@ -3,10 +3,10 @@
 # BUILD names the build directory (programs and unit testers).
 # Each tester prints "ok - ..." / "not ok - ..." lines; they are added up.
 #
-# The testers run JOBS at a time (default: twice the cores, as most of a
-# test's time is spent waiting on the programs it drives), each into its
-# own file; the reports are then printed and added up in the fixed order
-# below, whatever order they finished in.  They share nothing: each makes
+# The testers run JOBS at a time (default: three times the cores, as most
+# of a test's time is spent waiting on the programs it drives), each into
+# its own file; the reports are then printed and added up in the fixed
+# order below, whatever order they finished in.  They share nothing: each makes
 # its own directories and listens on ports the kernel picks.  TMPDIR is a
 # directory of this run's own, on a tmpfs when there is one, so that the
 # programs' fsyncs cost nothing; it is removed at the end.
@@ -36,7 +36,7 @@ if [ "$1" = --job ]; then
 fi
 
 if [ -z "$JOBS" ]; then
-	JOBS=$(($(nproc 2>/dev/null || echo 1) * 2))
+	JOBS=$(($(nproc 2>/dev/null || echo 1) * 3))
 fi
 case $JOBS in
 '' | *[!0-9]* | 0) echo "run.sh: JOBS must be a number above 0" >&2; exit 2 ;;

@@ -91,9 +91,11 @@ all: $(PROGS)
 # The header dependencies the compiler wrote (ALL_CFLAGS: -MMD).
 -include $(wildcard $(O)/*/*.d $(O)/tests/.*.d)
 
-# The whole suite: unit tests, end-to-end tests, man page lint.
+# The whole suite: unit tests, end-to-end tests, man page lint; JOBS
+# test files at a time (tests/run.sh: default three times the cores).
+JOBS	?=
 check: $(PROGS) $(UNIT_BIN)
-	BUILD=$(O) PYTHON=$(PYTHON) sh tests/run.sh
+	BUILD=$(O) PYTHON=$(PYTHON) JOBS=$(JOBS) sh tests/run.sh
 
 sanitize:
 	$(MAKE) O=build/sanitize SAN=1 check

@@ -582,6 +582,9 @@
  * runs while the client waits), the relay ends the session and logs it.
  */
 #define TLS_RELAY_IDLE_MARGIN	90
+/* Its setting's range (POP3D_TLS_IDLE_MARGIN: tests wait less). */
+#define TLS_RELAY_IDLE_MARGIN_MIN	1
+#define TLS_RELAY_IDLE_MARGIN_MAX	3600
 
 /*
  * Rounds of the relay in a row that changed some state but moved no

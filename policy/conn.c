@@ -69,7 +69,7 @@ conn_try(int dfd, const char *addr, unsigned limit, int *fd, unsigned *slot)
 	    O_CLOEXEC, 0600);
 	if (*fd == -1)
 		return -1;
-	if (lock_wait(*fd, F_RDLCK, CONN_GATE, 1, PENALTY_LOCK_TIMEOUT_MS) ==
+	if (lock_wait(*fd, F_RDLCK, CONN_GATE, 1, statedir_lock_ms) ==
 	    -1)
 		goto fail;
 	got = conn_lock_slot(*fd, limit, slot);
@@ -203,7 +203,7 @@ conn_slot_open(const char *dir, const char *addr)
 	if (fd == -1)
 		return -1;
 	/* Through the gate, so that a remover's locks are not counted. */
-	if (lock_wait(fd, F_RDLCK, CONN_GATE, 1, PENALTY_LOCK_TIMEOUT_MS) ==
+	if (lock_wait(fd, F_RDLCK, CONN_GATE, 1, statedir_lock_ms) ==
 	    -1) {
 		close_keep_errno(fd);
 		return -1;

@@ -578,7 +578,7 @@ penalty_lock(int dfd, int create)
 	    O_CLOEXEC | (create ? O_CREAT : 0), 0600);
 	if (fd == -1)
 		return -1;
-	if (lock_wait(fd, F_WRLCK, 0, 0, PENALTY_LOCK_TIMEOUT_MS) == -1) {
+	if (lock_wait(fd, F_WRLCK, 0, 0, statedir_lock_ms) == -1) {
 		close_keep_errno(fd);
 		return -1;
 	}

@@ -21,6 +21,8 @@
 
 #define STATEDIR_SWEPT	".swept"
 
+long	statedir_lock_ms = PENALTY_LOCK_TIMEOUT_MS;
+
 /* ---- the state directories ---- */
 
 int

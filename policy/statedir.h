@@ -20,6 +20,13 @@
  */
 #define PENALTY_TIME_MAX	((time_t)1 << 40)
 
+/*
+ * How long the state directory's locks are waited for, in ms:
+ * PENALTY_LOCK_TIMEOUT_MS.  Only a tester changes it, so as not to wait
+ * out the whole time in every case that tests the wait.
+ */
+extern long	statedir_lock_ms;
+
 /* An address's file name: shorter than penalty_entry's addr. */
 #define PENALTY_NAME_MAX	(sizeof(((struct penalty_entry *)0)->addr) - 1)
 

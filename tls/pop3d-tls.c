@@ -155,19 +155,19 @@ relay_accept(struct tls *ctx, const char *remote, int timeout_ms)
 
 /*
  * How long both sides may be silent while the chain runs before the relay
- * gives up (TLS_RELAY_IDLE_MARGIN): POP3D_IDLE_TIMEOUT and the margin,
+ * gives up: POP3D_IDLE_TIMEOUT and the margin (POP3D_TLS_IDLE_MARGIN),
  * and with XTND XMIT on the submission program's time, read as
  * pop3d-maildrop reads it (a bad value is its to log, and refuses the
  * session there; the longest is taken here meanwhile).
  */
 static int
-relay_silence_ms(int idle_ms)
+relay_silence_ms(int idle_ms, int margin)
 {
 	char		err[SETTING_ERR_MAX];
 	uint64_t	secs;
 	int		on;
 
-	idle_ms += TLS_RELAY_IDLE_MARGIN * 1000;
+	idle_ms += margin * 1000;
 	if (setting_flag_err("POP3D_XTND_XMIT", &on, err, sizeof(err)) == -1 ||
 	    !on)
 		return idle_ms;
@@ -178,14 +178,14 @@ relay_silence_ms(int idle_ms)
 }
 
 static void
-relay_serve(struct tls *cctx, const char *remote, int idle_ms)
+relay_serve(struct tls *cctx, const char *remote, int idle_ms, int margin)
 {
 	struct logline	l;
 	char		err[REASON_MAX];
 	int		end;
 
 	end = relay_run(cctx, FD_CLIENT, FD_PLAIN, idle_ms,
-	    relay_silence_ms(idle_ms), err, sizeof(err));
+	    relay_silence_ms(idle_ms, margin), err, sizeof(err));
 	switch (end) {
 	case RELAY_CHAIN_END:
 		relay_close(cctx, FD_CLIENT);
@@ -229,6 +229,7 @@ main(int argc, char **argv)
 	struct tls	*ctx, *cctx;
 	char		 remote[INET6_ADDRSTRLEN + 1];
 	pid_t		 front = getppid();
+	uint64_t	 margin;
 
 	log_init(argv[0]);
 	version_help(argc, argv, "pop3d-tls",
@@ -252,6 +253,8 @@ main(int argc, char **argv)
 		config_fail("close_range: %s", strerror(errno));
 	if (log_from_env() == -1)
 		config_fail("bad setting: POP3D_LOG");
+	if (setting_num("POP3D_TLS_IDLE_MARGIN", &margin) == -1)
+		config_fail("bad setting: POP3D_TLS_IDLE_MARGIN");
 	/* Found as the front found it (peer.h): one client, one name. */
 	if (peer_find(FD_CLIENT, remote, sizeof(remote)) == -1)
 		config_fail("setenv: %s", strerror(errno));
@@ -272,7 +275,7 @@ main(int argc, char **argv)
 	if (status_send(&s, FD_STATUS) == -1)
 		die(111, "status pipe: %s", strerror(errno));
 	cctx = relay_accept(ctx, remote, c.timeout_ms);
-	relay_serve(cctx, remote, c.idle_ms);
+	relay_serve(cctx, remote, c.idle_ms, (int)margin);
 	/*
 	 * _exit: nothing to flush, and the confined process runs no exit
 	 * handlers (a sanitizer's leak check would need /proc and a thread).

@@ -39,6 +39,7 @@ if ROOT:
 
 _tests = []
 _counts = {"passed": 0, "failed": 0}
+_lock = threading.Lock()     # check() from side_by_side's threads
 
 
 def test(fn):
@@ -48,14 +49,37 @@ def test(fn):
 
 def check(cond, what):
     """Records one assertion; returns cond so tests may branch on it."""
-    if cond:
-        _counts["passed"] += 1
-        print("ok - %s" % what)
-    else:
-        _counts["failed"] += 1
-        print("not ok - %s" % what)
-    sys.stdout.flush()
+    with _lock:
+        if cond:
+            _counts["passed"] += 1
+            print("ok - %s" % what)
+        else:
+            _counts["failed"] += 1
+            print("not ok - %s" % what)
+        sys.stdout.flush()
     return cond
+
+
+def side_by_side(fn, cases, timeout=300):
+    """fn(*case) for each case at once, each in a thread: for cases that
+    mostly wait (a deadline, a settling chain) and share nothing.  An
+    exception in one is raised here, after all have ended."""
+    errors = []
+
+    def run(case):
+        try:
+            fn(*case)
+        except Exception as e:
+            errors.append(e)
+    threads = [threading.Thread(target=run, args=(c,)) for c in cases]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    if any(t.is_alive() for t in threads):
+        raise RuntimeError("a case still runs after %d s" % timeout)
+    if errors:
+        raise errors[0]
 
 
 def skip(why):

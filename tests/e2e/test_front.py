@@ -189,6 +189,7 @@ def apop_login():
             check(b"<" not in r.line(), "no timestamp when APOP is off")
             check_eq(r.cmd(b"APOP alice 0123456789abcdef0123456789abcdef"),
                      b"-ERR APOP is not offered", "APOP refused when off")
+            r.close()
 
 
 @test
@@ -204,6 +205,7 @@ def temporary_failure_and_crash():
                      "exit 111: [SYS/TEMP]")
             check_eq(r.cmd(b"CAPA")[:3], b"+OK", "and the dialogue goes on")
             r.multiline()
+            r.close()
         with front(tmp, env={"CP_CRASH": "1"}) as srv:
             r = Raw(srv.connect())
             r.line()

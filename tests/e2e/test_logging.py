@@ -15,51 +15,71 @@ from harness import (BUILD, ROOT, RUN_GID, RUN_UID, Raw, Spawner, TempDir,
 from test_front import chain, front, pop, setup
 from test_policy import greeting, login
 
-DEV_LOG = "/dev/log"
+def syslog_socket(tmp):
+    """A syslog socket of the test's own (POP3D_SYSLOG_SOCKET): the
+    machine's /dev/log is never taken, nor a running syslog's lines."""
+    path = os.path.join(tmp.path, "log.sock")
+    rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    rx.bind(path)
+    os.chmod(path, 0o666)
+    return rx, path
+
+
+def syslog_lines(rx):
+    got = []
+    rx.settimeout(2)
+    try:
+        while True:
+            got.append(rx.recv(4096).decode("utf-8", "replace"))
+    except socket.timeout:
+        pass
+    return got
 
 
 @test
 def syslog_gets_the_lines():
-    if not ROOT or os.path.exists(DEV_LOG):
-        # Binding /dev/log needs root, and a real syslog must be left be.
-        print("# skipped: %s" % ("not root" if not ROOT else
-                                 "/dev/log belongs to a running syslog"))
-        return
-    rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    rx.bind(DEV_LOG)
-    os.chmod(DEV_LOG, 0o666)
-    rx.settimeout(10)
-    try:
-        with TempDir() as tmp:
-            setup(tmp)
-            with front(tmp, env={"POP3D_LOG": "syslog"}) as srv:
+    with TempDir() as tmp:
+        setup(tmp)
+        rx, path = syslog_socket(tmp)
+        try:
+            with front(tmp, env={"POP3D_LOG": "syslog",
+                                 "POP3D_SYSLOG_SOCKET": path}) as srv:
                 p = pop(srv)
                 p.user("alice")
                 p.pass_("secret")
                 p.stat()
                 p.quit()
                 srv.wait_all()
-            got = []
-            rx.settimeout(2)
-            try:
-                while True:
-                    got.append(rx.recv(4096).decode("utf-8", "replace"))
-            except socket.timeout:
-                pass
-            auth = [m for m in got if "auth remote=127.0.0.1 user=alice" in m]
-            check(len(auth) == 1, "the front's auth line reaches syslog:"
-                  " %r" % got[:4])
-            # <22>: facility mail (2) * 8 + severity info (6).
-            check(auth and auth[0].startswith("<22>") and
-                  "pop3d[" in auth[0], "as mail.info, tagged pop3d[pid]")
-            check(any("session user=alice" in m and "pop3d-maildrop[" in m
-                      for m in got), "the maildrop's session line too")
-            check("auth remote=" not in srv.log(),
-                  "and not on stderr: %r" % srv.log()[-200:])
-            check("secret" not in "".join(got), "no password in syslog")
-    finally:
-        rx.close()
-        os.unlink(DEV_LOG)
+            got = syslog_lines(rx)
+        finally:
+            rx.close()
+        auth = [m for m in got if "auth remote=127.0.0.1 user=alice" in m]
+        check(len(auth) == 1, "the front's auth line reaches syslog:"
+              " %r" % got[:4])
+        # <22>: facility mail (2) * 8 + severity info (6).
+        check(auth and auth[0].startswith("<22>") and
+              "pop3d[" in auth[0], "as mail.info, tagged pop3d[pid]")
+        check(any("session user=alice" in m and "pop3d-maildrop[" in m
+                  for m in got), "the maildrop's session line too")
+        check("auth remote=" not in srv.log(),
+              "and not on stderr: %r" % srv.log()[-200:])
+        check("secret" not in "".join(got), "no password in syslog")
+
+
+@test
+def a_syslog_socket_that_is_not_there_is_refused():
+    with TempDir() as tmp:
+        setup(tmp)
+        path = os.path.join(tmp.path, "no.sock")
+        with front(tmp, env={"POP3D_LOG": "syslog",
+                             "POP3D_SYSLOG_SOCKET": path}) as srv:
+            r = Raw(srv.connect())
+            check_eq(r.line(), b"-ERR [SYS/TEMP] server misconfigured",
+                     "POP3D_SYSLOG_SOCKET without a socket: refused")
+            r.close()
+            srv.wait_all()
+        check("cannot connect to %s (POP3D_SYSLOG_SOCKET)" % path
+              in srv.log(), "naming the path: %r" % srv.log()[-300:])
 
 
 def pre(text, closed=True):

@@ -154,7 +154,7 @@ def dele_quit_removes_and_disconnect_keeps():
             check_eq([int(l.split()[0]) for l in lst], [2, 4, 5, 6],
                      "LIST leaves out deleted")
             # A session that ends without QUIT removes nothing.
-            p.sock.close()
+            p.close()
             srv.wait_all()
             check_eq(len(files(md)), len(MSGS), "disconnect removes nothing")
 
@@ -385,13 +385,13 @@ def second_session_is_in_use():
             # The lock died with the process: a new session gets in.
             p = pop(srv)
             check_eq(p.stat()[0], len(MSGS) - 1, "the lock is released")
-            p.sock.close()
+            p.close()
             srv.wait_all()
             # Even when the holder is killed.
             p = pop(srv)
             srv.last_proc().kill()
             srv.wait_all()
-            p.sock.close()
+            p.close()
             p = pop(srv)
             check_eq(p.stat()[0], len(MSGS) - 1, "killed holder releases it")
             p.quit()

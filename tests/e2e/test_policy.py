@@ -758,14 +758,26 @@ def digest_logins_without_a_secret_lock_no_one_out():
         with site.serve(POP3D_CRAM_MD5="1", POP3D_APOP="1",
                         POP3D_AUTH_FAILURES="3",
                         POP3D_AUTH_DELAY="1") as srv:
-            for user in (b"bob", b"nosuchuser"):
-                replies = []
+            # The two users' polls side by side (each waits the delay):
+            # at most two attempts in flight, below any threshold.
+            polls = {}
+
+            def poll(user):
+                polls[user] = []
                 for _ in range(10):
-                    replies += digest_login(srv, "127.0.0.70", "CRAM-MD5",
-                                            user, b"guess")
-                check_eq(replies, [FAILED] * 10, "10 CRAM-MD5 polls for %s"
-                         " (no shared secret): each answered [AUTH]" %
+                    polls[user] += digest_login(srv, "127.0.0.70",
+                                                "CRAM-MD5", user, b"guess")
+            pollers = [threading.Thread(target=poll, args=(user,))
+                       for user in (b"bob", b"nosuchuser")]
+            for th in pollers:
+                th.start()
+            for th in pollers:
+                th.join(120)
+            for user in (b"bob", b"nosuchuser"):
+                check_eq(polls.get(user), [FAILED] * 10, "10 CRAM-MD5 polls"
+                         " for %s (no shared secret): each answered [AUTH]" %
                          user.decode())
+            for user in (b"bob", b"nosuchuser"):
                 t = time.monotonic()
                 replies = digest_login(srv, "127.0.0.70", "APOP", user,
                                        b"guess", tries=3)

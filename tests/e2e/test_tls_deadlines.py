@@ -17,7 +17,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Raw, TempDir, check, run_all, skip, test
+from harness import (Raw, TempDir, check, run_all, side_by_side, skip,
+                     test)
 import test_tls
 from test_tls import CHECKPW, MAILDROP, POP3D, Site
 
@@ -108,25 +109,28 @@ VERSIONS = (("TLS 1.3", ssl.TLSVersion.TLSv1_3),
 
 @test
 def close_notify_right_after_the_handshake():
+    side_by_side(close_notify_early, VERSIONS)
+
+
+def close_notify_early(name, version):
     with TempDir() as tmp:
         site = Site(tmp)
-        for name, version in VERSIONS:
-            with site.serve(implicit=True) as srv:
-                s = srv.connect()
-                t = context(site, version).wrap_socket(
-                    s, server_hostname="localhost")
-                close_notify(t)
-                settles(srv.last_proc(), "-t, %s, close_notify before the"
-                        " greeting" % name)
-            with site.serve() as srv:
-                r = Raw(srv.connect())
-                r.line()
-                check(r.cmd(b"STLS").startswith(b"+OK"), "STLS: +OK")
-                t = context(site, version).wrap_socket(
-                    r.s, server_hostname="localhost")
-                close_notify(t)
-                settles(srv.last_proc(), "STLS, %s, close_notify at once"
-                        % name)
+        with site.serve(implicit=True) as srv:
+            s = srv.connect()
+            t = context(site, version).wrap_socket(
+                s, server_hostname="localhost")
+            close_notify(t)
+            settles(srv.last_proc(), "-t, %s, close_notify before the"
+                    " greeting" % name)
+        with site.serve() as srv:
+            r = Raw(srv.connect())
+            r.line()
+            check(r.cmd(b"STLS").startswith(b"+OK"), "STLS: +OK")
+            t = context(site, version).wrap_socket(
+                r.s, server_hostname="localhost")
+            close_notify(t)
+            settles(srv.last_proc(), "STLS, %s, close_notify at once"
+                    % name)
 
 
 def login(site, srv, version, implicit):
@@ -151,41 +155,50 @@ def login(site, srv, version, implicit):
 
 @test
 def close_notify_in_the_middle_of_a_big_retr():
+    side_by_side(close_notify_mid_retr, [(implicit, name, version)
+                                         for implicit in (True, False)
+                                         for name, version in VERSIONS])
+
+
+def close_notify_mid_retr(implicit, name, version):
+    """Each case its own maildrop: two sessions of one would meet its
+    lock."""
     with TempDir() as tmp:
         site = Site(tmp)
-        for implicit in (True, False):
-            for name, version in VERSIONS:
-                what = "%s, %s, close_notify mid-RETR" % (
-                    "-t" if implicit else "STLS", name)
-                with site.serve(implicit=implicit) as srv:
-                    r = login(site, srv, version, implicit)
-                    r.send(b"RETR 2\r\n")
-                    r.s.recv(4096)
-                    close_notify(r.s, 0.5)
-                    settles(srv.last_proc(), what)
+        what = "%s, %s, close_notify mid-RETR" % (
+            "-t" if implicit else "STLS", name)
+        with site.serve(implicit=implicit) as srv:
+            r = login(site, srv, version, implicit)
+            r.send(b"RETR 2\r\n")
+            r.s.recv(4096)
+            close_notify(r.s, 0.5)
+            settles(srv.last_proc(), what)
 
 
 @test
 def close_notify_during_the_greeting_and_a_half_close():
+    side_by_side(close_notify_greeting_half_close, VERSIONS)
+
+
+def close_notify_greeting_half_close(name, version):
     with TempDir() as tmp:
         site = Site(tmp)
-        for name, version in VERSIONS:
-            with site.serve(implicit=True) as srv:
-                t = context(site, version).wrap_socket(
-                    srv.connect(), server_hostname="localhost")
-                t.recv(3)       # part of the greeting
-                close_notify(t)
-                settles(srv.last_proc(), "-t, %s, close_notify in the"
-                        " greeting" % name)
-            with site.serve(implicit=True) as srv:
-                r = login(site, srv, version, True)
-                r.send(b"RETR 2\r\n")
-                # TCP half-close, no close_notify, nothing more read.
-                r.s.shutdown(socket.SHUT_WR)
-                front = srv.last_proc()
-                time.sleep(1)
-                r.s.close()
-                settles(front, "-t, %s, half-close mid-RETR" % name)
+        with site.serve(implicit=True) as srv:
+            t = context(site, version).wrap_socket(
+                srv.connect(), server_hostname="localhost")
+            t.recv(3)       # part of the greeting
+            close_notify(t)
+            settles(srv.last_proc(), "-t, %s, close_notify in the"
+                    " greeting" % name)
+        with site.serve(implicit=True) as srv:
+            r = login(site, srv, version, True)
+            r.send(b"RETR 2\r\n")
+            # TCP half-close, no close_notify, nothing more read.
+            r.s.shutdown(socket.SHUT_WR)
+            front = srv.last_proc()
+            time.sleep(1)
+            r.s.close()
+            settles(front, "-t, %s, half-close mid-RETR" % name)
 
 
 def free_port():
@@ -329,21 +342,35 @@ def a_stopped_pre_login_process_is_given_up():
 @test
 def a_silent_chain_and_client_end_the_relay():
     """Both sides silent while the chain runs: the relay ends after
-    POP3D_IDLE_TIMEOUT + 90 s (TLS_RELAY_IDLE_MARGIN), and says so."""
+    POP3D_IDLE_TIMEOUT + POP3D_TLS_IDLE_MARGIN (default 90 s, here 2 s
+    so as not to wait it out), and says so."""
     import test_tls_relay
     with TempDir() as tmp, test_tls_relay.Relay(
-            tmp, env={"POP3D_IDLE_TIMEOUT": "1"}) as r:
+            tmp, env={"POP3D_IDLE_TIMEOUT": "1",
+                      "POP3D_TLS_IDLE_MARGIN": "2"}) as r:
         check(r.word() == "ready", "the relay is ready")
         r.tls(server_hostname="localhost")
         check(r.rest()[0][:1] == ["ok"], "the handshake is done")
         t0 = time.time()
-        code = r.wait(timeout=1 + 90 + 30)
+        code = r.wait(timeout=1 + 2 + 30)
         took = time.time() - t0
         check(code == 0, "it ends by itself (exit %r)" % (code,))
-        check(60 < took < 1 + 90 + 30, "after 91 s of silence (%.0f s)"
+        check(2.5 < took < 1 + 2 + 30, "after 3 s of silence (%.1f s)"
               % took)
         check("tls-timeout" in r.log() and "nothing moved either way for"
-              " 91 s" in r.log(), "and logs why: %r" % r.log())
+              " 3 s" in r.log(), "and logs why: %r" % r.log())
+
+
+@test
+def a_bad_idle_margin_is_refused():
+    import test_tls_relay
+    with TempDir() as tmp, test_tls_relay.Relay(
+            tmp, env={"POP3D_TLS_IDLE_MARGIN": "0"}) as r:
+        code = r.wait(timeout=30)
+        check(code not in (0, None), "POP3D_TLS_IDLE_MARGIN=0: the relay"
+              " does not start (exit %r)" % (code,))
+        check("POP3D_TLS_IDLE_MARGIN must be a number from 1 to 3600"
+              in r.log(), "and says why: %r" % r.log())
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ def expire_0_no_quit_or_rset_removes_nothing():
         with spawner(tmp, "0") as srv:
             p = pop(srv)
             p.retr(1)
-            p.sock.close()
+            p.close()
             srv.wait_all()
             check_eq(left(md), names(1, 2, 3, 4, 5),
                      "a dropped connection removes nothing")
@@ -165,7 +165,7 @@ def expire_days_marks_seen_then_removes_old():
             # RSET and a dropped connection remove nothing.
             p = pop(srv)
             p.rset()
-            p.sock.close()
+            p.close()
             srv.wait_all()
             check_eq(len(uniqs(md)), 5, "no QUIT: nothing expired")
 

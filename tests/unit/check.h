@@ -7,6 +7,7 @@
 #define POP3D_CHECK_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int check_passed, check_failed;
@@ -31,6 +32,27 @@ check_done(void)
 {
 	printf("%d passed, %d failed\n", check_passed, check_failed);
 	return check_failed ? 1 : 0;
+}
+
+/*
+ * A fresh directory "name.XXXXXX" into buf (size n, at least 64) under
+ * $TMPDIR (tests/run.sh points it at a tmpfs, where the fsyncs of the
+ * code under test cost nothing), else under /tmp: buf, or NULL.  A
+ * TMPDIR over 24 octets is not used: the testers' paths are sized for a
+ * short one.
+ */
+static __attribute__((unused)) char *
+check_tmpdir(char *buf, size_t n, const char *name)
+{
+	const char	*t = getenv("TMPDIR");
+	int		 r;
+
+	if (t == NULL || *t != '/' || strlen(t) > 24)
+		t = "/tmp";
+	r = snprintf(buf, n, "%s/%s.XXXXXX", t, name);
+	if (r < 0 || (size_t)r >= n)
+		return NULL;
+	return mkdtemp(buf);
 }
 
 #endif

@@ -20,8 +20,8 @@
 #include "settings.h"
 
 static struct rule_src	src;
-static char		dir[] = "/tmp/t_rules.XXXXXX";
-static char		file[64], db[64];
+static char		dir[64];
+static char		file[128], db[128];
 
 /* ---- helpers ---- */
 
@@ -1571,7 +1571,7 @@ test_setting_defaults(void)
 int
 main(void)
 {
-	if (mkdtemp(dir) == NULL) {
+	if (check_tmpdir(dir, sizeof(dir), "t_rules") == NULL) {
 		perror("mkdtemp");
 		return 1;
 	}

@@ -24,7 +24,7 @@
 #include "scancache.h"
 #include "sizes.h"
 
-static char	root[] = "/tmp/t_sizes.XXXXXX";
+static char	root[64];
 
 /* Names without ",W=", so that every size comes from the cache or a read. */
 static const char *const names[] = {
@@ -119,7 +119,7 @@ main(void)
 	size_t			 runs = 0, read_again = 0;
 	int			 r, saved, null;
 
-	if (mkdtemp(root) == NULL)
+	if (check_tmpdir(root, sizeof(root), "t_sizes") == NULL)
 		abort();
 	snprintf(path, sizeof(path), "%s/cur", root);
 	mkdir(path, 0700);

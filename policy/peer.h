@@ -17,6 +17,13 @@
  */
 int	peer_find(int, char *, size_t);
 
+/*
+ * For a program the front starts (the TLS relay): the client the front
+ * found and exported (TCPREMOTEIP), canonical, so that the chain names
+ * one client as the front decided; peer_find when it says nothing.
+ */
+int	peer_told(int, char *, size_t);
+
 /* 1 for a loopback address's text (127.0.0.0/8, ::1), else 0. */
 int	peer_is_loopback(const char *);
 

@@ -255,8 +255,8 @@ main(int argc, char **argv)
 		config_fail("bad setting: POP3D_LOG");
 	if (setting_num("POP3D_TLS_IDLE_MARGIN", &margin) == -1)
 		config_fail("bad setting: POP3D_TLS_IDLE_MARGIN");
-	/* Found as the front found it (peer.h): one client, one name. */
-	if (peer_find(FD_CLIENT, remote, sizeof(remote)) == -1)
+	/* The client the front found (peer.h): one client, one name. */
+	if (peer_told(FD_CLIENT, remote, sizeof(remote)) == -1)
 		config_fail("setenv: %s", strerror(errno));
 	ctx = relay_setup(&c, &pd);
 	pd.parent = front;

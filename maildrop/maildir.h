@@ -50,7 +50,7 @@ struct maildir {
 	size_t		 skipped;	/* entries logged as no message */
 	int		 index_dropped;	/* the cache's list was dropped */
 	struct arena	*arena;
-	struct idtab	*ids;		/* msgs by identity (maildir.c) */
+	struct idtab	*ids;		/* msgs by identity (maildir_internal.h) */
 };
 
 /*

@@ -5,7 +5,9 @@
 # a change to one rebuilds pop3d-maildrop and its testers, nothing else.
 # nettle (Makefile) makes the digest form of a UIDL (SHA-256); no libcdb:
 # the maildrop's one cache has its own format (scancache.h).
-MD_SRC	= maildrop/maildir.c maildrop/sizes.c maildrop/trans.c \
+MD_SRC	= maildrop/maildir.c maildrop/maildir_scan.c maildrop/maildir_locate.c \
+	  maildrop/maildir_msg.c maildrop/maildir_lock.c \
+	  maildrop/sizes.c maildrop/trans.c \
 	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
 	  maildrop/scancache.c maildrop/expire.c
 MD_OBJ	= $(MD_SRC:%.c=$(O)/%.o)

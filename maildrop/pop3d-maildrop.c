@@ -175,6 +175,75 @@ refuse_readonly(struct out *out, const char *path, const char *what)
 }
 
 /*
+ * The parent directory and the last name of path (trailing slashes aside)
+ * for maildrop_create, when path does not exist and the name leaves room
+ * for the temporary one: 0, or -1 when no maildrop is to be made.
+ */
+static int
+create_names(const char *path, char parent[PATH_MAX], char base[NAME_MAX + 1])
+{
+	const char	*slash, *name;
+	struct stat	 st;
+	size_t		 len = strlen(path);
+
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	if (len >= PATH_MAX)
+		return -1;
+	memcpy(parent, path, len);
+	parent[len] = '\0';
+	if (lstat(parent, &st) == 0 || errno != ENOENT)
+		return -1;
+	slash = strrchr(parent, '/');
+	name = slash != NULL ? slash + 1 : parent;
+	len = strlen(name);
+	/* The rename's temporary name: the name and 32 octets more. */
+	if (len == 0 || len + 32 > NAME_MAX || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
+		return -1;
+	memcpy(base, name, len + 1);
+	if (slash == NULL)
+		strcpy(parent, ".");
+	else
+		parent[slash == parent ? 1 : slash - parent] = '\0';
+	return 0;
+}
+
+/*
+ * Makes the Maildir whole as tmp in the directory pfd, then renames it to
+ * base: 0, or -1 with what it made removed.
+ */
+static int
+create_renamed(int pfd, const char *tmp, const char *base)
+{
+	static const char *const sub[] = { "cur", "new", "tmp" };
+	const size_t	nsub = sizeof(sub) / sizeof(sub[0]);
+	size_t		i = 0;
+	int		fd, r = -1;
+
+	if (mkdirat(pfd, tmp, 0700) == -1)
+		return -1;
+	if ((fd = openat(pfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) != -1) {
+		while (i < nsub && mkdirat(fd, sub[i], 0700) == 0)
+			i++;
+		/* Never over a directory someone made meanwhile, even empty. */
+		if (i == nsub &&
+		    renameat2(pfd, tmp, pfd, base, RENAME_NOREPLACE) == 0)
+			r = 0;
+	}
+	if (r == -1) {
+		/* Ours alone: a name no one else makes, as this user. */
+		for (i = 0; fd != -1 && i < nsub; i++)
+			(void)unlinkat(fd, sub[i], AT_REMOVEDIR);
+		(void)unlinkat(pfd, tmp, AT_REMOVEDIR);
+	}
+	if (fd != -1)
+		close(fd);
+	return r;
+}
+
+/*
  * A new account's maildrop, made at its first login as Dovecot does, so
  * that it is not refused until the first delivery: only when path does
  * not exist and its parent (the home, for the chain's "Maildir") is a
@@ -188,69 +257,28 @@ refuse_readonly(struct out *out, const char *path, const char *what)
 static void
 maildrop_create(const char *path)
 {
-	static const char *const sub[] = { "cur", "new", "tmp" };
 	char		 parent[PATH_MAX], base[NAME_MAX + 1];
 	char		 tmp[NAME_MAX + 1];
-	const char	*slash, *name;
 	struct logline	 l;
 	struct stat	 st;
-	size_t		 len = strlen(path), i;
-	int		 pfd, fd = -1, made = 0;
+	int		 pfd;
 
-	while (len > 1 && path[len - 1] == '/')
-		len--;
-	if (len >= sizeof(parent))
+	if (create_names(path, parent, base) == -1)
 		return;
-	memcpy(parent, path, len);
-	parent[len] = '\0';
-	if (lstat(parent, &st) == 0 || errno != ENOENT)
-		return;
-	slash = strrchr(parent, '/');
-	name = slash != NULL ? slash + 1 : parent;
-	len = strlen(name);
-	/* The rename's temporary name: the name and 32 octets more. */
-	if (len == 0 || len + 32 > NAME_MAX || strcmp(name, ".") == 0 ||
-	    strcmp(name, "..") == 0)
-		return;
-	memcpy(base, name, len + 1);
-	if (slash == NULL)
-		strcpy(parent, ".");
-	else
-		parent[slash == parent ? 1 : slash - parent] = '\0';
-	/* Fits: base is at most NAME_MAX - 32 octets (checked above). */
+	/* Fits: base is at most NAME_MAX - 32 octets (create_names). */
 	if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.pop3d-new.%ld", base,
 	    (long)getpid()) >= sizeof(tmp))
 		return;
 	if ((pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1)
 		return;
-	if (fstat(pfd, &st) == -1 || st.st_uid != geteuid() ||
-	    mkdirat(pfd, tmp, 0700) == -1)
-		goto out;
-	made = 1;
-	if ((fd = openat(pfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
-		goto out;
-	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
-		if (mkdirat(fd, sub[i], 0700) == -1)
-			goto out;
-	/* Never over a directory someone made meanwhile, even an empty one. */
-	if (renameat2(pfd, tmp, pfd, base, RENAME_NOREPLACE) == -1)
-		goto out;
-	made = 0;
-	logline_start(&l, "maildrop-created");
-	logline_str(&l, "user", getenv("USER"));
-	logline_str(&l, "maildrop", path);
-	logline_emit(&l);
-out:
-	if (made) {
-		/* Ours alone: a name no one else makes, as this user. */
-		for (i = 0; fd != -1 && i < sizeof(sub) / sizeof(sub[0]); i++)
-			(void)unlinkat(fd, sub[i], AT_REMOVEDIR);
-		(void)unlinkat(pfd, tmp, AT_REMOVEDIR);
+	if (fstat(pfd, &st) == 0 && st.st_uid == geteuid() &&
+	    create_renamed(pfd, tmp, base) == 0) {
+		logline_start(&l, "maildrop-created");
+		logline_str(&l, "user", getenv("USER"));
+		logline_str(&l, "maildrop", path);
+		logline_emit(&l);
 	}
-	if (fd != -1)
-		close(fd);
 	close(pfd);
 }
 
@@ -345,28 +373,25 @@ session_log(const struct session *s, const struct sizes_stats *st,
 	logline_emit(&l);
 }
 
-int
-main(int argc, char **argv)
+#define USAGE \
+	"usage: pop3d-maildrop [MAILDROP]\n" \
+	"       pop3d-maildrop --help | --version\n" \
+	"  MAILDROP  the Maildir when the user has none of its own\n" \
+	"            (MAILDROP from pop3d-auth); relative to HOME\n" \
+	"Runs as the user, the client on fd 0/1: see pop3d-maildrop(8).\n"
+
+/*
+ * The process before the maildrop: logging, signals, the settings, and
+ * the client's streams; refuses a bad setting, usage or root.
+ */
+static void
+session_start(int argc, char **argv, struct settings *set, struct out *out,
+    struct in *in)
 {
-	static struct out	out;
-	static struct in	in;
-	struct settings		set;
-	struct maildir		md;
-	struct sizes_stats	st;
-	struct session		s;
-	struct scancache	sc;
-	enum pop3_end		end;
-	const char		*what;
-	int			r, bad;
-	int64_t			started = io_now_ms();
+	int	bad;
 
 	log_init(argv[0]);
-	version_help(argc, argv, "pop3d-maildrop",
-	    "usage: pop3d-maildrop [MAILDROP]\n"
-	    "       pop3d-maildrop --help | --version\n"
-	    "  MAILDROP  the Maildir when the user has none of its own\n"
-	    "            (MAILDROP from pop3d-auth); relative to HOME\n"
-	    "Runs as the user, the client on fd 0/1: see pop3d-maildrop(8).\n");
+	version_help(argc, argv, "pop3d-maildrop", USAGE);
 	/*
 	 * A plain checkpassword program hands on the front's "accepted" pipe
 	 * (pop3d.8, POP3D_AUTH_OK_FD): this stage, the user's, lets it go.
@@ -379,78 +404,136 @@ main(int argc, char **argv)
 	bad = log_from_env() == -1;
 	signal(SIGPIPE, SIG_IGN);
 	io_catch_signals();
-	bad |= settings_read(&set, argc, argv) == -1;
-	out_init(&out, STDOUT_FILENO, set.timeout_ms);
-	in_init(&in, STDIN_FILENO, set.timeout_ms, &out);
+	bad |= settings_read(set, argc, argv) == -1;
+	out_init(out, STDOUT_FILENO, set->timeout_ms);
+	in_init(in, STDIN_FILENO, set->timeout_ms, out);
 	if (bad)
-		refuse(&out, EXIT_TEMP, "[SYS/TEMP] server misconfigured",
+		refuse(out, EXIT_TEMP, "[SYS/TEMP] server misconfigured",
 		    "bad settings");
 	if (argc > 2)
-		refuse(&out, EXIT_PERM, "[SYS/PERM] server misconfigured",
+		refuse(out, EXIT_PERM, "[SYS/PERM] server misconfigured",
 		    "usage: pop3d-maildrop [MAILDROP]");
 	if (getuid() == 0 || geteuid() == 0)
-		refuse(&out, EXIT_PERM, "[SYS/PERM] server misconfigured",
+		refuse(out, EXIT_PERM, "[SYS/PERM] server misconfigured",
 		    "refusing to run as root");
+}
 
-	maildrop_create(set.path);
-	if (maildir_open(&md, set.path, set.max_msgs) == -1)
-		refuse_errno(&out, "maildrop", set.path);
+/* Refuses a login that comes sooner than POP3D_LOGIN_DELAY allows. */
+static void
+login_delay_enforce(struct maildir *md, uint64_t delay, struct out *out)
+{
+	long	wait = 0;
+	char	why[64];
+	int	r;
+
+	if (delay == SETTING_UNSET || delay == 0)
+		return;
+	if ((r = login_delay_check(md, delay, &wait)) == 1) {
+		snprintf(why, sizeof(why), "login-delay wait=%lds", wait);
+		refuse(out, EXIT_TEMP, "[LOGIN-DELAY] minimum time between"
+		    " logins not yet passed, try again later", why);
+	}
+	if (r == -1)
+		log_file("login-file-failed", LOGIN_FILE, errno);
+}
+
+/*
+ * The maildrop opened (made first for a new account), writable, locked
+ * for this session, and the login let in; else refused.
+ */
+static void
+maildrop_enter(struct maildir *md, const struct settings *set,
+    struct out *out)
+{
+	const char	*what;
+	int		 r;
+
+	maildrop_create(set->path);
+	if (maildir_open(md, set->path, set->max_msgs) == -1)
+		refuse_errno(out, "maildrop", set->path);
 	/* From now on a file's name in a line is the maildrop's. */
-	log_file_base(set.path);
-	if (maildir_writable(&md, &what) == -1)
-		refuse_readonly(&out, set.path, what);
-	if ((r = maildir_lock(&md)) == -2)
-		refuse_lockfile(&out, set.path);
+	log_file_base(set->path);
+	if (maildir_writable(md, &what) == -1)
+		refuse_readonly(out, set->path, what);
+	if ((r = maildir_lock(md)) == -2)
+		refuse_lockfile(out, set->path);
 	if (r == -1) {
 		if (errno == EAGAIN)
-			refuse(&out, EXIT_TEMP, "[IN-USE] maildrop is in use"
+			refuse(out, EXIT_TEMP, "[IN-USE] maildrop is in use"
 			    " by another session", "in use");
-		refuse_temp(&out, "lock", MAILDIR_LOCK_FILE);
+		refuse_temp(out, "lock", MAILDIR_LOCK_FILE);
 	}
-	if (set.login_delay != SETTING_UNSET && set.login_delay > 0) {
-		long	wait = 0;
-		char	why[64];
+	login_delay_enforce(md, set->login_delay, out);
+}
 
-		if ((r = login_delay_check(&md, set.login_delay, &wait)) == 1) {
-			snprintf(why, sizeof(why), "login-delay wait=%lds",
-			    wait);
-			refuse(&out, EXIT_TEMP, "[LOGIN-DELAY] minimum time"
-			    " between logins not yet passed, try again later",
-			    why);
-		}
-		if (r == -1)
-			log_file("login-file-failed", LOGIN_FILE, errno);
-	}
-	scancache_begin(&md, &sc);
-	if ((r = scancache_load(&md, &sc, &st)) == -1)
-		refuse_errno(&out, "cache", SCANCACHE_FILE);
-	if (r == 0) {
-		scancache_scanning(&md, &sc);
-		if (maildir_scan(&md) == -1)
-			refuse_errno(&out, "scan", ".");
-		if (sizes_fill(&md, &sc.hints, &st) == -1)
-			refuse_errno(&out, "sizes", ".");
-		maildir_prune(&md);
-		if (maildir_uidls(&md) == -1)
-			refuse_errno(&out, "uidl", ".");
-		scancache_save(&md, &sc, &st);
-	}
+/*
+ * The messages, numbered, sized and with their UIDLs: from the cache when
+ * it holds them, else by a scan (saved to the cache); else refused.
+ */
+static void
+maildrop_list(struct maildir *md, struct scancache *sc,
+    struct sizes_stats *st, struct out *out)
+{
+	int	r;
 
-	memset(&s, 0, sizeof(s));
-	s.md = &md;
-	s.in = &in;
-	s.out = &out;
-	s.xmit = &set.xmit;
-	s.implementation = set.implementation;
-	s.expire = set.expire;
-	s.expire_days = set.expire_days;
-	s.login_delay = set.login_delay == SETTING_UNSET ? -1 :
-	    (int64_t)set.login_delay;
-	out_line(&out, "+OK maildrop has %zu messages (%llu octets)",
-	    md.count, (unsigned long long)md.octets);
-	end = pop3_run(&in, &out, trans_verbs, &s);
-	if (s.stopped)
-		end = s.stop;	/* not QUIT: XTND XMIT lost its client */
+	scancache_begin(md, sc);
+	if ((r = scancache_load(md, sc, st)) == -1)
+		refuse_errno(out, "cache", SCANCACHE_FILE);
+	if (r != 0)
+		return;
+	scancache_scanning(md, sc);
+	if (maildir_scan(md) == -1)
+		refuse_errno(out, "scan", ".");
+	if (sizes_fill(md, &sc->hints, st) == -1)
+		refuse_errno(out, "sizes", ".");
+	maildir_prune(md);
+	if (maildir_uidls(md) == -1)
+		refuse_errno(out, "uidl", ".");
+	scancache_save(md, sc, st);
+}
+
+/* The TRANSACTION and UPDATE states, from the greeting: how they ended. */
+static enum pop3_end
+session_run(struct session *s, struct maildir *md, struct settings *set,
+    struct in *in, struct out *out)
+{
+	enum pop3_end	end;
+
+	memset(s, 0, sizeof(*s));
+	s->md = md;
+	s->in = in;
+	s->out = out;
+	s->xmit = &set->xmit;
+	s->implementation = set->implementation;
+	s->expire = set->expire;
+	s->expire_days = set->expire_days;
+	s->login_delay = set->login_delay == SETTING_UNSET ? -1 :
+	    (int64_t)set->login_delay;
+	out_line(out, "+OK maildrop has %zu messages (%llu octets)",
+	    md->count, (unsigned long long)md->octets);
+	end = pop3_run(in, out, trans_verbs, s);
+	if (s->stopped)
+		end = s->stop;	/* not QUIT: XTND XMIT lost its client */
+	return end;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct out	out;
+	static struct in	in;
+	struct settings		set;
+	struct maildir		md;
+	struct sizes_stats	st;
+	struct session		s;
+	struct scancache	sc;
+	enum pop3_end		end;
+	int64_t			started = io_now_ms();
+
+	session_start(argc, argv, &set, &out, &in);
+	maildrop_enter(&md, &set, &out);
+	maildrop_list(&md, &sc, &st, &out);
+	end = session_run(&s, &md, &set, &in, &out);
 	session_log(&s, &st, sc.state, end, started);
 	maildir_close(&md);
 	if (end == POP3_END_HOSTILE)

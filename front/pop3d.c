@@ -302,6 +302,7 @@ settings_read(struct front *f)
 	}
 	bad |= setting_flag("POP3D_CRAM_MD5", &pa->cram) == -1;
 	bad |= setting_flag("POP3D_CLEARTEXT", &f->cleartext) == -1;
+	bad |= pop3_debug_read() == -1;
 	bad |= tls_settings(f) == -1;
 	bad |= setting_num("POP3D_IDLE_TIMEOUT", &idle) == -1;
 	bad |= setting_num("POP3D_LOGIN_TIMEOUT", &login) == -1;

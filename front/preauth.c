@@ -368,13 +368,19 @@ sasl_response(struct preauth *pa, const char *challenge, unsigned char *out)
 	return n;
 }
 
-/* The initial response of an AUTH line: as sasl_response, -1 or length. */
+/*
+ * The first response: the AUTH line's initial one, else the answer to
+ * challenge; as sasl_response (an initial one is -1 or its length).
+ */
 static ssize_t
-sasl_initial(struct preauth *pa, const char *text, unsigned char *out)
+sasl_first(struct preauth *pa, const char *initial, const char *challenge,
+    unsigned char *out)
 {
 	ssize_t	n;
 
-	if ((n = sasl_b64_decode(text, strlen(text), out,
+	if (initial == NULL)
+		return sasl_response(pa, challenge, out);
+	if ((n = sasl_b64_decode(initial, strlen(initial), out,
 	    SASL_DECODED_MAX)) < 0)
 		out_line(pa->out, "-ERR [AUTH] malformed base64;"
 		    " authentication reset");
@@ -396,8 +402,7 @@ auth_plain(struct preauth *pa, struct pop3_cmd *cmd, const char *initial)
 	enum pop3_next	 next;
 	ssize_t		 n;
 
-	n = initial != NULL ? sasl_initial(pa, initial, msg) :
-	    sasl_response(pa, "", msg);
+	n = sasl_first(pa, initial, "", msg);
 	if (n < 0)
 		return sasl_ended(n);
 	if ((why = sasl_plain(msg, (size_t)n, &user, &pass)) != NULL) {
@@ -434,8 +439,7 @@ auth_login(struct preauth *pa, struct pop3_cmd *cmd, const char *initial)
 	enum pop3_next	 next;
 	ssize_t		 n;
 
-	n = initial != NULL ? sasl_initial(pa, initial, buf) :
-	    sasl_response(pa, "VXNlcm5hbWU6", buf);
+	n = sasl_first(pa, initial, "VXNlcm5hbWU6", buf);
 	if (n < 0)
 		return sasl_ended(n);
 	if (login_field(pa, buf, n, POP3_USER_MAX, "user name") == -1)

@@ -49,40 +49,6 @@ atomic_perms(int fd, const char *path)
 	return 0;
 }
 
-int
-atomic_open(struct atomic *a, const char *path, int flags)
-{
-	const char	*slash = strrchr(path, '/');
-	const char	*base = slash != NULL ? slash + 1 : path;
-	char		 dir[PATH_MAX];
-	int		 r, saved;
-
-	a->path = path;
-	a->fd = -1;
-	a->dirfd = AT_FDCWD;
-	a->flags = flags;
-	if (*base == '\0') {
-		errno = EISDIR;
-		return -1;
-	}
-	if (atomic_dir(path, dir, sizeof(dir)) == -1)
-		return -1;
-	r = snprintf(a->tmp, sizeof(a->tmp), "%s/.%s.XXXXXX", dir, base);
-	if (r < 0 || (size_t)r >= sizeof(a->tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((a->fd = mkostemp(a->tmp, O_CLOEXEC)) == -1)
-		return -1;
-	if (atomic_perms(a->fd, path) == -1) {
-		saved = errno;
-		atomic_abort(a);
-		errno = saved;
-		return -1;
-	}
-	return 0;
-}
-
 /* Random octets for a temporary name: from the kernel, else the clock. */
 static uint64_t
 atomic_random(void)
@@ -96,23 +62,75 @@ atomic_random(void)
 	return (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30;
 }
 
-/* A name in dirfd of this process's that no other process can pick. */
-static void
-atomic_name(struct atomic *a)
-{
-	snprintf(a->tmp, sizeof(a->tmp), ".%s.%ld.%016llx", a->path,
-	    (long)getpid(), (unsigned long long)atomic_random());
-}
-
 /* Nothing of this name can make the open wait, take a tty or lead away. */
 #define ATOMIC_AT_FLAGS	(O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | \
 	O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
 
+/*
+ * The temporary file's name, ".BASE.XXXXXX" next to the path (the form
+ * statedir_is_temp knows), with six random letters or digits that no one
+ * can guess: created there, or with proc the unnamed file linked there.
+ * A name taken already (by chance, or by someone who put a file there)
+ * is tried again with other letters, a few times.
+ */
+static int
+atomic_tmpfile(struct atomic *a, const char *proc)
+{
+	static const char	 set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789";
+	const char		*slash = strrchr(a->path, '/');
+	int			 dlen = slash != NULL ? slash - a->path + 1 : 0;
+	int			 len, tries, i;
+	uint64_t		 r;
+
+	len = snprintf(a->tmp, sizeof(a->tmp), "%.*s.%s.XXXXXX", dlen,
+	    a->path, a->path + dlen);
+	if (len < 0 || (size_t)len >= sizeof(a->tmp)) {
+		a->tmp[0] = '\0';
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (tries = 0; tries < 10; tries++) {
+		r = atomic_random();
+		for (i = len - 6; i < len; i++, r /= sizeof(set) - 1)
+			a->tmp[i] = set[r % (sizeof(set) - 1)];
+		if (proc != NULL ? linkat(AT_FDCWD, proc, a->dirfd, a->tmp,
+		    AT_SYMLINK_FOLLOW) == 0 : (a->fd = openat(a->dirfd, a->tmp,
+		    ATOMIC_AT_FLAGS, 0600)) != -1)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+	a->tmp[0] = '\0';
+	return -1;
+}
+
+int
+atomic_open(struct atomic *a, const char *path, int flags)
+{
+	const char	*slash = strrchr(path, '/');
+
+	a->path = path;
+	a->fd = -1;
+	a->dirfd = AT_FDCWD;
+	a->flags = flags;
+	if (*(slash != NULL ? slash + 1 : path) == '\0') {
+		a->tmp[0] = '\0';
+		errno = EISDIR;
+		return -1;
+	}
+	if (atomic_tmpfile(a, NULL) == -1)
+		return -1;
+	if (atomic_perms(a->fd, path) == -1) {
+		atomic_abort(a);
+		return -1;
+	}
+	return 0;
+}
+
 int
 atomic_openat(struct atomic *a, int dirfd, const char *name, int flags)
 {
-	int	tries;
-
 	a->path = name;
 	a->dirfd = dirfd;
 	a->flags = flags;
@@ -125,17 +143,8 @@ atomic_openat(struct atomic *a, int dirfd, const char *name, int flags)
 	a->fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (a->fd != -1 || (errno != EOPNOTSUPP && errno != EISDIR))
 		return a->fd == -1 ? -1 : 0;
-	/* No unnamed files here: a name no other process can have. */
-	for (tries = 0; tries < 10; tries++) {
-		atomic_name(a);
-		if ((a->fd = openat(dirfd, a->tmp, ATOMIC_AT_FLAGS,
-		    0600)) != -1)
-			return 0;
-		if (errno != EEXIST)
-			break;
-	}
-	a->tmp[0] = '\0';
-	return -1;
+	/* No unnamed files here: a name no other process can guess. */
+	return atomic_tmpfile(a, NULL);
 }
 
 /* Gives an unnamed temporary file a name, so that it can be renamed. */
@@ -143,20 +152,10 @@ static int
 atomic_link(struct atomic *a)
 {
 	char	proc[64];
-	int	tries;
 
 	/* AT_EMPTY_PATH would need a capability; /proc does not. */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", a->fd);
-	for (tries = 0; tries < 10; tries++) {
-		atomic_name(a);
-		if (linkat(AT_FDCWD, proc, a->dirfd, a->tmp,
-		    AT_SYMLINK_FOLLOW) == 0)
-			return 0;
-		if (errno != EEXIST)
-			break;
-	}
-	a->tmp[0] = '\0';
-	return -1;
+	return atomic_tmpfile(a, proc);
 }
 
 static int

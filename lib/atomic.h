@@ -24,7 +24,8 @@ struct atomic {
 #define ATOMIC_NOSYNC	0x1
 
 /*
- * Creates the temporary file for path, with the mode and owner of the file
+ * Creates the temporary file for path, ".BASE.XXXXXX" in its directory
+ * (six random letters or digits, O_EXCL), with the mode and owner of the file
  * it will replace (0600 and the caller's for a new one).  flags: 0 or
  * ATOMIC_NOSYNC.  Returns 0, or -1 with errno.
  */
@@ -33,10 +34,10 @@ int	atomic_open(struct atomic *, const char *, int);
 /*
  * The same for name (no '/') in the directory dirfd, for a directory
  * others may put files in (a user's Maildir): the temporary file is
- * unnamed (O_TMPFILE) until the commit links it, else created under a
- * random name that no other process can share and that is never a
- * symbolic link followed, FIFO or terminal; it is always 0600 and the
- * caller's, whatever the file it replaces.  flags: 0 or ATOMIC_NOSYNC.
+ * unnamed (O_TMPFILE) until the commit links it, else created under its
+ * random name, never following a symbolic link or opening a FIFO or
+ * terminal put there; it is always 0600 and the caller's, whatever the
+ * file it replaces.  flags: 0 or ATOMIC_NOSYNC.
  */
 int	atomic_openat(struct atomic *, int, const char *, int);
 

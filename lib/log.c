@@ -292,11 +292,22 @@ log_at_die(void (*fn)(void))
 	at_die = fn;
 }
 
+size_t
+log_hexbyte(char *dst, unsigned char c)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	dst[0] = '\\';
+	dst[1] = 'x';
+	dst[2] = hex[c >> 4];
+	dst[3] = hex[c & 15];
+	return 4;
+}
+
 /* log_escape of at most max octets of s. */
 static void
 escape_max(char *dst, size_t n, const char *s, size_t max)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t	o = 0, i;
 	unsigned char c;
 
@@ -311,10 +322,7 @@ escape_max(char *dst, size_t n, const char *s, size_t max)
 		} else {
 			if (o + 4 >= n)
 				break;
-			dst[o++] = '\\';
-			dst[o++] = 'x';
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 15];
+			o += log_hexbyte(dst + o, c);
 		}
 	}
 	dst[o] = '\0';

@@ -114,4 +114,7 @@ void	logline_path(struct logline *, const char *, const char *);
 /* Escapes s into dst (size n, always terminated); for tests and callers. */
 void	log_escape(char *, size_t, const char *);
 
+/* Writes octet c as "\\xHH" (lower-case hex, no NUL) at dst; returns 4. */
+size_t	log_hexbyte(char *, unsigned char);
+
 #endif

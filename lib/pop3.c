@@ -6,6 +6,7 @@
 #include "io.h"
 #include "log.h"
 #include "pop3.h"
+#include "settings.h"
 
 enum pop3_parse
 pop3_parse(char *line, size_t len, struct pop3_cmd *cmd)
@@ -144,15 +145,27 @@ pop3_forget(struct in *in, char *line, struct pop3_cmd *cmd)
 	in_forget(in);
 }
 
+/* POP3D_DEBUG as read once, for the process and the children it forks. */
+static int	debug = -1;
+
+int
+pop3_debug_read(void)
+{
+	int	on;
+
+	if (setting_flag("POP3D_DEBUG", &on) == -1) {
+		debug = 0;
+		return -1;
+	}
+	debug = on;
+	return 0;
+}
+
 int
 pop3_debug(void)
 {
-	static int	debug = -1;
-	const char	*v;
-
 	if (debug == -1)
-		debug = (v = getenv("POP3D_DEBUG")) != NULL &&
-		    strcmp(v, "1") == 0;
+		(void)pop3_debug_read();
 	return debug;
 }
 

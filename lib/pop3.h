@@ -97,6 +97,12 @@ const char *pop3_end_name(enum pop3_end);
  * SASL response: line NULL) and the server's status lines (out.debug).
  */
 int	pop3_debug(void);
+/*
+ * Reads POP3D_DEBUG through the settings table, as a program reads its
+ * other settings at start: 0, or -1 after logging "bad setting: ..." (the
+ * dialogue is then not logged).  pop3_debug reads it if no one has.
+ */
+int	pop3_debug_read(void);
 void	pop3_debug_client(const char *, const struct pop3_cmd *, int);
 
 #endif

@@ -92,6 +92,7 @@ settings_read(struct settings *set, int argc, char **argv)
 	    -1;
 	bad |= setting_expire(&set->expire, &set->expire_days) == -1;
 	bad |= setting_num("POP3D_LOGIN_DELAY", &set->login_delay) == -1;
+	bad |= pop3_debug_read() == -1;
 	bad |= xmit_settings_read(&set->xmit) == -1;
 	return bad ? -1 : 0;
 }

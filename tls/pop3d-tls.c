@@ -62,23 +62,37 @@ fds_check(void)
  * Before "ready": a setting, a file, libtls or the system refused.  One
  * log line, the same reason to the front, exit 111.
  */
-static void __attribute__((noreturn, format(printf, 1, 2)))
-config_fail(const char *fmt, ...)
+/*
+ * A failure, logged as event (with remote when known) and told to the
+ * front on the status pipe as word and why.
+ */
+static void
+fail_report(const char *event, const char *remote, const char *word,
+    const char *why)
 {
 	struct logline	l;
 	struct status	s;
+
+	logline_start(&l, event);
+	if (remote != NULL)
+		logline_str(&l, "remote", remote);
+	logline_str(&l, "error", why);
+	logline_emit(&l);
+	status_start(&s, word);
+	status_add(&s, NULL, why);
+	(void)status_send(&s, FD_STATUS);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+config_fail(const char *fmt, ...)
+{
 	char		why[REASON_MAX];
 	va_list		ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	logline_start(&l, "tls-config");
-	logline_str(&l, "error", why);
-	logline_emit(&l);
-	status_start(&s, "error");
-	status_add(&s, NULL, why);
-	(void)status_send(&s, FD_STATUS);
+	fail_report("tls-config", NULL, "error", why);
 	_exit(111);
 }
 
@@ -124,7 +138,6 @@ relay_accept(struct tls *ctx, const char *remote, int timeout_ms)
 {
 	struct tls	*cctx = NULL;
 	struct status	 s;
-	struct logline	 l;
 	char		 err[REASON_MAX];
 	const char	*sni;
 
@@ -143,13 +156,7 @@ relay_accept(struct tls *ctx, const char *remote, int timeout_ms)
 		close(FD_STATUS);
 		return cctx;
 	}
-	logline_start(&l, "tls-handshake-failed");
-	logline_str(&l, "remote", remote);
-	logline_str(&l, "error", err);
-	logline_emit(&l);
-	status_start(&s, "fail");
-	status_add(&s, NULL, err);
-	(void)status_send(&s, FD_STATUS);
+	fail_report("tls-handshake-failed", remote, "fail", err);
 	_exit(1);
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "status.h"
 
 /* One write of a whole message is atomic only within PIPE_BUF. */
@@ -11,7 +12,6 @@ _Static_assert(TLS_STATUS_MAX <= PIPE_BUF, "a status message fits PIPE_BUF");
 size_t
 status_value(char *dst, size_t n, const char *src, int blank)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t		 o = 0, max;
 	unsigned char	 c;
 
@@ -28,10 +28,7 @@ status_value(char *dst, size_t n, const char *src, int blank)
 		} else {
 			if (o + 4 > max)
 				break;
-			dst[o++] = '\\';
-			dst[o++] = 'x';
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 15];
+			o += log_hexbyte(dst + o, c);
 		}
 	}
 	dst[o] = '\0';

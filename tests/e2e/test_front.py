@@ -396,7 +396,8 @@ def settings_are_checked():
     with TempDir() as tmp:
         setup(tmp)
         for env in ({"POP3D_AUTH_DELAY": "soon"}, {"POP3D_APOP": "maybe"},
-                    {"POP3D_IDLE_TIMEOUT": "0"}, {"POP3D_EXPIRE": "x"}):
+                    {"POP3D_IDLE_TIMEOUT": "0"}, {"POP3D_EXPIRE": "x"},
+                    {"POP3D_DEBUG": "2"}):
             with front(tmp, env=env) as srv:
                 r = Raw(srv.connect())
                 check_eq(r.line(), b"-ERR [SYS/TEMP] server misconfigured",

@@ -325,6 +325,7 @@ def bad_settings_refuse_the_session():
                 ("POP3D_MAX_MESSAGES", "lots", "a number from"),
                 ("POP3D_LOGIN_DELAY", "-1", "a number from"),
                 ("POP3D_XTND_XMIT", "2", "0 or 1"),
+                ("POP3D_DEBUG", "2", "0 or 1"),
                 ("POP3D_LOG", "file", "stderr or syslog")):
             with spawner(tmp, env={name: value}) as srv:
                 r = Raw(srv.connect())

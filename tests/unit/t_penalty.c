@@ -14,10 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "check.h"
 #include "conn.h"
 #include "penalty.h"
 #include "penalty_record.h"
+#include "statedir.h"
 
 #define ADDR	"192.0.2.1"
 #define T0	1000000
@@ -1751,6 +1753,23 @@ rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
+/* A record's temporary file (lib/atomic) is one a sweep knows and removes. */
+static void
+test_temp_name(void)
+{
+	struct atomic	a;
+	char		path[256], tmp[sizeof(a.tmp)];
+
+	snprintf(path, sizeof(path), "%s/%s", base, ADDR);
+	CHECK(atomic_open(&a, path, ATOMIC_NOSYNC) == 0);
+	snprintf(tmp, sizeof(tmp), "%s", a.tmp);
+	CHECK(strncmp(tmp, base, strlen(base)) == 0 &&
+	    tmp[strlen(base)] == '/' && statedir_is_temp(tmp + strlen(base) +
+	    1));
+	atomic_abort(&a);
+	CHECK(access(tmp, F_OK) == -1 && errno == ENOENT);
+}
+
 int
 main(void)
 {
@@ -1759,6 +1778,7 @@ main(void)
 		return 1;
 	}
 	test_empty();
+	test_temp_name();
 	test_threshold();
 	test_window();
 	test_block_resets();

@@ -135,6 +135,9 @@ int	rulesdb_match(struct rulesdb *, const struct addr *, struct rule *,
 int	rulesdb_walk(struct rulesdb *, int (*)(const struct rule_block *,
 	    const struct rule *, void *), void *);
 
+/* The number of rule records into *n, by rulesdb_walk: 0, or as it. */
+int	rulesdb_rules(struct rulesdb *, unsigned long *);
+
 void	rulesdb_close(struct rulesdb *);
 
 /* The key of a block into key (RULE_KEY_MAX octets): its length. */
@@ -165,5 +168,9 @@ int	rule_settings_check(const struct rule *, char *, size_t);
  * 0, or -1 for anything wrong in it (rulesdb_lookup then returns -2).
  */
 int	rule_decode(const unsigned char *, size_t, struct rule *);
+
+/* A message into err (n octets, maybe cut short): -1. */
+int	rule_err(char *, size_t, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
 
 #endif

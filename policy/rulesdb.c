@@ -349,6 +349,22 @@ rulesdb_walk(struct rulesdb *db, int (*fn)(const struct rule_block *,
 	return more;
 }
 
+static int
+count_one(const struct rule_block *b, const struct rule *r, void *arg)
+{
+	(void)b;
+	(void)r;
+	(*(unsigned long *)arg)++;
+	return 0;
+}
+
+int
+rulesdb_rules(struct rulesdb *db, unsigned long *n)
+{
+	*n = 0;
+	return rulesdb_walk(db, count_one, n);
+}
+
 void
 rulesdb_close(struct rulesdb *db)
 {

@@ -16,6 +16,8 @@
 #include "penalty.h"
 #include "penalty_record.h"
 
+#define PENALTY_INFLIGHT "inflight"	/* slots of attempts in flight */
+
 int
 penalty_path(char *buf, size_t n, const char *dir, const char *addr)
 {
@@ -52,6 +54,87 @@ args_valid(const char *addr, const char **user, time_t now)
 		return -1;
 	}
 	return statedir_time_valid(now) ? 0 : -1;
+}
+
+/* ---- what a record still holds ---- */
+
+void
+penalty_prune(struct penalty_record *r, unsigned window, time_t now)
+{
+	size_t	i, n;
+	time_t	age;
+
+	if (r->why != PENALTY_NONE && r->until <= now) {
+		r->why = PENALTY_NONE;
+		r->until = 0;
+	}
+	for (i = n = 0; i < r->nusers; i++)
+		if (r->user[i].until > now)
+			r->user[n++] = r->user[i];
+	r->nusers = n;
+	/* A failure "from the future" (the clock went back) still counts. */
+	for (i = n = 0; i < r->nfails; i++)
+		if (r->fail[i].when > now || now - r->fail[i].when < window)
+			r->fail[n++] = r->fail[i];
+	r->nfails = n;
+	/* An attempt counts for PENALTY_ATTEMPT_TTL either way. */
+	for (i = n = 0; i < r->ntries; i++) {
+		age = r->try[i].when > now ? r->try[i].when - now :
+		    now - r->try[i].when;
+		if (age < PENALTY_ATTEMPT_TTL)
+			r->try[n++] = r->try[i];
+	}
+	r->ntries = n;
+}
+
+int
+penalty_inflight_dir(char *buf, const char *dir)
+{
+	int	n = snprintf(buf, PATH_MAX, "%s/%s", dir, PENALTY_INFLIGHT);
+
+	if (n < 0 || n >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int
+penalty_tries_alive(const char *dir, const char *addr,
+    struct penalty_record *r)
+{
+	char	path[PATH_MAX];
+	size_t	i, n;
+	int	fd, held;
+
+	if (r->ntries == 0)
+		return 0;
+	if (penalty_inflight_dir(path, dir) == -1)
+		return -1;
+	/* No slot file: no attempt's process lives. */
+	if ((fd = conn_slot_open(path, addr)) == -1 && errno != ENOENT)
+		return -1;
+	for (i = n = 0; i < r->ntries; i++) {
+		held = 0;
+		if (fd != -1 && r->try[i].slot != PENALTY_SLOT_NONE &&
+		    (held = conn_slot_held(fd, r->try[i].slot)) == -1) {
+			close_keep_errno(fd);
+			return -1;
+		}
+		if (held)
+			r->try[n++] = r->try[i];
+	}
+	r->ntries = n;
+	if (fd != -1)
+		close(fd);
+	return 0;
+}
+
+int
+penalty_live(const struct penalty_record *r)
+{
+	return r->why != PENALTY_NONE || r->nusers > 0 || r->nfails > 0 ||
+	    r->ntries > 0;
 }
 
 /* ---- an update ---- */

@@ -15,64 +15,7 @@
 #include "penalty.h"
 #include "penalty_record.h"
 
-/* ---- clearing ---- */
-
-/* Removes every record in dfd (the lock held, if any): the count, or -1. */
-static long
-clear_all(int dfd)
-{
-	struct dirent	*de;
-	DIR		*d;
-	long		 n = 0;
-	int		 saved;
-
-	if ((d = statedir_opendir(dfd)) == NULL)
-		return -1;
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (!statedir_name_valid(de->d_name))
-			continue;
-		if (unlinkat(dfd, de->d_name, 0) == 0)
-			n++;
-		else if (errno != ENOENT)
-			break;
-	}
-	saved = errno;
-	closedir(d);
-	errno = saved;
-	return saved != 0 ? -1 : n;
-}
-
-long
-penalty_clear(const char *dir, const char *addr)
-{
-	long	n;
-	int	dfd, lock;
-
-	if (addr != NULL && !statedir_name_valid(addr)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if ((dfd = statedir_open(dir, 0)) == -1)
-		return addr == NULL && errno == ENOENT ? 0 : -1;
-	/*
-	 * No lock file: no update has ever run here, so none is under way
-	 * to undo ours.  Creating one could leave a root-owned file.
-	 */
-	if ((lock = penalty_lock(dfd, 0)) == -1 && errno != ENOENT) {
-		close_keep_errno(dfd);
-		return -1;
-	}
-	if (addr != NULL)
-		n = unlinkat(dfd, addr, 0) == -1 ? -1 : 1;
-	else
-		n = clear_all(dfd);
-	if (lock != -1)
-		close_keep_errno(lock);
-	close_keep_errno(dfd);
-	return n;
-}
-
-/* ---- listing ---- */
+/* ---- the names of records ---- */
 
 struct name {
 	char	s[PENALTY_NAME_MAX + 1];
@@ -133,6 +76,61 @@ list_names(int dfd, struct name **names)
 	*names = v;
 	return n;
 }
+
+/* ---- clearing ---- */
+
+/* Removes every record in dfd (the lock held, if any): the count, or -1. */
+static long
+clear_all(int dfd)
+{
+	struct name	*names;
+	long		 n, i, removed = 0;
+	int		 saved;
+
+	if ((n = list_names(dfd, &names)) == -1)
+		return -1;
+	for (i = 0; i < n && removed != -1; i++)
+		if (unlinkat(dfd, names[i].s, 0) == 0)
+			removed++;
+		else if (errno != ENOENT)
+			removed = -1;
+	saved = errno;
+	free(names);
+	errno = saved;
+	return removed;
+}
+
+long
+penalty_clear(const char *dir, const char *addr)
+{
+	long	n;
+	int	dfd, lock;
+
+	if (addr != NULL && !statedir_name_valid(addr)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((dfd = statedir_open(dir, 0)) == -1)
+		return addr == NULL && errno == ENOENT ? 0 : -1;
+	/*
+	 * No lock file: no update has ever run here, so none is under way
+	 * to undo ours.  Creating one could leave a root-owned file.
+	 */
+	if ((lock = penalty_lock(dfd, 0)) == -1 && errno != ENOENT) {
+		close_keep_errno(dfd);
+		return -1;
+	}
+	if (addr != NULL)
+		n = unlinkat(dfd, addr, 0) == -1 ? -1 : 1;
+	else
+		n = clear_all(dfd);
+	if (lock != -1)
+		close_keep_errno(lock);
+	close_keep_errno(dfd);
+	return n;
+}
+
+/* ---- listing ---- */
 
 int
 penalty_list(const char *dir, unsigned window, time_t now,

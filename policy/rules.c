@@ -11,7 +11,6 @@
 #include "log.h"
 #include "num.h"
 #include "rules.h"
-#include "settings.h"
 
 /* Every setting of a rule at its longest fits in the rule's buffer. */
 _Static_assert(RULE_SETTINGS_MAX * (RULE_NAME_MAX + RULE_VALUE_MAX + 2) <=
@@ -344,13 +343,6 @@ v6_bracket(const char *p, struct rule_src *src, char *err, size_t n)
 	    NULL, src, err, n);
 }
 
-/* The characters a pattern can hold, host names aside. */
-static int
-pattern_chars(const char *p)
-{
-	return p[strspn(p, RULE_PATTERN_CHARS)] == '\0';
-}
-
 /* The pattern in src->rule.pattern into src's blocks. */
 static int
 pattern_parse(struct rule_src *src, char *err, size_t n)
@@ -373,7 +365,7 @@ pattern_parse(struct rule_src *src, char *err, size_t n)
 	if (strpbrk(p, " \t") != NULL)
 		return rule_err(err, n, "space in the pattern (a rule has no "
 		    "spaces)");
-	if (!pattern_chars(p))
+	if (p[strspn(p, RULE_PATTERN_CHARS)] != '\0')
 		return rule_err(err, n, "bad pattern '%s' (an address, prefix, "
 		    "range, wildcard or CIDR block)", rule_show(show,
 		    sizeof(show), p, strlen(p)));
@@ -604,23 +596,4 @@ rule_parse(const char *text, unsigned long lineno, struct rule_src *src,
 		return -1;
 	}
 	return 1;
-}
-
-int
-rule_settings_check(const struct rule *r, char *err, size_t n)
-{
-	char		why[256];
-	const char	*s;
-	size_t		i, nl;
-
-	for (i = 0; i < r->nsettings; i++) {
-		s = r->settings[i];
-		nl = strcspn(s, "=");
-		if (s[nl] != '=')
-			return rule_err(err, n, "a setting without '='");
-		if (setting_rule_check(s, nl, s + nl + 1, why,
-		    sizeof(why)) == -1)
-			return rule_err(err, n, "%s", why);
-	}
-	return 0;
 }

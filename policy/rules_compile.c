@@ -11,7 +11,27 @@
 #include "atomic.h"
 #include "cdbcheck.h"
 #include "rules.h"
+#include "settings.h"
 #include "textline.h"
+
+int
+rule_settings_check(const struct rule *r, char *err, size_t n)
+{
+	char		why[256];
+	const char	*s;
+	size_t		i, nl;
+
+	for (i = 0; i < r->nsettings; i++) {
+		s = r->settings[i];
+		nl = strcspn(s, "=");
+		if (s[nl] != '=')
+			return rule_err(err, n, "a setting without '='");
+		if (setting_rule_check(s, nl, s + nl + 1, why,
+		    sizeof(why)) == -1)
+			return rule_err(err, n, "%s", why);
+	}
+	return 0;
+}
 
 /*
  * Compiling: each block is written as its line is read, and its key kept

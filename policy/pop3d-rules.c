@@ -63,13 +63,7 @@ struct command {
 	"  penalty list | penalty clear address|all\n" \
 	"See pop3d-rules(8) and pop3d-rules(5).\n"
 
-static void __attribute__((noreturn))
-usage(const char *text)
-{
-	fprintf(stderr, "usage: pop3d-rules [-f rules] [-d rules.cdb] "
-	    "[-s statedir] %s\n", text);
-	exit(EXIT_USAGE);
-}
+#define SYNOPSIS "pop3d-rules [-f rules] [-d rules.cdb] [-s statedir]"
 
 /* A value from the database or the penalty box, one printable line. */
 static void
@@ -558,7 +552,7 @@ main(int argc, char **argv)
 		else if (ch == 's')
 			p.state = optarg;
 		else
-			usage("command [args ...]");
+			cli_usage(SYNOPSIS, "command [args ...]");
 	}
 	if (p.state == NULL && setting_path(STATE_DIR_ENV, STATE_DIR_DEFAULT,
 	    &p.state) == -1)
@@ -569,16 +563,11 @@ main(int argc, char **argv)
 	p.state = log_abspath(p.state, state, sizeof(state));
 	argc -= optind;
 	argv += optind;
-	if (argc < 1)
-		usage("command [args ...]");
-	for (i = 0; commands[i].name != NULL; i++)
-		if (strcmp(argv[0], commands[i].name) == 0)
-			break;
-	if (commands[i].name == NULL)
-		usage("compile|check|list|query|penalty ...");
+	i = cli_command(commands, sizeof(commands[0]), argc, argv, SYNOPSIS,
+	    "compile|check|list|query|penalty ...");
 	state_path(p.penalty, p.state, "penalty");
 	state_path(p.conn, p.state, "conn");
 	if ((r = commands[i].run(&p, argc, argv)) == -1)
-		usage(commands[i].usage);
+		cli_usage(SYNOPSIS, commands[i].usage);
 	return r;
 }

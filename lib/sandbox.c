@@ -88,9 +88,9 @@ sandbox_tables(scmp_filter_ctx ctx)
 static int
 sandbox_write(scmp_filter_ctx ctx, int stderr_ok)
 {
+#if !defined(__SANITIZE_ADDRESS__)
 	int	r;
 
-#if !defined(__SANITIZE_ADDRESS__)
 	/* The sanitizers write their reports to fd 2: allowed below. */
 	if (!stderr_ok) {
 		/*

@@ -261,29 +261,16 @@ sweep_one(int dfd, const char *name, void *arg)
 long
 conn_sweep(const char *dir, time_t now)
 {
-	uint64_t	resume;
-	long		n;
-	int		dfd, stamp, r;
+	long	n;
+	int	dfd;
 
 	if (!statedir_time_valid(now))
 		return -1;
 	if ((dfd = statedir_open(dir, 0)) == -1)
 		return errno == ENOENT ? 0 : -1;
-	if (!statedir_sweep_due(dfd, CONN_SWEEP_INTERVAL, now)) {
-		close(dfd);
-		return 0;
-	}
 	/* No update lock here: each removal is safe on its own. */
-	if ((r = statedir_sweep_begin(dfd, CONN_SWEEP_INTERVAL, now, &resume,
-	    &stamp)) != 1) {
-		close_keep_errno(dfd);
-		return r;
-	}
-	n = statedir_sweep(dfd, &resume, 0, sweep_one, NULL);
-	if (n != -1 && statedir_sweep_end(stamp, resume, now) == -1)
-		n = -1;
-	else if (n == -1)
-		close_keep_errno(stamp);
+	n = statedir_sweep(dfd, CONN_SWEEP_INTERVAL, now, NULL, sweep_one,
+	    NULL);
 	close_keep_errno(dfd);
 	return n;
 }

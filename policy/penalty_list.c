@@ -172,9 +172,9 @@ penalty_list(const char *dir, unsigned window, time_t now,
 /* ---- sweeping ---- */
 
 struct sweep {
-	const char	*dir;
-	time_t		 now;
-	struct penalty_record	 r;
+	const char		*dir;
+	time_t			 now;
+	struct penalty_record	*r;	/* at the first record */
 };
 
 /*
@@ -187,12 +187,13 @@ sweep_one(int dfd, const char *name, void *arg)
 {
 	struct sweep	*s = arg;
 
-	if (penalty_load(s->dir, dfd, name, &s->r, 1) == -1)
+	if ((s->r == NULL && (s->r = penalty_record_new()) == NULL) ||
+	    penalty_load(s->dir, dfd, name, s->r, 1) == -1)
 		return -1;
-	penalty_prune(&s->r, PENALTY_WINDOW_MAX, s->now);
-	if (penalty_tries_alive(s->dir, name, &s->r) == -1)
+	penalty_prune(s->r, PENALTY_WINDOW_MAX, s->now);
+	if (penalty_tries_alive(s->dir, name, s->r) == -1)
 		return -1;
-	if (penalty_live(&s->r))
+	if (penalty_live(s->r))
 		return 0;
 	if (unlinkat(dfd, name, 0) == 0)
 		return 1;
@@ -202,11 +203,10 @@ sweep_one(int dfd, const char *name, void *arg)
 long
 penalty_sweep(const struct penalty_conf *conf, time_t now)
 {
-	struct sweep	*s;
+	struct sweep	 s = { conf->dir, now, NULL };
 	char		 path[PATH_MAX];
-	uint64_t	 resume;
 	long		 n;
-	int		 dfd, lock, stamp, r;
+	int		 dfd;
 
 	if (!statedir_time_valid(now))
 		return -1;
@@ -216,35 +216,9 @@ penalty_sweep(const struct penalty_conf *conf, time_t now)
 		return -1;
 	if ((dfd = statedir_open(conf->dir, 1)) == -1)
 		return -1;
-	/* Most calls end here, without waiting for the lock. */
-	if (!statedir_sweep_due(dfd, conf->window, now)) {
-		close(dfd);
-		return 0;
-	}
-	if ((lock = penalty_lock(dfd, 1)) == -1) {
-		close_keep_errno(dfd);
-		return -1;
-	}
-	/* Another process may have swept while we waited. */
-	if ((r = statedir_sweep_begin(dfd, conf->window, now, &resume,
-	    &stamp)) != 1) {
-		close_keep_errno(lock);
-		close_keep_errno(dfd);
-		return r;
-	}
-	if ((s = malloc(sizeof(*s))) == NULL)
-		n = -1;
-	else {
-		s->dir = conf->dir;
-		s->now = now;
-		n = statedir_sweep(dfd, &resume, 1, sweep_one, s);
-		free(s);
-	}
-	if (n != -1 && statedir_sweep_end(stamp, resume, now) == -1)
-		n = -1;
-	else if (n == -1)
-		close_keep_errno(stamp);
-	close_keep_errno(lock);
+	n = statedir_sweep(dfd, conf->window, now, penalty_lock, sweep_one,
+	    &s);
+	penalty_record_free(s.r);
 	close_keep_errno(dfd);
 	return n;
 }

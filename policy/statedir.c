@@ -197,8 +197,7 @@ statedir_opendir(int dfd)
 
 /*
  * The stamp dir/.swept: its mtime is when the last sweep ran, its text
- * how many files the next one passes over.  A sweep is due without a
- * stamp, every seconds after it, or when the clock went back.
+ * how many files the next one passes over.
  */
 static int
 stamp_due(const struct stat *st, unsigned every, time_t now)
@@ -206,8 +205,8 @@ stamp_due(const struct stat *st, unsigned every, time_t now)
 	return st->st_mtime > now || now - st->st_mtime >= (time_t)every;
 }
 
-int
-statedir_sweep_due(int dfd, unsigned every, time_t now)
+static int
+sweep_due(int dfd, unsigned every, time_t now)
 {
 	struct stat	st;
 
@@ -216,9 +215,12 @@ statedir_sweep_due(int dfd, unsigned every, time_t now)
 	return stamp_due(&st, every, now);
 }
 
-int
-statedir_sweep_begin(int dfd, unsigned every, time_t now, uint64_t *resume,
-    int *fd)
+/*
+ * Takes the stamp's lock without waiting and checks again: 1 with *fd
+ * and *resume to go on, 0 when another process sweeps or just did, -1.
+ */
+static int
+sweep_begin(int dfd, unsigned every, time_t now, uint64_t *resume, int *fd)
 {
 	struct stat	st;
 	char		buf[32];
@@ -252,8 +254,9 @@ statedir_sweep_begin(int dfd, unsigned every, time_t now, uint64_t *resume,
 	return 1;
 }
 
-int
-statedir_sweep_end(int fd, uint64_t resume, time_t now)
+/* Writes the stamp and closes fd. */
+static int
+sweep_end(int fd, uint64_t resume, time_t now)
 {
 	struct timespec	ts[2];
 	char		buf[32];
@@ -270,8 +273,9 @@ statedir_sweep_end(int fd, uint64_t resume, time_t now)
 	return rc;
 }
 
-long
-statedir_sweep(int dfd, uint64_t *resume, int temps,
+/* fn on the names past *resume; *resume set to where the next starts. */
+static long
+sweep_names(int dfd, uint64_t *resume, int temps,
     int (*fn)(int, const char *, void *), void *arg)
 {
 	struct dirent	*de;
@@ -301,6 +305,32 @@ statedir_sweep(int dfd, uint64_t *resume, int temps,
 	closedir(d);
 	errno = saved;
 	return saved != 0 ? -1 : removed;
+}
+
+long
+statedir_sweep(int dfd, unsigned every, time_t now, int (*lock)(int, int),
+    int (*fn)(int, const char *, void *), void *arg)
+{
+	uint64_t	resume;
+	long		n;
+	int		lk = -1, stamp;
+
+	/* Most calls end here, without waiting for a lock. */
+	if (!sweep_due(dfd, every, now))
+		return 0;
+	if (lock != NULL && (lk = lock(dfd, 1)) == -1)
+		return -1;
+	/* Another process may have swept while we waited. */
+	if ((n = sweep_begin(dfd, every, now, &resume, &stamp)) == 1) {
+		n = sweep_names(dfd, &resume, lock != NULL, fn, arg);
+		if (n != -1 && sweep_end(stamp, resume, now) == -1)
+			n = -1;
+		else if (n == -1)
+			close_keep_errno(stamp);
+	}
+	if (lk != -1)
+		close_keep_errno(lk);
+	return n;
 }
 
 int

@@ -54,24 +54,16 @@ ssize_t	statedir_read(int, char *, size_t);
 int	statedir_write(int, const char *, size_t);
 
 /*
- * Sweeping a state directory, a bounded part per call: the stamp
- * dir/.swept's mtime says when the last sweep ran, its text how many
- * files the next one passes over.  sweep_due (a stat, no lock) is 1 when
- * one is due: without a stamp, every seconds after it, or when the clock
- * went back.  sweep_begin takes the stamp's lock without waiting and
- * checks again: 1 with *fd and *resume to go on, 0 when another process
- * sweeps or just did, -1.  sweep visits each name that is an address's
- * (removing temporary files of updates too when temps is set: the caller
- * holds the update lock), passing over *resume of them and calling fn on
- * PENALTY_SWEEP_MAX more at most, and sets *resume to where the next
- * sweep starts: the sum of fn's results (1 removed, 0 kept), or -1 when
- * fn or the directory failed.  sweep_end writes the stamp and closes fd.
+ * Sweeps dfd when due (its stamp .swept says when the last sweep ran and
+ * where it stopped: every seconds after it, or when the clock went back),
+ * a bounded part per call: fn on at most PENALTY_SWEEP_MAX names that
+ * are an address's (1 removed, 0 kept, -1 failed), from where the last
+ * one stopped.  With lock (penalty_lock), under that lock, and temporary
+ * files of unfinished updates go too.  The number removed; 0 when not
+ * due or another process sweeps; -1 with errno.
  */
-int	statedir_sweep_due(int, unsigned, time_t);
-int	statedir_sweep_begin(int, unsigned, time_t, uint64_t *, int *);
-long	statedir_sweep(int, uint64_t *, int,
+long	statedir_sweep(int, unsigned, time_t, int (*)(int, int),
 	    int (*)(int, const char *, void *), void *);
-int	statedir_sweep_end(int, uint64_t, time_t);
 
 /* now is a time a record can hold: 1, or 0 with EINVAL. */
 int	statedir_time_valid(time_t);

@@ -205,31 +205,6 @@ block_address(struct penalty_record *r, int why, time_t until)
 	r->until = until;
 }
 
-/*
- * Blocks user: 0, or -1 when PENALTY_USERS_MAX other users are blocked
- * from the address already (r is pruned: every block there is active).
- * An active block is never given up for another's: failures under other
- * names must not lift a real user's block.
- */
-static int
-block_user(struct penalty_record *r, const char *user, time_t until)
-{
-	size_t	i;
-
-	for (i = 0; i < r->nusers; i++)
-		if (strcmp(r->user[i].name, user) == 0) {
-			if (r->user[i].until < until)
-				r->user[i].until = until;
-			return 0;
-		}
-	if (r->nusers == PENALTY_USERS_MAX)
-		return -1;
-	i = r->nusers++;
-	memcpy(r->user[i].name, user, strlen(user) + 1);
-	r->user[i].until = until;
-	return 0;
-}
-
 /* Is user blocked in r (already pruned)?  The block's index, or -1. */
 static long
 user_blocked(const struct penalty_record *r, const char *user)
@@ -240,6 +215,30 @@ user_blocked(const struct penalty_record *r, const char *user)
 		if (strcmp(r->user[i].name, user) == 0)
 			return (long)i;
 	return -1;
+}
+
+/*
+ * Blocks user: 0, or -1 when PENALTY_USERS_MAX other users are blocked
+ * from the address already (r is pruned: every block there is active).
+ * An active block is never given up for another's: failures under other
+ * names must not lift a real user's block.
+ */
+static int
+block_user(struct penalty_record *r, const char *user, time_t until)
+{
+	long	i;
+
+	if ((i = user_blocked(r, user)) != -1) {
+		if (r->user[i].until < until)
+			r->user[i].until = until;
+		return 0;
+	}
+	if (r->nusers == PENALTY_USERS_MAX)
+		return -1;
+	i = r->nusers++;
+	memcpy(r->user[i].name, user, strlen(user) + 1);
+	r->user[i].until = until;
+	return 0;
 }
 
 /* Adds a failure; a full list loses its oldest. */

@@ -52,6 +52,12 @@ struct penalty_token {
 	unsigned	 slot;
 };
 
+/* A user blocked from an address, and until when. */
+struct penalty_user {
+	char	 name[POP3_USER_MAX + 1];
+	time_t	 until;
+};
+
 /* An address's state, as penalty_check and penalty_list report it. */
 struct penalty_entry {
 	char		 addr[48];	/* the file's name: the address */
@@ -60,10 +66,7 @@ struct penalty_entry {
 	unsigned	 failures;	/* failures within the window */
 	unsigned	 attempts;	/* login attempts in flight */
 	size_t		 nusers;	/* per-user blocks */
-	struct {
-		char	 name[POP3_USER_MAX + 1];
-		time_t	 until;
-	}		 user[PENALTY_USERS_MAX];
+	struct penalty_user	 user[PENALTY_USERS_MAX];
 };
 
 /*

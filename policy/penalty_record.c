@@ -564,8 +564,6 @@ void
 penalty_entry_fill(struct penalty_entry *e, const char *addr,
     const struct penalty_record *r)
 {
-	size_t	i;
-
 	memset(e, 0, sizeof(*e));
 	/* statedir_name_valid: it fits. */
 	memcpy(e->addr, addr, strlen(addr) + 1);
@@ -574,9 +572,5 @@ penalty_entry_fill(struct penalty_entry *e, const char *addr,
 	e->failures = r->nfails;
 	e->attempts = r->ntries;
 	e->nusers = r->nusers;
-	for (i = 0; i < r->nusers; i++) {
-		memcpy(e->user[i].name, r->user[i].name,
-		    strlen(r->user[i].name) + 1);
-		e->user[i].until = r->user[i].until;
-	}
+	memcpy(e->user, r->user, r->nusers * sizeof(r->user[0]));
 }

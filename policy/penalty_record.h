@@ -39,10 +39,7 @@ struct penalty_record {
 	int		 why;		/* PENALTY_* */
 	time_t		 until;
 	size_t		 nusers;
-	struct {
-		char	 name[POP3_USER_MAX + 1];
-		time_t	 until;
-	}		 user[PENALTY_USERS_MAX];
+	struct penalty_user	 user[PENALTY_USERS_MAX];
 	size_t		 nfails;
 	struct penalty_failure	 fail[PENALTY_FAILS_MAX];
 	size_t		 ntries;

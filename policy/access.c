@@ -27,6 +27,7 @@
 #include "num.h"
 #include "rules.h"
 #include "settings.h"
+#include "statedir.h"
 
 #define DEFAULT_RULES		"/etc/pop3d/rules.cdb"
 #define DEFAULT_STATE_DIR	"/var/lib/pop3d"
@@ -173,16 +174,6 @@ access_rules(struct access *a, const char *remote)
 	munmap(rule, sizeof(*rule));
 }
 
-/* The state directory's part, or "" when too long (then: off). */
-static void
-state_path(char *dst, const char *dir, const char *part)
-{
-	int	n = snprintf(dst, PATH_MAX, "%s/%s", dir, part);
-
-	if (n < 0 || n >= PATH_MAX)
-		*dst = '\0';
-}
-
 int
 access_settings(struct access *a)
 {
@@ -219,9 +210,8 @@ access_settings(struct access *a)
 	pc->dir = NULL;
 	strcpy(a->state_dir, dir);	/* the table's bound: it fits */
 	if (*dir != '\0') {
-		state_path(a->penalty_dir, dir, "penalty");
-		state_path(a->conn_dir, dir, "conn");
-		if (*a->penalty_dir != '\0' && *a->conn_dir != '\0')
+		if (statedir_path(a->penalty_dir, dir, "penalty") == 0 &&
+		    statedir_path(a->conn_dir, dir, "conn") == 0)
 			pc->dir = a->penalty_dir;
 		else
 			log_warn("POP3D_STATE_DIR too long: penalty box off");

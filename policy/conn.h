@@ -1,13 +1,8 @@
 /*
- * Concurrent connections per client address, counted across processes:
- * one file per address in a directory, one locked octet per connection
- * (an OFD lock), so that a slot is free again the moment its process ends,
- * however it ends.  The last holder to release a slot removes the file;
- * a sweep removes those that processes which ended without releasing
- * left behind.  The directory is checked as the penalty box's (penalty.h:
- * ELOOP, EPERM), and locks are waited for at most PENALTY_LOCK_TIMEOUT_MS.
- * The penalty box counts logins in flight with the same slots, in its
- * own directory (penalty.h).
+ * Concurrent connections per client address, counted across processes
+ * by slots (conn.c says how), for the connection limit and the penalty
+ * box's logins in flight.  The directory and locks are as the penalty
+ * box's (penalty.h).
  */
 #ifndef POP3D_CONN_H
 #define POP3D_CONN_H

@@ -16,8 +16,6 @@
 #include "penalty.h"
 #include "penalty_record.h"
 
-#define PENALTY_INFLIGHT "inflight"	/* slots of attempts in flight */
-
 int
 penalty_path(char *buf, size_t n, const char *dir, const char *addr)
 {
@@ -88,18 +86,6 @@ penalty_prune(struct penalty_record *r, unsigned window, time_t now)
 }
 
 int
-penalty_inflight_dir(char *buf, const char *dir)
-{
-	int	n = snprintf(buf, PATH_MAX, "%s/%s", dir, PENALTY_INFLIGHT);
-
-	if (n < 0 || n >= PATH_MAX) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
-
-int
 penalty_tries_alive(const char *dir, const char *addr,
     struct penalty_record *r)
 {
@@ -109,7 +95,7 @@ penalty_tries_alive(const char *dir, const char *addr,
 
 	if (r->ntries == 0)
 		return 0;
-	if (penalty_inflight_dir(path, dir) == -1)
+	if (statedir_path(path, dir, PENALTY_INFLIGHT) == -1)
 		return -1;
 	/* No slot file: no attempt's process lives. */
 	if ((fd = conn_slot_open(path, addr)) == -1 && errno != ENOENT)
@@ -452,7 +438,7 @@ token_release(const struct penalty_conf *conf, const char *addr,
 	token->fd = -1;
 	if (fd == -1)
 		return 0;
-	if (penalty_inflight_dir(dir, conf->dir) == -1) {
+	if (statedir_path(dir, conf->dir, PENALTY_INFLIGHT) == -1) {
 		close_keep_errno(fd);
 		return -1;
 	}
@@ -471,7 +457,7 @@ try_begin(const struct penalty_conf *conf, const char *addr,
 	char	dir[PATH_MAX];
 	int	got;
 
-	if (penalty_inflight_dir(dir, conf->dir) == -1)
+	if (statedir_path(dir, conf->dir, PENALTY_INFLIGHT) == -1)
 		return -1;
 	if ((got = conn_slot_take_which(dir, addr, PENALTY_ATTEMPTS_MAX,
 	    &token->fd, &token->slot)) != 1)

@@ -1,17 +1,10 @@
 /*
  * The penalty box: failed logins, login attempts in flight and hostile
- * input, remembered per client address across connections and processes.
- * State is one small file per address in a directory only the front can
- * write; a reader sees a whole record (each update is a new file renamed
- * into place, under a lock on the directory's lock file), and an expired
- * record is removed by the next update or sweep.  Allow rules do not lift
- * a block; only "pop3d-rules penalty clear" does.
- *
- * Every function here works relative to the directory it opened, and
- * refuses one that is a symbolic link (ELOOP), not a directory (ENOTDIR),
- * or not owned by the effective uid or writable by group or other
- * (EPERM): whoever could write there could forge or lift blocks.  A
- * lock is waited for at most PENALTY_LOCK_TIMEOUT_MS, then ETIMEDOUT.
+ * input, remembered per client address across connections and processes
+ * (DESIGN.md).  Every function refuses a directory that is a symbolic link
+ * (ELOOP), not a directory (ENOTDIR), or not owned by the effective uid or
+ * writable by others (EPERM): whoever could write there could forge or
+ * lift blocks.  A lock is waited for PENALTY_LOCK_TIMEOUT_MS (ETIMEDOUT).
  */
 #ifndef POP3D_PENALTY_H
 #define POP3D_PENALTY_H

@@ -211,7 +211,7 @@ penalty_sweep(const struct penalty_conf *conf, time_t now)
 	if (!statedir_time_valid(now))
 		return -1;
 	/* Slot files of attempts whose processes all ended unsettled. */
-	if (penalty_inflight_dir(path, conf->dir) == -1 ||
+	if (statedir_path(path, conf->dir, PENALTY_INFLIGHT) == -1 ||
 	    conn_sweep(path, now) == -1)
 		return -1;
 	if ((dfd = statedir_open(conf->dir, 1)) == -1)

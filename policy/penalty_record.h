@@ -97,11 +97,8 @@ int	penalty_store(const char *, int, const char *,
  */
 void	penalty_prune(struct penalty_record *, unsigned, time_t);
 
-/*
- * The directory of the slots of attempts in flight, dir/inflight, into
- * buf (PATH_MAX octets): 0, or -1 with ENAMETOOLONG.
- */
-int	penalty_inflight_dir(char *, const char *);
+/* dir/inflight: the slots of attempts in flight. */
+#define PENALTY_INFLIGHT	"inflight"
 
 /*
  * Forgets r's attempts whose slot no process holds (their process ended

@@ -17,6 +17,7 @@
 #include "pop3d_limits.h"
 #include "rules.h"
 #include "settings.h"
+#include "statedir.h"
 #include "version.h"
 
 /* Exit codes (pop3d-rules.8). */
@@ -506,9 +507,7 @@ static const struct command commands[] = {
 static void
 state_path(char *dst, const char *dir, const char *part)
 {
-	int	n = snprintf(dst, PATH_MAX, "%s/%s", dir, part);
-
-	if (n < 0 || n >= PATH_MAX) {
+	if (statedir_path(dst, dir, part) == -1) {
 		log_warn("state directory too long: %s", dir);
 		exit(EXIT_USAGE);
 	}

@@ -1,8 +1,4 @@
-/*
- * The state directories (the penalty box, its inflight/ slots, the
- * connection slots): opened and checked once per operation, the names
- * their files may have, and sweeping them a bounded part at a time.
- */
+/* The state directories (statedir.h). */
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -175,6 +171,18 @@ statedir_write(int fd, const char *p, size_t len)
 			return -1;
 		p += n;
 		len -= n;
+	}
+	return 0;
+}
+
+int
+statedir_path(char *buf, const char *dir, const char *name)
+{
+	int	n = snprintf(buf, PATH_MAX, "%s/%s", dir, name);
+
+	if (n < 0 || n >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
 	}
 	return 0;
 }

@@ -44,6 +44,9 @@ int	statedir_open(const char *, int);
  */
 int	statedir_same(int, const char *, int);
 
+/* dir/name into buf (PATH_MAX octets): 0, or -1 with ENAMETOOLONG. */
+int	statedir_path(char *, const char *, const char *);
+
 /* A stream of dfd's names, its offset apart from dfd's: or NULL. */
 DIR	*statedir_opendir(int);
 

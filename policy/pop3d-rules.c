@@ -243,10 +243,9 @@ address_arg(const char *s, struct addr *a, char *text, char *key)
  * differ); else allow.  0, or EXIT_DATA for a refusal.
  */
 static int
-query_action(struct rule *r)
+query_action(const struct rule *r)
 {
 	char	why[256];
-	size_t	i, n;
 
 	if (r->action == RULE_DENY) {
 		printf("action deny\n");
@@ -260,14 +259,9 @@ query_action(struct rule *r)
 		putchar('\n');
 		return EXIT_DATA;
 	}
-	for (i = 0; i < r->nsettings; i++) {
-		n = strcspn(r->settings[i], "=");
-		r->settings[i][n] = '\0';
-		if (setenv(r->settings[i], r->settings[i] + n + 1, 1) == -1) {
-			log_warn("setenv: %s", strerror(errno));
-			exit(EXIT_TEMP);
-		}
-		r->settings[i][n] = '=';
+	if (rule_env(r) == -1) {
+		log_warn("setenv: %s", strerror(errno));
+		exit(EXIT_TEMP);
 	}
 	if (settings_env_check(why, sizeof(why)) == -1) {
 		fputs("action refused [SYS/TEMP]: ", stdout);

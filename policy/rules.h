@@ -169,6 +169,9 @@ int	rule_settings_check(const struct rule *, char *, size_t);
  */
 int	rule_decode(const unsigned char *, size_t, struct rule *);
 
+/* The rule's NAME=value settings into the environment: 0, or -1. */
+int	rule_env(const struct rule *);
+
 /* A message into err (n octets, maybe cut short): -1. */
 int	rule_err(char *, size_t, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));

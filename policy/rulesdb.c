@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -347,6 +348,25 @@ rulesdb_walk(struct rulesdb *db, int (*fn)(const struct rule_block *,
 			return ret;
 	}
 	return more;
+}
+
+int
+rule_env(const struct rule *r)
+{
+	char	name[RULE_NAME_MAX + 1];
+	size_t	i, n;
+
+	for (i = 0; i < r->nsettings; i++) {
+		n = strcspn(r->settings[i], "=");
+		/* The database was checked; this only guards the copy. */
+		if (n == 0 || n > RULE_NAME_MAX || r->settings[i][n] != '=')
+			continue;
+		memcpy(name, r->settings[i], n);
+		name[n] = '\0';
+		if (setenv(name, r->settings[i] + n + 1, 1) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 static int

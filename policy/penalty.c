@@ -33,6 +33,26 @@ penalty_path(char *buf, size_t n, const char *dir, const char *addr)
 	return 0;
 }
 
+/* now + secs, never past PENALTY_TIME_MAX. */
+static time_t
+penalty_time_after(time_t now, unsigned secs)
+{
+	return now + secs > PENALTY_TIME_MAX ? PENALTY_TIME_MAX : now + secs;
+}
+
+/* FNV-1a: stable across processes and versions, unlike a seeded hash. */
+static uint64_t
+penalty_user_hash(const char *user)
+{
+	uint64_t	h = 0xcbf29ce484222325ULL;
+
+	for (; *user != '\0'; user++) {
+		h ^= (unsigned char)*user;
+		h *= 0x100000001b3ULL;
+	}
+	return h != 0 ? h : 1;	/* 0 marks a spent failure */
+}
+
 /* A threshold, never past what a record can count. */
 static size_t
 threshold(unsigned n)

@@ -54,27 +54,6 @@ _Static_assert(sizeof(time_t) >= 8, "penalty times need a 64-bit time_t");
 				    PENALTY_FAILS_MAX * PENALTY_LINE_FAIL + \
 				    PENALTY_ATTEMPTS_MAX * PENALTY_LINE_TRY)
 
-/* ---- small things records need ---- */
-
-time_t
-penalty_time_after(time_t now, unsigned secs)
-{
-	return now + secs > PENALTY_TIME_MAX ? PENALTY_TIME_MAX : now + secs;
-}
-
-/* FNV-1a: stable across processes and versions, unlike a seeded hash. */
-uint64_t
-penalty_user_hash(const char *user)
-{
-	uint64_t	h = 0xcbf29ce484222325ULL;
-
-	for (; *user != '\0'; user++) {
-		h ^= (unsigned char)*user;
-		h *= 0x100000001b3ULL;
-	}
-	return h != 0 ? h : 1;	/* 0 marks a spent failure */
-}
-
 /* ---- the text form ---- */
 
 static int

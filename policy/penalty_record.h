@@ -56,13 +56,6 @@ struct penalty_record {
  */
 int	penalty_lock(int, int);
 
-
-/* now + secs, never past PENALTY_TIME_MAX. */
-time_t	penalty_time_after(time_t, unsigned);
-
-/* A user name's hash as records keep it: FNV-1a, never 0. */
-uint64_t penalty_user_hash(const char *);
-
 void	penalty_record_empty(struct penalty_record *);
 
 /*
@@ -85,7 +78,7 @@ int	penalty_load(const char *, int, const char *, struct penalty_record *,
 
 /*
  * Replaces addr's record in dfd with r (a temporary file renamed into
- * place, synced), or removes it when nothing is left: 0, or -1 with
+ * place, not synced), or removes it when nothing is left: 0, or -1 with
  * errno, the old record untouched.
  */
 int	penalty_store(const char *, int, const char *,

@@ -281,6 +281,27 @@ sweep_end(int fd, uint64_t resume, time_t now)
 	return rc;
 }
 
+/*
+ * Is name ".ADDR.XXXXXX", the temporary file of an update of ADDR?  With
+ * the lock held no update is under way, so such a file can go.
+ */
+static int
+statedir_is_temp(const char *name)
+{
+	char		 addr[PENALTY_NAME_MAX + 1];
+	const char	*dot = strrchr(name, '.');
+	size_t		 len;
+
+	if (name[0] != '.' || dot == name || strlen(dot + 1) != 6)
+		return 0;
+	len = dot - name - 1;
+	if (len > PENALTY_NAME_MAX)
+		return 0;
+	memcpy(addr, name + 1, len);
+	addr[len] = '\0';
+	return statedir_name_valid(addr);
+}
+
 /* fn on the names past *resume; *resume set to where the next starts. */
 static long
 sweep_names(int dfd, uint64_t *resume, int temps,
@@ -349,21 +370,4 @@ statedir_time_valid(time_t t)
 		return 0;
 	}
 	return 1;
-}
-
-int
-statedir_is_temp(const char *name)
-{
-	char		 addr[PENALTY_NAME_MAX + 1];
-	const char	*dot = strrchr(name, '.');
-	size_t		 len;
-
-	if (name[0] != '.' || dot == name || strlen(dot + 1) != 6)
-		return 0;
-	len = dot - name - 1;
-	if (len > PENALTY_NAME_MAX)
-		return 0;
-	memcpy(addr, name + 1, len);
-	addr[len] = '\0';
-	return statedir_name_valid(addr);
 }

@@ -71,10 +71,4 @@ long	statedir_sweep(int, unsigned, time_t, int (*)(int, int),
 /* now is a time a record can hold: 1, or 0 with EINVAL. */
 int	statedir_time_valid(time_t);
 
-/*
- * Is name ".ADDR.XXXXXX", the temporary file of an update of ADDR?  With
- * the lock held no update is under way, so such a file can go.  1 or 0.
- */
-int	statedir_is_temp(const char *);
-
 #endif

@@ -72,7 +72,8 @@ list_names(int dfd, struct name **names)
 		errno = saved;
 		return -1;
 	}
-	qsort(v, n, sizeof(*v), name_cmp);
+	if (n > 0)	/* qsort takes no NULL, even for none */
+		qsort(v, n, sizeof(*v), name_cmp);
 	*names = v;
 	return n;
 }

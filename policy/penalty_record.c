@@ -470,11 +470,11 @@ penalty_load(const char *dir, int dfd, const char *addr,
 
 /*
  * Writes buf as addr's record in dir (open as dfd): lib/atomic's
- * temporary file (".ADDR.XXXXXX", which statedir_is_temp knows) renamed
- * into place, not synced: a record lost in a crash forgets some failures,
- * not worth two fsyncs on every login.  A file not regular there (a link, a FIFO) is
- * corrupt and goes first: the new record must not take its target's
- * owner or mode.
+ * temporary file (".ADDR.XXXXXX", which a sweep knows) renamed into
+ * place, not synced: a record lost in a crash forgets some failures, not
+ * worth two fsyncs on every login.  A file not regular there (a link, a
+ * FIFO) is corrupt and goes first: the new record must not take its
+ * target's owner or mode.
  */
 static int
 penalty_write(const char *dir, int dfd, const char *addr, const char *buf,

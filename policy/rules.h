@@ -102,17 +102,13 @@ struct rulesdb {
 	unsigned	probes;		/* cdb_find calls of the last lookup */
 };
 
-/*
- * The header (RULESDB_HEAD_LEN octets) for these prefix lengths in use
- * and this many rule records.
- */
+/* The header (RULESDB_HEAD_LEN octets) for these lengths and records. */
 void	rulesdb_head_make(unsigned char *, const unsigned char *,
 	    const unsigned char *, unsigned long);
 
 /*
- * Opens a database: 0; -1 with errno when it cannot be opened or read
- * (ENOENT included); -2 when it is not a pop3d rules database (damaged,
- * truncated, or of another version).
+ * Opens a database: 0; -1 with errno (ENOENT included); -2 when it is not
+ * a pop3d rules database (damaged, truncated, or of another version).
  */
 int	rulesdb_open(struct rulesdb *, const char *);
 
@@ -156,10 +152,9 @@ size_t	rule_encode(const struct rule *, unsigned char *);
 int	rule_name_valid(const char *, size_t);
 
 /*
- * Checks each of a rule's settings against the table of settings
- * (settings.h): a name some program reads, one a rule may set, and a value
- * that program would take.  0, or -1 with "setting NAME: why" in err.
- * rules_compile runs it on every rule; the front on the rule it applies.
+ * Checks a rule's settings against the table of settings (settings.h): 0,
+ * or -1 with "setting NAME: why" in err.  rules_compile runs it on every
+ * rule; the front on the rule it applies.
  */
 int	rule_settings_check(const struct rule *, char *, size_t);
 

@@ -1,7 +1,6 @@
 /*
  * Private to policy/: the state directories (the penalty box, its
- * inflight/ slots, the connection slots), opened checked once per
- * operation, the names their files have, and sweeping them.
+ * inflight/ slots, the connection slots), their names and sweeps.
  */
 #ifndef POP3D_STATEDIR_H
 #define POP3D_STATEDIR_H
@@ -23,25 +22,16 @@
 /* An address's file name: shorter than penalty_entry's addr. */
 #define PENALTY_NAME_MAX	(sizeof(((struct penalty_entry *)0)->addr) - 1)
 
-/*
- * Is s a name a record or slot file may have: an address's canonical
- * text (penalty_path)?  1 or 0.
- */
+/* Is s a name a record or slot file may have (penalty_path)? 1 or 0. */
 int	statedir_name_valid(const char *);
 
 /*
- * Opens dir for work relative to it: the descriptor (O_DIRECTORY,
- * close-on-exec), or -1 with errno: ENOENT when it is missing (create
- * makes it 0700 first), ELOOP when it is a symbolic link, EPERM when it
- * is not owned by the effective uid or is writable by group or other,
- * ENOTDIR.
+ * Opens dir (create: made 0700 when missing), checked as penalty.h says:
+ * the descriptor, or -1 with errno.
  */
 int	statedir_open(const char *, int);
 
-/*
- * Is fd still the file name in dfd (not unlinked nor replaced)?  1, 0,
- * or -1 with errno.
- */
+/* Is fd still the file name in dfd?  1, 0, or -1 with errno. */
 int	statedir_same(int, const char *, int);
 
 /* dir/name into buf (PATH_MAX octets): 0, or -1 with ENAMETOOLONG. */

@@ -65,13 +65,10 @@ conn_try(int dfd, const char *addr, unsigned limit, int *fd, unsigned *slot)
 {
 	int	got, same;
 
-	*fd = openat(dfd, addr, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC, 0600);
-	if (*fd == -1)
+	/* Through the gate, so that a remover's locks are not taken. */
+	if ((*fd = statedir_lockat(dfd, addr, O_RDWR | O_CREAT, F_RDLCK,
+	    CONN_GATE, 1)) == -1)
 		return -1;
-	if (lock_wait(*fd, F_RDLCK, CONN_GATE, 1, PENALTY_LOCK_TIMEOUT_MS) ==
-	    -1)
-		goto fail;
 	got = conn_lock_slot(*fd, limit, slot);
 	if (got == -1 || lock_try(*fd, F_UNLCK, CONN_GATE, 1) == -1)
 		goto fail;
@@ -198,16 +195,9 @@ conn_slot_open(const char *dir, const char *addr)
 	}
 	if ((dfd = statedir_open(dir, 0)) == -1)
 		return -1;
-	fd = openat(dfd, addr, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	close_keep_errno(dfd);
-	if (fd == -1)
-		return -1;
 	/* Through the gate, so that a remover's locks are not counted. */
-	if (lock_wait(fd, F_RDLCK, CONN_GATE, 1, PENALTY_LOCK_TIMEOUT_MS) ==
-	    -1) {
-		close_keep_errno(fd);
-		return -1;
-	}
+	fd = statedir_lockat(dfd, addr, O_RDONLY, F_RDLCK, CONN_GATE, 1);
+	close_keep_errno(dfd);
 	return fd;
 }
 

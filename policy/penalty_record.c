@@ -526,17 +526,8 @@ penalty_store(const char *dir, int dfd, const char *addr,
 int
 penalty_lock(int dfd, int create)
 {
-	int	fd;
-
-	fd = openat(dfd, PENALTY_LOCK, O_RDWR | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC | (create ? O_CREAT : 0), 0600);
-	if (fd == -1)
-		return -1;
-	if (lock_wait(fd, F_WRLCK, 0, 0, PENALTY_LOCK_TIMEOUT_MS) == -1) {
-		close_keep_errno(fd);
-		return -1;
-	}
-	return fd;
+	return statedir_lockat(dfd, PENALTY_LOCK, O_RDWR |
+	    (create ? O_CREAT : 0), F_WRLCK, 0, 0);
 }
 
 void

@@ -176,6 +176,23 @@ statedir_write(int fd, const char *p, size_t len)
 }
 
 int
+statedir_lockat(int dfd, const char *name, int flags, short type,
+    off_t start, off_t len)
+{
+	int	fd;
+
+	fd = openat(dfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+	    0600);
+	if (fd == -1)
+		return -1;
+	if (lock_wait(fd, type, start, len, PENALTY_LOCK_TIMEOUT_MS) == -1) {
+		close_keep_errno(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
 statedir_path(char *buf, const char *dir, const char *name)
 {
 	int	n = snprintf(buf, PATH_MAX, "%s/%s", dir, name);

@@ -34,11 +34,7 @@ int	statedir_open(const char *, int);
 /* Is fd still the file name in dfd?  1, 0, or -1 with errno. */
 int	statedir_same(int, const char *, int);
 
-/*
- * Opens name in dfd (flags: the access mode, O_CREAT for a 0600 file;
- * never a link, a FIFO's wait, or inherited) and waits for a lock of type
- * on len octets from start: the descriptor, or -1 with errno.
- */
+/* Opens name in dfd (no link; O_CREAT: 0600) and waits for a lock on it. */
 int	statedir_lockat(int, const char *, int, short, off_t, off_t);
 
 /* dir/name into buf (PATH_MAX octets): 0, or -1 with ENAMETOOLONG. */

@@ -463,19 +463,6 @@ action_err(const char *s, size_t len, char *err, size_t n)
 	return rule_err(err, n, "no ':allow' or ':deny' after the pattern");
 }
 
-/* Is NAME (n octets) among the settings already parsed? */
-static int
-setting_seen(const struct rule *r, const char *name, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < r->nsettings; i++)
-		if (strncmp(r->settings[i], name, n) == 0 &&
-		    r->settings[i][n] == '=')
-			return 1;
-	return 0;
-}
-
 /* The name at s (up to '=', ',' or the end of the line), checked. */
 static int
 setting_name(const struct rule *r, const char *s, size_t len, size_t *nl,
@@ -504,7 +491,7 @@ setting_name(const struct rule *r, const char *s, size_t len, size_t *nl,
 	if (*nl == len || s[*nl] != '=')
 		return rule_err(err, n, "setting %s has no '=' (settings are "
 		    "NAME=value)", show);
-	if (setting_seen(r, s, *nl))
+	if (rule_setting_seen(r, r->nsettings, s, *nl))
 		return rule_err(err, n, "setting %s given twice", show);
 	return 0;
 }

@@ -164,6 +164,9 @@ int	rule_settings_check(const struct rule *, char *, size_t);
  */
 int	rule_decode(const unsigned char *, size_t, struct rule *);
 
+/* Is NAME (nl octets) among the first n settings of r?  1 or 0. */
+int	rule_setting_seen(const struct rule *, size_t, const char *, size_t);
+
 /* The rule's NAME=value settings into the environment: 0, or -1. */
 int	rule_env(const struct rule *);
 

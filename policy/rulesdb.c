@@ -75,14 +75,14 @@ rule_encode(const struct rule *r, unsigned char *buf)
 	return o;
 }
 
-/* Is "NAME=" of s among the first n settings of r? */
-static int
-decode_seen(const struct rule *r, size_t n, const char *s, size_t nl)
+int
+rule_setting_seen(const struct rule *r, size_t n, const char *s, size_t nl)
 {
 	size_t	i;
 
 	for (i = 0; i < n; i++)
-		if (strncmp(r->settings[i], s, nl + 1) == 0)
+		if (strncmp(r->settings[i], s, nl) == 0 &&
+		    r->settings[i][nl] == '=')
 			return 1;
 	return 0;
 }
@@ -109,7 +109,7 @@ decode_settings(const unsigned char *rec, size_t len, size_t o,
 		if (!rule_name_valid(s, nl) || sl - nl - 1 > RULE_VALUE_MAX ||
 		    memchr(eq, '\n', sl - nl) != NULL ||
 		    memchr(eq, '\r', sl - nl) != NULL ||
-		    decode_seen(r, i, s, nl))
+		    rule_setting_seen(r, i, s, nl))
 			return -1;
 		/* Within RULE_RECORD_MAX: len is, and buf is that long. */
 		memcpy(r->buf + used, s, sl + 1);

@@ -57,13 +57,7 @@ struct command {
 	"  compile\n" \
 	"See pop3d-users(8) and pop3d-users(5).\n"
 
-static void __attribute__((noreturn))
-usage(const char *text)
-{
-	fprintf(stderr, "usage: pop3d-users [-f users] [-d users.cdb] %s\n",
-	    text);
-	exit(EXIT_USAGE);
-}
+#define SYNOPSIS "pop3d-users [-f users] [-d users.cdb]"
 
 /* Reports what usersfile_apply refused, and gives the exit code. */
 static int
@@ -533,7 +527,7 @@ main(int argc, char **argv)
 		else if (ch == 'f')
 			p.file = optarg;
 		else
-			usage("command [args ...]");
+			cli_usage(SYNOPSIS, "command [args ...]");
 	}
 	if ((p.db == NULL && setting_path(USERDB_PATH_ENV,
 	    USERDB_PATH_DEFAULT, &p.db) == -1) || (p.file == NULL &&
@@ -545,15 +539,10 @@ main(int argc, char **argv)
 	p.file = log_abspath(p.file, file, sizeof(file));
 	argc -= optind;
 	argv += optind;
-	if (argc < 1)
-		usage("command [args ...]");
-	for (i = 0; commands[i].name != NULL; i++)
-		if (strcmp(argv[0], commands[i].name) == 0)
-			break;
-	if (commands[i].name == NULL)
-		usage("add|mod|passwd|apop|delete|list|check|compile ...");
+	i = cli_command(commands, sizeof(commands[0]), argc, argv, SYNOPSIS,
+	    "add|mod|passwd|apop|delete|list|check|compile ...");
 	optind = 0;	/* glibc: start over for the command's options */
 	if ((r = commands[i].run(&p, argc, argv)) == -1)
-		usage(commands[i].usage);
+		cli_usage(SYNOPSIS, commands[i].usage);
 	return r;
 }

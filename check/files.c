@@ -111,22 +111,13 @@ check_users(void)
 	    "pop3d-users compile");
 }
 
-static int
-count_rule(const struct rule_block *b, const struct rule *r, void *arg)
-{
-	(void)b;
-	(void)r;
-	(*(unsigned long *)arg)++;
-	return 0;
-}
-
 void
 check_rules(void)
 {
 	struct rulesdb	 db;
 	const char	*env = getenv("POP3D_RULES"), *path;
 	char		 text[PATH_MAX];
-	unsigned long	 n = 0;
+	unsigned long	 n;
 	size_t		 len;
 	int		 r;
 
@@ -152,7 +143,7 @@ check_rules(void)
 		    path);
 		return;
 	}
-	r = rulesdb_walk(&db, count_rule, &n);
+	r = rulesdb_rules(&db, &n);
 	rulesdb_close(&db);
 	if (r != 0) {
 		say("error", "rules", "%s: damaged record: run pop3d-rules"

@@ -86,19 +86,14 @@ self_path(char *buf, size_t n, const char *argv0, char *auth, size_t an)
 	snprintf(auth, an, "pop3d-auth");
 }
 
-int
-check_login(const char *argv0, const char *name, const char *maildir)
+/* What the users database holds for name: 0, or EXIT_ERRORS unopened. */
+static int
+login_lookup(const char *name)
 {
 	static struct userdb	 db;
 	struct user		 u;
 	const char		*path = check_value("POP3D_USERS_CDB"), *why;
-	char			 pw[CHECKPASSWORD_MAX + 2];
-	char			 cred[CHECKPASSWORD_MAX];
-	char			 self[PATH_MAX], auth[PATH_MAX];
-	char			*args[6];
-	size_t			 ulen, plen;
-	pid_t			 pid;
-	int			 p[2], status, r;
+	int			 r;
 
 	if (userdb_open(&db, path) == -1) {
 		say("error", "users", "cannot open users database %s: %s",
@@ -120,13 +115,27 @@ check_login(const char *argv0, const char *name, const char *maildir)
 		    u.login_delay != NULL ? ", login-delay " : "",
 		    u.login_delay != NULL ? u.login_delay : "");
 	userdb_close(&db);
+	return 0;
+}
+
+/*
+ * The checkpassword input for name and the password read from the
+ * terminal or stdin into cred (CHECKPASSWORD_MAX): 0 and its length in
+ * *len, or an exit code.
+ */
+static int
+login_cred(const char *name, char *cred, size_t *len)
+{
+	char	pw[CHECKPASSWORD_MAX + 2];
+	size_t	ulen, plen;
+
 	if (read_password(pw, sizeof(pw)) == -1) {
 		say("error", "password", "cannot read: %s", strerror(errno));
 		return EXIT_CANNOT;
 	}
 	ulen = strlen(name);
 	plen = strlen(pw);
-	if (ulen + plen + 3 > sizeof(cred)) {
+	if (ulen + plen + 3 > CHECKPASSWORD_MAX) {
 		explicit_bzero(pw, sizeof(pw));
 		say("error", "password", "user and password longer than %d"
 		    " octets", CHECKPASSWORD_MAX);
@@ -136,15 +145,24 @@ check_login(const char *argv0, const char *name, const char *maildir)
 	memcpy(cred + ulen + 1, pw, plen + 1);
 	cred[ulen + plen + 2] = '\0';
 	explicit_bzero(pw, sizeof(pw));
-	self_path(self, sizeof(self), argv0, auth, sizeof(auth));
-	args[0] = auth;
-	args[1] = self;
-	args[2] = "--report-maildrop";
-	args[3] = (char *)maildir;
-	args[4] = NULL;
+	*len = ulen + plen + 3;
+	return 0;
+}
+
+/*
+ * Runs auth with args, cred on its fd 3, and waits for it: 0 and its
+ * *status, or an exit code.  cred is wiped.
+ */
+static int
+login_run(const char *auth, char **args, char *cred, size_t len,
+    int *status)
+{
+	pid_t	pid;
+	int	p[2];
+
 	fflush(stdout);
 	if (pipe(p) == -1 || (pid = fork()) == -1) {
-		explicit_bzero(cred, sizeof(cred));
+		explicit_bzero(cred, len);
 		say("error", "auth", "cannot start %s: %s", auth,
 		    strerror(errno));
 		return EXIT_CANNOT;
@@ -162,17 +180,24 @@ check_login(const char *argv0, const char *name, const char *maildir)
 		_exit(EXIT_CANNOT);
 	}
 	close(p[0]);
-	/* A short write shows as pop3d-auth's misuse exit: said below. */
+	/* A short write shows as pop3d-auth's misuse exit: said after. */
 	signal(SIGPIPE, SIG_IGN);
-	while (write(p[1], cred, ulen + plen + 3) == -1 && errno == EINTR)
+	while (write(p[1], cred, len) == -1 && errno == EINTR)
 		;
 	close(p[1]);
-	explicit_bzero(cred, sizeof(cred));
-	while (waitpid(pid, &status, 0) == -1)
+	explicit_bzero(cred, len);
+	while (waitpid(pid, status, 0) == -1)
 		if (errno != EINTR) {
 			say("error", "auth", "wait: %s", strerror(errno));
 			return EXIT_CANNOT;
 		}
+	return 0;
+}
+
+/* What auth's exit status says of name's login: 0, or EXIT_ERRORS. */
+static int
+login_status(const char *auth, const char *name, int status)
+{
 	if (!WIFEXITED(status)) {
 		say("error", "auth", "%s died of signal %d", auth,
 		    WTERMSIG(status));
@@ -180,19 +205,38 @@ check_login(const char *argv0, const char *name, const char *maildir)
 	}
 	switch (WEXITSTATUS(status)) {
 	case 0:
-		break;
+		return 0;
 	case 1:
 		say("error", "auth", "%s: refused: unknown user, wrong password"
 		    " or locked account (its log line above says which)", name);
-		return EXIT_ERRORS;
+		break;
 	case 2:
 		say("error", "auth", "%s: misuse (its log line above)", auth);
-		return EXIT_ERRORS;
+		break;
 	default:
 		say("error", "auth", "%s: exit %d: a temporary failure (its"
 		    " log line above says which)", name, WEXITSTATUS(status));
-		return EXIT_ERRORS;
 	}
+	return EXIT_ERRORS;
+}
+
+int
+check_login(const char *argv0, const char *name, const char *maildir)
+{
+	char	cred[CHECKPASSWORD_MAX];
+	char	self[PATH_MAX], auth[PATH_MAX];
+	char	*args[] = { auth, self, "--report-maildrop", (char *)maildir,
+		    NULL };
+	size_t	len;
+	int	status, r;
+
+	if ((r = login_lookup(name)) != 0 ||
+	    (r = login_cred(name, cred, &len)) != 0)
+		return r;
+	self_path(self, sizeof(self), argv0, auth, sizeof(auth));
+	if ((r = login_run(auth, args, cred, len, &status)) != 0 ||
+	    (r = login_status(auth, name, status)) != 0)
+		return r;
 	return check_errors() > 0 ? EXIT_ERRORS : 0;
 }
 

@@ -62,12 +62,12 @@ static const int sandbox_refused[] = {
 /* fcntl: O_NONBLOCK and close-on-exec, read and set; no locks, no dup. */
 static const int sandbox_fcntl[] = { F_GETFL, F_SETFL, F_GETFD, F_SETFD };
 
+/* The tables: allowed or refused whatever the arguments, fcntl's few. */
 static int
-sandbox_rules(scmp_filter_ctx ctx, int stderr_ok)
+sandbox_tables(scmp_filter_ctx ctx)
 {
-	scmp_datum_t	self = (scmp_datum_t)getpid();
-	size_t		i;
-	int		r = 0;
+	size_t	i;
+	int	r = 0;
 
 	for (i = 0; r == 0 && i < sizeof(sandbox_allowed) /
 	    sizeof(sandbox_allowed[0]); i++)
@@ -81,11 +81,18 @@ sandbox_rules(scmp_filter_ctx ctx, int stderr_ok)
 	    sizeof(sandbox_fcntl[0]); i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
 		    SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)sandbox_fcntl[i]));
+	return r;
+}
+
+/* write(2): to any descriptor, or to any but fd 2 unless stderr_ok. */
+static int
+sandbox_write(scmp_filter_ctx ctx, int stderr_ok)
+{
 #if !defined(__SANITIZE_ADDRESS__)
-	/* The sanitizers write their reports to fd 2: allowed above. */
-	if (r == 0 && stderr_ok)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 0);
-	else if (r == 0) {
+	int	r;
+
+	/* The sanitizers write their reports to fd 2: allowed below. */
+	if (!stderr_ok) {
 		/*
 		 * The kernel takes the fd as 32 bits: fd 2 is refused by its
 		 * low 32 bits (0x100000002 is fd 2 too), checked first by
@@ -104,14 +111,24 @@ sandbox_rules(scmp_filter_ctx ctx, int stderr_ok)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
 			    SCMP_SYS(write), 1,
 			    SCMP_A0(SCMP_CMP_GT, STDERR_FILENO));
+		return r;
 	}
 #else
 	(void)stderr_ok;
 #endif
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 0);
+}
+
+/* The calls allowed with some arguments only. */
+static int
+sandbox_args(scmp_filter_ctx ctx)
+{
+	scmp_datum_t	self = (scmp_datum_t)getpid();
+	int		r;
+
 	/* isatty() (stdio, a sanitizer's report) hears "not a terminal". */
-	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY),
-		    SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS));
+	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 1,
+	    SCMP_A1(SCMP_CMP_EQ, TCGETS));
 	/* The relay's look at the client's TCP state (tls/relay.c). */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
@@ -137,6 +154,17 @@ sandbox_rules(scmp_filter_ctx ctx, int stderr_ok)
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tkill), 1,
 		    SCMP_A0(SCMP_CMP_EQ, self));
+	return r;
+}
+
+static int
+sandbox_rules(scmp_filter_ctx ctx, int stderr_ok)
+{
+	int	r;
+
+	if ((r = sandbox_tables(ctx)) == 0 &&
+	    (r = sandbox_write(ctx, stderr_ok)) == 0)
+		r = sandbox_args(ctx);
 	return r;
 }
 

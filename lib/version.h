@@ -1,5 +1,6 @@
 /*
- * Every program's --help and --version.  The version comes from one
+ * Every program's --help and --version, and the frame of the CLIs with
+ * commands (pop3d-users, pop3d-rules).  The version comes from one
  * place, the Makefile's VERSION (passed as POP3D_VERSION).
  */
 #ifndef POP3D_VERSION_H
@@ -13,5 +14,17 @@
  * written); else returns.
  */
 void	version_help(int, char **, const char *, const char *);
+
+/* Writes "usage: SYNOPSIS TEXT" to stderr and exits 2. */
+void	cli_usage(const char *, const char *) __attribute__((noreturn));
+
+/*
+ * The command argv[0] names in table (argc and argv past the options): an
+ * array of size-octet structs whose first member is the name (const char
+ * *), ended by a NULL name.  Its index; with no command, or an unknown
+ * one (then listing names), cli_usage(synopsis, ...).
+ */
+size_t	cli_command(const void *, size_t, int, char **, const char *,
+	    const char *);
 
 #endif

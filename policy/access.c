@@ -27,6 +27,7 @@
 #include "num.h"
 #include "rules.h"
 #include "settings.h"
+#include "statedir.h"
 
 #define DEFAULT_RULES		"/etc/pop3d/rules.cdb"
 #define DEFAULT_STATE_DIR	"/var/lib/pop3d"
@@ -52,59 +53,29 @@ answer(const struct access *a, const char *line)
 		return;		/* the client is gone: nothing to tell */
 }
 
-static void __attribute__((noreturn))
-rules_broken(struct access *a, const char *path, const char *why, int err)
-{
-	struct logline	l;
-
-	a->end = "rules-error";
-	logline_start(&l, "rules-error");
-	logline_path(&l, "file", path);
-	logline_str(&l, "error", err ? strerror(err) : why);
-	logline_emit(&l);
-	answer(a, "-ERR [SYS/TEMP] access rules unavailable; try again later");
-	exit(111);
-}
-
 /*
- * A rule whose settings the front would refuse (from a database compiled
- * before pop3d-rules checked them): refused with the rule's line, so that
- * the log says which rule to mend, as pop3d-rules query does.
+ * The rules cannot be obeyed: logged (with the rule's line when one has a
+ * setting the front refuses, from a database compiled before pop3d-rules
+ * checked them, so that the log says which rule to mend), and refused.
  */
 static void __attribute__((noreturn))
-rules_bad_setting(struct access *a, const char *path, const struct rule *r,
-    const char *why)
+rules_broken(struct access *a, const char *path, const struct rule *r,
+    const char *why, int err)
 {
 	struct logline	l;
 
 	a->end = "rules-error";
 	logline_start(&l, "rules-error");
 	logline_path(&l, "file", path);
-	logline_num(&l, "line", r->line);
-	logline_str(&l, "rule", r->pattern);
-	logline_str(&l, "error", why);
-	logline_emit(&l);
-	answer(a, "-ERR [SYS/TEMP] server misconfigured");
-	exit(111);
-}
-
-/* The rule's NAME=value settings, into the environment. */
-static void
-rules_apply(const struct rule *r)
-{
-	char	name[RULE_NAME_MAX + 1];
-	size_t	i, n;
-
-	for (i = 0; i < r->nsettings; i++) {
-		n = strcspn(r->settings[i], "=");
-		/* The database was checked; this only guards the copy. */
-		if (n == 0 || n > RULE_NAME_MAX || r->settings[i][n] != '=')
-			continue;
-		memcpy(name, r->settings[i], n);
-		name[n] = '\0';
-		if (setenv(name, r->settings[i] + n + 1, 1) == -1)
-			die(111, "setenv: %s", strerror(errno));
+	if (r != NULL) {
+		logline_num(&l, "line", r->line);
+		logline_str(&l, "rule", r->pattern);
 	}
+	logline_str(&l, "error", err ? strerror(err) : why);
+	logline_emit(&l);
+	answer(a, r != NULL ? "-ERR [SYS/TEMP] server misconfigured" :
+	    "-ERR [SYS/TEMP] access rules unavailable; try again later");
+	exit(111);
 }
 
 /* The rule that matched: a deny ends the connection, else its settings. */
@@ -125,8 +96,9 @@ rules_obey(struct access *a, const char *path, const struct rule *rule)
 		exit(0);
 	}
 	if (rule_settings_check(rule, why, sizeof(why)) == -1)
-		rules_bad_setting(a, path, rule, why);
-	rules_apply(rule);
+		rules_broken(a, path, rule, why, 0);
+	if (rule_env(rule) == -1)
+		die(111, "setenv: %s", strerror(errno));
 }
 
 void
@@ -149,9 +121,9 @@ access_rules(struct access *a, const char *remote)
 	    optional)
 		return;
 	if (r == -1)
-		rules_broken(a, path, NULL, errno);
+		rules_broken(a, path, NULL, NULL, errno);
 	if (r == -2)
-		rules_broken(a, path, "not a pop3d rules database of this "
+		rules_broken(a, path, NULL, "not a pop3d rules database of this "
 		    "version, or a damaged one: run pop3d-rules compile", 0);
 	/*
 	 * A rule is some 35 KB: mapped and unmapped, its pages go back to
@@ -161,26 +133,16 @@ access_rules(struct access *a, const char *remote)
 	rule = mmap(NULL, sizeof(*rule), PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (rule == MAP_FAILED)
-		rules_broken(a, path, NULL, errno);
+		rules_broken(a, path, NULL, NULL, errno);
 	r = rulesdb_lookup(&db, a->known ? &a->addr : NULL, rule);
 	rulesdb_close(&db);
 	if (r == -1)
-		rules_broken(a, path, NULL, errno);
+		rules_broken(a, path, NULL, NULL, errno);
 	if (r == -2)
-		rules_broken(a, path, "damaged: run pop3d-rules compile", 0);
+		rules_broken(a, path, NULL, "damaged: run pop3d-rules compile", 0);
 	if (r == 1)
 		rules_obey(a, path, rule);
 	munmap(rule, sizeof(*rule));
-}
-
-/* The state directory's part, or "" when too long (then: off). */
-static void
-state_path(char *dst, const char *dir, const char *part)
-{
-	int	n = snprintf(dst, PATH_MAX, "%s/%s", dir, part);
-
-	if (n < 0 || n >= PATH_MAX)
-		*dst = '\0';
 }
 
 int
@@ -219,9 +181,8 @@ access_settings(struct access *a)
 	pc->dir = NULL;
 	strcpy(a->state_dir, dir);	/* the table's bound: it fits */
 	if (*dir != '\0') {
-		state_path(a->penalty_dir, dir, "penalty");
-		state_path(a->conn_dir, dir, "conn");
-		if (*a->penalty_dir != '\0' && *a->conn_dir != '\0')
+		if (statedir_path(a->penalty_dir, dir, "penalty") == 0 &&
+		    statedir_path(a->conn_dir, dir, "conn") == 0)
 			pc->dir = a->penalty_dir;
 		else
 			log_warn("POP3D_STATE_DIR too long: penalty box off");

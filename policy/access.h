@@ -43,23 +43,19 @@ struct access {
 #define ACCESS_POP3	"-ERR"
 
 /*
- * Looks the peer up in the rules database and sets the matching rule's
- * settings in the environment.  A deny rule ends the connection with
- * "-ERR [SYS/PERM]"; an unreadable or corrupt database with
- * "-ERR [SYS/TEMP]".  Before the settings are read.
+ * Looks the peer up in the rules database, before the settings are read,
+ * and sets the matching rule's settings in the environment.  A deny rule,
+ * or an unreadable or corrupt database, ends the connection.
  */
 void	access_rules(struct access *, const char *);
 
 /*
- * Reads the policy settings (strictly: -1 after logging a bad one), then
- * checks the penalty box and takes a connection slot; a blocked or full
- * address is answered and the process exits.  So is a peer whose address
- * is unknown (a UNIX socket, a TCPREMOTEIP that is no address) when the
- * penalty box or a connection limit is on, unless POP3D_UNKNOWN_PEER=allow
- * says the spawner vouches for it; both are logged.  The state directory
- * and its parts must be real directories owned by the effective uid and
- * writable by no one else: else no login is tried, and the log says why
- * and how to mend it.
+ * access_settings reads the policy settings (-1 after logging a bad one);
+ * access_admit checks the penalty box and takes a connection slot, and
+ * answers and exits for a blocked or full address, or an unknown one
+ * unless POP3D_UNKNOWN_PEER=allow (pop3d.8).  A state directory that is
+ * not the front's alone (statedir_own) is logged with how to mend it, and
+ * no login is tried.
  */
 int	access_settings(struct access *);
 void	access_admit(struct access *);

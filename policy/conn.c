@@ -65,13 +65,10 @@ conn_try(int dfd, const char *addr, unsigned limit, int *fd, unsigned *slot)
 {
 	int	got, same;
 
-	*fd = openat(dfd, addr, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC, 0600);
-	if (*fd == -1)
+	/* Through the gate, so that a remover's locks are not taken. */
+	if ((*fd = statedir_lockat(dfd, addr, O_RDWR | O_CREAT, F_RDLCK,
+	    CONN_GATE, 1)) == -1)
 		return -1;
-	if (lock_wait(*fd, F_RDLCK, CONN_GATE, 1, statedir_lock_ms) ==
-	    -1)
-		goto fail;
 	got = conn_lock_slot(*fd, limit, slot);
 	if (got == -1 || lock_try(*fd, F_UNLCK, CONN_GATE, 1) == -1)
 		goto fail;
@@ -198,16 +195,9 @@ conn_slot_open(const char *dir, const char *addr)
 	}
 	if ((dfd = statedir_open(dir, 0)) == -1)
 		return -1;
-	fd = openat(dfd, addr, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	close_keep_errno(dfd);
-	if (fd == -1)
-		return -1;
 	/* Through the gate, so that a remover's locks are not counted. */
-	if (lock_wait(fd, F_RDLCK, CONN_GATE, 1, statedir_lock_ms) ==
-	    -1) {
-		close_keep_errno(fd);
-		return -1;
-	}
+	fd = statedir_lockat(dfd, addr, O_RDONLY, F_RDLCK, CONN_GATE, 1);
+	close_keep_errno(dfd);
 	return fd;
 }
 
@@ -261,29 +251,16 @@ sweep_one(int dfd, const char *name, void *arg)
 long
 conn_sweep(const char *dir, time_t now)
 {
-	uint64_t	resume;
-	long		n;
-	int		dfd, stamp, r;
+	long	n;
+	int	dfd;
 
 	if (!statedir_time_valid(now))
 		return -1;
 	if ((dfd = statedir_open(dir, 0)) == -1)
 		return errno == ENOENT ? 0 : -1;
-	if (!statedir_sweep_due(dfd, CONN_SWEEP_INTERVAL, now)) {
-		close(dfd);
-		return 0;
-	}
 	/* No update lock here: each removal is safe on its own. */
-	if ((r = statedir_sweep_begin(dfd, CONN_SWEEP_INTERVAL, now, &resume,
-	    &stamp)) != 1) {
-		close_keep_errno(dfd);
-		return r;
-	}
-	n = statedir_sweep(dfd, &resume, 0, sweep_one, NULL);
-	if (n != -1 && statedir_sweep_end(stamp, resume, now) == -1)
-		n = -1;
-	else if (n == -1)
-		close_keep_errno(stamp);
+	n = statedir_sweep(dfd, CONN_SWEEP_INTERVAL, now, NULL, sweep_one,
+	    NULL);
 	close_keep_errno(dfd);
 	return n;
 }

@@ -1,13 +1,8 @@
 /*
- * Concurrent connections per client address, counted across processes:
- * one file per address in a directory, one locked octet per connection
- * (an OFD lock), so that a slot is free again the moment its process ends,
- * however it ends.  The last holder to release a slot removes the file;
- * a sweep removes those that processes which ended without releasing
- * left behind.  The directory is checked as the penalty box's (penalty.h:
- * ELOOP, EPERM), and locks are waited for at most PENALTY_LOCK_TIMEOUT_MS.
- * The penalty box counts logins in flight with the same slots, in its
- * own directory (penalty.h).
+ * Concurrent connections per client address, counted across processes
+ * by slots (conn.c says how), for the connection limit and the penalty
+ * box's logins in flight.  The directory and locks are as the penalty
+ * box's (penalty.h).
  */
 #ifndef POP3D_CONN_H
 #define POP3D_CONN_H
@@ -15,31 +10,22 @@
 #include <time.h>
 
 /*
- * Takes one of limit (at most CONN_PER_ADDRESS_MAX) connection slots of
- * addr (a name as penalty_path takes) in dir, making dir 0700 if it is
- * missing: 1 and *fd, which holds the slot until it is closed or the
- * process ends however it ends (an OFD lock; close-on-exec, but a child
- * forked with it holds the slot too until it closes it or ends); 0 when
- * all limit slots are taken; -1 with errno.  limit 0 is no limit: 1 and
- * *fd -1.  A file removed under it (by a release or sweep) is taken
- * again as the file that replaces it.
+ * Takes one of limit (at most CONN_PER_ADDRESS_MAX) slots of addr (a name
+ * as penalty_path takes) in dir, made 0700 when missing: 1 and *fd, which
+ * holds the slot until it is closed or the process ends (a child forked
+ * with it holds it too); 0 when all are taken; -1 with errno.  limit 0
+ * is no limit: 1 and *fd -1.
  */
 int	conn_slot_take(const char *, const char *, unsigned, int *);
 
-/*
- * As conn_slot_take, and *slot is the slot taken (0 to limit - 1; the
- * octet locked), so that a caller may name it in a record of its own and
- * ask conn_slot_held later whether its holder still lives.
- */
+/* As conn_slot_take, and *slot the slot taken, for conn_slot_held. */
 int	conn_slot_take_which(const char *, const char *, unsigned, int *,
 	    unsigned *);
 
 /*
  * Opens addr's slot file in dir to look at its slots, holding the gate
- * (so that a remover's momentary locks are not taken for slots) until it
- * is closed: the descriptor, or -1 with errno (ENOENT when there is no
- * file or no directory: no slot is held).  Close it before a release of
- * the same address, which could not remove the file meanwhile.
+ * until it is closed (close it before a release of addr): the descriptor,
+ * or -1 with errno (ENOENT: no file or directory, so no slot is held).
  */
 int	conn_slot_open(const char *, const char *);
 
@@ -50,12 +36,9 @@ int	conn_slot_open(const char *, const char *);
 int	conn_slot_held(int, unsigned);
 
 /*
- * Gives back the slot fd (from conn_slot_take for addr in dir; -1 is
- * nothing) and closes it, whatever the outcome.  When no other process
- * holds a slot of addr, or is taking one, the file is removed too: all
- * its slots are locked through a second descriptor first, so no one can
- * take one of the removed file meanwhile.  0, or -1 with errno (the slot
- * is free all the same; the file may stay for a sweep).
+ * Gives back the slot fd (-1 is nothing) and closes it, removing the file
+ * when no other process holds or takes a slot of addr.  0, or -1 with
+ * errno (the slot is free all the same; the file may stay for a sweep).
  */
 int	conn_slot_release(const char *dir, const char *addr, int fd);
 
@@ -66,12 +49,9 @@ int	conn_slot_release(const char *dir, const char *addr, int fd);
 int	conn_slot_count(const char *, const char *);
 
 /*
- * Removes the slot files no process holds (those of processes that ended
- * without conn_slot_release), as the release does, at most once per
- * CONN_SWEEP_INTERVAL seconds (dir/.swept's mtime says when it last ran)
- * and looking at no more than PENALTY_SWEEP_MAX files per call; the next
- * call goes on from there.  The number removed (0 when dir does not
- * exist), or -1 with errno.
+ * Removes the slot files no process holds, at most once per
+ * CONN_SWEEP_INTERVAL seconds (statedir_sweep): the number removed (0
+ * when dir does not exist), or -1 with errno.
  */
 long	conn_sweep(const char *dir, time_t now);
 

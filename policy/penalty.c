@@ -33,6 +33,26 @@ penalty_path(char *buf, size_t n, const char *dir, const char *addr)
 	return 0;
 }
 
+/* now + secs, never past PENALTY_TIME_MAX. */
+static time_t
+penalty_time_after(time_t now, unsigned secs)
+{
+	return now + secs > PENALTY_TIME_MAX ? PENALTY_TIME_MAX : now + secs;
+}
+
+/* FNV-1a: stable across processes and versions, unlike a seeded hash. */
+static uint64_t
+penalty_user_hash(const char *user)
+{
+	uint64_t	h = 0xcbf29ce484222325ULL;
+
+	for (; *user != '\0'; user++) {
+		h ^= (unsigned char)*user;
+		h *= 0x100000001b3ULL;
+	}
+	return h != 0 ? h : 1;	/* 0 marks a spent failure */
+}
+
 /* A threshold, never past what a record can count. */
 static size_t
 threshold(unsigned n)
@@ -52,6 +72,75 @@ args_valid(const char *addr, const char **user, time_t now)
 		return -1;
 	}
 	return statedir_time_valid(now) ? 0 : -1;
+}
+
+/* ---- what a record still holds ---- */
+
+void
+penalty_prune(struct penalty_record *r, unsigned window, time_t now)
+{
+	size_t	i, n;
+	time_t	age;
+
+	if (r->why != PENALTY_NONE && r->until <= now) {
+		r->why = PENALTY_NONE;
+		r->until = 0;
+	}
+	for (i = n = 0; i < r->nusers; i++)
+		if (r->user[i].until > now)
+			r->user[n++] = r->user[i];
+	r->nusers = n;
+	/* A failure "from the future" (the clock went back) still counts. */
+	for (i = n = 0; i < r->nfails; i++)
+		if (r->fail[i].when > now || now - r->fail[i].when < window)
+			r->fail[n++] = r->fail[i];
+	r->nfails = n;
+	/* An attempt counts for PENALTY_ATTEMPT_TTL either way. */
+	for (i = n = 0; i < r->ntries; i++) {
+		age = r->try[i].when > now ? r->try[i].when - now :
+		    now - r->try[i].when;
+		if (age < PENALTY_ATTEMPT_TTL)
+			r->try[n++] = r->try[i];
+	}
+	r->ntries = n;
+}
+
+int
+penalty_tries_alive(const char *dir, const char *addr,
+    struct penalty_record *r)
+{
+	char	path[PATH_MAX];
+	size_t	i, n;
+	int	fd, held;
+
+	if (r->ntries == 0)
+		return 0;
+	if (statedir_path(path, dir, PENALTY_INFLIGHT) == -1)
+		return -1;
+	/* No slot file: no attempt's process lives. */
+	if ((fd = conn_slot_open(path, addr)) == -1 && errno != ENOENT)
+		return -1;
+	for (i = n = 0; i < r->ntries; i++) {
+		held = 0;
+		if (fd != -1 && r->try[i].slot != PENALTY_SLOT_NONE &&
+		    (held = conn_slot_held(fd, r->try[i].slot)) == -1) {
+			close_keep_errno(fd);
+			return -1;
+		}
+		if (held)
+			r->try[n++] = r->try[i];
+	}
+	r->ntries = n;
+	if (fd != -1)
+		close(fd);
+	return 0;
+}
+
+int
+penalty_live(const struct penalty_record *r)
+{
+	return r->why != PENALTY_NONE || r->nusers > 0 || r->nfails > 0 ||
+	    r->ntries > 0;
 }
 
 /* ---- an update ---- */
@@ -122,31 +211,6 @@ block_address(struct penalty_record *r, int why, time_t until)
 	r->until = until;
 }
 
-/*
- * Blocks user: 0, or -1 when PENALTY_USERS_MAX other users are blocked
- * from the address already (r is pruned: every block there is active).
- * An active block is never given up for another's: failures under other
- * names must not lift a real user's block.
- */
-static int
-block_user(struct penalty_record *r, const char *user, time_t until)
-{
-	size_t	i;
-
-	for (i = 0; i < r->nusers; i++)
-		if (strcmp(r->user[i].name, user) == 0) {
-			if (r->user[i].until < until)
-				r->user[i].until = until;
-			return 0;
-		}
-	if (r->nusers == PENALTY_USERS_MAX)
-		return -1;
-	i = r->nusers++;
-	memcpy(r->user[i].name, user, strlen(user) + 1);
-	r->user[i].until = until;
-	return 0;
-}
-
 /* Is user blocked in r (already pruned)?  The block's index, or -1. */
 static long
 user_blocked(const struct penalty_record *r, const char *user)
@@ -157,6 +221,30 @@ user_blocked(const struct penalty_record *r, const char *user)
 		if (strcmp(r->user[i].name, user) == 0)
 			return (long)i;
 	return -1;
+}
+
+/*
+ * Blocks user: 0, or -1 when PENALTY_USERS_MAX other users are blocked
+ * from the address already (r is pruned: every block there is active).
+ * An active block is never given up for another's: failures under other
+ * names must not lift a real user's block.
+ */
+static int
+block_user(struct penalty_record *r, const char *user, time_t until)
+{
+	long	i;
+
+	if ((i = user_blocked(r, user)) != -1) {
+		if (r->user[i].until < until)
+			r->user[i].until = until;
+		return 0;
+	}
+	if (r->nusers == PENALTY_USERS_MAX)
+		return -1;
+	i = r->nusers++;
+	memcpy(r->user[i].name, user, strlen(user) + 1);
+	r->user[i].until = until;
+	return 0;
 }
 
 /* Adds a failure; a full list loses its oldest. */
@@ -370,7 +458,7 @@ token_release(const struct penalty_conf *conf, const char *addr,
 	token->fd = -1;
 	if (fd == -1)
 		return 0;
-	if (penalty_inflight_dir(dir, conf->dir) == -1) {
+	if (statedir_path(dir, conf->dir, PENALTY_INFLIGHT) == -1) {
 		close_keep_errno(fd);
 		return -1;
 	}
@@ -389,7 +477,7 @@ try_begin(const struct penalty_conf *conf, const char *addr,
 	char	dir[PATH_MAX];
 	int	got;
 
-	if (penalty_inflight_dir(dir, conf->dir) == -1)
+	if (statedir_path(dir, conf->dir, PENALTY_INFLIGHT) == -1)
 		return -1;
 	if ((got = conn_slot_take_which(dir, addr, PENALTY_ATTEMPTS_MAX,
 	    &token->fd, &token->slot)) != 1)

@@ -15,64 +15,7 @@
 #include "penalty.h"
 #include "penalty_record.h"
 
-/* ---- clearing ---- */
-
-/* Removes every record in dfd (the lock held, if any): the count, or -1. */
-static long
-clear_all(int dfd)
-{
-	struct dirent	*de;
-	DIR		*d;
-	long		 n = 0;
-	int		 saved;
-
-	if ((d = statedir_opendir(dfd)) == NULL)
-		return -1;
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (!statedir_name_valid(de->d_name))
-			continue;
-		if (unlinkat(dfd, de->d_name, 0) == 0)
-			n++;
-		else if (errno != ENOENT)
-			break;
-	}
-	saved = errno;
-	closedir(d);
-	errno = saved;
-	return saved != 0 ? -1 : n;
-}
-
-long
-penalty_clear(const char *dir, const char *addr)
-{
-	long	n;
-	int	dfd, lock;
-
-	if (addr != NULL && !statedir_name_valid(addr)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if ((dfd = statedir_open(dir, 0)) == -1)
-		return addr == NULL && errno == ENOENT ? 0 : -1;
-	/*
-	 * No lock file: no update has ever run here, so none is under way
-	 * to undo ours.  Creating one could leave a root-owned file.
-	 */
-	if ((lock = penalty_lock(dfd, 0)) == -1 && errno != ENOENT) {
-		close_keep_errno(dfd);
-		return -1;
-	}
-	if (addr != NULL)
-		n = unlinkat(dfd, addr, 0) == -1 ? -1 : 1;
-	else
-		n = clear_all(dfd);
-	if (lock != -1)
-		close_keep_errno(lock);
-	close_keep_errno(dfd);
-	return n;
-}
-
-/* ---- listing ---- */
+/* ---- the names of records ---- */
 
 struct name {
 	char	s[PENALTY_NAME_MAX + 1];
@@ -129,10 +72,66 @@ list_names(int dfd, struct name **names)
 		errno = saved;
 		return -1;
 	}
-	qsort(v, n, sizeof(*v), name_cmp);
+	if (n > 0)	/* qsort takes no NULL, even for none */
+		qsort(v, n, sizeof(*v), name_cmp);
 	*names = v;
 	return n;
 }
+
+/* ---- clearing ---- */
+
+/* Removes every record in dfd (the lock held, if any): the count, or -1. */
+static long
+clear_all(int dfd)
+{
+	struct name	*names;
+	long		 n, i, removed = 0;
+	int		 saved;
+
+	if ((n = list_names(dfd, &names)) == -1)
+		return -1;
+	for (i = 0; i < n && removed != -1; i++)
+		if (unlinkat(dfd, names[i].s, 0) == 0)
+			removed++;
+		else if (errno != ENOENT)
+			removed = -1;
+	saved = errno;
+	free(names);
+	errno = saved;
+	return removed;
+}
+
+long
+penalty_clear(const char *dir, const char *addr)
+{
+	long	n;
+	int	dfd, lock;
+
+	if (addr != NULL && !statedir_name_valid(addr)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((dfd = statedir_open(dir, 0)) == -1)
+		return addr == NULL && errno == ENOENT ? 0 : -1;
+	/*
+	 * No lock file: no update has ever run here, so none is under way
+	 * to undo ours.  Creating one could leave a root-owned file.
+	 */
+	if ((lock = penalty_lock(dfd, 0)) == -1 && errno != ENOENT) {
+		close_keep_errno(dfd);
+		return -1;
+	}
+	if (addr != NULL)
+		n = unlinkat(dfd, addr, 0) == -1 ? -1 : 1;
+	else
+		n = clear_all(dfd);
+	if (lock != -1)
+		close_keep_errno(lock);
+	close_keep_errno(dfd);
+	return n;
+}
+
+/* ---- listing ---- */
 
 int
 penalty_list(const char *dir, unsigned window, time_t now,
@@ -174,9 +173,9 @@ penalty_list(const char *dir, unsigned window, time_t now,
 /* ---- sweeping ---- */
 
 struct sweep {
-	const char	*dir;
-	time_t		 now;
-	struct penalty_record	 r;
+	const char		*dir;
+	time_t			 now;
+	struct penalty_record	*r;	/* at the first record */
 };
 
 /*
@@ -189,12 +188,13 @@ sweep_one(int dfd, const char *name, void *arg)
 {
 	struct sweep	*s = arg;
 
-	if (penalty_load(s->dir, dfd, name, &s->r, 1) == -1)
+	if ((s->r == NULL && (s->r = penalty_record_new()) == NULL) ||
+	    penalty_load(s->dir, dfd, name, s->r, 1) == -1)
 		return -1;
-	penalty_prune(&s->r, PENALTY_WINDOW_MAX, s->now);
-	if (penalty_tries_alive(s->dir, name, &s->r) == -1)
+	penalty_prune(s->r, PENALTY_WINDOW_MAX, s->now);
+	if (penalty_tries_alive(s->dir, name, s->r) == -1)
 		return -1;
-	if (penalty_live(&s->r))
+	if (penalty_live(s->r))
 		return 0;
 	if (unlinkat(dfd, name, 0) == 0)
 		return 1;
@@ -204,49 +204,22 @@ sweep_one(int dfd, const char *name, void *arg)
 long
 penalty_sweep(const struct penalty_conf *conf, time_t now)
 {
-	struct sweep	*s;
+	struct sweep	 s = { conf->dir, now, NULL };
 	char		 path[PATH_MAX];
-	uint64_t	 resume;
 	long		 n;
-	int		 dfd, lock, stamp, r;
+	int		 dfd;
 
 	if (!statedir_time_valid(now))
 		return -1;
 	/* Slot files of attempts whose processes all ended unsettled. */
-	if (penalty_inflight_dir(path, conf->dir) == -1 ||
+	if (statedir_path(path, conf->dir, PENALTY_INFLIGHT) == -1 ||
 	    conn_sweep(path, now) == -1)
 		return -1;
 	if ((dfd = statedir_open(conf->dir, 1)) == -1)
 		return -1;
-	/* Most calls end here, without waiting for the lock. */
-	if (!statedir_sweep_due(dfd, conf->window, now)) {
-		close(dfd);
-		return 0;
-	}
-	if ((lock = penalty_lock(dfd, 1)) == -1) {
-		close_keep_errno(dfd);
-		return -1;
-	}
-	/* Another process may have swept while we waited. */
-	if ((r = statedir_sweep_begin(dfd, conf->window, now, &resume,
-	    &stamp)) != 1) {
-		close_keep_errno(lock);
-		close_keep_errno(dfd);
-		return r;
-	}
-	if ((s = malloc(sizeof(*s))) == NULL)
-		n = -1;
-	else {
-		s->dir = conf->dir;
-		s->now = now;
-		n = statedir_sweep(dfd, &resume, 1, sweep_one, s);
-		free(s);
-	}
-	if (n != -1 && statedir_sweep_end(stamp, resume, now) == -1)
-		n = -1;
-	else if (n == -1)
-		close_keep_errno(stamp);
-	close_keep_errno(lock);
+	n = statedir_sweep(dfd, conf->window, now, penalty_lock, sweep_one,
+	    &s);
+	penalty_record_free(s.r);
 	close_keep_errno(dfd);
 	return n;
 }

@@ -1,28 +1,16 @@
 /*
- * The penalty box on disk: one small text file per client address,
- * replaced whole (lib/atomic: a temporary file renamed into place) under
- * an OFD lock on dir/.lock, read without a lock.  A record, as cat(1)
- * shows it:
- *
- *	pop3d-penalty 1
- *	block failures 1700000900
- *	user 1700000900 alice
- *	fail 1700000123 9f2c6a1b3e5d7f01
- *	try 1700000125 9f2c6a1b3e5d7f01 0
- *	end
- *
- * The lines come in that order: at most one address block ("failures" or
- * "hostile", and when it ends); up to PENALTY_USERS_MAX per-user blocks
- * (when each ends, then the name with "%" and every octet outside
- * 0x21-0x7E written as %XX); up to PENALTY_ADDRESS_MAX failures (when,
- * and the FNV-1a hash of the user name: the name itself is not kept; 0
- * once the failure has blocked its user); up to PENALTY_ATTEMPTS_MAX
- * login attempts in flight (when each began, the user's hash, never 0,
- * and the slot whose lock its process holds: the slot is missing in
- * records of older versions, whose attempts then count no more); and
- * "end", so that a cut-off record shows as one.  Times are
- * seconds since the epoch.  Anything else makes the record corrupt: it
- * counts as no record, is logged, and the next update replaces it.
+ * The penalty box on disk: one small text file per client address
+ * (DESIGN.md shows one), replaced whole (lib/atomic) under an OFD lock on
+ * dir/.lock, read without a lock.  Its lines, in this order: "pop3d-penalty
+ * 1"; at most one "block failures|hostile UNTIL"; up to PENALTY_USERS_MAX
+ * "user UNTIL NAME" (NAME with "%" and every octet outside 0x21-0x7E as
+ * %XX); up to PENALTY_ADDRESS_MAX "fail WHEN HASH" (FNV-1a of the user
+ * name, the name itself is not kept; 0 once the failure has blocked its
+ * user); up to PENALTY_ATTEMPTS_MAX "try WHEN HASH SLOT" (SLOT missing in
+ * records of older versions, whose attempts then count no more); "end",
+ * so that a cut-off record shows as one.  Times are seconds since the
+ * epoch.  Anything else makes the record corrupt: it counts as no record,
+ * is logged, and the next update replaces it.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -39,7 +27,6 @@
 
 #include "addr.h"
 #include "atomic.h"
-#include "conn.h"
 #include "lock.h"
 #include "io.h"
 #include "log.h"
@@ -48,7 +35,6 @@
 
 #define PENALTY_MAGIC	"pop3d-penalty 1"
 #define PENALTY_LOCK	".lock"
-#define PENALTY_INFLIGHT "inflight"	/* slots of attempts in flight */
 
 #define PENALTY_TIME_DIGITS	13
 _Static_assert(sizeof(time_t) >= 8, "penalty times need a 64-bit time_t");
@@ -67,27 +53,6 @@ _Static_assert(sizeof(time_t) >= 8, "penalty times need a 64-bit time_t");
 				    PENALTY_USERS_MAX * PENALTY_LINE_USER + \
 				    PENALTY_FAILS_MAX * PENALTY_LINE_FAIL + \
 				    PENALTY_ATTEMPTS_MAX * PENALTY_LINE_TRY)
-
-/* ---- small things records need ---- */
-
-time_t
-penalty_time_after(time_t now, unsigned secs)
-{
-	return now + secs > PENALTY_TIME_MAX ? PENALTY_TIME_MAX : now + secs;
-}
-
-/* FNV-1a: stable across processes and versions, unlike a seeded hash. */
-uint64_t
-penalty_user_hash(const char *user)
-{
-	uint64_t	h = 0xcbf29ce484222325ULL;
-
-	for (; *user != '\0'; user++) {
-		h ^= (unsigned char)*user;
-		h *= 0x100000001b3ULL;
-	}
-	return h != 0 ? h : 1;	/* 0 marks a spent failure */
-}
 
 /* ---- the text form ---- */
 
@@ -161,20 +126,9 @@ time_parse(const char *s, time_t *t)
 static int
 hash_parse(const char *s, uint64_t *h)
 {
-	uint64_t	v = 0;
-	size_t		i;
-
-	for (i = 0; i < 16; i++) {
-		if (s[i] >= '0' && s[i] <= '9')
-			v = v << 4 | (uint64_t)(s[i] - '0');
-		else if (s[i] >= 'a' && s[i] <= 'f')
-			v = v << 4 | (uint64_t)(s[i] - 'a' + 10);
-		else
-			return -1;
-	}
-	if (s[16] != '\0')
+	if (strspn(s, "0123456789abcdef") != 16 || s[16] != '\0')
 		return -1;
-	*h = v;
+	*h = strtoull(s, NULL, 16);
 	return 0;
 }
 
@@ -516,11 +470,11 @@ penalty_load(const char *dir, int dfd, const char *addr,
 
 /*
  * Writes buf as addr's record in dir (open as dfd): lib/atomic's
- * temporary file (".ADDR.XXXXXX", which statedir_is_temp knows) renamed
- * into place, not synced: a record lost in a crash forgets some failures,
- * not worth two fsyncs on every login.  A file not regular there (a link, a FIFO) is
- * corrupt and goes first: the new record must not take its target's
- * owner or mode.
+ * temporary file (".ADDR.XXXXXX", which a sweep knows) renamed into
+ * place, not synced: a record lost in a crash forgets some failures, not
+ * worth two fsyncs on every login.  A file not regular there (a link, a
+ * FIFO) is corrupt and goes first: the new record must not take its
+ * target's owner or mode.
  */
 static int
 penalty_write(const char *dir, int dfd, const char *addr, const char *buf,
@@ -572,104 +526,14 @@ penalty_store(const char *dir, int dfd, const char *addr,
 int
 penalty_lock(int dfd, int create)
 {
-	int	fd;
-
-	fd = openat(dfd, PENALTY_LOCK, O_RDWR | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC | (create ? O_CREAT : 0), 0600);
-	if (fd == -1)
-		return -1;
-	if (lock_wait(fd, F_WRLCK, 0, 0, statedir_lock_ms) == -1) {
-		close_keep_errno(fd);
-		return -1;
-	}
-	return fd;
-}
-
-void
-penalty_prune(struct penalty_record *r, unsigned window, time_t now)
-{
-	size_t	i, n;
-	time_t	age;
-
-	if (r->why != PENALTY_NONE && r->until <= now) {
-		r->why = PENALTY_NONE;
-		r->until = 0;
-	}
-	for (i = n = 0; i < r->nusers; i++)
-		if (r->user[i].until > now)
-			r->user[n++] = r->user[i];
-	r->nusers = n;
-	/* A failure "from the future" (the clock went back) still counts. */
-	for (i = n = 0; i < r->nfails; i++)
-		if (r->fail[i].when > now || now - r->fail[i].when < window)
-			r->fail[n++] = r->fail[i];
-	r->nfails = n;
-	/* An attempt counts for PENALTY_ATTEMPT_TTL either way. */
-	for (i = n = 0; i < r->ntries; i++) {
-		age = r->try[i].when > now ? r->try[i].when - now :
-		    now - r->try[i].when;
-		if (age < PENALTY_ATTEMPT_TTL)
-			r->try[n++] = r->try[i];
-	}
-	r->ntries = n;
-}
-
-int
-penalty_inflight_dir(char *buf, const char *dir)
-{
-	int	n = snprintf(buf, PATH_MAX, "%s/%s", dir, PENALTY_INFLIGHT);
-
-	if (n < 0 || n >= PATH_MAX) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
-
-int
-penalty_tries_alive(const char *dir, const char *addr,
-    struct penalty_record *r)
-{
-	char	path[PATH_MAX];
-	size_t	i, n;
-	int	fd, held;
-
-	if (r->ntries == 0)
-		return 0;
-	if (penalty_inflight_dir(path, dir) == -1)
-		return -1;
-	/* No slot file: no attempt's process lives. */
-	if ((fd = conn_slot_open(path, addr)) == -1 && errno != ENOENT)
-		return -1;
-	for (i = n = 0; i < r->ntries; i++) {
-		held = 0;
-		if (fd != -1 && r->try[i].slot != PENALTY_SLOT_NONE &&
-		    (held = conn_slot_held(fd, r->try[i].slot)) == -1) {
-			close_keep_errno(fd);
-			return -1;
-		}
-		if (held)
-			r->try[n++] = r->try[i];
-	}
-	r->ntries = n;
-	if (fd != -1)
-		close(fd);
-	return 0;
-}
-
-int
-penalty_live(const struct penalty_record *r)
-{
-	return r->why != PENALTY_NONE || r->nusers > 0 || r->nfails > 0 ||
-	    r->ntries > 0;
+	return statedir_lockat(dfd, PENALTY_LOCK, O_RDWR |
+	    (create ? O_CREAT : 0), F_WRLCK, 0, 0);
 }
 
 void
 penalty_entry_fill(struct penalty_entry *e, const char *addr,
     const struct penalty_record *r)
 {
-	size_t	i;
-
 	memset(e, 0, sizeof(*e));
 	/* statedir_name_valid: it fits. */
 	memcpy(e->addr, addr, strlen(addr) + 1);
@@ -678,9 +542,5 @@ penalty_entry_fill(struct penalty_entry *e, const char *addr,
 	e->failures = r->nfails;
 	e->attempts = r->ntries;
 	e->nusers = r->nusers;
-	for (i = 0; i < r->nusers; i++) {
-		memcpy(e->user[i].name, r->user[i].name,
-		    strlen(r->user[i].name) + 1);
-		e->user[i].until = r->user[i].until;
-	}
+	memcpy(e->user, r->user, r->nusers * sizeof(r->user[0]));
 }

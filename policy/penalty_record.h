@@ -1,7 +1,4 @@
-/*
- * Private to policy/penalty*.c: a penalty record, its text and its file.
- * penalty_record.c describes the text.
- */
+/* Private to policy/penalty*.c: a record, its text (penalty_record.c). */
 #ifndef POP3D_PENALTY_RECORD_H
 #define POP3D_PENALTY_RECORD_H
 
@@ -39,32 +36,19 @@ struct penalty_record {
 	int		 why;		/* PENALTY_* */
 	time_t		 until;
 	size_t		 nusers;
-	struct {
-		char	 name[POP3_USER_MAX + 1];
-		time_t	 until;
-	}		 user[PENALTY_USERS_MAX];
+	struct penalty_user	 user[PENALTY_USERS_MAX];
 	size_t		 nfails;
 	struct penalty_failure	 fail[PENALTY_FAILS_MAX];
 	size_t		 ntries;
 	struct penalty_try	 try[PENALTY_ATTEMPTS_MAX];
 };
 
-/* ---- records ---- */
-
 /*
- * Takes the penalty box's update lock (dfd/.lock): the lock file's
- * descriptor (closing it releases the lock), or -1 with errno (ETIMEDOUT;
- * ENOENT when there is no lock file and create is 0, so that a reader or
+ * Takes the update lock (dfd/.lock): its descriptor, or -1 with errno
+ * (ETIMEDOUT; ENOENT when there is no lock file and create is 0, so that
  * root never leaves one the owner could not open).
  */
 int	penalty_lock(int, int);
-
-
-/* now + secs, never past PENALTY_TIME_MAX. */
-time_t	penalty_time_after(time_t, unsigned);
-
-/* A user name's hash as records keep it: FNV-1a, never 0. */
-uint64_t penalty_user_hash(const char *);
 
 void	penalty_record_empty(struct penalty_record *);
 
@@ -78,33 +62,26 @@ void	penalty_record_free(struct penalty_record *);
 
 /*
  * Loads addr's record from dfd (dir names it in log lines): 0 with r
- * filled, or empty when there is none or it is corrupt; -1 with errno
- * when it cannot be read.  A corrupt record is logged when warn is set:
- * by the update that replaces it or the sweep that removes it, holding
- * the lock, so once, not on every connection.
+ * filled, or empty when there is none or it is corrupt; -1 with errno.
+ * A corrupt record is logged with warn set: by the update or sweep that
+ * holds the lock, so once, not on every connection.
  */
 int	penalty_load(const char *, int, const char *, struct penalty_record *,
 	    int);
 
 /*
  * Replaces addr's record in dfd with r (a temporary file renamed into
- * place, synced), or removes it when nothing is left: 0, or -1 with
+ * place, not synced), or removes it when nothing is left: 0, or -1 with
  * errno, the old record untouched.
  */
 int	penalty_store(const char *, int, const char *,
 	    const struct penalty_record *);
 
-/*
- * Forgets what has ended by now: blocks, failures older than window,
- * attempts older than PENALTY_ATTEMPT_TTL.
- */
+/* Forgets blocks ended by now, failures past window, stale attempts. */
 void	penalty_prune(struct penalty_record *, unsigned, time_t);
 
-/*
- * The directory of the slots of attempts in flight, dir/inflight, into
- * buf (PATH_MAX octets): 0, or -1 with ENAMETOOLONG.
- */
-int	penalty_inflight_dir(char *, const char *);
+/* dir/inflight: the slots of attempts in flight. */
+#define PENALTY_INFLIGHT	"inflight"
 
 /*
  * Forgets r's attempts whose slot no process holds (their process ended

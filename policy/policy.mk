@@ -1,7 +1,8 @@
 # policy/: the IP rules, the penalty box and per-address connection limits
 # (issue 4).  Included by the Makefile; adds to PROGS, MAN8, MAN5 and UNIT.
 # The front links libpolicy.a; pop3d-rules is the operators' CLI.
-RULES_SRC  = policy/addr.c policy/rules.c policy/rulesdb.c policy/peer.c
+RULES_SRC  = policy/addr.c policy/rules.c policy/rules_compile.c \
+	     policy/rulesdb.c policy/peer.c
 PENALTY_SRC = policy/penalty.c policy/penalty_list.c policy/penalty_record.c \
 	      policy/statedir.c policy/conn.c
 POLICY_SRC = $(RULES_SRC) $(PENALTY_SRC) policy/access.c

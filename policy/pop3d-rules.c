@@ -17,6 +17,7 @@
 #include "pop3d_limits.h"
 #include "rules.h"
 #include "settings.h"
+#include "statedir.h"
 #include "version.h"
 
 /* Exit codes (pop3d-rules.8). */
@@ -63,13 +64,7 @@ struct command {
 	"  penalty list | penalty clear address|all\n" \
 	"See pop3d-rules(8) and pop3d-rules(5).\n"
 
-static void __attribute__((noreturn))
-usage(const char *text)
-{
-	fprintf(stderr, "usage: pop3d-rules [-f rules] [-d rules.cdb] "
-	    "[-s statedir] %s\n", text);
-	exit(EXIT_USAGE);
-}
+#define SYNOPSIS "pop3d-rules [-f rules] [-d rules.cdb] [-s statedir]"
 
 /* A value from the database or the penalty box, one printable line. */
 static void
@@ -137,35 +132,26 @@ no_db(const struct paths *p)
 	return 1;
 }
 
+/* compile, and check: the same without writing the database. */
 static int
 cmd_compile(struct paths *p, int argc, char **argv)
 {
 	char		err[512];
 	unsigned long	n;
+	int		check = strcmp(argv[0], "check") == 0;
 
-	(void)argv;
 	if (argc != 1)
 		return -1;
-	if (no_db(p))
+	if (!check && no_db(p))
 		return EXIT_USAGE;
-	if (rules_compile(p->file, p->db, &n, err, sizeof(err)) == -1)
+	if (rules_compile(p->file, check ? NULL : p->db, &n, err,
+	    sizeof(err)) == -1)
 		return compile_result(err);
-	printf("compiled %lu records from %s into %s\n", n, p->file, p->db);
-	return flushed(0);
-}
-
-static int
-cmd_check(struct paths *p, int argc, char **argv)
-{
-	char		err[512];
-	unsigned long	n;
-
-	(void)argv;
-	if (argc != 1)
-		return -1;
-	if (rules_compile(p->file, NULL, &n, err, sizeof(err)) == -1)
-		return compile_result(err);
-	printf("checked %lu records in %s\n", n, p->file);
+	if (check)
+		printf("checked %lu records in %s\n", n, p->file);
+	else
+		printf("compiled %lu records from %s into %s\n", n, p->file,
+		    p->db);
 	return flushed(0);
 }
 
@@ -257,10 +243,9 @@ address_arg(const char *s, struct addr *a, char *text, char *key)
  * differ); else allow.  0, or EXIT_DATA for a refusal.
  */
 static int
-query_action(struct rule *r)
+query_action(const struct rule *r)
 {
 	char	why[256];
-	size_t	i, n;
 
 	if (r->action == RULE_DENY) {
 		printf("action deny\n");
@@ -274,14 +259,9 @@ query_action(struct rule *r)
 		putchar('\n');
 		return EXIT_DATA;
 	}
-	for (i = 0; i < r->nsettings; i++) {
-		n = strcspn(r->settings[i], "=");
-		r->settings[i][n] = '\0';
-		if (setenv(r->settings[i], r->settings[i] + n + 1, 1) == -1) {
-			log_warn("setenv: %s", strerror(errno));
-			exit(EXIT_TEMP);
-		}
-		r->settings[i][n] = '=';
+	if (rule_env(r) == -1) {
+		log_warn("setenv: %s", strerror(errno));
+		exit(EXIT_TEMP);
 	}
 	if (settings_env_check(why, sizeof(why)) == -1) {
 		fputs("action refused [SYS/TEMP]: ", stdout);
@@ -510,7 +490,7 @@ cmd_penalty(struct paths *p, int argc, char **argv)
 
 static const struct command commands[] = {
 	{ "compile", cmd_compile, "compile" },
-	{ "check", cmd_check, "check" },
+	{ "check", cmd_compile, "check" },
 	{ "list", cmd_list, "list" },
 	{ "query", cmd_query, "query address" },
 	{ "penalty", cmd_penalty, "penalty list | penalty clear address|all" },
@@ -521,9 +501,7 @@ static const struct command commands[] = {
 static void
 state_path(char *dst, const char *dir, const char *part)
 {
-	int	n = snprintf(dst, PATH_MAX, "%s/%s", dir, part);
-
-	if (n < 0 || n >= PATH_MAX) {
+	if (statedir_path(dst, dir, part) == -1) {
 		log_warn("state directory too long: %s", dir);
 		exit(EXIT_USAGE);
 	}
@@ -558,7 +536,7 @@ main(int argc, char **argv)
 		else if (ch == 's')
 			p.state = optarg;
 		else
-			usage("command [args ...]");
+			cli_usage(SYNOPSIS, "command [args ...]");
 	}
 	if (p.state == NULL && setting_path(STATE_DIR_ENV, STATE_DIR_DEFAULT,
 	    &p.state) == -1)
@@ -569,16 +547,11 @@ main(int argc, char **argv)
 	p.state = log_abspath(p.state, state, sizeof(state));
 	argc -= optind;
 	argv += optind;
-	if (argc < 1)
-		usage("command [args ...]");
-	for (i = 0; commands[i].name != NULL; i++)
-		if (strcmp(argv[0], commands[i].name) == 0)
-			break;
-	if (commands[i].name == NULL)
-		usage("compile|check|list|query|penalty ...");
+	i = cli_command(commands, sizeof(commands[0]), argc, argv, SYNOPSIS,
+	    "compile|check|list|query|penalty ...");
 	state_path(p.penalty, p.state, "penalty");
 	state_path(p.conn, p.state, "conn");
 	if ((r = commands[i].run(&p, argc, argv)) == -1)
-		usage(commands[i].usage);
+		cli_usage(SYNOPSIS, commands[i].usage);
 	return r;
 }

@@ -102,17 +102,13 @@ struct rulesdb {
 	unsigned	probes;		/* cdb_find calls of the last lookup */
 };
 
-/*
- * The header (RULESDB_HEAD_LEN octets) for these prefix lengths in use
- * and this many rule records.
- */
+/* The header (RULESDB_HEAD_LEN octets) for these lengths and records. */
 void	rulesdb_head_make(unsigned char *, const unsigned char *,
 	    const unsigned char *, unsigned long);
 
 /*
- * Opens a database: 0; -1 with errno when it cannot be opened or read
- * (ENOENT included); -2 when it is not a pop3d rules database (damaged,
- * truncated, or of another version).
+ * Opens a database: 0; -1 with errno (ENOENT included); -2 when it is not
+ * a pop3d rules database (damaged, truncated, or of another version).
  */
 int	rulesdb_open(struct rulesdb *, const char *);
 
@@ -135,6 +131,9 @@ int	rulesdb_match(struct rulesdb *, const struct addr *, struct rule *,
 int	rulesdb_walk(struct rulesdb *, int (*)(const struct rule_block *,
 	    const struct rule *, void *), void *);
 
+/* The number of rule records into *n, by rulesdb_walk: 0, or as it. */
+int	rulesdb_rules(struct rulesdb *, unsigned long *);
+
 void	rulesdb_close(struct rulesdb *);
 
 /* The key of a block into key (RULE_KEY_MAX octets): its length. */
@@ -153,10 +152,9 @@ size_t	rule_encode(const struct rule *, unsigned char *);
 int	rule_name_valid(const char *, size_t);
 
 /*
- * Checks each of a rule's settings against the table of settings
- * (settings.h): a name some program reads, one a rule may set, and a value
- * that program would take.  0, or -1 with "setting NAME: why" in err.
- * rules_compile runs it on every rule; the front on the rule it applies.
+ * Checks a rule's settings against the table of settings (settings.h): 0,
+ * or -1 with "setting NAME: why" in err.  rules_compile runs it on every
+ * rule; the front on the rule it applies.
  */
 int	rule_settings_check(const struct rule *, char *, size_t);
 
@@ -165,5 +163,15 @@ int	rule_settings_check(const struct rule *, char *, size_t);
  * 0, or -1 for anything wrong in it (rulesdb_lookup then returns -2).
  */
 int	rule_decode(const unsigned char *, size_t, struct rule *);
+
+/* Is NAME (nl octets) among the first n settings of r?  1 or 0. */
+int	rule_setting_seen(const struct rule *, size_t, const char *, size_t);
+
+/* The rule's NAME=value settings into the environment: 0, or -1. */
+int	rule_env(const struct rule *);
+
+/* A message into err (n octets, maybe cut short): -1. */
+int	rule_err(char *, size_t, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
 
 #endif

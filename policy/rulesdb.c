@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -74,14 +75,14 @@ rule_encode(const struct rule *r, unsigned char *buf)
 	return o;
 }
 
-/* Is "NAME=" of s among the first n settings of r? */
-static int
-decode_seen(const struct rule *r, size_t n, const char *s, size_t nl)
+int
+rule_setting_seen(const struct rule *r, size_t n, const char *s, size_t nl)
 {
 	size_t	i;
 
 	for (i = 0; i < n; i++)
-		if (strncmp(r->settings[i], s, nl + 1) == 0)
+		if (strncmp(r->settings[i], s, nl) == 0 &&
+		    r->settings[i][nl] == '=')
 			return 1;
 	return 0;
 }
@@ -108,7 +109,7 @@ decode_settings(const unsigned char *rec, size_t len, size_t o,
 		if (!rule_name_valid(s, nl) || sl - nl - 1 > RULE_VALUE_MAX ||
 		    memchr(eq, '\n', sl - nl) != NULL ||
 		    memchr(eq, '\r', sl - nl) != NULL ||
-		    decode_seen(r, i, s, nl))
+		    rule_setting_seen(r, i, s, nl))
 			return -1;
 		/* Within RULE_RECORD_MAX: len is, and buf is that long. */
 		memcpy(r->buf + used, s, sl + 1);
@@ -347,6 +348,41 @@ rulesdb_walk(struct rulesdb *db, int (*fn)(const struct rule_block *,
 			return ret;
 	}
 	return more;
+}
+
+int
+rule_env(const struct rule *r)
+{
+	char	name[RULE_NAME_MAX + 1];
+	size_t	i, n;
+
+	for (i = 0; i < r->nsettings; i++) {
+		n = strcspn(r->settings[i], "=");
+		/* The database was checked; this only guards the copy. */
+		if (n == 0 || n > RULE_NAME_MAX || r->settings[i][n] != '=')
+			continue;
+		memcpy(name, r->settings[i], n);
+		name[n] = '\0';
+		if (setenv(name, r->settings[i] + n + 1, 1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+count_one(const struct rule_block *b, const struct rule *r, void *arg)
+{
+	(void)b;
+	(void)r;
+	(*(unsigned long *)arg)++;
+	return 0;
+}
+
+int
+rulesdb_rules(struct rulesdb *db, unsigned long *n)
+{
+	*n = 0;
+	return rulesdb_walk(db, count_one, n);
 }
 
 void

@@ -1,8 +1,4 @@
-/*
- * The state directories (the penalty box, its inflight/ slots, the
- * connection slots): opened and checked once per operation, the names
- * their files may have, and sweeping them a bounded part at a time.
- */
+/* The state directories (statedir.h). */
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -181,6 +177,35 @@ statedir_write(int fd, const char *p, size_t len)
 	return 0;
 }
 
+int
+statedir_lockat(int dfd, const char *name, int flags, short type,
+    off_t start, off_t len)
+{
+	int	fd;
+
+	fd = openat(dfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+	    0600);
+	if (fd == -1)
+		return -1;
+	if (lock_wait(fd, type, start, len, statedir_lock_ms) == -1) {
+		close_keep_errno(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+statedir_path(char *buf, const char *dir, const char *name)
+{
+	int	n = snprintf(buf, PATH_MAX, "%s/%s", dir, name);
+
+	if (n < 0 || n >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
 DIR *
 statedir_opendir(int dfd)
 {
@@ -199,8 +224,7 @@ statedir_opendir(int dfd)
 
 /*
  * The stamp dir/.swept: its mtime is when the last sweep ran, its text
- * how many files the next one passes over.  A sweep is due without a
- * stamp, every seconds after it, or when the clock went back.
+ * how many files the next one passes over.
  */
 static int
 stamp_due(const struct stat *st, unsigned every, time_t now)
@@ -208,8 +232,8 @@ stamp_due(const struct stat *st, unsigned every, time_t now)
 	return st->st_mtime > now || now - st->st_mtime >= (time_t)every;
 }
 
-int
-statedir_sweep_due(int dfd, unsigned every, time_t now)
+static int
+sweep_due(int dfd, unsigned every, time_t now)
 {
 	struct stat	st;
 
@@ -218,9 +242,12 @@ statedir_sweep_due(int dfd, unsigned every, time_t now)
 	return stamp_due(&st, every, now);
 }
 
-int
-statedir_sweep_begin(int dfd, unsigned every, time_t now, uint64_t *resume,
-    int *fd)
+/*
+ * Takes the stamp's lock without waiting and checks again: 1 with *fd
+ * and *resume to go on, 0 when another process sweeps or just did, -1.
+ */
+static int
+sweep_begin(int dfd, unsigned every, time_t now, uint64_t *resume, int *fd)
 {
 	struct stat	st;
 	char		buf[32];
@@ -254,8 +281,9 @@ statedir_sweep_begin(int dfd, unsigned every, time_t now, uint64_t *resume,
 	return 1;
 }
 
-int
-statedir_sweep_end(int fd, uint64_t resume, time_t now)
+/* Writes the stamp and closes fd. */
+static int
+sweep_end(int fd, uint64_t resume, time_t now)
 {
 	struct timespec	ts[2];
 	char		buf[32];
@@ -272,8 +300,30 @@ statedir_sweep_end(int fd, uint64_t resume, time_t now)
 	return rc;
 }
 
-long
-statedir_sweep(int dfd, uint64_t *resume, int temps,
+/*
+ * Is name ".ADDR.XXXXXX", the temporary file of an update of ADDR?  With
+ * the lock held no update is under way, so such a file can go.
+ */
+static int
+statedir_is_temp(const char *name)
+{
+	char		 addr[PENALTY_NAME_MAX + 1];
+	const char	*dot = strrchr(name, '.');
+	size_t		 len;
+
+	if (name[0] != '.' || dot == name || strlen(dot + 1) != 6)
+		return 0;
+	len = dot - name - 1;
+	if (len > PENALTY_NAME_MAX)
+		return 0;
+	memcpy(addr, name + 1, len);
+	addr[len] = '\0';
+	return statedir_name_valid(addr);
+}
+
+/* fn on the names past *resume; *resume set to where the next starts. */
+static long
+sweep_names(int dfd, uint64_t *resume, int temps,
     int (*fn)(int, const char *, void *), void *arg)
 {
 	struct dirent	*de;
@@ -305,6 +355,32 @@ statedir_sweep(int dfd, uint64_t *resume, int temps,
 	return saved != 0 ? -1 : removed;
 }
 
+long
+statedir_sweep(int dfd, unsigned every, time_t now, int (*lock)(int, int),
+    int (*fn)(int, const char *, void *), void *arg)
+{
+	uint64_t	resume;
+	long		n;
+	int		lk = -1, stamp;
+
+	/* Most calls end here, without waiting for a lock. */
+	if (!sweep_due(dfd, every, now))
+		return 0;
+	if (lock != NULL && (lk = lock(dfd, 1)) == -1)
+		return -1;
+	/* Another process may have swept while we waited. */
+	if ((n = sweep_begin(dfd, every, now, &resume, &stamp)) == 1) {
+		n = sweep_names(dfd, &resume, lock != NULL, fn, arg);
+		if (n != -1 && sweep_end(stamp, resume, now) == -1)
+			n = -1;
+		else if (n == -1)
+			close_keep_errno(stamp);
+	}
+	if (lk != -1)
+		close_keep_errno(lk);
+	return n;
+}
+
 int
 statedir_time_valid(time_t t)
 {
@@ -313,21 +389,4 @@ statedir_time_valid(time_t t)
 		return 0;
 	}
 	return 1;
-}
-
-int
-statedir_is_temp(const char *name)
-{
-	char		 addr[PENALTY_NAME_MAX + 1];
-	const char	*dot = strrchr(name, '.');
-	size_t		 len;
-
-	if (name[0] != '.' || dot == name || strlen(dot + 1) != 6)
-		return 0;
-	len = dot - name - 1;
-	if (len > PENALTY_NAME_MAX)
-		return 0;
-	memcpy(addr, name + 1, len);
-	addr[len] = '\0';
-	return statedir_name_valid(addr);
 }

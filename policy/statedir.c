@@ -300,11 +300,7 @@ sweep_end(int fd, uint64_t resume, time_t now)
 	return rc;
 }
 
-/*
- * Is name ".ADDR.XXXXXX", the temporary file of an update of ADDR?  With
- * the lock held no update is under way, so such a file can go.
- */
-static int
+int
 statedir_is_temp(const char *name)
 {
 	char		 addr[PENALTY_NAME_MAX + 1];

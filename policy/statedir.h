@@ -33,6 +33,13 @@ extern long	statedir_lock_ms;
 int	statedir_name_valid(const char *);
 
 /*
+ * Is name ".ADDR.XXXXXX", the temporary file lib/atomic makes for an
+ * update of ADDR's record?  1 or 0.  A sweep under the update lock (no
+ * update under way) removes such files.
+ */
+int	statedir_is_temp(const char *);
+
+/*
  * Opens dir (create: made 0700 when missing), checked as penalty.h says:
  * the descriptor, or -1 with errno.
  */

@@ -392,8 +392,9 @@ usersfile_lock(const char *path, int timeout_ms)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((fd = open(name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0600)) == -1)
+	/* O_NONBLOCK: a FIFO planted there must not hang the open. */
+	if ((fd = open(name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC, 0600)) == -1)
 		return -1;
 	if (lock_wait(fd, F_WRLCK, 0, 0, timeout_ms) == -1) {
 		n = errno;

@@ -194,7 +194,7 @@ update_end(struct update *u, const char *addr, int store)
 	int	rc = 0;
 
 	if (store)
-		rc = penalty_store(u->dir, u->dfd, addr, u->r);
+		rc = penalty_store(u->dfd, addr, u->r);
 	update_free(u);
 	return rc;
 }
@@ -549,7 +549,7 @@ penalty_settle(const struct penalty_conf *conf, const char *addr,
 		b = fail_record(conf, u.r, user, now);
 		changed = 1;
 	}
-	rc = changed ? penalty_store(u.dir, u.dfd, addr, u.r) : 0;
+	rc = changed ? penalty_store(u.dfd, addr, u.r) : 0;
 	/* Still under the lock: the failure counts before the slot frees. */
 	if (token_release(conf, addr, token) == -1)
 		rc = -1;

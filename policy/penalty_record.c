@@ -469,27 +469,18 @@ penalty_load(const char *dir, int dfd, const char *addr,
 }
 
 /*
- * Writes buf as addr's record in dir (open as dfd): lib/atomic's
- * temporary file (".ADDR.XXXXXX", which a sweep knows) renamed into
- * place, not synced: a record lost in a crash forgets some failures, not
- * worth two fsyncs on every login.  A file not regular there (a link, a
- * FIFO) is corrupt and goes first: the new record must not take its
- * target's owner or mode.
+ * Writes buf as addr's record in dfd: lib/atomic's temporary file
+ * (".ADDR.XXXXXX", which a sweep knows), made in the directory already
+ * open, always 0600 and ours whatever lies at the name, then renamed into
+ * place; not synced: a record lost in a crash forgets some failures, not
+ * worth two fsyncs on every login.
  */
 static int
-penalty_write(const char *dir, int dfd, const char *addr, const char *buf,
-    size_t len)
+penalty_write(int dfd, const char *addr, const char *buf, size_t len)
 {
 	struct atomic	a;
-	struct stat	st;
-	char		path[PATH_MAX];
 
-	if (penalty_path(path, sizeof(path), dir, addr) == -1)
-		return -1;
-	if (fstatat(dfd, addr, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    !S_ISREG(st.st_mode) && unlinkat(dfd, addr, 0) == -1)
-		return -1;
-	if (atomic_open(&a, path, ATOMIC_NOSYNC) == -1)
+	if (atomic_openat(&a, dfd, addr, ATOMIC_NOSYNC) == -1)
 		return -1;
 	if (statedir_write(a.fd, buf, len) == -1) {
 		atomic_abort(&a);
@@ -499,8 +490,7 @@ penalty_write(const char *dir, int dfd, const char *addr, const char *buf,
 }
 
 int
-penalty_store(const char *dir, int dfd, const char *addr,
-    const struct penalty_record *r)
+penalty_store(int dfd, const char *addr, const struct penalty_record *r)
 {
 	char	*buf;
 	size_t	 len;
@@ -516,7 +506,7 @@ penalty_store(const char *dir, int dfd, const char *addr,
 		return -1;
 	rc = penalty_format(r, buf, &len);
 	if (rc == 0)
-		rc = penalty_write(dir, dfd, addr, buf, len);
+		rc = penalty_write(dfd, addr, buf, len);
 	saved = errno;
 	free(buf);
 	errno = saved;

@@ -74,8 +74,7 @@ int	penalty_load(const char *, int, const char *, struct penalty_record *,
  * place, not synced), or removes it when nothing is left: 0, or -1 with
  * errno, the old record untouched.
  */
-int	penalty_store(const char *, int, const char *,
-	    const struct penalty_record *);
+int	penalty_store(int, const char *, const struct penalty_record *);
 
 /* Forgets blocks ended by now, failures past window, stale attempts. */
 void	penalty_prune(struct penalty_record *, unsigned, time_t);

@@ -235,6 +235,7 @@ main(int argc, char **argv)
 	struct status	 s;
 	struct tls	*ctx, *cctx;
 	char		 remote[INET6_ADDRSTRLEN + 1];
+	char		 err[SETTING_ERR_MAX];
 	pid_t		 front = getppid();
 	uint64_t	 margin;
 
@@ -260,8 +261,9 @@ main(int argc, char **argv)
 		config_fail("close_range: %s", strerror(errno));
 	if (log_from_env() == -1)
 		config_fail("bad setting: POP3D_LOG");
-	if (setting_num("POP3D_TLS_IDLE_MARGIN", &margin) == -1)
-		config_fail("bad setting: POP3D_TLS_IDLE_MARGIN");
+	if (setting_num_err("POP3D_TLS_IDLE_MARGIN", &margin, err,
+	    sizeof(err)) == -1)
+		config_fail("%s", err);
 	/* The client the front found (peer.h): one client, one name. */
 	if (peer_told(FD_CLIENT, remote, sizeof(remote)) == -1)
 		config_fail("setenv: %s", strerror(errno));

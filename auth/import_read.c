@@ -47,10 +47,11 @@ push(struct import *im, const struct user *u, const char *src,
 	const char	*why;
 
 	if (im->n == im->cap) {
-		im->cap = im->cap ? im->cap * 2 : 64;
-		if ((r = reallocarray(im->v, im->cap, sizeof(*r))) == NULL)
+		if ((r = reallocarray(im->v, im->cap ? im->cap * 2 : 64,
+		    sizeof(*r))) == NULL)
 			return -1;
 		im->v = r;
+		im->cap = im->cap ? im->cap * 2 : 64;
 	}
 	r = &im->v[im->n];
 	if (user_format(u, buf, sizeof(buf), &why) == -1)
@@ -58,15 +59,22 @@ push(struct import *im, const struct user *u, const char *src,
 	r->line = strdup(buf);
 	explicit_bzero(buf, sizeof(buf));
 	m.apop = u->apop != NULL ? "(secret)" : NULL;
-	if (user_format(&m, buf, sizeof(buf), &why) == -1)
-		return -1;
-	r->shown = strdup(buf);
+	r->shown = user_format(&m, buf, sizeof(buf), &why) == 0 ?
+	    strdup(buf) : NULL;
 	r->name = strdup(u->name);
 	r->state = REC_NEW;
 	r->src = src;
 	r->lineno = lineno;
-	if (r->line == NULL || r->shown == NULL || r->name == NULL)
+	/* Counted whole or not at all, so that import_free frees it. */
+	if (r->line == NULL || r->shown == NULL || r->name == NULL) {
+		if (r->line != NULL)
+			explicit_bzero(r->line, strlen(r->line));
+		free(r->line);
+		free(r->shown);
+		free(r->name);
+		errno = ENOMEM;
 		return -1;
+	}
 	im->n++;
 	return 0;
 }

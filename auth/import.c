@@ -200,17 +200,25 @@ id_field(const char *s, unsigned long *v)
 	return 0;
 }
 
-/* name, uid, gid and home of the fields f[0], f[2], f[3], f[5]. */
+/*
+ * name, uid, gid and home of the fields f[0], f[2], f[3], f[5]; with
+ * optional (Dovecot's, whose userdb may give them), an empty one is
+ * left unset for the command's defaults.
+ */
 static int
-account(char **f, struct import_entry *e, const char **why)
+account(char **f, int optional, struct import_entry *e, const char **why)
 {
 	e->name = f[0];
 	if (!user_name_valid(f[0]))
 		return fail(why, "bad user name");
-	if (id_field(f[2], &e->uid) == -1)
+	if ((e->uid_set = !optional || f[2][0] != '\0') &&
+	    id_field(f[2], &e->uid) == -1)
 		return fail(why, "bad uid");
-	if (id_field(f[3], &e->gid) == -1)
+	if ((e->gid_set = !optional || f[3][0] != '\0') &&
+	    id_field(f[3], &e->gid) == -1)
 		return fail(why, "bad gid");
+	if (optional && f[5][0] == '\0')
+		return 0;
 	if (f[5][0] != '/')
 		return fail(why, "bad home (an absolute path)");
 	e->home = f[5];
@@ -220,8 +228,9 @@ account(char **f, struct import_entry *e, const char **why)
 int
 import_dovecot(char *line, struct import_entry *e, const char **why)
 {
-	char	*f[IMPORT_FIELDS + 1];
-	size_t	 n;
+	static char	 empty[] = "";
+	char		*f[IMPORT_FIELDS + 1];
+	size_t		 n;
 
 	memset(e, 0, sizeof(*e));
 	*why = NULL;
@@ -231,11 +240,13 @@ import_dovecot(char *line, struct import_entry *e, const char **why)
 		return fail(why, "line too long");
 	n = split(line, f, IMPORT_FIELDS + 1);
 	e->name = f[0];
-	if (n < IMPORT_FIELDS || f[2][0] == '\0' || f[3][0] == '\0' ||
-	    f[5][0] == '\0')
-		return fail(why, "no uid, gid or home: pop3d needs all three"
-		    " (user:{SCHEME}pass:uid:gid:gecos:home)");
-	if (account(f, e, why) == -1)
+	if (n < 2)
+		return fail(why, "no password field (user:{SCHEME}pass[:uid:gid:"
+		    "gecos:home:...])");
+	/* Fields left out at the end are as empty ones. */
+	while (n < IMPORT_FIELDS)
+		f[n++] = empty;
+	if (account(f, 1, e, why) == -1)
 		return -1;
 	return import_password(f[1], "CRYPT", e, why);
 }
@@ -260,7 +271,7 @@ import_passwd(char *line, struct import_entry *e, const char **why)
 		    "shell)");
 	e->kind = IMPORT_LOCKED;
 	e->pass = "";
-	return account(f, e, why);
+	return account(f, 0, e, why);
 }
 
 int

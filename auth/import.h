@@ -25,17 +25,18 @@ struct import_entry {
 	const char		*pass;	/* hash, or the password in the clear */
 	char			 scheme[32];	/* as the file names it */
 	unsigned long		 uid, gid;
-	const char		*home;
+	int			 uid_set, gid_set;	/* 0: left empty */
+	const char		*home;	/* NULL: left empty */
 	/* {PLAIN.HEX}, {PLAIN.B64}: the decoded password. */
 	char			 plain[USERS_PASSWORD_MAX + 1];
 };
 
 /*
  * A Dovecot passwd-file line, user:{SCHEME}pass:uid:gid:gecos:home:shell:
- * extra, split in place into e: uid, gid and home are required (pop3d
- * has no userdb of its own to take them from).  A missing {SCHEME} is
- * Dovecot's default_pass_scheme, CRYPT.  Returns 0, 1 for a comment or a
- * blank line, or -1 with *why.
+ * extra, split in place into e; uid, gid and home may be empty or left
+ * out (a userdb static gave them: the command's -u, -g, -h do).  A
+ * missing {SCHEME} is Dovecot's default_pass_scheme, CRYPT.  Returns 0,
+ * 1 for a comment or a blank line, or -1 with *why.
  */
 int	import_dovecot(char *, struct import_entry *, const char **);
 

@@ -6,7 +6,10 @@
  * file and line it came from, and makes the exit code 1.
  */
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,7 @@
 #include "atomic.h"
 #include "import_cmd.h"
 #include "log.h"
+#include "num.h"
 #include "passwd.h"
 #include "user.h"
 #include "usersfile.h"
@@ -221,16 +225,46 @@ import_free(struct import *im)
 	free(im->v);
 }
 
-/* Parses the command's options into im: the source, or NULL (usage). */
+/* -u, -g: a number, or the name of a system user (group) to copy. */
+static int
+id_opt(const char *s, int group, unsigned long *v, int *set)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	uint64_t	 n;
+
+	*set = 1;
+	if (num_parse(s, USERS_ID_MIN, USERS_ID_MAX, &n) == 0) {
+		*v = n;
+		return 0;
+	}
+	if (!group && (pw = getpwnam(s)) != NULL && pw->pw_uid != 0) {
+		*v = pw->pw_uid;
+		return 0;
+	}
+	if (group && (gr = getgrnam(s)) != NULL && gr->gr_gid != 0) {
+		*v = gr->gr_gid;
+		return 0;
+	}
+	log_warn("bad %s: %s", group ? "gid" : "uid", s);
+	return -1;
+}
+
+/* Parses the command's options into im: 0, -1 usage, -2 a bad value. */
 static int
 options(struct import *im, int argc, char **argv, const char **dovecot,
     const char **pw, const char **sh)
 {
 	int	ch, dry = 0, sys = 0;
 
-	while ((ch = getopt(argc, argv, "D:m:noP:sS:wy")) != -1) {
+	while ((ch = getopt(argc, argv, "D:g:h:m:noP:sS:u:wy")) != -1) {
 		switch (ch) {
 		case 'D': *dovecot = optarg; break;
+		case 'g':
+			if (id_opt(optarg, 1, &im->gid, &im->gid_set) == -1)
+				return -2;
+			break;
+		case 'h': im->home = optarg; break;
 		case 'm':
 			if ((im->prefix = passwd_prefix(optarg)) == NULL)
 				return -1;
@@ -240,6 +274,10 @@ options(struct import *im, int argc, char **argv, const char **dovecot,
 		case 'P': *pw = optarg; break;
 		case 's': im->secret = 1; break;
 		case 'S': *sh = optarg; break;
+		case 'u':
+			if (id_opt(optarg, 0, &im->uid, &im->uid_set) == -1)
+				return -2;
+			break;
 		case 'w': im->write = 1; break;
 		case 'y': sys = 1; break;
 		default: return -1;
@@ -247,6 +285,10 @@ options(struct import *im, int argc, char **argv, const char **dovecot,
 	}
 	if ((dry && im->write) || (*dovecot != NULL) == sys)
 		return -1;
+	if (im->home != NULL && im->home[0] != '/') {
+		log_warn("bad -h: %s (an absolute path)", im->home);
+		return -2;
+	}
 	im->names = argv + optind;
 	im->nnames = argc - optind;
 	return 0;
@@ -265,8 +307,8 @@ import_command(const char *file, const char *db, int argc, char **argv)
 	memset(&im, 0, sizeof(im));
 	im.file = file;
 	im.db = db;
-	if (options(&im, argc, argv, &dovecot, &pw, &sh) == -1)
-		return -1;
+	if ((r = options(&im, argc, argv, &dovecot, &pw, &sh)) < 0)
+		return r == -1 ? -1 : EXIT_DATA;
 	if (dovecot != NULL)
 		r = import_read_dovecot(&im, log_abspath(dovecot, a[0], sizeof(a[0])));
 	else

@@ -28,6 +28,9 @@ struct import {
 	const char	*file, *db;	/* the users file and users.cdb */
 	const char	*prefix;	/* -m: the method of hashed plains */
 	int		 write, overwrite, secret;
+	unsigned long	 uid, gid;	/* -u, -g: for lines without */
+	int		 uid_set, gid_set;
+	const char	*home;		/* -h: the template, or NULL */
 	char		**names;	/* only these, when nnames > 0 */
 	int		 nnames;
 	struct rec	*v;

@@ -103,6 +103,65 @@ entry_hash(struct import *im, const struct import_entry *e, char *hash,
 }
 
 /*
+ * Dovecot's %u (the name), %n (before its @), %d (after it) and %% of
+ * the -h template for name, into out (size n): 0, or -1.
+ */
+static int
+home_expand(const char *t, const char *name, char *out, size_t n)
+{
+	const char	*at = strchr(name, '@');
+	size_t		 len = 0, vl;
+	const char	*v;
+
+	for (; *t != '\0'; t++) {
+		v = t;
+		vl = 1;
+		if (*t == '%') {
+			switch (*++t) {
+			case 'u': v = name; vl = strlen(name); break;
+			case 'n': v = name; vl = at != NULL ? (size_t)(at -
+			    name) : strlen(name); break;
+			case 'd': v = at != NULL ? at + 1 : ""; vl = strlen(v);
+			    break;
+			case '%': v = t; break;
+			default: return -1;
+			}
+		}
+		if (len + vl >= n)
+			return -1;
+		memcpy(out + len, v, vl);
+		len += vl;
+	}
+	out[len] = '\0';
+	return 0;
+}
+
+/* The uid, gid and home of u: the line's, else -u, -g, -h; 0 or -1. */
+static int
+where(struct import *im, const struct import_entry *e, struct user *u,
+    char *home, size_t n, const char **why)
+{
+	u->name = e->name;
+	u->uid = e->uid_set ? e->uid : im->uid;
+	u->gid = e->gid_set ? e->gid : im->gid;
+	u->home = e->home;
+	if (u->home == NULL && im->home != NULL) {
+		if (home_expand(im->home, e->name, home, n) == -1) {
+			*why = "-h gives no home for the name (%u, %n, %d, %%)";
+			return -1;
+		}
+		u->home = home;
+	}
+	if ((!e->uid_set && !im->uid_set) || (!e->gid_set && !im->gid_set) ||
+	    u->home == NULL) {
+		*why = "no uid, gid or home: give them in the line or with"
+		    " -u, -g, -h";
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * One account read from src:lineno into the list, or said and counted.
  * Returns 0, or -1 on a system error (said).
  */
@@ -111,12 +170,18 @@ entry_add(struct import *im, const struct import_entry *e, const char *src,
     unsigned long lineno)
 {
 	char		 hash[USERS_HASH_MAX + 1], msg[160];
+	char		 home[USERS_PATH_MAX + 2];
 	struct user	 u;
 	const char	*why = NULL;
 	int		 r;
 
 	if (!wanted(im, e->name))
 		return 0;
+	memset(&u, 0, sizeof(u));
+	if (where(im, e, &u, home, sizeof(home), &why) == -1) {
+		import_skip(im, src, lineno, e->name, why);
+		return 0;
+	}
 	if ((r = entry_hash(im, e, hash, sizeof(hash), &why)) == -1) {
 		log_warn("cannot hash the password: %s", strerror(errno));
 		return -1;
@@ -129,17 +194,12 @@ entry_add(struct import *im, const struct import_entry *e, const char *src,
 		import_skip(im, src, lineno, e->name, why);
 		return 0;
 	}
-	memset(&u, 0, sizeof(u));
-	u.name = e->name;
 	u.hash = hash;
-	u.uid = e->uid;
-	u.gid = e->gid;
-	u.home = e->home;
 	if (im->secret && e->kind == IMPORT_PLAIN) {
 		u.apop = e->pass;
 		if (user_check(&u, &why) == -1) {
-			import_skip(im, src, lineno, e->name, "the password cannot be"
-			    " an APOP secret (at most 128 printable"
+			import_skip(im, src, lineno, e->name, "the password"
+			    " cannot be an APOP secret (at most 128 printable"
 			    " characters, no space or colon): imported"
 			    " without one");
 			u.apop = NULL;

@@ -52,7 +52,8 @@ struct command {
 	"  mod [-e days|NEVER|-] [-l seconds|-] name\n" \
 	"  passwd [-s] [-m yescrypt|sha512|bcrypt] name\n" \
 	"  apop [-cs] name\n" \
-	"  import [-n|-w] [-os] [-m method] -D passwd-file [name ...]\n" \
+	"  import [-n|-w] [-os] [-m method] [-u uid] [-g gid] [-h home]\n" \
+	"         -D passwd-file [name ...]\n" \
 	"  import [-n|-w] [-o] [-P passwd] [-S shadow] -y [name ...]\n" \
 	"  delete name\n" \
 	"  list\n" \
@@ -512,8 +513,9 @@ static const struct command commands[] = {
 	{ "passwd", cmd_passwd,
 	    "passwd [-s] [-m yescrypt|sha512|bcrypt] name" },
 	{ "apop", cmd_apop, "apop [-cs] name" },
-	{ "import", cmd_import, "import [-n|-w] [-os] [-m method]"
-	    " (-D passwd-file | [-P passwd] [-S shadow] -y) [name ...]" },
+	{ "import", cmd_import, "import [-n|-w] [-os] [-m method] [-u uid]"
+	    " [-g gid] [-h home]\n           (-D passwd-file | [-P passwd]"
+	    " [-S shadow] -y) [name ...]" },
 	{ "delete", cmd_delete, "delete name" },
 	{ "list", cmd_list, "list" },
 	{ "check", cmd_check, "check" },

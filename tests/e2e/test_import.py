@@ -38,6 +38,8 @@ class Site:
         p = self.dir = tmp.path
         make_maildir(os.path.join(p, "Maildir"),
                      new=[("1700000000.M1P1.import", MSG)])
+        make_maildir(os.path.join(p, "example.org", "Maildir"),
+                     new=[("1700000000.M2P1.import", MSG)])
         os.makedirs(os.path.join(p, "empty"))
         self.etc = os.path.join(p, "etc")
         os.makedirs(self.etc)
@@ -186,6 +188,31 @@ def shadow_users_log_in_through_the_chain():
             check(login(srv, "sam", "sam-pw"),
                   "sam logs in with his shadow password")
             check(not login(srv, "tom", "x"), "tom does not")
+
+
+@test
+def static_userdb_lines_take_the_defaults():
+    """Dovecot sites with userdb static keep only user:{SCHEME}pass."""
+    with TempDir() as tmp:
+        site = Site(tmp)
+        static = site.write("static", ["v1@example.org:{PLAIN}v1-pw",
+                                       "v2@example.org:{CLEAR}v2-pw:::::"])
+        rc, _, err = site.users("import", "-w", "-D", static)
+        check_eq(rc, 1, "without -u, -g, -h: not carried over")
+        check("%s:1: v1@example.org: no uid, gid or home" % static in err,
+              "said per line: %r" % err)
+        check(not os.path.exists(site.file), "nothing written")
+        rc, _, err = site.users("import", "-w", "-u", str(RUN_UID), "-g",
+                                str(RUN_GID), "-h", site.dir + "/%d",
+                                "-D", static)
+        check_eq(rc, 0, "with them, both are imported: %r" % err)
+        check_eq(site.records()["v2@example.org"][2:5],
+                 [str(RUN_UID), str(RUN_GID),
+                  os.path.join(site.dir, "example.org")],
+                 "uid, gid and the home from -h's %d")
+        with site.serve() as srv:
+            check(login(srv, "v1@example.org", "v1-pw"), "v1 logs in")
+            check(login(srv, "v2@example.org", "v2-pw"), "v2 logs in")
 
 
 @test

@@ -2,8 +2,9 @@
  * libFuzzer target for pop3d-users import's line parsers (auth/import.c):
  * a Dovecot passwd-file line, a passwd and a shadow line, as an attacker
  * who writes the file might make them.  A line taken has a valid name,
- * an absolute home, ids in bounds and a password of its kind: a plain
- * one no longer than PASS carries; a refused one says why.
+ * an absolute home or none (Dovecot's, for -h), ids in bounds or unset,
+ * and a password of its kind: a plain one no longer than PASS carries;
+ * a refused one says why.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,8 +37,10 @@ check_entry(int r, const char *why)
 	}
 	if (r != 0)
 		return;
-	if (!user_name_valid(e.name) || e.home == NULL || e.home[0] != '/' ||
+	if (!user_name_valid(e.name) || (e.home != NULL && e.home[0] != '/') ||
 	    e.uid > USERS_ID_MAX || e.gid > USERS_ID_MAX || e.pass == NULL)
+		abort();
+	if ((!e.uid_set && e.uid != 0) || (!e.gid_set && e.gid != 0))
 		abort();
 	if (memchr(e.scheme, '\0', sizeof(e.scheme)) == NULL)
 		abort();
@@ -63,7 +66,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	check_entry(r, why);
 	load(data, size);
-	check_entry(import_passwd(line, &e, &why), why);
+	r = import_passwd(line, &e, &why);
+	/* passwd gives every field: none is left for a default. */
+	if (r == 0 && (!e.uid_set || !e.gid_set || e.home == NULL))
+		abort();
+	check_entry(r, why);
 	load(data, size);
 	r = import_shadow(line, &name, &e, &why);
 	if (r == -1 && why == NULL)

@@ -57,10 +57,14 @@ test_dovecot_fields(void)
 	CHECK(dovecot("# comment", &why) == 1);
 	CHECK(dovecot("   ", &why) == 1);
 	CHECK(dovecot("", &why) == 1);
-	CHECK(refused("nouid:{PLAIN}x", "no uid, gid or home"));
-	CHECK(refused("nouid:{PLAIN}x:1:1::", "no uid, gid or home"));
-	CHECK(refused("nohome:{PLAIN}x:1:1:", "no uid, gid or home"));
-	CHECK(refused("u:{PLAIN}x::1::/h", "no uid"));
+	/* Left out or empty (userdb static): unset, for -u, -g, -h. */
+	CHECK(dovecot("nouid:{PLAIN}x", &why) == 0 && !e.uid_set &&
+	    !e.gid_set && e.home == NULL && e.kind == IMPORT_PLAIN);
+	CHECK(dovecot("nohome:{PLAIN}x:1:2::", &why) == 0 && e.uid_set &&
+	    e.gid_set && e.uid == 1 && e.gid == 2 && e.home == NULL);
+	CHECK(dovecot("u:{PLAIN}x::1::/h", &why) == 0 && !e.uid_set &&
+	    e.gid_set && strcmp(e.home, "/h") == 0);
+	CHECK(refused("nopass", "no password field"));
 	CHECK(refused("u:{PLAIN}x:a:1::/h", "bad uid"));
 	CHECK(refused("u:{PLAIN}x:1:4294967295::/h", "bad gid"));
 	CHECK(refused("u:{PLAIN}x:1:1::rel", "bad home"));
@@ -164,6 +168,10 @@ test_system(void)
 	    strcmp(e.home, "/home/sam") == 0);
 	snprintf(line, sizeof(line), "sam:x:3000:3001:Sam");
 	CHECK(import_passwd(line, &e, &why) == -1 && strstr(why, "too few"));
+	snprintf(line, sizeof(line), "sam:x::3001:Sam:/home/sam:/bin/sh");
+	CHECK(import_passwd(line, &e, &why) == -1 && strstr(why, "bad uid"));
+	snprintf(line, sizeof(line), "sam:x:3000:3001:Sam::/bin/sh");
+	CHECK(import_passwd(line, &e, &why) == -1 && strstr(why, "bad home"));
 	snprintf(line, sizeof(line), "+@nis::::::");
 	CHECK(import_passwd(line, &e, &why) == 1);
 	snprintf(line, sizeof(line), "sam:" SHA512 ":19000:0:99999:7:::");

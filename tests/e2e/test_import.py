@@ -166,6 +166,18 @@ def dovecot_users_log_in_through_the_chain():
         check_eq((rc, site.records()["bob"][6]), (0, "bob-secret"),
                  "-o -s replaces bob's record, the password kept as the"
                  " APOP secret")
+        with open(site.file, "a") as f:
+            f.write("broken line\n")
+        with open(site.file) as f:
+            before = f.read()
+        rc, _, err = site.users("import", "-w", "-o", "-D", site.dovecot)
+        check_eq(rc, 1, "a users file with errors is refused")
+        check("%s:4: too few fields" % site.file in err and
+              "has errors: nothing imported" in err, "said: %r" % err)
+        with open(site.file) as f:
+            check_eq(f.read(), before, "and left as it was")
+        with open(site.file, "w") as f:
+            f.write(before.replace("broken line\n", ""))
         with site.serve() as srv:
             check(login(srv, "bob", "bob-secret", apop=True),
                   "bob logs in with APOP")

@@ -152,14 +152,14 @@ uninstall: uninstall-deploy
 # Fuzz targets (clang's libFuzzer): FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
 FUZZ	= fuzz_pop3 fuzz_wire fuzz_ipc fuzz_rules fuzz_sasl fuzz_scancache \
-	  fuzz_users fuzz_pwipc fuzz_cdbcheck fuzz_seen
+	  fuzz_users fuzz_pwipc fuzz_cdbcheck fuzz_seen fuzz_import
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ); do \
 	    clang -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) -Ilib \
 	        -Imaildrop -Ifront -Ipolicy -Iauth -Ipasswd $(CDB_CFLAGS) \
 	        -o build/fuzz/$$f tests/fuzz/$$f.c $(LIB_SRC) $(MD_SRC) \
-	        front/ipc.c $(RULES_SRC) front/sasl.c auth/user.c \
+	        front/ipc.c $(RULES_SRC) front/sasl.c auth/user.c auth/import.c \
 	        passwd/pwipc.c $(CDB_LIBS) $(NETTLE_LIBS) \
 	        $(SECCOMP_LIBS) || exit 1; \
 	    mkdir -p build/fuzz/$$f.corpus; \

@@ -6,15 +6,16 @@
 # constant time.
 CRYPT_LIBS	= $(shell $(PKG_CONFIG) --libs libcrypt)
 
-AUTH_SRC = auth/apop.c auth/passwd.c auth/secret.c auth/user.c \
-	   auth/userdb.c auth/usersfile.c
+AUTH_SRC = auth/apop.c auth/import.c auth/import_cmd.c auth/import_read.c \
+	   auth/passwd.c auth/secret.c auth/user.c auth/userdb.c \
+	   auth/usersfile.c
 AUTH_OBJ = $(AUTH_SRC:%.c=$(O)/%.o)
 AUTH_LIBS = $(CDB_LIBS) $(CRYPT_LIBS) $(NETTLE_LIBS)
 
 PROGS	+= $(O)/pop3d-auth $(O)/pop3d-users
 MAN8	+= man/pop3d-auth.8 man/pop3d-users.8
 MAN5	+= man/pop3d-users.5
-UNIT	+= t_users t_cram
+UNIT	+= t_users t_cram t_import
 
 $(O)/auth/%.o: auth/%.c
 	@mkdir -p $(dir $@)
@@ -39,3 +40,8 @@ $(O)/tests/t_cram: tests/unit/t_cram.c $(O)/libauth.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Iauth -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
 	    $(O)/libauth.a $(NETTLE_LIBS)
+
+$(O)/tests/t_import: tests/unit/t_import.c $(O)/libauth.a $(O)/libpop3d.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iauth -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
+	    $(O)/libauth.a $(O)/libpop3d.a $(AUTH_LIBS)

@@ -51,6 +51,25 @@ passwd_prefix(const char *name)
 	return NULL;
 }
 
+int
+passwd_carriable(const char *hash, const char **why)
+{
+	const char	*sum = strrchr(hash, '$');
+	int		 r = crypt_checksalt(hash);
+
+	*why = NULL;
+	if (r == CRYPT_SALT_METHOD_LEGACY || r == CRYPT_SALT_METHOD_DISABLED)
+		*why = "a legacy method (DES, md5-crypt, sha256-crypt) that"
+		    " the users file does not take: set a new password";
+	else if (r != CRYPT_SALT_OK || !user_hash_valid(hash))
+		*why = "not a hash that crypt(3) checks";
+	else if (sum == NULL || sum[1] == '\0' || sum[strspn(sum + 1,
+	    "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+	    + 1] != '\0')
+		*why = "a hash without its checksum";
+	return *why == NULL;
+}
+
 /* A fresh setting of the method whose prefix is given, at its cost. */
 static int
 passwd_gensalt(const char *prefix, char *setting, int n)

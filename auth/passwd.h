@@ -18,6 +18,16 @@ const char *passwd_prefix(const char *);
 const char *passwd_method(const char *);
 
 /*
+ * Whether a hash read from another server may go into the users file as
+ * it is: 1, or 0 with *why.  It must be of a method the file takes
+ * (user_hash_valid) that crypt(3) checks without calling it legacy
+ * (crypt_checksalt), and end in a checksum of crypt(3)'s alphabet; DES,
+ * md5-crypt and sha256-crypt are legacy to libxcrypt and refused.  Costs
+ * no hashing.
+ */
+int	passwd_carriable(const char *, const char **);
+
+/*
  * Hashes pw with a fresh random salt of the method whose prefix is given
  * (yescrypt, "$y$", for NULL), at the cost pop3d_limits.h gives it
  * (PASSWD_SHA512_ROUNDS, PASSWD_BCRYPT_COST; yescrypt's default), into out

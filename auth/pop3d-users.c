@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "import.h"
 #include "log.h"
 #include "num.h"
 #include "passwd.h"
@@ -51,6 +52,9 @@ struct command {
 	"  mod [-e days|NEVER|-] [-l seconds|-] name\n" \
 	"  passwd [-s] [-m yescrypt|sha512|bcrypt] name\n" \
 	"  apop [-cs] name\n" \
+	"  import [-n|-w] [-os] [-m method] [-u uid] [-g gid] [-h home]\n" \
+	"         -D passwd-file [name ...]\n" \
+	"  import [-n|-w] [-o] [-P passwd] [-S shadow] -y [name ...]\n" \
 	"  delete name\n" \
 	"  list\n" \
 	"  check\n" \
@@ -496,6 +500,12 @@ cmd_compile(const struct paths *p, int argc, char **argv)
 	return r;
 }
 
+static int
+cmd_import(const struct paths *p, int argc, char **argv)
+{
+	return import_command(p->file, p->db, argc, argv);
+}
+
 static const struct command commands[] = {
 	{ "add", cmd_add,
 	    "add [-e days|NEVER] [-l seconds] name uid gid home [maildrop]" },
@@ -503,6 +513,9 @@ static const struct command commands[] = {
 	{ "passwd", cmd_passwd,
 	    "passwd [-s] [-m yescrypt|sha512|bcrypt] name" },
 	{ "apop", cmd_apop, "apop [-cs] name" },
+	{ "import", cmd_import, "import [-n|-w] [-os] [-m method] [-u uid]"
+	    " [-g gid] [-h home]\n           (-D passwd-file | [-P passwd]"
+	    " [-S shadow] -y) [name ...]" },
 	{ "delete", cmd_delete, "delete name" },
 	{ "list", cmd_list, "list" },
 	{ "check", cmd_check, "check" },
@@ -540,7 +553,7 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	i = cli_command(commands, sizeof(commands[0]), argc, argv, SYNOPSIS,
-	    "add|mod|passwd|apop|delete|list|check|compile ...");
+	    "add|mod|passwd|apop|import|delete|list|check|compile ...");
 	optind = 0;	/* glibc: start over for the command's options */
 	if ((r = commands[i].run(&p, argc, argv)) == -1)
 		cli_usage(SYNOPSIS, commands[i].usage);

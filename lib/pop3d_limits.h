@@ -421,6 +421,15 @@
 #define PASSWD_END_GRACE_MS	5000
 
 /*
+ * One line of a file pop3d-users import reads (a Dovecot passwd-file,
+ * /etc/passwd, /etc/shadow): a users-file line's fields plus Dovecot's
+ * gecos, shell and extra fields (userdb_* settings), which a site rarely
+ * makes longer than a few hundred octets.  A longer line is an error of
+ * its own line, never split into two.
+ */
+#define IMPORT_LINE_MAX		8192
+
+/*
  * How long an edit of the users file waits for the lock that another
  * pop3d-passwd or pop3d-users holds for one edit and compile: compiling
  * USERS_COUNT_MAX records takes seconds, so a longer wait means a stuck

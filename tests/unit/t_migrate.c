@@ -91,16 +91,19 @@ test_line_max(void)
 	size_t	 len, skipped = 0;
 	struct got g;
 
-	/* One line at DOVECOT_LINE_MAX is read; one past it is left out. */
+	/*
+	 * One line at DOVECOT_LINE_MAX is read; one past it is left out
+	 * ("<uid> X<a's> :n<uid>": an extension makes it long).
+	 */
 	len = 8 + (DOVECOT_LINE_MAX + 1) + (DOVECOT_LINE_MAX + 2);
 	if ((buf = malloc(len + 1)) == NULL)
 		abort();
 	memcpy(buf, "3 V7 N3\n", 8);
 	memset(buf + 8, 'a', len - 8);
-	memcpy(buf + 8, "1 :", 3);
-	buf[8 + DOVECOT_LINE_MAX] = '\n';
-	memcpy(buf + 9 + DOVECOT_LINE_MAX, "2 :", 3);
-	buf[len - 1] = '\n';
+	memcpy(buf + 8, "1 X", 3);
+	memcpy(buf + 8 + DOVECOT_LINE_MAX - 4, " :n1\n", 5);
+	memcpy(buf + 9 + DOVECOT_LINE_MAX, "2 X", 3);
+	memcpy(buf + len - 5, " :n2\n", 5);
 	memset(&g, 0, sizeof(g));
 	CHECK(dovecot_uidlist_parse(buf, len, collect, &g, &skipped) == 0);
 	CHECK(g.n == 1 && g.r[0].uid == 1 && skipped == 1);

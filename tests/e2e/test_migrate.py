@@ -1,0 +1,202 @@
+"""UIDLs carried over from Dovecot (pop3d-maildrop.8, UIDL): a Maildir with
+a dovecot-uidlist keeps every UIDL Dovecot gave, after the old file is
+removed, after a flag change and after another message is deleted; mail
+delivered after the switch gets pop3d's own; hostile files never crash the
+session nor make two messages share a UIDL.  With Debian's Dovecot
+installed, the same against the UIDLs Dovecot's own pop3 server reports."""
+
+import os
+import poplib
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (BUILD, ROOT, RUN_GID, RUN_UID, Spawner, TempDir, check,
+                     check_eq, make_maildir, run_all, skip, test)
+
+PROG = os.path.join(BUILD, "pop3d-maildrop")
+UIDLIST = "dovecot-uidlist"
+MAP = "pop3d-uidl.map"
+UIDLIST_MAX = 1000000 * 256     # DOVECOT_UIDLIST_MAX (pop3d_limits.h)
+LINE_MAX = 1024                 # DOVECOT_LINE_MAX
+VALIDITY = 1796212228
+
+
+def msg(i):
+    return ("16000000%02d.M%dP7.old" % (i, i),
+            b"Subject: m%d\n\nbody %d\n" % (i, i))
+
+
+def dovecot_uidl(uid, validity=VALIDITY):
+    """Dovecot's default pop3_uidl_format, %08Xu%08Xv: lower-case hex."""
+    return "%08x%08x" % (uid, validity)
+
+
+def write(md, name, data):
+    with open(os.path.join(md, name), "wb") as f:
+        f.write(data)
+    if ROOT:
+        os.chown(os.path.join(md, name), RUN_UID, RUN_GID)
+
+
+def uidlist(lines, validity=VALIDITY, nextuid=100):
+    """A dovecot-uidlist as Dovecot 2.3 writes it (version 3)."""
+    head = b"3 V%d N%d G3085f01b7f11094c8d5500005f3c2e42\n" % (validity,
+                                                           nextuid)
+    return head + b"".join(l + b"\n" for l in lines)
+
+
+def uidls(srv, dele=()):
+    """{UIDL: Subject} of one session, after DELE of the numbers dele."""
+    p = poplib.POP3("127.0.0.1", srv.port, timeout=30)
+    got = {}
+    for line in p.uidl()[1]:
+        n, u = line.decode().split()
+        head = p.top(int(n), 0)[1]
+        subj = [h for h in head if h.startswith(b"Subject:")]
+        got[u] = subj[0].decode() if subj else ""
+    for n in dele:
+        p.dele(n)
+    p.quit()
+    return got
+
+
+def session(tmp, env=None, dele=()):
+    with Spawner([PROG, "Maildir"], cwd=tmp.path, env=env) as srv:
+        return uidls(srv, dele), srv.log()
+
+
+def setup(tmp, n=6):
+    md = make_maildir(os.path.join(tmp.path, "Maildir"),
+                      cur=[(msg(i)[0] + ":2,S", msg(i)[1])
+                           for i in range(1, n + 1) if i % 2],
+                      new=[msg(i) for i in range(1, n + 1) if not i % 2])
+    tmp.give()
+    return md
+
+
+def flag(md, i, flags):
+    """Renames message i in cur/ to carry flags, as an IMAP server does."""
+    cur = os.path.join(md, "cur")
+    for f in os.listdir(cur):
+        if f.startswith(msg(i)[0]):
+            os.rename(os.path.join(cur, f),
+                      os.path.join(cur, msg(i)[0] + ":2," + flags))
+
+
+@test
+def dovecot_uidls_carried_and_kept():
+    with TempDir() as tmp:
+        md = setup(tmp)
+        # 1-4 listed (3 with an explicit POP3 UIDL, as Dovecot's
+        # pop3_save_uidl writes it); 5 not: pop3d's own; 6 after the switch.
+        write(md, UIDLIST, uidlist([
+            b"1 G3085f01b7f11094c8d5500005f3c2e42 W30 S28 :" +
+            msg(1)[0].encode(),
+            b"2 W30 S28 :" + msg(2)[0].encode(),
+            b"3 P0000beef-legacy :" + msg(3)[0].encode(),
+            b"4 :" + msg(4)[0].encode(),
+            b"9 :1599999999.M9P7.expunged"]))
+        want = {dovecot_uidl(1): "Subject: m1", dovecot_uidl(2):
+                "Subject: m2", "0000beef-legacy": "Subject: m3",
+                dovecot_uidl(4): "Subject: m4", msg(5)[0]: "Subject: m5",
+                msg(6)[0]: "Subject: m6"}
+        got, log = session(tmp)
+        check_eq(got, want, "Dovecot's UIDLs for the messages it listed, "
+                 "pop3d's own for the others")
+        check("uidl-carried" in log and "recorded=4" in log,
+              "the carried UIDLs are logged as recorded")
+        check(os.path.exists(os.path.join(md, MAP)), "and written to " + MAP)
+        os.unlink(os.path.join(md, UIDLIST))
+        flag(md, 1, "RS")
+        got, log = session(tmp, dele=[2])
+        check_eq(got, want, "the same after dovecot-uidlist is removed and "
+                 "a flag changes")
+        del want[dovecot_uidl(2)]
+        # The scan cache is removed too: every UIDL from a full scan.
+        os.unlink(os.path.join(md, "pop3d-scan.cache"))
+        write(md, "new/1600000099.M99P7.new", b"Subject: m99\n\nnew\n")
+        want["1600000099.M99P7.new"] = "Subject: m99"
+        got, log = session(tmp)
+        check_eq(got, want, "the same after another's DELE; new mail gets "
+                 "pop3d's own UIDL")
+
+
+@test
+def uidl_format_setting():
+    with TempDir() as tmp:
+        md = setup(tmp, 2)
+        write(md, UIDLIST, uidlist([b"1 :" + msg(1)[0].encode(),
+                                    b"2 Gabcdef :" + msg(2)[0].encode()]))
+        got, _ = session(tmp, env={"POP3D_DOVECOT_UIDL_FORMAT":
+                                   "%v-%g-%04u"})
+        check_eq(sorted(got), sorted(["%d-%s-0001" % (VALIDITY, msg(1)[0]),
+                                      "%d-abcdef-0002" % VALIDITY]),
+                 "POP3D_DOVECOT_UIDL_FORMAT: %v, %g (the base name without "
+                 "a G), %04u")
+    with TempDir() as tmp:
+        setup(tmp, 2)
+        p = subprocess.run([PROG, "Maildir"], cwd=tmp.path,
+                           input=b"QUIT\r\n", capture_output=True,
+                           env={"PATH": "/usr/bin:/bin", "USER": "t",
+                                "POP3D_DOVECOT_UIDL_FORMAT": "%m"},
+                           timeout=30, **({"user": RUN_UID, "group": RUN_GID,
+                                           "extra_groups": []} if ROOT
+                                          else {}))
+        check(p.returncode == 101 and b"POP3D_DOVECOT_UIDL_FORMAT" in
+              p.stderr, "a format it cannot expand stops the session "
+              "(exit 101, as any bad setting), named in the log")
+
+
+@test
+def hostile_uidlist():
+    with TempDir() as tmp:
+        md = setup(tmp, 6)
+        lines = [b"1 P" + b"x" * (LINE_MAX * 4) + b" :" + msg(1)[0].encode(),
+                 b"2 Psame :" + msg(2)[0].encode(),
+                 b"3 Psame :" + msg(3)[0].encode(),
+                 b"\x00\xff\x01 binary \x7f :" + msg(4)[0].encode(),
+                 b"5 P" + dovecot_uidl(6).encode() + b" :" +
+                 msg(5)[0].encode(),
+                 b"6 :" + msg(6)[0].encode(),
+                 b"7 :" + b"a/b",
+                 b"4294967296 :" + msg(4)[0].encode()]
+        write(md, UIDLIST, uidlist(lines) + os.urandom(4096))
+        got, log = session(tmp)
+        check_eq(len(got), 6, "a hostile dovecot-uidlist: six messages, six "
+                 "distinct UIDLs")
+        check_eq(got.get("same"), "Subject: m2", "a P UIDL twice: the first "
+                 "line keeps it")
+        check_eq(got.get(dovecot_uidl(3)), "Subject: m3",
+                 "the second gets the format's")
+        check_eq(got.get(msg(1)[0]), "Subject: m1",
+                 "a line over the maximum is left out")
+        check_eq(got.get(dovecot_uidl(6)), "Subject: m5",
+                 "a P UIDL that is another's format UIDL: the first line's")
+        check("uidl-clash" in log or "clashes=" in log,
+              "the clashes are logged")
+    with TempDir() as tmp:
+        md = setup(tmp, 2)
+        with open(os.path.join(md, UIDLIST), "wb") as f:
+            f.write(uidlist([b"1 :" + msg(1)[0].encode()]))
+            f.truncate(UIDLIST_MAX + 1)
+        if ROOT:
+            os.chown(os.path.join(md, UIDLIST), RUN_UID, RUN_GID)
+        got, log = session(tmp)
+        check_eq(sorted(got), sorted([msg(1)[0], msg(2)[0]]),
+                 "a dovecot-uidlist over its maximum is ignored unread")
+        check("uidl-file-ignored" in log, "and logged")
+    with TempDir() as tmp:
+        md = setup(tmp, 2)
+        os.symlink("/dev/zero", os.path.join(md, UIDLIST))
+        got, log = session(tmp)
+        check_eq(sorted(got), sorted([msg(1)[0], msg(2)[0]]),
+                 "a dovecot-uidlist that is a symbolic link is ignored")
+
+
+if __name__ == "__main__":
+    run_all(sys.argv[2:])

@@ -59,7 +59,7 @@ head_parse(const char *p, size_t n, struct dovecot_head *h)
 	for (i = 2; i < n; i = k + 1) {
 		for (k = i; k < n && p[k] != ' '; k++)
 			;
-		if (p[i] == 'V' && u32_at(p + i + 1, k - i - 1,
+		if (p[i] == 'V' && k - i > 1 && u32_at(p + i + 1, k - i - 1,
 		    &h->uidvalidity) == k - i - 1)
 			return 0;
 	}

@@ -198,5 +198,127 @@ def hostile_uidlist():
                  "a dovecot-uidlist that is a symbolic link is ignored")
 
 
+LDA = "/usr/lib/dovecot/dovecot-lda"
+REAL_N = 1000       # the issue's figure: every UIDL of 1,000 messages
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def dovecot_conf(d, home, port):
+    with open(os.path.join(d, "passwd"), "w") as f:
+        f.write("u:{PLAIN}pw:%d:%d::%s::\n" % (RUN_UID, RUN_GID, home))
+    os.chmod(os.path.join(d, "passwd"), 0o644)
+    conf = os.path.join(d, "dovecot.conf")
+    with open(conf, "w") as f:
+        f.write("""# test_migrate.py: a private Dovecot, its defaults (and so
+# pop3_uidl_format = %%08Xu%%08Xv) but for paths and the port.
+base_dir = %(d)s/run
+state_dir = %(d)s/state
+instance_name = pop3d-test-%(port)d
+log_path = %(d)s/log
+protocols = pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+postmaster_address = postmaster@example.invalid
+mail_location = maildir:~/Maildir
+passdb {
+  driver = passwd-file
+  args = %(d)s/passwd
+}
+userdb {
+  driver = passwd-file
+  args = %(d)s/passwd
+}
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = %(port)d
+  }
+}
+""" % {"d": d, "port": port})
+    return conf
+
+
+def dovecot_pop(port, retr=(), dele=()):
+    """{UIDL: Subject} as Dovecot's pop3 server reports them."""
+    deadline = time.time() + 30
+    while True:
+        try:
+            p = poplib.POP3("127.0.0.1", port, timeout=30)
+            break
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+    p.user("u")
+    p.pass_("pw")
+    got = {}
+    for line in p.uidl()[1]:
+        n, u = line.decode().split()
+        subj = [h for h in p.top(int(n), 0)[1] if h.startswith(b"Subject:")]
+        got[u] = subj[0].decode() if subj else ""
+    for n in retr:
+        p.retr(n)
+    for n in dele:
+        p.dele(n)
+    p.quit()
+    return got
+
+
+def lda(conf, i):
+    subprocess.run([LDA, "-c", conf, "-d", "u", "-f", "a@example.invalid"],
+                   input=b"From: a@example.invalid\nSubject: real %d\n\n"
+                   b"body %d\n" % (i, i), check=True, timeout=60)
+
+
+@test
+def real_dovecot_uidls():
+    if not ROOT or not os.access(LDA, os.X_OK) or \
+            shutil.which("dovecot") is None:
+        skip("real_dovecot_uidls: needs root and Debian's dovecot-core and "
+             "dovecot-pop3d (tests/deps.sh test)")
+        return
+    with TempDir() as tmp:
+        d = os.path.join(tmp.path, "dovecot")
+        os.makedirs(os.path.join(d, "run"))
+        os.makedirs(os.path.join(d, "state"))
+        md = make_maildir(os.path.join(tmp.path, "Maildir"))
+        tmp.give()
+        port = free_port()
+        conf = dovecot_conf(d, tmp.path, port)
+        dov = subprocess.Popen(["dovecot", "-c", conf, "-F"])
+        try:
+            for i in range(1, REAL_N + 1):
+                lda(conf, i)
+            # Through Dovecot: messages read (flags change, new/ to cur/)
+            # and expunged.
+            dovecot_pop(port, retr=range(1, 40), dele=[5, 17, 400])
+            want = dovecot_pop(port)
+        finally:
+            dov.terminate()
+            dov.wait(30)
+        check_eq(len(want), REAL_N - 3, "Dovecot delivered %d messages and "
+                 "expunged 3" % REAL_N)
+        check(os.path.exists(os.path.join(md, UIDLIST)),
+              "Dovecot wrote its dovecot-uidlist")
+        got, log = session(tmp)
+        check_eq(got, want, "pop3d reports every UIDL Dovecot reported, "
+                 "for the same message")
+        os.unlink(os.path.join(md, UIDLIST))
+        os.unlink(os.path.join(md, "pop3d-scan.cache"))
+        write(md, "new/1900000000.M1P1.after", b"Subject: after\n\nx\n")
+        want["1900000000.M1P1.after"] = "Subject: after"
+        got, log = session(tmp)
+        check_eq(got, want, "the same with Dovecot's files removed; mail "
+                 "delivered after the switch gets pop3d's own")
+
+
 if __name__ == "__main__":
     run_all(sys.argv[2:])

@@ -81,6 +81,8 @@ test_parse(void)
 	CHECK(dovecot_uidlist_parse("3 V4294967296\n", 14, collect, &g,
 	    &skipped) == 1);
 	CHECK(dovecot_uidlist_parse("3 V1", 4, collect, &g, &skipped) == 1);
+	/* An empty V (the fuzzer's find): no UIDVALIDITY, no header. */
+	CHECK(dovecot_uidlist_parse("3 V V\n", 6, collect, &g, &skipped) == 1);
 	CHECK(dovecot_uidlist_parse("", 0, collect, &g, &skipped) == 1);
 }
 

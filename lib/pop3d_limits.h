@@ -97,11 +97,14 @@
  * the mail user's to write, so each is read only up to a size no real one
  * reaches, else ignored unread (and logged).  dovecot-uidlist has a line
  * per message, about 60 to 150 octets ("<uid> G<guid> W<vsize> S<size>
- * :<base name>"), a longer line is left out; pop3d's own record
+ * :<base name>"), a longer line is left out (the same for Courier's
+ * courierpop3dsizelist, whose own reader stops at 2048); pop3d's own record
  * (pop3d-uidl.map) a UIDL and a base name per line, at most
  * MAILDROP_MSGS_MAX of them kept.
  */
 #define DOVECOT_UIDLIST_MAX	(MAILDROP_MSGS_MAX * 256L)
+/* Courier's courierpop3dsizelist: a file name with flags, size and uids. */
+#define COURIER_SIZELIST_MAX	(MAILDROP_MSGS_MAX * 384L)
 #define DOVECOT_LINE_MAX	1024
 #define UIDMAP_ENTRIES_MAX	MAILDROP_MSGS_MAX
 #define UIDMAP_FILE_MAX		(UIDMAP_ENTRIES_MAX * 128L)

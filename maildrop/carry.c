@@ -173,6 +173,26 @@ done:
 	return ret == -1 ? -1 : 0;
 }
 
+/* A line of courierpop3dsizelist, as dovecot_rec: its UIDL as it is. */
+static int
+courier_rec(void *arg, const struct dovecot_head *h,
+    const struct dovecot_rec *r)
+{
+	struct carry	*c = arg;
+	char		*s;
+	int		 ret;
+
+	(void)h;
+	if (*htab_find(&c->msgs, r->name, r->name_len, msg_key, c) == 0 ||
+	    *htab_find(&c->names, r->name, r->name_len, name_key, c) != 0)
+		return 0;
+	if ((s = maildir_strdup(c->md, r->pop3, r->pop3_len)) == NULL)
+		return -1;
+	if ((ret = ent_add(c, r->name, r->name_len, s, r->pop3_len)) == 1)
+		c->added++;
+	return ret == -1 ? -1 : 0;
+}
+
 /*
  * The whole of a file of the maildrop, no larger than max, opened as the
  * maildrop's own files are (maildir_file_open: a regular file of this
@@ -285,6 +305,23 @@ carry_log(const struct carry *c, size_t carried, int wrote)
 	logline_emit(&l);
 }
 
+typedef int (*parse_fn)(const char *, size_t, dovecot_fn, void *, size_t *);
+
+/* An old server's file, when there is one: 0, or -1 out of memory. */
+static int
+old_file(struct carry *c, const char *name, size_t max, parse_fn parse,
+    dovecot_fn fn, char **buf)
+{
+	size_t	len;
+	int	r;
+
+	if ((r = file_slurp(c->md, name, max, buf, &len)) != 1)
+		return r;
+	if ((r = parse(*buf, len, fn, c, &c->skipped)) == 1)
+		log_file("uidl-file-ignored", name, EINVAL);
+	return r == -1 ? -1 : 0;
+}
+
 /* Lines in buf, at most max: what the tables need room for. */
 static size_t
 lines_in(const char *buf, size_t len, size_t max)
@@ -305,7 +342,7 @@ lines_in(const char *buf, size_t len, size_t max)
  * out of memory.
  */
 static int
-carry_read(struct carry *c, char **map, char **dove)
+carry_read(struct carry *c, char **map, char **dove, char **courier)
 {
 	size_t	len = 0, room;
 	int	r;
@@ -324,31 +361,33 @@ carry_read(struct carry *c, char **map, char **dove)
 			return -1;
 		log_file("uidl-file-ignored", UIDMAP_FILE, EINVAL);
 	}
-	if ((r = file_slurp(c->md, DOVECOT_UIDLIST_FILE,
-	    DOVECOT_UIDLIST_MAX, dove, &len)) == -1)
+	if (old_file(c, DOVECOT_UIDLIST_FILE, DOVECOT_UIDLIST_MAX,
+	    dovecot_uidlist_parse, dovecot_rec, dove) == -1 ||
+	    old_file(c, COURIER_SIZELIST_FILE, COURIER_SIZELIST_MAX,
+	    courier_sizelist_parse, courier_rec, courier) == -1)
 		return -1;
-	if (r == 1 && (r = dovecot_uidlist_parse(*dove, len, dovecot_rec, c,
-	    &c->skipped)) != 0) {
-		if (r == -1)
-			return -1;
-		log_file("uidl-file-ignored", DOVECOT_UIDLIST_FILE, EINVAL);
-	}
 	return 0;
+}
+
+static int
+exists(const struct maildir *md, const char *name)
+{
+	return faccessat(md->fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 int
 migrate_uidls(struct maildir *md, const char *fmt)
 {
 	struct carry	 c;
-	char		*map = NULL, *dove = NULL;
+	char		*map = NULL, *dove = NULL, *courier = NULL;
 	size_t		 i, carried = 0;
 	uint32_t	*s;
 	int		 ret = -1, wrote = 0;
 
-	/* Nothing to carry: one failed open each, no more. */
-	if (md->fd == -1 || (faccessat(md->fd, UIDMAP_FILE, F_OK,
-	    AT_SYMLINK_NOFOLLOW) == -1 && faccessat(md->fd,
-	    DOVECOT_UIDLIST_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == -1))
+	/* Nothing to carry: one failed lookup each, no more. */
+	if (md->fd == -1 || (!exists(md, UIDMAP_FILE) &&
+	    !exists(md, DOVECOT_UIDLIST_FILE) &&
+	    !exists(md, COURIER_SIZELIST_FILE)))
 		return 0;
 	memset(&c, 0, sizeof(c));
 	c.md = md;
@@ -359,7 +398,7 @@ migrate_uidls(struct maildir *md, const char *fmt)
 		if (*(s = htab_find(&c.msgs, md->msgs[i].name,
 		    md->msgs[i].uniq_len, msg_key, &c)) == 0)
 			*s = i + 1;
-	if (carry_read(&c, &map, &dove) == -1)
+	if (carry_read(&c, &map, &dove, &courier) == -1)
 		goto out;
 	if (c.added > 0)
 		wrote = map_write(&c) == 0 ? 1 : -1;
@@ -376,5 +415,6 @@ out:
 	free(c.ents);
 	free(map);
 	free(dove);
+	free(courier);
 	return ret;
 }

@@ -10,7 +10,7 @@ MD_SRC	= maildrop/maildir.c maildrop/maildir_scan.c maildrop/maildir_locate.c \
 	  maildrop/sizes.c maildrop/trans.c \
 	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
 	  maildrop/scancache.c maildrop/expire.c \
-	  maildrop/dovecot.c maildrop/carry.c
+	  maildrop/dovecot.c maildrop/courier.c maildrop/carry.c
 MD_OBJ	= $(MD_SRC:%.c=$(O)/%.o)
 
 PROGS	+= $(O)/pop3d-maildrop

@@ -1,9 +1,11 @@
 /*
- * UIDLs carried over from the server a site switches from (Dovecot), so
+ * UIDLs carried over from the server a site switches from (Dovecot or
+ * Courier), so
  * that clients that leave mail on the server do not fetch it all again.
  *
  * On a full scan (never a session the maildrop cache serves), the
- * messages named in the old server's file (DOVECOT_UIDLIST_FILE) are given
+ * messages named in the old server's file (DOVECOT_UIDLIST_FILE, else
+ * COURIER_SIZELIST_FILE) are given
  * the UIDL that server reported, and each is recorded the first time in
  * pop3d's own file (UIDMAP_FILE), which from then on decides: the old
  * file may go, the message may be renamed (flags, new/ to cur/), others
@@ -21,6 +23,7 @@
 #include "maildir.h"
 
 #define DOVECOT_UIDLIST_FILE	"dovecot-uidlist"
+#define COURIER_SIZELIST_FILE	"courierpop3dsizelist"
 #define UIDMAP_FILE		"pop3d-uidl.map"
 #define UIDMAP_MAGIC		"pop3d-uidl 1\n"
 
@@ -77,6 +80,16 @@ int	dovecot_uidl_format_ok(const char *);
  * lines counted in *skipped.  0, 1 not one (bad magic), -1 from fn.
  */
 int	uidmap_parse(const char *, size_t, dovecot_fn, void *, size_t *);
+
+/*
+ * A courierpop3dsizelist image (its "/2" and "/3" forms): fn (with a NULL
+ * head; rec's name, and pop3 the UIDL Courier reports, "UID<n>-<v>", in a
+ * buffer valid during the call) for each line; lines that are malformed,
+ * longer than DOVECOT_LINE_MAX or without a uid counted in *skipped.  0,
+ * 1 when the header is not one, -1 from fn.
+ */
+int	courier_sizelist_parse(const char *, size_t, dovecot_fn, void *,
+	    size_t *);
 
 /*
  * Gives the messages of a full scan their carried UIDLs (after uidl.c's

@@ -1,9 +1,10 @@
-"""UIDLs carried over from Dovecot (pop3d-maildrop.8, UIDL): a Maildir with
-a dovecot-uidlist keeps every UIDL Dovecot gave, after the old file is
-removed, after a flag change and after another message is deleted; mail
-delivered after the switch gets pop3d's own; hostile files never crash the
-session nor make two messages share a UIDL.  With Debian's Dovecot
-installed, the same against the UIDLs Dovecot's own pop3 server reports."""
+"""UIDLs carried over from Dovecot and Courier (pop3d-maildrop.8, UIDL):
+a Maildir with a dovecot-uidlist (or a courierpop3dsizelist) keeps every
+UIDL the old server gave, after the old file is removed, after a flag
+change and after another message is deleted; mail delivered after the
+switch gets pop3d's own; hostile files never crash the session nor make
+two messages share a UIDL.  With Debian's Dovecot installed, the same
+against the UIDLs Dovecot's own pop3 server reports."""
 
 import os
 import poplib
@@ -196,6 +197,49 @@ def hostile_uidlist():
         got, log = session(tmp)
         check_eq(sorted(got), sorted([msg(1)[0], msg(2)[0]]),
                  "a dovecot-uidlist that is a symbolic link is ignored")
+
+
+@test
+def courier_uidls_carried_and_kept():
+    # Courier's pop3d (0.43 and later) moves new/ to cur/ and records
+    # every message, with its flags, in courierpop3dsizelist (its /3 form;
+    # /2 has no UTF-8 field) and reports UID<n>-<uidvalidity>.
+    with TempDir() as tmp:
+        md = setup(tmp, 4)
+        write(md, "courierpop3dsizelist",
+              b"/3 4 1700000000\n" +
+              b"%s:2,S 28 1:1700000000:0\n" % msg(1)[0].encode() +
+              b"%s:2, 28 2:1700000000:0\n" % msg(2)[0].encode() +
+              b"%s:2,S 28 3:1700000000\n" % msg(3)[0].encode())
+        want = {"UID1-1700000000": "Subject: m1",
+                "UID2-1700000000": "Subject: m2",
+                "UID3-1700000000": "Subject: m3",
+                msg(4)[0]: "Subject: m4"}
+        got, log = session(tmp)
+        check_eq(got, want, "Courier's UIDLs for the messages it listed, "
+                 "pop3d's own for the others")
+        os.unlink(os.path.join(md, "courierpop3dsizelist"))
+        flag(md, 2, "RS")
+        got, _ = session(tmp, dele=[1])
+        check_eq(got, want, "the same after courierpop3dsizelist is removed "
+                 "and a flag changes")
+        del want["UID1-1700000000"]
+        os.unlink(os.path.join(md, "pop3d-scan.cache"))
+        got, _ = session(tmp)
+        check_eq(got, want, "the same after another's DELE")
+    with TempDir() as tmp:
+        md = setup(tmp, 3)
+        write(md, "courierpop3dsizelist",
+              b"/3 4 1700000000\n" +
+              b"%s 28 1:1700000000:0\n" % msg(1)[0].encode() +
+              b"%s 28 1:1700000000:0\n" % msg(2)[0].encode() +
+              b"\xff\x00 junk\n" + b"x" * 5000 + b" 1 9:9\n" +
+              b"%s 28 99999999999999999999999:1\n" % msg(3)[0].encode())
+        got, log = session(tmp)
+        check_eq(got, {"UID1-1700000000": "Subject: m1",
+                       msg(2)[0]: "Subject: m2", msg(3)[0]: "Subject: m3"},
+                 "a hostile courierpop3dsizelist: a UID twice goes to the "
+                 "first line, bad lines are left out")
 
 
 LDA = "/usr/lib/dovecot/dovecot-lda"

@@ -177,6 +177,39 @@ test_map_parse(void)
 }
 
 static void
+test_courier(void)
+{
+	static const char list[] = "/3 7 1600000000\n"
+	    "1600000001.M1P1.h:2,S 1234 1:1600000000:0\n"
+	    "1600000002.M2P1 with space.h 99 2:1600000000\n"
+	    "1600000003.M3P1.h 99 3:0:1\n"
+	    "1600000004.M4P1.h 99 0:1600000000:0\n"	/* uid 0: old form */
+	    "1600000005.M5P1.h x 5:1600000000:0\n"
+	    "nospace\n" " 1 2:3\n"
+	    "1600000006.M6P1.h 99 18446744073709551616:1\n"
+	    "1600000007.M7P1.h 99 7:1600000000:0";	/* no LF */
+	struct got	g;
+	size_t		skipped = 0;
+
+	memset(&g, 0, sizeof(g));
+	CHECK(courier_sizelist_parse(list, sizeof(list) - 1, collect, &g,
+	    &skipped) == 0);
+	/* The UIDLs are in a buffer of the parser's: checked by length. */
+	CHECK(g.n == 3 && skipped == 6);
+	CHECK(text_is(g.r[0].name, g.r[0].name_len, "1600000001.M1P1.h"));
+	CHECK(g.r[0].pop3_len == strlen("UID1-1600000000"));
+	CHECK(text_is(g.r[1].name, g.r[1].name_len,
+	    "1600000002.M2P1 with space.h"));
+	CHECK(g.r[2].pop3_len == strlen("UID3"));
+	CHECK(courier_sizelist_parse("/4 1 1\n", 7, collect, &g, &skipped) ==
+	    1);
+	CHECK(courier_sizelist_parse("/2 1 1\n", 7, collect, &g, &skipped) ==
+	    0);
+	CHECK(courier_sizelist_parse("1 1 1\n", 6, collect, &g, &skipped) ==
+	    1);
+}
+
+static void
 put(const char *name, const char *text)
 {
 	char	path[512];
@@ -290,6 +323,22 @@ test_carry(void)
 	CHECK(all_unique(&md));
 	maildir_close(&md);
 
+	/* Courier's: UID<n>-<uidvalidity>, matched by unique part. */
+	drop(UIDMAP_FILE);
+	put(COURIER_SIZELIST_FILE, "/3 9 1700000000\n"
+	    "100.M1P1.h:2,S 8 4:1700000000:0\n"
+	    "103.M4P1.h:2, 8 5:1700000000:0\n");
+	CHECK(session(&md, NULL) == 0 && md.count == 4);
+	CHECK_STR(uidl_of(&md, "100."), "UID4-1700000000");
+	CHECK_STR(uidl_of(&md, "103."), "UID5-1700000000");
+	CHECK_STR(uidl_of(&md, "101."), "101.M2P1.h");
+	CHECK(all_unique(&md));
+	maildir_close(&md);
+	drop(COURIER_SIZELIST_FILE);
+	CHECK(session(&md, NULL) == 0);
+	CHECK_STR(uidl_of(&md, "103."), "UID5-1700000000");
+	maildir_close(&md);
+
 	/* Not the user's kind of file: ignored. */
 	drop(UIDMAP_FILE);
 	CHECK(symlink("/dev/zero", strcat(strcpy(a, root),
@@ -308,6 +357,7 @@ main(void)
 	test_line_max();
 	test_expand();
 	test_map_parse();
+	test_courier();
 	if (mkdtemp(root) == NULL)
 		return 1;
 	snprintf(path, sizeof(path), "%s/cur", root);

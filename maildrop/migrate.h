@@ -1,7 +1,7 @@
 /*
  * UIDLs carried over from the server a site switches from (Dovecot or
- * Courier), so
- * that clients that leave mail on the server do not fetch it all again.
+ * Courier), so that clients that leave mail on the server do not fetch it
+ * all again.
  *
  * On a full scan (never a session the maildrop cache serves), the
  * messages named in the old server's file (DOVECOT_UIDLIST_FILE, else

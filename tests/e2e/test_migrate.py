@@ -254,9 +254,10 @@ def free_port():
     return port
 
 
-def dovecot_conf(d, home, port):
+def dovecot_conf(d, home, port, user="u", password="pw"):
     with open(os.path.join(d, "passwd"), "w") as f:
-        f.write("u:{PLAIN}pw:%d:%d::%s::\n" % (RUN_UID, RUN_GID, home))
+        f.write("%s:{PLAIN}%s:%d:%d::%s::\n" % (user, password, RUN_UID,
+                                                RUN_GID, home))
     os.chmod(os.path.join(d, "passwd"), 0o644)
     conf = os.path.join(d, "dovecot.conf")
     with open(conf, "w") as f:
@@ -331,11 +332,11 @@ def dovecot_ready(d, port):
     return False
 
 
-def lda(conf, i):
+def lda(conf, i, user="u"):
     """Delivers message i; a temporary failure (75) is tried again, for
     an auth process still starting."""
     for _ in range(20):
-        p = subprocess.run([LDA, "-c", conf, "-d", "u", "-f",
+        p = subprocess.run([LDA, "-c", conf, "-d", user, "-f",
                             "a@example.invalid"],
                            input=b"From: a@example.invalid\nSubject: real "
                            b"%d\n\nbody %d\n" % (i, i), timeout=60)
@@ -347,8 +348,7 @@ def lda(conf, i):
 
 @test
 def real_dovecot_uidls():
-    if not ROOT or not os.access(LDA, os.X_OK) or \
-            shutil.which("dovecot") is None:
+    if not have_dovecot():
         skip("real_dovecot_uidls: needs root and Debian's dovecot-core and "
              "dovecot-pop3d (tests/deps.sh test)")
         return
@@ -386,6 +386,72 @@ def real_dovecot_uidls():
         got, log = session(tmp)
         check_eq(got, want, "the same with Dovecot's files removed; mail "
                  "delivered after the switch gets pop3d's own")
+
+
+def have_dovecot():
+    return ROOT and os.access(LDA, os.X_OK) and \
+        shutil.which("dovecot") is not None
+
+
+def mpop_poll(home, port, mbox):
+    """mpop with its state (uidls file) in home, keeping mail on the
+    server and fetching only what it has not seen: the messages it
+    delivered to mbox."""
+    open(mbox, "w").close()
+    out = subprocess.run(
+        ["mpop", "--host=127.0.0.1", "--port=%d" % port, "--user=alice",
+         "--auth=user", "--passwordeval=echo alice-pw", "--tls=off",
+         "--keep=on", "--only-new=on", "--half-quiet",
+         "--uidls-file=" + os.path.join(home, "mpop-uidls"),
+         "--delivery=mbox," + mbox],
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, HOME=home))
+    if out.returncode != 0:
+        print("# " + out.stderr.replace("\n", "\n# "))
+    with open(mbox, "rb") as f:
+        data = f.read()
+    # An mbox: one "From " line per message.
+    return out.returncode, data.count(b"\nFrom ") + data.startswith(b"From ")
+
+
+@test
+def mpop_after_the_switch_fetches_only_new_mail():
+    if not have_dovecot() or shutil.which("mpop") is None:
+        skip("mpop_after_the_switch: needs root, mpop and Debian's Dovecot")
+        return
+    from test_sasl import Site
+    with TempDir() as tmp:
+        site = Site(tmp)
+        md = os.path.join(tmp.path, "Maildir")
+        d = os.path.join(tmp.path, "dovecot")
+        os.makedirs(os.path.join(d, "run"))
+        os.makedirs(os.path.join(d, "state"))
+        home = os.path.join(tmp.path, "client")
+        os.makedirs(home)
+        port = free_port()
+        conf = dovecot_conf(d, tmp.path, port, "alice", "alice-pw")
+        dov = subprocess.Popen(["dovecot", "-c", conf, "-F"])
+        try:
+            check(dovecot_ready(d, port), "a private Dovecot started")
+            for i in range(1, 21):
+                lda(conf, i, "alice")
+            rc, n = mpop_poll(home, port, os.path.join(home, "1.mbox"))
+            check(rc == 0 and n == 21, "mpop fetched all 21 messages from "
+                  "Dovecot, keeping them (%d)" % n)
+            rc, n = mpop_poll(home, port, os.path.join(home, "2.mbox"))
+            check(rc == 0 and n == 0, "and nothing on its next poll")
+        finally:
+            dov.terminate()
+            dov.wait(30)
+        for i in (1, 2):
+            write(md, "new/19000000%02d.M%dP1.after" % (i, i),
+                  b"Subject: after %d\n\nx\n" % i)
+        with site.serve() as srv:
+            rc, n = mpop_poll(home, srv.port, os.path.join(home, "3.mbox"))
+            srv.connections += 1
+            srv.wait_all()
+        check(rc == 0 and n == 2, "polling pop3d after the switch, mpop "
+              "fetches the 2 new messages and none of the 21 old (%d)" % n)
 
 
 if __name__ == "__main__":

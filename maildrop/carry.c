@@ -1,7 +1,8 @@
 /*
  * migrate_uidls (migrate.h): the carried UIDLs of a full scan, from
- * pop3d's own UIDMAP_FILE first, then from dovecot-uidlist for the
- * messages not recorded yet, which are then recorded.
+ * pop3d's own UIDMAP_FILE first, then from dovecot-uidlist and
+ * courierpop3dsizelist for the messages not recorded yet, which are then
+ * recorded.
  */
 #include <sys/stat.h>
 

@@ -152,7 +152,8 @@ uninstall: uninstall-deploy
 # Fuzz targets (clang's libFuzzer): FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
 FUZZ	= fuzz_pop3 fuzz_wire fuzz_ipc fuzz_rules fuzz_sasl fuzz_scancache \
-	  fuzz_users fuzz_pwipc fuzz_cdbcheck fuzz_seen fuzz_import
+	  fuzz_users fuzz_pwipc fuzz_cdbcheck fuzz_seen fuzz_import \
+	  fuzz_uidlist fuzz_courier
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ); do \

@@ -92,6 +92,26 @@
 /* RFC 1939 section 7: a unique-id is 1 to 70 characters 0x21 to 0x7E. */
 #define UIDL_MAX		70
 
+/*
+ * UIDLs carried over from Dovecot (pop3d-maildrop.8, UIDL): the files are
+ * the mail user's to write, so each is read only up to a size no real one
+ * reaches, else ignored unread (and logged).  dovecot-uidlist has a line
+ * per message, about 60 to 150 octets ("<uid> G<guid> W<vsize> S<size>
+ * :<base name>"), a longer line is left out (the same for Courier's
+ * courierpop3dsizelist, whose own reader stops at 2048); pop3d's own record
+ * (pop3d-uidl.map) a UIDL and a base name per line, at most
+ * MAILDROP_MSGS_MAX of them kept.
+ */
+#define DOVECOT_UIDLIST_MAX	(MAILDROP_MSGS_MAX * 256L)
+/* Courier's courierpop3dsizelist: a file name with flags, size and uids. */
+#define COURIER_SIZELIST_MAX	(MAILDROP_MSGS_MAX * 384L)
+#define DOVECOT_LINE_MAX	1024
+#define UIDMAP_ENTRIES_MAX	MAILDROP_MSGS_MAX
+#define UIDMAP_FILE_MAX		(UIDMAP_ENTRIES_MAX * 128L)
+
+/* The pop3_uidl_format a site used with Dovecot (POP3D_DOVECOT_UIDL_FORMAT). */
+#define DOVECOT_FORMAT_MAX	64
+
 /* EXPIRE (RFC 2449 section 6.7) in days; NEVER is spelled out. */
 #define EXPIRE_DAYS_MAX		9999
 

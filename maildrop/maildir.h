@@ -36,6 +36,7 @@ struct msg {
 	uint8_t		 deleted;
 	uint8_t		 retrieved;	/* RETR sent it whole (EXPIRE) */
 	uint8_t		 unseen;	/* reads of the dirs that missed it */
+	uint8_t		 carried;	/* UIDL from the old server (migrate.h) */
 };
 
 struct arena;
@@ -51,6 +52,7 @@ struct maildir {
 	int		 index_dropped;	/* the cache's list was dropped */
 	struct arena	*arena;
 	struct idtab	*ids;		/* msgs by identity (maildir_internal.h) */
+	const char	*dovecot_format; /* migrate.h; NULL: the default */
 };
 
 /*
@@ -89,9 +91,11 @@ int	maildir_scan(struct maildir *);
 void	maildir_prune(struct maildir *);
 
 /*
- * Gives every message its UIDL: the unique part of its name when that is
- * 1 to UIDL_MAX octets 0x21-0x7E, otherwise a stable digest of it; then
- * makes the UIDLs unique within the maildrop.  0, or -1 (out of memory).
+ * Gives every message its UIDL: the one carried over from the old server
+ * when there is one (migrate.h), else the unique part of its name when
+ * that is 1 to UIDL_MAX octets 0x21-0x7E, otherwise a stable digest of
+ * it; then makes the UIDLs unique within the maildrop, a carried one
+ * winning over pop3d's own (the clash logged).  0, or -1 (out of memory).
  */
 int	maildir_uidls(struct maildir *);
 

@@ -22,6 +22,7 @@
 #include "pop3d_limits.h"
 #include "scancache.h"
 #include "settings.h"
+#include "migrate.h"
 #include "sizes.h"
 #include "trans.h"
 #include "version.h"
@@ -46,6 +47,7 @@ struct settings {
 	const char	*implementation;
 	const char	*expire;
 	int64_t		 expire_days;	/* or SETTING_EXPIRE_NEVER */
+	const char	*dovecot_format;	/* migrate.h; NULL: default */
 	uint64_t	 login_delay;	/* seconds, or SETTING_UNSET */
 	struct xmit_settings xmit;
 };
@@ -63,6 +65,27 @@ refuse(struct out *out, int code, const char *reply, const char *why)
 	logline_str(&l, "reason", why);
 	logline_emit(&l);
 	exit(code);
+}
+
+/*
+ * POP3D_DOVECOT_UIDL_FORMAT: checked here as the expansion takes it, so
+ * that a format that could never carry a UIDL over stops the session
+ * rather than quietly changing every UIDL.
+ */
+static int
+dovecot_format_read(const char **fmt)
+{
+	struct logline	l;
+
+	if (setting_text("POP3D_DOVECOT_UIDL_FORMAT", fmt) == -1)
+		return -1;
+	if (*fmt == NULL || dovecot_uidl_format_ok(*fmt))
+		return 0;
+	logline_start(&l, "bad setting");
+	logline_str(&l, "POP3D_DOVECOT_UIDL_FORMAT", *fmt);
+	logline_str(&l, "reason", "takes %u %v %f %g, %0<width>, X L U");
+	logline_emit(&l);
+	return -1;
 }
 
 /*
@@ -94,6 +117,7 @@ settings_read(struct settings *set, int argc, char **argv)
 	bad |= setting_num("POP3D_LOGIN_DELAY", &set->login_delay) == -1;
 	bad |= pop3_debug_read() == -1;
 	bad |= xmit_settings_read(&set->xmit) == -1;
+	bad |= dovecot_format_read(&set->dovecot_format) == -1;
 	return bad ? -1 : 0;
 }
 
@@ -452,6 +476,7 @@ maildrop_enter(struct maildir *md, const struct settings *set,
 	maildrop_create(set->path);
 	if (maildir_open(md, set->path, set->max_msgs) == -1)
 		refuse_errno(out, "maildrop", set->path);
+	md->dovecot_format = set->dovecot_format;
 	/* From now on a file's name in a line is the maildrop's. */
 	log_file_base(set->path);
 	if (maildir_writable(md, &what) == -1)

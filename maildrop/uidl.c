@@ -9,7 +9,9 @@
 #include <nettle/base16.h>
 #include <nettle/sha2.h>
 
+#include "log.h"
 #include "maildir.h"
+#include "migrate.h"
 
 int
 maildir_uidl_plain(const char *s, size_t len)
@@ -51,8 +53,9 @@ uidl_digest_of(struct maildir *md, struct msg *m, const char *s, size_t len)
 }
 
 /*
- * Indexes sorted by UIDL; equal ones by directory (cur/ first) and inode,
- * which a flag change does not alter, so the same file keeps the name.
+ * Indexes sorted by UIDL; equal ones carried over first (a client knows
+ * that one already), then by directory (cur/ first) and inode, which a
+ * flag change does not alter, so the same file keeps the name.
  */
 static int
 uidl_cmp(const void *a, const void *b, void *arg)
@@ -63,7 +66,29 @@ uidl_cmp(const void *a, const void *b, void *arg)
 	int	c = maildir_bytes_cmp(x->uidl, x->uidl_len, y->uidl,
 	    y->uidl_len);
 
-	return c != 0 ? c : maildir_tiebreak(x, y);
+	if (c != 0)
+		return c;
+	if (x->carried != y->carried)
+		return x->carried ? -1 : 1;
+	return maildir_tiebreak(x, y);
+}
+
+/* A carried UIDL another message had too: it lost it (deterministic). */
+static void
+clash_log(const struct msg *winner, const struct msg *loser)
+{
+	struct logline	l;
+	char		uidl[UIDL_MAX + 1];
+
+	if (!winner->carried && !loser->carried)
+		return;
+	memcpy(uidl, winner->uidl, winner->uidl_len);
+	uidl[winner->uidl_len] = '\0';
+	logline_start(&l, "uidl-clash");
+	logline_str(&l, "uidl", uidl);
+	logline_str(&l, "kept", winner->name);
+	logline_str(&l, "changed", loser->name);
+	logline_emit(&l);
 }
 
 /*
@@ -89,6 +114,8 @@ uidls_dedup(struct maildir *md, size_t *idx)
 			if (prev->uidl_len != m->uidl_len ||
 			    memcmp(prev->uidl, m->uidl, m->uidl_len) != 0)
 				continue;
+			if (round == 0)
+				clash_log(prev, m);
 			/* Past 8 rounds, the message number settles it. */
 			n = snprintf(salted, sizeof(salted), "%d:%s:%llu:%zu",
 			    round, m->dir == MD_NEW ? "new" : "cur",
@@ -118,6 +145,8 @@ maildir_uidls(struct maildir *md)
 		} else if (uidl_digest_of(md, m, m->name, m->uniq_len) == -1)
 			return -1;
 	}
+	if (migrate_uidls(md, md->dovecot_format) == -1)
+		return -1;
 	if (md->count < 2)
 		return 0;
 	if ((idx = calloc(md->count, sizeof(*idx))) == NULL)

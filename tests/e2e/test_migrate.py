@@ -4,7 +4,9 @@ UIDL the old server gave, after the old file is removed, after a flag
 change and after another message is deleted; mail delivered after the
 switch gets pop3d's own; hostile files never crash the session nor make
 two messages share a UIDL.  With Debian's Dovecot installed, the same
-against the UIDLs Dovecot's own pop3 server reports."""
+against the UIDLs Dovecot's own pop3 server reports, and mpop and
+fetchmail (keep, with their UIDL state) that polled Dovecot fetch from
+pop3d only the mail delivered after the switch."""
 
 import os
 import poplib
@@ -414,44 +416,102 @@ def mpop_poll(home, port, mbox):
     return out.returncode, data.count(b"\nFrom ") + data.startswith(b"From ")
 
 
+def after_the_switch(tmp, poll):
+    """A client with state polls a private Dovecot (21 messages: Site's
+    and 20 delivered with dovecot-lda), then pop3d serving the same
+    Maildir with 2 more: poll(home, port, tag) returns (exit status,
+    messages fetched)."""
+    from test_sasl import Site
+    site = Site(tmp)
+    md = os.path.join(tmp.path, "Maildir")
+    d = os.path.join(tmp.path, "dovecot")
+    os.makedirs(os.path.join(d, "run"))
+    os.makedirs(os.path.join(d, "state"))
+    home = os.path.join(tmp.path, "client")
+    os.makedirs(home, 0o700)
+    port = free_port()
+    conf = dovecot_conf(d, tmp.path, port, "alice", "alice-pw")
+    dov = subprocess.Popen(["dovecot", "-c", conf, "-F"])
+    try:
+        check(dovecot_ready(d, port), "a private Dovecot started")
+        for i in range(1, 21):
+            lda(conf, i, "alice")
+        first = poll(home, port, "1")
+        again = poll(home, port, "2")
+    finally:
+        dov.terminate()
+        dov.wait(30)
+    for i in (1, 2):
+        write(md, "new/19000000%02d.M%dP1.after" % (i, i),
+              b"Subject: after %d\n\nx\n" % i)
+    with site.serve() as srv:
+        after = poll(home, srv.port, "3")
+        srv.connections += 1
+        srv.wait_all()
+    return first, again, after
+
+
 @test
 def mpop_after_the_switch_fetches_only_new_mail():
     if not have_dovecot() or shutil.which("mpop") is None:
         skip("mpop_after_the_switch: needs root, mpop and Debian's Dovecot")
         return
-    from test_sasl import Site
     with TempDir() as tmp:
-        site = Site(tmp)
-        md = os.path.join(tmp.path, "Maildir")
-        d = os.path.join(tmp.path, "dovecot")
-        os.makedirs(os.path.join(d, "run"))
-        os.makedirs(os.path.join(d, "state"))
-        home = os.path.join(tmp.path, "client")
-        os.makedirs(home)
-        port = free_port()
-        conf = dovecot_conf(d, tmp.path, port, "alice", "alice-pw")
-        dov = subprocess.Popen(["dovecot", "-c", conf, "-F"])
-        try:
-            check(dovecot_ready(d, port), "a private Dovecot started")
-            for i in range(1, 21):
-                lda(conf, i, "alice")
-            rc, n = mpop_poll(home, port, os.path.join(home, "1.mbox"))
-            check(rc == 0 and n == 21, "mpop fetched all 21 messages from "
-                  "Dovecot, keeping them (%d)" % n)
-            rc, n = mpop_poll(home, port, os.path.join(home, "2.mbox"))
-            check(rc == 0 and n == 0, "and nothing on its next poll")
-        finally:
-            dov.terminate()
-            dov.wait(30)
-        for i in (1, 2):
-            write(md, "new/19000000%02d.M%dP1.after" % (i, i),
-                  b"Subject: after %d\n\nx\n" % i)
-        with site.serve() as srv:
-            rc, n = mpop_poll(home, srv.port, os.path.join(home, "3.mbox"))
-            srv.connections += 1
-            srv.wait_all()
-        check(rc == 0 and n == 2, "polling pop3d after the switch, mpop "
-              "fetches the 2 new messages and none of the 21 old (%d)" % n)
+        first, again, after = after_the_switch(
+            tmp, lambda home, port, tag: mpop_poll(
+                home, port, os.path.join(home, tag + ".mbox")))
+        check(first == (0, 21), "mpop fetched all 21 messages from "
+              "Dovecot, keeping them (%r)" % (first,))
+        check(again == (0, 0), "and nothing on its next poll")
+        check(after == (0, 2), "polling pop3d after the switch, mpop "
+              "fetches the 2 new messages and none of the 21 old (%r)"
+              % (after,))
+
+
+def fetchmail_poll(home, port, tag):
+    """fetchmail with keep (no fetchall) and UIDLs, its .fetchids in
+    home, delivering each message it fetches to a file of its own in
+    home/<tag> through an MDA: no SMTP server."""
+    out_dir = os.path.join(home, tag)
+    os.makedirs(out_dir)
+    rc = os.path.join(home, ".fetchmailrc")
+    with open(rc, "w") as f:
+        # sslproto '': no STLS (pop3d offers it with a test certificate
+        # fetchmail would not trust); fetchmail wants its rc file 0600.
+        f.write("set no syslog\n"
+                "poll 127.0.0.1 port %d protocol pop3 uidl auth password\n"
+                "  user \"alice\" password \"alice-pw\"\n"
+                "  keep no fetchall sslproto ''\n"
+                "  mda \"/bin/sh -c 'cat > %s/$$.msg'\"\n"
+                % (port, out_dir))
+    os.chmod(rc, 0o600)
+    out = subprocess.run(
+        ["fetchmail", "-f", rc, "-i", os.path.join(home, ".fetchids"),
+         "--nodetach", "--nosyslog", "-v"],
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, HOME=home, FETCHMAILHOME=home))
+    # 0: mail fetched, 1: none there to fetch; anything else failed.
+    if out.returncode not in (0, 1):
+        print("# " + (out.stdout + out.stderr).replace("\n", "\n# "))
+    return (out.returncode if out.returncode > 1 else 0,
+            len(os.listdir(out_dir)))
+
+
+@test
+def fetchmail_after_the_switch_fetches_only_new_mail():
+    if not have_dovecot() or shutil.which("fetchmail") is None:
+        skip("fetchmail_after_the_switch: needs root, fetchmail and "
+             "Debian's Dovecot")
+        return
+    with TempDir() as tmp:
+        first, again, after = after_the_switch(tmp, fetchmail_poll)
+        check(first == (0, 21), "fetchmail (keep, uidl) fetched all 21 "
+              "messages from Dovecot (%r)" % (first,))
+        check(again == (0, 0), "and nothing on its next poll (%r)"
+              % (again,))
+        check(after == (0, 2), "polling pop3d after the switch with the "
+              "same .fetchids, fetchmail fetches the 2 new messages and "
+              "none of the 21 old (%r)" % (after,))
 
 
 if __name__ == "__main__":

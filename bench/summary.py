@@ -77,6 +77,20 @@ def main():
          scenario="bigbox")
     line("big mailbox, 2nd session (warm)", "s2_ms", "ms", "lower", 0.3,
          scenario="bigbox")
+    # The same mailbox with Dovecot's UIDLs carried over, against
+    # pop3d's own warm session (issue 18: within 10 %).
+    mw, mn = med(rows, "s2_ms", server="pop3d", scenario="migrated")
+    ow, _ = med(rows, "s2_ms", server="pop3d", scenario="bigbox")
+    mc, _ = med(rows, "s1_ms", server="pop3d", scenario="migrated")
+    if mw is not None and ow:
+        out.append(("big mailbox from Dovecot, 1st (cold)",
+                    f"{fmt(mc)} ms", "-", "-", mn))
+        out.append(("big mailbox from Dovecot, 2nd (warm)",
+                    f"{fmt(mw)} ms", "-", "-", mn))
+        verdicts.append(
+            f"big mailbox carried over from Dovecot, warm session vs "
+            f"pop3d's own ({ow:.1f} ms): {mw / ow:.2f}, target <= 1.1 -> "
+            f"{'MET' if mw / ow <= 1.1 else 'NOT MET'}")
     for n in sorted({r["sessions"] for r in rows
                      if r["scenario"] == "idle"}, key=int):
         line(f"idle {n}: PSS per session", "pss_kb_per_session", "kB",

@@ -210,7 +210,9 @@ entry_add(struct import *im, const struct import_entry *e, const char *src,
 	else if (push(im, &u, src, lineno) == -1) {
 		log_warn("%s", strerror(errno));
 		return -1;
-	}
+	} else if (user_hash_legacy(hash))
+		log_warn("warning: %s:%lu: %s: " USER_LEGACY_WARNING, src,
+		    lineno, e->name, hash);
 	explicit_bzero(hash, sizeof(hash));
 	return 0;
 }

@@ -56,12 +56,17 @@ passwd_carriable(const char *hash, const char **why)
 {
 	const char	*sum = strrchr(hash, '$');
 	int		 r = crypt_checksalt(hash);
+	int		 legacy = user_hash_legacy(hash);
 
 	*why = NULL;
-	if (r == CRYPT_SALT_METHOD_LEGACY || r == CRYPT_SALT_METHOD_DISABLED)
-		*why = "a legacy method (DES, md5-crypt, sha256-crypt) that"
-		    " the users file does not take: set a new password";
-	else if (r != CRYPT_SALT_OK || !user_hash_valid(hash))
+	if (!legacy && (r == CRYPT_SALT_METHOD_LEGACY ||
+	    r == CRYPT_SALT_METHOD_DISABLED))
+		*why = "a legacy method (DES or the like) that the users"
+		    " file does not take (DES checks only 8 characters):"
+		    " set a new password";
+	/* md5-crypt and sha256-crypt are legacy to libxcrypt, and taken. */
+	else if ((r != CRYPT_SALT_OK && !(legacy &&
+	    r == CRYPT_SALT_METHOD_LEGACY)) || !user_hash_valid(hash))
 		*why = "not a hash that crypt(3) checks";
 	else if (sum == NULL || sum[1] == '\0' || sum[strspn(sum + 1,
 	    "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -160,7 +165,8 @@ passwd_dummy_make(const char *setting, size_t len, char *out, size_t n)
 	memcpy(s, setting, len);
 	s[len] = '\0';
 	if (passwd_gensalt(strncmp(s, "$y$", 3) == 0 ? "$y$" :
-	    strncmp(s, "$6$", 3) == 0 ? "$6$" : "$2b$", fresh,
+	    strncmp(s, "$6$", 3) == 0 ? "$6$" : strncmp(s, "$5$", 3) == 0 ?
+	    "$5$" : strncmp(s, "$1$", 3) == 0 ? "$1$" : "$2b$", fresh,
 	    sizeof(fresh)) == -1)
 		return -1;
 	salt = strrchr(fresh, '$') + 1;

@@ -20,10 +20,11 @@ const char *passwd_method(const char *);
 /*
  * Whether a hash read from another server may go into the users file as
  * it is: 1, or 0 with *why.  It must be of a method the file takes
- * (user_hash_valid) that crypt(3) checks without calling it legacy
- * (crypt_checksalt), and end in a checksum of crypt(3)'s alphabet; DES,
- * md5-crypt and sha256-crypt are legacy to libxcrypt and refused.  Costs
- * no hashing.
+ * (user_hash_valid) that crypt(3) checks (crypt_checksalt), and end in
+ * a checksum of crypt(3)'s alphabet.  md5-crypt and sha256-crypt, legacy
+ * to libxcrypt, are taken (user_hash_legacy says so, for a warning); DES
+ * is refused: it checks only a password's first 8 characters.  Costs no
+ * hashing.
  */
 int	passwd_carriable(const char *, const char **);
 

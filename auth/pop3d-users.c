@@ -470,9 +470,14 @@ cmd_check(const struct paths *p, int argc, char **argv)
 	if (r != 0 || usersfile_open(&uf, p->file) == -1)
 		return r;
 	/* Sound: now what the records name, as this user sees it. */
-	while ((k = usersfile_next(&uf, &u)) != UF_EOF && k != UF_ERROR)
-		if (k == UF_RECORD)
-			(void)record_warn(&uf, &u);
+	while ((k = usersfile_next(&uf, &u)) != UF_EOF && k != UF_ERROR) {
+		if (k != UF_RECORD)
+			continue;
+		if (user_hash_legacy(u.hash))
+			log_warn("warning: %s:%lu: %s: " USER_LEGACY_WARNING,
+			    uf.path, uf.lineno, u.name, u.hash);
+		(void)record_warn(&uf, &u);
+	}
 	usersfile_close(&uf);
 	return r;
 }

@@ -13,6 +13,13 @@ static const char *const hash_prefixes[] = {
 	"$y$",		/* yescrypt, the default */
 	"$6$",		/* sha512-crypt */
 	"$2b$", "$2a$", "$2y$",	/* bcrypt */
+	/*
+	 * Legacy methods, carried over from another server so that its
+	 * users keep their passwords (pop3d-users import); never written.
+	 * DES is not here: it checks only a password's first 8 characters.
+	 */
+	"$5$",		/* sha256-crypt */
+	"$1$",		/* md5-crypt */
 	NULL
 };
 
@@ -46,6 +53,12 @@ user_hash_locked(const char *hash)
 }
 
 int
+user_hash_legacy(const char *hash)
+{
+	return strncmp(hash, "$5$", 3) == 0 || strncmp(hash, "$1$", 3) == 0;
+}
+
+int
 user_hash_valid(const char *hash)
 {
 	size_t	i;
@@ -67,13 +80,16 @@ user_hash_setting(const char *hash)
 	const char	*end;
 
 	if (strncmp(hash, "$y$", 3) == 0 ||
-	    strncmp(hash, "$6$rounds=", 10) == 0) {
+	    strncmp(hash, "$6$rounds=", 10) == 0 ||
+	    strncmp(hash, "$5$rounds=", 10) == 0) {
 		/* The method, its parameters, then the salt. */
 		end = strchr(hash + 3, '$');
 		return end != NULL && end > hash + 3 ? end + 1 - hash : 0;
 	}
-	if (strncmp(hash, "$6$", 3) == 0)
+	if (strncmp(hash, "$6$", 3) == 0 || strncmp(hash, "$5$", 3) == 0)
 		return 3;	/* the default 5000 rounds */
+	if (strncmp(hash, "$1$", 3) == 0)
+		return 3;	/* md5-crypt has no cost */
 	if ((strncmp(hash, "$2b$", 4) == 0 || strncmp(hash, "$2a$", 4) == 0 ||
 	    strncmp(hash, "$2y$", 4) == 0) && hash[4] >= '0' &&
 	    hash[4] <= '9' && hash[5] >= '0' && hash[5] <= '9' &&
@@ -160,7 +176,7 @@ user_check(const struct user *u, const char **why)
 		return fail(why, "bad user name");
 	if (u->hash == NULL || !user_hash_valid(u->hash))
 		return fail(why, "bad password hash (yescrypt, sha512-crypt,"
-		    " bcrypt or locked)");
+		    " bcrypt, legacy sha256-crypt or md5-crypt, or locked)");
 	if (u->uid == 0)
 		return fail(why, "uid 0 (root) is refused");
 	if ((uintmax_t)u->uid > USERS_ID_MAX)

@@ -63,14 +63,26 @@ void	user_policy_format(const struct user *, char *, size_t);
 /* 1 when the hash can never match (an account without a password). */
 int	user_hash_locked(const char *);
 
+/*
+ * 1 when hash is of a legacy method the file takes only as carried over
+ * from another server (sha256-crypt "$5$", md5-crypt "$1$"): pop3d-users
+ * never writes one, and check and import warn about each.
+ */
+int	user_hash_legacy(const char *);
+
+/* What check and import say of one, after "file:line: name: ". */
+#define USER_LEGACY_WARNING	"legacy hash %.3s: set a new password with" \
+	" pop3d-users passwd"
+
 /* 1 when hash is one a record may hold: a method accepted, or locked. */
 int	user_hash_valid(const char *);
 
 /*
  * The crypt(3) setting of hash without its salt: the method and its cost,
  * which decide what a check costs ("$y$j9T$", "$6$rounds=80000$", "$6$",
- * "$2b$09$").  Returns its length, a prefix of hash, or 0 for a locked
- * hash or one whose setting is not of that form.
+ * "$2b$09$"; legacy "$5$rounds=N$", "$5$", "$1$").  Returns its
+ * length, a prefix of hash, or 0 for a locked hash or one whose setting
+ * is not of that form.
  */
 size_t	user_hash_setting(const char *);
 

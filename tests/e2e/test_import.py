@@ -23,9 +23,9 @@ _libcrypt.crypt.restype = ctypes.c_char_p
 _libcrypt.crypt_gensalt.restype = ctypes.c_char_p
 
 
-def crypt(password, prefix):
+def crypt(password, prefix, cost=0):
     """libcrypt's own hash, as Dovecot's doveadm pw or passwd(1) make."""
-    setting = _libcrypt.crypt_gensalt(prefix.encode(), 0, None, 0)
+    setting = _libcrypt.crypt_gensalt(prefix.encode(), cost, None, 0)
     return _libcrypt.crypt(password.encode(), setting).decode()
 
 
@@ -244,6 +244,74 @@ def line_longer_than_the_maximum_is_said_and_passed_over():
         check_eq(rc, 1, "one of 8193 is an error")
         check("%s:1: line too long" % over in err, "said: %r" % err)
         check_eq(out.split(":")[0], "next", "the next line is read")
+
+
+def openssl_passwd(flag, password):
+    """A hash made by another implementation than libcrypt: openssl's."""
+    r = subprocess.run(["openssl", "passwd", flag, "-stdin"],
+                       input=password.encode(), capture_output=True,
+                       timeout=30, check=True)
+    return r.stdout.decode().strip()
+
+
+@test
+def legacy_md5_and_sha256_users_are_carried_with_a_warning():
+    """md5-crypt and sha256-crypt (legacy to libxcrypt) carried as they
+    are, each said; DES (8 characters checked) is not carried over."""
+    with TempDir() as tmp:
+        site = Site(tmp)
+        ids = "%d:%d" % (RUN_UID, RUN_GID)
+        md5 = openssl_passwd("-1", "erin-password")
+        legacy = site.write("legacy", [
+            "erin:{MD5-CRYPT}%s:%s::%s" % (md5, ids, site.dir),
+            "fred:{SHA256-CRYPT}%s:%s::%s" % (
+                openssl_passwd("-5", "fred-password"), ids, site.dir),
+            "gina:{SHA256-CRYPT}%s:%s::%s" % (
+                crypt("gina-pw", "$5$", 6000), ids, site.dir),
+            "hal:{CRYPT}%s:%s::%s" % (
+                _libcrypt.crypt(b"hal-pw", b"ab").decode(), ids, site.dir)])
+        rc, out, err = site.users("import", "-D", legacy, "erin", "fred",
+                                  "gina")
+        check_eq((rc, len(out.splitlines())), (0, 3),
+                 "legacy users only: imported, exit 0: %r" % err)
+        check_eq(err.count("legacy hash"), 3, "each said: %r" % err)
+        rc, _, err = site.users("import", "-w", "-D", legacy)
+        check_eq(rc, 1, "hal (DES) is not carried over: exit 1: %r" % err)
+        check("%s:4: hal: a legacy method (DES" % legacy in err,
+              "DES is said: %r" % err)
+        for line, name, method in ((1, "erin", "$1$"), (2, "fred", "$5$"),
+                                   (3, "gina", "$5$")):
+            check("warning: %s:%d: %s: legacy hash %s: set a new password"
+                  " with pop3d-users passwd" % (legacy, line, name, method)
+                  in err, "%s's legacy hash is said: %r" % (name, err))
+        recs = site.records()
+        check_eq(sorted(recs), ["erin", "fred", "gina"], "DES left out")
+        check_eq(recs["erin"][1], md5, "md5-crypt carried as it is")
+        check(recs["gina"][1].startswith("$5$rounds=6000$"),
+              "sha256-crypt's rounds kept")
+        with site.serve() as srv:
+            check(login(srv, "erin", "erin-password"),
+                  "{MD5-CRYPT} erin logs in with her Dovecot password")
+            check(login(srv, "fred", "fred-password"),
+                  "{SHA256-CRYPT} fred logs in")
+            check(login(srv, "gina", "gina-pw"), "rounds= too")
+            check(not login(srv, "erin", "erin-passwor"), "a wrong one fails")
+            check(not login(srv, "hal", "hal-pw"), "hal is unknown")
+        rc, _, err = site.users("check")
+        check_eq(rc, 0, "check passes: %r" % err)
+        check_eq(err.count("legacy hash"), 3, "and says each: %r" % err)
+        check("warning: %s:1: erin: legacy hash $1$: set a new password"
+              " with pop3d-users passwd" % site.file in err,
+              "with file and line: %r" % err)
+        p = subprocess.run([USERS, "-f", site.file, "-d", site.db, "passwd",
+                            "-s", "erin"], input=b"new-pw\n",
+                           capture_output=True, timeout=120)
+        check_eq(p.returncode, 0, "passwd: %r" % p.stderr)
+        check(site.records()["erin"][1].startswith("$y$"),
+              "a new password is never legacy")
+        rc, _, err = site.users("check")
+        check_eq(err.count("legacy hash"), 2, "erin no longer said: %r" %
+                 err)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ check_setting(const uint8_t *data, size_t size)
 	    user_hash_locked(hash))
 		abort();
 	if (strncmp(hash, "$y$", 3) != 0 && strncmp(hash, "$6$", 3) != 0 &&
-	    strncmp(hash, "$2", 2) != 0)
+	    strncmp(hash, "$2", 2) != 0 && strncmp(hash, "$5$", 3) != 0 &&
+	    strncmp(hash, "$1$", 3) != 0)
 		abort();
 }
 
@@ -61,7 +62,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (user_hash_setting(u.hash) == 0 && !user_hash_locked(u.hash) &&
 	    strncmp(u.hash, "$y$", 3) != 0 && strncmp(u.hash, "$6$r", 4) != 0 &&
-	    strncmp(u.hash, "$2", 2) != 0)
+	    strncmp(u.hash, "$5$r", 4) != 0 && strncmp(u.hash, "$2", 2) != 0)
 		abort();
 	if (user_format(&u, again, sizeof(again), &why) == -1 ||
 	    user_parse(again, &v, &why) == -1)

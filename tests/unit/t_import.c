@@ -200,12 +200,17 @@ test_carriable(void)
 	CHECK(passwd_carriable(YESCRYPT, &why) == 1);
 	CHECK(passwd_carriable("$2b$09$abcdefghijklmnopqrstuuABCDEFGHIJ"
 	    "KLMNOPQRSTUVWXYZ01234", &why) == 1);
-	CHECK(passwd_carriable("$1$abc$defghijklmnopqrstuvw", &why) == 0 &&
-	    strstr(why, "legacy") != NULL);
-	CHECK(passwd_carriable("$5$abc$defghijklmnopqrstuvw", &why) == 0 &&
-	    strstr(why, "legacy") != NULL);
+	/* md5-crypt and sha256-crypt carried over (legacy); DES is not. */
+	CHECK(passwd_carriable("$1$abc$defghijklmnopqrstuvw", &why) == 1 &&
+	    why == NULL);
+	CHECK(passwd_carriable("$5$abc$defghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+	    "OPQRSTU", &why) == 1 && why == NULL);
+	CHECK(passwd_carriable("$5$rounds=6000$abc$defghijklmnopqrstuvwxyzA"
+	    "BCDEFGHIJKLMNOPQRSTU", &why) == 1);
+	CHECK(passwd_carriable("$1$abc$", &why) == 0 &&
+	    strstr(why, "checksum") != NULL);
 	CHECK(passwd_carriable("abJnggxhB/yWI", &why) == 0 &&
-	    strstr(why, "legacy") != NULL);
+	    strstr(why, "legacy") != NULL && strstr(why, "DES") != NULL);
 	CHECK(passwd_carriable("$6$saltsaltsalt$", &why) == 0 &&
 	    strstr(why, "checksum") != NULL);
 	CHECK(passwd_carriable("$6$salt$bad:sum", &why) == 0);

@@ -96,6 +96,16 @@ test_good(void)
 	CHECK(u.maildrop == NULL && user_hash_locked(u.hash));
 	CHECK(parse("e:*:4294967294:4294967294:/", &u, &why) == 0);
 	CHECK(u.uid == 4294967294U);
+
+	/* Legacy methods, carried over from another server (issue 18). */
+	CHECK(parse("f:$1$md5$x:1:1:/h", &u, &why) == 0);
+	CHECK(user_hash_legacy(u.hash));
+	CHECK(parse("g:$5$rounds=6000$salt$x:1:1:/h", &u, &why) == 0);
+	CHECK(user_hash_legacy(u.hash));
+	CHECK(parse("h:$5$salt$x:1:1:/h", &u, &why) == 0);
+	CHECK(user_hash_legacy(u.hash));
+	CHECK(!user_hash_legacy(YESCRYPT) && !user_hash_legacy("$6$s$x") &&
+	    !user_hash_legacy("$2b$05$x") && !user_hash_legacy("!"));
 }
 
 static void
@@ -111,7 +121,10 @@ test_bad_fields(void)
 	CHECK(refused("al\x01ice:" YESCRYPT ":1:1:/h", "name"));
 	CHECK(refused("alice::1:1:/h", "hash"));
 	CHECK(refused("alice:plaintext:1:1:/h", "hash"));
-	CHECK(refused("alice:$1$md5$x:1:1:/h", "hash"));
+	/* DES, legacy and not carried over: it checks 8 characters. */
+	CHECK(refused("alice:abJnggxhB/yWI:1:1:/h", "hash"));
+	CHECK(refused("alice:$3$$8846f7eaee8fb117ad06bdd830b7586c:1:1:/h",
+	    "hash"));
 	CHECK(refused("alice:$y$ a:1:1:/h", "hash"));
 	CHECK(refused("alice:" YESCRYPT ":0:1:/h", "uid 0"));
 	CHECK(refused("alice:" YESCRYPT ":1:0:/h", "gid 0"));
@@ -314,7 +327,10 @@ test_hash_setting(void)
 	CHECK(user_hash_setting("!") == 0);
 	CHECK(user_hash_setting("!" YESCRYPT) == 0);
 	CHECK(user_hash_setting("*") == 0);
-	CHECK(user_hash_setting("$1$md5$x") == 0);
+	CHECK(user_hash_setting("$1$md5$x") == 3);
+	CHECK(user_hash_setting("$5$salt$x") == 3);
+	CHECK(user_hash_setting("$5$rounds=6000$salt$x") == 15);
+	CHECK(user_hash_setting("abJnggxhB/yWI") == 0);
 }
 
 static char	dir[] = "/tmp/t_users.XXXXXX";
@@ -372,6 +388,9 @@ dummy_is(const char *const *hashes, const char *want)
 #define S80	"$6$rounds=80000$abcdefghijklmnop$hash"
 #define S	"$6$abcdefghijklmnop$hash"
 #define B9	"$2b$09$abcdefghijklmnopqrstuuhashhashhashhashhashhashhash"
+#define M1	"$1$abcdefgh$hash"
+#define S5	"$5$rounds=6000$abcdefghijklmnop$hash"
+#define S5D	"$5$abcdefghijklmnop$hash"
 #define B5Y	"$2y$05$abcdefghijklmnopqrstuuhashhashhashhashhashhashhash"
 
 static void
@@ -390,6 +409,9 @@ test_dummy(void)
 	static const char *const yescost[] = { Y8, Y8, Y, NULL };
 	static const char *const locked[] = { "!", "*", "!", NULL };
 	static const char *const none[] = { NULL };
+	static const char *const md5[] = { M1, M1, Y, NULL };
+	static const char *const sha256[] = { S5, S5, Y, NULL };
+	static const char *const sha256d[] = { S5D, NULL };
 	char	d1[USERS_HASH_MAX + 1], d2[USERS_HASH_MAX + 1];
 
 	if (mkdtemp(dir) == NULL) {
@@ -410,6 +432,10 @@ test_dummy(void)
 	/* No password at all: the default method at its default cost. */
 	CHECK(dummy_is(locked, "$y$j9T$"));
 	CHECK(dummy_is(none, "$y$j9T$"));
+	/* Legacy methods carried over: their own dummy, as any other. */
+	CHECK(dummy_is(md5, "$1$"));
+	CHECK(dummy_is(sha256, "$5$rounds=6000$"));
+	CHECK(dummy_is(sha256d, "$5$"));
 	/* A fresh salt every compile. */
 	CHECK(compiled_dummy(sha, d1, sizeof(d1)) == 0 &&
 	    compiled_dummy(sha, d2, sizeof(d2)) == 0 && strcmp(d1, d2) != 0);
@@ -484,7 +510,8 @@ test_dummy_read(void)
 	/* A dummy that could never cost a check is a damaged database. */
 	CHECK(open_with_dummy("!") == -1 && errno == EINVAL);
 	CHECK(open_with_dummy("") == -1 && errno == EINVAL);
-	CHECK(open_with_dummy("$1$md5$x") == -1 && errno == EINVAL);
+	CHECK(open_with_dummy("abJnggxhB/yWI") == -1 && errno == EINVAL);
+	CHECK(open_with_dummy("$1$abcdefgh$hash") == 0);
 	CHECK(open_with_dummy("$y$") == -1 && errno == EINVAL);
 }
 

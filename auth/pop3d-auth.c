@@ -397,8 +397,9 @@ become(const struct user *u, const char **why)
 
 /*
  * The environment of the next stage: USER, HOME, SHELL, MAILDROP, and
- * the user's own EXPIRE and LOGIN-DELAY, which win over the spawner's or
- * a rule's POP3D_EXPIRE and POP3D_LOGIN_DELAY (left as they are, the
+ * the user's own EXPIRE, LOGIN-DELAY and UIDL format, which win over the
+ * spawner's or a rule's POP3D_EXPIRE, POP3D_LOGIN_DELAY and
+ * POP3D_DOVECOT_UIDL_FORMAT (left as they are, the
  * defaults, for a user without).  A record without a maildrop clears
  * MAILDROP: one inherited from the spawner would otherwise win over
  * pop3d-maildrop's argument for every such user (pop3d-maildrop.8).
@@ -414,6 +415,9 @@ env_set(const struct user *u)
 		return -1;
 	if (u->login_delay != NULL && setenv("POP3D_LOGIN_DELAY",
 	    u->login_delay, 1) == -1)
+		return -1;
+	if (u->uidl_format != NULL && setenv("POP3D_DOVECOT_UIDL_FORMAT",
+	    u->uidl_format, 1) == -1)
 		return -1;
 	if (u->maildrop == NULL)
 		return unsetenv("MAILDROP");

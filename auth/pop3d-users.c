@@ -48,8 +48,9 @@ struct command {
 	"  -d users.cdb   the compiled database (POP3D_USERS_CDB, else\n" \
 	"                 /etc/pop3d/users.cdb)\n" \
 	"commands:\n" \
-	"  add [-e days|NEVER] [-l seconds] name uid gid home [maildrop]\n" \
-	"  mod [-e days|NEVER|-] [-l seconds|-] name\n" \
+	"  add [-e days|NEVER] [-l seconds] [-U format]\n" \
+	"      name uid gid home [maildrop]\n" \
+	"  mod [-e days|NEVER|-] [-l seconds|-] [-U format|-] name\n" \
 	"  passwd [-s] [-m yescrypt|sha512|bcrypt] name\n" \
 	"  apop [-cs] name\n" \
 	"  import [-n|-w] [-os] [-m method] [-u uid] [-g gid] [-h home]\n" \
@@ -197,40 +198,58 @@ id_arg(const char *s, int group, unsigned long *v)
 	return -1;
 }
 
+/* The values of add's and mod's policy options: NULL when not given. */
+struct policy_vals {
+	const char	*expire, *delay, *uidl;
+};
+
+/* Says why v is bad for option o (EXIT_DATA follows), or 0 when good. */
+static int
+policy_bad(char o, const char *v)
+{
+	const char	*why;
+
+	if (*v == '\0')
+		return 0;
+	if (o == 'e' && !user_expire_valid(v))
+		log_warn("bad expire: %s (NEVER, or days from 0 to %d)", v,
+		    EXPIRE_DAYS_MAX);
+	else if (o == 'l' && !user_login_delay_valid(v))
+		log_warn("bad login-delay: %s (seconds from 0 to %d)", v,
+		    LOGIN_DELAY_MAX);
+	else if (o == 'U' && user_uidl_format_check(v, &why) == -1)
+		log_warn("%s", why);
+	else
+		return 0;
+	return -1;
+}
+
 /*
  * The policy options of add and mod, from argv[1]: -e expire, -l
- * login-delay; with clear (mod), "-" for "none of the user's".  Any
- * other argument ends them (a name like an option is then refused as a
- * name).  Returns the index of the first other argument, -1 for a usage
- * error, or -2 after saying which value is bad (EXIT_DATA).
+ * login-delay, -U uidl-format; with clear (mod), "-" for "none of the
+ * user's".  Any other argument ends them (a name like an option is then
+ * refused as a name).  Returns the index of the first other argument, -1
+ * for a usage error, or -2 after saying which value is bad (EXIT_DATA).
  */
 static int
-policy_opts(int argc, char **argv, int clear, const char **expire,
-    const char **delay)
+policy_opts(int argc, char **argv, int clear, struct policy_vals *pv)
 {
 	const char	*v;
-	int		 i, e;
+	int		 i;
 
 	for (i = 1; i < argc; i += 2) {
 		if (strcmp(argv[i], "--") == 0)
 			return i + 1;
-		if (strcmp(argv[i], "-e") != 0 && strcmp(argv[i], "-l") != 0)
+		if (strcmp(argv[i], "-e") != 0 && strcmp(argv[i], "-l") != 0 &&
+		    strcmp(argv[i], "-U") != 0)
 			break;
 		if (i + 1 >= argc)
 			return -1;
-		e = argv[i][1] == 'e';
 		v = clear && strcmp(argv[i + 1], "-") == 0 ? "" : argv[i + 1];
-		if (e && *v != '\0' && !user_expire_valid(v)) {
-			log_warn("bad expire: %s (NEVER, or days from 0 to %d)",
-			    v, EXPIRE_DAYS_MAX);
+		if (policy_bad(argv[i][1], v) == -1)
 			return -2;
-		}
-		if (!e && *v != '\0' && !user_login_delay_valid(v)) {
-			log_warn("bad login-delay: %s (seconds from 0 to %d)",
-			    v, LOGIN_DELAY_MAX);
-			return -2;
-		}
-		*(e ? expire : delay) = v;
+		*(argv[i][1] == 'e' ? &pv->expire : argv[i][1] == 'l' ?
+		    &pv->delay : &pv->uidl) = v;
 	}
 	return i;
 }
@@ -239,14 +258,18 @@ static int
 cmd_add(const struct paths *p, int argc, char **argv)
 {
 	struct usersfile_edit	e = { .op = UF_ADD };
+	struct policy_vals	pv = { NULL, NULL, NULL };
 	struct user		u;
 	unsigned long		uid, gid;
 	const char		*why;
 	int			r;
 
 	memset(&u, 0, sizeof(u));
-	if ((r = policy_opts(argc, argv, 0, &u.expire, &u.login_delay)) < 0)
+	if ((r = policy_opts(argc, argv, 0, &pv)) < 0)
 		return r == -1 ? -1 : EXIT_DATA;
+	u.expire = pv.expire;
+	u.login_delay = pv.delay;
+	u.uidl_format = pv.uidl;
 	argc -= r - 1;
 	argv += r - 1;
 	if (argc != 5 && argc != 6)
@@ -334,12 +357,17 @@ static int
 cmd_mod(const struct paths *p, int argc, char **argv)
 {
 	struct usersfile_edit	e = { .op = UF_SET_POLICY };
+	struct policy_vals	pv = { NULL, NULL, NULL };
 	int			r;
 
-	if ((r = policy_opts(argc, argv, 1, &e.expire, &e.login_delay)) < 0)
+	if ((r = policy_opts(argc, argv, 1, &pv)) < 0)
 		return r == -1 ? -1 : EXIT_DATA;
-	if (argc - r != 1 || (e.expire == NULL && e.login_delay == NULL))
+	if (argc - r != 1 || (pv.expire == NULL && pv.delay == NULL &&
+	    pv.uidl == NULL))
 		return -1;
+	e.expire = pv.expire;
+	e.login_delay = pv.delay;
+	e.uidl_format = pv.uidl;
 	e.name = argv[r];
 	return apply(p, &e);
 }
@@ -513,8 +541,10 @@ cmd_import(const struct paths *p, int argc, char **argv)
 
 static const struct command commands[] = {
 	{ "add", cmd_add,
-	    "add [-e days|NEVER] [-l seconds] name uid gid home [maildrop]" },
-	{ "mod", cmd_mod, "mod [-e days|NEVER|-] [-l seconds|-] name" },
+	    "add [-e days|NEVER] [-l seconds] [-U format] name uid gid home"
+	    " [maildrop]" },
+	{ "mod", cmd_mod,
+	    "mod [-e days|NEVER|-] [-l seconds|-] [-U format|-] name" },
 	{ "passwd", cmd_passwd,
 	    "passwd [-s] [-m yescrypt|sha512|bcrypt] name" },
 	{ "apop", cmd_apop, "apop [-cs] name" },

@@ -125,6 +125,24 @@ user_login_delay_valid(const char *s)
 	return user_setting_valid("POP3D_LOGIN_DELAY", s);
 }
 
+int
+user_uidl_format_check(const char *s, const char **why)
+{
+	static char	reason[SETTING_ERR_MAX + 32];
+	char		err[SETTING_ERR_MAX];
+
+	if (strpbrk(s, ",:") != NULL)
+		return fail(why, "bad uidl-format: a users record's format"
+		    " cannot hold ',' or ':'");
+	/* The table takes "" as unset; a record's key has a value: "%"
+	 * fails as "" does here, with the table's own reason. */
+	if (setting_check(setting_find("POP3D_DOVECOT_UIDL_FORMAT"),
+	    *s != '\0' ? s : "%", err, sizeof(err)) == 0)
+		return 0;
+	(void)snprintf(reason, sizeof(reason), "bad uidl-format: %s", err);
+	return fail(why, reason);
+}
+
 static int
 policy_check(const struct user *u, const char **why)
 {
@@ -132,6 +150,8 @@ policy_check(const struct user *u, const char **why)
 		return fail(why, "bad expire (NEVER, or days from 0 to 9999)");
 	if (u->login_delay != NULL && !user_login_delay_valid(u->login_delay))
 		return fail(why, "bad login-delay (seconds from 0 to 86400)");
+	if (u->uidl_format != NULL)
+		return user_uidl_format_check(u->uidl_format, why);
 	return 0;
 }
 
@@ -159,9 +179,11 @@ policy_parse(char *p, struct user *u, const char **why)
 			slot = &u->expire;
 		else if (strcmp(item, "login-delay") == 0)
 			slot = &u->login_delay;
+		else if (strcmp(item, "uidl-format") == 0)
+			slot = &u->uidl_format;
 		else
 			return fail(why, "unknown policy key (expire,"
-			    " login-delay)");
+			    " login-delay, uidl-format)");
 		if (*slot != NULL)
 			return fail(why, "policy key given twice");
 		*slot = eq + 1;
@@ -233,32 +255,44 @@ user_parse(char *line, struct user *u, const char **why)
 	u->home = f[4];
 	u->maildrop = n > 5 && f[5][0] != '\0' ? f[5] : NULL;
 	u->apop = n > 6 && f[6][0] != '\0' ? f[6] : NULL;
-	u->expire = u->login_delay = NULL;
+	u->expire = u->login_delay = u->uidl_format = NULL;
 	if (n > 7 && policy_parse(f[7], u, why) == -1)
 		return -1;
 	return user_check(u, why);
 }
 
+/* ",key=value" (no comma first) appended to buf when value is set. */
+static void
+policy_add(char *buf, size_t n, const char *key, const char *value)
+{
+	size_t	len = strlen(buf);
+
+	if (value != NULL && len < n)
+		(void)snprintf(buf + len, n - len, "%s%s=%s",
+		    len > 0 ? "," : "", key, value);
+}
+
 void
 user_policy_format(const struct user *u, char *buf, size_t n)
 {
-	snprintf(buf, n, "%s%s%s%s%s", u->expire != NULL ? "expire=" : "",
-	    u->expire != NULL ? u->expire : "",
-	    u->expire != NULL && u->login_delay != NULL ? "," : "",
-	    u->login_delay != NULL ? "login-delay=" : "",
-	    u->login_delay != NULL ? u->login_delay : "");
+	if (n == 0)
+		return;
+	*buf = '\0';
+	policy_add(buf, n, "expire", u->expire);
+	policy_add(buf, n, "login-delay", u->login_delay);
+	policy_add(buf, n, "uidl-format", u->uidl_format);
 }
 
 int
 user_format(const struct user *u, char *buf, size_t n, const char **why)
 {
-	char	pol[USERS_POLICY_MAX + 1];
+	char	pol[USERS_POLICY_MAX + 2];
 	int	r;
 
 	if (user_check(u, why) == -1)
 		return -1;
 	user_policy_format(u, pol, sizeof(pol));
-	if (strlen(pol) > USERS_POLICY_MAX)	/* numbers no longer than 9999 */
+	if (strlen(pol) > USERS_POLICY_MAX)	/* cut at USERS_POLICY_MAX + 1 */
 		return fail(why, "policy field too long");
 	/* Empty trailing fields are left out; empty inner ones kept. */
 	r = snprintf(buf, n, "%s:%s:%lu:%lu:%s%s%s%s%s%s%s", u->name, u->hash,

@@ -5,8 +5,10 @@
  *	name:hash:uid:gid:home[:maildrop[:apop[:policy]]]
  *
  * policy is "key=value" items separated by commas: expire=DAYS|NEVER and
- * login-delay=SECONDS (RFC 2449's EXPIRE and LOGIN-DELAY), each at most
- * once.  Records without it (every older one) have neither.
+ * login-delay=SECONDS (RFC 2449's EXPIRE and LOGIN-DELAY) and
+ * uidl-format=FORMAT (POP3D_DOVECOT_UIDL_FORMAT, without ',' or ':', the
+ * record's separators), each at most once.  Records without it (every
+ * older one) have none.
  *
  * Every record is checked by user_parse before anything uses it, whether
  * it comes from the text file or from the database.
@@ -29,6 +31,7 @@ struct user {
 	const char	*apop;	/* NULL when APOP is off for the user */
 	const char	*expire; /* days or "NEVER"; NULL: not the user's */
 	const char	*login_delay; /* seconds; NULL: not the user's */
+	const char	*uidl_format; /* pop3_uidl_format; NULL: not set */
 };
 
 /* The hash that pop3d-users add gives a new account: no login yet. */
@@ -54,6 +57,12 @@ int	user_format(const struct user *, char *, size_t, const char **);
 /* 1 when s is a valid expire (NEVER, days) or login-delay (seconds). */
 int	user_expire_valid(const char *);
 int	user_login_delay_valid(const char *);
+
+/*
+ * 0 when s may be a record's uidl-format, or -1 with *why "bad
+ * uidl-format: ..." (the settings table's own reason, or the separators).
+ */
+int	user_uidl_format_check(const char *, const char **);
 
 /* The policy field of u into buf (size n): "" when it has none. */
 void	user_policy_format(const struct user *, char *, size_t);

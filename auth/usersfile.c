@@ -257,6 +257,9 @@ usersfile_change(const struct usersfile_edit *e, struct user *u)
 		if (e->login_delay != NULL)
 			u->login_delay = *e->login_delay != '\0' ?
 			    e->login_delay : NULL;
+		if (e->uidl_format != NULL)
+			u->uidl_format = *e->uidl_format != '\0' ?
+			    e->uidl_format : NULL;
 		return 1;
 	default:
 		return 0;

@@ -63,7 +63,8 @@ enum usersfile_op {
 	UF_ADD,		/* append user, which must not exist yet */
 	UF_SET_HASH,	/* replace the hash of name */
 	UF_SET_APOP,	/* set the APOP secret of name (NULL: clear it) */
-	UF_SET_POLICY,	/* set expire, login_delay of name ("": clear) */
+	UF_SET_POLICY,	/* set expire, login_delay, uidl_format of name
+			   ("": clear) */
 	UF_DELETE	/* remove name */
 };
 
@@ -76,6 +77,7 @@ struct usersfile_edit {
 					    the record must still have */
 	const char		*expire; /* UF_SET_POLICY: NULL keeps the */
 	const char		*login_delay; /* record's, "" clears it */
+	const char		*uidl_format;
 };
 
 /*

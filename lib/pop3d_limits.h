@@ -355,9 +355,10 @@
 
 /*
  * The policy field of a record: "expire=NEVER,login-delay=86400" is 31
- * octets; room for a few more keys to come.
+ * octets, ",uidl-format=" and a format of DOVECOT_FORMAT_MAX 77 more;
+ * room for a few more keys to come.
  */
-#define USERS_POLICY_MAX	64
+#define USERS_POLICY_MAX	128
 
 /* One line of the users file: every field at its longest, and 7 colons. */
 #define USERS_LINE_MAX		(USERS_NAME_MAX + USERS_HASH_MAX + 2 * 10 + \

@@ -13,6 +13,7 @@
 #include "num.h"
 #include "pop3d_limits.h"
 #include "settings.h"
+#include "uidlfmt.h"
 
 /* Why a rule may not set some: set them in the spawner's environment. */
 #define NR_FILE	"it names a file or program the chain uses"
@@ -38,7 +39,8 @@ static const struct setting table[] = {
 	FLAG("POP3D_CLEARTEXT"),
 	FLAG("POP3D_CRAM_MD5"),
 	FLAG("POP3D_DEBUG"),
-	TEXT("POP3D_DOVECOT_UIDL_FORMAT", DOVECOT_FORMAT_MAX),
+	{ "POP3D_DOVECOT_UIDL_FORMAT", SETTING_UIDLFMT, 0, DOVECOT_FORMAT_MAX,
+	    0, NULL, NULL },
 	{ "POP3D_EXPIRE", SETTING_EXPIRE, 0, EXPIRE_DAYS_MAX, 0, NULL, NULL },
 	TEXT("POP3D_GREETING", GREETING_MAX),
 	NUM("POP3D_IDLE_TIMEOUT", POP3_IDLE_MIN, POP3_IDLE_MAX,
@@ -241,6 +243,13 @@ setting_check(const struct setting *s, const char *value, char *err,
 		return say(err, n, "%s must be NEVER or a number from %llu to"
 		    " %llu", s->name, (unsigned long long)s->min,
 		    (unsigned long long)s->max);
+	case SETTING_UIDLFMT:
+		if (text_valid(value, s->max, 0) &&
+		    dovecot_uidl_format_ok(value))
+			return 0;
+		return say(err, n, "%s must be a pop3_uidl_format of at most"
+		    " %llu characters: text, %%%%, %%u %%v %%f %%g, %%0<width>,"
+		    " X L U", s->name, (unsigned long long)s->max);
 	default:
 		if (text_valid(value, s->max, s->kind == SETTING_LIST))
 			return 0;

@@ -19,7 +19,8 @@ enum setting_kind {
 	SETTING_LIST,	/* the same, and tab, CR, LF between items */
 	SETTING_PATH,	/* a file's name: printable, at most max octets */
 	SETTING_ENUM,	/* one of the words of choices */
-	SETTING_EXPIRE	/* NEVER, or a number from min to max */
+	SETTING_EXPIRE,	/* NEVER, or a number from min to max */
+	SETTING_UIDLFMT	/* TEXT, and a pop3_uidl_format (uidlfmt.h) */
 };
 
 /* A NUM setting with this default has none: unset means "not given". */

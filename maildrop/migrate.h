@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "maildir.h"
+#include "uidlfmt.h"
 
 #define DOVECOT_UIDLIST_FILE	"dovecot-uidlist"
 #define COURIER_SIZELIST_FILE	"courierpop3dsizelist"
@@ -29,23 +30,6 @@
 
 /* Dovecot's pop3_uidl_format default: IMAP UID, then UIDVALIDITY. */
 #define DOVECOT_UIDL_FORMAT_DEFAULT	"%08Xu%08Xv"
-
-/* A dovecot-uidlist's header: its version (1, 2 or 3) and UIDVALIDITY. */
-struct dovecot_head {
-	unsigned	version;
-	uint32_t	uidvalidity;
-};
-
-/* One message of a dovecot-uidlist; the texts point into the buffer. */
-struct dovecot_rec {
-	uint32_t	 uid;
-	const char	*name;		/* the base name: up to a ':' */
-	size_t		 name_len;
-	const char	*guid;		/* 'G' extension, or NULL */
-	size_t		 guid_len;
-	const char	*pop3;		/* 'P' extension: its POP3 UIDL */
-	size_t		 pop3_len;
-};
 
 typedef int (*dovecot_fn)(void *, const struct dovecot_head *,
     const struct dovecot_rec *);
@@ -58,21 +42,6 @@ typedef int (*dovecot_fn)(void *, const struct dovecot_head *,
  */
 int	dovecot_uidlist_parse(const char *, size_t, dovecot_fn, void *,
 	    size_t *);
-
-/*
- * Expands a pop3_uidl_format for a record as Dovecot does: %u UID, %v
- * UIDVALIDITY, %f base name, %g GUID (the base name without one), %m
- * unsupported, %% a '%'; long names %{uid}, %{uidvalidity}, %{filename},
- * %{guid}; modifiers X (a number in lower-case hex), L and U (case);
- * "%0<w>" pads with zeros to w, "%<w>" keeps the first w characters.
- * The length written to out (NUL-terminated), or -1 when the format uses
- * anything else or the result does not fit n - 1 octets.
- */
-int	dovecot_uidl_expand(const char *, const struct dovecot_head *,
-	    const struct dovecot_rec *, char *, size_t);
-
-/* Whether a format is one dovecot_uidl_expand takes (for the settings). */
-int	dovecot_uidl_format_ok(const char *);
 
 /*
  * An UIDMAP_FILE image: fn (with a NULL head, and rec's name and pop3

@@ -68,24 +68,15 @@ refuse(struct out *out, int code, const char *reply, const char *why)
 }
 
 /*
- * POP3D_DOVECOT_UIDL_FORMAT: checked here as the expansion takes it, so
- * that a format that could never carry a UIDL over stops the session
- * rather than quietly changing every UIDL.
+ * POP3D_DOVECOT_UIDL_FORMAT: the settings table checks it as the
+ * expansion takes it (lib/uidlfmt.c), so that a format that could never
+ * carry a UIDL over stops the session rather than quietly changing every
+ * UIDL.
  */
 static int
 dovecot_format_read(const char **fmt)
 {
-	struct logline	l;
-
-	if (setting_text("POP3D_DOVECOT_UIDL_FORMAT", fmt) == -1)
-		return -1;
-	if (*fmt == NULL || dovecot_uidl_format_ok(*fmt))
-		return 0;
-	logline_start(&l, "bad setting");
-	logline_str(&l, "POP3D_DOVECOT_UIDL_FORMAT", *fmt);
-	logline_str(&l, "reason", "takes %u %v %f %g, %0<width>, X L U");
-	logline_emit(&l);
-	return -1;
+	return setting_text("POP3D_DOVECOT_UIDL_FORMAT", fmt);
 }
 
 /*

@@ -215,6 +215,23 @@ def a_bad_number_is_an_error():
 
 
 @test
+def a_bad_uidl_format_is_an_error():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        rc, out, _ = site.run("settings", POP3D_DOVECOT_UIDL_FORMAT="%m")
+        check_eq(rc, 1, "exit 1")
+        check("error setting POP3D_DOVECOT_UIDL_FORMAT: %m (environment): "
+              "POP3D_DOVECOT_UIDL_FORMAT must be a pop3_uidl_format of at "
+              "most 64 characters" in out,
+              "a format pop3d-maildrop cannot expand, with the same reason "
+              "as pop3d-maildrop's: %r" % lines(out, "error"))
+        rc, out, _ = site.run("settings",
+                              POP3D_DOVECOT_UIDL_FORMAT="%08Xu%08Xv")
+        check(not has(out, "error setting POP3D_DOVECOT_UIDL_FORMAT"),
+              "Dovecot's default is good")
+
+
+@test
 def an_unknown_pop3d_name_is_an_error():
     with TempDir() as tmp:
         site = Site(tmp)

@@ -150,9 +150,54 @@ def uidl_format_setting():
                            timeout=30, **({"user": RUN_UID, "group": RUN_GID,
                                            "extra_groups": []} if ROOT
                                           else {}))
-        check(p.returncode == 101 and b"POP3D_DOVECOT_UIDL_FORMAT" in
-              p.stderr, "a format it cannot expand stops the session "
-              "(exit 101, as any bad setting), named in the log")
+        check(p.returncode == 101 and b"POP3D_DOVECOT_UIDL_FORMAT must be "
+              b"a pop3_uidl_format" in p.stderr, "a format it cannot "
+              "expand stops the session (exit 101, as any bad setting), "
+              "the settings table's reason in the log")
+
+
+def chain_uidls(srv, name):
+    """The UIDLs name gets logged in through the whole chain."""
+    p = poplib.POP3("127.0.0.1", srv.port, timeout=30)
+    p.user(name)
+    p.pass_("pw-" + name)
+    got = sorted(line.decode().split()[1] for line in p.uidl()[1])
+    p.quit()
+    srv.wait_all()
+    return got
+
+
+@test
+def uidl_format_per_user():
+    """uidl-format in a users record (pop3d-users add -U) reaches
+    pop3d-maildrop through pop3d-auth, for its user only."""
+    from test_user_policy import MSGS as UMSGS, Records
+    with TempDir() as tmp:
+        site = Records(tmp, {"alice": ["-U", "%f"], "bob": []})
+        for name in ("alice", "bob"):
+            write(site.md[name], UIDLIST, uidlist(
+                [b"%d :%s" % (i + 1, m[0].encode())
+                 for i, m in enumerate(UMSGS)]))
+        check_eq(site.users("list").stdout.decode().split("\n")[0]
+                 .split()[-1], "uidl-format=%f", "list shows the format")
+        with site.serve() as srv:
+            alice = chain_uidls(srv, "alice")
+            bob = chain_uidls(srv, "bob")
+        check_eq(alice, sorted(m[0] for m in UMSGS),
+                 "alice's record: uidl-format=%f, the base names")
+        check_eq(bob, sorted(dovecot_uidl(i + 1)
+                             for i in range(len(UMSGS))),
+                 "bob, without: Dovecot's default %08Xu%08Xv")
+        r = site.users("mod", "-U", "%u,%v", "alice", ok=False)
+        check(r.returncode == 1 and b"cannot hold ',' or ':'" in r.stderr,
+              "a format with the record's separators refused: %r" % (r,))
+        r = site.users("mod", "-U", "%m", "alice", ok=False)
+        check(r.returncode == 1 and b"bad uidl-format: POP3D_DOVECOT_UIDL_"
+              b"FORMAT must be a pop3_uidl_format" in r.stderr,
+              "a format the maildrop cannot expand refused: %r" % (r,))
+        site.users("mod", "-U", "-", "alice")
+        check(b"uidl-format" not in site.users("list").stdout,
+              "mod -U - clears it")
 
 
 @test

@@ -480,7 +480,10 @@ def record_policy_bad_values_are_refused():
                            ("login-delay=86401", "bad login-delay"),
                            ("expire=1,expire=2", "policy key given twice"),
                            ("quota=5", "unknown policy key"),
-                           ("expire=1,", "bad policy item")):
+                           ("expire=1,", "bad policy item"),
+                           ("uidl-format=%m", "bad uidl-format: POP3D_"
+                            "DOVECOT_UIDL_FORMAT must be a pop3_uidl_"
+                            "format")):
             with open(path, "w") as f:
                 f.write("# c\n" + good.strip() + "\n" +
                         "x:!:1000:1000:/x:::" + field + "\n")

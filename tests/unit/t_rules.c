@@ -924,6 +924,10 @@ value_err(const char *name, const char *value)
 	return err[0] != '\0' ? err : "failed without a reason";
 }
 
+/* The one refusal of a bad pop3_uidl_format, whichever program reads it. */
+#define UIDLFMT_ERR	"POP3D_DOVECOT_UIDL_FORMAT must be a pop3_uidl_format" \
+	" of at most 64 characters: text, %%, %u %v %f %g, %0<width>, X L U"
+
 /* The table's validator: each kind, each bound crossed (issue 14). */
 static void
 test_setting_table(void)
@@ -1010,6 +1014,19 @@ test_setting_table(void)
 	text[TLS_SETTING_MAX] = 'x';
 	text[TLS_SETTING_MAX + 1] = '\0';
 	CHECK(*value_err("POP3D_TLS_CIPHERS", text) != '\0');
+
+	/* A pop3_uidl_format: text that expands, at most its length. */
+	CHECK_STR(value_err("POP3D_DOVECOT_UIDL_FORMAT", "%08Xu%08Xv"), "");
+	CHECK_STR(value_err("POP3D_DOVECOT_UIDL_FORMAT", "%{guid}-%f"), "");
+	CHECK_STR(value_err("POP3D_DOVECOT_UIDL_FORMAT", "%m"), UIDLFMT_ERR);
+	CHECK_STR(value_err("POP3D_DOVECOT_UIDL_FORMAT", "%"), UIDLFMT_ERR);
+	CHECK_STR(value_err("POP3D_DOVECOT_UIDL_FORMAT", "%{uid"), UIDLFMT_ERR);
+	memset(text, 'x', sizeof(text));
+	text[DOVECOT_FORMAT_MAX] = '\0';
+	CHECK_STR(value_err("POP3D_DOVECOT_UIDL_FORMAT", text), "");
+	text[DOVECOT_FORMAT_MAX] = 'x';
+	text[DOVECOT_FORMAT_MAX + 1] = '\0';
+	CHECK_STR(value_err("POP3D_DOVECOT_UIDL_FORMAT", text), UIDLFMT_ERR);
 	/* A list may hold blanks between items. */
 	CHECK_STR(value_err("POP3D_TLS_KEYPAIRS", "a:b\tc:d"), "");
 	CHECK(*value_err("POP3D_TLS_KEYPAIRS", "a:b\001") != '\0');
@@ -1115,6 +1132,7 @@ test_setting_readers(void)
 static void
 test_setting_rules(void)
 {
+	unsigned long	 count;
 	char		 err[256];
 	const char	*ok = "POP3D_AUTH_DELAY=5";
 
@@ -1144,6 +1162,11 @@ test_setting_rules(void)
 	    "setting TCPREMOTEIP (pop3d-rules(5) lists those a rule may set)"));
 	CHECK(compile_fails("10.:allow,POP3D_PENALTY_SCOPE=users\n", "1: "
 	    "POP3D_PENALTY_SCOPE must be one of address|user"));
+	/* A pop3_uidl_format pop3d-maildrop could not expand (issue 18). */
+	CHECK(compile_fails("10.:allow,POP3D_DOVECOT_UIDL_FORMAT=%m\n", "1: "
+	    UIDLFMT_ERR));
+	CHECK(compile_text("10.:allow,POP3D_DOVECOT_UIDL_FORMAT=%08Xu%08Xv\n",
+	    &count, err, sizeof(err)) == 0);
 }
 
 static void

@@ -219,6 +219,50 @@ test_policy(void)
 	    strstr(why, "login-delay") != NULL);
 }
 
+/* uidl-format: POP3D_DOVECOT_UIDL_FORMAT of the user's own (issue 18). */
+static void
+test_policy_uidl_format(void)
+{
+	struct user	 u;
+	char		 buf[USERS_LINE_MAX + 1], fmt[DOVECOT_FORMAT_MAX + 2];
+	const char	*why;
+
+	CHECK(parse("a:!:1:1:/h:::uidl-format=%f", &u, &why) == 0);
+	CHECK_STR(u.uidl_format, "%f");
+	CHECK(u.expire == NULL && u.login_delay == NULL);
+	CHECK(parse("a:!:1:1:/h:::uidl-format=%08Xu%08Xv,expire=NEVER", &u,
+	    &why) == 0);
+	CHECK_STR(u.uidl_format, "%08Xu%08Xv");
+	CHECK(user_format(&u, buf, sizeof(buf), &why) == 0);
+	CHECK_STR(buf, "a:!:1:1:/h:::expire=NEVER,uidl-format=%08Xu%08Xv");
+	/* The settings table's own reason, naming the setting. */
+	CHECK(refused("a:!:1:1:/h:::uidl-format=%m", "bad uidl-format: "
+	    "POP3D_DOVECOT_UIDL_FORMAT must be a pop3_uidl_format of at most"
+	    " 64 characters"));
+	CHECK(refused("a:!:1:1:/h:::uidl-format=", "bad uidl-format: "
+	    "POP3D_DOVECOT_UIDL_FORMAT must be"));
+	CHECK(refused("a:!:1:1:/h:::uidl-format=%f,uidl-format=%f", "twice"));
+	/* The record's separators cannot be in it, said as such. */
+	CHECK(refused("a:!:1:1:/h:::uidl-format=%u,%v", "bad policy item"));
+	CHECK(user_uidl_format_check("%u,%v", &why) == -1 &&
+	    strstr(why, "cannot hold ',' or ':'") != NULL);
+	CHECK(user_uidl_format_check("%u:%v", &why) == -1 &&
+	    strstr(why, "cannot hold ',' or ':'") != NULL);
+	CHECK(user_uidl_format_check("%u-%v", &why) == 0);
+	/* Its length: DOVECOT_FORMAT_MAX, crossed. */
+	memset(fmt, 'x', sizeof(fmt));
+	fmt[DOVECOT_FORMAT_MAX] = '\0';
+	snprintf(buf, sizeof(buf), "a:!:1:1:/h:::expire=NEVER,"
+	    "login-delay=86400,uidl-format=%s", fmt);
+	CHECK(parse(buf, &u, &why) == 0 && strlen(u.uidl_format) ==
+	    DOVECOT_FORMAT_MAX);
+	CHECK(user_format(&u, buf, sizeof(buf), &why) == 0);
+	fmt[DOVECOT_FORMAT_MAX] = 'x';
+	fmt[DOVECOT_FORMAT_MAX + 1] = '\0';
+	snprintf(buf, sizeof(buf), "a:!:1:1:/h:::uidl-format=%s", fmt);
+	CHECK(refused(buf, "bad uidl-format"));
+}
+
 /* Every field at its longest makes a line of USERS_LINE_MAX. */
 static void
 test_longest(void)
@@ -577,6 +621,7 @@ main(void)
 	test_limits();
 	test_format();
 	test_policy();
+	test_policy_uidl_format();
 	test_longest();
 	test_misc();
 	test_hash_setting();

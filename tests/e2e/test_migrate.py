@@ -6,7 +6,8 @@ switch gets pop3d's own; hostile files never crash the session nor make
 two messages share a UIDL.  With Debian's Dovecot installed, the same
 against the UIDLs Dovecot's own pop3 server reports, and mpop and
 fetchmail (keep, with their UIDL state) that polled Dovecot fetch from
-pop3d only the mail delivered after the switch."""
+pop3d only the mail delivered after the switch; and mpop that polled a
+stand-in giving Courier's UIDLs of a Courier-listed Maildir the same."""
 
 import os
 import poplib
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -510,6 +512,118 @@ def mpop_after_the_switch_fetches_only_new_mail():
         check(again == (0, 0), "and nothing on its next poll")
         check(after == (0, 2), "polling pop3d after the switch, mpop "
               "fetches the 2 new messages and none of the 21 old (%r)"
+              % (after,))
+
+
+
+class CourierStandIn:
+    """The old server of a Courier site, as its clients saw it: over a real
+    socket, the Maildir's messages with the UIDLs Courier's documented
+    courierpop3dsizelist gives them (UID<n>-<uidvalidity>), so that a
+    client with state (mpop) learns them.  Only what mpop sends."""
+
+    def __init__(self, msgs):
+        self.msgs = msgs            # [(uidl, wire octets with CRLF)]
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                c.settimeout(30)
+                self.session(c.makefile("rwb"))
+
+    def session(self, f):
+        def say(text):
+            f.write(text.encode() + b"\r\n")
+            f.flush()
+        say("+OK Courier stand-in")
+        for line in f:
+            w = line.decode("latin-1").strip().split()
+            verb = w[0].upper() if w else ""
+            if verb == "CAPA":
+                say("+OK\r\nUSER\r\nUIDL\r\nTOP\r\n.")
+            elif verb in ("USER", "PASS", "NOOP", "RSET", "DELE"):
+                say("+OK")
+            elif verb == "STAT":
+                say("+OK %d %d" % (len(self.msgs),
+                                   sum(len(m) for _, m in self.msgs)))
+            elif verb in ("LIST", "UIDL"):
+                say("+OK")
+                for i, (u, m) in enumerate(self.msgs, 1):
+                    say("%d %s" % (i, u if verb == "UIDL" else len(m)))
+                say(".")
+            elif verb in ("RETR", "TOP") and len(w) > 1:
+                m = self.msgs[int(w[1]) - 1][1]
+                say("+OK")
+                for l in m.split(b"\r\n")[:-1]:
+                    f.write((b"." if l.startswith(b".") else b"") + l +
+                            b"\r\n")
+                say(".")
+            elif verb == "QUIT":
+                say("+OK")
+                return
+            else:
+                say("-ERR")
+
+    def close(self):
+        self.sock.close()
+
+
+@test
+def mpop_after_a_switch_from_courier_fetches_only_new_mail():
+    if shutil.which("mpop") is None:
+        skip("mpop_after_a_switch_from_courier: needs mpop")
+        return
+    from test_sasl import Site
+    with TempDir() as tmp:
+        site = Site(tmp)
+        md = os.path.join(tmp.path, "Maildir")
+        # Courier moved everything to cur/ and listed it, with its flags.
+        for name in os.listdir(os.path.join(md, "new")):
+            os.rename(os.path.join(md, "new", name),
+                      os.path.join(md, "cur", name + ":2,S"))
+        for i in range(1, 6):
+            write(md, "cur/%s:2,S" % msg(i)[0], msg(i)[1])
+        names = sorted(os.listdir(os.path.join(md, "cur")))
+        served, lines = [], []
+        for n, name in enumerate(names, 1):
+            with open(os.path.join(md, "cur", name), "rb") as f:
+                data = f.read()
+            served.append(("UID%d-1700000000" % n,
+                           data.replace(b"\n", b"\r\n")))
+            lines.append(b"%s %d %d:1700000000" % (name.encode(), len(data),
+                                                   n))
+        write(md, "courierpop3dsizelist", b"/3 %d 1700000000\n"
+              % (len(names) + 1) + b"".join(l + b"\n" for l in lines))
+        home = os.path.join(tmp.path, "client")
+        os.makedirs(home, 0o700)
+        old = CourierStandIn(served)
+        try:
+            first = mpop_poll(home, old.port, os.path.join(home, "1.mbox"))
+            again = mpop_poll(home, old.port, os.path.join(home, "2.mbox"))
+        finally:
+            old.close()
+        check(first == (0, len(names)), "mpop fetched the %d messages the "
+              "old server listed, keeping them (%r)" % (len(names), first))
+        check(again == (0, 0), "and nothing on its next poll")
+        for i in (1, 2):
+            write(md, "new/19000000%02d.M%dP1.after" % (i, i),
+                  b"Subject: after %d\n\nx\n" % i)
+        with site.serve() as srv:
+            after = mpop_poll(home, srv.port, os.path.join(home, "3.mbox"))
+            srv.connections += 1
+            srv.wait_all()
+        check(after == (0, 2), "polling pop3d after the switch, mpop "
+              "fetches the 2 new messages and none of the old (%r)"
               % (after,))
 
 

@@ -226,10 +226,11 @@ entry_add(struct import *im, const struct import_entry *e, const char *src,
 	if (im->secret && e->kind == IMPORT_PLAIN) {
 		u.apop = e->pass;
 		if (user_check(&u, &why) == -1) {
-			import_skip(im, src, lineno, e->name, "the password"
-			    " cannot be an APOP secret (at most 128 printable"
+			/* Imported all the same: a warning, not a skip. */
+			log_warn("warning: %s:%lu: %s: the password cannot be"
+			    " an APOP secret (at most 128 printable"
 			    " characters, no space or colon): imported"
-			    " without one");
+			    " without one", src, lineno, e->name);
 			u.apop = NULL;
 		}
 	}

@@ -207,6 +207,21 @@ def dovecot_users_log_in_through_the_chain():
 
 
 @test
+def a_password_that_cannot_be_a_secret_is_a_warning_not_a_skip():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        ids = "%d:%d" % (RUN_UID, RUN_GID)
+        src = site.write("long.passwd", [
+            "ivy:{PLAIN}%s:%s::%s" % ("p" * 129, ids, site.dir)])
+        rc, out, err = site.users("import", "-s", "-D", src)
+        check_eq(rc, 0, "ivy is imported: exit 0 (%r)" % err)
+        check("warning: %s:1: ivy: the password cannot be an APOP secret"
+              % src in err and "1 users to import" in err and
+              "0 not carried over" in err, "a warning, not a skip: %r" % err)
+        check_eq(len(out.split(":")), 5, "ivy without an APOP secret")
+
+
+@test
 def shadow_users_log_in_through_the_chain():
     with TempDir() as tmp:
         site = Site(tmp)

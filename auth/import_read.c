@@ -3,10 +3,14 @@
  * system's passwd and shadow, into records of the users file; each user
  * that cannot be carried over is said with the file and line it is on.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "import_cmd.h"
 #include "log.h"
@@ -274,13 +278,39 @@ next_line(struct import *im, FILE *f, const char *src, unsigned long *lineno)
 	}
 }
 
+/*
+ * src (an absolute path) for reading.  O_NONBLOCK so that a FIFO named
+ * there cannot hang the command in open; links are followed, as admins
+ * may keep them.  Only a regular file is read.  NULL when not (said).
+ */
 static FILE *
 open_src(const char *src)
 {
-	FILE	*f;
+	struct stat	 st;
+	FILE		*f;
+	int		 fd, fl;
 
-	if ((f = fopen(src, "re")) == NULL)
+	if ((fd = open(src, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) == -1) {
 		log_warn("%s: %s", src, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || (fl = fcntl(fd, F_GETFL)) == -1 ||
+	    (S_ISREG(st.st_mode) &&
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1)) {
+		log_warn("%s: %s", src, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_warn("%s: not a regular file", src);
+		close(fd);
+		return NULL;
+	}
+	if ((f = fdopen(fd, "r")) == NULL) {
+		log_warn("%s: %s", src, strerror(errno));
+		close(fd);
+	}
 	return f;
 }
 

@@ -222,6 +222,34 @@ def a_password_that_cannot_be_a_secret_is_a_warning_not_a_skip():
 
 
 @test
+def a_fifo_source_is_refused_not_waited_on():
+    # Nothing writes to these FIFOs: an open without O_NONBLOCK would wait
+    # until the timeout.
+    with TempDir() as tmp:
+        site = Site(tmp)
+        fifo = os.path.join(site.dir, "fifo")
+        os.mkfifo(fifo)
+        link = os.path.join(site.dir, "link.passwd")
+        os.symlink(site.dovecot, link)
+        for args, what in ((["-D", fifo], "-D"),
+                           (["-y", "-P", site.passwd, "-S", fifo], "-S"),
+                           (["-y", "-P", fifo, "-S", site.shadow], "-P")):
+            try:
+                r = subprocess.run([USERS, "-f", site.file, "-d", site.db,
+                                    "import"] + args, capture_output=True,
+                                   timeout=10)
+                rc, err = r.returncode, r.stderr.decode()
+            except subprocess.TimeoutExpired:
+                rc, err = None, "timed out"
+            check_eq(rc, 111, "%s FIFO: exit 111, not a hang" % what)
+            check("%s: not a regular file" % fifo in err,
+                  "%s: said with its absolute path: %r" % (what, err))
+        rc, out, _ = site.users("import", "-D", link)
+        check_eq((rc, len(out.splitlines())), (1, 3),
+                 "a symbolic link to a regular file is followed")
+
+
+@test
 def shadow_users_log_in_through_the_chain():
     with TempDir() as tmp:
         site = Site(tmp)

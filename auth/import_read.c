@@ -3,10 +3,14 @@
  * system's passwd and shadow, into records of the users file; each user
  * that cannot be carried over is said with the file and line it is on.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "import_cmd.h"
 #include "log.h"
@@ -37,9 +41,13 @@ wanted(const struct import *im, const char *name)
 	return 0;
 }
 
+/*
+ * u into the list; shown (a dry run's) has label in place of the hash,
+ * which is no one's business on a terminal.
+ */
 static int
-push(struct import *im, const struct user *u, const char *src,
-    unsigned long lineno)
+push(struct import *im, const struct user *u, const char *label,
+    const char *src, unsigned long lineno)
 {
 	char		 buf[USERS_LINE_MAX + 1];
 	struct user	 m = *u;
@@ -59,8 +67,12 @@ push(struct import *im, const struct user *u, const char *src,
 	r->line = strdup(buf);
 	explicit_bzero(buf, sizeof(buf));
 	m.apop = u->apop != NULL ? "(secret)" : NULL;
-	r->shown = user_format(&m, buf, sizeof(buf), &why) == 0 ?
-	    strdup(buf) : NULL;
+	m.hash = "*";	/* name:*:...: the label goes where "*" is */
+	r->shown = NULL;
+	if (user_format(&m, buf, sizeof(buf), &why) == 0 &&
+	    asprintf(&r->shown, "%s:%s%s", u->name, label,
+	    buf + strlen(u->name) + 2) == -1)
+		r->shown = NULL;
 	r->name = strdup(u->name);
 	r->state = REC_NEW;
 	r->src = src;
@@ -98,8 +110,28 @@ entry_hash(struct import *im, const struct import_entry *e, char *hash,
 		snprintf(hash, n, "%s", e->pass);
 		return 0;
 	default:
+		/* A dry run shows no hash: not worth a costly one. */
+		if (!im->write) {
+			snprintf(hash, n, "*");
+			return 0;
+		}
 		return passwd_hash(im->prefix, e->pass, hash, n) == -1 ? -1 : 0;
 	}
+}
+
+/* What a dry run shows for the hash: its method, never the hash. */
+static void
+hash_label(const struct import *im, const struct import_entry *e,
+    const char *hash, char *label, size_t n)
+{
+	const char	*end = strchr(hash + 1, '$');
+
+	if (e->kind == IMPORT_PLAIN)
+		snprintf(label, n, "(plain, hashed with %s by -w)",
+		    passwd_method(im->prefix != NULL ? im->prefix : "$y$"));
+	else
+		snprintf(label, n, "(hash %.*s)", end != NULL ?
+		    (int)(end - hash + 1) : 3, hash);
 }
 
 /*
@@ -169,7 +201,7 @@ static int
 entry_add(struct import *im, const struct import_entry *e, const char *src,
     unsigned long lineno)
 {
-	char		 hash[USERS_HASH_MAX + 1], msg[160];
+	char		 hash[USERS_HASH_MAX + 1], msg[160], label[64];
 	char		 home[USERS_PATH_MAX + 2];
 	struct user	 u;
 	const char	*why = NULL;
@@ -198,16 +230,18 @@ entry_add(struct import *im, const struct import_entry *e, const char *src,
 	if (im->secret && e->kind == IMPORT_PLAIN) {
 		u.apop = e->pass;
 		if (user_check(&u, &why) == -1) {
-			import_skip(im, src, lineno, e->name, "the password"
-			    " cannot be an APOP secret (at most 128 printable"
+			/* Imported all the same: a warning, not a skip. */
+			log_warn("warning: %s:%lu: %s: the password cannot be"
+			    " an APOP secret (at most 128 printable"
 			    " characters, no space or colon): imported"
-			    " without one");
+			    " without one", src, lineno, e->name);
 			u.apop = NULL;
 		}
 	}
+	hash_label(im, e, hash, label, sizeof(label));
 	if (user_check(&u, &why) == -1)
 		import_skip(im, src, lineno, e->name, why);
-	else if (push(im, &u, src, lineno) == -1) {
+	else if (push(im, &u, label, src, lineno) == -1) {
 		log_warn("%s", strerror(errno));
 		return -1;
 	} else if (user_hash_legacy(hash))
@@ -244,13 +278,39 @@ next_line(struct import *im, FILE *f, const char *src, unsigned long *lineno)
 	}
 }
 
+/*
+ * src (an absolute path) for reading.  O_NONBLOCK so that a FIFO named
+ * there cannot hang the command in open; links are followed, as admins
+ * may keep them.  Only a regular file is read.  NULL when not (said).
+ */
 static FILE *
 open_src(const char *src)
 {
-	FILE	*f;
+	struct stat	 st;
+	FILE		*f;
+	int		 fd, fl;
 
-	if ((f = fopen(src, "re")) == NULL)
+	if ((fd = open(src, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) == -1) {
 		log_warn("%s: %s", src, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || (fl = fcntl(fd, F_GETFL)) == -1 ||
+	    (S_ISREG(st.st_mode) &&
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1)) {
+		log_warn("%s: %s", src, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_warn("%s: not a regular file", src);
+		close(fd);
+		return NULL;
+	}
+	if ((f = fdopen(fd, "r")) == NULL) {
+		log_warn("%s: %s", src, strerror(errno));
+		close(fd);
+	}
 	return f;
 }
 

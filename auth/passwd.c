@@ -212,6 +212,12 @@ passwd_check(const char *pw, const char *hash, const char *dummy)
 		explicit_bzero(&cd, sizeof(cd));
 		return 0;
 	}
+	/*
+	 * A legacy hash costs microseconds: the dummy's work as well, so
+	 * that the weakest accounts cannot be picked out by time.
+	 */
+	if (user_hash_legacy(hash))
+		passwd_check(pw, NULL, dummy);
 	len = strlen(hash);
 	if ((h = passwd_crypt(pw, hash, &cd)) == NULL)
 		r = -1;

@@ -99,8 +99,12 @@ usersfile_count(struct usersfile_settings *st, const char *hash)
 {
 	size_t	len = user_hash_setting(hash), i;
 
-	if (len == 0)
-		return;	/* locked */
+	/*
+	 * Locked, or legacy: a dummy of md5-crypt would let the strong
+	 * accounts be told from unknown names by their cost.
+	 */
+	if (len == 0 || user_hash_legacy(hash))
+		return;
 	for (i = 0; i < st->n; i++)
 		if (strlen(st->v[i].setting) == len &&
 		    strncmp(st->v[i].setting, hash, len) == 0) {
@@ -133,8 +137,8 @@ usersfile_dominant(const struct usersfile_settings *st)
 }
 
 /*
- * The dummy hash, of the setting most records use (yescrypt's default
- * when none has a password), under its key.  A setting that crypt(3)
+ * The dummy hash, of the setting most records of a non-legacy method use
+ * (yescrypt's default when none has one), under its key.  A setting that crypt(3)
  * cannot use is said, and the default taken.
  */
 static int

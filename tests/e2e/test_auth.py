@@ -183,6 +183,7 @@ def cdb_write(path, items, checked=True):
 
 MARK = (b"\0pop3d-users", b"2")
 MARK1 = (b"\0pop3d-users", b"1")
+MD5_HUNTER2 = "$1$abcdefgh$vhxKZ/s1ygZHyCEDPyqtQ/"
 DUMMY = (b"\0pop3d-dummy", b"$6$abcdefghijklmnop$x")
 
 
@@ -877,6 +878,30 @@ def auth_unknown_user_costs_a_hash():
         check(unknown > wrong * 0.5,
               "an unknown user costs as much CPU as a wrong password "
               "(%.3fs vs %.3fs)" % (unknown, wrong))
+
+
+@test
+def auth_legacy_hash_costs_as_much_as_an_unknown_user():
+    # A $1$ check takes microseconds: unless the dummy's work is done as
+    # well, an attacker could pick out the md5-crypt accounts by time.
+    with TempDir() as tmp:
+        box = Box(tmp)
+        box.add("alice", password="hunter2")
+        box.add("erin")
+        with open(box.file) as f:
+            text = f.read()
+        with open(box.file, "w") as f:
+            f.write(text.replace("erin:!:", "erin:%s:" % MD5_HUNTER2)
+                    .replace("erin::", "erin:%s:" % MD5_HUNTER2))
+        box.compile()
+        check(MD5_HUNTER2 in open(box.file).read(), "erin has a $1$ hash")
+        rc, _, _ = auth(box, creds("erin", "hunter2"))
+        check_eq(rc, 7, "the $1$ hash still lets erin in")
+        legacy = min(auth(box, creds("erin", "x"))[2] for _ in range(3))
+        unknown = min(auth(box, creds("mallory", "x"))[2] for _ in range(3))
+        check(legacy >= unknown * 0.5,
+              "a $1$ user with a wrong password costs as much CPU as an "
+              "unknown user (%.4fs vs %.4fs)" % (legacy, unknown))
 
 
 @test

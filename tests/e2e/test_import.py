@@ -29,6 +29,15 @@ def crypt(password, prefix, cost=0):
     return _libcrypt.crypt(password.encode(), setting).decode()
 
 
+def crypt_sum(site, name):
+    """The checksum part of name's hash in the Dovecot file."""
+    with open(site.dovecot) as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return line.split(":")[1].rsplit("$", 1)[1]
+    raise AssertionError("no %s in %s" % (name, site.dovecot))
+
+
 class Site:
     """A Maildir every user shares (home = the temporary directory), the
     sources to import from, and the chain to log in through."""
@@ -123,8 +132,20 @@ def dry_run_writes_nothing_and_says_each_user():
         check("%s:4: carol: {SSHA}: a password scheme that crypt(3)"
               " cannot check" % site.dovecot in err,
               "carol's scheme is said with file and line: %r" % err)
-        check("bob-secret" not in out + err, "no password shown")
         check("3 users to import (a dry run" in err, "the count: %r" % err)
+        # With -s bob's plaintext is his APOP secret: masked all the same.
+        rc, out, err = site.users("import", "-s", "-D", site.dovecot)
+        recs = {l.split(":")[0]: l.split(":") for l in out.splitlines()}
+        check("bob-secret" not in out + err and
+              recs["bob"][6] == "(secret)",
+              "no password shown, the APOP secret as (secret): %r" % out)
+        # Only the method of a hash: no hash, and no costly hash made
+        # of a plaintext that -w would hash afresh anyway.
+        check_eq([recs[n][1] for n in ("alice", "bob", "dave")],
+                 ["(hash $6$)", "(plain, hashed with yescrypt by -w)",
+                  "(hash $y$)"], "the dry run shows methods, not hashes")
+        check("$6$rounds" not in out and crypt_sum(site, "alice") not in out,
+              "alice's hash is not shown")
         rc2, out2, _ = site.users("import", "-n", "-D", site.dovecot, "bob")
         check_eq((rc2, [l.split(":")[0] for l in out2.splitlines()]),
                  (0, ["bob"]), "names given: only those users")
@@ -186,9 +207,59 @@ def dovecot_users_log_in_through_the_chain():
 
 
 @test
+def a_password_that_cannot_be_a_secret_is_a_warning_not_a_skip():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        ids = "%d:%d" % (RUN_UID, RUN_GID)
+        src = site.write("long.passwd", [
+            "ivy:{PLAIN}%s:%s::%s" % ("p" * 129, ids, site.dir)])
+        rc, out, err = site.users("import", "-s", "-D", src)
+        check_eq(rc, 0, "ivy is imported: exit 0 (%r)" % err)
+        check("warning: %s:1: ivy: the password cannot be an APOP secret"
+              % src in err and "1 users to import" in err and
+              "0 not carried over" in err, "a warning, not a skip: %r" % err)
+        check_eq(len(out.split(":")), 5, "ivy without an APOP secret")
+
+
+@test
+def a_fifo_source_is_refused_not_waited_on():
+    # Nothing writes to these FIFOs: an open without O_NONBLOCK would wait
+    # until the timeout.
+    with TempDir() as tmp:
+        site = Site(tmp)
+        fifo = os.path.join(site.dir, "fifo")
+        os.mkfifo(fifo)
+        link = os.path.join(site.dir, "link.passwd")
+        os.symlink(site.dovecot, link)
+        for args, what in ((["-D", fifo], "-D"),
+                           (["-y", "-P", site.passwd, "-S", fifo], "-S"),
+                           (["-y", "-P", fifo, "-S", site.shadow], "-P")):
+            try:
+                r = subprocess.run([USERS, "-f", site.file, "-d", site.db,
+                                    "import"] + args, capture_output=True,
+                                   timeout=10)
+                rc, err = r.returncode, r.stderr.decode()
+            except subprocess.TimeoutExpired:
+                rc, err = None, "timed out"
+            check_eq(rc, 111, "%s FIFO: exit 111, not a hang" % what)
+            check("%s: not a regular file" % fifo in err,
+                  "%s: said with its absolute path: %r" % (what, err))
+        rc, out, _ = site.users("import", "-D", link)
+        check_eq((rc, len(out.splitlines())), (1, 3),
+                 "a symbolic link to a regular file is followed")
+
+
+@test
 def shadow_users_log_in_through_the_chain():
     with TempDir() as tmp:
         site = Site(tmp)
+        rc, out, _ = site.users("import", "-y", "-P", site.passwd,
+                                "-S", site.shadow)
+        with open(site.shadow) as f:
+            sam = [l.split(":")[1] for l in f if l.startswith("sam:")][0]
+        check(sam.rsplit("$", 1)[1] not in out and
+              out.startswith("sam:(hash $6$):"),
+              "a dry run shows no shadow hash, only its method: %r" % out)
         rc, _, err = site.users("import", "-w", "-y", "-P", site.passwd,
                                 "-S", site.shadow)
         check_eq(rc, 1, "root and tom are not carried over: exit 1")

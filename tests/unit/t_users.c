@@ -454,6 +454,7 @@ test_dummy(void)
 	static const char *const locked[] = { "!", "*", "!", NULL };
 	static const char *const none[] = { NULL };
 	static const char *const md5[] = { M1, M1, Y, NULL };
+	static const char *const md5sha[] = { M1, M1, M1, S6, NULL };
 	static const char *const sha256[] = { S5, S5, Y, NULL };
 	static const char *const sha256d[] = { S5D, NULL };
 	char	d1[USERS_HASH_MAX + 1], d2[USERS_HASH_MAX + 1];
@@ -476,10 +477,14 @@ test_dummy(void)
 	/* No password at all: the default method at its default cost. */
 	CHECK(dummy_is(locked, "$y$j9T$"));
 	CHECK(dummy_is(none, "$y$j9T$"));
-	/* Legacy methods carried over: their own dummy, as any other. */
-	CHECK(dummy_is(md5, "$1$"));
-	CHECK(dummy_is(sha256, "$5$rounds=6000$"));
-	CHECK(dummy_is(sha256d, "$5$"));
+	/*
+	 * Legacy methods are never the dummy's, however many: the most
+	 * common other method is, else yescrypt's default.
+	 */
+	CHECK(dummy_is(md5, "$y$j9T$"));
+	CHECK(dummy_is(md5sha, "$6$rounds=6000$"));
+	CHECK(dummy_is(sha256, "$y$j9T$"));
+	CHECK(dummy_is(sha256d, "$y$j9T$"));
 	/* A fresh salt every compile. */
 	CHECK(compiled_dummy(sha, d1, sizeof(d1)) == 0 &&
 	    compiled_dummy(sha, d2, sizeof(d2)) == 0 && strcmp(d1, d2) != 0);

@@ -4,6 +4,7 @@
  * courierpop3dsizelist for the messages not recorded yet, which are then
  * recorded.
  */
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
@@ -38,14 +40,46 @@ struct carry {
 	size_t		 added, clashes, skipped, full;
 };
 
+size_t	migrate_probe_max;
+
+/*
+ * The names and UIDLs hashed are the mail user's: with a fixed hash, names
+ * crafted to share a slot make every lookup a walk of all of them.  A seed
+ * drawn once per process, mixed in before and avalanched after (murmur3's
+ * fmix64), keeps the slots unguessable.
+ */
+static uint64_t
+hash_seed(void)
+{
+	static uint64_t	seed;
+	static int	done;
+	struct timespec	ts;
+
+	if (!done) {
+		if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) !=
+		    (ssize_t)sizeof(seed)) {
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
+			    (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 32;
+		}
+		done = 1;
+	}
+	return seed;
+}
+
 static uint64_t
 hash(const char *s, size_t n)
 {
-	uint64_t	h = 14695981039346656037ULL;
+	uint64_t	h = 14695981039346656037ULL ^ hash_seed();
 
 	while (n-- > 0)
 		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
+	h ^= hash_seed();
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return h ^ h >> 33;
 }
 
 static int
@@ -62,10 +96,12 @@ htab_find(const struct htab *t, const char *k, size_t n,
     const char *(*get)(const struct carry *, uint32_t, size_t *),
     const struct carry *c)
 {
-	size_t		 i = hash(k, n) & (t->size - 1), len;
+	size_t		 i = hash(k, n) & (t->size - 1), len, probes;
 	const char	*s;
 
-	for (;; i = (i + 1) & (t->size - 1)) {
+	for (probes = 1;; i = (i + 1) & (t->size - 1), probes++) {
+		if (probes > migrate_probe_max)
+			migrate_probe_max = probes;
 		if (t->slot[i] == 0)
 			return &t->slot[i];
 		s = get(c, t->slot[i] - 1, &len);

@@ -69,4 +69,7 @@ int	courier_sizelist_parse(const char *, size_t, dovecot_fn, void *,
  */
 int	migrate_uidls(struct maildir *, const char *);
 
+/* The longest probe sequence of a lookup so far: for the tests. */
+extern size_t	migrate_probe_max;
+
 #endif

@@ -348,6 +348,48 @@ test_carry(void)
 	maildir_close(&md);
 }
 
+/* The map's hash before it was seeded: FNV-1a, fixed basis. */
+static uint64_t
+old_hash(const char *s, size_t n)
+{
+	uint64_t	h = 14695981039346656037ULL;
+
+	while (n-- > 0)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+/*
+ * A map of 1,000 names (and UIDLs) that all took the same slot of any
+ * table up to 4,096 slots under the old hash: every lookup walked them
+ * all.  Seeded, the longest probe stays short.
+ */
+static void
+test_collide(void)
+{
+	struct maildir	md;
+	char		*map, name[32];
+	size_t		len = 0, found = 0, i;
+
+	if ((map = malloc(1000 * 2 * sizeof(name) + 64)) == NULL)
+		abort();
+	len = strlen(strcpy(map, UIDMAP_MAGIC));
+	for (i = 0; found < 1000; i++) {
+		snprintf(name, sizeof(name), "c%zx", i);
+		if ((old_hash(name, strlen(name)) & 0xfff) != 0)
+			continue;
+		len += sprintf(map + len, "%s %s\n", name, name);
+		found++;
+	}
+	put(UIDMAP_FILE, map);
+	free(map);
+	migrate_probe_max = 0;
+	CHECK(session(&md, NULL) == 0);
+	maildir_close(&md);
+	CHECK(migrate_probe_max > 0 && migrate_probe_max < 64);
+	drop(UIDMAP_FILE);
+}
+
 int
 main(void)
 {
@@ -365,6 +407,7 @@ main(void)
 	snprintf(path, sizeof(path), "%s/new", root);
 	mkdir(path, 0700);
 	test_carry();
+	test_collide();
 	snprintf(path, sizeof(path), "rm -rf %s", root);
 	if (system(path) != 0)
 		return 1;

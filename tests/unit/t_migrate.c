@@ -390,6 +390,70 @@ test_collide(void)
 	drop(UIDMAP_FILE);
 }
 
+/* The map's whole text, or "" (at most 4095 octets read). */
+static const char *
+map_text(void)
+{
+	static char	buf[4096];
+	char		path[512];
+	ssize_t		n;
+	int		fd;
+
+	snprintf(path, sizeof(path), "%s/" UIDMAP_FILE, root);
+	buf[0] = '\0';
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return buf;
+	if ((n = read(fd, buf, sizeof(buf) - 1)) >= 0)
+		buf[n] = '\0';
+	close(fd);
+	return buf;
+}
+
+/*
+ * A map not read whole (bad magic, too large) is not replaced by one of
+ * this session's records only, even when dovecot-uidlist gives new ones.
+ */
+static void
+test_map_unread(void)
+{
+	static const char bad[] = "pop3d-uidl 9\nkept 100.M1P1.h\n";
+	struct maildir	md;
+	struct stat	st;
+	char		path[512];
+
+	drop("dovecot-uidlist");	/* test_carry's symbolic link */
+	put("dovecot-uidlist", "3 V1796212228 N5 Gabc\n"
+	    "1 P000000016b100604 :100.M1P1.h\n");
+	put(UIDMAP_FILE, bad);
+	CHECK(session(&md, NULL) == 0);
+	CHECK_STR(uidl_of(&md, "100."), "000000016b100604");
+	maildir_close(&md);
+	CHECK_STR(map_text(), bad);
+
+	put(UIDMAP_FILE, UIDMAP_MAGIC "kept 100.M1P1.h\n");
+	snprintf(path, sizeof(path), "%s/" UIDMAP_FILE, root);
+	CHECK(truncate(path, UIDMAP_FILE_MAX + 1) == 0);
+	CHECK(session(&md, NULL) == 0);
+	CHECK_STR(uidl_of(&md, "100."), "000000016b100604");
+	maildir_close(&md);
+	CHECK(stat(path, &st) == 0 && st.st_size == UIDMAP_FILE_MAX + 1);
+	CHECK_STR(map_text(), UIDMAP_MAGIC "kept 100.M1P1.h\n");
+
+	/* Read whole, the same map is written with the new record. */
+	CHECK(truncate(path, strlen(UIDMAP_MAGIC "kept 100.M1P1.h\n")) == 0);
+	put("cur/105.M6P1.h:2,", "A: b\n\nx\n");
+	put("dovecot-uidlist", "3 V1796212228 N5 Gabc\n"
+	    "6 P000000066b100604 :105.M6P1.h\n");
+	CHECK(session(&md, NULL) == 0);
+	CHECK_STR(uidl_of(&md, "100."), "kept");
+	maildir_close(&md);
+	CHECK(strstr(map_text(), "kept 100.M1P1.h\n") != NULL &&
+	    strstr(map_text(), "000000066b100604 105.M6P1.h\n") != NULL);
+	drop("cur/105.M6P1.h:2,");
+	drop("dovecot-uidlist");
+	drop(UIDMAP_FILE);
+}
+
 int
 main(void)
 {
@@ -408,6 +472,7 @@ main(void)
 	mkdir(path, 0700);
 	test_carry();
 	test_collide();
+	test_map_unread();
 	snprintf(path, sizeof(path), "rm -rf %s", root);
 	if (system(path) != 0)
 		return 1;

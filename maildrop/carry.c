@@ -288,7 +288,7 @@ map_write(struct carry *c)
 	struct atomic	 a;
 	FILE		*f;
 	size_t		 i;
-	int		 fd;
+	int		 fd, bad;
 
 	if (atomic_openat(&a, c->md->fd, UIDMAP_FILE, 0) == -1)
 		return -1;
@@ -303,7 +303,9 @@ map_write(struct carry *c)
 		fprintf(f, "%.*s %.*s\n", (int)c->ents[i].uidl_len,
 		    c->ents[i].uidl, (int)c->ents[i].name_len,
 		    c->ents[i].name);
-	if (fclose(f) != 0) {
+	/* fclose alone can succeed after a write that failed earlier. */
+	bad = ferror(f);
+	if (fclose(f) != 0 || bad) {
 		atomic_abort(&a);
 		return -1;
 	}
@@ -457,8 +459,10 @@ migrate_uidls(struct maildir *md, const char *fmt)
 	/* Rewritten, a map not read whole would lose what it carried. */
 	if (c.added > 0)
 		wrote = c.map_unread ? 2 : map_write(&c) == 0 ? 1 : -1;
-	if (wrote == -1)
+	if (wrote == -1) {
 		log_file("uidl-map-unwritable", UIDMAP_FILE, errno);
+		md->uidmap_unwritten = 1;
+	}
 	if (carry_apply(&c, &carried) == -1)
 		goto out;
 	carry_log(&c, carried, wrote);

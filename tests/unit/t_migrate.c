@@ -4,9 +4,11 @@
  * Maildirs made here (recorded, kept after the old file goes and after a
  * rename, clashes settled, hostile files survived).
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,6 +421,7 @@ test_map_unread(void)
 	static const char bad[] = "pop3d-uidl 9\nkept 100.M1P1.h\n";
 	struct maildir	md;
 	struct stat	st;
+	struct rlimit	old, lim = { 0, 0 };
 	char		path[512];
 
 	drop("dovecot-uidlist");	/* test_carry's symbolic link */
@@ -449,6 +452,20 @@ test_map_unread(void)
 	maildir_close(&md);
 	CHECK(strstr(map_text(), "kept 100.M1P1.h\n") != NULL &&
 	    strstr(map_text(), "000000066b100604 105.M6P1.h\n") != NULL);
+	drop(UIDMAP_FILE);
+
+	/* Unwritable (the file size limit): said, for the cache to wait. */
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim.rlim_max = old.rlim_max;
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	CHECK(session(&md, NULL) == 0 && md.uidmap_unwritten == 1);
+	CHECK_STR(uidl_of(&md, "105."), "000000066b100604");
+	maildir_close(&md);
+	setrlimit(RLIMIT_FSIZE, &old);
+	CHECK(session(&md, NULL) == 0 && md.uidmap_unwritten == 0);
+	maildir_close(&md);
+	CHECK(strstr(map_text(), "000000066b100604 105.M6P1.h\n") != NULL);
 	drop("cur/105.M6P1.h:2,");
 	drop("dovecot-uidlist");
 	drop(UIDMAP_FILE);

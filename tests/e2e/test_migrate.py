@@ -198,6 +198,11 @@ def uidl_format_per_user():
         check(r.returncode == 1 and b"bad uidl-format: POP3D_DOVECOT_UIDL_"
               b"FORMAT must be a pop3_uidl_format" in r.stderr,
               "a format the maildrop cannot expand refused: %r" % (r,))
+        for bad in ("%u %v", "%v", "abc"):
+            r = site.users("mod", "-U", bad, "alice", ok=False)
+            check(r.returncode == 1 and b"with %u %f or %g, and no spaces"
+                  in r.stderr, "a format that cannot give each message its "
+                  "own valid UIDL refused (%r): %r" % (bad, r))
         site.users("mod", "-U", "-", "alice")
         check(b"uidl-format" not in site.users("list").stdout,
               "mod -U - clears it")

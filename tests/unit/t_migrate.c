@@ -158,6 +158,14 @@ test_expand(void)
 	CHECK(dovecot_uidl_format_ok("%f"));
 	CHECK(!dovecot_uidl_format_ok("%m"));
 	CHECK(!dovecot_uidl_format_ok(""));
+	/* Ones that can never work: no valid UIDL, or one for all. */
+	CHECK(!dovecot_uidl_format_ok("%u %v"));
+	CHECK(!dovecot_uidl_format_ok("abc"));
+	CHECK(!dovecot_uidl_format_ok("%v"));
+	CHECK(!dovecot_uidl_format_ok("%{uidvalidity}x"));
+	CHECK(dovecot_uidl_format_ok("%{uid}-%v"));
+	CHECK(dovecot_uidl_format_ok("%g"));
+	CHECK(dovecot_uidl_format_ok("%Uf"));
 }
 
 static void

@@ -107,7 +107,12 @@
 #define COURIER_SIZELIST_MAX	(MAILDROP_MSGS_MAX * 384L)
 #define DOVECOT_LINE_MAX	1024
 #define UIDMAP_ENTRIES_MAX	MAILDROP_MSGS_MAX
-#define UIDMAP_FILE_MAX		(UIDMAP_ENTRIES_MAX * 128L)
+/*
+ * Room for every entry at its longest (UIDL_MAX, a base name of NAME_MAX
+ * 255, a space and a newline) and the magic line: a map pop3d wrote
+ * itself is never too large to read back (asserted in carry.c).
+ */
+#define UIDMAP_FILE_MAX		(UIDMAP_ENTRIES_MAX * 328L)
 
 /* The pop3_uidl_format a site used with Dovecot (POP3D_DOVECOT_UIDL_FORMAT). */
 #define DOVECOT_FORMAT_MAX	64

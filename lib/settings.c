@@ -249,7 +249,8 @@ setting_check(const struct setting *s, const char *value, char *err,
 			return 0;
 		return say(err, n, "%s must be a pop3_uidl_format of at most"
 		    " %llu characters: text, %%%%, %%u %%v %%f %%g, %%0<width>,"
-		    " X L U", s->name, (unsigned long long)s->max);
+		    " X L U; with %%u %%f or %%g, and no spaces", s->name,
+		    (unsigned long long)s->max);
 	default:
 		if (text_valid(value, s->max, s->kind == SETTING_LIST))
 			return 0;

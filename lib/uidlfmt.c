@@ -150,13 +150,28 @@ dovecot_uidl_expand(const char *fmt, const struct dovecot_head *h,
 	return (int)o;
 }
 
+/*
+ * A format the maildrop can use: it expands, to a UIDL (1 to UIDL_MAX
+ * octets of 0x21 to 0x7e), and one that tells messages apart; "%v" or
+ * plain text would give every message the same UIDL, a space none a
+ * valid one.  Two records differing in UID, name and GUID make it
+ * differ when it names %u, %f or %g (or their long names).
+ */
 int
 dovecot_uidl_format_ok(const char *fmt)
 {
 	static const struct dovecot_head h = { 3, 1 };
-	static const struct dovecot_rec r = { 1, "1.M1P1.h", 8, NULL, 0,
-	    NULL, 0 };
-	char	out[UIDL_MAX + 1];
+	static const struct dovecot_rec r1 = { 1, "1.M1P1.h", 8, NULL, 0,
+	    NULL, 0 }, r2 = { 2, "2.M2P1.h", 8, NULL, 0, NULL, 0 };
+	char	a[UIDL_MAX + 1], b[UIDL_MAX + 1];
+	int	n, i;
 
-	return dovecot_uidl_expand(fmt, &h, &r, out, sizeof(out)) > 0;
+	if ((n = dovecot_uidl_expand(fmt, &h, &r1, a, sizeof(a))) <= 0 ||
+	    dovecot_uidl_expand(fmt, &h, &r2, b, sizeof(b)) <= 0 ||
+	    strcmp(a, b) == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (a[i] < 0x21 || a[i] > 0x7e)
+			return 0;
+	return 1;
 }

@@ -38,7 +38,11 @@ struct dovecot_rec {
 int	dovecot_uidl_expand(const char *, const struct dovecot_head *,
 	    const struct dovecot_rec *, char *, size_t);
 
-/* Whether a format is one dovecot_uidl_expand takes (for the settings). */
+/*
+ * Whether a format is one dovecot_uidl_expand takes, giving each message
+ * its own UIDL: with %u, %f or %g, expanding to 1 to UIDL_MAX octets of
+ * 0x21 to 0x7e (for the settings).
+ */
 int	dovecot_uidl_format_ok(const char *);
 
 #endif

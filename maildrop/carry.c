@@ -4,18 +4,26 @@
  * courierpop3dsizelist for the messages not recorded yet, which are then
  * recorded.
  */
+#include <sys/random.h>
 #include <sys/stat.h>
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
 #include "log.h"
 #include "migrate.h"
+
+static_assert(UIDMAP_FILE_MAX >= (long)UIDMAP_ENTRIES_MAX *
+    (UIDL_MAX + NAME_MAX + 2) + (long)sizeof(UIDMAP_MAGIC),
+    "a full pop3d-uidl.map must be readable");
 
 struct ent {
 	const char	*name, *uidl;
@@ -36,16 +44,49 @@ struct carry {
 	size_t		 count, cap;
 	struct htab	 msgs, names, uidls;
 	size_t		 added, clashes, skipped, full;
+	int		 map_unread;	/* exists, not read whole: keep it */
 };
+
+size_t	migrate_probe_max;
+
+/*
+ * The names and UIDLs hashed are the mail user's: with a fixed hash, names
+ * crafted to share a slot make every lookup a walk of all of them.  A seed
+ * drawn once per process, mixed in before and avalanched after (murmur3's
+ * fmix64), keeps the slots unguessable.
+ */
+static uint64_t
+hash_seed(void)
+{
+	static uint64_t	seed;
+	static int	done;
+	struct timespec	ts;
+
+	if (!done) {
+		if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) !=
+		    (ssize_t)sizeof(seed)) {
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
+			    (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 32;
+		}
+		done = 1;
+	}
+	return seed;
+}
 
 static uint64_t
 hash(const char *s, size_t n)
 {
-	uint64_t	h = 14695981039346656037ULL;
+	uint64_t	h = 14695981039346656037ULL ^ hash_seed();
 
 	while (n-- > 0)
 		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
+	h ^= hash_seed();
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return h ^ h >> 33;
 }
 
 static int
@@ -62,10 +103,12 @@ htab_find(const struct htab *t, const char *k, size_t n,
     const char *(*get)(const struct carry *, uint32_t, size_t *),
     const struct carry *c)
 {
-	size_t		 i = hash(k, n) & (t->size - 1), len;
+	size_t		 i = hash(k, n) & (t->size - 1), len, probes;
 	const char	*s;
 
-	for (;; i = (i + 1) & (t->size - 1)) {
+	for (probes = 1;; i = (i + 1) & (t->size - 1), probes++) {
+		if (probes > migrate_probe_max)
+			migrate_probe_max = probes;
 		if (t->slot[i] == 0)
 			return &t->slot[i];
 		s = get(c, t->slot[i] - 1, &len);
@@ -197,8 +240,8 @@ courier_rec(void *arg, const struct dovecot_head *h,
 /*
  * The whole of a file of the maildrop, no larger than max, opened as the
  * maildrop's own files are (maildir_file_open: a regular file of this
- * user's).  1 read into *buf (malloc), 0 absent or not usable (logged,
- * but for absent), -1 out of memory.
+ * user's).  1 read into *buf (malloc), 0 absent, 2 there but not read
+ * whole (logged), -1 out of memory.
  */
 static int
 file_slurp(struct maildir *md, const char *name, size_t max, char **buf,
@@ -206,18 +249,19 @@ file_slurp(struct maildir *md, const char *name, size_t max, char **buf,
 {
 	struct stat	st;
 	size_t		off;
-	ssize_t		n;
+	ssize_t		n = 0;
 	int		fd;
 
 	if ((fd = maildir_file_open(md, name, O_RDONLY)) == -1) {
-		if (errno != ENOENT)
-			log_file("uidl-file-ignored", name, errno);
-		return 0;
+		if (errno == ENOENT)
+			return 0;
+		log_file("uidl-file-ignored", name, errno);
+		return 2;
 	}
 	if (fstat(fd, &st) == -1 || (uint64_t)st.st_size > max) {
 		log_file("uidl-file-ignored", name, EFBIG);
 		close(fd);
-		return 0;
+		return 2;
 	}
 	if ((*buf = malloc(st.st_size + 1)) == NULL) {
 		close(fd);
@@ -227,6 +271,12 @@ file_slurp(struct maildir *md, const char *name, size_t max, char **buf,
 		if ((n = read(fd, *buf + off, st.st_size - off)) <= 0)
 			break;
 	close(fd);
+	if (off < (size_t)st.st_size) {
+		log_file("uidl-file-ignored", name, n == 0 ? EIO : errno);
+		free(*buf);
+		*buf = NULL;
+		return 2;
+	}
 	*len = off;
 	return 1;
 }
@@ -238,7 +288,7 @@ map_write(struct carry *c)
 	struct atomic	 a;
 	FILE		*f;
 	size_t		 i;
-	int		 fd;
+	int		 fd, bad;
 
 	if (atomic_openat(&a, c->md->fd, UIDMAP_FILE, 0) == -1)
 		return -1;
@@ -253,7 +303,9 @@ map_write(struct carry *c)
 		fprintf(f, "%.*s %.*s\n", (int)c->ents[i].uidl_len,
 		    c->ents[i].uidl, (int)c->ents[i].name_len,
 		    c->ents[i].name);
-	if (fclose(f) != 0) {
+	/* fclose alone can succeed after a write that failed earlier. */
+	bad = ferror(f);
+	if (fclose(f) != 0 || bad) {
 		atomic_abort(&a);
 		return -1;
 	}
@@ -302,7 +354,8 @@ carry_log(const struct carry *c, size_t carried, int wrote)
 	if (c->full > 0)
 		logline_num(&l, "over-max", c->full);
 	if (wrote != 0)
-		logline_str(&l, "map", wrote == 1 ? "written" : "unwritable");
+		logline_str(&l, "map", wrote == 1 ? "written" :
+		    wrote == 2 ? "kept-unread" : "unwritable");
 	logline_emit(&l);
 }
 
@@ -317,7 +370,7 @@ old_file(struct carry *c, const char *name, size_t max, parse_fn parse,
 	int	r;
 
 	if ((r = file_slurp(c->md, name, max, buf, &len)) != 1)
-		return r;
+		return r == -1 ? -1 : 0;
 	if ((r = parse(*buf, len, fn, c, &c->skipped)) == 1)
 		log_file("uidl-file-ignored", name, EINVAL);
 	return r == -1 ? -1 : 0;
@@ -351,6 +404,7 @@ carry_read(struct carry *c, char **map, char **dove, char **courier)
 	if ((r = file_slurp(c->md, UIDMAP_FILE, UIDMAP_FILE_MAX, map,
 	    &len)) == -1)
 		return -1;
+	c->map_unread = r == 2;
 	room = (r == 1 ? lines_in(*map, len, UIDMAP_ENTRIES_MAX) : 0) +
 	    c->md->count;
 	if (htab_init(&c->names, room) == -1 ||
@@ -361,6 +415,7 @@ carry_read(struct carry *c, char **map, char **dove, char **courier)
 		if (r == -1)
 			return -1;
 		log_file("uidl-file-ignored", UIDMAP_FILE, EINVAL);
+		c->map_unread = 1;
 	}
 	if (old_file(c, DOVECOT_UIDLIST_FILE, DOVECOT_UIDLIST_MAX,
 	    dovecot_uidlist_parse, dovecot_rec, dove) == -1 ||
@@ -401,10 +456,13 @@ migrate_uidls(struct maildir *md, const char *fmt)
 			*s = i + 1;
 	if (carry_read(&c, &map, &dove, &courier) == -1)
 		goto out;
+	/* Rewritten, a map not read whole would lose what it carried. */
 	if (c.added > 0)
-		wrote = map_write(&c) == 0 ? 1 : -1;
-	if (wrote == -1)
+		wrote = c.map_unread ? 2 : map_write(&c) == 0 ? 1 : -1;
+	if (wrote == -1) {
 		log_file("uidl-map-unwritable", UIDMAP_FILE, errno);
+		md->uidmap_unwritten = 1;
+	}
 	if (carry_apply(&c, &carried) == -1)
 		goto out;
 	carry_log(&c, carried, wrote);

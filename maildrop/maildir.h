@@ -53,6 +53,7 @@ struct maildir {
 	struct arena	*arena;
 	struct idtab	*ids;		/* msgs by identity (maildir_internal.h) */
 	const char	*dovecot_format; /* migrate.h; NULL: the default */
+	int		 uidmap_unwritten; /* new carried UIDLs not recorded */
 };
 
 /*

@@ -4,8 +4,8 @@
  * all again.
  *
  * On a full scan (never a session the maildrop cache serves), the
- * messages named in the old server's file (DOVECOT_UIDLIST_FILE, else
- * COURIER_SIZELIST_FILE) are given
+ * messages named in the old server's file (DOVECOT_UIDLIST_FILE, then
+ * COURIER_SIZELIST_FILE for those Dovecot's file does not list) are given
  * the UIDL that server reported, and each is recorded the first time in
  * pop3d's own file (UIDMAP_FILE), which from then on decides: the old
  * file may go, the message may be renamed (flags, new/ to cur/), others
@@ -68,5 +68,8 @@ int	courier_sizelist_parse(const char *, size_t, dovecot_fn, void *,
  * 0, or -1 out of memory.
  */
 int	migrate_uidls(struct maildir *, const char *);
+
+/* The longest probe sequence of a lookup so far: for the tests. */
+extern size_t	migrate_probe_max;
 
 #endif

@@ -506,7 +506,12 @@ maildrop_list(struct maildir *md, struct scancache *sc,
 	maildir_prune(md);
 	if (maildir_uidls(md) == -1)
 		refuse_errno(out, "uidl", ".");
-	scancache_save(md, sc, st);
+	/* A cache would serve these UIDLs without the map to keep them. */
+	if (md->uidmap_unwritten) {
+		sc->state = "skipped";
+		scancache_done(sc);
+	} else
+		scancache_save(md, sc, st);
 }
 
 /* The TRANSACTION and UPDATE states, from the greeting: how they ended. */

@@ -73,14 +73,23 @@ uidl_cmp(const void *a, const void *b, void *arg)
 	return maildir_tiebreak(x, y);
 }
 
-/* A carried UIDL another message had too: it lost it (deterministic). */
+/* The uidl-clash lines of a scan; the rest are only counted. */
+#define CLASH_LOG_MAX	10
+
+/*
+ * A carried UIDL another message had too: it lost it (deterministic).
+ * The files are the mail user's, who could make a clash of every message:
+ * past CLASH_LOG_MAX, *n counts them for one summary line.
+ */
 static void
-clash_log(const struct msg *winner, const struct msg *loser)
+clash_log(const struct msg *winner, const struct msg *loser, size_t *n)
 {
 	struct logline	l;
 	char		uidl[UIDL_MAX + 1];
 
 	if (!winner->carried && !loser->carried)
+		return;
+	if ((*n)++ >= CLASH_LOG_MAX)
 		return;
 	memcpy(uidl, winner->uidl, winner->uidl_len);
 	uidl[winner->uidl_len] = '\0';
@@ -96,11 +105,23 @@ clash_log(const struct msg *winner, const struct msg *loser)
  * under two flag sets): all but the first get a digest of their directory
  * and inode, salted by the round; repeated until no two are equal.
  */
+static void
+clash_total(size_t n)
+{
+	struct logline	l;
+
+	if (n <= CLASH_LOG_MAX)
+		return;
+	logline_start(&l, "uidl-clashes-unlogged");
+	logline_num(&l, "count", n - CLASH_LOG_MAX);
+	logline_emit(&l);
+}
+
 static int
 uidls_dedup(struct maildir *md, size_t *idx)
 {
 	char	 salted[64];
-	size_t	 i, dups;
+	size_t	 i, dups, clashes = 0;
 	int	 round, n;
 	struct msg *m, *prev;
 
@@ -115,7 +136,7 @@ uidls_dedup(struct maildir *md, size_t *idx)
 			    memcmp(prev->uidl, m->uidl, m->uidl_len) != 0)
 				continue;
 			if (round == 0)
-				clash_log(prev, m);
+				clash_log(prev, m, &clashes);
 			/* Past 8 rounds, the message number settles it. */
 			n = snprintf(salted, sizeof(salted), "%d:%s:%llu:%zu",
 			    round, m->dir == MD_NEW ? "new" : "cur",
@@ -124,6 +145,8 @@ uidls_dedup(struct maildir *md, size_t *idx)
 				return -1;
 			dups++;
 		}
+		if (round == 0)
+			clash_total(clashes);
 		if (dups == 0)
 			break;
 	}

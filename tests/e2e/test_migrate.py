@@ -10,6 +10,7 @@ pop3d only the mail delivered after the switch; and mpop that polled a
 stand-in giving Courier's UIDLs of a Courier-listed Maildir the same."""
 
 import os
+import re
 import poplib
 import shutil
 import socket
@@ -197,9 +198,31 @@ def uidl_format_per_user():
         check(r.returncode == 1 and b"bad uidl-format: POP3D_DOVECOT_UIDL_"
               b"FORMAT must be a pop3_uidl_format" in r.stderr,
               "a format the maildrop cannot expand refused: %r" % (r,))
+        for bad in ("%u %v", "%v", "abc"):
+            r = site.users("mod", "-U", bad, "alice", ok=False)
+            check(r.returncode == 1 and b"with %u %f or %g, and no spaces"
+                  in r.stderr, "a format that cannot give each message its "
+                  "own valid UIDL refused (%r): %r" % (bad, r))
         site.users("mod", "-U", "-", "alice")
         check(b"uidl-format" not in site.users("list").stdout,
               "mod -U - clears it")
+
+
+@test
+def clash_log_bounded():
+    """Every message a clash: 10 lines, then one count, not a flood."""
+    with TempDir() as tmp:
+        md = setup(tmp, 12)
+        write(md, UIDLIST, uidlist([b"%d :%s" % (i, msg(i)[0].encode())
+                                    for i in range(1, 13)]))
+        for i in range(1, 13):
+            write(md, "new/" + dovecot_uidl(i), b"Subject: c%d\n\nx\n" % i)
+        got, log = session(tmp)
+        check_eq(len(got), 24, "24 messages, 24 distinct UIDLs")
+        check_eq(log.count("uidl-clash uidl="), 10,
+                 "only the first 10 clashes logged one by one")
+        check("uidl-clashes-unlogged count=2" in log,
+              "the rest counted: %r" % (log,))
 
 
 @test
@@ -216,9 +239,14 @@ def hostile_uidlist():
                  b"7 :" + b"a/b",
                  b"4294967296 :" + msg(4)[0].encode()]
         write(md, UIDLIST, uidlist(lines) + os.urandom(4096))
+        # A file named like a carried UIDL: it loses its own to the carried.
+        write(md, "new/same", b"Subject: m99\n\nx\n")
         got, log = session(tmp)
-        check_eq(len(got), 6, "a hostile dovecot-uidlist: six messages, six "
-                 "distinct UIDLs")
+        check_eq(len(got), 7, "a hostile dovecot-uidlist: seven messages, "
+                 "seven distinct UIDLs")
+        check(got.get("same") != "Subject: m99" and
+              "Subject: m99" in got.values(),
+              "a file's own UIDL that is a carried one is changed")
         check_eq(got.get("same"), "Subject: m2", "a P UIDL twice: the first "
                  "line keeps it")
         check_eq(got.get(dovecot_uidl(3)), "Subject: m3",
@@ -227,8 +255,9 @@ def hostile_uidlist():
                  "a line over the maximum is left out")
         check_eq(got.get(dovecot_uidl(6)), "Subject: m5",
                  "a P UIDL that is another's format UIDL: the first line's")
-        check("uidl-clash" in log or "clashes=" in log,
-              "the clashes are logged")
+        check("uidl-clash uidl=same" in log and
+              re.search(r"uidl-carried .*clashes=[1-9]", log),
+              "the clashes are logged: %r" % (log,))
     with TempDir() as tmp:
         md = setup(tmp, 2)
         with open(os.path.join(md, UIDLIST), "wb") as f:

@@ -4,9 +4,11 @@
  * Maildirs made here (recorded, kept after the old file goes and after a
  * rename, clashes settled, hostile files survived).
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +158,14 @@ test_expand(void)
 	CHECK(dovecot_uidl_format_ok("%f"));
 	CHECK(!dovecot_uidl_format_ok("%m"));
 	CHECK(!dovecot_uidl_format_ok(""));
+	/* Ones that can never work: no valid UIDL, or one for all. */
+	CHECK(!dovecot_uidl_format_ok("%u %v"));
+	CHECK(!dovecot_uidl_format_ok("abc"));
+	CHECK(!dovecot_uidl_format_ok("%v"));
+	CHECK(!dovecot_uidl_format_ok("%{uidvalidity}x"));
+	CHECK(dovecot_uidl_format_ok("%{uid}-%v"));
+	CHECK(dovecot_uidl_format_ok("%g"));
+	CHECK(dovecot_uidl_format_ok("%Uf"));
 }
 
 static void
@@ -348,6 +358,127 @@ test_carry(void)
 	maildir_close(&md);
 }
 
+/* The map's hash before it was seeded: FNV-1a, fixed basis. */
+static uint64_t
+old_hash(const char *s, size_t n)
+{
+	uint64_t	h = 14695981039346656037ULL;
+
+	while (n-- > 0)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+/*
+ * A map of 1,000 names (and UIDLs) that all took the same slot of any
+ * table up to 4,096 slots under the old hash: every lookup walked them
+ * all.  Seeded, the longest probe stays short.
+ */
+static void
+test_collide(void)
+{
+	struct maildir	md;
+	char		*map, name[32];
+	size_t		len = 0, found = 0, i;
+
+	if ((map = malloc(1000 * 2 * sizeof(name) + 64)) == NULL)
+		abort();
+	len = strlen(strcpy(map, UIDMAP_MAGIC));
+	for (i = 0; found < 1000; i++) {
+		snprintf(name, sizeof(name), "c%zx", i);
+		if ((old_hash(name, strlen(name)) & 0xfff) != 0)
+			continue;
+		len += sprintf(map + len, "%s %s\n", name, name);
+		found++;
+	}
+	put(UIDMAP_FILE, map);
+	free(map);
+	migrate_probe_max = 0;
+	CHECK(session(&md, NULL) == 0);
+	maildir_close(&md);
+	CHECK(migrate_probe_max > 0 && migrate_probe_max < 64);
+	drop(UIDMAP_FILE);
+}
+
+/* The map's whole text, or "" (at most 4095 octets read). */
+static const char *
+map_text(void)
+{
+	static char	buf[4096];
+	char		path[512];
+	ssize_t		n;
+	int		fd;
+
+	snprintf(path, sizeof(path), "%s/" UIDMAP_FILE, root);
+	buf[0] = '\0';
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return buf;
+	if ((n = read(fd, buf, sizeof(buf) - 1)) >= 0)
+		buf[n] = '\0';
+	close(fd);
+	return buf;
+}
+
+/*
+ * A map not read whole (bad magic, too large) is not replaced by one of
+ * this session's records only, even when dovecot-uidlist gives new ones.
+ */
+static void
+test_map_unread(void)
+{
+	static const char bad[] = "pop3d-uidl 9\nkept 100.M1P1.h\n";
+	struct maildir	md;
+	struct stat	st;
+	struct rlimit	old, lim = { 0, 0 };
+	char		path[512];
+
+	drop("dovecot-uidlist");	/* test_carry's symbolic link */
+	put("dovecot-uidlist", "3 V1796212228 N5 Gabc\n"
+	    "1 P000000016b100604 :100.M1P1.h\n");
+	put(UIDMAP_FILE, bad);
+	CHECK(session(&md, NULL) == 0);
+	CHECK_STR(uidl_of(&md, "100."), "000000016b100604");
+	maildir_close(&md);
+	CHECK_STR(map_text(), bad);
+
+	put(UIDMAP_FILE, UIDMAP_MAGIC "kept 100.M1P1.h\n");
+	snprintf(path, sizeof(path), "%s/" UIDMAP_FILE, root);
+	CHECK(truncate(path, UIDMAP_FILE_MAX + 1) == 0);
+	CHECK(session(&md, NULL) == 0);
+	CHECK_STR(uidl_of(&md, "100."), "000000016b100604");
+	maildir_close(&md);
+	CHECK(stat(path, &st) == 0 && st.st_size == UIDMAP_FILE_MAX + 1);
+	CHECK_STR(map_text(), UIDMAP_MAGIC "kept 100.M1P1.h\n");
+
+	/* Read whole, the same map is written with the new record. */
+	CHECK(truncate(path, strlen(UIDMAP_MAGIC "kept 100.M1P1.h\n")) == 0);
+	put("cur/105.M6P1.h:2,", "A: b\n\nx\n");
+	put("dovecot-uidlist", "3 V1796212228 N5 Gabc\n"
+	    "6 P000000066b100604 :105.M6P1.h\n");
+	CHECK(session(&md, NULL) == 0);
+	CHECK_STR(uidl_of(&md, "100."), "kept");
+	maildir_close(&md);
+	CHECK(strstr(map_text(), "kept 100.M1P1.h\n") != NULL &&
+	    strstr(map_text(), "000000066b100604 105.M6P1.h\n") != NULL);
+	drop(UIDMAP_FILE);
+
+	/* Unwritable (the file size limit): said, for the cache to wait. */
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim.rlim_max = old.rlim_max;
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	CHECK(session(&md, NULL) == 0 && md.uidmap_unwritten == 1);
+	CHECK_STR(uidl_of(&md, "105."), "000000066b100604");
+	maildir_close(&md);
+	setrlimit(RLIMIT_FSIZE, &old);
+	CHECK(session(&md, NULL) == 0 && md.uidmap_unwritten == 0);
+	maildir_close(&md);
+	CHECK(strstr(map_text(), "000000066b100604 105.M6P1.h\n") != NULL);
+	drop("cur/105.M6P1.h:2,");
+	drop("dovecot-uidlist");
+	drop(UIDMAP_FILE);
+}
+
 int
 main(void)
 {
@@ -365,6 +496,8 @@ main(void)
 	snprintf(path, sizeof(path), "%s/new", root);
 	mkdir(path, 0700);
 	test_carry();
+	test_collide();
+	test_map_unread();
 	snprintf(path, sizeof(path), "rm -rf %s", root);
 	if (system(path) != 0)
 		return 1;

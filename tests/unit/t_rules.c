@@ -926,7 +926,8 @@ value_err(const char *name, const char *value)
 
 /* The one refusal of a bad pop3_uidl_format, whichever program reads it. */
 #define UIDLFMT_ERR	"POP3D_DOVECOT_UIDL_FORMAT must be a pop3_uidl_format" \
-	" of at most 64 characters: text, %%, %u %v %f %g, %0<width>, X L U"
+	" of at most 64 characters: text, %%, %u %v %f %g, %0<width>, X L U;" \
+	" with %u %f or %g, and no spaces"
 
 /* The table's validator: each kind, each bound crossed (issue 14). */
 static void
@@ -1021,11 +1022,15 @@ test_setting_table(void)
 	CHECK_STR(value_err("POP3D_DOVECOT_UIDL_FORMAT", "%m"), UIDLFMT_ERR);
 	CHECK_STR(value_err("POP3D_DOVECOT_UIDL_FORMAT", "%"), UIDLFMT_ERR);
 	CHECK_STR(value_err("POP3D_DOVECOT_UIDL_FORMAT", "%{uid"), UIDLFMT_ERR);
+	/* Formats that can never work: no valid UIDL, or one for all. */
+	CHECK_STR(value_err("POP3D_DOVECOT_UIDL_FORMAT", "%u %v"), UIDLFMT_ERR);
+	CHECK_STR(value_err("POP3D_DOVECOT_UIDL_FORMAT", "abc"), UIDLFMT_ERR);
+	CHECK_STR(value_err("POP3D_DOVECOT_UIDL_FORMAT", "%v"), UIDLFMT_ERR);
+	/* At most DOVECOT_FORMAT_MAX, "%f" last (8 octets in the sample). */
 	memset(text, 'x', sizeof(text));
-	text[DOVECOT_FORMAT_MAX] = '\0';
+	memcpy(text + DOVECOT_FORMAT_MAX - 2, "%f", 3);
 	CHECK_STR(value_err("POP3D_DOVECOT_UIDL_FORMAT", text), "");
-	text[DOVECOT_FORMAT_MAX] = 'x';
-	text[DOVECOT_FORMAT_MAX + 1] = '\0';
+	memcpy(text + DOVECOT_FORMAT_MAX - 2, "x%f", 4);
 	CHECK_STR(value_err("POP3D_DOVECOT_UIDL_FORMAT", text), UIDLFMT_ERR);
 	/* A list may hold blanks between items. */
 	CHECK_STR(value_err("POP3D_TLS_KEYPAIRS", "a:b\tc:d"), "");

@@ -251,14 +251,13 @@ test_policy_uidl_format(void)
 	CHECK(user_uidl_format_check("%u-%v", &why) == 0);
 	/* Its length: DOVECOT_FORMAT_MAX, crossed. */
 	memset(fmt, 'x', sizeof(fmt));
-	fmt[DOVECOT_FORMAT_MAX] = '\0';
+	memcpy(fmt + DOVECOT_FORMAT_MAX - 2, "%f", 3);	/* one per message */
 	snprintf(buf, sizeof(buf), "a:!:1:1:/h:::expire=NEVER,"
 	    "login-delay=86400,uidl-format=%s", fmt);
 	CHECK(parse(buf, &u, &why) == 0 && strlen(u.uidl_format) ==
 	    DOVECOT_FORMAT_MAX);
 	CHECK(user_format(&u, buf, sizeof(buf), &why) == 0);
-	fmt[DOVECOT_FORMAT_MAX] = 'x';
-	fmt[DOVECOT_FORMAT_MAX + 1] = '\0';
+	memcpy(fmt + DOVECOT_FORMAT_MAX - 2, "x%f", 4);
 	snprintf(buf, sizeof(buf), "a:!:1:1:/h:::uidl-format=%s", fmt);
 	CHECK(refused(buf, "bad uidl-format"));
 }

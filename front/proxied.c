@@ -35,6 +35,9 @@ front_env_save(void)
 	const char		*v;
 	size_t			 i;
 
+	/* Only the front says a proxy was there, and only after a header. */
+	if (unsetenv("TCPPROXYIP") == -1)
+		die(111, "setenv: %s", strerror(errno));
 	for (i = 0; (s = setting_at(i)) != NULL; i++) {
 		if (i >= sizeof(spawner_env) / sizeof(spawner_env[0]))
 			die(111, "more settings than the front can keep");
@@ -155,8 +158,6 @@ front_proxy(struct front *f)
 	uint64_t		 secs;
 	int			 on;
 
-	if (unsetenv("TCPPROXYIP") == -1)
-		die(111, "setenv: %s", strerror(errno));
 	if (setting_flag("POP3D_PROXY", &on) == -1 ||
 	    setting_num("POP3D_PROXY_TIMEOUT", &secs) == -1)
 		return -1;

@@ -441,7 +441,10 @@ def haproxy_send_proxy_v2_in_front():
                         "frontend pop3\n  bind 127.0.0.1:%d\n"
                         "  default_backend hosts\n"
                         "backend hosts\n"
-                        "  server h1 127.0.0.1:%d send-proxy-v2\n"
+                        "  option tcp-check\n"
+                        "  tcp-check expect string +OK\n"
+                        "  server h1 127.0.0.1:%d send-proxy-v2 check"
+                        " check-send-proxy inter 300 fall 2\n"
                         % (port, srv.port))
             hp = subprocess.Popen([haproxy, "-f", cfg, "-db"],
                                   stdout=subprocess.DEVNULL,
@@ -456,6 +459,8 @@ def haproxy_send_proxy_v2_in_front():
                     except OSError:
                         time.sleep(0.1)
                 srv.connections += 1      # the probe above
+                # Three health checks: a host failing them would be down.
+                time.sleep(1.2)
                 p = poplib.POP3("127.0.0.1", port, timeout=30)
                 # poplib has no source address: the client is 127.0.0.1.
                 p.user("alice")
@@ -484,6 +489,9 @@ def haproxy_send_proxy_v2_in_front():
               "the log shows the client behind HAProxy")
         check((site.envs() or [""])[-1].startswith("TCPREMOTEIP=127.0.0.77 "),
               "the chain sees the client behind HAProxy")
+        check(re.search(r"proxy remote=127\.0\.0\.1 version=2 kind=local",
+                        log) and "proxy-error" not in log,
+              "HAProxy's health checks come as LOCAL and are greeted")
 
 
 if __name__ == "__main__":

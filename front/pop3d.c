@@ -478,6 +478,12 @@ main(int argc, char **argv)
 	if (front_proxy(&f) == -1)
 		refuse("bad settings");
 	settings_read(&f);
+	/*
+	 * A health check through a proxy on a UNIX socket has no address,
+	 * and needs none: no login is offered to count or block.
+	 */
+	if (f.nologin)
+		f.acc.unknown_ok = 1;
 	access_admit(&f.acc);
 	if (f.pa.apop && front_timestamp(f.pa.timestamp,
 	    sizeof(f.pa.timestamp), f.pa.hostname) == -1)

@@ -62,7 +62,8 @@ log_session_new(void)
 
 /*
  * The trusted proxy a connection came through (TCPPROXYIP, set by the
- * front after a PROXY header): an address's text, else none.
+ * front after a PROXY header): an address's text, or "unknown" (a proxy
+ * on a UNIX socket), else none.
  */
 static const char *
 proxy_id(void)
@@ -72,6 +73,8 @@ proxy_id(void)
 
 	if (ip == NULL)
 		return NULL;
+	if (strcmp(ip, "unknown") == 0)
+		return ip;
 	n = strspn(ip, "0123456789abcdefABCDEF.:");
 	return n > 0 && n < 46 && ip[n] == '\0' ? ip : NULL;
 }

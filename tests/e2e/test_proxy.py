@@ -413,6 +413,63 @@ def stls_and_implicit_tls_after_the_header():
               "STLS: the end line names the client")
 
 
+def unix_session(site, header, lines, **env):
+    """pop3d on a UNIX socket pair, as behind a local proxy, trusted by
+    the spawner's POP3D_PROXY=1: the replies after the header, the log."""
+    a, b = socket.socketpair()
+    full = site.env(POP3D_PROXY="1", POP3D_CLEARTEXT="1", **env)
+    full["PATH"] = "/usr/bin:/bin"
+    logf = os.path.join(site.tmp.path, "unix.log")
+    with open(logf, "wb") as log:
+        p = subprocess.Popen([POP3D, "mail.example.org", site.envdump,
+                              site.envlog, os.path.join(BUILD, "pop3d-auth"),
+                              os.path.join(BUILD, "pop3d-maildrop"),
+                              "Maildir"], stdin=b, stdout=b, stderr=log,
+                             env=full, cwd=site.tmp.path, close_fds=True)
+    b.close()
+    a.settimeout(30)
+    r = Raw(a)
+    r.send(header)
+    replies = []
+    try:
+        replies.append(r.line())
+        for line in lines:
+            replies.append(r.cmd(line))
+    except (EOFError, OSError):
+        pass
+    r.close()
+    p.wait(30)
+    with open(logf) as f:
+        return replies, f.read()
+
+
+@test
+def a_proxy_on_a_unix_socket():
+    """Behind a local proxy on a UNIX socket the peer has no address: the
+    header gives the client one, and the penalty box and the connection
+    limit work again; a health check needs none."""
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile("")
+        replies, log = unix_session(site, v1("192.0.2.90"),
+                                    [b"USER alice", b"PASS alice-pw",
+                                     b"QUIT"], POP3D_MAX_PER_ADDRESS="2")
+        check(len(replies) == 4 and replies[2].startswith(b"+OK maildrop"),
+              "the client named by the header logs in: %r" % replies)
+        check(re.search(r"auth remote=192\.0\.2\.90 user=alice .*"
+                        r"proxy=unknown session=", log) and
+              "unknown-peer" not in log,
+              "it is the peer, not an unknown one, behind proxy=unknown")
+        check(site.envs()[-1:] and site.envs()[-1].startswith(
+            "TCPREMOTEIP=192.0.2.90 ") and "TCPPROXYIP=unknown" in
+              site.envs()[-1], "the chain sees the client")
+        replies, log = unix_session(site, v2(cmd=0), [b"QUIT"])
+        check_eq(replies, [b"+OK POP3 server ready", b"+OK bye"],
+                 "a health check is greeted though no address is known")
+        check("kind=local" in log and "action=allow" in log,
+              "logged as such: %r" % log[-300:])
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -16,7 +16,7 @@ CHROOTDIR	?= /var/empty
 
 DEPLOY_UNITS	= pop3d.socket pop3d@.service pop3s.socket pop3s@.service
 DEPLOY_KIT	= README inetd.conf xinetd.d/pop3d pop3d.env \
-		  tmpfiles.d/pop3d.conf \
+		  tmpfiles.d/pop3d.conf haproxy.cfg \
 		  $(DEPLOY_UNITS:%=systemd/%)
 DEPLOY_RUN	= service/pop3d/run service/pop3d/log/run \
 		  service/pop3s/run service/pop3s/log/run sysuser.sh

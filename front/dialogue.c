@@ -50,6 +50,7 @@ const struct front_end_name front_ends[] = {
 	[END_TLS_FAILED] = { "tls-failed", 0 },
 	[END_REFUSED] = { "refused", 0 },
 	[END_USAGE] = { "usage", 0 },
+	[END_PROXY_ERROR] = { "proxy-error", 0 },
 };
 
 /* A hostile client: logged, and its address goes to the penalty box. */

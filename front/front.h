@@ -30,7 +30,8 @@ enum front_end {
 	END_STLS,		/* the dialogue goes on under TLS */
 	END_TLS_FAILED,
 	END_REFUSED,		/* refuse(): bad setup */
-	END_USAGE
+	END_USAGE,
+	END_PROXY_ERROR		/* a trusted proxy's header failed */
 };
 
 extern const struct front_end_name {
@@ -45,6 +46,8 @@ struct front {
 	struct starttls		 tls;
 	char			**authargv;
 	char			 remote[INET6_ADDRSTRLEN];
+	char			 proxy[INET6_ADDRSTRLEN]; /* or "" */
+	int			 nologin;	/* a balancer's health check */
 	char			 relay[PATH_MAX];
 	unsigned		 auth_delay, max_failures, failures;
 	int			 cleartext;	/* POP3D_CLEARTEXT */
@@ -64,6 +67,17 @@ struct front {
  * process cannot choose it.  0, or -1.
  */
 int	front_timestamp(char *, size_t, const char *);
+
+/*
+ * The PROXY protocol (front/proxied.c).  front_env_save keeps the
+ * settings as the spawner gave them, before any rule; front_proxy, after
+ * the rules for the peer, reads a trusted proxy's header (POP3D_PROXY)
+ * and makes its client the peer (f->remote, the environment, the rules
+ * again), or marks a health check (f->nologin).  A header that fails
+ * ends the connection.  0, or -1 after logging a bad setting.
+ */
+void	front_env_save(void);
+int	front_proxy(struct front *);
 
 /*
  * One pre-login process, served until the dialogue ends: by a login, an

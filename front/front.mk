@@ -1,6 +1,6 @@
 # front/: pop3d, the front, and its helpers.  Included by the Makefile.
 FRONT_SRC = front/dialogue.c front/handoff.c front/ipc.c front/preauth.c \
-	    front/starttls.c front/sasl.c
+	    front/starttls.c front/sasl.c front/proxied.c
 FRONT_OBJ = $(FRONT_SRC:%.c=$(O)/%.o)
 PROGS	+= $(O)/pop3d
 MAN8	+= man/pop3d.8

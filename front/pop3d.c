@@ -247,8 +247,8 @@ front_tls_policy(struct front *f)
 {
 	struct preauth_settings	*pa = &f->pa;
 
-	pa->cleartext = pa->tls || (!pa->tls_required && (f->cleartext ||
-	    peer_is_loopback(f->remote)));
+	pa->cleartext = !f->nologin && (pa->tls || (!pa->tls_required &&
+	    (f->cleartext || peer_is_loopback(f->remote))));
 	pa->stls = f->cert != NULL && !pa->tls;
 }
 
@@ -319,6 +319,8 @@ settings_read(struct front *f)
 	bad |= access_settings(&f->acc) == -1;
 	if (bad)
 		refuse("bad settings");
+	if (f->nologin)
+		pa->apop = pa->cram = 0;	/* no mechanism at all */
 	pa->idle_ms = (int)idle * 1000;
 	pa->login_ms = (int)login * 1000;
 	f->tls.idle_ms = pa->idle_ms;
@@ -471,8 +473,17 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	remote_find(&f);
 	f.acc.code = answer_code;
+	front_env_save();
 	access_rules(&f.acc, f.remote);
+	if (front_proxy(&f) == -1)
+		refuse("bad settings");
 	settings_read(&f);
+	/*
+	 * A health check through a proxy on a UNIX socket has no address,
+	 * and needs none: no login is offered to count or block.
+	 */
+	if (f.nologin)
+		f.acc.unknown_ok = 1;
 	access_admit(&f.acc);
 	if (f.pa.apop && front_timestamp(f.pa.timestamp,
 	    sizeof(f.pa.timestamp), f.pa.hostname) == -1)

@@ -537,6 +537,23 @@ cmd_quit(void *ctx, struct pop3_cmd *cmd)
 	return POP3_END;
 }
 
+/*
+ * A PROXY header (v1) from a peer that no rule trusts (POP3D_PROXY): not
+ * the client's address, only noise, answered so; logged, so that a
+ * balancer missing from the rules is found.
+ */
+static enum pop3_next
+cmd_proxy(void *ctx, struct pop3_cmd *cmd)
+{
+	struct preauth	*pa = ctx;
+
+	(void)cmd;
+	log_warn("proxy-untrusted: a PROXY header from a peer that is not"
+	    " a trusted proxy (POP3D_PROXY): not used");
+	out_line(pa->out, "-ERR unknown command");
+	return POP3_CONTINUE;
+}
+
 static const struct pop3_verb auth_verbs[] = {
 	{ "CAPA", 0, 0, "CAPA", cmd_capa },
 	{ "USER", 1, 1, "USER name", cmd_user },
@@ -545,6 +562,7 @@ static const struct pop3_verb auth_verbs[] = {
 	{ "STLS", 0, 0, "STLS", cmd_stls },
 	{ "AUTH", 0, 2, "AUTH [mechanism [initial-response]]", cmd_auth },
 	{ "QUIT", 0, 0, "QUIT", cmd_quit },
+	{ "PROXY", 0, POP3_CMD_MAX, "", cmd_proxy },
 	{ NULL, 0, 0, NULL, NULL }
 };
 

@@ -61,19 +61,42 @@ log_session_new(void)
 }
 
 /*
- * " session=ID" into dst (size n), or "" without one; never in a line
- * for a sink, which its receiver writes inside a line of its own.
+ * The trusted proxy a connection came through (TCPPROXYIP, set by the
+ * front after a PROXY header): an address's text, or "unknown" (a proxy
+ * on a UNIX socket), else none.
+ */
+static const char *
+proxy_id(void)
+{
+	const char	*ip = getenv("TCPPROXYIP");
+	size_t		 n;
+
+	if (ip == NULL)
+		return NULL;
+	if (strcmp(ip, "unknown") == 0)
+		return ip;
+	n = strspn(ip, "0123456789abcdefABCDEF.:");
+	return n > 0 && n < 46 && ip[n] == '\0' ? ip : NULL;
+}
+
+/*
+ * " proxy=ADDR session=ID" into dst (size n), either part only when
+ * there is one; never in a line for a sink, which its receiver writes
+ * inside a line of its own.
  */
 static size_t
 session_suffix(char *dst, size_t n)
 {
 	const char	*id = sink == NULL ? session_id() : NULL;
+	const char	*px = sink == NULL ? proxy_id() : NULL;
 	int		 r;
 
 	*dst = '\0';
-	if (id == NULL)
+	if (id == NULL && px == NULL)
 		return 0;
-	r = snprintf(dst, n, " session=%s", id);
+	r = snprintf(dst, n, "%s%s%s%s", px != NULL ? " proxy=" : "",
+	    px != NULL ? px : "", id != NULL ? " session=" : "",
+	    id != NULL ? id : "");
 	return r > 0 && (size_t)r < n ? (size_t)r : (*dst = '\0', 0);
 }
 
@@ -207,7 +230,7 @@ log_write(const char *p, size_t prefix, size_t n)
 static void
 log_vwrite(const char *fmt, va_list ap)
 {
-	char	line[LOGLINE_MAX], sess[SESSION_ID_MAX + 16];
+	char	line[LOGLINE_MAX], sess[SESSION_ID_MAX + 64];
 	size_t	sn = session_suffix(sess, sizeof(sess));
 	int	n, m;
 
@@ -452,7 +475,7 @@ log_file(const char *event, const char *file, int err)
 void
 logline_emit(struct logline *l)
 {
-	char	sess[SESSION_ID_MAX + 16];
+	char	sess[SESSION_ID_MAX + 64];
 	size_t	sn = session_suffix(sess, sizeof(sess));
 
 	if (l->len + sn + 1 > sizeof(l->buf))

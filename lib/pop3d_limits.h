@@ -565,6 +565,23 @@
 #define CONN_SWEEP_INTERVAL		600
 
 
+/*
+ * The PROXY protocol header a trusted balancer sends before anything else
+ * (HAProxy's proxy-protocol.txt, policy/proxy.h).  Version 1 is a text
+ * line of at most 107 octets with its CRLF, as the specification says.
+ * Version 2 is a 16-octet head and a body whose length the head declares
+ * (up to 65535): the addresses (at most 36 octets for TCP over IPv6) and
+ * TLVs, which HAProxy keeps small (SSL facts, the SNI name of at most 255,
+ * a unique id of at most 128); a body over PROXY_V2_BODY_MAX is refused
+ * unread.  The header comes at once after the balancer's connect: a peer
+ * that takes longer than POP3D_PROXY_TIMEOUT seconds is closed.
+ */
+#define PROXY_V1_MAX		107
+#define PROXY_V2_HEAD		16
+#define PROXY_V2_BODY_MAX	1024
+#define PROXY_TIMEOUT_DEFAULT	5
+#define PROXY_TIMEOUT_MAX	60
+
 /* ---- the TLS relay (pop3d-tls) ---- */
 
 /*

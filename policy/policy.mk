@@ -2,7 +2,7 @@
 # (issue 4).  Included by the Makefile; adds to PROGS, MAN8, MAN5 and UNIT.
 # The front links libpolicy.a; pop3d-rules is the operators' CLI.
 RULES_SRC  = policy/addr.c policy/rules.c policy/rules_compile.c \
-	     policy/rulesdb.c policy/peer.c
+	     policy/rulesdb.c policy/peer.c policy/proxy.c
 PENALTY_SRC = policy/penalty.c policy/penalty_list.c policy/penalty_record.c \
 	      policy/statedir.c policy/conn.c
 POLICY_SRC = $(RULES_SRC) $(PENALTY_SRC) policy/access.c
@@ -11,7 +11,7 @@ POLICY_OBJ = $(POLICY_SRC:%.c=$(O)/%.o)
 PROGS	+= $(O)/pop3d-rules
 MAN8	+= man/pop3d-rules.8
 MAN5	+= man/pop3d-rules.5
-UNIT	+= t_rules t_penalty
+UNIT	+= t_rules t_penalty t_proxy
 
 $(O)/policy/%.o: policy/%.c
 	@mkdir -p $(dir $@)
@@ -42,3 +42,10 @@ $(O)/tests/t_penalty: tests/unit/t_penalty.c \
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ipolicy -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
 	    $(PENALTY_SRC:%.c=$(O)/%.o) $(O)/policy/addr.o $(O)/libpop3d.a
+
+# The PROXY header's parser is pure: it needs addresses only.
+$(O)/tests/t_proxy: tests/unit/t_proxy.c $(O)/policy/proxy.o \
+	    $(O)/policy/addr.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ipolicy -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
+	    $(O)/policy/proxy.o $(O)/policy/addr.o

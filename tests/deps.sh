@@ -16,9 +16,11 @@ libseccomp-dev nettle-dev ucspi-tcp openssl mandoc"
 # python3-cryptography makes expired certificates for tests/e2e/test_check.py.
 # dovecot-core (with dovecot-lda) and dovecot-pop3d: the UIDLs a real Dovecot
 # reports, which tests/e2e/test_migrate.py checks pop3d carries over (run
-# privately on a free port, never the system's service).
+# privately on a free port, never the system's service).  haproxy sends the
+# PROXY protocol to the front in tests/e2e/test_proxy.py (run privately on
+# a free port, never the system's service).
 TEST_PKGS="strace curl clang libclang-rt-dev mpop systemd xinetd daemontools
-fetchmail sslscan python3-cryptography dovecot-core dovecot-pop3d"
+fetchmail sslscan python3-cryptography dovecot-core dovecot-pop3d haproxy"
 if [ "$1" = test ]; then
 	PKGS="$PKGS $TEST_PKGS"
 fi

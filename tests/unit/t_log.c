@@ -190,6 +190,30 @@ main(void)
 	/* A tool's (log_cli) is the text as it is. */
 	written(line, sizeof(line), emit_cli_warn);
 	CHECK(ends_with(line, ": free text 1 session=0a1b2c3d\n"));
+	/* Behind a trusted proxy (TCPPROXYIP), every line names it. */
+	setenv("TCPPROXYIP", "2001:db8::5", 1);
+	written(line, sizeof(line), emit_event);
+	CHECK(ends_with(line, ": end remote=127.0.0.1 proxy=2001:db8::5"
+	    " session=0a1b2c3d\n"));
+	written(line, sizeof(line), emit_long);
+	CHECK(strlen(line) <= LOGLINE_MAX &&
+	    ends_with(line, "x proxy=2001:db8::5 session=0a1b2c3d\n"));
+	setenv("TCPPROXYIP", "unknown", 1);
+	written(line, sizeof(line), emit_warn);
+	CHECK(ends_with(line, " proxy=unknown session=0a1b2c3d\n"));
+	/* Nothing that is not an address's text gets into a line. */
+	setenv("TCPPROXYIP", "10.0.0.1 session=ffff", 1);
+	written(line, sizeof(line), emit_event);
+	CHECK(ends_with(line, ": end remote=127.0.0.1 session=0a1b2c3d\n"));
+	setenv("TCPPROXYIP", "", 1);
+	written(line, sizeof(line), emit_event);
+	CHECK(ends_with(line, ": end remote=127.0.0.1 session=0a1b2c3d\n"));
+	unsetenv("POP3D_SESSION");
+	setenv("TCPPROXYIP", "10.0.0.1", 1);
+	written(line, sizeof(line), emit_event);
+	CHECK(ends_with(line, ": end remote=127.0.0.1 proxy=10.0.0.1\n"));
+	unsetenv("TCPPROXYIP");
+	setenv("POP3D_SESSION", "0a1b2c3d", 1);
 	/* Lines for a sink are written inside another's: no id there. */
 	setenv("POP3D_SESSION", "0a1b2c3d", 1);
 	log_to_sink(sink);

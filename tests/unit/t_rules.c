@@ -1573,7 +1573,7 @@ test_damage_sweep(void)
 /*
  * setting_default_text (pop3d-check's listing): only settings that are not
  * numbers have one, each a value its own check takes, and none is lost to
- * a misspelled name (16 today: pop3d-check.8 and pop3d.8 list them).
+ * a misspelled name (17 today: pop3d-check.8 and pop3d.8 list them).
  */
 static void
 test_setting_defaults(void)
@@ -1590,7 +1590,7 @@ test_setting_defaults(void)
 		CHECK(st->kind != SETTING_NUM);
 		CHECK(*d != '\0' && setting_check(st, d, err, sizeof(err)) == 0);
 	}
-	CHECK(n == 16);
+	CHECK(n == 17);
 	CHECK(strcmp(setting_default_text(setting_find("POP3D_CHROOT")),
 	    "/var/empty") == 0);
 	CHECK(setting_default_text(setting_find("POP3D_GREETING")) == NULL);

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -310,6 +312,23 @@ coverage(const char *h, const struct mbox_found *last, int mbox_fd,
 	return MBOX_CACHE_PREFIX;
 }
 
+/* The damaged file, named by its absolute path wherever dirfd is. */
+static void
+log_damaged(int dirfd, const char *name)
+{
+	char	fdpath[64], dir[PATH_MAX], path[PATH_MAX + NAME_MAX + 2];
+	ssize_t	n;
+
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", dirfd);
+	if (dirfd != AT_FDCWD &&
+	    (n = readlink(fdpath, dir, sizeof(dir) - 1)) > 0) {
+		dir[n] = '\0';
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		name = path;
+	}
+	log_file("cache-damaged", name, 0);
+}
+
 int
 mbox_cache_load(int dirfd, const char *name, int mbox_fd,
     const struct stat *st, mbox_found_fn fn, void *arg, uint64_t *resume)
@@ -328,7 +347,7 @@ mbox_cache_load(int dirfd, const char *name, int mbox_fd,
 		r = -1;
 	}
 	if (r == -1)
-		log_file("cache-damaged", name, 0);
+		log_damaged(dirfd, name);
 	if (r != 1)
 		return MBOX_CACHE_NONE;
 	if ((r = coverage(buf, &last, mbox_fd, st, resume)) != MBOX_CACHE_NONE &&

@@ -80,9 +80,9 @@ int	mbox_cache_save(int, const char *, int, const struct stat *,
 /*
  * The image of a cache (the whole file, len octets) checked and its
  * records given to fn, for tests and the fuzz target: the number of
- * records, or -1 when the image is not one mbox_cache_load would trust
- * for the mbox st describes (its identity; its size may be larger).
- * fn may be NULL.
+ * records; -1 when the image is not one mbox_cache_load would trust for
+ * the mbox st describes (its identity; its size may be larger), and fn
+ * was not called; -2 when fn returned nonzero.  fn may be NULL.
  */
 long	mbox_cache_parse(const char *, size_t, const struct stat *,
 	    mbox_found_fn, void *);

@@ -214,17 +214,21 @@ tail_changed(void)
 	}
 }
 
+/* The last message's From_ line, before the recorded tail octets. */
 static void
 from_changed(void)
 {
 	int	fd = open(mbox, O_WRONLY);
 
-	/* Before the tail: only the From_ line's digest can tell. */
 	if (fd == -1 || pwrite(fd, "x", 1, strlen(M1) + 6) != 1)
 		abort();
 	close(fd);
 	spew(mbox, M3, O_APPEND);
 }
+
+#define LONG	"From c@d Thu Dec  3 08:01:00 2026\nS: 2\n\n" \
+		"a body line longer than the tail the index keeps, which is " \
+		"sixty-four octets\n\n"
 
 static void
 test_mbox_changed(void)
@@ -233,8 +237,16 @@ test_mbox_changed(void)
 	CHECK(after(shrunk) == MBOX_CACHE_NONE);
 	CHECK(after(rewritten) == MBOX_CACHE_NONE);
 	CHECK(after(tail_changed) == MBOX_CACHE_NONE);
-	CHECK(after(from_changed) == MBOX_CACHE_NONE);
+	spew(mbox, M1 LONG, O_TRUNC);
+	save();
+	spew(mbox, M3, O_APPEND);
+	CHECK(how_now() == MBOX_CACHE_PREFIX);
+	spew(mbox, M1 LONG, O_TRUNC);
+	save();
+	from_changed();
+	CHECK(how_now() == MBOX_CACHE_NONE);
 }
+
 
 /* The index file with octet off set to v (checksum put right: fix). */
 static int

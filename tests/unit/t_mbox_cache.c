@@ -371,6 +371,27 @@ test_appends(void)
 	CHECK(prefix > 20);
 }
 
+/* An index larger than the loader's buffer: read in pieces, the same. */
+static void
+test_big(void)
+{
+	char	 m[128];
+	int	 i, fd;
+
+	fd = open(mbox, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	for (i = 0; i < 3000; i++) {
+		snprintf(m, sizeof(m), "From big%d Thu\nSubject: %d\n%s\nb\n\n",
+		    i, i, i % 3 ? "X-UIDL: same\n" : "");
+		if (fd == -1 || write(fd, m, strlen(m)) != (ssize_t)strlen(m))
+			abort();
+	}
+	close(fd);
+	save();
+	CHECK(how_now() == MBOX_CACHE_WHOLE);
+	spew(mbox, M1, O_APPEND);
+	CHECK(how_now() == MBOX_CACHE_PREFIX);
+}
+
 int
 main(void)
 {
@@ -386,6 +407,7 @@ main(void)
 	test_damaged();
 	test_stop();
 	test_appends();
+	test_big();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		abort();

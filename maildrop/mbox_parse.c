@@ -11,6 +11,7 @@
  * the format needs, and it never crosses a message.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -30,11 +31,11 @@ enum { T_NEED, T_OTHER, T_FROM, T_EMPTY };
 #define INTERNAL_SUBJECT	"FOLDER INTERNAL DATA"
 
 /*
- * The digest UIDL's input, the one rule to change: the From_ line (always)
- * and every header field but those mail readers rewrite when they mark a
- * message read or keep their own state in it, and X-UIDL itself (its
- * value, when valid, is the UIDL; an invalid one a reader may fix).
- * Folded lines go with their field.
+ * The digest UIDL's input (the UIDL of a message popa3d_keeps takes no
+ * field of): the From_ line (always) and every header field but those
+ * mail readers rewrite when they mark a message read or keep their own
+ * state in it, and X-UIDL itself (its value, when valid, is the UIDL; an
+ * invalid one a reader may fix).  Folded lines go with their field.
  */
 static int
 digest_keeps(const char *name, size_t len)
@@ -56,6 +57,53 @@ static int
 name_is(const char *name, size_t n, const char *s)
 {
 	return n == strlen(s) && strncasecmp(name, s, n) == 0;
+}
+
+/*
+ * popa3d's UIDL, the rule for a message without a valid X-UIDL, so that
+ * sites leaving popa3d keep their UIDLs (found by running popa3d 1.0.3):
+ * MD5 over the first Received field, the Date and Message-ID fields
+ * before it (after it they are not taken), and every Delivered-To and
+ * X-Delivery-ID; each field with its folded lines, line ends as stored.
+ * The name as stored must be followed by the colon ("Received :" is not
+ * taken); any case.  A message with none of them would get popa3d's MD5
+ * of nothing, the same for all, so it keeps the digest (digest_keeps).
+ * Where we differ from popa3d, on purpose: the header block also ends at
+ * "\r\n" (popa3d reads the body of a CRLF-stored mbox as header), as for
+ * X-UIDL and the digest; and popa3d's UIDLs may repeat, ours are made
+ * unique by the store, not here.
+ */
+static int
+popa3d_keeps(struct mbox_parser *p, const char *name, size_t len)
+{
+	if (name_is(name, len, "Received"))
+		return p->received ? 0 : (p->received = 1);
+	if (name_is(name, len, "Date") || name_is(name, len, "Message-ID"))
+		return !p->received;
+	return name_is(name, len, "Delivered-To") ||
+	    name_is(name, len, "X-Delivery-ID");
+}
+
+/* Octets of the header field being read, to the UIDL inputs taking it. */
+static void
+head_hash(struct mbox_parser *p, size_t n, const char *s)
+{
+	if (p->hashed)
+		sha256_update(&p->uidl_sha, n, (const uint8_t *)s);
+	if (p->md5ed)
+		md5_update(&p->uidl_md5, n, (const uint8_t *)s);
+}
+
+/* popa3d's print of its MD5: two little-endian words, "%08x%08x". */
+static void
+popa3d_uidl(struct mbox_parser *p, char *out)
+{
+	uint8_t	d[MD5_DIGEST_SIZE];
+
+	md5_digest(&p->uidl_md5, sizeof(d), d);
+	snprintf(out, 17, "%08x%08x",
+	    (unsigned)le64_get(d) & 0xffffffffu,
+	    (unsigned)(le64_get(d) >> 32));
 }
 
 void
@@ -138,11 +186,15 @@ msg_open(struct mbox_parser *p, uint64_t from_off)
 	p->pending = 0;
 	p->field = F_NONE;
 	p->hashed = 1;
+	p->md5ed = 0;
+	p->md5_any = 0;
+	p->received = 0;
 	p->ximap = 0;
 	p->state = S_FROM;
 	wire_init_count(&p->wire);
 	sha256_init(&p->from_sha);
 	sha256_init(&p->uidl_sha);
+	md5_init(&p->uidl_md5);
 }
 
 /* The message ends where its served octets end: reported. */
@@ -160,7 +212,10 @@ msg_close(struct mbox_parser *p, uint64_t end)
 	f->wire = p->wire.counted;
 	sha256_digest(&p->from_sha, 8, d);
 	f->from_digest = le64_get(d);
-	if (!f->uidl_header) {
+	if (!f->uidl_header && p->md5_any) {
+		popa3d_uidl(p, f->uidl);
+		f->uidl_len = 16;
+	} else if (!f->uidl_header) {
 		/* As maildir_uidl_digest: half the digest, lower-case hex. */
 		sha256_digest(&p->uidl_sha, 16, d);
 		base16_encode_update(f->uidl, 16, d);
@@ -227,6 +282,8 @@ name_done(struct mbox_parser *p, int whole)
 		n--;
 	p->field = F_NONE;
 	p->hashed = !whole || digest_keeps(p->name, n);
+	p->md5ed = whole && popa3d_keeps(p, p->name, p->namelen);
+	p->md5_any |= p->md5ed;
 	if (whole && name_is(p->name, n, "X-UIDL") && !f->uidl_header) {
 		p->field = F_XUIDL;
 		p->vstate = V_EMPTY;
@@ -237,9 +294,7 @@ name_done(struct mbox_parser *p, int whole)
 		p->subjlen = 0;
 	} else if (whole && f->from_off == 0 && name_is(p->name, n, "X-IMAP"))
 		p->ximap = 1;
-	if (p->hashed)
-		sha256_update(&p->uidl_sha, p->namelen,
-		    (const uint8_t *)p->name);
+	head_hash(p, p->namelen, p->name);
 }
 
 /* The name's octets from s: where the rest of the line starts, or end. */
@@ -249,8 +304,7 @@ name_rest(struct mbox_parser *p, const char *s, const char *end)
 	for (; s < end; s++) {
 		if (*s == ':') {
 			name_done(p, 1);
-			if (p->hashed)
-				sha256_update(&p->uidl_sha, 1, (const uint8_t *)s);
+			head_hash(p, 1, s);
 			p->hstate = H_VALUE;
 			return s + 1;
 		}
@@ -323,8 +377,7 @@ head_rest(struct mbox_parser *p, const char *s, const char *end)
 		return end;
 	lf = memchr(s, '\n', end - s);
 	q = lf != NULL ? lf + 1 : end;
-	if (p->hashed)
-		sha256_update(&p->uidl_sha, q - s, (const uint8_t *)s);
+	head_hash(p, q - s, s);
 	if (p->field != F_NONE)
 		value_rest(p, s, lf != NULL ? lf : end);
 	if (lf != NULL)

@@ -16,7 +16,10 @@
  * The UIDL: the first valid X-UIDL field of the header block (the lines
  * before the message's first empty line), its name in any case, its value
  * unfolded and trimmed of blanks, 1 to UIDL_MAX octets 0x21-0x7E; else
- * the digest form (as maildir_uidl_digest: 32 lower-case hex digits of
+ * popa3d's UIDL (16 lower-case hex digits of an MD5 of a few header
+ * fields: mbox_parse.c, popa3d_keeps), so that sites leaving popa3d keep
+ * their UIDLs; else, when the message has none of those fields, the
+ * digest form (as maildir_uidl_digest: 32 lower-case hex digits of
  * SHA-256) of the From_ line and the header fields other than those mail
  * readers rewrite (mbox_parse.c, digest_keeps).  from_digest: the first
  * 8 octets (little-endian) of the SHA-256 of the From_ line with its LF,
@@ -29,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nettle/md5.h>
 #include <nettle/sha2.h>
 
 #include "pop3d_limits.h"
@@ -39,7 +43,7 @@
  * find other boundaries, sizes or UIDLs (the digest rule), so that the
  * index (mbox_cache.h) written by an older parser is not used.
  */
-#define MBOX_PARSE_VERSION	1
+#define MBOX_PARSE_VERSION	2	/* 2: popa3d's UIDLs */
 
 /* One message as the parser found it. */
 struct mbox_found {
@@ -95,6 +99,9 @@ struct mbox_parser {
 	uint8_t		 looklen;
 	uint8_t		 namelen;
 	uint8_t		 hashed;	/* the header field goes into the digest */
+	uint8_t		 md5ed;		/* ... into popa3d's MD5 */
+	uint8_t		 md5_any;	/* popa3d's MD5 took a field */
+	uint8_t		 received;	/* a Received field was seen */
 	uint8_t		 field;		/* the field's value is looked at */
 	uint8_t		 vstate;	/* X-UIDL's value: empty, in, after, bad */
 	uint8_t		 vlen;
@@ -107,6 +114,7 @@ struct mbox_parser {
 	struct wire	 wire;		/* counting the served octets */
 	struct sha256_ctx from_sha;	/* the From_ line */
 	struct sha256_ctx uidl_sha;	/* the digest UIDL's input */
+	struct md5_ctx	 uidl_md5;	/* popa3d's UIDL's input */
 	struct mbox_found found;	/* the message being read */
 };
 

@@ -1,9 +1,9 @@
 /*
  * The mbox parser: boundaries, what is served of each message, its wire
- * size (against wire_size_fd over exactly those octets), its UIDL (X-UIDL
- * or the digest), the pseudo message; the same answer however the input
- * is cut into pieces, and for lines of any length.  The index cache's
- * tests are in t_mbox_cache.c.
+ * size (against wire_size_fd over exactly those octets), its UIDL (X-UIDL,
+ * popa3d's or the digest), the pseudo message; the same answer however
+ * the input is cut into pieces, and for lines of any length.  The index
+ * cache's tests are in t_mbox_cache.c.
  */
 #include <sys/stat.h>
 
@@ -245,6 +245,104 @@ test_digest(void)
 	    base) != 0);
 }
 
+/*
+ * popa3d's UIDL (mbox_parse.c, popa3d_keeps).  The expected values were
+ * made in Python over the octets after the From_ line, selecting fields
+ * by popa3d's rule (hashlib.md5 of them, then "%08x%08x" % struct.unpack(
+ * "<II", digest[:8])), and listed by popa3d 1.0.3 itself (Debian's, inetd
+ * mode) from one mbox holding them all: the same UIDLs, but where we
+ * differ on purpose (X-UIDL, no field taken, a CRLF empty line).
+ */
+#define RCVD	"Received: from h.example by mx.example; " \
+		"Thu, 3 Dec 2026 08:00:00 +0000\n"
+#define DATE	"Date: Thu, 3 Dec 2026 07:59:00 +0000\n" \
+		"Message-ID: <1@h.example>\n"
+
+static void
+test_popa3d(void)
+{
+	char	 want[33];
+
+	/* One Received; only the first of two counts. */
+	CHECK_STR(uidl_of("From a\n" RCVD "Subject: s\n\nbody\n"),
+	    "4a71a894a764a44a");
+	CHECK_STR(uidl_of("From b\n" RCVD "Received: from x by h.example\n"
+	    "Subject: s\n\nother body\n"), "4a71a894a764a44a");
+	CHECK_STR(uidl_of("From a\nReceived: from x by h.example\n" RCVD
+	    "Subject: s\n\nbody\n"), "d621fd63eb41a973");
+	CHECK_STR(uidl_of("From a\n" "rECEIVED: from h.example by mx.example; "
+	    "Thu, 3 Dec 2026 08:00:00 +0000\nSubject: s\n\nbody\n"),
+	    "3182b09f2184c6a9");
+	/* Date and Message-ID before the first Received count, not after. */
+	CHECK_STR(uidl_of("From a\n" DATE RCVD "Subject: s\n\nbody\n"),
+	    "f0477a24f9cd9b42");
+	CHECK_STR(uidl_of("From a\n" RCVD DATE "Subject: s\n\nbody\n"),
+	    "4a71a894a764a44a");
+	/* Every Delivered-To and X-Delivery-ID, anywhere in the header. */
+	CHECK_STR(uidl_of("From a\nDelivered-To: u@example\n" RCVD
+	    "Subject: s\nX-Delivery-ID: 42\n\nbody\n"), "e6eb7c2b84f51050");
+	/* A folded Received, with its folded lines; CRLF as stored. */
+	CHECK_STR(uidl_of("From a\nReceived: from h.example\n\tby mx.example;"
+	    "\n Thu, 3 Dec 2026\nSubject: s\n\nbody\n"), "4405654c1172334d");
+	CHECK_STR(uidl_of("From a\r\nReceived: from h.example by mx.example; "
+	    "Thu, 3 Dec 2026 08:00:00 +0000\r\nSubject: s\r\n\r\nbody\r\n"),
+	    "80055685a9747b65");
+	/* "Received :" is not Received: only the Delivered-To counts. */
+	CHECK_STR(uidl_of("From a\nReceived : from x\nDelivered-To: u@example\n"
+	    "Subject: s\n\nbody\n"), "5339a5d88896d229");
+	CHECK_STR(uidl_of("From a\nDelivered-To: u@example\nSubject: s\n\n"
+	    "body\n"), "5339a5d88896d229");
+	/* Status and X-Status added by a mail reader: the same. */
+	CHECK_STR(uidl_of("From a\n" RCVD "Status: RO\nX-Status: A\n"
+	    "Subject: s\n\nbody\n"), "4a71a894a764a44a");
+	/*
+	 * Checked against popa3d only (the Python function adds a LF): a
+	 * last line without one is hashed as stored; a folded line first
+	 * is no field of popa3d's.
+	 */
+	CHECK_STR(uidl_of("From a\nReceived: x"), "8f8f596df7f674f6");
+	CHECK_STR(uidl_of("From a\n Received: x\nReceived: y\n\nb\n"),
+	    "3a1495a8952f46e3");
+	/* A valid X-UIDL wins. */
+	CHECK_STR(uidl_of("From a\n" RCVD "X-UIDL: abc\n\nbody\n"), "H:abc");
+	/*
+	 * No field popa3d takes (it would give all such d98c1dd404b2008f):
+	 * the digest, as before.  Nor does "Received-SPF", nor a Received
+	 * after a CRLF empty line (popa3d would: its header goes on).
+	 */
+	maildir_uidl_digest("From a\nReceived : x\nReceived-SPF: p\n", 36,
+	    want);
+	CHECK_STR(uidl_of("From a\nReceived : x\nReceived-SPF: p\n\nbody\n"),
+	    want);
+	CHECK(strlen(want) == 32);
+	CHECK(strlen(uidl_of("From a\r\nSubject: s\r\n\r\n" RCVD)) == 32);
+}
+
+/* A Received field of a megabyte, folded, in pieces of any size. */
+static void
+test_popa3d_long(void)
+{
+	struct list	 l;
+	size_t		 big = 1 << 20, n, piece;
+	char		*s = malloc(big + 100), *p = s;
+	int		 bad = 0;
+
+	p += sprintf(p, "From a\nReceived: ");
+	memset(p, 'r', big);
+	p += big;
+	p += sprintf(p, "\n\tby x\nSubject: s\n\nbody\n");
+	n = p - s;
+	/* Made as above, over the same octets after the From_ line. */
+	for (piece = 1; piece <= n; piece = piece * 7 + 3) {
+		if (list_parse(s, n, piece, &l) != 0 || l.n != 1 ||
+		    strcmp(l.v[0].uidl, "07a1cac8631ee148") != 0)
+			bad++;
+		list_free(&l);
+	}
+	CHECK(bad == 0);
+	free(s);
+}
+
 static void
 test_internal(void)
 {
@@ -356,7 +454,8 @@ test_random(void)
 	static const char *const lines[] = {
 		"From x", "", "\r", ".", "X-UIDL: r1", "Status: RO",
 		"Subject: s", " folded", ">From y", "body line", "From ",
-		"X-UIDL: bad value", "\r\n",
+		"X-UIDL: bad value", "\r\n", "Received: r", "Date: d",
+		"Delivered-To: t", "received :x",
 	};
 	struct list	 l, other;
 	char		*s = malloc(1 << 16);
@@ -392,6 +491,8 @@ main(void)
 	test_shapes();
 	test_xuidl();
 	test_digest();
+	test_popa3d();
+	test_popa3d_long();
 	test_internal();
 	test_long_lines();
 	test_from_at();

@@ -128,11 +128,14 @@ how_now(void)
 
 #define M1	"From a@b Thu Dec  3 08:00:00 2026\nSubject: one\n\nbody 1\n\n"
 #define M2	"From c@d Thu Dec  3 08:01:00 2026\nX-UIDL: u2\n\nbody 2\n\n"
-#define M3	"From e@f Thu Dec  3 08:02:00 2026\nSubject: three\n\nb3\n\n"
+#define M3	"From e@f Thu Dec  3 08:02:00 2026\nReceived: by h\n" \
+		"Subject: three\n\nb3\n\n"	/* popa3d's UIDL, 16 digits */
 
 static void
 test_round_trip(void)
 {
+	struct list	l;
+
 	spew(mbox, M1 M2, O_TRUNC);
 	CHECK(how_now() == MBOX_CACHE_NONE);
 	save();
@@ -141,6 +144,10 @@ test_round_trip(void)
 	CHECK(how_now() == MBOX_CACHE_PREFIX);
 	save();
 	CHECK(how_now() == MBOX_CACHE_WHOLE);
+	l = full();	/* the three UIDL forms, all through the index */
+	CHECK(l.n == 3 && l.v[0].uidl_len == 32 && l.v[1].uidl_header &&
+	    l.v[2].uidl_len == 16);
+	list_free(&l);
 	/* An empty mbox, then mail. */
 	spew(mbox, "", O_TRUNC);
 	save();
@@ -283,6 +290,7 @@ test_damaged(void)
 	CHECK(forged(200, 'x', 0) == MBOX_CACHE_NONE);	/* checksum */
 	CHECK(forged(0, 'q', 1) == MBOX_CACHE_NONE);	/* magic */
 	CHECK(forged(16, 9, 1) == MBOX_CACHE_NONE);	/* parser version */
+	CHECK(forged(16, 1, 1) == MBOX_CACHE_NONE);	/* before popa3d's UIDLs */
 	CHECK(forged(24, 1, 1) == MBOX_CACHE_NONE);	/* another user */
 	CHECK(forged(56, 0, 1) == MBOX_CACHE_NONE);	/* size */
 	CHECK(forged(152 + 16, 0x7f, 1) == MBOX_CACHE_NONE);	/* len */

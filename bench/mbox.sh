@@ -26,6 +26,11 @@
 #   mboxmem	the session process's peak RSS (VmHWM) after STAT, LIST,
 #		UIDL and RETR 1, on a fresh copy of each mbox: pop3d's
 #		pop3d-maildrop, popa3d's popa3d, Dovecot's pop3.  Round 1.
+#		Also on a third mbox, the big one's first 1,000 messages:
+#		1,000 x 180 KB against 1,000 x 0.5-3 KB is message size
+#		alone.  popa3d checks the password in this process: with
+#		yescrypt (16 MB) that is its peak; HASH=sha512 shows the
+#		mailbox's.
 #
 # Settings: POPA3D=path (a popa3d binary; default: an installed one, else
 # the package fetched with "apt-get download" and unpacked with dpkg -x
@@ -34,6 +39,7 @@
 
 MB_BIG=p3bmbig		# the 100,000-message mbox's user
 MB_RETR=p3bmretr	# the 184 MB mbox's user
+MB_SMALL=p3bmsmall	# mboxmem: the big one's first 1,000 messages
 P_POPA=$((PORT + 6))	# popa3d, tcpserver -D
 P_POPI=$((PORT + 7))	# popa3d, as inetd runs it (Nagle on)
 MB_POP3D=1		# 0: this pop3d serves no mbox
@@ -93,6 +99,10 @@ mbox_setup() {	# before users.cdb is compiled and Dovecot starts
 		"$BB/gen" -M -s 12 -t 100000 "$POOL/mbox-big" \
 		    "$POOL/mbox-big.mh"
 	fi
+	if [ ! -s "$POOL/mbox-small.mh" ]; then
+		"$BB/gen" -M -s 12 -t 1000 "$POOL/mbox-small" \
+		    "$POOL/mbox-small.mh"
+	fi
 	if [ ! -s "$POOL/mbox-retr.mh" ]; then
 		log "generating the 184 MB mbox (1,000 messages of 180 KB)"
 		"$BB/gen" -M -s 13 -r 1000 "$POOL/mbox-retr" \
@@ -108,10 +118,11 @@ mbox_setup() {	# before users.cdb is compiled and Dovecot starts
 	done
 	mbox_user "$MB_BIG"
 	mbox_user "$MB_RETR"
+	mbox_user "$MB_SMALL"
 }
 
 mbox_homes() {	# after run.sh gave every home to nobody: the mbox users'
-	for u in "$MB_BIG" "$MB_RETR"; do
+	for u in "$MB_BIG" "$MB_RETR" "$MB_SMALL"; do
 		for s in pop3d dovecot; do
 			mkdir -p "$BENCH/$s/home/$u"
 			chown "$(id -u "$u"):$(id -g "$u")" "$BENCH/$s/home/$u"
@@ -138,6 +149,7 @@ mbox_reset() {
 	f=$(mbox_path "$1" "$2")
 	case $2 in
 	"$MB_BIG") src=$POOL/mbox-big ;;
+	"$MB_SMALL") src=$POOL/mbox-small ;;
 	*) src=$POOL/mbox-retr ;;
 	esac
 	rm -f "$f" "$f.lock"
@@ -209,7 +221,7 @@ mbox_round() {	# ROUND
 			    -u "$MB_BIG" -w "$PASS" -P "$root"
 		fi
 		if has mboxmem && [ "$1" -eq 1 ]; then
-			for u in "$MB_BIG" "$MB_RETR"; do
+			for u in "$MB_BIG" "$MB_SMALL" "$MB_RETR"; do
 				mbox_reset "$s" "$u"
 				mbox_run mboxmem -m sessmem -s "$s" \
 				    -p "$port" -u "$u" -w "$PASS" \

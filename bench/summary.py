@@ -72,27 +72,26 @@ def mbox_summary(rows, out, verdicts):
         out.append(("  popa3d as inetd runs it (Nagle)",
                     f"{fmt(v)} MB/s, {fmt(c, 0)} ms/GB", "", "", n))
     users = sorted({r["user"] for r in rows if r["scenario"] == "mboxmem"})
-    big = [u for u in users if u.endswith("big")]
     for u in users:
         line(f"session peak RSS, {u}", "peak_rss_kb", "kB", "lower",
              scenario="mboxmem", user=u)
-    p, _ = med(rows, "peak_rss_kb", server="pop3d", scenario="mboxmem",
-               user=big[0]) if big else (None, 0)
+
+    def rss(srv, suffix):
+        us = [u for u in users if u.endswith(suffix)]
+        return med(rows, "peak_rss_kb", server=srv, scenario="mboxmem",
+                   user=us[0])[0] if us else None
+
+    p = rss("pop3d", "big")
     if p is not None:
         verdicts.append(f"mbox pop3d session peak RSS, 100,000 messages: "
                         f"{p / 1024:.1f} MB, target <= 20 MB -> "
                         f"{'MET' if p <= 20 * 1024 else 'NOT MET'}")
     for srv in ("pop3d", "popa3d", "dovecot"):
-        if len(users) != 2:
-            break
-        a, _ = med(rows, "peak_rss_kb", server=srv, scenario="mboxmem",
-                   user=users[0])
-        b, _ = med(rows, "peak_rss_kb", server=srv, scenario="mboxmem",
-                   user=users[1])
+        a, b = rss(srv, "small"), rss(srv, "retr")
         if a and b:
-            verdicts.append(f"mbox {srv}: peak RSS {users[1]} / {users[0]}"
-                            f": {b / a:.2f} (1,000 x 180 KB / 100,000"
-                            f" small; size-independent: <= 1)")
+            verdicts.append(f"mbox {srv}: peak RSS, 1,000 x 180 KB / "
+                            f"1,000 x 0.5-3 KB: {b / a:.2f} (flat in "
+                            f"message size: near 1)")
 
 
 def main():

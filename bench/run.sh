@@ -18,7 +18,9 @@
 #                    popa3d and Dovecot's mbox (bench/mbox.sh, issue 19)
 #   HASH=yescrypt    password scheme for both servers (or sha512, bcrypt)
 #   IDLE="500 2000"  idle session counts (one round: memory is not noisy)
-#   PORT=17110       first of the loopback ports used (PORT .. PORT+5)
+#   PORT=17110       first of the loopback ports used (PORT .. PORT+5;
+#                    PORT+6, PORT+7 for popa3d in the mbox scenarios)
+#   POPA3D=path      the mbox scenarios' popa3d (default: fetched, unpacked)
 set -eu
 BUILD=${1:-build}
 TOP=$(pwd)

@@ -84,12 +84,59 @@ popa3d_keeps(struct mbox_parser *p, const char *name, size_t len)
 	    name_is(name, len, "X-Delivery-ID");
 }
 
-/* Octets of the header field being read, to the UIDL inputs taking it. */
+/* FNV-1a, 64 bits: from_digest (mbox_parse.h). */
+static uint64_t
+fnv_update(uint64_t h, const char *s, size_t n)
+{
+	while (n-- > 0) {
+		h ^= (unsigned char)*s++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+#define FNV_START	0xcbf29ce484222325ULL
+
+/* The From_ line held back goes into the digest UIDL's input. */
+static void
+uidl_sha_flush(struct mbox_parser *p)
+{
+	if (p->fromlen != FROM_HELD_OVER && p->fromlen > 0)
+		sha256_update(&p->uidl_sha, p->fromlen,
+		    (const uint8_t *)p->fromline);
+	p->fromlen = FROM_HELD_OVER;
+}
+
+/*
+ * Octets of the From_ line to the digest UIDL's input: held back while
+ * they fit, since a message that popa3d's MD5 takes a field of (nearly
+ * every one an MTA delivered) never needs the digest.
+ */
+static void
+from_hash(struct mbox_parser *p, size_t n, const char *s)
+{
+	p->from_fnv = fnv_update(p->from_fnv, s, n);
+	if (p->fromlen != FROM_HELD_OVER &&
+	    n <= sizeof(p->fromline) - p->fromlen) {
+		memcpy(p->fromline + p->fromlen, s, n);
+		p->fromlen += n;
+		return;
+	}
+	uidl_sha_flush(p);
+	sha256_update(&p->uidl_sha, n, (const uint8_t *)s);
+}
+
+/*
+ * Octets of the header field being read, to the UIDL inputs taking it.
+ * Once popa3d's MD5 has a field the digest form is not the UIDL, and is
+ * no longer fed (it costs most of a cold parse).
+ */
 static void
 head_hash(struct mbox_parser *p, size_t n, const char *s)
 {
-	if (p->hashed)
+	if (p->hashed && !p->md5_any) {
+		uidl_sha_flush(p);
 		sha256_update(&p->uidl_sha, n, (const uint8_t *)s);
+	}
 	if (p->md5ed)
 		md5_update(&p->uidl_md5, n, (const uint8_t *)s);
 }
@@ -192,7 +239,8 @@ msg_open(struct mbox_parser *p, uint64_t from_off)
 	p->ximap = 0;
 	p->state = S_FROM;
 	wire_init_count(&p->wire);
-	sha256_init(&p->from_sha);
+	p->from_fnv = FNV_START;
+	p->fromlen = 0;
 	sha256_init(&p->uidl_sha);
 	md5_init(&p->uidl_md5);
 }
@@ -210,13 +258,13 @@ msg_close(struct mbox_parser *p, uint64_t end)
 	wire_finish(&p->wire);
 	f->len = end - f->off;
 	f->wire = p->wire.counted;
-	sha256_digest(&p->from_sha, 8, d);
-	f->from_digest = le64_get(d);
+	f->from_digest = p->from_fnv;
 	if (!f->uidl_header && p->md5_any) {
 		popa3d_uidl(p, f->uidl);
 		f->uidl_len = 16;
 	} else if (!f->uidl_header) {
 		/* As maildir_uidl_digest: half the digest, lower-case hex. */
+		uidl_sha_flush(p);
 		sha256_digest(&p->uidl_sha, 16, d);
 		base16_encode_update(f->uidl, 16, d);
 		f->uidl[32] = '\0';
@@ -396,8 +444,7 @@ line_rest(struct mbox_parser *p, const char *s, const char *end)
 	lf = memchr(s, '\n', end - s);
 	q = lf != NULL ? lf + 1 : end;
 	if (p->state == S_FROM) {
-		sha256_update(&p->from_sha, q - s, (const uint8_t *)s);
-		sha256_update(&p->uidl_sha, q - s, (const uint8_t *)s);
+		from_hash(p, q - s, s);
 		if (lf != NULL) {
 			p->found.off = offset_of(p, q);
 			p->sp = q;	/* what is served starts */
@@ -502,14 +549,11 @@ mbox_end(struct mbox_parser *p)
 int
 mbox_from_at(int fd, const struct mbox_found *f)
 {
-	struct sha256_ctx ctx;
 	char		 buf[4096];
-	uint8_t		 d[8];
-	uint64_t	 at = f->from_off;
+	uint64_t	 h = FNV_START, at = f->from_off;
 	size_t		 want;
 	ssize_t		 n;
 
-	sha256_init(&ctx);
 	while (at < f->off) {
 		want = f->off - at < sizeof(buf) ? f->off - at : sizeof(buf);
 		if ((n = pread(fd, buf, want, (off_t)at)) == -1) {
@@ -519,9 +563,8 @@ mbox_from_at(int fd, const struct mbox_found *f)
 		}
 		if (n == 0)
 			return 0;	/* the file is shorter now */
-		sha256_update(&ctx, n, (const uint8_t *)buf);
+		h = fnv_update(h, buf, n);
 		at += n;
 	}
-	sha256_digest(&ctx, 8, d);
-	return le64_get(d) == f->from_digest;
+	return h == f->from_digest;
 }

@@ -21,9 +21,10 @@
  * their UIDLs; else, when the message has none of those fields, the
  * digest form (as maildir_uidl_digest: 32 lower-case hex digits of
  * SHA-256) of the From_ line and the header fields other than those mail
- * readers rewrite (mbox_parse.c, digest_keeps).  from_digest: the first
- * 8 octets (little-endian) of the SHA-256 of the From_ line with its LF,
- * octets [from_off, off).  internal: only a message at offset 0 with an
+ * readers rewrite (mbox_parse.c, digest_keeps).  from_digest: FNV-1a
+ * (64 bits) of the From_ line with its LF, octets [from_off, off): a
+ * check that a message is still where it was, not a defence against the
+ * mailbox's owner, who could write any octets there anyway.  internal: only a message at offset 0 with an
  * X-IMAP field and "FOLDER INTERNAL DATA" in its Subject.
  */
 #ifndef POP3D_MBOX_PARSE_H
@@ -43,7 +44,7 @@
  * find other boundaries, sizes or UIDLs (the digest rule), so that the
  * index (mbox_cache.h) written by an older parser is not used.
  */
-#define MBOX_PARSE_VERSION	2	/* 2: popa3d's UIDLs */
+#define MBOX_PARSE_VERSION	3	/* 2: popa3d's UIDLs; 3: FNV-1a from_digest */
 
 /* One message as the parser found it. */
 struct mbox_found {
@@ -79,6 +80,8 @@ enum mbox_error {
  */
 #define MBOX_LOOK		5
 #define MBOX_NAME_MAX		16
+#define MBOX_FROM_HELD		256	/* a From_ line held back (uidl_sha) */
+#define FROM_HELD_OVER		0xffff	/* ... too long: hashed as it came */
 #define MBOX_SUBJECT_MAX	128
 
 /* The parse's state: fixed size, no allocation; the fields are its own. */
@@ -112,8 +115,15 @@ struct mbox_parser {
 	char		 value[UIDL_MAX];
 	char		 subject[MBOX_SUBJECT_MAX];
 	struct wire	 wire;		/* counting the served octets */
-	struct sha256_ctx from_sha;	/* the From_ line */
+	uint64_t	 from_fnv;	/* the From_ line's from_digest so far */
 	struct sha256_ctx uidl_sha;	/* the digest UIDL's input */
+	/*
+	 * The From_ line, held back from uidl_sha until a header field
+	 * that popa3d's MD5 does not take shows the digest may be needed
+	 * (uidl_sha_flush): most messages' first field is Received.
+	 */
+	uint16_t	 fromlen;	/* octets in fromline, or FROM_HELD_OVER */
+	char		 fromline[MBOX_FROM_HELD];
 	struct md5_ctx	 uidl_md5;	/* popa3d's UIDL's input */
 	struct mbox_found found;	/* the message being read */
 };

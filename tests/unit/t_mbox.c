@@ -220,6 +220,42 @@ test_xuidl(void)
 	CHECK(strlen(uidl_of(s)) == 72 && strncmp(uidl_of(s), "H:uuu", 5) == 0);
 }
 
+/*
+ * From_ lines shorter and longer than the part the parser holds back
+ * (MBOX_FROM_HELD) until the digest is needed: the same rule either way,
+ * and from_digest is FNV-1a of the From_ line with its LF.
+ */
+static void
+test_digest_long_from(void)
+{
+	static char	 in[2048], raw[2048];
+	char		 want[33];
+	size_t		 len, rawlen, i;
+	uint64_t	 h;
+	struct list	 l;
+
+	for (len = MBOX_FROM_HELD - 8; len <= MBOX_FROM_HELD + 8; len++) {
+		memset(raw, 0, sizeof(raw));
+		memcpy(raw, "From ", 5);
+		memset(raw + 5, 'f', len - 6);
+		raw[len - 1] = '\n';
+		rawlen = len + (size_t)sprintf(raw + len, "Subject: s\n");
+		maildir_uidl_digest(raw, rawlen, want);
+		snprintf(in, sizeof(in), "%s\nbody\n", raw);
+		CHECK_STR(uidl_of(in), want);
+		if (list_parse(in, strlen(in), 7, &l) != 0 || l.n != 1) {
+			CHECK(0);
+			list_free(&l);
+			continue;
+		}
+		CHECK_STR(l.v[0].uidl, want);
+		for (h = 0xcbf29ce484222325ULL, i = 0; i < len; i++)
+			h = (h ^ (unsigned char)raw[i]) * 0x100000001b3ULL;
+		CHECK(l.v[0].from_digest == h);
+		list_free(&l);
+	}
+}
+
 static void
 test_digest(void)
 {
@@ -243,6 +279,7 @@ test_digest(void)
 	    base) != 0);
 	CHECK(strcmp(uidl_of("From a\nSubject: s\nTo: t\n x\n\nbody\n"),
 	    base) != 0);
+	test_digest_long_from();
 }
 
 /*

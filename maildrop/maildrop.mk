@@ -7,7 +7,7 @@
 # the maildrop's one cache has its own format (scancache.h).
 MD_SRC	= maildrop/maildir.c maildrop/maildir_scan.c maildrop/maildir_locate.c \
 	  maildrop/maildir_msg.c maildrop/maildir_lock.c \
-	  maildrop/sizes.c maildrop/trans.c \
+	  maildrop/sizes.c maildrop/trans.c maildrop/store_maildir.c \
 	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
 	  maildrop/scancache.c maildrop/expire.c \
 	  maildrop/dovecot.c maildrop/courier.c maildrop/carry.c

@@ -362,8 +362,8 @@ session_log(const struct session *s, const struct sizes_stats *st,
 	/* How the user logged in, as the front told pop3d-auth. */
 	if (getenv("AUTHMECH") != NULL)
 		logline_str(&l, "mech", getenv("AUTHMECH"));
-	logline_num(&l, "msgs", s->md->count);
-	logline_num(&l, "octets", s->md->octets);
+	logline_num(&l, "msgs", s->st->count);
+	logline_num(&l, "octets", s->st->octets);
 	logline_num(&l, "retr", s->retr);
 	logline_num(&l, "retr_octets", s->retr_octets);
 	logline_num(&l, "top", s->top);
@@ -376,7 +376,7 @@ session_log(const struct session *s, const struct sizes_stats *st,
 		logline_num(&l, "seen", s->seen);
 	if (s->unremoved > 0)
 		logline_num(&l, "unremoved", s->unremoved);
-	if (s->md->truncated)
+	if (s->st->truncated)
 		logline_num(&l, "truncated", 1);
 	if (st->unreadable > 0)
 		logline_num(&l, "unreadable", st->unreadable);
@@ -516,13 +516,13 @@ maildrop_list(struct maildir *md, struct scancache *sc,
 
 /* The TRANSACTION and UPDATE states, from the greeting: how they ended. */
 static enum pop3_end
-session_run(struct session *s, struct maildir *md, struct settings *set,
+session_run(struct session *s, struct store *st, struct settings *set,
     struct in *in, struct out *out)
 {
 	enum pop3_end	end;
 
 	memset(s, 0, sizeof(*s));
-	s->md = md;
+	s->st = st;
 	s->in = in;
 	s->out = out;
 	s->xmit = &set->xmit;
@@ -532,7 +532,7 @@ session_run(struct session *s, struct maildir *md, struct settings *set,
 	s->login_delay = set->login_delay == SETTING_UNSET ? -1 :
 	    (int64_t)set->login_delay;
 	out_line(out, "+OK maildrop has %zu messages (%llu octets)",
-	    md->count, (unsigned long long)md->octets);
+	    st->count, (unsigned long long)st->octets);
 	end = pop3_run(in, out, trans_verbs, s);
 	if (s->stopped)
 		end = s->stop;	/* not QUIT: XTND XMIT lost its client */
@@ -546,6 +546,7 @@ main(int argc, char **argv)
 	static struct in	in;
 	struct settings		set;
 	struct maildir		md;
+	struct store		store;
 	struct sizes_stats	st;
 	struct session		s;
 	struct scancache	sc;
@@ -555,7 +556,8 @@ main(int argc, char **argv)
 	session_start(argc, argv, &set, &out, &in);
 	maildrop_enter(&md, &set, &out);
 	maildrop_list(&md, &sc, &st, &out);
-	end = session_run(&s, &md, &set, &in, &out);
+	maildir_store(&md, &store);
+	end = session_run(&s, &store, &set, &in, &out);
 	session_log(&s, &st, sc.state, end, started);
 	maildir_close(&md);
 	if (end == POP3_END_HOSTILE)

@@ -205,6 +205,8 @@ int	maildir_writable(const struct maildir *, const char **);
  * not a regular file of this user's).
  */
 int	maildir_file_open(const struct maildir *, const char *, int);
+/* The same in the directory dirfd (an mbox user's home). */
+int	maildir_file_openat(int, const char *, int);
 
 /* Whether a file is a regular file owned by this user. */
 int	maildir_file_ours(const struct stat *);

@@ -70,6 +70,16 @@
 #define SCANCACHE_SETTLE_SEC	2
 
 /*
+ * The mbox index (mbox_cache.h) holds one record per message: 42 octets
+ * of offsets, sizes and flags and a UIDL (at most UIDL_MAX), after a
+ * 152-octet header.  A larger file cannot belong to
+ * MBOX_CACHE_MAX_RECORDS messages: it is ignored unread.
+ */
+#define MBOX_CACHE_MAX_RECORDS	MAILDROP_MSGS_MAX
+#define MBOX_CACHE_FILE_MAX	(152 + 8 + MBOX_CACHE_MAX_RECORDS * \
+				    (42L + UIDL_MAX))
+
+/*
  * Another program (an IMAP server changing flags, a client moving new/
  * to cur/) may rename a message while pop3d-maildrop reads the directory,
  * and readdir may then return the file under neither name.  A scan reads

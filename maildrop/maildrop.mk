@@ -10,12 +10,14 @@ MD_SRC	= maildrop/maildir.c maildrop/maildir_scan.c maildrop/maildir_locate.c \
 	  maildrop/sizes.c maildrop/trans.c maildrop/store_maildir.c \
 	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
 	  maildrop/scancache.c maildrop/expire.c \
-	  maildrop/dovecot.c maildrop/courier.c maildrop/carry.c
+	  maildrop/dovecot.c maildrop/courier.c maildrop/carry.c \
+	  maildrop/mbox_parse.c maildrop/mbox_cache.c
 MD_OBJ	= $(MD_SRC:%.c=$(O)/%.o)
 
 PROGS	+= $(O)/pop3d-maildrop
 MAN8	+= man/pop3d-maildrop.8
-MD_UNIT	= t_wire t_uidl t_xmit t_scancache t_sizes t_maildir t_migrate
+MD_UNIT	= t_wire t_uidl t_xmit t_scancache t_sizes t_maildir t_migrate \
+	  t_mbox t_mbox_cache
 UNIT	+= $(MD_UNIT)
 
 $(O)/maildrop/%.o: maildrop/%.c

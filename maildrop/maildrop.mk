@@ -11,6 +11,7 @@ MD_SRC	= maildrop/maildir.c maildrop/maildir_scan.c maildrop/maildir_locate.c \
 	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
 	  maildrop/scancache.c maildrop/expire.c \
 	  maildrop/dovecot.c maildrop/courier.c maildrop/carry.c \
+	  maildrop/mbox.c maildrop/mbox_lock.c maildrop/mbox_update.c \
 	  maildrop/mbox_parse.c maildrop/mbox_cache.c
 MD_OBJ	= $(MD_SRC:%.c=$(O)/%.o)
 
@@ -30,10 +31,10 @@ $(O)/libmaildrop.a: $(MD_OBJ)
 
 $(O)/pop3d-maildrop: $(O)/maildrop/pop3d-maildrop.o $(O)/libmaildrop.a \
 	    $(O)/libpop3d.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(NETTLE_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(NETTLE_LIBS) -llockfile
 
 $(MD_UNIT:%=$(O)/tests/%): $(O)/tests/%: tests/unit/%.c $(O)/libmaildrop.a \
 	    $(O)/libpop3d.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Imaildrop -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
-	    $(O)/libmaildrop.a $(O)/libpop3d.a $(NETTLE_LIBS)
+	    $(O)/libmaildrop.a $(O)/libpop3d.a $(NETTLE_LIBS) -llockfile

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "mbox.h"
+#include "mbox_cache.h"
 #include "mbox_parse.h"
 
 /* UIDLs live in chunks freed together. */
@@ -91,7 +92,9 @@ mbox_expand(const char *arg, const char *user, char *buf, size_t n)
 
 /*
  * The parent directory of path: 1 when it is a directory of this user's,
- * 0 another's, -1 none (no directory there: nothing to serve).
+ * 0 another's that this user may not write (a spool such as /var/mail),
+ * -1 none, or one another user owns and this one may write (where a
+ * Maildir was always refused, not made: it stays so).
  */
 static int
 parent_owner(const char *path)
@@ -111,7 +114,9 @@ parent_owner(const char *path)
 		return -1;
 	if (stat(parent, &st) == -1 || !S_ISDIR(st.st_mode))
 		return -1;
-	return st.st_uid == geteuid();
+	if (st.st_uid == geteuid())
+		return 1;
+	return faccessat(AT_FDCWD, parent, W_OK, AT_EACCESS) == 0 ? -1 : 0;
 }
 
 int
@@ -151,18 +156,13 @@ open_file(struct mbox *mb)
 	struct stat	st;
 	int		fd, err;
 
-	errno = 0;
 	fd = open(mb->path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
 	    O_CLOEXEC);
 	if (fd == -1)
 		return -1;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != geteuid()) {
-		err = errno;
-		if (err == 0 || !S_ISREG(st.st_mode))
-			err = EINVAL;
-		else if (st.st_uid != geteuid())
-			err = EPERM;
+	err = fstat(fd, &st) == -1 ? errno : !S_ISREG(st.st_mode) ? EPERM :
+	    st.st_uid != geteuid() ? EPERM : 0;
+	if (err != 0) {
 		close(fd);
 		errno = err;
 		return -1;
@@ -180,6 +180,7 @@ mbox_open(struct mbox *mb, const char *path, enum maildrop_kind kind,
 	memset(mb, 0, sizeof(*mb));
 	mb->fd = mb->homefd = -1;
 	mb->path = path;
+	mb->cache = "none";
 	mb->max = max;
 	mb->limit = limit;
 	if ((size_t)snprintf(mb->lockpath, sizeof(mb->lockpath), "%s.lock",
@@ -219,22 +220,6 @@ mbox_close(struct mbox *mb)
 	errno = saved;
 }
 
-uint64_t
-mbox_digest_init(void)
-{
-	return 0xcbf29ce484222325ULL;
-}
-
-uint64_t
-mbox_digest_add(uint64_t h, const char *p, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
-	return h;
-}
-
 /* One message the parser found: listed, skipped or counted. */
 static int
 found(void *arg, const struct mbox_found *f)
@@ -242,8 +227,12 @@ found(void *arg, const struct mbox_found *f)
 	struct mbox	*mb = arg;
 	struct msg	*m;
 
-	if (f->internal)
-		return 0;	/* never listed, never removed */
+	if (f->internal) {
+		/* Never listed, never removed; kept for the cache. */
+		mb->internal = *f;
+		mb->has_internal = 1;
+		return 0;
+	}
 	mb->total++;
 	if (mb->skip > 0) {
 		mb->skip--;
@@ -269,17 +258,16 @@ found(void *arg, const struct mbox_found *f)
 	return 0;
 }
 
-/* One pass of the parser over the first mb->end octets. */
+/* The parser over the octets [off, mb->end). */
 static int
-parse_pass(struct mbox *mb, char *buf)
+parse_from(struct mbox *mb, char *buf, uint64_t off)
 {
 	struct mbox_parser p;
-	uint64_t	 off = 0;
 	ssize_t		 n;
 	size_t		 want;
 	int		 r = MBOX_OK;
 
-	mbox_parse_init(&p, 0, found, mb);
+	mbox_parse_init(&p, off, found, mb);
 	while (off < mb->end && r == MBOX_OK) {
 		want = mb->end - off < MBOX_READ_CHUNK ? mb->end - off :
 		    MBOX_READ_CHUNK;
@@ -303,29 +291,104 @@ parse_pass(struct mbox *mb, char *buf)
 	return r == MBOX_OK ? 0 : -1;
 }
 
+static void
+list_reset(struct mbox *mb)
+{
+	mb->total = mb->st.count = 0;
+	mb->st.octets = 0;
+	mb->has_internal = 0;
+	arena_free(mb);
+}
+
+/*
+ * One pass over the file: what the cache (mbox_cache.h) holds of it,
+ * then the parser over the rest.
+ */
+static int
+parse_pass(struct mbox *mb, const struct stat *st, char *buf)
+{
+	uint64_t	resume = 0;
+	int		r;
+
+	r = mbox_cache_load(mb->homefd, MBOX_CACHE_FILE, mb->fd, st, found,
+	    mb, &resume);
+	if (r == -1)
+		return -1;
+	mb->cache = r == MBOX_CACHE_WHOLE ? "whole" : r == MBOX_CACHE_PREFIX ?
+	    "prefix" : "none";
+	if (r == MBOX_CACHE_WHOLE)
+		return 0;
+	if (r == MBOX_CACHE_NONE) {
+		list_reset(mb);
+		resume = 0;
+	}
+	return parse_from(mb, buf, resume);
+}
+
 /*
  * The file, twice when it holds more than max messages: the first pass
  * counts them, the second keeps the newest max, so that memory never
  * depends on the file.
  */
 static int
-parse_file(struct mbox *mb)
+parse_file(struct mbox *mb, const struct stat *st)
 {
 	char	*buf;
 	int	 r;
 
 	if ((buf = malloc(MBOX_READ_CHUNK)) == NULL)
 		return -1;
-	r = parse_pass(mb, buf);
+	r = parse_pass(mb, st, buf);
 	if (r == 0 && mb->st.truncated) {
 		mb->skip = mb->total - mb->max;
-		mb->total = mb->st.count = 0;
-		mb->st.octets = 0;
-		arena_free(mb);
-		r = parse_pass(mb, buf);
+		list_reset(mb);
+		r = parse_pass(mb, st, buf);
 	}
 	free(buf);
 	return r;
+}
+
+/* Message i of what the parse found, for the cache. */
+static void
+cache_get(void *arg, size_t i, struct mbox_found *f)
+{
+	struct mbox	*mb = arg;
+	const struct msg *m;
+
+	if (mb->has_internal && i-- == 0) {
+		*f = mb->internal;
+		return;
+	}
+	m = &mb->st.msgs[i];
+	memset(f, 0, sizeof(*f));
+	f->from_off = m->from_off;
+	f->off = m->off;
+	f->len = m->len;
+	f->wire = m->wire;
+	f->from_digest = m->from_digest;
+	memcpy(f->uidl, m->uidl, m->uidl_len);
+	f->uidl_len = m->uidl_len;
+	f->uidl_header = m->carried;
+}
+
+/*
+ * The parse's list (before the UIDLs are made unique) saved for the next
+ * session, when it is the whole file's and the home can hold it.
+ */
+static void
+cache_save(struct mbox *mb, const struct stat *st)
+{
+	if (strcmp(mb->cache, "whole") == 0 || mb->st.truncated ||
+	    !mb->home_ok)
+		return;
+	if (mbox_cache_save(mb->homefd, MBOX_CACHE_FILE, mb->fd, st,
+	    cache_get, mb, mb->st.count + mb->has_internal) == -1) {
+		log_file("cache-write-failed", MBOX_CACHE_FILE, errno);
+		mb->cache = "failed";
+		return;
+	}
+	mb->cache = strcmp(mb->cache, "prefix") == 0 ? "prefix-saved" :
+	    "saved";
 }
 
 /* Read under the delivery locks, a pending UPDATE finished first. */
@@ -343,7 +406,10 @@ read_locked(struct mbox *mb)
 		return -1;
 	}
 	mb->end = st.st_size;
-	return parse_file(mb);
+	if (parse_file(mb, &st) == -1)
+		return -1;
+	cache_save(mb, &st);
+	return 0;
 }
 
 static int
@@ -404,29 +470,17 @@ mbox_list(struct mbox *mb)
 int
 mbox_msg_there(struct mbox *mb, const struct msg *m)
 {
-	char		buf[MBOX_FROM_LINE_MAX];
-	struct stat	st;
-	uint64_t	h = mbox_digest_init(), off = m->from_off;
-	ssize_t		n;
-	size_t		want;
+	struct mbox_found f;
+	struct stat	 st;
 
 	if (fstat(mb->fd, &st) == -1)
 		return -1;
 	if ((uint64_t)st.st_size < m->off + m->len)
 		return 0;
-	while (off < m->off) {
-		want = m->off - off < sizeof(buf) ? m->off - off : sizeof(buf);
-		if ((n = pread(mb->fd, buf, want, (off_t)off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0)
-			return 0;
-		h = mbox_digest_add(h, buf, n);
-		off += n;
-	}
-	return h == m->from_digest;
+	f.from_off = m->from_off;
+	f.off = m->off;
+	f.from_digest = m->from_digest;
+	return mbox_from_at(mb->fd, &f);
 }
 
 /*

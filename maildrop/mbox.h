@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mbox_parse.h"
 #include "store.h"
 
 #define MBOX_JOURNAL_FILE	".pop3d-mbox.journal"
@@ -40,7 +41,9 @@ struct mbox {
 	size_t		 total, skip;	/* while listing */
 	int		 home_ok;	/* the home is writable */
 	int		 dlocked;	/* the delivery locks are held */
-	int		 err;		/* the parser's error */
+	const char	*cache;		/* what the index gave, for the log */
+	struct mbox_found internal;	/* the folder-internal message */
+	int		 has_internal;
 	struct mbox_arena *arena;	/* UIDLs */
 	struct store	 st;
 };
@@ -55,8 +58,8 @@ int	mbox_expand(const char *, const char *, char *, size_t);
  * What path is: a trailing '/' or a directory (a symbolic link to one
  * too, as always) is a Maildir; a regular file an mbox; nothing there is
  * a Maildir to make when its parent is a directory of this user's, an
- * empty mbox when it is another's (/var/mail), else a Maildir (that
- * maildir_open refuses).  0, or -1 with errno: ELOOP (a symbolic link to
+ * empty mbox when it is another's that this user may not write (a spool
+ * such as /var/mail), else a Maildir (that maildir_open refuses).  0, or -1 with errno: ELOOP (a symbolic link to
  * other than a directory), EPERM (a FIFO, device or socket), or lstat's.
  */
 int	mbox_kind(const char *, enum maildrop_kind *);
@@ -103,13 +106,10 @@ void	mbox_store(struct mbox *, struct store *);
 
 /*
  * Whether m is still where it was listed: the file is at least as long,
- * and its From_ line has the digest the parser gave.  1, 0, or -1.
+ * and its From_ line has the digest the parser gave (mbox_from_at).  1,
+ * 0, or -1.
  */
 int	mbox_msg_there(struct mbox *, const struct msg *);
-
-/* The 64-bit digest of a From_ line, streamed (the parser's). */
-uint64_t mbox_digest_init(void);
-uint64_t mbox_digest_add(uint64_t, const char *, size_t);
 
 /* mbox_update.c: a pending journal finished or dropped: 0, or -1. */
 int	mbox_recover(struct mbox *);

@@ -67,6 +67,7 @@ def deliver(path, msg, uid=None, gid=None, hold=0.0):
             break
         except FileExistsError:
             fcntl.lockf(fd, fcntl.LOCK_UN)
+            stale_lock(lock)
             if time.time() > deadline:
                 raise
             time.sleep(0.01)
@@ -80,6 +81,21 @@ def deliver(path, msg, uid=None, gid=None, hold=0.0):
         fcntl.lockf(fd, fcntl.LOCK_UN)
         os.close(fd)
     return size
+
+
+def stale_lock(lock):
+    """Removes a dotlock whose process is gone, as liblockfile does."""
+    try:
+        with open(lock) as f:
+            pid = int(f.read().split()[0])
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        try:
+            os.unlink(lock)
+        except FileNotFoundError:
+            pass
+    except (OSError, ValueError, IndexError):
+        pass
 
 
 JOURNAL_TAIL = 64

@@ -522,5 +522,42 @@ def many_messages_memory_flat():
             p.quit()
 
 
+@test
+def index_cache_whole_then_prefix():
+    with TempDir() as tmp:
+        path = setup(tmp)
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            u = uidls(p)
+            p.quit()
+            p = pop(srv)
+            check_eq(uidls(p), u, "the same listing from the cache")
+            p.quit()
+            mboxlib.deliver(path, message(60))
+            p = pop(srv)
+            u2 = uidls(p)
+            check_eq((len(u2), u2[:-1]), (len(u) + 1, u),
+                     "the cache's prefix and the new tail")
+            p.quit()
+            srv.wait_all()
+            log = srv.log()
+        check("cache=saved" in log and "cache=whole" in log and
+              "cache=prefix" in log, "cache states logged: %r" % log)
+        check(os.path.exists(os.path.join(tmp.path, ".pop3d-mbox.cache")),
+              "the cache is in the home")
+
+
+@test
+def mbox_kill_short():
+    """30 trials of tests/stress/mbox_kill.py (the full run: 300)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(
+        os.path.abspath(__file__)), "..", "stress"))
+    import mbox_kill
+    counts, phases, failures = mbox_kill.run(30)
+    check_eq(counts["trials"], 30, "30 kill trials ran (seed %d, phases %r)"
+             % (counts["seed"], phases))
+    check_eq(failures, [], "no message lost or duplicated")
+
+
 if __name__ == "__main__":
     run_all(sys.argv[2:])

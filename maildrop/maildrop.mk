@@ -1,10 +1,12 @@
 # maildrop/: pop3d-maildrop, the TRANSACTION and UPDATE states over a
-# Maildir.  Included by the Makefile; adds to PROGS, MAN8 and UNIT.
+# Maildir or an mbox.  Included by the Makefile; adds to PROGS, MAN8 and
+# UNIT.
 #
 # Only maildrop's own objects and testers see its headers (-Imaildrop):
 # a change to one rebuilds pop3d-maildrop and its testers, nothing else.
 # nettle (Makefile) makes the digest form of a UIDL (SHA-256); no libcdb:
-# the maildrop's one cache has its own format (scancache.h).
+# the maildrop's one cache has its own format (scancache.h).  liblockfile
+# makes an mbox's dotlock (mbox_lock.c).
 MD_SRC	= maildrop/maildir.c maildrop/maildir_scan.c maildrop/maildir_locate.c \
 	  maildrop/maildir_msg.c maildrop/maildir_lock.c \
 	  maildrop/sizes.c maildrop/trans.c maildrop/store_maildir.c \

@@ -101,23 +101,86 @@ head_sane(const char *h, const struct stat *st, uint64_t *count)
 }
 
 /*
- * One record at r (n octets left) into f, checked against the previous
- * record's end *end (where the next From_ line may start, give or take
- * the separator): its length, or 0 if no parse could have made it.
+ * The records, read from an image in memory (fd -1) or from the file
+ * through one buffer, so that a load's memory does not grow with them.
  */
-static size_t
-rec_parse(const char *r, size_t n, struct mbox_found *f, uint64_t *end,
-    uint64_t size, size_t i)
-{
-	size_t		ulen;
-	unsigned	flags;
+struct mc_in {
+	int		 fd;
+	const char	*p;		/* the octets at hand */
+	size_t		 have, at;	/* how many, and the next one */
+	uint64_t	 next;		/* the file offset of p[have] */
+	uint64_t	 end;		/* the file offset of the checksum */
+	char		*buf;		/* IO_FILEBUF octets, for a file */
+};
 
-	if (n < MC_REC)
+static int	pread_all(int, char *, size_t, uint64_t);
+
+static void
+in_start(struct mc_in *in, int fd, const char *image, uint64_t end,
+    char *buf)
+{
+	in->fd = fd;
+	in->end = end;
+	in->buf = buf;
+	in->p = fd == -1 ? image : buf;
+	in->have = fd == -1 ? end : 0;
+	in->at = fd == -1 ? MC_HEAD : 0;
+	in->next = fd == -1 ? end : MC_HEAD;
+}
+
+/* Where the next octet is in the file. */
+static uint64_t
+in_off(const struct mc_in *in)
+{
+	return in->next - (in->have - in->at);
+}
+
+/* At least n (at most a record's) octets at hand before the checksum: 0, -1. */
+static int
+in_need(struct mc_in *in, size_t n)
+{
+	size_t	rem = in->have - in->at, want;
+
+	if (rem >= n)
 		return 0;
+	if (in->fd == -1 || in_off(in) + n > in->end)
+		return -1;
+	memmove(in->buf, in->p + in->at, rem);
+	in->p = in->buf;
+	in->at = 0;
+	want = IO_FILEBUF - rem;
+	if (want > in->end - in->next)
+		want = in->end - in->next;
+	if (pread_all(in->fd, in->buf + rem, want, in->next) == -1)
+		return -1;
+	in->have = rem + want;
+	in->next += want;
+	return 0;
+}
+
+/*
+ * The next record into f, checked against the previous record's end
+ * *end (where the next From_ line may start, give or take the
+ * separator): 0, or -1 if no parse could have made it.
+ */
+static int
+rec_parse(struct mc_in *in, struct mbox_found *f, uint64_t *end,
+    uint64_t size, uint64_t i)
+{
+	const char	*r;
+	size_t		 ulen;
+	unsigned	 flags;
+
+	if (in_need(in, MC_REC) == -1)
+		return -1;
+	r = in->p + in->at;
 	ulen = (unsigned char)r[40];
 	flags = (unsigned char)r[41];
-	if (ulen == 0 || ulen > UIDL_MAX || n < MC_REC + ulen || flags > 3)
-		return 0;
+	if (ulen == 0 || ulen > UIDL_MAX || flags > 3 ||
+	    in_need(in, MC_REC + ulen) == -1)
+		return -1;
+	r = in->p + in->at;
+	in->at += MC_REC + ulen;
 	memset(f, 0, sizeof(*f));
 	f->from_off = le64_get(r);
 	f->off = le64_get(r + 8);
@@ -135,57 +198,67 @@ rec_parse(const char *r, size_t n, struct mbox_found *f, uint64_t *end,
 	    f->wire < f->len || f->wire > 2 * f->len + 2 ||
 	    (f->internal && i != 0) ||
 	    !maildir_uidl_plain(f->uidl, f->uidl_len))
-		return 0;
+		return -1;
 	*end = f->off + f->len;
-	return MC_REC + ulen;
+	return 0;
 }
 
 /*
- * The whole image checked: its record count (the last record into
- * *last), or -1.
+ * Every record after the (sane) header h, each checked and given to fn
+ * (NULL: only checked; the last is left in *last): 0, -1 one is bad, -2
+ * fn returned nonzero.
  */
-static long
-image_check(const char *buf, size_t len, const struct stat *st,
+static int
+records_walk(struct mc_in *in, const char *h, mbox_found_fn fn, void *arg,
     struct mbox_found *last)
 {
-	uint64_t	 count, size, end = 0;
-	size_t		 i, off, r;
+	uint64_t	count = le64_get(h + H_COUNT), size = le64_get(h + H_SIZE);
+	uint64_t	i, end = 0;
 
-	if (len < MC_HEAD + MC_SUM || len > MBOX_CACHE_FILE_MAX ||
-	    le64_get(buf + len - MC_SUM) != mbox_cache_sum(buf, len - MC_SUM) ||
-	    !head_sane(buf, st, &count) ||
-	    count > (len - MC_HEAD - MC_SUM) / MC_REC)
-		return -1;
-	size = le64_get(buf + H_SIZE);
-	for (i = 0, off = MC_HEAD; i < count; i++, off += r)
-		if ((r = rec_parse(buf + off, len - MC_SUM - off, last, &end,
-		    size, i)) == 0)
+	for (i = 0; i < count; i++) {
+		if (rec_parse(in, last, &end, size, i) == -1)
 			return -1;
-	/* The last message ends at the end, less one empty line. */
-	if (off != len - MC_SUM || (count > 0 && size - end > 2))
+		if (fn != NULL && fn(arg, last) != 0)
+			return -2;
+	}
+	/* Nothing left over; the last message ends at the end, less one empty line. */
+	if (in_off(in) != in->end || (count > 0 && size - end > 2))
 		return -1;
-	return (long)count;
+	return 0;
+}
+
+/* Whether a file of len octets can hold the records h counts. */
+static int
+len_fits(const char *h, uint64_t len)
+{
+	uint64_t	count = le64_get(h + H_COUNT);
+
+	return len >= MC_HEAD + MC_SUM && len <= MBOX_CACHE_FILE_MAX &&
+	    count <= (len - MC_HEAD - MC_SUM) / MC_REC &&
+	    len <= MC_HEAD + MC_SUM + count * (MC_REC + UIDL_MAX);
 }
 
 long
 mbox_cache_parse(const char *buf, size_t len, const struct stat *st,
     mbox_found_fn fn, void *arg)
 {
-	struct mbox_found f;
-	uint64_t	 end = 0, size;
-	long		 count, i;
-	size_t		 off, r;
+	struct mc_in		in;
+	struct mbox_found	f;
+	uint64_t		count;
+	int			r;
 
-	/* Checked whole first: fn sees nothing of a file that is bad. */
-	if ((count = image_check(buf, len, st, &f)) < 0)
+	if (len < MC_HEAD + MC_SUM || !len_fits(buf, len) ||
+	    le64_get(buf + len - MC_SUM) != mbox_cache_sum(buf, len - MC_SUM) ||
+	    !head_sane(buf, st, &count))
 		return -1;
-	size = le64_get(buf + H_SIZE);
-	for (i = 0, off = MC_HEAD; fn != NULL && i < count; i++, off += r) {
-		r = rec_parse(buf + off, len - MC_SUM - off, &f, &end, size, i);
-		if (fn(arg, &f) != 0)
-			return -2;
-	}
-	return count;
+	/* Checked whole first: fn sees nothing of a file that is bad. */
+	in_start(&in, -1, buf, len - MC_SUM, NULL);
+	if (records_walk(&in, buf, NULL, NULL, &f) != 0)
+		return -1;
+	in_start(&in, -1, buf, len - MC_SUM, NULL);
+	if (fn != NULL && (r = records_walk(&in, buf, fn, arg, &f)) != 0)
+		return r;
+	return (long)count;
 }
 
 /*
@@ -240,43 +313,51 @@ pread_all(int fd, char *buf, size_t n, uint64_t off)
 	return 0;
 }
 
+/* Whether the file's checksum is right (buf: IO_FILEBUF octets). */
+static int
+file_sum_ok(int fd, uint64_t len, char *buf)
+{
+	uint64_t	h = SUM_SEED, off = 0, end = len - MC_SUM;
+	size_t		n;
+
+	for (; end - off > IO_FILEBUF; off += IO_FILEBUF) {
+		if (pread_all(fd, buf, IO_FILEBUF, off) == -1)
+			return 0;
+		h = sum_words(h, buf, IO_FILEBUF);
+	}
+	n = end - off;
+	if (pread_all(fd, buf, n + MC_SUM, off) == -1)
+		return 0;
+	return le64_get(buf + n) == sum_end(h, buf, n, end);
+}
+
 /*
- * The image of the file, when its header names this mbox: 1 (*bufp,
- * *lenp malloc'd), 0 none or another mbox's, -1 damaged, -2 no memory.
+ * The file's header, when it names this mbox: 1 (the file is whole and
+ * its records sane: the last in *last), 0 none or another mbox's (or
+ * this one's, shrunk), -1 damaged.
  */
 static int
-file_read(int dirfd, const char *name, const struct stat *mbox_st,
-    char **bufp, size_t *lenp)
+file_check(int fd, const struct stat *mbox_st, char *head, char *buf,
+    struct mbox_found *last, uint64_t *len)
 {
-	struct stat	 st;
-	char		 head[MC_HEAD], *buf;
-	int		 fd, damaged, r = -1;
+	struct stat	st;
+	struct mc_in	in;
+	uint64_t	count;
 
-	if ((fd = file_open(dirfd, name, &damaged)) == -1)
-		return damaged ? -1 : 0;
 	if (fstat(fd, &st) == -1 || pread_all(fd, head, MC_HEAD, 0) == -1 ||
 	    memcmp(head, MC_MAGIC, MC_MAGIC_LEN) != 0)
-		goto out;
-	r = 0;
+		return -1;
 	/* An mbox made anew, or another: stale, not damaged. */
 	if (le64_get(head + H_DEV) != (uint64_t)mbox_st->st_dev ||
 	    le64_get(head + H_INO) != (uint64_t)mbox_st->st_ino ||
 	    le64_get(head + H_SIZE) > (uint64_t)mbox_st->st_size)
-		goto out;
-	r = -2;
-	if ((buf = malloc(st.st_size)) == NULL)
-		goto out;
-	if (pread_all(fd, buf, st.st_size, 0) == -1) {
-		free(buf);
-		r = -1;
-		goto out;
-	}
-	*bufp = buf;
-	*lenp = st.st_size;
-	r = 1;
-out:
-	close(fd);
-	return r;
+		return 0;
+	if (!head_sane(head, mbox_st, &count) || !len_fits(head, st.st_size) ||
+	    !file_sum_ok(fd, st.st_size, buf))
+		return -1;
+	*len = st.st_size;
+	in_start(&in, fd, NULL, *len - MC_SUM, buf);
+	return records_walk(&in, head, NULL, NULL, last) == 0 ? 1 : -1;
 }
 
 /* Whether the k octets at t end with an empty line ("\n" or "\r\n"). */
@@ -334,26 +415,36 @@ mbox_cache_load(int dirfd, const char *name, int mbox_fd,
     const struct stat *st, mbox_found_fn fn, void *arg, uint64_t *resume)
 {
 	struct mbox_found last;
-	char		*buf;
-	size_t		 len;
-	long		 count;
-	int		 r;
+	struct mc_in	 in;
+	uint64_t	 len;
+	char		 head[MC_HEAD], *buf;
+	int		 fd, r, damaged;
 
 	*resume = 0;
-	if ((r = file_read(dirfd, name, st, &buf, &len)) == -2)
-		return -1;
-	if (r == 1 && (count = image_check(buf, len, st, &last)) < 0) {
-		free(buf);
-		r = -1;
-	}
-	if (r == -1)
-		log_damaged(dirfd, name);
-	if (r != 1)
+	if ((fd = file_open(dirfd, name, &damaged)) == -1) {
+		if (damaged)
+			log_damaged(dirfd, name);
 		return MBOX_CACHE_NONE;
-	if ((r = coverage(buf, &last, mbox_fd, st, resume)) != MBOX_CACHE_NONE &&
-	    mbox_cache_parse(buf, len, st, fn, arg) == -2)
-		r = -1;
+	}
+	if ((buf = malloc(IO_FILEBUF + MC_SUM)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	if ((r = file_check(fd, st, head, buf, &last, &len)) == -1) {
+		log_damaged(dirfd, name);
+		r = MBOX_CACHE_NONE;
+	} else if (r == 1 && (r = coverage(head, &last, mbox_fd, st,
+	    resume)) != MBOX_CACHE_NONE) {
+		/*
+		 * Read again and checked again as fn gets them: a file
+		 * replaced since is another inode, not this one.
+		 */
+		in_start(&in, fd, NULL, len - MC_SUM, buf);
+		if (records_walk(&in, head, fn, arg, &last) != 0)
+			r = -1;
+	}
 	free(buf);
+	close(fd);
 	return r;
 }
 

@@ -52,10 +52,13 @@ enum {
  * each cached message in file order, after the whole file was checked
  * (so never for part of a file that turns out bad); for PREFIX sets
  * *resume_off to the recorded end: the caller parses the rest with
- * mbox_parse_init(p, *resume_off, ...) from that offset.  -1 with errno
- * when fn returned nonzero (its errno) or memory ran out; a read error of
- * the cache is MBOX_CACHE_NONE.  Memory: the file's size, at most
- * MBOX_CACHE_FILE_MAX, freed before it returns.
+ * mbox_parse_init(p, *resume_off, ...) from that offset.  -1 when fn
+ * returned nonzero (errno is fn's), memory ran out, or the file, checked
+ * whole, no longer read the same when read again for fn (only the user
+ * can write it): the caller then drops what fn got and parses the whole
+ * mbox.  A read error of the cache is MBOX_CACHE_NONE.  Memory: one
+ * IO_FILEBUF buffer, whatever the number of messages (the file is read
+ * twice, from the page cache the second time).
  */
 int	mbox_cache_load(int, const char *, int, const struct stat *,
 	    mbox_found_fn, void *, uint64_t *);
@@ -80,9 +83,9 @@ int	mbox_cache_save(int, const char *, int, const struct stat *,
 /*
  * The image of a cache (the whole file, len octets) checked and its
  * records given to fn, for tests and the fuzz target: the number of
- * records, or -1 when the image is not one mbox_cache_load would trust
- * for the mbox st describes (its identity; its size may be larger).
- * fn may be NULL.
+ * records; -1 when the image is not one mbox_cache_load would trust for
+ * the mbox st describes (its identity; its size may be larger), and fn
+ * was not called; -2 when fn returned nonzero.  fn may be NULL.
  */
 long	mbox_cache_parse(const char *, size_t, const struct stat *,
 	    mbox_found_fn, void *);

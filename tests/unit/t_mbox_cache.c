@@ -214,17 +214,21 @@ tail_changed(void)
 	}
 }
 
+/* The last message's From_ line, before the recorded tail octets. */
 static void
 from_changed(void)
 {
 	int	fd = open(mbox, O_WRONLY);
 
-	/* Before the tail: only the From_ line's digest can tell. */
 	if (fd == -1 || pwrite(fd, "x", 1, strlen(M1) + 6) != 1)
 		abort();
 	close(fd);
 	spew(mbox, M3, O_APPEND);
 }
+
+#define LONG	"From c@d Thu Dec  3 08:01:00 2026\nS: 2\n\n" \
+		"a body line longer than the tail the index keeps, which is " \
+		"sixty-four octets\n\n"
 
 static void
 test_mbox_changed(void)
@@ -233,8 +237,16 @@ test_mbox_changed(void)
 	CHECK(after(shrunk) == MBOX_CACHE_NONE);
 	CHECK(after(rewritten) == MBOX_CACHE_NONE);
 	CHECK(after(tail_changed) == MBOX_CACHE_NONE);
-	CHECK(after(from_changed) == MBOX_CACHE_NONE);
+	spew(mbox, M1 LONG, O_TRUNC);
+	save();
+	spew(mbox, M3, O_APPEND);
+	CHECK(how_now() == MBOX_CACHE_PREFIX);
+	spew(mbox, M1 LONG, O_TRUNC);
+	save();
+	from_changed();
+	CHECK(how_now() == MBOX_CACHE_NONE);
 }
+
 
 /* The index file with octet off set to v (checksum put right: fix). */
 static int
@@ -359,6 +371,27 @@ test_appends(void)
 	CHECK(prefix > 20);
 }
 
+/* An index larger than the loader's buffer: read in pieces, the same. */
+static void
+test_big(void)
+{
+	char	 m[128];
+	int	 i, fd;
+
+	fd = open(mbox, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	for (i = 0; i < 3000; i++) {
+		snprintf(m, sizeof(m), "From big%d Thu\nSubject: %d\n%s\nb\n\n",
+		    i, i, i % 3 ? "X-UIDL: same\n" : "");
+		if (fd == -1 || write(fd, m, strlen(m)) != (ssize_t)strlen(m))
+			abort();
+	}
+	close(fd);
+	save();
+	CHECK(how_now() == MBOX_CACHE_WHOLE);
+	spew(mbox, M1, O_APPEND);
+	CHECK(how_now() == MBOX_CACHE_PREFIX);
+}
+
 int
 main(void)
 {
@@ -374,6 +407,7 @@ main(void)
 	test_damaged();
 	test_stop();
 	test_appends();
+	test_big();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		abort();

@@ -38,7 +38,21 @@ def make_msgs(rng, n, base):
     return msgs
 
 
-def phase_of(path, home, size0, data0, exited):
+def open_files(pid):
+    """What the process has open, just before the kill."""
+    out = []
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                out.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return out
+
+
+def phase_of(path, home, size0, data0, exited, fds):
     """What the files show of where the UPDATE was cut."""
     if exited:
         return "finished"
@@ -47,7 +61,14 @@ def phase_of(path, home, size0, data0, exited):
     if not jexists and size == size0:
         with open(path, "rb") as f:
             same = f.read() == data0
-        return "before-journal" if same else "odd"
+        if not same:
+            return "odd"
+        # The journal is an unnamed file (O_TMPFILE) until it is in place.
+        if any(f.startswith(home + "/#") for f in fds):
+            return "journal-writing"
+        if os.path.exists(path + ".lock"):
+            return "locked-checking"
+        return "before-locks"
     if jexists and size == size0:
         with open(path, "rb") as f:
             same = f.read() == data0
@@ -104,6 +125,7 @@ class Trials:
         s.sendall(b"QUIT\r\n")
         time.sleep(delay)
         exited = proc.poll() is not None
+        fds = [] if exited else open_files(proc.pid)
         try:
             os.kill(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -113,7 +135,8 @@ class Trials:
             took = time.time() - start
             self.update_s = max(0.002, 0.8 * self.update_s + 0.2 * took)
         s.close()
-        phase = phase_of(self.path, self.tmp.path, len(data0), data0, exited)
+        phase = phase_of(self.path, self.tmp.path, len(data0), data0, exited,
+                         fds)
         self.phases[phase] = self.phases.get(phase, 0) + 1
         new = []
         if rng.random() < 0.5:

@@ -2,7 +2,7 @@
 binary on a loopback socket, driven with poplib and raw sockets, against
 hand-made mboxes in a temporary home owned by the user under test."""
 
-import fcntl
+import grp
 import os
 import poplib
 import socket
@@ -545,6 +545,69 @@ def index_cache_whole_then_prefix():
               "cache=prefix" in log, "cache states logged: %r" % log)
         check(os.path.exists(os.path.join(tmp.path, ".pop3d-mbox.cache")),
               "the cache is in the home")
+
+
+@test
+def through_the_whole_chain():
+    """pop3d, pop3d-auth and a users.cdb: one user's record names an mbox
+    (MAILDROP), another has none and gets the argument's spool/%u, a
+    spool made as Debian's /var/mail (root:mail 2775, so that the dotlock
+    is made by the setgid-mail dotlockfile), a third the same with no
+    file in the spool (0 messages); LOGIN-DELAY's file is in the home."""
+    from test_user_policy import POP3D, AUTH, Records
+    with TempDir() as tmp:
+        site = Records(tmp, {})
+        spool = os.path.join(tmp.path, "spool")
+        os.mkdir(spool)
+        homes = {}
+        for name in ("ann", "bo", "cy"):
+            homes[name] = os.path.join(tmp.path, name)
+            os.mkdir(homes[name])
+            extra = [os.path.join(homes[name], "mail")] if name == "ann" \
+                else []
+            site.users(*(["add", name, str(RUN_UID), str(RUN_GID),
+                          homes[name]] + extra))
+            site.users("passwd", "-s", name, input=b"pw-" + name.encode() +
+                       b"\n")
+        write_mbox(os.path.join(homes["ann"], "mail"), MSGS[:2])
+        write_mbox(os.path.join(spool, "bo"), MSGS[:3])
+        tmp.give()
+        os.chown(os.path.join(tmp.path, "empty"), 0, 0)
+        os.chown(spool, 0, grp.getgrnam("mail").gr_gid)
+        os.chmod(spool, 0o2775)
+        env = {"POP3D_USERS_CDB": os.path.join(site.etc, "users.cdb"),
+               "POP3D_CHROOT": os.path.join(tmp.path, "empty"),
+               "POP3D_AUTH_DELAY": "0", "POP3D_RULES": "",
+               "POP3D_STATE_DIR": "", "POP3D_LOGIN_DELAY": "1"}
+        with Spawner([POP3D, "mail.example.org", AUTH, PROG,
+                      os.path.join(spool, "%u")], env=env, cwd=tmp.path,
+                     as_root=True) as srv:
+            for name, n in (("ann", 2), ("bo", 3), ("cy", 0)):
+                try:
+                    p = pop(srv)
+                except poplib.error_proto:
+                    srv.wait_all()
+                    check(False, "the chain started: %r" % srv.log())
+                    return
+                p.user(name)
+                p.pass_("pw-" + name)
+                check_eq(p.stat()[0], n, "%s: %d messages" % (name, n))
+                if n:
+                    check_eq(p.retr(2)[1], wire_form(served(
+                             MSGS[1][1])).split(b"\r\n")[:-1],
+                             "%s: RETR through the chain" % name)
+                    p.dele(1)
+                check(p.quit().startswith(b"+OK"), "%s: QUIT" % name)
+                check(os.path.exists(os.path.join(homes[name],
+                                                  ".pop3d-login")),
+                      "%s: the LOGIN-DELAY record in the home" % name)
+        check_eq(read(os.path.join(homes["ann"], "mail")),
+                 mboxlib.mbox_bytes(MSGS[1:2]), "ann's message 1 removed")
+        check_eq(read(os.path.join(spool, "bo")),
+                 mboxlib.mbox_bytes(MSGS[1:3]), "bo's message 1 removed")
+        check(not os.path.exists(os.path.join(spool, "cy")),
+              "nothing made for cy")
+        check_eq(sorted(os.listdir(spool)), ["bo"], "no dotlock left")
 
 
 @test

@@ -78,8 +78,9 @@ def phase_of(path, home, size0, data0, exited, fds):
     return "done-not-exited"
 
 
-def retr_all(port):
-    p = poplib.POP3("127.0.0.1", port, timeout=60)
+def retr_all(srv):
+    p = poplib.POP3("127.0.0.1", srv.port, timeout=60)
+    srv.connections += 1     # so that last_proc() waits for this one
     n = p.stat()[0]
     got = [b"\n".join(p.retr(i)[1]) + b"\n" for i in range(1, n + 1)]
     p.quit()
@@ -118,6 +119,8 @@ class Trials:
         deletes = sorted(rng.sample(range(1, len(msgs) + 1), k))
         s, f = self.session(srv, deletes)
         proc = srv.last_proc()
+        if proc.args is None or proc.poll() is not None:
+            raise RuntimeError("the session's process is not the last")
         # Most kills late: the journal's writing takes the most time.
         delay = self.update_s * (rng.uniform(0, 1) if rng.random() < 0.3
                                  else rng.uniform(0.5, 1.1))
@@ -143,7 +146,7 @@ class Trials:
             new = [mboxlib.message(1000 * t + 999, b"delivered after\n")]
             mboxlib.deliver(self.path, new[0])
             self.counts["delivered"] += 1
-        got = retr_all(srv.port)
+        got = retr_all(srv)
         self.check(t, msgs, deletes, new, got, phase)
         self.counts["trials"] += 1
 

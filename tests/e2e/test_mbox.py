@@ -500,26 +500,64 @@ def changed_by_another_program():
         check_eq(read(path), mboxlib.mbox_bytes(MSGS[1:]), "nothing removed")
 
 
+def peak_kb(srv):
+    with open("/proc/%d/status" % srv.last_proc().pid) as f:
+        return int([l for l in f if l.startswith("VmHWM")][0].split()[1])
+
+
 @test
 def many_messages_memory_flat():
-    n = 20000
+    """100,000 messages: a session's peak memory within 20 MB, read or
+    from the cache; POP3D_MAX_MESSAGES serves the newest."""
+    n = 100000
     with TempDir() as tmp:
         path = os.path.join(tmp.path, "mbox")
         with open(path, "wb") as f:
             for i in range(n):
-                f.write(mboxlib.from_line(i) + b"Subject: %d\n\nx\n\n" % i)
+                f.write(mboxlib.from_line(i) + b"From: a%d@example.org\n"
+                        b"Subject: %d\n\n" % (i, i) + b"x\n" * (i % 20) +
+                        b"\n")
         tmp.give()
-        with spawner(tmp, env={"POP3D_MAX_MESSAGES": "15000"}) as srv:
+        with spawner(tmp) as srv:
+            for what in ("read", "from the cache"):
+                p = pop(srv)
+                check_eq(p.stat()[0], n, "%d messages (%s)" % (n, what))
+                p.list()
+                p.uidl()
+                kb = peak_kb(srv)
+                check(kb < 20 * 1024, "peak RSS %d kB (%s)" % (kb, what))
+                p.quit()
+        with spawner(tmp, env={"POP3D_MAX_MESSAGES": "60000"}) as srv:
             p = pop(srv)
-            check_eq(p.stat()[0], 15000, "POP3D_MAX_MESSAGES: the newest")
-            check_eq(p.retr(15000)[1][0], b"Subject: %d" % (n - 1),
+            check_eq(p.stat()[0], 60000, "POP3D_MAX_MESSAGES: the newest")
+            check_eq(p.retr(60000)[1][1], b"Subject: %d" % (n - 1),
                      "the last message is the newest")
-            proc = srv.last_proc()
-            with open("/proc/%d/status" % proc.pid) as f:
-                rss = [l for l in f if l.startswith("VmHWM")][0]
-            kb = int(rss.split()[1])
-            check(kb < 20 * 1024, "peak RSS %d kB" % kb)
+            check_eq(p.retr(1)[1][1], b"Subject: %d" % (n - 60000),
+                     "the first the oldest of those")
             p.quit()
+
+
+@test
+def big_message_memory_flat():
+    """A 16 MB message: RETR streams it, memory does not grow with it."""
+    body = (b"y" * 1023 + b"\n") * (16 * 1024)
+    with TempDir() as tmp:
+        path = setup(tmp, [message(1, body), message(2)])
+        with spawner(tmp) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            head = r.cmd(b"RETR 1")
+            check(head.startswith(b"+OK"), "RETR of the big message")
+            got = r.multiline()
+            check_eq(len(got), len(wire_form(served(message(1, body)[1]))),
+                     "all of it sent")
+            kb = peak_kb(srv)
+            check(kb < 8 * 1024, "peak RSS %d kB for a 16 MB message" % kb)
+            r.cmd(b"DELE 1")
+            check_eq(r.cmd(b"QUIT")[:3], b"+OK", "QUIT removes it")
+            r.close()
+        check_eq(read(path), mboxlib.mbox_bytes([message(2)]),
+                 "the small one kept")
 
 
 @test

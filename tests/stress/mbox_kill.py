@@ -16,7 +16,6 @@ import os
 import poplib
 import random
 import signal
-import socket
 import sys
 import time
 

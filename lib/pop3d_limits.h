@@ -674,6 +674,33 @@
  * connection up it maps about 10 MB.
  */
 
+/*
+ * An mbox maildrop (pop3d-maildrop.8, MBOX): POP3D_MBOX_MAX bounds the
+ * file read (a bigger one is refused, the log naming it); the default,
+ * 2 GiB, is what mail readers built with 32-bit file offsets could still
+ * open; the maximum is what a first session reads in a few minutes.
+ */
+#define MBOX_MAX_DEFAULT	(2ULL << 30)
+#define MBOX_MAX_MIN		1024
+#define MBOX_MAX_MAX		(64ULL << 30)
+/*
+ * The delivery locks (fcntl, then the dotlock) are tried every
+ * MBOX_LOCK_RETRY_MS, the fcntl lock let go between tries, until
+ * MBOX_LOCK_WAIT_MS: an MTA holds them for one delivery.
+ */
+#define MBOX_LOCK_WAIT_MS	10000
+#define MBOX_LOCK_RETRY_MS	100
+/* The session lock on a replaced mbox: reopened this many times. */
+#define MBOX_REOPEN_TRIES	5
+/*
+ * UPDATE's journal records the original last octets of the file (at most
+ * MBOX_JOURNAL_TAIL), by which a recovery tells whether the rewrite was
+ * cut before its truncate.
+ */
+#define MBOX_JOURNAL_TAIL	64
+/* The octets read from an mbox at a time. */
+#define MBOX_READ_CHUNK		(256 * 1024)
+
 /* ---- the configuration check (pop3d-check) ---- */
 
 /*

@@ -4,7 +4,6 @@
  * courierpop3dsizelist for the messages not recorded yet, which are then
  * recorded.
  */
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <assert.h>
@@ -14,12 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
 #include "log.h"
 #include "migrate.h"
+#include "strhash.h"
 
 static_assert(UIDMAP_FILE_MAX >= (long)UIDMAP_ENTRIES_MAX *
     (UIDL_MAX + NAME_MAX + 2) + (long)sizeof(UIDMAP_MAGIC),
@@ -49,46 +48,6 @@ struct carry {
 
 size_t	migrate_probe_max;
 
-/*
- * The names and UIDLs hashed are the mail user's: with a fixed hash, names
- * crafted to share a slot make every lookup a walk of all of them.  A seed
- * drawn once per process, mixed in before and avalanched after (murmur3's
- * fmix64), keeps the slots unguessable.
- */
-static uint64_t
-hash_seed(void)
-{
-	static uint64_t	seed;
-	static int	done;
-	struct timespec	ts;
-
-	if (!done) {
-		if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) !=
-		    (ssize_t)sizeof(seed)) {
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
-			    (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 32;
-		}
-		done = 1;
-	}
-	return seed;
-}
-
-static uint64_t
-hash(const char *s, size_t n)
-{
-	uint64_t	h = 14695981039346656037ULL ^ hash_seed();
-
-	while (n-- > 0)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	h ^= hash_seed();
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	return h ^ h >> 33;
-}
-
 static int
 htab_init(struct htab *t, size_t n)
 {
@@ -103,7 +62,7 @@ htab_find(const struct htab *t, const char *k, size_t n,
     const char *(*get)(const struct carry *, uint32_t, size_t *),
     const struct carry *c)
 {
-	size_t		 i = hash(k, n) & (t->size - 1), len, probes;
+	size_t		 i = strhash(k, n) & (t->size - 1), len, probes;
 	const char	*s;
 
 	for (probes = 1;; i = (i + 1) & (t->size - 1), probes++) {

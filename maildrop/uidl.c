@@ -3,6 +3,8 @@
  * can be one, else a digest; then made unique within the maildrop, by a
  * pass an mbox's UIDLs share (uidl_unique, store.h).
  */
+#include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "migrate.h"
+#include "strhash.h"
 
 int
 maildir_uidl_plain(const char *s, size_t len)
@@ -157,6 +160,49 @@ uidls_dedup(const struct uidl_pass *p, size_t *idx)
 	return 0;
 }
 
+static_assert(MAILDROP_MSGS_MAX < UINT32_MAX, "a message's index fits a slot");
+
+/* Probes past which a UIDL's slot counts as contested: the sort decides. */
+#define DISTINCT_PROBES_MAX	64
+
+/*
+ * Whether no two messages share a UIDL, answered in one pass over a hash
+ * table: nearly every maildrop has no clash, and the sort that settles
+ * clashes costs more than the rest of a warm session of 100,000 messages
+ * together.  1: all distinct; 0: a clash, or a run of probes too long to
+ * tell cheaply (the strings are senders' X-UIDLs too, and the seeded
+ * hash keeps that rare), so the sort decides; -1: out of memory.
+ */
+static int
+uidls_distinct(const struct uidl_pass *p)
+{
+	uint32_t	*slot;
+	size_t		 size, i, k, probes;
+	const struct msg *m, *o;
+	int		 r = 1;
+
+	for (size = 64; size < 2 * p->count; size *= 2)
+		;
+	if ((slot = calloc(size, sizeof(*slot))) == NULL)
+		return -1;
+	for (i = 0; i < p->count && r == 1; i++) {
+		m = &p->msgs[i];
+		k = strhash(m->uidl, m->uidl_len) & (size - 1);
+		for (probes = 0; slot[k] != 0; k = (k + 1) & (size - 1)) {
+			o = &p->msgs[slot[k] - 1];
+			if (++probes > DISTINCT_PROBES_MAX ||
+			    (o->uidl_len == m->uidl_len && memcmp(o->uidl,
+			    m->uidl, m->uidl_len) == 0)) {
+				r = 0;
+				break;
+			}
+		}
+		slot[k] = (uint32_t)i + 1;	/* a slot of 1 + index */
+	}
+	free(slot);
+	return r;
+}
+
 int
 uidl_unique(const struct uidl_pass *p)
 {
@@ -165,6 +211,8 @@ uidl_unique(const struct uidl_pass *p)
 
 	if (p->count < 2)
 		return 0;
+	if ((ret = uidls_distinct(p)) != 0)
+		return ret == 1 ? 0 : -1;
 	if ((idx = calloc(p->count, sizeof(*idx))) == NULL)
 		return -1;
 	ret = uidls_dedup(p, idx);

@@ -22,3 +22,12 @@ $(O)/tls/pop3d-tls.o: private ALL_CFLAGS += -Ipolicy
 $(O)/pop3d-tls: $(O)/tls/pop3d-tls.o $(TLS_OBJ) $(O)/policy/peer.o \
 	    $(O)/policy/addr.o $(O)/libpop3d.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TLS_LIBS) $(SECCOMP_LIBS)
+
+# test_tls_resume.py's probe of what libtls does with a session ticket key
+# (issue 21); a test helper, never installed.  Not t_*: tests/run.sh runs
+# those as unit testers.
+TLS_PROBE = $(O)/tests/tls-ticket-probe
+$(TLS_PROBE): tests/e2e/tls_ticket_probe.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TLS_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(TLS_LIBS)
+check: $(TLS_PROBE)

@@ -54,6 +54,7 @@ struct maildir {
 	struct idtab	*ids;		/* msgs by identity (maildir_internal.h) */
 	const char	*dovecot_format; /* migrate.h; NULL: the default */
 	int		 uidmap_unwritten; /* new carried UIDLs not recorded */
+	int		 skew_sec;	/* maildir_lock: scancache.c's margin */
 };
 
 /*

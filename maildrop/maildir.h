@@ -215,6 +215,12 @@ int64_t	maildir_mtime_ns(const struct stat *);
 void	maildir_unlock(struct maildir *);
 
 /*
+ * Now in nanoseconds, by the clock that stamps the maildrop's files (the
+ * lock file touched and read back; the host's without a lock): 0, or -1.
+ */
+int	maildir_now(const struct maildir *, int64_t *);
+
+/*
  * Whether this user may write the maildrop, cur/ and new/ (as the moves,
  * removals and caches need): 0, or -1 with errno and *what the directory
  * (".", "cur" or "new").

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fsshare.h"
@@ -188,4 +189,32 @@ maildir_unlock(struct maildir *md)
 	if (md->fd != -1)
 		(void)flock(md->fd, LOCK_UN);
 	errno = saved;
+}
+
+/*
+ * Now, by the clock that stamps the directories: the session's lock file
+ * touched and read back (an NFS server's clock, skewed or not: the client
+ * asks the server to set its own time), else the host's.  On a file
+ * system whose hosts stamp with their own clocks this is this host's, and
+ * md->skew_sec covers the others'.
+ */
+int
+maildir_now(const struct maildir *md, int64_t *now)
+{
+	struct stat	st;
+	struct timespec	ts, tt[2];
+	int64_t		off = fsshare_clock_offset();
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		return -1;
+	/* The test hook's host stamps the file with its own clock. */
+	tt[0] = tt[1] = (struct timespec){ ts.tv_sec + off, ts.tv_nsec };
+	if (md->lockfd != -1 &&
+	    futimens(md->lockfd, off != 0 ? tt : NULL) == 0 &&
+	    fstat(md->lockfd, &st) == 0) {
+		*now = maildir_mtime_ns(&st);
+		return 0;
+	}
+	*now = (int64_t)(ts.tv_sec + off) * 1000000000 + ts.tv_nsec;
+	return 0;
 }

@@ -312,9 +312,22 @@ static int
 login_delay_check(struct maildir *md, uint64_t delay, long *wait)
 {
 	struct stat	st;
+	struct timespec	ts[2];
+	int64_t		ns;
+	time_t		now;
 	int		fd, err;
-	time_t		now = time(NULL);
 
+	/*
+	 * The record's time and now by one clock, the file system's: an NFS
+	 * server's clock off from this host's would stretch or void the
+	 * delay.  (On a file system whose hosts stamp with their own clocks,
+	 * the delay is off by their skew.)
+	 */
+	if (maildir_now(md, &ns) == -1)
+		return -1;
+	now = (time_t)(ns / 1000000000);
+	ts[0].tv_sec = ts[1].tv_sec = now;
+	ts[0].tv_nsec = ts[1].tv_nsec = ns % 1000000000;
 	if ((fd = maildir_file_open(md, LOGIN_FILE, O_RDWR)) == -1) {
 		if (errno != ENOENT)
 			return -1;
@@ -332,7 +345,7 @@ login_delay_check(struct maildir *md, uint64_t delay, long *wait)
 			return 1;
 		}
 	}
-	if (futimens(fd, NULL) == -1)
+	if (futimens(fd, ts) == -1)
 		goto fail;
 	close(fd);
 	return 0;

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "atomic.h"
-#include "fsshare.h"
 #include "le64.h"
 #include "log.h"
 #include "pop3d_limits.h"
@@ -62,34 +61,6 @@ scancache_sum(const char *p, size_t n)
 	return h ^ h >> 29;
 }
 
-/*
- * Now, by the clock that stamps the directories: the session's lock file
- * touched and read back (an NFS server's clock, skewed or not: the client
- * asks the server to set its own time), else the host's.  On a file
- * system whose hosts stamp with their own clocks this is this host's, and
- * md->skew_sec covers the others'.  0, or -1.
- */
-static int
-fs_now(const struct maildir *md, int64_t *now)
-{
-	struct stat	st;
-	struct timespec	ts, tt[2];
-	int64_t		off = fsshare_clock_offset();
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
-		return -1;
-	/* The test hook's host stamps the file with its own clock. */
-	tt[0] = tt[1] = (struct timespec){ ts.tv_sec + off, ts.tv_nsec };
-	if (md->lockfd != -1 &&
-	    futimens(md->lockfd, off != 0 ? tt : NULL) == 0 &&
-	    fstat(md->lockfd, &st) == 0) {
-		*now = maildir_mtime_ns(&st);
-		return 0;
-	}
-	*now = (int64_t)(ts.tv_sec + off) * 1000000000 + ts.tv_nsec;
-	return 0;
-}
-
 void
 scancache_begin(struct maildir *md, struct scancache *sc)
 {
@@ -113,7 +84,7 @@ scancache_scanning(struct maildir *md, struct scancache *sc)
 {
 	int64_t	now;
 
-	if (sc->known && fs_now(md, &now) == 0)
+	if (sc->known && maildir_now(md, &now) == 0)
 		sc->began = now;
 	else
 		sc->known = 0;	/* no start time: nothing to trust */

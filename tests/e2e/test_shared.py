@@ -322,5 +322,36 @@ def hosts_with_skewed_clocks_take_turns_with_deliveries():
               "every message listed")
 
 
+@test
+def login_delay_is_measured_by_the_file_systems_clock():
+    # An NFS server stamps the record of the last login with its clock; a
+    # host whose clock is 5 minutes off from it must still count the
+    # delay right, both ways.  (The hook makes "now" the server's clock.)
+    for server in (SKEW, -SKEW):
+        with TempDir() as tmp:
+            md = setup(tmp)
+            env = env_for(md, "nfs4", "rw,local_lock=none",
+                          POP3D_LOGIN_DELAY="60",
+                          TEST_POP3D_CLOCK_OFFSET=str(server))
+            record = os.path.join(md, "pop3d-login")
+            with open(record, "w"):
+                pass
+            if ROOT:
+                os.chown(record, RUN_UID, RUN_GID)
+            ago = time.time() + server - 10
+            os.utime(record, (ago, ago))
+            out, _, _ = session(md, env)
+            check(out.startswith(b"-ERR [LOGIN-DELAY] "), "server %+d s: "
+                  "a login 10 s after the last is refused: %r" % (server, out))
+            ago = time.time() + server - 120
+            os.utime(record, (ago, ago))
+            out, _, _ = session(md, env)
+            check(out.startswith(b"+OK"), "server %+d s: 120 s after, in: "
+                  "%r" % (server, out))
+            check(abs(os.stat(record).st_mtime - (time.time() + server)) < 30,
+                  "server %+d s: the new record is by the server's clock" %
+                  server)
+
+
 if __name__ == "__main__":
     run_all(sys.argv[2:])

@@ -22,6 +22,7 @@ from harness import (BUILD, ROOT, RUN_GID, RUN_UID, TempDir, check, check_eq,
 PROG = os.path.join(BUILD, "pop3d-maildrop")
 LISTING = b"STAT\r\nLIST\r\nUIDL\r\nQUIT\r\n"
 SKEW = 300          # five minutes: under SCANCACHE_SKEW_SEC (600)
+MOUNTINFO_MAX = 4 * 1024 * 1024     # lib/pop3d_limits.h
 MSG = b"Subject: %d\n\nbody %d\n"
 
 
@@ -193,6 +194,28 @@ def a_lock_that_may_be_host_local_is_warned_once_per_session():
                   "this host only: %s is on %s, " % (lock, name) in warns[0],
                   "%s: it names the lock file and the type: %r" %
                   (fstype, warns))
+
+
+@test
+def a_mount_table_past_its_maximum_is_not_read():
+    # MOUNTINFO_MAX (lib/pop3d_limits.h): at most that much is read; a
+    # larger table tells nothing (no warning; the cache's skew margin).
+    for size, warned in ((MOUNTINFO_MAX, 1), (MOUNTINFO_MAX + 1, 0)):
+        with TempDir() as tmp:
+            md = setup(tmp)
+            mi = fake_mountinfo(md, "nfs", "rw,local_lock=all")
+            with open(mi) as f:
+                text = f.read()
+            filler = "999999 1 0:999 / /x rw - ext4 s rw\n"
+            n = (size - len(text)) // len(filler)
+            text += filler * n
+            text += "#" * (size - len(text) - 1) + "\n"
+            with open(mi, "w") as f:
+                f.write(text)
+            check_eq(os.path.getsize(mi), size, "a table of %d octets" % size)
+            out, warns, _ = session(md, env_for(md, TEST_POP3D_MOUNTINFO=mi))
+            check(out.startswith(b"+OK") and len(warns) == warned,
+                  "%d octets: %d warning: %r" % (size, warned, warns))
 
 
 @test

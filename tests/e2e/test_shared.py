@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BUILD, ROOT, RUN_GID, RUN_UID, TempDir, check, check_eq,
-                     make_maildir, run_all, test)
+                     make_maildir, run_all, skip, test)
 
 PROG = os.path.join(BUILD, "pop3d-maildrop")
 LISTING = b"STAT\r\nLIST\r\nUIDL\r\nQUIT\r\n"
@@ -235,6 +235,44 @@ def a_lock_that_holds_everywhere_is_not_warned():
         out, warns, _ = session(md, env_for(md))
         check(out.startswith(b"+OK") and warns == [],
               "this machine's own file system: no warning: %r" % warns)
+
+
+@test
+def a_real_fuse_mount_is_warned_from_the_kernels_own_table():
+    # The one network-like file system this machine can mount: FUSE
+    # (bindfs, a test dependency).  No hook: the kernel's mount table.
+    if not ROOT or shutil.which("bindfs") is None or \
+            not os.path.exists("/dev/fuse"):
+        skip("needs root, /dev/fuse and bindfs")
+        return
+    with TempDir() as tmp:
+        store = os.path.join(tmp.path, "store")
+        os.makedirs(store)
+        md = make_maildir(os.path.join(store, "Maildir"),
+                          cur=[("1600000001.M1P1.a:2,S", MSG % (1, 1))])
+        give(tmp.path)
+        mnt = os.path.join(tmp.path, "mnt")
+        os.makedirs(mnt)
+        r = subprocess.run(["bindfs", store, mnt], capture_output=True,
+                           timeout=30)
+        if r.returncode != 0:
+            skip("bindfs could not mount: %r" % r.stderr)
+            return
+        try:
+            md = os.path.join(mnt, "Maildir")
+            env = env_for(md)
+            out, warns, _ = session(md, env)
+            check(out.startswith(b"+OK") and len(warns) == 1 and
+                  " is on fuse, a FUSE file system" in warns[0],
+                  "one warning, from /proc/self/mountinfo: %r" % warns)
+            p = holder(md, env)
+            out, _, _ = session(md, env)
+            check(out.startswith(b"-ERR [IN-USE]"),
+                  "on this host the lock holds: %r" % out)
+            p.stdin.close()
+            p.wait(timeout=30)
+        finally:
+            subprocess.run(["umount", mnt], capture_output=True, timeout=30)
 
 
 def same_tick_delivery(reader_env, writer_offset):

@@ -2,11 +2,18 @@
  * gen: a deterministic Maildir for the benchmark (issue 8).
  *
  *	gen [-s seed] [-n normal] [-b big] [-t tiny] maildir manifest
+ *	gen -M [-s seed] [-r mid] [-t tiny] mbox manifest
  *
  * Writes into maildir/cur (made with new/ and tmp/ if missing):
  *   normal	text messages of 2 to 200 KB,
  *   big	5 MB messages: a text part and a base64 attachment,
  *   tiny	1 to 3 KB messages (the 100,000-message mailbox).
+ * With -M, one mbox file instead (issue 19), as exim4 delivers to
+ * /var/mail: a From_ line, Received and Delivered-To headers, the
+ * message, an empty line; tiny messages are 500 octets to 3 KB there
+ * (popa3d refuses an mbox over 200,000,000 octets), and mid ones
+ * 180 KB (-r).  No body line starts with "From ", so nothing is quoted
+ * and the manifest holds what every server serves.
  * Bodies hold lines that need dot-stuffing ("." alone, "..", ".x").
  * The same seed and counts give the same files, byte for byte, so both
  * servers serve the same mail.  The manifest gets one line per message,
@@ -28,6 +35,9 @@
 
 #define GEN_MAX_COUNT	1000000	/* messages of one kind */
 #define GEN_BIG_SIZE	(5 * 1024 * 1024)
+#define GEN_MID_SIZE	(180 * 1024)
+
+static FILE	*mbox;		/* -M: every message goes here */
 
 struct rng {
 	uint64_t	s;
@@ -93,9 +103,26 @@ out_str(struct out *o, const char *s)
 static void
 out_headers(struct out *o, struct rng *r, unsigned long id, const char *kind)
 {
-	char	buf[512];
+	char	buf[1024];
 	int	n;
 
+	if (mbox != NULL) {
+		n = snprintf(buf, sizeof(buf),
+		    "Received: from mx%lu.example.org (mx%lu.example.org "
+		    "[192.0.2.%lu])\n\tby mail.example.net with esmtps "
+		    "(TLS1.3) id 1t%08lx-000%lu-AB\n\tfor bench@example.net;"
+		    " Mon, %u Nov 2026 %02u:%02u:%02u +0000\n"
+		    "Delivered-To: bench@example.net\n",
+		    id % 97, id % 97, id % 250 + 1, id * 2654435761UL %
+		    0xffffffffUL, id % 10, (unsigned)(1 + id % 28),
+		    (unsigned)(id % 24), (unsigned)(id % 60),
+		    (unsigned)(id * 7 % 60));
+		if (n < 0 || (size_t)n >= sizeof(buf)) {
+			errno = ERANGE;
+			die("headers");
+		}
+		out_write(o, buf, (size_t)n);
+	}
 	n = snprintf(buf, sizeof(buf),
 	    "Return-Path: <sender%lu@example.org>\n"
 	    "From: Sender %lu <sender%lu@example.org>\n"
@@ -170,11 +197,69 @@ out_base64(struct out *o, struct rng *r, size_t want)
 	}
 }
 
+/* Text up to a total message size drawn from [lo, hi]. */
+static void
+out_fill(struct out *o, struct rng *r, size_t lo, size_t hi)
+{
+	size_t	target = rng_range(r, lo, hi);
+
+	if (target > o->size)
+		out_text(o, r, target - o->size);
+}
+
+static void
+gen_body(struct out *o, struct rng *r, unsigned long id, int kind)
+{
+	static const char *kinds[] = { "normal", "big", "tiny", "mid" };
+
+	out_headers(o, r, id, kinds[kind]);
+	if (kind == 1) {
+		out_str(o, "Content-Type: multipart/mixed; "
+		    "boundary=\"=-bench-boundary\"\n\n"
+		    "--=-bench-boundary\n"
+		    "Content-Type: text/plain; charset=us-ascii\n\n");
+		out_text(o, r, 4096);
+		out_str(o, "\n--=-bench-boundary\n"
+		    "Content-Type: application/octet-stream; name=data.bin\n"
+		    "Content-Transfer-Encoding: base64\n"
+		    "Content-Disposition: attachment; filename=data.bin\n\n");
+		out_base64(o, r, GEN_BIG_SIZE - o->size - 64);
+		out_str(o, "--=-bench-boundary--\n");
+		return;
+	}
+	out_str(o, "Content-Type: text/plain; charset=us-ascii\n\n");
+	if (kind == 0)
+		out_fill(o, r, 2048, 200 * 1024);
+	else if (kind == 3)
+		out_fill(o, r, GEN_MID_SIZE, GEN_MID_SIZE);
+	else if (mbox != NULL)
+		out_fill(o, r, 500, 3072);
+	else
+		out_fill(o, r, 1024, 3072);
+}
+
+/* The From_ line, asctime's layout, then the message and an empty line. */
+static void
+gen_mbox(struct out *o, struct rng *r, unsigned long id, int kind)
+{
+	static const char *days[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
+	    "Fri", "Sat" };
+
+	o->f = mbox;
+	if (fprintf(mbox, "From sender%lu@example.org %s Nov %2u "
+	    "%02u:%02u:%02u 2026\n", id % 97, days[(id % 28) % 7],
+	    (unsigned)(1 + id % 28), (unsigned)(id % 24), (unsigned)(id % 60),
+	    (unsigned)(id * 7 % 60)) < 0)
+		die("mbox");
+	gen_body(o, r, id, kind);
+	if (putc('\n', mbox) == EOF)
+		die("mbox");
+}
+
 static void
 gen_one(const char *dir, FILE *man, uint64_t seed, unsigned long id,
     int kind)
 {
-	static const char *kinds[] = { "normal", "big", "tiny" };
 	char		 path[PATH_MAX];
 	struct out	 o = { NULL, { 0, 0, 0, 0 }, 0 };
 	struct rng	 r;
@@ -184,36 +269,20 @@ gen_one(const char *dir, FILE *man, uint64_t seed, unsigned long id,
 	r.s = (seed * 0x9E3779B97F4A7C15ULL) ^ (id + 1) * 0xD1B54A32D192ED03ULL;
 	if (r.s == 0)
 		r.s = 1;
+	mh_init(&o.hash);
+	if (mbox != NULL) {
+		gen_mbox(&o, &r, id, kind);
+		goto manifest;
+	}
 	n = snprintf(path, sizeof(path), "%s/cur/%lu.B%07luM0P0.bench:2,",
 	    dir, 1700000000UL + id, id);
 	if (n < 0 || (size_t)n >= sizeof(path)) {
 		errno = ENAMETOOLONG;
 		die(dir);
 	}
-	mh_init(&o.hash);
 	if ((o.f = fopen(path, "w")) == NULL)
 		die(path);
-	out_headers(&o, &r, id, kinds[kind]);
-	if (kind == 1) {
-		out_str(&o, "Content-Type: multipart/mixed; "
-		    "boundary=\"=-bench-boundary\"\n\n"
-		    "--=-bench-boundary\n"
-		    "Content-Type: text/plain; charset=us-ascii\n\n");
-		out_text(&o, &r, 4096);
-		out_str(&o, "\n--=-bench-boundary\n"
-		    "Content-Type: application/octet-stream; name=data.bin\n"
-		    "Content-Transfer-Encoding: base64\n"
-		    "Content-Disposition: attachment; filename=data.bin\n\n");
-		out_base64(&o, &r, GEN_BIG_SIZE - o.size - 64);
-		out_str(&o, "--=-bench-boundary--\n");
-	} else {
-		out_str(&o, "Content-Type: text/plain; charset=us-ascii\n\n");
-		if (kind == 0)
-			out_text(&o, &r, rng_range(&r, 2048, 200 * 1024) -
-			    o.size);
-		else
-			out_text(&o, &r, rng_range(&r, 1024, 3072) - o.size);
-	}
+	gen_body(&o, &r, id, kind);
 	if (fclose(o.f) == EOF)
 		die(path);
 	/* A fixed date: the same files wherever they are made. */
@@ -221,6 +290,7 @@ gen_one(const char *dir, FILE *man, uint64_t seed, unsigned long id,
 	tv[0].tv_usec = tv[1].tv_usec = 0;
 	if (utimes(path, tv) == -1)
 		die(path);
+manifest:
 	if (fprintf(man, "%016llx %zu\n", (unsigned long long)mh_final(&o.hash),
 	    o.size) < 0)
 		die("manifest");
@@ -263,18 +333,24 @@ mkdirs(const char *dir)
 int
 main(int argc, char *argv[])
 {
-	unsigned long	 n[3] = { 0, 0, 0 }, i, id = 0;
+	unsigned long	 n[4] = { 0, 0, 0, 0 }, i, id = 0;
 	uint64_t	 seed = 8;
 	FILE		*man;
-	int		 ch, k;
+	int		 ch, k, m = 0;
 
-	while ((ch = getopt(argc, argv, "b:n:s:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:Mn:r:s:t:")) != -1) {
 		switch (ch) {
 		case 'b':
 			n[1] = count_arg(optarg);
 			break;
+		case 'M':
+			m = 1;
+			break;
 		case 'n':
 			n[0] = count_arg(optarg);
+			break;
+		case 'r':
+			n[3] = count_arg(optarg);
 			break;
 		case 's':
 			seed = count_arg(optarg);
@@ -290,17 +366,23 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc != 2)
 		goto usage;
-	mkdirs(argv[0]);
+	if (m && (mbox = fopen(argv[0], "w")) == NULL)
+		die(argv[0]);
+	if (!m)
+		mkdirs(argv[0]);
 	if ((man = fopen(argv[1], "w")) == NULL)
 		die(argv[1]);
-	for (k = 0; k < 3; k++)
+	for (k = 0; k < 4; k++)
 		for (i = 0; i < n[k]; i++)
 			gen_one(argv[0], man, seed, id++, k);
 	if (fclose(man) == EOF)
 		die(argv[1]);
+	if (m && fclose(mbox) == EOF)
+		die(argv[0]);
 	return 0;
 usage:
 	fprintf(stderr, "usage: gen [-s seed] [-n normal] [-b big] "
-	    "[-t tiny] maildir manifest\n");
+	    "[-t tiny] maildir manifest\n"
+	    "       gen -M [-s seed] [-r mid] [-t tiny] mbox manifest\n");
 	return 2;
 }

@@ -8,6 +8,7 @@
  *	popload -m bigbox   -p port -n sessions -u user -w pass
  *	popload -m idle     -p port -n sessions -u user -w pass -P pid
  *	popload -m retrmem  -p port -u user -w pass -P pid
+ *	popload -m sessmem  -p port -u user -w pass -P pid -C comm
  *	popload -m greet    -p port -c clients -d seconds
  *	popload -m raw      -d seconds
  *
@@ -19,7 +20,10 @@
  * -P pid	the root of the server's process tree (tcpserver, or
  *		Dovecot's master): its CPU time (and, for idle and
  *		retrmem, its memory) is read from /proc before and after
- *		the run (retrmem: while RETR 1 is half read).
+ *		the run (retrmem: while RETR 1 is half read); bigbox
+ *		then reports each session's CPU too
+ * -C comm	sessmem: the session's processes are those of the tree
+ *		whose /proc/PID/comm is comm (pop3d-maildrop, popa3d, pop3)
  *
  * Server CPU: the sum, over pid and all its live descendants, of utime +
  * stime + cutime + cstime from /proc/PID/stat.  A process that ended was
@@ -61,6 +65,7 @@
 
 struct opts {
 	const char	*mode, *server, *user, *pass, *manifest, *cafile;
+	const char	*comm;
 	int		 port, clients, seconds, sessions, users;
 	long		 pid;
 };
@@ -813,7 +818,8 @@ scenario_bigbox(const struct opts *o)
 {
 	struct conn	*c = malloc(sizeof(*c));
 	char		 err[160];
-	double		 t0;
+	double		 t0, cpu0;
+	size_t		 procs;
 	long		 nl = 0, nu = 0;
 	int		 i;
 
@@ -821,6 +827,7 @@ scenario_bigbox(const struct opts *o)
 		fatal("malloc");
 	printf("scenario=bigbox server=%s tls=%d", o->server, tlsconf != NULL);
 	for (i = 0; i < o->sessions; i++) {
+		cpu0 = tree_sum(o->pid, 0, &procs);
 		t0 = now();
 		if (conn_login(c, o, 0, err, sizeof(err)) == -1 ||
 		    conn_cmd(c, "STAT\r\n", err, sizeof(err)) == -1 ||
@@ -832,6 +839,12 @@ scenario_bigbox(const struct opts *o)
 			fatal("bigbox session %d: %s", i + 1, err);
 		conn_close(c);
 		printf(" s%d_ms=%.1f", i + 1, (now() - t0) * 1000.0);
+		if (o->pid > 0) {
+			/* The session's processes end, and are reaped, first. */
+			usleep(200000);
+			printf(" s%d_cpu_ms=%.0f", i + 1,
+			    tree_sum(o->pid, 0, &procs) - cpu0);
+		}
 	}
 	printf(" messages=%ld uidls=%ld\n", nl, nu);
 	free(c);
@@ -929,6 +942,81 @@ scenario_retrmem(const struct opts *o)
 	free(c);
 }
 
+/* Peak RSS (VmHWM, kB) of pid when its comm is want; else 0. */
+static unsigned long long
+proc_hwm(long pid, const char *want)
+{
+	char			 path[64], buf[256];
+	unsigned long long	 kb = 0;
+	FILE			*f;
+	size_t			 n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strcmp(buf, want) != 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(buf, sizeof(buf), f) != NULL)
+		if (sscanf(buf, "VmHWM: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/*
+ * A session's peak memory: login, STAT, LIST, UIDL and RETR 1, then,
+ * before QUIT, the largest VmHWM (and the sum) of the tree's processes
+ * named o->comm: the peak since each started, parsing and listing the
+ * whole maildrop included.
+ */
+static void
+scenario_sessmem(const struct opts *o)
+{
+	static struct proc	 p[LOAD_MAX_PROCS];
+	static char		 in[LOAD_MAX_PROCS];
+	struct conn		*c = calloc(1, sizeof(*c));
+	char			 err[160];
+	unsigned long long	 kb, max = 0, sum = 0;
+	size_t			 n, i, procs = 0;
+	long			 nl, nu;
+
+	if (c == NULL)
+		fatal("calloc");
+	if (conn_login(c, o, 0, err, sizeof(err)) == -1 ||
+	    conn_cmd(c, "STAT\r\n", err, sizeof(err)) == -1 ||
+	    conn_cmd(c, "LIST\r\n", err, sizeof(err)) == -1 ||
+	    (nl = conn_skip(c)) < 0 ||
+	    conn_cmd(c, "UIDL\r\n", err, sizeof(err)) == -1 ||
+	    (nu = conn_skip(c)) < 0 ||
+	    conn_cmd(c, "RETR 1\r\n", err, sizeof(err)) == -1 ||
+	    conn_skip(c) < 0)
+		fatal("sessmem: %s", err);
+	n = proc_list(p, LOAD_MAX_PROCS);
+	(void)proc_tree(p, n, o->pid, in);
+	for (i = 0; i < n; i++) {
+		if (!in[i] || (kb = proc_hwm(p[i].pid, o->comm)) == 0)
+			continue;
+		procs++;
+		sum += kb;
+		if (kb > max)
+			max = kb;
+	}
+	(void)conn_cmd(c, "QUIT\r\n", err, sizeof(err));
+	conn_close(c);
+	printf("scenario=sessmem server=%s tls=%d user=%s messages=%ld "
+	    "uidls=%ld comm=%s procs=%zu peak_rss_kb=%llu rss_sum_kb=%llu\n",
+	    o->server, tlsconf != NULL, o->user, nl, nu, o->comm, procs, max,
+	    sum);
+	free(c);
+}
+
 /* Raw loopback TCP: one stream, 64 KB writes, for the given seconds. */
 struct rawarg {
 	int		 fd;
@@ -1006,13 +1094,16 @@ int
 main(int argc, char *argv[])
 {
 	struct opts	 o = { "sessions", "server", "bench", "bench", NULL,
-			       NULL, 0, 1, 10, 2, 0, 0 };
+			       NULL, NULL, 0, 1, 10, 2, 0, 0 };
 	int		 ch;
 
-	while ((ch = getopt(argc, argv, "c:d:f:m:n:p:P:s:T:u:U:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:C:d:f:m:n:p:P:s:T:u:U:w:")) != -1) {
 		switch (ch) {
 		case 'c':
 			o.clients = num_arg(optarg, 1, LOAD_MAX_CLIENTS);
+			break;
+		case 'C':
+			o.comm = optarg;
 			break;
 		case 'd':
 			o.seconds = num_arg(optarg, 1, LOAD_MAX_SECONDS);
@@ -1072,6 +1163,8 @@ main(int argc, char *argv[])
 		scenario_idle(&o);
 	else if (strcmp(o.mode, "retrmem") == 0)
 		scenario_retrmem(&o);
+	else if (strcmp(o.mode, "sessmem") == 0 && o.comm != NULL)
+		scenario_sessmem(&o);
 	else
 		fatal("%s: unknown mode", o.mode);
 	return 0;

@@ -13,10 +13,14 @@
 #   SECONDS_RUN=10   length of each sessions/greet run
 #   SCENARIOS="ceiling sessions download tls bigbox retrmem idle"
 #                    (bigbox also times a big mailbox carried over from
-#                    Dovecot: its dovecot-uidlist, pop3d's warm session)
+#                    Dovecot: its dovecot-uidlist, pop3d's warm session);
+#                    "mbox100k mboxretr mboxmem", not run by default, add
+#                    popa3d and Dovecot's mbox (bench/mbox.sh, issue 19)
 #   HASH=yescrypt    password scheme for both servers (or sha512, bcrypt)
 #   IDLE="500 2000"  idle session counts (one round: memory is not noisy)
-#   PORT=17110       first of the loopback ports used (PORT .. PORT+5)
+#   PORT=17110       first of the loopback ports used (PORT .. PORT+5;
+#                    PORT+6, PORT+7 for popa3d in the mbox scenarios)
+#   POPA3D=path      the mbox scenarios' popa3d (default: fetched, unpacked)
 set -eu
 BUILD=${1:-build}
 TOP=$(pwd)
@@ -157,11 +161,18 @@ if has retrmem; then
 	adduser ms small	# message 1: 1-3 KB
 	adduser mh huge		# message 1: 200 MB
 fi
+MBOX=
+if has mbox100k || has mboxretr || has mboxmem; then
+	MBOX=1
+	. "$TOP/bench/mbox.sh"
+	mbox_setup
+fi
 "$B/pop3d-users" -f "$U" -d "$U.cdb" compile >/dev/null
 # Dovecot reads it as its auth user, "dovecot".
 chgrp "$(id -g dovecot)" "$BENCH/dovecot/passwd"
 chmod 640 "$BENCH/dovecot/passwd"
 chown -R "$uid:$gid" "$BENCH/pop3d/home" "$BENCH/dovecot/home"
+[ -z "$MBOX" ] || mbox_homes
 
 # The same certificate for both.
 sh "$TOP/tests/tls-cert.sh" "$BENCH/tls" localhost >/dev/null
@@ -222,6 +233,7 @@ service pop3-login {
   }
 }
 CONF
+[ -z "$MBOX" ] || mbox_conf
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 pids=
@@ -271,6 +283,7 @@ pop() {	# SERVER: port, TLS port and the root of its process tree
 		port=$P_DOV tport=$P_DOVS root=$dov_pid troot=$dov_pid
 	fi
 }
+[ -z "$MBOX" ] || mbox_start
 order() {	# ROUND: the servers in this round's order
 	if [ $(($1 % 2)) -eq 1 ]; then echo "pop3d dovecot"; else
 	    echo "dovecot pop3d"; fi
@@ -368,6 +381,7 @@ while [ "$r" -le "$ROUNDS" ]; do
 		echo "$out" | sed 's/^scenario=bigbox /scenario=migrated /' |
 		    tee -a "$RES"
 	fi
+	[ -z "$MBOX" ] || mbox_round "$r"
 	r=$((r + 1))
 done
 

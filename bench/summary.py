@@ -25,6 +25,75 @@ def fmt(v, digits=1):
     return "-" if v is None else f"{v:.{digits}f}"
 
 
+def mbox_summary(rows, out, verdicts):
+    """Issue 19: pop3d against popa3d and Dovecot on one mbox."""
+    if not any(r["scenario"].startswith("mbox") for r in rows):
+        return
+    if any(r["scenario"] == "mbox" and r.get("available") == "0"
+           for r in rows):
+        verdicts.append("mbox: this pop3d serves no mbox: its figures are"
+                        " not available")
+    out.append(("mbox (pop3d | popa3d | Dovecot)", "", "", "", ""))
+
+    def line(name, key, unit, better, tp=None, td=None, **m):
+        p, n = med(rows, key, server="pop3d", **m)
+        a, na = med(rows, key, server="popa3d", **m)
+        d, _ = med(rows, key, server="dovecot", **m)
+        ra = p / a if p is not None and a else None
+        rd = p / d if p is not None and d else None
+        out.append((name, f"{fmt(p)} | {fmt(a)} | {fmt(d)} {unit}",
+                    f"/popa3d {fmt(ra, 2)}", f"/dov {fmt(rd, 2)}",
+                    max(n, na)))
+        for tgt, r, peer in ((tp, ra, "popa3d"), (td, rd, "Dovecot")):
+            if tgt is None or r is None:
+                continue
+            ok = r >= tgt if better == "higher" else r <= tgt
+            verdicts.append(f"mbox {name.strip()}: pop3d/{peer} {r:.2f}, "
+                            f"target {'>=' if better == 'higher' else '<='}"
+                            f" {tgt} -> {'MET' if ok else 'NOT MET'}")
+        return p
+
+    line("mbox100k 1st session", "s1_ms", "ms", "lower", 1.0,
+         scenario="mbox100k")
+    line("  server CPU, 1st", "s1_cpu_ms", "ms", "lower",
+         scenario="mbox100k")
+    line("mbox100k 2nd session", "s2_ms", "ms", "lower", 0.3,
+         scenario="mbox100k")
+    line("  server CPU, 2nd", "s2_cpu_ms", "ms", "lower",
+         scenario="mbox100k")
+    line("mboxretr 184 MB, 1 client", "mbps", "MB/s", "higher", 1.0,
+         scenario="mboxretr")
+    line("  server CPU per GB", "cpu_ms_per_gb", "ms", "lower", 1.0,
+         scenario="mboxretr")
+    v, n = med(rows, "mbps", server="popa3d-inetd", scenario="mboxretr")
+    if v is not None:
+        c, _ = med(rows, "cpu_ms_per_gb", server="popa3d-inetd",
+                   scenario="mboxretr")
+        out.append(("  popa3d as inetd runs it (Nagle)",
+                    f"{fmt(v)} MB/s, {fmt(c, 0)} ms/GB", "", "", n))
+    users = sorted({r["user"] for r in rows if r["scenario"] == "mboxmem"})
+    for u in users:
+        line(f"session peak RSS, {u}", "peak_rss_kb", "kB", "lower",
+             scenario="mboxmem", user=u)
+
+    def rss(srv, suffix):
+        us = [u for u in users if u.endswith(suffix)]
+        return med(rows, "peak_rss_kb", server=srv, scenario="mboxmem",
+                   user=us[0])[0] if us else None
+
+    p = rss("pop3d", "big")
+    if p is not None:
+        verdicts.append(f"mbox pop3d session peak RSS, 100,000 messages: "
+                        f"{p / 1024:.1f} MB, target <= 20 MB -> "
+                        f"{'MET' if p <= 20 * 1024 else 'NOT MET'}")
+    for srv in ("pop3d", "popa3d", "dovecot"):
+        a, b = rss(srv, "small"), rss(srv, "retr")
+        if a and b:
+            verdicts.append(f"mbox {srv}: peak RSS, 1,000 x 180 KB / "
+                            f"1,000 x 0.5-3 KB: {b / a:.2f} (flat in "
+                            f"message size: near 1)")
+
+
 def main():
     rows = load(sys.argv[1])
     out = []
@@ -114,6 +183,7 @@ def main():
         v, n = med(rows, key, scenario=k)
         out.append((lbl, f"{fmt(v)} {unit}", "", "", n))
 
+    mbox_summary(rows, out, verdicts)
     w = max(len(r[0]) for r in out)
     print(f"{'':{w}}  {'pop3d':>14}  {'dovecot':>14}  {'ratio':>6}  runs")
     for name, p, d, r, n in out:

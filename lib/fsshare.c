@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fsshare.h"
@@ -280,4 +281,23 @@ fsshare_flock(int fd, int op)
 		return -1;
 	}
 	return flock(fd, op);
+}
+
+int
+fsshare_touch(int fd, int64_t *now)
+{
+	struct timespec	ts[2];
+	struct stat	st;
+	int64_t		off = fsshare_clock_offset();
+
+	if (off != 0) {
+		if (clock_gettime(CLOCK_REALTIME, &ts[0]) == -1)
+			return -1;
+		ts[0].tv_sec += off;
+		ts[1] = ts[0];
+	}
+	if (futimens(fd, off != 0 ? ts : NULL) == -1 || fstat(fd, &st) == -1)
+		return -1;
+	*now = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	return 0;
 }

@@ -60,6 +60,15 @@ int	fsshare_of_fd(int, struct fsmount *);
 int64_t	fsshare_clock_offset(void);
 
 /*
+ * Now by the clock of the file system holding fd: fd's times set to now
+ * (on NFS the server sets its own) and read back, in nanoseconds; with
+ * TEST_POP3D_CLOCK_OFFSET, this host's clock that far off, as a host's
+ * kernel stamps on a file system whose hosts stamp with their own
+ * clocks.  0, or -1 with errno.
+ */
+int	fsshare_touch(int, int64_t *);
+
+/*
  * flock(2), or a test hook: TEST_POP3D_FLOCK_ERRNO set to a number fails
  * it with that errno, as flock on a directory does on some network file
  * systems.

@@ -162,7 +162,7 @@ fuzz:
 	        -Imaildrop -Ifront -Ipolicy -Iauth -Ipasswd $(CDB_CFLAGS) \
 	        -o build/fuzz/$$f tests/fuzz/$$f.c $(LIB_SRC) $(MD_SRC) \
 	        front/ipc.c $(RULES_SRC) front/sasl.c auth/user.c auth/import.c \
-	        passwd/pwipc.c $(CDB_LIBS) $(NETTLE_LIBS) \
+	        passwd/pwipc.c $(CDB_LIBS) $(NETTLE_LIBS) -llockfile \
 	        $(SECCOMP_LIBS) || exit 1; \
 	    mkdir -p build/fuzz/$$f.corpus; \
 	    if build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) \

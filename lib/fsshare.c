@@ -1,6 +1,10 @@
+/*
+ * Whether a mount's locks reach other hosts (fsshare.h): the parser of
+ * /proc/self/mountinfo, the judgement of a type and its options, and the
+ * file system's clock read by touching a file.
+ */
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,8 +44,10 @@ opt_has(const char *opts, size_t optlen, const char *opt)
 static void
 judge_nfs(const char *opts, size_t optlen, struct fsmount *m)
 {
-	/* The maildrop's directory flock is local on NFS anyway (no
-	 * directory lock operation); what counts is the fcntl lock. */
+	/*
+	 * The maildrop's directory flock is local on NFS anyway (no lock
+	 * operation for directories): what counts is the fcntl lock.
+	 */
 	m->server_clock = 1;	/* utimensat(NULL): SET_TO_SERVER_TIME */
 	if (opt_has(opts, optlen, "local_lock=all") ||
 	    opt_has(opts, optlen, "local_lock=posix") ||

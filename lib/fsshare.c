@@ -57,6 +57,14 @@ judge_nfs(const char *opts, size_t optlen, struct fsmount *m)
 		    " nolock: fcntl locks stay on this host";
 	} else
 		m->share = FS_SHARED;
+	if (opt_has(opts, optlen, "local_lock=all") ||
+	    opt_has(opts, optlen, "local_lock=flock") ||
+	    opt_has(opts, optlen, "nolock")) {
+		m->flock_share = FS_HOSTLOCAL;
+		m->flock_why = "mounted with local_lock=all, local_lock=flock or"
+		    " nolock: flock locks stay on this host";
+	} else
+		m->flock_share = FS_SHARED;
 }
 
 void
@@ -68,6 +76,7 @@ fsshare_judge(const char *type, const char *opts, size_t optlen,
 	m->share = FS_LOCAL;
 	m->why = "";
 	m->server_clock = 0;
+	m->flock_why = "";
 	if (strcmp(type, "nfs") == 0 || strcmp(type, "nfs4") == 0) {
 		judge_nfs(opts, optlen, m);
 		return;
@@ -100,6 +109,9 @@ fsshare_judge(const char *type, const char *opts, size_t optlen,
 			}
 	if (m->share == FS_SHARED)
 		m->why = "";
+	/* Elsewhere flock goes where fcntl locks go (SMB: since Linux 5.5). */
+	m->flock_share = m->share;
+	m->flock_why = m->why;
 }
 
 /* The next space-separated field of line[0..n) from *at: 1, or 0 none. */

@@ -21,11 +21,15 @@ enum fsshare {
 	FS_UNKNOWN,	/* network, not known to share locks */
 };
 
-/* One mount, as the judgement needs it. */
+/*
+ * One mount, as the judgement needs it: share and why for fcntl (OFD)
+ * locks, flock_share and flock_why for flock(2) on a file (an mbox's
+ * session lock), which only NFS's local_lock= tells apart.
+ */
 struct fsmount {
 	char		 fstype[FSTYPE_MAX + 1];
-	enum fsshare	 share;
-	const char	*why;		/* static text for a warning, or "" */
+	enum fsshare	 share, flock_share;
+	const char	*why, *flock_why;	/* static text, or "" */
 	int		 server_clock;	/* touching a file stamps the dirs' clock */
 };
 

@@ -275,6 +275,30 @@ def a_real_fuse_mount_is_warned_from_the_kernels_own_table():
             subprocess.run(["umount", mnt], capture_output=True, timeout=30)
 
 
+@test
+def an_mbox_whose_flock_may_be_host_local_is_warned():
+    # An mbox's session lock is flock on the file: on NFS local_lock=flock
+    # keeps that local (a Maildir's fcntl lock is not), posix does not.
+    for opts, warned in (("rw,vers=3,local_lock=flock", 1),
+                         ("rw,vers=4.2,local_lock=posix", 0),
+                         ("rw,vers=4.2,local_lock=none", 0)):
+        with TempDir() as tmp:
+            mbox = os.path.join(tmp.path, "mbox")
+            with open(mbox, "wb") as f:
+                f.write(b"From a@b Thu Jan  1 00:00:00 2026\n" + MSG % (1, 1)
+                        + b"\n")
+            give(tmp.path)
+            out, warns, _ = session(mbox, env_for(mbox, "nfs", opts))
+            check(out.startswith(b"+OK") and b"+OK 1 " in out,
+                  "%s: the session goes on: %r" % (opts, out[:80]))
+            check_eq(len(warns), warned, "%s: %d warning: %r" %
+                     (opts, warned, warns))
+            check(not warns or "warning msg=\"the mbox lock may hold on this"
+                  " host only: %s is on nfs, mounted with local_lock=all, "
+                  "local_lock=flock or nolock" % os.path.realpath(mbox) in
+                  warns[0], "it names the mbox: %r" % warns)
+
+
 def same_tick_delivery(reader_env, writer_offset):
     """A host whose clock is writer_offset seconds off from the reader's
     last changed the directories; the reader lists them; then that host

@@ -115,6 +115,21 @@ judgements(void)
 	CHECK(judged("ext4", "rw,local_lock=all,nobrl", FS_LOCAL));
 	CHECK(judged("tmpfs", "", FS_LOCAL));
 	CHECK(judged("fuseblk", "rw", FS_LOCAL));
+	/* flock: NFS's local_lock=flock keeps it local, posix does not. */
+	fsshare_judge("nfs", "rw,local_lock=flock", 19, &m);
+	CHECK(m.share == FS_SHARED && m.flock_share == FS_HOSTLOCAL &&
+	    m.flock_why[0] != '\0' && m.why[0] == '\0');
+	fsshare_judge("nfs4", "rw,local_lock=posix", 19, &m);
+	CHECK(m.share == FS_HOSTLOCAL && m.flock_share == FS_SHARED &&
+	    m.flock_why[0] == '\0');
+	fsshare_judge("nfs4", "rw,local_lock=all", 17, &m);
+	CHECK(m.share == FS_HOSTLOCAL && m.flock_share == FS_HOSTLOCAL);
+	fsshare_judge("cifs", "rw,nobrl", 8, &m);
+	CHECK(m.flock_share == FS_HOSTLOCAL && m.flock_why == m.why);
+	fsshare_judge("ceph", "rw", 2, &m);
+	CHECK(m.flock_share == FS_SHARED && m.flock_why[0] == '\0');
+	fsshare_judge("ext4", "rw,local_lock=flock", 19, &m);
+	CHECK(m.flock_share == FS_LOCAL);
 	fsshare_judge("nfs4", "", 0, &m);
 	CHECK(m.server_clock);
 	fsshare_judge("ceph", "", 0, &m);

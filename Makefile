@@ -154,7 +154,7 @@ FUZZ_SECONDS ?= 30
 FUZZ	= fuzz_pop3 fuzz_wire fuzz_ipc fuzz_rules fuzz_sasl fuzz_scancache \
 	  fuzz_users fuzz_pwipc fuzz_cdbcheck fuzz_seen fuzz_import \
 	  fuzz_uidlist fuzz_courier fuzz_proxy fuzz_mbox \
-	  fuzz_mbox_cache
+	  fuzz_mbox_cache fuzz_mountinfo
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ); do \
@@ -162,7 +162,7 @@ fuzz:
 	        -Imaildrop -Ifront -Ipolicy -Iauth -Ipasswd $(CDB_CFLAGS) \
 	        -o build/fuzz/$$f tests/fuzz/$$f.c $(LIB_SRC) $(MD_SRC) \
 	        front/ipc.c $(RULES_SRC) front/sasl.c auth/user.c auth/import.c \
-	        passwd/pwipc.c $(CDB_LIBS) $(NETTLE_LIBS) \
+	        passwd/pwipc.c $(CDB_LIBS) $(NETTLE_LIBS) -llockfile \
 	        $(SECCOMP_LIBS) || exit 1; \
 	    mkdir -p build/fuzz/$$f.corpus; \
 	    if build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) \

@@ -42,6 +42,13 @@ void	check_rules(void);
 void	check_chroot(void);
 void	check_statedir(void);
 
+/*
+ * Whether the locks of the file system holding dir reach other hosts
+ * (fsshare.h): an "ok" line on a network file system that shares them, a
+ * "warn" line where they may stay on this host, nothing on a local one.
+ */
+void	check_locks(const char *, const char *);
+
 /* x509.c: the certificates and keys (the only file using libcrypto). */
 void	check_tls(void);
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "cdbcheck.h"
 #include "check.h"
+#include "fsshare.h"
 #include "log.h"
 #include "penalty.h"
 #include "pop3d_limits.h"
@@ -228,4 +230,27 @@ check_statedir(void)
 	}
 	say("ok", "state-dir", "%s: owned by uid %lu, writable by no one"
 	    " else", dir, (unsigned long)geteuid());
+	check_locks("state-dir", dir);
+}
+
+void
+check_locks(const char *what, const char *dir)
+{
+	struct fsmount	m;
+	int		fd, found;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return;
+	found = fsshare_of_fd(fd, &m);
+	close(fd);
+	/* One host's own file system: nothing to say. */
+	if (found != 1 || m.share == FS_LOCAL)
+		return;
+	if (m.share == FS_SHARED)
+		say("ok", what, "%s: on %s, whose locks hold across hosts",
+		    dir, m.fstype);
+	else
+		say("warn", what, "%s: on %s, %s: with several hosts on it,"
+		    " its locks may hold on this host only", dir, m.fstype,
+		    m.why);
 }

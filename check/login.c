@@ -289,7 +289,7 @@ check_report_maildrop(int argc, char **argv)
 {
 	const char	*env = getenv("MAILDROP"), *home = getenv("HOME");
 	const char	*md;
-	char		 cwd[PATH_MAX];
+	char		 cwd[PATH_MAX], full[PATH_MAX * 2];
 	long		 nnew, ncur;
 
 	/* The user's own (MAILDROP) wins; the argument is the default. */
@@ -312,5 +312,10 @@ check_report_maildrop(int argc, char **argv)
 	say("ok", "maildrop", "%s%s%s: %ld messages (%ld new, %ld cur)",
 	    md[0] == '/' ? "" : cwd, md[0] == '/' ? "" : "/", md,
 	    nnew + ncur, nnew, ncur);
+	if (md[0] == '/')
+		check_locks("maildrop", md);
+	else if ((size_t)snprintf(full, sizeof(full), "%s/%s", cwd, md) <
+	    sizeof(full))
+		check_locks("maildrop", full);
 	return 0;
 }

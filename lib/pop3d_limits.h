@@ -70,6 +70,25 @@
 #define SCANCACHE_SETTLE_SEC	2
 
 /*
+ * Where each host stamps the directories with its own clock (a cluster
+ * file system, SMB, or one pop3d cannot tell: fsshare.h), a list is used
+ * only when the directories had been unchanged this much longer: a host
+ * whose clock is behind by up to this much cannot then make a fresh mtime
+ * look settled.  Clocks further apart than this void that proof.
+ */
+#define SCANCACHE_SKEW_SEC	600
+
+/*
+ * /proc/self/mountinfo, read to tell whether the maildrop's and the state
+ * directory's locks are shared (fsshare.h): at most this much of it (a
+ * host with tens of thousands of mounts is told nothing), lines of at
+ * most MOUNTINFO_LINE_MAX octets, a type of at most FSTYPE_MAX.
+ */
+#define MOUNTINFO_MAX		(4L * 1024 * 1024)
+#define MOUNTINFO_LINE_MAX	16384
+#define FSTYPE_MAX		63
+
+/*
  * The mbox index (mbox_cache.h) holds one record per message: 42 octets
  * of offsets, sizes and flags and a UIDL (at most UIDL_MAX), after a
  * 152-octet header.  A larger file cannot belong to

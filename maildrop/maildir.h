@@ -30,6 +30,7 @@ struct maildir {
 	struct idtab	*ids;		/* msgs by identity (maildir_internal.h) */
 	const char	*dovecot_format; /* migrate.h; NULL: the default */
 	int		 uidmap_unwritten; /* new carried UIDLs not recorded */
+	int		 skew_sec;	/* maildir_lock: scancache.c's margin */
 };
 
 /*
@@ -188,6 +189,12 @@ int64_t	maildir_mtime_ns(const struct stat *);
 
 /* Ends the session's hold (QUIT, once the UPDATE state is done). */
 void	maildir_unlock(struct maildir *);
+
+/*
+ * Now in nanoseconds, by the clock that stamps the maildrop's files (the
+ * lock file touched and read back; the host's without a lock): 0, or -1.
+ */
+int	maildir_now(const struct maildir *, int64_t *);
 
 /*
  * Whether this user may write the maildrop, cur/ and new/ (as the moves,

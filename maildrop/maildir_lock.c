@@ -8,12 +8,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "fsshare.h"
 #include "lock.h"
 #include "log.h"
 #include "maildir.h"
+#include "pop3d_limits.h"
 
 /*
  * Whether a lock file found unusable may be removed: the maildrop is this
@@ -90,6 +94,31 @@ lock_at_path(const struct maildir *md, int fd)
 	    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/*
+ * Where the lock holds and whose clock stamps the directories: one
+ * warning line when the lock may be this host's alone (the session goes
+ * on: a single host on such a mount is a sound setup, and nothing tells
+ * pop3d whether others share it), and scancache.c's settling margin
+ * where the hosts' own clocks stamp the directories, or who stamps them
+ * cannot be told.
+ */
+static void
+lock_scope(struct maildir *md)
+{
+	struct fsmount	m;
+	char		path[PATH_MAX];
+
+	md->skew_sec = SCANCACHE_SKEW_SEC;
+	if (fsshare_of_fd(md->lockfd, &m) != 1)
+		return;
+	if (m.share == FS_LOCAL || m.server_clock)
+		md->skew_sec = 0;
+	if (m.share == FS_HOSTLOCAL || m.share == FS_UNKNOWN)
+		log_warn("the maildrop lock may hold on this host only: %s is"
+		    " on %s, %s", log_abspath(MAILDIR_LOCK_FILE, path,
+		    sizeof(path)), m.fstype, m.why);
+}
+
 int
 maildir_lock(struct maildir *md)
 {
@@ -99,9 +128,14 @@ maildir_lock(struct maildir *md)
 	 * The maildrop's directory itself: nobody can unlink or replace it
 	 * under this session, as anyone who can write the maildrop can do
 	 * to a lock file.  A file system without flock(2) on directories
-	 * (some NFS) leaves the lock file alone to do it.
+	 * leaves the lock file alone to do it: NFSv4 refuses an exclusive
+	 * flock on a descriptor not open for writing (EBADF), and Linux's
+	 * NFS client has no lock operation for directories at all, so that
+	 * there the flock holds on this host only.  The lock file's OFD
+	 * lock, an NLM or NFSv4 lock on the server, holds on every host.
 	 */
-	if (flock(md->fd, LOCK_EX | LOCK_NB) == -1 && errno != EINVAL &&
+	if (fsshare_flock(md->fd, LOCK_EX | LOCK_NB) == -1 &&
+	    errno != EINVAL &&
 	    errno != ENOLCK && errno != EBADF && errno != EOPNOTSUPP &&
 	    errno != ENOSYS) {
 		if (errno == EWOULDBLOCK)
@@ -132,8 +166,10 @@ maildir_lock(struct maildir *md)
 			maildir_unlock(md);
 			return -1;
 		}
-		if (lock_at_path(md, md->lockfd))
+		if (lock_at_path(md, md->lockfd)) {
+			lock_scope(md);
 			return 0;
+		}
 		close(md->lockfd);
 		md->lockfd = -1;
 	}
@@ -153,4 +189,25 @@ maildir_unlock(struct maildir *md)
 	if (md->fd != -1)
 		(void)flock(md->fd, LOCK_UN);
 	errno = saved;
+}
+
+/*
+ * Now, by the clock that stamps the directories: the session's lock file
+ * touched and read back (an NFS server's clock, skewed or not: the client
+ * asks the server to set its own time), else the host's.  On a file
+ * system whose hosts stamp with their own clocks this is this host's, and
+ * md->skew_sec covers the others'.
+ */
+int
+maildir_now(const struct maildir *md, int64_t *now)
+{
+	struct timespec	ts;
+
+	if (md->lockfd != -1 && fsshare_touch(md->lockfd, now) == 0)
+		return 0;
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		return -1;
+	*now = (int64_t)(ts.tv_sec + fsshare_clock_offset()) * 1000000000 +
+	    ts.tv_nsec;
+	return 0;
 }

@@ -12,12 +12,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <lockfile.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "fsshare.h"
 #include "io.h"
 #include "lock.h"
+#include "log.h"
 #include "mbox.h"
 
 int
@@ -27,6 +30,23 @@ mbox_still_there(const struct mbox *mb)
 
 	return lstat(mb->path, &st) == 0 && (uint64_t)st.st_dev == mb->dev &&
 	    (uint64_t)st.st_ino == mb->ino;
+}
+
+/*
+ * One warning line when the session lock (flock on the mbox) may hold on
+ * this host only, as maildir_lock's for a Maildir; the session goes on.
+ */
+static void
+lock_scope(const struct mbox *mb)
+{
+	struct fsmount	m;
+	char		path[PATH_MAX];
+
+	if (fsshare_of_fd(mb->fd, &m) == 1 && (m.flock_share == FS_HOSTLOCAL ||
+	    m.flock_share == FS_UNKNOWN))
+		log_warn("the mbox lock may hold on this host only: %s is on"
+		    " %s, %s", log_abspath(mb->path, path, sizeof(path)),
+		    m.fstype, m.flock_why);
 }
 
 int
@@ -43,8 +63,10 @@ mbox_lock(struct mbox *mb)
 				errno = EAGAIN;
 			return -1;
 		}
-		if (mbox_still_there(mb))
+		if (mbox_still_there(mb)) {
+			lock_scope(mb);
 			return 0;
+		}
 		/* Replaced meanwhile (a mail reader's rewrite): the new one. */
 		fd = open(mb->path, O_RDWR | O_NOFOLLOW | O_NONBLOCK |
 		    O_NOCTTY | O_CLOEXEC);

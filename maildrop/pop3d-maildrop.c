@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "expire.h"
+#include "fsshare.h"
 #include "io.h"
 #include "log.h"
 #include "maildir.h"
@@ -210,8 +211,10 @@ static int
 login_delay_check(int dirfd, const char *name, uint64_t delay, long *wait)
 {
 	struct stat	st;
-	int		fd, err;
-	time_t		now = time(NULL);
+	struct timespec	last[2];
+	int64_t		ns;
+	time_t		now;
+	int		fd, err, fresh = 0;
 
 	if ((fd = maildir_file_openat(dirfd, name, O_RDWR)) == -1) {
 		if (errno != ENOENT)
@@ -219,19 +222,27 @@ login_delay_check(int dirfd, const char *name, uint64_t delay, long *wait)
 		if ((fd = maildir_file_openat(dirfd, name, O_RDWR |
 		    O_CREAT)) == -1)
 			return -1;
-	} else {
-		if (fstat(fd, &st) == -1)
-			goto fail;
-		/* A clock set back makes the last login "later": let in. */
-		if (st.st_mtime <= now && (uint64_t)(now - st.st_mtime) <
-		    delay) {
-			*wait = (long)(delay - (uint64_t)(now - st.st_mtime));
-			close(fd);
-			return 1;
-		}
+		fresh = 1;
 	}
-	if (futimens(fd, NULL) == -1)
+	/*
+	 * Now by the clock that stamped the record, the file system's: the
+	 * record touched and read back (an NFS server's clock off from this
+	 * host's would otherwise stretch or void the delay), and its time put
+	 * back when the login comes too soon.
+	 */
+	if (fstat(fd, &st) == -1 || fsshare_touch(fd, &ns) == -1)
 		goto fail;
+	now = (time_t)(ns / 1000000000);
+	/* A clock set back makes the last login "later": let in. */
+	if (!fresh && st.st_mtime <= now &&
+	    (uint64_t)(now - st.st_mtime) < delay) {
+		*wait = (long)(delay - (uint64_t)(now - st.st_mtime));
+		last[0] = st.st_atim;
+		last[1] = st.st_mtim;
+		(void)futimens(fd, last);
+		close(fd);
+		return 1;
+	}
 	close(fd);
 	return 0;
 fail:

@@ -61,28 +61,6 @@ scancache_sum(const char *p, size_t n)
 	return h ^ h >> 29;
 }
 
-/*
- * Now, by the clock that stamps the directories: the session's lock file
- * touched and read back (an NFS server's clock, skewed or not), else the
- * host's.  0, or -1.
- */
-static int
-fs_now(const struct maildir *md, int64_t *now)
-{
-	struct stat	st;
-	struct timespec	ts;
-
-	if (md->lockfd != -1 && futimens(md->lockfd, NULL) == 0 &&
-	    fstat(md->lockfd, &st) == 0) {
-		*now = maildir_mtime_ns(&st);
-		return 0;
-	}
-	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
-		return -1;
-	*now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	return 0;
-}
-
 void
 scancache_begin(struct maildir *md, struct scancache *sc)
 {
@@ -106,7 +84,7 @@ scancache_scanning(struct maildir *md, struct scancache *sc)
 {
 	int64_t	now;
 
-	if (sc->known && fs_now(md, &now) == 0)
+	if (sc->known && maildir_now(md, &now) == 0)
 		sc->began = now;
 	else
 		sc->known = 0;	/* no start time: nothing to trust */
@@ -182,11 +160,17 @@ scancache_image(const struct maildir *md, const struct scancache *sc,
 	return buf;
 }
 
-/* Whether an mtime was SCANCACHE_SETTLE_SEC old when the scan began. */
+/*
+ * Whether an mtime was SCANCACHE_SETTLE_SEC old when the scan began, and
+ * skew seconds more: where each host stamps with its own clock, one
+ * whose clock is behind could otherwise make a change of this very tick
+ * look settled.  A clock ahead makes the mtime look young: only a cost.
+ */
 static int
-settled(int64_t mtime, int64_t began)
+settled(int64_t mtime, int64_t began, int skew)
 {
-	return began - mtime >= (int64_t)SCANCACHE_SETTLE_SEC * 1000000000;
+	return began - mtime >=
+	    ((int64_t)SCANCACHE_SETTLE_SEC + skew) * 1000000000;
 }
 
 /*
@@ -218,7 +202,8 @@ head_list(const char *h, const struct maildir *md,
 	int64_t	began = (int64_t)le64_get(h + 96);
 
 	return h[SC_LIST] == 1 &&
-	    settled(sc->cur_mtime, began) && settled(sc->new_mtime, began) &&
+	    settled(sc->cur_mtime, began, md->skew_sec) &&
+	    settled(sc->new_mtime, began, md->skew_sec) &&
 	    le64_get(h + 24) == md->max && le64_get(h + 32) <= md->max &&
 	    le64_get(h + 48) == sc->cur_dev && le64_get(h + 56) == sc->cur_ino &&
 	    (int64_t)le64_get(h + 64) == sc->cur_mtime &&
@@ -493,8 +478,8 @@ dirs_settled(struct maildir *md, const struct scancache *sc)
 	    maildir_mtime_ns(&new) == sc->new_mtime &&
 	    (uint64_t)cur.st_ino == sc->cur_ino &&
 	    (uint64_t)new.st_ino == sc->new_ino &&
-	    settled(sc->cur_mtime, sc->began) &&
-	    settled(sc->new_mtime, sc->began);
+	    settled(sc->cur_mtime, sc->began, md->skew_sec) &&
+	    settled(sc->new_mtime, sc->began, md->skew_sec);
 }
 
 /* Writes the image (no fsync: a torn file fails its checksum). */

@@ -21,9 +21,11 @@ mandoc"
 # reports, which tests/e2e/test_migrate.py checks pop3d carries over (run
 # privately on a free port, never the system's service).  haproxy sends the
 # PROXY protocol to the front in tests/e2e/test_proxy.py (run privately on
-# a free port, never the system's service).
+# a free port, never the system's service).  bindfs mounts a FUSE file
+# system, whose locks pop3d warns about, in tests/e2e/test_shared.py.
 TEST_PKGS="strace curl clang libclang-rt-dev mpop systemd xinetd daemontools
-fetchmail sslscan python3-cryptography dovecot-core dovecot-pop3d haproxy"
+fetchmail sslscan python3-cryptography dovecot-core dovecot-pop3d haproxy
+bindfs"
 if [ "$1" = test ]; then
 	PKGS="$PKGS $TEST_PKGS"
 fi

@@ -53,7 +53,7 @@ check "and what the package must do: the system user pop3d" \
 deps=" $(DEPS_LIST=1 sh tests/deps.sh) "
 tdeps=" $(DEPS_LIST=1 sh tests/deps.sh test) "
 for p in xinetd daemontools clang mpop fetchmail sslscan strace dovecot-core \
-    dovecot-pop3d; do
+    dovecot-pop3d bindfs; do
 	check "make deps leaves out $p" "! echo '$deps' | grep -q ' $p '"
 	check "make test-deps installs $p" "echo '$tdeps' | grep -q ' $p '"
 done

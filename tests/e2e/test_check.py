@@ -165,6 +165,8 @@ def a_good_installation_passes_every_check():
         check(has(out, "ok rules: %s:" % site.rules_cdb), "rules.cdb read")
         check(has(out, "ok chroot: %s" % site.chroot), "chroot checked")
         check(has(out, "ok state-dir: %s" % site.state), "state dir checked")
+        check_eq(len([ln for ln in out.splitlines() if "state-dir:" in ln]),
+                 1, "on this machine's own file system, no word of locks")
         check(has(out, "ok preauth-user: pop3d: uid %d" %
                   pwd.getpwnam("pop3d").pw_uid), "pre-login user checked")
         check(has(out, "ok tls-key: %s matches %s" % (site.key, site.cert)),
@@ -297,6 +299,29 @@ def a_group_writable_state_dir_is_an_error():
         check_eq(rc, 1, "exit 1")
         check(has(out, "error state-dir: %s: must be owned" % site.state),
               "the state directory is refused: %r" % lines(out, "error"))
+
+
+@test
+def a_state_dir_whose_locks_may_stay_on_one_host_is_warned():
+    # Seen through the mount table the program would read on NFS.
+    from test_shared import fake_mountinfo
+    for fstype, opts, level, words in (
+            ("nfs", "rw,vers=3,local_lock=all", "warn",
+             "on nfs, mounted with local_lock=all, local_lock=posix or "
+             "nolock: fcntl locks stay on this host: with several hosts on"
+             " it, its locks may hold on this host only"),
+            ("fuse.sshfs", "rw", "warn", "on fuse.sshfs, a FUSE file system"),
+            ("nfs4", "rw,vers=4.2,local_lock=none", "ok",
+             "on nfs4, whose locks hold across hosts")):
+        with TempDir() as tmp:
+            site = Site(tmp)
+            mi = fake_mountinfo(site.state, fstype, opts)
+            rc, out, _ = site.run(TEST_POP3D_MOUNTINFO=mi)
+            check(has(out, "%s state-dir: %s: %s" % (level, site.state,
+                                                     words)),
+                  "%s: %r" % (fstype, [ln for ln in out.splitlines()
+                                       if "state-dir" in ln]))
+            check_eq(lines(out, "error"), [], "%s: no error" % fstype)
 
 
 @test
@@ -435,6 +460,24 @@ def login_reports_the_users_own_maildrop():
         check_eq(rc, 0, "exit 0: %r" % (out + err))
         check(has(out, "ok maildrop: %s: 1 messages (1 new, 0 cur)" % other),
               "gina's own maildrop, not the chain's argument")
+
+
+@test
+def login_reports_where_the_maildrop_lock_holds():
+    from test_shared import fake_mountinfo
+    with TempDir() as tmp:
+        site = Site(tmp)
+        rc, out, _ = site.run("login", "alice", input=b"alice-pw\n")
+        check(not any(ln.startswith(("ok maildrop", "warn maildrop")) and
+                      " on " in ln for ln in out.splitlines()),
+              "this machine's own file system: no word of locks")
+        mi = fake_mountinfo(site.maildir, "cifs", "rw,vers=3.0,nobrl")
+        rc, out, _ = site.run("login", "alice", input=b"alice-pw\n",
+                              TEST_POP3D_MOUNTINFO=mi)
+        check_eq(rc, 0, "a warning is no error")
+        check(has(out, "warn maildrop: %s: on cifs, mounted with nobrl" %
+                  site.maildir), "SMB with nobrl: warned: %r" %
+              [ln for ln in out.splitlines() if "maildrop" in ln])
 
 
 @test

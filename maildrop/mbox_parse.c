@@ -493,6 +493,33 @@ look_resume(struct mbox_parser *p, const char *buf, const char *end,
 	return buf;
 }
 
+/*
+ * Body lines after a line that was not empty: none of them can start a
+ * message, so they are passed over up to the next line that may be empty
+ * (or starts with a CR, which line_type settles), and their octets go to
+ * the wire count in one piece at the next flush: most of an mbox's lines
+ * cost a memchr and nothing else.
+ */
+static const char *
+body_lines(struct mbox_parser *p, const char *s, const char *end)
+{
+	const char	*lf;
+
+	flush(p, s);
+	p->sp = s;
+	for (;;) {
+		if ((lf = memchr(s, '\n', end - s)) == NULL) {
+			p->state = S_BODY;	/* it goes on in the next piece */
+			return end;
+		}
+		s = lf + 1;
+		if (s == end || *s == '\n' || *s == '\r') {
+			p->state = S_BOL;
+			return s;
+		}
+	}
+}
+
 int
 mbox_feed(struct mbox_parser *p, const char *buf, size_t n)
 {
@@ -508,6 +535,12 @@ mbox_feed(struct mbox_parser *p, const char *buf, size_t n)
 	while (s < end) {
 		if (p->state != S_BOL) {
 			s = line_rest(p, s, end);
+			continue;
+		}
+		/* The line before was not empty (nothing held back). */
+		if (p->in_body && p->open && p->pending == 0 && *s != '\n' &&
+		    *s != '\r') {
+			s = body_lines(p, s, end);
 			continue;
 		}
 		t = line_type(p, s, end - s, 0);

@@ -482,8 +482,38 @@ test_stop(void)
 }
 
 /*
+ * Where messages start, read line by line with nothing held back: a line
+ * beginning "From " at the start or after an empty line ("" or "\r").
+ * Whether the list agrees, count and every from_off.
+ */
+static int
+boundaries_agree(const char *s, size_t n, const struct list *l)
+{
+	size_t	i = 0, at = 0, next, len;
+	int	prev_empty = 1;
+	const char *lf;
+
+	while (at < n) {
+		lf = memchr(s + at, '\n', n - at);
+		next = lf != NULL ? (size_t)(lf - s) + 1 : n;
+		len = next - at - (lf != NULL);
+		if (prev_empty && n - at >= 5 && memcmp(s + at, "From ", 5) ==
+		    0 && len >= 5) {
+			if (i >= l->n || l->v[i].from_off != at)
+				return 0;
+			i++;
+			prev_empty = 0;
+		} else
+			prev_empty = len == 0 || (len == 1 && s[at] == '\r');
+		at = next;
+	}
+	return i == l->n;
+}
+
+/*
  * Random mboxes of the shapes above, fed in random pieces: the same
- * list as fed whole, wire sizes right.
+ * list as fed whole, boundaries where a plain reading puts them, wire
+ * sizes right.
  */
 static void
 test_random(void)
@@ -510,7 +540,8 @@ test_random(void)
 		piece = 1 + random() % 13;
 		if (list_parse(s, n, n + 1, &l) != 0 ||
 		    list_parse(s, n, piece, &other) != 0 ||
-		    !list_same(&l, &other) || !wire_sizes_agree(s, &l))
+		    !list_same(&l, &other) || !wire_sizes_agree(s, &l) ||
+		    !boundaries_agree(s, n, &l))
 			bad++;
 		list_free(&l);
 		list_free(&other);

@@ -480,6 +480,28 @@ tree_sum(long root, int pss, size_t *procs)
 	return sum;
 }
 
+/*
+ * The tree's CPU once the sessions of a run have ended and been reaped:
+ * a session's CPU reaches its reaper's cutime only then, and a short run
+ * sampled at once can miss all of it.  Polls until the tree has no more
+ * processes than before the run (before), for at most 3 s.
+ */
+static double
+tree_cpu_settled(long root, size_t before)
+{
+	size_t	procs;
+	double	cpu = 0;
+	int	i;
+
+	for (i = 0; i < 150; i++) {
+		cpu = tree_sum(root, 0, &procs);
+		if (procs <= before)
+			break;
+		usleep(20000);
+	}
+	return cpu;
+}
+
 /* Manifest: sorted (hash, size) pairs from gen. */
 
 static int
@@ -755,7 +777,7 @@ scenario_rate(const struct opts *o, int greet)
 	deadline = t0 + o->seconds;
 	w = workers_run(o, greet ? run_greet : run_sessions, o->clients);
 	t1 = now();
-	cpu1 = tree_sum(o->pid, 0, &procs);
+	cpu1 = tree_cpu_settled(o->pid, procs);
 	for (i = 0; i < o->clients; i++)
 		total += w[i].nlat;
 	if ((all = calloc(total + 1, sizeof(double))) == NULL)
@@ -796,7 +818,7 @@ scenario_download(const struct opts *o)
 	deadline = t0 + o->seconds;
 	w = workers_run(o, run_download, o->clients);
 	t1 = now();
-	cpu1 = tree_sum(o->pid, 0, &procs);
+	cpu1 = tree_cpu_settled(o->pid, procs);
 	for (i = 0; i < o->clients; i++) {
 		bytes += w[i].bytes;
 		bad += w[i].bad;
@@ -839,12 +861,9 @@ scenario_bigbox(const struct opts *o)
 			fatal("bigbox session %d: %s", i + 1, err);
 		conn_close(c);
 		printf(" s%d_ms=%.1f", i + 1, (now() - t0) * 1000.0);
-		if (o->pid > 0) {
-			/* The session's processes end, and are reaped, first. */
-			usleep(200000);
+		if (o->pid > 0)
 			printf(" s%d_cpu_ms=%.0f", i + 1,
-			    tree_sum(o->pid, 0, &procs) - cpu0);
-		}
+			    tree_cpu_settled(o->pid, procs) - cpu0);
 	}
 	printf(" messages=%ld uidls=%ld\n", nl, nu);
 	free(c);

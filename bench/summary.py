@@ -39,8 +39,9 @@ def mbox_summary(rows, out, verdicts):
         p, n = med(rows, key, server="pop3d", **m)
         a, na = med(rows, key, server="popa3d", **m)
         d, _ = med(rows, key, server="dovecot", **m)
-        ra = p / a if p is not None and a else None
-        rd = p / d if p is not None and d else None
+        # A figure of 0 is a measurement that failed, never a result.
+        ra = p / a if p and a else None
+        rd = p / d if p and d else None
         out.append((name, f"{fmt(p)} | {fmt(a)} | {fmt(d)} {unit}",
                     f"/popa3d {fmt(ra, 2)}", f"/dov {fmt(rd, 2)}",
                     max(n, na)))

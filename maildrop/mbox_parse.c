@@ -147,10 +147,18 @@ popa3d_uidl(struct mbox_parser *p, char *out)
 {
 	uint8_t	d[MD5_DIGEST_SIZE];
 
+	static const char hex[] = "0123456789abcdef";
+	uint64_t	w;
+	int		i, k;
+
 	md5_digest(&p->uidl_md5, sizeof(d), d);
-	snprintf(out, 17, "%08x%08x",
-	    (unsigned)le64_get(d) & 0xffffffffu,
-	    (unsigned)(le64_get(d) >> 32));
+	/* Each 32-bit half as %08x, written out: a cold parse's printf. */
+	w = le64_get(d);
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < 8; i++)
+			out[8 * k + i] = hex[(w >> (32 * k + 28 - 4 * i)) &
+			    0xf];
+	out[16] = '\0';
 }
 
 void
@@ -329,7 +337,8 @@ name_done(struct mbox_parser *p, int whole)
 	while (n > 0 && (p->name[n - 1] == ' ' || p->name[n - 1] == '\t'))
 		n--;
 	p->field = F_NONE;
-	p->hashed = !whole || digest_keeps(p->name, n);
+	/* Once popa3d's MD5 has a field the digest form is not needed. */
+	p->hashed = !p->md5_any && (!whole || digest_keeps(p->name, n));
 	p->md5ed = whole && popa3d_keeps(p, p->name, p->namelen);
 	p->md5_any |= p->md5ed;
 	if (whole && name_is(p->name, n, "X-UIDL") && !f->uidl_header) {
@@ -503,21 +512,28 @@ look_resume(struct mbox_parser *p, const char *buf, const char *end,
 static const char *
 body_lines(struct mbox_parser *p, const char *s, const char *end)
 {
-	const char	*lf;
+	const char	*lf, *start;
+	uint64_t	 lfs = 0, crlfs = 0;
 
 	flush(p, s);
-	p->sp = s;
+	start = s;
 	for (;;) {
 		if ((lf = memchr(s, '\n', end - s)) == NULL) {
 			p->state = S_BODY;	/* it goes on in the next piece */
-			return end;
+			break;
 		}
+		lfs++;
+		crlfs += lf[-1] == '\r';	/* the line is not empty */
 		s = lf + 1;
 		if (s == end || *s == '\n' || *s == '\r') {
 			p->state = S_BOL;
-			return s;
+			break;
 		}
 	}
+	/* The whole lines are counted here; flush takes a line cut short. */
+	wire_count_lines(&p->wire, s - start, lfs, crlfs);
+	p->sp = s;
+	return p->state == S_BOL ? s : end;
 }
 
 int

@@ -134,6 +134,15 @@ wire_finish(struct wire *w)
 	}
 }
 
+void
+wire_count_lines(struct wire *w, size_t n, uint64_t lfs, uint64_t crlfs)
+{
+	/* What wire_feed would count: a CR before each bare LF, no more. */
+	w->counted += n + (lfs - crlfs);
+	if (w->in_body)
+		w->body_lines += lfs;
+}
+
 int
 wire_done(const struct wire *w)
 {

@@ -52,6 +52,14 @@ void	wire_init_window(struct wire *, wire_window, void *, int, uint64_t);
 void	wire_feed(struct wire *, const char *, size_t);
 /* Ends the last line and flushes; the caller then sends ".\r\n". */
 void	wire_finish(struct wire *);
+/*
+ * Lines counted in bulk by a caller that found their line ends already,
+ * as wire_feed would count them: n octets starting at a line start and
+ * ending in an LF, none an empty line, lfs line ends of which crlfs are
+ * CRLF.  Only when counting (wire_init_count), at a line start with no
+ * CR held back.
+ */
+void	wire_count_lines(struct wire *, size_t, uint64_t, uint64_t);
 /* Whether TOP has all it needs: the caller may stop reading. */
 int	wire_done(const struct wire *);
 

@@ -358,21 +358,32 @@ name_done(struct mbox_parser *p, int whole)
 static const char *
 name_rest(struct mbox_parser *p, const char *s, const char *end)
 {
-	for (; s < end; s++) {
-		if (*s == ':') {
-			name_done(p, 1);
-			head_hash(p, 1, s);
-			p->hstate = H_VALUE;
-			return s + 1;
-		}
-		if (*s == '\n' || p->namelen == MBOX_NAME_MAX) {
-			name_done(p, 0);
-			p->hstate = H_VALUE;
-			return s;
-		}
-		p->name[p->namelen++] = *s;
+	size_t		 room = MBOX_NAME_MAX - p->namelen, n = end - s;
+	const char	*colon, *lf, *stop;
+
+	/* At most one octet past what the name can hold decides it. */
+	if (n > room + 1)
+		n = room + 1;
+	colon = memchr(s, ':', n);
+	lf = memchr(s, '\n', colon != NULL ? (size_t)(colon - s) : n);
+	stop = lf != NULL ? lf : colon;
+	if (stop == NULL && n <= room) {	/* the piece ends first */
+		memcpy(p->name + p->namelen, s, n);
+		p->namelen += n;
+		return end;
 	}
-	return end;
+	if (stop == NULL)
+		stop = s + room;		/* too long to be a name we want */
+	memcpy(p->name + p->namelen, s, stop - s);
+	p->namelen += stop - s;
+	p->hstate = H_VALUE;
+	if (stop == colon) {
+		name_done(p, 1);
+		head_hash(p, 1, colon);
+		return colon + 1;
+	}
+	name_done(p, 0);
+	return stop;
 }
 
 /*
@@ -560,7 +571,13 @@ mbox_feed(struct mbox_parser *p, const char *buf, size_t n)
 			continue;
 		}
 		t = line_type(p, s, end - s, 0);
-		flush(p, s);
+		/*
+		 * Only a line that may end the message or be held back needs
+		 * the wire count to have all before it: the octets of other
+		 * lines go on being gathered for one wire_feed.
+		 */
+		if (t != T_OTHER || p->sp == NULL)
+			flush(p, s);
 		if (t == T_NEED) {	/* kept until the next piece */
 			memcpy(p->look, s, end - s);
 			p->looklen = end - s;
@@ -572,7 +589,8 @@ mbox_feed(struct mbox_parser *p, const char *buf, size_t n)
 			return p->result;
 		if (t >= T_EMPTY)
 			s += t - T_EMPTY;
-		p->sp = t == T_FROM ? NULL : s;
+		if (t != T_OTHER || p->sp == NULL)
+			p->sp = t == T_FROM ? NULL : s;
 	}
 	flush(p, end);
 	p->pos += n;

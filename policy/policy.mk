@@ -4,7 +4,7 @@
 RULES_SRC  = policy/addr.c policy/rules.c policy/rules_compile.c \
 	     policy/rulesdb.c policy/peer.c policy/proxy.c
 PENALTY_SRC = policy/penalty.c policy/penalty_list.c policy/penalty_record.c \
-	      policy/statedir.c policy/conn.c
+	      policy/penalty_queue.c policy/statedir.c policy/conn.c
 POLICY_SRC = $(RULES_SRC) $(PENALTY_SRC) policy/access.c
 POLICY_OBJ = $(POLICY_SRC:%.c=$(O)/%.o)
 

@@ -1,0 +1,409 @@
+/*
+ * The login queue: a login that finds its address's logins in flight at
+ * a threshold (PENALTY_BUSY) waits its turn, first come first served,
+ * asleep, for at most the caller's time (LOGIN_BUSY_WAIT_MS).
+ *
+ * Tickets.  dir/queue/ADDR holds a counter per lane (8 octets at 8 *
+ * lane) and one lockable octet per ticket: a waiter holds ticket t of
+ * lane l by an OFD write lock on octet QUEUE_BASE + l * QUEUE_LANE_SPAN
+ * + t.  Tickets are drawn under the penalty box's update lock, in the
+ * same hold that found the attempt BUSY, so the queue's order is the
+ * order in which logins were refused; and an attempt that would start
+ * is refused while anyone of its lane waits (penalty_queue_ahead), so no
+ * newcomer overtakes a waiter.  Only the head (no ticket held below its
+ * own) tries again.  The kernel drops a lock when the last descriptor of
+ * its open file goes, so a waiter that dies, however it dies, leaves the
+ * queue at once: no one ever waits behind a dead ticket, and no cleanup
+ * is needed for the order to hold.  A lane is the whole address, or with
+ * per-user counting (POP3D_PENALTY_SCOPE=user) a user's (by the hash of
+ * the name, QUEUE_LANES of them): one user's logins waiting out their own
+ * threshold hold up no one else's.
+ *
+ * Sleeping.  A waiter sleeps in poll on an inotify descriptor watching
+ * dir/queue for IN_CLOSE_WRITE: every ticket ends with a close of the
+ * queue file opened for writing (a leave, or the kernel closing a dead
+ * process's descriptors).  At the head it watches dir/inflight too: an
+ * attempt ends with the close of its slot's file (settled, or its process
+ * dead).  Each watch is set before the state it waits on is looked at,
+ * so no wake-up falls between.  The sleep also ends at the deadline and
+ * at the second an attempt or failure stops counting by time alone
+ * (penalty_queue.change).  No lock is waited for blocking (F_OFD_SETLKW
+ * could be cut short only by a timer signal that other code sees too):
+ * the locks only say who is there, inotify says when that changes.
+ * Without inotify (its per-user limit of instances reached), the waiter
+ * tries again every LOGIN_BUSY_STEP_MS, as before the queue; its order
+ * still holds.
+ *
+ * Removal.  A leaver that finds no other lock on the file (it takes the
+ * whole file at once, without waiting) unlinks it; a joiner read-locks
+ * QUEUE_GATE while it draws, and checks that the file it locked is still
+ * the one the name gives (as conn.c's takers do).  A file left by a dead
+ * last waiter is swept (penalty_queue_sweep), or reused.
+ */
+#include <sys/inotify.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdalign.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "lock.h"
+#include "penalty_queue.h"
+
+#define QUEUE_GATE	0
+#define QUEUE_LANES	1024
+#define QUEUE_LANE_SPAN	((off_t)1 << 40)	/* tickets a lane can draw */
+#define QUEUE_BASE	(QUEUE_LANES * 8)	/* past the counters */
+#define QUEUE_RETRIES	8			/* as CONN_RETRIES */
+
+_Static_assert(QUEUE_BASE + (off_t)QUEUE_LANES * QUEUE_LANE_SPAN <
+    ((off_t)1 << 62), "every ticket's octet is a valid offset");
+
+unsigned
+penalty_queue_lane(const struct penalty_conf *conf, uint64_t hash)
+{
+	return conf->per_user ? (unsigned)(hash % QUEUE_LANES) : 0;
+}
+
+static off_t
+lane_start(unsigned lane)
+{
+	return QUEUE_BASE + (off_t)lane * QUEUE_LANE_SPAN;
+}
+
+/* dir/queue opened (create: made when missing): or -1 with errno. */
+static int
+queue_dir(const char *dir, int create)
+{
+	char	path[PATH_MAX];
+
+	if (statedir_path(path, dir, PENALTY_QUEUE) == -1)
+		return -1;
+	return statedir_open(path, create);
+}
+
+int
+penalty_queue_ahead(const char *dir, const char *addr, unsigned lane,
+    const struct penalty_queue *q)
+{
+	int	dfd, fd, r;
+
+	if (q != NULL && q->fd != -1)
+		return lock_held(q->fd, lane_start(q->lane), (off_t)q->ticket);
+	if ((dfd = queue_dir(dir, 0)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	fd = openat(dfd, addr, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	close_keep_errno(dfd);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -1;
+	r = lock_held(fd, lane_start(lane), QUEUE_LANE_SPAN);
+	close_keep_errno(fd);
+	return r;
+}
+
+/* Draws the next ticket of q->lane on fd (the gate held): 0, or -1. */
+static int
+queue_draw(int fd, struct penalty_queue *q)
+{
+	uint64_t	last = 0;
+	ssize_t		n;
+
+	n = pread(fd, &last, sizeof(last), (off_t)q->lane * 8);
+	if (n == -1)
+		return -1;
+	if (n != sizeof(last))
+		last = 0;		/* a new file, or a new lane */
+	if (last + 1 >= (uint64_t)QUEUE_LANE_SPAN) {
+		errno = EOVERFLOW;	/* a queue never empty for ages */
+		return -1;
+	}
+	q->ticket = last + 1;
+	if (pwrite(fd, &q->ticket, sizeof(q->ticket), (off_t)q->lane * 8) !=
+	    sizeof(q->ticket)) {
+		if (errno == 0)
+			errno = EIO;
+		return -1;
+	}
+	return lock_try(fd, F_WRLCK, lane_start(q->lane) + (off_t)q->ticket,
+	    1);
+}
+
+/* One try at a ticket: 1 with it, 2 when the file went under us, -1. */
+static int
+queue_join_try(int dfd, const char *addr, struct penalty_queue *q)
+{
+	int	fd, same;
+
+	if ((fd = statedir_lockat(dfd, addr, O_RDWR | O_CREAT, F_RDLCK,
+	    QUEUE_GATE, 1)) == -1)
+		return -1;
+	if ((same = statedir_same(dfd, addr, fd)) != 1) {
+		close_keep_errno(fd);
+		return same == 0 ? 2 : -1;
+	}
+	if (queue_draw(fd, q) == -1 ||
+	    lock_try(fd, F_UNLCK, QUEUE_GATE, 1) == -1) {
+		close_keep_errno(fd);
+		return -1;
+	}
+	q->fd = fd;
+	return 1;
+}
+
+static int
+queue_join(const char *dir, const char *addr, unsigned lane,
+    struct penalty_queue *q)
+{
+	int	dfd, try, r = 2;
+
+	if ((dfd = queue_dir(dir, 1)) == -1)
+		return -1;
+	q->lane = lane;
+	q->head = 0;
+	for (try = 0; try < QUEUE_RETRIES && r == 2; try++)
+		r = queue_join_try(dfd, addr, q);
+	close_keep_errno(dfd);
+	if (r == 2)
+		errno = EAGAIN;
+	return r == 1 ? 0 : -1;
+}
+
+/*
+ * The second by which r, found BUSY at now, may change by time alone:
+ * the first attempt to outlive PENALTY_ATTEMPT_TTL or failure to leave
+ * the window (penalty_prune's rules); 0 when none will.
+ */
+static time_t
+busy_change(const struct penalty_conf *conf, const struct penalty_record *r,
+    time_t now)
+{
+	time_t	t, first = 0;
+	size_t	i;
+
+	for (i = 0; i < r->ntries; i++) {
+		t = r->try[i].when + PENALTY_ATTEMPT_TTL;
+		if (t > now && (first == 0 || t < first))
+			first = t;
+	}
+	for (i = 0; i < r->nfails; i++) {
+		t = r->fail[i].when + conf->window;
+		if (t > now && (first == 0 || t < first))
+			first = t;
+	}
+	return first;
+}
+
+int
+penalty_queue_busy(const struct penalty_conf *conf, const char *addr,
+    unsigned lane, const struct penalty_record *r, time_t now,
+    struct penalty_queue *q)
+{
+	q->change = busy_change(conf, r, now);
+	if (q->fd != -1)
+		return 0;
+	return queue_join(conf->dir, addr, lane, q);
+}
+
+/* Leaves the queue, removing its file when no one else is in it. */
+static void
+queue_leave(const char *dir, const char *addr, struct penalty_queue *q)
+{
+	int	dfd;
+
+	if (q->ino != -1)
+		close(q->ino);
+	q->ino = -1;
+	if (q->fd == -1)
+		return;
+	/* Ours alone (our own ticket is no conflict): no one waits. */
+	if (lock_try(q->fd, F_WRLCK, 0, 0) == 0 &&
+	    (dfd = queue_dir(dir, 0)) != -1) {
+		if (statedir_same(dfd, addr, q->fd) == 1)
+			(void)unlinkat(dfd, addr, 0);
+		close(dfd);
+	}
+	close(q->fd);
+	q->fd = -1;
+}
+
+/* Watches dir/name for closes of files opened to write. */
+static void
+queue_watch(struct penalty_queue *q, const char *dir, const char *name)
+{
+	char	path[PATH_MAX];
+
+	if (q->ino == -1)
+		return;
+	if (statedir_path(path, dir, name) == -1 ||
+	    inotify_add_watch(q->ino, path, IN_CLOSE_WRITE | IN_ONLYDIR |
+	    IN_DONT_FOLLOW) == -1) {
+		/* A missing inflight/ has no attempt to wait for: still. */
+		if (errno != ENOENT) {
+			close(q->ino);
+			q->ino = -1;
+		}
+	}
+}
+
+/*
+ * Is it q's turn (no ticket ahead)?  1, and then it watches the logins
+ * in flight too; 0; or -1 with errno.  The queue is watched from the
+ * first call, before the first look.
+ */
+static int
+queue_turn(const char *dir, struct penalty_queue *q)
+{
+	int	ahead;
+
+	if (!q->watched) {
+		q->watched = 1;
+		if ((q->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) != -1)
+			queue_watch(q, dir, PENALTY_QUEUE);
+	}
+	if ((ahead = penalty_queue_ahead(dir, NULL, q->lane, q)) != 0)
+		return ahead == 1 ? 0 : -1;
+	queue_watch(q, dir, PENALTY_INFLIGHT);
+	q->head = 1;
+	return 1;
+}
+
+/* Did the events in buf[0..n) concern name (or the watches themselves)? */
+static int
+queue_news(const char *buf, ssize_t n, const char *name)
+{
+	const struct inotify_event	*ev;
+	ssize_t				 off;
+
+	for (off = 0; off + (ssize_t)sizeof(*ev) <= n;
+	    off += sizeof(*ev) + ev->len) {
+		ev = (const struct inotify_event *)(buf + off);
+		if (ev->len == 0 || (ev->mask & IN_Q_OVERFLOW) ||
+		    strcmp(ev->name, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Sleeps until something that may let q on happens to addr's files, or
+ * until (an io_now_ms time).  A signal ends it early: the caller looks
+ * again, no harm.
+ */
+static void
+queue_sleep(struct penalty_queue *q, const char *addr, int64_t until)
+{
+	alignas(struct inotify_event) char	buf[4096];
+	struct pollfd				pfd;
+	struct timespec				ts;
+	int64_t					left;
+	ssize_t					n;
+
+	while ((left = until - io_now_ms()) > 0) {
+		if (q->ino == -1) {
+			if (left > LOGIN_BUSY_STEP_MS)
+				left = LOGIN_BUSY_STEP_MS;
+			ts.tv_sec = 0;
+			ts.tv_nsec = (long)left * 1000000L;
+			(void)nanosleep(&ts, NULL);
+			return;
+		}
+		pfd.fd = q->ino;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left) != 1)
+			return;
+		/* Other addresses' closes wake us too: sleep on. */
+		if ((n = read(q->ino, buf, sizeof(buf))) <= 0 ||
+		    queue_news(buf, n, addr))
+			return;
+	}
+}
+
+/* The io_now_ms time of the wall clock's second t (0: never). */
+static int64_t
+second_ms(time_t t)
+{
+	struct timespec	ts;
+
+	if (t == 0 || clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		return INT64_MAX;
+	return io_now_ms() + ((int64_t)t - ts.tv_sec) * 1000 -
+	    ts.tv_nsec / 1000000;
+}
+
+int
+penalty_attempt_wait(const struct penalty_conf *conf, const char *addr,
+    const char *user, int wait_ms, int *state, struct penalty_token *token)
+{
+	struct penalty_queue	q;
+	int64_t			deadline = io_now_ms() + wait_ms, until;
+	int			rc, turn;
+
+	memset(&q, 0, sizeof(q));
+	q.fd = q.ino = -1;
+	rc = penalty_attempt_q(conf, addr, user, time(NULL), state, token,
+	    wait_ms > 0 ? &q : NULL);
+	while (rc == 0 && *state == PENALTY_BUSY && q.fd != -1) {
+		if (!q.head) {
+			if ((turn = queue_turn(conf->dir, &q)) == -1) {
+				rc = -1;
+				break;
+			}
+			/* Watching the slots now: look at them afresh. */
+			if (turn == 1) {
+				rc = penalty_attempt_q(conf, addr, user,
+				    time(NULL), state, token, &q);
+				continue;
+			}
+		}
+		if (io_now_ms() >= deadline)
+			break;
+		until = q.head && second_ms(q.change) < deadline ?
+		    second_ms(q.change) : deadline;
+		queue_sleep(&q, addr, until);
+		if (q.head)
+			rc = penalty_attempt_q(conf, addr, user, time(NULL),
+			    state, token, &q);
+	}
+	queue_leave(conf->dir, addr, &q);
+	return rc;
+}
+
+/* A sweep's look at one queue file: 1 removed, 0 kept, or -1. */
+static int
+sweep_one(int dfd, const char *name, void *arg)
+{
+	int	fd, r = 0;
+
+	(void)arg;
+	fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1)
+		return errno == ENOENT || errno == ELOOP || errno == EISDIR ||
+		    errno == ENXIO ? 0 : -1;
+	/* Every octet at once: no one waits, and no one draws. */
+	if (lock_try(fd, F_WRLCK, 0, 0) == -1)
+		r = errno == EAGAIN ? 0 : -1;
+	else if ((r = statedir_same(dfd, name, fd)) == 1 &&
+	    unlinkat(dfd, name, 0) == -1)
+		r = errno == ENOENT ? 0 : -1;
+	close_keep_errno(fd);
+	return r;
+}
+
+long
+penalty_queue_sweep(const char *dir, time_t now)
+{
+	long	n;
+	int	dfd;
+
+	if ((dfd = queue_dir(dir, 0)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	n = statedir_sweep(dfd, CONN_SWEEP_INTERVAL, now, NULL, sweep_one,
+	    NULL);
+	close_keep_errno(dfd);
+	return n;
+}

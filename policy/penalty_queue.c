@@ -56,9 +56,9 @@
 #include "penalty_queue.h"
 
 #define QUEUE_GATE	0
-#define QUEUE_LANES	1024
-#define QUEUE_LANE_SPAN	((off_t)1 << 40)	/* tickets a lane can draw */
-#define QUEUE_BASE	(QUEUE_LANES * 8)	/* past the counters */
+#define QUEUE_LANES	PENALTY_QUEUE_LANES
+#define QUEUE_LANE_SPAN	PENALTY_QUEUE_SPAN
+#define QUEUE_BASE	PENALTY_QUEUE_BASE
 #define QUEUE_RETRIES	8			/* as CONN_RETRIES */
 
 _Static_assert(QUEUE_BASE + (off_t)QUEUE_LANES * QUEUE_LANE_SPAN <

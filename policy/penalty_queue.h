@@ -6,6 +6,8 @@
 #ifndef POP3D_PENALTY_QUEUE_H
 #define POP3D_PENALTY_QUEUE_H
 
+#include <sys/types.h>
+
 #include <stdint.h>
 #include <time.h>
 
@@ -13,6 +15,14 @@
 
 /* dir/queue: one file per address, an OFD lock per waiting login. */
 #define PENALTY_QUEUE	"queue"
+
+/*
+ * A queue file: a counter of 8 octets per lane, then each lane's tickets,
+ * ticket t of lane l the octet BASE + l * SPAN + t (tickets from 1).
+ */
+#define PENALTY_QUEUE_LANES	1024
+#define PENALTY_QUEUE_SPAN	((off_t)1 << 40)
+#define PENALTY_QUEUE_BASE	(PENALTY_QUEUE_LANES * 8)
 
 /*
  * One waiting login: its ticket (an OFD lock on an octet of the queue

@@ -227,6 +227,12 @@ queue_leave(const char *dir, const char *addr, struct penalty_queue *q)
 			(void)unlinkat(dfd, addr, 0);
 		close(dfd);
 	}
+	/*
+	 * Unlocked before the close: the kernel reports a close before it
+	 * drops the file's locks, and the waiter it wakes must find ours
+	 * gone.
+	 */
+	(void)lock_try(q->fd, F_UNLCK, 0, 0);
 	close(q->fd);
 	q->fd = -1;
 }
@@ -290,11 +296,11 @@ queue_news(const char *buf, ssize_t n, const char *name)
 }
 
 /*
- * Sleeps until something that may let q on happens to addr's files, or
- * until (an io_now_ms time).  A signal ends it early: the caller looks
- * again, no harm.
+ * Sleeps until something that may let q on happens to addr's files (1),
+ * or until (an io_now_ms time, 0).  A signal ends it early: the caller
+ * looks again, no harm.
  */
-static void
+static int
 queue_sleep(struct penalty_queue *q, const char *addr, int64_t until)
 {
 	alignas(struct inotify_event) char	buf[4096];
@@ -310,17 +316,19 @@ queue_sleep(struct penalty_queue *q, const char *addr, int64_t until)
 			ts.tv_sec = 0;
 			ts.tv_nsec = (long)left * 1000000L;
 			(void)nanosleep(&ts, NULL);
-			return;
+			return 0;
 		}
 		pfd.fd = q->ino;
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left) != 1)
-			return;
+			return 0;
 		/* Other addresses' closes wake us too: sleep on. */
-		if ((n = read(q->ino, buf, sizeof(buf))) <= 0 ||
-		    queue_news(buf, n, addr))
-			return;
+		if ((n = read(q->ino, buf, sizeof(buf))) <= 0)
+			return 0;
+		if (queue_news(buf, n, addr))
+			return 1;
 	}
+	return 0;
 }
 
 /* The io_now_ms time of the wall clock's second t (0: never). */
@@ -341,7 +349,7 @@ penalty_attempt_wait(const struct penalty_conf *conf, const char *addr,
 {
 	struct penalty_queue	q;
 	int64_t			deadline = io_now_ms() + wait_ms, until;
-	int			rc, turn;
+	int			rc, turn, news = 0;
 
 	memset(&q, 0, sizeof(q));
 	q.fd = q.ino = -1;
@@ -364,7 +372,14 @@ penalty_attempt_wait(const struct penalty_conf *conf, const char *addr,
 			break;
 		until = q.head && second_ms(q.change) < deadline ?
 		    second_ms(q.change) : deadline;
-		queue_sleep(&q, addr, until);
+		/*
+		 * A dead process's close is reported just before the kernel
+		 * drops its locks: after news that changed nothing, one more
+		 * look a moment later.
+		 */
+		if (news && until > io_now_ms() + LOGIN_BUSY_STEP_MS)
+			until = io_now_ms() + LOGIN_BUSY_STEP_MS;
+		news = queue_sleep(&q, addr, until);
 		if (q.head)
 			rc = penalty_attempt_q(conf, addr, user, time(NULL),
 			    state, token, &q);

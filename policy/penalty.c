@@ -498,21 +498,6 @@ penalty_attempt(const struct penalty_conf *conf, const char *addr,
 	return penalty_attempt_q(conf, addr, user, now, state, token, NULL);
 }
 
-/*
- * Is the attempt that try_state let through still to wait, behind logins
- * queued before it (PENALTY_BUSY), or not (PENALTY_NONE)?  Or -1.
- */
-static int
-queue_state(const struct penalty_conf *conf, const char *addr,
-    uint64_t hash, const struct penalty_queue *q)
-{
-	int	ahead;
-
-	ahead = penalty_queue_ahead(conf->dir, addr,
-	    penalty_queue_lane(conf, hash), q);
-	return ahead == -1 ? -1 : ahead ? PENALTY_BUSY : PENALTY_NONE;
-}
-
 int
 penalty_attempt_q(const struct penalty_conf *conf, const char *addr,
     const char *user, time_t now, int *state, struct penalty_token *token,
@@ -534,14 +519,13 @@ penalty_attempt_q(const struct penalty_conf *conf, const char *addr,
 		return -1;
 	hash = penalty_user_hash(user);
 	if ((s = try_state(conf, u.r, user, hash)) == PENALTY_NONE)
-		s = queue_state(conf, addr, hash, q);
+		s = penalty_queue_state(conf, addr, hash, q);
 	if (s == PENALTY_NONE &&
 	    (got = try_begin(conf, addr, u.r, hash, now, token)) == 0)
 		s = PENALTY_BUSY;	/* every slot held */
 	/* Queued in the order refused: under the lock that refused it. */
 	if (s == -1 || got == -1 || (s == PENALTY_BUSY && q != NULL &&
-	    penalty_queue_busy(conf, addr, penalty_queue_lane(conf, hash),
-	    u.r, now, q) == -1)) {
+	    penalty_queue_busy(conf, addr, hash, u.r, now, q) == -1)) {
 		(void)update_end(&u, addr, 0);
 		return -1;
 	}

@@ -9,7 +9,7 @@
  * + t.  Tickets are drawn under the penalty box's update lock, in the
  * same hold that found the attempt BUSY, so the queue's order is the
  * order in which logins were refused; and an attempt that would start
- * is refused while anyone of its lane waits (penalty_queue_ahead), so no
+ * is refused while anyone of its lane waits (penalty_queue_state), so no
  * newcomer overtakes a waiter.  Only the head (no ticket held below its
  * own) tries again.  The kernel drops a lock when the last descriptor of
  * its open file goes, so a waiter that dies, however it dies, leaves the
@@ -64,8 +64,9 @@
 _Static_assert(QUEUE_BASE + (off_t)QUEUE_LANES * QUEUE_LANE_SPAN <
     ((off_t)1 << 62), "every ticket's octet is a valid offset");
 
-unsigned
-penalty_queue_lane(const struct penalty_conf *conf, uint64_t hash)
+/* The lane of a login of the user with hash. */
+static unsigned
+queue_lane(const struct penalty_conf *conf, uint64_t hash)
 {
 	return conf->per_user ? (unsigned)(hash % QUEUE_LANES) : 0;
 }
@@ -87,8 +88,12 @@ queue_dir(const char *dir, int create)
 	return statedir_open(path, create);
 }
 
-int
-penalty_queue_ahead(const char *dir, const char *addr, unsigned lane,
+/*
+ * Is a login waiting ahead of q (q NULL or not queued: any of lane) in
+ * dir's queue of addr?  1, 0, or -1 with errno.
+ */
+static int
+queue_ahead(const char *dir, const char *addr, unsigned lane,
     const struct penalty_queue *q)
 {
 	int	dfd, fd, r;
@@ -199,14 +204,24 @@ busy_change(const struct penalty_conf *conf, const struct penalty_record *r,
 }
 
 int
+penalty_queue_state(const struct penalty_conf *conf, const char *addr,
+    uint64_t hash, const struct penalty_queue *q)
+{
+	int	ahead;
+
+	ahead = queue_ahead(conf->dir, addr, queue_lane(conf, hash), q);
+	return ahead == -1 ? -1 : ahead ? PENALTY_BUSY : PENALTY_NONE;
+}
+
+int
 penalty_queue_busy(const struct penalty_conf *conf, const char *addr,
-    unsigned lane, const struct penalty_record *r, time_t now,
+    uint64_t hash, const struct penalty_record *r, time_t now,
     struct penalty_queue *q)
 {
 	q->change = busy_change(conf, r, now);
 	if (q->fd != -1)
 		return 0;
-	return queue_join(conf->dir, addr, lane, q);
+	return queue_join(conf->dir, addr, queue_lane(conf, hash), q);
 }
 
 /* Leaves the queue, removing its file when no one else is in it. */
@@ -271,7 +286,7 @@ queue_turn(const char *dir, struct penalty_queue *q)
 		if ((q->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) != -1)
 			queue_watch(q, dir, PENALTY_QUEUE);
 	}
-	if ((ahead = penalty_queue_ahead(dir, NULL, q->lane, q)) != 0)
+	if ((ahead = queue_ahead(dir, NULL, q->lane, q)) != 0)
 		return ahead == 1 ? 0 : -1;
 	queue_watch(q, dir, PENALTY_INFLIGHT);
 	q->head = 1;

@@ -41,24 +41,23 @@ struct penalty_queue {
 					   by time alone; 0: not by time */
 };
 
-/* The lane of a login of user (its FNV-1a hash) under conf. */
-unsigned	penalty_queue_lane(const struct penalty_conf *, uint64_t);
-
 /*
- * Is there a waiting login ahead of q (q NULL or not queued: any waiting
- * login of lane) in dir's queue of addr?  1, 0, or -1 with errno.
+ * Under the update lock, for an attempt of the user with hash that the
+ * thresholds let through: PENALTY_BUSY when a login of its lane waits
+ * ahead of q (q NULL or not queued: any), so that no newcomer overtakes
+ * a waiter; else PENALTY_NONE; or -1 with errno.
  */
-int	penalty_queue_ahead(const char *, const char *, unsigned,
-	    const struct penalty_queue *);
+int	penalty_queue_state(const struct penalty_conf *, const char *,
+	    uint64_t, const struct penalty_queue *);
 
 /*
- * Under the update lock, for an attempt found BUSY: q joins lane of the
- * queue of addr at its tail (when not queued yet), and q->change is set
- * from r.
+ * Under the update lock, for an attempt (of the user with hash) found
+ * BUSY: q joins its lane of the queue of addr at the tail (when not
+ * queued yet), and q->change is set from r.
  * 0, or -1 with errno.
  */
 int	penalty_queue_busy(const struct penalty_conf *, const char *,
-	    unsigned, const struct penalty_record *, time_t,
+	    uint64_t, const struct penalty_record *, time_t,
 	    struct penalty_queue *);
 
 /* Removes dir's queue files no login waits in (penalty_sweep): or -1. */

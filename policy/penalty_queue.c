@@ -41,11 +41,13 @@
  * last waiter is swept (penalty_queue_sweep), or reused.
  */
 #include <sys/inotify.h>
+#include <sys/time.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdalign.h>
 #include <string.h>
 #include <time.h>
@@ -60,6 +62,7 @@
 #define QUEUE_LANE_SPAN	PENALTY_QUEUE_SPAN
 #define QUEUE_BASE	PENALTY_QUEUE_BASE
 #define QUEUE_RETRIES	8			/* as CONN_RETRIES */
+#define QUEUE_REFIRE_MS	10
 
 _Static_assert(QUEUE_BASE + (off_t)QUEUE_LANES * QUEUE_LANE_SPAN <
     ((off_t)1 << 62), "every ticket's octet is a valid offset");
@@ -252,45 +255,130 @@ queue_leave(const char *dir, const char *addr, struct penalty_queue *q)
 	q->fd = -1;
 }
 
-/* Watches dir/name for closes of files opened to write. */
+/*
+ * q is at the head: it watches dir/inflight for the close of a slot's
+ * file, an attempt's end (without inotify it will look in steps).
+ */
 static void
-queue_watch(struct penalty_queue *q, const char *dir, const char *name)
+queue_head(const char *dir, struct penalty_queue *q)
 {
 	char	path[PATH_MAX];
 
-	if (q->ino == -1)
+	q->head = 1;
+	if ((q->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
 		return;
-	if (statedir_path(path, dir, name) == -1 ||
-	    inotify_add_watch(q->ino, path, IN_CLOSE_WRITE | IN_ONLYDIR |
-	    IN_DONT_FOLLOW) == -1) {
-		/* A missing inflight/ has no attempt to wait for: still. */
-		if (errno != ENOENT) {
-			close(q->ino);
-			q->ino = -1;
-		}
+	/* A missing inflight/ has no attempt to wait for: still watched. */
+	if (statedir_path(path, dir, PENALTY_INFLIGHT) == -1 ||
+	    (inotify_add_watch(q->ino, path, IN_CLOSE_WRITE | IN_ONLYDIR |
+	    IN_DONT_FOLLOW) == -1 && errno != ENOENT)) {
+		close(q->ino);
+		q->ino = -1;
 	}
 }
 
+static volatile sig_atomic_t	queue_rang;
+
+static void
+queue_on_alarm(int sig)
+{
+	(void)sig;
+	queue_rang = 1;
+}
+
+/* The timer for queue_wait_turn: left ms, then every QUEUE_REFIRE_MS. */
+static void
+queue_timer(int64_t left)
+{
+	struct itimerval	it;
+
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_sec = left / 1000;
+	it.it_value.tv_usec = (left % 1000) * 1000;
+	if (left > 0)
+		it.it_interval.tv_usec = QUEUE_REFIRE_MS * 1000;
+	(void)setitimer(ITIMER_REAL, &it, NULL);
+}
+
 /*
- * Is it q's turn (no ticket ahead)?  1, and then it watches the logins
- * in flight too; 0; or -1 with errno.  The queue is watched from the
- * first call, before the first look.
+ * The octet of a ticket held ahead of q to wait on: its predecessor's
+ * when held (each waiter then sleeps on one other, and a leaver wakes
+ * one), else any held below (one that died or gave up left a gap).  1
+ * with *off, 0 when none is held (q's turn), or -1 with errno.
  */
 static int
-queue_turn(const char *dir, struct penalty_queue *q)
+queue_ahead_of(const struct penalty_queue *q, off_t *off)
 {
-	int	ahead;
+	struct flock	fl;
+	off_t		start = lane_start(q->lane);
+	int		r;
 
-	if (!q->watched) {
-		q->watched = 1;
-		if ((q->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) != -1)
-			queue_watch(q, dir, PENALTY_QUEUE);
+	if (q->ticket > 1 && (r = lock_held(q->fd, start +
+	    (off_t)q->ticket - 1, 1)) != 0) {
+		*off = start + (off_t)q->ticket - 1;
+		return r;
 	}
-	if ((ahead = queue_ahead(dir, NULL, q->lane, q)) != 0)
-		return ahead == 1 ? 0 : -1;
-	queue_watch(q, dir, PENALTY_INFLIGHT);
-	q->head = 1;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_RDLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = start;
+	fl.l_len = (off_t)q->ticket;
+	if (fcntl(q->fd, F_OFD_GETLK, &fl) == -1)
+		return -1;
+	if (fl.l_type == F_UNLCK)
+		return 0;
+	/* A remover's lock spans the whole file: wait at the lane's start. */
+	*off = fl.l_start > start ? fl.l_start : start;
 	return 1;
+}
+
+/*
+ * Sleeps in the kernel until no ticket of q's lane below its own is held
+ * (F_OFD_SETLKW for a read lock of the octet of one held ahead, released
+ * at once, until none is): 1, its turn; 0 at deadline; -1 with errno.
+ * Only a signal can bound a blocking lock wait: SIGALRM, caught here
+ * alone for this wait, without SA_RESTART and let through for it, its
+ * handler put back after.  A first signal that comes just before the
+ * wait begins is missed; the timer fires again every QUEUE_REFIRE_MS, so
+ * the deadline is late by that at most.
+ */
+static int
+queue_wait_turn(struct penalty_queue *q, int64_t deadline)
+{
+	struct sigaction	sa, old;
+	struct flock		fl;
+	sigset_t		alrm, mask;
+	off_t			off;
+	int			r;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = queue_on_alarm;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	if (sigaction(SIGALRM, &sa, &old) == -1)
+		return -1;
+	sigprocmask(SIG_UNBLOCK, &alrm, &mask);
+	queue_timer(deadline - io_now_ms());
+	while ((r = queue_ahead_of(q, &off)) == 1) {
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_RDLCK;
+		fl.l_whence = SEEK_SET;
+		fl.l_start = off;
+		fl.l_len = 1;
+		if (fcntl(q->fd, F_OFD_SETLKW, &fl) == 0)
+			r = lock_try(q->fd, F_UNLCK, off, 1);
+		else if (errno == EINTR)
+			r = io_now_ms() < deadline ? 0 : -2;
+		else
+			r = -1;
+		if (r != 0)
+			break;
+	}
+	queue_timer(0);		/* no signal after this */
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+	sigaction(SIGALRM, &old, NULL);
+	queue_rang = 0;
+	return r == 0 ? 1 : r == -2 ? 0 : -1;
 }
 
 /* Did the events in buf[0..n) concern name (or the watches themselves)? */
@@ -372,16 +460,15 @@ penalty_attempt_wait(const struct penalty_conf *conf, const char *addr,
 	    wait_ms > 0 ? &q : NULL);
 	while (rc == 0 && *state == PENALTY_BUSY && q.fd != -1) {
 		if (!q.head) {
-			if ((turn = queue_turn(conf->dir, &q)) == -1) {
-				rc = -1;
+			if ((turn = queue_wait_turn(&q, deadline)) != 1) {
+				rc = turn;	/* 0: still BUSY */
 				break;
 			}
 			/* Watching the slots now: look at them afresh. */
-			if (turn == 1) {
-				rc = penalty_attempt_q(conf, addr, user,
-				    time(NULL), state, token, &q);
-				continue;
-			}
+			queue_head(conf->dir, &q);
+			rc = penalty_attempt_q(conf, addr, user, time(NULL),
+			    state, token, &q);
+			continue;
 		}
 		if (io_now_ms() >= deadline)
 			break;
@@ -395,9 +482,8 @@ penalty_attempt_wait(const struct penalty_conf *conf, const char *addr,
 		if (news && until > io_now_ms() + LOGIN_BUSY_STEP_MS)
 			until = io_now_ms() + LOGIN_BUSY_STEP_MS;
 		news = queue_sleep(&q, addr, until);
-		if (q.head)
-			rc = penalty_attempt_q(conf, addr, user, time(NULL),
-			    state, token, &q);
+		rc = penalty_attempt_q(conf, addr, user, time(NULL), state,
+		    token, &q);
 	}
 	queue_leave(conf->dir, addr, &q);
 	return rc;

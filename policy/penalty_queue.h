@@ -33,7 +33,6 @@
 struct penalty_queue {
 	int		 fd;
 	int		 ino;		/* inotify, or -1: wait in steps */
-	int		 watched;	/* ino was set up (or failed) */
 	int		 head;		/* no ticket ahead of ours */
 	unsigned	 lane;		/* per_user: the user's; else 0 */
 	uint64_t	 ticket;

@@ -207,49 +207,67 @@ test_no_overtaking(void)
 	close(p[1]);
 }
 
+/* The CPU time (ms) and voluntary switches of the reaped child pid. */
+static int
+usage(pid_t pid, long *cpu_ms, long *switches)
+{
+	struct rusage	ru;
+	int		status;
+
+	if (wait4(pid, &status, 0, &ru) != pid)
+		return 0;
+	*cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000L +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000L;
+	*switches = ru.ru_nvcsw;
+	printf("# waiter %d: %ld ms CPU, %ld voluntary switches\n", (int)pid,
+	    *cpu_ms, *switches);
+	return 1;
+}
+
 /*
- * A wait that runs out: BUSY after the deadline, not before, and asleep
- * all along: almost no CPU time and a handful of wake-ups (polling every
- * 20 ms would be 100 over 2 s), though attempts elsewhere come and go.
+ * Waits that run out: BUSY after the deadline, not before, and asleep
+ * all along, at the head (woken by attempts' ends) and behind it (asleep
+ * in the kernel until its turn): almost no CPU time and a handful of
+ * wake-ups (polling every 20 ms would be 100 over 2 s), though attempts
+ * of another address come and go meanwhile.
  */
 static void
 test_asleep(void)
 {
 	struct penalty_conf	c, other;
 	struct penalty_token	t, o;
-	struct rusage		ru;
 	struct said		s;
 	struct timespec		nap = { 0, 100 * 1000000L };
-	pid_t			pid;
-	int			p[2], status, i;
-	long			cpu_ms;
+	pid_t			pid[2];
+	int			p[2], i, state, blocked;
+	long			cpu_ms = 0, sw = 0;
 
 	conf_new(&c, "asleep");
 	CHECK(pipe(p) == 0);
 	CHECK(take(&c, &t));
-	pid = waiter(&c, 1, 2000, 0, p[1]);
+	pid[0] = waiter(&c, 0, 2000, 0, p[1]);
 	CHECK(until_queued(&c, 1));
-	/* Another address's comings and goings wake no one for long. */
+	pid[1] = waiter(&c, 1, 1900, 0, p[1]);
+	CHECK(until_queued(&c, 2));
 	other = c;
 	for (i = 0; i < 10; i++) {
-		int	state;
-
 		nanosleep(&nap, NULL);
 		if (penalty_attempt(&other, "192.0.2.8", "v", time(NULL),
 		    &state, &o) == 0 && state == PENALTY_NONE)
 			(void)penalty_settle(&other, "192.0.2.8", "v", &o,
-			    time(NULL), 0, &status);
+			    time(NULL), 0, &blocked);
 	}
-	CHECK(heard(p[0], &s) && s.state == PENALTY_BUSY);
-	printf("# gave up after %lld ms\n", (long long)s.ms);
+	CHECK(heard(p[0], &s) && s.who == 1 && s.state == PENALTY_BUSY);
+	printf("# behind: gave up after %lld ms\n", (long long)s.ms);
+	CHECK(s.ms >= 1900 && s.ms < 2900);
+	CHECK(heard(p[0], &s) && s.who == 0 && s.state == PENALTY_BUSY);
+	printf("# head: gave up after %lld ms\n", (long long)s.ms);
 	CHECK(s.ms >= 2000 && s.ms < 3000);
-	CHECK(wait4(pid, &status, 0, &ru) == pid);
-	cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000L +
-	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000L;
-	printf("# waiter: %ld ms CPU, %ld voluntary switches\n", cpu_ms,
-	    ru.ru_nvcsw);
-	CHECK(cpu_ms < 50);
-	CHECK(ru.ru_nvcsw < 40);
+	for (i = 0; i < 2; i++) {
+		CHECK(usage(pid[i], &cpu_ms, &sw));
+		CHECK(cpu_ms < 50);
+		CHECK(sw < 40);
+	}
 	CHECK(release(&c, &t));
 	close(p[0]);
 	close(p[1]);

@@ -19,20 +19,32 @@
  * the name, QUEUE_LANES of them): one user's logins waiting out their own
  * threshold hold up no one else's.
  *
- * Sleeping.  A waiter sleeps in poll on an inotify descriptor watching
- * dir/queue for IN_CLOSE_WRITE: every ticket ends with a close of the
- * queue file opened for writing (a leave, or the kernel closing a dead
- * process's descriptors).  At the head it watches dir/inflight too: an
- * attempt ends with the close of its slot's file (settled, or its process
- * dead).  Each watch is set before the state it waits on is looked at,
- * so no wake-up falls between.  The sleep also ends at the deadline and
+ * Sleeping behind the head.  A waiter sleeps in the kernel, in
+ * F_OFD_SETLKW for a read lock of its predecessor's octet: the kernel
+ * wakes it when that lock goes, whether the predecessor left or died,
+ * and wakes no one else.  It then looks again (F_OFD_GETLK over the
+ * tickets below its own): a predecessor that died or gave up may have
+ * left others ahead, which it waits on in turn.  A blocking lock wait can
+ * be bounded only by a signal: SIGALRM from an interval timer, caught
+ * for this wait alone (the front uses no SIGALRM otherwise; the handler
+ * and mask are put back after, and no timer is left).  A leaver unlocks
+ * its ticket before it closes the file.
+ *
+ * Sleeping at the head.  The head waits for any one of the attempts in
+ * flight to end, which no single lock wait can say: it sleeps in poll on
+ * an inotify descriptor watching dir/inflight for IN_CLOSE_WRITE, since
+ * every attempt ends with a close of its slot's file opened for writing
+ * (settled, or its process dead and its descriptors closed by the
+ * kernel).  The watch is set before the state it waits on is looked at,
+ * so no wake-up falls between; the kernel reports a close just before it
+ * drops the file's locks, so news that changed nothing is looked at once
+ * more LOGIN_BUSY_STEP_MS later.  The sleep also ends at the deadline and
  * at the second an attempt or failure stops counting by time alone
- * (penalty_queue.change).  No lock is waited for blocking (F_OFD_SETLKW
- * could be cut short only by a timer signal that other code sees too):
- * the locks only say who is there, inotify says when that changes.
- * Without inotify (its per-user limit of instances reached), the waiter
- * tries again every LOGIN_BUSY_STEP_MS, as before the queue; its order
- * still holds.
+ * (penalty_queue.change).  Only heads hold an inotify instance, one per
+ * busy address (lane), not one per waiting login: root's instances
+ * (fs.inotify.max_user_instances, 128 by default) are shared with other
+ * daemons.  Without one (that limit reached) the head tries again every
+ * LOGIN_BUSY_STEP_MS, as before the queue; the order still holds.
  *
  * Removal.  A leaver that finds no other lock on the file (it takes the
  * whole file at once, without waiting) unlinks it; a joiner read-locks

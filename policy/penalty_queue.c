@@ -40,7 +40,9 @@
  * drops the file's locks, so news that changed nothing is looked at once
  * more LOGIN_BUSY_STEP_MS later.  The sleep also ends at the deadline and
  * at the second an attempt or failure stops counting by time alone
- * (penalty_queue.change).  Only heads hold an inotify instance, one per
+ * (penalty_queue.change), and after QUEUE_HEAD_LOOK_MS: another host
+ * sharing the directory ends attempts that no inotify here reports.
+ * Only heads hold an inotify instance, one per
  * busy address (lane), not one per waiting login: root's instances
  * (fs.inotify.max_user_instances, 128 by default) are shared with other
  * daemons.  Without one (that limit reached) the head tries again every
@@ -75,6 +77,12 @@
 #define QUEUE_BASE	PENALTY_QUEUE_BASE
 #define QUEUE_RETRIES	8			/* as CONN_RETRIES */
 #define QUEUE_REFIRE_MS	10
+/*
+ * The head looks again at least this often: inotify sees only this
+ * host's closes, and hosts sharing the state directory (DESIGN.md,
+ * "Several hosts") end attempts of their own.
+ */
+#define QUEUE_HEAD_LOOK_MS	1000
 
 _Static_assert(QUEUE_BASE + (off_t)QUEUE_LANES * QUEUE_LANE_SPAN <
     ((off_t)1 << 62), "every ticket's octet is a valid offset");
@@ -484,8 +492,10 @@ penalty_attempt_wait(const struct penalty_conf *conf, const char *addr,
 		}
 		if (io_now_ms() >= deadline)
 			break;
-		until = q.head && second_ms(q.change) < deadline ?
+		until = second_ms(q.change) < deadline ?
 		    second_ms(q.change) : deadline;
+		if (until > io_now_ms() + QUEUE_HEAD_LOOK_MS)
+			until = io_now_ms() + QUEUE_HEAD_LOOK_MS;
 		/*
 		 * A dead process's close is reported just before the kernel
 		 * drops its locks: after news that changed nothing, one more

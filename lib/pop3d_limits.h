@@ -329,7 +329,10 @@
 
 /*
  * A login finding its address's logins in flight at the threshold waits
- * for one to end, in steps, at most this long, then is told to try later.
+ * its turn in a first-come-first-served queue, asleep, at most this long,
+ * then is told to try later (policy/penalty_queue.c).  Without inotify
+ * (root's limit of instances reached) the queue's head looks again every
+ * LOGIN_BUSY_STEP_MS instead of being woken.
  */
 #define LOGIN_BUSY_WAIT_MS	3000
 #define LOGIN_BUSY_STEP_MS	20

@@ -338,25 +338,17 @@ access_admit(struct access *a)
 }
 
 /*
- * One try at counting a login: -1 when the penalty box cannot, else the
- * state.  Logins in flight at the threshold (PENALTY_BUSY) are waited
- * out for a moment: a burst of good logins (an office polling on the full
- * minute) queues for milliseconds, while guesses gain nothing by it.
+ * Counts a login: -1 when the penalty box cannot, else the state.  Logins
+ * in flight at the threshold (PENALTY_BUSY) are waited out in a queue, in
+ * turn and asleep (penalty_attempt_wait): a burst of good logins (an
+ * office polling on the full minute) queues for milliseconds, while
+ * guesses gain nothing by it.
  */
 static int
 login_attempt(struct access *a, const char *user, int *state)
 {
-	struct timespec	pause = { 0, LOGIN_BUSY_STEP_MS * 1000000L };
-	int		waited;
-
-	for (waited = 0;; waited += LOGIN_BUSY_STEP_MS) {
-		if (penalty_attempt(&a->pc, a->key, user, time(NULL), state,
-		    &a->token) == -1)
-			return -1;
-		if (*state != PENALTY_BUSY || waited >= LOGIN_BUSY_WAIT_MS)
-			return 0;
-		nanosleep(&pause, NULL);
-	}
+	return penalty_attempt_wait(&a->pc, a->key, user, LOGIN_BUSY_WAIT_MS,
+	    state, &a->token);
 }
 
 char

@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "io.h"
 #include "penalty.h"
+#include "penalty_queue.h"
 #include "penalty_record.h"
 
 int
@@ -494,6 +495,14 @@ int
 penalty_attempt(const struct penalty_conf *conf, const char *addr,
     const char *user, time_t now, int *state, struct penalty_token *token)
 {
+	return penalty_attempt_q(conf, addr, user, now, state, token, NULL);
+}
+
+int
+penalty_attempt_q(const struct penalty_conf *conf, const char *addr,
+    const char *user, time_t now, int *state, struct penalty_token *token,
+    struct penalty_queue *q)
+{
 	struct update	u;
 	uint64_t	hash;
 	int		s, got = 0;
@@ -509,13 +518,17 @@ penalty_attempt(const struct penalty_conf *conf, const char *addr,
 	if (update_begin(conf, addr, now, &u) == -1)
 		return -1;
 	hash = penalty_user_hash(user);
-	if ((s = try_state(conf, u.r, user, hash)) == PENALTY_NONE &&
-	    (got = try_begin(conf, addr, u.r, hash, now, token)) == -1) {
+	if ((s = try_state(conf, u.r, user, hash)) == PENALTY_NONE)
+		s = penalty_queue_state(conf, addr, hash, q);
+	if (s == PENALTY_NONE &&
+	    (got = try_begin(conf, addr, u.r, hash, now, token)) == 0)
+		s = PENALTY_BUSY;	/* every slot held */
+	/* Queued in the order refused: under the lock that refused it. */
+	if (s == -1 || got == -1 || (s == PENALTY_BUSY && q != NULL &&
+	    penalty_queue_busy(conf, addr, hash, u.r, now, q) == -1)) {
 		(void)update_end(&u, addr, 0);
 		return -1;
 	}
-	if (s == PENALTY_NONE && got == 0)
-		s = PENALTY_BUSY;	/* every slot held */
 	/* A refusal changes nothing: no need to write. */
 	if (update_end(&u, addr, s == PENALTY_NONE) == -1) {
 		(void)token_release(conf, addr, token);

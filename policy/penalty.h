@@ -105,6 +105,19 @@ int	penalty_attempt(const struct penalty_conf *, const char *addr,
 	    struct penalty_token *token);
 
 /*
+ * penalty_attempt that, finding the address BUSY, waits at most wait_ms
+ * for its turn in a first-come-first-served queue of the address's
+ * waiting logins (of the user's, per_user), asleep: it tries again when
+ * a login ahead leaves the queue or, at its head, when an attempt in
+ * flight ends (penalty_queue.c).  A login that would start while others
+ * wait queues behind them.  Returns as penalty_attempt, *state BUSY when
+ * the wait ran out.
+ */
+int	penalty_attempt_wait(const struct penalty_conf *, const char *addr,
+	    const char *user, int wait_ms, int *state,
+	    struct penalty_token *token);
+
+/*
  * Ends the attempt token of user from addr and, when failed, records a
  * failure (a hash of user) before its slot is given back, under the lock,
  * so that no one sees the attempt gone before its failure counts; a token

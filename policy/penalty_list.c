@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "io.h"
 #include "penalty.h"
+#include "penalty_queue.h"
 #include "penalty_record.h"
 
 /* ---- the names of records ---- */
@@ -213,7 +214,8 @@ penalty_sweep(const struct penalty_conf *conf, time_t now)
 		return -1;
 	/* Slot files of attempts whose processes all ended unsettled. */
 	if (statedir_path(path, conf->dir, PENALTY_INFLIGHT) == -1 ||
-	    conn_sweep(path, now) == -1)
+	    conn_sweep(path, now) == -1 ||
+	    penalty_queue_sweep(conf->dir, now) == -1)
 		return -1;
 	if ((dfd = statedir_open(conf->dir, 1)) == -1)
 		return -1;

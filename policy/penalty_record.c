@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -513,11 +514,36 @@ penalty_store(int dfd, const char *addr, const struct penalty_record *r)
 	return rc;
 }
 
+/*
+ * The update lock is held for one small file's write, some 100 us, and
+ * the login queue's head wakes while a settle still holds it (the close
+ * of the slot it gives back is inside): lib/lock.c's 5 ms naps would cost
+ * each login in the queue one.  So the naps start at 100 us and double up
+ * to its 5 ms.
+ */
 int
 penalty_lock(int dfd, int create)
 {
-	return statedir_lockat(dfd, PENALTY_LOCK, O_RDWR |
-	    (create ? O_CREAT : 0), F_WRLCK, 0, 0);
+	struct timespec	nap = { 0, 100000L };
+	int64_t		deadline = io_now_ms() + statedir_lock_ms;
+	int		fd;
+
+	fd = openat(dfd, PENALTY_LOCK, O_RDWR | (create ? O_CREAT : 0) |
+	    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	while (lock_try(fd, F_WRLCK, 0, 0) == -1) {
+		if (errno != EAGAIN || io_now_ms() >= deadline) {
+			if (errno == EAGAIN)
+				errno = ETIMEDOUT;
+			close_keep_errno(fd);
+			return -1;
+		}
+		nanosleep(&nap, NULL);
+		if (nap.tv_nsec < 5000000L)
+			nap.tv_nsec *= 2;
+	}
+	return fd;
 }
 
 void

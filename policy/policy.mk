@@ -4,14 +4,14 @@
 RULES_SRC  = policy/addr.c policy/rules.c policy/rules_compile.c \
 	     policy/rulesdb.c policy/peer.c policy/proxy.c
 PENALTY_SRC = policy/penalty.c policy/penalty_list.c policy/penalty_record.c \
-	      policy/statedir.c policy/conn.c
+	      policy/penalty_queue.c policy/statedir.c policy/conn.c
 POLICY_SRC = $(RULES_SRC) $(PENALTY_SRC) policy/access.c
 POLICY_OBJ = $(POLICY_SRC:%.c=$(O)/%.o)
 
 PROGS	+= $(O)/pop3d-rules
 MAN8	+= man/pop3d-rules.8
 MAN5	+= man/pop3d-rules.5
-UNIT	+= t_rules t_penalty t_proxy
+UNIT	+= t_rules t_penalty t_penalty_queue t_proxy
 
 $(O)/policy/%.o: policy/%.c
 	@mkdir -p $(dir $@)
@@ -38,6 +38,12 @@ $(O)/tests/t_rules: tests/unit/t_rules.c \
 
 # The penalty box names its files by address: it needs addr.c too.
 $(O)/tests/t_penalty: tests/unit/t_penalty.c \
+	    $(PENALTY_SRC:%.c=$(O)/%.o) $(O)/policy/addr.o $(O)/libpop3d.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ipolicy -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
+	    $(PENALTY_SRC:%.c=$(O)/%.o) $(O)/policy/addr.o $(O)/libpop3d.a
+
+$(O)/tests/t_penalty_queue: tests/unit/t_penalty_queue.c \
 	    $(PENALTY_SRC:%.c=$(O)/%.o) $(O)/policy/addr.o $(O)/libpop3d.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ipolicy -Itests/unit $(ALL_LDFLAGS) -o $@ $< \

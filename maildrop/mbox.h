@@ -57,10 +57,12 @@ int	mbox_expand(const char *, const char *, char *, size_t);
 /*
  * What path is: a trailing '/' or a directory (a symbolic link to one
  * too, as always) is a Maildir; a regular file an mbox; nothing there is
- * a Maildir to make when its parent is a directory of this user's, an
- * empty mbox when it is another's that this user may not write (a spool
- * such as /var/mail), else a Maildir (that maildir_open refuses).  0, or -1 with errno: ELOOP (a symbolic link to
- * other than a directory), EPERM (a FIFO, device or socket), or lstat's.
+ * an empty mbox when its parent is a mail spool (another's directory,
+ * group- or world-writable with the setgid or sticky bit, as /var/mail
+ * 2775 root:mail and /var/spool/mail 1777 are), else a Maildir (made
+ * when the parent is the user's, refused otherwise).  0, or -1 with
+ * errno: ELOOP (a symbolic link to other than a directory), EPERM (a
+ * FIFO, device or socket), or lstat's.
  */
 int	mbox_kind(const char *, enum maildrop_kind *);
 

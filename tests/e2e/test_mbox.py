@@ -136,18 +136,44 @@ def rset_undeletes():
         check_eq(read(path), mboxlib.mbox_bytes(MSGS), "nothing removed")
 
 
+def make_spool(tmp, mode):
+    """A spool directory of root's, as /var/mail (2775 root:mail) or
+    /var/spool/mail (1777) are made."""
+    spool = os.path.join(tmp.path, "spool")
+    os.mkdir(spool)
+    os.chown(spool, 0, grp.getgrnam("mail").gr_gid if mode & 0o2000 else 0)
+    os.chmod(spool, mode)
+    return spool
+
+
 @test
 def missing_mbox_is_empty():
+    for mode in (0o2775, 0o1777):
+        with TempDir() as tmp:
+            tmp.give()
+            spool = make_spool(tmp, mode)
+            with spawner(tmp, path=os.path.join(spool, "%u")) as srv:
+                p = pop(srv)
+                check_eq(p.stat(), (0, 0), "a missing mbox in a %o spool:"
+                         " 0 messages" % mode)
+                check(p.quit().startswith(b"+OK"), "QUIT")
+            check(not os.path.exists(os.path.join(spool, "nobody")),
+                  "nothing made in the spool")
+
+
+@test
+def missing_path_elsewhere_refused():
+    """A missing path whose parent is no mail spool (root's 0755 here):
+    a Maildir not there, refused as before; never an empty maildrop,
+    which would hide the misconfiguration."""
     with TempDir() as tmp:
         tmp.give()
-        spool = os.path.join(tmp.path, "spool")
-        os.mkdir(spool, 0o755)     # root's: like /var/mail, not the user's
-        with spawner(tmp, path=os.path.join(spool, "%u")) as srv:
-            p = pop(srv)
-            check_eq(p.stat(), (0, 0), "a missing mbox: 0 messages")
-            check(p.quit().startswith(b"+OK"), "QUIT")
-        check(not os.path.exists(os.path.join(spool, "nobody")),
-              "nothing made in the spool")
+        other = os.path.join(tmp.path, "other")
+        os.mkdir(other, 0o755)     # root's, not a spool
+        line, log = refused(tmp, os.path.join(other, "nothere"))
+        check(line.startswith(b"-ERR [SYS/PERM]"),
+              "refused: %r %r" % (line, log))
+        check(os.path.join(other, "nothere") in log, "the log names it")
 
 
 @test
@@ -220,8 +246,7 @@ def symlink_fifo_and_others_file_refused():
 def trailing_slash_is_maildir():
     with TempDir() as tmp:
         tmp.give()
-        spool = os.path.join(tmp.path, "spool")
-        os.mkdir(spool, 0o755)     # root's
+        spool = make_spool(tmp, 0o2775)
         line, log = refused(tmp, os.path.join(spool, "nothere") + "/")
         check(line.startswith(b"-ERR [SYS/PERM]"),
               "a missing path/ is a Maildir (refused), not an empty mbox")

@@ -404,7 +404,7 @@ read_locked(struct mbox *mb)
 		return -1;
 	}
 	mb->end = st.st_size;
-	if (parse_file(mb, &st) == -1)
+	if (parse_file(mb, &st) == -1 || mbox_end_record(mb) == -1)
 		return -1;
 	cache_save(mb, &st);
 	return 0;

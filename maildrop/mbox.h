@@ -19,6 +19,8 @@
 
 #define MBOX_JOURNAL_FILE	".pop3d-mbox.journal"
 #define MBOX_LOGIN_FILE		".pop3d-login"
+/* The octets before the listed end, checked by UPDATE. */
+#define MBOX_END_TAIL		64
 
 /* What a maildrop path names (mbox_kind). */
 enum maildrop_kind {
@@ -42,6 +44,8 @@ struct mbox {
 	int		 home_ok;	/* the home is writable */
 	int		 dlocked;	/* the delivery locks are held */
 	const char	*cache;		/* what the index gave, for the log */
+	char		 tail[MBOX_END_TAIL];	/* the octets before end */
+	size_t		 tailk;
 	struct mbox_found internal;	/* the folder-internal message */
 	int		 has_internal;
 	struct mbox_arena *arena;	/* UIDLs */
@@ -115,6 +119,8 @@ int	mbox_msg_there(struct mbox *, const struct msg *);
 
 /* mbox_update.c: a pending journal finished or dropped: 0, or -1. */
 int	mbox_recover(struct mbox *);
+/* The octets before the listed end kept for UPDATE: 0, or -1. */
+int	mbox_end_record(struct mbox *);
 /* The UPDATE (store_ops.update). */
 struct session;
 void	mbox_update(struct store *, struct session *);

@@ -379,23 +379,53 @@ region_end(const struct mbox *mb, size_t i)
 	return i + 1 < mb->st.count ? mb->st.msgs[i + 1].from_off : mb->end;
 }
 
+int
+mbox_end_record(struct mbox *mb)
+{
+	mb->tailk = mb->end < MBOX_END_TAIL ? mb->end : MBOX_END_TAIL;
+	return full_pread(mb->fd, mb->tail, mb->tailk, mb->end - mb->tailk);
+}
+
+/*
+ * Where the listed octets end is where they ended: the octets before it
+ * unchanged, and the file ends there or goes on with a message of its own
+ * (an empty line, then "From ").  A local mail reader that grew or shrank
+ * the last message in place would otherwise leave its remnants glued to
+ * a kept message, or cut the start off mail delivered since.
+ */
+static int
+end_unchanged(struct mbox *mb, uint64_t S)
+{
+	char	buf[MBOX_END_TAIL];
+
+	if (S < mb->end || full_pread(mb->fd, buf, mb->tailk,
+	    mb->end - mb->tailk) == -1 ||
+	    memcmp(buf, mb->tail, mb->tailk) != 0)
+		return 0;
+	if (S == mb->end)
+		return 1;
+	if (mb->end < 2 || memcmp(mb->tail + mb->tailk - 2, "\n\n", 2) != 0 ||
+	    S - mb->end < 5 || full_pread(mb->fd, buf, 5, mb->end) == -1)
+		return 0;
+	return memcmp(buf, "From ", 5) == 0;
+}
+
 /*
  * Step 2: the file is still what was listed: the same file at the path,
- * no shorter, and every message from the first removed on where it was.
- * Mail appended since is kept.
+ * every message from the first removed on where it was, and the listed
+ * end where it was.  Mail appended since is kept.
  */
 static int
 still_listed(struct mbox *mb, size_t first, uint64_t *S)
 {
 	struct stat	st;
 	size_t		i;
-	int		r;
 
 	if (!mbox_still_there(mb) || fstat(mb->fd, &st) == -1 ||
-	    (uint64_t)st.st_size < mb->end)
+	    !end_unchanged(mb, st.st_size))
 		return 0;
 	for (i = first; i < mb->st.count; i++)
-		if ((r = mbox_msg_there(mb, &mb->st.msgs[i])) != 1)
+		if (mbox_msg_there(mb, &mb->st.msgs[i]) != 1)
 			return 0;
 	*S = st.st_size;
 	return 1;

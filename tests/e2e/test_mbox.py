@@ -503,6 +503,65 @@ def bad_journal_dropped():
         check_eq(read(path), mboxlib.mbox_bytes(MSGS), "the mbox as it was")
 
 
+END_MSGS = [message(1, b"one\n"), message(2, b"two\n"),
+            message(3, b"three tail xyz\n")]
+
+
+def quit_reply(p):
+    try:
+        return p.quit()
+    except poplib.error_proto as e:
+        return e.args[0]
+
+
+@test
+def last_message_changed_in_place_refused():
+    """The last listed message grown in place by a mail reader (Status:
+    added), or shrunk and then mail delivered, before a QUIT that removes
+    it: nothing removed (the old check trusted [listed end, size) to be
+    new mail: remnants glued to a kept message, or the start of new mail
+    cut off)."""
+    m3 = END_MSGS[2]
+    for how in ("grown", "shrunk"):
+        with TempDir() as tmp:
+            first = m3 if how == "grown" else \
+                (m3[0], b"Status: O\nContent-Length: 15\n" + m3[1])
+            path = setup(tmp, END_MSGS[:2] + [first])
+            later = (m3[0], b"Status: RO\n" + m3[1]) if how == "grown" \
+                else (m3[0], b"Status: O\n" + m3[1])
+            new = message(99, b"delivered later\n")
+            with spawner(tmp) as srv:
+                p = pop(srv)
+                p.dele(3)
+                data = mboxlib.mbox_bytes(END_MSGS[:2] + [later])
+                with open(path, "r+b") as f:
+                    f.write(data)
+                    f.truncate(len(data))
+                if how == "shrunk":
+                    mboxlib.deliver(path, new)
+                    data = read(path)
+                r = quit_reply(p)
+                check(r.startswith(b"-ERR [SYS/TEMP] mailbox changed"),
+                      "%s: QUIT refused: %r" % (how, r))
+            check_eq(read(path), data, "%s: nothing removed" % how)
+
+
+@test
+def unchanged_end_then_delivery_removes():
+    """The listed end where it was, then a delivery: the removal goes on
+    and the new mail is kept (the end check refuses only a changed end)."""
+    with TempDir() as tmp:
+        path = setup(tmp, END_MSGS)
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            p.dele(3)
+            mboxlib.deliver(path, message(98))
+            check(p.quit().startswith(b"+OK"), "QUIT removes")
+        check_eq(read(path), mboxlib.mbox_bytes(END_MSGS[:2] +
+                                                [message(98)]),
+                 "message 3 gone, the delivered one kept")
+
+
 @test
 def changed_by_another_program():
     with TempDir() as tmp:

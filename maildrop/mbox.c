@@ -305,11 +305,12 @@ list_reset(struct mbox *mb)
 static int
 parse_pass(struct mbox *mb, const struct stat *st, char *buf)
 {
+	char		name[MBOX_FILE_NAME_MAX];
 	uint64_t	resume = 0;
 	int		r;
 
-	r = mbox_cache_load(mb->homefd, MBOX_CACHE_FILE, mb->fd, st, found,
-	    mb, &resume);
+	mbox_file_name(mb, "cache", name, sizeof(name));
+	r = mbox_cache_load(mb->homefd, name, mb->fd, st, found, mb, &resume);
 	if (r == -1)
 		return -1;
 	mb->cache = r == MBOX_CACHE_WHOLE ? "whole" : r == MBOX_CACHE_PREFIX ?
@@ -376,12 +377,15 @@ cache_get(void *arg, size_t i, struct mbox_found *f)
 static void
 cache_save(struct mbox *mb, const struct stat *st)
 {
+	char	name[MBOX_FILE_NAME_MAX];
+
 	if (strcmp(mb->cache, "whole") == 0 || mb->st.truncated ||
 	    !mb->home_ok)
 		return;
-	if (mbox_cache_save(mb->homefd, MBOX_CACHE_FILE, mb->fd, st,
-	    cache_get, mb, mb->st.count + mb->has_internal) == -1) {
-		log_file("cache-write-failed", MBOX_CACHE_FILE, errno);
+	mbox_file_name(mb, "cache", name, sizeof(name));
+	if (mbox_cache_save(mb->homefd, name, mb->fd, st, cache_get, mb,
+	    mb->st.count + mb->has_internal) == -1) {
+		log_file("cache-write-failed", name, errno);
 		mb->cache = "failed";
 		return;
 	}

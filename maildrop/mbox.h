@@ -17,8 +17,8 @@
 #include "mbox_parse.h"
 #include "store.h"
 
-#define MBOX_JOURNAL_FILE	".pop3d-mbox.journal"
-#define MBOX_LOGIN_FILE		".pop3d-login"
+/* A name beside the mbox (mbox_file_name). */
+#define MBOX_FILE_NAME_MAX		80
 /* The octets before the listed end, checked by UPDATE. */
 #define MBOX_END_TAIL		64
 
@@ -46,6 +46,7 @@ struct mbox {
 	const char	*cache;		/* what the index gave, for the log */
 	char		 tail[MBOX_END_TAIL];	/* the octets before end */
 	size_t		 tailk;
+	int		 jforeign;	/* another file's journal at ours */
 	struct mbox_found internal;	/* the folder-internal message */
 	int		 has_internal;
 	struct mbox_arena *arena;	/* UIDLs */
@@ -117,9 +118,28 @@ void	mbox_store(struct mbox *, struct store *);
  */
 int	mbox_msg_there(struct mbox *, const struct msg *);
 
-/* mbox_update.c: a pending journal finished or dropped: 0, or -1. */
+/*
+ * mbox_journal.c.  The name in the home of the file what ("journal",
+ * "cutting", "cache", "login") of this mbox: ".pop3d-mbox.DEV.INO.what",
+ * or ".pop3d-mbox.none.what" when there is no mbox.
+ */
+void	mbox_file_name(const struct mbox *, const char *, char *, size_t);
+/*
+ * A pending journal finished or dropped: 0, or -1 with errno
+ * ENOTRECOVERABLE (the journal's problem logged, naming it).  Another
+ * file's journal under this one's name is left alone: jforeign set.
+ */
 int	mbox_recover(struct mbox *);
-/* The octets before the listed end kept for UPDATE: 0, or -1. */
+/* The end of the octets that are message i's (its separator too). */
+uint64_t mbox_region_end(const struct mbox *, size_t);
+/*
+ * Rewrites the file from message first on, the deleted ones left out,
+ * from size S to N, through the journal: 0 done; 1 the journal committed
+ * but not applied (logged: the removal completes at the next lock);
+ * -1 with errno, nothing changed.
+ */
+int	mbox_rewrite(struct mbox *, size_t, uint64_t, uint64_t);
+/* mbox_update.c: the octets before the listed end kept for UPDATE. */
 int	mbox_end_record(struct mbox *);
 /* The UPDATE (store_ops.update). */
 struct session;

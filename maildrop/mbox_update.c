@@ -104,6 +104,20 @@ update_log(const char *path, const char *why, int err)
 	logline_emit(&l);
 }
 
+/*
+ * The index no longer describes the file: removed, so that the next
+ * session reads the file anew rather than trust offsets that moved.
+ */
+static void
+cache_drop(struct mbox *mb)
+{
+	char	name[MBOX_FILE_NAME_MAX];
+
+	mbox_file_name(mb, "cache", name, sizeof(name));
+	if (unlinkat(mb->homefd, name, 0) == -1 && errno != ENOENT)
+		log_file("cache-remove-failed", name, errno);
+}
+
 /* Under the delivery locks: NULL when done, else what the client hears. */
 static const char *
 update_locked(struct mbox *mb)
@@ -134,6 +148,7 @@ update_locked(struct mbox *mb)
 		update_log(mb->path, "journal not written", errno);
 		return "cannot rewrite the mailbox now";
 	}
+	cache_drop(mb);
 	return NULL;
 }
 

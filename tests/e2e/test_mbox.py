@@ -740,6 +740,34 @@ def journal_problem_names_the_journal():
 
 
 @test
+def cache_dropped_after_update():
+    """After an UPDATE the index is removed: the next session reads the
+    file anew rather than trust offsets that moved (kept, the index took
+    a file rewritten as messages 2, 1, 3 and new mail for one that only
+    grew: the listing of before)."""
+    m = END_MSGS
+    with TempDir() as tmp:
+        path = setup(tmp, m)
+        cache = os.path.join(tmp.path, mboxlib.side_name(os.stat(path),
+                                                         "cache"))
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            u = uidls(p)
+            p.dele(1)
+            p.quit()
+            check(not os.path.exists(cache), "the cache removed")
+            # A mail reader puts message 1 back, then new mail comes.
+            data = mboxlib.mbox_bytes([m[1], m[0], m[2]])
+            with open(path, "r+b") as f:
+                f.write(data)
+            mboxlib.deliver(path, message(4))
+            p = pop(srv)
+            u2 = uidls(p)
+            p.quit()
+        check_eq(u2[:3], [u[1], u[0], u[2]], "listed anew, in file order")
+
+
+@test
 def changed_by_another_program():
     with TempDir() as tmp:
         path = setup(tmp)

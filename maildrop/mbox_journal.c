@@ -76,8 +76,8 @@ mbox_file_name(const struct mbox *mb, const char *what, char *buf, size_t n)
 		    mb->dev, mb->ino, what);
 }
 
-static int
-full_pread(int fd, char *p, size_t n, uint64_t off)
+int
+mbox_pread(int fd, char *p, size_t n, uint64_t off)
 {
 	ssize_t	r;
 
@@ -162,7 +162,7 @@ jw_copy(struct jw *w, int fd, uint64_t off, uint64_t len)
 
 	while (len > 0 && !w->failed) {
 		n = len < sizeof(buf) ? len : sizeof(buf);
-		if (full_pread(fd, buf, n, off) == -1) {
+		if (mbox_pread(fd, buf, n, off) == -1) {
 			w->failed = errno;
 			return;
 		}
@@ -250,7 +250,7 @@ apply_content(struct mbox *mb, int jfd, const struct jhead *h)
 
 	while (off < len) {
 		n = len - off < sizeof(buf) ? len - off : sizeof(buf);
-		if (full_pread(jfd, buf, n, J_HEAD + off) == -1 ||
+		if (mbox_pread(jfd, buf, n, J_HEAD + off) == -1 ||
 		    full_pwrite(mb->fd, buf, n, h->F + off) == -1)
 			return -1;
 		off += n;
@@ -301,7 +301,7 @@ journal_read(int jfd, struct jhead *h)
 		return -1;
 	if ((uint64_t)st.st_size < J_HEAD + J_SUM)
 		return errno = EINVAL, 0;
-	if (full_pread(jfd, head, J_HEAD, 0) == -1)
+	if (mbox_pread(jfd, head, J_HEAD, 0) == -1)
 		return -1;
 	if (memcmp(head, J_MAGIC, 8) != 0)
 		return errno = EINVAL, 0;
@@ -320,12 +320,12 @@ journal_read(int jfd, struct jhead *h)
 	end = (uint64_t)st.st_size - J_SUM;
 	for (off = 0; off < end; off += n) {
 		n = end - off < sizeof(buf) ? end - off : sizeof(buf);
-		if (full_pread(jfd, buf, n, off) == -1)
+		if (mbox_pread(jfd, buf, n, off) == -1)
 			return -1;
 		sha256_update(&ctx, n, (const uint8_t *)buf);
 	}
 	sha256_digest(&ctx, sizeof(sum), sum);
-	if (full_pread(jfd, buf, J_SUM, end) == -1)
+	if (mbox_pread(jfd, buf, J_SUM, end) == -1)
 		return -1;
 	return memcmp(buf, sum, J_SUM) == 0 ? 1 : (errno = EBADMSG, 0);
 }
@@ -380,7 +380,7 @@ nonce_there(struct mbox *mb, const struct jhead *h, uint64_t Z)
 
 	if (Z < h->S)
 		return 0;
-	if (full_pread(mb->fd, R, h->k, h->S - h->k) == -1)
+	if (mbox_pread(mb->fd, R, h->k, h->S - h->k) == -1)
 		return -1;
 	return memcmp(R, h->R, h->k) == 0;
 }

@@ -18,31 +18,11 @@
 #include "mbox.h"
 #include "trans.h"
 
-static int
-read_at(int fd, char *p, size_t n, uint64_t off)
-{
-	ssize_t	r;
-
-	while (n > 0) {
-		if ((r = pread(fd, p, n, (off_t)off)) == -1 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += r;
-		n -= r;
-		off += r;
-	}
-	return 0;
-}
-
 int
 mbox_end_record(struct mbox *mb)
 {
 	mb->tailk = mb->end < MBOX_END_TAIL ? mb->end : MBOX_END_TAIL;
-	return read_at(mb->fd, mb->tail, mb->tailk, mb->end - mb->tailk);
+	return mbox_pread(mb->fd, mb->tail, mb->tailk, mb->end - mb->tailk);
 }
 
 /*
@@ -57,14 +37,14 @@ end_unchanged(struct mbox *mb, uint64_t S)
 {
 	char	buf[MBOX_END_TAIL];
 
-	if (S < mb->end || read_at(mb->fd, buf, mb->tailk,
+	if (S < mb->end || mbox_pread(mb->fd, buf, mb->tailk,
 	    mb->end - mb->tailk) == -1 ||
 	    memcmp(buf, mb->tail, mb->tailk) != 0)
 		return 0;
 	if (S == mb->end)
 		return 1;
 	if (mb->end < 2 || memcmp(mb->tail + mb->tailk - 2, "\n\n", 2) != 0 ||
-	    S - mb->end < 5 || read_at(mb->fd, buf, 5, mb->end) == -1)
+	    S - mb->end < 5 || mbox_pread(mb->fd, buf, 5, mb->end) == -1)
 		return 0;
 	return memcmp(buf, "From ", 5) == 0;
 }

@@ -262,20 +262,25 @@ apply_content(struct mbox *mb, int jfd, const struct jhead *h)
 }
 
 /*
- * Steps 1 to 5 (from step 4 when the journal has its cutting name
- * already): 0, or -1 with the journal left for the next lock.
+ * Steps 1 to 5 (from step 4 when *cutting: the journal has its cutting
+ * name already; set once it has): 0, or -1 with the journal left for the
+ * next lock.
  */
 static int
-journal_apply(struct mbox *mb, int jfd, const struct jhead *h, int cutting)
+journal_apply(struct mbox *mb, int jfd, const struct jhead *h, int *cutting)
 {
 	char	jname[MBOX_FILE_NAME_MAX], cname[MBOX_FILE_NAME_MAX];
 
 	mbox_file_name(mb, "journal", jname, sizeof(jname));
 	mbox_file_name(mb, "cutting", cname, sizeof(cname));
-	if (!cutting && (apply_content(mb, jfd, h) == -1 ||
-	    renameat(mb->homefd, jname, mb->homefd, cname) == -1 ||
-	    fsync(mb->homefd) == -1))
-		return -1;
+	if (!*cutting) {
+		if (apply_content(mb, jfd, h) == -1 ||
+		    renameat(mb->homefd, jname, mb->homefd, cname) == -1)
+			return -1;
+		*cutting = 1;
+		if (fsync(mb->homefd) == -1)
+			return -1;
+	}
 	if (ftruncate(mb->fd, (off_t)h->N) == -1 || fsync(mb->fd) == -1)
 		return -1;
 	if (unlinkat(mb->homefd, cname, 0) == -1 && errno != ENOENT)
@@ -393,36 +398,48 @@ journal_drop(struct mbox *mb, const char *name)
 	return fsync(mb->homefd);
 }
 
-/* A valid journal of this file: redone, or dropped when done.  0, -1. */
+/*
+ * A valid journal of this file: redone, or dropped when done.  0, or -1
+ * (logged with the journal's name).
+ */
 static int
 journal_redo(struct mbox *mb, int jfd, struct jhead *h, const char *name,
     int cutting)
 {
 	struct stat	st;
+	char		now[MBOX_FILE_NAME_MAX];
 	int		pending, nfd = -1, r, err;
 
-	if (fstat(mb->fd, &st) == -1)
-		return -1;
-	pending = cutting ? nonce_there(mb, h, st.st_size) :
-	    (uint64_t)st.st_size >= h->S;
-	if (pending == -1)
-		return -1;
+	if (fstat(mb->fd, &st) == -1 || (pending = cutting ? nonce_there(mb,
+	    h, st.st_size) : (uint64_t)st.st_size >= h->S) == -1)
+		goto fail;
 	if (!pending) {
 		journal_log("mbox-journal-recovered", name, cutting ?
 		    "rewrite was complete" : "file shorter than recorded:"
 		    " another program changed it; journal dropped", 0);
-		return journal_drop(mb, name);
+		if (journal_drop(mb, name) == 0)
+			return 0;
+		goto fail;
 	}
 	if ((uint64_t)st.st_size > h->S &&
 	    (nfd = journal_extend(mb, jfd, h, st.st_size)) == -1)
-		return -1;
+		goto fail;
 	journal_log("mbox-journal-recovered", name, "rewrite redone", 0);
-	r = journal_apply(mb, nfd != -1 ? nfd : jfd, h, cutting && nfd == -1);
+	cutting = cutting && nfd == -1;
+	r = journal_apply(mb, nfd != -1 ? nfd : jfd, h, &cutting);
 	err = errno;
 	if (nfd != -1)
 		close(nfd);
 	errno = err;
-	return r;
+	if (r == 0)
+		return 0;
+fail:
+	/* Logged where the journal is now: it may have been renamed. */
+	err = errno;
+	mbox_file_name(mb, cutting ? "cutting" : "journal", now, sizeof(now));
+	journal_log("mbox-journal-failed", now, "recovery failed", err);
+	errno = err;
+	return -1;
 }
 
 /*
@@ -458,11 +475,8 @@ recover_one(struct mbox *mb, const char *what, int cutting)
 		    " journal: left alone, no removal until it is gone", 0);
 		return 2;
 	}
-	if (journal_redo(mb, jfd, &h, name, cutting) == -1) {
-		journal_log("mbox-journal-failed", name, "recovery failed",
-		    errno);
+	if (journal_redo(mb, jfd, &h, name, cutting) == -1)
 		goto fail;
-	}
 	close(jfd);
 	return 1;
 fail:
@@ -534,7 +548,7 @@ mbox_rewrite(struct mbox *mb, size_t first, uint64_t S, uint64_t N)
 {
 	struct jhead	h;
 	char		name[MBOX_FILE_NAME_MAX];
-	int		jfd, committed, r, err;
+	int		jfd, committed, cutting = 0, r, err;
 
 	h.dev = mb->dev;
 	h.ino = mb->ino;
@@ -551,11 +565,13 @@ mbox_rewrite(struct mbox *mb, size_t first, uint64_t S, uint64_t N)
 		errno = err;
 		return committed ? 1 : -1;
 	}
-	r = journal_apply(mb, jfd, &h, 0);
+	r = journal_apply(mb, jfd, &h, &cutting);
 	err = errno;
 	close(jfd);
 	if (r == -1) {
 		/* Committed: the next lock of the mbox finishes it. */
+		mbox_file_name(mb, cutting ? "cutting" : "journal", name,
+		    sizeof(name));
 		journal_log("mbox-journal-pending", name, "rewrite cut short:"
 		    " the removal completes at the next lock", err);
 		errno = err;

@@ -714,12 +714,6 @@
 #define MBOX_LOCK_RETRY_MS	100
 /* The session lock on a replaced mbox: reopened this many times. */
 #define MBOX_REOPEN_TRIES	5
-/*
- * UPDATE's journal records the original last octets of the file (at most
- * MBOX_JOURNAL_TAIL), by which a recovery tells whether the rewrite was
- * cut before its truncate.
- */
-#define MBOX_JOURNAL_TAIL	64
 /* The octets read from an mbox at a time. */
 #define MBOX_READ_CHUNK		(256 * 1024)
 

@@ -91,13 +91,14 @@ mbox_expand(const char *arg, const char *user, char *buf, size_t n)
 }
 
 /*
- * The parent directory of path: 1 when it is a directory of this user's,
- * 0 another's that this user may not write (a spool such as /var/mail),
- * -1 none, or one another user owns and this one may write (where a
- * Maildir was always refused, not made: it stays so).
+ * Whether the parent directory of path is a mail spool: not this user's,
+ * group- or world-writable, with the setgid or sticky bit (/var/mail
+ * 2775 root:mail, /var/spool/mail 1777).  Anywhere else a missing path
+ * is a Maildir not (yet) there, and a misconfigured one must not read as
+ * an empty maildrop.
  */
 static int
-parent_owner(const char *path)
+parent_is_spool(const char *path)
 {
 	char		 parent[PATH_MAX];
 	const char	*slash = strrchr(path, '/');
@@ -111,12 +112,10 @@ parent_owner(const char *path)
 		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - path),
 		    path);
 	else
-		return -1;
-	if (stat(parent, &st) == -1 || !S_ISDIR(st.st_mode))
-		return -1;
-	if (st.st_uid == geteuid())
-		return 1;
-	return faccessat(AT_FDCWD, parent, W_OK, AT_EACCESS) == 0 ? -1 : 0;
+		return 0;
+	return stat(parent, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_uid != geteuid() && (st.st_mode & (S_IWGRP | S_IWOTH)) &&
+	    (st.st_mode & (S_ISGID | S_ISVTX));
 }
 
 int
@@ -131,8 +130,7 @@ mbox_kind(const char *path, enum maildrop_kind *kind)
 	if (lstat(path, &st) == -1) {
 		if (errno != ENOENT)
 			return -1;
-		/* No parent: refused as a Maildir that is not there. */
-		if (parent_owner(path) == 0)
+		if (parent_is_spool(path))
 			*kind = KIND_MBOX_NONE;
 		return 0;
 	}
@@ -307,11 +305,12 @@ list_reset(struct mbox *mb)
 static int
 parse_pass(struct mbox *mb, const struct stat *st, char *buf)
 {
+	char		name[MBOX_FILE_NAME_MAX];
 	uint64_t	resume = 0;
 	int		r;
 
-	r = mbox_cache_load(mb->homefd, MBOX_CACHE_FILE, mb->fd, st, found,
-	    mb, &resume);
+	mbox_file_name(mb, "cache", name, sizeof(name));
+	r = mbox_cache_load(mb->homefd, name, mb->fd, st, found, mb, &resume);
 	if (r == -1)
 		return -1;
 	mb->cache = r == MBOX_CACHE_WHOLE ? "whole" : r == MBOX_CACHE_PREFIX ?
@@ -378,12 +377,15 @@ cache_get(void *arg, size_t i, struct mbox_found *f)
 static void
 cache_save(struct mbox *mb, const struct stat *st)
 {
+	char	name[MBOX_FILE_NAME_MAX];
+
 	if (strcmp(mb->cache, "whole") == 0 || mb->st.truncated ||
 	    !mb->home_ok)
 		return;
-	if (mbox_cache_save(mb->homefd, MBOX_CACHE_FILE, mb->fd, st,
-	    cache_get, mb, mb->st.count + mb->has_internal) == -1) {
-		log_file("cache-write-failed", MBOX_CACHE_FILE, errno);
+	mbox_file_name(mb, "cache", name, sizeof(name));
+	if (mbox_cache_save(mb->homefd, name, mb->fd, st, cache_get, mb,
+	    mb->st.count + mb->has_internal) == -1) {
+		log_file("cache-write-failed", name, errno);
 		mb->cache = "failed";
 		return;
 	}
@@ -406,7 +408,7 @@ read_locked(struct mbox *mb)
 		return -1;
 	}
 	mb->end = st.st_size;
-	if (parse_file(mb, &st) == -1)
+	if (parse_file(mb, &st) == -1 || mbox_end_record(mb) == -1)
 		return -1;
 	cache_save(mb, &st);
 	return 0;

@@ -17,8 +17,10 @@
 #include "mbox_parse.h"
 #include "store.h"
 
-#define MBOX_JOURNAL_FILE	".pop3d-mbox.journal"
-#define MBOX_LOGIN_FILE		".pop3d-login"
+/* A name beside the mbox (mbox_file_name). */
+#define MBOX_FILE_NAME_MAX		80
+/* The octets before the listed end, checked by UPDATE. */
+#define MBOX_END_TAIL		64
 
 /* What a maildrop path names (mbox_kind). */
 enum maildrop_kind {
@@ -42,6 +44,9 @@ struct mbox {
 	int		 home_ok;	/* the home is writable */
 	int		 dlocked;	/* the delivery locks are held */
 	const char	*cache;		/* what the index gave, for the log */
+	char		 tail[MBOX_END_TAIL];	/* the octets before end */
+	size_t		 tailk;
+	int		 jforeign;	/* another file's journal at ours */
 	struct mbox_found internal;	/* the folder-internal message */
 	int		 has_internal;
 	struct mbox_arena *arena;	/* UIDLs */
@@ -57,10 +62,12 @@ int	mbox_expand(const char *, const char *, char *, size_t);
 /*
  * What path is: a trailing '/' or a directory (a symbolic link to one
  * too, as always) is a Maildir; a regular file an mbox; nothing there is
- * a Maildir to make when its parent is a directory of this user's, an
- * empty mbox when it is another's that this user may not write (a spool
- * such as /var/mail), else a Maildir (that maildir_open refuses).  0, or -1 with errno: ELOOP (a symbolic link to
- * other than a directory), EPERM (a FIFO, device or socket), or lstat's.
+ * an empty mbox when its parent is a mail spool (another's directory,
+ * group- or world-writable with the setgid or sticky bit, as /var/mail
+ * 2775 root:mail and /var/spool/mail 1777 are), else a Maildir (made
+ * when the parent is the user's, refused otherwise).  0, or -1 with
+ * errno: ELOOP (a symbolic link to other than a directory), EPERM (a
+ * FIFO, device or socket), or lstat's.
  */
 int	mbox_kind(const char *, enum maildrop_kind *);
 
@@ -111,8 +118,31 @@ void	mbox_store(struct mbox *, struct store *);
  */
 int	mbox_msg_there(struct mbox *, const struct msg *);
 
-/* mbox_update.c: a pending journal finished or dropped: 0, or -1. */
+/*
+ * mbox_journal.c.  The name in the home of the file what ("journal",
+ * "cutting", "cache", "login") of this mbox: ".pop3d-mbox.DEV.INO.what",
+ * or ".pop3d-mbox.none.what" when there is no mbox.
+ */
+void	mbox_file_name(const struct mbox *, const char *, char *, size_t);
+/*
+ * A pending journal finished or dropped: 0, or -1 with errno
+ * ENOTRECOVERABLE (the journal's problem logged, naming it).  Another
+ * file's journal under this one's name is left alone: jforeign set.
+ */
 int	mbox_recover(struct mbox *);
+/* pread of all n octets at off: 0, or -1 with errno (EIO: too short). */
+int	mbox_pread(int, char *, size_t, uint64_t);
+/* The end of the octets that are message i's (its separator too). */
+uint64_t mbox_region_end(const struct mbox *, size_t);
+/*
+ * Rewrites the file from message first on, the deleted ones left out,
+ * from size S to N, through the journal: 0 done; 1 the journal committed
+ * but not applied (logged: the removal completes at the next lock);
+ * -1 with errno, nothing changed.
+ */
+int	mbox_rewrite(struct mbox *, size_t, uint64_t, uint64_t);
+/* mbox_update.c: the octets before the listed end kept for UPDATE. */
+int	mbox_end_record(struct mbox *);
 /* The UPDATE (store_ops.update). */
 struct session;
 void	mbox_update(struct store *, struct session *);

@@ -199,7 +199,7 @@ refuse_readonly(struct out *out, const char *path, const char *what)
 /*
  * LOGIN-DELAY (RFC 2449 section 6.8): the time of the user's last login is
  * the modification time of LOGIN_FILE in the maildrop (an mbox user's:
- * MBOX_LOGIN_FILE in the home; a file of the user's, opened as the caches
+ * ".pop3d-mbox.DEV.INO.login" in the home (mbox_file_name); a file of the user's, opened as the caches
  * are), set at each login that is let in and
  * only then, so that a client polling too often is not shut out for
  * good.  Checked under the session lock: two logins cannot both pass.
@@ -471,6 +471,11 @@ refuse_mbox(struct out *out, const char *file, int err, uint64_t limit)
 		what = "larger than POP3D_MBOX_MAX";
 		reply = "[SYS/PERM] mailbox too large";
 		break;
+	case ENOTRECOVERABLE:
+		what = "its pending UPDATE journal (logged above) unusable";
+		reply = "[SYS/TEMP] maildrop unavailable, try again later";
+		code = EXIT_TEMP;
+		break;
 	case ETIMEDOUT:
 		what = "delivery locks still held by another program";
 		reply = "[SYS/TEMP] mailbox locked by another program";
@@ -496,6 +501,8 @@ static void
 mbox_enter(struct mbox *mb, const struct settings *set,
     enum maildrop_kind kind, struct out *out)
 {
+	char	login[MBOX_FILE_NAME_MAX];
+
 	if (mbox_open(mb, set->path, kind, set->max_msgs, set->mbox_max) == -1)
 		refuse_mbox(out, set->path, errno, set->mbox_max);
 	if (mbox_lock(mb) == -1) {
@@ -504,8 +511,8 @@ mbox_enter(struct mbox *mb, const struct settings *set,
 			    " by another session", "in use");
 		refuse_temp(out, "lock", set->path);
 	}
-	login_delay_enforce(mb->homefd, MBOX_LOGIN_FILE, set->login_delay,
-	    out);
+	mbox_file_name(mb, "login", login, sizeof(login));
+	login_delay_enforce(mb->homefd, login, set->login_delay, out);
 	if (!mb->home_ok)
 		log_file("mbox-home-readonly", ".", errno);
 	if (mbox_list(mb) == -1)

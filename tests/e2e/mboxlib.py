@@ -98,13 +98,20 @@ def stale_lock(lock):
         pass
 
 
-JOURNAL_TAIL = 64
+JOURNAL_NONCE = 16
 
 
-def journal(st, S, F, N, tail, content):
-    """A journal as pop3d-maildrop writes it (mbox_update.c)."""
-    k = min(JOURNAL_TAIL, S - N)
-    head = b"P3MBOXJ1" + struct.pack("<6Q", st.st_dev, st.st_ino, S, F, N, k)
-    head += tail[:k] + b"\0" * (JOURNAL_TAIL - k)
+def side_name(st, what):
+    """The name in the home of the file what ("journal", "cutting",
+    "cache", "login") beside the mbox whose os.stat is st."""
+    return ".pop3d-mbox.%d.%d.%s" % (st.st_dev, st.st_ino, what)
+
+
+def journal(st, S, F, N, nonce, content):
+    """A journal as pop3d-maildrop writes it (mbox_journal.c): nonce is
+    the octets it writes over [S - k, S) before the cut."""
+    k = min(JOURNAL_NONCE, S - N)
+    head = b"P3MBOXJ2" + struct.pack("<6Q", st.st_dev, st.st_ino, S, F, N, k)
+    head += nonce[:JOURNAL_NONCE].ljust(JOURNAL_NONCE, b"\0")
     data = head + content
     return data + hashlib.sha256(data).digest()[:8]

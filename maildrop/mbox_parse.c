@@ -53,10 +53,12 @@ digest_keeps(const char *name, size_t len)
 	return 1;
 }
 
+/* Every header line asks this several times: the first letter sorts most. */
 static int
 name_is(const char *name, size_t n, const char *s)
 {
-	return n == strlen(s) && strncasecmp(name, s, n) == 0;
+	return n > 0 && (name[0] | 0x20) == (s[0] | 0x20) && n == strlen(s) &&
+	    strncasecmp(name, s, n) == 0;
 }
 
 /*

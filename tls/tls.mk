@@ -10,7 +10,7 @@ TLS_LIBS	= $(shell $(PKG_CONFIG) $(PKG_STATIC) --libs libtls)
 # libc staying shared (users from NSS as before): the dynamic loader's
 # relocation of libssl and libcrypto is 13% of a relay's instructions to
 # the end of a P-256 handshake: 30.7 M down to 26.6 M (callgrind), 42
-# page faults fewer, 8.1 ms of CPU down to 6.8 on the test machine.  The
+# page faults fewer, 8.4 ms of CPU down to 7.1 on the test machine.  The
 # price: an OpenSSL fix reaches the relay only with a rebuild.  STATIC=1
 # (every program static) includes it.
 ifeq ($(TLS_STATIC)$(STATIC),1)

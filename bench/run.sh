@@ -17,6 +17,7 @@
 #                    "mbox100k mboxretr mboxmem", not run by default, add
 #                    popa3d and Dovecot's mbox (bench/mbox.sh, issue 19)
 #   HASH=yescrypt    password scheme for both servers (or sha512, bcrypt)
+#   TLSKEY=ec        both servers' key: EC P-256, or rsa (RSA-2048)
 #   IDLE="500 2000"  idle session counts (one round: memory is not noisy)
 #   PORT=17110       first of the loopback ports used (PORT .. PORT+5;
 #                    PORT+6, PORT+7 for popa3d in the mbox scenarios)
@@ -175,8 +176,10 @@ chown -R "$uid:$gid" "$BENCH/pop3d/home" "$BENCH/dovecot/home"
 [ -z "$MBOX" ] || mbox_homes
 
 # The same certificate for both.
-sh "$TOP/tests/tls-cert.sh" "$BENCH/tls" localhost >/dev/null
-CA=$BENCH/tls/localhost.pem
+TLSKEY=${TLSKEY:-ec}
+TLS_CERT_KEY=$TLSKEY sh "$TOP/tests/tls-cert.sh" "$BENCH/tls-$TLSKEY" \
+    localhost >/dev/null
+CA=$BENCH/tls-$TLSKEY/localhost.pem
 
 # pop3d: as "make run" serves it (rules, penalty box, APOP off).  Every
 # client here logs in as a user of its own.
@@ -189,7 +192,7 @@ export POP3D_CHROOT="$BENCH/pop3d/empty"
 export POP3D_RULES="$BENCH/pop3d/etc/rules.cdb"
 export POP3D_STATE_DIR="$BENCH/pop3d/state"
 export POP3D_TLS_CERT="$CA"
-export POP3D_TLS_KEY="$BENCH/tls/localhost.key"
+export POP3D_TLS_KEY="$BENCH/tls-$TLSKEY/localhost.key"
 
 # Dovecot: a private instance, its defaults but for paths, ports, the
 # passwd-file and process limits high enough for the idle scenario.
@@ -206,7 +209,7 @@ listen = 127.0.0.1
 disable_plaintext_auth = no
 ssl = yes
 ssl_cert = <$CA
-ssl_key = <$BENCH/tls/localhost.key
+ssl_key = <$BENCH/tls-$TLSKEY/localhost.key
 mail_location = maildir:~/Maildir
 passdb {
   driver = passwd-file

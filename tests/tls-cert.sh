@@ -2,9 +2,10 @@
 # tls-cert.sh DIR [NAME...]: self-signed certificates for the tests and for
 # "make run": DIR/localhost.pem and DIR/localhost.key (the default keypair),
 # and DIR/NAME.pem, DIR/NAME.key for each NAME (chosen by SNI).  EC P-256
-# keys, mode 0600; the certificate names its host in subjectAltName, as
-# libtls matches it.  A pair already there is kept.  Prints the settings
-# for pop3d-tls.
+# keys (the fast choice, pop3d-tls.8), or RSA-2048 with TLS_CERT_KEY=rsa,
+# mode 0600; the certificate names its host in subjectAltName, as libtls
+# matches it.  A pair already there is kept, whatever its kind.  Prints
+# the settings for pop3d-tls.
 set -e
 if [ $# -lt 1 ]; then
 	echo "usage: tls-cert.sh dir [name ...]" >&2
@@ -12,6 +13,12 @@ if [ $# -lt 1 ]; then
 fi
 dir=$1
 shift
+case ${TLS_CERT_KEY:-ec} in
+ec)	newkey="-newkey ec -pkeyopt ec_paramgen_curve:P-256" ;;
+rsa)	newkey="-newkey rsa:2048" ;;
+*)	echo "tls-cert.sh: TLS_CERT_KEY is ec or rsa" >&2
+	exit 2 ;;
+esac
 mkdir -p "$dir"
 
 gen() {
@@ -22,8 +29,9 @@ gen() {
 	esac
 	[ -s "$dir/$1.pem" ] && [ -s "$dir/$1.key" ] && return 0
 	rm -f "$dir/$1.key"
-	(umask 077 && openssl req -x509 -newkey ec \
-	    -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=$1" \
+	# $newkey: two or four words, split on purpose.
+	# shellcheck disable=SC2086
+	(umask 077 && openssl req -x509 $newkey -nodes -days 3650 -subj "/CN=$1" \
 	    -addext "subjectAltName=DNS:$1" -keyout "$dir/$1.key" \
 	    -out "$dir/$1.pem" 2>/dev/null) || {
 		echo "tls-cert.sh: openssl failed for $1" >&2

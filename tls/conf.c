@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +108,12 @@ tlsconf_read(struct tlsconf *c, char *err, size_t n)
 	const char	*protocols, *user, *nonroot;
 	uint64_t	 timeout, idle;
 
-	memset(c, 0, sizeof(*c));
+	/*
+	 * Not pairbuf: zeroing its 128 kB costs every relay 32 page faults
+	 * for a text of a few hundred octets, copied in with its NUL.
+	 */
+	memset(c, 0, offsetof(struct tlsconf, pairbuf));
+	c->pairbuf[0] = '\0';
 	if (conf_text("POP3D_TLS_CERT", NULL, &c->pairs[0].cert, err,
 	    n) == -1 ||
 	    conf_text("POP3D_TLS_KEY", NULL, &c->pairs[0].key, err, n) == -1)

@@ -29,6 +29,7 @@ struct tlsconf {
 	const char	*user;		/* to drop privileges to */
 	int		 nonroot;	/* may run without root (key exposed) */
 	const char	*dir;		/* the empty directory to chroot into */
+	/* Last: tlsconf_read zeroes only the fields before it. */
 	char		 pairbuf[TLS_KEYPAIRS_TEXT_MAX + 1];
 };
 

@@ -6,6 +6,17 @@
 # plaintext connection must not pay for it.
 TLS_CFLAGS	= $(shell $(PKG_CONFIG) --cflags libtls)
 TLS_LIBS	= $(shell $(PKG_CONFIG) $(PKG_STATIC) --libs libtls)
+# TLS_STATIC=1 links libtls, libssl and libcrypto into pop3d-tls alone,
+# libc staying shared (users from NSS as before): the dynamic loader's
+# relocation of libssl and libcrypto is 13% of a relay's instructions to
+# the end of a P-256 handshake: 30.7 M down to 26.6 M (callgrind), 42
+# page faults fewer, 8.4 ms of CPU down to 7.1 on the test machine.  The
+# price: an OpenSSL fix reaches the relay only with a rebuild.  STATIC=1
+# (every program static) includes it.
+ifeq ($(TLS_STATIC)$(STATIC),1)
+TLS_LIBS	= -Wl,-Bstatic $(shell $(PKG_CONFIG) --static --libs libtls) \
+		  -Wl,-Bdynamic
+endif
 
 TLS_SRC	= tls/conf.c tls/relay.c tls/status.c
 TLS_OBJ	= $(TLS_SRC:%.c=$(O)/%.o)

@@ -186,15 +186,16 @@ def _unlink(path):
 
 def carries_tls(path):
     """Whether the program at path carries TLS code: libtls or libssl among
-    its libraries, or, linked statically (make STATIC=1), libtls's symbols
-    or OpenSSL's modules (they name openssl.org) in the file itself."""
+    its libraries, or, linked in statically (make STATIC=1, TLS_STATIC=1),
+    libtls's symbols or OpenSSL's modules (they name openssl.org) in the
+    file itself."""
     out = subprocess.run(["ldd", path], capture_output=True, text=True)
     text = out.stdout + out.stderr
-    if "not a dynamic executable" in text or "statically linked" in text:
-        with open(path, "rb") as f:
-            data = f.read()
-        return b"tls_config_set_" in data or b"openssl.org" in data
-    return "libtls" in text or "libssl" in text
+    if "libtls" in text or "libssl" in text:
+        return True
+    with open(path, "rb") as f:
+        data = f.read()
+    return b"tls_config_set_" in data or b"openssl.org" in data
 
 
 def maps_tls(pid):

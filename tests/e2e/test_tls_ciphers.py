@@ -139,6 +139,55 @@ def default_policy_with_an_rsa_certificate():
         "the six the page lists")
 
 
+def server_key(env, *args):
+    """What openssl s_client, with args, says of the server's key and of
+    its handshake signature, with the relay's defaults otherwise."""
+    with TempDir() as tmp, Relay(tmp, env=env,
+                                 external=s_client(*args)) as r:
+        ready = r.word()
+        verdict = r.fields(3)
+        r.external.stdin.close()
+        out = r.external.stdout.read().decode("latin-1")
+        r.external.wait(30)
+    got = [ready, verdict[0]]
+    for pat in (r"Protocol *: *(\S+)", r"Peer signature type: (\S+)",
+                r"Server public key is (\d+) bit"):
+        m = re.search(pat, out)
+        got.append(m.group(1) if m else None)
+    return got
+
+
+@test
+def an_ecdsa_p256_certificate_signs_the_handshake():
+    # tls-cert.sh's pairs are EC P-256, the fast choice pop3d-tls(8)
+    # names: TLS 1.3 by default, then TLS 1.2.
+    check_eq(server_key({}), ["ready", "ok", "TLSv1.3", "ECDSA", "256"],
+             "TLS 1.3: the P-256 key signs with ECDSA")
+    check_eq(server_key({}, "-tls1_2"),
+             ["ready", "ok", "TLSv1.2", "ECDSA", "256"],
+             "TLS 1.2: the same")
+    pem, k = rsa_pair()
+    check_eq(server_key({"POP3D_TLS_CERT": pem, "POP3D_TLS_KEY": k}),
+             ["ready", "ok", "TLSv1.3", "RSA-PSS", "2048"],
+             "an RSA-2048 pair still works, signing with RSA-PSS")
+
+
+@test
+def ecdsa_and_rsa_pairs_side_by_side_by_sni():
+    # An RSA default for old clients and a P-256 pair by name, or the
+    # reverse: libtls picks the pair by SNI whatever its kind.
+    pem, k = rsa_pair()
+    env = {"POP3D_TLS_CERT": pem, "POP3D_TLS_KEY": k,
+           "POP3D_TLS_KEYPAIRS": "%s:%s" % (cert("localhost"),
+                                            key("localhost"))}
+    check_eq(server_key(env, "-servername", "localhost"),
+             ["ready", "ok", "TLSv1.3", "ECDSA", "256"],
+             "SNI localhost: its P-256 pair")
+    check_eq(server_key(env, "-servername", "other.example.net"),
+             ["ready", "ok", "TLSv1.3", "RSA-PSS", "2048"],
+             "another name: the RSA default")
+
+
 @test
 def secure_is_the_default_and_others_are_libtls_own():
     pem, k = rsa_pair()

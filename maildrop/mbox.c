@@ -472,6 +472,7 @@ mbox_msg_there(struct mbox *mb, const struct msg *m)
 {
 	struct mbox_found f;
 	struct stat	 st;
+	int		 r;
 
 	if (fstat(mb->fd, &st) == -1)
 		return -1;
@@ -479,8 +480,11 @@ mbox_msg_there(struct mbox *mb, const struct msg *m)
 		return 0;
 	f.from_off = m->from_off;
 	f.off = m->off;
+	f.len = m->len;
 	f.from_digest = m->from_digest;
-	return mbox_from_at(mb->fd, &f);
+	if ((r = mbox_from_at(mb->fd, &f)) != 1)
+		return r;
+	return mbox_end_at(mb->fd, &f);
 }
 
 /*
@@ -496,7 +500,7 @@ mb_open_msg(struct store *st, struct msg *m, uint64_t *off, uint64_t *len)
 
 	if ((r = mbox_msg_there(mb, m)) != 1) {
 		if (r == 0)
-			errno = ENOENT;
+			errno = ESTALE;	/* "changed by another program" */
 		return -1;
 	}
 	*off = m->off;

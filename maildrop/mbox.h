@@ -106,8 +106,9 @@ void	mbox_store(struct mbox *, struct store *);
 
 /*
  * Whether m is still where it was listed: the file is at least as long,
- * and its From_ line has the digest the parser gave (mbox_from_at).  1,
- * 0, or -1.
+ * its From_ line and first 4 KiB have the digest the parser gave
+ * (mbox_from_at), and it still ends where it did (mbox_end_at).  1, 0,
+ * or -1.
  */
 int	mbox_msg_there(struct mbox *, const struct msg *);
 

@@ -84,17 +84,17 @@ popa3d_keeps(struct mbox_parser *p, const char *name, size_t len)
 	    name_is(name, len, "X-Delivery-ID");
 }
 
-/* FNV-1a, 64 bits: from_digest (mbox_parse.h). */
-static uint64_t
-fnv_update(uint64_t h, const char *s, size_t n)
+/* Served octets, in file order, to from_digest while it takes them. */
+static void
+served_hash(struct mbox_parser *p, const char *s, size_t n)
 {
-	while (n-- > 0) {
-		h ^= (unsigned char)*s++;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	if (p->dg_left == 0)
+		return;
+	if (n > p->dg_left)
+		n = p->dg_left;
+	mbox_digest_update(&p->dg, s, n);
+	p->dg_left -= n;
 }
-#define FNV_START	0xcbf29ce484222325ULL
 
 /* The From_ line held back goes into the digest UIDL's input. */
 static void
@@ -114,7 +114,7 @@ uidl_sha_flush(struct mbox_parser *p)
 static void
 from_hash(struct mbox_parser *p, size_t n, const char *s)
 {
-	p->from_fnv = fnv_update(p->from_fnv, s, n);
+	mbox_digest_update(&p->dg, s, n);
 	if (p->fromlen != FROM_HELD_OVER &&
 	    n <= sizeof(p->fromline) - p->fromlen) {
 		memcpy(p->fromline + p->fromlen, s, n);
@@ -177,8 +177,10 @@ mbox_parse_init(struct mbox_parser *p, uint64_t off, mbox_found_fn fn,
 static void
 flush(struct mbox_parser *p, const char *e)
 {
-	if (p->sp != NULL && e > p->sp)
+	if (p->sp != NULL && e > p->sp) {
 		wire_feed(&p->wire, p->sp, e - p->sp);
+		served_hash(p, p->sp, e - p->sp);
+	}
 	p->sp = p->sp != NULL ? e : NULL;
 }
 
@@ -247,7 +249,8 @@ msg_open(struct mbox_parser *p, uint64_t from_off)
 	p->ximap = 0;
 	p->state = S_FROM;
 	wire_init_count(&p->wire);
-	p->from_fnv = FNV_START;
+	mbox_digest_init(&p->dg);
+	p->dg_left = MBOX_DIGEST_SERVED;
 	p->fromlen = 0;
 	sha256_init(&p->uidl_sha);
 	md5_init(&p->uidl_md5);
@@ -266,7 +269,7 @@ msg_close(struct mbox_parser *p, uint64_t end)
 	wire_finish(&p->wire);
 	f->len = end - f->off;
 	f->wire = p->wire.counted;
-	f->from_digest = p->from_fnv;
+	f->from_digest = mbox_digest_final(&p->dg);
 	if (!f->uidl_header && p->md5_any) {
 		popa3d_uidl(p, f->uidl);
 		f->uidl_len = 16;
@@ -289,8 +292,10 @@ msg_close(struct mbox_parser *p, uint64_t end)
 static void
 unhold(struct mbox_parser *p)
 {
-	if (p->pending > 0)
+	if (p->pending > 0) {
 		wire_feed(&p->wire, &"\r\n"[2 - p->pending], p->pending);
+		served_hash(p, &"\r\n"[2 - p->pending], p->pending);
+	}
 	p->pending = 0;
 }
 
@@ -495,8 +500,10 @@ look_resume(struct mbox_parser *p, const char *buf, const char *end,
 		p->sp = buf;
 		return buf;
 	}
-	if (t == T_OTHER)
+	if (t == T_OTHER) {
 		wire_feed(&p->wire, p->look, k);
+		served_hash(p, p->look, k);
+	}
 	(void)line_rest(p, p->look, p->look + k);	/* no LF in it */
 	p->sp = t == T_OTHER ? buf : NULL;
 	return buf;
@@ -532,6 +539,7 @@ body_lines(struct mbox_parser *p, const char *s, const char *end)
 	}
 	/* The whole lines are counted here; flush takes a line cut short. */
 	wire_count_lines(&p->wire, s - start, lfs, crlfs);
+	served_hash(p, start, s - start);
 	p->sp = s;
 	return p->state == S_BOL ? s : end;
 }
@@ -595,25 +603,64 @@ mbox_end(struct mbox_parser *p)
 	return msg_close(p, p->pos - p->pending);
 }
 
+/* pread of n octets at off, all of them unless the file ends: as read. */
+static ssize_t
+pread_all(int fd, char *buf, size_t n, uint64_t off)
+{
+	size_t	got = 0;
+	ssize_t	r;
+
+	while (got < n) {
+		r = pread(fd, buf + got, n - got, (off_t)(off + got));
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return -1;
+		if (r == 0)
+			break;
+		got += r;
+	}
+	return got;
+}
+
 int
 mbox_from_at(int fd, const struct mbox_found *f)
 {
 	char		 buf[4096];
-	uint64_t	 h = FNV_START, at = f->from_off;
+	struct mbox_digest d;
+	uint64_t	 at = f->from_off, end;
 	size_t		 want;
 	ssize_t		 n;
 
-	while (at < f->off) {
-		want = f->off - at < sizeof(buf) ? f->off - at : sizeof(buf);
-		if ((n = pread(fd, buf, want, (off_t)at)) == -1) {
-			if (errno == EINTR)
-				continue;
+	end = f->off + (f->len < MBOX_DIGEST_SERVED ? f->len :
+	    MBOX_DIGEST_SERVED);
+	mbox_digest_init(&d);
+	while (at < end) {
+		want = end - at < sizeof(buf) ? end - at : sizeof(buf);
+		if ((n = pread_all(fd, buf, want, at)) == -1)
 			return -1;
-		}
-		if (n == 0)
+		if ((size_t)n < want)
 			return 0;	/* the file is shorter now */
-		h = fnv_update(h, buf, n);
+		mbox_digest_update(&d, buf, n);
 		at += n;
 	}
-	return h == f->from_digest;
+	return mbox_digest_final(&d) == f->from_digest;
+}
+
+int
+mbox_end_at(int fd, const struct mbox_found *f)
+{
+	char	b[7];
+	ssize_t	n;
+	size_t	e;
+
+	if ((n = pread_all(fd, b, sizeof(b), f->off + f->len)) == -1)
+		return -1;
+	if (n == 0)
+		return 1;
+	e = b[0] == '\n' ? 1 : n >= 2 && b[0] == '\r' && b[1] == '\n' ? 2 : 0;
+	if (e == 0)
+		return 0;
+	return (size_t)n == e || ((size_t)n >= e + 5 &&
+	    memcmp(b + e, "From ", 5) == 0);
 }

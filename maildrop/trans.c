@@ -186,6 +186,11 @@ send_msg(struct session *s, struct msg *m, int is_top, uint64_t top)
 			    " another program", msg_number(s, m));
 			return POP3_CONTINUE;
 		}
+		if (errno == ESTALE) {	/* an mbox rewritten meanwhile */
+			out_line(s->out, "-ERR message %llu was changed by"
+			    " another program", msg_number(s, m));
+			return POP3_CONTINUE;
+		}
 		s->st->ops->log_msg(s->st, "open-failed", m, errno);
 		out_line(s->out, "-ERR [SYS/TEMP] cannot read message %llu",
 		    msg_number(s, m));

@@ -499,6 +499,50 @@ def changed_by_another_program():
         check_eq(read(path), mboxlib.mbox_bytes(MSGS[1:]), "nothing removed")
 
 
+@test
+def retr_after_rewrite_is_refused():
+    """A mail reader rewrites the mbox during the session: RETR and TOP
+    answer -ERR for a message that is not the one listed (another with the
+    same From_ line where it stood, or its length changed), never +OK with
+    other octets."""
+    with TempDir() as tmp:
+        fl = mboxlib.from_line(7)
+        a = (fl, b"Subject: A\n\nsecret A body\n")
+        b = (fl, b"Subject: B\n\nbody of message B, longer\n")
+        c = message(8)
+        path = setup(tmp, [a, b, c])
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            with open(path, "r+b") as f:    # message 1 removed
+                x = mboxlib.mbox_bytes([b, c])
+                f.write(x)
+                f.truncate(len(x))
+            for cmd in (lambda: p.retr(1), lambda: p.top(1, 0)):
+                try:
+                    r = cmd()
+                    check(False, "not +OK: %r" % (r,))
+                except poplib.error_proto as e:
+                    check_eq(e.args[0], b"-ERR message 1 was changed by"
+                             b" another program", "message 1 changed")
+            p.quit()
+        write_mbox(path, [a, b])
+        os.chown(path, RUN_UID, RUN_GID)
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            with open(path, "r+b") as f:    # message 2 one line longer
+                x = mboxlib.mbox_bytes([a, (b[0], b[1] + b"more\n")])
+                f.write(x)
+                f.truncate(len(x))
+            try:
+                r = p.retr(2)
+                check(False, "not +OK: %r" % (r,))
+            except poplib.error_proto as e:
+                check(e.args[0].startswith(b"-ERR message 2 was changed"),
+                      "a longer message 2: %r" % e.args[0])
+            check_eq(p.retr(1)[1][0], b"Subject: A", "message 1 still served")
+            p.quit()
+
+
 def peak_kb(srv):
     with open("/proc/%d/status" % srv.last_proc().pid) as f:
         return int([l for l in f if l.startswith("VmHWM")][0].split()[1])

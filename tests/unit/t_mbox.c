@@ -223,15 +223,15 @@ test_xuidl(void)
 /*
  * From_ lines shorter and longer than the part the parser holds back
  * (MBOX_FROM_HELD) until the digest is needed: the same rule either way,
- * and from_digest is FNV-1a of the From_ line with its LF.
+ * and from_digest takes the From_ line with its LF and what is served.
  */
 static void
 test_digest_long_from(void)
 {
 	static char	 in[2048], raw[2048];
 	char		 want[33];
-	size_t		 len, rawlen, i;
-	uint64_t	 h;
+	size_t		 len, rawlen;
+	struct mbox_digest d;
 	struct list	 l;
 
 	for (len = MBOX_FROM_HELD - 8; len <= MBOX_FROM_HELD + 8; len++) {
@@ -249,9 +249,9 @@ test_digest_long_from(void)
 			continue;
 		}
 		CHECK_STR(l.v[0].uidl, want);
-		for (h = 0xcbf29ce484222325ULL, i = 0; i < len; i++)
-			h = (h ^ (unsigned char)raw[i]) * 0x100000001b3ULL;
-		CHECK(l.v[0].from_digest == h);
+		mbox_digest_init(&d);
+		mbox_digest_update(&d, in, strlen(in));
+		CHECK(l.v[0].from_digest == mbox_digest_final(&d));
 		list_free(&l);
 	}
 }
@@ -439,6 +439,91 @@ test_long_lines(void)
 	free(s);
 }
 
+/* from_digest of each message is the digest of the octets it takes. */
+static int
+digests_agree(const char *s, const struct list *l)
+{
+	struct mbox_digest d;
+	size_t		 i;
+	uint64_t	 end;
+
+	for (i = 0; i < l->n; i++) {
+		end = l->v[i].off + (l->v[i].len < MBOX_DIGEST_SERVED ?
+		    l->v[i].len : MBOX_DIGEST_SERVED);
+		mbox_digest_init(&d);
+		mbox_digest_update(&d, s + l->v[i].from_off, end -
+		    l->v[i].from_off);
+		if (mbox_digest_final(&d) != l->v[i].from_digest)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * from_digest takes the header block (its first 4 KiB): two messages with
+ * one From_ line differ, an octet past 4 KiB served does not count.
+ */
+static void
+test_digest_span(void)
+{
+	static char	 a[8192], b[8192];
+	struct list	 la, lb;
+	size_t		 n;
+
+	n = (size_t)snprintf(a, sizeof(a), "From x\nSubject: A\n\nbody\n");
+	memcpy(b, a, n);
+	b[16] = 'B';
+	CHECK(parse(a, &la) == 0 && parse(b, &lb) == 0 && la.n == 1 &&
+	    lb.n == 1 && la.v[0].from_digest != lb.v[0].from_digest);
+	list_free(&la);
+	list_free(&lb);
+	memcpy(a, "From x\nX: ", 10);
+	memset(a + 10, 'h', 6000);
+	memcpy(a + 6010, "\n\nbody\n", 8);
+	memcpy(b, a, sizeof(a));
+	b[7 + MBOX_DIGEST_SERVED] = 'k';	/* past what it takes */
+	CHECK(parse(a, &la) == 0 && parse(b, &lb) == 0 && la.n == 1 &&
+	    lb.n == 1 && la.v[0].from_digest == lb.v[0].from_digest &&
+	    digests_agree(a, &la));
+	list_free(&lb);
+	b[6 + MBOX_DIGEST_SERVED] = 'k';	/* the last octet it takes */
+	CHECK(parse(b, &lb) == 0 && lb.n == 1 &&
+	    la.v[0].from_digest != lb.v[0].from_digest);
+	list_free(&la);
+	list_free(&lb);
+}
+
+/*
+ * mbox_end_at: the message still ends where it did (the end of the
+ * file, or an empty line and then the end or "From ").
+ */
+static void
+test_end_at(void)
+{
+	static const struct { const char *tail; int want; } t[] = {
+		{ "", 1 }, { "\n", 1 }, { "\r\n", 1 }, { "\nFrom z", 1 },
+		{ "\r\nFrom z", 1 }, { "x", 0 }, { "\nx", 0 },
+		{ "\nFrom", 0 }, { "\n\nFrom z", 0 }, { "\r", 0 },
+	};
+	struct list	 l;
+	const char	*s = "From a\nS: 1\n\nx\n";
+	char		 path[256];
+	size_t		 i;
+	int		 fd;
+
+	snprintf(path, sizeof(path), "%s/mbox-end", dir);
+	CHECK(parse(s, &l) == 0 && l.n == 1);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]) && l.n == 1; i++) {
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		CHECK(write(fd, s, strlen(s)) == (ssize_t)strlen(s) &&
+		    write(fd, t[i].tail, strlen(t[i].tail)) ==
+		    (ssize_t)strlen(t[i].tail));
+		CHECK(mbox_end_at(fd, &l.v[0]) == t[i].want);
+		close(fd);
+	}
+	list_free(&l);
+}
+
 /* mbox_from_at: the From_ line still where it was, or not. */
 static void
 test_from_at(void)
@@ -457,6 +542,9 @@ test_from_at(void)
 	CHECK(mbox_from_at(fd, &l.v[0]) == 1 && mbox_from_at(fd, &l.v[1]) == 0);
 	CHECK(ftruncate(fd, l.v[1].from_off + 3) == 0);
 	CHECK(mbox_from_at(fd, &l.v[1]) == 0);
+	/* Another message with the same From_ line where the first was. */
+	CHECK(pwrite(fd, "From a\nS: 2\n\nx\n", 15, 0) == 15);
+	CHECK(mbox_from_at(fd, &l.v[0]) == 0);
 	close(fd);
 	list_free(&l);
 }
@@ -541,7 +629,7 @@ test_random(void)
 		if (list_parse(s, n, n + 1, &l) != 0 ||
 		    list_parse(s, n, piece, &other) != 0 ||
 		    !list_same(&l, &other) || !wire_sizes_agree(s, &l) ||
-		    !boundaries_agree(s, n, &l))
+		    !boundaries_agree(s, n, &l) || !digests_agree(s, &l))
 			bad++;
 		list_free(&l);
 		list_free(&other);
@@ -564,6 +652,8 @@ main(void)
 	test_internal();
 	test_long_lines();
 	test_from_at();
+	test_digest_span();
+	test_end_at();
 	test_stop();
 	test_random();
 	{

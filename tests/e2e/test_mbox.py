@@ -5,6 +5,7 @@ hand-made mboxes in a temporary home owned by the user under test."""
 import grp
 import os
 import poplib
+import socket
 import stat
 import sys
 import threading
@@ -541,6 +542,34 @@ def retr_after_rewrite_is_refused():
                       "a longer message 2: %r" % e.args[0])
             check_eq(p.retr(1)[1][0], b"Subject: A", "message 1 still served")
             p.quit()
+
+
+@test
+def retr_cut_short_ends_session():
+    """The mbox cut short while a message is sent: no final ".", the
+    session ends (a client must not take a part for the message)."""
+    with TempDir() as tmp:
+        big = message(1, (b"w" * 1023 + b"\n") * (16 * 1024))
+        path = setup(tmp, [big, message(2)])
+        with spawner(tmp) as srv:
+            r = Raw(srv.connect())
+            check(r.line().startswith(b"+OK"), "greeting")
+            r.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            check(r.cmd(b"RETR 1").startswith(b"+OK"), "+OK before the cut")
+            time.sleep(0.5)     # the server blocks on a full socket
+            with open(path, "r+b") as f:
+                f.truncate(len(big[0]) + 100000)
+            got = r.buf
+            r.s.settimeout(20)
+            while True:
+                d = r.s.recv(65536)
+                if not d:
+                    break
+                got += d
+            check(len(got) < len(big[1]), "only a part sent (%d)" % len(got))
+            check(not got.endswith(b"\r\n.\r\n"), "no final dot")
+            time.sleep(0.2)
+            check("read-failed" in srv.log(), "logged as a read error")
 
 
 def peak_kb(srv):

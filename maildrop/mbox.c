@@ -249,7 +249,12 @@ found(void *arg, const struct mbox_found *f)
 	m->len = f->len;
 	m->wire = f->wire;
 	m->from_digest = f->from_digest;
-	m->carried = f->uidl_header;
+	/*
+	 * Not carried, even from X-UIDL: a duplicate is settled by file
+	 * position only (the earlier keeps it), or a sender could take an
+	 * older message's UIDL by writing it in an X-UIDL field.
+	 */
+	m->carried = 0;
 	m->uidl_len = f->uidl_len;
 	if ((m->uidl = arena_dup(mb, f->uidl, f->uidl_len)) == NULL)
 		return -2;
@@ -368,7 +373,7 @@ cache_get(void *arg, size_t i, struct mbox_found *f)
 	f->from_digest = m->from_digest;
 	memcpy(f->uidl, m->uidl, m->uidl_len);
 	f->uidl_len = m->uidl_len;
-	f->uidl_header = m->carried;
+	f->uidl_header = 0;	/* not kept (found: file order only) */
 }
 
 /*

@@ -292,6 +292,25 @@ def x_uidl_reused_and_unique():
 
 
 @test
+def x_uidl_cannot_take_an_older_uidl():
+    """A new message whose X-UIDL is an older message's UIDL (a sender's
+    trick) does not take it: duplicates are settled by file order."""
+    with TempDir() as tmp:
+        path = setup(tmp, [message(1), message(2)])
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            u = uidls(p)
+            p.quit()
+            mboxlib.deliver(path, message(50, b"spoof\n",
+                                          b"X-UIDL: " + u[0] + b"\n"))
+            p = pop(srv)
+            u2 = uidls(p)
+            p.quit()
+        check_eq(u2[:2], u, "messages 1 and 2 keep their UIDLs")
+        check(u2[2] not in u, "the new one gets another: %r" % u2[2])
+
+
+@test
 def status_change_keeps_uidl():
     with TempDir() as tmp:
         path = setup(tmp, [message(1), message(2)])

@@ -106,7 +106,7 @@ void	mbox_store(struct mbox *, struct store *);
 
 /*
  * Whether m is still where it was listed: the file is at least as long,
- * its From_ line and first 4 KiB have the digest the parser gave
+ * its From_ line and header block have the digest the parser gave
  * (mbox_from_at), and it still ends where it did (mbox_end_at).  1, 0,
  * or -1.
  */

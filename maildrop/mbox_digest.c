@@ -1,9 +1,8 @@
 /*
  * from_digest (mbox_parse.h): a 64-bit hash of a message's From_ line and
- * the first MBOX_DIGEST_SERVED octets served of it, taken eight octets at
- * a time: a cold parse hashes most of every message, so a hash of one
- * multiply per octet (FNV-1a) would cost as much as the rest of the
- * parse.  Not cryptographic: it tells a message from the one that now
+ * header block (its first MBOX_DIGEST_SERVED octets), taken eight octets
+ * at a time: a cold parse hashes every header, and a hash of one
+ * multiply per octet (FNV-1a) would cost a tenth of the parse.  Not cryptographic: it tells a message from the one that now
  * stands where it stood (a mail reader's rewrite), it is no defence
  * against the mailbox's owner, who may write any octets there anyway.
  * Each step ((h ^ w) * odd, then h ^= h >> 29) is a bijection of h for a

@@ -84,11 +84,14 @@ popa3d_keeps(struct mbox_parser *p, const char *name, size_t len)
 	    name_is(name, len, "X-Delivery-ID");
 }
 
-/* Served octets, in file order, to from_digest while it takes them. */
+/*
+ * Served octets, in file order, to from_digest while it takes them: the
+ * header block's (a body costs nothing more), its first 4 KiB.
+ */
 static void
 served_hash(struct mbox_parser *p, const char *s, size_t n)
 {
-	if (p->dg_left == 0)
+	if (p->in_body || p->dg_left == 0)
 		return;
 	if (n > p->dg_left)
 		n = p->dg_left;
@@ -539,7 +542,6 @@ body_lines(struct mbox_parser *p, const char *s, const char *end)
 	}
 	/* The whole lines are counted here; flush takes a line cut short. */
 	wire_count_lines(&p->wire, s - start, lfs, crlfs);
-	served_hash(p, start, s - start);
 	p->sp = s;
 	return p->state == S_BOL ? s : end;
 }
@@ -623,20 +625,41 @@ pread_all(int fd, char *buf, size_t n, uint64_t off)
 	return got;
 }
 
+/*
+ * How many of the n served octets at buf from_digest takes: up to the
+ * header block's end (an empty line, "\n" or "\r\n", at a line's start),
+ * at most MBOX_DIGEST_SERVED.  buf holds one octet more than it may take
+ * when the message has it, so that "\r\n" is seen across that limit.
+ */
+static size_t
+head_span(const char *buf, size_t n)
+{
+	const char	*lf;
+	size_t		 at = 0;
+
+	while (at < n && at < MBOX_DIGEST_SERVED) {
+		if (buf[at] == '\n' || (buf[at] == '\r' && at + 1 < n &&
+		    buf[at + 1] == '\n'))
+			return at;
+		if ((lf = memchr(buf + at, '\n', n - at)) == NULL)
+			break;
+		at = lf + 1 - buf;
+	}
+	return n < MBOX_DIGEST_SERVED ? n : MBOX_DIGEST_SERVED;
+}
+
 int
 mbox_from_at(int fd, const struct mbox_found *f)
 {
-	char		 buf[4096];
+	char		 buf[MBOX_DIGEST_SERVED + 1];
 	struct mbox_digest d;
-	uint64_t	 at = f->from_off, end;
+	uint64_t	 at = f->from_off;
 	size_t		 want;
 	ssize_t		 n;
 
-	end = f->off + (f->len < MBOX_DIGEST_SERVED ? f->len :
-	    MBOX_DIGEST_SERVED);
 	mbox_digest_init(&d);
-	while (at < end) {
-		want = end - at < sizeof(buf) ? end - at : sizeof(buf);
+	while (at < f->off) {	/* the From_ line */
+		want = f->off - at < sizeof(buf) ? f->off - at : sizeof(buf);
 		if ((n = pread_all(fd, buf, want, at)) == -1)
 			return -1;
 		if ((size_t)n < want)
@@ -644,6 +667,12 @@ mbox_from_at(int fd, const struct mbox_found *f)
 		mbox_digest_update(&d, buf, n);
 		at += n;
 	}
+	want = f->len < sizeof(buf) ? f->len : sizeof(buf);
+	if ((n = pread_all(fd, buf, want, f->off)) == -1)
+		return -1;
+	if ((size_t)n < want)
+		return 0;
+	mbox_digest_update(&d, buf, head_span(buf, n));
 	return mbox_digest_final(&d) == f->from_digest;
 }
 

@@ -23,10 +23,10 @@
  * SHA-256) of the From_ line and the header fields other than those mail
  * readers rewrite (mbox_parse.c, digest_keeps).  from_digest: a fast
  * 64-bit hash (mbox_digest.c) of the From_ line with its LF and the
- * first MBOX_DIGEST_SERVED octets served, octets [from_off, off +
- * min(len, MBOX_DIGEST_SERVED)): the header block, or its first 4 KiB,
- * so that a message is told from another with the same From_ line (a
- * mail reader's rewrite may put one where it stood).  internal: only a
+ * header block as stored (the served octets before the first empty
+ * line), at most its first MBOX_DIGEST_SERVED octets, so that a message
+ * is told from another with the same From_ line (a mail reader's
+ * rewrite may put one where it stood).  internal: only a
  * message at offset 0 with an X-IMAP field and "FOLDER INTERNAL DATA" in
  * its Subject.
  */
@@ -48,9 +48,9 @@
  * index (mbox_cache.h) written by an older parser is not used.
  */
 #define MBOX_PARSE_VERSION	4	/* 2: popa3d's UIDLs; 3: FNV-1a from_digest;
-					   4: from_digest takes 4 KiB served */
+					   4: from_digest takes the header */
 
-/* What from_digest takes of the served octets (mbox_parse.h, above). */
+/* What from_digest takes of the header block at most (above). */
 #define MBOX_DIGEST_SERVED	4096
 
 /* from_digest's state (mbox_digest.c). */
@@ -70,7 +70,7 @@ struct mbox_found {
 	uint64_t	off;		/* the first octet served */
 	uint64_t	len;		/* octets served (raw, LF line ends) */
 	uint64_t	wire;		/* its wire size (wire.h), unstuffed */
-	uint64_t	from_digest;	/* From_ line and 4 KiB (above) */
+	uint64_t	from_digest;	/* From_ line and header (above) */
 	char		uidl[UIDL_MAX + 1];	/* NUL-terminated */
 	uint8_t		uidl_len;
 	uint8_t		uidl_header;	/* from an X-UIDL header */
@@ -134,7 +134,7 @@ struct mbox_parser {
 	char		 subject[MBOX_SUBJECT_MAX];
 	struct wire	 wire;		/* counting the served octets */
 	struct mbox_digest dg;		/* from_digest so far */
-	uint16_t	 dg_left;	/* served octets it still takes */
+	uint16_t	 dg_left;	/* header octets it still takes */
 	struct sha256_ctx uidl_sha;	/* the digest UIDL's input */
 	/*
 	 * The From_ line, held back from uidl_sha until a header field
@@ -162,7 +162,7 @@ int	mbox_end(struct mbox_parser *);
  * Whether the octets from_digest takes of f (from_off, off, len,
  * from_digest) are still in the open file fd where the parse found
  * them: 1 yes, 0 no (other octets, or the file ends before), -1 with
- * errno from pread.  Only [from_off, off + min(len, 4 KiB)) is read: the
+ * errno from pread.  Only [from_off, off + min(len, 4 KiB + 1)) is read: the
  * caller checks that from_off is still a boundary (0, or after an empty
  * line), and the end (mbox_end_at), if it must.
  */

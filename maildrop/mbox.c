@@ -286,6 +286,7 @@ parse_from(struct mbox *mb, char *buf, uint64_t off)
 		}
 		r = mbox_feed(&p, buf, n);
 		off += n;
+		mbox_dotlock_keep(mb);	/* a big mbox takes minutes */
 	}
 	if (r == MBOX_OK)
 		r = mbox_end(&p);

@@ -12,7 +12,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BUILD, RUN_GID, RUN_UID, Raw, Spawner, TempDir,
+from harness import (BUILD, ROOT, RUN_GID, RUN_UID, Raw, Spawner, TempDir,
                      check, check_eq, run_all, skip, test, unstuffed_size,
                      wire_form)
 import mboxlib  # noqa: E402
@@ -433,6 +433,30 @@ def dotlock_held_too_long():
                  "past the deadline: SYS/TEMP")
         check(path in log, "the log names the file")
         os.unlink(path + ".lock")
+
+
+@test
+def dotlock_cannot_be_made():
+    """A dotlock liblockfile cannot make (a spool neither the user nor
+    group mail may write) is no lock held by another program: refused at
+    once, [SYS/TEMP], the log names the lock file and liblockfile's
+    code."""
+    if not ROOT:
+        skip("needs root: a spool the user may not write")
+    with TempDir() as tmp:
+        spool = os.path.join(tmp.path, "spool")
+        os.mkdir(spool)
+        path = setup(tmp, MSGS[:2], name="spool/mbox")
+        os.chown(spool, 0, 0)
+        os.chmod(spool, 0o755)
+        t0 = time.monotonic()
+        line, log = refused(tmp, "spool/mbox")
+        took = time.monotonic() - t0
+        check(line.startswith(b"-ERR [SYS/TEMP]"), "SYS/TEMP: %r" % line)
+        check(b"locked by another program" not in line, "not 'locked'")
+        check(took < 5, "at once, not after the lock wait (%.1f s)" % took)
+        check("dotlock-failed" in log and path + ".lock" in log and
+              "code=" in log, "logged with the lock file and code: %s" % log)
 
 
 def journal_case(tmp, path, drop, done):

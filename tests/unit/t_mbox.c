@@ -6,6 +6,7 @@
  * cache's tests are in t_mbox_cache.c.
  */
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <fcntl.h>
 #include <stdint.h>
@@ -15,7 +16,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "io.h"
 #include "maildir.h"
+#include "mbox.h"
 #include "mbox_parse.h"
 #include "wire.h"
 
@@ -674,6 +677,51 @@ test_random(void)
 	free(s);
 }
 
+/*
+ * The dotlock: touched once MBOX_DOTLOCK_TOUCH_MS have passed (others
+ * take an old one for stale), removed at the end only while it is ours.
+ */
+static void
+test_dotlock(void)
+{
+	struct mbox	 mb;
+	struct stat	 st;
+	struct timeval	 old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	char		 path[256], lock[300], buf[16];
+	int		 fd, cwd = open(".", O_RDONLY | O_DIRECTORY);
+
+	snprintf(path, sizeof(path), "%s/mbox-lock", dir);
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd != -1 && write(fd, "From a\n\nx\n", 10) == 10);
+	close(fd);
+	CHECK(chdir(dir) == 0);
+	CHECK(mbox_open(&mb, path, KIND_MBOX, 10, 1 << 20) == 0);
+	CHECK(mbox_dlock(&mb) == 0 && stat(lock, &st) == 0);
+	CHECK(utimes(lock, old) == 0);
+	mbox_dotlock_keep(&mb);		/* too soon: not touched */
+	CHECK(stat(lock, &st) == 0 && st.st_mtime == 1000000000);
+	mb.dlock_touched -= MBOX_DOTLOCK_TOUCH_MS;
+	mbox_dotlock_keep(&mb);
+	CHECK(stat(lock, &st) == 0 && st.st_mtime > 1000000000);
+	mbox_dunlock(&mb);
+	CHECK(stat(lock, &st) == -1);
+	/* Taken for stale by another program, which made its own. */
+	CHECK(mbox_dlock(&mb) == 0 && unlink(lock) == 0);
+	fd = open(lock, O_RDWR | O_CREAT | O_EXCL, 0644);
+	CHECK(fd != -1 && write(fd, "1\n", 2) == 2);
+	close(fd);
+	mbox_dunlock(&mb);
+	fd = open(lock, O_RDONLY);
+	CHECK(fd != -1 && read(fd, buf, sizeof(buf)) == 2 &&
+	    memcmp(buf, "1\n", 2) == 0);
+	close(fd);
+	CHECK(unlink(lock) == 0);
+	mbox_close(&mb);
+	CHECK(fchdir(cwd) == 0);
+	close(cwd);
+}
+
 int
 main(void)
 {
@@ -692,6 +740,7 @@ main(void)
 	test_end_at();
 	test_stop();
 	test_random();
+	test_dotlock();
 	{
 		char cmd[256];
 

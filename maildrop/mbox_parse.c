@@ -84,15 +84,46 @@ popa3d_keeps(struct mbox_parser *p, const char *name, size_t len)
 	    name_is(name, len, "X-Delivery-ID");
 }
 
+/* The header octets held back for from_digest go into it. */
+static void
+dg_flush(struct mbox_parser *p)
+{
+	if (p->dg_run != NULL)
+		mbox_digest_update(&p->dg, p->dg_run, p->dg_runlen);
+	p->dg_run = NULL;
+	p->dg_runlen = 0;
+}
+
 /*
- * Served octets, in file order, to from_digest while it takes them: the
- * header block's (a body costs nothing more), its first 4 KiB.
+ * Served octets of the piece being fed, in file order, to from_digest
+ * while it takes them: the header block's (a body costs nothing more),
+ * its first 4 KiB.  They come a line at a time; held back while they
+ * follow on in the piece, a header is hashed in one run, not per line.
  */
 static void
 served_hash(struct mbox_parser *p, const char *s, size_t n)
 {
 	if (p->in_body || p->dg_left == 0)
 		return;
+	if (n > p->dg_left)
+		n = p->dg_left;
+	p->dg_left -= n;
+	if (p->dg_run != NULL && p->dg_run + p->dg_runlen == s) {
+		p->dg_runlen += n;
+		return;
+	}
+	dg_flush(p);
+	p->dg_run = s;
+	p->dg_runlen = n;
+}
+
+/* ... octets from elsewhere (p->look, a held empty line): at once. */
+static void
+served_hash_now(struct mbox_parser *p, const char *s, size_t n)
+{
+	if (p->in_body || p->dg_left == 0)
+		return;
+	dg_flush(p);
 	if (n > p->dg_left)
 		n = p->dg_left;
 	mbox_digest_update(&p->dg, s, n);
@@ -117,6 +148,7 @@ uidl_sha_flush(struct mbox_parser *p)
 static void
 from_hash(struct mbox_parser *p, size_t n, const char *s)
 {
+	dg_flush(p);
 	mbox_digest_update(&p->dg, s, n);
 	if (p->fromlen != FROM_HELD_OVER &&
 	    n <= sizeof(p->fromline) - p->fromlen) {
@@ -254,6 +286,8 @@ msg_open(struct mbox_parser *p, uint64_t from_off)
 	wire_init_count(&p->wire);
 	mbox_digest_init(&p->dg);
 	p->dg_left = MBOX_DIGEST_SERVED;
+	p->dg_run = NULL;
+	p->dg_runlen = 0;
 	p->fromlen = 0;
 	sha256_init(&p->uidl_sha);
 	md5_init(&p->uidl_md5);
@@ -272,6 +306,7 @@ msg_close(struct mbox_parser *p, uint64_t end)
 	wire_finish(&p->wire);
 	f->len = end - f->off;
 	f->wire = p->wire.counted;
+	dg_flush(p);
 	f->from_digest = mbox_digest_final(&p->dg);
 	if (!f->uidl_header && p->md5_any) {
 		popa3d_uidl(p, f->uidl);
@@ -297,7 +332,7 @@ unhold(struct mbox_parser *p)
 {
 	if (p->pending > 0) {
 		wire_feed(&p->wire, &"\r\n"[2 - p->pending], p->pending);
-		served_hash(p, &"\r\n"[2 - p->pending], p->pending);
+		served_hash_now(p, &"\r\n"[2 - p->pending], p->pending);
 	}
 	p->pending = 0;
 }
@@ -505,7 +540,7 @@ look_resume(struct mbox_parser *p, const char *buf, const char *end,
 	}
 	if (t == T_OTHER) {
 		wire_feed(&p->wire, p->look, k);
-		served_hash(p, p->look, k);
+		served_hash_now(p, p->look, k);
 	}
 	(void)line_rest(p, p->look, p->look + k);	/* no LF in it */
 	p->sp = t == T_OTHER ? buf : NULL;
@@ -585,6 +620,7 @@ mbox_feed(struct mbox_parser *p, const char *buf, size_t n)
 		p->sp = t == T_FROM ? NULL : s;
 	}
 	flush(p, end);
+	dg_flush(p);	/* the piece is the caller's */
 	p->pos += n;
 	return 0;
 }

@@ -135,6 +135,8 @@ struct mbox_parser {
 	struct wire	 wire;		/* counting the served octets */
 	struct mbox_digest dg;		/* from_digest so far */
 	uint16_t	 dg_left;	/* header octets it still takes */
+	const char	*dg_run;	/* ... held back, in the piece */
+	size_t		 dg_runlen;
 	struct sha256_ctx uidl_sha;	/* the digest UIDL's input */
 	/*
 	 * The From_ line, held back from uidl_sha until a header field

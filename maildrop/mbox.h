@@ -78,7 +78,8 @@ void	mbox_close(struct mbox *);
 /*
  * The session lock: flock(2) on the mbox, then the path checked to name
  * the locked file still (else it is opened anew).  0, or -1 with errno
- * (EAGAIN: another session holds it).
+ * (EAGAIN: another session holds it; EREMOTE: on NFS or SMB flock would
+ * be a lock on the server, logged as mbox-flock-on-server).
  */
 int	mbox_lock(struct mbox *);
 

@@ -51,6 +51,31 @@ lock_scope(const struct mbox *mb)
 		    m.fstype, m.flock_why);
 }
 
+/*
+ * Whether flock on the mbox would be a lock on an NFS or SMB server: the
+ * kernel sends it there as a whole-file byte-range lock, which stops the
+ * MTA's fcntl lock (mail waits for the whole session) and may share its
+ * owner, the open file, with our own fcntl delivery lock (letting that go
+ * would let the session lock go).  Logged with the file system's type.
+ */
+static int
+flock_on_server(const struct mbox *mb)
+{
+	struct fsmount	m;
+	struct logline	l;
+
+	if (fsshare_of_fd(mb->fd, &m) != 1 || m.flock_share != FS_SHARED ||
+	    (strcmp(m.fstype, "nfs") != 0 && strcmp(m.fstype, "nfs4") != 0 &&
+	    strcmp(m.fstype, "cifs") != 0 && strcmp(m.fstype, "smb3") != 0))
+		return 0;
+	logline_start(&l, "mbox-flock-on-server");
+	logline_path(&l, "file", mb->path);
+	logline_str(&l, "fstype", m.fstype);
+	logline_str(&l, "why", "deliveries would wait for the session");
+	logline_emit(&l);
+	return 1;
+}
+
 int
 mbox_lock(struct mbox *mb)
 {
@@ -59,6 +84,10 @@ mbox_lock(struct mbox *mb)
 
 	if (mb->fd == -1)
 		return 0;	/* no file: nothing for two sessions to clash on */
+	if (flock_on_server(mb)) {
+		errno = EREMOTE;
+		return -1;
+	}
 	for (tries = 0; tries < MBOX_REOPEN_TRIES; tries++) {
 		if (flock(mb->fd, LOCK_EX | LOCK_NB) == -1) {
 			if (errno == EWOULDBLOCK)

@@ -471,6 +471,11 @@ refuse_mbox(struct out *out, const char *file, int err, uint64_t limit)
 		what = "larger than POP3D_MBOX_MAX";
 		reply = "[SYS/PERM] mailbox too large";
 		break;
+	case EREMOTE:
+		/* The file system's type: the line before (mbox_lock). */
+		what = "flock would lock it on the server: mount with"
+		    " local_lock=flock (SMB: nobrl)";
+		break;
 	case ETIMEDOUT:
 		what = "delivery locks still held by another program";
 		reply = "[SYS/TEMP] mailbox locked by another program";
@@ -502,6 +507,8 @@ mbox_enter(struct mbox *mb, const struct settings *set,
 		if (errno == EAGAIN)
 			refuse(out, EXIT_TEMP, "[IN-USE] maildrop is in use"
 			    " by another session", "in use");
+		if (errno == EREMOTE)
+			refuse_mbox(out, set->path, errno, set->mbox_max);
 		refuse_temp(out, "lock", set->path);
 	}
 	login_delay_enforce(mb->homefd, MBOX_LOGIN_FILE, set->login_delay,

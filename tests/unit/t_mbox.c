@@ -231,7 +231,7 @@ test_xuidl(void)
 static void
 test_digest_long_from(void)
 {
-	static char	 in[2048], raw[2048];
+	static char	 in[2048 + 16], raw[2048];
 	char		 want[33];
 	size_t		 len, rawlen;
 	struct mbox_digest d;

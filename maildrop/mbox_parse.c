@@ -10,11 +10,9 @@
  * line (dropped) or content (then counted): that is all the look-ahead
  * the format needs, and it never crosses a message.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include <nettle/base16.h>
 
@@ -639,93 +637,4 @@ mbox_end(struct mbox_parser *p)
 	if (!p->open)
 		return 0;	/* an empty input: no message */
 	return msg_close(p, p->pos - p->pending);
-}
-
-/* pread of n octets at off, all of them unless the file ends: as read. */
-static ssize_t
-pread_all(int fd, char *buf, size_t n, uint64_t off)
-{
-	size_t	got = 0;
-	ssize_t	r;
-
-	while (got < n) {
-		r = pread(fd, buf + got, n - got, (off_t)(off + got));
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			return -1;
-		if (r == 0)
-			break;
-		got += r;
-	}
-	return got;
-}
-
-/*
- * How many of the n served octets at buf from_digest takes: up to the
- * header block's end (an empty line, "\n" or "\r\n", at a line's start),
- * at most MBOX_DIGEST_SERVED.  buf holds one octet more than it may take
- * when the message has it, so that "\r\n" is seen across that limit.
- */
-static size_t
-head_span(const char *buf, size_t n)
-{
-	const char	*lf;
-	size_t		 at = 0;
-
-	while (at < n && at < MBOX_DIGEST_SERVED) {
-		if (buf[at] == '\n' || (buf[at] == '\r' && at + 1 < n &&
-		    buf[at + 1] == '\n'))
-			return at;
-		if ((lf = memchr(buf + at, '\n', n - at)) == NULL)
-			break;
-		at = lf + 1 - buf;
-	}
-	return n < MBOX_DIGEST_SERVED ? n : MBOX_DIGEST_SERVED;
-}
-
-int
-mbox_from_at(int fd, const struct mbox_found *f)
-{
-	char		 buf[MBOX_DIGEST_SERVED + 1];
-	struct mbox_digest d;
-	uint64_t	 at = f->from_off;
-	size_t		 want;
-	ssize_t		 n;
-
-	mbox_digest_init(&d);
-	while (at < f->off) {	/* the From_ line */
-		want = f->off - at < sizeof(buf) ? f->off - at : sizeof(buf);
-		if ((n = pread_all(fd, buf, want, at)) == -1)
-			return -1;
-		if ((size_t)n < want)
-			return 0;	/* the file is shorter now */
-		mbox_digest_update(&d, buf, n);
-		at += n;
-	}
-	want = f->len < sizeof(buf) ? f->len : sizeof(buf);
-	if ((n = pread_all(fd, buf, want, f->off)) == -1)
-		return -1;
-	if ((size_t)n < want)
-		return 0;
-	mbox_digest_update(&d, buf, head_span(buf, n));
-	return mbox_digest_final(&d) == f->from_digest;
-}
-
-int
-mbox_end_at(int fd, const struct mbox_found *f)
-{
-	char	b[7];
-	ssize_t	n;
-	size_t	e;
-
-	if ((n = pread_all(fd, b, sizeof(b), f->off + f->len)) == -1)
-		return -1;
-	if (n == 0)
-		return 1;
-	e = b[0] == '\n' ? 1 : n >= 2 && b[0] == '\r' && b[1] == '\n' ? 2 : 0;
-	if (e == 0)
-		return 0;
-	return (size_t)n == e || ((size_t)n >= e + 5 &&
-	    memcmp(b + e, "From ", 5) == 0);
 }

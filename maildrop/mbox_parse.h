@@ -161,12 +161,12 @@ int	mbox_feed(struct mbox_parser *, const char *, size_t);
 int	mbox_end(struct mbox_parser *);
 
 /*
- * Whether the octets from_digest takes of f (from_off, off, len,
- * from_digest) are still in the open file fd where the parse found
- * them: 1 yes, 0 no (other octets, or the file ends before), -1 with
- * errno from pread.  Only [from_off, off + min(len, 4 KiB + 1)) is read: the
- * caller checks that from_off is still a boundary (0, or after an empty
- * line), and the end (mbox_end_at), if it must.
+ * mbox_digest.c: whether the octets from_digest takes of f (from_off,
+ * off, len, from_digest) are still in the open file fd where the parse
+ * found them: 1 yes, 0 no (other octets, or the file ends before), -1
+ * with errno from pread.  Only [from_off, off + min(len, 4 KiB + 1)) is
+ * read: the caller checks that from_off is still a boundary (0, or after
+ * an empty line), and the end (mbox_end_at), if it must.
  */
 int	mbox_from_at(int, const struct mbox_found *);
 /*

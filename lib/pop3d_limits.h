@@ -712,6 +712,11 @@
  */
 #define MBOX_LOCK_WAIT_MS	10000
 #define MBOX_LOCK_RETRY_MS	100
+/*
+ * A dotlock held this long is touched (lockfile_touch): liblockfile
+ * takes one older than 5 minutes for stale, postfix one of 500 s.
+ */
+#define MBOX_DOTLOCK_TOUCH_MS	60000
 /* The session lock on a replaced mbox: reopened this many times. */
 #define MBOX_REOPEN_TRIES	5
 /* The octets read from an mbox at a time. */

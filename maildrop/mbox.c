@@ -247,7 +247,12 @@ found(void *arg, const struct mbox_found *f)
 	m->len = f->len;
 	m->wire = f->wire;
 	m->from_digest = f->from_digest;
-	m->carried = f->uidl_header;
+	/*
+	 * Not carried, even from X-UIDL: a duplicate is settled by file
+	 * position only (the earlier keeps it), or a sender could take an
+	 * older message's UIDL by writing it in an X-UIDL field.
+	 */
+	m->carried = 0;
 	m->uidl_len = f->uidl_len;
 	if ((m->uidl = arena_dup(mb, f->uidl, f->uidl_len)) == NULL)
 		return -2;
@@ -279,6 +284,7 @@ parse_from(struct mbox *mb, char *buf, uint64_t off)
 		}
 		r = mbox_feed(&p, buf, n);
 		off += n;
+		mbox_dotlock_keep(mb);	/* a big mbox takes minutes */
 	}
 	if (r == MBOX_OK)
 		r = mbox_end(&p);
@@ -367,7 +373,7 @@ cache_get(void *arg, size_t i, struct mbox_found *f)
 	f->from_digest = m->from_digest;
 	memcpy(f->uidl, m->uidl, m->uidl_len);
 	f->uidl_len = m->uidl_len;
-	f->uidl_header = m->carried;
+	f->uidl_header = 0;	/* not kept (found: file order only) */
 }
 
 /*
@@ -474,6 +480,7 @@ mbox_msg_there(struct mbox *mb, const struct msg *m)
 {
 	struct mbox_found f;
 	struct stat	 st;
+	int		 r;
 
 	if (fstat(mb->fd, &st) == -1)
 		return -1;
@@ -481,8 +488,11 @@ mbox_msg_there(struct mbox *mb, const struct msg *m)
 		return 0;
 	f.from_off = m->from_off;
 	f.off = m->off;
+	f.len = m->len;
 	f.from_digest = m->from_digest;
-	return mbox_from_at(mb->fd, &f);
+	if ((r = mbox_from_at(mb->fd, &f)) != 1)
+		return r;
+	return mbox_end_at(mb->fd, &f);
 }
 
 /*
@@ -498,7 +508,7 @@ mb_open_msg(struct store *st, struct msg *m, uint64_t *off, uint64_t *len)
 
 	if ((r = mbox_msg_there(mb, m)) != 1) {
 		if (r == 0)
-			errno = ENOENT;
+			errno = ESTALE;	/* "changed by another program" */
 		return -1;
 	}
 	*off = m->off;

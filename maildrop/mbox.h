@@ -43,6 +43,8 @@ struct mbox {
 	size_t		 total, skip;	/* while listing */
 	int		 home_ok;	/* the home is writable */
 	int		 dlocked;	/* the delivery locks are held */
+	uint64_t	 dlock_dev, dlock_ino;	/* the dotlock made (0: ?) */
+	int64_t		 dlock_touched;	/* io_now_ms of its last touch */
 	const char	*cache;		/* what the index gave, for the log */
 	char		 tail[MBOX_END_TAIL];	/* the octets before end */
 	size_t		 tailk;
@@ -83,7 +85,8 @@ void	mbox_close(struct mbox *);
 /*
  * The session lock: flock(2) on the mbox, then the path checked to name
  * the locked file still (else it is opened anew).  0, or -1 with errno
- * (EAGAIN: another session holds it).
+ * (EAGAIN: another session holds it; EREMOTE: on NFS or SMB flock would
+ * be a lock on the server, logged as mbox-flock-on-server).
  */
 int	mbox_lock(struct mbox *);
 
@@ -91,9 +94,19 @@ int	mbox_lock(struct mbox *);
  * The delivery locks: an fcntl write lock on the whole file, then the
  * dotlock PATH.lock (liblockfile), both tried without waiting every
  * MBOX_LOCK_RETRY_MS, the fcntl lock let go between tries, until
- * MBOX_LOCK_WAIT_MS.  0, or -1 with errno (ETIMEDOUT).
+ * MBOX_LOCK_WAIT_MS; only a held dotlock (L_MAXTRYS) is waited for.
+ * 0, or -1 with errno (ETIMEDOUT; ENOLCK: liblockfile failed otherwise,
+ * logged as dotlock-failed with its code).
  */
 int	mbox_dlock(struct mbox *);
+/*
+ * The dotlock touched when MBOX_DOTLOCK_TOUCH_MS have passed since it was
+ * made or last touched: call it often while the locks are held (each
+ * piece read or written), since others take a dotlock older than 5
+ * minutes (liblockfile; postfix's stale_lock_time: 500 s) for stale.
+ */
+void	mbox_dotlock_keep(struct mbox *);
+/* The locks let go; the dotlock removed only if it is still ours. */
 void	mbox_dunlock(struct mbox *);
 
 /* Whether the path still names the file this session opened. */
@@ -113,8 +126,9 @@ void	mbox_store(struct mbox *, struct store *);
 
 /*
  * Whether m is still where it was listed: the file is at least as long,
- * and its From_ line has the digest the parser gave (mbox_from_at).  1,
- * 0, or -1.
+ * its From_ line and header block have the digest the parser gave
+ * (mbox_from_at), and it still ends where it did (mbox_end_at).  1, 0,
+ * or -1.
  */
 int	mbox_msg_there(struct mbox *, const struct msg *);
 

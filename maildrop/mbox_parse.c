@@ -10,11 +10,9 @@
  * line (dropped) or content (then counted): that is all the look-ahead
  * the format needs, and it never crosses a message.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include <nettle/base16.h>
 
@@ -86,17 +84,51 @@ popa3d_keeps(struct mbox_parser *p, const char *name, size_t len)
 	    name_is(name, len, "X-Delivery-ID");
 }
 
-/* FNV-1a, 64 bits: from_digest (mbox_parse.h). */
-static uint64_t
-fnv_update(uint64_t h, const char *s, size_t n)
+/* The header octets held back for from_digest go into it. */
+static void
+dg_flush(struct mbox_parser *p)
 {
-	while (n-- > 0) {
-		h ^= (unsigned char)*s++;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	if (p->dg_run != NULL)
+		mbox_digest_update(&p->dg, p->dg_run, p->dg_runlen);
+	p->dg_run = NULL;
+	p->dg_runlen = 0;
 }
-#define FNV_START	0xcbf29ce484222325ULL
+
+/*
+ * Served octets of the piece being fed, in file order, to from_digest
+ * while it takes them: the header block's (a body costs nothing more),
+ * its first 4 KiB.  They come a line at a time; held back while they
+ * follow on in the piece, a header is hashed in one run, not per line.
+ */
+static void
+served_hash(struct mbox_parser *p, const char *s, size_t n)
+{
+	if (p->in_body || p->dg_left == 0)
+		return;
+	if (n > p->dg_left)
+		n = p->dg_left;
+	p->dg_left -= n;
+	if (p->dg_run != NULL && p->dg_run + p->dg_runlen == s) {
+		p->dg_runlen += n;
+		return;
+	}
+	dg_flush(p);
+	p->dg_run = s;
+	p->dg_runlen = n;
+}
+
+/* ... octets from elsewhere (p->look, a held empty line): at once. */
+static void
+served_hash_now(struct mbox_parser *p, const char *s, size_t n)
+{
+	if (p->in_body || p->dg_left == 0)
+		return;
+	dg_flush(p);
+	if (n > p->dg_left)
+		n = p->dg_left;
+	mbox_digest_update(&p->dg, s, n);
+	p->dg_left -= n;
+}
 
 /* The From_ line held back goes into the digest UIDL's input. */
 static void
@@ -116,7 +148,8 @@ uidl_sha_flush(struct mbox_parser *p)
 static void
 from_hash(struct mbox_parser *p, size_t n, const char *s)
 {
-	p->from_fnv = fnv_update(p->from_fnv, s, n);
+	dg_flush(p);
+	mbox_digest_update(&p->dg, s, n);
 	if (p->fromlen != FROM_HELD_OVER &&
 	    n <= sizeof(p->fromline) - p->fromlen) {
 		memcpy(p->fromline + p->fromlen, s, n);
@@ -179,8 +212,10 @@ mbox_parse_init(struct mbox_parser *p, uint64_t off, mbox_found_fn fn,
 static void
 flush(struct mbox_parser *p, const char *e)
 {
-	if (p->sp != NULL && e > p->sp)
+	if (p->sp != NULL && e > p->sp) {
 		wire_feed(&p->wire, p->sp, e - p->sp);
+		served_hash(p, p->sp, e - p->sp);
+	}
 	p->sp = p->sp != NULL ? e : NULL;
 }
 
@@ -249,7 +284,10 @@ msg_open(struct mbox_parser *p, uint64_t from_off)
 	p->ximap = 0;
 	p->state = S_FROM;
 	wire_init_count(&p->wire);
-	p->from_fnv = FNV_START;
+	mbox_digest_init(&p->dg);
+	p->dg_left = MBOX_DIGEST_SERVED;
+	p->dg_run = NULL;
+	p->dg_runlen = 0;
 	p->fromlen = 0;
 	sha256_init(&p->uidl_sha);
 	md5_init(&p->uidl_md5);
@@ -268,7 +306,8 @@ msg_close(struct mbox_parser *p, uint64_t end)
 	wire_finish(&p->wire);
 	f->len = end - f->off;
 	f->wire = p->wire.counted;
-	f->from_digest = p->from_fnv;
+	dg_flush(p);
+	f->from_digest = mbox_digest_final(&p->dg);
 	if (!f->uidl_header && p->md5_any) {
 		popa3d_uidl(p, f->uidl);
 		f->uidl_len = 16;
@@ -291,8 +330,10 @@ msg_close(struct mbox_parser *p, uint64_t end)
 static void
 unhold(struct mbox_parser *p)
 {
-	if (p->pending > 0)
+	if (p->pending > 0) {
 		wire_feed(&p->wire, &"\r\n"[2 - p->pending], p->pending);
+		served_hash_now(p, &"\r\n"[2 - p->pending], p->pending);
+	}
 	p->pending = 0;
 }
 
@@ -508,8 +549,10 @@ look_resume(struct mbox_parser *p, const char *buf, const char *end,
 		p->sp = buf;
 		return buf;
 	}
-	if (t == T_OTHER)
+	if (t == T_OTHER) {
 		wire_feed(&p->wire, p->look, k);
+		served_hash_now(p, p->look, k);
+	}
 	(void)line_rest(p, p->look, p->look + k);	/* no LF in it */
 	p->sp = t == T_OTHER ? buf : NULL;
 	return buf;
@@ -595,6 +638,7 @@ mbox_feed(struct mbox_parser *p, const char *buf, size_t n)
 			p->sp = t == T_FROM ? NULL : s;
 	}
 	flush(p, end);
+	dg_flush(p);	/* the piece is the caller's */
 	p->pos += n;
 	return 0;
 }
@@ -613,27 +657,4 @@ mbox_end(struct mbox_parser *p)
 	if (!p->open)
 		return 0;	/* an empty input: no message */
 	return msg_close(p, p->pos - p->pending);
-}
-
-int
-mbox_from_at(int fd, const struct mbox_found *f)
-{
-	char		 buf[4096];
-	uint64_t	 h = FNV_START, at = f->from_off;
-	size_t		 want;
-	ssize_t		 n;
-
-	while (at < f->off) {
-		want = f->off - at < sizeof(buf) ? f->off - at : sizeof(buf);
-		if ((n = pread(fd, buf, want, (off_t)at)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0)
-			return 0;	/* the file is shorter now */
-		h = fnv_update(h, buf, n);
-		at += n;
-	}
-	return h == f->from_digest;
 }

@@ -21,11 +21,14 @@
  * their UIDLs; else, when the message has none of those fields, the
  * digest form (as maildir_uidl_digest: 32 lower-case hex digits of
  * SHA-256) of the From_ line and the header fields other than those mail
- * readers rewrite (mbox_parse.c, digest_keeps).  from_digest: FNV-1a
- * (64 bits) of the From_ line with its LF, octets [from_off, off): a
- * check that a message is still where it was, not a defence against the
- * mailbox's owner, who could write any octets there anyway.  internal: only a message at offset 0 with an
- * X-IMAP field and "FOLDER INTERNAL DATA" in its Subject.
+ * readers rewrite (mbox_parse.c, digest_keeps).  from_digest: a fast
+ * 64-bit hash (mbox_digest.c) of the From_ line with its LF and the
+ * header block as stored (the served octets before the first empty
+ * line), at most its first MBOX_DIGEST_SERVED octets, so that a message
+ * is told from another with the same From_ line (a mail reader's
+ * rewrite may put one where it stood).  internal: only a
+ * message at offset 0 with an X-IMAP field and "FOLDER INTERNAL DATA" in
+ * its Subject.
  */
 #ifndef POP3D_MBOX_PARSE_H
 #define POP3D_MBOX_PARSE_H
@@ -44,7 +47,22 @@
  * find other boundaries, sizes or UIDLs (the digest rule), so that the
  * index (mbox_cache.h) written by an older parser is not used.
  */
-#define MBOX_PARSE_VERSION	3	/* 2: popa3d's UIDLs; 3: FNV-1a from_digest */
+#define MBOX_PARSE_VERSION	4	/* 2: popa3d's UIDLs; 3: FNV-1a from_digest;
+					   4: from_digest takes the header */
+
+/* What from_digest takes of the header block at most (above). */
+#define MBOX_DIGEST_SERVED	4096
+
+/* from_digest's state (mbox_digest.c). */
+struct mbox_digest {
+	uint64_t	h;
+	uint64_t	n;		/* octets so far */
+	unsigned char	part[8];	/* a word cut by a piece's end */
+};
+
+void	 mbox_digest_init(struct mbox_digest *);
+void	 mbox_digest_update(struct mbox_digest *, const char *, size_t);
+uint64_t mbox_digest_final(struct mbox_digest *);
 
 /* One message as the parser found it. */
 struct mbox_found {
@@ -52,7 +70,7 @@ struct mbox_found {
 	uint64_t	off;		/* the first octet served */
 	uint64_t	len;		/* octets served (raw, LF line ends) */
 	uint64_t	wire;		/* its wire size (wire.h), unstuffed */
-	uint64_t	from_digest;	/* 64 bits of the From_ line's digest */
+	uint64_t	from_digest;	/* From_ line and header (above) */
 	char		uidl[UIDL_MAX + 1];	/* NUL-terminated */
 	uint8_t		uidl_len;
 	uint8_t		uidl_header;	/* from an X-UIDL header */
@@ -115,7 +133,10 @@ struct mbox_parser {
 	char		 value[UIDL_MAX];
 	char		 subject[MBOX_SUBJECT_MAX];
 	struct wire	 wire;		/* counting the served octets */
-	uint64_t	 from_fnv;	/* the From_ line's from_digest so far */
+	struct mbox_digest dg;		/* from_digest so far */
+	uint16_t	 dg_left;	/* header octets it still takes */
+	const char	*dg_run;	/* ... held back, in the piece */
+	size_t		 dg_runlen;
 	struct sha256_ctx uidl_sha;	/* the digest UIDL's input */
 	/*
 	 * The From_ line, held back from uidl_sha until a header field
@@ -140,12 +161,19 @@ int	mbox_feed(struct mbox_parser *, const char *, size_t);
 int	mbox_end(struct mbox_parser *);
 
 /*
- * Whether the From_ line of f (from_off, off, from_digest) is still in
- * the open file fd where the parse found it: 1 yes, 0 no (other octets,
- * or the file ends before), -1 with errno from pread.  Only f's octets
- * [from_off, off) are read: the caller checks that from_off is still a
- * boundary (0, or after an empty line) if it must.
+ * mbox_digest.c: whether the octets from_digest takes of f (from_off,
+ * off, len, from_digest) are still in the open file fd where the parse
+ * found them: 1 yes, 0 no (other octets, or the file ends before), -1
+ * with errno from pread.  Only [from_off, off + min(len, 4 KiB + 1)) is
+ * read: the caller checks that from_off is still a boundary (0, or after
+ * an empty line), and the end (mbox_end_at), if it must.
  */
 int	mbox_from_at(int, const struct mbox_found *);
+/*
+ * Whether f still ends at off + len in fd: the file ends there, or an
+ * empty line follows that ends the file or is followed by "From ".  1,
+ * 0, or -1 with errno from pread.
+ */
+int	mbox_end_at(int, const struct mbox_found *);
 
 #endif

@@ -476,6 +476,11 @@ refuse_mbox(struct out *out, const char *file, int err, uint64_t limit)
 		reply = "[SYS/TEMP] maildrop unavailable, try again later";
 		code = EXIT_TEMP;
 		break;
+	case EREMOTE:
+		/* The file system's type: the line before (mbox_lock). */
+		what = "flock would lock it on the server: mount with"
+		    " local_lock=flock (SMB: nobrl)";
+		break;
 	case ETIMEDOUT:
 		what = "delivery locks still held by another program";
 		reply = "[SYS/TEMP] mailbox locked by another program";
@@ -509,6 +514,8 @@ mbox_enter(struct mbox *mb, const struct settings *set,
 		if (errno == EAGAIN)
 			refuse(out, EXIT_TEMP, "[IN-USE] maildrop is in use"
 			    " by another session", "in use");
+		if (errno == EREMOTE)
+			refuse_mbox(out, set->path, errno, set->mbox_max);
 		refuse_temp(out, "lock", set->path);
 	}
 	mbox_file_name(mb, "login", login, sizeof(login));

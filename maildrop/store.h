@@ -60,7 +60,8 @@ struct store_ops {
 	/*
 	 * Opens a message for reading: a descriptor and where in it the
 	 * message's octets are (*off, *len; len UINT64_MAX: to the end), or
-	 * -1 with errno (ENOENT: removed by another program).
+	 * -1 with errno (ENOENT: removed by another program; ESTALE: an
+	 * mbox message no longer the one listed, changed by another program).
 	 */
 	int	(*open_msg)(struct store *, struct msg *, uint64_t *,
 		    uint64_t *);

@@ -142,7 +142,9 @@ window_out(void *ctx, size_t n, size_t *room)
 /*
  * Streams a message's wire form after its +OK: len octets of fd from off
  * (len UINT64_MAX: to the end), so that a message inside a bigger file
- * (an mbox) is sent exactly.  0, or -1 on a read error.
+ * (an mbox) is sent exactly.  0, or -1 on a read error, which the end of
+ * the file before len octets is too (an mbox cut short by another
+ * program): the client must not take a part for the message.
  */
 static int
 stream_msg(struct session *s, int fd, uint64_t off, uint64_t len,
@@ -157,6 +159,10 @@ stream_msg(struct session *s, int fd, uint64_t off, uint64_t len,
 	while (len > 0 && !wire_done(&w) && !s->out->failed) {
 		want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
 		n = pread(fd, buf, want, (off_t)off);
+		if (n == 0 && len != UINT64_MAX) {
+			errno = EIO;
+			return -1;
+		}
 		if (n == 0)
 			break;
 		if (n == -1 && errno == EINTR)
@@ -183,6 +189,11 @@ send_msg(struct session *s, struct msg *m, int is_top, uint64_t top)
 	if ((fd = s->st->ops->open_msg(s->st, m, &off, &len)) == -1) {
 		if (errno == ENOENT) {
 			out_line(s->out, "-ERR message %llu was removed by"
+			    " another program", msg_number(s, m));
+			return POP3_CONTINUE;
+		}
+		if (errno == ESTALE) {	/* an mbox rewritten meanwhile */
+			out_line(s->out, "-ERR message %llu was changed by"
 			    " another program", msg_number(s, m));
 			return POP3_CONTINUE;
 		}

@@ -5,6 +5,7 @@ hand-made mboxes in a temporary home owned by the user under test."""
 import grp
 import os
 import poplib
+import socket
 import stat
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BUILD, RUN_GID, RUN_UID, Raw, Spawner, TempDir,
+from harness import (BUILD, ROOT, RUN_GID, RUN_UID, Raw, Spawner, TempDir,
                      check, check_eq, run_all, skip, test, unstuffed_size,
                      wire_form)
 import mboxlib  # noqa: E402
@@ -317,6 +318,25 @@ def x_uidl_reused_and_unique():
 
 
 @test
+def x_uidl_cannot_take_an_older_uidl():
+    """A new message whose X-UIDL is an older message's UIDL (a sender's
+    trick) does not take it: duplicates are settled by file order."""
+    with TempDir() as tmp:
+        path = setup(tmp, [message(1), message(2)])
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            u = uidls(p)
+            p.quit()
+            mboxlib.deliver(path, message(50, b"spoof\n",
+                                          b"X-UIDL: " + u[0] + b"\n"))
+            p = pop(srv)
+            u2 = uidls(p)
+            p.quit()
+        check_eq(u2[:2], u, "messages 1 and 2 keep their UIDLs")
+        check(u2[2] not in u, "the new one gets another: %r" % u2[2])
+
+
+@test
 def status_change_keeps_uidl():
     with TempDir() as tmp:
         path = setup(tmp, [message(1), message(2)])
@@ -439,6 +459,30 @@ def dotlock_held_too_long():
                  "past the deadline: SYS/TEMP")
         check(path in log, "the log names the file")
         os.unlink(path + ".lock")
+
+
+@test
+def dotlock_cannot_be_made():
+    """A dotlock liblockfile cannot make (a spool neither the user nor
+    group mail may write) is no lock held by another program: refused at
+    once, [SYS/TEMP], the log names the lock file and liblockfile's
+    code."""
+    if not ROOT:
+        skip("needs root: a spool the user may not write")
+    with TempDir() as tmp:
+        spool = os.path.join(tmp.path, "spool")
+        os.mkdir(spool)
+        path = setup(tmp, MSGS[:2], name="spool/mbox")
+        os.chown(spool, 0, 0)
+        os.chmod(spool, 0o755)
+        t0 = time.monotonic()
+        line, log = refused(tmp, "spool/mbox")
+        took = time.monotonic() - t0
+        check(line.startswith(b"-ERR [SYS/TEMP]"), "SYS/TEMP: %r" % line)
+        check(b"locked by another program" not in line, "not 'locked'")
+        check(took < 5, "at once, not after the lock wait (%.1f s)" % took)
+        check("dotlock-failed" in log and path + ".lock" in log and
+              "code=" in log, "logged with the lock file and code: %s" % log)
 
 
 NONCE = b"0123456789abcdef"
@@ -786,6 +830,78 @@ def changed_by_another_program():
             check(r.startswith(b"-ERR [SYS/TEMP] mailbox changed"),
                   "QUIT refused: %r" % r)
         check_eq(read(path), mboxlib.mbox_bytes(MSGS[1:]), "nothing removed")
+
+
+@test
+def retr_after_rewrite_is_refused():
+    """A mail reader rewrites the mbox during the session: RETR and TOP
+    answer -ERR for a message that is not the one listed (another with the
+    same From_ line where it stood, or its length changed), never +OK with
+    other octets."""
+    with TempDir() as tmp:
+        fl = mboxlib.from_line(7)
+        a = (fl, b"Subject: A\n\nsecret A body\n")
+        b = (fl, b"Subject: B\n\nbody of message B, longer\n")
+        c = message(8)
+        path = setup(tmp, [a, b, c])
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            with open(path, "r+b") as f:    # message 1 removed
+                x = mboxlib.mbox_bytes([b, c])
+                f.write(x)
+                f.truncate(len(x))
+            for cmd in (lambda: p.retr(1), lambda: p.top(1, 0)):
+                try:
+                    r = cmd()
+                    check(False, "not +OK: %r" % (r,))
+                except poplib.error_proto as e:
+                    check_eq(e.args[0], b"-ERR message 1 was changed by"
+                             b" another program", "message 1 changed")
+            p.quit()
+        write_mbox(path, [a, b])
+        os.chown(path, RUN_UID, RUN_GID)
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            with open(path, "r+b") as f:    # message 2 one line longer
+                x = mboxlib.mbox_bytes([a, (b[0], b[1] + b"more\n")])
+                f.write(x)
+                f.truncate(len(x))
+            try:
+                r = p.retr(2)
+                check(False, "not +OK: %r" % (r,))
+            except poplib.error_proto as e:
+                check(e.args[0].startswith(b"-ERR message 2 was changed"),
+                      "a longer message 2: %r" % e.args[0])
+            check_eq(p.retr(1)[1][0], b"Subject: A", "message 1 still served")
+            p.quit()
+
+
+@test
+def retr_cut_short_ends_session():
+    """The mbox cut short while a message is sent: no final ".", the
+    session ends (a client must not take a part for the message)."""
+    with TempDir() as tmp:
+        big = message(1, (b"w" * 1023 + b"\n") * (16 * 1024))
+        path = setup(tmp, [big, message(2)])
+        with spawner(tmp) as srv:
+            r = Raw(srv.connect())
+            check(r.line().startswith(b"+OK"), "greeting")
+            r.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            check(r.cmd(b"RETR 1").startswith(b"+OK"), "+OK before the cut")
+            time.sleep(0.5)     # the server blocks on a full socket
+            with open(path, "r+b") as f:
+                f.truncate(len(big[0]) + 100000)
+            got = r.buf
+            r.s.settimeout(20)
+            while True:
+                d = r.s.recv(65536)
+                if not d:
+                    break
+                got += d
+            check(len(got) < len(big[1]), "only a part sent (%d)" % len(got))
+            check(not got.endswith(b"\r\n.\r\n"), "no final dot")
+            time.sleep(0.2)
+            check("read-failed" in srv.log(), "logged as a read error")
 
 
 def peak_kb(srv):

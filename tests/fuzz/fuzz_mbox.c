@@ -126,6 +126,31 @@ popa3d_ref(const char *s, size_t n, char out[17])
 	return any;
 }
 
+/*
+ * from_digest read whole: the From_ line, then the served lines up to the
+ * first empty one, at most MBOX_DIGEST_SERVED octets of them.
+ */
+static uint64_t
+digest_ref(const char *s, const struct mbox_found *f)
+{
+	struct mbox_digest d;
+	const char	*b = s + f->off, *lf;
+	size_t		 i, e, n = f->len;
+
+	for (i = 0; i < n; i = e) {
+		lf = memchr(b + i, '\n', n - i);
+		e = lf != NULL ? (size_t)(lf - b) + 1 : n;
+		if ((e - i == 1 && b[i] == '\n') ||
+		    (e - i == 2 && b[i] == '\r' && b[i + 1] == '\n'))
+			break;
+	}
+	mbox_digest_init(&d);
+	mbox_digest_update(&d, s + f->from_off, f->off - f->from_off);
+	mbox_digest_update(&d, b, i < MBOX_DIGEST_SERVED ? i :
+	    MBOX_DIGEST_SERVED);
+	return mbox_digest_final(&d);
+}
+
 static void
 check_one(const char *s, size_t n, const struct mbox_found *f, size_t i,
     uint64_t *end)
@@ -139,6 +164,8 @@ check_one(const char *s, size_t n, const struct mbox_found *f, size_t i,
 	    "From ", 5) != 0 || f->wire < f->len || f->wire > 2 * f->len + 2 ||
 	    !maildir_uidl_plain(f->uidl, f->uidl_len) ||
 	    f->uidl[f->uidl_len] != '\0' || (f->internal && i != 0))
+		abort();
+	if (f->from_digest != digest_ref(s, f))
 		abort();
 	if (!f->uidl_header && (popa3d_ref(s + f->off, f->len, p3) ?
 	    strcmp(f->uidl, p3) != 0 : f->uidl_len != 32))

@@ -6,6 +6,7 @@
  * cache's tests are in t_mbox_cache.c.
  */
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <fcntl.h>
 #include <stdint.h>
@@ -15,7 +16,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "io.h"
 #include "maildir.h"
+#include "mbox.h"
 #include "mbox_parse.h"
 #include "wire.h"
 
@@ -223,15 +226,15 @@ test_xuidl(void)
 /*
  * From_ lines shorter and longer than the part the parser holds back
  * (MBOX_FROM_HELD) until the digest is needed: the same rule either way,
- * and from_digest is FNV-1a of the From_ line with its LF.
+ * and from_digest takes the From_ line with its LF and the header.
  */
 static void
 test_digest_long_from(void)
 {
-	static char	 in[2048], raw[2048];
+	static char	 in[2048 + 16], raw[2048];
 	char		 want[33];
-	size_t		 len, rawlen, i;
-	uint64_t	 h;
+	size_t		 len, rawlen;
+	struct mbox_digest d;
 	struct list	 l;
 
 	for (len = MBOX_FROM_HELD - 8; len <= MBOX_FROM_HELD + 8; len++) {
@@ -249,9 +252,9 @@ test_digest_long_from(void)
 			continue;
 		}
 		CHECK_STR(l.v[0].uidl, want);
-		for (h = 0xcbf29ce484222325ULL, i = 0; i < len; i++)
-			h = (h ^ (unsigned char)raw[i]) * 0x100000001b3ULL;
-		CHECK(l.v[0].from_digest == h);
+		mbox_digest_init(&d);
+		mbox_digest_update(&d, raw, rawlen);
+		CHECK(l.v[0].from_digest == mbox_digest_final(&d));
 		list_free(&l);
 	}
 }
@@ -439,6 +442,107 @@ test_long_lines(void)
 	free(s);
 }
 
+/*
+ * from_digest of each message is the digest of the octets it takes: the
+ * From_ line, then the served lines up to the first empty one ("\n" or
+ * "\r\n"), at most MBOX_DIGEST_SERVED octets of them.
+ */
+static int
+digests_agree(const char *s, const struct list *l)
+{
+	struct mbox_digest d;
+	size_t		 i;
+	uint64_t	 end, lim;
+
+	for (i = 0; i < l->n; i++) {
+		lim = l->v[i].off + l->v[i].len;
+		for (end = l->v[i].off; end < lim; end++) {
+			if ((end == l->v[i].off || s[end - 1] == '\n') &&
+			    (s[end] == '\n' || (s[end] == '\r' &&
+			    end + 1 < lim && s[end + 1] == '\n')))
+				break;
+		}
+		if (end > l->v[i].off + MBOX_DIGEST_SERVED)
+			end = l->v[i].off + MBOX_DIGEST_SERVED;
+		mbox_digest_init(&d);
+		mbox_digest_update(&d, s + l->v[i].from_off, end -
+		    l->v[i].from_off);
+		if (mbox_digest_final(&d) != l->v[i].from_digest)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * from_digest takes the header block (its first 4 KiB): two messages with
+ * one From_ line differ, an octet past 4 KiB served does not count.
+ */
+static void
+test_digest_span(void)
+{
+	static char	 a[8192], b[8192];
+	struct list	 la, lb;
+	size_t		 n;
+
+	n = (size_t)snprintf(a, sizeof(a), "From x\nSubject: A\n\nbody\n");
+	memcpy(b, a, n);
+	b[16] = 'B';
+	CHECK(parse(a, &la) == 0 && parse(b, &lb) == 0 && la.n == 1 &&
+	    lb.n == 1 && la.v[0].from_digest != lb.v[0].from_digest);
+	list_free(&lb);
+	b[16] = 'A';
+	b[20] = 'B';	/* the body: not taken */
+	CHECK(parse(b, &lb) == 0 && lb.n == 1 &&
+	    la.v[0].from_digest == lb.v[0].from_digest);
+	list_free(&la);
+	list_free(&lb);
+	memcpy(a, "From x\nX: ", 10);
+	memset(a + 10, 'h', 6000);
+	memcpy(a + 6010, "\n\nbody\n", 8);
+	memcpy(b, a, sizeof(a));
+	b[7 + MBOX_DIGEST_SERVED] = 'k';	/* past what it takes */
+	CHECK(parse(a, &la) == 0 && parse(b, &lb) == 0 && la.n == 1 &&
+	    lb.n == 1 && la.v[0].from_digest == lb.v[0].from_digest &&
+	    digests_agree(a, &la));
+	list_free(&lb);
+	b[6 + MBOX_DIGEST_SERVED] = 'k';	/* the last octet it takes */
+	CHECK(parse(b, &lb) == 0 && lb.n == 1 &&
+	    la.v[0].from_digest != lb.v[0].from_digest);
+	list_free(&la);
+	list_free(&lb);
+}
+
+/*
+ * mbox_end_at: the message still ends where it did (the end of the
+ * file, or an empty line and then the end or "From ").
+ */
+static void
+test_end_at(void)
+{
+	static const struct { const char *tail; int want; } t[] = {
+		{ "", 1 }, { "\n", 1 }, { "\r\n", 1 }, { "\nFrom z", 1 },
+		{ "\r\nFrom z", 1 }, { "x", 0 }, { "\nx", 0 },
+		{ "\nFrom", 0 }, { "\n\nFrom z", 0 }, { "\r", 0 },
+	};
+	struct list	 l;
+	const char	*s = "From a\nS: 1\n\nx\n";
+	char		 path[256];
+	size_t		 i;
+	int		 fd;
+
+	snprintf(path, sizeof(path), "%s/mbox-end", dir);
+	CHECK(parse(s, &l) == 0 && l.n == 1);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]) && l.n == 1; i++) {
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		CHECK(write(fd, s, strlen(s)) == (ssize_t)strlen(s) &&
+		    write(fd, t[i].tail, strlen(t[i].tail)) ==
+		    (ssize_t)strlen(t[i].tail));
+		CHECK(mbox_end_at(fd, &l.v[0]) == t[i].want);
+		close(fd);
+	}
+	list_free(&l);
+}
+
 /* mbox_from_at: the From_ line still where it was, or not. */
 static void
 test_from_at(void)
@@ -457,6 +561,9 @@ test_from_at(void)
 	CHECK(mbox_from_at(fd, &l.v[0]) == 1 && mbox_from_at(fd, &l.v[1]) == 0);
 	CHECK(ftruncate(fd, l.v[1].from_off + 3) == 0);
 	CHECK(mbox_from_at(fd, &l.v[1]) == 0);
+	/* Another message with the same From_ line where the first was. */
+	CHECK(pwrite(fd, "From a\nS: 2\n\nx\n", 15, 0) == 15);
+	CHECK(mbox_from_at(fd, &l.v[0]) == 0);
 	close(fd);
 	list_free(&l);
 }
@@ -510,10 +617,29 @@ boundaries_agree(const char *s, size_t n, const struct list *l)
 	return i == l->n;
 }
 
+/* Every message of s (n octets) as a file is where the parse put it. */
+static int
+all_there(const char *s, size_t n, const struct list *l)
+{
+	char	path[256];
+	size_t	i;
+	int	fd, ok;
+
+	snprintf(path, sizeof(path), "%s/mbox-random", dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) == -1)
+		return 0;
+	ok = write(fd, s, n) == (ssize_t)n;
+	for (i = 0; ok && i < l->n; i++)
+		ok = mbox_from_at(fd, &l->v[i]) == 1 &&
+		    mbox_end_at(fd, &l->v[i]) == 1;
+	close(fd);
+	return ok;
+}
+
 /*
  * Random mboxes of the shapes above, fed in random pieces: the same
  * list as fed whole, boundaries where a plain reading puts them, wire
- * sizes right.
+ * sizes right, each message found there again (mbox_from_at, _end_at).
  */
 static void
 test_random(void)
@@ -541,13 +667,59 @@ test_random(void)
 		if (list_parse(s, n, n + 1, &l) != 0 ||
 		    list_parse(s, n, piece, &other) != 0 ||
 		    !list_same(&l, &other) || !wire_sizes_agree(s, &l) ||
-		    !boundaries_agree(s, n, &l))
+		    !boundaries_agree(s, n, &l) || !digests_agree(s, &l) ||
+		    !all_there(s, n, &l))
 			bad++;
 		list_free(&l);
 		list_free(&other);
 	}
 	CHECK(bad == 0);
 	free(s);
+}
+
+/*
+ * The dotlock: touched once MBOX_DOTLOCK_TOUCH_MS have passed (others
+ * take an old one for stale), removed at the end only while it is ours.
+ */
+static void
+test_dotlock(void)
+{
+	struct mbox	 mb;
+	struct stat	 st;
+	struct timeval	 old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	char		 path[256], lock[300], buf[16];
+	int		 fd, cwd = open(".", O_RDONLY | O_DIRECTORY);
+
+	snprintf(path, sizeof(path), "%s/mbox-lock", dir);
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd != -1 && write(fd, "From a\n\nx\n", 10) == 10);
+	close(fd);
+	CHECK(chdir(dir) == 0);
+	CHECK(mbox_open(&mb, path, KIND_MBOX, 10, 1 << 20) == 0);
+	CHECK(mbox_dlock(&mb) == 0 && stat(lock, &st) == 0);
+	CHECK(utimes(lock, old) == 0);
+	mbox_dotlock_keep(&mb);		/* too soon: not touched */
+	CHECK(stat(lock, &st) == 0 && st.st_mtime == 1000000000);
+	mb.dlock_touched -= MBOX_DOTLOCK_TOUCH_MS;
+	mbox_dotlock_keep(&mb);
+	CHECK(stat(lock, &st) == 0 && st.st_mtime > 1000000000);
+	mbox_dunlock(&mb);
+	CHECK(stat(lock, &st) == -1);
+	/* Taken for stale by another program, which made its own. */
+	CHECK(mbox_dlock(&mb) == 0 && unlink(lock) == 0);
+	fd = open(lock, O_RDWR | O_CREAT | O_EXCL, 0644);
+	CHECK(fd != -1 && write(fd, "1\n", 2) == 2);
+	close(fd);
+	mbox_dunlock(&mb);
+	fd = open(lock, O_RDONLY);
+	CHECK(fd != -1 && read(fd, buf, sizeof(buf)) == 2 &&
+	    memcmp(buf, "1\n", 2) == 0);
+	close(fd);
+	CHECK(unlink(lock) == 0);
+	mbox_close(&mb);
+	CHECK(fchdir(cwd) == 0);
+	close(cwd);
 }
 
 int
@@ -564,8 +736,11 @@ main(void)
 	test_internal();
 	test_long_lines();
 	test_from_at();
+	test_digest_span();
+	test_end_at();
 	test_stop();
 	test_random();
+	test_dotlock();
 	{
 		char cmd[256];
 

@@ -1,0 +1,164 @@
+/*
+ * from_digest (mbox_parse.h): a 64-bit hash of a message's From_ line and
+ * header block (its first MBOX_DIGEST_SERVED octets), taken eight octets
+ * at a time: a cold parse hashes every header, and a hash of one
+ * multiply per octet (FNV-1a) would cost a tenth of the parse.  Not cryptographic: it tells a message from the one that now
+ * stands where it stood (a mail reader's rewrite), it is no defence
+ * against the mailbox's owner, who may write any octets there anyway.
+ * Each step ((h ^ w) * odd, then h ^= h >> 29) is a bijection of h for a
+ * given word and of the word for a given h, so inputs differing in one
+ * word never collide; the length and a finaliser (MurmurHash3's fmix64)
+ * end it.  Here too: the checks, on the file, that a message is still
+ * the one the parse found (mbox_from_at, mbox_end_at).
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "le64.h"
+#include "mbox_parse.h"
+
+#define DG_MUL	0x9e3779b97f4a7c15ULL
+
+static inline uint64_t
+dg_step(uint64_t h, uint64_t w)
+{
+	h = (h ^ w) * DG_MUL;
+	return h ^ (h >> 29);
+}
+
+void
+mbox_digest_init(struct mbox_digest *d)
+{
+	d->h = 0x6a09e667f3bcc908ULL;
+	d->n = 0;
+}
+
+void
+mbox_digest_update(struct mbox_digest *d, const char *s, size_t n)
+{
+	size_t	k = d->n % 8, add;
+	uint64_t h = d->h;
+
+	d->n += n;
+	if (k > 0) {	/* a word begun in an earlier piece */
+		add = n < 8 - k ? n : 8 - k;
+		memcpy(d->part + k, s, add);
+		s += add;
+		n -= add;
+		if (k + add < 8)
+			return;
+		h = dg_step(h, le64_get(d->part));
+	}
+	for (; n >= 8; s += 8, n -= 8)
+		h = dg_step(h, le64_get(s));
+	memcpy(d->part, s, n);
+	d->h = h;
+}
+
+uint64_t
+mbox_digest_final(struct mbox_digest *d)
+{
+	size_t	k = d->n % 8;
+	uint64_t h = d->h;
+
+	if (k > 0) {
+		memset(d->part + k, 0, 8 - k);
+		h = dg_step(h, le64_get(d->part));
+	}
+	h = dg_step(h, d->n);
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb93fe53a87c5ULL;
+	return h ^ (h >> 33);
+}
+
+/* pread of n octets at off, all of them unless the file ends: as read. */
+static ssize_t
+pread_all(int fd, char *buf, size_t n, uint64_t off)
+{
+	size_t	got = 0;
+	ssize_t	r;
+
+	while (got < n) {
+		r = pread(fd, buf + got, n - got, (off_t)(off + got));
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return -1;
+		if (r == 0)
+			break;
+		got += r;
+	}
+	return got;
+}
+
+/*
+ * How many of the n served octets at buf from_digest takes: up to the
+ * header block's end (an empty line, "\n" or "\r\n", at a line's start),
+ * at most MBOX_DIGEST_SERVED.  buf holds one octet more than it may take
+ * when the message has it, so that "\r\n" is seen across that limit.
+ */
+static size_t
+head_span(const char *buf, size_t n)
+{
+	const char	*lf;
+	size_t		 at = 0;
+
+	while (at < n && at < MBOX_DIGEST_SERVED) {
+		if (buf[at] == '\n' || (buf[at] == '\r' && at + 1 < n &&
+		    buf[at + 1] == '\n'))
+			return at;
+		if ((lf = memchr(buf + at, '\n', n - at)) == NULL)
+			break;
+		at = lf + 1 - buf;
+	}
+	return n < MBOX_DIGEST_SERVED ? n : MBOX_DIGEST_SERVED;
+}
+
+int
+mbox_from_at(int fd, const struct mbox_found *f)
+{
+	char		 buf[MBOX_DIGEST_SERVED + 1];
+	struct mbox_digest d;
+	uint64_t	 at = f->from_off;
+	size_t		 want;
+	ssize_t		 n;
+
+	mbox_digest_init(&d);
+	while (at < f->off) {	/* the From_ line */
+		want = f->off - at < sizeof(buf) ? f->off - at : sizeof(buf);
+		if ((n = pread_all(fd, buf, want, at)) == -1)
+			return -1;
+		if ((size_t)n < want)
+			return 0;	/* the file is shorter now */
+		mbox_digest_update(&d, buf, n);
+		at += n;
+	}
+	want = f->len < sizeof(buf) ? f->len : sizeof(buf);
+	if ((n = pread_all(fd, buf, want, f->off)) == -1)
+		return -1;
+	if ((size_t)n < want)
+		return 0;
+	mbox_digest_update(&d, buf, head_span(buf, n));
+	return mbox_digest_final(&d) == f->from_digest;
+}
+
+int
+mbox_end_at(int fd, const struct mbox_found *f)
+{
+	char	b[7];
+	ssize_t	n;
+	size_t	e;
+
+	if ((n = pread_all(fd, b, sizeof(b), f->off + f->len)) == -1)
+		return -1;
+	if (n == 0)
+		return 1;
+	e = b[0] == '\n' ? 1 : n >= 2 && b[0] == '\r' && b[1] == '\n' ? 2 : 0;
+	if (e == 0)
+		return 0;
+	return (size_t)n == e || ((size_t)n >= e + 5 &&
+	    memcmp(b + e, "From ", 5) == 0);
+}

@@ -58,6 +58,7 @@ struct jhead {
 
 /* A journal being written. */
 struct jw {
+	struct mbox		*mb;		/* its dotlock kept fresh */
 	struct atomic		a;
 	struct sha256_ctx	h;
 	size_t			used;
@@ -169,6 +170,8 @@ jw_copy(struct jw *w, int fd, uint64_t off, uint64_t len)
 		jw_put(w, buf, n);
 		off += n;
 		len -= n;
+		if (w->mb != NULL)
+			mbox_dotlock_keep(w->mb);	/* gigabytes take minutes */
 	}
 }
 
@@ -186,6 +189,7 @@ jw_begin(struct jw *w, struct mbox *mb, struct jhead *h)
 {
 	char	head[J_HEAD];
 
+	w->mb = mb;
 	w->used = 0;
 	w->failed = 0;
 	sha256_init(&w->h);
@@ -254,6 +258,7 @@ apply_content(struct mbox *mb, int jfd, const struct jhead *h)
 		    full_pwrite(mb->fd, buf, n, h->F + off) == -1)
 			return -1;
 		off += n;
+		mbox_dotlock_keep(mb);
 	}
 	if (fsync(mb->fd) == -1 ||
 	    full_pwrite(mb->fd, h->R, h->k, h->S - h->k) == -1)

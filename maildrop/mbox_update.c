@@ -63,9 +63,11 @@ still_listed(struct mbox *mb, size_t first, uint64_t *S)
 	if (!mbox_still_there(mb) || fstat(mb->fd, &st) == -1 ||
 	    !end_unchanged(mb, st.st_size))
 		return 0;
-	for (i = first; i < mb->st.count; i++)
+	for (i = first; i < mb->st.count; i++) {
 		if (mbox_msg_there(mb, &mb->st.msgs[i]) != 1)
 			return 0;
+		mbox_dotlock_keep(mb);
+	}
 	*S = st.st_size;
 	return 1;
 }
@@ -162,7 +164,9 @@ mbox_update(struct store *st, struct session *s)
 		why = "cannot remove messages: no place for the journal";
 	} else if (mbox_dlock(mb) == -1) {
 		update_log(mb->path, "delivery locks not taken", errno);
-		why = "mailbox locked by another program";
+		/* ENOLCK: liblockfile could not make the dotlock at all. */
+		why = errno == ETIMEDOUT ? "mailbox locked by another program" :
+		    "mailbox cannot be locked";
 	} else {
 		why = update_locked(mb);
 		mbox_dunlock(mb);

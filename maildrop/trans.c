@@ -184,7 +184,7 @@ static enum pop3_next
 send_msg(struct session *s, struct msg *m, int is_top, uint64_t top)
 {
 	uint64_t	off, len;
-	int		fd, r;
+	int		fd, r, err;
 
 	if ((fd = s->st->ops->open_msg(s->st, m, &off, &len)) == -1) {
 		if (errno == ENOENT) {
@@ -192,13 +192,13 @@ send_msg(struct session *s, struct msg *m, int is_top, uint64_t top)
 			    " another program", msg_number(s, m));
 			return POP3_CONTINUE;
 		}
-		if (errno == ESTALE) {	/* an mbox rewritten meanwhile */
-			out_line(s->out, "-ERR message %llu was changed by"
-			    " another program", msg_number(s, m));
-			return POP3_CONTINUE;
-		}
-		s->st->ops->log_msg(s->st, "open-failed", m, errno);
-		out_line(s->out, "-ERR [SYS/TEMP] cannot read message %llu",
+		err = errno;
+		/* Logged either way: a Maildir's cache list is dropped so. */
+		s->st->ops->log_msg(s->st, "open-failed", m, err);
+		/* Not the message listed: a later session lists it anew. */
+		out_line(s->out, err == ESTALE ? "-ERR [SYS/TEMP] message %llu"
+		    " was changed by another program" :
+		    "-ERR [SYS/TEMP] cannot read message %llu",
 		    msg_number(s, m));
 		return POP3_CONTINUE;
 	}

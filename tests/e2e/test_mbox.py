@@ -855,8 +855,9 @@ def retr_after_rewrite_is_refused():
                     r = cmd()
                     check(False, "not +OK: %r" % (r,))
                 except poplib.error_proto as e:
-                    check_eq(e.args[0], b"-ERR message 1 was changed by"
-                             b" another program", "message 1 changed")
+                    check_eq(e.args[0], b"-ERR [SYS/TEMP] message 1 was"
+                             b" changed by another program",
+                             "message 1 changed")
             p.quit()
         write_mbox(path, [a, b])
         os.chown(path, RUN_UID, RUN_GID)
@@ -870,7 +871,8 @@ def retr_after_rewrite_is_refused():
                 r = p.retr(2)
                 check(False, "not +OK: %r" % (r,))
             except poplib.error_proto as e:
-                check(e.args[0].startswith(b"-ERR message 2 was changed"),
+                check(e.args[0].startswith(b"-ERR [SYS/TEMP] message 2 was"
+                                           b" changed"),
                       "a longer message 2: %r" % e.args[0])
             check_eq(p.retr(1)[1][0], b"Subject: A", "message 1 still served")
             p.quit()

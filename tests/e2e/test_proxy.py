@@ -368,6 +368,45 @@ def local_and_unknown_are_health_checks():
 
 
 @test
+def health_checks_neither_block_nor_fill_the_balancer():
+    """A connection that cannot log in (LOCAL, UNKNOWN) counts and blocks
+    nothing under the balancer's address: hostile input after UNKNOWN
+    (HAProxy sends it for real clients on a UNIX socket too) must not
+    block the next health check, nor idle ones fill its slots."""
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(TRUST)
+        with site.serve(POP3D_MAX_PER_ADDRESS="1") as srv:
+            r = Raw(srv.connect())
+            r.send(b"PROXY UNKNOWN\r\n")
+            check(r.line().startswith(b"+OK"), "UNKNOWN: greeted")
+            r.send(b"X" * 600 + b"\r\n")
+            try:
+                r.line()
+            except (EOFError, OSError):
+                pass
+            r.close()
+            held = Raw(srv.connect())
+            held.send(b"PROXY UNKNOWN\r\n")
+            check(held.line().startswith(b"+OK"), "an idle UNKNOWN is held")
+            r = Raw(srv.connect())
+            r.send(v2(cmd=0))
+            check_eq(r.line(), b"+OK POP3 server ready",
+                     "a LOCAL check after hostile UNKNOWN input, beside an "
+                     "idle one, is still greeted")
+            r.cmd(b"QUIT")
+            r.close()
+            held.cmd(b"QUIT")
+            held.close()
+            log = settle(srv)
+        check("blocked" not in log and "limit remote" not in log,
+              "nothing blocked or limited: %r" % log[-600:])
+        out = site.cli("penalty", "list").stdout
+        check("127.0.0.1" not in out, "the balancer is not in the box: %r"
+              % out)
+
+
+@test
 def stls_and_implicit_tls_after_the_header():
     with TempDir() as tmp:
         site = Site(tmp)
@@ -466,8 +505,9 @@ def a_proxy_on_a_unix_socket():
         replies, log = unix_session(site, v2(cmd=0), [b"QUIT"])
         check_eq(replies, [b"+OK POP3 server ready", b"+OK bye"],
                  "a health check is greeted though no address is known")
-        check("kind=local" in log and "action=allow" in log,
-              "logged as such: %r" % log[-300:])
+        check("kind=local" in log and "unknown-peer" not in log,
+              "logged as such, with no penalty box or limit to skip: %r"
+              % log[-300:])
 
 
 def free_port():

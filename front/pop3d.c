@@ -436,6 +436,12 @@ main(int argc, char **argv)
 	int		ch;
 
 	log_init(argv[0]);
+	/*
+	 * Only the front says a proxy was there, and only after a header:
+	 * a spawner's TCPPROXYIP is gone before any line could name it.
+	 */
+	if (unsetenv("TCPPROXYIP") == -1)
+		die(111, "setenv: %s", strerror(errno));
 	/* Only a first argument of exactly these: the rest is the chain's. */
 	version_help(argc, argv, "pop3d", USAGE);
 	stderr_guard();

@@ -35,9 +35,6 @@ front_env_save(void)
 	const char		*v;
 	size_t			 i;
 
-	/* Only the front says a proxy was there, and only after a header. */
-	if (unsetenv("TCPPROXYIP") == -1)
-		die(111, "setenv: %s", strerror(errno));
 	for (i = 0; (s = setting_at(i)) != NULL; i++) {
 		if (i >= sizeof(spawner_env) / sizeof(spawner_env[0]))
 			die(111, "more settings than the front can keep");

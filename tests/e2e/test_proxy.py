@@ -452,6 +452,22 @@ def stls_and_implicit_tls_after_the_header():
               "STLS: the end line names the client")
 
 
+@test
+def a_spawners_tcpproxyip_is_in_no_line():
+    """Only the front says a proxy was there, after a header: a
+    TCPPROXYIP from the spawner is in no log line, not even the first
+    ones (a usage error, a bad host name)."""
+    with TempDir() as tmp:
+        site = Site(tmp)
+        env = site.env(TCPPROXYIP="10.9.9.9")
+        env["PATH"] = "/usr/bin:/bin"
+        for argv in (["bad_host!", "x"], ["mail.example.org"]):
+            p = subprocess.run([POP3D] + argv, env=env, input=b"",
+                               capture_output=True, timeout=30)
+            check(p.stderr and b"10.9.9.9" not in p.stderr,
+                  "%s: %r" % (argv, p.stderr))
+
+
 def unix_session(site, header, lines, **env):
     """pop3d on a UNIX socket pair, as behind a local proxy, trusted by
     the spawner's POP3D_PROXY=1: the replies after the header, the log."""

@@ -35,7 +35,10 @@ import os, sys
 with open(sys.argv[1], "a") as f:
     f.write(" ".join("%s=%s" % (k, os.environ.get(k, "-")) for k in
             ("TCPREMOTEIP", "TCPREMOTEPORT", "TCPLOCALIP", "TCPLOCALPORT",
-             "TCPPROXYIP", "TCPREMOTEHOST", "POP3D_GREETING")) + "\\n")
+             "TCPPROXYIP", "TCPREMOTEHOST", "POP3D_GREETING", "REMOTE_ADDR",
+             "REMOTE_PORT", "REMOTE_HOST", "TCP6REMOTEIP", "TCP6REMOTEPORT",
+             "TCP6REMOTEHOST", "TCP6LOCALIP", "TCP6LOCALPORT",
+             "TCP6LOCALHOST")) + "\\n")
 os.execv(sys.argv[2], sys.argv[2:])
 """
 
@@ -152,7 +155,10 @@ def v1_and_v2_name_the_client_everywhere():
         envs = site.envs()
         check_eq(envs[0], "TCPREMOTEIP=192.0.2.10 TCPREMOTEPORT=40001 "
                  "TCPLOCALIP=198.51.100.1 TCPLOCALPORT=110 "
-                 "TCPPROXYIP=127.0.0.1 TCPREMOTEHOST=- POP3D_GREETING=-",
+                 "TCPPROXYIP=127.0.0.1 TCPREMOTEHOST=- POP3D_GREETING=- "
+                 "REMOTE_ADDR=192.0.2.10 REMOTE_PORT=40001 REMOTE_HOST=- "
+                 "TCP6REMOTEIP=- TCP6REMOTEPORT=- TCP6REMOTEHOST=- "
+                 "TCP6LOCALIP=- TCP6LOCALPORT=- TCP6LOCALHOST=-",
                  "v1: the auth stage sees the client, and the proxy apart")
         check(envs[1].startswith("TCPREMOTEIP=2001:db8::5 TCPREMOTEPORT="
                                  "40002 TCPLOCALIP=2001:db8::1 "),
@@ -175,6 +181,31 @@ def v1_and_v2_name_the_client_everywhere():
                    if re.search(r"remote=192\.0\.2\.", l) and
                    "proxy=127.0.0.1" not in l],
               "every line with the client names the proxy")
+
+
+@test
+def the_balancers_names_do_not_reach_the_chain():
+    """What a spawner said of the balancer's connection under other names
+    (REMOTE_*, ucspi-tcp6's TCP6*) is gone or names the client."""
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(TRUST)
+        spawner = dict(REMOTE_ADDR="127.0.0.1", REMOTE_PORT="5555",
+                       REMOTE_HOST="balancer.example", TCP6REMOTEIP="::1",
+                       TCP6REMOTEPORT="5555",
+                       TCP6REMOTEHOST="balancer.example",
+                       TCP6LOCALIP="::1", TCP6LOCALPORT="110",
+                       TCP6LOCALHOST="pop.example")
+        with site.serve(**spawner) as srv:
+            got = session(srv, v1("192.0.2.14", sport=40014))
+            check(got[-2].startswith(b"+OK maildrop"), "logged in: %r" % got)
+            settle(srv)
+        env = (site.envs() or [""])[-1]
+        check("REMOTE_ADDR=192.0.2.14 REMOTE_PORT=40014 REMOTE_HOST=- "
+              "TCP6REMOTEIP=- TCP6REMOTEPORT=- TCP6REMOTEHOST=- "
+              "TCP6LOCALIP=- TCP6LOCALPORT=- TCP6LOCALHOST=-" in env and
+              "balancer" not in env and "5555" not in env,
+              "the chain sees the client only: %r" % env)
 
 
 @test

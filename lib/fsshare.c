@@ -17,6 +17,19 @@
 #include "num.h"
 
 /*
+ * The TEST_POP3D_* test hooks (fsshare.h) are read only in a build made
+ * with "make TEST_HOOKS=1", as "make check" makes its own: in any other
+ * one (a plain "make", what "make install" installs) a server that finds
+ * them in its environment is not made to drop a lock, refuse every
+ * session, trust an unsettled cache or open a path they name.
+ */
+#ifdef POP3D_TEST_HOOKS
+#define TEST_HOOK(name)	getenv(name)
+#else
+#define TEST_HOOK(name)	((const char *)NULL)
+#endif
+
+/*
  * Network file systems whose locks pop3d does not know to reach other
  * hosts (each its own lock semantics, or none): warned about, as fuse.*.
  */
@@ -251,7 +264,7 @@ slurp(const char *path, size_t *lenp)
 int
 fsshare_of_fd(int fd, struct fsmount *m)
 {
-	const char	*path = getenv("TEST_POP3D_MOUNTINFO");
+	const char	*path = TEST_HOOK("TEST_POP3D_MOUNTINFO");
 	struct statx	 stx;
 	char		*buf;
 	size_t		 len;
@@ -276,7 +289,7 @@ fsshare_of_fd(int fd, struct fsmount *m)
 int64_t
 fsshare_clock_offset(void)
 {
-	const char	*s = getenv("TEST_POP3D_CLOCK_OFFSET");
+	const char	*s = TEST_HOOK("TEST_POP3D_CLOCK_OFFSET");
 	uint64_t	 v;
 	int		 neg;
 
@@ -291,7 +304,7 @@ fsshare_clock_offset(void)
 int
 fsshare_flock(int fd, int op)
 {
-	const char	*s = getenv("TEST_POP3D_FLOCK_ERRNO");
+	const char	*s = TEST_HOOK("TEST_POP3D_FLOCK_ERRNO");
 	uint64_t	 e;
 
 	if (s != NULL && num_parse(s, 1, 4095, &e) == 0) {

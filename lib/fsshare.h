@@ -53,6 +53,8 @@ int	fsshare_find(const char *, size_t, uint64_t, unsigned, unsigned,
  * octets read): 1 found, 0 cannot tell (the file unreadable, too large,
  * or no line for it).  TEST_POP3D_MOUNTINFO names another file to read:
  * a test hook, as a network file system cannot be mounted in the tests.
+ * Each TEST_POP3D_* hook here is read only in a build with TEST_HOOKS=1
+ * (the Makefile: make check's build, never a plain make's).
  */
 int	fsshare_of_fd(int, struct fsmount *);
 

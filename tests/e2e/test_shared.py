@@ -378,6 +378,26 @@ def settled_lists_serve_where_one_clock_stamps_everything():
 
 
 @test
+def a_file_system_pop3d_does_not_know_keeps_the_margin_unwarned():
+    # Only types known to live on one host (ext4, xfs, tmpfs, ...) go
+    # without the margin; a cluster file system pop3d has no word of
+    # (panfs, wekafs) or an overlay (on what?) may be stamped by several
+    # clocks: the margin, but no warning, as nothing is known of its locks.
+    for fstype, want in (("ext4", "written"), ("xfs", "written"),
+                         ("panfs", "young"), ("wekafs", "young"),
+                         ("overlay", "young")):
+        with TempDir() as tmp:
+            md = setup(tmp)
+            env = env_for(md, fstype, "rw")
+            stamp(md, time.time() - 10)
+            out, warns, log = session(md, env)
+            check(" cache=%s " % want in log and b"+OK 3 " in out and
+                  warns == [], "%s: dirs 10 s old: %s, no warning: %s %r"
+                  % (fstype, want, log, warns))
+    same_tick_delivery(lambda md: env_for(md, "wekafs", "rw"), -SKEW)
+
+
+@test
 def hosts_with_skewed_clocks_take_turns_with_deliveries():
     # Two readers, 5 minutes ahead and 5 minutes behind, over ceph, with
     # deliveries stamped by a third host's clock (behind, ahead or right)

@@ -177,6 +177,7 @@ front_proxy(struct front *f)
 	if (!on)
 		return 0;
 	memcpy(f->proxy, f->remote, sizeof(f->proxy));
+	f->pa.proxied = 1;
 	if (header_read(STDIN_FILENO, io_now_ms() + (int64_t)secs * 1000, buf,
 	    &h, &why) == -1)
 		header_refused(f, why);

@@ -298,6 +298,43 @@ def a_header_from_an_untrusted_peer_is_garbage():
               "the chain sees the peer itself: %r" % site.envs())
 
 
+@test
+def a_second_header_is_said_to_be_in_the_dialogue_once():
+    """A PROXY line after a trusted proxy's header (a second proxy, a
+    client's trick) is no header: one line says so, once a connection,
+    and says nothing of an untrusted peer."""
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(TRUST)
+        with site.serve() as srv:
+            r = Raw(srv.connect())
+            r.send(v1("192.0.2.42"))
+            check(r.line().startswith(b"+OK"), "greeted")
+            for _ in range(3):
+                check_eq(r.cmd(v1("192.0.2.43")[:-2]),
+                         b"-ERR unknown command", "a second header: noise")
+            r.cmd(b"QUIT")
+            r.close()
+            log = settle(srv)
+        found = re.findall(r"preauth-log remote=192\.0\.2\.42 text=\"proxy-"
+                           r"in-dialogue: a PROXY line in the dialogue: not "
+                           r"used\"", log)
+        check(len(found) == 1 and "not a trusted proxy" not in log,
+              "said once, as what it is: %r" % log)
+        check("192.0.2.43" not in log, "its address is never used")
+        site.compile("127.0.0.1:allow\n")
+        with site.serve() as srv:
+            r = Raw(srv.connect())
+            r.line()
+            for _ in range(3):
+                r.cmd(v1("192.0.2.44")[:-2])
+            r.cmd(b"QUIT")
+            r.close()
+            log = settle(srv)
+        check(log.count("proxy-untrusted") == 1,
+              "an untrusted peer's headers: one line too: %r" % log)
+
+
 def refused(srv, data, close=False, wait=10):
     """Sends data; whether the server then closes without a word."""
     r = Raw(srv.connect())

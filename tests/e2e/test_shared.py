@@ -10,6 +10,7 @@ utime, as those hosts' kernels would make them."""
 
 import errno
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -458,7 +459,60 @@ def login_delay_is_measured_by_the_file_systems_clock():
                   server)
 
 
+# futimens with times (the record's time put back) fails as on a file
+# system that refuses it; with none (touching it) goes on.
+NO_PUT_BACK = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int futimens(int fd, const struct timespec t[2])
+{
+	if (t != NULL) {
+		errno = EROFS;
+		return -1;
+	}
+	return (int)syscall(SYS_utimensat, fd, NULL, t, 0);
+}
+"""
+
+
+@test
+def a_record_whose_time_cannot_be_put_back_is_logged():
+    # A login too soon touches the record to read the file system's clock
+    # and puts its time back; when that fails, the next delay counts from
+    # this refused login: said, as any other failure of the record.
+    with TempDir() as tmp:
+        src = os.path.join(tmp.path, "noputback.c")
+        so = os.path.join(tmp.path, "noputback.so")
+        with open(src, "w") as f:
+            f.write(NO_PUT_BACK)
+        r = subprocess.run(["cc", "-shared", "-fPIC", "-o", so, src],
+                           capture_output=True, timeout=60)
+        if r.returncode != 0:
+            skip("no C compiler for the shim: %r" % r.stderr[-200:])
+            return
+        os.chmod(so, 0o755)
+        md = setup(tmp)
+        record = os.path.join(md, "pop3d-login")
+        with open(record, "w"):
+            pass
+        if ROOT:
+            os.chown(record, RUN_UID, RUN_GID)
+        env = env_for(md, POP3D_LOGIN_DELAY="60", LD_PRELOAD=so)
+        p = subprocess.run([PROG, md], input=LISTING, capture_output=True,
+                           env=env, cwd=os.path.dirname(md), timeout=60,
+                           **run_kw())
+        err = p.stderr.decode()
+        check(p.stdout.startswith(b"-ERR [LOGIN-DELAY] ") and
+              re.search(r"login-file-failed .*pop3d-login", err),
+              "refused, and the failed put-back is logged: %r %s" %
+              (p.stdout[:60], err))
+
+
 if __name__ == "__main__":
     # Every case but the real FUSE mount's needs the hooks.
     run_all(sys.argv[2:] if test_hooks(PROG) else
-            ["a_real_fuse_mount_is_warned_from_the_kernels_own_table"])
+            ["a_real_fuse_mount_is_warned_from_the_kernels_own_table",
+             "a_record_whose_time_cannot_be_put_back_is_logged"])

@@ -509,7 +509,7 @@ def a_record_whose_time_cannot_be_put_back_is_logged():
         err = p.stderr.decode()
         check(p.stdout.startswith(b"-ERR [LOGIN-DELAY] ") and
               re.search(r"login-file-failed .*pop3d-login", err),
-              "refused, and the failed put-back is logged: %r %s" %
+              "refused, and the failed put-back is logged: %r %r" %
               (p.stdout[:60], err))
 
 

@@ -82,7 +82,7 @@ include bench/bench.mk
 
 UNIT_BIN = $(UNIT:%=$(O)/tests/%)
 
-.PHONY: all check unit e2e sanitize deps test-deps install install-system \
+.PHONY: all check check-run unit e2e sanitize deps test-deps install install-system \
 	uninstall run lint fuzz clean bench
 .DEFAULT_GOAL := all
 
@@ -91,10 +91,32 @@ all: $(PROGS)
 # The header dependencies the compiler wrote (ALL_CFLAGS: -MMD).
 -include $(wildcard $(O)/*/*.d $(O)/tests/.*.d)
 
+# TEST_HOOKS=1 compiles in the test hooks, TEST_POP3D_* variables that
+# fake a mount table, a failing flock and a skewed clock (lib/fsshare.c,
+# DESIGN.md "Several hosts"): the tests need them, a server must never
+# honour them.  "make check" (and so "make sanitize") builds with them, a
+# plain "make" without; the objects that hold hooks are rebuilt whenever
+# TEST_HOOKS changes ($(O)/.test-hooks), so "make check" then "make
+# install" installs programs without them.  The tests' own make runs
+# (tests/install.sh) inherit TEST_HOOKS=1 through MAKEFLAGS.
+TEST_HOOKS ?=
+HOOK_OBJ = $(O)/lib/fsshare.o
+$(HOOK_OBJ): $(O)/.test-hooks
+ifeq ($(TEST_HOOKS),1)
+$(HOOK_OBJ): DEFS += -DPOP3D_TEST_HOOKS
+endif
+$(O)/.test-hooks: FORCE
+	@mkdir -p $(@D)
+	@echo '$(TEST_HOOKS)' | cmp -s - $@ || echo '$(TEST_HOOKS)' >$@
+FORCE:
+
 # The whole suite: unit tests, end-to-end tests, man page lint; JOBS
 # test files at a time (tests/run.sh: default three times the cores).
 JOBS	?=
-check: $(PROGS) $(UNIT_BIN)
+check:
+	@$(MAKE) --no-print-directory TEST_HOOKS=1 check-run
+
+check-run: $(PROGS) $(UNIT_BIN)
 	BUILD=$(O) PYTHON=$(PYTHON) JOBS=$(JOBS) sh tests/run.sh
 
 sanitize:

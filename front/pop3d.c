@@ -436,6 +436,12 @@ main(int argc, char **argv)
 	int		ch;
 
 	log_init(argv[0]);
+	/*
+	 * Only the front says a proxy was there, and only after a header:
+	 * a spawner's TCPPROXYIP is gone before any line could name it.
+	 */
+	if (unsetenv("TCPPROXYIP") == -1)
+		die(111, "setenv: %s", strerror(errno));
 	/* Only a first argument of exactly these: the rest is the chain's. */
 	version_help(argc, argv, "pop3d", USAGE);
 	stderr_guard();
@@ -479,11 +485,15 @@ main(int argc, char **argv)
 		refuse("bad settings");
 	settings_read(&f);
 	/*
-	 * A health check through a proxy on a UNIX socket has no address,
-	 * and needs none: no login is offered to count or block.
+	 * A connection that cannot log in (a health check, or a client
+	 * HAProxy could only call UNKNOWN) is known by the balancer's
+	 * address alone: counting or blocking it there would block or fill
+	 * every later check, and the balancer would mark this host down.
 	 */
-	if (f.nologin)
-		f.acc.unknown_ok = 1;
+	if (f.nologin) {
+		f.acc.pc.dir = NULL;
+		f.acc.per_address = 0;
+	}
 	access_admit(&f.acc);
 	if (f.pa.apop && front_timestamp(f.pa.timestamp,
 	    sizeof(f.pa.timestamp), f.pa.hostname) == -1)

@@ -21,6 +21,7 @@ struct preauth {
 	int		 have_user;
 	int		 hostile;	/* a SASL response far too long */
 	int		 stls_failed;	/* STLS was tried and could not be */
+	int		 proxy_said;	/* a PROXY line was logged */
 	char		 user[POP3_USER_MAX + 1];
 };
 
@@ -538,9 +539,11 @@ cmd_quit(void *ctx, struct pop3_cmd *cmd)
 }
 
 /*
- * A PROXY header (v1) from a peer that no rule trusts (POP3D_PROXY): not
- * the client's address, only noise, answered so; logged, so that a
- * balancer missing from the rules is found.
+ * A PROXY header (v1) in the dialogue: not the client's address, only
+ * noise, answered so.  From a peer that no rule trusts (POP3D_PROXY) it
+ * is logged, so that a balancer missing from the rules is found; after a
+ * trusted proxy's header it is a second one (a client's, or a proxy in
+ * front of the balancer).  Once: a client repeating it fills no log.
  */
 static enum pop3_next
 cmd_proxy(void *ctx, struct pop3_cmd *cmd)
@@ -548,8 +551,13 @@ cmd_proxy(void *ctx, struct pop3_cmd *cmd)
 	struct preauth	*pa = ctx;
 
 	(void)cmd;
-	log_warn("proxy-untrusted: a PROXY header from a peer that is not"
-	    " a trusted proxy (POP3D_PROXY): not used");
+	if (!pa->proxy_said && pa->set->proxied)
+		log_warn("proxy-in-dialogue: a PROXY line in the dialogue:"
+		    " not used");
+	else if (!pa->proxy_said)
+		log_warn("proxy-untrusted: a PROXY header from a peer that is"
+		    " not a trusted proxy (POP3D_PROXY): not used");
+	pa->proxy_said = 1;
 	out_line(pa->out, "-ERR unknown command");
 	return POP3_CONTINUE;
 }

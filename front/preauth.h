@@ -21,6 +21,7 @@ struct preauth_settings {
 	int		 stls;		/* STLS offered: a certificate, no TLS */
 	int		 tls_required;	/* no login at all without TLS */
 	int		 cram;		/* CRAM-MD5 offered */
+	int		 proxied;	/* through a trusted proxy's header */
 	int		 idle_ms, login_ms;
 	long		 login_delay;	/* -1: not announced */
 	char		 timestamp[HOSTNAME_MAX + 64];	/* APOP's, or "" */

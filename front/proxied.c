@@ -35,9 +35,6 @@ front_env_save(void)
 	const char		*v;
 	size_t			 i;
 
-	/* Only the front says a proxy was there, and only after a header. */
-	if (unsetenv("TCPPROXYIP") == -1)
-		die(111, "setenv: %s", strerror(errno));
 	for (i = 0; (s = setting_at(i)) != NULL; i++) {
 		if (i >= sizeof(spawner_env) / sizeof(spawner_env[0]))
 			die(111, "more settings than the front can keep");
@@ -95,22 +92,38 @@ header_read(int fd, int64_t deadline, unsigned char *buf,
 	}
 }
 
+/*
+ * What spawners say of the connection besides TCPREMOTEIP and the rest:
+ * names of the balancer's connection (the proxy's names, ucspi-tcp6's
+ * TCP6*, xinetd's and others' REMOTE_*), which no later stage may take
+ * for the client's.  REMOTE_ADDR and REMOTE_PORT are set again for a
+ * client.
+ */
+static const char *const spawner_names[] = {
+	"TCPREMOTEHOST", "TCPREMOTEINFO", "TCPLOCALHOST", "REMOTE_ADDR",
+	"REMOTE_PORT", "REMOTE_HOST", "TCP6REMOTEIP", "TCP6REMOTEPORT",
+	"TCP6REMOTEHOST", "TCP6REMOTEINFO", "TCP6LOCALIP", "TCP6LOCALPORT",
+	"TCP6LOCALHOST", "TCP6INTERFACE", NULL
+};
+
 /* What the chain learns instead of what the spawner said. */
 static void
 env_client(const struct proxy_hdr *h, const char *proxy)
 {
 	char	ip[ADDR_TEXT_MAX], port[8];
+	size_t	i;
 	int	bad = 0;
 
 	bad |= setenv("TCPPROXYIP", proxy, 1) == -1;
-	bad |= unsetenv("TCPREMOTEHOST") == -1;	/* the proxy's names */
-	bad |= unsetenv("TCPREMOTEINFO") == -1;
-	bad |= unsetenv("TCPLOCALHOST") == -1;
+	for (i = 0; spawner_names[i] != NULL; i++)
+		bad |= unsetenv(spawner_names[i]) == -1;
 	if (h->kind == PROXY_TCP) {
 		addr_format(&h->src, ip, sizeof(ip));
 		bad |= setenv("TCPREMOTEIP", ip, 1) == -1;
+		bad |= setenv("REMOTE_ADDR", ip, 1) == -1;
 		snprintf(port, sizeof(port), "%u", h->sport);
 		bad |= setenv("TCPREMOTEPORT", port, 1) == -1;
+		bad |= setenv("REMOTE_PORT", port, 1) == -1;
 		addr_format(&h->dst, ip, sizeof(ip));
 		bad |= setenv("TCPLOCALIP", ip, 1) == -1;
 		snprintf(port, sizeof(port), "%u", h->dport);
@@ -164,6 +177,7 @@ front_proxy(struct front *f)
 	if (!on)
 		return 0;
 	memcpy(f->proxy, f->remote, sizeof(f->proxy));
+	f->pa.proxied = 1;
 	if (header_read(STDIN_FILENO, io_now_ms() + (int64_t)secs * 1000, buf,
 	    &h, &why) == -1)
 		header_refused(f, why);

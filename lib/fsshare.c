@@ -5,6 +5,7 @@
  */
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,19 @@
 #include "num.h"
 
 /*
+ * The TEST_POP3D_* test hooks (fsshare.h) are read only in a build made
+ * with "make TEST_HOOKS=1", as "make check" makes its own: in any other
+ * one (a plain "make", what "make install" installs) a server that finds
+ * them in its environment is not made to drop a lock, refuse every
+ * session, trust an unsettled cache or open a path they name.
+ */
+#ifdef POP3D_TEST_HOOKS
+#define TEST_HOOK(name)	getenv(name)
+#else
+#define TEST_HOOK(name)	((const char *)NULL)
+#endif
+
+/*
  * Network file systems whose locks pop3d does not know to reach other
  * hosts (each its own lock semantics, or none): warned about, as fuse.*.
  */
@@ -24,6 +38,47 @@ static const char *const unknown_types[] = {
 	"9p", "afs", "beegfs", "coda", "davfs", "glusterfs", "gpfs", "ncp",
 	"ncpfs", "orangefs", "pvfs2", "smbfs", "vboxsf", "virtiofs", NULL
 };
+
+/*
+ * File systems that live on one host's disks or memory: one clock stamps
+ * every file, and locks have no other host to reach.  Any type not here
+ * nor judged below (a cluster file system pop3d has no word of, such as
+ * panfs or wekafs; an overlay, whose upper layer may be anywhere) is
+ * not warned about, but keeps the cache's clock margin.
+ */
+static const char *const local_types[] = {
+	"bcachefs", "btrfs", "exfat", "ext2", "ext3", "ext4", "f2fs",
+	"fuseblk", "hfsplus", "jfs", "msdos", "nilfs2", "ntfs", "ntfs3",
+	"ramfs", "reiserfs", "tmpfs", "vfat", "xfs", "zfs", NULL
+};
+
+/*
+ * The commonest of them by statfs(2)'s magic (linux/magic.h; ZFS's
+ * own): their mount table line need not be read.
+ */
+static const struct {
+	uint32_t	 magic;
+	const char	*type;
+} local_magics[] = {
+	{ 0xEF53, "ext4" },		/* ext2, ext3 and ext4 alike */
+	{ 0x58465342, "xfs" },
+	{ 0x9123683E, "btrfs" },
+	{ 0x01021994, "tmpfs" },
+	{ 0x2FC12FC1, "zfs" },
+	{ 0xF2F52010, "f2fs" },
+	{ 0xCA451A4E, "bcachefs" },
+};
+
+static int
+listed(const char *type, const char *const *list)
+{
+	size_t	i;
+
+	for (i = 0; list[i] != NULL; i++)
+		if (strcmp(type, list[i]) == 0)
+			return 1;
+	return 0;
+}
 
 /* Whether the options (optlen octets, comma-separated) hold opt. */
 static int
@@ -71,11 +126,10 @@ void
 fsshare_judge(const char *type, const char *opts, size_t optlen,
     struct fsmount *m)
 {
-	size_t	i;
-
 	m->share = FS_LOCAL;
 	m->why = "";
 	m->server_clock = 0;
+	m->one_host = listed(type, local_types);
 	m->flock_why = "";
 	if (strcmp(type, "nfs") == 0 || strcmp(type, "nfs4") == 0) {
 		judge_nfs(opts, optlen, m);
@@ -100,13 +154,11 @@ fsshare_judge(const char *type, const char *opts, size_t optlen,
 		m->share = FS_UNKNOWN;
 		m->why = "a FUSE file system: its locks reach other hosts"
 		    " only if its daemon shares them";
-	} else
-		for (i = 0; unknown_types[i] != NULL; i++)
-			if (strcmp(type, unknown_types[i]) == 0) {
-				m->share = FS_UNKNOWN;
-				m->why = "a network file system not known to"
-				    " share locks between hosts";
-			}
+	} else if (listed(type, unknown_types)) {
+		m->share = FS_UNKNOWN;
+		m->why = "a network file system not known to share locks"
+		    " between hosts";
+	}
 	if (m->share == FS_SHARED)
 		m->why = "";
 	/* Elsewhere flock goes where fcntl locks go (SMB: since Linux 5.5). */
@@ -248,16 +300,36 @@ slurp(const char *path, size_t *lenp)
 	return buf;
 }
 
+/* A common local type told by its magic: 1 (m filled), or 0. */
+static int
+local_magic(int fd, struct fsmount *m)
+{
+	struct statfs	sf;
+	size_t		i;
+
+	if (fstatfs(fd, &sf) == -1)
+		return 0;
+	for (i = 0; i < sizeof(local_magics) / sizeof(local_magics[0]); i++)
+		if ((uint32_t)sf.f_type == local_magics[i].magic) {
+			strcpy(m->fstype, local_magics[i].type);
+			fsshare_judge(m->fstype, "", 0, m);
+			return 1;
+		}
+	return 0;
+}
+
 int
 fsshare_of_fd(int fd, struct fsmount *m)
 {
-	const char	*path = getenv("TEST_POP3D_MOUNTINFO");
+	const char	*path = TEST_HOOK("TEST_POP3D_MOUNTINFO");
 	struct statx	 stx;
 	char		*buf;
 	size_t		 len;
 	uint64_t	 id = 0;
 	int		 found;
 
+	if (path == NULL && local_magic(fd, m))
+		return 1;
 	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) == -1)
 		return 0;
 	/* The mount id is exact; a device number can be a btrfs
@@ -276,7 +348,7 @@ fsshare_of_fd(int fd, struct fsmount *m)
 int64_t
 fsshare_clock_offset(void)
 {
-	const char	*s = getenv("TEST_POP3D_CLOCK_OFFSET");
+	const char	*s = TEST_HOOK("TEST_POP3D_CLOCK_OFFSET");
 	uint64_t	 v;
 	int		 neg;
 
@@ -291,7 +363,7 @@ fsshare_clock_offset(void)
 int
 fsshare_flock(int fd, int op)
 {
-	const char	*s = getenv("TEST_POP3D_FLOCK_ERRNO");
+	const char	*s = TEST_HOOK("TEST_POP3D_FLOCK_ERRNO");
 	uint64_t	 e;
 
 	if (s != NULL && num_parse(s, 1, 4095, &e) == 0) {

@@ -31,11 +31,14 @@ struct fsmount {
 	enum fsshare	 share, flock_share;
 	const char	*why, *flock_why;	/* static text, or "" */
 	int		 server_clock;	/* touching a file stamps the dirs' clock */
+	int		 one_host;	/* a type known to live on one host */
 };
 
 /*
  * The judgement of a type and its comma-separated super options (optlen
- * octets, not NUL-terminated): fills share, why and server_clock.
+ * octets, not NUL-terminated): fills share, why, server_clock and
+ * one_host.  A type neither known local nor known networked is FS_LOCAL
+ * (no word of its locks) without one_host (its clocks unknown).
  */
 void	fsshare_judge(const char *, const char *, size_t, struct fsmount *);
 
@@ -49,10 +52,13 @@ int	fsshare_find(const char *, size_t, uint64_t, unsigned, unsigned,
 	    struct fsmount *);
 
 /*
- * The mount holding fd, from /proc/self/mountinfo (at most MOUNTINFO_MAX
- * octets read): 1 found, 0 cannot tell (the file unreadable, too large,
+ * The mount holding fd: a common local type by statfs(2)'s magic, else
+ * from /proc/self/mountinfo (at most MOUNTINFO_MAX octets read): 1
+ * found, 0 cannot tell (the file unreadable, too large,
  * or no line for it).  TEST_POP3D_MOUNTINFO names another file to read:
  * a test hook, as a network file system cannot be mounted in the tests.
+ * Each TEST_POP3D_* hook here is read only in a build with TEST_HOOKS=1
+ * (the Makefile: make check's build, never a plain make's).
  */
 int	fsshare_of_fd(int, struct fsmount *);
 

@@ -111,7 +111,7 @@ lock_scope(struct maildir *md)
 	md->skew_sec = SCANCACHE_SKEW_SEC;
 	if (fsshare_of_fd(md->lockfd, &m) != 1)
 		return;
-	if (m.share == FS_LOCAL || m.server_clock)
+	if (m.one_host || m.server_clock)
 		md->skew_sec = 0;
 	if (m.share == FS_HOSTLOCAL || m.share == FS_UNKNOWN)
 		log_warn("the maildrop lock may hold on this host only: %s is"

@@ -239,7 +239,9 @@ login_delay_check(int dirfd, const char *name, uint64_t delay, long *wait)
 		*wait = (long)(delay - (uint64_t)(now - st.st_mtime));
 		last[0] = st.st_atim;
 		last[1] = st.st_mtim;
-		(void)futimens(fd, last);
+		/* Else the next delay counts from this refused login. */
+		if (futimens(fd, last) == -1)
+			log_file("login-file-failed", name, errno);
 		close(fd);
 		return 1;
 	}

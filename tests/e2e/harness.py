@@ -88,6 +88,24 @@ def skip(why):
     sys.stdout.flush()
 
 
+def test_hooks(prog):
+    """Whether prog reads the TEST_POP3D_* test hooks (lib/fsshare.c):
+    built with make TEST_HOOKS=1, as make check builds; a plain make
+    leaves them out.  Without them: under make check (TEST_HOOKS=1 in
+    MAKEFLAGS) a failure, as the tests that need them would prove
+    nothing; run by hand, a skip that says how to build them."""
+    with open(prog, "rb") as f:
+        if b"TEST_POP3D_MOUNTINFO" in f.read():
+            return True
+    if "TEST_HOOKS=1" in os.environ.get("MAKEFLAGS", "").split():
+        check(False, "%s has no test hooks though make said TEST_HOOKS=1"
+              % prog)
+    else:
+        skip("%s was built without the TEST_POP3D_* test hooks: build "
+             "with make TEST_HOOKS=1 (make check does)" % prog)
+    return False
+
+
 def check_eq(got, want, what):
     ok = got == want
     check(ok, what)

@@ -106,22 +106,25 @@ class Farm:
         cfg = cfg.replace("bind :110", "bind 127.0.0.1:%d" % self.port)
         cfg = cfg.replace("bind :995", "bind 127.0.0.1:%d" % self.sport)
         cfg = cfg.replace("inter 2s", "inter 300")
-        cfg = cfg.replace(" check port 110 ", " check ")
         for i, host in enumerate(HOSTS):
             cfg = cfg.replace("192.0.2.1%d:110" % (i + 1), "%s:%d" % (
                 host, self.plain[i].port))
-            cfg = cfg.replace("192.0.2.1%d:995" % (i + 1), "%s:%d port %d"
-                              % (host, self.tls[i].port, self.plain[i].port))
+            cfg = cfg.replace("192.0.2.1%d:995" % (i + 1), "%s:%d"
+                              % (host, self.tls[i].port))
         if any("192.0.2." in l for l in cfg.splitlines()
                if not l.startswith("#")):
             raise RuntimeError("deploy/haproxy.cfg: an address not replaced")
         return cfg
 
     def wait_up(self):
-        """Until the balancer answers and every host passed a check."""
+        """Until the balancer answers and every host passed a check, on
+        port 110 and, over TLS, on port 995."""
         deadline = time.time() + 15
         while time.time() < deadline:
-            if all("kind=local" in s.log() for s in self.plain):
+            if all("kind=local" in s.log() for s in self.plain) and all(
+                    re.search(r"kind=local .*\n(.*\n)*.*end remote=127\."
+                              r"0\.0\.1 tls=TLSv1\.\d ", s.log())
+                    for s in self.tls):
                 return
             time.sleep(0.1)
         raise RuntimeError("HAProxy's health checks never came")

@@ -35,7 +35,10 @@ import os, sys
 with open(sys.argv[1], "a") as f:
     f.write(" ".join("%s=%s" % (k, os.environ.get(k, "-")) for k in
             ("TCPREMOTEIP", "TCPREMOTEPORT", "TCPLOCALIP", "TCPLOCALPORT",
-             "TCPPROXYIP", "TCPREMOTEHOST", "POP3D_GREETING")) + "\\n")
+             "TCPPROXYIP", "TCPREMOTEHOST", "POP3D_GREETING", "REMOTE_ADDR",
+             "REMOTE_PORT", "REMOTE_HOST", "TCP6REMOTEIP", "TCP6REMOTEPORT",
+             "TCP6REMOTEHOST", "TCP6LOCALIP", "TCP6LOCALPORT",
+             "TCP6LOCALHOST")) + "\\n")
 os.execv(sys.argv[2], sys.argv[2:])
 """
 
@@ -152,7 +155,10 @@ def v1_and_v2_name_the_client_everywhere():
         envs = site.envs()
         check_eq(envs[0], "TCPREMOTEIP=192.0.2.10 TCPREMOTEPORT=40001 "
                  "TCPLOCALIP=198.51.100.1 TCPLOCALPORT=110 "
-                 "TCPPROXYIP=127.0.0.1 TCPREMOTEHOST=- POP3D_GREETING=-",
+                 "TCPPROXYIP=127.0.0.1 TCPREMOTEHOST=- POP3D_GREETING=- "
+                 "REMOTE_ADDR=192.0.2.10 REMOTE_PORT=40001 REMOTE_HOST=- "
+                 "TCP6REMOTEIP=- TCP6REMOTEPORT=- TCP6REMOTEHOST=- "
+                 "TCP6LOCALIP=- TCP6LOCALPORT=- TCP6LOCALHOST=-",
                  "v1: the auth stage sees the client, and the proxy apart")
         check(envs[1].startswith("TCPREMOTEIP=2001:db8::5 TCPREMOTEPORT="
                                  "40002 TCPLOCALIP=2001:db8::1 "),
@@ -175,6 +181,31 @@ def v1_and_v2_name_the_client_everywhere():
                    if re.search(r"remote=192\.0\.2\.", l) and
                    "proxy=127.0.0.1" not in l],
               "every line with the client names the proxy")
+
+
+@test
+def the_balancers_names_do_not_reach_the_chain():
+    """What a spawner said of the balancer's connection under other names
+    (REMOTE_*, ucspi-tcp6's TCP6*) is gone or names the client."""
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(TRUST)
+        spawner = dict(REMOTE_ADDR="127.0.0.1", REMOTE_PORT="5555",
+                       REMOTE_HOST="balancer.example", TCP6REMOTEIP="::1",
+                       TCP6REMOTEPORT="5555",
+                       TCP6REMOTEHOST="balancer.example",
+                       TCP6LOCALIP="::1", TCP6LOCALPORT="110",
+                       TCP6LOCALHOST="pop.example")
+        with site.serve(**spawner) as srv:
+            got = session(srv, v1("192.0.2.14", sport=40014))
+            check(got[-2].startswith(b"+OK maildrop"), "logged in: %r" % got)
+            settle(srv)
+        env = (site.envs() or [""])[-1]
+        check("REMOTE_ADDR=192.0.2.14 REMOTE_PORT=40014 REMOTE_HOST=- "
+              "TCP6REMOTEIP=- TCP6REMOTEPORT=- TCP6REMOTEHOST=- "
+              "TCP6LOCALIP=- TCP6LOCALPORT=- TCP6LOCALHOST=-" in env and
+              "balancer" not in env and "5555" not in env,
+              "the chain sees the client only: %r" % env)
 
 
 @test
@@ -265,6 +296,43 @@ def a_header_from_an_untrusted_peer_is_garbage():
         check(all(e.startswith("TCPREMOTEIP=127.0.0.1 ") and
                   "TCPPROXYIP=-" in e for e in site.envs()),
               "the chain sees the peer itself: %r" % site.envs())
+
+
+@test
+def a_second_header_is_said_to_be_in_the_dialogue_once():
+    """A PROXY line after a trusted proxy's header (a second proxy, a
+    client's trick) is no header: one line says so, once a connection,
+    and says nothing of an untrusted peer."""
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(TRUST)
+        with site.serve() as srv:
+            r = Raw(srv.connect())
+            r.send(v1("192.0.2.42"))
+            check(r.line().startswith(b"+OK"), "greeted")
+            for _ in range(3):
+                check_eq(r.cmd(v1("192.0.2.43")[:-2]),
+                         b"-ERR unknown command", "a second header: noise")
+            r.cmd(b"QUIT")
+            r.close()
+            log = settle(srv)
+        found = re.findall(r"preauth-log remote=192\.0\.2\.42 text=\"proxy-"
+                           r"in-dialogue: a PROXY line in the dialogue: not "
+                           r"used\"", log)
+        check(len(found) == 1 and "not a trusted proxy" not in log,
+              "said once, as what it is: %r" % log)
+        check("192.0.2.43" not in log, "its address is never used")
+        site.compile("127.0.0.1:allow\n")
+        with site.serve() as srv:
+            r = Raw(srv.connect())
+            r.line()
+            for _ in range(3):
+                r.cmd(v1("192.0.2.44")[:-2])
+            r.cmd(b"QUIT")
+            r.close()
+            log = settle(srv)
+        check(log.count("proxy-untrusted") == 1,
+              "an untrusted peer's headers: one line too: %r" % log)
 
 
 def refused(srv, data, close=False, wait=10):
@@ -368,6 +436,45 @@ def local_and_unknown_are_health_checks():
 
 
 @test
+def health_checks_neither_block_nor_fill_the_balancer():
+    """A connection that cannot log in (LOCAL, UNKNOWN) counts and blocks
+    nothing under the balancer's address: hostile input after UNKNOWN
+    (HAProxy sends it for real clients on a UNIX socket too) must not
+    block the next health check, nor idle ones fill its slots."""
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(TRUST)
+        with site.serve(POP3D_MAX_PER_ADDRESS="1") as srv:
+            r = Raw(srv.connect())
+            r.send(b"PROXY UNKNOWN\r\n")
+            check(r.line().startswith(b"+OK"), "UNKNOWN: greeted")
+            r.send(b"X" * 600 + b"\r\n")
+            try:
+                r.line()
+            except (EOFError, OSError):
+                pass
+            r.close()
+            held = Raw(srv.connect())
+            held.send(b"PROXY UNKNOWN\r\n")
+            check(held.line().startswith(b"+OK"), "an idle UNKNOWN is held")
+            r = Raw(srv.connect())
+            r.send(v2(cmd=0))
+            check_eq(r.line(), b"+OK POP3 server ready",
+                     "a LOCAL check after hostile UNKNOWN input, beside an "
+                     "idle one, is still greeted")
+            r.cmd(b"QUIT")
+            r.close()
+            held.cmd(b"QUIT")
+            held.close()
+            log = settle(srv)
+        check("blocked" not in log and "limit remote" not in log,
+              "nothing blocked or limited: %r" % log[-600:])
+        out = site.cli("penalty", "list").stdout
+        check("127.0.0.1" not in out, "the balancer is not in the box: %r"
+              % out)
+
+
+@test
 def stls_and_implicit_tls_after_the_header():
     with TempDir() as tmp:
         site = Site(tmp)
@@ -411,6 +518,22 @@ def stls_and_implicit_tls_after_the_header():
               "STLS: the chain sees the client: %r" % (site.envs() or [""])[-1])
         check(re.search(r"end remote=192\.0\.2\.51 tls=TLSv1\.3 ", log),
               "STLS: the end line names the client")
+
+
+@test
+def a_spawners_tcpproxyip_is_in_no_line():
+    """Only the front says a proxy was there, after a header: a
+    TCPPROXYIP from the spawner is in no log line, not even the first
+    ones (a usage error, a bad host name)."""
+    with TempDir() as tmp:
+        site = Site(tmp)
+        env = site.env(TCPPROXYIP="10.9.9.9")
+        env["PATH"] = "/usr/bin:/bin"
+        for argv in (["bad_host!", "x"], ["mail.example.org"]):
+            p = subprocess.run([POP3D] + argv, env=env, input=b"",
+                               capture_output=True, timeout=30)
+            check(p.stderr and b"10.9.9.9" not in p.stderr,
+                  "%s: %r" % (argv, p.stderr))
 
 
 def unix_session(site, header, lines, **env):
@@ -466,8 +589,9 @@ def a_proxy_on_a_unix_socket():
         replies, log = unix_session(site, v2(cmd=0), [b"QUIT"])
         check_eq(replies, [b"+OK POP3 server ready", b"+OK bye"],
                  "a health check is greeted though no address is known")
-        check("kind=local" in log and "action=allow" in log,
-              "logged as such: %r" % log[-300:])
+        check("kind=local" in log and "unknown-peer" not in log,
+              "logged as such, with no penalty box or limit to skip: %r"
+              % log[-300:])
 
 
 def free_port():

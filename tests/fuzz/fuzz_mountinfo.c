@@ -34,6 +34,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		if ((m.share == FS_LOCAL || m.share == FS_SHARED) !=
 		    (m.why[0] == '\0'))
 			abort();
+		/* One host's type is never a network one's. */
+		if (m.one_host && (m.share != FS_LOCAL || m.server_clock))
+			abort();
 		if ((m.flock_share == FS_LOCAL || m.flock_share == FS_SHARED) !=
 		    (m.flock_why[0] == '\0'))
 			abort();

@@ -3,8 +3,10 @@
  * device, whatever else the image holds, and the judgement says which
  * file systems keep their locks to one host.
  */
+#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "fsshare.h"
@@ -134,6 +136,40 @@ judgements(void)
 	CHECK(m.server_clock);
 	fsshare_judge("ceph", "", 0, &m);
 	CHECK(!m.server_clock);
+	/*
+	 * Known local types have one clock; a type pop3d does not know is
+	 * not warned about but keeps the clock margin (no one_host).
+	 */
+	fsshare_judge("ext4", "rw", 2, &m);
+	CHECK(m.share == FS_LOCAL && m.one_host);
+	fsshare_judge("tmpfs", "", 0, &m);
+	CHECK(m.share == FS_LOCAL && m.one_host);
+	fsshare_judge("panfs", "rw", 2, &m);
+	CHECK(m.share == FS_LOCAL && !m.one_host && m.why[0] == '\0');
+	fsshare_judge("overlay", "rw", 2, &m);
+	CHECK(m.share == FS_LOCAL && !m.one_host);
+	fsshare_judge("nfs4", "rw", 2, &m);
+	CHECK(!m.one_host);
+	fsshare_judge("ext4x", "rw", 2, &m);
+	CHECK(!m.one_host);
+}
+
+/* A local type told by statfs's magic, or the table: the same answer. */
+static void
+of_fd(void)
+{
+	struct fsmount	byfd;
+	int		fd;
+
+	if ((fd = open("/dev/shm", O_RDONLY | O_DIRECTORY)) == -1) {
+		printf("ok - # SKIP no /dev/shm\n");
+		return;
+	}
+	memset(&byfd, 0, sizeof(byfd));
+	if (CHECK(fsshare_of_fd(fd, &byfd) == 1) &&
+	    strcmp(byfd.fstype, "tmpfs") == 0)
+		CHECK(byfd.share == FS_LOCAL && byfd.one_host);
+	close(fd);
 }
 
 int
@@ -142,5 +178,6 @@ main(void)
 	lines();
 	malformed();
 	judgements();
+	of_fd();
 	return check_done();
 }

@@ -113,6 +113,19 @@ def x_uidl(content):
     return None
 
 
+def shadow(argv, ok=True):
+    """useradd or userdel, tried again while another's holds the lock of
+    /etc/passwd or /etc/group (exit 1 or 10)."""
+    for _ in range(50):
+        r = subprocess.run(argv, capture_output=True, timeout=60)
+        if r.returncode not in (1, 10):
+            break
+        time.sleep(0.2)
+    if ok and r.returncode != 0:
+        raise RuntimeError("%s: %r" % (argv, r))
+    return r
+
+
 _seq = [0]
 
 
@@ -127,8 +140,9 @@ class MailUser:
         self.name = "p3mb%dx%d" % (os.getpid() % 100000, _seq[0])
         self.default = default
         self.tmp = TempDir()
-        subprocess.run(["useradd", "-m", "-s", "/usr/sbin/nologin",
-                        self.name], check=True, capture_output=True)
+        # One left by a run that was killed goes first.
+        shadow(["userdel", "-r", self.name], ok=False)
+        shadow(["useradd", "-m", "-s", "/usr/sbin/nologin", self.name])
         pw = pwd.getpwnam(self.name)
         self.uid, self.gid, self.home = pw.pw_uid, pw.pw_gid, pw.pw_dir
         self.mbox = os.path.join(SPOOL, self.name)
@@ -204,7 +218,7 @@ class MailUser:
         if ids:
             print("# exim4 queued for %s: %s (removed)" % (self.name, ids))
             subprocess.run([EXIM, "-Mrm"] + ids, capture_output=True)
-        subprocess.run(["userdel", "-r", self.name], capture_output=True)
+        shadow(["userdel", "-r", self.name])
         self.remove_mbox()
         self.tmp.cleanup()
 

@@ -153,7 +153,7 @@ uninstall: uninstall-deploy
 FUZZ_SECONDS ?= 30
 FUZZ	= fuzz_pop3 fuzz_wire fuzz_ipc fuzz_rules fuzz_sasl fuzz_scancache \
 	  fuzz_users fuzz_pwipc fuzz_cdbcheck fuzz_seen fuzz_import \
-	  fuzz_uidlist fuzz_courier
+	  fuzz_uidlist fuzz_courier fuzz_mbox fuzz_mbox_cache
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ); do \

@@ -70,6 +70,16 @@
 #define SCANCACHE_SETTLE_SEC	2
 
 /*
+ * The mbox index (mbox_cache.h) holds one record per message: 42 octets
+ * of offsets, sizes and flags and a UIDL (at most UIDL_MAX), after a
+ * 152-octet header.  A larger file cannot belong to
+ * MBOX_CACHE_MAX_RECORDS messages: it is ignored unread.
+ */
+#define MBOX_CACHE_MAX_RECORDS	MAILDROP_MSGS_MAX
+#define MBOX_CACHE_FILE_MAX	(152 + 8 + MBOX_CACHE_MAX_RECORDS * \
+				    (42L + UIDL_MAX))
+
+/*
  * Another program (an IMAP server changing flags, a client moving new/
  * to cur/) may rename a message while pop3d-maildrop reads the directory,
  * and readdir may then return the file under neither name.  A scan reads
@@ -646,6 +656,35 @@
  * PREAUTH_AS): it holds fds 0 to 4, and with 17 keypairs loaded and a
  * connection up it maps about 10 MB.
  */
+
+/*
+ * An mbox maildrop (pop3d-maildrop.8, MBOX): POP3D_MBOX_MAX bounds the
+ * file read (a bigger one is refused, the log naming it); the default is
+ * what a 32-bit offset era MUA could still open, the maximum what a
+ * session reads in a few minutes.
+ */
+#define MBOX_MAX_DEFAULT	(2ULL << 30)
+#define MBOX_MAX_MIN		1024
+#define MBOX_MAX_MAX		(64ULL << 30)
+/*
+ * The delivery locks (fcntl, then the dotlock) are tried every
+ * MBOX_LOCK_RETRY_MS, the fcntl lock let go between tries, until
+ * MBOX_LOCK_WAIT_MS: an MTA holds them for one delivery.
+ */
+#define MBOX_LOCK_WAIT_MS	10000
+#define MBOX_LOCK_RETRY_MS	100
+/* The session lock on a replaced mbox: reopened this many times. */
+#define MBOX_REOPEN_TRIES	5
+/*
+ * UPDATE's journal records the original last octets of the file (at most
+ * MBOX_JOURNAL_TAIL), by which a recovery tells whether the rewrite was
+ * cut before its truncate.
+ */
+#define MBOX_JOURNAL_TAIL	64
+/* The longest From_ line read back to check a message is still there. */
+#define MBOX_FROM_LINE_MAX	4096
+/* The octets read from an mbox at a time. */
+#define MBOX_READ_CHUNK		(256 * 1024)
 
 /* ---- the configuration check (pop3d-check) ---- */
 

@@ -173,6 +173,12 @@ maildir_writable(const struct maildir *md, const char **what)
 int
 maildir_file_open(const struct maildir *md, const char *name, int flags)
 {
+	return maildir_file_openat(md->fd, name, flags);
+}
+
+int
+maildir_file_openat(int dirfd, const char *name, int flags)
+{
 	struct stat	st;
 	int		fd, saved;
 
@@ -180,13 +186,13 @@ maildir_file_open(const struct maildir *md, const char *name, int flags)
 	 * Not even opened when it is no regular file: opening a device can
 	 * do something.  The fstat below settles what was opened.
 	 */
-	if (fstatat(md->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    !S_ISREG(st.st_mode)) {
 		errno = S_ISLNK(st.st_mode) ? ELOOP : S_ISDIR(st.st_mode) ?
 		    EISDIR : EINVAL;
 		return -1;
 	}
-	if ((fd = openat(md->fd, name, flags | MAILDIR_OPEN_FLAGS,
+	if ((fd = openat(dirfd, name, flags | MAILDIR_OPEN_FLAGS,
 	    0600)) == -1)
 		return -1;
 	if (fstat(fd, &st) == -1) {

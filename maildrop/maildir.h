@@ -13,31 +13,7 @@
 #include <stdint.h>
 
 #include "pop3d_limits.h"
-
-enum md_dir { MD_CUR, MD_NEW };
-
-/* Where a message's wire size came from. */
-enum md_size { SIZE_NONE, SIZE_NAME, SIZE_CACHE, SIZE_READ };
-
-struct msg {
-	char		*name;		/* file name within cur/ or new/ */
-	const char	*uidl;		/* not NUL-terminated: uidl_len */
-	int64_t		 order_sec;	/* delivery time from the name */
-	uint32_t	 order_usec;
-	uint64_t	 d_ino;		/* readdir's inode number */
-	uint64_t	 disk;		/* from stat: size, inode, mtime */
-	uint64_t	 st_ino;
-	int64_t		 mtime_ns;
-	uint64_t	 wire;		/* octets RETR sends, unstuffed */
-	uint16_t	 uniq_len;	/* the name up to its ':' */
-	uint8_t		 uidl_len;
-	uint8_t		 dir;		/* enum md_dir */
-	uint8_t		 size_from;	/* enum md_size; SIZE_NONE: unknown */
-	uint8_t		 deleted;
-	uint8_t		 retrieved;	/* RETR sent it whole (EXPIRE) */
-	uint8_t		 unseen;	/* reads of the dirs that missed it */
-	uint8_t		 carried;	/* UIDL from the old server (migrate.h) */
-};
+#include "store.h"
 
 struct arena;
 struct idtab;
@@ -229,8 +205,16 @@ int	maildir_writable(const struct maildir *, const char **);
  * not a regular file of this user's).
  */
 int	maildir_file_open(const struct maildir *, const char *, int);
+/* The same in the directory dirfd (an mbox user's home). */
+int	maildir_file_openat(int, const char *, int);
 
 /* Whether a file is a regular file owned by this user. */
 int	maildir_file_ours(const struct stat *);
+
+/*
+ * The listed maildir as the session's store (store_maildir.c), once
+ * its list is final.
+ */
+void	maildir_store(struct maildir *, struct store *);
 
 #endif

@@ -18,8 +18,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nettle/sha2.h>
+
 #include "pop3d_limits.h"
 #include "wire.h"
+
+/*
+ * What the parser makes of a file: raised whenever a change makes it
+ * find other boundaries, sizes or UIDLs (the digest rule), so that the
+ * index (mbox_cache.h) written by an older parser is not used.
+ */
+#define MBOX_PARSE_VERSION	1
 
 /* One message as the parser found it. */
 struct mbox_found {
@@ -45,7 +54,50 @@ enum mbox_error {
 	MBOX_NOT_MBOX = -1	/* the input does not begin with "From " */
 };
 
-struct mbox_parser;	/* mbox_parse.c; fixed size, no allocation */
+/*
+ * What the parser looks at of a line, bounded whatever the line's length:
+ * the first MBOX_LOOK octets of every line ("From ", or an empty line),
+ * a header field's name up to MBOX_NAME_MAX octets (the longest one it
+ * acts on, "Content-Length", has 14), the first MBOX_SUBJECT_MAX octets
+ * of the first message's Subject (the folder-internal pseudo message's
+ * is 49).
+ */
+#define MBOX_LOOK		5
+#define MBOX_NAME_MAX		16
+#define MBOX_SUBJECT_MAX	128
+
+/* The parse's state: fixed size, no allocation; the fields are its own. */
+struct mbox_parser {
+	mbox_found_fn	 fn;
+	void		*arg;
+	const char	*buf;		/* the piece being fed */
+	const char	*sp;		/* its served octets not yet counted */
+	uint64_t	 pos;		/* file offset of buf */
+	uint64_t	 bol_off;	/* file offset of look[0] */
+	int		 result;	/* sticky: an error or the callback's */
+	uint8_t		 state;		/* at a line's start, in a line of a kind */
+	uint8_t		 hstate;	/* in a header line: start, name, value */
+	uint8_t		 open;		/* a message is being read */
+	uint8_t		 prev_empty;	/* at the input's start, after an empty line */
+	uint8_t		 in_body;	/* the header block is over */
+	uint8_t		 pending;	/* octets of an empty line held back */
+	uint8_t		 looklen;
+	uint8_t		 namelen;
+	uint8_t		 hashed;	/* the header field goes into the digest */
+	uint8_t		 field;		/* the field's value is looked at */
+	uint8_t		 vstate;	/* X-UIDL's value: empty, in, after, bad */
+	uint8_t		 vlen;
+	uint8_t		 subjlen;
+	uint8_t		 ximap;		/* the first message has X-IMAP: */
+	char		 look[MBOX_LOOK];
+	char		 name[MBOX_NAME_MAX];
+	char		 value[UIDL_MAX];
+	char		 subject[MBOX_SUBJECT_MAX];
+	struct wire	 wire;		/* counting the served octets */
+	struct sha256_ctx from_sha;	/* the From_ line */
+	struct sha256_ctx uidl_sha;	/* the digest UIDL's input */
+	struct mbox_found found;	/* the message being read */
+};
 
 /*
  * Starts a parse at offset off of the file (0, or a message boundary the
@@ -57,5 +109,14 @@ void	mbox_parse_init(struct mbox_parser *, uint64_t, mbox_found_fn,
 int	mbox_feed(struct mbox_parser *, const char *, size_t);
 /* End of input: the last message, if any, is reported. */
 int	mbox_end(struct mbox_parser *);
+
+/*
+ * Whether the From_ line of f (from_off, off, from_digest) is still in
+ * the open file fd where the parse found it: 1 yes, 0 no (other octets,
+ * or the file ends before), -1 with errno from pread.  Only f's octets
+ * [from_off, off) are read: the caller checks that from_off is still a
+ * boundary (0, or after an empty line) if it must.
+ */
+int	mbox_from_at(int, const struct mbox_found *);
 
 #endif

@@ -18,11 +18,13 @@
 #include "io.h"
 #include "log.h"
 #include "maildir.h"
+#include "mbox.h"
 #include "pop3.h"
 #include "pop3d_limits.h"
 #include "scancache.h"
 #include "settings.h"
 #include "migrate.h"
+#include "num.h"
 #include "sizes.h"
 #include "trans.h"
 #include "version.h"
@@ -42,6 +44,8 @@
 
 struct settings {
 	const char	*path;
+	char		 expanded[PATH_MAX];	/* the argument's %u */
+	uint64_t	 mbox_max;	/* POP3D_MBOX_MAX */
 	int		 timeout_ms;
 	size_t		 max_msgs;
 	const char	*implementation;
@@ -94,6 +98,7 @@ settings_read(struct settings *set, int argc, char **argv)
 
 	set->path = env != NULL && *env != '\0' ? env :
 	    argc > 1 ? argv[1] : "Maildir";
+	bad |= setting_num("POP3D_MBOX_MAX", &set->mbox_max) == -1;
 	/* Bounds and defaults from the table the front reads them by. */
 	if (setting_num("POP3D_IDLE_TIMEOUT", &idle) == -1) {
 		bad = 1;
@@ -300,8 +305,9 @@ maildrop_create(const char *path)
 
 /*
  * LOGIN-DELAY (RFC 2449 section 6.8): the time of the user's last login is
- * the modification time of LOGIN_FILE in the maildrop (a file of the
- * user's, opened as the caches are), set at each login that is let in and
+ * the modification time of LOGIN_FILE in the maildrop (an mbox user's:
+ * MBOX_LOGIN_FILE in the home; a file of the user's, opened as the caches
+ * are), set at each login that is let in and
  * only then, so that a client polling too often is not shut out for
  * good.  Checked under the session lock: two logins cannot both pass.
  * 0 to let the login in; -1 with errno when the file is unusable (the
@@ -309,16 +315,16 @@ maildrop_create(const char *path)
  * protection of the mail); 1 when it comes too soon.
  */
 static int
-login_delay_check(struct maildir *md, uint64_t delay, long *wait)
+login_delay_check(int dirfd, const char *name, uint64_t delay, long *wait)
 {
 	struct stat	st;
 	int		fd, err;
 	time_t		now = time(NULL);
 
-	if ((fd = maildir_file_open(md, LOGIN_FILE, O_RDWR)) == -1) {
+	if ((fd = maildir_file_openat(dirfd, name, O_RDWR)) == -1) {
 		if (errno != ENOENT)
 			return -1;
-		if ((fd = maildir_file_open(md, LOGIN_FILE, O_RDWR |
+		if ((fd = maildir_file_openat(dirfd, name, O_RDWR |
 		    O_CREAT)) == -1)
 			return -1;
 	} else {
@@ -362,8 +368,8 @@ session_log(const struct session *s, const struct sizes_stats *st,
 	/* How the user logged in, as the front told pop3d-auth. */
 	if (getenv("AUTHMECH") != NULL)
 		logline_str(&l, "mech", getenv("AUTHMECH"));
-	logline_num(&l, "msgs", s->md->count);
-	logline_num(&l, "octets", s->md->octets);
+	logline_num(&l, "msgs", s->st->count);
+	logline_num(&l, "octets", s->st->octets);
 	logline_num(&l, "retr", s->retr);
 	logline_num(&l, "retr_octets", s->retr_octets);
 	logline_num(&l, "top", s->top);
@@ -376,7 +382,7 @@ session_log(const struct session *s, const struct sizes_stats *st,
 		logline_num(&l, "seen", s->seen);
 	if (s->unremoved > 0)
 		logline_num(&l, "unremoved", s->unremoved);
-	if (s->md->truncated)
+	if (s->st->truncated)
 		logline_num(&l, "truncated", 1);
 	if (st->unreadable > 0)
 		logline_num(&l, "unreadable", st->unreadable);
@@ -436,7 +442,8 @@ session_start(int argc, char **argv, struct settings *set, struct out *out,
 
 /* Refuses a login that comes sooner than POP3D_LOGIN_DELAY allows. */
 static void
-login_delay_enforce(struct maildir *md, uint64_t delay, struct out *out)
+login_delay_enforce(int dirfd, const char *name, uint64_t delay,
+    struct out *out)
 {
 	long	wait = 0;
 	char	why[64];
@@ -444,13 +451,13 @@ login_delay_enforce(struct maildir *md, uint64_t delay, struct out *out)
 
 	if (delay == SETTING_UNSET || delay == 0)
 		return;
-	if ((r = login_delay_check(md, delay, &wait)) == 1) {
+	if ((r = login_delay_check(dirfd, name, delay, &wait)) == 1) {
 		snprintf(why, sizeof(why), "login-delay wait=%lds", wait);
 		refuse(out, EXIT_TEMP, "[LOGIN-DELAY] minimum time between"
 		    " logins not yet passed, try again later", why);
 	}
 	if (r == -1)
-		log_file("login-file-failed", LOGIN_FILE, errno);
+		log_file("login-file-failed", name, errno);
 }
 
 /*
@@ -480,7 +487,7 @@ maildrop_enter(struct maildir *md, const struct settings *set,
 			    " by another session", "in use");
 		refuse_temp(out, "lock", MAILDIR_LOCK_FILE);
 	}
-	login_delay_enforce(md, set->login_delay, out);
+	login_delay_enforce(md->fd, LOGIN_FILE, set->login_delay, out);
 }
 
 /*
@@ -514,15 +521,126 @@ maildrop_list(struct maildir *md, struct scancache *sc,
 		scancache_save(md, sc, st);
 }
 
+/*
+ * The argument's %u, when the path is the argument (pop3d-auth's MAILDROP
+ * is the user's own and taken as it is).
+ */
+static void
+maildrop_path(struct settings *set, struct out *out)
+{
+	const char	*user = getenv("USER");
+
+	if (getenv("MAILDROP") != NULL && *getenv("MAILDROP") != '\0')
+		return;
+	if (strchr(set->path, '%') == NULL)
+		return;
+	if (user == NULL || !user_name_valid(user))
+		refuse(out, EXIT_PERM, "[SYS/PERM] server misconfigured",
+		    "no user name for %u in the maildrop");
+	if (mbox_expand(set->path, user, set->expanded,
+	    sizeof(set->expanded)) == -1)
+		refuse(out, EXIT_PERM, "[SYS/PERM] server misconfigured",
+		    errno == EINVAL ? "maildrop: % may only be %u or %%" :
+		    "maildrop: too long once %u is expanded");
+	set->path = set->expanded;
+}
+
+/* An mbox refused: the log names the file by its absolute path. */
+static void __attribute__((noreturn))
+refuse_mbox(struct out *out, const char *file, int err, uint64_t limit)
+{
+	char		why[3 * PATH_MAX], path[2 * PATH_MAX];
+	const char	*what, *reply = "[SYS/PERM] maildrop unavailable";
+	int		code = EXIT_PERM;
+
+	switch (err) {
+	case ELOOP:
+		what = "a symbolic link: refused";
+		break;
+	case EINVAL:
+		what = "not an mbox (a file beginning \"From \")";
+		reply = "[SYS/PERM] maildrop is not an mbox";
+		break;
+	case EPERM:
+		what = "not a regular file of the user's";
+		break;
+	case EFBIG:
+		what = "larger than POP3D_MBOX_MAX";
+		reply = "[SYS/PERM] mailbox too large";
+		break;
+	case ETIMEDOUT:
+		what = "delivery locks still held by another program";
+		reply = "[SYS/TEMP] mailbox locked by another program";
+		code = EXIT_TEMP;
+		break;
+	default:
+		errno = err;
+		refuse_errno(out, "mbox", file);
+	}
+	snprintf(why, sizeof(why), "mbox %s: %s", log_abspath(file, path,
+	    sizeof(path)), what);
+	if (err == EFBIG)
+		snprintf(why + strlen(why), sizeof(why) - strlen(why),
+		    " (%llu octets)", (unsigned long long)limit);
+	refuse(out, code, reply, why);
+}
+
+/*
+ * An mbox (or none: 0 messages) opened, locked for this session, the
+ * login let in, and listed; else refused.
+ */
+static void
+mbox_enter(struct mbox *mb, const struct settings *set,
+    enum maildrop_kind kind, struct out *out)
+{
+	if (mbox_open(mb, set->path, kind, set->max_msgs, set->mbox_max) == -1)
+		refuse_mbox(out, set->path, errno, set->mbox_max);
+	if (mbox_lock(mb) == -1) {
+		if (errno == EAGAIN)
+			refuse(out, EXIT_TEMP, "[IN-USE] maildrop is in use"
+			    " by another session", "in use");
+		refuse_temp(out, "lock", set->path);
+	}
+	login_delay_enforce(mb->homefd, MBOX_LOGIN_FILE, set->login_delay,
+	    out);
+	if (!mb->home_ok)
+		log_file("mbox-home-readonly", ".", errno);
+	if (mbox_list(mb) == -1)
+		refuse_mbox(out, set->path, errno, set->mbox_max);
+}
+
+/*
+ * EXPIRE N > 0 needs a seen mark an mbox cannot keep without a rewrite:
+ * NEVER is advertised and nothing expires by age (logged).  No Maildir
+ * size counts; the cache's state.
+ */
+static void
+mbox_settings(struct settings *set, const struct mbox *mb,
+    struct sizes_stats *st, struct scancache *sc)
+{
+	struct logline	l;
+
+	memset(st, 0, sizeof(*st));
+	memset(sc, 0, sizeof(*sc));
+	sc->state = mb->cache;
+	if (set->expire_days <= 0)
+		return;
+	set->expire = "NEVER";
+	set->expire_days = SETTING_EXPIRE_NEVER;
+	logline_start(&l, "mbox-expire");
+	logline_str(&l, "expire", "unsupported");
+	logline_emit(&l);
+}
+
 /* The TRANSACTION and UPDATE states, from the greeting: how they ended. */
 static enum pop3_end
-session_run(struct session *s, struct maildir *md, struct settings *set,
+session_run(struct session *s, struct store *st, struct settings *set,
     struct in *in, struct out *out)
 {
 	enum pop3_end	end;
 
 	memset(s, 0, sizeof(*s));
-	s->md = md;
+	s->st = st;
 	s->in = in;
 	s->out = out;
 	s->xmit = &set->xmit;
@@ -532,7 +650,7 @@ session_run(struct session *s, struct maildir *md, struct settings *set,
 	s->login_delay = set->login_delay == SETTING_UNSET ? -1 :
 	    (int64_t)set->login_delay;
 	out_line(out, "+OK maildrop has %zu messages (%llu octets)",
-	    md->count, (unsigned long long)md->octets);
+	    st->count, (unsigned long long)st->octets);
 	end = pop3_run(in, out, trans_verbs, s);
 	if (s->stopped)
 		end = s->stop;	/* not QUIT: XTND XMIT lost its client */
@@ -546,6 +664,9 @@ main(int argc, char **argv)
 	static struct in	in;
 	struct settings		set;
 	struct maildir		md;
+	struct mbox		mb;
+	enum maildrop_kind	kind;
+	struct store		store;
 	struct sizes_stats	st;
 	struct session		s;
 	struct scancache	sc;
@@ -553,11 +674,24 @@ main(int argc, char **argv)
 	int64_t			started = io_now_ms();
 
 	session_start(argc, argv, &set, &out, &in);
-	maildrop_enter(&md, &set, &out);
-	maildrop_list(&md, &sc, &st, &out);
-	end = session_run(&s, &md, &set, &in, &out);
+	maildrop_path(&set, &out);
+	if (mbox_kind(set.path, &kind) == -1)
+		refuse_mbox(&out, set.path, errno, set.mbox_max);
+	if (kind == KIND_MAILDIR) {
+		maildrop_enter(&md, &set, &out);
+		maildrop_list(&md, &sc, &st, &out);
+		maildir_store(&md, &store);
+	} else {
+		mbox_enter(&mb, &set, kind, &out);
+		mbox_store(&mb, &store);
+		mbox_settings(&set, &mb, &st, &sc);
+	}
+	end = session_run(&s, &store, &set, &in, &out);
 	session_log(&s, &st, sc.state, end, started);
-	maildir_close(&md);
+	if (kind == KIND_MAILDIR)
+		maildir_close(&md);
+	else
+		mbox_close(&mb);
 	if (end == POP3_END_HOSTILE)
 		in_linger(&in);
 	/* The session ended, but not as the client would have it. */

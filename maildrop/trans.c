@@ -5,7 +5,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "expire.h"
 #include "log.h"
 #include "num.h"
 #include "trans.h"
@@ -22,12 +21,12 @@ msg_arg(struct session *s, const char *arg)
 	uint64_t	n;
 	struct msg	*m;
 
-	if (num_parse(arg, 1, s->md->count, &n) == -1) {
+	if (num_parse(arg, 1, s->st->count, &n) == -1) {
 		out_line(s->out, errno == ERANGE ? "-ERR no such message" :
 		    "-ERR invalid message number");
 		return NULL;
 	}
-	m = &s->md->msgs[n - 1];
+	m = &s->st->msgs[n - 1];
 	if (m->deleted) {
 		out_line(s->out, "-ERR message %llu is deleted",
 		    (unsigned long long)n);
@@ -39,15 +38,15 @@ msg_arg(struct session *s, const char *arg)
 static unsigned long long
 msg_number(const struct session *s, const struct msg *m)
 {
-	return (unsigned long long)(m - s->md->msgs) + 1;
+	return (unsigned long long)(m - s->st->msgs) + 1;
 }
 
 /* Messages and octets not marked deleted. */
 static void
 live_totals(const struct session *s, size_t *count, uint64_t *octets)
 {
-	*count = s->md->count - s->dele;
-	*octets = s->md->octets - s->dele_octets;
+	*count = s->st->count - s->dele;
+	*octets = s->st->octets - s->dele_octets;
 }
 
 static enum pop3_next
@@ -107,8 +106,8 @@ list_or_uidl(struct session *s, struct pop3_cmd *cmd, int uidl)
 	else
 		out_line(s->out, "+OK %zu messages (%llu octets)", count,
 		    (unsigned long long)octets);
-	for (i = 0; i < s->md->count; i++) {
-		m = &s->md->msgs[i];
+	for (i = 0; i < s->st->count; i++) {
+		m = &s->st->msgs[i];
 		if (m->deleted)
 			continue;
 		if (uidl)
@@ -140,17 +139,24 @@ window_out(void *ctx, size_t n, size_t *room)
 	return out_room(ctx, room);
 }
 
-/* Streams a message's wire form after its +OK: 0, or -1 on a read error. */
+/*
+ * Streams a message's wire form after its +OK: len octets of fd from off
+ * (len UINT64_MAX: to the end), so that a message inside a bigger file
+ * (an mbox) is sent exactly.  0, or -1 on a read error.
+ */
 static int
-stream_msg(struct session *s, int fd, uint64_t top)
+stream_msg(struct session *s, int fd, uint64_t off, uint64_t len,
+    uint64_t top)
 {
 	struct wire	w;
 	char		buf[IO_FILEBUF];
 	ssize_t		n;
+	size_t		want;
 
 	wire_init_window(&w, window_out, s->out, 1, top);
-	while (!wire_done(&w) && !s->out->failed) {
-		n = read(fd, buf, sizeof(buf));
+	while (len > 0 && !wire_done(&w) && !s->out->failed) {
+		want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+		n = pread(fd, buf, want, (off_t)off);
 		if (n == 0)
 			break;
 		if (n == -1 && errno == EINTR)
@@ -158,6 +164,9 @@ stream_msg(struct session *s, int fd, uint64_t top)
 		if (n == -1)
 			return -1;	/* what the window holds is dropped */
 		wire_feed(&w, buf, n);
+		off += n;
+		if (len != UINT64_MAX)
+			len -= n;
 	}
 	wire_finish(&w);
 	out_str(s->out, ".\r\n");
@@ -168,15 +177,16 @@ stream_msg(struct session *s, int fd, uint64_t top)
 static enum pop3_next
 send_msg(struct session *s, struct msg *m, int is_top, uint64_t top)
 {
-	int	fd, r;
+	uint64_t	off, len;
+	int		fd, r;
 
-	if ((fd = maildir_open_msg(s->md, m)) == -1) {
+	if ((fd = s->st->ops->open_msg(s->st, m, &off, &len)) == -1) {
 		if (errno == ENOENT) {
 			out_line(s->out, "-ERR message %llu was removed by"
 			    " another program", msg_number(s, m));
 			return POP3_CONTINUE;
 		}
-		maildir_log_file("open-failed", m->dir, m->name, errno);
+		s->st->ops->log_msg(s->st, "open-failed", m, errno);
 		out_line(s->out, "-ERR [SYS/TEMP] cannot read message %llu",
 		    msg_number(s, m));
 		return POP3_CONTINUE;
@@ -186,11 +196,11 @@ send_msg(struct session *s, struct msg *m, int is_top, uint64_t top)
 	else
 		out_line(s->out, "+OK %llu octets",
 		    (unsigned long long)m->wire);
-	r = stream_msg(s, fd, is_top ? top : UINT64_MAX);
+	r = stream_msg(s, fd, off, len, is_top ? top : UINT64_MAX);
 	close(fd);
 	if (r == -1) {
 		/* Past +OK there is no way to say -ERR: end the session. */
-		maildir_log_file("read-failed", m->dir, m->name, errno);
+		s->st->ops->log_msg(s->st, "read-failed", m, errno);
 		s->broken = 1;
 		return POP3_END;
 	}
@@ -256,11 +266,11 @@ cmd_rset(void *ctx, struct pop3_cmd *cmd)
 
 	(void)cmd;
 	/* EXPIRE 0 removes what was retrieved as if deleted: undone too. */
-	for (i = 0; i < s->md->count; i++)
-		s->md->msgs[i].deleted = s->md->msgs[i].retrieved = 0;
+	for (i = 0; i < s->st->count; i++)
+		s->st->msgs[i].deleted = s->st->msgs[i].retrieved = 0;
 	s->dele = s->dele_octets = 0;
 	out_line(s->out, "+OK maildrop has %zu messages (%llu octets)",
-	    s->md->count, (unsigned long long)s->md->octets);
+	    s->st->count, (unsigned long long)s->st->octets);
 	return POP3_CONTINUE;
 }
 
@@ -300,70 +310,28 @@ cmd_xtnd(void *ctx, struct pop3_cmd *cmd)
 }
 
 /*
- * Whether the UPDATE removes a message: deleted; retrieved in this
- * session under EXPIRE 0; or, under EXPIRE N > 0, not retrieved in this
- * session and marked seen more than N days ago (expire.h).
- */
-static int
-update_removes(struct session *s, struct msg *m, int64_t now, int *expired)
-{
-	*expired = 0;
-	if (m->deleted)
-		return 1;
-	if (s->expire_days == 0 && m->retrieved)
-		return *expired = 1;
-	if (s->expire_days > 0 && !m->retrieved &&
-	    expire_due(s->md, m, s->expire_days, now))
-		return *expired = 1;
-	return 0;
-}
-
-/*
- * The UPDATE state: removes the marked messages before answering, so that a
- * client that closes without reading the reply still has its deletions.
- * The messages EXPIRE removes go the same way, and are counted with them;
- * under EXPIRE N > 0 the ones retrieved are then marked seen, for a later
- * session to expire.
+ * The UPDATE state (the store's): removes the marked messages before
+ * answering, so that a client that closes without reading the reply still
+ * has its deletions.
  */
 static enum pop3_next
 cmd_quit(void *ctx, struct pop3_cmd *cmd)
 {
 	struct session	*s = ctx;
-	struct msg	*m;
-	size_t		 i;
-	int64_t		 now = (int64_t)time(NULL);
-	int		 expired;
 
 	(void)cmd;
-	for (i = 0; i < s->md->count; i++) {
-		m = &s->md->msgs[i];
-		if (!update_removes(s, m, now, &expired)) {
-			if (s->expire_days > 0 && m->retrieved) {
-				if (expire_mark_seen(s->md, m) == 0)
-					s->seen++;
-				else if (errno != ENOENT)
-					maildir_log_file("seen-failed", m->dir,
-					    m->name, errno);
-			}
-			continue;
-		}
-		if (maildir_remove(s->md, m) == 0) {
-			s->removed++;
-			s->expired += expired;
-		} else {
-			maildir_log_file("remove-failed", m->dir, m->name,
-			    errno);
-			s->unremoved++;
-		}
-	}
+	s->st->ops->update(s->st, s);
 	s->quit = 1;
 	/*
 	 * The maildrop is free before the reply: a client that logs in
 	 * again at once (a poller, a second account's check) must not find
 	 * it in use by this session's last milliseconds.
 	 */
-	maildir_unlock(s->md);
-	if (s->unremoved > 0)
+	s->st->ops->unlock(s->st);
+	if (s->unremoved > 0 && s->update_why != NULL)
+		out_line(s->out, "-ERR [SYS/TEMP] %s; no message removed",
+		    s->update_why);
+	else if (s->unremoved > 0)
 		out_line(s->out, "-ERR [SYS/TEMP] %llu of %llu deleted messages"
 		    " could not be removed", (unsigned long long)s->unremoved,
 		    (unsigned long long)(s->unremoved + s->removed));

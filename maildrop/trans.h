@@ -1,6 +1,6 @@
 /*
- * The TRANSACTION state of RFC 1939 over one scanned Maildir, and the
- * UPDATE that QUIT performs.
+ * The TRANSACTION state of RFC 1939 over one listed store (store.h: a
+ * Maildir or an mbox), and the UPDATE that QUIT has the store perform.
  */
 #ifndef POP3D_TRANS_H
 #define POP3D_TRANS_H
@@ -8,12 +8,12 @@
 #include <stdint.h>
 
 #include "io.h"
-#include "maildir.h"
+#include "store.h"
 #include "pop3.h"
 #include "xmit.h"
 
 struct session {
-	struct maildir	*md;
+	struct store	*st;
 	struct in	*in;			/* XTND XMIT reads a message */
 	struct out	*out;
 	const struct xmit_settings *xmit;
@@ -25,6 +25,7 @@ struct session {
 	uint64_t	 dele, dele_octets;
 	uint64_t	 removed, unremoved;	/* by the UPDATE */
 	uint64_t	 expired, seen;		/* of removed; marked seen */
+	const char	*update_why;		/* nothing removed: why */
 	int		 quit;			/* QUIT seen, UPDATE done */
 	int		 broken;		/* a message failed mid-reply */
 	int		 stopped;		/* a handler ended the session */

@@ -1,6 +1,7 @@
 /*
  * UIDLs (RFC 1939 section 7) from Maildir names: the unique part when it
- * can be one, else a digest; then made unique within the maildrop.
+ * can be one, else a digest; then made unique within the maildrop, by a
+ * pass an mbox's UIDLs share (uidl_unique, store.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,12 +42,13 @@ maildir_uidl_digest(const char *s, size_t len, char out[33])
 }
 
 static int
-uidl_digest_of(struct maildir *md, struct msg *m, const char *s, size_t len)
+uidl_digest_of(const struct uidl_pass *p, struct msg *m, const char *s,
+    size_t len)
 {
 	char	hex[33];
 
 	maildir_uidl_digest(s, len, hex);
-	if ((m->uidl = maildir_strdup(md, hex, 32)) == NULL)
+	if ((m->uidl = p->dup(p->ctx, hex, 32)) == NULL)
 		return -1;
 	m->uidl_len = 32;
 	return 0;
@@ -54,15 +56,16 @@ uidl_digest_of(struct maildir *md, struct msg *m, const char *s, size_t len)
 
 /*
  * Indexes sorted by UIDL; equal ones carried over first (a client knows
- * that one already), then by directory (cur/ first) and inode, which a
- * flag change does not alter, so the same file keeps the name.
+ * that one already), then by the store's tiebreak (a Maildir: directory,
+ * cur/ first, and inode, which a flag change does not alter; an mbox:
+ * file order), so the same message keeps the name.
  */
 static int
 uidl_cmp(const void *a, const void *b, void *arg)
 {
-	const struct maildir *md = arg;
-	const struct msg *x = &md->msgs[*(const size_t *)a];
-	const struct msg *y = &md->msgs[*(const size_t *)b];
+	const struct uidl_pass *p = arg;
+	const struct msg *x = &p->msgs[*(const size_t *)a];
+	const struct msg *y = &p->msgs[*(const size_t *)b];
 	int	c = maildir_bytes_cmp(x->uidl, x->uidl_len, y->uidl,
 	    y->uidl_len);
 
@@ -70,7 +73,7 @@ uidl_cmp(const void *a, const void *b, void *arg)
 		return c;
 	if (x->carried != y->carried)
 		return x->carried ? -1 : 1;
-	return maildir_tiebreak(x, y);
+	return p->tiebreak(x, y);
 }
 
 /* The uidl-clash lines of a scan; the rest are only counted. */
@@ -82,10 +85,11 @@ uidl_cmp(const void *a, const void *b, void *arg)
  * past CLASH_LOG_MAX, *n counts them for one summary line.
  */
 static void
-clash_log(const struct msg *winner, const struct msg *loser, size_t *n)
+clash_log(const struct uidl_pass *p, const struct msg *winner,
+    const struct msg *loser, size_t *n)
 {
 	struct logline	l;
-	char		uidl[UIDL_MAX + 1];
+	char		uidl[UIDL_MAX + 1], a[32], b[32];
 
 	if (!winner->carried && !loser->carried)
 		return;
@@ -95,16 +99,11 @@ clash_log(const struct msg *winner, const struct msg *loser, size_t *n)
 	uidl[winner->uidl_len] = '\0';
 	logline_start(&l, "uidl-clash");
 	logline_str(&l, "uidl", uidl);
-	logline_str(&l, "kept", winner->name);
-	logline_str(&l, "changed", loser->name);
+	logline_str(&l, "kept", p->label(p, winner, a, sizeof(a)));
+	logline_str(&l, "changed", p->label(p, loser, b, sizeof(b)));
 	logline_emit(&l);
 }
 
-/*
- * The same unique name twice (a copy in new/ and cur/, or one message
- * under two flag sets): all but the first get a digest of their directory
- * and inode, salted by the round; repeated until no two are equal.
- */
 static void
 clash_total(size_t n)
 {
@@ -117,31 +116,36 @@ clash_total(size_t n)
 	logline_emit(&l);
 }
 
+/*
+ * Two messages with one UIDL: all but the first get a digest of what the
+ * store's salt says of them, salted by the round; repeated until no two
+ * are equal.
+ */
 static int
-uidls_dedup(struct maildir *md, size_t *idx)
+uidls_dedup(const struct uidl_pass *p, size_t *idx)
 {
-	char	 salted[64];
-	size_t	 i, dups, clashes = 0;
+	char	 salted[128];
+	size_t	 i, dups, clashes = 0, run;
 	int	 round, n;
 	struct msg *m, *prev;
 
 	for (round = 0; round < 16; round++) {
-		for (i = 0; i < md->count; i++)
+		for (i = 0; i < p->count; i++)
 			idx[i] = i;
-		qsort_r(idx, md->count, sizeof(*idx), uidl_cmp, md);
-		for (i = 1, dups = 0; i < md->count; i++) {
-			prev = &md->msgs[idx[i - 1]];
-			m = &md->msgs[idx[i]];
+		qsort_r(idx, p->count, sizeof(*idx), uidl_cmp, (void *)p);
+		for (i = 1, dups = 0, run = 0; i < p->count; i++) {
+			prev = &p->msgs[idx[i - 1]];
+			m = &p->msgs[idx[i]];
 			if (prev->uidl_len != m->uidl_len ||
-			    memcmp(prev->uidl, m->uidl, m->uidl_len) != 0)
+			    memcmp(prev->uidl, m->uidl, m->uidl_len) != 0) {
+				run = 0;
 				continue;
+			}
 			if (round == 0)
-				clash_log(prev, m, &clashes);
-			/* Past 8 rounds, the message number settles it. */
-			n = snprintf(salted, sizeof(salted), "%d:%s:%llu:%zu",
-			    round, m->dir == MD_NEW ? "new" : "cur",
-			    (unsigned long long)m->d_ino, round < 8 ? 0 : idx[i]);
-			if (uidl_digest_of(md, m, salted, n) == -1)
+				clash_log(p, prev, m, &clashes);
+			n = p->salt(m, round, idx[i], ++run, salted,
+			    sizeof(salted));
+			if (uidl_digest_of(p, m, salted, n) == -1)
 				return -1;
 			dups++;
 		}
@@ -154,27 +158,63 @@ uidls_dedup(struct maildir *md, size_t *idx)
 }
 
 int
+uidl_unique(const struct uidl_pass *p)
+{
+	size_t	*idx;
+	int	 ret;
+
+	if (p->count < 2)
+		return 0;
+	if ((idx = calloc(p->count, sizeof(*idx))) == NULL)
+		return -1;
+	ret = uidls_dedup(p, idx);
+	free(idx);
+	return ret;
+}
+
+/* Past 8 rounds, the message number settles it. */
+static int
+md_salt(const struct msg *m, int round, size_t idx, size_t run, char *buf,
+    size_t n)
+{
+	(void)run;
+	return snprintf(buf, n, "%d:%s:%llu:%zu", round,
+	    m->dir == MD_NEW ? "new" : "cur", (unsigned long long)m->d_ino,
+	    round < 8 ? 0 : idx);
+}
+
+static const char *
+md_label(const struct uidl_pass *p, const struct msg *m, char *buf, size_t n)
+{
+	(void)p;
+	(void)buf;
+	(void)n;
+	return m->name;
+}
+
+static char *
+md_dup(void *ctx, const char *s, size_t n)
+{
+	return maildir_strdup(ctx, s, n);
+}
+
+int
 maildir_uidls(struct maildir *md)
 {
-	size_t	 i, *idx;
+	struct uidl_pass p = { md->msgs, md->count, maildir_tiebreak,
+	    md_salt, md_label, md_dup, md };
+	size_t	 i;
 	struct msg *m;
-	int	 ret;
 
 	for (i = 0; i < md->count; i++) {
 		m = &md->msgs[i];
 		if (maildir_uidl_plain(m->name, m->uniq_len)) {
 			m->uidl = m->name;
 			m->uidl_len = m->uniq_len;
-		} else if (uidl_digest_of(md, m, m->name, m->uniq_len) == -1)
+		} else if (uidl_digest_of(&p, m, m->name, m->uniq_len) == -1)
 			return -1;
 	}
 	if (migrate_uidls(md, md->dovecot_format) == -1)
 		return -1;
-	if (md->count < 2)
-		return 0;
-	if ((idx = calloc(md->count, sizeof(*idx))) == NULL)
-		return -1;
-	ret = uidls_dedup(md, idx);
-	free(idx);
-	return ret;
+	return uidl_unique(&p);
 }

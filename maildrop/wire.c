@@ -140,6 +140,15 @@ wire_done(const struct wire *w)
 	return w->done;
 }
 
+void
+wire_init_count(struct wire *w)
+{
+	wire_init_state(w, 0, UINT64_MAX);
+	w->ob = NULL;		/* only counting: nothing is copied */
+	w->window = NULL;
+	w->wctx = NULL;
+}
+
 int
 wire_size_fd(int fd, uint64_t *size)
 {
@@ -147,9 +156,7 @@ wire_size_fd(int fd, uint64_t *size)
 	char		buf[IO_FILEBUF];
 	ssize_t		n;
 
-	wire_init_state(&w, 0, UINT64_MAX);
-	w.ob = NULL;		/* only counting: nothing is copied */
-	w.window = NULL;
+	wire_init_count(&w);
 	for (;;) {
 		n = read(fd, buf, sizeof(buf));
 		if (n == 0)

@@ -56,6 +56,12 @@ void	wire_finish(struct wire *);
 int	wire_done(const struct wire *);
 
 /*
+ * Only counting: wire_feed and wire_finish add the unstuffed wire size of
+ * what they are given to w->counted, the size STAT and LIST report.
+ */
+void	wire_init_count(struct wire *);
+
+/*
  * The wire size of an open file read from its current offset: 0 and *size,
  * or -1 with errno from read().
  */

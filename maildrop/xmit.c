@@ -229,20 +229,21 @@ xmit_run(char *const argv[], int fd, int ms, int *status)
 }
 
 /*
- * The spool: an unnamed file in the maildrop's tmp/ (O_TMPFILE), or on a
- * file system without it a file created there and unlinked at once.
+ * The spool: an unnamed file (O_TMPFILE) in sub of dirfd (a Maildir's
+ * tmp/, an mbox user's home), or on a file system without it a file
+ * created there and unlinked at once.
  */
 static int
-xmit_spool_open(int dirfd)
+xmit_spool_open(int dirfd, const char *sub)
 {
-	char	name[64];
+	char	name[80];
 	int	fd, tries;
 
-	fd = openat(dirfd, "tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	fd = openat(dirfd, sub, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd != -1 || (errno != EOPNOTSUPP && errno != EISDIR))
 		return fd;
 	for (tries = 0; tries < 100; tries++) {
-		snprintf(name, sizeof(name), "tmp/.pop3d-xmit.%ld.%d",
+		snprintf(name, sizeof(name), "%s/.pop3d-xmit.%ld.%d", sub,
 		    (long)getpid(), tries);
 		fd = openat(dirfd, name, O_CREAT | O_EXCL | O_RDWR |
 		    O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -385,7 +386,8 @@ xmit_command(struct session *s)
 		    " user");
 		return POP3_CONTINUE;
 	}
-	if ((fd = xmit_spool_open(s->md->fd)) == -1) {
+	fd = xmit_spool_open(s->st->spool_dirfd, s->st->spool_sub);
+	if (fd == -1) {
 		xmit_log(user, 0, "error", "error", strerror(errno));
 		out_line(s->out, "-ERR [SYS/TEMP] cannot take a message now");
 		return POP3_CONTINUE;

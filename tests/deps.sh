@@ -6,8 +6,11 @@
 # Build: the compiler, pkg-config and the libraries' -dev packages; run:
 # ucspi-tcp (tcpserver, the README's spawner) and openssl (the README's
 # certificate commands).  mandoc is for make lint, and the man pages.
+# liblockfile-dev (build) and liblockfile-bin (run: dotlockfile, the
+# setgid-mail helper that makes an mbox's dotlock in /var/mail).
 PKGS="gcc make pkg-config libcdb-dev libcrypt-dev libtls-dev
-libseccomp-dev nettle-dev ucspi-tcp openssl mandoc"
+libseccomp-dev nettle-dev liblockfile-dev liblockfile-bin ucspi-tcp openssl
+mandoc"
 # Tests only, never on a production mail host: strace, curl, mpop and
 # fetchmail drive the chain; clang and libclang-rt-dev build the fuzzers
 # (make fuzz); systemd (systemd-analyze, systemd-socket-activate), xinetd

@@ -1,0 +1,474 @@
+/*
+ * The mbox parser (mbox_parse.h).  Lines are found with memchr; a line is
+ * looked at octet by octet only where it must be: the first MBOX_LOOK
+ * octets of a line after an empty line, and the names (and a few values)
+ * of header fields.  Body octets are counted by wire.c in the pieces they
+ * arrive in, so a body costs two memchr passes and nothing per octet.
+ *
+ * An empty line ("\n", or "\r\n" in a CRLF-stored mbox) is held back
+ * until the next line shows whether it is the separator before a From_
+ * line (dropped) or content (then counted): that is all the look-ahead
+ * the format needs, and it never crosses a message.
+ */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <nettle/base16.h>
+
+#include "le64.h"
+#include "mbox_parse.h"
+
+enum { S_BOL, S_FROM, S_HEAD, S_BODY };		/* p->state */
+enum { H_START, H_NAME, H_VALUE };		/* p->hstate */
+enum { F_NONE, F_XUIDL, F_SUBJECT };		/* p->field */
+enum { V_EMPTY, V_IN, V_AFTER, V_BAD };		/* p->vstate */
+/* What the start of a line says; T_EMPTY + n: an empty line of n octets. */
+enum { T_NEED, T_OTHER, T_FROM, T_EMPTY };
+
+#define INTERNAL_SUBJECT	"FOLDER INTERNAL DATA"
+
+/*
+ * The digest UIDL's input, the one rule to change: the From_ line (always)
+ * and every header field but those mail readers rewrite when they mark a
+ * message read or keep their own state in it, and X-UIDL itself (its
+ * value, when valid, is the UIDL; an invalid one a reader may fix).
+ * Folded lines go with their field.
+ */
+static int
+digest_keeps(const char *name, size_t len)
+{
+	static const struct { const char *s; size_t n; } skip[] = {
+		{ "Status", 6 }, { "X-Status", 8 }, { "X-Keywords", 10 },
+		{ "X-UID", 5 }, { "X-IMAP", 6 }, { "X-IMAPbase", 10 },
+		{ "Content-Length", 14 }, { "Lines", 5 }, { "X-UIDL", 6 },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
+		if (len == skip[i].n && strncasecmp(name, skip[i].s, len) == 0)
+			return 0;
+	return 1;
+}
+
+static int
+name_is(const char *name, size_t n, const char *s)
+{
+	return n == strlen(s) && strncasecmp(name, s, n) == 0;
+}
+
+void
+mbox_parse_init(struct mbox_parser *p, uint64_t off, mbox_found_fn fn,
+    void *arg)
+{
+	memset(p, 0, sizeof(*p));
+	p->fn = fn;
+	p->arg = arg;
+	p->pos = off;
+	p->state = S_BOL;
+	p->prev_empty = 1;
+}
+
+/* Counts the served octets from p->sp up to e. */
+static void
+flush(struct mbox_parser *p, const char *e)
+{
+	if (p->sp != NULL && e > p->sp)
+		wire_feed(&p->wire, p->sp, e - p->sp);
+	p->sp = p->sp != NULL ? e : NULL;
+}
+
+/* The file offset of a pointer into the piece being fed. */
+static uint64_t
+offset_of(const struct mbox_parser *p, const char *q)
+{
+	return p->pos + (uint64_t)(q - p->buf);
+}
+
+/*
+ * What a line starting with the k octets at c is (fewer than MBOX_LOOK
+ * only when that is all there is yet, or at the end: eof).
+ */
+static int
+line_type(const struct mbox_parser *p, const char *c, size_t k, int eof)
+{
+	size_t	n = k < MBOX_LOOK ? k : MBOX_LOOK;
+
+	if (k >= 1 && c[0] == '\n')
+		return T_EMPTY + 1;
+	if (k >= 2 && c[0] == '\r' && c[1] == '\n')
+		return T_EMPTY + 2;
+	if (k == 0 || (k == 1 && c[0] == '\r'))
+		return eof ? T_OTHER : T_NEED;
+	if (!p->prev_empty || memcmp(c, "From ", n) != 0)
+		return T_OTHER;
+	if (n == MBOX_LOOK)
+		return T_FROM;
+	return eof || memchr(c, '\n', n) != NULL ? T_OTHER : T_NEED;
+}
+
+/* The end of a header field (and of its folded lines). */
+static void
+field_end(struct mbox_parser *p)
+{
+	struct mbox_found *f = &p->found;
+
+	if (p->field == F_XUIDL && (p->vstate == V_IN ||
+	    p->vstate == V_AFTER)) {
+		memcpy(f->uidl, p->value, p->vlen);
+		f->uidl[p->vlen] = '\0';
+		f->uidl_len = p->vlen;
+		f->uidl_header = 1;
+	}
+	if (p->field == F_SUBJECT && f->from_off == 0 &&
+	    memmem(p->subject, p->subjlen, INTERNAL_SUBJECT,
+	    sizeof(INTERNAL_SUBJECT) - 1) != NULL)
+		f->internal = 1;	/* made final with ximap at the end */
+	p->field = F_NONE;
+}
+
+static void
+msg_open(struct mbox_parser *p, uint64_t from_off)
+{
+	memset(&p->found, 0, sizeof(p->found));
+	p->found.from_off = from_off;
+	p->open = 1;
+	p->in_body = 0;
+	p->pending = 0;
+	p->field = F_NONE;
+	p->hashed = 1;
+	p->ximap = 0;
+	p->state = S_FROM;
+	wire_init_count(&p->wire);
+	sha256_init(&p->from_sha);
+	sha256_init(&p->uidl_sha);
+}
+
+/* The message ends where its served octets end: reported. */
+static int
+msg_close(struct mbox_parser *p, uint64_t end)
+{
+	struct mbox_found *f = &p->found;
+	uint8_t		 d[SHA256_DIGEST_SIZE];
+
+	field_end(p);
+	if (p->state == S_FROM)
+		f->off = end;		/* a From_ line without a newline */
+	wire_finish(&p->wire);
+	f->len = end - f->off;
+	f->wire = p->wire.counted;
+	sha256_digest(&p->from_sha, 8, d);
+	f->from_digest = le64_get(d);
+	if (!f->uidl_header) {
+		/* As maildir_uidl_digest: half the digest, lower-case hex. */
+		sha256_digest(&p->uidl_sha, 16, d);
+		base16_encode_update(f->uidl, 16, d);
+		f->uidl[32] = '\0';
+		f->uidl_len = 32;
+	}
+	f->internal = f->internal && p->ximap;
+	p->open = 0;
+	if ((p->result = p->fn(p->arg, f)) != 0)
+		return p->result;
+	return 0;
+}
+
+/* The empty line held back is content after all. */
+static void
+unhold(struct mbox_parser *p)
+{
+	if (p->pending > 0)
+		wire_feed(&p->wire, &"\r\n"[2 - p->pending], p->pending);
+	p->pending = 0;
+}
+
+/* A line of type t starts at file offset bol: the messages it ends or starts. */
+static int
+line_start(struct mbox_parser *p, int t, uint64_t bol)
+{
+	if (!p->open && t != T_FROM)
+		return p->result = MBOX_NOT_MBOX;
+	if (t == T_FROM) {
+		if (p->open && msg_close(p, bol - p->pending) != 0)
+			return p->result;
+		msg_open(p, bol);
+		p->prev_empty = 0;
+		return 0;
+	}
+	unhold(p);
+	if (t == T_OTHER) {
+		p->prev_empty = 0;
+		p->state = p->in_body ? S_BODY : S_HEAD;
+		p->hstate = H_START;
+		return 0;
+	}
+	p->pending = (uint8_t)(t - T_EMPTY);
+	p->prev_empty = 1;
+	if (!p->in_body) {
+		field_end(p);
+		p->in_body = 1;
+	}
+	return 0;
+}
+
+/*
+ * A header field's name is over (at its colon: whole; else cut short or
+ * no name at all): which of its octets the parser must look at, and
+ * whether the field goes into the digest.
+ */
+static void
+name_done(struct mbox_parser *p, int whole)
+{
+	const struct mbox_found *f = &p->found;
+	size_t	n = p->namelen;
+
+	while (n > 0 && (p->name[n - 1] == ' ' || p->name[n - 1] == '\t'))
+		n--;
+	p->field = F_NONE;
+	p->hashed = !whole || digest_keeps(p->name, n);
+	if (whole && name_is(p->name, n, "X-UIDL") && !f->uidl_header) {
+		p->field = F_XUIDL;
+		p->vstate = V_EMPTY;
+		p->vlen = 0;
+	} else if (whole && f->from_off == 0 && name_is(p->name, n,
+	    "Subject")) {
+		p->field = F_SUBJECT;
+		p->subjlen = 0;
+	} else if (whole && f->from_off == 0 && name_is(p->name, n, "X-IMAP"))
+		p->ximap = 1;
+	if (p->hashed)
+		sha256_update(&p->uidl_sha, p->namelen,
+		    (const uint8_t *)p->name);
+}
+
+/* The name's octets from s: where the rest of the line starts, or end. */
+static const char *
+name_rest(struct mbox_parser *p, const char *s, const char *end)
+{
+	for (; s < end; s++) {
+		if (*s == ':') {
+			name_done(p, 1);
+			if (p->hashed)
+				sha256_update(&p->uidl_sha, 1, (const uint8_t *)s);
+			p->hstate = H_VALUE;
+			return s + 1;
+		}
+		if (*s == '\n' || p->namelen == MBOX_NAME_MAX) {
+			name_done(p, 0);
+			p->hstate = H_VALUE;
+			return s;
+		}
+		p->name[p->namelen++] = *s;
+	}
+	return end;
+}
+
+/*
+ * X-UIDL's value, unfolded and trimmed of blanks (a CR before the LF
+ * counted as one): 1 to UIDL_MAX octets 0x21-0x7E, or no UIDL.
+ */
+static void
+xuidl_rest(struct mbox_parser *p, const char *s, const char *e)
+{
+	unsigned char	c;
+
+	for (; s < e && p->vstate != V_BAD; s++) {
+		c = (unsigned char)*s;
+		if (c == ' ' || c == '\t' || c == '\r') {
+			if (p->vstate == V_IN)
+				p->vstate = V_AFTER;
+		} else if (c < 0x21 || c > 0x7e || p->vstate == V_AFTER ||
+		    p->vlen == UIDL_MAX)
+			p->vstate = V_BAD;
+		else {
+			p->value[p->vlen++] = (char)c;
+			p->vstate = V_IN;
+		}
+	}
+}
+
+static void
+value_rest(struct mbox_parser *p, const char *s, const char *e)
+{
+	size_t	n;
+
+	if (p->field == F_XUIDL)
+		xuidl_rest(p, s, e);
+	else if (p->field == F_SUBJECT) {
+		n = MBOX_SUBJECT_MAX - p->subjlen;
+		if (n > (size_t)(e - s))
+			n = e - s;
+		memcpy(p->subject + p->subjlen, s, n);
+		p->subjlen += n;
+	}
+}
+
+/* A header line's octets from s (the whole line or a piece of it). */
+static const char *
+head_rest(struct mbox_parser *p, const char *s, const char *end)
+{
+	const char	*lf, *q;
+
+	if (p->hstate == H_START) {
+		if (*s == ' ' || *s == '\t')
+			p->hstate = H_VALUE;	/* folded: the same field */
+		else {
+			field_end(p);
+			p->hstate = H_NAME;
+			p->namelen = 0;
+		}
+	}
+	if (p->hstate == H_NAME && (s = name_rest(p, s, end)) == end)
+		return end;
+	lf = memchr(s, '\n', end - s);
+	q = lf != NULL ? lf + 1 : end;
+	if (p->hashed)
+		sha256_update(&p->uidl_sha, q - s, (const uint8_t *)s);
+	if (p->field != F_NONE)
+		value_rest(p, s, lf != NULL ? lf : end);
+	if (lf != NULL)
+		p->state = S_BOL;
+	return q;
+}
+
+/* The octets of the current line from s: where the next line starts, or end. */
+static const char *
+line_rest(struct mbox_parser *p, const char *s, const char *end)
+{
+	const char	*lf, *q;
+
+	if (p->state == S_HEAD)
+		return head_rest(p, s, end);
+	lf = memchr(s, '\n', end - s);
+	q = lf != NULL ? lf + 1 : end;
+	if (p->state == S_FROM) {
+		sha256_update(&p->from_sha, q - s, (const uint8_t *)s);
+		sha256_update(&p->uidl_sha, q - s, (const uint8_t *)s);
+		if (lf != NULL) {
+			p->found.off = offset_of(p, q);
+			p->sp = q;	/* what is served starts */
+		}
+	}
+	if (lf != NULL)
+		p->state = S_BOL;
+	return q;
+}
+
+/*
+ * A line whose first octets came in earlier pieces (p->look), settled
+ * with the first octets of this one (eof: there are no more): where the
+ * piece's octets go on, or NULL on an error.
+ */
+static const char *
+look_resume(struct mbox_parser *p, const char *buf, const char *end,
+    int eof)
+{
+	char	tmp[2 * MBOX_LOOK];
+	size_t	add = (size_t)(end - buf), k = p->looklen;
+	int	t;
+
+	if (add > MBOX_LOOK - k)
+		add = MBOX_LOOK - k;
+	memcpy(tmp, p->look, k);
+	memcpy(tmp + k, buf, add);
+	t = line_type(p, tmp, k + add, eof);
+	if (t == T_NEED) {	/* this piece was all too short too */
+		memcpy(p->look + k, buf, add);
+		p->looklen += add;
+		return end;
+	}
+	p->looklen = 0;
+	if (line_start(p, t, p->bol_off) != 0)
+		return NULL;
+	if (t >= T_EMPTY) {
+		buf += t - T_EMPTY - k;
+		p->sp = buf;
+		return buf;
+	}
+	if (t == T_OTHER)
+		wire_feed(&p->wire, p->look, k);
+	(void)line_rest(p, p->look, p->look + k);	/* no LF in it */
+	p->sp = t == T_OTHER ? buf : NULL;
+	return buf;
+}
+
+int
+mbox_feed(struct mbox_parser *p, const char *buf, size_t n)
+{
+	const char	*s = buf, *end = buf + n;
+	int		 t;
+
+	if (p->result != 0)
+		return p->result;
+	p->buf = buf;
+	p->sp = p->open && p->state != S_FROM && p->looklen == 0 ? buf : NULL;
+	if (p->looklen > 0 && (s = look_resume(p, buf, end, 0)) == NULL)
+		return p->result;
+	while (s < end) {
+		if (p->state != S_BOL) {
+			s = line_rest(p, s, end);
+			continue;
+		}
+		t = line_type(p, s, end - s, 0);
+		flush(p, s);
+		if (t == T_NEED) {	/* kept until the next piece */
+			memcpy(p->look, s, end - s);
+			p->looklen = end - s;
+			p->bol_off = offset_of(p, s);
+			p->sp = NULL;
+			break;
+		}
+		if (line_start(p, t, offset_of(p, s)) != 0)
+			return p->result;
+		if (t >= T_EMPTY)
+			s += t - T_EMPTY;
+		p->sp = t == T_FROM ? NULL : s;
+	}
+	flush(p, end);
+	p->pos += n;
+	return 0;
+}
+
+int
+mbox_end(struct mbox_parser *p)
+{
+	static const char none[1];
+
+	if (p->result != 0)
+		return p->result;
+	p->buf = p->look;
+	p->sp = NULL;
+	if (p->looklen > 0 && look_resume(p, none, none, 1) == NULL)
+		return p->result;
+	if (!p->open)
+		return 0;	/* an empty input: no message */
+	return msg_close(p, p->pos - p->pending);
+}
+
+int
+mbox_from_at(int fd, const struct mbox_found *f)
+{
+	struct sha256_ctx ctx;
+	char		 buf[4096];
+	uint8_t		 d[8];
+	uint64_t	 at = f->from_off;
+	size_t		 want;
+	ssize_t		 n;
+
+	sha256_init(&ctx);
+	while (at < f->off) {
+		want = f->off - at < sizeof(buf) ? f->off - at : sizeof(buf);
+		if ((n = pread(fd, buf, want, (off_t)at)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			return 0;	/* the file is shorter now */
+		sha256_update(&ctx, n, (const uint8_t *)buf);
+		at += n;
+	}
+	sha256_digest(&ctx, 8, d);
+	return le64_get(d) == f->from_digest;
+}

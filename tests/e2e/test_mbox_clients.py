@@ -354,6 +354,16 @@ def poplib_retrieves_what_the_mta_stored():
 def dele_and_rewrite(u, srv, uidls):
     before = u.messages()
     facts = file_facts(u.mbox)
+    data = u.read()
+    mtime = os.stat(u.mbox).st_mtime_ns
+    p = u.login(srv)
+    p.dele(1)
+    p.rset()
+    p.quit()
+    srv.wait_all()
+    check(u.read() == data and os.stat(u.mbox).st_mtime_ns == mtime,
+          "DELE, RSET, QUIT: the mbox untouched (not even its mtime, "
+          "which says 'new mail' to shells and biff)")
     gone = (2, 5, len(before))
     p = u.login(srv)
     for n in gone:
@@ -535,6 +545,38 @@ def mpop_fetches_only_new_mail():
         srv.wait_all()
 
 
+def during_a_session(u, srv, gone, tag):
+    """A session that lists the mbox, sees exim4 deliver one more, DELEs
+    the messages gone and QUITs: the others and the new one are left."""
+    p = u.login(srv)
+    n = p.stat()[0]
+    before = u.messages()
+    check_eq(n, len(before), tag + ": STAT lists the mbox")
+    late = b"Subject: late\n\ndelivered during session %s\n" % tag.encode()
+    rc, took = u.deliver(late)
+    check(rc == 0 and took < 2.5, tag + ": exim4 delivers during the "
+          "session at once, no delivery lock held between commands "
+          "(%.1f s; exim retries every 3 s)" % took)
+    check_eq(p.stat()[0], n, tag + ": the session still lists %d" % n)
+    for i in gone:
+        p.dele(i)
+    check(p.quit().startswith(b"+OK"), tag + ": DELE %r, QUIT: +OK"
+          % (gone,))
+    srv.wait_all()
+    now = u.messages()
+    kept = [m[0] for i, m in enumerate(before, 1) if i not in gone]
+    check_eq([m[0] for m in now[:-1]], kept, tag + ": the messages not "
+             "deleted are left as they were")
+    check(len(now) == len(kept) + 1 and
+          now[-1][2].endswith(late.split(b"\n\n")[1]), tag + ": the "
+          "message delivered during the session is kept, after them")
+    p = u.login(srv)
+    check_eq(p.stat()[0], len(now), tag + ": the next session lists it")
+    check_eq(p.retr(len(now))[1][-1], late.split(b"\n")[-2],
+             tag + ": and RETRs it")
+    p.quit()
+
+
 @test
 def delivery_during_a_session_is_kept():
     if not have_mta():
@@ -542,28 +584,64 @@ def delivery_during_a_session_is_kept():
     with MailUser() as u, u.serve() as srv:
         if not deliver_all(u, MSGS[:3]):
             return
-        before = u.messages()
-        p = u.login(srv)
-        check_eq(p.stat()[0], 3, "STAT: 3")
-        late = b"Subject: late\n\ndelivered during the session\n"
-        rc, took = u.deliver(late)
-        check(rc == 0 and took < 2.5, "exim4 delivers during the session "
-              "at once: no delivery lock held between commands "
-              "(%.1f s; exim retries every 3 s)" % took)
-        check_eq(p.stat()[0], 3, "the session still lists 3")
-        p.dele(1)
-        check(p.quit().startswith(b"+OK"), "DELE 1, QUIT: +OK")
-        srv.wait_all()
-        now = u.messages()
-        check_eq([s for s, _, _ in now[:-1]], [s for s, _, _ in before[1:]],
-                 "message 1 removed, the others as they were")
-        check(len(now) == 3 and now[-1][2].endswith(late.split(b"\n\n")[1]),
-              "the message delivered during the session is kept")
-        p = u.login(srv)
-        check_eq(p.stat()[0], 3, "and the next session lists it")
-        check_eq(p.retr(3)[1][-1], b"delivered during the session",
-                 "RETR 3 is it")
+        during_a_session(u, srv, (1,), "first deleted")
+        during_a_session(u, srv, (1, 3), "the last listed deleted")
+        during_a_session(u, srv, (1, 2), "all deleted")
+        data = u.read()
+        check(data.startswith(b"From ") and len(u.messages()) == 1,
+              "all listed deleted: the file is the new message")
+
+
+def take_all(u, srv):
+    """One session: RETR and DELE of every message, QUIT.  (Subjects
+    taken, or [] with the -ERR when the session failed.)"""
+    p = u.login(srv)
+    try:
+        got = []
+        for i in range(1, p.stat()[0] + 1):
+            got += [l for l in p.retr(i)[1] if l.startswith(b"Subject:")]
+            p.dele(i)
         p.quit()
+        return got, None
+    except poplib.error_proto as e:
+        p.close()
+        return [], e.args[0]
+
+
+@test
+def deliveries_racing_sessions_lose_nothing():
+    """exim4 delivers message after message while a client takes and
+    DELEs all there is, session after session: each message is taken
+    exactly once, none is lost."""
+    if not have_mta():
+        return
+    n = 30
+    with MailUser() as u, u.serve() as srv:
+        rcs = []
+        t = threading.Thread(target=lambda: rcs.extend(
+            u.deliver(b"Subject: race %d\n\nbody %d\n" % (i, i))[0]
+            for i in range(n)))
+        t.start()
+        taken, errors, sessions = [], [], 0
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            last = not t.is_alive()
+            got, err = take_all(u, srv)
+            taken += got
+            sessions += 1
+            if err:
+                errors.append(err)
+            if last:
+                break
+            time.sleep(0.02)
+        t.join(60)
+        check_eq(rcs, [0] * n, "exim4 delivered all %d (%d sessions ran "
+                 "meanwhile)" % (n, sessions))
+        check_eq(errors, [], "no session failed")
+        check_eq(sorted(taken), sorted(b"Subject: race %d" % i
+                                       for i in range(n)),
+                 "every message taken once: none lost, none twice")
+        check_eq(u.read(), b"", "and the mbox is empty")
 
 
 @test

@@ -316,8 +316,9 @@ def check_session(u, srv, what):
                  "message" % i)
         check_eq(octets, sizes[i - 1], what + ": RETR %d's size is LIST's"
                  % i)
-        check_eq(p.top(i, 0)[1], lines_of(c, top=0),
-                 what + ": TOP %d 0 is its header" % i)
+        for top in (0, 1):
+            check_eq(p.top(i, top)[1], lines_of(c, top=top),
+                     what + ": TOP %d %d" % (i, top))
     p.quit()
     return dict(zip(want, uidls))
 
@@ -378,6 +379,13 @@ def dele_and_rewrite(u, srv, uidls):
     after = check_session(u, srv, "after DELE")
     check_eq(after, {c: uidls[c] for _, _, c in kept},
              "the kept messages keep their UIDLs")
+    check_eq(sorted(f for f in os.listdir(SPOOL) if f.startswith(u.name)),
+             [u.name], "nothing left beside it in /var/mail (no dotlock)")
+    cache = os.path.join(u.home, ".pop3d-mbox.cache")
+    check(os.path.exists(cache) and file_facts(cache)[2:] ==
+          (u.uid, u.gid, 0o600), "its index in the home, the user's, 0600")
+    check(not os.path.exists(os.path.join(u.home, ".pop3d-mbox.journal")),
+          "no UPDATE journal left")
 
 
 @test

@@ -442,9 +442,10 @@ class MailUser:
     """A system user of the test's own (useradd -m; userdel -r at the end)
     with a users.cdb record, password pw-NAME, whose maildrop is
     /var/mail/NAME: in the record, or (default=True) through
-    pop3d-maildrop's argument /var/mail/%u."""
+    pop3d-maildrop's argument /var/mail/%u.  home: the record's home,
+    when not the user's own."""
 
-    def __init__(self, default=False):
+    def __init__(self, default=False, home=None):
         _seq[0] += 1
         self.name = "p3mb%dx%d" % (os.getpid() % 100000, _seq[0])
         self.default = default
@@ -459,6 +460,7 @@ class MailUser:
         self.etc = os.path.join(self.tmp.path, "etc")
         os.makedirs(self.etc)
         os.makedirs(os.path.join(self.tmp.path, "empty"))
+        self.home = home or self.home
         self.users("add", self.name, str(self.uid), str(self.gid),
                    self.home, *([] if default else [self.mbox]))
         self.users("passwd", "-s", self.name,

@@ -19,9 +19,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (EXIM, SENDER, SPOOL, MailUser, Raw, check, check_eq,
-                     file_facts, have_mta, parse_mbox, run_all, skip, test,
-                     unstuffed_size, wire_form)
+from harness import (EXIM, SENDER, SPOOL, MailUser, Raw, TempDir, check,
+                     check_eq, file_facts, have_mta, parse_mbox, run_all,
+                     skip, test, unstuffed_size, wire_form)
 
 # A 20,000-octet line is served whole (poplib refuses lines over 2048).
 poplib._MAXLINE = 1 << 20
@@ -224,6 +224,43 @@ def default_maildrop_argument():
         p.quit()
         if deliver_all(u, MSGS[:4]):
             check_session(u, srv, "/var/mail/%u")
+
+
+@test
+def empty_spool_file_and_a_home_not_writable():
+    """An empty /var/mail/USER (useradd's CREATE_MAIL_SPOOL makes one)
+    is 0 messages; a home the user may not write (no place for the
+    journal): the session is served, but DELE's removal is refused at
+    QUIT, nothing removed."""
+    if not have_mta():
+        return
+    ro = TempDir()
+    try:
+        with MailUser(home=ro.path) as u, u.serve() as srv:
+            with open(u.mbox, "wb"):
+                pass
+            os.chown(u.mbox, u.uid, grp.getgrnam("mail").gr_gid)
+            os.chmod(u.mbox, 0o660)
+            p = u.login(srv)
+            check_eq(p.stat(), (0, 0), "an empty /var/mail/USER: empty")
+            p.quit()
+            if not deliver_all(u, MSGS[:3]):
+                return
+            data = u.read()
+            p = u.login(srv)
+            check_eq(p.stat()[0], 3, "home not writable: served")
+            p.dele(1)
+            try:
+                r = p.quit()
+            except poplib.error_proto as e:
+                r = e.args[0]
+            srv.wait_all()
+            check(r.startswith(b"-ERR [SYS/TEMP]"), "QUIT after DELE: "
+                  "-ERR [SYS/TEMP] (%r)" % (r,))
+            check_eq(u.read(), data, "nothing removed")
+            check(ro.path in srv.log(), "the log names the home")
+    finally:
+        ro.cleanup()
 
 
 @test

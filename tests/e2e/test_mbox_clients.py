@@ -53,10 +53,14 @@ def lines_of(content, top=None):
 
 
 def x_uidl(content):
+    """The UIDL an X-UIDL header gives (the first; trimmed, 1 to 70
+    octets 0x21-0x7e), else None."""
     head = content.split(b"\n\n", 1)[0]
     for h in head.split(b"\n"):
         if h.lower().startswith(b"x-uidl:"):
-            return h[7:].strip().decode("latin-1")
+            v = h[7:].strip(b" \t")
+            ok = 1 <= len(v) <= 70 and all(0x21 <= c <= 0x7e for c in v)
+            return v.decode() if ok else None
     return None
 
 
@@ -224,6 +228,44 @@ def default_maildrop_argument():
         p.quit()
         if deliver_all(u, MSGS[:4]):
             check_session(u, srv, "/var/mail/%u")
+
+
+@test
+def x_uidl_headers_and_their_duplicates():
+    """qpopper's X-UIDL headers: reused when valid; one that is not, and
+    the second of two alike, get UIDLs of their own, the same in every
+    session."""
+    if not have_mta():
+        return
+    heads = [b"X-UIDL: same-uidl", b"X-UIDL: same-uidl",
+             b"X-UIDL:  " + b"a" * 70 + b"  ", b"X-UIDL: " + b"b" * 71,
+             b"X-UIDL: with space", b"X-UIDL:", b"X-UIDL: \x80\xff"]
+    with MailUser() as u, u.serve() as srv:
+        if not deliver_all(u, [b"Subject: u%d\n%s\n\nbody %d\n" % (i, h, i)
+                               for i, h in enumerate(heads)]):
+            return
+        p = u.login(srv)
+        got = [l.split()[1].decode() for l in p.uidl()[1]]
+        p.quit()
+        check_eq(len(set(got)), len(heads), "%d messages, %d distinct "
+                 "UIDLs: %r" % (len(heads), len(heads), got))
+        check_eq((got[0], got[2]), ("same-uidl", "a" * 70), "valid "
+                 "X-UIDL headers (trimmed) are the UIDLs")
+        check(not set(got[3:]) & {"b" * 71, "with", "with space", ""},
+              "invalid ones are not")
+        p = u.login(srv)
+        check_eq([l.split()[1].decode() for l in p.uidl()[1]], got,
+                 "the same UIDLs in the next session")
+        p.dele(1)
+        p.quit()
+        p = u.login(srv)
+        after = [l.split()[1].decode() for l in p.uidl()[1]]
+        p.quit()
+        # The second 'same-uidl' may now get it: uniqueness is made per
+        # session, as for a Maildir.
+        check_eq(after[1:], got[2:], "after DELE of the first, the others "
+                 "keep their UIDLs")
+        check(len(set(after)) == len(after), "all distinct")
 
 
 @test

@@ -659,9 +659,9 @@
 
 /*
  * An mbox maildrop (pop3d-maildrop.8, MBOX): POP3D_MBOX_MAX bounds the
- * file read (a bigger one is refused, the log naming it); the default is
- * what a 32-bit offset era MUA could still open, the maximum what a
- * session reads in a few minutes.
+ * file read (a bigger one is refused, the log naming it); the default,
+ * 2 GiB, is what mail readers built with 32-bit file offsets could still
+ * open; the maximum is what a first session reads in a few minutes.
  */
 #define MBOX_MAX_DEFAULT	(2ULL << 30)
 #define MBOX_MAX_MIN		1024
@@ -681,8 +681,6 @@
  * cut before its truncate.
  */
 #define MBOX_JOURNAL_TAIL	64
-/* The longest From_ line read back to check a message is still there. */
-#define MBOX_FROM_LINE_MAX	4096
 /* The octets read from an mbox at a time. */
 #define MBOX_READ_CHUNK		(256 * 1024)
 

@@ -212,6 +212,15 @@ int	maildir_file_openat(int, const char *, int);
 int	maildir_file_ours(const struct stat *);
 
 /*
+ * A new account's maildrop, made at its first login as Dovecot does, so
+ * that it is not refused until the first delivery: only when path does
+ * not exist and its parent is a real directory of this user's; made
+ * whole under a name of its own and renamed into place (maildir_create.c).
+ * Anything else is left to maildir_open to refuse.
+ */
+void	maildir_create(const char *);
+
+/*
  * The listed maildir as the session's store (store_maildir.c), once
  * its list is final.
  */

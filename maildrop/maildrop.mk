@@ -8,7 +8,7 @@
 # the maildrop's one cache has its own format (scancache.h).  liblockfile
 # makes an mbox's dotlock (mbox_lock.c).
 MD_SRC	= maildrop/maildir.c maildrop/maildir_scan.c maildrop/maildir_locate.c \
-	  maildrop/maildir_msg.c maildrop/maildir_lock.c \
+	  maildrop/maildir_msg.c maildrop/maildir_lock.c maildrop/maildir_create.c \
 	  maildrop/sizes.c maildrop/trans.c maildrop/store_maildir.c \
 	  maildrop/uidl.c maildrop/wire.c maildrop/xmit.c \
 	  maildrop/scancache.c maildrop/expire.c \

@@ -10,7 +10,18 @@
  * what is served is the octets after its From_ line up to, not including,
  * the empty line that precedes the next From_ line (the last message: to
  * the end, less one trailing empty line).  ">From " is served as stored;
- * Content-Length is ignored.
+ * Content-Length is ignored.  An empty line is "\n", or "\r\n" (a
+ * CRLF-stored mbox; its separator is then two octets).
+ *
+ * The UIDL: the first valid X-UIDL field of the header block (the lines
+ * before the message's first empty line), its name in any case, its value
+ * unfolded and trimmed of blanks, 1 to UIDL_MAX octets 0x21-0x7E; else
+ * the digest form (as maildir_uidl_digest: 32 lower-case hex digits of
+ * SHA-256) of the From_ line and the header fields other than those mail
+ * readers rewrite (mbox_parse.c, digest_keeps).  from_digest: the first
+ * 8 octets (little-endian) of the SHA-256 of the From_ line with its LF,
+ * octets [from_off, off).  internal: only a message at offset 0 with an
+ * X-IMAP field and "FOLDER INTERNAL DATA" in its Subject.
  */
 #ifndef POP3D_MBOX_PARSE_H
 #define POP3D_MBOX_PARSE_H

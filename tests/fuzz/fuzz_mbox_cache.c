@@ -57,26 +57,35 @@ quiet(const char *line, size_t n)
 	(void)n;
 }
 
+static int	cdir = -1;
+static char	dir[] = "/tmp/fuzz_mbox_cache.XXXXXX";
+
+static void
+cleanup(void)
+{
+	(void)unlinkat(cdir, "c", 0);
+	(void)rmdir(dir);
+}
+
 /* The image as a file in a directory of the run's own: the load's answer. */
 static int
 load(const char *buf, size_t len, const struct stat *st, struct seen *s)
 {
-	static int	 dirfd = -1;
-	static char	 dir[] = "/tmp/fuzz_mbox_cache.XXXXXX";
 	uint64_t	 resume;
 	int		 fd;
 
-	if (dirfd == -1) {
+	if (cdir == -1) {
 		log_to_sink(quiet);
 		if (mkdtemp(dir) == NULL ||
-		    (dirfd = open(dir, O_RDONLY | O_DIRECTORY)) == -1)
+		    (cdir = open(dir, O_RDONLY | O_DIRECTORY)) == -1)
 			abort();
+		atexit(cleanup);
 	}
-	fd = openat(dirfd, "c", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	fd = openat(cdir, "c", O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd == -1 || write(fd, buf, len) != (ssize_t)len)
 		abort();
 	close(fd);
-	return mbox_cache_load(dirfd, "c", -1, st, check, s, &resume);
+	return mbox_cache_load(cdir, "c", -1, st, check, s, &resume);
 }
 
 int

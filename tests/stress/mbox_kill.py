@@ -1,8 +1,9 @@
 """The mbox UPDATE kill test (pop3d-maildrop.8, MBOX): trials that each
 build an mbox, run a session that DELEs a random subset and QUITs, SIGKILL
-pop3d-maildrop at a random moment of its UPDATE, sometimes deliver a new
-message right after (as an MTA does: fcntl lock, then the dotlock), then
-run a recovery session and check that every message not DELE'd is there
+pop3d-maildrop at a random moment of its UPDATE, in three trials of four
+deliver a new message (as an MTA does: fcntl lock, then the dotlock)
+during the session, racing the QUIT, or right after the kill, then run a
+recovery session and check that every message not DELE'd is there
 exactly once and byte for byte, every DELE'd one at most once, every
 delivered one exactly once, and the file is one of the two it may be.
 
@@ -16,8 +17,8 @@ import os
 import poplib
 import random
 import signal
-import socket
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -78,8 +79,9 @@ def phase_of(path, home, size0, data0, exited, fds):
     return "done-not-exited"
 
 
-def retr_all(port):
-    p = poplib.POP3("127.0.0.1", port, timeout=60)
+def retr_all(srv):
+    p = poplib.POP3("127.0.0.1", srv.port, timeout=60)
+    srv.connections += 1     # so that last_proc() waits for this one
     n = p.stat()[0]
     got = [b"\n".join(p.retr(i)[1]) + b"\n" for i in range(1, n + 1)]
     p.quit()
@@ -118,11 +120,28 @@ class Trials:
         deletes = sorted(rng.sample(range(1, len(msgs) + 1), k))
         s, f = self.session(srv, deletes)
         proc = srv.last_proc()
+        if proc.args is None or proc.poll() is not None:
+            raise RuntimeError("the session's process is not the last")
+        # Deliveries: during the session, racing the QUIT, after the kill.
+        new, when = [], rng.choice(("none", "during", "racing", "after"))
+        if when != "none":
+            new = [mboxlib.message(1000 * t + 999, b"delivered %s\n" %
+                                   when.encode())]
+            self.counts["delivered"] += 1
+        if when == "during":
+            mboxlib.deliver(self.path, new[0])
+            with open(self.path, "rb") as f:
+                data0 = f.read()
+        racer = threading.Thread(target=mboxlib.deliver,
+                                 args=(self.path, new[0])) \
+            if when == "racing" else None
         # Most kills late: the journal's writing takes the most time.
         delay = self.update_s * (rng.uniform(0, 1) if rng.random() < 0.3
                                  else rng.uniform(0.5, 1.1))
         start = time.time()
         s.sendall(b"QUIT\r\n")
+        if racer is not None:
+            racer.start()
         time.sleep(delay)
         exited = proc.poll() is not None
         fds = [] if exited else open_files(proc.pid)
@@ -135,15 +154,16 @@ class Trials:
             took = time.time() - start
             self.update_s = max(0.002, 0.8 * self.update_s + 0.2 * took)
         s.close()
-        phase = phase_of(self.path, self.tmp.path, len(data0), data0, exited,
-                         fds)
+        if racer is not None:
+            racer.join()
+            phase = "racing-delivery"
+        else:
+            phase = phase_of(self.path, self.tmp.path, len(data0), data0,
+                             exited, fds)
         self.phases[phase] = self.phases.get(phase, 0) + 1
-        new = []
-        if rng.random() < 0.5:
-            new = [mboxlib.message(1000 * t + 999, b"delivered after\n")]
+        if when == "after":
             mboxlib.deliver(self.path, new[0])
-            self.counts["delivered"] += 1
-        got = retr_all(srv.port)
+        got = retr_all(srv)
         self.check(t, msgs, deletes, new, got, phase)
         self.counts["trials"] += 1
 

@@ -30,8 +30,12 @@ if [ "$1" = test ]; then
 	# only, to /var/mail/USER; where systemd runs, its daemon starts,
 	# on 127.0.0.1 and ::1 port 25 only, which no test uses.  Left out
 	# where another MTA gives /usr/sbin/sendmail, which installing it
-	# would remove (the test then skips).
-	if [ -e /usr/sbin/exim4 ] || [ ! -e /usr/sbin/sendmail ]; then
+	# would remove (the test then skips), and where exim4-daemon-heavy
+	# does, which serves as well.
+	if dpkg-query -W -f='${Status}\n' exim4-daemon-heavy 2>/dev/null |
+	    grep -q 'ok installed'; then
+		:
+	elif [ -e /usr/sbin/exim4 ] || [ ! -e /usr/sbin/sendmail ]; then
 		PKGS="$PKGS exim4-daemon-light"
 	elif [ -z "$DEPS_LIST" ]; then
 		echo "deps: exim4-daemon-light left out: another MTA gives" \

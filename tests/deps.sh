@@ -19,9 +19,11 @@ mandoc"
 # python3-cryptography makes expired certificates for tests/e2e/test_check.py.
 # dovecot-core (with dovecot-lda) and dovecot-pop3d: the UIDLs a real Dovecot
 # reports, which tests/e2e/test_migrate.py checks pop3d carries over (run
-# privately on a free port, never the system's service).
+# privately on a free port, never the system's service).  bsd-mailx: a
+# local mail reader rewriting an mbox pop3d serves (test_mbox_clients.py).
 TEST_PKGS="strace curl clang libclang-rt-dev mpop systemd xinetd daemontools
-fetchmail sslscan python3-cryptography dovecot-core dovecot-pop3d"
+fetchmail sslscan python3-cryptography dovecot-core dovecot-pop3d
+bsd-mailx"
 if [ "$1" = test ]; then
 	PKGS="$PKGS $TEST_PKGS"
 	# exim4-daemon-light: the real MTA that delivers the mboxes

@@ -557,6 +557,62 @@ def deliveries_racing_sessions_lose_nothing():
         check_eq(u.read(), b"", "and the mbox is empty")
 
 
+MAILX = "/usr/bin/bsd-mailx"
+
+
+def mailx_reads(u, cmds):
+    """bsd-mailx, as the user, on the mbox (hold: read mail stays in it,
+    marked Status: RO, the file rewritten in place under its locks)."""
+    rc = os.path.join(u.home, ".mailrc")
+    with open(rc, "w") as f:
+        f.write("set hold\n")
+    return subprocess.run(
+        [MAILX, "-N", "-f", u.mbox], input=cmds, capture_output=True,
+        user=u.uid, group=u.gid, extra_groups=[], cwd=u.home, timeout=60,
+        env={"HOME": u.home, "MAILRC": rc, "PATH": "/usr/bin:/bin",
+             "USER": u.name}).returncode
+
+
+@test
+def local_mua_marking_read():
+    """A local mail reader (bsd-mailx) marks messages read: their UIDLs
+    stay; a session that listed the mbox before it did removes nothing
+    at QUIT (the messages moved), and says so."""
+    if not have_mta():
+        return
+    if not os.access(MAILX, os.X_OK):
+        return skip("local_mua_marking_read: needs bsd-mailx")
+    with MailUser() as u, u.serve() as srv:
+        if not deliver_all(u, MSGS[:4]):
+            return
+        p = u.login(srv)
+        before = p.uidl()[1]
+        p.quit()
+        check_eq(mailx_reads(u, b"p 1\np 3\nq\n"), 0, "mailx reads 1 and 3")
+        data = u.read()
+        check(data.count(b"\nStatus: RO\n") == 2, "and marks them read")
+        p = u.login(srv)
+        check_eq(p.uidl()[1], before, "the UIDLs are the same")
+        check_eq(p.stat()[0], 4, "four messages still")
+        check_eq(mailx_reads(u, b"p 2\nq\n"), 0, "mailx reads 2 during "
+                 "the session")
+        data = u.read()
+        p.dele(4)
+        try:
+            r = p.quit()
+        except poplib.error_proto as e:
+            r = e.args[0]
+        srv.wait_all()
+        check(r.startswith(b"-ERR [SYS/TEMP]"), "QUIT after DELE: -ERR "
+              "[SYS/TEMP], the mbox changed under it (%r)" % (r,))
+        check_eq(u.read(), data, "nothing removed")
+        p = u.login(srv)
+        check_eq(p.uidl()[1], before, "the UIDLs still the same")
+        p.dele(4)
+        check(p.quit().startswith(b"+OK"), "DELE 4 in a new session: +OK")
+        check_eq(len(u.messages()), 3, "removed")
+
+
 @test
 def second_session_is_in_use():
     if not have_mta():

@@ -487,7 +487,8 @@ class MailUser:
                "POP3D_STATE_DIR": ""}
         arg = "/var/mail/%u" if self.default else "Maildir"
         return Spawner([POP3D, "mail.example.org", AUTH] + list(wrap) +
-                       [MAILDROP, arg], env=env, cwd=self.tmp.path, as_root=True)
+                       [MAILDROP, arg], env=env, cwd=self.tmp.path,
+                       as_root=True)
 
     def login(self, srv):
         p = poplib.POP3("127.0.0.1", srv.port, timeout=60)

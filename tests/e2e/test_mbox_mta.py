@@ -74,6 +74,20 @@ def mta_writes_debian_mboxes():
                   b"\n" + m for m in c), "a Return-path header added")
 
 
+def removes_nothing(u, srv, p, n, why):
+    """DELE n, QUIT: -ERR [SYS/TEMP] (why), the mbox as it was."""
+    data = u.read()
+    p.dele(n)
+    try:
+        r = p.quit()
+    except poplib.error_proto as e:
+        r = e.args[0]
+    srv.wait_all()
+    check(r.startswith(b"-ERR [SYS/TEMP]"), "QUIT after DELE: -ERR "
+          "[SYS/TEMP], %s (%r)" % (why, r))
+    check_eq(u.read(), data, "nothing removed")
+
+
 @test
 def empty_spool_file_and_a_home_not_writable():
     """An empty /var/mail/USER (useradd's CREATE_MAIL_SPOOL makes one)
@@ -94,18 +108,9 @@ def empty_spool_file_and_a_home_not_writable():
             p.quit()
             if not deliver_all(u, MSGS[:3]):
                 return
-            data = u.read()
             p = u.login(srv)
             check_eq(p.stat()[0], 3, "home not writable: served")
-            p.dele(1)
-            try:
-                r = p.quit()
-            except poplib.error_proto as e:
-                r = e.args[0]
-            srv.wait_all()
-            check(r.startswith(b"-ERR [SYS/TEMP]"), "QUIT after DELE: "
-                  "-ERR [SYS/TEMP] (%r)" % (r,))
-            check_eq(u.read(), data, "nothing removed")
+            removes_nothing(u, srv, p, 1, "no place for its journal")
             check(ro.path in srv.log(), "the log names the home")
     finally:
         ro.cleanup()
@@ -249,16 +254,7 @@ def local_mua_marking_read():
         check_eq(p.stat()[0], 4, "four messages still")
         check_eq(mailx_reads(u, b"p 2\nq\n"), 0, "mailx reads 2 during "
                  "the session")
-        data = u.read()
-        p.dele(4)
-        try:
-            r = p.quit()
-        except poplib.error_proto as e:
-            r = e.args[0]
-        srv.wait_all()
-        check(r.startswith(b"-ERR [SYS/TEMP]"), "QUIT after DELE: -ERR "
-              "[SYS/TEMP], the mbox changed under it (%r)" % (r,))
-        check_eq(u.read(), data, "nothing removed")
+        removes_nothing(u, srv, p, 4, "the mbox changed under it")
         p = u.login(srv)
         check_eq(p.uidl()[1], before, "the UIDLs still the same")
         p.dele(4)

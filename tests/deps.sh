@@ -23,11 +23,30 @@ mandoc"
 # PROXY protocol to the front in tests/e2e/test_proxy.py (run privately on
 # a free port, never the system's service).  bindfs mounts a FUSE file
 # system, whose locks pop3d warns about, in tests/e2e/test_shared.py.
+# bsd-mailx: a local mail reader rewriting an mbox pop3d serves
+# (test_mbox_clients.py).
 TEST_PKGS="strace curl clang libclang-rt-dev mpop systemd xinetd daemontools
 fetchmail sslscan python3-cryptography dovecot-core dovecot-pop3d haproxy
-bindfs"
+bindfs bsd-mailx"
 if [ "$1" = test ]; then
 	PKGS="$PKGS $TEST_PKGS"
+	# exim4-daemon-light: the real MTA that delivers the mboxes
+	# tests/e2e/test_mbox_clients.py serves (exim4 -odi: no daemon
+	# needed).  exim4-config's unattended default is local delivery
+	# only, to /var/mail/USER; where systemd runs, its daemon starts,
+	# on 127.0.0.1 and ::1 port 25 only, which no test uses.  Left out
+	# where another MTA gives /usr/sbin/sendmail, which installing it
+	# would remove (the test then skips), and where exim4-daemon-heavy
+	# does, which serves as well.
+	if dpkg-query -W -f='${Status}\n' exim4-daemon-heavy 2>/dev/null |
+	    grep -q 'ok installed'; then
+		:
+	elif [ -e /usr/sbin/exim4 ] || [ ! -e /usr/sbin/sendmail ]; then
+		PKGS="$PKGS exim4-daemon-light"
+	elif [ -z "$DEPS_LIST" ]; then
+		echo "deps: exim4-daemon-light left out: another MTA gives" \
+		    "/usr/sbin/sendmail" >&2
+	fi
 fi
 # DEPS_LIST=1: print the list and stop (tests/install.sh checks it).
 if [ -n "$DEPS_LIST" ]; then

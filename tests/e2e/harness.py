@@ -4,9 +4,11 @@ builders, and ok/not ok reporting that tests/run.sh adds up."""
 
 import atexit
 import os
+import poplib
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -379,3 +381,186 @@ class Raw:
 
     def close(self):
         self.s.close()
+
+
+# mboxes a real MTA delivers (Debian's exim4) to a system user of a test's
+# own, served through the whole chain: test_mbox_clients.py.
+POP3D = os.path.join(BUILD, "pop3d")
+AUTH = os.path.join(BUILD, "pop3d-auth")
+MAILDROP = os.path.join(BUILD, "pop3d-maildrop")
+USERS = os.path.join(BUILD, "pop3d-users")
+EXIM = "/usr/sbin/exim4"
+SPOOL = "/var/mail"
+SENDER = "sender@example.org"
+
+
+def have_mta():
+    if not ROOT:
+        skip("%s: needs root (a system user of its own)" % sys.argv[0])
+        return False
+    if not os.access(EXIM, os.X_OK):
+        skip("%s: needs exim4-daemon-light (tests/deps.sh test)"
+             % sys.argv[0])
+        return False
+    # Debian's exim4-config, its default "local delivery only": users'
+    # mail to /var/mail/$local_part by the mail_spool transport.
+    t = subprocess.run([EXIM, "-bP", "transport", "mail_spool"],
+                       capture_output=True, text=True).stdout
+    r = subprocess.run([EXIM, "-bP", "router", "local_user"],
+                       capture_output=True, text=True).stdout
+    if "file = /var/mail/$local_part" not in t or \
+            "transport = mail_spool" not in r:
+        skip("%s: exim4 does not deliver to /var/mail (dpkg-reconfigure "
+             "exim4-config: mail_spool)" % sys.argv[0])
+        return False
+    return True
+
+
+def parse_mbox(data):
+    """[(segment, from_line, content)]: each message's octets in the file
+    (From_ line to the next From_ line), its From_ line and what is served
+    of it, by pop3d-maildrop.8's rules."""
+    if not data:
+        return []
+    assert data.startswith(b"From "), data[:80]
+    starts, i = [0], 0
+    while True:
+        j = data.find(b"\n\nFrom ", i)
+        if j < 0:
+            break
+        starts.append(j + 2)
+        i = j + 1
+    out = []
+    for k, s in enumerate(starts):
+        last = k + 1 == len(starts)
+        e = len(data) if last else starts[k + 1]
+        nl = data.find(b"\n", s, e)
+        body = e if nl < 0 else nl + 1
+        end = e - 1 if not last or data.endswith(b"\n\n") else e
+        out.append((data[s:e], data[s:body], data[body:max(body, end)]))
+    return out
+
+
+def shadow(argv, ok=True):
+    """useradd or userdel, tried again while another's holds the lock of
+    /etc/passwd or /etc/group (exit 1 or 10)."""
+    for _ in range(50):
+        r = subprocess.run(argv, capture_output=True, timeout=60)
+        if r.returncode not in (1, 10):
+            break
+        time.sleep(0.2)
+    if ok and r.returncode != 0:
+        raise RuntimeError("%s: %r" % (argv, r))
+    return r
+
+
+_seq = [0]
+
+
+class MailUser:
+    """A system user of the test's own (useradd -m; userdel -r at the end)
+    with a users.cdb record, password pw-NAME, whose maildrop is
+    /var/mail/NAME: in the record, or (default=True) through
+    pop3d-maildrop's argument /var/mail/%u.  home: the record's home,
+    when not the user's own."""
+
+    def __init__(self, default=False, home=None):
+        _seq[0] += 1
+        self.name = "p3mb%dx%d" % (os.getpid() % 100000, _seq[0])
+        self.default = default
+        self.tmp = TempDir()
+        # One left by a run that was killed goes first.
+        shadow(["userdel", "-r", self.name], ok=False)
+        shadow(["useradd", "-m", "-s", "/usr/sbin/nologin", self.name])
+        pw = pwd.getpwnam(self.name)
+        self.uid, self.gid, self.home = pw.pw_uid, pw.pw_gid, pw.pw_dir
+        self.mbox = os.path.join(SPOOL, self.name)
+        self.remove_mbox()
+        self.etc = os.path.join(self.tmp.path, "etc")
+        os.makedirs(self.etc)
+        os.makedirs(os.path.join(self.tmp.path, "empty"))
+        self.home = home or self.home
+        self.users("add", self.name, str(self.uid), str(self.gid),
+                   self.home, *([] if default else [self.mbox]))
+        self.users("passwd", "-s", self.name,
+                   input=b"pw-" + self.name.encode() + b"\n")
+
+    def users(self, *args, input=None):
+        subprocess.run([USERS, "-f", os.path.join(self.etc, "users"), "-d",
+                        os.path.join(self.etc, "users.cdb")] + list(args),
+                       input=input, check=True, capture_output=True,
+                       timeout=60)
+
+    def remove_mbox(self):
+        for p in (self.mbox, self.mbox + ".lock"):
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+
+    def serve(self, wrap=()):
+        """The chain; wrap: a command put before pop3d-maildrop."""
+        env = {"POP3D_USERS_CDB": os.path.join(self.etc, "users.cdb"),
+               "POP3D_CHROOT": os.path.join(self.tmp.path, "empty"),
+               "POP3D_AUTH_DELAY": "0", "POP3D_RULES": "",
+               "POP3D_STATE_DIR": ""}
+        arg = "/var/mail/%u" if self.default else "Maildir"
+        return Spawner([POP3D, "mail.example.org", AUTH] + list(wrap) +
+                       [MAILDROP, arg], env=env, cwd=self.tmp.path,
+                       as_root=True)
+
+    def login(self, srv):
+        p = poplib.POP3("127.0.0.1", srv.port, timeout=60)
+        srv.connections += 1
+        p.user(self.name)
+        p.pass_("pw-" + self.name)
+        return p
+
+    def deliver(self, data):
+        """exim4 delivers at once (-odi), a lone '.' line not an end
+        (-oi): (exit status, seconds taken)."""
+        t = time.time()
+        r = subprocess.run([EXIM, "-odi", "-oi", "-f", SENDER, self.name],
+                           input=data, capture_output=True, timeout=120)
+        if r.returncode:
+            print("# exim4: %r" % (r.stderr,))
+        return r.returncode, time.time() - t
+
+    def read(self):
+        try:
+            with open(self.mbox, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def messages(self):
+        return parse_mbox(self.read() or b"")
+
+    def close(self):
+        # A message exim could not deliver stays queued: not for later.
+        q = subprocess.run([EXIM, "-bp"], capture_output=True, text=True)
+        ids, cur = [], None
+        for line in q.stdout.split("\n"):
+            w = line.split()
+            if len(w) >= 3 and not line.startswith(" "):
+                cur = w[2]
+            elif w and w[0].startswith(self.name + "@") and cur:
+                ids.append(cur)
+        if ids:
+            print("# exim4 queued for %s: %s (removed)" % (self.name, ids))
+            subprocess.run([EXIM, "-Mrm"] + ids, capture_output=True)
+        shadow(["userdel", "-r", self.name])
+        self.remove_mbox()
+        self.tmp.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def file_facts(path):
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_uid, st.st_gid,
+            stat.S_IMODE(st.st_mode))

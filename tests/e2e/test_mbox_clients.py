@@ -157,7 +157,9 @@ def dele_and_rewrite(u, srv, uidls):
              "the kept messages keep their UIDLs")
     check_eq(sorted(f for f in os.listdir(SPOOL) if f.startswith(u.name)),
              [u.name], "nothing left beside it in /var/mail (no dotlock)")
-    cache = os.path.join(u.home, ".pop3d-mbox.cache")
+    st = os.stat(os.path.join(SPOOL, u.name))
+    cache = os.path.join(u.home, ".pop3d-mbox.%d.%d.cache" % (st.st_dev,
+                                                               st.st_ino))
     check(os.path.exists(cache) and file_facts(cache)[2:] ==
           (u.uid, u.gid, 0o600), "its index in the home, the user's, 0600")
     check(not os.path.exists(os.path.join(u.home, ".pop3d-mbox.journal")),

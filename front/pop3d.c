@@ -428,12 +428,43 @@ front_end_line(void)
 	logline_emit(&l);
 }
 
+/* -t, the host name and the auth program's argv; the log's settings. */
+static void
+args_read(struct front *f, int argc, char **argv)
+{
+	char	opt[3] = "-?";
+	int	ch;
+
+	opterr = 0;		/* usage_error says it, in one line */
+	while ((ch = getopt(argc, argv, "+t")) != -1) {
+		if (ch != 't') {
+			opt[1] = (char)optopt;
+			usage_error("unknown option %s", opt);
+		}
+		f->implicit = 1;
+		answer_code = NULL;
+	}
+	argc -= optind - 1;
+	argv += optind - 1;
+	if (log_from_env() == -1)
+		refuse("bad settings");
+	if (argc < 3)
+		usage_error("%s", argc < 2 ? "no host name and no auth"
+		    " program" : "no auth program after the host name");
+	if (hostname_is_program(argv[1]))
+		usage_error("the first argument must be this server's host"
+		    " name; got '%s'", argv[1]);
+	if (!hostname_ok(argv[1]))
+		refuse("the host name must be letters, digits, dots, dashes");
+	f->pa.hostname = argv[1];
+	f->pa.greet = 1;
+	f->authargv = argv + 2;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct front	f;
-	char		opt[3] = "-?";
-	int		ch;
 
 	log_init(argv[0]);
 	/*
@@ -452,30 +483,7 @@ main(int argc, char **argv)
 	log_at_die(front_end_line);
 	if (atexit(front_end_line) != 0)
 		die(111, "atexit failed");
-	opterr = 0;		/* usage_error says it, in one line */
-	while ((ch = getopt(argc, argv, "+t")) != -1) {
-		if (ch != 't') {
-			opt[1] = (char)optopt;
-			usage_error("unknown option %s", opt);
-		}
-		f.implicit = 1;
-		answer_code = NULL;
-	}
-	argc -= optind - 1;
-	argv += optind - 1;
-	if (log_from_env() == -1)
-		refuse("bad settings");
-	if (argc < 3)
-		usage_error("%s", argc < 2 ? "no host name and no auth"
-		    " program" : "no auth program after the host name");
-	if (hostname_is_program(argv[1]))
-		usage_error("the first argument must be this server's host"
-		    " name; got '%s'", argv[1]);
-	if (!hostname_ok(argv[1]))
-		refuse("the host name must be letters, digits, dots, dashes");
-	f.pa.hostname = argv[1];
-	f.pa.greet = 1;
-	f.authargv = argv + 2;
+	args_read(&f, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	remote_find(&f);
 	f.acc.code = answer_code;

@@ -2,8 +2,9 @@
  * from_digest (mbox_parse.h): a 64-bit hash of a message's From_ line and
  * header block (its first MBOX_DIGEST_SERVED octets), taken eight octets
  * at a time: a cold parse hashes every header, and a hash of one
- * multiply per octet (FNV-1a) would cost a tenth of the parse.  Not cryptographic: it tells a message from the one that now
- * stands where it stood (a mail reader's rewrite), it is no defence
+ * multiply per octet (FNV-1a) would cost a tenth of the parse.  Not
+ * cryptographic: it tells a message from the one that now stands where
+ * it stood (a mail reader's rewrite), it is no defence
  * against the mailbox's owner, who may write any octets there anyway.
  * Each step ((h ^ w) * odd, then h ^= h >> 29) is a bijection of h for a
  * given word and of the word for a given h, so inputs differing in one

@@ -337,7 +337,7 @@ unhold(struct mbox_parser *p)
 	p->pending = 0;
 }
 
-/* A line of type t starts at file offset bol: the messages it ends or starts. */
+/* A line of type t starts at file offset bol: a message it ends or starts. */
 static int
 line_start(struct mbox_parser *p, int t, uint64_t bol)
 {

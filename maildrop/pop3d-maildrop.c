@@ -199,9 +199,9 @@ refuse_readonly(struct out *out, const char *path, const char *what)
 /*
  * LOGIN-DELAY (RFC 2449 section 6.8): the time of the user's last login is
  * the modification time of LOGIN_FILE in the maildrop (an mbox user's:
- * ".pop3d-mbox.DEV.INO.login" in the home (mbox_file_name); a file of the user's, opened as the caches
- * are), set at each login that is let in and
- * only then, so that a client polling too often is not shut out for
+ * ".pop3d-mbox.DEV.INO.login" in the home, mbox_file_name), a file of
+ * the user's opened as the caches are, set at each login that is let in
+ * and only then, so that a client polling too often is not shut out for
  * good.  Checked under the session lock: two logins cannot both pass.
  * 0 to let the login in; -1 with errno when the file is unusable (the
  * login is let in: the delay is a courtesy the server asks, not a

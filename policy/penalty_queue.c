@@ -368,8 +368,12 @@ queue_wait_turn(struct penalty_queue *q, int64_t deadline)
 	struct flock		fl;
 	sigset_t		alrm, mask;
 	off_t			off;
+	int64_t			left = deadline - io_now_ms();
 	int			r;
 
+	/* Out of time already: a timer of 0 would be none, and never ring. */
+	if (left <= 0)
+		return 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = queue_on_alarm;
 	sigemptyset(&sa.sa_mask);
@@ -378,7 +382,7 @@ queue_wait_turn(struct penalty_queue *q, int64_t deadline)
 	if (sigaction(SIGALRM, &sa, &old) == -1)
 		return -1;
 	sigprocmask(SIG_UNBLOCK, &alrm, &mask);
-	queue_timer(deadline - io_now_ms());
+	queue_timer(left);
 	while ((r = queue_ahead_of(q, &off)) == 1) {
 		memset(&fl, 0, sizeof(fl));
 		fl.l_type = F_RDLCK;

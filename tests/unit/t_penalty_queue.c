@@ -207,6 +207,36 @@ test_no_overtaking(void)
 	close(p[1]);
 }
 
+/*
+ * A waiter whose time is up by the time it reaches the queue (the
+ * penalty box's own locks took it) gives up at once: the timer for its
+ * wait would be none, and it must not sleep until the one ahead leaves.
+ */
+static void
+test_late_deadline(void)
+{
+	struct penalty_conf	c;
+	struct penalty_token	t;
+	struct said		s;
+	pid_t			a, b;
+	int			p[2];
+
+	conf_new(&c, "late");
+	CHECK(pipe(p) == 0);
+	CHECK(take(&c, &t));
+	a = waiter(&c, 1, 10000, 0, p[1]);
+	CHECK(until_queued(&c, 1));
+	b = waiter(&c, 2, 1, 0, p[1]);
+	CHECK(heard(p[0], &s) && s.who == 2 && s.state == PENALTY_BUSY &&
+	    s.ms < 1000);
+	CHECK(reaped(b));
+	CHECK(release(&c, &t));
+	CHECK(heard(p[0], &s) && s.who == 1 && s.state == PENALTY_NONE);
+	CHECK(reaped(a));
+	close(p[0]);
+	close(p[1]);
+}
+
 /* The CPU time (ms) and voluntary switches of the reaped child pid. */
 static int
 usage(pid_t pid, long *cpu_ms, long *switches)
@@ -418,6 +448,7 @@ main(void)
 	alarm(120);	/* a hung queue fails the tester, never the run */
 	test_fifo();
 	test_no_overtaking();
+	test_late_deadline();
 	test_asleep();
 	test_dead_waiter();
 	test_dead_holder();

@@ -58,24 +58,10 @@
 #include "log.h"
 #include "maildir.h"
 #include "mbox.h"
+#include "mbox_jhead.h"
 
-#define J_MAGIC		"P3MBOXJ3"
-#define J_MAGIC_OLD	"P3MBOXJ2"	/* kept no identity of the file */
-#define J_NONCE		16
-#define J_HASH		SHA256_DIGEST_SIZE
-#define J_NEAR		4096	/* octets hashed before F and before S - k */
-#define J_HEAD		(8 + 8 * 8 + 2 * J_NONCE + 2 * J_HASH)
 #define J_SUM		8
 #define J_BUF		65536
-
-struct jhead {
-	uint64_t	dev, ino, S, F, N, k;
-	uint64_t	bsec, bnsec;	/* birth time; 0, 0: not known */
-	char		R[J_NONCE];
-	char		T[J_NONCE];	/* what [S - k, S) held */
-	uint8_t		pre[J_HASH];	/* of [F - min(F, J_NEAR), F) */
-	uint8_t		tail[J_HASH];	/* of [max(N, S - J_NEAR), S - k) */
-};
 
 /* A journal being written. */
 struct jw {
@@ -205,131 +191,6 @@ head_nonce(struct jhead *h)
 	    0 : -1;
 }
 
-/* SHA-256 of fd's octets [off, end). */
-static int
-hash_range(int fd, uint64_t off, uint64_t end, uint8_t *sum)
-{
-	struct sha256_ctx ctx;
-	char		 buf[J_NEAR];
-	size_t		 n;
-
-	sha256_init(&ctx);
-	for (; off < end; off += n) {
-		n = end - off < sizeof(buf) ? end - off : sizeof(buf);
-		if (mbox_pread(fd, buf, n, off) == -1)
-			return -1;
-		sha256_update(&ctx, n, (const uint8_t *)buf);
-	}
-	sha256_digest(&ctx, J_HASH, sum);
-	return 0;
-}
-
-static uint64_t
-pre_start(const struct jhead *h)
-{
-	return h->F - (h->F < J_NEAR ? h->F : J_NEAR);
-}
-
-static uint64_t
-tail_start(const struct jhead *h)
-{
-	return h->S - h->N > J_NEAR ? h->S - J_NEAR : h->N;
-}
-
-/* The file's birth time; 0, 0 when the file system does not keep one. */
-static void
-birth(int fd, uint64_t *sec, uint64_t *nsec)
-{
-	struct statx	stx;
-
-	*sec = *nsec = 0;
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_BTIME, &stx) == 0 &&
-	    (stx.stx_mask & STATX_BTIME) != 0) {
-		*sec = (uint64_t)stx.stx_btime.tv_sec;
-		*nsec = stx.stx_btime.tv_nsec;
-	}
-}
-
-/* What a redo relies on, from the file as it is before step 1. */
-static int
-head_identity(int fd, struct jhead *h)
-{
-	memset(h->T, 0, sizeof(h->T));
-	birth(fd, &h->bsec, &h->bnsec);
-	if (mbox_pread(fd, h->T, h->k, h->S - h->k) == -1 ||
-	    hash_range(fd, pre_start(h), h->F, h->pre) == -1)
-		return -1;
-	return hash_range(fd, tail_start(h), h->S - h->k, h->tail);
-}
-
-static void
-head_put(char *head, const struct jhead *h)
-{
-	memcpy(head, J_MAGIC, 8);
-	le64_put(head + 8, h->dev);
-	le64_put(head + 16, h->ino);
-	le64_put(head + 24, h->S);
-	le64_put(head + 32, h->F);
-	le64_put(head + 40, h->N);
-	le64_put(head + 48, h->k);
-	le64_put(head + 56, h->bsec);
-	le64_put(head + 64, h->bnsec);
-	memcpy(head + 72, h->R, J_NONCE);
-	memcpy(head + 72 + J_NONCE, h->T, J_NONCE);
-	memcpy(head + 72 + 2 * J_NONCE, h->pre, J_HASH);
-	memcpy(head + 72 + 2 * J_NONCE + J_HASH, h->tail, J_HASH);
-}
-
-static void
-head_get(const char *head, struct jhead *h)
-{
-	h->dev = le64_get(head + 8);
-	h->ino = le64_get(head + 16);
-	h->S = le64_get(head + 24);
-	h->F = le64_get(head + 32);
-	h->N = le64_get(head + 40);
-	h->k = le64_get(head + 48);
-	h->bsec = le64_get(head + 56);
-	h->bnsec = le64_get(head + 64);
-	memcpy(h->R, head + 72, J_NONCE);
-	memcpy(h->T, head + 72 + J_NONCE, J_NONCE);
-	memcpy(h->pre, head + 72 + 2 * J_NONCE, J_HASH);
-	memcpy(h->tail, head + 72 + 2 * J_NONCE + J_HASH, J_HASH);
-}
-
-/*
- * Whether the file is still the one the journal was written for, as steps
- * 1 and 2 leave it (its size at least S): NULL, or what differs; NULL
- * with *failed set when it cannot be read.
- */
-static const char *
-identity_differs(int fd, const struct jhead *h, int *failed)
-{
-	uint64_t	sec, nsec;
-	uint8_t		sum[J_HASH];
-	char		T[J_NONCE];
-
-	*failed = 0;
-	birth(fd, &sec, &nsec);
-	if ((h->bsec | h->bnsec) != 0 && (sec | nsec) != 0 &&
-	    (sec != h->bsec || nsec != h->bnsec))
-		return "birth time differs: another file";
-	if (hash_range(fd, pre_start(h), h->F, sum) == -1)
-		goto fail;
-	if (memcmp(sum, h->pre, J_HASH) != 0)
-		return "octets before the rewrite changed";
-	if (hash_range(fd, tail_start(h), h->S - h->k, sum) == -1 ||
-	    mbox_pread(fd, T, h->k, h->S - h->k) == -1)
-		goto fail;
-	if (memcmp(sum, h->tail, J_HASH) != 0 || (memcmp(T, h->T, h->k) != 0 &&
-	    memcmp(T, h->R, h->k) != 0))
-		return "octets at the recorded end changed";
-	return NULL;
-fail:
-	*failed = 1;
-	return NULL;
-}
-
 static int
 jw_begin(struct jw *w, struct mbox *mb, struct jhead *h)
 {
@@ -339,12 +200,12 @@ jw_begin(struct jw *w, struct mbox *mb, struct jhead *h)
 	w->used = 0;
 	w->failed = 0;
 	sha256_init(&w->h);
-	if (head_nonce(h) == -1 || head_identity(mb->fd, h) == -1)
+	if (head_nonce(h) == -1 || mbox_jhead_identity(mb->fd, h) == -1)
 		return -1;
 	mbox_file_name(mb, "journal", w->name, sizeof(w->name));
 	if (atomic_openat(&w->a, mb->homefd, w->name, 0) == -1)
 		return -1;
-	head_put(head, h);
+	mbox_jhead_put(head, h);
 	jw_put(w, head, sizeof(head));
 	return 0;
 }
@@ -460,7 +321,7 @@ journal_read(int jfd, struct jhead *h)
 		return errno = EINVAL, 0;
 	if (mbox_pread(jfd, head, J_HEAD, 0) == -1)
 		return -1;
-	head_get(head, h);
+	mbox_jhead_get(head, h);
 	if (h->F > h->N || h->N >= h->S || h->k != (h->S - h->N < J_NONCE ?
 	    h->S - h->N : J_NONCE) ||
 	    (uint64_t)st.st_size != J_HEAD + (h->N - h->F) + J_SUM)
@@ -596,7 +457,7 @@ journal_redo(struct mbox *mb, int jfd, struct jhead *h, const char *name,
 			return 0;
 		goto fail;
 	}
-	why = identity_differs(mb->fd, h, &r);
+	why = mbox_jhead_differs(mb->fd, h, &r);
 	if (r || (why != NULL && journal_stale(mb, name, cutting, why) == -1))
 		goto fail;
 	if (why != NULL)

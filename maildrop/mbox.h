@@ -18,7 +18,7 @@
 #include "store.h"
 
 /* A name beside the mbox (mbox_file_name). */
-#define MBOX_FILE_NAME_MAX		80
+#define MBOX_FILE_NAME_MAX		128
 /* The octets before the listed end, checked by UPDATE. */
 #define MBOX_END_TAIL		64
 
@@ -155,7 +155,9 @@ uint64_t mbox_region_end(const struct mbox *, size_t);
  * -1 with errno, nothing changed.
  */
 int	mbox_rewrite(struct mbox *, size_t, uint64_t, uint64_t);
-/* mbox_update.c: the octets before the listed end kept for UPDATE. */
+/* mbox_update.c: the index removed (its offsets no longer hold). */
+void	mbox_cache_drop(struct mbox *);
+/* The octets before the listed end kept for UPDATE. */
 int	mbox_end_record(struct mbox *);
 /* The UPDATE (store_ops.update). */
 struct session;

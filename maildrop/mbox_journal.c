@@ -9,9 +9,11 @@
  * other's journal, cache or login record.
  *
  * The journal: a header (MAGIC, dev, ino, S the size before, F the first
- * octet rewritten, N the size after, k = min(J_NONCE, S - N), a random
- * nonce R of k octets), the new content of [F, N), and the first 8 octets
- * of a SHA-256 of all that.  Applied:
+ * octet rewritten, N the size after, k = min(J_NONCE, S - N), the file's
+ * birth time, a random nonce R of k octets, what the file holds at
+ * [S - k, S), SHA-256s of its octets [F - min(F, 4096), F) and
+ * [max(N, S - 4096), S - k)), the new content of [F, N), and the first 8
+ * octets of a SHA-256 of all that.  Applied:
  *   1. the content pwritten at F, fsync;
  *   2. R written over [S - k, S) (octets about to be cut), fsync;
  *   3. the journal renamed to its "cutting" name, the home fsync'd;
@@ -25,6 +27,17 @@
  * that it did, and what lies past N is mail to keep.  The old scheme's
  * test, the file's own last octets, could be repeated by a delivery of
  * equal length with the same closing lines (a daily cron report).
+ *
+ * dev, ino and the size do not say the file is the one the journal was
+ * written for: after a crash a mail reader may rewrite the half-written
+ * file (or remove it, and a new one get its inode) and new mail grow it
+ * past S before the next login.  Redone, the journal would bring back old
+ * messages and cut new mail as if appended after the crash.  So before a
+ * redo the file must still have its birth time (when the file system
+ * keeps one), and the octets steps 1 and 2 never touch as they were: the
+ * 4 KiB before F, and those before [S - k, S), which must hold the
+ * octets recorded or R.  Otherwise the file is the newer truth: the
+ * journal is renamed aside (".stale.TIME"), logged, and not applied.
  */
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -35,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nettle/sha2.h>
@@ -44,17 +58,10 @@
 #include "log.h"
 #include "maildir.h"
 #include "mbox.h"
+#include "mbox_jhead.h"
 
-#define J_MAGIC		"P3MBOXJ2"
-#define J_NONCE		16
-#define J_HEAD		(8 + 6 * 8 + J_NONCE)
 #define J_SUM		8
 #define J_BUF		65536
-
-struct jhead {
-	uint64_t	dev, ino, S, F, N, k;
-	char		R[J_NONCE];
-};
 
 /* A journal being written. */
 struct jw {
@@ -193,19 +200,12 @@ jw_begin(struct jw *w, struct mbox *mb, struct jhead *h)
 	w->used = 0;
 	w->failed = 0;
 	sha256_init(&w->h);
-	if (head_nonce(h) == -1)
+	if (head_nonce(h) == -1 || mbox_jhead_identity(mb->fd, h) == -1)
 		return -1;
 	mbox_file_name(mb, "journal", w->name, sizeof(w->name));
 	if (atomic_openat(&w->a, mb->homefd, w->name, 0) == -1)
 		return -1;
-	memcpy(head, J_MAGIC, 8);
-	le64_put(head + 8, h->dev);
-	le64_put(head + 16, h->ino);
-	le64_put(head + 24, h->S);
-	le64_put(head + 32, h->F);
-	le64_put(head + 40, h->N);
-	le64_put(head + 48, h->k);
-	memcpy(head + 56, h->R, J_NONCE);
+	mbox_jhead_put(head, h);
 	jw_put(w, head, sizeof(head));
 	return 0;
 }
@@ -294,8 +294,9 @@ journal_apply(struct mbox *mb, int jfd, const struct jhead *h, int *cutting)
 }
 
 /*
- * Reads and checks a journal: 1 with *h, 0 when bad (errno says), -1 when
- * it cannot be read (then it is left: an I/O error is no proof it is bad).
+ * Reads and checks a journal: 1 with *h, 0 when bad (errno says), 2 when
+ * of the older format, -1 when it cannot be read (then it is left: an I/O
+ * error is no proof it is bad).
  */
 static int
 journal_read(int jfd, struct jhead *h)
@@ -309,19 +310,18 @@ journal_read(int jfd, struct jhead *h)
 
 	if (fstat(jfd, &st) == -1)
 		return -1;
-	if ((uint64_t)st.st_size < J_HEAD + J_SUM)
+	if (st.st_size < 8)
+		return errno = EINVAL, 0;
+	if (mbox_pread(jfd, head, 8, 0) == -1)
+		return -1;
+	if (memcmp(head, J_MAGIC_OLD, 8) == 0)
+		return 2;
+	if (memcmp(head, J_MAGIC, 8) != 0 ||
+	    (uint64_t)st.st_size < J_HEAD + J_SUM)
 		return errno = EINVAL, 0;
 	if (mbox_pread(jfd, head, J_HEAD, 0) == -1)
 		return -1;
-	if (memcmp(head, J_MAGIC, 8) != 0)
-		return errno = EINVAL, 0;
-	h->dev = le64_get(head + 8);
-	h->ino = le64_get(head + 16);
-	h->S = le64_get(head + 24);
-	h->F = le64_get(head + 32);
-	h->N = le64_get(head + 40);
-	h->k = le64_get(head + 48);
-	memcpy(h->R, head + 56, J_NONCE);
+	mbox_jhead_get(head, h);
 	if (h->F > h->N || h->N >= h->S || h->k != (h->S - h->N < J_NONCE ?
 	    h->S - h->N : J_NONCE) ||
 	    (uint64_t)st.st_size != J_HEAD + (h->N - h->F) + J_SUM)
@@ -404,16 +404,47 @@ journal_drop(struct mbox *mb, const char *name)
 }
 
 /*
- * A valid journal of this file: redone, or dropped when done.  0, or -1
+ * Written for content the file no longer holds (another program rewrote
+ * it after the crash; it is the newer truth): renamed aside, under a name
+ * that holds no UPDATE back, for the administrator.
+ */
+static int
+journal_stale(struct mbox *mb, const char *name, int cutting,
+    const char *why)
+{
+	struct logline	l;
+	char		what[64], sname[MBOX_FILE_NAME_MAX];
+
+	snprintf(what, sizeof(what), "%s.stale.%lld", cutting ? "cutting" :
+	    "journal", (long long)time(NULL));
+	mbox_file_name(mb, what, sname, sizeof(sname));
+	if (renameat(mb->homefd, name, mb->homefd, sname) == -1)
+		return -1;
+	/* Unsynced, the next lock finds it again and moves it again. */
+	(void)fsync(mb->homefd);
+	logline_start(&l, "mbox-journal-stale");
+	logline_path(&l, "file", name);
+	logline_path(&l, "stale", sname);
+	logline_path(&l, "mbox", mb->path);
+	logline_str(&l, "why", why);
+	logline_str(&l, "action", "not applied: the mbox kept as it is");
+	logline_emit(&l);
+	return 0;
+}
+
+/*
+ * A valid journal of this file: redone, or dropped when done, or put
+ * aside when the file is no longer what it was written for.  0, or -1
  * (logged with the journal's name).
  */
 static int
 journal_redo(struct mbox *mb, int jfd, struct jhead *h, const char *name,
     int cutting)
 {
-	struct stat	st;
-	char		now[MBOX_FILE_NAME_MAX];
-	int		pending, nfd = -1, r, err;
+	struct stat	 st;
+	const char	*why;
+	char		 now[MBOX_FILE_NAME_MAX];
+	int		 pending, nfd = -1, r, err;
 
 	if (fstat(mb->fd, &st) == -1 || (pending = cutting ? nonce_there(mb,
 	    h, st.st_size) : (uint64_t)st.st_size >= h->S) == -1)
@@ -426,6 +457,11 @@ journal_redo(struct mbox *mb, int jfd, struct jhead *h, const char *name,
 			return 0;
 		goto fail;
 	}
+	why = mbox_jhead_differs(mb->fd, h, &r);
+	if (r || (why != NULL && journal_stale(mb, name, cutting, why) == -1))
+		goto fail;
+	if (why != NULL)
+		return 0;
 	if ((uint64_t)st.st_size > h->S &&
 	    (nfd = journal_extend(mb, jfd, h, st.st_size)) == -1)
 		goto fail;
@@ -448,8 +484,8 @@ fail:
 }
 
 /*
- * The journal under name: 0 none, 1 dealt with, 2 another file's (left
- * alone, logged), 3 a bad one dropped, -1 with errno ENOTRECOVERABLE
+ * The journal under name: 0 none, 1 dealt with (the index dropped), 2
+ * another file's or of the older format (left alone, logged), 3 a bad one dropped, -1 with errno ENOTRECOVERABLE
  * once logged.
  */
 static int
@@ -474,15 +510,20 @@ recover_one(struct mbox *mb, const char *what, int cutting)
 		close(jfd);
 		return r == -1 ? -1 : 3;
 	}
-	if (h.dev != mb->dev || h.ino != mb->ino) {
+	/* An older format cannot tell whether the file is still its own. */
+	if (r == 2 || h.dev != mb->dev || h.ino != mb->ino) {
 		close(jfd);
-		journal_log("mbox-journal-foreign", name, "another file's"
-		    " journal: left alone, no removal until it is gone", 0);
+		journal_log("mbox-journal-foreign", name, r == 2 ? "journal of"
+		    " an older format: left alone, no removal until it is gone"
+		    : "another file's journal: left alone, no removal until it"
+		    " is gone", 0);
 		return 2;
 	}
 	if (journal_redo(mb, jfd, &h, name, cutting) == -1)
 		goto fail;
 	close(jfd);
+	/* Offsets the index holds may have moved (or it predates the crash). */
+	mbox_cache_drop(mb);
 	return 1;
 fail:
 	if (jfd != -1)

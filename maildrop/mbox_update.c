@@ -90,8 +90,8 @@ update_log(const char *path, const char *why, int err)
  * The index no longer describes the file: removed, so that the next
  * session reads the file anew rather than trust offsets that moved.
  */
-static void
-cache_drop(struct mbox *mb)
+void
+mbox_cache_drop(struct mbox *mb)
 {
 	char	name[MBOX_FILE_NAME_MAX];
 
@@ -130,7 +130,7 @@ update_locked(struct mbox *mb)
 		update_log(mb->path, "journal not written", errno);
 		return "cannot rewrite the mailbox now";
 	}
-	cache_drop(mb);
+	mbox_cache_drop(mb);
 	return NULL;
 }
 

@@ -107,11 +107,21 @@ def side_name(st, what):
     return ".pop3d-mbox.%d.%d.%s" % (st.st_dev, st.st_ino, what)
 
 
-def journal(st, S, F, N, nonce, content):
+JOURNAL_NEAR = 4096
+
+
+def journal(st, S, F, N, nonce, content, orig, btime=(0, 0)):
     """A journal as pop3d-maildrop writes it (mbox_journal.c): nonce is
-    the octets it writes over [S - k, S) before the cut."""
+    the octets it writes over [S - k, S) before the cut; orig the file as
+    it was when the journal was written (what a redo checks is still
+    there: the octets before F and before S - k); btime the file's birth
+    time (seconds, nanoseconds), (0, 0) for not known (not checked)."""
     k = min(JOURNAL_NONCE, S - N)
-    head = b"P3MBOXJ2" + struct.pack("<6Q", st.st_dev, st.st_ino, S, F, N, k)
+    head = b"P3MBOXJ3" + struct.pack("<8Q", st.st_dev, st.st_ino, S, F, N,
+                                     k, btime[0], btime[1])
     head += nonce[:JOURNAL_NONCE].ljust(JOURNAL_NONCE, b"\0")
+    head += orig[S - k:S].ljust(JOURNAL_NONCE, b"\0")
+    head += hashlib.sha256(orig[F - min(F, JOURNAL_NEAR):F]).digest()
+    head += hashlib.sha256(orig[max(N, S - JOURNAL_NEAR):S - k]).digest()
     data = head + content
     return data + hashlib.sha256(data).digest()[:8]

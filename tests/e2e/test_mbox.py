@@ -3,10 +3,12 @@ binary on a loopback socket, driven with poplib and raw sockets, against
 hand-made mboxes in a temporary home owned by the user under test."""
 
 import grp
+import hashlib
 import os
 import poplib
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import threading
@@ -503,7 +505,7 @@ def journal_case(tmp, path, drop, state, extra=b""):
     end = offs[drop + 1] if drop + 1 < len(offs) else len(data)
     content = data[end:]
     S, N = len(data), len(data) - (end - F)
-    j = mboxlib.journal(st, S, F, N, NONCE, content)
+    j = mboxlib.journal(st, S, F, N, NONCE, content, data)
     if state != "before":
         k = min(mboxlib.JOURNAL_NONCE, S - N)
         with open(path, "r+b") as f:
@@ -568,6 +570,122 @@ def cut_then_same_length_mail_kept():
         check_eq(read(path), mboxlib.mbox_bytes([msgs[0], cron(11)]),
                  "the new cron mail kept whole")
         check(not os.path.exists(jpath), "the journal removed")
+
+
+def stale_case(tmp, path, journal_for, F, N, content, what="journal",
+               btime=(0, 0)):
+    """A journal under this mbox's name written for the file as
+    journal_for (its octets) was, which it no longer is."""
+    jpath = os.path.join(tmp.path, mboxlib.side_name(os.stat(path), what))
+    with open(jpath, "wb") as f:
+        f.write(mboxlib.journal(os.stat(path), len(journal_for), F, N, NONCE,
+                                content, journal_for, btime))
+    os.chown(jpath, RUN_UID, RUN_GID)
+    return jpath
+
+
+def check_stale(tmp, srv, path, jpath, want, what):
+    """The journal not applied: the file as it is, the journal renamed
+    aside, logged with both paths; removals go on."""
+    p = pop(srv)
+    check_eq(p.stat()[0], len(want), "%s: listed as the file is" % what)
+    p.dele(1)
+    check(p.quit().startswith(b"+OK"), "%s: a removal not held back" % what)
+    srv.wait_all()
+    log = srv.log()
+    aside = [n for n in os.listdir(tmp.path) if ".stale." in n]
+    check(not os.path.exists(jpath) and len(aside) == 1 and
+          aside[0].startswith(os.path.basename(jpath) + ".stale."),
+          "%s: the journal renamed aside: %r" % (what, aside))
+    check("mbox-journal-stale" in log and jpath in log and path in log and
+          os.path.join(tmp.path, aside[0]) in log,
+          "%s: logged with the journal's, its new and the mbox's paths: %r"
+          % (what, log))
+    check("rewrite redone" not in log, "%s: not redone" % what)
+    check_eq(read(path), mboxlib.mbox_bytes(want[1:]),
+             "%s: the mail there kept, message 1 removed" % what)
+
+
+@test
+def stale_journal_not_redone():
+    """A crash left the journal under its first name; before the next
+    login a mail reader rewrote the file (everything deleted, or the
+    file removed and a new one given its inode) and new mail grew it past
+    the recorded size: the journal is not redone over content it never
+    saw (it wrote the old messages back and cut the new mail as if
+    appended after the crash)."""
+    new = [message(i, b"new mail %d\n" % i) for i in range(11, 14)]
+    with TempDir() as tmp:
+        path = setup(tmp, new)
+        old = mboxlib.mbox_bytes([message(7, b"old kept\n")]) + b"x" * 40
+        N = len(old) - 40
+        jpath = stale_case(tmp, path, old, 0, N, old[:N])
+        with spawner(tmp) as srv:
+            check_stale(tmp, srv, path, jpath, new, "removed all")
+    # The first message kept by the reader, the rest rewritten.
+    with TempDir() as tmp:
+        path = setup(tmp, MSGS[:1] + new)
+        old = mboxlib.mbox_bytes(MSGS[:2])
+        F = N = len(mboxlib.mbox_bytes(MSGS[:1]))
+        jpath = stale_case(tmp, path, old, F, N, b"")
+        with spawner(tmp) as srv:
+            check_stale(tmp, srv, path, jpath, MSGS[:1] + new, "rewritten")
+    # Only the octets before the rewrite differ.
+    with TempDir() as tmp:
+        path = setup(tmp, new)
+        data = read(path)
+        old = b"Y" + data[1:]
+        F = len(mboxlib.mbox_bytes(new[:1]))
+        N = F + len(mboxlib.mbox_bytes(new[2:]))
+        jpath = stale_case(tmp, path, old, F, N, data[-(N - F):])
+        with spawner(tmp) as srv:
+            check_stale(tmp, srv, path, jpath, new, "octets before F")
+    # The same octets, another birth time (when the file system keeps it).
+    with TempDir() as tmp:
+        path = setup(tmp, new)
+        born = subprocess.run(["stat", "-c", "%W", path],
+                              stdout=subprocess.PIPE).stdout.strip()
+        if born in (b"0", b"-", b""):
+            skip("no birth time on this file system")
+            return
+        data = read(path)
+        F = len(mboxlib.mbox_bytes(new[:1]))
+        N = F + len(mboxlib.mbox_bytes(new[2:]))
+        jpath = stale_case(tmp, path, data, F, N, data[-(N - F):],
+                           btime=(int(born) - 1, 0))
+        with spawner(tmp) as srv:
+            check_stale(tmp, srv, path, jpath, new, "birth time")
+
+
+@test
+def older_format_journal_left_alone():
+    """A journal of the format before the file's identity was kept cannot
+    show the file is still its own: left and logged as another file's is,
+    no removal meanwhile (dropped, a half-done rewrite would stay)."""
+    with TempDir() as tmp:
+        path = setup(tmp, END_MSGS)
+        st = os.stat(path)
+        data = read(path)
+        S, N = len(data), len(data) - 10
+        head = b"P3MBOXJ2" + struct.pack("<6Q", st.st_dev, st.st_ino, S, 0,
+                                         N, 10) + NONCE
+        j = head + data[10:]
+        j += hashlib.sha256(j).digest()[:8]
+        jpath = os.path.join(tmp.path, mboxlib.side_name(st, "journal"))
+        with open(jpath, "wb") as f:
+            f.write(j)
+        os.chown(jpath, RUN_UID, RUN_GID)
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            check_eq(p.stat()[0], 3, "listed as it is")
+            p.dele(1)
+            r = quit_reply(p)
+            check(r.startswith(b"-ERR"), "no removal: %r" % r)
+            srv.wait_all()
+            check("mbox-journal-foreign" in srv.log() and jpath in
+                  srv.log(), "logged with its path: %r" % srv.log())
+        check(os.path.exists(jpath), "the journal left")
+        check_eq(read(path), data, "nothing changed")
 
 
 @test
@@ -708,7 +826,7 @@ def foreign_journal_left_alone():
         jpath = os.path.join(tmp.path, mboxlib.side_name(st, "journal"))
         with open(jpath, "wb") as f:
             f.write(mboxlib.journal(os.stat(other), len(data), 0,
-                                    len(data) - 10, NONCE, data[10:]))
+                                    len(data) - 10, NONCE, data[10:], data))
         os.chown(jpath, RUN_UID, RUN_GID)
         with spawner(tmp) as srv:
             p = pop(srv)

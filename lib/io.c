@@ -73,6 +73,56 @@ close_keep_errno(int fd)
 	errno = saved;
 }
 
+ssize_t
+io_pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+	size_t	got = 0;
+	ssize_t	r;
+
+	while (got < n) {
+		r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return -1;
+		if (r == 0)
+			break;
+		got += r;
+	}
+	return got;
+}
+
+int
+io_pread_exact(int fd, void *buf, size_t n, uint64_t off)
+{
+	ssize_t	r = io_pread_full(fd, buf, n, off);
+
+	if (r >= 0 && (size_t)r < n)
+		errno = EIO;
+	return r >= 0 && (size_t)r == n ? 0 : -1;
+}
+
+int
+io_pwrite_exact(int fd, const void *buf, size_t n, uint64_t off)
+{
+	size_t	done = 0;
+	ssize_t	r;
+
+	while (done < n) {
+		r = pwrite(fd, (const char *)buf + done, n - done,
+		    (off_t)(off + done));
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO;
+			return -1;
+		}
+		done += r;
+	}
+	return 0;
+}
+
 int64_t
 io_now_ms(void)
 {

@@ -9,6 +9,8 @@
 #ifndef POP3D_IO_H
 #define POP3D_IO_H
 
+#include <sys/types.h>
+
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,6 +78,16 @@ int	io_nonblock(int);
 
 /* close(fd), leaving errno as it was: for the paths that report it. */
 void	close_keep_errno(int);
+
+/*
+ * pread(2) of a regular file until n octets or its end: how many were
+ * read (fewer only at the end), or -1 with errno.  io_pread_exact: all n
+ * or -1 (EIO when the file ends first).  io_pwrite_exact: all n written,
+ * or -1.  EINTR is retried; a regular file never blocks for long.
+ */
+ssize_t	io_pread_full(int, void *, size_t, uint64_t);
+int	io_pread_exact(int, void *, size_t, uint64_t);
+int	io_pwrite_exact(int, const void *, size_t, uint64_t);
 
 void	out_init(struct out *, int, int);
 /* Queue bytes; flushed when the buffer fills.  No-ops once failed. */

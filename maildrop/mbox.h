@@ -144,8 +144,6 @@ void	mbox_file_name(const struct mbox *, const char *, char *, size_t);
  * file's journal under this one's name is left alone: jforeign set.
  */
 int	mbox_recover(struct mbox *);
-/* pread of all n octets at off: 0, or -1 with errno (EIO: too short). */
-int	mbox_pread(int, char *, size_t, uint64_t);
 /* The end of the octets that are message i's (its separator too). */
 uint64_t mbox_region_end(const struct mbox *, size_t);
 /*

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "io.h"
 #include "le64.h"
 #include "log.h"
 #include "maildir.h"
@@ -113,7 +114,6 @@ struct mc_in {
 	char		*buf;		/* IO_FILEBUF octets, for a file */
 };
 
-static int	pread_all(int, char *, size_t, uint64_t);
 
 static void
 in_start(struct mc_in *in, int fd, const char *image, uint64_t end,
@@ -151,7 +151,7 @@ in_need(struct mc_in *in, size_t n)
 	want = IO_FILEBUF - rem;
 	if (want > in->end - in->next)
 		want = in->end - in->next;
-	if (pread_all(in->fd, in->buf + rem, want, in->next) == -1)
+	if (io_pread_exact(in->fd, in->buf + rem, want, in->next) == -1)
 		return -1;
 	in->have = rem + want;
 	in->next += want;
@@ -292,27 +292,6 @@ file_open(int dirfd, const char *name, int *damaged)
 	return fd;
 }
 
-/* n octets at off, all of them: 0, or -1 (errno, or EIO when short). */
-static int
-pread_all(int fd, char *buf, size_t n, uint64_t off)
-{
-	ssize_t	r;
-
-	while (n > 0) {
-		if ((r = pread(fd, buf, n, (off_t)off)) == -1 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO;
-			return -1;
-		}
-		buf += r;
-		n -= r;
-		off += r;
-	}
-	return 0;
-}
-
 /* Whether the file's checksum is right (buf: IO_FILEBUF octets). */
 static int
 file_sum_ok(int fd, uint64_t len, char *buf)
@@ -321,12 +300,12 @@ file_sum_ok(int fd, uint64_t len, char *buf)
 	size_t		n;
 
 	for (; end - off > IO_FILEBUF; off += IO_FILEBUF) {
-		if (pread_all(fd, buf, IO_FILEBUF, off) == -1)
+		if (io_pread_exact(fd, buf, IO_FILEBUF, off) == -1)
 			return 0;
 		h = sum_words(h, buf, IO_FILEBUF);
 	}
 	n = end - off;
-	if (pread_all(fd, buf, n + MC_SUM, off) == -1)
+	if (io_pread_exact(fd, buf, n + MC_SUM, off) == -1)
 		return 0;
 	return le64_get(buf + n) == sum_end(h, buf, n, end);
 }
@@ -344,7 +323,7 @@ file_check(int fd, const struct stat *mbox_st, char *head, char *buf,
 	struct mc_in	in;
 	uint64_t	count;
 
-	if (fstat(fd, &st) == -1 || pread_all(fd, head, MC_HEAD, 0) == -1 ||
+	if (fstat(fd, &st) == -1 || io_pread_exact(fd, head, MC_HEAD, 0) == -1 ||
 	    memcmp(head, MC_MAGIC, MC_MAGIC_LEN) != 0)
 		return -1;
 	/* An mbox made anew, or another: stale, not damaged. */
@@ -385,7 +364,7 @@ coverage(const char *h, const struct mbox_found *last, int mbox_fd,
 		return MBOX_CACHE_WHOLE;
 	/* A file rewritten at its size, or shrunk, or grown from nothing. */
 	if (size == 0 || (uint64_t)st->st_size < size + 5 ||
-	    pread_all(mbox_fd, t, k + 5, size - k) == -1 ||
+	    io_pread_exact(mbox_fd, t, k + 5, size - k) == -1 ||
 	    memcmp(t, h + H_TAIL, k) != 0 || !ends_empty(t, k) ||
 	    memcmp(t + k, "From ", 5) != 0 || mbox_from_at(mbox_fd, last) != 1)
 		return MBOX_CACHE_NONE;
@@ -458,7 +437,7 @@ struct mc_out {
 };
 
 static void
-out_write(struct mc_out *o, size_t n)
+mc_write(struct mc_out *o, size_t n)
 {
 	size_t	off;
 	ssize_t	w;
@@ -478,7 +457,7 @@ out_write(struct mc_out *o, size_t n)
 }
 
 static void
-out_put(struct mc_out *o, const void *p, size_t n)
+mc_put(struct mc_out *o, const void *p, size_t n)
 {
 	const char	*s = p;
 	size_t		 k;
@@ -493,7 +472,7 @@ out_put(struct mc_out *o, const void *p, size_t n)
 		n -= k;
 		if (o->len == IO_FILEBUF) {	/* a multiple of 8 octets */
 			o->h = sum_words(o->h, o->buf, o->len);
-			out_write(o, o->len);
+			mc_write(o, o->len);
 		}
 	}
 }
@@ -528,8 +507,8 @@ rec_put(struct mc_out *o, const struct mbox_found *f)
 	le64_put(r + 32, f->from_digest);
 	r[40] = (char)f->uidl_len;
 	r[41] = (char)((f->uidl_header != 0) | (f->internal != 0) << 1);
-	out_put(o, r, MC_REC);
-	out_put(o, f->uidl, f->uidl_len);
+	mc_put(o, r, MC_REC);
+	mc_put(o, f->uidl, f->uidl_len);
 }
 
 int
@@ -548,7 +527,7 @@ mbox_cache_save(int dirfd, const char *name, int mbox_fd,
 		errno = count > MBOX_CACHE_MAX_RECORDS ? EFBIG : EINVAL;
 		return -1;
 	}
-	if (pread_all(mbox_fd, tail, k, st->st_size - k) == -1)
+	if (io_pread_exact(mbox_fd, tail, k, st->st_size - k) == -1)
 		return -1;
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		return -1;
@@ -558,14 +537,14 @@ mbox_cache_save(int dirfd, const char *name, int mbox_fd,
 	}
 	o->h = SUM_SEED;
 	head_put(head, st, count, tail, k);
-	out_put(o, head, MC_HEAD);
+	mc_put(o, head, MC_HEAD);
 	for (i = 0; i < count && !o->failed; i++) {
 		get(arg, i, &f);
 		rec_put(o, &f);
 	}
 	le64_put(o->buf + o->len, sum_end(o->h, o->buf, o->len,
 	    o->total + o->len));
-	out_write(o, o->len + MC_SUM);
+	mc_write(o, o->len + MC_SUM);
 	if (o->failed) {
 		saved = errno;
 		atomic_abort(&o->a);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "le64.h"
 #include "mbox_parse.h"
 
@@ -75,26 +76,6 @@ mbox_digest_final(struct mbox_digest *d)
 	return h ^ (h >> 33);
 }
 
-/* pread of n octets at off, all of them unless the file ends: as read. */
-static ssize_t
-pread_all(int fd, char *buf, size_t n, uint64_t off)
-{
-	size_t	got = 0;
-	ssize_t	r;
-
-	while (got < n) {
-		r = pread(fd, buf + got, n - got, (off_t)(off + got));
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			return -1;
-		if (r == 0)
-			break;
-		got += r;
-	}
-	return got;
-}
-
 /*
  * How many of the n served octets at buf from_digest takes: up to the
  * header block's end (an empty line, "\n" or "\r\n", at a line's start),
@@ -130,7 +111,7 @@ mbox_from_at(int fd, const struct mbox_found *f)
 	mbox_digest_init(&d);
 	while (at < f->off) {	/* the From_ line */
 		want = f->off - at < sizeof(buf) ? f->off - at : sizeof(buf);
-		if ((n = pread_all(fd, buf, want, at)) == -1)
+		if ((n = io_pread_full(fd, buf, want, at)) == -1)
 			return -1;
 		if ((size_t)n < want)
 			return 0;	/* the file is shorter now */
@@ -138,7 +119,7 @@ mbox_from_at(int fd, const struct mbox_found *f)
 		at += n;
 	}
 	want = f->len < sizeof(buf) ? f->len : sizeof(buf);
-	if ((n = pread_all(fd, buf, want, f->off)) == -1)
+	if ((n = io_pread_full(fd, buf, want, f->off)) == -1)
 		return -1;
 	if ((size_t)n < want)
 		return 0;
@@ -153,7 +134,7 @@ mbox_end_at(int fd, const struct mbox_found *f)
 	ssize_t	n;
 	size_t	e;
 
-	if ((n = pread_all(fd, b, sizeof(b), f->off + f->len)) == -1)
+	if ((n = io_pread_full(fd, b, sizeof(b), f->off + f->len)) == -1)
 		return -1;
 	if (n == 0)
 		return 1;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "io.h"
 #include "le64.h"
 #include "mbox.h"
 #include "mbox_jhead.h"
@@ -23,7 +24,7 @@ hash_range(int fd, uint64_t off, uint64_t end, uint8_t *sum)
 	sha256_init(&ctx);
 	for (; off < end; off += n) {
 		n = end - off < sizeof(buf) ? end - off : sizeof(buf);
-		if (mbox_pread(fd, buf, n, off) == -1)
+		if (io_pread_exact(fd, buf, n, off) == -1)
 			return -1;
 		sha256_update(&ctx, n, (const uint8_t *)buf);
 	}
@@ -63,7 +64,7 @@ mbox_jhead_identity(int fd, struct jhead *h)
 {
 	memset(h->T, 0, sizeof(h->T));
 	birth(fd, &h->bsec, &h->bnsec);
-	if (mbox_pread(fd, h->T, h->k, h->S - h->k) == -1 ||
+	if (io_pread_exact(fd, h->T, h->k, h->S - h->k) == -1 ||
 	    hash_range(fd, pre_start(h), h->F, h->pre) == -1)
 		return -1;
 	return hash_range(fd, tail_start(h), h->S - h->k, h->tail);
@@ -126,7 +127,7 @@ mbox_jhead_differs(int fd, const struct jhead *h, int *failed)
 	if (memcmp(sum, h->pre, J_HASH) != 0)
 		return "octets before the rewrite changed";
 	if (hash_range(fd, tail_start(h), h->S - h->k, sum) == -1 ||
-	    mbox_pread(fd, T, h->k, h->S - h->k) == -1)
+	    io_pread_exact(fd, T, h->k, h->S - h->k) == -1)
 		goto fail;
 	if (memcmp(sum, h->tail, J_HASH) != 0 || (memcmp(T, h->T, h->k) != 0 &&
 	    memcmp(T, h->R, h->k) != 0))

@@ -54,6 +54,7 @@
 #include <nettle/sha2.h>
 
 #include "atomic.h"
+#include "io.h"
 #include "le64.h"
 #include "log.h"
 #include "maildir.h"
@@ -82,46 +83,6 @@ mbox_file_name(const struct mbox *mb, const char *what, char *buf, size_t n)
 	else
 		snprintf(buf, n, ".pop3d-mbox.%" PRIu64 ".%" PRIu64 ".%s",
 		    mb->dev, mb->ino, what);
-}
-
-int
-mbox_pread(int fd, char *p, size_t n, uint64_t off)
-{
-	ssize_t	r;
-
-	while (n > 0) {
-		if ((r = pread(fd, p, n, (off_t)off)) == -1 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += r;
-		n -= r;
-		off += r;
-	}
-	return 0;
-}
-
-static int
-full_pwrite(int fd, const char *p, size_t n, uint64_t off)
-{
-	ssize_t	r;
-
-	while (n > 0) {
-		if ((r = pwrite(fd, p, n, (off_t)off)) == -1 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += r;
-		n -= r;
-		off += r;
-	}
-	return 0;
 }
 
 static void
@@ -170,7 +131,7 @@ jw_copy(struct jw *w, int fd, uint64_t off, uint64_t len)
 
 	while (len > 0 && !w->failed) {
 		n = len < sizeof(buf) ? len : sizeof(buf);
-		if (mbox_pread(fd, buf, n, off) == -1) {
+		if (io_pread_exact(fd, buf, n, off) == -1) {
 			w->failed = errno;
 			return;
 		}
@@ -254,14 +215,14 @@ apply_content(struct mbox *mb, int jfd, const struct jhead *h)
 
 	while (off < len) {
 		n = len - off < sizeof(buf) ? len - off : sizeof(buf);
-		if (mbox_pread(jfd, buf, n, J_HEAD + off) == -1 ||
-		    full_pwrite(mb->fd, buf, n, h->F + off) == -1)
+		if (io_pread_exact(jfd, buf, n, J_HEAD + off) == -1 ||
+		    io_pwrite_exact(mb->fd, buf, n, h->F + off) == -1)
 			return -1;
 		off += n;
 		mbox_dotlock_keep(mb);
 	}
 	if (fsync(mb->fd) == -1 ||
-	    full_pwrite(mb->fd, h->R, h->k, h->S - h->k) == -1)
+	    io_pwrite_exact(mb->fd, h->R, h->k, h->S - h->k) == -1)
 		return -1;
 	return fsync(mb->fd);
 }
@@ -312,14 +273,14 @@ journal_read(int jfd, struct jhead *h)
 		return -1;
 	if (st.st_size < 8)
 		return errno = EINVAL, 0;
-	if (mbox_pread(jfd, head, 8, 0) == -1)
+	if (io_pread_exact(jfd, head, 8, 0) == -1)
 		return -1;
 	if (memcmp(head, J_MAGIC_OLD, 8) == 0)
 		return 2;
 	if (memcmp(head, J_MAGIC, 8) != 0 ||
 	    (uint64_t)st.st_size < J_HEAD + J_SUM)
 		return errno = EINVAL, 0;
-	if (mbox_pread(jfd, head, J_HEAD, 0) == -1)
+	if (io_pread_exact(jfd, head, J_HEAD, 0) == -1)
 		return -1;
 	mbox_jhead_get(head, h);
 	if (h->F > h->N || h->N >= h->S || h->k != (h->S - h->N < J_NONCE ?
@@ -330,12 +291,12 @@ journal_read(int jfd, struct jhead *h)
 	end = (uint64_t)st.st_size - J_SUM;
 	for (off = 0; off < end; off += n) {
 		n = end - off < sizeof(buf) ? end - off : sizeof(buf);
-		if (mbox_pread(jfd, buf, n, off) == -1)
+		if (io_pread_exact(jfd, buf, n, off) == -1)
 			return -1;
 		sha256_update(&ctx, n, (const uint8_t *)buf);
 	}
 	sha256_digest(&ctx, sizeof(sum), sum);
-	if (mbox_pread(jfd, buf, J_SUM, end) == -1)
+	if (io_pread_exact(jfd, buf, J_SUM, end) == -1)
 		return -1;
 	return memcmp(buf, sum, J_SUM) == 0 ? 1 : (errno = EBADMSG, 0);
 }
@@ -390,7 +351,7 @@ nonce_there(struct mbox *mb, const struct jhead *h, uint64_t Z)
 
 	if (Z < h->S)
 		return 0;
-	if (mbox_pread(mb->fd, R, h->k, h->S - h->k) == -1)
+	if (io_pread_exact(mb->fd, R, h->k, h->S - h->k) == -1)
 		return -1;
 	return memcmp(R, h->R, h->k) == 0;
 }

@@ -22,7 +22,7 @@ int
 mbox_end_record(struct mbox *mb)
 {
 	mb->tailk = mb->end < MBOX_END_TAIL ? mb->end : MBOX_END_TAIL;
-	return mbox_pread(mb->fd, mb->tail, mb->tailk, mb->end - mb->tailk);
+	return io_pread_exact(mb->fd, mb->tail, mb->tailk, mb->end - mb->tailk);
 }
 
 /*
@@ -37,14 +37,14 @@ end_unchanged(struct mbox *mb, uint64_t S)
 {
 	char	buf[MBOX_END_TAIL];
 
-	if (S < mb->end || mbox_pread(mb->fd, buf, mb->tailk,
+	if (S < mb->end || io_pread_exact(mb->fd, buf, mb->tailk,
 	    mb->end - mb->tailk) == -1 ||
 	    memcmp(buf, mb->tail, mb->tailk) != 0)
 		return 0;
 	if (S == mb->end)
 		return 1;
 	if (mb->end < 2 || memcmp(mb->tail + mb->tailk - 2, "\n\n", 2) != 0 ||
-	    S - mb->end < 5 || mbox_pread(mb->fd, buf, 5, mb->end) == -1)
+	    S - mb->end < 5 || io_pread_exact(mb->fd, buf, 5, mb->end) == -1)
 		return 0;
 	return memcmp(buf, "From ", 5) == 0;
 }

@@ -372,29 +372,28 @@ line_start(struct mbox_parser *p, int t, uint64_t bol)
  * whether the field goes into the digest.
  */
 static void
-name_done(struct mbox_parser *p, int whole)
+name_done(struct mbox_parser *p, const char *name, size_t len, int whole)
 {
 	const struct mbox_found *f = &p->found;
-	size_t	n = p->namelen;
+	size_t	n = len;
 
-	while (n > 0 && (p->name[n - 1] == ' ' || p->name[n - 1] == '\t'))
+	while (n > 0 && (name[n - 1] == ' ' || name[n - 1] == '\t'))
 		n--;
 	p->field = F_NONE;
 	/* Once popa3d's MD5 has a field the digest form is not needed. */
-	p->hashed = !p->md5_any && (!whole || digest_keeps(p->name, n));
-	p->md5ed = whole && popa3d_keeps(p, p->name, p->namelen);
+	p->hashed = !p->md5_any && (!whole || digest_keeps(name, n));
+	p->md5ed = whole && popa3d_keeps(p, name, len);
 	p->md5_any |= p->md5ed;
-	if (whole && name_is(p->name, n, "X-UIDL") && !f->uidl_header) {
+	if (whole && name_is(name, n, "X-UIDL") && !f->uidl_header) {
 		p->field = F_XUIDL;
 		p->vstate = V_EMPTY;
 		p->vlen = 0;
-	} else if (whole && f->from_off == 0 && name_is(p->name, n,
+	} else if (whole && f->from_off == 0 && name_is(name, n,
 	    "Subject")) {
 		p->field = F_SUBJECT;
 		p->subjlen = 0;
-	} else if (whole && f->from_off == 0 && name_is(p->name, n, "X-IMAP"))
+	} else if (whole && f->from_off == 0 && name_is(name, n, "X-IMAP"))
 		p->ximap = 1;
-	head_hash(p, p->namelen, p->name);
 }
 
 /* The name's octets from s: where the rest of the line starts, or end. */
@@ -420,12 +419,12 @@ name_rest(struct mbox_parser *p, const char *s, const char *end)
 	memcpy(p->name + p->namelen, s, stop - s);
 	p->namelen += stop - s;
 	p->hstate = H_VALUE;
+	name_done(p, p->name, p->namelen, stop == colon);
+	head_hash(p, p->namelen, p->name);
 	if (stop == colon) {
-		name_done(p, 1);
 		head_hash(p, 1, colon);
 		return colon + 1;
 	}
-	name_done(p, 0);
 	return stop;
 }
 
@@ -592,6 +591,69 @@ body_lines(struct mbox_parser *p, const char *s, const char *end)
 	return p->state == S_BOL ? s : end;
 }
 
+/*
+ * A header line whole in the piece, [s, lf] (not empty): what head_rest
+ * does over it, with the name looked at where it lies and the line
+ * hashed in one call (the flags name_done sets hold for all of it).
+ */
+static void
+head_line(struct mbox_parser *p, const char *s, const char *lf)
+{
+	const char	*colon, *v;
+	size_t		 len = lf - s;
+
+	if (*s != ' ' && *s != '\t') {		/* else folded: the same field */
+		field_end(p);
+		colon = memchr(s, ':', len < MBOX_NAME_MAX + 1 ? len :
+		    MBOX_NAME_MAX + 1);
+		if (colon == NULL && len > MBOX_NAME_MAX)
+			len = MBOX_NAME_MAX;	/* too long to be one we want */
+		name_done(p, s, colon != NULL ? (size_t)(colon - s) : len,
+		    colon != NULL);
+		v = colon != NULL ? colon + 1 : s + len;
+	} else
+		v = s;
+	head_hash(p, lf + 1 - s, s);
+	if (p->field != F_NONE)
+		value_rest(p, v, lf);
+	p->hstate = H_VALUE;
+	p->state = S_BOL;
+}
+
+/*
+ * Whole header lines (each ending in this piece, none empty), after a
+ * line that was not empty: none of them can start a message or be held
+ * back, so each goes straight to head_rest, and their octets go to the
+ * wire count and from_digest in one piece, not a line at a time.  A line
+ * that goes on in the next piece is left, from its start, to the flush.
+ */
+static const char *
+head_lines(struct mbox_parser *p, const char *s, const char *end)
+{
+	const char	*start, *lf;
+	uint64_t	 lfs = 0, crlfs = 0;
+
+	flush(p, s);
+	start = s;
+	while (s < end && *s != '\n' && *s != '\r') {
+		if ((lf = memchr(s, '\n', end - s)) == NULL) {
+			/* It goes on in the next piece: s on is flushed. */
+			p->state = S_HEAD;
+			p->hstate = H_START;
+			(void)head_rest(p, s, end);
+			break;
+		}
+		head_line(p, s, lf);
+		lfs++;
+		crlfs += lf[-1] == '\r';	/* the line is not empty */
+		s = lf + 1;
+	}
+	wire_count_lines(&p->wire, s - start, lfs, crlfs);
+	served_hash(p, start, s - start);
+	p->sp = s;
+	return p->state == S_BOL ? s : end;
+}
+
 int
 mbox_feed(struct mbox_parser *p, const char *buf, size_t n)
 {
@@ -610,9 +672,9 @@ mbox_feed(struct mbox_parser *p, const char *buf, size_t n)
 			continue;
 		}
 		/* The line before was not empty (nothing held back). */
-		if (p->in_body && p->open && p->pending == 0 && *s != '\n' &&
-		    *s != '\r') {
-			s = body_lines(p, s, end);
+		if (p->open && p->pending == 0 && *s != '\n' && *s != '\r') {
+			s = p->in_body ? body_lines(p, s, end) :
+			    head_lines(p, s, end);
 			continue;
 		}
 		t = line_type(p, s, end - s, 0);

@@ -326,8 +326,12 @@ file_check(int fd, const struct stat *mbox_st, char *head, char *buf,
 	if (fstat(fd, &st) == -1 || io_pread_exact(fd, head, MC_HEAD, 0) == -1 ||
 	    memcmp(head, MC_MAGIC, MC_MAGIC_LEN) != 0)
 		return -1;
-	/* An mbox made anew, or another: stale, not damaged. */
-	if (le64_get(head + H_DEV) != (uint64_t)mbox_st->st_dev ||
+	/*
+	 * An mbox made anew, or another, or an index an older parser wrote
+	 * (after an upgrade): stale, not damaged.
+	 */
+	if (le64_get(head + H_VERSION) != MBOX_PARSE_VERSION ||
+	    le64_get(head + H_DEV) != (uint64_t)mbox_st->st_dev ||
 	    le64_get(head + H_INO) != (uint64_t)mbox_st->st_ino ||
 	    le64_get(head + H_SIZE) > (uint64_t)mbox_st->st_size)
 		return 0;

@@ -106,8 +106,10 @@ served_same(int *how)
 	*how = mbox_cache_load(dirfd_, MBOX_CACHE_FILE, fd, &st, list_add, &l,
 	    &resume);
 	close(fd);
-	if (*how == MBOX_CACHE_NONE)
+	if (*how == MBOX_CACHE_NONE) {
 		resume = 0;
+		list_free(&l);	/* what fn got of a bad file is dropped */
+	}
 	if (*how != MBOX_CACHE_WHOLE &&
 	    list_parse_from(s, n, resume, 4096, &l) != 0)
 		abort();

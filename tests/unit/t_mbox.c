@@ -336,7 +336,7 @@ test_digest(void)
 }
 
 /*
- * popa3d's UIDL (mbox_parse.c, popa3d_keeps).  The expected values were
+ * popa3d's UIDL (mbox_fields.c, popa3d_keeps).  The expected values were
  * made in Python over the octets after the From_ line, selecting fields
  * by popa3d's rule (hashlib.md5 of them, then "%08x%08x" % struct.unpack(
  * "<II", digest[:8])), and listed by popa3d 1.0.3 itself (Debian's, inetd

@@ -720,7 +720,7 @@
 /* The session lock on a replaced mbox: reopened this many times. */
 #define MBOX_REOPEN_TRIES	5
 /* The octets read from an mbox at a time. */
-#define MBOX_READ_CHUNK		(256 * 1024)
+#define MBOX_READ_CHUNK		(128 * 1024)
 
 /* ---- the configuration check (pop3d-check) ---- */
 

@@ -14,7 +14,8 @@ MD_SRC	= maildrop/maildir.c maildrop/maildir_scan.c maildrop/maildir_locate.c \
 	  maildrop/scancache.c maildrop/expire.c \
 	  maildrop/dovecot.c maildrop/courier.c maildrop/carry.c maildrop/strhash.c \
 	  maildrop/mbox.c maildrop/mbox_lock.c maildrop/mbox_update.c \
-	  maildrop/mbox_journal.c maildrop/mbox_parse.c maildrop/mbox_cache.c \
+	  maildrop/mbox_journal.c maildrop/mbox_parse.c maildrop/mbox_fields.c \
+	  maildrop/mbox_cache.c \
 	  maildrop/mbox_digest.c maildrop/mbox_jhead.c
 MD_OBJ	= $(MD_SRC:%.c=$(O)/%.o)
 

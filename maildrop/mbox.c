@@ -313,7 +313,8 @@ parse_pass(struct mbox *mb, const struct stat *st, char *buf)
 {
 	char		name[MBOX_FILE_NAME_MAX];
 	uint64_t	resume = 0;
-	int		r;
+	size_t		skip = mb->skip;
+	int		r, truncated = mb->st.truncated;
 
 	mbox_file_name(mb, "cache", name, sizeof(name));
 	r = mbox_cache_load(mb->homefd, name, mb->fd, st, found, mb, &resume);
@@ -324,7 +325,10 @@ parse_pass(struct mbox *mb, const struct stat *st, char *buf)
 	if (r == MBOX_CACHE_WHOLE)
 		return 0;
 	if (r == MBOX_CACHE_NONE) {
+		/* What found() got of an index found bad is dropped. */
 		list_reset(mb);
+		mb->skip = skip;
+		mb->st.truncated = truncated;
 		resume = 0;
 	}
 	return parse_from(mb, buf, resume);

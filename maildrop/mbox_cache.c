@@ -75,6 +75,49 @@ mbox_cache_sum(const char *p, size_t n)
 	return sum_end(SUM_SEED, p, n, n);
 }
 
+/* The checksum of a file taken as it is read, in pieces of any size. */
+struct mc_sum {
+	uint64_t	h, total;
+	char		part[8];	/* a word cut by a piece's end */
+	size_t		plen;
+};
+
+static void
+sum_start(struct mc_sum *s)
+{
+	s->h = SUM_SEED;
+	s->total = 0;
+	s->plen = 0;
+}
+
+static void
+sum_feed(struct mc_sum *s, const char *p, size_t n)
+{
+	size_t	add;
+
+	s->total += n;
+	if (s->plen > 0) {
+		add = n < 8 - s->plen ? n : 8 - s->plen;
+		memcpy(s->part + s->plen, p, add);
+		s->plen += add;
+		p += add;
+		n -= add;
+		if (s->plen < 8)
+			return;
+		s->h = sum_words(s->h, s->part, 8);
+		s->plen = 0;
+	}
+	s->h = sum_words(s->h, p, n);
+	s->plen = n & 7;
+	memcpy(s->part, p + (n - s->plen), s->plen);
+}
+
+static uint64_t
+sum_final(const struct mc_sum *s)
+{
+	return sum_end(s->h, s->part, s->plen, s->total);
+}
+
 static int64_t
 ctime_ns(const struct stat *st)
 {
@@ -107,6 +150,7 @@ head_sane(const char *h, const struct stat *st, uint64_t *count)
  */
 struct mc_in {
 	int		 fd;
+	struct mc_sum	*sum;		/* what is read is summed, or NULL */
 	const char	*p;		/* the octets at hand */
 	size_t		 have, at;	/* how many, and the next one */
 	uint64_t	 next;		/* the file offset of p[have] */
@@ -120,6 +164,7 @@ in_start(struct mc_in *in, int fd, const char *image, uint64_t end,
     char *buf)
 {
 	in->fd = fd;
+	in->sum = NULL;
 	in->end = end;
 	in->buf = buf;
 	in->p = fd == -1 ? image : buf;
@@ -153,6 +198,8 @@ in_need(struct mc_in *in, size_t n)
 		want = in->end - in->next;
 	if (io_pread_exact(in->fd, in->buf + rem, want, in->next) == -1)
 		return -1;
+	if (in->sum != NULL)
+		sum_feed(in->sum, in->buf + rem, want);
 	in->have = rem + want;
 	in->next += want;
 	return 0;
@@ -292,51 +339,59 @@ file_open(int dirfd, const char *name, int *damaged)
 	return fd;
 }
 
-/* Whether the file's checksum is right (buf: IO_FILEBUF octets). */
-static int
-file_sum_ok(int fd, uint64_t len, char *buf)
-{
-	uint64_t	h = SUM_SEED, off = 0, end = len - MC_SUM;
-	size_t		n;
-
-	for (; end - off > IO_FILEBUF; off += IO_FILEBUF) {
-		if (io_pread_exact(fd, buf, IO_FILEBUF, off) == -1)
-			return 0;
-		h = sum_words(h, buf, IO_FILEBUF);
-	}
-	n = end - off;
-	if (io_pread_exact(fd, buf, n + MC_SUM, off) == -1)
-		return 0;
-	return le64_get(buf + n) == sum_end(h, buf, n, end);
-}
-
 /*
- * The file's header, when it names this mbox: 1 (the file is whole and
- * its records sane: the last in *last), 0 none or another mbox's (or
- * this one's, shrunk), -1 damaged.
+ * The file's header (into head, its length into *len), when it names
+ * this mbox: 1 (the header is sane), 0 none or another mbox's (or this
+ * one's, shrunk), -1 damaged.
  */
 static int
-file_check(int fd, const struct stat *mbox_st, char *head, char *buf,
-    struct mbox_found *last, uint64_t *len)
+file_head(int fd, const struct stat *mbox_st, char *head, uint64_t *len)
 {
 	struct stat	st;
-	struct mc_in	in;
 	uint64_t	count;
 
 	if (fstat(fd, &st) == -1 || io_pread_exact(fd, head, MC_HEAD, 0) == -1 ||
 	    memcmp(head, MC_MAGIC, MC_MAGIC_LEN) != 0)
 		return -1;
-	/* An mbox made anew, or another: stale, not damaged. */
-	if (le64_get(head + H_DEV) != (uint64_t)mbox_st->st_dev ||
+	/*
+	 * An mbox made anew, or another, or an index an older parser wrote
+	 * (after an upgrade): stale, not damaged.
+	 */
+	if (le64_get(head + H_VERSION) != MBOX_PARSE_VERSION ||
+	    le64_get(head + H_DEV) != (uint64_t)mbox_st->st_dev ||
 	    le64_get(head + H_INO) != (uint64_t)mbox_st->st_ino ||
 	    le64_get(head + H_SIZE) > (uint64_t)mbox_st->st_size)
 		return 0;
-	if (!head_sane(head, mbox_st, &count) || !len_fits(head, st.st_size) ||
-	    !file_sum_ok(fd, st.st_size, buf))
+	if (!head_sane(head, mbox_st, &count) || !len_fits(head, st.st_size))
 		return -1;
 	*len = st.st_size;
-	in_start(&in, fd, NULL, *len - MC_SUM, buf);
-	return records_walk(&in, head, NULL, NULL, last) == 0 ? 1 : -1;
+	return 1;
+}
+
+/*
+ * The records after the sane header head, each given to fn as it is
+ * read, the file summed on the way and its checksum checked at the end:
+ * 0, -1 damaged, -2 fn returned nonzero.
+ */
+static int
+file_walk(int fd, const char *head, uint64_t len, char *buf,
+    mbox_found_fn fn, void *arg, struct mbox_found *last)
+{
+	struct mc_in	in;
+	struct mc_sum	sum;
+	char		want[MC_SUM];
+	int		r;
+
+	sum_start(&sum);
+	sum_feed(&sum, head, MC_HEAD);
+	in_start(&in, fd, NULL, len - MC_SUM, buf);
+	in.sum = &sum;
+	if ((r = records_walk(&in, head, fn, arg, last)) != 0)
+		return r;
+	if (io_pread_exact(fd, want, MC_SUM, len - MC_SUM) == -1 ||
+	    le64_get(want) != sum_final(&sum))
+		return -1;
+	return 0;
 }
 
 /* Whether the k octets at t end with an empty line ("\n" or "\r\n"). */
@@ -394,7 +449,6 @@ mbox_cache_load(int dirfd, const char *name, int mbox_fd,
     const struct stat *st, mbox_found_fn fn, void *arg, uint64_t *resume)
 {
 	struct mbox_found last;
-	struct mc_in	 in;
 	uint64_t	 len;
 	char		 head[MC_HEAD], *buf;
 	int		 fd, r, damaged;
@@ -405,22 +459,19 @@ mbox_cache_load(int dirfd, const char *name, int mbox_fd,
 			log_damaged(dirfd, name);
 		return MBOX_CACHE_NONE;
 	}
-	if ((buf = malloc(IO_FILEBUF + MC_SUM)) == NULL) {
+	if ((buf = malloc(IO_FILEBUF)) == NULL) {
 		close(fd);
 		return -1;
 	}
-	if ((r = file_check(fd, st, head, buf, &last, &len)) == -1) {
+	/* Read once: what fn got of a file found bad, the caller drops. */
+	if ((r = file_head(fd, st, head, &len)) == 1 &&
+	    (r = file_walk(fd, head, len, buf, fn, arg, &last)) == 0)
+		r = coverage(head, &last, mbox_fd, st, resume);
+	else if (r == -2)
+		r = -1;
+	else if (r == -1) {
 		log_damaged(dirfd, name);
 		r = MBOX_CACHE_NONE;
-	} else if (r == 1 && (r = coverage(head, &last, mbox_fd, st,
-	    resume)) != MBOX_CACHE_NONE) {
-		/*
-		 * Read again and checked again as fn gets them: a file
-		 * replaced since is another inode, not this one.
-		 */
-		in_start(&in, fd, NULL, len - MC_SUM, buf);
-		if (records_walk(&in, head, fn, arg, &last) != 0)
-			r = -1;
 	}
 	free(buf);
 	close(fd);

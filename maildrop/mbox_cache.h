@@ -48,17 +48,17 @@ enum {
  * Reads the cache name in the directory dirfd (AT_FDCWD: the current
  * one) for the mbox open as mbox_fd, whose fstat is st (taken under the
  * delivery lock, so that the file does not change during the parse that
- * may follow).  For MBOX_CACHE_WHOLE and MBOX_CACHE_PREFIX calls fn with
- * each cached message in file order, after the whole file was checked
- * (so never for part of a file that turns out bad); for PREFIX sets
- * *resume_off to the recorded end: the caller parses the rest with
- * mbox_parse_init(p, *resume_off, ...) from that offset.  -1 when fn
- * returned nonzero (errno is fn's), memory ran out, or the file, checked
- * whole, no longer read the same when read again for fn (only the user
- * can write it): the caller then drops what fn got and parses the whole
- * mbox.  A read error of the cache is MBOX_CACHE_NONE.  Memory: one
- * IO_FILEBUF buffer, whatever the number of messages (the file is read
- * twice, from the page cache the second time).
+ * may follow).  Calls fn with each cached message in file order as the
+ * file is read (read once), then checks its checksum and what it covers
+ * of the mbox: MBOX_CACHE_WHOLE, or MBOX_CACHE_PREFIX with *resume_off
+ * set to the recorded end (the caller parses the rest with
+ * mbox_parse_init(p, *resume_off, ...) from that offset), or
+ * MBOX_CACHE_NONE: no cache, another mbox's, stale, or found bad (then
+ * logged), with fn perhaps called for part of it: the caller drops what
+ * fn got and parses the whole mbox.  A read error of the cache is
+ * MBOX_CACHE_NONE.  -1 when fn returned nonzero (errno is fn's) or
+ * memory ran out.  Memory: one IO_FILEBUF buffer, whatever the number of
+ * messages.
  */
 int	mbox_cache_load(int, const char *, int, const struct stat *,
 	    mbox_found_fn, void *, uint64_t *);

@@ -47,17 +47,19 @@
  * find other boundaries, sizes or UIDLs (the digest rule), so that the
  * index (mbox_cache.h) written by an older parser is not used.
  */
-#define MBOX_PARSE_VERSION	4	/* 2: popa3d's UIDLs; 3: FNV-1a from_digest;
-					   4: from_digest takes the header */
+#define MBOX_PARSE_VERSION	5	/* 2: popa3d's UIDLs; 3: FNV-1a from_digest;
+					   4: from_digest takes the header;
+					   5: from_digest in four lanes */
 
 /* What from_digest takes of the header block at most (above). */
 #define MBOX_DIGEST_SERVED	4096
 
 /* from_digest's state (mbox_digest.c). */
+#define MBOX_DIGEST_LANES	4
 struct mbox_digest {
-	uint64_t	h;
+	uint64_t	h[MBOX_DIGEST_LANES];	/* word i goes to lane i % 4 */
 	uint64_t	n;		/* octets so far */
-	unsigned char	part[8];	/* a word cut by a piece's end */
+	unsigned char	part[8 * MBOX_DIGEST_LANES];	/* a block cut short */
 };
 
 void	 mbox_digest_init(struct mbox_digest *);

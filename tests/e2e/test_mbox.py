@@ -1072,6 +1072,38 @@ def many_messages_memory_flat():
 
 
 @test
+def damaged_cache_over_maximum():
+    """An index found bad only at its checksum, after its records were
+    taken, with more messages than POP3D_MAX_MESSAGES: what the index gave
+    is dropped and the whole file parsed, still the newest maximum (the
+    second pass's skip is not spent on the bad index)."""
+    first = [message(i) for i in range(1, 11)]
+    with TempDir() as tmp:
+        path = setup(tmp, first)
+        cache = os.path.join(tmp.path, mboxlib.side_name(os.stat(path),
+                                                         "cache"))
+        with spawner(tmp, env={"POP3D_MAX_MESSAGES": "15"}) as srv:
+            p = pop(srv)
+            check_eq(p.stat()[0], 10, "ten messages")
+            p.quit()
+            check(os.path.exists(cache), "the index written")
+            for i in range(11, 21):
+                mboxlib.deliver(path, message(i))
+            with open(cache, "r+b") as f:   # one octet of the checksum
+                f.seek(-1, os.SEEK_END)
+                b = f.read(1)
+                f.seek(-1, os.SEEK_END)
+                f.write(bytes([b[0] ^ 1]))
+            p = pop(srv)
+            check_eq(p.stat()[0], 15, "the newest 15 of 20")
+            got = [p.top(n, 0)[1][0] for n in (1, 15)]
+            check_eq(got, [b"Subject: message 6", b"Subject: message 20"],
+                     "messages 6 to 20")
+            p.quit()
+        check("cache-damaged" in srv.log(), "logged damaged: %r" % srv.log())
+
+
+@test
 def big_message_memory_flat():
     """A 16 MB message: RETR streams it, memory does not grow with it."""
     body = (b"y" * 1023 + b"\n") * (16 * 1024)

@@ -9,8 +9,10 @@
  * wire sizes a message of that length can have, UIDLs fit to send; and
  * every record is given, none when the image is refused.  With the
  * second octet odd too, the image is also written to a file and loaded
- * by mbox_cache_load, which reads it through its buffer in pieces: it
- * gives the same messages exactly when the parse of the image accepts it.
+ * by mbox_cache_load, which reads it once through its buffer in pieces,
+ * giving each record as read: it accepts it exactly when the parse of the
+ * image does, with the same messages; when it refuses it, the records it
+ * gave before it found out (the caller drops them) were each still fit.
  */
 #include <sys/stat.h>
 
@@ -132,7 +134,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		s.end = 0;
 		if (load(buf, len, &st, &s) !=
 		    (r >= 0 ? MBOX_CACHE_WHOLE : MBOX_CACHE_NONE) ||
-		    s.n != (r >= 0 ? (size_t)r : 0))
+		    (r >= 0 && s.n != (size_t)r))
 			abort();
 	}
 	free(buf);

@@ -228,6 +228,55 @@ test_xuidl(void)
  * (MBOX_FROM_HELD) until the digest is needed: the same rule either way,
  * and from_digest takes the From_ line with its LF and the header.
  */
+/*
+ * from_digest's own rule (mbox_digest.c): fed in pieces of every size
+ * that cut its words and its four-word blocks anywhere, the same as fed
+ * whole; and one octet changed, anywhere in lengths on both sides of a
+ * block, always another digest (a changed word never collides).
+ */
+static void
+test_digest_lanes(void)
+{
+	char		 buf[200];
+	struct mbox_digest d;
+	uint64_t	 whole, other;
+	size_t		 len, piece, at, i;
+	int		 same = 1, differs = 1;
+
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)(i * 37 + 11);
+	for (len = 0; len <= sizeof(buf); len += 7) {
+		mbox_digest_init(&d);
+		mbox_digest_update(&d, buf, len);
+		whole = mbox_digest_final(&d);
+		for (piece = 1; piece <= 40; piece++) {
+			mbox_digest_init(&d);
+			for (at = 0; at < len; at += piece)
+				mbox_digest_update(&d, buf + at, len - at <
+				    piece ? len - at : piece);
+			same &= mbox_digest_final(&d) == whole;
+		}
+		for (at = 0; at < len; at++) {
+			buf[at] ^= 0x20;
+			mbox_digest_init(&d);
+			mbox_digest_update(&d, buf, len);
+			other = mbox_digest_final(&d);
+			buf[at] ^= 0x20;
+			differs &= other != whole;
+		}
+	}
+	CHECK(same);
+	CHECK(differs);
+	/* The length counts: zeros added are another input. */
+	memset(buf, 0, sizeof(buf));
+	mbox_digest_init(&d);
+	mbox_digest_update(&d, buf, 31);
+	whole = mbox_digest_final(&d);
+	mbox_digest_init(&d);
+	mbox_digest_update(&d, buf, 32);
+	CHECK(mbox_digest_final(&d) != whole);
+}
+
 static void
 test_digest_long_from(void)
 {
@@ -283,10 +332,11 @@ test_digest(void)
 	CHECK(strcmp(uidl_of("From a\nSubject: s\nTo: t\n x\n\nbody\n"),
 	    base) != 0);
 	test_digest_long_from();
+	test_digest_lanes();
 }
 
 /*
- * popa3d's UIDL (mbox_parse.c, popa3d_keeps).  The expected values were
+ * popa3d's UIDL (mbox_fields.c, popa3d_keeps).  The expected values were
  * made in Python over the octets after the From_ line, selecting fields
  * by popa3d's rule (hashlib.md5 of them, then "%08x%08x" % struct.unpack(
  * "<II", digest[:8])), and listed by popa3d 1.0.3 itself (Debian's, inetd

@@ -106,8 +106,10 @@ served_same(int *how)
 	*how = mbox_cache_load(dirfd_, MBOX_CACHE_FILE, fd, &st, list_add, &l,
 	    &resume);
 	close(fd);
-	if (*how == MBOX_CACHE_NONE)
+	if (*how == MBOX_CACHE_NONE) {
 		resume = 0;
+		list_free(&l);	/* what fn got of a bad file is dropped */
+	}
 	if (*how != MBOX_CACHE_WHOLE &&
 	    list_parse_from(s, n, resume, 4096, &l) != 0)
 		abort();
@@ -279,6 +281,46 @@ forged(size_t off, int v, int fix)
 	return how_now();
 }
 
+/* forged(), with what the load logged on stderr kept in *logged. */
+static int
+forged_logged(size_t off, int v, int *logged)
+{
+	char	 tmpl[] = "/tmp/t_mbox_cache.log.XXXXXX", got[256];
+	int	 fd = mkstemp(tmpl), saved = dup(STDERR_FILENO), how;
+	ssize_t	 n;
+
+	if (fd == -1 || saved == -1 || dup2(fd, STDERR_FILENO) == -1)
+		abort();
+	how = forged(off, v, 1);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(fd, got, sizeof(got) - 1, 0);
+	got[n > 0 ? n : 0] = '\0';
+	*logged = strstr(got, "cache-damaged") != NULL;
+	close(fd);
+	unlink(tmpl);
+	return how;
+}
+
+/*
+ * An index an older parser wrote (after an upgrade) is stale: not used,
+ * written anew, and not logged as damaged; one from a version not yet
+ * known is damaged.
+ */
+static void
+test_older_version(void)
+{
+	int	logged = -1;
+
+	spew(mbox, M1 M2, O_TRUNC);
+	save();
+	CHECK(forged_logged(16, MBOX_PARSE_VERSION - 1, &logged) ==
+	    MBOX_CACHE_NONE && logged == 0);
+	save();
+	CHECK(how_now() == MBOX_CACHE_WHOLE);
+	CHECK(forged_logged(56, 0, &logged) == MBOX_CACHE_NONE && logged == 1);
+}
+
 static void
 test_damaged(void)
 {
@@ -413,6 +455,7 @@ main(void)
 	test_round_trip();
 	test_mbox_changed();
 	test_damaged();
+	test_older_version();
 	test_stop();
 	test_appends();
 	test_big();

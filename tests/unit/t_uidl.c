@@ -76,6 +76,22 @@ main(void)
 	CHECK(!maildir_uidl_plain("", 0));
 	CHECK(!maildir_uidl_plain("a b", 3));
 	CHECK(!maildir_uidl_plain("caf\xc3\xa9", 5));
+	/* Every octet value at every place of every length, against the rule. */
+	{
+		char	u[24];
+		size_t	len, at;
+		int	octet, all = 1;
+
+		for (len = 1; len <= sizeof(u); len++)
+			for (at = 0; at < len; at++)
+				for (octet = 0; octet < 256; octet++) {
+					memset(u, 'a' + (int)(len % 26), len);
+					u[at] = (char)octet;
+					all &= maildir_uidl_plain(u, len) ==
+					    (octet >= 0x21 && octet <= 0x7e);
+				}
+		CHECK(all);
+	}
 	CHECK(!maildir_uidl_plain("del\x7f", 4));
 	/* The digest form: stable, 32 hex digits, so itself plain. */
 	maildir_uidl_digest("a b", 3, digest);

@@ -43,7 +43,8 @@ strhash(const char *s, size_t n)
 		h ^= h >> 29;
 	}
 	w = 0;
-	memcpy(&w, s, n);
+	if (n > 0)
+		memcpy(&w, s, n);
 	h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
 	h ^= hash_seed();
 	h ^= h >> 33;

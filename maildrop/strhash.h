@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* FNV-1a under a seed drawn once per process, avalanched (fmix64). */
+/* A word-at-a-time hash under a seed drawn once per process, avalanched. */
 uint64_t	strhash(const char *, size_t);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "maildir.h"
+#include "strhash.h"
 
 static char	root[] = "/tmp/t_uidl.XXXXXX";
 
@@ -44,6 +45,36 @@ uidl_is(const struct msg *m, const char *want)
 {
 	return m != NULL && m->uidl_len == strlen(want) &&
 	    memcmp(m->uidl, want, m->uidl_len) == 0;
+}
+
+/*
+ * The tables' hash (strhash.c): the same string the same hash; one octet
+ * changed anywhere, or a zero octet more, in lengths across its
+ * eight-octet steps, another (a clash there would be a fault, not luck).
+ */
+static void
+test_strhash(void)
+{
+	char		 s[40];
+	uint64_t	 h;
+	size_t		 len, at;
+	int		 same = 1, differs = 1;
+
+	memset(s, 'u', sizeof(s));
+	for (len = 0; len < sizeof(s); len++) {
+		h = strhash(s, len);
+		same &= strhash(s, len) == h;
+		for (at = 0; at < len; at++) {
+			s[at] ^= 1;
+			differs &= strhash(s, len) != h;
+			s[at] ^= 1;
+		}
+		s[len] = '\0';
+		differs &= strhash(s, len + 1) != h;
+		s[len] = 'u';
+	}
+	CHECK(same);
+	CHECK(differs);
 }
 
 int
@@ -193,5 +224,6 @@ main(void)
 	snprintf(path, sizeof(path), "rm -rf %s", root);
 	if (system(path) != 0)
 		return 1;
+	test_strhash();
 	return check_done();
 }

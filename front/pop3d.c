@@ -459,6 +459,7 @@ front_become_chain(struct front *f)
 	struct endline	e;
 
 	front_endline(f, &e);
+	access_handover(&f->acc);
 	if (endline_export(&e) == -1 || handoff_inplace(f->authargv, f->mech,
 	    f->verified, &f->acc.slot) == -1) {
 		log_warn("cannot become the chain: %s", strerror(errno));

@@ -11,6 +11,7 @@
 #include "handoff.h"
 #include "io.h"
 #include "log.h"
+#include "pop3d_limits.h"
 
 /* Blocking again: a next stage may well expect it. */
 static void
@@ -175,7 +176,14 @@ handoff_inplace(char **argv, const char *mech, const char *user, int *slot)
 	    unsetenv("POP3D_AUTH_OK_FD") == -1 ||
 	    unsetenv("POP3D_AUTH_VERIFY") == -1)
 		return -1;
+	/*
+	 * No front is left to kill a session past FRONT_SESSION_MAX: the
+	 * timer goes across the execs, and pop3d-maildrop ends the session
+	 * at its signal as at SIGTERM.
+	 */
+	alarm(FRONT_SESSION_MAX);
 	execvp(argv[0], argv);
+	alarm(0);
 	log_warn("cannot run %s: %s", argv[0], strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 	(void)unsetenv("POP3D_AUTH_VERIFIED_FD");

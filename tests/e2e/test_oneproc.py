@@ -120,6 +120,32 @@ def the_end_line_after_failures_and_a_timeout():
 
 
 @test
+def the_day_bound_is_an_alarm_across_the_execs():
+    # No front waits to kill a session past a day: the alarm it set before
+    # the exec does.  Its signal, sent early here, ends the session
+    # gently, with both lines.
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        with site.serve() as srv:
+            r = login(srv)
+            pid = srv.last_proc().pid
+            wait_for(lambda: comm(pid) == "pop3d-maildrop", "in place")
+            with open("/proc/%d/status" % pid) as f:
+                check(re.search(r"^SigCgt:\s+\S+", f.read(), re.M),
+                      "it catches signals")
+            os.kill(pid, signal.SIGALRM)
+            check(r.line().startswith(b"-ERR [SYS/TEMP] server shutting"),
+                  "the client is told")
+            r.close()
+            srv.wait_all()
+        log = srv.log()
+        check(re.search(r"session user=alice .* end=signal ", log),
+              "end=signal")
+        check_eq(len(end_lines(log)), 1, "and the end line")
+
+
+@test
 def a_killed_session_frees_its_slot():
     # The slot's descriptor went along the execs: SIGKILL the one process
     # and the next connection from that address has the slot.

@@ -428,6 +428,12 @@ front_endline(const struct front *f, struct endline *e)
 		strcpy(e->sni, f->tls.sni);
 	}
 	e->failures = f->failures;
+	/* As starttls_end would have waited for it. */
+	if (f->tls.pid > 0) {
+		e->relay = (unsigned)f->tls.pid;
+		e->relay_ms = (unsigned)f->tls.idle_ms + TLS_CLOSE_MS +
+		    IO_LINGER_MS + TLS_END_GRACE_MS;
+	}
 	snprintf(e->end, sizeof(e->end), "%s", f->end != END_NONE ?
 	    front_ends[f->end].name : f->acc.end != NULL ? f->acc.end :
 	    front_ends[end_early].name);

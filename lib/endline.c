@@ -1,3 +1,5 @@
+#include <sys/wait.h>
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -6,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "endline.h"
+#include "io.h"
 #include "log.h"
 #include "num.h"
 
@@ -38,8 +42,9 @@ endline_export(const struct endline *e)
 	char	buf[64 + sizeof(*e)];
 	int	n;
 
-	n = snprintf(buf, sizeof(buf), "remote=%s auth_failures=%u end=%s",
-	    e->remote, e->failures, e->end);
+	n = snprintf(buf, sizeof(buf), "remote=%s auth_failures=%u end=%s"
+	    " relay=%u relay_ms=%u", e->remote, e->failures, e->end,
+	    e->relay, e->relay_ms);
 	if (n > 0 && e->tls[0] != '\0' && (size_t)n < sizeof(buf))
 		n += snprintf(buf + n, sizeof(buf) - n, " tls=%s cipher=%s",
 		    e->tls, e->cipher);
@@ -67,6 +72,14 @@ endline_field(struct endline *e, const char *w, size_t len)
 		{ "sni", offsetof(struct endline, sni), TLS_FACT_MAX + 1 },
 		{ "end", offsetof(struct endline, end), ENDLINE_NAME_MAX + 1 },
 	};
+	static const struct {
+		const char	*key;
+		size_t		 off;
+	} nf[] = {
+		{ "auth_failures", offsetof(struct endline, failures) },
+		{ "relay", offsetof(struct endline, relay) },
+		{ "relay_ms", offsetof(struct endline, relay_ms) },
+	};
 	const char	*eq = memchr(w, '=', len);
 	char		 num[16];
 	uint64_t	 v;
@@ -79,14 +92,16 @@ endline_field(struct endline *e, const char *w, size_t len)
 	for (i = 0; i < vl; i++)
 		if (eq[1 + i] < 0x21 || eq[1 + i] > 0x7e)
 			return -1;
-	if (k == 13 && memcmp(w, "auth_failures", 13) == 0) {
+	for (i = 0; i < sizeof(nf) / sizeof(nf[0]); i++) {
+		if (strlen(nf[i].key) != k || memcmp(w, nf[i].key, k) != 0)
+			continue;
 		if (vl >= sizeof(num))
 			return -1;
 		memcpy(num, eq + 1, vl);
 		num[vl] = '\0';
-		if (num_parse(num, 0, UINT32_MAX, &v) == -1)
+		if (num_parse(num, 0, INT32_MAX, &v) == -1)
 			return -1;
-		e->failures = (unsigned)v;
+		*(unsigned *)((char *)e + nf[i].off) = (unsigned)v;
 		return 0;
 	}
 	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
@@ -118,6 +133,32 @@ endline_parse(struct endline *e, const char *s)
 	    (e->tls[0] == '\0') != (e->cipher[0] == '\0') ? -1 : 0;
 }
 
+/*
+ * The relay's end, as the front's starttls_end waited for it: the
+ * relay ends when the plaintext side closes, and ours are the last ends.
+ * Past the deadline it cannot be killed from here (another uid), but our
+ * exit kills it: its parent-death signal.
+ */
+static void
+endline_relay(const struct endline *e)
+{
+	int	status, r;
+
+	if (e->relay == 0)
+		return;
+	close(STDIN_FILENO);
+	close(STDOUT_FILENO);
+	r = child_wait_kill((pid_t)e->relay, io_now_ms() + e->relay_ms,
+	    e->remote, "relay", &status);
+	if (r != 0)
+		return;
+	if (WIFSIGNALED(status))
+		log_warn("tls: the relay was killed by signal %d",
+		    WTERMSIG(status));
+	else if (WEXITSTATUS(status) > 1)
+		log_warn("tls: the relay exited %d", WEXITSTATUS(status));
+}
+
 static struct endline	carried;
 static pid_t		carrier;	/* the process that writes it */
 
@@ -132,6 +173,7 @@ endline_at_end(void)
 		return;
 	carrier = 0;
 	log_as("pop3d");
+	endline_relay(&carried);
 	endline_emit(&carried);
 }
 

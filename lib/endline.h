@@ -22,6 +22,13 @@ struct endline {
 	char		sni[TLS_FACT_MAX + 1];		/* "": none */
 	unsigned	failures;
 	char		end[ENDLINE_NAME_MAX + 1];
+	/*
+	 * The TLS relay (pop3d-tls), the front's child and so the chain's,
+	 * or 0; and how long it may take to finish once the plaintext side
+	 * is closed (the front's starttls_end bound).
+	 */
+	unsigned	relay;
+	unsigned	relay_ms;
 };
 
 /* Writes the line "end remote= [tls= cipher= [sni=]] auth_failures= end=". */
@@ -33,7 +40,10 @@ int	endline_export(const struct endline *);
 /*
  * In a stage of the chain: takes POP3D_END (unset unless keep, for a
  * stage that execs the next one), and arranges that this process, not a
- * child it forks, writes the line once when it exits or dies.  1 taken,
+ * child it forks, writes the line once when it exits or dies; with a
+ * relay, it first closes fd 0/1 and waits for the relay to finish (the
+ * relay dies with its parent, this process, so it must not go first).
+ * 1 taken,
  * 0 when there is none (the front stays, and writes it), -1 when it is
  * malformed (logged; unset, and no line).
  */

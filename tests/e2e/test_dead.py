@@ -437,14 +437,18 @@ def killed_front_takes_its_tls_relay_along():
             check(r.line().startswith(b"+OK"), "greeting over TLS")
             r.cmd(b"USER u0")
             check(r.cmd(b"PASS pw").startswith(b"+OK"), "logged in over TLS")
+            # The front became the session by an exec in place: its
+            # child is the relay, and the pid itself the mailbox stage.
             front = srv.last_proc().pid
-            kids = wait_children(front, ["pop3d-tls", "pop3d-maildrop"])
+            stage = session_of(front)
+            kids = wait_children(front, ["pop3d-tls"])
             # The stalled handshake: a TCP connection that says nothing.
             mute = srv.connect(source="127.0.0.41")
             front2 = srv.last_proc().pid
             kids2 = wait_children(front2, ["pop3d-tls"])
-            pids = [c for c, _ in kids + kids2]
-            check_eq(sorted(name for _, name in kids + kids2),
+            pids = [c for c, _ in kids + kids2] + stage
+            check_eq(sorted([name for _, name in kids + kids2] +
+                            [stat_of(p)[0] for p in stage]),
                      ["pop3d-maildrop", "pop3d-tls", "pop3d-tls"],
                      "the relays and the mailbox stage run")
             os.kill(front, signal.SIGKILL)

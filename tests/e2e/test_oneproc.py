@@ -207,6 +207,48 @@ def the_slot_is_held_to_the_end_of_the_session():
 
 
 @test
+def a_tls_session_is_one_process_and_its_relay():
+    # Under TLS the relay, the front's child, is the session's after the
+    # exec in place: the session waits for it to finish before it exits
+    # (the relay dies with its parent), so the last reply arrives whole.
+    import ssl
+    from test_proxy import Site as TlsSite
+    with TempDir() as tmp:
+        site = TlsSite(tmp)
+        site.compile(":allow\n")
+        with site.serve(implicit=True) as srv:
+            s = site.context().wrap_socket(srv.connect(),
+                                           server_hostname="localhost")
+            r = Raw(s)
+            check(r.line().startswith(b"+OK"), "greeting over TLS")
+            r.cmd(b"USER alice")
+            check(r.cmd(b"PASS alice-pw").startswith(b"+OK"), "logged in")
+            pid = srv.last_proc().pid
+            wait_for(lambda: comm(pid) == "pop3d-maildrop" and
+                     [c for _, c in descendants(pid)] == ["pop3d-tls"],
+                     "the spawner's pid is the session, the relay its"
+                     " child: %r" % descendants(pid))
+            relay = descendants(pid)[0][0]
+            check(r.cmd(b"STAT").startswith(b"+OK 2 "), "the session works")
+            check(r.cmd(b"QUIT").startswith(b"+OK bye"),
+                  "QUIT answered over TLS")
+            check(r.closed(), "closed")
+            r.close()
+            srv.wait_all()
+            check(not os.path.exists("/proc/%d/stat" % relay) or
+                  open("/proc/%d/stat" % relay).read().split(") ")[1][0]
+                  == "Z", "the relay is gone")
+        log = srv.log()
+        ends = end_lines(log)
+        check_eq(len(ends), 1, "one end line: %r" % ends)
+        check(re.match(r"^pop3d\[%d\]: end remote=127\.0\.0\.1 "
+                       r"tls=TLSv1\.[23] cipher=\S+ sni=localhost auth_failures=0 "
+                       r"end=login " % pid, ends[0]),
+              "with the TLS facts, by the same pid: %r" % ends[0])
+        check("wait=relay" not in log, "the relay ended by itself")
+
+
+@test
 def a_checkpassword_program_keeps_two_processes():
     # It knows nothing of POP3D_AUTH_VERIFY: it runs the chain as its
     # child, the front stays, waits and writes the end line as before.

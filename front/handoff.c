@@ -111,7 +111,8 @@ handoff_word(int okfd, int64_t deadline)
 		return 0;
 	/* One word and end of file, or it means nothing: "A" "X" too. */
 	if (read_one(okfd, &word, deadline) != 1 || (word != HANDOFF_RUNS &&
-	    word != HANDOFF_NO_SECRET && word != HANDOFF_VERIFIED) || read_one(okfd, &c, deadline) != 0)
+	    word != HANDOFF_NO_SECRET && word != HANDOFF_VERIFIED) ||
+	    read_one(okfd, &c, deadline) != 0)
 		word = 0;
 	close(okfd);
 	return word;

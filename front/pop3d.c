@@ -453,11 +453,11 @@ front_end_line(void)
 }
 
 /*
- * A plain login that pop3d-auth checked (f->inplace): this process, the
- * one the spawner counts, becomes the chain, and the session is one
- * process.  The slot goes along, and the end line's facts, which the last
- * stage writes (endline.h).  Returns only when that failed: the client
- * is told, and the front ends the connection.
+ * A login that pop3d-auth checked (f->inplace): this process, the one
+ * the spawner counts, becomes the chain, and the session is one process
+ * (and the relay, under TLS).  The slot goes along, and the end line's
+ * facts, which the last stage writes (endline.h).  Returns only when
+ * that failed: the client is told, and the front ends the connection.
  */
 static void
 front_become_chain(struct front *f)

@@ -6,7 +6,8 @@ LIB_SRC	= lib/atomic.c lib/cdbcheck.c lib/child.c lib/endline.c \
 	  lib/privdrop.c lib/sandbox.c lib/settings.c lib/textline.c \
 	  lib/uidlfmt.c lib/version.c
 LIB_OBJ	= $(LIB_SRC:%.c=$(O)/%.o)
-LIB_UNIT = t_num t_pop3 t_io t_log t_sandbox t_child t_fsshare t_nohooks
+LIB_UNIT = t_num t_pop3 t_io t_log t_sandbox t_child t_fsshare t_nohooks \
+	   t_endline
 UNIT	+= $(LIB_UNIT)
 
 $(O)/lib/%.o: lib/%.c

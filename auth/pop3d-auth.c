@@ -534,8 +534,16 @@ main(int argc, char **argv)
 		auth_exit(&c, EXIT_TEMP, "the caller is gone", errno);
 	accepted(&c, &u);
 	userdb_close(&db);
-	/* The front runs the session itself, in one process. */
+	/*
+	 * The front runs the session itself, in one process.  A program it
+	 * could not run fails here, as the exec would: the dialogue goes
+	 * on, where a failure in the front's place would end it.
+	 */
 	if (verify_only && front_fd != -1 && next_is_maildrop(argv[optind])) {
+		if (strchr(argv[optind], '/') != NULL &&
+		    access(argv[optind], X_OK) == -1)
+			auth_exit(&c, EXIT_TEMP, "cannot run the next program",
+			    errno);
 		front_tell('V');
 		exit(0);
 	}

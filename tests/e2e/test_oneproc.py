@@ -308,6 +308,52 @@ def a_wrapper_stage_keeps_two_processes():
 
 
 @test
+def a_maildrop_stage_that_cannot_run():
+    # Missing: the check finds it so, and the dialogue goes on as before.
+    # There but failing its exec (a bad interpreter): only the run in the
+    # front's place finds it, and ends the connection, with the end line.
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        bad = os.path.join(tmp.path, "bin")
+        os.makedirs(bad)
+        stage = os.path.join(bad, "pop3d-maildrop")
+        with open(stage, "w") as f:
+            f.write("#!/nonexistent/interpreter\n")
+        os.chmod(stage, 0o755)
+        for prog, reply, after in (
+                (os.path.join(tmp.path, "none", "pop3d-maildrop"),
+                 b"-ERR [SYS/TEMP] temporary failure, try again later",
+                 "goes on"),
+                (stage, b"-ERR [SYS/TEMP] temporary failure; closing",
+                 "ends")):
+            argv = [POP3D, "mail.example.org",
+                    os.path.join(BUILD, "pop3d-auth"), prog]
+            with Spawner(argv, env=site.env(), cwd=tmp.path,
+                         as_root=True) as srv:
+                r = Raw(srv.connect())
+                r.line()
+                r.cmd(b"USER alice")
+                check_eq(r.cmd(b"PASS alice-pw"), reply, "%s: answered" % prog)
+                if after == "goes on":
+                    check(r.cmd(b"CAPA").startswith(b"+OK"),
+                          "and the dialogue goes on")
+                    r.multiline()
+                    r.cmd(b"QUIT")
+                check(r.closed(), "closed")
+                r.close()
+                srv.wait_all()
+            log = srv.log()
+            ends = end_lines(log)
+            check_eq(len(ends), 1, "%s: one end line: %r" % (after, ends))
+            check(re.search(r"auth_temp user=alice mech=USER reason=\"cannot"
+                            r" run the next program\"", log),
+                  "%s: the reason logged" % after)
+            if after == "ends":
+                check(" end=error " in ends[0], "end=error: %r" % ends[0])
+
+
+@test
 def the_verified_mode_is_no_way_around_the_password():
     # POP3D_AUTH_VERIFIED_FD from the spawner (or a rule) never reaches
     # the check: the front's child gets the credentials as ever.

@@ -359,6 +359,12 @@ def the_verified_mode_is_no_way_around_the_password():
     # the check: the front's child gets the credentials as ever.
     with TempDir() as tmp:
         site = Site(tmp)
+        for name in ("POP3D_AUTH_VERIFIED_FD=3", "POP3D_AUTH_VERIFY=1",
+                     "POP3D_END=remote=a"):
+            done = site.compile(":allow,%s\n" % name)
+            check(done.returncode != 0 and "the chain sets it itself" in
+                  done.stderr, "a rule cannot set %s: %r" % (name,
+                                                             done.stderr))
         site.compile(":allow\n")
         with site.serve(POP3D_AUTH_VERIFIED_FD="3",
                         POP3D_END="remote=1.2.3.4 auth_failures=0 end=x"

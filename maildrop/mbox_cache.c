@@ -355,9 +355,10 @@ file_head(int fd, const struct stat *mbox_st, char *head, uint64_t *len)
 		return -1;
 	/*
 	 * An mbox made anew, or another, or an index an older parser wrote
-	 * (after an upgrade): stale, not damaged.
+	 * (after an upgrade): stale, not damaged.  A version not yet known
+	 * (a downgrade, a flipped bit) is damaged: head_sane says so.
 	 */
-	if (le64_get(head + H_VERSION) != MBOX_PARSE_VERSION ||
+	if (le64_get(head + H_VERSION) < MBOX_PARSE_VERSION ||
 	    le64_get(head + H_DEV) != (uint64_t)mbox_st->st_dev ||
 	    le64_get(head + H_INO) != (uint64_t)mbox_st->st_ino ||
 	    le64_get(head + H_SIZE) > (uint64_t)mbox_st->st_size)

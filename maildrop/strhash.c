@@ -28,7 +28,7 @@ hash_seed(void)
 /*
  * The seed mixed in before and after, so the slots stay unguessable; the
  * length first, so that trailing zero octets count.  Eight octets a step
- * (a multiply and a shift, each step a bijection of the state for a
+ * (two multiplies and a shift, each step a bijection of the state for a
  * given word): the UIDLs of a maildrop of 100,000 are hashed every
  * session.
  */
@@ -40,7 +40,12 @@ strhash(const char *s, size_t n)
 	for (; n >= 8; s += 8, n -= 8) {
 		memcpy(&w, s, 8);
 		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-		h ^= h >> 29;
+		/*
+		 * Multiplied again after the shift: else a flip of the top
+		 * bit would pass the first multiply as itself, and the
+		 * difference it leaves be the same under every seed.
+		 */
+		h = (h ^ h >> 29) * 0xbf58476d1ce4e5b9ULL;
 	}
 	w = 0;
 	if (n > 0)

@@ -206,6 +206,8 @@ uidls_distinct(const struct uidl_pass *p)
 	const struct msg *m, *o;
 	int		 r = 1;
 
+	if (p->count >= SLOT_INDEX_MASK)
+		return 0;	/* an index would not fit a slot: the sort */
 	for (size = 64; size < 2 * p->count; size *= 2)
 		;
 	if ((slot = calloc(size, sizeof(*slot))) == NULL)

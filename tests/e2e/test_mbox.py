@@ -1104,6 +1104,35 @@ def damaged_cache_over_maximum():
 
 
 @test
+def stale_cache_over_maximum():
+    """An index of more messages than POP3D_MAX_MESSAGES, for an mbox a
+    mail reader has since rewritten in place to fewer (and more octets):
+    the index's records are taken, then its tail does not match, so they
+    are dropped and the file read whole: all of its messages, none
+    skipped (the truncation the bad index caused is undone)."""
+    with TempDir() as tmp:
+        path = setup(tmp, [message(i) for i in range(1, 21)])
+        cache = os.path.join(tmp.path, mboxlib.side_name(os.stat(path),
+                                                         "cache"))
+        with spawner(tmp) as srv:
+            p = pop(srv)
+            check_eq(p.stat()[0], 20, "twenty messages")
+            p.quit()
+        check(os.path.exists(cache), "the index written")
+        big = [message(i, b"z" * 300 + b"\n") for i in range(1, 11)]
+        data = mboxlib.mbox_bytes(big)
+        check(len(data) > os.path.getsize(path), "the rewrite is longer")
+        with open(path, "r+b") as f:     # the same file, rewritten
+            f.write(data)
+        with spawner(tmp, env={"POP3D_MAX_MESSAGES": "15"}) as srv:
+            p = pop(srv)
+            check_eq(p.stat()[0], 10, "the ten messages there now")
+            check_eq(p.top(10, 0)[1][0], b"Subject: message 10",
+                     "the last one the tenth")
+            p.quit()
+
+
+@test
 def big_message_memory_flat():
     """A 16 MB message: RETR streams it, memory does not grow with it."""
     body = (b"y" * 1023 + b"\n") * (16 * 1024)

@@ -318,7 +318,8 @@ test_older_version(void)
 	    MBOX_CACHE_NONE && logged == 0);
 	save();
 	CHECK(how_now() == MBOX_CACHE_WHOLE);
-	CHECK(forged_logged(56, 0, &logged) == MBOX_CACHE_NONE && logged == 1);
+	CHECK(forged_logged(16, MBOX_PARSE_VERSION + 1, &logged) ==
+	    MBOX_CACHE_NONE && logged == 1);
 }
 
 static void

@@ -657,6 +657,24 @@ def stale_journal_not_redone():
             check_stale(tmp, srv, path, jpath, new, "birth time")
 
 
+def journal_refused(tmp, jpath, data):
+    """A session over an mbox whose journal (jpath, written) is not one to
+    redo: listed as it is, QUIT removes nothing, the journal is left and
+    logged with its path, the mbox still holds data."""
+    os.chown(jpath, RUN_UID, RUN_GID)
+    with spawner(tmp) as srv:
+        p = pop(srv)
+        check_eq(p.stat()[0], 3, "listed as it is")
+        p.dele(1)
+        r = quit_reply(p)
+        check(r.startswith(b"-ERR"), "no removal: %r" % r)
+        srv.wait_all()
+        check("mbox-journal-foreign" in srv.log() and jpath in srv.log(),
+              "logged with the journal's path: %r" % srv.log())
+    check(os.path.exists(jpath), "the journal left")
+    check_eq(read(os.path.join(tmp.path, "mbox")), data, "nothing removed")
+
+
 @test
 def older_format_journal_left_alone():
     """A journal of the format before the file's identity was kept cannot
@@ -674,18 +692,7 @@ def older_format_journal_left_alone():
         jpath = os.path.join(tmp.path, mboxlib.side_name(st, "journal"))
         with open(jpath, "wb") as f:
             f.write(j)
-        os.chown(jpath, RUN_UID, RUN_GID)
-        with spawner(tmp) as srv:
-            p = pop(srv)
-            check_eq(p.stat()[0], 3, "listed as it is")
-            p.dele(1)
-            r = quit_reply(p)
-            check(r.startswith(b"-ERR"), "no removal: %r" % r)
-            srv.wait_all()
-            check("mbox-journal-foreign" in srv.log() and jpath in
-                  srv.log(), "logged with its path: %r" % srv.log())
-        check(os.path.exists(jpath), "the journal left")
-        check_eq(read(path), data, "nothing changed")
+        journal_refused(tmp, jpath, data)
 
 
 @test
@@ -827,18 +834,7 @@ def foreign_journal_left_alone():
         with open(jpath, "wb") as f:
             f.write(mboxlib.journal(os.stat(other), len(data), 0,
                                     len(data) - 10, NONCE, data[10:], data))
-        os.chown(jpath, RUN_UID, RUN_GID)
-        with spawner(tmp) as srv:
-            p = pop(srv)
-            check_eq(p.stat()[0], 3, "listed as it is")
-            p.dele(1)
-            r = quit_reply(p)
-            check(r.startswith(b"-ERR"), "no removal: %r" % r)
-            srv.wait_all()
-            check("mbox-journal-foreign" in srv.log() and jpath in srv.log(),
-                  "logged with the journal's path: %r" % srv.log())
-        check(os.path.exists(jpath), "the journal left")
-        check_eq(read(path), mboxlib.mbox_bytes(END_MSGS), "nothing removed")
+        journal_refused(tmp, jpath, mboxlib.mbox_bytes(END_MSGS))
 
 
 def chattr(path, flag):

@@ -184,6 +184,41 @@ chain_runs(struct front *f, const char *user, pid_t pid, int64_t deadline,
 		logline_num(l, "status", WEXITSTATUS(status));
 }
 
+/*
+ * One process per logged-in session (pop3d.8), under TLS the relay's
+ * parent: always asked; only our pop3d-auth says yes, and only before
+ * pop3d-maildrop.
+ */
+static int
+front_inplace_ok(const struct front *f)
+{
+	(void)f;
+	return 1;
+}
+
+/*
+ * pop3d-auth checked the login and exited (HANDOFF_VERIFIED): exit 0,
+ * and main() becomes the chain in place (f->inplace).  0 then, as
+ * chain_runs; -1 when the exit says otherwise (a temporary failure).
+ */
+static int
+chain_verified(struct front *f, const char *user, pid_t pid,
+    struct logline *l)
+{
+	int	status;
+
+	/* It said its word just before its exit. */
+	status = handoff_wait(pid, io_now_ms() + HANDOFF_EXIT_MS, f->remote);
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -1;
+	(void)access_settle(&f->acc, user, 0);
+	preauth_end(f);
+	strcpy(f->verified, user);	/* checked: fits */
+	f->inplace = 1;
+	logline_str(l, "result", "ok");
+	return 0;
+}
+
 /* Sleeps until the time given in io_now_ms()'s clock. */
 static void
 front_sleep_until(int64_t until)
@@ -255,7 +290,8 @@ login_chain(struct front *f, const char *user, char *cred, size_t clen,
 	int64_t	deadline;
 	int	okfd, nosecret;
 
-	pid = handoff_start(f->authargv, f->mech, cred, clen, &okfd);
+	pid = handoff_start(f->authargv, f->mech, cred, clen, &okfd,
+	    front_inplace_ok(f));
 	explicit_bzero(cred, clen);
 	/* The auth stage and the session after it: one bound. */
 	deadline = io_now_ms() + FRONT_SESSION_MAX * 1000LL;
@@ -264,6 +300,8 @@ login_chain(struct front *f, const char *user, char *cred, size_t clen,
 		chain_runs(f, user, pid, deadline, l);
 		return 0;
 	}
+	if (word == HANDOFF_VERIFIED && chain_verified(f, user, pid, l) == 0)
+		return 0;
 	/* Only a digest login can lack a secret. */
 	nosecret = word == HANDOFF_NO_SECRET && (strcmp(f->mech, "APOP") ==
 	    0 || strcmp(f->mech, "CRAM-MD5") == 0);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "endline.h"
 #include "expire.h"
 #include "fsshare.h"
 #include "io.h"
@@ -319,6 +320,11 @@ session_start(int argc, char **argv, struct settings *set, struct out *out,
 
 	log_init(argv[0]);
 	version_help(argc, argv, "pop3d-maildrop", USAGE);
+	/*
+	 * The front became the chain (one process a session): its end line
+	 * is ours to write as we exit, however (endline.h).
+	 */
+	(void)endline_take(0);
 	/*
 	 * A plain checkpassword program hands on the front's "accepted" pipe
 	 * (pop3d.8, POP3D_AUTH_OK_FD): this stage, the user's, lets it go.

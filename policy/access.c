@@ -420,6 +420,13 @@ access_end(struct access *a)
 }
 
 void
+access_handover(struct access *a)
+{
+	if (a->slot != -1 && conn_sweep(a->conn_dir, time(NULL)) == -1)
+		log_file("conn-error", a->conn_dir, errno);
+}
+
+void
 access_hostile(struct access *a)
 {
 	if (a->pc.dir == NULL || !a->known || a->pc.hostile == 0)

@@ -79,6 +79,13 @@ char	access_settle(struct access *, const char *, int);
 /* The session is over: gives back the connection slot. */
 void	access_end(struct access *);
 
+/*
+ * The slot goes on with the session, which the front becomes (pop3d.8):
+ * no one will remove its file at the end, so the slot files no process
+ * holds are swept now (at most once per CONN_SWEEP_INTERVAL).
+ */
+void	access_handover(struct access *);
+
 /* A line over the hostile limit: blocks the address. */
 void	access_hostile(struct access *);
 

@@ -1,0 +1,389 @@
+#!/usr/bin/env python3
+"""One process per logged-in session (issue 21): after a plain login that
+pop3d-auth checked, the front execs the chain in place, so that the pid
+the spawner started is the session, holding the connection slot, and
+pop3d-maildrop writes the connection's one end line.  A third-party
+checkpassword program keeps the two-process model."""
+
+import os
+import re
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (BUILD, RUN_GID, RUN_UID, Raw, Spawner, TempDir, check,
+                     check_eq, run_all, test)
+from test_policy import FULL, POP3D, Site, descendants, query
+
+CHECKPW = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "checkpassword.py")
+
+
+def comm(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        return f.read().strip()
+
+
+def wait_for(cond, what, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return check(False, what)
+
+
+def end_lines(log, remote="127.0.0.1"):
+    return [l for l in log.splitlines()
+            if re.match(r"^pop3d\[\d+\]: end remote=%s " % re.escape(remote),
+                        l)]
+
+
+def login(srv, source=None, user=b"alice", pw=b"alice-pw"):
+    r = Raw(srv.connect(source=source))
+    check(r.line().startswith(b"+OK"), "greeted")
+    r.cmd(b"USER " + user)
+    check(r.cmd(b"PASS " + pw).startswith(b"+OK"), "logged in")
+    return r
+
+
+@test
+def a_logged_in_session_is_one_process():
+    # The pid the spawner started, the front before the login, is the
+    # mailbox stage after it, with no child: the pre-login process is
+    # gone, and no front waits.
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        with site.serve() as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"USER alice")
+            pid = srv.last_proc().pid
+            check_eq(comm(pid), "pop3d", "before the login: the front")
+            before = descendants(pid)
+            check_eq(len(before), 1, "before the login: the front has one"
+                     " child, the pre-login process (%r)" % before)
+            check(r.cmd(b"PASS alice-pw").startswith(b"+OK"), "logged in")
+            wait_for(lambda: comm(pid) == "pop3d-maildrop" and
+                     not descendants(pid),
+                     "logged in: the same pid is the mailbox stage, alone")
+            check_eq(comm(pid), "pop3d-maildrop", "the spawner's pid serves")
+            check_eq(descendants(pid), [], "and has no child")
+            with open("/proc/%d/status" % pid) as f:
+                uid = re.search(r"^Uid:\s+(\d+)", f.read(), re.M).group(1)
+            check_eq(int(uid), RUN_UID, "as the user")
+            check(r.cmd(b"STAT").startswith(b"+OK 2 "), "the session works")
+            check(r.cmd(b"QUIT").startswith(b"+OK"), "and ends")
+            check(r.closed(), "closed")
+            r.close()
+            srv.wait_all()
+            check_eq(srv.procs[-1].returncode, 0, "exit 0")
+        log = srv.log()
+        ends = end_lines(log)
+        check_eq(len(ends), 1, "one end line: %r" % ends)
+        check(re.match(r"^pop3d\[%d\]: end remote=127\.0\.0\.1 "
+                       r"auth_failures=0 end=login session=[0-9a-f]+$" % pid,
+                       ends[0]), "the front's, by the same pid: %r" % ends[0])
+        check(log.index(" session user=alice") < log.index(ends[0]),
+              "after the session line")
+        check(re.search(r"pop3d\[%d\]: auth remote=127\.0\.0\.1 user=alice "
+                        r"mech=USER result=ok session=" % pid, log),
+              "the auth line, before the exec: ok without a status")
+
+
+@test
+def the_end_line_after_failures_and_a_timeout():
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        with site.serve(POP3D_IDLE_TIMEOUT="1",
+                        POP3D_AUTH_FAILURES="5") as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"USER alice")
+            check(r.cmd(b"PASS typo").startswith(b"-ERR"), "a failure")
+            r.cmd(b"USER alice")
+            check(r.cmd(b"PASS alice-pw").startswith(b"+OK"), "logged in")
+            check(r.closed(timeout=10), "the idle timeout ends it")
+            r.close()
+            srv.wait_all()
+        log = srv.log()
+        ends = end_lines(log)
+        check_eq(len(ends), 1, "one end line: %r" % ends)
+        check(" auth_failures=1 end=login " in ends[0],
+              "with the failure counted: %r" % ends[0])
+        check(re.search(r"pop3d-maildrop\[\d+\]: session user=alice .*"
+                        r" end=timeout ", log),
+              "the session line says the timeout")
+
+
+@test
+def the_day_bound_is_an_alarm_across_the_execs():
+    # No front waits to kill a session past a day: the alarm it set before
+    # the exec does.  Its signal, sent early here, ends the session
+    # gently, with both lines.
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        with site.serve() as srv:
+            r = login(srv)
+            pid = srv.last_proc().pid
+            wait_for(lambda: comm(pid) == "pop3d-maildrop", "in place")
+            with open("/proc/%d/status" % pid) as f:
+                check(re.search(r"^SigCgt:\s+\S+", f.read(), re.M),
+                      "it catches signals")
+            os.kill(pid, signal.SIGALRM)
+            check(r.line().startswith(b"-ERR [SYS/TEMP] server shutting"),
+                  "the client is told")
+            r.close()
+            srv.wait_all()
+        log = srv.log()
+        check(re.search(r"session user=alice .* end=signal ", log),
+              "end=signal")
+        check_eq(len(end_lines(log)), 1, "and the end line")
+
+
+@test
+def a_killed_session_frees_its_slot():
+    # The slot's descriptor went along the execs: SIGKILL the one process
+    # and the next connection from that address has the slot.
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile("127.0.0.60:allow,POP3D_MAX_PER_ADDRESS=1\n:allow\n")
+        with site.serve() as srv:
+            r = login(srv, "127.0.0.60")
+            pid = srv.last_proc().pid
+            wait_for(lambda: comm(pid) == "pop3d-maildrop",
+                     "the session is the spawner's pid")
+            check(r.cmd(b"STAT").startswith(b"+OK"), "serving")
+            code, out = query(site, "127.0.0.60")
+            check(re.search(r"^connections 1$", out, re.M),
+                  "the session holds the slot: %r" % out)
+            r2 = Raw(srv.connect(source="127.0.0.60"))
+            check_eq(r2.line(), FULL, "a second one is refused")
+            r2.close()
+            os.kill(pid, signal.SIGKILL)
+            for p in srv.procs:
+                if p.pid == pid:
+                    p.wait(timeout=10)
+            r.close()
+            r3 = login(srv, "127.0.0.60")
+            check(r3.cmd(b"QUIT").startswith(b"+OK"),
+                  "after a SIGKILL there is room, and a session")
+            r3.close()
+            srv.wait_all()
+        log = srv.log()
+        check_eq(len(end_lines(log, "127.0.0.60")), 2,
+                 "end lines: the refused one's and the last session's, none"
+                 " for the killed one")
+        code, out = query(site, "127.0.0.60")
+        check(re.search(r"^connections 0$", out, re.M),
+              "at the end no slot is held: %r" % out)
+
+
+@test
+def the_slot_is_held_to_the_end_of_the_session():
+    # Not the pop3d-auth exec'd in place, not a step of the chain, lets
+    # the slot go: only the session's end.
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile("127.0.0.61:allow,POP3D_MAX_PER_ADDRESS=1\n:allow\n")
+        with site.serve() as srv:
+            r = login(srv, "127.0.0.61")
+            check(r.cmd(b"LIST").startswith(b"+OK"), "serving")
+            r.multiline()
+            check_eq(Raw(srv.connect(source="127.0.0.61")).line(), FULL,
+                     "held after the login")
+            check(r.cmd(b"QUIT").startswith(b"+OK"), "QUIT")
+            check(r.closed(), "closed")
+            r.close()
+            srv.wait_all()
+            r = login(srv, "127.0.0.61")
+            r.cmd(b"QUIT")
+            r.close()
+            srv.wait_all()
+
+
+@test
+def a_tls_session_is_one_process_and_its_relay():
+    # Under TLS the relay, the front's child, is the session's after the
+    # exec in place: the session waits for it to finish before it exits
+    # (the relay dies with its parent), so the last reply arrives whole.
+    import ssl
+    from test_proxy import Site as TlsSite
+    with TempDir() as tmp:
+        site = TlsSite(tmp)
+        site.compile(":allow\n")
+        with site.serve(implicit=True) as srv:
+            s = site.context().wrap_socket(srv.connect(),
+                                           server_hostname="localhost")
+            r = Raw(s)
+            check(r.line().startswith(b"+OK"), "greeting over TLS")
+            r.cmd(b"USER alice")
+            check(r.cmd(b"PASS alice-pw").startswith(b"+OK"), "logged in")
+            pid = srv.last_proc().pid
+            wait_for(lambda: comm(pid) == "pop3d-maildrop" and
+                     [c for _, c in descendants(pid)] == ["pop3d-tls"],
+                     "the spawner's pid is the session, the relay its"
+                     " child: %r" % descendants(pid))
+            relay = descendants(pid)[0][0]
+            check(r.cmd(b"STAT").startswith(b"+OK 2 "), "the session works")
+            check(r.cmd(b"QUIT").startswith(b"+OK bye"),
+                  "QUIT answered over TLS")
+            check(r.closed(), "closed")
+            r.close()
+            srv.wait_all()
+            check(not os.path.exists("/proc/%d/stat" % relay) or
+                  open("/proc/%d/stat" % relay).read().split(") ")[1][0]
+                  == "Z", "the relay is gone")
+        log = srv.log()
+        ends = end_lines(log)
+        check_eq(len(ends), 1, "one end line: %r" % ends)
+        check(re.match(r"^pop3d\[%d\]: end remote=127\.0\.0\.1 "
+                       r"tls=TLSv1\.[23] cipher=\S+ sni=localhost auth_failures=0 "
+                       r"end=login " % pid, ends[0]),
+              "with the TLS facts, by the same pid: %r" % ends[0])
+        check("wait=relay" not in log, "the relay ended by itself")
+
+
+@test
+def a_checkpassword_program_keeps_two_processes():
+    # It knows nothing of POP3D_AUTH_VERIFY: it runs the chain as its
+    # child, the front stays, waits and writes the end line as before.
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        env = site.env(CP_HOME=tmp.path, CP_UID=str(RUN_UID),
+                       CP_GID=str(RUN_GID))
+        argv = [POP3D, "mail.example.org", CHECKPW,
+                os.path.join(BUILD, "pop3d-maildrop"), "Maildir"]
+        with Spawner(argv, env=env, cwd=tmp.path, as_root=True) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"USER alice")
+            check(r.cmd(b"PASS secret").startswith(b"+OK"), "logged in")
+            pid = srv.last_proc().pid
+            # Without a word on fd 4 the pre-login process stays too.
+            wait_for(lambda: "pop3d-maildrop" in
+                     [c for _, c in descendants(pid)],
+                     "the chain is the front's child")
+            check_eq(comm(pid), "pop3d", "the front stays")
+            check(r.cmd(b"QUIT").startswith(b"+OK"), "QUIT")
+            r.close()
+            srv.wait_all()
+        log = srv.log()
+        ends = end_lines(log)
+        check_eq(len(ends), 1, "one end line")
+        check(re.match(r"^pop3d\[%d\]: .* end=login " % pid, ends[0]),
+              "the front's: %r" % ends[0])
+        check("result=ok status=0" in log, "with the chain's status")
+
+
+@test
+def a_wrapper_stage_keeps_two_processes():
+    # After pop3d-auth, a program that is not pop3d-maildrop (a wrapper)
+    # might not write the end line: the front stays for it.
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        stage = os.path.join(tmp.path, "stage")
+        with open(stage, "w") as f:
+            f.write("#!/bin/sh\nexec \"$@\"\n")
+        os.chmod(stage, 0o755)
+        argv = [POP3D, "mail.example.org", os.path.join(BUILD, "pop3d-auth"),
+                stage, os.path.join(BUILD, "pop3d-maildrop"), "Maildir"]
+        with Spawner(argv, env=site.env(), cwd=tmp.path, as_root=True) as srv:
+            r = login(srv)
+            pid = srv.last_proc().pid
+            wait_for(lambda: [c for _, c in descendants(pid)] ==
+                     ["pop3d-maildrop"], "the chain is the front's child")
+            check(r.cmd(b"QUIT").startswith(b"+OK"), "QUIT")
+            r.close()
+            srv.wait_all()
+        ends = end_lines(srv.log())
+        check_eq(len(ends), 1, "one end line")
+        check(re.match(r"^pop3d\[%d\]: " % pid, ends[0]), "the front's")
+
+
+@test
+def a_maildrop_stage_that_cannot_run():
+    # Missing: the check finds it so, and the dialogue goes on as before.
+    # There but failing its exec (a bad interpreter): only the run in the
+    # front's place finds it, and ends the connection, with the end line.
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile(":allow\n")
+        bad = os.path.join(tmp.path, "bin")
+        os.makedirs(bad)
+        stage = os.path.join(bad, "pop3d-maildrop")
+        with open(stage, "w") as f:
+            f.write("#!/nonexistent/interpreter\n")
+        os.chmod(stage, 0o755)
+        for prog, reply, after in (
+                (os.path.join(tmp.path, "none", "pop3d-maildrop"),
+                 b"-ERR [SYS/TEMP] temporary failure, try again later",
+                 "goes on"),
+                (stage, b"-ERR [SYS/TEMP] temporary failure; closing",
+                 "ends")):
+            argv = [POP3D, "mail.example.org",
+                    os.path.join(BUILD, "pop3d-auth"), prog]
+            with Spawner(argv, env=site.env(), cwd=tmp.path,
+                         as_root=True) as srv:
+                r = Raw(srv.connect())
+                r.line()
+                r.cmd(b"USER alice")
+                check_eq(r.cmd(b"PASS alice-pw"), reply, "%s: answered" % prog)
+                if after == "goes on":
+                    check(r.cmd(b"CAPA").startswith(b"+OK"),
+                          "and the dialogue goes on")
+                    r.multiline()
+                    r.cmd(b"QUIT")
+                check(r.closed(), "closed")
+                r.close()
+                srv.wait_all()
+            log = srv.log()
+            ends = end_lines(log)
+            check_eq(len(ends), 1, "%s: one end line: %r" % (after, ends))
+            check(re.search(r"auth_temp user=alice mech=USER reason=\"cannot"
+                            r" run the next program\"", log),
+                  "%s: the reason logged" % after)
+            if after == "ends":
+                check(" end=error " in ends[0], "end=error: %r" % ends[0])
+
+
+@test
+def the_verified_mode_is_no_way_around_the_password():
+    # POP3D_AUTH_VERIFIED_FD from the spawner (or a rule) never reaches
+    # the check: the front's child gets the credentials as ever.
+    with TempDir() as tmp:
+        site = Site(tmp)
+        for name in ("POP3D_AUTH_VERIFIED_FD=3", "POP3D_AUTH_VERIFY=1",
+                     "POP3D_END=remote=a"):
+            done = site.compile(":allow,%s\n" % name)
+            check(done.returncode != 0 and "the chain sets it itself" in
+                  done.stderr, "a rule cannot set %s: %r" % (name,
+                                                             done.stderr))
+        site.compile(":allow\n")
+        with site.serve(POP3D_AUTH_VERIFIED_FD="3",
+                        POP3D_END="remote=1.2.3.4 auth_failures=0 end=x"
+                        ) as srv:
+            r = Raw(srv.connect())
+            r.line()
+            r.cmd(b"USER alice")
+            check(r.cmd(b"PASS wrong").startswith(b"-ERR [AUTH]"),
+                  "a wrong password fails")
+            r.cmd(b"USER alice")
+            check(r.cmd(b"PASS alice-pw").startswith(b"+OK"), "a good one"
+                  " logs in")
+            r.cmd(b"QUIT")
+            r.close()
+            srv.wait_all()
+        ends = end_lines(srv.log())
+        check_eq(len(ends), 1, "one end line, the connection's: %r" % ends)
+        check(" auth_failures=1 end=login " in ends[0], "its own facts")
+
+
+if __name__ == "__main__":
+    run_all(sys.argv[2:] if len(sys.argv) > 2 else None)

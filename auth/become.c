@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -6,6 +7,7 @@
 #include <unistd.h>
 
 #include "become.h"
+#include "log.h"
 #include "num.h"
 
 /*
@@ -28,13 +30,32 @@ preauth_uid(uid_t uid)
 }
 
 /*
+ * The real gid for hidden: not the user's, which is the effective one.
+ * An exec with the real and effective gids apart is a set-id exec to
+ * the kernel: the new program is not dumpable (fs.suid_dumpable 0 or 2)
+ * and the dynamic linker runs it in secure mode.  So no process of the
+ * user's can ptrace it or take its descriptors (pidfd_getfd, /proc/PID/fd),
+ * the connection slot's among them.  pop3d-maildrop sets the real gid
+ * back at its start; until then only the loader and our own code run
+ * with it, and it is a gid no file should belong to.  Without root there
+ * is nothing to hide: the slot's file is the user's own.
+ */
+static gid_t
+hidden_gid(gid_t gid)
+{
+	return gid == BECOME_HIDDEN_GID ? BECOME_HIDDEN_GID - 1 :
+	    BECOME_HIDDEN_GID;
+}
+
+/*
  * Becomes the user: never root, never the pre-login processes' uid;
  * without root, only as ourselves.  Returns 0, or -1 with *why.
  */
 int
-become(const struct user *u, const char **why)
+become(const struct user *u, int hidden, const char **why)
 {
 	static char	buf[96];
+	gid_t		rgid = hidden ? hidden_gid(u->gid) : u->gid;
 	int		r;
 
 	*why = "uid or gid 0 refused";
@@ -67,14 +88,36 @@ become(const struct user *u, const char **why)
 	 * (initgroups) would give a mail user who shares a system account's
 	 * name that account's groups, and cost an NSS lookup per login.
 	 */
-	if (setgroups(1, &u->gid) == -1 || setgid(u->gid) == -1 ||
-	    setuid(u->uid) == -1)
+	if (setgroups(1, &u->gid) == -1 ||
+	    setresgid(rgid, u->gid, u->gid) == -1 || setuid(u->uid) == -1)
 		return -1;
 	*why = "still privileged after switching";
 	if (getuid() != u->uid || geteuid() != u->uid ||
-	    getgid() != u->gid || getegid() != u->gid || setuid(0) != -1) {
+	    getgid() != rgid || getegid() != u->gid || setuid(0) != -1) {
 		errno = EPERM;
 		return -1;
 	}
+	return 0;
+}
+
+#define SUID_DUMPABLE	"/proc/sys/fs/suid_dumpable"
+
+int
+become_can_hide(void)
+{
+	char	buf[8];
+	ssize_t	n = -1;
+	int	fd;
+
+	if ((fd = open(SUID_DUMPABLE, O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+	}
+	/* 0: not dumpable; 2: dumpable by root alone, as for ptrace. */
+	if (n == 2 && (buf[0] == '0' || buf[0] == '2') && buf[1] == '\n')
+		return 1;
+	log_warn("one process a session is off: " SUID_DUMPABLE " is not 0"
+	    " or 2, so a session would be open to the user's processes"
+	    " (set fs.suid_dumpable = 0 in /etc/sysctl.d)");
 	return 0;
 }

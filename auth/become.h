@@ -8,9 +8,24 @@
 #include "user.h"
 
 /*
- * Becomes the user: never root, never the pre-login processes' uid;
- * without root, only as ourselves.  Returns 0, or -1 with *why.
+ * The real gid a session run in the front's place is exec'd with
+ * (become's hidden): a gid no file should belong to, the kernel's
+ * overflow gid, or the one below it when that is the user's own.
  */
-int	become(const struct user *, const char **);
+#define BECOME_HIDDEN_GID	65534
+
+/*
+ * Becomes the user: never root, never the pre-login processes' uid;
+ * without root, only as ourselves.  hidden (root only): the real gid
+ * is not the user's, so that the next exec leaves the process
+ * non-dumpable (become.c).  Returns 0, or -1 with *why.
+ */
+int	become(const struct user *, int hidden, const char **);
+
+/*
+ * Would an exec after become(u, 1, ...) leave the process non-dumpable:
+ * fs.suid_dumpable is 0 or 2 (proc(5)).  1, or 0 with a warning logged.
+ */
+int	become_can_hide(void);
 
 #endif

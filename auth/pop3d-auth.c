@@ -466,7 +466,7 @@ inplace_run(struct creds *c, struct userdb *db, const char *dbopt,
 		auth_exit(c, EXIT_TEMP, "bad setting: " USERDB_PATH_ENV, 0);
 	if (user_find(c, db, dbopt, &u) == NULL)
 		auth_exit(c, EXIT_TEMP, "the verified user is gone", 0);
-	if (become(&u, &why) == -1)
+	if (become(&u, 1, &why) == -1)
 		auth_exit(c, EXIT_TEMP, why, errno);
 	if (chdir(u.home) == -1)
 		auth_exit_file(c, EXIT_TEMP, "cannot enter home", u.home,
@@ -488,7 +488,7 @@ main(int argc, char **argv)
 	const struct user	*found;
 	const char		*dbopt = NULL, *why;
 	enum mech		m;
-	int			ch, err;
+	int			ch, err, hide;
 
 	log_init(argv[0]);
 	front_pid = getppid();
@@ -522,7 +522,8 @@ main(int argc, char **argv)
 	/* The user's name stays for the log lines; the secret goes. */
 	explicit_bzero(c.buf + (c.secret - c.buf), strlen(c.secret));
 	c.secret = NULL;
-	if (become(&u, &why) == -1)
+	hide = geteuid() == 0;
+	if (become(&u, 0, &why) == -1)
 		auth_exit(&c, EXIT_TEMP, why, errno);
 	if (chdir(u.home) == -1)
 		auth_exit_file(&c, EXIT_TEMP, "cannot enter home", u.home,
@@ -535,11 +536,14 @@ main(int argc, char **argv)
 	accepted(&c, &u);
 	userdb_close(&db);
 	/*
-	 * The front runs the session itself, in one process.  A program it
+	 * The front runs the session itself, in one process, when the
+	 * session can be kept from the user's other processes (hide: it
+	 * holds the root-owned connection slot; become.c).  A program it
 	 * could not run fails here, as the exec would: the dialogue goes
 	 * on, where a failure in the front's place would end it.
 	 */
-	if (verify_only && front_fd != -1 && next_is_maildrop(argv[optind])) {
+	if (verify_only && front_fd != -1 && next_is_maildrop(argv[optind]) &&
+	    (!hide || become_can_hide())) {
 		if (strchr(argv[optind], '/') != NULL &&
 		    access(argv[optind], X_OK) == -1)
 			auth_exit(&c, EXIT_TEMP, "cannot run the next program",

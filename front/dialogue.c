@@ -149,14 +149,18 @@ front_mech_allowed(const struct front *f, char mech)
 /*
  * The pre-login process and its memory are not needed once the chain has
  * accepted the credentials: the session may idle for hours without it.
+ * 0, or -1 when it could not be reaped in time (child_kill).
  */
-static void
+static int
 preauth_end(struct front *f)
 {
+	int	r;
+
 	if (f->preauth == 0)
-		return;
-	(void)child_kill(f->preauth, NULL);
+		return 0;
+	r = child_kill(f->preauth, NULL);
 	f->preauth = 0;
+	return r;
 }
 
 /*
@@ -172,7 +176,7 @@ chain_runs(struct front *f, const char *user, pid_t pid, int64_t deadline,
 	int	status;
 
 	(void)access_settle(&f->acc, user, 0);
-	preauth_end(f);
+	(void)preauth_end(f);
 	if ((status = handoff_wait(pid, deadline, f->remote)) != -1 &&
 	    WIFSIGNALED(status)) {
 		logline_str(l, "result", "crash");
@@ -186,14 +190,17 @@ chain_runs(struct front *f, const char *user, pid_t pid, int64_t deadline,
 
 /*
  * One process per logged-in session (pop3d.8), under TLS the relay's
- * parent: always asked; only our pop3d-auth says yes, and only before
- * pop3d-maildrop.
+ * parent: asked of our pop3d-auth alone (POP3D_AUTH_VERIFY is for no
+ * other program), which says yes only before pop3d-maildrop, and only
+ * when it can keep the session from the user's other processes.
  */
 static int
 front_inplace_ok(const struct front *f)
 {
-	(void)f;
-	return 1;
+	const char	*slash = strrchr(f->authargv[0], '/');
+
+	return strcmp(slash != NULL ? slash + 1 : f->authargv[0],
+	    "pop3d-auth") == 0;
 }
 
 /*
@@ -211,8 +218,10 @@ chain_verified(struct front *f, const char *user, pid_t pid,
 	status = handoff_wait(pid, io_now_ms() + HANDOFF_EXIT_MS, f->remote);
 	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return -1;
+	/* Not reaped, it would be a child the session knows nothing of. */
+	if (preauth_end(f) == -1)
+		return -1;
 	(void)access_settle(&f->acc, user, 0);
-	preauth_end(f);
 	strcpy(f->verified, user);	/* checked: fits */
 	f->inplace = 1;
 	logline_str(l, "result", "ok");
@@ -546,7 +555,7 @@ front_preauth(struct front *f)
 	front_await(f, sp[0]);
 	close(sp[0]);
 	f->challenge[0] = '\0';	/* it was that process's */
-	preauth_end(f);
+	(void)preauth_end(f);
 	return 0;
 }
 

@@ -5,15 +5,19 @@ the spawner started is the session, holding the connection slot, and
 pop3d-maildrop writes the connection's one end line.  A third-party
 checkpassword program keeps the two-process model."""
 
+import ctypes
+import errno
+import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BUILD, RUN_GID, RUN_UID, Raw, Spawner, TempDir, check,
-                     check_eq, run_all, test)
+from harness import (BUILD, ROOT, RUN_GID, RUN_UID, Raw, Spawner, TempDir,
+                     check, check_eq, run_all, skip, test)
 from test_policy import FULL, POP3D, Site, descendants, query
 
 CHECKPW = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -183,6 +187,166 @@ def a_killed_session_frees_its_slot():
               "at the end no slot is held: %r" % out)
 
 
+SUID_DUMPABLE = "/proc/sys/fs/suid_dumpable"
+PTRACE_ATTACH, PTRACE_DETACH, SYS_PIDFD_GETFD = 16, 17, 438
+
+
+def slot_fds(pid):
+    """The descriptors of pid's on a connection slot file (state/conn/)."""
+    found = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if "/conn/" in target:
+            found.append((int(fd), target))
+    return found
+
+
+def holders(path):
+    """Every process with a descriptor on path."""
+    pids = set()
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir("/proc/%s/fd" % p):
+                if os.readlink("/proc/%s/fd/%s" % (p, fd)) == path:
+                    pids.add(int(p))
+        except OSError:
+            pass
+    return pids
+
+
+def as_user_probe(pid, fd):
+    """What a process of the mail user's can do to pid: take its fd with
+    pidfd_getfd, list /proc/PID/fd, attach with ptrace.  Each: "ok" or
+    the errno's name."""
+    rd, wr = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(rd)
+        res = {}
+        try:
+            os.setgroups([])
+            os.setgid(RUN_GID)
+            os.setuid(RUN_UID)
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.syscall.restype = ctypes.c_long
+            libc.ptrace.restype = ctypes.c_long
+            pidfd = os.pidfd_open(pid)
+            got = libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
+            res["getfd"] = "ok" if got >= 0 else \
+                errno.errorcode[ctypes.get_errno()]
+            try:
+                os.listdir("/proc/%d/fd" % pid)
+                res["procfd"] = "ok"
+            except OSError as e:
+                res["procfd"] = errno.errorcode[e.errno]
+            if libc.ptrace(PTRACE_ATTACH, pid, None, None) == 0:
+                res["ptrace"] = "ok"
+                os.waitpid(pid, 0)
+                libc.ptrace(PTRACE_DETACH, pid, None, None)
+            else:
+                res["ptrace"] = errno.errorcode[ctypes.get_errno()]
+        except Exception as e:
+            res["error"] = repr(e)
+        os.write(wr, json.dumps(res).encode())
+        os._exit(0)
+    os.close(wr)
+    with os.fdopen(rd, "rb") as f:
+        out = f.read()
+    os.waitpid(child, 0)
+    return json.loads(out)
+
+
+@test
+def the_session_is_out_of_the_users_reach():
+    # The session, the user's process, holds the root-owned slot: it runs
+    # non-dumpable (exec'd with a real gid not the user's), so no other
+    # process of the user's can take the slot's descriptor or trace it.
+    if not ROOT:
+        skip("needs root: the user must be another uid than the tests'")
+        return
+    # The probe itself works: a dumpable process of the user's gives its
+    # descriptor up (so the "EPERM"s below are the session's doing).
+    ctl = subprocess.Popen(["sleep", "30"], stdin=subprocess.PIPE,
+                           user=RUN_UID, group=RUN_GID, extra_groups=[])
+    try:
+        got = as_user_probe(ctl.pid, 0)
+        check_eq(got, {"getfd": "ok", "procfd": "ok", "ptrace": "ok"},
+                 "a dumpable process of the user's: all three work")
+    finally:
+        ctl.kill()
+        ctl.wait()
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile("127.0.0.62:allow,POP3D_MAX_PER_ADDRESS=1\n:allow\n")
+        with site.serve() as srv:
+            r = login(srv, "127.0.0.62")
+            pid = srv.last_proc().pid
+            wait_for(lambda: comm(pid) == "pop3d-maildrop",
+                     "the session is the spawner's pid")
+            check(r.cmd(b"STAT").startswith(b"+OK"), "serving")
+            slots = slot_fds(pid)
+            check_eq(len(slots), 1, "the session holds one slot: %r" % slots)
+            fd, path = slots[0]
+            check_eq(holders(path), {pid}, "and no other process does")
+            with open("/proc/%d/status" % pid) as f:
+                status = f.read()
+            check_eq(re.search(r"^Gid:\s+(.*)$", status, re.M).group(1)
+                     .split(), [str(RUN_GID)] * 4,
+                     "its real gid is the user's again once it runs")
+            with open("/proc/%d/fdinfo/%d" % (pid, fd)) as f:
+                flags = re.search(r"^flags:\s+([0-7]+)$", f.read(), re.M)
+            check(int(flags.group(1), 8) & os.O_CLOEXEC,
+                  "the slot is close-on-exec in it: %s" % flags.group(1))
+            got = as_user_probe(pid, fd)
+            check_eq(got, {"getfd": "EPERM", "procfd": "EACCES",
+                           "ptrace": "EPERM"},
+                     "the user's processes can neither take the slot nor"
+                     " trace the session")
+            check(r.cmd(b"STAT").startswith(b"+OK"), "still serving")
+            check(r.cmd(b"QUIT").startswith(b"+OK"), "and ends")
+            r.close()
+            srv.wait_all()
+        code, out = query(site, "127.0.0.62")
+        check(re.search(r"^connections 0$", out, re.M),
+              "the slot is free at the end: %r" % out)
+
+
+@test
+def a_dumpable_setting_keeps_two_processes():
+    # fs.suid_dumpable = 1 would leave the session dumpable after its
+    # exec: pop3d-auth says so in the log, and the front stays.
+    if not ROOT or not os.access(SUID_DUMPABLE, os.W_OK):
+        skip("needs a writable %s" % SUID_DUMPABLE)
+        return
+    with open(SUID_DUMPABLE) as f:
+        saved = f.read()
+    try:
+        with open(SUID_DUMPABLE, "w") as f:
+            f.write("1\n")
+        with TempDir() as tmp:
+            site = Site(tmp)
+            site.compile(":allow\n")
+            with site.serve() as srv:
+                r = login(srv)
+                pid = srv.last_proc().pid
+                wait_for(lambda: [c for _, c in descendants(pid)] ==
+                         ["pop3d-maildrop"], "the front stays, the session"
+                         " its child: %r" % descendants(pid))
+                check_eq(comm(pid), "pop3d", "the front")
+                check(r.cmd(b"QUIT").startswith(b"+OK"), "the session works")
+                r.close()
+                srv.wait_all()
+            check(re.search(r"pop3d-auth\[\d+\]: warning msg=\"one process a"
+                            r" session is off: /proc/sys/fs/suid_dumpable is"
+                            r" not 0 or 2, ", srv.log()), "said in the log")
+    finally:
+        with open(SUID_DUMPABLE, "w") as f:
+            f.write(saved)
+
+
 @test
 def the_slot_is_held_to_the_end_of_the_session():
     # Not the pop3d-auth exec'd in place, not a step of the chain, lets
@@ -216,7 +380,7 @@ def a_tls_session_is_one_process_and_its_relay():
     with TempDir() as tmp:
         site = TlsSite(tmp)
         site.compile(":allow\n")
-        with site.serve(implicit=True) as srv:
+        with site.serve(implicit=True, envdump=False) as srv:
             s = site.context().wrap_socket(srv.connect(),
                                            server_hostname="localhost")
             r = Raw(s)

@@ -413,6 +413,31 @@ def a_tls_session_is_one_process_and_its_relay():
 
 
 @test
+def a_session_behind_a_proxy_is_one_process():
+    # The PROXY header's client is the session's in every line the one
+    # process writes, the end line (from POP3D_END) too.
+    from test_proxy import TRUST, Site as ProxySite, session, v1
+    with TempDir() as tmp:
+        site = ProxySite(tmp)
+        site.compile(TRUST)
+        with site.serve(envdump=False) as srv:
+            got = session(srv, v1("192.0.2.10", "198.51.100.1", 40001, 110))
+            check(got[-2].startswith(b"+OK maildrop has 2"),
+                  "logged in: %r" % got)
+            pid = srv.last_proc().pid
+            srv.wait_all()
+        log = srv.log()
+        check(re.search(r"pop3d\[%d\]: auth remote=192\.0\.2\.10 user=alice "
+                        r"mech=USER result=ok proxy=127\.0\.0\.1 session="
+                        % pid, log), "the auth line, before the exec")
+        check(re.search(r"pop3d-maildrop\[%d\]: session user=alice "
+                        r"remote=192\.0\.2\.10 .*proxy=127\.0\.0\.1 session="
+                        % pid, log), "the session, the same pid")
+        check(re.search(r"pop3d\[%d\]: end remote=192\.0\.2\.10 "
+                        r"auth_failures=0 end=login proxy=127\.0\.0\.1 "
+                        r"session=" % pid, log), "the end line, the same pid")
+
+@test
 def a_checkpassword_program_keeps_two_processes():
     # It knows nothing of POP3D_AUTH_VERIFY: it runs the chain as its
     # child, the front stays, waits and writes the end line as before.

@@ -36,9 +36,9 @@ preauth_uid(uid_t uid)
  * and the dynamic linker runs it in secure mode.  So no process of the
  * user's can ptrace it or take its descriptors (pidfd_getfd, /proc/PID/fd),
  * the connection slot's among them.  pop3d-maildrop sets the real gid
- * back at its start; until then only the loader and our own code run
- * with it, and it is a gid no file should belong to.  Without root there
- * is nothing to hide: the slot's file is the user's own.
+ * back at its start (endline_hold); until then only the loader and our
+ * own code run with it.  Without root there is nothing to hide: the
+ * slot's file is the user's own.
  */
 static gid_t
 hidden_gid(gid_t gid)

@@ -9,8 +9,9 @@
 
 /*
  * The real gid a session run in the front's place is exec'd with
- * (become's hidden): a gid no file should belong to, the kernel's
- * overflow gid, or the one below it when that is the user's own.
+ * (become's hidden): the kernel's overflow gid (nogroup), or the one
+ * below it when that is the user's own.  Only the loader and our own
+ * code run with it, before pop3d-maildrop sets it back.
  */
 #define BECOME_HIDDEN_GID	65534
 

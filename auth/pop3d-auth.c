@@ -466,6 +466,10 @@ inplace_run(struct creds *c, struct userdb *db, const char *dbopt,
 		auth_exit(c, EXIT_TEMP, "bad setting: " USERDB_PATH_ENV, 0);
 	if (user_find(c, db, dbopt, &u) == NULL)
 		auth_exit(c, EXIT_TEMP, "the verified user is gone", 0);
+	/* Root hides the session (become.c); pop3d-maildrop checks it. */
+	if ((geteuid() == 0 ? setenv(ENDLINE_HIDDEN_ENV, "1", 1) :
+	    unsetenv(ENDLINE_HIDDEN_ENV)) == -1)
+		auth_exit(c, EXIT_TEMP, "cannot set the environment", errno);
 	if (become(&u, 1, &why) == -1)
 		auth_exit(c, EXIT_TEMP, why, errno);
 	if (chdir(u.home) == -1)

@@ -11,6 +11,7 @@
 #include "handoff.h"
 #include "io.h"
 #include "log.h"
+#include "num.h"
 #include "pop3d_limits.h"
 
 /* Blocking again: a next stage may well expect it. */
@@ -182,7 +183,7 @@ handoff_inplace(char **argv, const char *mech, const char *user, int *slot)
 	 * timer goes across the execs, and pop3d-maildrop ends the session
 	 * at its signal as at SIGTERM.
 	 */
-	alarm(FRONT_SESSION_MAX);
+	alarm(front_session_max());
 	execvp(argv[0], argv);
 	alarm(0);
 	log_warn("cannot run %s: %s", argv[0], strerror(errno));
@@ -191,4 +192,17 @@ handoff_inplace(char **argv, const char *mech, const char *user, int *slot)
 	(void)unsetenv(ENDLINE_ENV);
 	close(3);
 	return -1;
+}
+
+unsigned
+front_session_max(void)
+{
+#ifdef POP3D_TEST_HOOKS
+	const char	*v = getenv("TEST_POP3D_SESSION_MAX");
+	uint64_t	 n;
+
+	if (v != NULL && num_parse(v, 1, FRONT_SESSION_MAX, &n) == 0)
+		return (unsigned)n;
+#endif
+	return FRONT_SESSION_MAX;
 }

@@ -67,4 +67,10 @@ int	handoff_wait(pid_t, int64_t, const char *);
  */
 int	handoff_inplace(char **, const char *, const char *, int *);
 
+/*
+ * How long a session may last, in seconds: FRONT_SESSION_MAX; a build
+ * with TEST_HOOKS=1 takes TEST_POP3D_SESSION_MAX (1 to that) instead.
+ */
+unsigned	front_session_max(void);
+
 #endif

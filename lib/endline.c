@@ -1,11 +1,15 @@
+#include <sys/prctl.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -204,4 +208,72 @@ endline_reason(const char *why)
 {
 	if (strlen(why) <= ENDLINE_NAME_MAX)
 		strcpy(carried.end, why);
+}
+
+/*
+ * pop3d-auth exec'd us with a real gid not ours (auth/become.c): a
+ * set-id exec to the kernel, so we are not dumpable and no process of
+ * the user's can ptrace us or take our descriptors.  Real and effective
+ * gids alike mean a program in between (a shell wrapper gives up the
+ * effective one); dumpable means fs.suid_dumpable 1.  Then the real gid
+ * goes back to ours.
+ */
+static int
+hold_hidden(const char **why)
+{
+	gid_t	gid = getegid();
+
+	*why = "not exec'd by pop3d-auth itself (a wrapper named"
+	    " pop3d-maildrop?), or dumpable (fs.suid_dumpable 1)";
+	if (getgid() == gid || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1)
+		return -1;
+	*why = "cannot set the real gid back";
+	return setresgid(gid, gid, gid);
+}
+
+/*
+ * The front's alarm (FRONT_SESSION_MAX, kept across the execs) ends the
+ * session, but a session the user stopped (SIGSTOP: the same uid) never
+ * acts on it; SIGKILL ends even a stopped process.  It comes a minute a
+ * day after the alarm, so that the alarm's orderly end goes first.
+ */
+static int
+hold_bound(const char **why)
+{
+	struct sigevent		ev = { .sigev_notify = SIGEV_SIGNAL,
+				    .sigev_signo = SIGKILL };
+	struct itimerspec	ts = { { 0, 0 }, { 0, 0 } };
+	struct itimerval	it;
+	timer_t			t;
+	time_t			left;
+
+	*why = "cannot set the session's SIGKILL timer";
+	if (getitimer(ITIMER_REAL, &it) == -1)
+		return -1;
+	left = it.it_value.tv_sec + (it.it_value.tv_usec > 0);
+	if (left == 0) {
+		*why = "no alarm from the front";
+		return -1;
+	}
+	ts.it_value.tv_sec = left + left / 1440 + 1;
+	if (timer_create(CLOCK_MONOTONIC, &ev, &t) == -1 ||
+	    timer_settime(t, 0, &ts, NULL) == -1)
+		return -1;
+	return 0;
+}
+
+int
+endline_hold(const char **why)
+{
+	const char	*h = getenv(ENDLINE_HIDDEN_ENV);
+	int		 hidden = h != NULL && strcmp(h, "1") == 0;
+
+	(void)unsetenv(ENDLINE_HIDDEN_ENV);
+	*why = "cannot mark descriptors close-on-exec";
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0 &&
+	    (!hidden || hold_hidden(why) == 0) && hold_bound(why) == 0)
+		return 0;
+	/* Refused: the slot goes now, not at the exit. */
+	(void)close_range(3, ~0U, 0);
+	return -1;
 }

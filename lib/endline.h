@@ -13,6 +13,8 @@
 #include "pop3d_limits.h"
 
 #define ENDLINE_ENV	"POP3D_END"
+/* Set to 1 by pop3d-auth in the front's place when it hid the session. */
+#define ENDLINE_HIDDEN_ENV	"POP3D_AUTH_HIDDEN"
 #define ENDLINE_NAME_MAX	31
 
 struct endline {
@@ -51,5 +53,16 @@ int	endline_take(int keep);
 
 /* The end reason the line will give, in place of the front's. */
 void	endline_reason(const char *);
+
+/*
+ * In the last stage, after endline_take found POP3D_END: this process
+ * holds the front's connection slot, a root-owned file, until it ends.
+ * Makes sure no other process of the user's can take it (hidden by
+ * pop3d-auth: POP3D_AUTH_HIDDEN=1), gives it to no program run later
+ * (close-on-exec past 2), and bounds the session even when stopped (a
+ * SIGKILL timer a little after the front's alarm).  0, or -1 with *why,
+ * the descriptors past 2 then closed: the session must be refused.
+ */
+int	endline_hold(const char **why);
 
 #endif

@@ -2,7 +2,6 @@
  * pop3d-maildrop: the TRANSACTION and UPDATE states of POP3 over a Maildir,
  * run after authentication as the mail user with the client on fd 0 and 1.
  */
-#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -310,29 +309,6 @@ session_log(const struct session *s, const struct sizes_stats *st,
 	"Runs as the user, the client on fd 0/1: see pop3d-maildrop(8).\n"
 
 /*
- * In the front's place we hold the connection slot's descriptor, on a
- * root-owned file: pop3d-auth exec'd us with a real gid not ours, so
- * that no process of the user's can take it from us (auth/become.c).
- * The real gid goes back to ours; our descriptors beyond 0-2 (the slot)
- * go to no program we run.  0, or -1 if we are dumpable after all (a
- * change of fs.suid_dumpable since pop3d-auth looked): refused.
- */
-static int
-front_place(void)
-{
-	gid_t	gid = getegid();
-
-	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == -1)
-		return -1;
-	if (getgid() == gid)
-		return 0;	/* without root: nothing to hide */
-	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0 ||
-	    setresgid(gid, gid, gid) == -1)
-		return -1;
-	return 0;
-}
-
-/*
  * The process before the maildrop: logging, signals, the settings, and
  * the client's streams; refuses a bad setting, usage or root.
  */
@@ -340,15 +316,17 @@ static void
 session_start(int argc, char **argv, struct settings *set, struct out *out,
     struct in *in)
 {
-	int	bad, exposed;
+	const char	*held = NULL;
+	int		 bad, exposed;
 
 	log_init(argv[0]);
 	version_help(argc, argv, "pop3d-maildrop", USAGE);
 	/*
 	 * The front became the chain (one process a session): its end line
-	 * is ours to write as we exit, however (endline.h), and its slot.
+	 * is ours to write as we exit, however (endline.h), and its slot,
+	 * even when POP3D_END is malformed.
 	 */
-	exposed = endline_take(0) == 1 && front_place() == -1;
+	exposed = endline_take(0) != 0 && endline_hold(&held) == -1;
 	/*
 	 * A plain checkpassword program hands on the front's "accepted" pipe
 	 * (pop3d.8, POP3D_AUTH_OK_FD): this stage, the user's, lets it go.
@@ -368,8 +346,7 @@ session_start(int argc, char **argv, struct settings *set, struct out *out,
 		refuse(out, EXIT_TEMP, "[SYS/TEMP] server misconfigured",
 		    "bad settings");
 	if (exposed)
-		refuse(out, EXIT_TEMP, "[SYS/TEMP] server error",
-		    "the session would be open to the user's processes");
+		refuse(out, EXIT_TEMP, "[SYS/TEMP] server error", held);
 	if (argc > 2)
 		refuse(out, EXIT_PERM, "[SYS/PERM] server misconfigured",
 		    "usage: pop3d-maildrop [MAILDROP]");

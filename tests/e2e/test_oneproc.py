@@ -420,7 +420,12 @@ def fs_suid_dumpable_decides():
         with TempDir() as tmp:
             site = Site(tmp)
             site.compile("127.0.0.65:allow,POP3D_MAX_PER_ADDRESS=1\n:allow\n")
-            with site.serve() as srv:
+            # LeakSanitizer cannot trace a process of dumpable mode 2 (the
+            # check's, at its exit after V): not pop3d's to fix.
+            with open(os.path.join(BUILD, "pop3d-auth"), "rb") as f:
+                asan = b"__asan_init" in f.read()
+            with site.serve(**({"ASAN_OPTIONS": "detect_leaks=0"} if asan
+                               else {})) as srv:
                 r = login(srv, "127.0.0.65")
                 pid = srv.last_proc().pid
                 wait_for(lambda: comm(pid) == "pop3d-maildrop" and

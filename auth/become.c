@@ -30,32 +30,13 @@ preauth_uid(uid_t uid)
 }
 
 /*
- * The real gid for hidden: not the user's, which is the effective one.
- * An exec with the real and effective gids apart is a set-id exec to
- * the kernel: the new program is not dumpable (fs.suid_dumpable 0 or 2)
- * and the dynamic linker runs it in secure mode.  So no process of the
- * user's can ptrace it or take its descriptors (pidfd_getfd, /proc/PID/fd),
- * the connection slot's among them.  pop3d-maildrop sets the real gid
- * back at its start (endline_hold); until then only the loader and our
- * own code run with it.  Without root there is nothing to hide: the
- * slot's file is the user's own.
- */
-static gid_t
-hidden_gid(gid_t gid)
-{
-	return gid == BECOME_HIDDEN_GID ? BECOME_HIDDEN_GID - 1 :
-	    BECOME_HIDDEN_GID;
-}
-
-/*
  * Becomes the user: never root, never the pre-login processes' uid;
  * without root, only as ourselves.  Returns 0, or -1 with *why.
  */
 int
-become(const struct user *u, int hidden, const char **why)
+become(const struct user *u, int keep_uid, const char **why)
 {
 	static char	buf[96];
-	gid_t		rgid = hidden ? hidden_gid(u->gid) : u->gid;
 	int		r;
 
 	*why = "uid or gid 0 refused";
@@ -89,11 +70,21 @@ become(const struct user *u, int hidden, const char **why)
 	 * name that account's groups, and cost an NSS lookup per login.
 	 */
 	if (setgroups(1, &u->gid) == -1 ||
-	    setresgid(rgid, u->gid, u->gid) == -1 || setuid(u->uid) == -1)
+	    setresgid(u->gid, u->gid, u->gid) == -1)
+		return -1;
+	*why = "the user's gid did not take";
+	if (getgid() != u->gid || getegid() != u->gid) {
+		errno = EPERM;
+		return -1;
+	}
+	/* pop3d-maildrop takes the uid itself (endline_hold). */
+	if (keep_uid)
+		return 0;
+	*why = "cannot switch to the user";
+	if (setuid(u->uid) == -1)
 		return -1;
 	*why = "still privileged after switching";
-	if (getuid() != u->uid || geteuid() != u->uid ||
-	    getgid() != rgid || getegid() != u->gid || setuid(0) != -1) {
+	if (getuid() != u->uid || geteuid() != u->uid || setuid(0) != -1) {
 		errno = EPERM;
 		return -1;
 	}

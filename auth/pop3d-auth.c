@@ -4,9 +4,11 @@
  * of its argv (pop3d-auth.8).
  */
 #include <sys/prctl.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -433,6 +435,42 @@ next_is_maildrop(const char *prog)
 }
 
 /*
+ * The session in the front's place marks its descriptors close-on-exec
+ * in one call (endline_hold), which Linux has since 5.11: on an older
+ * kernel the session keeps two processes rather than fail.
+ */
+static int
+inplace_kernel(void)
+{
+	return close_range(~0U, ~0U, CLOSE_RANGE_CLOEXEC) == 0;
+}
+
+/*
+ * As root, the run in the front's place starts the next program still
+ * uid 0 (become's keep_uid): so it must be the pop3d-maildrop installed
+ * beside us, the same file, not a wrapper by that name.  Both given as
+ * paths (self is our argv[0], as the front ran us).
+ */
+static int
+next_is_sibling(const char *self, const char *prog)
+{
+	char		path[PATH_MAX];
+	const char	*slash = strrchr(self, '/');
+	struct stat	a, b;
+	int		n;
+
+	if (slash == NULL || strchr(prog, '/') == NULL)
+		return 0;
+	n = snprintf(path, sizeof(path), "%.*s/pop3d-maildrop",
+	    (int)(slash - self), self);
+	if (n < 0 || (size_t)n >= sizeof(path) || stat(path, &a) == -1 ||
+	    stat(prog, &b) == -1)
+		return 0;
+	return S_ISREG(a.st_mode) && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino;
+}
+
+/*
  * The front's process after its exec in place (POP3D_AUTH_VERIFIED_FD=3):
  * the login was checked by the pop3d-auth it ran first, which said 'V'
  * and exited; the name comes on fd 3, a pipe from the front.  No secret
@@ -443,17 +481,19 @@ next_is_maildrop(const char *prog)
  */
 static void __attribute__((noreturn))
 inplace_run(struct creds *c, struct userdb *db, const char *dbopt,
-    char **next)
+    char *self, char **next)
 {
 	struct user	 u;
 	const char	*why;
+	char		 uid[24];
 	ssize_t		 len;
-	int		 err;
+	int		 err, root = geteuid() == 0;
 
 	inplace = 1;
 	(void)unsetenv("POP3D_AUTH_VERIFIED_FD");
 	/* Kept for the next stage, which writes it; ours if we fail. */
-	(void)endline_take(1);
+	if (endline_take(1) != 1)
+		auth_exit(c, EXIT_TEMP, "no end line's facts (POP3D_END)", 0);
 	len = creds_read(c->buf, POP3_USER_MAX + 1);
 	close(CREDS_FD);
 	if (len <= 1 || c->buf[len - 1] != '\0' || strlen(c->buf) + 1 !=
@@ -466,13 +506,22 @@ inplace_run(struct creds *c, struct userdb *db, const char *dbopt,
 		auth_exit(c, EXIT_TEMP, "bad setting: " USERDB_PATH_ENV, 0);
 	if (user_find(c, db, dbopt, &u) == NULL)
 		auth_exit(c, EXIT_TEMP, "the verified user is gone", 0);
-	/* Root hides the session (become.c); pop3d-maildrop checks it. */
-	if ((geteuid() == 0 ? setenv(ENDLINE_HIDDEN_ENV, "1", 1) :
-	    unsetenv(ENDLINE_HIDDEN_ENV)) == -1)
+	if (root && !next_is_sibling(self, next[0]))
+		auth_exit(c, EXIT_TEMP, "the next program is not the"
+		    " pop3d-maildrop beside pop3d-auth", 0);
+	/*
+	 * As root, pop3d-maildrop takes the uid itself, after it has armed
+	 * the session's bound (endline_hold): from our uid change on, the
+	 * user could stop the process (SIGSTOP) before that.  It enters
+	 * the home directory then, as the user.
+	 */
+	snprintf(uid, sizeof(uid), "%lu", (unsigned long)u.uid);
+	if ((root ? setenv(ENDLINE_UID_ENV, uid, 1) :
+	    unsetenv(ENDLINE_UID_ENV)) == -1)
 		auth_exit(c, EXIT_TEMP, "cannot set the environment", errno);
-	if (become(&u, 1, &why) == -1)
+	if (become(&u, root, &why) == -1)
 		auth_exit(c, EXIT_TEMP, why, errno);
-	if (chdir(u.home) == -1)
+	if (!root && chdir(u.home) == -1)
 		auth_exit_file(c, EXIT_TEMP, "cannot enter home", u.home,
 		    errno);
 	if (env_set(&u) == -1)
@@ -510,7 +559,7 @@ main(int argc, char **argv)
 	if (getenv("POP3D_AUTH_VERIFIED_FD") != NULL) {
 		if (strcmp(getenv("POP3D_AUTH_VERIFIED_FD"), "3") != 0)
 			usage();
-		inplace_run(&c, &db, dbopt, argv + optind);
+		inplace_run(&c, &db, dbopt, argv[0], argv + optind);
 	}
 	front_open();
 	/* No check runs on for a front that is gone. */
@@ -542,12 +591,13 @@ main(int argc, char **argv)
 	/*
 	 * The front runs the session itself, in one process, when the
 	 * session can be kept from the user's other processes (hide: it
-	 * holds the root-owned connection slot; become.c).  A program it
+	 * holds the root-owned connection slot; endline_hold).  A program it
 	 * could not run fails here, as the exec would: the dialogue goes
 	 * on, where a failure in the front's place would end it.
 	 */
 	if (verify_only && front_fd != -1 && next_is_maildrop(argv[optind]) &&
-	    (!hide || become_can_hide())) {
+	    inplace_kernel() && (!hide || (next_is_sibling(argv[0],
+	    argv[optind]) && become_can_hide()))) {
 		if (strchr(argv[optind], '/') != NULL &&
 		    access(argv[optind], X_OK) == -1)
 			auth_exit(&c, EXIT_TEMP, "cannot run the next program",

@@ -206,21 +206,25 @@ front_inplace_ok(const struct front *f)
 /*
  * pop3d-auth checked the login and exited (HANDOFF_VERIFIED): exit 0,
  * and main() becomes the chain in place (f->inplace).  0 then, as
- * chain_runs; else -1, *status the exit (reaped: for chain_verdict), or
- * -1 when the pre-login process could not be reaped.
+ * chain_runs; anything else after a V (no chain has answered the
+ * client) is a temporary failure, VERDICT_TEMP.
  */
-static int
+static char
 chain_verified(struct front *f, const char *user, pid_t pid,
-    struct logline *l, int *status)
+    struct logline *l)
 {
+	int	status;
+
 	/* It said its word just before its exit. */
-	*status = handoff_wait(pid, io_now_ms() + HANDOFF_EXIT_MS, f->remote);
-	if (*status == -1 || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0)
-		return -1;
+	status = handoff_wait(pid, io_now_ms() + HANDOFF_EXIT_MS, f->remote);
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		logline_str(l, "result", "temp");
+		return VERDICT_TEMP;
+	}
 	/* Not reaped, it would be a child the session knows nothing of. */
 	if (preauth_end(f) == -1) {
-		*status = -1;
-		return -1;
+		logline_str(l, "result", "preauth-stuck");
+		return VERDICT_TEMP;
 	}
 	(void)access_settle(&f->acc, user, 0);
 	strcpy(f->verified, user);	/* checked: fits */
@@ -298,7 +302,7 @@ login_chain(struct front *f, const char *user, char *cred, size_t clen,
 	char	verdict, settled, word;
 	pid_t	pid;
 	int64_t	deadline;
-	int	okfd, nosecret, status;
+	int	okfd, nosecret;
 
 	pid = handoff_start(f->authargv, f->mech, cred, clen, &okfd,
 	    front_inplace_ok(f));
@@ -310,16 +314,15 @@ login_chain(struct front *f, const char *user, char *cred, size_t clen,
 		chain_runs(f, user, pid, deadline, l);
 		return 0;
 	}
-	status = -1;
-	if (word == HANDOFF_VERIFIED) {
-		if (chain_verified(f, user, pid, l, &status) == 0)
-			return 0;
-	} else if (pid != -1)	/* past the deadline this kills it */
-		status = handoff_wait(pid, deadline, f->remote);
 	/* Only a digest login can lack a secret. */
 	nosecret = word == HANDOFF_NO_SECRET && (strcmp(f->mech, "APOP") ==
 	    0 || strcmp(f->mech, "CRAM-MD5") == 0);
-	verdict = chain_verdict(status, nosecret, l);
+	if (word == HANDOFF_VERIFIED) {
+		if ((verdict = chain_verified(f, user, pid, l)) == 0)
+			return 0;
+	} else	/* past the deadline this kills it */
+		verdict = chain_verdict(pid == -1 ? -1 : handoff_wait(pid,
+		    deadline, f->remote), nosecret, l);
 	/*
 	 * Counted for the session even without a secret: were it not, a
 	 * session that goes on past the limit would tell that the name has

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -211,24 +212,37 @@ endline_reason(const char *why)
 }
 
 /*
- * pop3d-auth exec'd us with a real gid not ours (auth/become.c): a
- * set-id exec to the kernel, so we are not dumpable and no process of
- * the user's can ptrace us or take our descriptors.  Real and effective
- * gids alike mean a program in between (a shell wrapper gives up the
- * effective one); dumpable means fs.suid_dumpable 1.  Then the real gid
- * goes back to ours.
+ * The user's uid, from root: the bound is armed, so the user's right to
+ * signal us (SIGSTOP) changes nothing now.  The change of uid makes the
+ * process non-dumpable as fs.suid_dumpable says: 0 or 2 keep the user's
+ * processes from tracing us or taking our descriptors (pidfd_getfd,
+ * /proc/PID/fd); 1 would not (pop3d-auth checks it before the login).
  */
 static int
-hold_hidden(const char **why)
+hold_drop(uid_t uid, const char **why)
 {
-	gid_t	gid = getegid();
+	static char	buf[PATH_MAX + 64];
+	const char	*home = getenv("HOME");
 
-	*why = "not exec'd by pop3d-auth itself (a wrapper named"
-	    " pop3d-maildrop?), or dumpable (fs.suid_dumpable 1)";
-	if (getgid() == gid || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1)
+	*why = "cannot switch to the user";
+	if (uid == 0 || setresuid(uid, uid, uid) == -1)
 		return -1;
-	*why = "cannot set the real gid back";
-	return setresgid(gid, gid, gid);
+	*why = "still privileged after switching";
+	if (getuid() != uid || geteuid() != uid || setuid(0) != -1)
+		return -1;
+	*why = "dumpable after switching (fs.suid_dumpable 1)";
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1)
+		return -1;
+	*why = "no HOME";
+	if (home == NULL || chdir(home) == -1) {
+		if (home != NULL) {
+			snprintf(buf, sizeof(buf), "cannot enter home %s: %s",
+			    home, strerror(errno));
+			*why = buf;
+		}
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -265,13 +279,21 @@ hold_bound(const char **why)
 int
 endline_hold(const char **why)
 {
-	const char	*h = getenv(ENDLINE_HIDDEN_ENV);
-	int		 hidden = h != NULL && strcmp(h, "1") == 0;
+	const char	*v = getenv(ENDLINE_UID_ENV);
+	uint64_t	 uid = 0;
+	int		 drop = v != NULL, ok;
 
-	(void)unsetenv(ENDLINE_HIDDEN_ENV);
-	*why = "cannot mark descriptors close-on-exec";
-	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0 &&
-	    (!hidden || hold_hidden(why) == 0) && hold_bound(why) == 0)
+	*why = "malformed " ENDLINE_UID_ENV ", or not root";
+	ok = !drop || (num_parse(v, 1, UINT32_MAX - 1, &uid) == 0 &&
+	    geteuid() == 0);
+	(void)unsetenv(ENDLINE_UID_ENV);
+	if (ok) {
+		*why = "cannot mark descriptors close-on-exec";
+		ok = close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0 &&
+		    hold_bound(why) == 0 &&
+		    (!drop || hold_drop((uid_t)uid, why) == 0);
+	}
+	if (ok)
 		return 0;
 	/* Refused: the slot goes now, not at the exit. */
 	(void)close_range(3, ~0U, 0);

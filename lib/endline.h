@@ -13,8 +13,11 @@
 #include "pop3d_limits.h"
 
 #define ENDLINE_ENV	"POP3D_END"
-/* Set to 1 by pop3d-auth in the front's place when it hid the session. */
-#define ENDLINE_HIDDEN_ENV	"POP3D_AUTH_HIDDEN"
+/*
+ * Set by pop3d-auth in the front's place, as root: the user's uid, which
+ * the last stage takes itself (endline_hold).
+ */
+#define ENDLINE_UID_ENV	"POP3D_AUTH_UID"
 #define ENDLINE_NAME_MAX	31
 
 struct endline {
@@ -57,11 +60,12 @@ void	endline_reason(const char *);
 /*
  * In the last stage, after endline_take found POP3D_END: this process
  * holds the front's connection slot, a root-owned file, until it ends.
- * Makes sure no other process of the user's can take it (hidden by
- * pop3d-auth: POP3D_AUTH_HIDDEN=1), gives it to no program run later
- * (close-on-exec past 2), and bounds the session even when stopped (a
- * SIGKILL timer a little after the front's alarm).  0, or -1 with *why,
- * the descriptors past 2 then closed: the session must be refused.
+ * Gives it to no program run later (close-on-exec past 2), bounds the
+ * session even when stopped (a SIGKILL timer a little after the front's
+ * alarm), and then, started as root with POP3D_AUTH_UID, becomes that
+ * uid, which leaves the process non-dumpable (no other process of the
+ * user's can take the slot) and enters HOME.  0, or -1 with *why, the
+ * descriptors past 2 then closed: the session must be refused.
  */
 int	endline_hold(const char **why);
 

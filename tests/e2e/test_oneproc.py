@@ -10,6 +10,7 @@ import errno
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -186,12 +187,65 @@ def a_stopped_session_is_killed_after_the_bound():
             srv.wait_all()
 
 
+def stop_loop(pid, seconds):
+    """A process of the mail user's that sends pid SIGSTOP over and over
+    for that long: the user may signal their own processes."""
+    child = os.fork()
+    if child == 0:
+        try:
+            os.setgroups([])
+            os.setgid(RUN_GID)
+            os.setuid(RUN_UID)
+            end = time.time() + seconds
+            while time.time() < end:
+                try:
+                    os.kill(pid, signal.SIGSTOP)
+                except OSError:
+                    pass
+        finally:
+            os._exit(0)
+    return child
+
+
 @test
-def a_wrapper_named_pop3d_maildrop_is_refused():
-    # A shell wrapper by that name gets the check's V, but the shell
-    # gives up the set-id exec's effective gid: the session would run
-    # with the wrong gid, dumpable, holding the slot.  pop3d-maildrop
-    # refuses it, and the slot goes at once.
+def a_session_stopped_from_the_start_still_ends():
+    # The user stops the process from the moment it could be theirs: it
+    # is root until pop3d-maildrop has armed its SIGKILL timer, so it is
+    # never stopped before that, and the timer ends it and its slot.
+    if not test_hooks(POP3D):
+        return
+    with TempDir() as tmp:
+        site = Site(tmp)
+        site.compile("127.0.0.66:allow,POP3D_MAX_PER_ADDRESS=1\n:allow\n")
+        with site.serve(TEST_POP3D_SESSION_MAX="2") as srv:
+            r = Raw(srv.connect(source="127.0.0.66"))
+            r.line()
+            r.cmd(b"USER alice")
+            pid = srv.last_proc().pid
+            racer = stop_loop(pid, 6)
+            r.send(b"PASS alice-pw\r\n")
+            proc = [p for p in srv.procs if p.pid == pid][0]
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.kill(pid, signal.SIGKILL)
+                proc.wait()
+                check(False, "it ends, stopped as it was")
+            else:
+                check_eq(proc.returncode, -signal.SIGKILL,
+                         "killed by its timer, stopped as it was")
+            os.waitpid(racer, 0)
+            r.close()
+            code, out = query(site, "127.0.0.66")
+            check(re.search(r"^connections 0$", out, re.M),
+                  "the slot is free: %r" % out)
+
+@test
+def a_wrapper_named_pop3d_maildrop_keeps_two_processes():
+    # In the front's place pop3d-auth starts pop3d-maildrop still as root
+    # (it arms its bound, then takes the uid): only the pop3d-maildrop
+    # beside pop3d-auth, the same file, is run so.  A wrapper of that
+    # name elsewhere runs as the user, the front staying.
     with TempDir() as tmp:
         site = Site(tmp)
         site.compile("127.0.0.64:allow,POP3D_MAX_PER_ADDRESS=1\n:allow\n")
@@ -199,27 +253,28 @@ def a_wrapper_named_pop3d_maildrop_is_refused():
         os.mkdir(wdir)
         stage = os.path.join(wdir, "pop3d-maildrop")
         with open(stage, "w") as f:
-            f.write("#!/bin/sh\nexec %s \"$@\"\n"
-                    % os.path.join(BUILD, "pop3d-maildrop"))
+            f.write("#!/bin/sh\nid -u >%s/w/uid\nexec %s \"$@\"\n"
+                    % (tmp.path, os.path.join(BUILD, "pop3d-maildrop")))
         os.chmod(stage, 0o755)
-        os.chmod(tmp.path, 0o755)
+        os.chmod(tmp.path, 0o777)
+        os.chmod(wdir, 0o777)
         argv = [POP3D, "mail.example.org", os.path.join(BUILD, "pop3d-auth"),
                 stage, "Maildir"]
         with Spawner(argv, env=site.env(), cwd=tmp.path, as_root=True) as srv:
-            r = Raw(srv.connect(source="127.0.0.64"))
-            r.line()
-            r.cmd(b"USER alice")
-            got = r.cmd(b"PASS alice-pw")
-            check_eq(got, b"-ERR [SYS/TEMP] server error", "refused")
-            check(r.closed(), "closed")
+            r = login(srv, "127.0.0.64")
+            pid = srv.last_proc().pid
+            wait_for(lambda: [c for _, c in descendants(pid)] ==
+                     ["pop3d-maildrop"], "the chain is the front's child")
+            check_eq(comm(pid), "pop3d", "the front stays")
+            check(r.cmd(b"QUIT").startswith(b"+OK"), "the session works")
             r.close()
             srv.wait_all()
-        check(re.search(r"pop3d-maildrop\[\d+\]: .*not exec'd by pop3d-auth"
-                        r" itself \(a wrapper named pop3d-maildrop\?\)",
-                        srv.log()), "the log says why: %r" % srv.log())
+        with open(os.path.join(wdir, "uid")) as f:
+            check_eq(int(f.read()), RUN_UID, "the wrapper ran as the user")
         code, out = query(site, "127.0.0.64")
         check(re.search(r"^connections 0$", out, re.M),
               "no slot is held: %r" % out)
+
 
 @test
 def a_killed_session_frees_its_slot():
@@ -334,8 +389,9 @@ def as_user_probe(pid, fd):
 @test
 def the_session_is_out_of_the_users_reach():
     # The session, the user's process, holds the root-owned slot: it runs
-    # non-dumpable (exec'd with a real gid not the user's), so no other
-    # process of the user's can take the slot's descriptor or trace it.
+    # non-dumpable (it became the user by a change of uid from root), so
+    # no other process of the user's can take the slot's descriptor or
+    # trace it.
     if not ROOT:
         skip("needs root: the user must be another uid than the tests'")
         return
@@ -367,7 +423,7 @@ def the_session_is_out_of_the_users_reach():
                 status = f.read()
             check_eq(re.search(r"^Gid:\s+(.*)$", status, re.M).group(1)
                      .split(), [str(RUN_GID)] * 4,
-                     "its real gid is the user's again once it runs")
+                     "its gids are the user's")
             with open("/proc/%d/fdinfo/%d" % (pid, fd)) as f:
                 flags = re.search(r"^flags:\s+([0-7]+)$", f.read(), re.M)
             check(int(flags.group(1), 8) & os.O_CLOEXEC,
@@ -388,9 +444,9 @@ def the_session_is_out_of_the_users_reach():
 
 @test
 def fs_suid_dumpable_decides():
-    # 1 would leave the session dumpable after its exec: pop3d-auth says
-    # so in the log, and the front stays.  2 (Ubuntu's, for apport)
-    # keeps a set-id exec's process from the user as 0 does: one process.
+    # 1 would leave the session dumpable after its change of uid:
+    # pop3d-auth says so in the log, and the front stays.  2 (Ubuntu's,
+    # for apport) keeps it from the user as 0 does: one process.
     if not ROOT or not os.access(SUID_DUMPABLE, os.W_OK):
         skip("needs a writable %s" % SUID_DUMPABLE)
         return
@@ -596,25 +652,28 @@ def a_wrapper_stage_keeps_two_processes():
 @test
 def a_maildrop_stage_that_cannot_run():
     # Missing: the check finds it so, and the dialogue goes on as before.
-    # There but failing its exec (a bad interpreter): only the run in the
-    # front's place finds it, and ends the connection, with the end line.
+    # There, beside pop3d-auth, but failing its exec (a bad interpreter):
+    # only the run in the front's place finds it, and ends the
+    # connection, with the end line.
     with TempDir() as tmp:
         site = Site(tmp)
         site.compile(":allow\n")
         bad = os.path.join(tmp.path, "bin")
         os.makedirs(bad)
+        os.chmod(tmp.path, 0o755)
         stage = os.path.join(bad, "pop3d-maildrop")
         with open(stage, "w") as f:
             f.write("#!/nonexistent/interpreter\n")
         os.chmod(stage, 0o755)
-        for prog, reply, after in (
-                (os.path.join(tmp.path, "none", "pop3d-maildrop"),
+        shutil.copy(os.path.join(BUILD, "pop3d-auth"), bad)
+        for auth, prog, reply, after in (
+                (BUILD, os.path.join(tmp.path, "none", "pop3d-maildrop"),
                  b"-ERR [SYS/TEMP] temporary failure, try again later",
                  "goes on"),
-                (stage, b"-ERR [SYS/TEMP] temporary failure; closing",
+                (bad, stage, b"-ERR [SYS/TEMP] temporary failure; closing",
                  "ends")):
             argv = [POP3D, "mail.example.org",
-                    os.path.join(BUILD, "pop3d-auth"), prog]
+                    os.path.join(auth, "pop3d-auth"), prog]
             with Spawner(argv, env=site.env(), cwd=tmp.path,
                          as_root=True) as srv:
                 r = Raw(srv.connect())
@@ -646,7 +705,7 @@ def the_verified_mode_is_no_way_around_the_password():
     with TempDir() as tmp:
         site = Site(tmp)
         for name in ("POP3D_AUTH_VERIFIED_FD=3", "POP3D_AUTH_VERIFY=1",
-                     "POP3D_END=remote=a", "POP3D_AUTH_HIDDEN=1"):
+                     "POP3D_END=remote=a", "POP3D_AUTH_UID=1"):
             done = site.compile(":allow,%s\n" % name)
             check(done.returncode != 0 and "the chain sets it itself" in
                   done.stderr, "a rule cannot set %s: %r" % (name,

@@ -448,8 +448,10 @@ inplace_kernel(void)
 /*
  * As root, the run in the front's place starts the next program still
  * uid 0 (become's keep_uid): so it must be the pop3d-maildrop installed
- * beside us, the same file, not a wrapper by that name.  Both given as
- * paths (self is our argv[0], as the front ran us).
+ * beside us, the same file, not a wrapper by that name, and root's, that
+ * no one else may write.  Both given as absolute paths (self is our
+ * argv[0], as the front ran us), so that the check and the run in place
+ * judge the same files whatever their working directories.
  */
 static int
 next_is_sibling(const char *self, const char *prog)
@@ -459,14 +461,15 @@ next_is_sibling(const char *self, const char *prog)
 	struct stat	a, b;
 	int		n;
 
-	if (slash == NULL || strchr(prog, '/') == NULL)
+	if (self[0] != '/' || prog[0] != '/')
 		return 0;
 	n = snprintf(path, sizeof(path), "%.*s/pop3d-maildrop",
 	    (int)(slash - self), self);
 	if (n < 0 || (size_t)n >= sizeof(path) || stat(path, &a) == -1 ||
 	    stat(prog, &b) == -1)
 		return 0;
-	return S_ISREG(a.st_mode) && a.st_dev == b.st_dev &&
+	return S_ISREG(a.st_mode) && a.st_uid == 0 &&
+	    (a.st_mode & (S_IWGRP | S_IWOTH)) == 0 && a.st_dev == b.st_dev &&
 	    a.st_ino == b.st_ino;
 }
 
@@ -507,8 +510,9 @@ inplace_run(struct creds *c, struct userdb *db, const char *dbopt,
 	if (user_find(c, db, dbopt, &u) == NULL)
 		auth_exit(c, EXIT_TEMP, "the verified user is gone", 0);
 	if (root && !next_is_sibling(self, next[0]))
-		auth_exit(c, EXIT_TEMP, "the next program is not the"
-		    " pop3d-maildrop beside pop3d-auth", 0);
+		auth_exit_file(c, EXIT_TEMP, "the next program is not root's"
+		    " pop3d-maildrop beside pop3d-auth, by absolute paths",
+		    next[0], 0);
 	/*
 	 * As root, pop3d-maildrop takes the uid itself, after it has armed
 	 * the session's bound (endline_hold): from our uid change on, the

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,7 +44,7 @@ handoff_exec(char **argv, const char *mech, int rd, int ok, int verify)
 	    (verify ? setenv("POP3D_AUTH_VERIFY", "1", 1) :
 	    unsetenv("POP3D_AUTH_VERIFY")) == -1 ||
 	    unsetenv("POP3D_AUTH_VERIFIED_FD") == -1 ||
-	    unsetenv(ENDLINE_ENV) == -1)
+	    unsetenv(ENDLINE_ENV) == -1 || unsetenv(ENDLINE_SLOT_ENV) == -1)
 		_exit(111);
 	execvp(argv[0], argv);
 	log_warn("cannot run %s: %s", argv[0], strerror(errno));
@@ -155,8 +156,10 @@ inplace_name(const char *user)
 }
 
 int
-handoff_inplace(char **argv, const char *mech, const char *user, int *slot)
+handoff_inplace(char **argv, const char *mech, const char *user, int *slot,
+    unsigned octet)
 {
+	char	held[32];
 	int	fd;
 
 	/* Out of 3's way, and the one descriptor beyond 0-3 that goes on. */
@@ -173,7 +176,10 @@ handoff_inplace(char **argv, const char *mech, const char *user, int *slot)
 	set_blocking(STDIN_FILENO);
 	set_blocking(STDOUT_FILENO);
 	signal(SIGPIPE, SIG_DFL);
+	snprintf(held, sizeof(held), "%d:%u", *slot, octet);
 	if (setenv("AUTHMECH", mech, 1) == -1 ||
+	    (*slot != -1 ? setenv(ENDLINE_SLOT_ENV, held, 1) :
+	    unsetenv(ENDLINE_SLOT_ENV)) == -1 ||
 	    setenv("POP3D_AUTH_VERIFIED_FD", "3", 1) == -1 ||
 	    unsetenv("POP3D_AUTH_OK_FD") == -1 ||
 	    unsetenv("POP3D_AUTH_VERIFY") == -1)
@@ -190,6 +196,7 @@ handoff_inplace(char **argv, const char *mech, const char *user, int *slot)
 	signal(SIGPIPE, SIG_IGN);
 	(void)unsetenv("POP3D_AUTH_VERIFIED_FD");
 	(void)unsetenv(ENDLINE_ENV);
+	(void)unsetenv(ENDLINE_SLOT_ENV);
 	close(3);
 	return -1;
 }

@@ -60,12 +60,13 @@ int	handoff_wait(pid_t, int64_t, const char *);
  * the client on fd 0/1, user's name on a pipe at fd 3
  * (POP3D_AUTH_VERIFIED_FD=3: pop3d-auth becomes that user without a
  * password, which only root can make use of), AUTHMECH=mech, and *slot
- * (the connection slot, or -1) kept open across the exec; every other
+ * (the connection slot, or -1) kept open across the exec, with its
+ * descriptor and octet in POP3D_SLOT (endline.h); every other
  * descriptor is closed by it.  Returns only when the exec failed: -1,
  * and *slot the slot's descriptor now.  The caller has put the "end"
  * line's facts in POP3D_END (endline.h).
  */
-int	handoff_inplace(char **, const char *, const char *, int *);
+int	handoff_inplace(char **, const char *, const char *, int *, unsigned);
 
 /*
  * How long a session may last, in seconds: FRONT_SESSION_MAX; a build

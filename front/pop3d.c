@@ -467,7 +467,7 @@ front_become_chain(struct front *f)
 	front_endline(f, &e);
 	access_handover(&f->acc);
 	if (endline_export(&e) == -1 || handoff_inplace(f->authargv, f->mech,
-	    f->verified, &f->acc.slot) == -1) {
+	    f->verified, &f->acc.slot, f->acc.slot_octet) == -1) {
 		log_warn("cannot become the chain: %s", strerror(errno));
 		(void)unsetenv(ENDLINE_ENV);
 		out_temp();

@@ -16,6 +16,7 @@
 #include "child.h"
 #include "endline.h"
 #include "io.h"
+#include "lock.h"
 #include "log.h"
 #include "num.h"
 
@@ -276,6 +277,33 @@ hold_bound(const char **why)
 	return 0;
 }
 
+/*
+ * The slot as the front took it is an OFD lock, the open file's: a child
+ * forked with the descriptor would hold it too, and one the user stopped
+ * before its exec (the same uid) would keep it for good, out of reach of
+ * our timer.  A POSIX lock is the process's own, never a child's.
+ */
+static int
+hold_slot(const char **why)
+{
+	const char	*v = getenv(ENDLINE_SLOT_ENV), *colon;
+	uint64_t	 fd, octet;
+	int		 r = 0;
+
+	if (v != NULL && ((colon = strchr(v, ':')) == NULL ||
+	    num_parse_n(v, (size_t)(colon - v), 3, INT32_MAX, &fd) == -1 ||
+	    num_parse(colon + 1, 0, CONN_PER_ADDRESS_MAX - 1, &octet) == -1)) {
+		*why = "malformed " ENDLINE_SLOT_ENV;
+		r = -1;
+	} else if (v != NULL && lock_own((int)fd, (off_t)octet, CONN_GATE,
+	    CONN_GATE_WAIT_MS) == -1) {
+		*why = "cannot make the connection slot's lock this process's";
+		r = -1;
+	}
+	(void)unsetenv(ENDLINE_SLOT_ENV);
+	return r;
+}
+
 int
 endline_hold(const char **why)
 {
@@ -289,7 +317,8 @@ endline_hold(const char **why)
 	(void)unsetenv(ENDLINE_UID_ENV);
 	if (ok) {
 		*why = "cannot mark descriptors close-on-exec";
-		ok = close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0 &&
+		ok = hold_slot(why) == 0 &&
+		    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0 &&
 		    hold_bound(why) == 0 &&
 		    (!drop || hold_drop((uid_t)uid, why) == 0);
 	}

@@ -18,6 +18,11 @@
  * the last stage takes itself (endline_hold).
  */
 #define ENDLINE_UID_ENV	"POP3D_AUTH_UID"
+/*
+ * Set by pop3d for its exec in place when it holds a connection slot:
+ * "FD:OCTET", the slot's descriptor and its octet in the file.
+ */
+#define ENDLINE_SLOT_ENV	"POP3D_SLOT"
 #define ENDLINE_NAME_MAX	31
 
 struct endline {
@@ -60,9 +65,11 @@ void	endline_reason(const char *);
 /*
  * In the last stage, after endline_take found POP3D_END: this process
  * holds the front's connection slot, a root-owned file, until it ends.
- * Gives it to no program run later (close-on-exec past 2), bounds the
- * session even when stopped (a SIGKILL timer a little after the front's
- * alarm), and then, started as root with POP3D_AUTH_UID, becomes that
+ * Makes the slot this process's own lock (POP3D_SLOT: a child it forks
+ * holds none, even stopped before its exec), gives the descriptor to no
+ * program run later (close-on-exec past 2), bounds the session even when
+ * stopped (a SIGKILL timer a little after the front's alarm), and then,
+ * started as root with POP3D_AUTH_UID, becomes that
  * uid, which leaves the process non-dumpable (no other process of the
  * user's can take the slot) and enters HOME.  0, or -1 with *why, the
  * descriptors past 2 then closed: the session must be refused.

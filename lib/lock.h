@@ -31,4 +31,14 @@ int	lock_wait(int, short, off_t, off_t, int);
  */
 int	lock_held(int, off_t, off_t);
 
+/*
+ * Turns fd's OFD write lock on octet into this process's own (a POSIX
+ * lock: a child forked later does not hold it, as it would hold the open
+ * file's), gate write-locked meanwhile so that a taker, which read-locks
+ * gate while it looks, never finds the octet free in between; waits at
+ * most timeout_ms for the gate.  0, or -1 with errno.  The process must
+ * then close no descriptor of the file: that drops a POSIX lock.
+ */
+int	lock_own(int, off_t, off_t, int);
+
 #endif

@@ -590,6 +590,16 @@
 #define CONN_PER_ADDRESS_MAX		1000
 
 /*
+ * The octet of a connection slot file past its slots, which a taker
+ * read-locks while it looks for a free one and a remover write-locks
+ * (policy/conn.c).
+ */
+#define CONN_GATE			CONN_PER_ADDRESS_MAX
+
+/* How long a session in the front's place waits for that gate (ms). */
+#define CONN_GATE_WAIT_MS		2000
+
+/*
  * A connection slot file is removed by the last holder that releases it;
  * one left by a killed process is removed by a sweep, at most this often
  * (seconds).

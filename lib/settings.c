@@ -83,6 +83,8 @@ static const struct setting table[] = {
 	PATHS("POP3D_RULES", PATH_MAX - 1, NR_EARLY),
 	{ "POP3D_SESSION", SETTING_TEXT, 0, SESSION_ID_MAX, 0, NULL,
 	    NR_CHAIN },
+	/* The slot's "FD:OCTET", for the exec in place (endline.h). */
+	{ "POP3D_SLOT", SETTING_TEXT, 0, 32, 0, NULL, NR_CHAIN },
 	PATHS("POP3D_STATE_DIR", PATH_MAX - 1, NR_FILE),
 	/* Below sizeof(sun_path) (log.c: tests' own syslog socket). */
 	PATHS("POP3D_SYSLOG_SOCKET", 107, NR_FILE),

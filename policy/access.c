@@ -320,8 +320,8 @@ access_admit(struct access *a)
 	}
 	if (a->per_address == 0)
 		return;
-	if ((r = conn_slot_take(a->conn_dir, a->key, a->per_address,
-	    &a->slot)) == -1)
+	if ((r = conn_slot_take_which(a->conn_dir, a->key, a->per_address,
+	    &a->slot, &a->slot_octet)) == -1)
 		log_file("conn-error", a->conn_dir, errno);
 	else if (r == 0) {
 		logline_start(&l, "limit");

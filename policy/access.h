@@ -27,6 +27,7 @@ struct access {
 	unsigned		 per_address;	/* connection limit, 0: none */
 	int			 broken;	/* state unusable: no logins */
 	int			 slot;		/* held connection slot, or -1 */
+	unsigned		 slot_octet;	/* ... its octet in the file */
 	int			 attempt;	/* a login attempt is counted */
 	struct penalty_token	 token;		/* ... and holds its slot */
 	const char		*end;		/* how it ended it, logged */

@@ -26,9 +26,6 @@
 #include "penalty.h"
 #include "statedir.h"
 
-/* The octet a taker read-locks and a remover write-locks. */
-#define CONN_GATE	CONN_PER_ADDRESS_MAX
-
 /*
  * Attempts when the file is replaced under us between open and lock: a
  * remover holds every slot's lock while it unlinks, so one more try

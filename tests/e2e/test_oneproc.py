@@ -344,6 +344,22 @@ def holders(path):
     return pids
 
 
+def locks_on(path):
+    """The locks /proc/locks shows on path's file: (kind, type, pid)."""
+    st = os.stat(path)
+    want = ":%d" % st.st_ino
+    found = []
+    with open("/proc/locks") as f:
+        for line in f:
+            w = line.split()
+            if w[1] == "->":
+                continue
+            if w[5].endswith(want) and int(w[5].split(":")[0], 16) == \
+                    os.major(st.st_dev):
+                found.append((w[1], w[3], w[4]))
+    return found
+
+
 def as_user_probe(pid, fd):
     """What a process of the mail user's can do to pid: take its fd with
     pidfd_getfd, list /proc/PID/fd, attach with ptrace.  Each: "ok" or
@@ -419,6 +435,9 @@ def the_session_is_out_of_the_users_reach():
             check_eq(len(slots), 1, "the session holds one slot: %r" % slots)
             fd, path = slots[0]
             check_eq(holders(path), {pid}, "and no other process does")
+            check_eq(locks_on(path), [("POSIX", "WRITE", str(pid))],
+                     "its lock is the process's own (POSIX), which a child"
+                     " it forks does not hold, not the open file's (OFD)")
             with open("/proc/%d/status" % pid) as f:
                 status = f.read()
             check_eq(re.search(r"^Gid:\s+(.*)$", status, re.M).group(1)
@@ -705,7 +724,8 @@ def the_verified_mode_is_no_way_around_the_password():
     with TempDir() as tmp:
         site = Site(tmp)
         for name in ("POP3D_AUTH_VERIFIED_FD=3", "POP3D_AUTH_VERIFY=1",
-                     "POP3D_END=remote=a", "POP3D_AUTH_UID=1"):
+                     "POP3D_END=remote=a", "POP3D_AUTH_UID=1",
+                     "POP3D_SLOT=5:0"):
             done = site.compile(":allow,%s\n" % name)
             check(done.returncode != 0 and "the chain sets it itself" in
                   done.stderr, "a rule cannot set %s: %r" % (name,

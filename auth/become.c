@@ -9,6 +9,7 @@
 #include "become.h"
 #include "log.h"
 #include "num.h"
+#include "pop3d_limits.h"
 
 /*
  * Is uid the one pop3d's pre-login processes and TLS relays run as
@@ -111,4 +112,26 @@ become_can_hide(void)
 	    " or 2, so a session would be open to the user's processes"
 	    " (set fs.suid_dumpable = 0 in /etc/sysctl.d)");
 	return 0;
+}
+
+#define FUSE_TIMEOUT	"/proc/sys/fs/fuse/max_request_timeout"
+
+int
+become_fuse_bounded(void)
+{
+	char		buf[16];
+	uint64_t	n;
+	ssize_t		len = -1;
+	int		fd;
+
+	if (access("/dev/fuse", F_OK) == -1 && errno == ENOENT)
+		return 1;
+	if ((fd = open(FUSE_TIMEOUT, O_RDONLY | O_CLOEXEC)) != -1) {
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (len <= 1 || buf[len - 1] != '\n')
+		return 0;
+	buf[len - 1] = '\0';
+	return num_parse(buf, 1, FUSE_TIMEOUT_MAX, &n) == 0;
 }

@@ -22,4 +22,15 @@ int	become(const struct user *, int keep_uid, const char **);
  */
 int	become_can_hide(void);
 
+/*
+ * Can a process of ours wait on a FUSE request for good?  A user may
+ * mount a FUSE file system on their Maildir and answer nothing: the
+ * session then waits uninterruptibly, SIGKILL and all, and a session in
+ * the front's place would keep its slot for good.  1 when there is no
+ * FUSE (/dev/fuse missing) or its requests time out within
+ * FUSE_TIMEOUT_MAX seconds (fs.fuse.max_request_timeout, Linux 6.14);
+ * else 0.
+ */
+int	become_fuse_bounded(void);
+
 #endif

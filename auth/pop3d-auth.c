@@ -601,7 +601,7 @@ main(int argc, char **argv)
 	 */
 	if (verify_only && front_fd != -1 && next_is_maildrop(argv[optind]) &&
 	    inplace_kernel() && (!hide || (next_is_sibling(argv[0],
-	    argv[optind]) && become_can_hide()))) {
+	    argv[optind]) && become_fuse_bounded() && become_can_hide()))) {
 		if (strchr(argv[optind], '/') != NULL &&
 		    access(argv[optind], X_OK) == -1)
 			auth_exit(&c, EXIT_TEMP, "cannot run the next program",

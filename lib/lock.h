@@ -2,7 +2,8 @@
  * Open file description (OFD) locks on ranges of a file: held by the open
  * file, not the process, so that two descriptors of one process exclude
  * each other too, and dropped by the kernel when the last descriptor of
- * it closes, however its process ends.
+ * it closes, however its process ends.  lock_own alone makes a POSIX
+ * lock, the process's own.
  */
 #ifndef POP3D_LOCK_H
 #define POP3D_LOCK_H

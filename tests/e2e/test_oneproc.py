@@ -315,6 +315,7 @@ def a_killed_session_frees_its_slot():
 
 
 SUID_DUMPABLE = "/proc/sys/fs/suid_dumpable"
+FUSE_TIMEOUT = "/proc/sys/fs/fuse/max_request_timeout"
 PTRACE_ATTACH, PTRACE_DETACH, SYS_PIDFD_GETFD = 16, 17, 438
 
 
@@ -750,5 +751,68 @@ def the_verified_mode_is_no_way_around_the_password():
         check(" auth_failures=1 end=login " in ends[0], "its own facts")
 
 
+def fuse_bounded():
+    """Makes FUSE requests time out (fs.fuse.max_request_timeout, 30 s)
+    for this run, as one process a session needs where there is FUSE:
+    the value to put back (None: nothing changed), or False when that
+    cannot be had here."""
+    if not os.path.exists("/dev/fuse"):
+        return None
+    try:
+        with open(FUSE_TIMEOUT) as f:
+            saved = f.read()
+        with open(FUSE_TIMEOUT, "w") as f:
+            f.write("30\n")
+    except OSError:
+        return False
+    return saved
+
+
+@test
+def fuse_without_a_timeout_keeps_two_processes():
+    # A user could mount a FUSE file system on their Maildir that never
+    # answers: the session would wait for good, past SIGKILL, holding its
+    # slot.  Without a FUSE request timeout the front keeps the slot.
+    if not os.path.exists("/dev/fuse"):
+        skip("no /dev/fuse here: FUSE cannot hold a session")
+        return
+    with open(FUSE_TIMEOUT) as f:
+        saved = f.read()
+    try:
+        for value, one in (("0", False), ("61", False), ("60", True)):
+            with open(FUSE_TIMEOUT, "w") as f:
+                f.write(value + "\n")
+            with TempDir() as tmp:
+                site = Site(tmp)
+                site.compile(":allow\n")
+                with site.serve() as srv:
+                    r = login(srv)
+                    pid = srv.last_proc().pid
+                    want = [] if one else ["pop3d-maildrop"]
+                    wait_for(lambda: [c for _, c in descendants(pid)] ==
+                             want, "timeout %s: %s" % (value, "one process"
+                                                      if one else
+                                                      "the front stays"))
+                    check_eq(comm(pid), "pop3d-maildrop" if one else
+                             "pop3d", "timeout %s: the spawner's pid" % value)
+                    check(r.cmd(b"QUIT").startswith(b"+OK"), "it serves")
+                    r.close()
+                    srv.wait_all()
+    finally:
+        with open(FUSE_TIMEOUT, "w") as f:
+            f.write(saved)
+
+
 if __name__ == "__main__":
-    run_all(sys.argv[2:] if len(sys.argv) > 2 else None)
+    SAVED_FUSE = fuse_bounded()
+    if SAVED_FUSE is False:
+        skip("%s: FUSE requests here cannot be made to time out (%s), so"
+             " sessions keep two processes" % (sys.argv[0], FUSE_TIMEOUT))
+        print("0 passed, 0 failed")
+        sys.exit(0)
+    try:
+        run_all(sys.argv[2:] if len(sys.argv) > 2 else None)
+    finally:
+        if SAVED_FUSE is not None:
+            with open(FUSE_TIMEOUT, "w") as f:
+                f.write(SAVED_FUSE)

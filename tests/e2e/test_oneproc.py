@@ -491,17 +491,19 @@ def fs_suid_dumpable_decides():
             check(re.search(r"pop3d-auth\[\d+\]: warning msg=\"one process a"
                             r" session is off: /proc/sys/fs/suid_dumpable is"
                             r" not 0 or 2, ", srv.log()), "said in the log")
+        # 2 leaves LeakSanitizer unable to trace any process that changed
+        # ids, in every test running meanwhile (the setting is global):
+        # not in a sanitizer build.
+        with open(os.path.join(BUILD, "pop3d-auth"), "rb") as f:
+            if b"__asan_init" in f.read():
+                skip("fs.suid_dumpable 2 in a sanitizer build")
+                return
         with open(SUID_DUMPABLE, "w") as f:
             f.write("2\n")
         with TempDir() as tmp:
             site = Site(tmp)
             site.compile("127.0.0.65:allow,POP3D_MAX_PER_ADDRESS=1\n:allow\n")
-            # LeakSanitizer cannot trace a process of dumpable mode 2 (the
-            # check's, at its exit after V): not pop3d's to fix.
-            with open(os.path.join(BUILD, "pop3d-auth"), "rb") as f:
-                asan = b"__asan_init" in f.read()
-            with site.serve(**({"ASAN_OPTIONS": "detect_leaks=0"} if asan
-                               else {})) as srv:
+            with site.serve() as srv:
                 r = login(srv, "127.0.0.65")
                 pid = srv.last_proc().pid
                 wait_for(lambda: comm(pid) == "pop3d-maildrop" and

@@ -93,8 +93,9 @@ all: $(PROGS)
 
 # TEST_HOOKS=1 compiles in the test hooks, TEST_POP3D_* variables that
 # fake a mount table, a failing flock and a skewed clock (lib/fsshare.c,
-# DESIGN.md "Several hosts"): the tests need them, a server must never
-# honour them.  "make check" (and so "make sanitize") builds with them, a
+# DESIGN.md "Several hosts") and shorten the day-long session bound
+# (front/handoff.c): the tests need them, a server must never honour
+# them.  "make check" (and so "make sanitize") builds with them, a
 # plain "make" without; the objects that hold hooks are rebuilt whenever
 # TEST_HOOKS changes ($(O)/.test-hooks), so "make check" then "make
 # install" installs programs without them.  The tests' own make runs
@@ -105,7 +106,7 @@ all: $(PROGS)
 ifneq ($(origin TEST_HOOKS),command line)
 TEST_HOOKS :=
 endif
-HOOK_OBJ = $(O)/lib/fsshare.o
+HOOK_OBJ = $(O)/lib/fsshare.o $(O)/front/handoff.o
 $(HOOK_OBJ): $(O)/.test-hooks
 ifeq ($(TEST_HOOKS),1)
 $(HOOK_OBJ): DEFS += -DPOP3D_TEST_HOOKS

@@ -6,9 +6,9 @@
 # constant time.
 CRYPT_LIBS	= $(shell $(PKG_CONFIG) --libs libcrypt)
 
-AUTH_SRC = auth/apop.c auth/import.c auth/import_cmd.c auth/import_read.c \
-	   auth/passwd.c auth/secret.c auth/user.c auth/userdb.c \
-	   auth/usersfile.c
+AUTH_SRC = auth/apop.c auth/become.c auth/import.c auth/import_cmd.c \
+	   auth/import_read.c auth/passwd.c auth/secret.c auth/user.c \
+	   auth/userdb.c auth/usersfile.c
 AUTH_OBJ = $(AUTH_SRC:%.c=$(O)/%.o)
 AUTH_LIBS = $(CDB_LIBS) $(CRYPT_LIBS) $(NETTLE_LIBS)
 

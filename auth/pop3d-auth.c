@@ -4,10 +4,11 @@
  * of its argv (pop3d-auth.8).
  */
 #include <sys/prctl.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -18,6 +19,8 @@
 #include <unistd.h>
 
 #include "apop.h"
+#include "become.h"
+#include "endline.h"
 #include "io.h"
 #include "log.h"
 #include "num.h"
@@ -78,12 +81,29 @@ usage(void)
  */
 static int	front_fd = -1;
 
-/* Takes fd 4 if the front gave it, close-on-exec; unsets the variable. */
+/*
+ * POP3D_AUTH_VERIFY=1: pop3d's front asks for the check alone, to run the
+ * session itself in one process (pop3d-auth.8): 'V' on fd 4 instead of
+ * 'A', and exit 0 instead of the exec.
+ */
+static int	verify_only;
+
+/*
+ * POP3D_AUTH_VERIFIED_FD=3: we are pop3d's front, exec'd in place after
+ * a 'V', with the user's name on fd 3; a failure now ends the connection,
+ * and the client hears it from us.
+ */
+static int	inplace;
+
+/* Takes fd 4 if the front gave it, close-on-exec; unsets the variables. */
 static void
 front_open(void)
 {
 	const char	*v = getenv("POP3D_AUTH_OK_FD");
+	const char	*w = getenv("POP3D_AUTH_VERIFY");
 
+	verify_only = w != NULL && strcmp(w, "1") == 0;
+	unsetenv("POP3D_AUTH_VERIFY");
 	if (v == NULL)
 		return;
 	if (strcmp(v, "4") == 0) {
@@ -143,6 +163,18 @@ die_with_front(void)
 	return 0;
 }
 
+/* In place, no front is left to answer: the last words, and the end. */
+static void
+inplace_fail(void)
+{
+	const char	msg[] = "-ERR [SYS/TEMP] temporary failure; closing\r\n";
+	ssize_t		n;
+
+	n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
+	endline_reason("error");
+}
+
 /*
  * Logs one failure (never a secret), naming the file it concerns (NULL:
  * none) by its absolute path, wipes the credentials and exits.
@@ -166,6 +198,8 @@ auth_exit_file(struct creds *c, int code, const char *reason,
 		logline_str(&l, "error", strerror(err));
 	logline_emit(&l);
 	explicit_bzero(c->buf, sizeof(c->buf));
+	if (inplace)
+		inplace_fail();
 	exit(code);
 }
 
@@ -325,77 +359,6 @@ creds_verify(struct creds *c, enum mech m, const struct user *u,
 }
 
 /*
- * Is uid the one pop3d's pre-login processes and TLS relays run as
- * (POP3D_PREAUTH_UID, which pop3d exports when root)?  A session of that
- * uid could signal every connection's confined processes.  1, 0, or -1
- * for a malformed value (refused: fail closed).
- */
-static int
-preauth_uid(uid_t uid)
-{
-	const char	*v = getenv("POP3D_PREAUTH_UID");
-	uint64_t	 n;
-
-	if (v == NULL || *v == '\0')
-		return 0;
-	if (num_parse(v, 1, UINT32_MAX - 1, &n) == -1)
-		return -1;
-	return (uid_t)n == uid;
-}
-
-/*
- * Becomes the user: never root, never the pre-login processes' uid;
- * without root, only as ourselves.  Returns 0, or -1 with *why.
- */
-static int
-become(const struct user *u, const char **why)
-{
-	static char	buf[96];
-	int		r;
-
-	*why = "uid or gid 0 refused";
-	errno = EPERM;
-	if (u->uid == 0 || u->gid == 0)
-		return -1;
-	if (geteuid() == 0 && (r = preauth_uid(u->uid)) != 0) {
-		*why = "bad setting: POP3D_PREAUTH_UID";
-		if (r == 1) {
-			snprintf(buf, sizeof(buf), "uid %lu is the pre-login"
-			    " processes' (POP3D_PREAUTH_UID)",
-			    (unsigned long)u->uid);
-			*why = buf;
-		}
-		return -1;
-	}
-	if (geteuid() != 0) {
-		*why = "not root, and the user's uid is not ours";
-		if (getuid() != u->uid || geteuid() != u->uid)
-			return -1;
-		*why = "not root, and the user's gid is not ours";
-		if ((getgid() != u->gid || getegid() != u->gid) &&
-		    setgid(u->gid) == -1)
-			return -1;
-		return 0;
-	}
-	*why = "cannot switch to the user";
-	/*
-	 * The record's gid and no other: supplementary groups by name
-	 * (initgroups) would give a mail user who shares a system account's
-	 * name that account's groups, and cost an NSS lookup per login.
-	 */
-	if (setgroups(1, &u->gid) == -1 || setgid(u->gid) == -1 ||
-	    setuid(u->uid) == -1)
-		return -1;
-	*why = "still privileged after switching";
-	if (getuid() != u->uid || geteuid() != u->uid ||
-	    getgid() != u->gid || getegid() != u->gid || setuid(0) != -1) {
-		errno = EPERM;
-		return -1;
-	}
-	return 0;
-}
-
-/*
  * The environment of the next stage: USER, HOME, SHELL, MAILDROP, and
  * the user's own EXPIRE, LOGIN-DELAY and UIDL format, which win over the
  * spawner's or a rule's POP3D_EXPIRE, POP3D_LOGIN_DELAY and
@@ -456,6 +419,123 @@ accepted(const struct creds *c, const struct user *u)
 	logline_emit(&l);
 }
 
+/*
+ * Is the next program pop3d-maildrop, which writes the connection's end
+ * line for the front that became the chain (endline.h)?  Only then is
+ * the check alone (verify_only) worth it: after any other program (a
+ * wrapper, a script) the front must stay to write that line.
+ */
+static int
+next_is_maildrop(const char *prog)
+{
+	const char	*slash = strrchr(prog, '/');
+
+	return strcmp(slash != NULL ? slash + 1 : prog, "pop3d-maildrop") ==
+	    0;
+}
+
+/*
+ * The session in the front's place marks its descriptors close-on-exec
+ * in one call (endline_hold), which Linux has since 5.11: on an older
+ * kernel the session keeps two processes rather than fail.
+ */
+static int
+inplace_kernel(void)
+{
+	return close_range(~0U, ~0U, CLOSE_RANGE_CLOEXEC) == 0;
+}
+
+/*
+ * As root, the run in the front's place starts the next program still
+ * uid 0 (become's keep_uid): so it must be the pop3d-maildrop installed
+ * beside us, the same file, not a wrapper by that name, and root's, that
+ * no one else may write.  Both given as absolute paths (self is our
+ * argv[0], as the front ran us), so that the check and the run in place
+ * judge the same files whatever their working directories.
+ */
+static int
+next_is_sibling(const char *self, const char *prog)
+{
+	char		path[PATH_MAX];
+	const char	*slash = strrchr(self, '/');
+	struct stat	a, b;
+	int		n;
+
+	if (self[0] != '/' || prog[0] != '/')
+		return 0;
+	n = snprintf(path, sizeof(path), "%.*s/pop3d-maildrop",
+	    (int)(slash - self), self);
+	if (n < 0 || (size_t)n >= sizeof(path) || stat(path, &a) == -1 ||
+	    stat(prog, &b) == -1)
+		return 0;
+	return S_ISREG(a.st_mode) && a.st_uid == 0 &&
+	    (a.st_mode & (S_IWGRP | S_IWOTH)) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino;
+}
+
+/*
+ * The front's process after its exec in place (POP3D_AUTH_VERIFIED_FD=3):
+ * the login was checked by the pop3d-auth it ran first, which said 'V'
+ * and exited; the name comes on fd 3, a pipe from the front.  No secret
+ * is asked: only root can make use of this, as becoming another user
+ * needs root (we are not set-id), and root needs no password.  The user
+ * is looked up again and becomes as after a check; every failure ends
+ * the connection with [SYS/TEMP].
+ */
+static void __attribute__((noreturn))
+inplace_run(struct creds *c, struct userdb *db, const char *dbopt,
+    char *self, char **next)
+{
+	struct user	 u;
+	const char	*why;
+	char		 uid[24];
+	ssize_t		 len;
+	int		 err, root = geteuid() == 0;
+
+	inplace = 1;
+	(void)unsetenv("POP3D_AUTH_VERIFIED_FD");
+	/* Kept for the next stage, which writes it; ours if we fail. */
+	if (endline_take(1) != 1)
+		auth_exit(c, EXIT_TEMP, "no end line's facts (POP3D_END)", 0);
+	len = creds_read(c->buf, POP3_USER_MAX + 1);
+	close(CREDS_FD);
+	if (len <= 1 || c->buf[len - 1] != '\0' || strlen(c->buf) + 1 !=
+	    (size_t)len)
+		auth_exit(c, EXIT_USAGE, "malformed fd 3 (verified)", 0);
+	c->user = c->buf;
+	(void)mech_get(c);
+	if (dbopt == NULL && setting_path(USERDB_PATH_ENV,
+	    USERDB_PATH_DEFAULT, &dbopt) == -1)
+		auth_exit(c, EXIT_TEMP, "bad setting: " USERDB_PATH_ENV, 0);
+	if (user_find(c, db, dbopt, &u) == NULL)
+		auth_exit(c, EXIT_TEMP, "the verified user is gone", 0);
+	if (root && !next_is_sibling(self, next[0]))
+		auth_exit_file(c, EXIT_TEMP, "the next program is not root's"
+		    " pop3d-maildrop beside pop3d-auth, by absolute paths",
+		    next[0], 0);
+	/*
+	 * As root, pop3d-maildrop takes the uid itself, after it has armed
+	 * the session's bound (endline_hold): from our uid change on, the
+	 * user could stop the process (SIGSTOP) before that.  It enters
+	 * the home directory then, as the user.
+	 */
+	snprintf(uid, sizeof(uid), "%lu", (unsigned long)u.uid);
+	if ((root ? setenv(ENDLINE_UID_ENV, uid, 1) :
+	    unsetenv(ENDLINE_UID_ENV)) == -1)
+		auth_exit(c, EXIT_TEMP, "cannot set the environment", errno);
+	if (become(&u, root, &why) == -1)
+		auth_exit(c, EXIT_TEMP, why, errno);
+	if (!root && chdir(u.home) == -1)
+		auth_exit_file(c, EXIT_TEMP, "cannot enter home", u.home,
+		    errno);
+	if (env_set(&u) == -1)
+		auth_exit(c, EXIT_TEMP, "cannot set the environment", errno);
+	userdb_close(db);
+	execvp(next[0], next);
+	err = errno;
+	auth_exit(c, EXIT_TEMP, "cannot run the next program", err);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -465,7 +545,7 @@ main(int argc, char **argv)
 	const struct user	*found;
 	const char		*dbopt = NULL, *why;
 	enum mech		m;
-	int			ch, err;
+	int			ch, err, hide;
 
 	log_init(argv[0]);
 	front_pid = getppid();
@@ -480,6 +560,11 @@ main(int argc, char **argv)
 		usage();
 	if (log_from_env() == -1)
 		exit(EXIT_TEMP);
+	if (getenv("POP3D_AUTH_VERIFIED_FD") != NULL) {
+		if (strcmp(getenv("POP3D_AUTH_VERIFIED_FD"), "3") != 0)
+			usage();
+		inplace_run(&c, &db, dbopt, argv[0], argv + optind);
+	}
 	front_open();
 	/* No check runs on for a front that is gone. */
 	if (die_with_front() == -1)
@@ -494,7 +579,8 @@ main(int argc, char **argv)
 	/* The user's name stays for the log lines; the secret goes. */
 	explicit_bzero(c.buf + (c.secret - c.buf), strlen(c.secret));
 	c.secret = NULL;
-	if (become(&u, &why) == -1)
+	hide = geteuid() == 0;
+	if (become(&u, 0, &why) == -1)
 		auth_exit(&c, EXIT_TEMP, why, errno);
 	if (chdir(u.home) == -1)
 		auth_exit_file(&c, EXIT_TEMP, "cannot enter home", u.home,
@@ -506,6 +592,23 @@ main(int argc, char **argv)
 		auth_exit(&c, EXIT_TEMP, "the caller is gone", errno);
 	accepted(&c, &u);
 	userdb_close(&db);
+	/*
+	 * The front runs the session itself, in one process, when the
+	 * session can be kept from the user's other processes (hide: it
+	 * holds the root-owned connection slot; endline_hold).  A program it
+	 * could not run fails here, as the exec would: the dialogue goes
+	 * on, where a failure in the front's place would end it.
+	 */
+	if (verify_only && front_fd != -1 && next_is_maildrop(argv[optind]) &&
+	    inplace_kernel() && (!hide || (next_is_sibling(argv[0],
+	    argv[optind]) && become_fuse_bounded() && become_can_hide()))) {
+		if (strchr(argv[optind], '/') != NULL &&
+		    access(argv[optind], X_OK) == -1)
+			auth_exit(&c, EXIT_TEMP, "cannot run the next program",
+			    errno);
+		front_tell('V');
+		exit(0);
+	}
 	/* Last: once the exec is done the chain answers the client. */
 	front_tell('A');
 	execvp(argv[optind], argv + optind);

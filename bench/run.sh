@@ -239,10 +239,21 @@ CONF
 [ -z "$MBOX" ] || mbox_conf
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# One process a logged-in session needs FUSE requests that time out
+# (pop3d-auth(8)); without, sessions keep two processes.  Set for the
+# run, as a site that wants it would set it, and put back after.
+FUSE_TIMEOUT=/proc/sys/fs/fuse/max_request_timeout
+fuse_saved=
+if [ -e /dev/fuse ] && [ -w "$FUSE_TIMEOUT" ]; then
+	fuse_saved=$(cat "$FUSE_TIMEOUT")
+	echo 60 >"$FUSE_TIMEOUT"
+fi
+echo "bench: $FUSE_TIMEOUT: $(cat "$FUSE_TIMEOUT" 2>/dev/null || echo none)"
 pids=
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
+	[ -z "$fuse_saved" ] || echo "$fuse_saved" >"$FUSE_TIMEOUT"
 }
 trap cleanup EXIT INT TERM
 

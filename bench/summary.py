@@ -164,7 +164,7 @@ def main():
     for n in sorted({r["sessions"] for r in rows
                      if r["scenario"] == "idle"}, key=int):
         line(f"idle {n}: PSS per session", "pss_kb_per_session", "kB",
-             "lower", 0.5, scenario="idle", sessions=n)
+             "lower", 0.35, scenario="idle", sessions=n)
     # retrmem: user ms has a 1-3 KB message 1, user mh a 200 MB one.
     line("PSS during RETR, 2 KB message", "pss_kb_session", "kB",
          "lower", scenario="retrmem", user="ms")

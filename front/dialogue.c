@@ -149,14 +149,18 @@ front_mech_allowed(const struct front *f, char mech)
 /*
  * The pre-login process and its memory are not needed once the chain has
  * accepted the credentials: the session may idle for hours without it.
+ * 0, or -1 when it could not be reaped in time (child_kill).
  */
-static void
+static int
 preauth_end(struct front *f)
 {
+	int	r;
+
 	if (f->preauth == 0)
-		return;
-	(void)child_kill(f->preauth, NULL);
+		return 0;
+	r = child_kill(f->preauth, NULL);
 	f->preauth = 0;
+	return r;
 }
 
 /*
@@ -172,7 +176,7 @@ chain_runs(struct front *f, const char *user, pid_t pid, int64_t deadline,
 	int	status;
 
 	(void)access_settle(&f->acc, user, 0);
-	preauth_end(f);
+	(void)preauth_end(f);
 	if ((status = handoff_wait(pid, deadline, f->remote)) != -1 &&
 	    WIFSIGNALED(status)) {
 		logline_str(l, "result", "crash");
@@ -182,6 +186,51 @@ chain_runs(struct front *f, const char *user, pid_t pid, int64_t deadline,
 	logline_str(l, "result", status == 0 ? "ok" : "exit");
 	if (status != -1)
 		logline_num(l, "status", WEXITSTATUS(status));
+}
+
+/*
+ * One process per logged-in session (pop3d.8), under TLS the relay's
+ * parent: asked of our pop3d-auth alone (POP3D_AUTH_VERIFY is for no
+ * other program), which says yes only before pop3d-maildrop, and only
+ * when it can keep the session from the user's other processes.
+ */
+static int
+front_inplace_ok(const struct front *f)
+{
+	const char	*slash = strrchr(f->authargv[0], '/');
+
+	return strcmp(slash != NULL ? slash + 1 : f->authargv[0],
+	    "pop3d-auth") == 0;
+}
+
+/*
+ * pop3d-auth checked the login and exited (HANDOFF_VERIFIED): exit 0,
+ * and main() becomes the chain in place (f->inplace).  0 then, as
+ * chain_runs; anything else after a V (no chain has answered the
+ * client) is a temporary failure, VERDICT_TEMP.
+ */
+static char
+chain_verified(struct front *f, const char *user, pid_t pid,
+    struct logline *l)
+{
+	int	status;
+
+	/* It said its word just before its exit. */
+	status = handoff_wait(pid, io_now_ms() + HANDOFF_EXIT_MS, f->remote);
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		logline_str(l, "result", "temp");
+		return VERDICT_TEMP;
+	}
+	/* Not reaped, it would be a child the session knows nothing of. */
+	if (preauth_end(f) == -1) {
+		logline_str(l, "result", "preauth-stuck");
+		return VERDICT_TEMP;
+	}
+	(void)access_settle(&f->acc, user, 0);
+	strcpy(f->verified, user);	/* checked: fits */
+	f->inplace = 1;
+	logline_str(l, "result", "ok");
+	return 0;
 }
 
 /* Sleeps until the time given in io_now_ms()'s clock. */
@@ -255,10 +304,11 @@ login_chain(struct front *f, const char *user, char *cred, size_t clen,
 	int64_t	deadline;
 	int	okfd, nosecret;
 
-	pid = handoff_start(f->authargv, f->mech, cred, clen, &okfd);
+	pid = handoff_start(f->authargv, f->mech, cred, clen, &okfd,
+	    front_inplace_ok(f));
 	explicit_bzero(cred, clen);
 	/* The auth stage and the session after it: one bound. */
-	deadline = io_now_ms() + FRONT_SESSION_MAX * 1000LL;
+	deadline = io_now_ms() + front_session_max() * 1000LL;
 	word = pid != -1 ? handoff_word(okfd, deadline) : 0;
 	if (word == HANDOFF_RUNS) {
 		chain_runs(f, user, pid, deadline, l);
@@ -267,9 +317,12 @@ login_chain(struct front *f, const char *user, char *cred, size_t clen,
 	/* Only a digest login can lack a secret. */
 	nosecret = word == HANDOFF_NO_SECRET && (strcmp(f->mech, "APOP") ==
 	    0 || strcmp(f->mech, "CRAM-MD5") == 0);
-	/* Past the deadline this kills it. */
-	verdict = chain_verdict(pid == -1 ? -1 : handoff_wait(pid, deadline,
-	    f->remote), nosecret, l);
+	if (word == HANDOFF_VERIFIED) {
+		if ((verdict = chain_verified(f, user, pid, l)) == 0)
+			return 0;
+	} else	/* past the deadline this kills it */
+		verdict = chain_verdict(pid == -1 ? -1 : handoff_wait(pid,
+		    deadline, f->remote), nosecret, l);
 	/*
 	 * Counted for the session even without a secret: were it not, a
 	 * session that goes on past the limit would tell that the name has
@@ -508,7 +561,7 @@ front_preauth(struct front *f)
 	front_await(f, sp[0]);
 	close(sp[0]);
 	f->challenge[0] = '\0';	/* it was that process's */
-	preauth_end(f);
+	(void)preauth_end(f);
 	return 0;
 }
 

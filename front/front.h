@@ -59,6 +59,8 @@ struct front {
 	pid_t			 preauth;	/* the pre-login process, or 0 */
 	unsigned		 preauth_logs;	/* its lines written */
 	int64_t			 preauth_deadline; /* for its messages */
+	int			 inplace;	/* become the chain (main) */
+	char			 verified[POP3_USER_MAX + 1]; /* its user */
 };
 
 /*

@@ -24,6 +24,8 @@
 
 #include "access.h"
 #include "addr.h"
+#include "endline.h"
+#include "handoff.h"
 #include "front.h"
 #include "io.h"
 #include "log.h"
@@ -82,6 +84,17 @@ misconfigured(void)
 		n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
 		(void)n;
 	}
+}
+
+/* After a login the chain could not take over: the last words. */
+static void
+out_temp(void)
+{
+	const char	msg[] = "-ERR [SYS/TEMP] temporary failure; closing\r\n";
+	ssize_t		n;
+
+	n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
 }
 
 /* Answers before any dialogue (bad setup): -ERR [SYS/TEMP] and exit 111. */
@@ -401,31 +414,65 @@ stderr_guard(void)
 }
 
 /*
- * The connection's one "end" line: how it ended (f->end, else the access
- * policy's reason, else refuse()'s, else "error": a die()).  Once, and
- * only in the front's own process.
+ * The connection's one "end" line's facts: how it ended (f->end, else the
+ * access policy's reason, else refuse()'s, else "error": a die()).
  */
+static void
+front_endline(const struct front *f, struct endline *e)
+{
+	memset(e, 0, sizeof(*e));
+	strcpy(e->remote, f->remote);
+	if (f->pa.tls) {
+		strcpy(e->tls, f->tls.protocol);
+		strcpy(e->cipher, f->tls.cipher);
+		strcpy(e->sni, f->tls.sni);
+	}
+	e->failures = f->failures;
+	/* As starttls_end would have waited for it. */
+	if (f->tls.pid > 0) {
+		e->relay = (unsigned)f->tls.pid;
+		e->relay_ms = (unsigned)f->tls.idle_ms + TLS_CLOSE_MS +
+		    IO_LINGER_MS + TLS_END_GRACE_MS;
+	}
+	snprintf(e->end, sizeof(e->end), "%s", f->end != END_NONE ?
+	    front_ends[f->end].name : f->acc.end != NULL ? f->acc.end :
+	    front_ends[end_early].name);
+}
+
+/* The line, once, and only in the front's own process. */
 static void
 front_end_line(void)
 {
-	struct front	*f = end_front;
-	struct logline	 l;
+	struct endline	e;
 
-	if (f == NULL || getpid() != end_pid)
+	if (end_front == NULL || getpid() != end_pid)
 		return;
+	front_endline(end_front, &e);
 	end_front = NULL;
-	logline_start(&l, "end");
-	logline_str(&l, "remote", f->remote);
-	if (f->pa.tls) {
-		logline_str(&l, "tls", f->tls.protocol);
-		logline_str(&l, "cipher", f->tls.cipher);
-		if (f->tls.sni[0] != '\0')
-			logline_str(&l, "sni", f->tls.sni);
+	endline_emit(&e);
+}
+
+/*
+ * A login that pop3d-auth checked (f->inplace): this process, the one
+ * the spawner counts, becomes the chain, and the session is one process
+ * (and the relay, under TLS).  The slot goes along, and the end line's
+ * facts, which the last stage writes (endline.h).  Returns only when
+ * that failed: the client is told, and the front ends the connection.
+ */
+static void
+front_become_chain(struct front *f)
+{
+	struct endline	e;
+
+	front_endline(f, &e);
+	access_handover(&f->acc);
+	if (endline_export(&e) == -1 || handoff_inplace(f->authargv, f->mech,
+	    f->verified, &f->acc.slot, f->acc.slot_octet) == -1) {
+		log_warn("cannot become the chain: %s", strerror(errno));
+		(void)unsetenv(ENDLINE_ENV);
+		out_temp();
+		f->end = END_NONE;
 	}
-	logline_num(&l, "auth_failures", f->failures);
-	logline_str(&l, "end", f->end != END_NONE ? front_ends[f->end].name :
-	    f->acc.end != NULL ? f->acc.end : front_ends[end_early].name);
-	logline_emit(&l);
 }
 
 /* -t, the host name and the auth program's argv; the log's settings. */
@@ -507,6 +554,8 @@ main(int argc, char **argv)
 	    sizeof(f.pa.timestamp), f.pa.hostname) == -1)
 		refuse("no random APOP timestamp");
 	front_dialogues(&f);
+	if (f.inplace)
+		front_become_chain(&f);
 	/* The relay may hold the client a while yet: the slot goes after. */
 	starttls_end(&f.tls);
 	access_end(&f.acc);

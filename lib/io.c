@@ -34,13 +34,14 @@ io_catch_signals(void)
 {
 	struct sigaction	sa;
 	sigset_t		block;
-	int			sigs[] = { SIGTERM, SIGHUP, SIGINT }, i;
+	/* SIGALRM: the front's bound on a session it became (pop3d.8). */
+	int			sigs[] = { SIGTERM, SIGHUP, SIGINT, SIGALRM }, i;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = io_on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigemptyset(&block);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		sigaction(sigs[i], &sa, NULL);
 		sigaddset(&block, sigs[i]);
 	}

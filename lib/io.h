@@ -49,9 +49,10 @@ enum in_status {
 };
 
 /*
- * Makes SIGTERM, SIGHUP and SIGINT end the session cleanly instead of
- * killing the process: they are blocked except while waiting for the
- * client, where they make in_line return IN_SIGNAL and out_flush fail.
+ * Makes SIGTERM, SIGHUP, SIGINT and SIGALRM end the session cleanly
+ * instead of killing the process: they are blocked except while waiting
+ * for the client, where they make in_line return IN_SIGNAL and out_flush
+ * fail.
  */
 void	io_catch_signals(void);
 /* The signal that asked to stop, or 0. */

@@ -65,3 +65,21 @@ lock_held(int fd, off_t start, off_t len)
 		return -1;
 	return fl.l_type != F_UNLCK;
 }
+
+int
+lock_own(int fd, off_t octet, off_t gate, int timeout_ms)
+{
+	struct flock	fl;
+	int		r = -1, err;
+
+	if (lock_wait(fd, F_WRLCK, gate, 1, timeout_ms) == -1)
+		return -1;
+	lock_range(&fl, F_WRLCK, octet, 1);
+	if (lock_try(fd, F_UNLCK, octet, 1) == 0)
+		while ((r = fcntl(fd, F_SETLK, &fl)) == -1 && errno == EINTR)
+			;
+	err = errno;
+	(void)lock_try(fd, F_UNLCK, gate, 1);
+	errno = err;
+	return r;
+}

@@ -2,7 +2,8 @@
  * Open file description (OFD) locks on ranges of a file: held by the open
  * file, not the process, so that two descriptors of one process exclude
  * each other too, and dropped by the kernel when the last descriptor of
- * it closes, however its process ends.
+ * it closes, however its process ends.  lock_own alone makes a POSIX
+ * lock, the process's own.
  */
 #ifndef POP3D_LOCK_H
 #define POP3D_LOCK_H
@@ -30,5 +31,15 @@ int	lock_wait(int, short, off_t, off_t, int);
  * start that a write lock would conflict with?  1, 0, or -1 with errno.
  */
 int	lock_held(int, off_t, off_t);
+
+/*
+ * Turns fd's OFD write lock on octet into this process's own (a POSIX
+ * lock: a child forked later does not hold it, as it would hold the open
+ * file's), gate write-locked meanwhile so that a taker, which read-locks
+ * gate while it looks, never finds the octet free in between; waits at
+ * most timeout_ms for the gate.  0, or -1 with errno.  The process must
+ * then close no descriptor of the file: that drops a POSIX lock.
+ */
+int	lock_own(int, off_t, off_t, int);
 
 #endif

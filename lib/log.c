@@ -111,6 +111,15 @@ log_init(const char *name)
 	progname = slash != NULL ? slash + 1 : name;
 }
 
+void
+log_as(const char *name)
+{
+	log_init(name);
+	/* syslog(3) keeps the name openlog gave it: give it the new one. */
+	if (to_syslog && syslog_fd == -1 && sink == NULL)
+		openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
 /*
  * POP3D_SYSLOG_SOCKET: another socket than /dev/log for syslog lines, so
  * that the tests never take the machine's.  0 when unset or connected,

@@ -28,6 +28,12 @@ struct logline {
 void	log_init(const char *);
 
 /*
+ * From now on lines say name, syslog's included: a stage that writes a
+ * line for the program it was before its exec (endline.h).
+ */
+void	log_as(const char *);
+
+/*
  * The servers' log destination, POP3D_LOG: "stderr" (the default, for
  * tcpserver, journald, multilog) or "syslog" (facility mail, connected
  * at once).  0, or -1 after logging a bad value (stderr stays).

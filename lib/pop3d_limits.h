@@ -590,6 +590,24 @@
 #define CONN_PER_ADDRESS_MAX		1000
 
 /*
+ * The octet of a connection slot file past its slots, which a taker
+ * read-locks while it looks for a free one and a remover write-locks
+ * (policy/conn.c).
+ */
+#define CONN_GATE			CONN_PER_ADDRESS_MAX
+
+/* How long a session in the front's place waits for that gate (ms). */
+#define CONN_GATE_WAIT_MS		2000
+
+/*
+ * The longest fs.fuse.max_request_timeout (seconds) under which a session
+ * may hold its own connection slot (one process a session, pop3d-auth.8):
+ * a session stuck on an unanswered FUSE request then ends this long after
+ * its SIGKILL, and the kernel's check interval (15 s measured here).
+ */
+#define FUSE_TIMEOUT_MAX		60
+
+/*
  * A connection slot file is removed by the last holder that releases it;
  * one left by a killed process is removed by a sweep, at most this often
  * (seconds).

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "endline.h"
 #include "expire.h"
 #include "fsshare.h"
 #include "io.h"
@@ -315,10 +316,17 @@ static void
 session_start(int argc, char **argv, struct settings *set, struct out *out,
     struct in *in)
 {
-	int	bad;
+	const char	*held = NULL;
+	int		 bad, exposed;
 
 	log_init(argv[0]);
 	version_help(argc, argv, "pop3d-maildrop", USAGE);
+	/*
+	 * The front became the chain (one process a session): its end line
+	 * is ours to write as we exit, however (endline.h), and its slot,
+	 * even when POP3D_END is malformed.
+	 */
+	exposed = endline_take(0) != 0 && endline_hold(&held) == -1;
 	/*
 	 * A plain checkpassword program hands on the front's "accepted" pipe
 	 * (pop3d.8, POP3D_AUTH_OK_FD): this stage, the user's, lets it go.
@@ -337,6 +345,8 @@ session_start(int argc, char **argv, struct settings *set, struct out *out,
 	if (bad)
 		refuse(out, EXIT_TEMP, "[SYS/TEMP] server misconfigured",
 		    "bad settings");
+	if (exposed)
+		refuse(out, EXIT_TEMP, "[SYS/TEMP] server error", held);
 	if (argc > 2)
 		refuse(out, EXIT_PERM, "[SYS/PERM] server misconfigured",
 		    "usage: pop3d-maildrop [MAILDROP]");

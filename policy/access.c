@@ -320,8 +320,8 @@ access_admit(struct access *a)
 	}
 	if (a->per_address == 0)
 		return;
-	if ((r = conn_slot_take(a->conn_dir, a->key, a->per_address,
-	    &a->slot)) == -1)
+	if ((r = conn_slot_take_which(a->conn_dir, a->key, a->per_address,
+	    &a->slot, &a->slot_octet)) == -1)
 		log_file("conn-error", a->conn_dir, errno);
 	else if (r == 0) {
 		logline_start(&l, "limit");
@@ -417,6 +417,13 @@ access_end(struct access *a)
 	    conn_sweep(a->conn_dir, time(NULL)) == -1)
 		log_file("conn-error", a->conn_dir, errno);
 	a->slot = -1;
+}
+
+void
+access_handover(struct access *a)
+{
+	if (a->slot != -1 && conn_sweep(a->conn_dir, time(NULL)) == -1)
+		log_file("conn-error", a->conn_dir, errno);
 }
 
 void

@@ -27,6 +27,7 @@ struct access {
 	unsigned		 per_address;	/* connection limit, 0: none */
 	int			 broken;	/* state unusable: no logins */
 	int			 slot;		/* held connection slot, or -1 */
+	unsigned		 slot_octet;	/* ... its octet in the file */
 	int			 attempt;	/* a login attempt is counted */
 	struct penalty_token	 token;		/* ... and holds its slot */
 	const char		*end;		/* how it ended it, logged */
@@ -78,6 +79,13 @@ char	access_settle(struct access *, const char *, int);
 
 /* The session is over: gives back the connection slot. */
 void	access_end(struct access *);
+
+/*
+ * The slot goes on with the session, which the front becomes (pop3d.8):
+ * no one will remove its file at the end, so the slot files no process
+ * holds are swept now (at most once per CONN_SWEEP_INTERVAL).
+ */
+void	access_handover(struct access *);
 
 /* A line over the hostile limit: blocks the address. */
 void	access_hostile(struct access *);

@@ -1,5 +1,6 @@
 /*
- * Connection slots: octet i of dir/ADDR locked (an OFD write lock) is slot
+ * Connection slots: octet i of dir/ADDR locked (an OFD write lock; a
+ * session in the front's place makes it a POSIX lock, lock_own) is slot
  * i taken.  The kernel drops the lock when the last descriptor of the open
  * file goes, so a crashed or killed process never holds a slot; only its
  * file may stay behind.
@@ -25,9 +26,6 @@
 #include "io.h"
 #include "penalty.h"
 #include "statedir.h"
-
-/* The octet a taker read-locks and a remover write-locks. */
-#define CONN_GATE	CONN_PER_ADDRESS_MAX
 
 /*
  * Attempts when the file is replaced under us between open and lock: a

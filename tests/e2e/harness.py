@@ -91,13 +91,16 @@ def skip(why):
 
 
 def test_hooks(prog):
-    """Whether prog reads the TEST_POP3D_* test hooks (lib/fsshare.c):
+    """Whether prog reads the TEST_POP3D_* test hooks (lib/fsshare.c,
+    front/handoff.c):
     built with make TEST_HOOKS=1, as make check builds; a plain make
     leaves them out.  Without them: under make check (TEST_HOOKS=1 in
     MAKEFLAGS) a failure, as the tests that need them would prove
     nothing; run by hand, a skip that says how to build them."""
     with open(prog, "rb") as f:
-        if b"TEST_POP3D_MOUNTINFO" in f.read():
+        data = f.read()
+        if b"TEST_POP3D_MOUNTINFO" in data or \
+                b"TEST_POP3D_SESSION_MAX" in data:
             return True
     if "TEST_HOOKS=1" in os.environ.get("MAKEFLAGS", "").split():
         check(False, "%s has no test hooks though make said TEST_HOOKS=1"

@@ -448,36 +448,6 @@ def descendants(pid):
     return out
 
 
-@test
-def a_logged_in_session_is_two_processes():
-    # Once pop3d-auth says the login is good, the pre-login process goes:
-    # an idle session costs the front and the mailbox stage, nothing more.
-    with TempDir() as tmp:
-        site = Site(tmp)
-        site.compile(":allow\n")
-        with site.serve() as srv:
-            r = Raw(srv.connect())
-            r.line()
-            r.cmd(b"USER alice")
-            before = descendants(srv.last_proc().pid)
-            check_eq(len(before), 1, "before the login: the front has one"
-                     " child, the pre-login process (%r)" % before)
-            check(r.cmd(b"PASS alice-pw").startswith(b"+OK"), "logged in")
-            deadline = time.time() + 10
-            while time.time() < deadline:
-                after = descendants(srv.last_proc().pid)
-                if len(after) == 1 and after[0][1] == "pop3d-maildrop":
-                    break
-                time.sleep(0.02)
-            check_eq([c for _, c in after], ["pop3d-maildrop"],
-                     "logged in: the mailbox stage is the front's only"
-                     " descendant")
-            check(r.cmd(b"STAT").startswith(b"+OK 2 "), "the session works")
-            check(r.cmd(b"QUIT").startswith(b"+OK"), "and ends")
-            r.close()
-            srv.wait_all()
-
-
 def stage_script(tmp, name, body):
     """A mailbox stage as a shell script the user can run."""
     path = os.path.join(tmp.path, name)

@@ -60,14 +60,17 @@ class Site(PolicySite):
         os.chmod(self.envdump, 0o755)
         self.envlog = os.path.join(p, "env.log")
 
-    def serve(self, implicit=False, host="127.0.0.1", **kw):
+    def serve(self, implicit=False, host="127.0.0.1", envdump=True, **kw):
+        """envdump: the auth stage's environment written down, by a
+        wrapper before pop3d-auth (a session is then two processes)."""
         kw.setdefault("POP3D_CLEARTEXT", "1")
         kw.setdefault("POP3D_TLS_CERT", os.path.join(self.certs,
                                                      "localhost.pem"))
         kw.setdefault("POP3D_TLS_KEY", os.path.join(self.certs,
                                                     "localhost.key"))
         argv = [POP3D] + (["-t"] if implicit else []) + [
-            "mail.example.org", self.envdump, self.envlog,
+            "mail.example.org"] + ([self.envdump, self.envlog] if envdump
+                                   else []) + [
             os.path.join(BUILD, "pop3d-auth"),
             os.path.join(BUILD, "pop3d-maildrop"), "Maildir"]
         return Spawner(argv, env=self.env(**kw), cwd=self.tmp.path,

@@ -53,6 +53,26 @@ def login(srv, source=None, user=b"alice", pw=b"alice-pw"):
     return r
 
 
+def slots_held(site, addr, n, what):
+    """Checks that n connection slots of addr are held."""
+    code, out = query(site, addr)
+    check(re.search(r"^connections %d$" % n, out, re.M),
+          "%s: %r" % (what, out))
+
+
+def killed_by_its_timer(proc, seconds):
+    """Waits for a stopped session: its SIGKILL timer must end it."""
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        check(False, "killed by its timer, stopped as it was")
+    else:
+        check_eq(proc.returncode, -signal.SIGKILL,
+                 "killed by its timer, stopped as it was")
+
+
 @test
 def a_logged_in_session_is_one_process():
     # The pid the spawner started, the front before the login, is the
@@ -164,23 +184,11 @@ def a_stopped_session_is_killed_after_the_bound():
             pid = srv.last_proc().pid
             wait_for(lambda: comm(pid) == "pop3d-maildrop", "in place")
             os.kill(pid, signal.SIGSTOP)
-            code, out = query(site, "127.0.0.63")
-            check(re.search(r"^connections 1$", out, re.M),
-                  "stopped, it holds the slot: %r" % out)
+            slots_held(site, "127.0.0.63", 1, "stopped, it holds the slot")
             proc = [p for p in srv.procs if p.pid == pid][0]
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.kill(pid, signal.SIGKILL)
-                proc.wait()
-                check(False, "killed by its timer")
-            else:
-                check_eq(proc.returncode, -signal.SIGKILL, "killed by its"
-                         " timer, stopped as it was")
+            killed_by_its_timer(proc, 15)
             r.close()
-            code, out = query(site, "127.0.0.63")
-            check(re.search(r"^connections 0$", out, re.M),
-                  "the slot is free: %r" % out)
+            slots_held(site, "127.0.0.63", 0, "the slot is free")
             r = login(srv, "127.0.0.63")
             check(r.cmd(b"QUIT").startswith(b"+OK"), "room for the next")
             r.close()
@@ -225,20 +233,11 @@ def a_session_stopped_from_the_start_still_ends():
             racer = stop_loop(pid, 6)
             r.send(b"PASS alice-pw\r\n")
             proc = [p for p in srv.procs if p.pid == pid][0]
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.kill(pid, signal.SIGKILL)
-                proc.wait()
-                check(False, "it ends, stopped as it was")
-            else:
-                check_eq(proc.returncode, -signal.SIGKILL,
-                         "killed by its timer, stopped as it was")
+            killed_by_its_timer(proc, 20)
             os.waitpid(racer, 0)
             r.close()
-            code, out = query(site, "127.0.0.66")
-            check(re.search(r"^connections 0$", out, re.M),
-                  "the slot is free: %r" % out)
+            slots_held(site, "127.0.0.66", 0, "the slot is free")
+
 
 @test
 def a_wrapper_named_pop3d_maildrop_keeps_two_processes():
@@ -271,9 +270,7 @@ def a_wrapper_named_pop3d_maildrop_keeps_two_processes():
             srv.wait_all()
         with open(os.path.join(wdir, "uid")) as f:
             check_eq(int(f.read()), RUN_UID, "the wrapper ran as the user")
-        code, out = query(site, "127.0.0.64")
-        check(re.search(r"^connections 0$", out, re.M),
-              "no slot is held: %r" % out)
+        slots_held(site, "127.0.0.64", 0, "no slot is held")
 
 
 @test
@@ -289,9 +286,7 @@ def a_killed_session_frees_its_slot():
             wait_for(lambda: comm(pid) == "pop3d-maildrop",
                      "the session is the spawner's pid")
             check(r.cmd(b"STAT").startswith(b"+OK"), "serving")
-            code, out = query(site, "127.0.0.60")
-            check(re.search(r"^connections 1$", out, re.M),
-                  "the session holds the slot: %r" % out)
+            slots_held(site, "127.0.0.60", 1, "the session holds the slot")
             r2 = Raw(srv.connect(source="127.0.0.60"))
             check_eq(r2.line(), FULL, "a second one is refused")
             r2.close()
@@ -309,9 +304,7 @@ def a_killed_session_frees_its_slot():
         check_eq(len(end_lines(log, "127.0.0.60")), 2,
                  "end lines: the refused one's and the last session's, none"
                  " for the killed one")
-        code, out = query(site, "127.0.0.60")
-        check(re.search(r"^connections 0$", out, re.M),
-              "at the end no slot is held: %r" % out)
+        slots_held(site, "127.0.0.60", 0, "at the end no slot is held")
 
 
 SUID_DUMPABLE = "/proc/sys/fs/suid_dumpable"
@@ -457,9 +450,7 @@ def the_session_is_out_of_the_users_reach():
             check(r.cmd(b"QUIT").startswith(b"+OK"), "and ends")
             r.close()
             srv.wait_all()
-        code, out = query(site, "127.0.0.62")
-        check(re.search(r"^connections 0$", out, re.M),
-              "the slot is free at the end: %r" % out)
+        slots_held(site, "127.0.0.62", 0, "the slot is free at the end")
 
 
 @test

@@ -167,11 +167,7 @@ die_with_front(void)
 static void
 inplace_fail(void)
 {
-	const char	msg[] = "-ERR [SYS/TEMP] temporary failure; closing\r\n";
-	ssize_t		n;
-
-	n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
-	(void)n;
+	endline_closing();
 	endline_reason("error");
 }
 

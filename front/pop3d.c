@@ -86,17 +86,6 @@ misconfigured(void)
 	}
 }
 
-/* After a login the chain could not take over: the last words. */
-static void
-out_temp(void)
-{
-	const char	msg[] = "-ERR [SYS/TEMP] temporary failure; closing\r\n";
-	ssize_t		n;
-
-	n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
-	(void)n;
-}
-
 /* Answers before any dialogue (bad setup): -ERR [SYS/TEMP] and exit 111. */
 static void __attribute__((noreturn))
 refuse(const char *why)
@@ -470,7 +459,7 @@ front_become_chain(struct front *f)
 	    f->verified, &f->acc.slot, f->acc.slot_octet) == -1) {
 		log_warn("cannot become the chain: %s", strerror(errno));
 		(void)unsetenv(ENDLINE_ENV);
-		out_temp();
+		endline_closing();
 		f->end = END_NONE;
 	}
 }

@@ -206,6 +206,16 @@ endline_take(int keep)
 }
 
 void
+endline_closing(void)
+{
+	const char	msg[] = "-ERR [SYS/TEMP] temporary failure; closing\r\n";
+	ssize_t		n;
+
+	n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
+}
+
+void
 endline_reason(const char *why)
 {
 	if (strlen(why) <= ENDLINE_NAME_MAX)

@@ -63,6 +63,13 @@ int	endline_take(int keep);
 void	endline_reason(const char *);
 
 /*
+ * The client's last words when the chain in the front's place cannot go
+ * on (the front's exec, or pop3d-auth's run in its place, failed):
+ * "-ERR [SYS/TEMP] temporary failure; closing".
+ */
+void	endline_closing(void);
+
+/*
  * In the last stage, after endline_take found POP3D_END: this process
  * holds the front's connection slot, a root-owned file, until it ends.
  * Makes the slot this process's own lock (POP3D_SLOT: a child it forks
